@@ -1,0 +1,1 @@
+"""HTTP layer: Lambda REST API, /health."""

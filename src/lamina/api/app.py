@@ -1,0 +1,131 @@
+"""The ASGI application: routes of every implemented Lambda operation, /health, code downloads.
+
+Routes come from botocore's model (each operation's method and requestUri), so paths match
+AWS's exactly; operations sharing a path are told apart by their literal query parameters.
+Errors become AWS's error responses; nothing else ever reaches the client (no tracebacks).
+Imports lamina.api modules, lamina.errors and, through the handlers, lamina.control.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lamina.api import invoke as invoke_api
+from lamina.api import request as wire_request
+from lamina.api import validation
+from lamina.api.functions import HANDLERS, ControlPlane
+from lamina.errors import LambdaError, ServiceException, UnknownOperationException
+from lamina.invoke import Invoker
+
+log = logging.getLogger("lamina.api")
+CODE_PATH = "/_lamina/code/{code_hex}.zip"
+
+
+@dataclass(frozen=True)
+class Api:
+    control: ControlPlane
+    max_timeout: int
+    health: Callable[[], dict]
+    invoker: Invoker | None = None
+
+
+def json_response(status: int, body: object, headers: dict[str, str] | None = None,
+                  request_id: str | None = None) -> Response:
+    content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    response = Response(content, status_code=status, headers=headers,
+                        media_type="application/json" if body is not None else None)
+    response.headers["x-amzn-RequestId"] = request_id or str(uuid.uuid4())
+    return response
+
+
+def error_response(error: LambdaError) -> Response:
+    return json_response(error.status, error.body(), error.headers())
+
+
+def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
+    path, _, query = uri.partition("?")
+    literals = dict(part.split("=", 1) if "=" in part else (part, "") for part in query.split("&") if part)
+    return re.sub(r"\{(\w+)\+\}", r"{\1:path}", path), literals
+
+
+def _operation_endpoint(api: Api, candidates: list[tuple[str, dict[str, str]]]) -> Callable[..., Awaitable]:
+    candidates = sorted(candidates, key=lambda c: -len(c[1]))
+
+    def matches(query, literals: dict[str, str]) -> bool:
+        return all(query.get(k) == v or (v == "" and k in query) for k, v in literals.items())
+
+    async def endpoint(request: Request) -> Response:
+        operation = next((op for op, literals in candidates if matches(request.query_params, literals)), None)
+        if operation is None:
+            raise UnknownOperationException("Unknown operation")
+        try:
+            body = await request.body()
+            params = wire_request.parse(operation, request.path_params, request.query_params.multi_items(),
+                                        request.headers, body)
+            validation.validate(operation, params, max_timeout=api.max_timeout)
+            status, payload = await run_in_threadpool(HANDLERS[operation], api.control, params)
+        except LambdaError as error:
+            return error_response(error)
+        return json_response(status, payload)
+
+    return endpoint
+
+
+def build_routes(api: Api) -> list[Route]:
+    grouped: dict[tuple[str, str], list[tuple[str, dict[str, str]]]] = {}
+    for operation in HANDLERS:
+        http = wire_request.operation_model(operation).http
+        path, literals = _literal_query(http["requestUri"])
+        grouped.setdefault((path, http["method"]), []).append((operation, literals))
+    routes = []
+    if api.invoker is not None:
+        routes.append(Route("/2015-03-31/functions/{FunctionName}/invocations",
+                            invoke_api.endpoint(api.invoker, error_response), methods=["POST"]))
+    for (path, method), candidates in grouped.items():
+        routes.append(Route(path, _operation_endpoint(api, candidates), methods=[method]))
+    return routes
+
+
+def create_app(api: Api) -> Starlette:
+    async def health(_: Request) -> Response:
+        return json_response(200, await run_in_threadpool(api.health))
+
+    async def code(request: Request) -> Response:
+        code_hex = request.path_params["code_hex"]
+        if not re.fullmatch(r"[0-9a-f]{64}", code_hex):
+            return error_response(UnknownOperationException("Unknown operation"))
+        try:
+            data = await run_in_threadpool(api.control.functions.code, code_hex)
+        except LambdaError as error:
+            return error_response(error)
+        return Response(data, media_type="application/zip")
+
+    async def not_found(request: Request, _: Exception) -> Response:
+        # Unknown paths (404) and known paths with another method (405) are both unknown operations.
+        return error_response(UnknownOperationException(f"Unknown operation: {request.method} {request.url.path}"))
+
+    async def lambda_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LambdaError)
+        return error_response(exc)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(ServiceException("An internal error occurred in lamina; see its log."))
+
+    routes = [Route("/health", health, methods=["GET"]), Route(CODE_PATH, code, methods=["GET"])]
+    routes += build_routes(api)
+    return Starlette(routes=routes, exception_handlers={
+        HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,
+    })

@@ -1,0 +1,68 @@
+"""Response shapes of the Lambda API, written by hand from lamina.model records.
+
+Turns records into the exact JSON members AWS returns (reference section 2.1): which fields
+are always present, which only when set, which ListFunctions leaves out. Imports lamina.model
+only; tested against the service model in tests/unit/api.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from lamina.model import FunctionVersion
+
+
+def function_configuration(v: FunctionVersion, function_arn: str, region: str, *,
+                           list_item: bool = False) -> dict:
+    """FunctionConfiguration for `v`; `function_arn` is the ARN to report (qualified or not)."""
+    out: dict = {
+        "FunctionName": v.name,
+        "FunctionArn": function_arn,
+        "Runtime": v.runtime,
+        "Role": v.role,
+        "Handler": v.handler,
+        "CodeSize": v.code_size,
+        "Description": v.description,
+        "Timeout": v.timeout,
+        "MemorySize": v.memory_size,
+        "LastModified": v.last_modified,
+        "CodeSha256": v.code_sha256,
+        "Version": v.version,
+        "TracingConfig": {"Mode": v.tracing_mode},
+        "RevisionId": v.revision_id,
+        "PackageType": v.package_type,
+        "Architectures": list(v.architectures),
+        "EphemeralStorage": {"Size": v.ephemeral_storage},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "LoggingConfig": _logging(v),
+    }
+    if v.environment:
+        out["Environment"] = {"Variables": dict(v.environment)}
+    if v.layers:
+        out["Layers"] = [dict(layer) for layer in v.layers]
+    if not list_item:
+        out["State"] = v.state
+        for key, value in (("StateReason", v.state_reason), ("StateReasonCode", v.state_reason_code),
+                           ("LastUpdateStatus", v.last_update_status),
+                           ("LastUpdateStatusReason", v.last_update_status_reason),
+                           ("LastUpdateStatusReasonCode", v.last_update_status_reason_code)):
+            if value is not None:
+                out[key] = value
+        if v.runtime:
+            out["RuntimeVersionConfig"] = {
+                "RuntimeVersionArn": runtime_version_arn(region, v.runtime)
+            }
+    return out
+
+
+def runtime_version_arn(region: str, runtime: str) -> str:
+    digest = hashlib.sha256(f"lamina:{runtime}".encode()).hexdigest()
+    return f"arn:aws:lambda:{region}::runtime:{digest}"
+
+
+def _logging(v: FunctionVersion) -> dict:
+    out = {"LogFormat": v.log_format, "LogGroup": v.effective_log_group}
+    if v.log_format == "JSON":
+        out["ApplicationLogLevel"] = v.application_log_level or "INFO"
+        out["SystemLogLevel"] = v.system_log_level or "INFO"
+    return out

@@ -1,0 +1,125 @@
+"""Applying CreateFunction / UpdateFunctionConfiguration inputs to a FunctionVersion.
+
+Pure functions: the semantic checks AWS makes beyond the service model (reserved environment
+keys, the 4 KB environment limit, runtimes past their block date, features lamina does not run)
+and the mapping of request members onto the record. Imports lamina.model, lamina.errors and
+lamina.runtime_ids only.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+
+from lamina import runtime_ids
+from lamina.errors import InvalidParameterValueException
+from lamina.model import FunctionVersion
+
+RESERVED_ENV_KEYS = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ",
+})
+ENV_LIMIT_BYTES = 4096
+MAX_LAYERS = 5
+
+
+def check_environment(variables: dict[str, str]) -> None:
+    reserved = [key for key in variables if key in RESERVED_ENV_KEYS]
+    if reserved:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment variables "
+            "you have provided contains reserved keys that are currently not supported for modification. "
+            f"Reserved keys used in this request: {', '.join(reserved)}"
+        )
+    measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
+    if len(measured.encode()) > ENV_LIMIT_BYTES:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment variables "
+            f"you have provided exceeded the 4KB limit. String measured: {measured}"
+        )
+
+
+def check_runtime(runtime: str, *, updating: bool, allow_deprecated: bool, today: _dt.date | None = None) -> None:
+    if not allow_deprecated and runtime_ids.blocked(runtime, updating=updating, today=today):
+        raise InvalidParameterValueException(runtime_ids.blocked_message(runtime))
+
+
+def _unsupported(feature: str, detail: str = "") -> InvalidParameterValueException:
+    return InvalidParameterValueException(f"lamina does not support {feature}{detail}.")
+
+
+def check_supported(params: dict) -> None:
+    """Refuse, with a clear error, inputs that name a feature lamina would otherwise store and ignore."""
+    vpc = params.get("VpcConfig") or {}
+    if vpc.get("SubnetIds") or vpc.get("SecurityGroupIds"):
+        raise _unsupported("VpcConfig", ": functions run on the lamina host's network")
+    if (params.get("DeadLetterConfig") or {}).get("TargetArn"):
+        raise _unsupported("DeadLetterConfig targets")
+    if params.get("KMSKeyArn"):
+        raise _unsupported("KMSKeyArn (customer-managed encryption keys)")
+    if params.get("FileSystemConfigs"):
+        raise _unsupported("FileSystemConfigs (EFS mounts)")
+    if params.get("ImageConfig"):
+        raise _unsupported("ImageConfig: container image functions are not supported")
+    if params.get("CodeSigningConfigArn"):
+        raise _unsupported("code signing (CodeSigningConfigArn)")
+    for member in ("TenancyConfig", "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig",
+                   "PublishTo"):
+        if params.get(member):
+            raise _unsupported(member)
+    if (params.get("SnapStart") or {}).get("ApplyOn", "None") != "None":
+        raise _unsupported("SnapStart")
+    if params.get("PackageType", "Zip") != "Zip":
+        raise _unsupported("PackageType Image", ": deploy a .zip package with Code.ZipFile")
+    logging = params.get("LoggingConfig") or {}
+    if logging.get("LogFormat", "Text") != "Text":
+        raise _unsupported("LogFormat JSON yet", ": use LogFormat Text")
+    if logging.get("ApplicationLogLevel") or logging.get("SystemLogLevel"):
+        raise InvalidParameterValueException(
+            "ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON."
+        )
+
+
+def check_layers(layers: list[str], layer_exists) -> list[dict]:
+    """The Layers list of a function, as [{"Arn", "CodeSize"}], or AWS's error for a bad one."""
+    if len(layers) > MAX_LAYERS:
+        raise InvalidParameterValueException("Cannot reference more than 5 layers.")
+    out = []
+    for arn in layers:
+        size = layer_exists(arn)
+        if size is None:
+            raise InvalidParameterValueException(f"Layer version {arn} does not exist.")
+        out.append({"Arn": arn, "CodeSize": size})
+    return out
+
+
+def apply(version: FunctionVersion, params: dict, layer_size) -> FunctionVersion:
+    """A copy of `version` with the configuration members of `params` applied."""
+    changes: dict[str, object] = {}
+    simple = {
+        "Runtime": "runtime", "Handler": "handler", "Role": "role", "Description": "description",
+        "Timeout": "timeout", "MemorySize": "memory_size",
+    }
+    for member, attr in simple.items():
+        if member in params:
+            changes[attr] = params[member]
+    if "Environment" in params:
+        variables = dict((params["Environment"] or {}).get("Variables") or {})
+        check_environment(variables)
+        changes["environment"] = variables
+    if "TracingConfig" in params:
+        changes["tracing_mode"] = (params["TracingConfig"] or {}).get("Mode") or "PassThrough"
+    if "EphemeralStorage" in params:
+        changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
+    if "Architectures" in params:
+        changes["architectures"] = list(params["Architectures"])
+    if "LoggingConfig" in params:
+        logging = params["LoggingConfig"] or {}
+        changes["log_format"] = logging.get("LogFormat", "Text")
+        changes["log_group"] = logging.get("LogGroup") or None
+    if "Layers" in params:
+        changes["layers"] = check_layers(list(params["Layers"] or []), layer_size)
+    return version.copy(**changes)

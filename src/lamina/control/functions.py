@@ -1,0 +1,345 @@
+"""Function operations: create, read, list, update code and configuration, publish, delete.
+
+One method per API operation, taking the operation's input members by their model names
+(already checked against the service model by the HTTP layer) and returning lamina.model
+records. State moves Pending → Active and InProgress → Successful in a deferred step that
+unpacks the code and checks the runtime can run here. Imports lamina.store, lamina.model,
+lamina.errors, lamina.arn and lamina.control only; announces changes through `on_change`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lamina import arn as arns
+from lamina.control import configuration
+from lamina.errors import (
+    InvalidParameterValueException,
+    PreconditionFailedException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from lamina.model import LATEST, Function, FunctionVersion, lambda_timestamp
+from lamina.store import archive
+from lamina.store.blobs import BlobStore
+from lamina.store.functions import FunctionStore
+
+LIST_PAGE_CAP = 50
+
+
+@dataclass(frozen=True)
+class Account:
+    region: str
+    account_id: str
+
+
+class Functions:
+    def __init__(self, store: FunctionStore, blobs: BlobStore, account: Account, *,
+                 runtime_problem: Callable[[str], str | None],
+                 layer_size: Callable[[str], int | None],
+                 on_change: Callable[[str], None],
+                 defer: Callable[[Callable[[], None]], None],
+                 allow_deprecated_runtimes: bool = False) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._account = account
+        self._runtime_problem = runtime_problem
+        self._layer_size = layer_size
+        self._on_change = on_change
+        self._defer = defer
+        self._allow_deprecated = allow_deprecated_runtimes
+        self._lock = threading.RLock()
+
+    # -- naming ------------------------------------------------------------------------------
+    def arn(self, name: str, qualifier: str | None = None) -> str:
+        return arns.function_arn(self._account.region, self._account.account_id, name, qualifier)
+
+    def ref(self, function_name: str, qualifier: str | None = None) -> arns.FunctionRef:
+        ref = arns.parse_function_name(function_name, self._account.region, self._account.account_id)
+        return arns.FunctionRef(ref.name, arns.merge_qualifier(ref.qualifier, qualifier))
+
+    def _function(self, name: str) -> Function:
+        function = self._store.get(name)
+        if function is None:
+            raise ResourceNotFoundException(f"Function not found: {self.arn(name)}")
+        return function
+
+    # -- create -------------------------------------------------------------------------------
+    def create(self, params: dict) -> FunctionVersion:
+        configuration.check_supported(params)
+        name = self.ref(params["FunctionName"]).name
+        if params.get("Runtime") is None or params.get("Handler") is None:
+            raise InvalidParameterValueException(
+                "Runtime and Handler are mandatory parameters for functions created with deployment packages."
+            )
+        configuration.check_runtime(params["Runtime"], updating=False, allow_deprecated=self._allow_deprecated)
+        zip_bytes = self._zip_from(params.get("Code") or {})
+        latest = configuration.apply(FunctionVersion(name=name), params, self._layer_size)
+        latest = self._with_code(latest, zip_bytes)
+        latest.revision_id = str(uuid.uuid4())
+        function = Function(name=name, latest=latest, tags=dict(params.get("Tags") or {}))
+        with self._lock:
+            if not self._store.create(function):
+                raise ResourceConflictException(f"Function already exist: {name}")
+        self._defer(lambda: self._settle(name, publish=bool(params.get("Publish"))))
+        return latest
+
+    def _zip_from(self, code: dict) -> bytes:
+        if code.get("S3Bucket") or code.get("S3Key") or code.get("S3ObjectVersion"):
+            raise InvalidParameterValueException(
+                "lamina accepts function code only as Code.ZipFile: S3Bucket/S3Key code locations are not "
+                "supported. Upload the .zip file itself (aws lambda ... --zip-file fileb://function.zip)."
+            )
+        if code.get("ImageUri"):
+            raise InvalidParameterValueException(
+                "lamina does not support container image functions (ImageUri): deploy a .zip package with "
+                "Code.ZipFile."
+            )
+        data = code.get("ZipFile")
+        if data is None:
+            raise InvalidParameterValueException("Please provide a source for function code.")
+        if isinstance(data, str):
+            data = base64.b64decode(data)
+        archive.check_zipped_size(len(data))
+        return data
+
+    def _with_code(self, version: FunctionVersion, data: bytes) -> FunctionVersion:
+        layers_size = sum(int(layer.get("CodeSize", 0)) for layer in version.layers)
+        archive.check_zip(data, extra_unzipped=layers_size)
+        blob = self._blobs.put(data)
+        return version.copy(code_sha256=blob.sha256_b64, code_hex=blob.sha256_hex, code_size=blob.size,
+                            last_modified=lambda_timestamp())
+
+    def _settle(self, name: str, *, publish: bool = False) -> None:
+        """The deferred half of a create or update: unpack the code, check the runtime, go Active."""
+        with self._lock:
+            function = self._store.get(name)
+            if function is None:
+                return
+            latest = function.latest
+            problem, code = None, None
+            try:
+                self._blobs.unpacked(latest.code_hex)
+            except Exception as exc:  # a package that cannot be unpacked fails the function, as on AWS
+                problem, code = f"Could not unpack the deployment package: {exc}", "InvalidZipFileException"
+            if problem is None and latest.runtime:
+                problem = self._runtime_problem(latest.runtime)
+                code = "InvalidRuntime" if problem else None
+            if latest.state == "Pending":
+                latest = latest.copy(state="Failed" if problem else "Active", state_reason=problem,
+                                     state_reason_code=code)
+            else:
+                latest = latest.copy(
+                    state="Failed" if problem else "Active", state_reason=problem, state_reason_code=code,
+                    last_update_status="Failed" if problem else "Successful",
+                    last_update_status_reason=problem, last_update_status_reason_code=code,
+                )
+            self._store.save_version(latest)
+            if publish and not problem:
+                self._publish(function, latest, description=None)
+        self._on_change(name)
+
+    # -- read ---------------------------------------------------------------------------------
+    def get(self, function_name: str, qualifier: str | None = None) -> tuple[Function, FunctionVersion]:
+        ref = self.ref(function_name, qualifier)
+        function = self._function(ref.name)
+        if ref.qualifier in (None, LATEST):
+            return function, function.latest
+        version = self._store.get_version(ref.name, ref.qualifier) if ref.qualifier.isdigit() else None
+        if version is None:
+            raise ResourceNotFoundException(f"Function not found: {self.arn(ref.name, ref.qualifier)}")
+        return function, version
+
+    def list(self, *, marker: str | None = None, max_items: int | None = None,
+             function_version: str | None = None) -> tuple[list[FunctionVersion], str | None]:
+        if function_version not in (None, "ALL"):
+            raise InvalidParameterValueException("Invalid value for FunctionVersion. Valid value is ALL.")
+        limit = min(max_items or LIST_PAGE_CAP, LIST_PAGE_CAP)
+        after = _decode_marker(marker)
+        items = self._store.list_versions(after=after, limit=limit + 1, latest_only=function_version is None)
+        next_marker = None
+        if len(items) > limit:
+            items = items[:limit]
+            last = items[-1]
+            next_marker = _encode_marker(last.name, 0 if last.version == LATEST else int(last.version))
+        return items, next_marker
+
+    def list_versions(self, function_name: str, *, marker: str | None = None,
+                      max_items: int | None = None) -> tuple[list[FunctionVersion], str | None]:
+        name = self.ref(function_name).name
+        self._function(name)
+        limit = min(max_items or LIST_PAGE_CAP, LIST_PAGE_CAP)
+        after = _decode_marker(marker)
+        items = self._store.list_versions(name, after=after, limit=limit + 1)
+        next_marker = None
+        if len(items) > limit:
+            items = items[:limit]
+            last = items[-1]
+            next_marker = _encode_marker(last.name, 0 if last.version == LATEST else int(last.version))
+        return items, next_marker
+
+    # -- update -------------------------------------------------------------------------------
+    def _updatable(self, function_name: str, revision_id: str | None) -> Function:
+        ref = self.ref(function_name)
+        if ref.qualifier not in (None, LATEST):
+            raise InvalidParameterValueException(
+                "Please provide an unqualified function name or use $LATEST as the qualifier."
+            )
+        function = self._function(ref.name)
+        latest = function.latest
+        if latest.state == "Pending":
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. The function is currently in the following "
+                f"state: {latest.state}"
+            )
+        if latest.last_update_status == "InProgress":
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. An update is in progress for resource: "
+                f"{self.arn(function.name)}"
+            )
+        if revision_id is not None and revision_id != latest.revision_id:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "
+                "API to retrieve the latest Revision Id"
+            )
+        return function
+
+    def _begin_update(self, version: FunctionVersion, publish: bool) -> FunctionVersion:
+        version = version.copy(
+            revision_id=str(uuid.uuid4()), last_modified=lambda_timestamp(), last_update_status="InProgress",
+            last_update_status_reason="The function is being created.", last_update_status_reason_code="Creating",
+        )
+        self._store.save_version(version)
+        self._on_change(version.name)
+        self._defer(lambda: self._settle(version.name, publish=publish))
+        return version
+
+    def update_configuration(self, params: dict) -> FunctionVersion:
+        configuration.check_supported(params)
+        with self._lock:
+            function = self._updatable(params["FunctionName"], params.get("RevisionId"))
+            if "Runtime" in params:
+                configuration.check_runtime(params["Runtime"], updating=True,
+                                            allow_deprecated=self._allow_deprecated)
+            updated = configuration.apply(function.latest, params, self._layer_size)
+            if "Layers" in params:
+                self._with_code_size_check(updated)
+            return self._begin_update(updated, publish=False)
+
+    def _with_code_size_check(self, version: FunctionVersion) -> None:
+        layers_size = sum(int(layer.get("CodeSize", 0)) for layer in version.layers)
+        archive.check_zip(self._blobs.read(version.code_hex), extra_unzipped=layers_size)
+
+    def update_code(self, params: dict) -> FunctionVersion:
+        with self._lock:
+            function = self._updatable(params["FunctionName"], params.get("RevisionId"))
+            zip_bytes = self._zip_from(params)
+            updated = function.latest
+            if "Architectures" in params:
+                updated = updated.copy(architectures=list(params["Architectures"]))
+            if params.get("DryRun"):
+                layers_size = sum(int(layer.get("CodeSize", 0)) for layer in updated.layers)
+                archive.check_zip(zip_bytes, extra_unzipped=layers_size)
+                digest = base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+                return updated.copy(code_sha256=digest, code_size=len(zip_bytes))
+            updated = self._with_code(updated, zip_bytes)
+            return self._begin_update(updated, publish=bool(params.get("Publish")))
+
+    # -- publish ------------------------------------------------------------------------------
+    def publish(self, params: dict) -> FunctionVersion:
+        with self._lock:
+            ref = self.ref(params["FunctionName"])
+            function = self._function(ref.name)
+            latest = function.latest
+            if latest.state == "Pending" or latest.last_update_status == "InProgress":
+                raise ResourceConflictException(
+                    "The operation cannot be performed at this time. An update is in progress for resource: "
+                    f"{self.arn(function.name)}"
+                )
+            sha = params.get("CodeSha256")
+            if sha is not None and sha != latest.code_sha256:
+                raise InvalidParameterValueException(
+                    f"CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST "
+                    f"({latest.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
+                )
+            revision = params.get("RevisionId")
+            if revision is not None and revision != latest.revision_id:
+                raise PreconditionFailedException(
+                    "The Revision Id provided does not match the latest Revision Id. Call the "
+                    "GetFunction/GetAlias API to retrieve the latest Revision Id"
+                )
+            version = self._publish(function, latest, description=params.get("Description"))
+        self._on_change(ref.name)
+        return version
+
+    def _publish(self, function: Function, latest: FunctionVersion, description: str | None) -> FunctionVersion:
+        previous = self._store.get_version(function.name, str(function.last_version_number)) \
+            if function.last_version_number else None
+        if previous is not None and _same(previous, latest):
+            return previous
+        number = function.last_version_number + 1
+        version = latest.copy(
+            version=str(number), revision_id=str(uuid.uuid4()), last_modified=lambda_timestamp(),
+            description=latest.description if description is None else description,
+            last_update_status=None, last_update_status_reason=None, last_update_status_reason_code=None,
+        )
+        self._store.publish(version)
+        return version
+
+    # -- delete -------------------------------------------------------------------------------
+    def delete(self, function_name: str, qualifier: str | None = None) -> None:
+        with self._lock:
+            ref = self.ref(function_name, qualifier)
+            function = self._function(ref.name)
+            if ref.qualifier == LATEST:
+                raise InvalidParameterValueException(
+                    "$LATEST version cannot be deleted without deleting the function."
+                )
+            if ref.qualifier is not None:
+                if not ref.qualifier.isdigit():
+                    raise InvalidParameterValueException("Deletion of aliases is not currently supported.")
+                version = self._store.get_version(ref.name, ref.qualifier)
+                if version is None:
+                    raise ResourceNotFoundException(f"Function not found: {self.arn(ref.name, ref.qualifier)}")
+                self._store.delete_version(ref.name, ref.qualifier)
+                codes = {version.code_hex}
+            else:
+                codes = {v.code_hex for v in self._store.list_versions(ref.name)}
+                self._store.delete(function.name)
+            for code_hex in codes:
+                if not self._store.code_in_use(code_hex):
+                    self._blobs.delete(code_hex)
+        self._on_change(ref.name)
+
+    # -- code download ------------------------------------------------------------------------
+    def code(self, code_hex: str) -> bytes:
+        if not self._store.code_in_use(code_hex) or not self._blobs.exists(code_hex):
+            raise ResourceNotFoundException("The resource you requested does not exist.")
+        return self._blobs.read(code_hex)
+
+
+def _same(published: FunctionVersion, latest: FunctionVersion) -> bool:
+    ignore = {"version", "revision_id", "last_modified", "description", "state", "state_reason",
+              "state_reason_code", "last_update_status", "last_update_status_reason",
+              "last_update_status_reason_code"}
+    a, b = published.to_dict(), latest.to_dict()
+    return all(a[key] == b[key] for key in a if key not in ignore)
+
+
+def _encode_marker(name: str, number: int) -> str:
+    return base64.urlsafe_b64encode(f"{name}:{number}".encode()).decode()
+
+
+def _decode_marker(marker: str | None) -> tuple[str, int] | None:
+    if not marker:
+        return None
+    try:
+        name, number = base64.urlsafe_b64decode(marker.encode()).decode().rsplit(":", 1)
+        return name, int(number)
+    except ValueError as exc:
+        raise InvalidParameterValueException(f"Invalid marker: {marker}") from exc

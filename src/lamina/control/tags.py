@@ -1,0 +1,49 @@
+"""Tags on functions: TagResource, UntagResource, ListTags.
+
+A tag change is a mutation of the function, so it gives $LATEST a new RevisionId (reference 1.3).
+Imports lamina.store, lamina.arn, lamina.errors only.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from lamina import arn as arns
+from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.store.functions import FunctionStore
+
+MAX_TAGS = 50
+
+
+class Tags:
+    def __init__(self, store: FunctionStore, region: str, account_id: str) -> None:
+        self._store = store
+        self._region = region
+        self._account_id = account_id
+
+    def _function(self, resource: str):
+        name = arns.tagged_function_name(resource, self._region, self._account_id)
+        function = self._store.get(name)
+        if function is None:
+            raise ResourceNotFoundException(
+                f"Function not found: {arns.function_arn(self._region, self._account_id, name)}"
+            )
+        return function
+
+    def list(self, resource: str) -> dict[str, str]:
+        return dict(self._function(resource).tags)
+
+    def tag(self, resource: str, tags: dict[str, str]) -> None:
+        function = self._function(resource)
+        merged = {**function.tags, **tags}
+        if len(merged) > MAX_TAGS:
+            raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
+        self._save(function, merged)
+
+    def untag(self, resource: str, keys: list[str]) -> None:
+        function = self._function(resource)
+        self._save(function, {k: v for k, v in function.tags.items() if k not in set(keys)})
+
+    def _save(self, function, tags: dict[str, str]) -> None:
+        self._store.set_tags(function.name, tags)
+        self._store.save_version(function.latest.copy(revision_id=str(uuid.uuid4())))

@@ -1,0 +1,76 @@
+"""The engine's typed inputs and outputs: what to run (RunSpec), one event (InvokeRequest),
+and what came back (InvokeResult). Imports nothing from lamina outside the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything needed to start an execution environment for one function version."""
+
+    function_name: str
+    version: str  # "$LATEST" or "1", "2", ...
+    function_arn: str  # unqualified ARN
+    revision_id: str  # changes whenever code or configuration changes
+    runtime: str  # e.g. "python3.11"
+    handler: str  # e.g. "app.handler"
+    code_dir: Path  # unpacked, read-only deployment package (becomes /var/task)
+    interpreter: str | None  # host path of the interpreter for the runtime; None = not installed
+    layer_dirs: tuple[Path, ...] = ()  # unpacked layers in order (merged at /opt)
+    environment: dict[str, str] = field(default_factory=dict)  # the user's variables
+    memory_mb: int = 128
+    timeout_s: int = 3
+    ephemeral_mb: int = 512
+    architecture: str = "x86_64"
+    log_group: str = ""  # "/aws/lambda/NAME" unless LoggingConfig.LogGroup says otherwise
+    log_format: str = "Text"  # "Text" | "JSON"
+    application_log_level: str | None = None
+    system_log_level: str | None = None
+    tracing_mode: str = "PassThrough"
+
+    @property
+    def pool_key(self) -> tuple[str, str]:
+        return (self.function_name, self.version)
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    request_id: str
+    payload: bytes
+    invoked_arn: str  # the ARN the caller used (unqualified, version or alias ARN)
+    client_context: str | None = None  # JSON text (already base64-decoded)
+    cognito_identity: str | None = None  # JSON text
+    trace_id: str | None = None  # X-Ray header value
+    tail: bool = False  # collect the last 4 KB of this invocation's log
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    payload: bytes
+    executed_version: str
+    function_error: str | None = None  # "Unhandled" when the function failed
+    error_type: str | None = None  # e.g. "Runtime.ImportModuleError", "Sandbox.Timedout"
+    content_type: str = "application/json"
+    log_tail: str | None = None  # last 4 KB of this invocation's log text, when asked for
+    duration_ms: float = 0.0
+    billed_ms: int = 0
+    init_ms: float | None = None  # set on a cold start only
+    max_memory_mb: int = 0
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    timestamp_ms: int
+    message: str
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """Log lines of one environment's stream, handed to the log sink off the hot path."""
+
+    group: str
+    stream: str
+    events: tuple[LogEvent, ...]

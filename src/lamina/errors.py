@@ -1,0 +1,75 @@
+"""The Lambda API's exceptions: HTTP status, error code, body casing.
+
+Owns the mapping from an error to what goes on the wire (section 1.2 of the reference).
+Imports nothing from lamina.
+"""
+
+from __future__ import annotations
+
+
+class LambdaError(Exception):
+    """An error the API answers with; subclasses fix the status, code and body casing."""
+
+    status = 400
+    code = "ServiceException"
+    message_key = "message"
+    fault = "User"
+
+    def __init__(self, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def body(self) -> dict[str, object]:
+        out: dict[str, object] = dict(self.extra)
+        out["Type"] = self.fault
+        out[self.message_key] = self.message
+        return out
+
+    def headers(self) -> dict[str, str]:
+        return {"x-amzn-ErrorType": self.code}
+
+
+def _error(name: str, status: int, message_key: str, fault: str = "User") -> type[LambdaError]:
+    return type(name, (LambdaError,), {"status": status, "code": name, "message_key": message_key, "fault": fault})
+
+
+ValidationException = _error("ValidationException", 400, "message")
+InvalidParameterValueException = _error("InvalidParameterValueException", 400, "message")
+InvalidRequestContentException = _error("InvalidRequestContentException", 400, "message")
+CodeStorageExceededException = _error("CodeStorageExceededException", 400, "message")
+ResourceNotFoundException = _error("ResourceNotFoundException", 404, "Message")
+UnknownOperationException = _error("UnknownOperationException", 404, "message")
+ProvisionedConcurrencyConfigNotFoundException = _error("ProvisionedConcurrencyConfigNotFoundException", 404, "message")
+ResourceConflictException = _error("ResourceConflictException", 409, "message")
+PreconditionFailedException = _error("PreconditionFailedException", 412, "message")
+RequestEntityTooLargeException = _error("RequestEntityTooLargeException", 413, "message")
+UnsupportedMediaTypeException = _error("UnsupportedMediaTypeException", 415, "message")
+ServiceException = _error("ServiceException", 500, "Message", "Service")
+InvalidZipFileException = _error("InvalidZipFileException", 502, "Message", "Service")
+
+
+class InvokeRequestTooLarge(LambdaError):
+    """AWS sends the code RequestEntityTooLargeException with a capitalised Message on Invoke."""
+
+    status = 413
+    code = "RequestEntityTooLargeException"
+    message_key = "Message"
+
+
+class TooManyRequestsException(LambdaError):
+    """Throttling: 429, lowercase message "Rate Exceeded.", a Reason and an optional Retry-After."""
+
+    status = 429
+    code = "TooManyRequestsException"
+    message_key = "message"
+
+    def __init__(self, reason: str, retry_after: int | None = None) -> None:
+        super().__init__("Rate Exceeded.", Reason=reason)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        headers = super().headers()
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers

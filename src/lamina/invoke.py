@@ -1,0 +1,133 @@
+"""The one front door of the data plane: resolve the function and qualifier, then route
+RequestResponse to the engine, Event to a background run, DryRun to a check.
+
+Resolution is served from an in-memory cache that control's change announcements keep fresh,
+so the hot path touches no database. Imports lamina.engine.spec, lamina.model, lamina.errors
+and lamina.arn; the engine and control are reached through the callables it is handed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from lamina import arn as arns
+from lamina.engine.spec import InvokeRequest, InvokeResult, RunSpec
+from lamina.errors import LambdaError, ResourceConflictException, ResourceNotFoundException
+from lamina.model import LATEST, FunctionVersion
+
+log = logging.getLogger("lamina.invoke")
+
+SYNC_PAYLOAD_LIMIT = 6_291_456
+ASYNC_PAYLOAD_LIMIT = 1_048_576
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved invocation target: the version to run and how to start its environments."""
+
+    version: FunctionVersion
+    spec: RunSpec | None  # None while the version is not Active
+
+
+@dataclass(frozen=True)
+class Invocation:
+    function_name: str
+    qualifier: str | None
+    payload: bytes
+    invocation_type: str = "RequestResponse"  # | "Event" | "DryRun"
+    tail: bool = False
+    client_context: str | None = None  # JSON text
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    request_id: str
+    result: InvokeResult | None = None
+    executed_version: str | None = None
+
+
+class Invoker:
+    def __init__(self, *, region: str, account_id: str,
+                 lookup: Callable[[str, str | None], FunctionVersion],
+                 spec_for: Callable[[FunctionVersion], RunSpec],
+                 run: Callable[[RunSpec, InvokeRequest], Awaitable[InvokeResult]]) -> None:
+        self._region = region
+        self._account_id = account_id
+        self._lookup = lookup
+        self._spec_for = spec_for
+        self._run = run
+        self._cache: dict[tuple[str, str], Target] = {}
+        self._background: set[asyncio.Task] = set()
+
+    def forget(self, function_name: str) -> None:
+        """Drop cached targets of a function (its code, configuration or versions changed)."""
+        for key in [key for key in self._cache if key[0] == function_name]:
+            del self._cache[key]
+
+    def _resolve(self, name: str, qualifier: str) -> Target:
+        key = (name, qualifier)
+        target = self._cache.get(key)
+        if target is None:
+            version = self._lookup(name, qualifier)
+            target = Target(version, self._spec_for(version) if version.state == "Active" else None)
+            if version.state == "Active" and version.last_update_status != "InProgress":
+                self._cache[key] = target
+        return target
+
+    async def resolve(self, function_name: str, qualifier: str | None) -> tuple[Target, str]:
+        """The target and the ARN the caller named (reported as invoked_function_arn)."""
+        ref = arns.parse_function_name(function_name, self._region, self._account_id)
+        qualifier = arns.merge_qualifier(ref.qualifier, qualifier)
+        key = (ref.name, qualifier or LATEST)
+        target = self._cache.get(key)
+        if target is None:
+            try:
+                target = await asyncio.to_thread(self._resolve, *key)
+            except ResourceNotFoundException:
+                raise ResourceNotFoundException(
+                    f"Function not found: {arns.function_arn(self._region, self._account_id, *key)}"
+                ) from None
+        version = target.version
+        if version.state != "Active" or version.last_update_status == "InProgress":
+            state = version.state if version.state != "Active" else "Pending"
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. The function is currently in the following "
+                f"state: {state}"
+            )
+        invoked_arn = arns.function_arn(self._region, self._account_id, ref.name, qualifier)
+        return target, invoked_arn
+
+    async def invoke(self, call: Invocation) -> Outcome:
+        request_id = str(uuid.uuid4())
+        target, invoked_arn = await self.resolve(call.function_name, call.qualifier)
+        version = target.version.version
+        if call.invocation_type == "DryRun":
+            return Outcome(204, request_id, executed_version=version)
+        request = InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
+                                client_context=call.client_context if call.invocation_type != "Event" else None,
+                                tail=call.tail and call.invocation_type != "Event")
+        if call.invocation_type == "Event":
+            task = asyncio.create_task(self._run_event(target.spec, request))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return Outcome(202, request_id, executed_version=version)
+        result = await self._run(target.spec, request)
+        return Outcome(200, request_id, result=result, executed_version=result.executed_version)
+
+    async def _run_event(self, spec: RunSpec, request: InvokeRequest) -> None:
+        try:
+            await self._run(spec, request)
+        except LambdaError as error:
+            log.warning("event %s of %s was not run: %s", request.request_id, spec.function_name, error.message)
+        except Exception:
+            log.exception("event %s of %s failed in lamina", request.request_id, spec.function_name)
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)

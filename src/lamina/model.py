@@ -1,0 +1,80 @@
+"""The records lamina keeps about functions: one FunctionVersion per ($LATEST or published) version.
+
+Plain dataclasses that know how to become and come back from a JSON-able dict for the store.
+Imports nothing from lamina.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import time
+from dataclasses import dataclass, field
+
+LATEST = "$LATEST"
+
+
+def lambda_timestamp(epoch: float | None = None) -> str:
+    """AWS's LastModified format: 2020-04-10T19:06:32.563+0000."""
+    moment = _dt.datetime.fromtimestamp(time.time() if epoch is None else epoch, _dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+@dataclass
+class FunctionVersion:
+    """One version of a function as FunctionConfiguration describes it (snake_case here)."""
+
+    name: str
+    version: str = LATEST
+    runtime: str | None = None
+    handler: str | None = None
+    role: str = ""
+    description: str = ""
+    timeout: int = 3
+    memory_size: int = 128
+    environment: dict[str, str] = field(default_factory=dict)
+    tracing_mode: str = "PassThrough"
+    ephemeral_storage: int = 512
+    architectures: list[str] = field(default_factory=lambda: ["x86_64"])
+    log_format: str = "Text"
+    log_group: str | None = None  # None = /aws/lambda/NAME
+    application_log_level: str | None = None
+    system_log_level: str | None = None
+    layers: list[dict] = field(default_factory=list)  # [{"Arn": ..., "CodeSize": ...}]
+    package_type: str = "Zip"
+    code_sha256: str = ""  # base64 of the raw digest
+    code_hex: str = ""  # hex of the same digest: the blob's key
+    code_size: int = 0
+    last_modified: str = field(default_factory=lambda_timestamp)
+    revision_id: str = ""
+    state: str = "Pending"
+    state_reason: str | None = "The function is being created."
+    state_reason_code: str | None = "Creating"
+    last_update_status: str | None = None
+    last_update_status_reason: str | None = None
+    last_update_status_reason_code: str | None = None
+
+    @property
+    def effective_log_group(self) -> str:
+        return self.log_group or f"/aws/lambda/{self.name}"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FunctionVersion:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def copy(self, **changes: object) -> FunctionVersion:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Function:
+    """A function: its $LATEST plus what belongs to the function as a whole."""
+
+    name: str
+    latest: FunctionVersion
+    tags: dict[str, str] = field(default_factory=dict)
+    last_version_number: int = 0  # published version numbers are never reused

@@ -1,0 +1,1 @@
+"""Code that runs inside the sandbox, under the function's own interpreter. Imports nothing from lamina."""

@@ -1,0 +1,1 @@
+"""Persistence: metadata database (SQLAlchemy Core), code blobs."""

@@ -1,0 +1,124 @@
+"""Functions and their versions in the metadata database.
+
+A repository over `schema.functions` and `schema.versions`; it answers with lamina.model records
+and knows nothing of ARNs or API errors. Imports lamina.model and lamina.store.schema only.
+"""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from lamina.model import LATEST, Function, FunctionVersion
+from lamina.store.schema import functions, versions
+
+
+def _number(version: str) -> int:
+    return 0 if version == LATEST else int(version)
+
+
+class FunctionStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    # -- writes -------------------------------------------------------------------------------
+    def create(self, function: Function) -> bool:
+        """Insert a new function with its $LATEST; False when the name is taken."""
+        with self._engine.begin() as conn:
+            exists = conn.execute(sa.select(functions.c.name).where(functions.c.name == function.name)).first()
+            if exists:
+                return False
+            conn.execute(functions.insert().values(
+                name=function.name, tags=function.tags, last_version_number=function.last_version_number,
+                created_at=time.time(),
+            ))
+            self._insert_version(conn, function.latest)
+        return True
+
+    def save_version(self, version: FunctionVersion) -> None:
+        """Insert or replace one version's record."""
+        with self._engine.begin() as conn:
+            conn.execute(versions.delete().where(
+                (versions.c.function_name == version.name) & (versions.c.version == version.version)
+            ))
+            self._insert_version(conn, version)
+
+    def publish(self, version: FunctionVersion) -> None:
+        """Store a newly published version and remember its number so it is never reused."""
+        with self._engine.begin() as conn:
+            self._insert_version(conn, version)
+            conn.execute(functions.update().where(functions.c.name == version.name)
+                         .values(last_version_number=int(version.version)))
+
+    def set_tags(self, name: str, tags: dict[str, str]) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(functions.update().where(functions.c.name == name).values(tags=tags))
+
+    def delete(self, name: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(versions.delete().where(versions.c.function_name == name))
+            conn.execute(functions.delete().where(functions.c.name == name))
+
+    def delete_version(self, name: str, version: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(versions.delete().where(
+                (versions.c.function_name == name) & (versions.c.version == version)
+            ))
+
+    @staticmethod
+    def _insert_version(conn: sa.Connection, version: FunctionVersion) -> None:
+        conn.execute(versions.insert().values(
+            function_name=version.name, version=version.version, number=_number(version.version),
+            config=version.to_dict(), code_hex=version.code_hex, code_size=version.code_size,
+        ))
+
+    # -- reads --------------------------------------------------------------------------------
+    def get(self, name: str) -> Function | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(functions).where(functions.c.name == name)).first()
+            if row is None:
+                return None
+            latest = conn.execute(sa.select(versions.c.config).where(
+                (versions.c.function_name == name) & (versions.c.version == LATEST)
+            )).scalar_one()
+        return Function(name=row.name, latest=FunctionVersion.from_dict(latest), tags=dict(row.tags or {}),
+                        last_version_number=row.last_version_number)
+
+    def get_version(self, name: str, version: str) -> FunctionVersion | None:
+        with self._engine.connect() as conn:
+            config = conn.execute(sa.select(versions.c.config).where(
+                (versions.c.function_name == name) & (versions.c.version == version)
+            )).scalar()
+        return FunctionVersion.from_dict(config) if config is not None else None
+
+    def list_versions(self, name: str | None = None, *, after: tuple[str, int] | None = None,
+                      limit: int | None = None, latest_only: bool = False) -> list[FunctionVersion]:
+        """Versions ordered by function name then number ($LATEST first), starting after `after`."""
+        query = sa.select(versions.c.config).order_by(versions.c.function_name, versions.c.number)
+        if name is not None:
+            query = query.where(versions.c.function_name == name)
+        if latest_only:
+            query = query.where(versions.c.version == LATEST)
+        if after is not None:
+            after_name, after_number = after
+            query = query.where(
+                (versions.c.function_name > after_name)
+                | ((versions.c.function_name == after_name) & (versions.c.number > after_number))
+            )
+        if limit is not None:
+            query = query.limit(limit)
+        with self._engine.connect() as conn:
+            return [FunctionVersion.from_dict(config) for (config,) in conn.execute(query)]
+
+    def code_in_use(self, code_hex: str) -> bool:
+        with self._engine.connect() as conn:
+            return conn.execute(sa.select(versions.c.function_name).where(versions.c.code_hex == code_hex)
+                                .limit(1)).first() is not None
+
+    def usage(self) -> tuple[int, int]:
+        """(number of functions, total code size of every stored version)."""
+        with self._engine.connect() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(functions)).scalar_one()
+            size = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(versions.c.code_size), 0))).scalar_one()
+        return int(count), int(size)

@@ -1,0 +1,65 @@
+"""A buffer between the engine's log lines and the store: appends cost a deque push; a thread
+writes what accumulated in one transaction every `interval` seconds (or sooner when it grows).
+
+Imports nothing from lamina: the writer is a callable taking the list of batches.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("lamina.telemetry")
+
+
+class LogBuffer:
+    def __init__(self, write: Callable[[list[Any]], None], *, interval: float = 0.1,
+                 high_water: int = 2000) -> None:
+        self._write = write
+        self._interval = interval
+        self._high_water = high_water
+        self._pending: collections.deque = collections.deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="lamina-logs", daemon=True)
+        self._thread.start()
+
+    def __call__(self, batch: Any) -> None:
+        self._pending.append(batch)
+        if len(self._pending) >= self._high_water:
+            self._wake.set()
+
+    def _drain(self) -> None:
+        batches, waiters = [], []
+        while self._pending:
+            item = self._pending.popleft()
+            (waiters if isinstance(item, threading.Event) else batches).append(item)
+        if batches:
+            try:
+                self._write(batches)
+            except Exception:
+                log.exception("could not store %d log batches", len(batches))
+        for waiter in waiters:
+            waiter.set()
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self._drain()
+        self._drain()
+
+    def flush(self) -> None:
+        """Write everything appended so far (from any thread) before returning."""
+        done = threading.Event()
+        self._pending.append(done)
+        self._wake.set()
+        done.wait(5)
+
+    def close(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout=10)

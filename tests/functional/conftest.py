@@ -1,0 +1,47 @@
+"""Fixtures of the functional tests: a real `lamina serve` process and boto3 / aws CLI clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import REGION, LaminaProcess, client_for
+
+
+@pytest.fixture(scope="module")
+def lamina(tmp_path_factory):
+    server = LaminaProcess(tmp_path_factory.mktemp("lamina") / "data").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def lam(lamina):
+    return client_for(lamina.url)
+
+
+@pytest.fixture
+def aws_cli(lamina, tmp_path):
+    """Run the real aws CLI against the server; returns (exit code, parsed JSON or text, stderr)."""
+    executable = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
+    assert executable, "the aws CLI is installed with the dev dependencies (awscli)"
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(tmp_path / "none"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_MAX_ATTEMPTS": "1"}
+
+    def run(*args: str):
+        out = subprocess.run([executable, "--endpoint-url", lamina.url, "--output", "json", *args],
+                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        try:
+            parsed = json.loads(out.stdout) if out.stdout.strip() else None
+        except ValueError:
+            parsed = out.stdout
+        return out.returncode, parsed, out.stderr
+
+    return run

@@ -1,0 +1,56 @@
+"""lamina.arn: the accepted forms of FunctionName, qualifier merging, ARN building."""
+
+import pytest
+
+from lamina import arn
+from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+
+R, A = "us-east-1", "123456789012"
+
+
+@pytest.mark.parametrize(("value", "name", "qualifier"), [
+    ("fn", "fn", None),
+    ("fn:3", "fn", "3"),
+    ("fn:$LATEST", "fn", "$LATEST"),
+    ("fn:live", "fn", "live"),
+    (f"{A}:function:fn", "fn", None),
+    (f"{A}:function:fn:prod", "fn", "prod"),
+    (f"arn:aws:lambda:{R}:{A}:function:fn", "fn", None),
+    (f"arn:aws:lambda:{R}:{A}:function:fn:7", "fn", "7"),
+    (f"arn:aws:lambda:{R}:{A}:function:fn:$LATEST", "fn", "$LATEST"),
+])
+def test_function_name_forms(value, name, qualifier):
+    assert arn.parse_function_name(value, R, A) == arn.FunctionRef(name, qualifier)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (f"arn:aws:lambda:eu-west-1:{A}:function:fn", "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"),
+    (f"arn:aws:lambda:{R}:999999999999:function:fn", f"Function not found: arn:aws:lambda:{R}:999999999999:function:fn"),
+    ("999999999999:function:fn", "Function not found: 999999999999:function:fn"),
+])
+def test_other_regions_and_accounts_are_not_found(value, message):
+    with pytest.raises(ResourceNotFoundException) as info:
+        arn.parse_function_name(value, R, A)
+    assert info.value.message == message
+
+
+@pytest.mark.parametrize(("derived", "given", "merged"), [
+    (None, None, None), ("1", None, "1"), (None, "2", "2"), ("x", "x", "x"),
+])
+def test_merge_qualifier(derived, given, merged):
+    assert arn.merge_qualifier(derived, given) == merged
+
+
+def test_merge_qualifier_mismatch_is_aws_error():
+    with pytest.raises(InvalidParameterValueException) as info:
+        arn.merge_qualifier("1", "2")
+    assert info.value.message == "The derived qualifier from the function name does not match the specified qualifier."
+
+
+def test_builders():
+    assert arn.function_arn(R, A, "f") == f"arn:aws:lambda:{R}:{A}:function:f"
+    assert arn.function_arn(R, A, "f", "$LATEST") == f"arn:aws:lambda:{R}:{A}:function:f:$LATEST"
+    assert arn.layer_arn(R, A, "l", 3) == f"arn:aws:lambda:{R}:{A}:layer:l:3"
+    assert arn.tagged_function_name(f"arn:aws:lambda:{R}:{A}:function:f", R, A) == "f"
+    with pytest.raises(InvalidParameterValueException):
+        arn.tagged_function_name(f"arn:aws:lambda:{R}:{A}:function:f:1", R, A)
