@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from lamina import arn as arns
+from lamina.control.aliases import pick_version
 from lamina.engine.spec import InvokeRequest, InvokeResult, RunSpec
 from lamina.errors import LambdaError, ResourceConflictException, ResourceNotFoundException
-from lamina.model import LATEST, FunctionVersion
+from lamina.model import LATEST, Alias, FunctionVersion
 
 log = logging.getLogger("lamina.invoke")
 
@@ -53,12 +55,15 @@ class Outcome:
 
 class Invoker:
     def __init__(self, *, region: str, account_id: str,
-                 lookup: Callable[[str, str | None], FunctionVersion],
+                 lookup: Callable[[str, str], FunctionVersion | None],
+                 alias_of: Callable[[str, str], Alias | None],
                  spec_for: Callable[[FunctionVersion], RunSpec],
                  run: Callable[[RunSpec, InvokeRequest], Awaitable[InvokeResult]]) -> None:
         self._region = region
         self._account_id = account_id
         self._lookup = lookup
+        self._alias_of = alias_of
+        self._aliases: dict[tuple[str, str], Alias] = {}
         self._spec_for = spec_for
         self._run = run
         self._cache: dict[tuple[str, str], Target] = {}
@@ -66,32 +71,48 @@ class Invoker:
 
     def forget(self, function_name: str) -> None:
         """Drop cached targets of a function (its code, configuration or versions changed)."""
-        for key in [key for key in self._cache if key[0] == function_name]:
-            del self._cache[key]
+        for cache in (self._cache, self._aliases):
+            for key in [key for key in cache if key[0] == function_name]:
+                del cache[key]
 
-    def _resolve(self, name: str, qualifier: str) -> Target:
-        key = (name, qualifier)
-        target = self._cache.get(key)
+    def _target(self, name: str, version_id: str) -> Target | None:
+        target = self._cache.get((name, version_id))
         if target is None:
-            version = self._lookup(name, qualifier)
+            version = self._lookup(name, version_id)
+            if version is None:
+                return None
             target = Target(version, self._spec_for(version) if version.state == "Active" else None)
             if version.state == "Active" and version.last_update_status != "InProgress":
-                self._cache[key] = target
+                self._cache[(name, version_id)] = target
         return target
+
+    def _resolve(self, name: str, qualifier: str) -> Target | None:
+        if qualifier == LATEST or qualifier.isdigit():
+            return self._target(name, qualifier)
+        alias = self._aliases.get((name, qualifier))
+        if alias is None:
+            alias = self._alias_of(name, qualifier)
+            if alias is None:
+                return None
+            self._aliases[(name, qualifier)] = alias
+        return self._target(name, pick_version(alias, random.random()))
 
     async def resolve(self, function_name: str, qualifier: str | None) -> tuple[Target, str]:
         """The target and the ARN the caller named (reported as invoked_function_arn)."""
         ref = arns.parse_function_name(function_name, self._region, self._account_id)
         qualifier = arns.merge_qualifier(ref.qualifier, qualifier)
         key = (ref.name, qualifier or LATEST)
-        target = self._cache.get(key)
+        alias = self._aliases.get(key)
+        if alias is not None:
+            target = self._cache.get((ref.name, pick_version(alias, random.random())))
+        else:
+            target = self._cache.get(key)
         if target is None:
-            try:
-                target = await asyncio.to_thread(self._resolve, *key)
-            except ResourceNotFoundException:
-                raise ResourceNotFoundException(
-                    f"Function not found: {arns.function_arn(self._region, self._account_id, *key)}"
-                ) from None
+            target = await asyncio.to_thread(self._resolve, *key)
+        if target is None:
+            raise ResourceNotFoundException(
+                f"Function not found: {arns.function_arn(self._region, self._account_id, *key)}"
+            )
         version = target.version
         if version.state != "Active" or version.last_update_status == "InProgress":
             state = version.state if version.state != "Active" else "Pending"

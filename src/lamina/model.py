@@ -78,3 +78,15 @@ class Function:
     latest: FunctionVersion
     tags: dict[str, str] = field(default_factory=dict)
     last_version_number: int = 0  # published version numbers are never reused
+
+
+@dataclass
+class Alias:
+    """A named pointer to a version, optionally splitting traffic with one more version."""
+
+    function_name: str
+    name: str
+    function_version: str
+    description: str = ""
+    weights: dict[str, float] = field(default_factory=dict)  # RoutingConfig.AdditionalVersionWeights
+    revision_id: str = ""

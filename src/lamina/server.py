@@ -20,9 +20,11 @@ from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.functions import ControlPlane
 from lamina.config import Settings
 from lamina.control.account import AccountSettings
+from lamina.control.aliases import Aliases
 from lamina.control.functions import Account, Functions
 from lamina.control.tags import Tags
 from lamina.engine import interpreter
+from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.functions import FunctionStore
@@ -72,12 +74,13 @@ class Server:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.database = open_database(sqlite_url(data_dir))
         self.store = FunctionStore(self.database)
+        self.alias_store = AliasStore(self.database)
         self.blobs = BlobStore(data_dir / "blobs")
         self.runtimes = Runtimes(settings.runtime_paths)
         self._deferred = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lamina-settle")
         self._listeners: list[Callable[[str], None]] = []
         self.functions = Functions(
-            self.store, self.blobs, Account(settings.region, settings.account_id),
+            self.store, self.blobs, self.alias_store, Account(settings.region, settings.account_id),
             runtime_problem=self.runtimes.problem,
             layer_size=lambda arn: None,  # no layer versions exist until PublishLayerVersion does
             on_change=self._announce,
@@ -86,6 +89,7 @@ class Server:
         )
         control = ControlPlane(
             functions=self.functions,
+            aliases=Aliases(self.alias_store, self.store, settings.region, settings.account_id, self._announce),
             tags=Tags(self.store, settings.region, settings.account_id),
             account=AccountSettings(self.store, settings.concurrency_limit),
             region=settings.region,

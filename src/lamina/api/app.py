@@ -22,14 +22,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lamina.api import aliases as alias_api
+from lamina.api import functions as function_api
 from lamina.api import invoke as invoke_api
 from lamina.api import request as wire_request
 from lamina.api import validation
-from lamina.api.functions import HANDLERS, ControlPlane
+from lamina.api.functions import ControlPlane
 from lamina.errors import LambdaError, ServiceException, UnknownOperationException
 from lamina.invoke import Invoker
 
 log = logging.getLogger("lamina.api")
+HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS}
 CODE_PATH = "/_lamina/code/{code_hex}.zip"
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from lamina.api import wire
 from lamina.control.account import AccountSettings
+from lamina.control.aliases import Aliases
 from lamina.control.functions import Functions
 from lamina.control.tags import Tags
 from lamina.model import FunctionVersion
@@ -21,14 +22,17 @@ Reply = tuple[int, dict | None]
 @dataclass(frozen=True)
 class ControlPlane:
     functions: Functions
+    aliases: Aliases
     tags: Tags
     account: AccountSettings
     region: str
     code_url: object  # Callable[[str], str]: code hex → download URL
 
 
-def _config(cp: ControlPlane, v: FunctionVersion, *, qualified: bool, list_item: bool = False) -> dict:
-    arn = cp.functions.arn(v.name, v.version if qualified else None)
+def _config(cp: ControlPlane, v: FunctionVersion, *, qualified: bool | str, list_item: bool = False) -> dict:
+    """`qualified`: False → unqualified ARN, True → qualified by the version, a string → by that qualifier."""
+    qualifier = qualified if isinstance(qualified, str) else (v.version if qualified else None)
+    arn = cp.functions.arn(v.name, qualifier)
     return wire.function_configuration(v, arn, cp.region, list_item=list_item)
 
 
@@ -38,9 +42,9 @@ def create_function(cp: ControlPlane, params: dict) -> Reply:
 
 def get_function(cp: ControlPlane, params: dict) -> Reply:
     function, version = cp.functions.get(params["FunctionName"], params.get("Qualifier"))
-    qualified = cp.functions.ref(params["FunctionName"], params.get("Qualifier")).qualifier is not None
+    qualifier = cp.functions.ref(params["FunctionName"], params.get("Qualifier")).qualifier
     body: dict = {
-        "Configuration": _config(cp, version, qualified=qualified),
+        "Configuration": _config(cp, version, qualified=qualifier or False),
         "Code": {"RepositoryType": "S3", "Location": cp.code_url(version.code_hex)},
     }
     if function.tags:
@@ -50,8 +54,8 @@ def get_function(cp: ControlPlane, params: dict) -> Reply:
 
 def get_function_configuration(cp: ControlPlane, params: dict) -> Reply:
     _, version = cp.functions.get(params["FunctionName"], params.get("Qualifier"))
-    qualified = cp.functions.ref(params["FunctionName"], params.get("Qualifier")).qualifier is not None
-    return 200, _config(cp, version, qualified=qualified)
+    qualifier = cp.functions.ref(params["FunctionName"], params.get("Qualifier")).qualifier
+    return 200, _config(cp, version, qualified=qualifier or False)
 
 
 def list_functions(cp: ControlPlane, params: dict) -> Reply:

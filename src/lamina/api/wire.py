@@ -66,3 +66,11 @@ def _logging(v: FunctionVersion) -> dict:
         out["ApplicationLogLevel"] = v.application_log_level or "INFO"
         out["SystemLogLevel"] = v.system_log_level or "INFO"
     return out
+
+
+def alias_configuration(alias, alias_arn: str) -> dict:
+    out = {"AliasArn": alias_arn, "Name": alias.name, "FunctionVersion": alias.function_version,
+           "Description": alias.description, "RevisionId": alias.revision_id}
+    if alias.weights:
+        out["RoutingConfig"] = {"AdditionalVersionWeights": dict(alias.weights)}
+    return out

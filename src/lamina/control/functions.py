@@ -26,6 +26,7 @@ from lamina.errors import (
 )
 from lamina.model import LATEST, Function, FunctionVersion, lambda_timestamp
 from lamina.store import archive
+from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.functions import FunctionStore
 
@@ -39,7 +40,7 @@ class Account:
 
 
 class Functions:
-    def __init__(self, store: FunctionStore, blobs: BlobStore, account: Account, *,
+    def __init__(self, store: FunctionStore, blobs: BlobStore, aliases: AliasStore, account: Account, *,
                  runtime_problem: Callable[[str], str | None],
                  layer_size: Callable[[str], int | None],
                  on_change: Callable[[str], None],
@@ -47,6 +48,7 @@ class Functions:
                  allow_deprecated_runtimes: bool = False) -> None:
         self._store = store
         self._blobs = blobs
+        self._aliases = aliases
         self._account = account
         self._runtime_problem = runtime_problem
         self._layer_size = layer_size
@@ -150,7 +152,15 @@ class Functions:
         function = self._function(ref.name)
         if ref.qualifier in (None, LATEST):
             return function, function.latest
-        version = self._store.get_version(ref.name, ref.qualifier) if ref.qualifier.isdigit() else None
+        number = ref.qualifier
+        if not number.isdigit():
+            alias = self._aliases.get(ref.name, ref.qualifier)
+            number = alias.function_version if alias else None
+        version = None
+        if number == LATEST:
+            version = function.latest
+        elif number is not None:
+            version = self._store.get_version(ref.name, number)
         if version is None:
             raise ResourceNotFoundException(f"Function not found: {self.arn(ref.name, ref.qualifier)}")
         return function, version
@@ -306,10 +316,17 @@ class Functions:
                 version = self._store.get_version(ref.name, ref.qualifier)
                 if version is None:
                     raise ResourceNotFoundException(f"Function not found: {self.arn(ref.name, ref.qualifier)}")
+                using = [a.name for a in self._aliases.pointing_at(ref.name, ref.qualifier)]
+                if using:
+                    raise ResourceConflictException(
+                        "Unable to delete version because the following aliases reference it: "
+                        f"[{', '.join(using)}]"
+                    )
                 self._store.delete_version(ref.name, ref.qualifier)
                 codes = {version.code_hex}
             else:
                 codes = {v.code_hex for v in self._store.list_versions(ref.name)}
+                self._aliases.delete_all(function.name)
                 self._store.delete(function.name)
             for code_hex in codes:
                 if not self._store.code_in_use(code_hex):

@@ -62,3 +62,15 @@ log_events = sa.Table(
     sa.Index("ix_log_events_group_time", "log_group", "timestamp_ms"),
     sa.Index("ix_log_events_stream", "log_group", "log_stream", "id"),
 )
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("function_name", sa.String(64), sa.ForeignKey("functions.name", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("function_version", sa.String(16), nullable=False),
+    sa.Column("description", sa.String(256), nullable=False),
+    sa.Column("weights", sa.JSON, nullable=False),  # AdditionalVersionWeights {version: weight}
+    sa.Column("revision_id", sa.String(36), nullable=False),
+)

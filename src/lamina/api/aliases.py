@@ -1,0 +1,45 @@
+"""Handlers of the alias operations: typed call in, AliasConfiguration out.
+Imports lamina.control (through the ControlPlane it is handed) and lamina.api.wire."""
+
+from __future__ import annotations
+
+from lamina.api import wire
+from lamina.api.functions import ControlPlane, Reply
+
+
+def _out(cp: ControlPlane, alias) -> dict:
+    return wire.alias_configuration(alias, cp.aliases.arn(alias.function_name, alias.name))
+
+
+def create_alias(cp: ControlPlane, params: dict) -> Reply:
+    return 201, _out(cp, cp.aliases.create(params))
+
+
+def get_alias(cp: ControlPlane, params: dict) -> Reply:
+    return 200, _out(cp, cp.aliases.get(params["FunctionName"], params["Name"]))
+
+
+def update_alias(cp: ControlPlane, params: dict) -> Reply:
+    return 200, _out(cp, cp.aliases.update(params))
+
+
+def delete_alias(cp: ControlPlane, params: dict) -> Reply:
+    cp.aliases.delete(params["FunctionName"], params["Name"])
+    return 204, None
+
+
+def list_aliases(cp: ControlPlane, params: dict) -> Reply:
+    items, marker = cp.aliases.list(params)
+    body: dict = {"Aliases": [_out(cp, alias) for alias in items]}
+    if marker:
+        body["NextMarker"] = marker
+    return 200, body
+
+
+HANDLERS = {
+    "CreateAlias": create_alias,
+    "GetAlias": get_alias,
+    "UpdateAlias": update_alias,
+    "DeleteAlias": delete_alias,
+    "ListAliases": list_aliases,
+}
