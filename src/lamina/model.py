@@ -90,3 +90,28 @@ class Alias:
     description: str = ""
     weights: dict[str, float] = field(default_factory=dict)  # RoutingConfig.AdditionalVersionWeights
     revision_id: str = ""
+
+
+@dataclass
+class LayerVersion:
+    """One published version of a layer."""
+
+    name: str
+    version: int
+    description: str = ""
+    compatible_runtimes: list[str] = field(default_factory=list)
+    compatible_architectures: list[str] = field(default_factory=list)
+    license_info: str | None = None
+    code_sha256: str = ""
+    code_hex: str = ""
+    code_size: int = 0
+    unzipped_size: int = 0
+    created_date: str = field(default_factory=lambda_timestamp)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LayerVersion:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -22,12 +22,14 @@ from lamina.config import Settings
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
 from lamina.control.functions import Account, Functions
+from lamina.control.layers import Layers
 from lamina.control.tags import Tags
 from lamina.engine import interpreter
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.functions import FunctionStore
+from lamina.store.layers import LayerStore
 
 log = logging.getLogger("lamina")
 
@@ -79,10 +81,11 @@ class Server:
         self.runtimes = Runtimes(settings.runtime_paths)
         self._deferred = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lamina-settle")
         self._listeners: list[Callable[[str], None]] = []
+        self.layers = Layers(LayerStore(self.database), self.store, self.blobs, settings.region, settings.account_id)
         self.functions = Functions(
             self.store, self.blobs, self.alias_store, Account(settings.region, settings.account_id),
             runtime_problem=self.runtimes.problem,
-            layer_size=lambda arn: None,  # no layer versions exist until PublishLayerVersion does
+            layer_lookup=self.layers.lookup,
             on_change=self._announce,
             defer=self._defer,
             allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
@@ -90,6 +93,7 @@ class Server:
         control = ControlPlane(
             functions=self.functions,
             aliases=Aliases(self.alias_store, self.store, settings.region, settings.account_id, self._announce),
+            layers=self.layers,
             tags=Tags(self.store, settings.region, settings.account_id),
             account=AccountSettings(self.store, settings.concurrency_limit),
             region=settings.region,

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from lamina.api import aliases as alias_api
 from lamina.api import functions as function_api
 from lamina.api import invoke as invoke_api
+from lamina.api import layers as layer_api
 from lamina.api import request as wire_request
 from lamina.api import validation
 from lamina.api.functions import ControlPlane
@@ -32,7 +33,7 @@ from lamina.errors import LambdaError, ServiceException, UnknownOperationExcepti
 from lamina.invoke import Invoker
 
 log = logging.getLogger("lamina.api")
-HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS}
+HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS}
 CODE_PATH = "/_lamina/code/{code_hex}.zip"
 
 

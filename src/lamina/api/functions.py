@@ -13,6 +13,7 @@ from lamina.api import wire
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
 from lamina.control.functions import Functions
+from lamina.control.layers import Layers
 from lamina.control.tags import Tags
 from lamina.model import FunctionVersion
 
@@ -23,6 +24,7 @@ Reply = tuple[int, dict | None]
 class ControlPlane:
     functions: Functions
     aliases: Aliases
+    layers: Layers
     tags: Tags
     account: AccountSettings
     region: str

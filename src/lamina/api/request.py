@@ -56,7 +56,7 @@ def parse(operation: str, path_params: dict[str, str], query: list[tuple[str, st
         wire_name = member.serialization.get("name", name)
         if location == "uri":
             if wire_name in path_params:
-                params[name] = path_params[wire_name]
+                params[name] = _convert(path_params[wire_name], member, wire_name)
         elif location == "querystring":
             values = [v for k, v in query if k == wire_name]
             if not values:

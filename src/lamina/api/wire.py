@@ -39,7 +39,7 @@ def function_configuration(v: FunctionVersion, function_arn: str, region: str, *
     if v.environment:
         out["Environment"] = {"Variables": dict(v.environment)}
     if v.layers:
-        out["Layers"] = [dict(layer) for layer in v.layers]
+        out["Layers"] = [{"Arn": layer["Arn"], "CodeSize": layer["CodeSize"]} for layer in v.layers]
     if not list_item:
         out["State"] = v.state
         for key, value in (("StateReason", v.state_reason), ("StateReasonCode", v.state_reason_code),
@@ -73,4 +73,20 @@ def alias_configuration(alias, alias_arn: str) -> dict:
            "Description": alias.description, "RevisionId": alias.revision_id}
     if alias.weights:
         out["RoutingConfig"] = {"AdditionalVersionWeights": dict(alias.weights)}
+    return out
+
+
+def layer_version(layer, layer_arn: str, version_arn: str, code_url: str, *, list_item: bool = False) -> dict:
+    """GetLayerVersion/PublishLayerVersion's shape, or a LayerVersionsListItem with list_item."""
+    out: dict = {"LayerVersionArn": version_arn, "Version": layer.version, "Description": layer.description,
+                 "CreatedDate": layer.created_date}
+    if not list_item:
+        out = {"Content": {"Location": code_url, "CodeSha256": layer.code_sha256, "CodeSize": layer.code_size},
+               "LayerArn": layer_arn, **out}
+    if layer.compatible_runtimes:
+        out["CompatibleRuntimes"] = list(layer.compatible_runtimes)
+    if layer.license_info is not None:
+        out["LicenseInfo"] = layer.license_info
+    if layer.compatible_architectures:
+        out["CompatibleArchitectures"] = list(layer.compatible_architectures)
     return out

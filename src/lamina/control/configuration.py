@@ -83,20 +83,28 @@ def check_supported(params: dict) -> None:
         )
 
 
-def check_layers(layers: list[str], layer_exists) -> list[dict]:
-    """The Layers list of a function, as [{"Arn", "CodeSize"}], or AWS's error for a bad one."""
+def check_layers(layers: list[str], lookup) -> list[dict]:
+    """The Layers of a function as lookup(arn) describes them ({"Arn", "CodeSize", ...}), or AWS's
+    error for too many, a missing one, or two versions of one layer."""
     if len(layers) > MAX_LAYERS:
         raise InvalidParameterValueException("Cannot reference more than 5 layers.")
-    out = []
+    out, seen = [], {}
     for arn in layers:
-        size = layer_exists(arn)
-        if size is None:
+        unversioned = arn.rsplit(":", 1)[0]
+        if unversioned in seen and seen[unversioned] != arn:
+            raise InvalidParameterValueException(
+                "Two different versions of the same layer are not allowed to be referenced in the same function. "
+                f"{seen[unversioned]} and {arn} are versions of the same layer."
+            )
+        seen[unversioned] = arn
+        found = lookup(arn)
+        if found is None:
             raise InvalidParameterValueException(f"Layer version {arn} does not exist.")
-        out.append({"Arn": arn, "CodeSize": size})
+        out.append(found)
     return out
 
 
-def apply(version: FunctionVersion, params: dict, layer_size) -> FunctionVersion:
+def apply(version: FunctionVersion, params: dict, layer_lookup) -> FunctionVersion:
     """A copy of `version` with the configuration members of `params` applied."""
     changes: dict[str, object] = {}
     simple = {
@@ -121,5 +129,5 @@ def apply(version: FunctionVersion, params: dict, layer_size) -> FunctionVersion
         changes["log_format"] = logging.get("LogFormat", "Text")
         changes["log_group"] = logging.get("LogGroup") or None
     if "Layers" in params:
-        changes["layers"] = check_layers(list(params["Layers"] or []), layer_size)
+        changes["layers"] = check_layers(list(params["Layers"] or []), layer_lookup)
     return version.copy(**changes)

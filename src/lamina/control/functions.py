@@ -42,7 +42,7 @@ class Account:
 class Functions:
     def __init__(self, store: FunctionStore, blobs: BlobStore, aliases: AliasStore, account: Account, *,
                  runtime_problem: Callable[[str], str | None],
-                 layer_size: Callable[[str], int | None],
+                 layer_lookup: Callable[[str], dict | None],
                  on_change: Callable[[str], None],
                  defer: Callable[[Callable[[], None]], None],
                  allow_deprecated_runtimes: bool = False) -> None:
@@ -51,7 +51,7 @@ class Functions:
         self._aliases = aliases
         self._account = account
         self._runtime_problem = runtime_problem
-        self._layer_size = layer_size
+        self._layer_lookup = layer_lookup
         self._on_change = on_change
         self._defer = defer
         self._allow_deprecated = allow_deprecated_runtimes
@@ -81,7 +81,7 @@ class Functions:
             )
         configuration.check_runtime(params["Runtime"], updating=False, allow_deprecated=self._allow_deprecated)
         zip_bytes = self._zip_from(params.get("Code") or {})
-        latest = configuration.apply(FunctionVersion(name=name), params, self._layer_size)
+        latest = configuration.apply(FunctionVersion(name=name), params, self._layer_lookup)
         latest = self._with_code(latest, zip_bytes)
         latest.revision_id = str(uuid.uuid4())
         function = Function(name=name, latest=latest, tags=dict(params.get("Tags") or {}))
@@ -111,7 +111,7 @@ class Functions:
         return data
 
     def _with_code(self, version: FunctionVersion, data: bytes) -> FunctionVersion:
-        layers_size = sum(int(layer.get("CodeSize", 0)) for layer in version.layers)
+        layers_size = sum(int(layer.get("UnzippedSize", 0)) for layer in version.layers)
         archive.check_zip(data, extra_unzipped=layers_size)
         blob = self._blobs.put(data)
         return version.copy(code_sha256=blob.sha256_b64, code_hex=blob.sha256_hex, code_size=blob.size,
@@ -236,13 +236,13 @@ class Functions:
             if "Runtime" in params:
                 configuration.check_runtime(params["Runtime"], updating=True,
                                             allow_deprecated=self._allow_deprecated)
-            updated = configuration.apply(function.latest, params, self._layer_size)
+            updated = configuration.apply(function.latest, params, self._layer_lookup)
             if "Layers" in params:
                 self._with_code_size_check(updated)
             return self._begin_update(updated, publish=False)
 
     def _with_code_size_check(self, version: FunctionVersion) -> None:
-        layers_size = sum(int(layer.get("CodeSize", 0)) for layer in version.layers)
+        layers_size = sum(int(layer.get("UnzippedSize", 0)) for layer in version.layers)
         archive.check_zip(self._blobs.read(version.code_hex), extra_unzipped=layers_size)
 
     def update_code(self, params: dict) -> FunctionVersion:
@@ -253,7 +253,7 @@ class Functions:
             if "Architectures" in params:
                 updated = updated.copy(architectures=list(params["Architectures"]))
             if params.get("DryRun"):
-                layers_size = sum(int(layer.get("CodeSize", 0)) for layer in updated.layers)
+                layers_size = sum(int(layer.get("UnzippedSize", 0)) for layer in updated.layers)
                 archive.check_zip(zip_bytes, extra_unzipped=layers_size)
                 digest = base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
                 return updated.copy(code_sha256=digest, code_size=len(zip_bytes))
@@ -335,7 +335,8 @@ class Functions:
 
     # -- code download ------------------------------------------------------------------------
     def code(self, code_hex: str) -> bytes:
-        if not self._store.code_in_use(code_hex) or not self._blobs.exists(code_hex):
+        """A stored package (function code or layer content) by its digest: Code.Location's target."""
+        if not self._blobs.exists(code_hex):
             raise ResourceNotFoundException("The resource you requested does not exist.")
         return self._blobs.read(code_hex)
 

@@ -112,9 +112,11 @@ class FunctionStore:
             return [FunctionVersion.from_dict(config) for (config,) in conn.execute(query)]
 
     def code_in_use(self, code_hex: str) -> bool:
+        """Whether any version's code, or a layer it references, is the blob `code_hex`."""
         with self._engine.connect() as conn:
-            return conn.execute(sa.select(versions.c.function_name).where(versions.c.code_hex == code_hex)
-                                .limit(1)).first() is not None
+            return conn.execute(sa.select(versions.c.function_name).where(
+                (versions.c.code_hex == code_hex) | sa.cast(versions.c.config, sa.Text).contains(code_hex)
+            ).limit(1)).first() is not None
 
     def usage(self) -> tuple[int, int]:
         """(number of functions, total code size of every stored version)."""

@@ -74,3 +74,18 @@ aliases = sa.Table(
     sa.Column("weights", sa.JSON, nullable=False),  # AdditionalVersionWeights {version: weight}
     sa.Column("revision_id", sa.String(36), nullable=False),
 )
+
+layer_names = sa.Table(
+    "layer_names",
+    metadata,
+    sa.Column("name", sa.String(140), primary_key=True),
+    sa.Column("last_version", sa.Integer, nullable=False),  # version numbers are never reused
+)
+
+layer_versions = sa.Table(
+    "layer_versions",
+    metadata,
+    sa.Column("name", sa.String(140), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("record", sa.JSON, nullable=False),
+)

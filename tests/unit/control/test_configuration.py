@@ -79,13 +79,19 @@ def test_empty_forms_of_those_features_are_fine(params):
 
 
 def test_layers_limits():
+    found = lambda arn: {"Arn": arn, "CodeSize": 10}  # noqa: E731
     with pytest.raises(InvalidParameterValueException) as info:
-        configuration.check_layers([f"l{i}" for i in range(6)], lambda arn: 1)
+        configuration.check_layers([f"l:{i}" for i in range(6)], found)
     assert info.value.message == "Cannot reference more than 5 layers."
     with pytest.raises(InvalidParameterValueException) as info:
         configuration.check_layers(["arn:x:1"], lambda arn: None)
     assert info.value.message == "Layer version arn:x:1 does not exist."
-    assert configuration.check_layers(["a"], lambda arn: 10) == [{"Arn": "a", "CodeSize": 10}]
+    with pytest.raises(InvalidParameterValueException) as info:
+        configuration.check_layers(["arn:l:1", "arn:l:2"], found)
+    assert info.value.message == ("Two different versions of the same layer are not allowed to be referenced in "
+                                  "the same function. arn:l:1 and arn:l:2 are versions of the same layer.")
+    assert configuration.check_layers(["a:1", "b:2"], found) == [{"Arn": "a:1", "CodeSize": 10},
+                                                               {"Arn": "b:2", "CodeSize": 10}]
 
 
 def test_apply_maps_members_and_keeps_the_rest():

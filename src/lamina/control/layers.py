@@ -1,0 +1,132 @@
+"""Layer operations: PublishLayerVersion, GetLayerVersion(ByArn), ListLayers, ListLayerVersions,
+DeleteLayerVersion, and looking up the layer versions a function references.
+
+Imports lamina.store, lamina.model, lamina.errors and lamina.arn only.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+
+from lamina import arn as arns
+from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.model import LayerVersion
+from lamina.store import archive
+from lamina.store.blobs import BlobStore
+from lamina.store.functions import FunctionStore
+from lamina.store.layers import LayerStore
+
+LIST_PAGE_CAP = 50
+_VERSION_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:(?P<name>[a-zA-Z0-9-_]+):"
+    r"(?P<version>[0-9]+)$"
+)
+NOT_FOUND = "The resource you requested does not exist."
+
+
+class Layers:
+    def __init__(self, store: LayerStore, functions: FunctionStore, blobs: BlobStore, region: str,
+                 account_id: str) -> None:
+        self._store = store
+        self._functions = functions
+        self._blobs = blobs
+        self._region = region
+        self._account_id = account_id
+
+    def layer_arn(self, name: str, version: int | None = None) -> str:
+        return arns.layer_arn(self._region, self._account_id, name, version)
+
+    def _name(self, layer_name: str) -> str:
+        """LayerName may be a name or a layer ARN."""
+        match = re.match(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:([a-zA-Z0-9-_]+)$", layer_name)
+        return match.group(1) if match else layer_name
+
+    def publish(self, params: dict) -> LayerVersion:
+        content = params.get("Content") or {}
+        if content.get("S3Bucket") or content.get("S3Key"):
+            raise InvalidParameterValueException(
+                "lamina accepts layer content only as Content.ZipFile: S3Bucket/S3Key locations are not supported."
+            )
+        data = content.get("ZipFile")
+        if data is None:
+            raise InvalidParameterValueException("Please provide a source for layer content.")
+        if isinstance(data, str):
+            data = base64.b64decode(data)
+        archive.check_zipped_size(len(data))
+        info = archive.check_zip(data)
+        blob = self._blobs.put(data)
+        layer = LayerVersion(
+            name=self._name(params["LayerName"]), version=0, description=params.get("Description") or "",
+            compatible_runtimes=list(params.get("CompatibleRuntimes") or []),
+            compatible_architectures=list(params.get("CompatibleArchitectures") or []),
+            license_info=params.get("LicenseInfo"), code_sha256=blob.sha256_b64, code_hex=blob.sha256_hex,
+            code_size=blob.size, unzipped_size=info.unzipped_size,
+        )
+        layer = self._store.publish(layer)
+        self._blobs.unpacked(layer.code_hex)
+        return layer
+
+    def get(self, layer_name: str, version: int) -> LayerVersion:
+        layer = self._store.get(self._name(layer_name), int(version))
+        if layer is None:
+            raise ResourceNotFoundException(NOT_FOUND)
+        return layer
+
+    def get_by_arn(self, arn: str) -> LayerVersion:
+        match = _VERSION_ARN.match(arn)
+        if match is None:
+            raise InvalidParameterValueException(f"Invalid layer version ARN: {arn}")
+        if match["region"] != self._region or match["account"] != self._account_id:
+            raise ResourceNotFoundException(NOT_FOUND)
+        return self.get(match["name"], int(match["version"]))
+
+    @staticmethod
+    def _matches(layer: LayerVersion, runtime: str | None, architecture: str | None) -> bool:
+        return ((runtime is None or runtime in layer.compatible_runtimes)
+                and (architecture is None or architecture in layer.compatible_architectures))
+
+    def list_layers(self, params: dict) -> tuple[list[LayerVersion], str | None]:
+        """The newest matching version of each layer."""
+        latest: dict[str, LayerVersion] = {}
+        for layer in self._store.versions():
+            if layer.name not in latest and self._matches(
+                    layer, params.get("CompatibleRuntime"), params.get("CompatibleArchitecture")):
+                latest[layer.name] = layer
+        return _page([latest[name] for name in sorted(latest)], params, key=lambda layer: layer.name)
+
+    def list_versions(self, params: dict) -> tuple[list[LayerVersion], str | None]:
+        items = [layer for layer in self._store.versions(self._name(params["LayerName"]))
+                 if self._matches(layer, params.get("CompatibleRuntime"), params.get("CompatibleArchitecture"))]
+        return _page(items, params, key=lambda layer: str(layer.version), descending=True)
+
+    def delete(self, layer_name: str, version: int) -> None:
+        layer = self._store.delete(self._name(layer_name), int(version))
+        if layer and not self._functions.code_in_use(layer.code_hex) and not self._store.code_in_use(layer.code_hex):
+            self._blobs.delete(layer.code_hex)
+
+    def lookup(self, arn: str) -> dict | None:
+        """What a function records about a layer version it references, or None if it does not exist."""
+        match = _VERSION_ARN.match(arn)
+        if match is None or match["region"] != self._region or match["account"] != self._account_id:
+            return None
+        layer = self._store.get(match["name"], int(match["version"]))
+        if layer is None:
+            return None
+        return {"Arn": arn, "CodeSize": layer.code_size, "CodeHex": layer.code_hex,
+                "UnzippedSize": layer.unzipped_size}
+
+
+def _page(items: list, params: dict, *, key, descending: bool = False) -> tuple[list, str | None]:
+    """One page of `items` (already ordered) after Marker, with the marker of the next page."""
+    marker = params.get("Marker")
+    if marker:
+        if descending:
+            if not marker.isdigit():
+                raise InvalidParameterValueException(f"Invalid marker: {marker}")
+            items = [item for item in items if int(key(item)) < int(marker)]
+        else:
+            items = [item for item in items if key(item) > marker]
+    limit = min(params.get("MaxItems") or LIST_PAGE_CAP, LIST_PAGE_CAP)
+    next_marker = key(items[limit - 1]) if len(items) > limit else None
+    return items[:limit], next_marker
