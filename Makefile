@@ -29,4 +29,4 @@ test: lint
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/invoke.py
+	cd bench && ../$(BIN)/python invoke.py && ../$(BIN)/python async.py

@@ -9,21 +9,28 @@ Prints one JSON line per figure. Targets (DESIGN.md §10): warm p50 ≤ 0.6 ms; 
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
-import io
 import json
-import multiprocessing
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import zipfile
+
+from common import (
+    create_function,
+    emit,
+    free_port,
+    lambda_call,
+    percentile,
+    start_lamina,
+    throughput,
+    wait_http,
+    wait_settled,
+)
 
 HELLO_APP = '''
 async def app(scope, receive, send):
@@ -40,90 +47,21 @@ NOOP = "def handler(event, context):\n    return event\n"
 INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError as exc:
-            if getattr(exc, "code", None):
-                return
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def emit(**figure) -> None:
-    print(json.dumps(figure), flush=True)
+def timed_post(conn: http.client.HTTPConnection, path: str) -> float:
+    start = time.perf_counter()
+    conn.request("POST", path, body=b"{}")
+    response = conn.getresponse()
+    response.read()
+    if response.status != 200:
+        raise RuntimeError(f"status {response.status}")
+    return (time.perf_counter() - start) * 1000
 
 
 def sequential(port: int, path: str, count: int) -> list[float]:
     conn = http.client.HTTPConnection("127.0.0.1", port)
-    samples = []
-    for _ in range(count + 50):
-        start = time.perf_counter()
-        conn.request("POST", path, body=b"{}")
-        response = conn.getresponse()
-        response.read()
-        samples.append((time.perf_counter() - start) * 1000)
-        if response.status != 200:
-            raise RuntimeError(f"status {response.status}")
+    samples = [timed_post(conn, path) for _ in range(count + 50)]
     conn.close()
     return samples[50:]
-
-
-def _client(port: int, path: str, seconds: float, out) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    done, deadline = 0, time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        conn.request("POST", path, body=b"{}")
-        response = conn.getresponse()
-        response.read()
-        done += response.status == 200
-    out.put(done)
-
-
-def throughput(port: int, path: str, clients: int, seconds: float) -> float:
-    queue: multiprocessing.Queue = multiprocessing.Queue()
-    workers = [multiprocessing.Process(target=_client, args=(port, path, seconds, queue)) for _ in range(clients)]
-    for worker in workers:
-        worker.start()
-    total = sum(queue.get() for _ in workers)
-    for worker in workers:
-        worker.join()
-    return total / seconds
-
-
-def lambda_call(port: int, method: str, path: str, body: dict | None = None) -> dict:
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    conn.request(method, path, body=json.dumps(body).encode() if body is not None else None,
-                 headers={"Content-Type": "application/json"})
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    if response.status >= 300:
-        raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")
-    return json.loads(data) if data else {}
-
-
-def wait_settled(port: int, name: str) -> None:
-    for _ in range(500):
-        config = lambda_call(port, "GET", f"/2015-03-31/functions/{name}/configuration")
-        if config["State"] == "Active" and config.get("LastUpdateStatus", "Successful") == "Successful":
-            return
-        time.sleep(0.01)
-    raise RuntimeError(f"{name} did not settle: {config}")
 
 
 def cold_starts(port: int, name: str, count: int) -> list[float]:
@@ -132,17 +70,19 @@ def cold_starts(port: int, name: str, count: int) -> list[float]:
     for index in range(count):
         lambda_call(port, "PUT", f"/2015-03-31/functions/{name}/configuration", {"Description": f"cold {index}"})
         wait_settled(port, name)
-        samples.extend(sequential_once(port, INVOKE_PATH.format(name=name)))
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        samples.append(timed_post(conn, INVOKE_PATH.format(name=name)))
+        conn.close()
     return samples
 
 
-def sequential_once(port: int, path: str) -> list[float]:
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    start = time.perf_counter()
-    conn.request("POST", path, body=b"{}")
-    conn.getresponse().read()
-    conn.close()
-    return [(time.perf_counter() - start) * 1000]
+def python_start(runs: int = 20) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
 
 
 def main() -> int:
@@ -165,22 +105,10 @@ def main() -> int:
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "hello:app", "--port", str(ref_port), "--log-level", "warning",
                  "--no-access-log", "--app-dir", app_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            port = free_port()
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), "--data-dir",
-                 os.path.join(tmp, "data")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_http(f"http://127.0.0.1:{ref_port}/")
-            wait_http(f"http://127.0.0.1:{port}/health")
-
-            buffer = io.BytesIO()
-            with zipfile.ZipFile(buffer, "w") as archive:
-                archive.writestr("app.py", NOOP)
-
-            lambda_call(port, "POST", "/2015-03-31/functions", {
-                "FunctionName": "noop", "Runtime": args.runtime, "Handler": "app.handler",
-                "Role": "arn:aws:iam::000000000000:role/bench", "Code": {"ZipFile": base64.b64encode(buffer.getvalue()).decode()},
-            })
-            wait_settled(port, "noop")
+            process, port = start_lamina(os.path.join(tmp, "data"))
+            processes.append(process)
+            create_function(port, "noop", NOOP, args.runtime)
             path = INVOKE_PATH.format(name="noop")
 
             ref = sequential(ref_port, "/", args.warm)
@@ -195,10 +123,12 @@ def main() -> int:
             rps = throughput(port, path, args.clients, args.seconds)
             emit(figure="invoke_throughput_rps", clients=args.clients, rps=round(rps),
                  ratio_to_reference=round(rps / ref_rps, 3), target_ratio=0.5)
+            plain = python_start()
+            emit(figure="plain_python_start_ms", p50=round(statistics.median(plain), 3), n=len(plain))
             cold = cold_starts(port, "noop", args.cold)
-            emit(figure="cold_start_invoke_ms", p50=round(statistics.median(cold), 3),
-                 p99=round(percentile(cold, 0.99), 3), n=len(cold),
-                 health=json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health").read())["sandbox"])
+            sandbox = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health").read())["sandbox"]
+            emit(figure="cold_start_invoke_ms", backend=sandbox["backend"], p50=round(statistics.median(cold), 3),
+                 p99=round(percentile(cold, 0.99), 3), n=len(cold))
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)

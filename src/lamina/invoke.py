@@ -1,5 +1,5 @@
 """The one front door of the data plane: resolve the function and qualifier, then route
-RequestResponse to the engine, Event to a background run, DryRun to a check.
+RequestResponse to the engine, Event to the durable queue, DryRun to a check.
 
 Resolution is served from an in-memory cache that control's change announcements keep fresh,
 so the hot path touches no database. Imports lamina.engine.spec, lamina.model, lamina.errors
@@ -16,10 +16,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from lamina import arn as arns
+from lamina.admission import Admission
 from lamina.control.aliases import pick_version
 from lamina.engine.spec import InvokeRequest, InvokeResult, RunSpec
-from lamina.errors import LambdaError, ResourceConflictException, ResourceNotFoundException
+from lamina.errors import (
+    LambdaError,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    TooManyRequestsException,
+)
 from lamina.model import LATEST, Alias, FunctionVersion
+from lamina.queue.worker import Attempt
+from lamina.store.queue import QueuedEvent
 
 log = logging.getLogger("lamina.invoke")
 
@@ -58,7 +66,9 @@ class Invoker:
                  lookup: Callable[[str, str], FunctionVersion | None],
                  alias_of: Callable[[str, str], Alias | None],
                  spec_for: Callable[[FunctionVersion], RunSpec],
-                 run: Callable[[RunSpec, InvokeRequest], Awaitable[InvokeResult]]) -> None:
+                 run: Callable[[RunSpec, InvokeRequest], Awaitable[InvokeResult]],
+                 admission: Admission,
+                 enqueue: Callable[..., Awaitable[None]]) -> None:
         self._region = region
         self._account_id = account_id
         self._lookup = lookup
@@ -66,8 +76,9 @@ class Invoker:
         self._aliases: dict[tuple[str, str], Alias] = {}
         self._spec_for = spec_for
         self._run = run
+        self._admission = admission
+        self._enqueue = enqueue
         self._cache: dict[tuple[str, str], Target] = {}
-        self._background: set[asyncio.Task] = set()
 
     def forget(self, function_name: str) -> None:
         """Drop cached targets of a function (its code, configuration or versions changed)."""
@@ -97,8 +108,8 @@ class Invoker:
             self._aliases[(name, qualifier)] = alias
         return self._target(name, pick_version(alias, random.random()))
 
-    async def resolve(self, function_name: str, qualifier: str | None) -> tuple[Target, str]:
-        """The target and the ARN the caller named (reported as invoked_function_arn)."""
+    async def resolve(self, function_name: str, qualifier: str | None) -> tuple[Target, str, str | None]:
+        """The target, the ARN the caller named (reported as invoked_function_arn) and the qualifier."""
         ref = arns.parse_function_name(function_name, self._region, self._account_id)
         qualifier = arns.merge_qualifier(ref.qualifier, qualifier)
         key = (ref.name, qualifier or LATEST)
@@ -121,34 +132,50 @@ class Invoker:
                 f"state: {state}"
             )
         invoked_arn = arns.function_arn(self._region, self._account_id, ref.name, qualifier)
-        return target, invoked_arn
+        return target, invoked_arn, qualifier
+
+    async def _execute(self, target: Target, request: InvokeRequest) -> InvokeResult:
+        name = target.version.name
+        token = self._admission.acquire(name)
+        try:
+            return await self._run(target.spec, request)
+        finally:
+            self._admission.release(name, token)
 
     async def invoke(self, call: Invocation) -> Outcome:
         request_id = str(uuid.uuid4())
-        target, invoked_arn = await self.resolve(call.function_name, call.qualifier)
+        target, invoked_arn, qualifier = await self.resolve(call.function_name, call.qualifier)
         version = target.version.version
         if call.invocation_type == "DryRun":
             return Outcome(204, request_id, executed_version=version)
-        request = InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
-                                client_context=call.client_context if call.invocation_type != "Event" else None,
-                                tail=call.tail and call.invocation_type != "Event")
         if call.invocation_type == "Event":
-            task = asyncio.create_task(self._run_event(target.spec, request))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            await self._enqueue(request_id=request_id, function_name=target.version.name, qualifier=qualifier,
+                                payload=call.payload)
             return Outcome(202, request_id, executed_version=version)
-        result = await self._run(target.spec, request)
+        request = InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
+                                client_context=call.client_context, tail=call.tail)
+        result = await self._execute(target, request)
         return Outcome(200, request_id, result=result, executed_version=result.executed_version)
 
-    async def _run_event(self, spec: RunSpec, request: InvokeRequest) -> None:
+    async def run_event(self, event: QueuedEvent) -> Attempt:
+        """One attempt of a queued event, with its original request id, as the queue sees it."""
         try:
-            await self._run(spec, request)
+            target, invoked_arn, _ = await self.resolve(event.function_name, event.qualifier)
+        except ResourceNotFoundException:
+            return Attempt("gone")
+        except ResourceConflictException:
+            return Attempt("system_error")
+        if self._admission.reserved(event.function_name) == 0:
+            return Attempt("zero_concurrency")
+        request = InvokeRequest(request_id=event.request_id, payload=event.payload, invoked_arn=invoked_arn)
+        try:
+            result = await self._execute(target, request)
+        except TooManyRequestsException:
+            return Attempt("throttle")
         except LambdaError as error:
-            log.warning("event %s of %s was not run: %s", request.request_id, spec.function_name, error.message)
-        except Exception:
-            log.exception("event %s of %s failed in lamina", request.request_id, spec.function_name)
-
-    async def close(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+            log.warning("event %s of %s: %s", event.request_id, event.function_name, error.message)
+            return Attempt("system_error")
+        function_arn = arns.function_arn(self._region, self._account_id, event.function_name, result.executed_version)
+        return Attempt("function_error" if result.function_error else "success", function_arn=function_arn,
+                       executed_version=result.executed_version, function_error=result.function_error,
+                       response=result.payload)

@@ -115,3 +115,13 @@ class LayerVersion:
     def from_dict(cls, data: dict) -> LayerVersion:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """How an asynchronous event is retried and where its outcome goes (event invoke config)."""
+
+    maximum_retry_attempts: int = 2
+    maximum_event_age_s: int = 21_600
+    on_success: str | None = None
+    on_failure: str | None = None

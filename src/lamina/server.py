@@ -10,26 +10,43 @@ import asyncio
 import concurrent.futures
 import logging
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
 
 from lamina import __version__, runtime_ids
+from lamina import arn as arns
+from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.functions import ControlPlane
 from lamina.config import Settings
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
+from lamina.control.concurrency import ReservedConcurrency
+from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Account, Functions
 from lamina.control.layers import Layers
+from lamina.control.logs import Logs
 from lamina.control.tags import Tags
 from lamina.engine import interpreter
+from lamina.engine.engine import Engine
+from lamina.engine.process_backend import ProcessBackend
+from lamina.engine.spec import RunSpec
+from lamina.errors import LambdaError
+from lamina.invoke import Invoker
+from lamina.model import LATEST, FunctionVersion
+from lamina.queue.worker import EventQueue
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.database import open_database, sqlite_url
+from lamina.store.event_configs import EventConfigStore
 from lamina.store.functions import FunctionStore
 from lamina.store.layers import LayerStore
+from lamina.store.logs import LogStore
+from lamina.store.queue import QueueStore
+from lamina.telemetry.logbuffer import LogBuffer
 
 log = logging.getLogger("lamina")
 
@@ -81,6 +98,7 @@ class Server:
         self.runtimes = Runtimes(settings.runtime_paths)
         self._deferred = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lamina-settle")
         self._listeners: list[Callable[[str], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.layers = Layers(LayerStore(self.database), self.store, self.blobs, settings.region, settings.account_id)
         self.functions = Functions(
             self.store, self.blobs, self.alias_store, Account(settings.region, settings.account_id),
@@ -90,16 +108,98 @@ class Server:
             defer=self._defer,
             allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
         )
+        event_config_store = EventConfigStore(self.database)
+        self.event_configs = EventConfigs(event_config_store, self.store, self.alias_store, settings.region,
+                                          settings.account_id)
+        self.admission = Admission(settings.concurrency_limit)
+        self.concurrency = ReservedConcurrency(
+            event_config_store, self.store, settings.region, settings.account_id, settings.concurrency_limit,
+            on_change=lambda: self.admission.set_reserved(self.concurrency.all()),
+        )
+        self.admission.set_reserved(self.concurrency.all())
         control = ControlPlane(
             functions=self.functions,
             aliases=Aliases(self.alias_store, self.store, settings.region, settings.account_id, self._announce),
             layers=self.layers,
+            event_configs=self.event_configs,
+            concurrency=self.concurrency,
             tags=Tags(self.store, settings.region, settings.account_id),
-            account=AccountSettings(self.store, settings.concurrency_limit),
+            account=AccountSettings(self.store, settings.concurrency_limit, self.concurrency.all),
             region=settings.region,
             code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
         )
-        self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health))
+
+        # The data plane: log buffer → engine → invoker, and the durable async queue.
+        self.logs = LogStore(self.database)
+        self.logs_api = Logs(self.logs, settings.region, settings.account_id)
+        self.log_buffer = LogBuffer(self.logs.append)
+        self.backend = ProcessBackend()
+        self.engine = Engine(
+            backend=self.backend, concurrency_limit=settings.concurrency_limit, idle_timeout=settings.idle_timeout,
+            endpoint_url=settings.base_url, region=settings.region, account_id=settings.account_id,
+            scratch_dir=data_dir / "sandboxes", log_sink=self.log_buffer, runtime_site_dir=data_dir / "runtime",
+        )
+        self.queue = EventQueue(
+            QueueStore(self.database), run=self._run_event, config_for=self.event_configs.retry_config,
+            deliver=self._deliver, arn_for=lambda name, q: self.functions.arn(name, q or LATEST),
+            scale=settings.async_backoff_scale,
+            before_remove=lambda: asyncio.to_thread(self.log_buffer.flush),
+        )
+        self.invoker = Invoker(
+            region=settings.region, account_id=settings.account_id, lookup=self._version,
+            alias_of=self.alias_store.get, spec_for=self._spec_for, run=self.engine.invoke,
+            admission=self.admission, enqueue=self.queue.enqueue,
+        )
+        self._listeners += [self.invoker.forget, self._forget_deleted, self.engine.retire]
+        self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
+                                  invoker=self.invoker, logs=self.logs_api))
+
+    # -- data-plane wiring ------------------------------------------------------------------
+    def _version(self, name: str, version: str) -> FunctionVersion | None:
+        if version == LATEST:
+            function = self.store.get(name)
+            return function.latest if function else None
+        return self.store.get_version(name, version)
+
+    def _spec_for(self, version: FunctionVersion) -> RunSpec:
+        return RunSpec(
+            function_name=version.name, version=version.version, function_arn=self.functions.arn(version.name),
+            revision_id=version.revision_id, runtime=version.runtime or "", handler=version.handler or "",
+            code_dir=self.blobs.unpacked(version.code_hex),
+            interpreter=self.runtimes.interpreter(version.runtime or ""),
+            layer_dirs=tuple(self.blobs.unpacked(layer["CodeHex"]) for layer in version.layers),
+            environment=dict(version.environment), memory_mb=version.memory_size, timeout_s=version.timeout,
+            ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
+            log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
+        )
+
+    async def _run_event(self, event):
+        return await self.invoker.run_event(event)
+
+    async def _deliver(self, destination: str, record: bytes) -> None:
+        """Send a destination record to a lamina function, as an asynchronous invocation of it."""
+        try:
+            ref = arns.parse_function_name(destination, self.settings.region, self.settings.account_id)
+        except LambdaError:
+            log.warning("destination %s is not a function of this lamina; record dropped", destination)
+            return
+        await self.queue.enqueue(request_id=str(uuid.uuid4()), function_name=ref.name, qualifier=ref.qualifier,
+                                 payload=record)
+
+    async def _expire_logs(self) -> None:
+        """Retention policies really delete old events: checked every few minutes."""
+        while True:
+            try:
+                await asyncio.to_thread(self.logs_api.expire)
+            except Exception:
+                log.exception("log retention expiry failed")
+            await asyncio.sleep(self.settings.log_expiry_interval)
+
+    def _forget_deleted(self, function_name: str) -> None:
+        self.event_configs.forget(function_name)
+        if self.store.get(function_name) is None:
+            self.concurrency.forget(function_name)
+            self.event_configs.delete_all(function_name)
 
     def _defer(self, job: Callable[[], None]) -> None:
         def run() -> None:
@@ -110,6 +210,20 @@ class Server:
         self._deferred.submit(run)
 
     def _announce(self, function_name: str) -> None:
+        """Tell every listener that a function changed. Control calls this from worker threads; the
+        listeners (invoke cache, engine) live on the event loop, so the call is handed to it."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                loop.call_soon_threadsafe(self._notify, function_name)
+                return
+        self._notify(function_name)
+
+    def _notify(self, function_name: str) -> None:
         for listener in self._listeners:
             listener(function_name)
 
@@ -120,12 +234,14 @@ class Server:
             "version": __version__,
             "dataDir": str(self.settings.data_dir),
             "endpoint": self.settings.base_url,
-            "sandbox": {"backend": "none", "notEnforced": []},
-            "counts": {"functions": count, "codeBytes": size},
+            "sandbox": {"backend": self.backend.name, "notEnforced": list(self.backend.not_enforced)},
+            "counts": {"functions": count, "codeBytes": size, **self.engine.stats(),
+                       "queuedEvents": self.queue.depth()},
         }
 
     def close(self) -> None:
         self._deferred.shutdown(wait=True)
+        self.log_buffer.close()
         self.database.dispose()
 
     async def serve(self, ready: Callable[[Server], None] | None = None) -> None:
@@ -141,11 +257,18 @@ class Server:
             if ready:
                 ready(self)
 
+        self._loop = asyncio.get_running_loop()
+        await self.engine.start()
+        await self.queue.start()
         watcher = asyncio.create_task(announce_when_started())
+        expiry = asyncio.create_task(self._expire_logs())
         try:
             await server.serve()
         finally:
             watcher.cancel()
+            expiry.cancel()
+            await self.queue.close()
+            await self.engine.close()
             self.close()
         if not server.started:
             sys.exit(1)

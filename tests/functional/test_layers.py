@@ -62,3 +62,34 @@ def test_functions_reference_layers_with_aws_errors(lam):
     assert info.value.response["message"] == "Cannot reference more than 5 layers."
     updated = lam.update_function_configuration(FunctionName="layered", Layers=[two])
     assert [layer["Arn"] for layer in updated["Layers"]] == [two]
+
+
+def test_functions_import_from_layers_and_later_layers_shadow_earlier_ones(lam, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    base = publish(lam, "base", {"python/shared.py": "WHO = 'base'\n", "python/only_base.py": "X = 1\n"})
+    override = publish(lam, "override", {"python/shared.py": "WHO = 'override'\n"})
+    # a real dependency installed with pip into python/ ships only in a layer
+    target = tmp_path / "python"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                    "six==1.17.0"], check=True, capture_output=True, timeout=300)
+    deps = publish(lam, "deps", {f"python/{p.relative_to(target)}": p.read_bytes()
+                                 for p in target.rglob("*") if p.is_file()})
+    app = ("import shared, only_base, six\n"
+           "def handler(event, context):\n"
+           "    return {'who': shared.WHO, 'base': only_base.X, 'six': six.__name__}\n")
+    lam.create_function(FunctionName="uses-layers", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": app})},
+                        Layers=[base["LayerVersionArn"], override["LayerVersionArn"], deps["LayerVersionArn"]])
+    lam.get_waiter("function_active_v2").wait(FunctionName="uses-layers", WaiterConfig={"Delay": 1})
+    response = lam.invoke(FunctionName="uses-layers", Payload=b"{}")
+    assert "FunctionError" not in response
+    assert json.loads(response["Payload"].read()) == {"who": "override", "base": 1, "six": "six"}
+    # deleting a layer version keeps the functions that use it running
+    lam.delete_layer_version(LayerName="base", VersionNumber=base["Version"])
+    lam.update_function_configuration(FunctionName="uses-layers", Description="again")
+    lam.get_waiter("function_updated_v2").wait(FunctionName="uses-layers", WaiterConfig={"Delay": 1})
+    response = lam.invoke(FunctionName="uses-layers", Payload=b"{}")
+    assert json.loads(response["Payload"].read())["base"] == 1

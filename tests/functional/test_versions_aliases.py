@@ -123,3 +123,32 @@ def test_alias_names_cannot_be_all_digits(lam):
     fresh(lam, "digits")
     response = error(lam.create_alias, FunctionName="digits", Name="123", FunctionVersion="$LATEST")
     assert response["Error"]["Code"] == "ValidationException"
+
+
+def test_weighted_alias_splits_traffic_and_reports_the_executed_version(lam):
+    import json
+    import math
+
+    fresh(lam, "canary")
+    reporter = "def handler(event, context):\n    return {'arn': context.invoked_function_arn, 'v': %d}\n"
+    for n in (1, 2):
+        lam.update_function_code(FunctionName="canary", ZipFile=make_zip({"app.py": reporter % n}), Publish=True)
+        lam.get_waiter("function_updated_v2").wait(FunctionName="canary", WaiterConfig={"Delay": 1})
+    lam.create_alias(FunctionName="canary", Name="live", FunctionVersion="1",
+                     RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    executed = {"1": 0, "2": 0}
+    for _ in range(400):
+        response = lam.invoke(FunctionName="canary:live", Payload=b"{}")
+        body = json.loads(response["Payload"].read())
+        assert body["arn"] == f"{ARN}:canary:live"
+        assert body["v"] == int(response["ExecutedVersion"])
+        executed[response["ExecutedVersion"]] += 1
+    # binomial(400, 0.5): mean 200, sd 10; 5 sd either side
+    assert abs(executed["2"] - 200) < 5 * math.sqrt(400 * 0.25), executed
+    by_arn = lam.invoke(FunctionName=f"{ARN}:canary:live", Payload=b"{}")
+    assert by_arn["ExecutedVersion"] in ("1", "2")
+    version = lam.invoke(FunctionName="canary", Qualifier="1", Payload=b"{}")
+    assert version["ExecutedVersion"] == "1"
+    assert json.loads(version["Payload"].read()) == {"arn": f"{ARN}:canary:1", "v": 1}
+    latest = lam.invoke(FunctionName="canary", Payload=b"{}")
+    assert latest["ExecutedVersion"] == "$LATEST"

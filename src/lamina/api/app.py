@@ -23,17 +23,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lamina.api import aliases as alias_api
+from lamina.api import event_configs as event_config_api
 from lamina.api import functions as function_api
 from lamina.api import invoke as invoke_api
 from lamina.api import layers as layer_api
 from lamina.api import request as wire_request
 from lamina.api import validation
 from lamina.api.functions import ControlPlane
+from lamina.api.logs import logs_endpoint
+from lamina.control.logs import Logs
 from lamina.errors import LambdaError, ServiceException, UnknownOperationException
 from lamina.invoke import Invoker
 
 log = logging.getLogger("lamina.api")
-HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS}
+HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS}
 CODE_PATH = "/_lamina/code/{code_hex}.zip"
 
 
@@ -43,6 +46,7 @@ class Api:
     max_timeout: int
     health: Callable[[], dict]
     invoker: Invoker | None = None
+    logs: Logs | None = None
 
 
 def json_response(status: int, body: object, headers: dict[str, str] | None = None,
@@ -129,6 +133,8 @@ def create_app(api: Api) -> Starlette:
         return error_response(ServiceException("An internal error occurred in lamina; see its log."))
 
     routes = [Route("/health", health, methods=["GET"]), Route(CODE_PATH, code, methods=["GET"])]
+    if api.logs is not None:  # CloudWatch Logs (JSON 1.1 at POST /) on the same port
+        routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
     routes += build_routes(api)
     return Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from lamina.api import wire
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
+from lamina.control.concurrency import ReservedConcurrency
+from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Functions
 from lamina.control.layers import Layers
 from lamina.control.tags import Tags
@@ -25,6 +27,8 @@ class ControlPlane:
     functions: Functions
     aliases: Aliases
     layers: Layers
+    event_configs: EventConfigs
+    concurrency: ReservedConcurrency
     tags: Tags
     account: AccountSettings
     region: str
@@ -51,6 +55,9 @@ def get_function(cp: ControlPlane, params: dict) -> Reply:
     }
     if function.tags:
         body["Tags"] = dict(function.tags)
+    reserved = cp.concurrency.all().get(function.name)
+    if reserved is not None:
+        body["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
     return 200, body
 
 

@@ -82,6 +82,14 @@ def message(failures: list[str]) -> str:
     return f"{count} validation error{'' if count == 1 else 's'} detected: " + "; ".join(failures)
 
 
+def shape_failures(shape: Shape, params: dict, *, max_timeout: int = 900,
+                   skip: frozenset[str] = frozenset()) -> list[str]:
+    """Every model-level failure of `params` against an input shape (of any service's model)."""
+    checker = _Checker(max_timeout)
+    checker.structure(shape, params, "", False, skip)
+    return checker.failures
+
+
 def validate(operation: str, params: dict, *, max_timeout: int = 900) -> None:
     """Validate the input members of a Lambda operation (botocore operation name, e.g. "CreateFunction").
 
@@ -99,10 +107,9 @@ def validate(operation: str, params: dict, *, max_timeout: int = 900) -> None:
     skip = {"Runtime"} if isinstance(runtime, str) else set()
     if bare_name is not None:
         skip.add("FunctionName")
-    checker = _Checker(max_timeout)
-    checker.structure(shape, params, "", False, frozenset(skip))
-    if checker.failures:
-        raise ValidationException(message(checker.failures))
+    failures = shape_failures(shape, params, max_timeout=max_timeout, skip=frozenset(skip))
+    if failures:
+        raise ValidationException(message(failures))
     if bare_name is not None:
         name_shape = shape.members["FunctionName"]
         constraints = _string_failures(name_shape, bare_name, (1, BARE_NAME_MAX))

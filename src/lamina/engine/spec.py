@@ -30,6 +30,9 @@ class RunSpec:
     application_log_level: str | None = None
     system_log_level: str | None = None
     tracing_mode: str = "PassThrough"
+    # (access key id, secret, session token) of the execution role; None = local dummies
+    credentials: tuple[str, str, str] | None = None
+    reserved_concurrency: int | None = None  # the function's reserved concurrency (all its versions)
 
     @property
     def pool_key(self) -> tuple[str, str]:

@@ -1,7 +1,9 @@
 """Function logs in the metadata database: log groups, streams and events (CloudWatch Logs' model).
 
 `append` takes batches of (group, stream, events) and writes them in one transaction, creating
-groups and streams on first use. Imports lamina.store.schema only.
+groups and streams on first use. The rest serves the Logs API: groups and streams with their
+counters, pages of events in (timestamp, id) order, deletion, retention and its expiry. Answers
+with plain dicts and tuples, knows nothing of API errors or tokens. Imports lamina.store.schema only.
 """
 
 from __future__ import annotations
@@ -10,56 +12,144 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from lamina.store.schema import log_events, log_groups, log_streams
+
+DAY_MS = 86_400_000
+# An event row as pages return it: (id, stream, timestamp ms, ingestion ms, message).
+EventRow = tuple[int, str, int, int, str]
+
+
+def _starts_with(column: sa.ColumnElement, prefix: str) -> sa.ColumnElement:
+    """A case-sensitive prefix test (SQLite's LIKE ignores case)."""
+    return sa.func.substr(column, 1, len(prefix)) == prefix
 
 
 class LogStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        self._known_groups: set[str] = set()
-        self._known_streams: set[tuple[str, str]] = set()
 
+    # -- writes -------------------------------------------------------------------------------
     def append(self, batches: list[Any]) -> None:
         """Store every event of `batches` (objects with .group, .stream and .events of
         .timestamp_ms / .message)."""
-        now = int(time.time() * 1000)
-        rows = []
-        streams: dict[tuple[str, str], tuple[int, int, int]] = {}  # (first ms, last ms, bytes)
+        by_stream: dict[tuple[str, str], list[tuple[int, str]]] = {}
         for batch in batches:
-            for event in batch.events:
-                rows.append({"log_group": batch.group, "log_stream": batch.stream,
-                             "timestamp_ms": event.timestamp_ms, "ingestion_ms": now, "message": event.message})
-                first, last, size = streams.get((batch.group, batch.stream), (event.timestamp_ms, 0, 0))
-                streams[(batch.group, batch.stream)] = (
-                    min(first, event.timestamp_ms), max(last, event.timestamp_ms), size + len(event.message))
-        if not rows:
-            return
+            by_stream.setdefault((batch.group, batch.stream), []).extend(
+                (event.timestamp_ms, event.message) for event in batch.events)
+        now = int(time.time() * 1000)
         with self._engine.begin() as conn:
-            for group, stream in streams:
-                self._ensure(conn, group, stream, now)
-            conn.execute(log_events.insert(), rows)
-            for (group, stream), (first, last, size) in streams.items():
-                conn.execute(log_streams.update().where(
-                    (log_streams.c.log_group == group) & (log_streams.c.name == stream)
-                ).values(
-                    first_event_ms=sa.func.coalesce(log_streams.c.first_event_ms, first),
-                    last_event_ms=last, last_ingestion_ms=now,
-                    stored_bytes=log_streams.c.stored_bytes + size,
-                ))
+            for (group, stream), events in by_stream.items():
+                if events:
+                    self._write(conn, group, stream, events, now, create=True)
 
-    def _ensure(self, conn: sa.Connection, group: str, stream: str, now: int) -> None:
-        if group not in self._known_groups:
+    def put(self, group: str, stream: str, events: list[tuple[int, str]], now_ms: int) -> bool:
+        """Store (timestamp ms, message) events in an existing stream; False when it does not exist."""
+        with self._engine.begin() as conn:
+            return self._write(conn, group, stream, events, now_ms, create=False)
+
+    def _write(self, conn: sa.Connection, group: str, stream: str, events: list[tuple[int, str]],
+               now: int, *, create: bool) -> bool:
+        first = min(timestamp for timestamp, _ in events)
+        last = max(timestamp for timestamp, _ in events)
+        size = sum(len(message) for _, message in events)
+        where = (log_streams.c.log_group == group) & (log_streams.c.name == stream)
+        c = log_streams.c
+        update = log_streams.update().where(where).values(
+            first_event_ms=sa.case((c.first_event_ms.is_(None) | (c.first_event_ms > first), first),
+                                   else_=c.first_event_ms),
+            last_event_ms=sa.case((c.last_event_ms.is_(None) | (c.last_event_ms < last), last),
+                                  else_=c.last_event_ms),
+            last_ingestion_ms=now, stored_bytes=c.stored_bytes + size)
+        if conn.execute(update).rowcount == 0:
+            if not create:
+                return False
+            self._insert_ignore(conn, log_groups, {"name": group, "created_ms": now})
+            self._insert_ignore(conn, log_streams, {"log_group": group, "name": stream, "created_ms": now,
+                                                    "stored_bytes": 0})
+            conn.execute(update)
+        conn.execute(log_events.insert(), [
+            {"log_group": group, "log_stream": stream, "timestamp_ms": timestamp, "ingestion_ms": now,
+             "message": message} for timestamp, message in events])
+        return True
+
+    @staticmethod
+    def _insert_ignore(conn: sa.Connection, table: sa.Table, values: dict) -> bool:
+        """Insert a row unless its key exists; True when it was inserted."""
+        dialect = conn.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+            return conn.execute(insert.values(**values).on_conflict_do_nothing()).rowcount == 1
+        keys = [column for column in table.primary_key.columns]
+        if conn.execute(sa.select(*keys).where(*[c == values[c.name] for c in keys])).first() is not None:
+            return False
+        conn.execute(table.insert().values(**values))
+        return True
+
+    def create_group(self, group: str, now_ms: int) -> bool:
+        """False when the group already exists."""
+        with self._engine.begin() as conn:
+            return self._insert_ignore(conn, log_groups, {"name": group, "created_ms": now_ms})
+
+    def create_stream(self, group: str, stream: str, now_ms: int) -> bool | None:
+        """None when the group does not exist, False when the stream does."""
+        with self._engine.begin() as conn:
             if conn.execute(sa.select(log_groups.c.name).where(log_groups.c.name == group)).first() is None:
-                conn.execute(log_groups.insert().values(name=group, created_ms=now))
-            self._known_groups.add(group)
-        if (group, stream) not in self._known_streams:
-            exists = conn.execute(sa.select(log_streams.c.name).where(
-                (log_streams.c.log_group == group) & (log_streams.c.name == stream))).first()
-            if exists is None:
-                conn.execute(log_streams.insert().values(log_group=group, name=stream, created_ms=now, stored_bytes=0))
-            self._known_streams.add((group, stream))
+                return None
+            return self._insert_ignore(conn, log_streams, {"log_group": group, "name": stream,
+                                                           "created_ms": now_ms, "stored_bytes": 0})
 
+    def delete_group(self, group: str) -> bool:
+        """Delete a group with its streams and events; False when it does not exist."""
+        with self._engine.begin() as conn:
+            conn.execute(log_events.delete().where(log_events.c.log_group == group))
+            conn.execute(log_streams.delete().where(log_streams.c.log_group == group))
+            return conn.execute(log_groups.delete().where(log_groups.c.name == group)).rowcount == 1
+
+    def delete_stream(self, group: str, stream: str) -> bool:
+        """Delete a stream with its events; False when it does not exist."""
+        with self._engine.begin() as conn:
+            conn.execute(log_events.delete().where(
+                (log_events.c.log_group == group) & (log_events.c.log_stream == stream)))
+            return conn.execute(log_streams.delete().where(
+                (log_streams.c.log_group == group) & (log_streams.c.name == stream))).rowcount == 1
+
+    def set_retention(self, group: str, days: int | None) -> bool:
+        """Set (or with None remove) a group's retention; False when the group does not exist."""
+        with self._engine.begin() as conn:
+            return conn.execute(log_groups.update().where(log_groups.c.name == group)
+                                .values(retention_days=days)).rowcount == 1
+
+    def expire(self, now_ms: int) -> int:
+        """Delete every event older than its group's retention; the number of events deleted."""
+        deleted = 0
+        with self._engine.begin() as conn:
+            retained = conn.execute(sa.select(log_groups.c.name, log_groups.c.retention_days)
+                                    .where(log_groups.c.retention_days.is_not(None))).all()
+            for group, days in retained:
+                cutoff = now_ms - days * DAY_MS
+                old = (log_events.c.log_group == group) & (log_events.c.timestamp_ms < cutoff)
+                touched = [row[0] for row in conn.execute(sa.select(log_events.c.log_stream).where(old).distinct())]
+                if not touched:
+                    continue
+                deleted += conn.execute(log_events.delete().where(old)).rowcount
+                for stream in touched:
+                    self._recount(conn, group, stream)
+        return deleted
+
+    @staticmethod
+    def _recount(conn: sa.Connection, group: str, stream: str) -> None:
+        """Recompute a stream's first/last event time and stored bytes from the events it still has."""
+        mine = (log_events.c.log_group == group) & (log_events.c.log_stream == stream)
+        first, last, size = conn.execute(sa.select(
+            sa.func.min(log_events.c.timestamp_ms), sa.func.max(log_events.c.timestamp_ms),
+            sa.func.coalesce(sa.func.sum(sa.func.length(log_events.c.message)), 0)).where(mine)).one()
+        conn.execute(log_streams.update().where(
+            (log_streams.c.log_group == group) & (log_streams.c.name == stream)
+        ).values(first_event_ms=first, last_event_ms=last, stored_bytes=size))
+
+    # -- reads --------------------------------------------------------------------------------
     def events(self, group: str, stream: str | None = None) -> list[tuple[str, int, str]]:
         """(stream, timestamp ms, message) of a group's events in the order they were stored."""
         query = sa.select(log_events.c.log_stream, log_events.c.timestamp_ms, log_events.c.message).where(
@@ -68,3 +158,80 @@ class LogStore:
             query = query.where(log_events.c.log_stream == stream)
         with self._engine.connect() as conn:
             return [tuple(row) for row in conn.execute(query)]
+
+    def _group_query(self) -> sa.Select:
+        stored = (sa.select(sa.func.coalesce(sa.func.sum(log_streams.c.stored_bytes), 0))
+                  .where(log_streams.c.log_group == log_groups.c.name).scalar_subquery())
+        return sa.select(log_groups.c.name, log_groups.c.created_ms, log_groups.c.retention_days,
+                         stored.label("stored_bytes"))
+
+    def group(self, group: str) -> dict | None:
+        """{name, created_ms, retention_days, stored_bytes} of one group, or None."""
+        with self._engine.connect() as conn:
+            row = conn.execute(self._group_query().where(log_groups.c.name == group)).first()
+        return dict(row._mapping) if row is not None else None
+
+    def groups(self, *, prefix: str | None = None, contains: str | None = None, names: list[str] | None = None,
+               after: str | None = None, limit: int = 50) -> list[dict]:
+        """Groups ordered by name, after the name `after`, at most `limit`."""
+        query = self._group_query().order_by(log_groups.c.name).limit(limit)
+        if prefix:
+            query = query.where(_starts_with(log_groups.c.name, prefix))
+        if contains:
+            # REPLACE is case-sensitive on SQLite and PostgreSQL alike (LIKE is not on SQLite).
+            query = query.where(sa.func.replace(log_groups.c.name, contains, "") != log_groups.c.name)
+        if names is not None:
+            query = query.where(log_groups.c.name.in_(names))
+        if after is not None:
+            query = query.where(log_groups.c.name > after)
+        with self._engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def stream(self, group: str, stream: str) -> dict | None:
+        rows = self.streams(group, names=[stream])
+        return rows[0] if rows else None
+
+    def streams(self, group: str, *, prefix: str | None = None, names: list[str] | None = None,
+                by_last_event: bool = False, descending: bool = False, offset: int = 0,
+                limit: int | None = None) -> list[dict]:
+        """A group's streams ({name, created_ms, first_event_ms, last_event_ms, last_ingestion_ms,
+        stored_bytes}) by name or by last event time, from position `offset`."""
+        columns = log_streams.c
+        key = [sa.func.coalesce(columns.last_event_ms, columns.created_ms), columns.name] if by_last_event \
+            else [columns.name]
+        query = sa.select(columns.name, columns.created_ms, columns.first_event_ms, columns.last_event_ms,
+                          columns.last_ingestion_ms, columns.stored_bytes).where(columns.log_group == group)
+        query = query.order_by(*[k.desc() if descending else k.asc() for k in key]).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        if prefix:
+            query = query.where(_starts_with(columns.name, prefix))
+        if names is not None:
+            query = query.where(columns.name.in_(names))
+        with self._engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def page(self, group: str, *, streams: list[str] | None = None, stream_prefix: str | None = None,
+             start: int | None = None, end: int | None = None, after: tuple[int, int] | None = None,
+             before: tuple[int, int] | None = None, newest_first: bool = False,
+             limit: int = 10_000) -> list[EventRow]:
+        """Events of a group in (timestamp, id) order (reversed with `newest_first`): start <= timestamp
+        < end, strictly after / before a (timestamp, id) position, of the named streams or a prefix."""
+        c = log_events.c
+        position = sa.tuple_(c.timestamp_ms, c.id)
+        query = sa.select(c.id, c.log_stream, c.timestamp_ms, c.ingestion_ms, c.message).where(c.log_group == group)
+        if streams is not None:
+            query = query.where(c.log_stream.in_(streams))
+        if stream_prefix:
+            query = query.where(_starts_with(c.log_stream, stream_prefix))
+        if start is not None:
+            query = query.where(c.timestamp_ms >= start)
+        if end is not None:
+            query = query.where(c.timestamp_ms < end)
+        if after is not None:
+            query = query.where(position > sa.tuple_(*after))
+        if before is not None:
+            query = query.where(position < sa.tuple_(*before))
+        order = (c.timestamp_ms.desc(), c.id.desc()) if newest_first else (c.timestamp_ms.asc(), c.id.asc())
+        with self._engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query.order_by(*order).limit(limit))]

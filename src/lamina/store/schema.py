@@ -89,3 +89,35 @@ layer_versions = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("record", sa.JSON, nullable=False),
 )
+
+queue_events = sa.Table(
+    "queue_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(36), nullable=False),
+    sa.Column("function_name", sa.String(64), nullable=False),
+    sa.Column("qualifier", sa.String(128), nullable=True),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("enqueued_at", sa.Float, nullable=False),
+    sa.Column("due_at", sa.Float, nullable=False),
+    sa.Column("runs", sa.Integer, nullable=False, default=0),
+    sa.Column("throttles", sa.Integer, nullable=False, default=0),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Index("ix_queue_events_due", "due_at"),
+)
+
+event_invoke_configs = sa.Table(
+    "event_invoke_configs",
+    metadata,
+    sa.Column("function_name", sa.String(64), primary_key=True),
+    sa.Column("qualifier", sa.String(128), primary_key=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("last_modified", sa.Float, nullable=False),
+)
+
+function_concurrency = sa.Table(
+    "function_concurrency",
+    metadata,
+    sa.Column("function_name", sa.String(64), primary_key=True),
+    sa.Column("reserved", sa.Integer, nullable=False),
+)

@@ -1,0 +1,109 @@
+"""Helpers shared by the bench scripts: starting lamina and a reference server, timing HTTP calls."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+
+ROLE = "arn:aws:iam::000000000000:role/bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError as exc:
+            if getattr(exc, "code", None):
+                return
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def emit(**figure) -> None:
+    print(json.dumps(figure), flush=True)
+
+
+def _client(port: int, path: str, seconds: float, out) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    done, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        conn.request("POST", path, body=b"{}")
+        response = conn.getresponse()
+        response.read()
+        done += response.status == 200
+    out.put(done)
+
+
+def throughput(port: int, path: str, clients: int, seconds: float) -> float:
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_client, args=(port, path, seconds, queue)) for _ in range(clients)]
+    for worker in workers:
+        worker.start()
+    total = sum(queue.get() for _ in workers)
+    for worker in workers:
+        worker.join()
+    return total / seconds
+
+
+def lambda_call(port: int, method: str, path: str, body: dict | None = None) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request(method, path, body=json.dumps(body).encode() if body is not None else None,
+                 headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    if response.status >= 300:
+        raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")
+    return json.loads(data) if data else {}
+
+
+def wait_settled(port: int, name: str) -> None:
+    for _ in range(500):
+        config = lambda_call(port, "GET", f"/2015-03-31/functions/{name}/configuration")
+        if config["State"] == "Active" and config.get("LastUpdateStatus", "Successful") == "Successful":
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"{name} did not settle: {config}")
+
+
+def start_lamina(data_dir: str, env: dict | None = None) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), "--data-dir", data_dir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+    wait_http(f"http://127.0.0.1:{port}/health")
+    return process, port
+
+
+def create_function(port: int, name: str, source: str, runtime: str, **extra) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    lambda_call(port, "POST", "/2015-03-31/functions", {
+        "FunctionName": name, "Runtime": runtime, "Handler": "app.handler", "Role": ROLE,
+        "Code": {"ZipFile": base64.b64encode(buffer.getvalue()).decode()}, **extra,
+    })
+    wait_settled(port, name)

@@ -1,0 +1,58 @@
+"""Handlers of the asynchronous-invocation settings: event invoke configs and reserved concurrency.
+Imports lamina.control (through the ControlPlane it is handed)."""
+
+from __future__ import annotations
+
+from lamina.api.functions import ControlPlane, Reply
+
+
+def put_function_event_invoke_config(cp: ControlPlane, params: dict) -> Reply:
+    return 200, cp.event_configs.put(params)
+
+
+def update_function_event_invoke_config(cp: ControlPlane, params: dict) -> Reply:
+    return 200, cp.event_configs.put(params, merge=True)
+
+
+def get_function_event_invoke_config(cp: ControlPlane, params: dict) -> Reply:
+    return 200, cp.event_configs.get(params)
+
+
+def delete_function_event_invoke_config(cp: ControlPlane, params: dict) -> Reply:
+    cp.event_configs.delete(params)
+    return 204, None
+
+
+def list_function_event_invoke_configs(cp: ControlPlane, params: dict) -> Reply:
+    items, marker = cp.event_configs.list(params)
+    body: dict = {"FunctionEventInvokeConfigs": items}
+    if marker:
+        body["NextMarker"] = marker
+    return 200, body
+
+
+def put_function_concurrency(cp: ControlPlane, params: dict) -> Reply:
+    reserved = cp.concurrency.put(params["FunctionName"], params["ReservedConcurrentExecutions"])
+    return 200, {"ReservedConcurrentExecutions": reserved}
+
+
+def get_function_concurrency(cp: ControlPlane, params: dict) -> Reply:
+    reserved = cp.concurrency.get(params["FunctionName"])
+    return 200, {} if reserved is None else {"ReservedConcurrentExecutions": reserved}
+
+
+def delete_function_concurrency(cp: ControlPlane, params: dict) -> Reply:
+    cp.concurrency.delete(params["FunctionName"])
+    return 204, None
+
+
+HANDLERS = {
+    "PutFunctionEventInvokeConfig": put_function_event_invoke_config,
+    "UpdateFunctionEventInvokeConfig": update_function_event_invoke_config,
+    "GetFunctionEventInvokeConfig": get_function_event_invoke_config,
+    "DeleteFunctionEventInvokeConfig": delete_function_event_invoke_config,
+    "ListFunctionEventInvokeConfigs": list_function_event_invoke_configs,
+    "PutFunctionConcurrency": put_function_concurrency,
+    "GetFunctionConcurrency": get_function_concurrency,
+    "DeleteFunctionConcurrency": delete_function_concurrency,
+}

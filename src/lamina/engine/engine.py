@@ -1,0 +1,213 @@
+"""The execution engine: the one object the rest of lamina calls to run an event.
+
+Owns the pools (one per function version), the concurrency count (429 when over), creating
+environments (launch description, environment variables, log stream), the ticker that flushes
+logs written between invocations and reaps idle environments, retiring environments when a
+function changes, and ending everything on close. Imports lamina.engine.* and lamina.errors;
+never the store, the control plane, the invoke layer or the HTTP layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from lamina.engine import envvars, policy, report, runtime_site
+from lamina.engine.environment import Environment
+from lamina.engine.logstream import LogStream
+from lamina.engine.pool import Pool
+from lamina.engine.sandbox import Launch, Mounts, SandboxBackend
+from lamina.engine.spec import InvokeRequest, InvokeResult, LogBatch, RunSpec
+from lamina.engine.states import State
+from lamina.errors import ServiceException, TooManyRequestsException
+
+log = logging.getLogger("lamina.engine")
+
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtimes" / "python"
+BOOTSTRAP = RUNTIME_DIR / "bootstrap.py"
+
+
+class Engine:
+    def __init__(self, *, backend: SandboxBackend, concurrency_limit: int, idle_timeout: float,
+                 endpoint_url: str, region: str, account_id: str, scratch_dir: Path,
+                 log_sink: Callable[[LogBatch], None], runtime_site_dir: Path | None = None,
+                 init_timeout: float = 10.0, stop_grace: float = 0.5) -> None:
+        self.backend = backend
+        self._limit = concurrency_limit
+        self._idle_timeout = idle_timeout
+        self._endpoint_url = endpoint_url
+        self._region = region
+        self._account_id = account_id
+        self._scratch = Path(scratch_dir)
+        self._log_sink = log_sink
+        self._site_path = Path(runtime_site_dir) if runtime_site_dir else self._scratch / "runtime-site"
+        self._site_dir: Path | None = None
+        self._init_timeout = init_timeout
+        self._grace = stop_grace
+        self._pools: dict[tuple[str, str], Pool] = {}
+        self._in_flight = 0
+        self._function_in_flight: dict[str, int] = {}
+        self._dirty: set[LogStream] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._ticker: asyncio.Task | None = None
+        self._closing = False
+        self._reap_interval = min(5.0, max(0.01, idle_timeout / 10))
+        self._last_reap = 0.0
+
+    async def start(self) -> None:
+        """Prepare the runtime site directory and start the ticker (log flushing, idle reaper)."""
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        self._site_dir = await asyncio.to_thread(runtime_site.build, self._site_path)
+        self._ticker = asyncio.create_task(self._tick_forever(), name="lamina-engine-ticker")
+
+    # ---- the hot path --------------------------------------------------------------------------
+
+    async def invoke(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
+        if self._closing:
+            raise ServiceException("The execution engine is shutting down.")
+        name = spec.function_name
+        running = self._function_in_flight.get(name, 0)
+        reason = policy.throttle_reason(self._in_flight, self._limit, running, spec.reserved_concurrency)
+        if reason is not None:
+            raise TooManyRequestsException(reason)
+        if spec.interpreter is None or not spec.runtime.startswith("python"):
+            return self._cannot_run(spec, request)
+        self._in_flight += 1
+        self._function_in_flight[name] = running + 1
+        try:
+            pool = self._pools.get(spec.pool_key)
+            if pool is None:
+                pool = self._pools[spec.pool_key] = Pool(spec.pool_key, spec.revision_id)
+            elif pool.revision != spec.revision_id:
+                self._stop_all(pool.retire(spec.revision_id))
+            env = pool.take()
+            if env is None:
+                env = self._create(spec, pool)
+            try:
+                return await env.run(request)
+            finally:
+                retired = pool.release(env, time.monotonic(), self._closing)
+                if retired is not None:
+                    self._stop_all([retired])
+        finally:
+            self._in_flight -= 1
+            left = self._function_in_flight[name] - 1
+            if left:
+                self._function_in_flight[name] = left
+            else:
+                del self._function_in_flight[name]
+
+    def _cannot_run(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
+        detail = (f"the {spec.runtime} runtime is not installed on this lamina host" if spec.interpreter is None
+                  and spec.runtime.startswith("python") else f"lamina cannot run the {spec.runtime} runtime")
+        return InvokeResult(payload=report.invalid_entrypoint(request.request_id, detail),
+                            executed_version=spec.version, function_error="Unhandled",
+                            error_type="Runtime.InvalidEntrypoint")
+
+    def _create(self, spec: RunSpec, pool: Pool) -> Environment:
+        env_id = uuid.uuid4().hex
+        group = spec.log_group or f"/aws/lambda/{spec.function_name}"
+        stream = report.stream_name(spec.version, env_id, time.time())
+        mounts = Mounts(code_dir=Path(spec.code_dir), layer_dirs=tuple(Path(d) for d in spec.layer_dirs),
+                        runtime_dir=RUNTIME_DIR, site_dir=self._site_dir,
+                        tmp_dir=self._scratch / "environments" / env_id / "tmp")
+        interpreter = spec.interpreter or ""
+        layout = self.backend.layout(mounts, interpreter)
+        variables = envvars.build(spec, layout, region=self._region, endpoint_url=self._endpoint_url,
+                                  log_group=group, log_stream=stream, credentials=envvars.local_credentials())
+        launch = Launch(env_id=env_id, interpreter=interpreter, bootstrap=BOOTSTRAP, mounts=mounts,
+                        env=variables, memory_mb=spec.memory_mb, ephemeral_mb=spec.ephemeral_mb)
+        env = Environment(env_id=env_id, spec=spec, generation=pool.generation, backend=self.backend,
+                          launch=launch, log_stream=LogStream(group, stream, self._log_sink, self._dirty.add),
+                          region=self._region, init_timeout=self._init_timeout, on_gone=self._gone)
+        pool.add(env)
+        return env
+
+    # ---- environments ending ---------------------------------------------------------------------
+
+    def _gone(self, env: Environment) -> None:
+        pool = self._pools.get(env.spec.pool_key)
+        if pool is not None:
+            pool.discard(env)
+        scratch = self._scratch / "environments" / env.id
+        self._spawn(asyncio.to_thread(shutil.rmtree, scratch, True))
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _stop_all(self, environments: list[Environment]) -> None:
+        for env in environments:
+            self._spawn(env.stop(self._grace))
+
+    def retire(self, function_name: str, version: str | None = None) -> None:
+        """Environments of that function (version) take no new event: idle ones end now, busy ones
+        when their event is done. Called when code or configuration changes or it is deleted."""
+        for (name, pool_version), pool in list(self._pools.items()):
+            if name == function_name and (version is None or version == pool_version):
+                self._stop_all(pool.retire())
+
+    # ---- the ticker ----------------------------------------------------------------------------
+
+    async def _tick_forever(self) -> None:
+        interval = min(0.25, self._reap_interval)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.tick(time.monotonic())
+            except Exception:
+                log.exception("engine tick failed")
+
+    def tick(self, now: float) -> None:
+        """Flush logs written between invocations; every reap interval, end idle environments past
+        the idle timeout and forget empty pools."""
+        dirty, self._dirty = self._dirty, set()
+        for stream in dirty:
+            stream.flush()
+        if now - self._last_reap < self._reap_interval:
+            return
+        self._last_reap = now
+        for key, pool in list(self._pools.items()):
+            self._stop_all(pool.reap(now, self._idle_timeout))
+            if not pool.environments and now - pool.last_used >= self._idle_timeout:
+                del self._pools[key]
+
+    # ---- shutting down -------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """End every environment (SIGTERM, then SIGKILL after the grace), wait until all are reaped."""
+        self._closing = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        everyone = [env for pool in self._pools.values() for env in pool.environments]
+        await asyncio.gather(*(env.stop(self._grace) for env in everyone), return_exceptions=True)
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        for stream in self._dirty:
+            stream.flush()
+        self._dirty.clear()
+        await self.backend.close()
+
+    def stats(self) -> dict:
+        counts: dict[State, int] = {}
+        for pool in self._pools.values():
+            for state, n in pool.counts().items():
+                counts[state] = counts.get(state, 0) + n
+        return {
+            "backend": self.backend.name,
+            "pools": len(self._pools),
+            "environments": sum(counts.values()),
+            "busy": counts.get(State.BUSY, 0),
+            "idle": counts.get(State.READY, 0),
+            "starting": counts.get(State.STARTING, 0),
+            "inFlight": self._in_flight,
+        }

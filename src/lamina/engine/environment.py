@@ -1,0 +1,314 @@
+"""One execution environment: its state machine, its sandbox, the frames of its runtime, the event
+in flight, and the platform lines of its log stream (INIT_START, START, END, REPORT, timeouts,
+exits). It turns what happened into an InvokeResult with AWS's error bodies.
+
+One event at a time: the pool never hands a busy environment out. The warm path is one frame
+out, one frame back, a timer, and list appends for the log. Imports lamina.engine.* only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+
+from lamina.engine import policy, report
+from lamina.engine import protocol as frames
+from lamina.engine.logstream import PROCESS, PROGRAM, LogStream
+from lamina.engine.protocol import Channel
+from lamina.engine.sandbox import Launch, Sandbox, SandboxBackend
+from lamina.engine.spec import InvokeRequest, InvokeResult, RunSpec
+from lamina.engine.states import State, advance
+
+log = logging.getLogger("lamina.engine")
+
+# What the runtime (or the platform) answered: (kind, payload, detail, monotonic time of arrival).
+Outcome = tuple[str, bytes | None, dict, float]
+_INIT_REPLIES = frozenset({frames.READY, frames.INIT_ERROR})
+_INVOKE_REPLIES = frozenset({frames.RESULT, frames.ERROR})
+_EOF_GRACE = 1.0  # seconds to wait for the channel to close after the process is gone
+
+
+class Environment:
+    def __init__(self, *, env_id: str, spec: RunSpec, generation: int, backend: SandboxBackend,
+                 launch: Launch, log_stream: LogStream, region: str, init_timeout: float,
+                 on_gone: Callable[[Environment], None]) -> None:
+        self.id = env_id
+        self.spec = spec
+        self.generation = generation
+        self.state = State.STARTING
+        self.released_at = 0.0
+        self.log = log_stream
+        self.init_ms: float | None = None
+        self._backend = backend
+        self._launch = launch
+        self._region = region
+        self._init_timeout = init_timeout
+        self._on_gone = on_gone
+        self._loop = asyncio.get_running_loop()
+        self._sandbox: Sandbox | None = None
+        self._channel: Channel | None = None
+        self._waiter: asyncio.Future[Outcome] | None = None
+        self._expect: frozenset[int] = frozenset()
+        self._peak_kb = 0
+        self._status: int | None = None
+        self._eof = False
+        self._gone: asyncio.Future[None] = self._loop.create_future()
+
+    def __repr__(self) -> str:
+        return f"<Environment {self.id} {self.spec.function_name}:{self.spec.version} {self.state.value}>"
+
+    @property
+    def sandbox(self) -> Sandbox | None:
+        return self._sandbox
+
+    def _to(self, target: State) -> None:
+        self.state = advance(self.state, target)
+        if target is State.GONE:
+            if self._sandbox is not None:
+                self._sandbox.close()
+            self.log.end_of_output()
+            self.log.flush()
+            if not self._gone.done():
+                self._gone.set_result(None)
+            self._on_gone(self)
+
+    # ---- what the sandbox delivers -------------------------------------------------------------
+
+    def frame_received(self, kind: int, header: dict, payload: bytes | None, size: int) -> None:
+        if kind == frames.STREAM:
+            if payload is not None:
+                self.log.output(payload, PROGRAM)
+            return
+        if kind == frames.RECORD:
+            if payload is not None:
+                self.log.record(payload)
+            return
+        rss = header.get("rss")
+        if rss and rss > self._peak_kb:
+            self._peak_kb = rss
+        waiter = self._waiter
+        if waiter is None or waiter.done() or kind not in self._expect:
+            log.warning("%r: unexpected frame %d from the runtime", self, kind)
+            return
+        now = time.perf_counter()
+        if payload is None:
+            waiter.set_result(("too_large", None, {"size": size}, now))
+        elif kind == frames.RESULT:
+            waiter.set_result(("result", payload, header, now))
+        elif kind == frames.ERROR:
+            waiter.set_result(("error", payload, header, now))
+        elif kind == frames.READY:
+            waiter.set_result(("ready", None, header, now))
+        else:
+            waiter.set_result(("init_error", payload, header, now))
+
+    def output_received(self, data: bytes) -> None:
+        self.log.output(data, PROCESS)
+
+    def connection_lost(self) -> None:
+        self._eof = True
+        self._check_gone()
+
+    def _exited(self, status: int) -> None:
+        self._status = status
+        if not self._eof:
+            self._loop.call_later(_EOF_GRACE, self.connection_lost)
+        self._check_gone()
+
+    def _check_gone(self) -> None:
+        """The tree is gone once it was reaped and the channel drained (in either order)."""
+        if self._status is None or not self._eof or self.state is State.GONE:
+            return
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(("exit", None, {"status": self._status}, time.perf_counter()))
+        if self.state in (State.STARTING, State.READY, State.BUSY):
+            self._to(State.FAILED)
+        self._to(State.GONE)
+
+    def _expire(self, waiter: asyncio.Future[Outcome]) -> None:
+        if not waiter.done():
+            waiter.set_result(("timeout", None, {}, time.perf_counter()))
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self, request: InvokeRequest) -> InvokeResult:
+        """Deliver one event (initialising the environment first if it is new)."""
+        if request.tail:
+            self.log.capture()
+        if self.state is State.STARTING:
+            failure = await self._initialise(request)
+            if failure is not None:
+                return failure
+            return await self._invoke(request, self.init_ms)
+        return await self._invoke(request, None)
+
+    async def _initialise(self, request: InvokeRequest) -> InvokeResult | None:
+        spec = self.spec
+        self.log.line(report.init_start(spec.runtime, self._region))
+        started = time.perf_counter()
+        try:
+            self._sandbox = await self._backend.start(self._launch)
+        except OSError as exc:
+            if self.state is State.STARTING:
+                self._to(State.FAILED)
+            self._to(State.GONE)
+            detail = f"fork/exec {self._launch.interpreter}: {exc.strerror or exc}".lower()
+            return self._platform_failure(request, started, time.perf_counter(),
+                                          report.invalid_entrypoint(request.request_id, detail),
+                                          "Runtime.InvalidEntrypoint")
+        self._sandbox.add_exit_callback(self._exited)
+        if self.state is State.STOPPING:  # stopped while it was being started
+            self._sandbox.kill()
+        waiter = self._waiter = self._loop.create_future()
+        self._expect = _INIT_REPLIES
+        timer = self._loop.call_later(self._init_timeout, self._expire, waiter)
+        try:
+            self._channel = await self._sandbox.connect(self)
+            kind, payload, detail, at = await waiter
+        except asyncio.CancelledError:
+            self.abandon()
+            raise
+        finally:
+            timer.cancel()
+            self._waiter = None
+        self.init_ms = (at - started) * 1000
+        if kind == "ready":
+            if self.state is State.STARTING:
+                self._to(State.READY)
+                return None
+            kind, detail = "exit", {"status": -signal.SIGKILL}  # stopped during init
+        if self.state is State.STARTING:
+            self._to(State.FAILED)
+        if self._status is None:
+            self._peak_kb = max(self._peak_kb, self._sandbox.peak_memory_kb())
+            self._sandbox.kill()
+        if kind == "init_error" and payload is not None:
+            error_type = detail.get("type") or "Runtime.Unknown"
+            self.log.line(report.init_report(self.init_ms, "error", error_type))
+            return self._platform_failure(request, started, at, payload, error_type, runtime_error=True)
+        if kind == "timeout":
+            self.log.line(report.init_report(self.init_ms, "timeout"))
+            return self._platform_failure(request, started, at, report.timed_out(request.request_id,
+                                          spec.timeout_s), "Sandbox.Timedout", status="timeout")
+        status = detail.get("status", 1)
+        self.log.line(report.init_report(self.init_ms, "error", "Runtime.ExitError"))
+        self._exit_lines(request.request_id, status)
+        return self._platform_failure(request, started, at, report.exited(request.request_id, status),
+                                      "Runtime.ExitError")
+
+    def _platform_failure(self, request: InvokeRequest, started: float, at: float, body: bytes,
+                          error_type: str, status: str = "error", runtime_error: bool = False) -> InvokeResult:
+        """The invoke that triggered a failed init: START/END/REPORT around the failure."""
+        rid = request.request_id
+        duration = (at - started) * 1000
+        self.log.line(report.start(rid, self.spec.version))
+        self.log.line(report.end(rid))
+        self.log.line(report.report(rid, duration, policy.billed_ms(duration), self.spec.memory_mb,
+                                    policy.memory_mb(self._peak_kb), None, status, error_type))
+        self.log.flush()
+        captured = self.log.captured()
+        return InvokeResult(
+            payload=body, executed_version=self.spec.version, function_error="Unhandled", error_type=error_type,
+            log_tail=report.tail(captured) if captured is not None else None, duration_ms=duration,
+            billed_ms=policy.billed_ms(duration), init_ms=self.init_ms, max_memory_mb=policy.memory_mb(self._peak_kb),
+        )
+
+    def _exit_lines(self, request_id: str, status: int) -> None:
+        self.log.line(f"RequestId: {request_id} Error: {report.exit_reason(status)}")
+        self.log.line("Runtime.ExitError")
+
+    async def _invoke(self, request: InvokeRequest, init_ms: float | None) -> InvokeResult:
+        self._to(State.BUSY)
+        spec = self.spec
+        rid = request.request_id
+        self.log.line(report.start(rid, spec.version))
+        header: dict = {"id": rid, "arn": request.invoked_arn,
+                        "deadline": int(time.time() * 1000) + spec.timeout_s * 1000}
+        if request.client_context:
+            header["cc"] = request.client_context
+        if request.cognito_identity:
+            header["ci"] = request.cognito_identity
+        if request.trace_id:
+            header["trace"] = request.trace_id
+        waiter = self._waiter = self._loop.create_future()
+        self._expect = _INVOKE_REPLIES
+        started = time.perf_counter()
+        self._channel.send(frames.INVOKE, header, request.payload or b"{}")  # type: ignore[union-attr]
+        timer = self._loop.call_later(spec.timeout_s, self._expire, waiter)
+        try:
+            kind, payload, detail, at = await waiter
+        except asyncio.CancelledError:
+            self.abandon()
+            raise
+        finally:
+            timer.cancel()
+            self._waiter = None
+        duration = (at - started) * 1000
+        content_type = "application/json"
+        function_error = error_type = status = None
+        if kind == "result":
+            content_type = detail.get("ct", content_type)
+        elif kind == "error":
+            function_error, error_type = "Unhandled", detail.get("type")
+        elif kind == "too_large":
+            payload = report.too_large(frames.MAX_RESPONSE)
+            function_error, error_type, status = "Unhandled", "Function.ResponseSizeTooLarge", "error"
+        elif kind == "timeout":
+            self._peak_kb = max(self._peak_kb, self._sandbox.peak_memory_kb())  # type: ignore[union-attr]
+            self.abandon()
+            self.log.line(report.timed_out_line(rid, duration / 1000, time.time()))
+            payload = report.timed_out(rid, spec.timeout_s)
+            function_error, error_type, status = "Unhandled", "Sandbox.Timedout", "timeout"
+        else:
+            code = detail["status"]
+            self._exit_lines(rid, code)
+            payload = report.exited(rid, code)
+            function_error, error_type, status = "Unhandled", "Runtime.ExitError", "error"
+        if self.state is State.BUSY:
+            self._sandbox.drain_output()  # type: ignore[union-attr]
+            self._to(State.READY)
+        self.log.end_of_output()
+        billed = policy.billed_ms(duration)
+        memory = policy.memory_mb(self._peak_kb)
+        self.log.line(report.end(rid))
+        self.log.line(report.report(rid, duration, billed, spec.memory_mb, memory, init_ms, status,
+                                    error_type if status else None))
+        self.log.flush()
+        captured = self.log.captured() if request.tail else None
+        return InvokeResult(
+            payload=payload, executed_version=spec.version, function_error=function_error,  # type: ignore[arg-type]
+            error_type=error_type, content_type=content_type,
+            log_tail=report.tail(captured) if captured is not None else None,
+            duration_ms=duration, billed_ms=billed, init_ms=init_ms, max_memory_mb=memory,
+        )
+
+    def abandon(self) -> None:
+        """End the environment now (its event timed out or its caller went away)."""
+        if self.state in (State.STARTING, State.READY, State.BUSY):
+            self._to(State.STOPPING)
+        if self._sandbox is not None:
+            self._sandbox.kill()
+
+    async def stop(self, grace: float) -> None:
+        """End the environment: SIGTERM, SIGKILL after `grace` seconds, until it is gone."""
+        if self.state is State.GONE:
+            return
+        if self.state in (State.STARTING, State.READY, State.BUSY):
+            self._to(State.STOPPING)
+        sandbox = self._sandbox
+        if sandbox is None:  # still being started: _initialise kills it once it exists
+            await asyncio.shield(self._gone)
+            return
+        if grace > 0:
+            sandbox.terminate()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._gone), grace)
+            except TimeoutError:
+                sandbox.kill()
+        else:
+            sandbox.kill()
+        await asyncio.shield(self._gone)

@@ -1,0 +1,82 @@
+"""The environment variables of an execution environment, built from scratch (nothing of the
+host's environment leaks in): Lambda's reserved variables, its presets, the user's variables,
+and the two private ones the lamina runtime consumes at start (reference 4.2).
+
+Pure: the caller passes the spec, the in-sandbox layout and the platform facts. Imports
+lamina.engine.spec and lamina.engine.sandbox (for the Layout type) only.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import string
+
+from lamina.engine.sandbox import Layout
+from lamina.engine.spec import RunSpec
+
+OPT_DIRS_VARIABLE = "_LAMINA_OPT_DIRS"  # layer roots, highest precedence first; popped by the runtime
+
+# Variables a function may not set (CreateFunction rejects them); they always win.
+RESERVED = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ",
+})
+
+_KEY_ALPHABET = string.ascii_uppercase + "234567"
+_SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
+
+
+def local_credentials() -> tuple[str, str, str]:
+    """Well-formed temporary credentials (ASIA… key id, 40-character secret, session token) for an
+    environment that has no execution-role credentials to hand out."""
+    key_id = "ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+    secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
+    token = "IQoJb3JpZ2luX2VjE" + base64.b64encode(secrets.token_bytes(240)).decode()
+    return key_id, secret, token
+
+
+def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_group: str,
+          log_stream: str, credentials: tuple[str, str, str]) -> dict[str, str]:
+    opt = layout.opt_dirs
+    presets = {
+        "LANG": "en_US.UTF-8",
+        "PATH": ":".join([*layout.bin_dirs, "/usr/local/bin", "/usr/bin/", "/bin", *(f"{d}/bin" for d in opt)]),
+        "LD_LIBRARY_PATH": ":".join([
+            *layout.lib_dirs, "/lib64", "/usr/lib64", layout.runtime_dir, f"{layout.runtime_dir}/lib",
+            layout.task_root, f"{layout.task_root}/lib", *(f"{d}/lib" for d in opt)]),
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        # boto3 inside the function reaches lamina rather than AWS.
+        "AWS_ENDPOINT_URL": endpoint_url,
+    }
+    if layout.site_dir:
+        presets["PYTHONPATH"] = layout.site_dir  # AWS: PYTHONPATH=/var/runtime (where boto3 lives)
+    if layout.tmp_dir and layout.tmp_dir != "/tmp":
+        presets["TMPDIR"] = layout.tmp_dir
+    key_id, secret, token = spec.credentials or credentials
+    reserved = {
+        "_HANDLER": spec.handler,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+        "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_SESSION_TOKEN": token,
+        # /var/task semantics: the deployment package's root. The process backend shows the host
+        # path of the unpacked code; isolating backends bind it at /var/task.
+        "LAMBDA_TASK_ROOT": layout.task_root,
+        "LAMBDA_RUNTIME_DIR": layout.runtime_dir,
+        "TZ": ":UTC",
+        OPT_DIRS_VARIABLE: ":".join(opt),
+    }
+    user = {key: value for key, value in spec.environment.items() if key not in RESERVED}
+    return {**presets, **user, **reserved}

@@ -1,0 +1,109 @@
+"""One environment's log stream: turns what the runtime writes (stdout/stderr bytes, whole log
+records, platform lines) into CloudWatch events in order, hands them to the log sink in
+batches, and keeps the tail of the invocation that asked for it.
+
+Appending costs a list append; the sink is called once per invocation (and by the engine's
+ticker for output written between invocations), never per line. Imports lamina.engine.spec.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from collections.abc import Callable
+
+from lamina.engine.spec import LogBatch, LogEvent
+
+log = logging.getLogger("lamina.engine")
+
+MAX_EVENT_BYTES = 256 * 1024  # CloudWatch's event size: longer unterminated output is cut here
+TAIL_CHARS = 4096  # keep at least this many characters (≥ bytes) of the invocation's log
+
+PROGRAM = 0  # the runtime's sys.stdout / sys.stderr, carried as frames
+PROCESS = 1  # fd 1/2 of the process tree (C extensions, subprocesses)
+
+
+class _Tail:
+    def __init__(self) -> None:
+        self.lines: collections.deque[str] = collections.deque()
+        self._chars = 0
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        self._chars += len(line) + 1
+        while len(self.lines) > 1 and self._chars - len(self.lines[0]) - 1 >= TAIL_CHARS:
+            self._chars -= len(self.lines.popleft()) + 1
+
+
+class LogStream:
+    def __init__(self, group: str, stream: str, sink: Callable[[LogBatch], None],
+                 on_dirty: Callable[[LogStream], None] | None = None) -> None:
+        self.group = group
+        self.stream = stream
+        self._sink = sink
+        self._on_dirty = on_dirty
+        self._events: list[LogEvent] = []
+        self._partial = (bytearray(), bytearray())
+        self._tail: _Tail | None = None
+
+    def line(self, message: str, now: float | None = None) -> None:
+        """One event (a platform line, or a whole record from the runtime)."""
+        if not self._events and self._on_dirty is not None:
+            self._on_dirty(self)
+        self._events.append(LogEvent(int((time.time() if now is None else now) * 1000), message))
+        if self._tail is not None:
+            self._tail.add(message)
+
+    def record(self, text: bytes) -> None:
+        """A log record the runtime sent whole: one event, without its trailing newline."""
+        message = text.decode("utf-8", "replace")
+        self.line(message[:-1] if message.endswith("\n") else message)
+
+    def output(self, data: bytes, source: int = PROGRAM) -> None:
+        """Bytes written to stdout/stderr: every complete line is an event."""
+        partial = self._partial[source]
+        if b"\n" not in data:
+            partial += data
+            if len(partial) >= MAX_EVENT_BYTES:
+                self._flush_partial(source)
+            return
+        now = time.time()
+        lines = data.split(b"\n")
+        if partial:
+            lines[0] = bytes(partial) + lines[0]
+            partial.clear()
+        partial += lines.pop()
+        for line in lines:
+            self.line(line.decode("utf-8", "replace"), now)
+        if len(partial) >= MAX_EVENT_BYTES:
+            self._flush_partial(source)
+
+    def _flush_partial(self, source: int) -> None:
+        partial = self._partial[source]
+        if partial:
+            self.line(partial.decode("utf-8", "replace"))
+            partial.clear()
+
+    def end_of_output(self) -> None:
+        """Unterminated output becomes an event of its own (before END, or when the tree ends)."""
+        self._flush_partial(PROGRAM)
+        self._flush_partial(PROCESS)
+
+    def capture(self) -> None:
+        """Start keeping the tail of what follows (an invocation that asked for LogType Tail)."""
+        self._tail = _Tail()
+
+    def captured(self) -> list[str] | None:
+        tail, self._tail = self._tail, None
+        return list(tail.lines) if tail is not None else None
+
+    def flush(self) -> None:
+        """Hand the pending events to the sink as one batch."""
+        if not self._events:
+            return
+        events, self._events = self._events, []
+        try:
+            self._sink(LogBatch(self.group, self.stream, tuple(events)))
+        except Exception:
+            log.exception("the log sink refused %d events of %s", len(events), self.stream)

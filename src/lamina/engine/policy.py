@@ -1,0 +1,87 @@
+"""Pool policy as pure functions: admission (throttling), which warm environment serves an event
+(or that a new one must start), what happens to an environment when its event is done, which
+idle environments the reaper ends, and billing rounding.
+
+No I/O, no clocks, no asyncio: callers pass `now` and plain values, so every rule has a table
+test. Imports nothing from lamina.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Protocol
+
+ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
+RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+KEEP = "keep"  # back to the idle list
+STOP = "stop"  # healthy but retired (code or configuration changed): end it gracefully
+DISCARD = "discard"  # not healthy (timed out, crashed, failed init): already ending
+
+
+class Idle(Protocol):
+    """What the policy reads of an idle environment."""
+
+    @property
+    def released_at(self) -> float: ...  # monotonic seconds when its last event finished
+
+    @property
+    def generation(self) -> int: ...  # the pool generation it was started for
+
+
+def throttle_reason(in_flight: int, limit: int, function_in_flight: int = 0,
+                    reserved: int | None = None) -> str | None:
+    """Why one more concurrent invoke must be refused (the 429 Reason), or None to admit it.
+
+    `in_flight` counts invokes running in the whole engine, `function_in_flight` those of the
+    function (all versions); `reserved` is the function's reserved concurrency, if any."""
+    if reserved is not None and function_in_flight >= reserved:
+        return RESERVED_LIMIT
+    if in_flight >= limit:
+        return ACCOUNT_LIMIT
+    return None
+
+
+def pick_warm(idle: Sequence[Idle], generation: int) -> int | None:
+    """Index of the idle environment that takes the next event, or None: start a new one.
+
+    `idle` is ordered by release time, oldest first. The most recently released environment of
+    the current generation wins (warmest caches; older ones age out and get reaped)."""
+    for index in range(len(idle) - 1, -1, -1):
+        if idle[index].generation == generation:
+            return index
+    return None
+
+
+def after_release(healthy: bool, env_generation: int, pool_generation: int, closing: bool) -> str:
+    """What to do with an environment whose event just finished."""
+    if not healthy:
+        return DISCARD
+    if closing or env_generation != pool_generation:
+        return STOP
+    return KEEP
+
+
+def reap(idle: Sequence[Idle], now: float, idle_timeout: float, generation: int, keep: int = 0) -> list[int]:
+    """Indexes of idle environments to end: stale generations at once, and those idle for at least
+    `idle_timeout`, except the `keep` most recently released current ones (provisioned)."""
+    current = [i for i, env in enumerate(idle) if env.generation == generation]
+    protected = set(current[len(current) - keep:]) if keep > 0 else set()
+    out = []
+    for index, env in enumerate(idle):
+        if env.generation != generation:
+            out.append(index)
+        elif index not in protected and now - env.released_at >= idle_timeout:
+            out.append(index)
+    return out
+
+
+def billed_ms(duration_ms: float) -> int:
+    """Lambda bills in 1 ms steps, rounding up (at least 1 ms)."""
+    return max(1, math.ceil(duration_ms))
+
+
+def memory_mb(peak_kb: int) -> int:
+    """Max Memory Used in MB (rounded up, as a partly used MB counts)."""
+    return (peak_kb + 1023) // 1024

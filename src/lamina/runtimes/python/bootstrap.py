@@ -1,0 +1,220 @@
+"""The managed Python runtime's entry point, run inside the sandbox as
+`<interpreter> -s -u bootstrap.py` with the deployment package as the working directory.
+
+It behaves as the AWS Python runtime (awslambdaric) does: resolve and import the handler once
+(init), then for each INVOKE frame build the context, decode the event, call the handler,
+encode the result, report errors with AWS's payloads and log lines. It talks to the engine
+over the inherited socket named by _LAMINA_RUNTIME_FD instead of the Runtime API over HTTP.
+Imports nothing from lamina (the function's interpreter may not have it): only the standard
+library and its sibling `_lamina_*` modules.
+"""
+
+import importlib
+import logging
+import os
+import resource
+import sys
+import time
+import traceback
+
+import _lamina_channel as channel  # siblings, found while this directory is still sys.path[0]
+import _lamina_context as context
+import _lamina_marshal as marshal
+
+_HERE = os.path.dirname(os.path.realpath(__file__))
+
+FaultException = marshal.FaultException
+
+UNHANDLED_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, "
+    "in rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using "
+    "managed runtimes, runtime updates can be triggered by a function change, or can be applied "
+    "automatically. To determine if the runtime has been updated, check the runtime version in the "
+    "INIT_START log entry. If this error correlates with a change in the runtime version, you may be able to "
+    "mitigate this error by temporarily rolling back to the previous runtime version. For more information, "
+    "see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html"
+)
+
+_GLOBAL_AWS_REQUEST_ID = None
+_GLOBAL_TENANT_ID = None
+
+
+def _get_handler(handler):
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise FaultException(FaultException.MALFORMED_HANDLER_NAME, f"Bad handler '{handler}': {e}") from None
+    try:
+        if modname.split(".")[0] in sys.builtin_module_names:
+            raise FaultException(FaultException.BUILT_IN_MODULE_CONFLICT,
+                                 f"Cannot use built-in module {modname} as a handler module")
+        m = importlib.import_module(modname.replace("/", "."))
+    except ImportError as e:
+        raise FaultException(FaultException.IMPORT_MODULE_ERROR,
+                             f"Unable to import module '{modname}': {e}") from None
+    except SyntaxError as e:
+        trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
+        raise FaultException(FaultException.USER_CODE_SYNTAX_ERROR,
+                             f"Syntax error in module '{modname}': {e}", trace) from None
+    try:
+        return getattr(m, fname)
+    except AttributeError:
+        raise FaultException(FaultException.HANDLER_NOT_FOUND,
+                             f"Handler '{fname}' missing on module '{modname}'", None) from None
+
+
+def _user_frames(tb):
+    """The traceback's frames without the runtime's own leading ones."""
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
+    for i in range(len(frames)):
+        if "/bootstrap.py" not in frames[i][0]:
+            return frames[i:]
+    return frames
+
+
+def build_fault_result(exc_info, msg):
+    etype, value, tb = exc_info
+    return marshal.make_error(msg if msg else str(value), etype.__name__,
+                              traceback.format_list(_user_frames(tb)))
+
+
+def log_error(error_result, log_sink):
+    log_sink.log_error(marshal.error_log_lines(error_result))
+
+
+def _peak_rss_kb():
+    """Peak RSS (KiB) of this process and of the children it has reaped."""
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+
+
+def _result_header(content_type):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if content_type == "application/json":
+        return {"rss": rss}
+    return {"ct": content_type, "rss": rss}
+
+
+def _parse_json_header(header, name):
+    try:
+        return marshal.json.loads(header)
+    except Exception as e:
+        raise FaultException(FaultException.LAMBDA_CONTEXT_UNMARSHAL_ERROR,
+                             f"Unable to parse {name} JSON: {e}", None) from None
+
+
+def create_lambda_context(client_context_json, cognito_identity_json, deadline_ms, invoke_id,
+                          invoked_function_arn, tenant_id):
+    client_context = None
+    if client_context_json:
+        client_context = _parse_json_header(client_context_json, "Client Context")
+    cognito_identity = None
+    if cognito_identity_json:
+        cognito_identity = _parse_json_header(cognito_identity_json, "Cognito Identity")
+    return context.LambdaContext(invoke_id, client_context, cognito_identity, deadline_ms,
+                                 invoked_function_arn, tenant_id)
+
+
+def handle_event_request(link, request_handler, invoke_id, event_body, header, log_sink):
+    error_result = None
+    try:
+        lambda_context = create_lambda_context(header.get("cc"), header.get("ci"), header["deadline"], invoke_id,
+                                               header.get("arn"), header.get("tenant"))
+        event = marshal.unmarshal_request(event_body, header.get("ct", "application/json"))
+        response = request_handler(event, lambda_context)
+        result, content_type = marshal.marshal_response(response)
+    except FaultException as e:
+        error_result = marshal.make_error(e.msg, e.exception_type, e.trace, invoke_id)
+    except Exception:
+        etype, value, tb = sys.exc_info()
+        error_result = marshal.make_error(str(value), etype.__name__,
+                                          traceback.format_list(_user_frames(tb)), invoke_id)
+    if error_result is not None:
+        log_error(error_result, log_sink)
+        link.send(channel.ERROR, {"type": error_result["errorType"], "rss": _peak_rss_kb()},
+                  marshal.to_json_bytes(error_result))
+    else:
+        link.send(channel.RESULT, _result_header(content_type), result)
+
+
+class LambdaLoggerHandler(logging.Handler):
+    def __init__(self, log_sink):
+        logging.Handler.__init__(self)
+        self.log_sink = log_sink
+
+    def emit(self, record):
+        self.log_sink.log(self.format(record))
+
+
+class LambdaLoggerFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = _GLOBAL_AWS_REQUEST_ID or ""
+        record.tenant_id = _GLOBAL_TENANT_ID
+        return True
+
+
+def _setup_logging(log_sink):
+    logging.Formatter.converter = time.gmtime
+    handler = LambdaLoggerHandler(log_sink)
+    handler.setFormatter(logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S"))
+    handler.addFilter(LambdaLoggerFilter())
+    logging.getLogger().addHandler(handler)
+
+
+def _setup_sys_path(task_root, opt_dirs):
+    """AWS's order: /var/task, the layers' python dirs, then the runtime's packages (PYTHONPATH)
+    and the interpreter's own; never this runtime's directory."""
+    sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != _HERE]
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    front = [task_root]
+    for root in opt_dirs:
+        front += [os.path.join(root, "python"), os.path.join(root, "python", "lib", version, "site-packages")]
+    sys.path[0:0] = [p for p in front if p not in sys.path]
+
+
+def _update_xray_env_variable(trace_id):
+    if trace_id is not None:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    elif "_X_AMZN_TRACE_ID" in os.environ:
+        del os.environ["_X_AMZN_TRACE_ID"]
+
+
+def main():
+    global _GLOBAL_AWS_REQUEST_ID, _GLOBAL_TENANT_ID
+    link = channel.Channel(int(os.environ.pop("_LAMINA_RUNTIME_FD")))
+    opt_dirs = [d for d in os.environ.pop("_LAMINA_OPT_DIRS", "").split(":") if d]
+    sys.stdout = channel.LogWriter(link, 1)
+    sys.stderr = channel.LogWriter(link, 2)
+    log_sink = channel.LogSink(link)
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    _setup_sys_path(task_root, opt_dirs)
+    try:
+        _setup_logging(log_sink)
+        request_handler = _get_handler(os.environ.get("_HANDLER", ""))
+    except Exception as e:
+        if isinstance(e, FaultException):
+            error_result = marshal.make_error(e.msg, e.exception_type, e.trace)
+        else:
+            error_result = build_fault_result(sys.exc_info(), None)
+        logging.warning(UNHANDLED_WARNING)
+        log_error(error_result, log_sink)
+        link.send(channel.INIT_ERROR, {"type": error_result["errorType"], "rss": _peak_rss_kb()},
+                  marshal.to_json_bytes(error_result))
+        sys.exit(1)
+    link.send(channel.READY, {"rss": _peak_rss_kb()})
+    while True:
+        frame = link.receive()
+        if frame is None:
+            return
+        kind, header, payload = frame
+        if kind != channel.INVOKE:
+            continue
+        _GLOBAL_AWS_REQUEST_ID = header["id"]
+        _GLOBAL_TENANT_ID = header.get("tenant")
+        _update_xray_env_variable(header.get("trace"))
+        handle_event_request(link, request_handler, header["id"], payload, header, log_sink)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The durable async queue's table: events accepted with 202 stay here until they are finished.
+
+Imports lamina.store.schema only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from lamina.store.schema import queue_events
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    id: int
+    request_id: str
+    function_name: str
+    qualifier: str | None
+    payload: bytes
+    enqueued_at: float
+    due_at: float
+    runs: int
+    throttles: int
+
+
+class QueueStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def add_many(self, events: list[dict]) -> None:
+        """Commit several accepted events in one transaction (the group commit)."""
+        with self._engine.begin() as conn:
+            conn.execute(queue_events.insert(), [{**event, "runs": 0, "throttles": 0, "lease_until": None}
+                                                 for event in events])
+
+    def claim(self, now: float, limit: int, lease_s: float) -> list[QueuedEvent]:
+        """Due events nobody holds, leased to the caller for `lease_s` seconds."""
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(queue_events).where(
+                    (queue_events.c.due_at <= now)
+                    & (queue_events.c.lease_until.is_(None) | (queue_events.c.lease_until < now))
+                ).order_by(queue_events.c.due_at).limit(limit)
+            ).all()
+            if rows:
+                conn.execute(queue_events.update().where(queue_events.c.id.in_([r.id for r in rows]))
+                             .values(lease_until=now + lease_s))
+        return [QueuedEvent(r.id, r.request_id, r.function_name, r.qualifier, r.payload, r.enqueued_at, r.due_at,
+                            r.runs, r.throttles) for r in rows]
+
+    def reschedule(self, event_id: int, *, due_at: float, runs: int, throttles: int) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(queue_events.update().where(queue_events.c.id == event_id).values(
+                due_at=due_at, runs=runs, throttles=throttles, lease_until=None))
+
+    def remove(self, event_id: int) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(queue_events.delete().where(queue_events.c.id == event_id))
+
+    def release_all(self) -> int:
+        """Forget every lease (a single node restarting: nobody else holds them)."""
+        with self._engine.begin() as conn:
+            return conn.execute(queue_events.update().where(queue_events.c.lease_until.is_not(None))
+                                .values(lease_until=None)).rowcount
+
+    def next_due(self) -> float | None:
+        with self._engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.min(queue_events.c.due_at))).scalar()
+
+    def depth(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(queue_events)).scalar_one())
