@@ -98,15 +98,12 @@ def build_routes(api: Api) -> list[Route]:
         path, literals = _literal_query(http["requestUri"])
         grouped.setdefault((path, http["method"]), []).append((operation, literals))
     routes = []
-    if api.invoker is not None:
-        routes.append(Route("/2015-03-31/functions/{FunctionName}/invocations",
-                            invoke_api.endpoint(api.invoker, error_response), methods=["POST"]))
     for (path, method), candidates in grouped.items():
         routes.append(Route(path, _operation_endpoint(api, candidates), methods=[method]))
     return routes
 
 
-def create_app(api: Api) -> Starlette:
+def create_app(api: Api):
     async def health(_: Request) -> Response:
         return json_response(200, await run_in_threadpool(api.health))
 
@@ -136,6 +133,7 @@ def create_app(api: Api) -> Starlette:
     if api.logs is not None:  # CloudWatch Logs (JSON 1.1 at POST /) on the same port
         routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
     routes += build_routes(api)
-    return Starlette(routes=routes, exception_handlers={
+    app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,
     })
+    return invoke_api.fast_lane(api.invoker, app) if api.invoker is not None else app

@@ -1,8 +1,9 @@
 """The Invoke operation on the wire: headers and body in, status, headers and payload out.
 
-Kept apart from the generic operation router because it is the hot path: it reads only what
-Invoke needs and hands a typed Invocation to lamina.invoke. Imports lamina.invoke, lamina.errors
-and lamina.api.validation.
+It is the hot path, so it is a plain ASGI handler in front of the router: it reads only what
+Invoke needs from the ASGI scope, hands a typed Invocation to lamina.invoke and writes the
+response itself (no routing, no middleware, no Request/Response objects). Imports
+lamina.invoke, lamina.errors and lamina.api.validation.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-
-from starlette.requests import Request
-from starlette.responses import Response
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from lamina.api import validation
 from lamina.errors import (
@@ -20,11 +23,24 @@ from lamina.errors import (
     InvalidRequestContentException,
     InvokeRequestTooLarge,
     LambdaError,
+    ServiceException,
 )
 from lamina.invoke import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT, Invocation, Invoker
 
-INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+log = logging.getLogger("lamina.api")
+
+PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
+INVOCATION_TYPES = frozenset({"RequestResponse", "Event", "DryRun"})
+LOG_TYPES = frozenset({"None", "Tail"})
 CLIENT_CONTEXT_LIMIT = 3583
+# Quick checks of the common case; anything they reject goes through the model-driven validation
+# for AWS's exact message.
+_NAME = re.compile(validation.service_model().operation_model("Invoke").input_shape.members["FunctionName"]
+                   .metadata["pattern"], re.ASCII)
+_QUALIFIER = re.compile(validation.service_model().operation_model("Invoke").input_shape.members["Qualifier"]
+                        .metadata["pattern"], re.ASCII)
+
+Send = Callable[[dict], Awaitable[None]]
 
 
 def _client_context(value: str | None) -> str | None:
@@ -40,16 +56,24 @@ def _client_context(value: str | None) -> str | None:
     return text
 
 
-def parse(request: Request, body: bytes) -> Invocation:
-    headers = request.headers
-    name = request.path_params["FunctionName"]
-    qualifier = request.query_params.get("Qualifier")
-    invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
-    log_type = headers.get("x-amz-log-type", "None")
+def _check(name: str, qualifier: str | None, invocation_type: str, log_type: str) -> None:
+    if (len(name) <= 256 and _NAME.fullmatch(name) and invocation_type in INVOCATION_TYPES
+            and log_type in LOG_TYPES
+            and (qualifier is None or (0 < len(qualifier) <= 128 and _QUALIFIER.fullmatch(qualifier)))):
+        return
     params: dict = {"FunctionName": name, "InvocationType": invocation_type, "LogType": log_type}
     if qualifier is not None:
         params["Qualifier"] = qualifier
     validation.validate("Invoke", params)
+
+
+def parse(name: str, query: bytes, headers: dict[bytes, bytes], body: bytes) -> Invocation:
+    qualifier = None
+    if query:
+        qualifier = dict(parse_qsl(query.decode("latin-1"))).get("Qualifier")
+    invocation_type = headers.get(b"x-amz-invocation-type", b"RequestResponse").decode("latin-1")
+    log_type = headers.get(b"x-amz-log-type", b"None").decode("latin-1")
+    _check(name, qualifier, invocation_type, log_type)
     limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
     if len(body) > limit:
         raise InvokeRequestTooLarge(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
@@ -60,29 +84,61 @@ def parse(request: Request, body: bytes) -> Invocation:
             json.loads(body)
         except ValueError as exc:
             raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
+    context = headers.get(b"x-amz-client-context")
     return Invocation(
         function_name=name, qualifier=qualifier, payload=body, invocation_type=invocation_type,
-        tail=log_type == "Tail", client_context=_client_context(headers.get("x-amz-client-context")),
+        tail=log_type == "Tail", client_context=_client_context(context.decode("latin-1") if context else None),
     )
 
 
-def endpoint(invoker: Invoker, error_response):
-    async def invoke(request: Request) -> Response:
+async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _error(send: Send, error: LambdaError, request_id: str | None = None) -> None:
+    headers = [(k.lower().encode(), v.encode()) for k, v in error.headers().items()]
+    headers += [(b"x-amzn-requestid", (request_id or str(uuid.uuid4())).encode()),
+                (b"content-type", b"application/json")]
+    await _respond(send, error.status, headers, json.dumps(error.body(), separators=(",", ":")).encode())
+
+
+def fast_lane(invoker: Invoker, app):
+    """An ASGI app answering Invoke itself and passing every other request to `app`."""
+
+    async def lamina(scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await app(scope, receive, send)
+        match = PATH.match(scope["path"])
+        if match is None:
+            return await app(scope, receive, send)
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
         try:
-            body = await request.body()
-            outcome = await invoker.invoke(parse(request, body))
+            call = parse(match[1], scope["query_string"], dict(scope["headers"]), body)
+            outcome = await invoker.invoke(call)
         except LambdaError as error:
-            return error_response(error)
-        headers = {"x-amzn-RequestId": outcome.request_id}
+            return await _error(send, error)
+        except Exception:
+            log.exception("internal error while invoking %s", match[1])
+            return await _error(send, ServiceException("An internal error occurred in lamina; see its log."))
+        headers = [(b"x-amzn-requestid", outcome.request_id.encode())]
         if outcome.executed_version is not None and outcome.status != 202:
-            headers["X-Amz-Executed-Version"] = outcome.executed_version
+            headers.append((b"x-amz-executed-version", outcome.executed_version.encode()))
         result = outcome.result
         if result is None:
-            return Response(b"", status_code=outcome.status, headers=headers)
+            return await _respond(send, outcome.status, headers, b"")
         if result.function_error:
-            headers["X-Amz-Function-Error"] = result.function_error
+            headers.append((b"x-amz-function-error", result.function_error.encode()))
         if result.log_tail is not None:
-            headers["X-Amz-Log-Result"] = base64.b64encode(result.log_tail.encode()).decode()
-        return Response(result.payload, status_code=200, headers=headers, media_type=result.content_type)
+            headers.append((b"x-amz-log-result", base64.b64encode(result.log_tail.encode())))
+        headers.append((b"content-type", result.content_type.encode()))
+        await _respond(send, 200, headers, result.payload)
 
-    return invoke
+    return lamina
