@@ -29,10 +29,10 @@ from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Account, Functions
 from lamina.control.layers import Layers
 from lamina.control.logs import Logs
+from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.tags import Tags
-from lamina.engine import interpreter
+from lamina.engine import backends, interpreter
 from lamina.engine.engine import Engine
-from lamina.engine.process_backend import ProcessBackend
 from lamina.engine.spec import RunSpec
 from lamina.errors import LambdaError
 from lamina.invoke import Invoker
@@ -45,6 +45,7 @@ from lamina.store.event_configs import EventConfigStore
 from lamina.store.functions import FunctionStore
 from lamina.store.layers import LayerStore
 from lamina.store.logs import LogStore
+from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
 from lamina.telemetry.logbuffer import LogBuffer
 
@@ -117,12 +118,18 @@ class Server:
             on_change=lambda: self.admission.set_reserved(self.concurrency.all()),
         )
         self.admission.set_reserved(self.concurrency.all())
+        self.provisioned = ProvisionedConcurrency(
+            ProvisionedStore(self.database), self.store, self.alias_store, settings.region, settings.account_id,
+            reserved=lambda name: self.concurrency.all().get(name),
+            ready=lambda name, version: self.engine.provisioned_ready(name, version), on_change=self._announce,
+        )
         control = ControlPlane(
             functions=self.functions,
             aliases=Aliases(self.alias_store, self.store, settings.region, settings.account_id, self._announce),
             layers=self.layers,
             event_configs=self.event_configs,
             concurrency=self.concurrency,
+            provisioned=self.provisioned,
             tags=Tags(self.store, settings.region, settings.account_id),
             account=AccountSettings(self.store, settings.concurrency_limit, self.concurrency.all),
             region=settings.region,
@@ -133,7 +140,7 @@ class Server:
         self.logs = LogStore(self.database)
         self.logs_api = Logs(self.logs, settings.region, settings.account_id)
         self.log_buffer = LogBuffer(self.logs.append)
-        self.backend = ProcessBackend()
+        self.backend = backends.select(settings.sandbox)
         self.engine = Engine(
             backend=self.backend, concurrency_limit=settings.concurrency_limit, idle_timeout=settings.idle_timeout,
             endpoint_url=settings.base_url, region=settings.region, account_id=settings.account_id,
@@ -150,7 +157,7 @@ class Server:
             alias_of=self.alias_store.get, spec_for=self._spec_for, run=self.engine.invoke,
             admission=self.admission, enqueue=self.queue.enqueue,
         )
-        self._listeners += [self.invoker.forget, self._forget_deleted, self.engine.retire]
+        self._listeners += [self.invoker.forget, self._forget_deleted, self._retire, self._provision]
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   invoker=self.invoker, logs=self.logs_api))
 
@@ -195,11 +202,27 @@ class Server:
                 log.exception("log retention expiry failed")
             await asyncio.sleep(self.settings.log_expiry_interval)
 
+    def _retire(self, function_name: str) -> None:
+        """$LATEST's environments end when the function changes; everything ends when it is deleted.
+        (Published versions never change; a changed revision is also caught at the next invoke.)"""
+        deleted = self.store.get(function_name) is None
+        self.engine.retire(function_name, None if deleted else LATEST)
+
+    def _provision(self, _: str) -> None:
+        """Bring the engine's provisioned environments in line with the configs."""
+        targets = {}
+        for (name, version), count in self.provisioned.targets().items():
+            record = self.store.get_version(name, version)
+            if record is not None and record.state == "Active":
+                targets[(name, version)] = (self._spec_for(record), count)
+        self.engine.provision(targets)
+
     def _forget_deleted(self, function_name: str) -> None:
         self.event_configs.forget(function_name)
         if self.store.get(function_name) is None:
             self.concurrency.forget(function_name)
             self.event_configs.delete_all(function_name)
+            self.provisioned.forget(function_name)
 
     def _defer(self, job: Callable[[], None]) -> None:
         def run() -> None:
@@ -259,6 +282,7 @@ class Server:
 
         self._loop = asyncio.get_running_loop()
         await self.engine.start()
+        self._provision("")
         await self.queue.start()
         watcher = asyncio.create_task(announce_when_started())
         expiry = asyncio.create_task(self._expire_logs())

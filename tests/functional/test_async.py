@@ -209,3 +209,47 @@ def test_accepted_events_survive_sigkill(tmp_path):
         assert not missing, f"{len(missing)} accepted events never ran"
     finally:
         second.stop()
+
+
+def test_provisioned_concurrency_initialises_environments_ahead(lam):
+    lam.create_function(FunctionName="warm", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": (
+                            "import os\n"
+                            "def handler(e, c):\n"
+                            "    return os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']\n")})})
+    lam.get_waiter("function_active_v2").wait(FunctionName="warm", WaiterConfig={"Delay": 1})
+    version = lam.publish_version(FunctionName="warm")["Version"]
+    lam.create_alias(FunctionName="warm", Name="live", FunctionVersion=version)
+    with pytest.raises(ClientError) as info:
+        lam.put_provisioned_concurrency_config(FunctionName="warm", Qualifier="$LATEST",
+                                               ProvisionedConcurrentExecutions=1)
+    assert info.value.response["message"] == \
+        "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
+    with pytest.raises(ClientError) as info:
+        lam.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
+    assert info.value.response["Error"]["Code"] == "ProvisionedConcurrencyConfigNotFoundException"
+    put = lam.put_provisioned_concurrency_config(FunctionName="warm", Qualifier="live",
+                                                 ProvisionedConcurrentExecutions=2)
+    assert put["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert put["Status"] == "IN_PROGRESS" and put["RequestedProvisionedConcurrentExecutions"] == 2
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        config = lam.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
+        if config["Status"] == "READY":
+            break
+        time.sleep(0.2)
+    assert config["Status"] == "READY" and config["AvailableProvisionedConcurrentExecutions"] == 2
+    listed = lam.list_provisioned_concurrency_configs(FunctionName="warm")["ProvisionedConcurrencyConfigs"]
+    assert [c["FunctionArn"] for c in listed] == [f"{ARN}:warm:live"]
+    response = lam.invoke(FunctionName="warm:live", Payload=b"{}", LogType="Tail")
+    assert json.loads(response["Payload"].read()) == "provisioned-concurrency"
+    import base64
+    report = base64.b64decode(response["LogResult"]).decode()
+    assert "REPORT RequestId" in report and "Init Duration" not in report
+    # beyond the provisioned environments, invokes fall back to on-demand ones
+    with ThreadPoolExecutor(3) as pool:
+        kinds = list(pool.map(lambda _: json.loads(lam.invoke(FunctionName="warm:live", Payload=b"{}")
+                                                   ["Payload"].read()), range(3)))
+    assert "provisioned-concurrency" in kinds
+    lam.delete_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
+    assert lam.list_provisioned_concurrency_configs(FunctionName="warm")["ProvisionedConcurrencyConfigs"] == []

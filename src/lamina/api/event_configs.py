@@ -1,4 +1,5 @@
-"""Handlers of the asynchronous-invocation settings: event invoke configs and reserved concurrency.
+"""Handlers of the asynchronous-invocation and concurrency settings: event invoke configs, reserved
+and provisioned concurrency.
 Imports lamina.control (through the ControlPlane it is handed)."""
 
 from __future__ import annotations
@@ -56,3 +57,32 @@ HANDLERS = {
     "GetFunctionConcurrency": get_function_concurrency,
     "DeleteFunctionConcurrency": delete_function_concurrency,
 }
+
+
+def put_provisioned_concurrency_config(cp: ControlPlane, params: dict) -> Reply:
+    return 202, cp.provisioned.put(params)
+
+
+def get_provisioned_concurrency_config(cp: ControlPlane, params: dict) -> Reply:
+    return 200, cp.provisioned.get(params)
+
+
+def delete_provisioned_concurrency_config(cp: ControlPlane, params: dict) -> Reply:
+    cp.provisioned.delete(params)
+    return 204, None
+
+
+def list_provisioned_concurrency_configs(cp: ControlPlane, params: dict) -> Reply:
+    items, marker = cp.provisioned.list(params)
+    body: dict = {"ProvisionedConcurrencyConfigs": items}
+    if marker:
+        body["NextMarker"] = marker
+    return 200, body
+
+
+HANDLERS.update({
+    "PutProvisionedConcurrencyConfig": put_provisioned_concurrency_config,
+    "GetProvisionedConcurrencyConfig": get_provisioned_concurrency_config,
+    "DeleteProvisionedConcurrencyConfig": delete_provisioned_concurrency_config,
+    "ListProvisionedConcurrencyConfigs": list_provisioned_concurrency_configs,
+})

@@ -16,6 +16,7 @@ from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Functions
 from lamina.control.layers import Layers
+from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.tags import Tags
 from lamina.model import FunctionVersion
 
@@ -29,6 +30,7 @@ class ControlPlane:
     layers: Layers
     event_configs: EventConfigs
     concurrency: ReservedConcurrency
+    provisioned: ProvisionedConcurrency
     tags: Tags
     account: AccountSettings
     region: str

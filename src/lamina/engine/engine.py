@@ -33,6 +33,13 @@ RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtimes" / "python"
 BOOTSTRAP = RUNTIME_DIR / "bootstrap.py"
 
 
+def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
 class Engine:
     def __init__(self, *, backend: SandboxBackend, concurrency_limit: int, idle_timeout: float,
                  endpoint_url: str, region: str, account_id: str, scratch_dir: Path,
@@ -57,11 +64,13 @@ class Engine:
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
         self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._reap_interval = min(5.0, max(0.01, idle_timeout / 10))
         self._last_reap = 0.0
 
     async def start(self) -> None:
         """Prepare the runtime site directory and start the ticker (log flushing, idle reaper)."""
+        self._loop = asyncio.get_running_loop()
         self._scratch.mkdir(parents=True, exist_ok=True)
         self._site_dir = await asyncio.to_thread(runtime_site.build, self._site_path)
         self._ticker = asyncio.create_task(self._tick_forever(), name="lamina-engine-ticker")
@@ -110,7 +119,7 @@ class Engine:
                             executed_version=spec.version, function_error="Unhandled",
                             error_type="Runtime.InvalidEntrypoint")
 
-    def _create(self, spec: RunSpec, pool: Pool) -> Environment:
+    def _create(self, spec: RunSpec, pool: Pool, *, provisioned: bool = False) -> Environment:
         env_id = uuid.uuid4().hex
         group = spec.log_group or f"/aws/lambda/{spec.function_name}"
         stream = report.stream_name(spec.version, env_id, time.time())
@@ -120,14 +129,63 @@ class Engine:
         interpreter = spec.interpreter or ""
         layout = self.backend.layout(mounts, interpreter)
         variables = envvars.build(spec, layout, region=self._region, endpoint_url=self._endpoint_url,
-                                  log_group=group, log_stream=stream, credentials=envvars.local_credentials())
+                                  log_group=group, log_stream=stream, credentials=envvars.local_credentials(),
+                                  initialization_type="provisioned-concurrency" if provisioned else "on-demand")
         launch = Launch(env_id=env_id, interpreter=interpreter, bootstrap=BOOTSTRAP, mounts=mounts,
                         env=variables, memory_mb=spec.memory_mb, ephemeral_mb=spec.ephemeral_mb)
         env = Environment(env_id=env_id, spec=spec, generation=pool.generation, backend=self.backend,
                           launch=launch, log_stream=LogStream(group, stream, self._log_sink, self._dirty.add),
                           region=self._region, init_timeout=self._init_timeout, on_gone=self._gone)
+        env.provisioned = provisioned
         pool.add(env)
         return env
+
+    # ---- provisioned concurrency ---------------------------------------------------------------
+
+    def provision(self, targets: dict[tuple[str, str], tuple[RunSpec, int]]) -> None:
+        """Keep `count` environments of each (function, version) initialised ahead; versions not
+        named go back to on-demand environments only (their provisioned ones age out as idle)."""
+        for key, pool in self._pools.items():
+            if key not in targets and pool.provisioned:
+                pool.provisioned = 0
+                for env in pool.environments:
+                    env.provisioned = False
+        for key, (spec, count) in targets.items():
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = Pool(key, spec.revision_id)
+            elif pool.revision != spec.revision_id:
+                self._stop_all(pool.retire(spec.revision_id))
+            pool.provisioned, pool.provisioned_spec = count, spec
+            alive = (State.STARTING, State.READY, State.BUSY)
+            surplus = pool.provisioned_count(alive) - count
+            for env in list(pool.environments):
+                if surplus <= 0:
+                    break
+                if env.provisioned and env.generation == pool.generation:
+                    env.provisioned = False  # now an ordinary environment: reaped when idle
+                    surplus -= 1
+        self._top_up()
+
+    def _top_up(self) -> None:
+        if self._closing:
+            return
+        alive = (State.STARTING, State.READY, State.BUSY)
+        for pool in self._pools.values():
+            for _ in range(pool.provisioned - pool.provisioned_count(alive)):
+                env = self._create(pool.provisioned_spec, pool, provisioned=True)
+                self._spawn(self._prepare(pool, env))
+
+    async def _prepare(self, pool: Pool, env: Environment) -> None:
+        if await env.prepare():
+            retired = pool.release(env, time.monotonic(), self._closing)
+            if retired is not None:
+                self._stop_all([retired])
+
+    def provisioned_ready(self, function_name: str, version: str) -> int:
+        """Provisioned environments of a version that are initialised (READY, or BUSY with an event)."""
+        pool = self._pools.get((function_name, version))
+        return pool.provisioned_count((State.READY, State.BUSY)) if pool else 0
 
     # ---- environments ending ---------------------------------------------------------------------
 
@@ -149,7 +207,15 @@ class Engine:
 
     def retire(self, function_name: str, version: str | None = None) -> None:
         """Environments of that function (version) take no new event: idle ones end now, busy ones
-        when their event is done. Called when code or configuration changes or it is deleted."""
+        when their event is done. Called when code or configuration changes or it is deleted; may
+        be called from any thread (control-plane work often runs in one)."""
+        loop = self._loop
+        if loop is not None and not _running_in(loop):
+            loop.call_soon_threadsafe(self._retire, function_name, version)
+        else:
+            self._retire(function_name, version)
+
+    def _retire(self, function_name: str, version: str | None) -> None:
         for (name, pool_version), pool in list(self._pools.items()):
             if name == function_name and (version is None or version == pool_version):
                 self._stop_all(pool.retire())
@@ -176,8 +242,9 @@ class Engine:
         self._last_reap = now
         for key, pool in list(self._pools.items()):
             self._stop_all(pool.reap(now, self._idle_timeout))
-            if not pool.environments and now - pool.last_used >= self._idle_timeout:
+            if not pool.environments and not pool.provisioned and now - pool.last_used >= self._idle_timeout:
                 del self._pools[key]
+        self._top_up()  # replace provisioned environments that ended (timeout, crash)
 
     # ---- shutting down -------------------------------------------------------------------------
 

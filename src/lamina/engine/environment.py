@@ -9,7 +9,9 @@ out, one frame back, a timer, and list appends for the log. Imports lamina.engin
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import random
 import signal
 import time
 from collections.abc import Callable
@@ -23,6 +25,14 @@ from lamina.engine.spec import InvokeRequest, InvokeResult, RunSpec
 from lamina.engine.states import State, advance
 
 log = logging.getLogger("lamina.engine")
+_quote = json.encoder.encode_basestring_ascii  # a JSON string literal, in C
+
+
+def _new_trace_id(now_ms: int) -> str:
+    """An X-Ray header for an invoke that came without one (Lambda sets one on every invoke)."""
+    return (f"Root=1-{now_ms // 1000:08x}-{random.getrandbits(96):024x};"
+            f"Parent={random.getrandbits(64):016x};Sampled=0")
+
 
 # What the runtime (or the platform) answered: (kind, payload, detail, monotonic time of arrival).
 Outcome = tuple[str, bytes | None, dict, float]
@@ -42,6 +52,7 @@ class Environment:
         self.released_at = 0.0
         self.log = log_stream
         self.init_ms: float | None = None
+        self.provisioned = False  # initialised ahead for provisioned concurrency; never reaped
         self._backend = backend
         self._launch = launch
         self._region = region
@@ -146,6 +157,14 @@ class Environment:
             return await self._invoke(request, self.init_ms)
         return await self._invoke(request, None)
 
+    async def prepare(self) -> bool:
+        """Initialise ahead of any event (provisioned concurrency); True once it is ready. The first
+        event then reports no Init Duration, as on AWS."""
+        if self.state is not State.STARTING:
+            return self.state is State.READY
+        failure = await self._initialise(InvokeRequest(request_id="", payload=b"", invoked_arn=""))
+        return failure is None and self.state is State.READY
+
     async def _initialise(self, request: InvokeRequest) -> InvokeResult | None:
         spec = self.spec
         self.log.line(report.init_start(spec.runtime, self._region))
@@ -189,7 +208,7 @@ class Environment:
         if kind == "init_error" and payload is not None:
             error_type = detail.get("type") or "Runtime.Unknown"
             self.log.line(report.init_report(self.init_ms, "error", error_type))
-            return self._platform_failure(request, started, at, payload, error_type, runtime_error=True)
+            return self._platform_failure(request, started, at, payload, error_type)
         if kind == "timeout":
             self.log.line(report.init_report(self.init_ms, "timeout"))
             return self._platform_failure(request, started, at, report.timed_out(request.request_id,
@@ -201,14 +220,16 @@ class Environment:
                                       "Runtime.ExitError")
 
     def _platform_failure(self, request: InvokeRequest, started: float, at: float, body: bytes,
-                          error_type: str, status: str = "error", runtime_error: bool = False) -> InvokeResult:
-        """The invoke that triggered a failed init: START/END/REPORT around the failure."""
+                          error_type: str, status: str = "error") -> InvokeResult:
+        """The result of the invoke whose environment could not be initialised, with START, END and
+        REPORT logged around the failure (its duration is the failed init's)."""
         rid = request.request_id
         duration = (at - started) * 1000
         self.log.line(report.start(rid, self.spec.version))
         self.log.line(report.end(rid))
         self.log.line(report.report(rid, duration, policy.billed_ms(duration), self.spec.memory_mb,
-                                    policy.memory_mb(self._peak_kb), None, status, error_type))
+                                    policy.memory_mb(self._peak_kb), None, status,
+                                    error_type if status == "error" else None))
         self.log.flush()
         captured = self.log.captured()
         return InvokeResult(
@@ -226,18 +247,18 @@ class Environment:
         spec = self.spec
         rid = request.request_id
         self.log.line(report.start(rid, spec.version))
-        header: dict = {"id": rid, "arn": request.invoked_arn,
-                        "deadline": int(time.time() * 1000) + spec.timeout_s * 1000}
+        now_ms = int(time.time() * 1000)
+        header = (f'{{"id":{_quote(rid)},"arn":{_quote(request.invoked_arn)},'
+                  f'"deadline":{now_ms + spec.timeout_s * 1000},'
+                  f'"trace":{_quote(request.trace_id or _new_trace_id(now_ms))}')
         if request.client_context:
-            header["cc"] = request.client_context
+            header += ',"cc":' + _quote(request.client_context)
         if request.cognito_identity:
-            header["ci"] = request.cognito_identity
-        if request.trace_id:
-            header["trace"] = request.trace_id
+            header += ',"ci":' + _quote(request.cognito_identity)
         waiter = self._waiter = self._loop.create_future()
         self._expect = _INVOKE_REPLIES
         started = time.perf_counter()
-        self._channel.send(frames.INVOKE, header, request.payload or b"{}")  # type: ignore[union-attr]
+        self._channel.send(frames.INVOKE, (header + "}").encode(), request.payload or b"{}")  # type: ignore[union-attr]
         timer = self._loop.call_later(spec.timeout_s, self._expire, waiter)
         try:
             kind, payload, detail, at = await waiter
@@ -276,7 +297,7 @@ class Environment:
         memory = policy.memory_mb(self._peak_kb)
         self.log.line(report.end(rid))
         self.log.line(report.report(rid, duration, billed, spec.memory_mb, memory, init_ms, status,
-                                    error_type if status else None))
+                                    error_type if status == "error" else None))
         self.log.flush()
         captured = self.log.captured() if request.tail else None
         return InvokeResult(

@@ -40,7 +40,8 @@ def local_credentials() -> tuple[str, str, str]:
 
 
 def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_group: str,
-          log_stream: str, credentials: tuple[str, str, str]) -> dict[str, str]:
+          log_stream: str, credentials: tuple[str, str, str],
+          initialization_type: str = "on-demand") -> dict[str, str]:
     opt = layout.opt_dirs
     presets = {
         "LANG": "en_US.UTF-8",
@@ -65,7 +66,7 @@ def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_
         "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
         "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
         "AWS_ACCESS_KEY_ID": key_id,

@@ -24,6 +24,15 @@ PROGRAM = 0  # the runtime's sys.stdout / sys.stderr, carried as frames
 PROCESS = 1  # fd 1/2 of the process tree (C extensions, subprocesses)
 
 
+def _cut_point(data: bytes | bytearray) -> int:
+    """Where to cut output longer than an event without splitting a UTF-8 character."""
+    cut = MAX_EVENT_BYTES
+    if len(data) > cut:
+        while cut > MAX_EVENT_BYTES - 4 and data[cut] & 0xC0 == 0x80:
+            cut -= 1
+    return cut
+
+
 class _Tail:
     def __init__(self) -> None:
         self.lines: collections.deque[str] = collections.deque()
@@ -45,6 +54,7 @@ class LogStream:
         self._on_dirty = on_dirty
         self._events: list[LogEvent] = []
         self._partial = (bytearray(), bytearray())
+        self._cut = [False, False]  # the source's last event was a cut, not a line end
         self._tail: _Tail | None = None
 
     def line(self, message: str, now: float | None = None) -> None:
@@ -61,23 +71,41 @@ class LogStream:
         self.line(message[:-1] if message.endswith("\n") else message)
 
     def output(self, data: bytes, source: int = PROGRAM) -> None:
-        """Bytes written to stdout/stderr: every complete line is an event."""
+        """Bytes written to stdout/stderr: every complete line is an event; a line longer than an
+        event can hold is cut into events of MAX_EVENT_BYTES."""
         partial = self._partial[source]
         if b"\n" not in data:
-            partial += data
-            if len(partial) >= MAX_EVENT_BYTES:
-                self._flush_partial(source)
+            if data:
+                partial += data
+                self._cut[source] = False
+                self._overflow(source)
             return
         now = time.time()
         lines = data.split(b"\n")
-        if partial:
-            lines[0] = bytes(partial) + lines[0]
-            partial.clear()
-        partial += lines.pop()
-        for line in lines:
-            self.line(line.decode("utf-8", "replace"), now)
-        if len(partial) >= MAX_EVENT_BYTES:
-            self._flush_partial(source)
+        first = bytes(partial) + lines[0] if partial else lines[0]
+        partial.clear()
+        if first or not self._cut[source]:  # the newline that ends an already cut line adds nothing
+            self._emit(first, now)
+        self._cut[source] = False
+        for line in lines[1:-1]:
+            self._emit(line, now)
+        partial += lines[-1]
+        self._overflow(source)
+
+    def _emit(self, line: bytes, now: float) -> None:
+        while len(line) > MAX_EVENT_BYTES:
+            cut = _cut_point(line)
+            self.line(line[:cut].decode("utf-8", "replace"), now)
+            line = line[cut:]
+        self.line(line.decode("utf-8", "replace"), now)
+
+    def _overflow(self, source: int) -> None:
+        partial = self._partial[source]
+        while len(partial) >= MAX_EVENT_BYTES:
+            cut = _cut_point(partial)
+            self.line(partial[:cut].decode("utf-8", "replace"))
+            del partial[:cut]
+            self._cut[source] = not partial
 
     def _flush_partial(self, source: int) -> None:
         partial = self._partial[source]
@@ -87,8 +115,10 @@ class LogStream:
 
     def end_of_output(self) -> None:
         """Unterminated output becomes an event of its own (before END, or when the tree ends)."""
-        self._flush_partial(PROGRAM)
-        self._flush_partial(PROCESS)
+        if self._partial[PROGRAM] or self._partial[PROCESS]:
+            self._flush_partial(PROGRAM)
+            self._flush_partial(PROCESS)
+        self._cut[PROGRAM] = self._cut[PROCESS] = False
 
     def capture(self) -> None:
         """Start keeping the tail of what follows (an invocation that asked for LogType Tail)."""

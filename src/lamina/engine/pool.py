@@ -26,6 +26,8 @@ class Pool:
         self.environments: set[Environment] = set()  # every environment not yet gone
         self.idle: list[Environment] = []  # ready ones, oldest release first
         self.last_used = 0.0
+        self.provisioned = 0  # environments to keep initialised ahead (provisioned concurrency)
+        self.provisioned_spec = None
 
     def __len__(self) -> int:
         return len(self.environments)
@@ -64,9 +66,17 @@ class Pool:
             self.revision = revision
         return self._remove(policy.reap(self.idle, 0.0, float("inf"), self.generation))
 
-    def reap(self, now: float, idle_timeout: float, keep: int = 0) -> list[Environment]:
-        """Idle environments past `idle_timeout` (removed from the idle list, to be stopped)."""
-        return self._remove(policy.reap(self.idle, now, idle_timeout, self.generation, keep))
+    def reap(self, now: float, idle_timeout: float) -> list[Environment]:
+        """Idle environments past `idle_timeout` (removed from the idle list, to be stopped);
+        provisioned ones of the current generation stay."""
+        candidates = [env for env in self.idle if not env.provisioned or env.generation != self.generation]
+        chosen = {id(candidates[i]) for i in policy.reap(candidates, now, idle_timeout, self.generation)}
+        return self._remove([i for i, env in enumerate(self.idle) if id(env) in chosen])
+
+    def provisioned_count(self, states: tuple[State, ...]) -> int:
+        """Provisioned environments of the current generation in one of `states`."""
+        return sum(1 for env in self.environments
+                   if env.provisioned and env.generation == self.generation and env.state in states)
 
     def _remove(self, indexes: list[int]) -> list[Environment]:
         if not indexes:

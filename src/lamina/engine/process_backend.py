@@ -33,6 +33,7 @@ class ProcessSandbox(Sandbox):
         self._proc = proc
         self._sock: socket.socket | None = sock
         self._out: int | None = output_fd
+        self._chunk = bytearray(_CHUNK)  # read into, never allocated per read
         self._sink: FrameSink | None = None
         self._channel: Channel | None = None
         self._callbacks: list[Callable[[int], None]] = []
@@ -58,17 +59,17 @@ class ProcessSandbox(Sandbox):
     def drain_output(self) -> None:
         while self._out is not None:
             try:
-                data = os.read(self._out, _CHUNK)
+                count = os.readv(self._out, (self._chunk,))
             except BlockingIOError:
                 return
             except OSError:
-                data = b""
-            if not data:
+                count = 0
+            if not count:
                 self._close_output()
                 return
             if self._sink is not None:
-                self._sink.output_received(data)
-            if len(data) < _CHUNK:
+                self._sink.output_received(bytes(self._chunk[:count]))
+            if count < _CHUNK:
                 return
 
     def _close_output(self) -> None:

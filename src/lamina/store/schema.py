@@ -121,3 +121,48 @@ function_concurrency = sa.Table(
     sa.Column("function_name", sa.String(64), primary_key=True),
     sa.Column("reserved", sa.Integer, nullable=False),
 )
+
+provisioned_configs = sa.Table(
+    "provisioned_configs",
+    metadata,
+    sa.Column("function_name", sa.String(64), primary_key=True),
+    sa.Column("qualifier", sa.String(128), primary_key=True),
+    sa.Column("requested", sa.Integer, nullable=False),
+    sa.Column("last_modified", sa.String(32), nullable=False),
+)
+
+# Per-minute invocation metrics per function (and "ALL"); `minute` is the epoch second that starts it.
+metric_minutes = sa.Table(
+    "metric_minutes",
+    metadata,
+    sa.Column("function", sa.String(64), primary_key=True),
+    sa.Column("minute", sa.BigInteger, primary_key=True),
+    sa.Column("invocations", sa.BigInteger, nullable=False, default=0),
+    sa.Column("errors", sa.BigInteger, nullable=False, default=0),
+    sa.Column("throttles", sa.BigInteger, nullable=False, default=0),
+    sa.Column("duration_ms_sum", sa.Float, nullable=False, default=0.0),
+    sa.Column("duration_ms_max", sa.Float, nullable=False, default=0.0),
+    sa.Column("billed_ms_sum", sa.BigInteger, nullable=False, default=0),
+    sa.Column("gb_seconds", sa.Float, nullable=False, default=0.0),
+    sa.Column("gb_seconds_arm64", sa.Float, nullable=False, default=0.0),
+    sa.Column("cold_starts", sa.BigInteger, nullable=False, default=0),
+    sa.Column("init_ms_sum", sa.Float, nullable=False, default=0.0),
+    sa.Column("async_dropped", sa.BigInteger, nullable=False, default=0),
+    sa.Column("concurrency_max", sa.Integer, nullable=False, default=0),
+    sa.Index("ix_metric_minutes_minute", "minute"),
+)
+
+# Lifetime usage per function for the cost report; never expired with the minutes.
+metric_totals = sa.Table(
+    "metric_totals",
+    metadata,
+    sa.Column("function", sa.String(64), primary_key=True),
+    sa.Column("requests", sa.BigInteger, nullable=False, default=0),
+    sa.Column("errors", sa.BigInteger, nullable=False, default=0),
+    sa.Column("throttles", sa.BigInteger, nullable=False, default=0),
+    sa.Column("billed_ms", sa.BigInteger, nullable=False, default=0),
+    sa.Column("gb_seconds", sa.Float, nullable=False, default=0.0),
+    sa.Column("gb_seconds_arm64", sa.Float, nullable=False, default=0.0),
+    sa.Column("first_minute", sa.BigInteger, nullable=False),
+    sa.Column("last_minute", sa.BigInteger, nullable=False),
+)

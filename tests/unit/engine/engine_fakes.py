@@ -45,10 +45,11 @@ class FakeChannel:
         self._sandbox = sandbox
         self.closed = False
 
-    def send(self, kind: int, header: dict | None = None, payload: bytes = b"") -> None:
+    def send(self, kind: int, header: dict | bytes | None = None, payload: bytes = b"") -> None:
+        header = json.loads(header) if isinstance(header, bytes) else header or {}
         self._sandbox.sent.append((kind, header, payload))
         if kind == protocol.INVOKE and self._sandbox.script.on_event is not None:
-            self._sandbox.script.on_event(self._sandbox, header or {}, payload)
+            self._sandbox.script.on_event(self._sandbox, header, payload)
 
     def close(self) -> None:
         self.closed = True

@@ -8,7 +8,7 @@ Runs inside the sandbox; imports only the standard library.
 
 import io
 import json
-import socket
+import os
 import struct
 import threading
 
@@ -27,21 +27,32 @@ _STREAM_CHUNK = 1 << 20
 
 
 class Channel:
+    """Plain reads and writes on the inherited descriptor (the socket module is not needed, and
+    importing it would add to every cold start)."""
+
     def __init__(self, fd):
-        self.sock = socket.socket(fileno=fd)
-        self.sock.setblocking(True)
-        self._rfile = self.sock.makefile("rb", buffering=_SMALL)
+        self.fd = fd
+        os.set_inheritable(fd, False)  # the function's own child processes must not hold it
+        self._rfile = open(fd, "rb", buffering=_SMALL, closefd=False)
         self._lock = threading.Lock()
 
+    def _write(self, data):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
     def send(self, kind, header=None, payload=b""):
-        head = json.dumps(header, separators=(",", ":")).encode() if header else b""
+        if isinstance(header, bytes):
+            head = header
+        else:
+            head = json.dumps(header, separators=(",", ":")).encode() if header else b""
         prefix = PREFIX.pack(kind, len(head), len(payload))
         with self._lock:
             if len(payload) < _SMALL:
-                self.sock.sendall(prefix + head + payload)
+                self._write(prefix + head + payload)
             else:
-                self.sock.sendall(prefix + head)
-                self.sock.sendall(payload)
+                self._write(prefix + head)
+                self._write(payload)
 
     def stream(self, data):
         for start in range(0, len(data), _STREAM_CHUNK):

@@ -91,7 +91,7 @@ def _peak_rss_kb():
 def _result_header(content_type):
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if content_type == "application/json":
-        return {"rss": rss}
+        return b'{"rss":%d}' % rss
     return {"ct": content_type, "rss": rss}
 
 

@@ -1,0 +1,134 @@
+"""Provisioned concurrency: Put/Get/Delete/ListProvisionedConcurrencyConfig(s), and the number of
+environments each function version must keep initialised.
+
+A config names an alias or a published version; the engine keeps that many environments of
+the version it resolves to initialised ahead (`targets`), and `status` reports them READY once
+they are. Imports lamina.store, lamina.model, lamina.arn and lamina.errors only; announces
+changes through `on_change`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lamina import arn as arns
+from lamina.errors import (
+    InvalidParameterValueException,
+    ProvisionedConcurrencyConfigNotFoundException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from lamina.model import LATEST, lambda_timestamp
+from lamina.store.aliases import AliasStore
+from lamina.store.functions import FunctionStore
+from lamina.store.provisioned import ProvisionedStore
+
+
+class ProvisionedConcurrency:
+    def __init__(self, store: ProvisionedStore, functions: FunctionStore, aliases: AliasStore, region: str,
+                 account_id: str, *, reserved: Callable[[str], int | None],
+                 ready: Callable[[str, str], int], on_change: Callable[[str], None]) -> None:
+        self._store = store
+        self._functions = functions
+        self._aliases = aliases
+        self._region = region
+        self._account_id = account_id
+        self._reserved = reserved
+        self._ready = ready
+        self._on_change = on_change
+
+    def _arn(self, name: str, qualifier: str | None = None) -> str:
+        return arns.function_arn(self._region, self._account_id, name, qualifier)
+
+    def _target(self, function_name: str, qualifier: str | None, *, putting: bool) -> tuple[str, str]:
+        ref = arns.parse_function_name(function_name, self._region, self._account_id)
+        qualifier = arns.merge_qualifier(ref.qualifier, qualifier)
+        if self._functions.get(ref.name) is None:
+            raise ResourceNotFoundException(f"Function not found: {self._arn(ref.name)}")
+        if qualifier in (None, "", LATEST):
+            raise InvalidParameterValueException(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions." if putting
+                else "The function resource provided must be an alias or a published version.")
+        exists = (self._functions.get_version(ref.name, qualifier) is not None if qualifier.isdigit()
+                  else self._aliases.get(ref.name, qualifier) is not None)
+        if not exists:
+            raise ResourceNotFoundException(f"Function not found: {self._arn(ref.name, qualifier)}")
+        return ref.name, qualifier
+
+    def version_of(self, name: str, qualifier: str) -> str | None:
+        if qualifier.isdigit():
+            return qualifier
+        alias = self._aliases.get(name, qualifier)
+        return alias.function_version if alias else None
+
+    def _shape(self, name: str, qualifier: str, requested: int, last_modified: str, *, arn: bool) -> dict:
+        version = self.version_of(name, qualifier)
+        ready = min(self._ready(name, version), requested) if version else 0
+        out = {"RequestedProvisionedConcurrentExecutions": requested,
+               "AvailableProvisionedConcurrentExecutions": ready,
+               "AllocatedProvisionedConcurrentExecutions": ready,
+               "Status": "READY" if ready >= requested else "IN_PROGRESS",
+               "LastModified": last_modified}
+        return {"FunctionArn": self._arn(name, qualifier), **out} if arn else out
+
+    def put(self, params: dict) -> dict:
+        name, qualifier = self._target(params["FunctionName"], params.get("Qualifier"), putting=True)
+        requested = params["ProvisionedConcurrentExecutions"]
+        reserved = self._reserved(name)
+        others = sum(n for fn, q, n, _ in self._store.all(name) if q != qualifier)
+        if reserved is not None and others + requested > reserved:
+            raise InvalidParameterValueException(
+                f"Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
+                f"for function: {reserved}"
+            )
+        if self.version_of(name, qualifier) == LATEST:
+            raise ResourceConflictException(
+                "Provisioned Concurrency Configs cannot be applied to an alias pointing to $LATEST.")
+        last_modified = lambda_timestamp()
+        self._store.put(name, qualifier, requested, last_modified)
+        self._on_change(name)
+        return {"RequestedProvisionedConcurrentExecutions": requested,
+                "AvailableProvisionedConcurrentExecutions": 0, "AllocatedProvisionedConcurrentExecutions": 0,
+                "Status": "IN_PROGRESS", "LastModified": last_modified}
+
+    def _find(self, name: str, qualifier: str) -> tuple[str, str, int, str]:
+        for row in self._store.all(name):
+            if row[1] == qualifier:
+                return row
+        raise ProvisionedConcurrencyConfigNotFoundException("No Provisioned Concurrency Config found for this function")
+
+    def get(self, params: dict) -> dict:
+        name, qualifier = self._target(params["FunctionName"], params.get("Qualifier"), putting=False)
+        _, _, requested, last_modified = self._find(name, qualifier)
+        return self._shape(name, qualifier, requested, last_modified, arn=False)
+
+    def delete(self, params: dict) -> None:
+        name, qualifier = self._target(params["FunctionName"], params.get("Qualifier"), putting=False)
+        self._find(name, qualifier)
+        self._store.delete(name, qualifier)
+        self._on_change(name)
+
+    def list(self, params: dict) -> tuple[list[dict], str | None]:
+        ref = arns.parse_function_name(params["FunctionName"], self._region, self._account_id)
+        if self._functions.get(ref.name) is None:
+            raise ResourceNotFoundException(f"Function not found: {self._arn(ref.name)}")
+        items = [self._shape(name, q, n, t, arn=True) for name, q, n, t in self._store.all(ref.name)]
+        marker = params.get("Marker")
+        if marker:
+            items = [item for item in items if item["FunctionArn"] > marker]
+        limit = min(params.get("MaxItems") or 50, 50)
+        next_marker = items[limit - 1]["FunctionArn"] if len(items) > limit else None
+        return items[:limit], next_marker
+
+    def targets(self) -> dict[tuple[str, str], int]:
+        """How many environments each (function, version) must keep initialised."""
+        wanted: dict[tuple[str, str], int] = {}
+        for name, qualifier, requested, _ in self._store.all():
+            version = self.version_of(name, qualifier)
+            if version is not None and version != LATEST:
+                wanted[(name, version)] = wanted.get((name, version), 0) + requested
+        return wanted
+
+    def forget(self, function_name: str) -> None:
+        """A deleted function's configs go with it."""
+        self._store.delete(function_name)

@@ -1,0 +1,93 @@
+"""An environment's variables are built from scratch (lamina.engine.envvars)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lamina.engine import envvars
+from lamina.engine.sandbox import Layout
+from lamina.engine.spec import RunSpec
+
+ISOLATED = Layout(task_root="/var/task", opt_dirs=("/opt",), runtime_dir="/var/runtime", site_dir="/var/runtime",
+                  tmp_dir="/tmp")
+HOSTED = Layout(task_root="/data/code/abc", opt_dirs=("/data/layers/2", "/data/layers/1"),
+                runtime_dir="/lamina/runtimes/python", site_dir="/data/site", tmp_dir="/data/env/tmp",
+                bin_dirs=("/py/bin",), lib_dirs=("/py/lib",))
+
+
+def spec(**extra) -> RunSpec:
+    return RunSpec(function_name="fn", version="3", function_arn="arn:aws:lambda:us-east-1:000000000000:function:fn",
+                   revision_id="r", runtime="python3.12", handler="app.handler", code_dir=Path("/code"),
+                   interpreter="/py/bin/python3.12", memory_mb=256, **extra)
+
+
+def build(layout: Layout = ISOLATED, **extra) -> dict[str, str]:
+    return envvars.build(spec(**extra), layout, region="eu-west-1", endpoint_url="http://127.0.0.1:9001",
+                         log_group="/aws/lambda/fn", log_stream="2024/01/01/[3]abc",
+                         credentials=("ASIAAAAAAAAAAAAAAAAA", "s" * 40, "token"))
+
+
+def test_lambdas_variables_inside_an_isolated_layout():
+    env = build()
+    assert env == {
+        "LANG": "en_US.UTF-8",
+        "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "LD_LIBRARY_PATH": "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9001",
+        "PYTHONPATH": "/var/runtime",
+        "_HANDLER": "app.handler",
+        "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "AWS_LAMBDA_FUNCTION_NAME": "fn",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_FUNCTION_VERSION": "3",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[3]abc",
+        "AWS_ACCESS_KEY_ID": "ASIAAAAAAAAAAAAAAAAA",
+        "AWS_SECRET_ACCESS_KEY": "s" * 40,
+        "AWS_SESSION_TOKEN": "token",
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "LAMBDA_RUNTIME_DIR": "/var/runtime",
+        "TZ": ":UTC",
+        "_LAMINA_OPT_DIRS": "/opt",
+    }
+
+
+def test_host_paths_of_the_process_backend():
+    env = build(HOSTED)
+    assert env["LAMBDA_TASK_ROOT"] == "/data/code/abc"
+    assert env["PATH"] == "/py/bin:/usr/local/bin:/usr/bin/:/bin:/data/layers/2/bin:/data/layers/1/bin"
+    assert env["LD_LIBRARY_PATH"].startswith("/py/lib:/lib64:")
+    assert env["LD_LIBRARY_PATH"].endswith(":/data/layers/2/lib:/data/layers/1/lib")
+    assert env["TMPDIR"] == "/data/env/tmp" and env["PYTHONPATH"] == "/data/site"
+    assert env["_LAMINA_OPT_DIRS"] == "/data/layers/2:/data/layers/1"
+
+
+def test_user_variables_override_presets_but_never_reserved_ones():
+    env = build(environment={"LANG": "C.UTF-8", "AWS_ENDPOINT_URL": "http://elsewhere", "MINE": "1",
+                             "AWS_REGION": "us-west-2", "_HANDLER": "x.y", "TZ": "Europe/Paris"})
+    assert env["LANG"] == "C.UTF-8" and env["AWS_ENDPOINT_URL"] == "http://elsewhere" and env["MINE"] == "1"
+    assert env["AWS_REGION"] == "eu-west-1" and env["_HANDLER"] == "app.handler" and env["TZ"] == ":UTC"
+
+
+def test_execution_role_credentials_win_over_local_ones():
+    env = build(credentials=("AKIDROLE", "secret", "session"))
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]) == (
+        "AKIDROLE", "secret", "session")
+
+
+def test_local_credentials_are_well_formed_and_fresh():
+    key_id, secret, token = envvars.local_credentials()
+    assert re.fullmatch(r"ASIA[A-Z2-7]{16}", key_id)
+    assert re.fullmatch(r"[A-Za-z0-9+/]{40}", secret)
+    assert len(token) > 100
+    assert envvars.local_credentials()[0] != key_id
+
+
+def test_nothing_reserved_for_concurrency_is_set():
+    env = build()
+    assert "AWS_LAMBDA_MAX_CONCURRENCY" not in env and "AWS_LAMBDA_RUNTIME_API" not in env

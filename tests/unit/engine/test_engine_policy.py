@@ -1,0 +1,79 @@
+"""Table tests of the pool policy's pure functions (lamina.engine.policy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from lamina.engine import policy
+
+
+@dataclass
+class Idle:
+    released_at: float
+    generation: int = 0
+
+
+@pytest.mark.parametrize(("in_flight", "limit", "function_in_flight", "reserved", "reason"), [
+    (0, 10, 0, None, None),
+    (9, 10, 9, None, None),
+    (10, 10, 0, None, "ConcurrentInvocationLimitExceeded"),
+    (11, 10, 0, None, "ConcurrentInvocationLimitExceeded"),
+    (0, 1, 0, None, None),
+    (1, 1, 1, None, "ConcurrentInvocationLimitExceeded"),
+    (0, 0, 0, None, "ConcurrentInvocationLimitExceeded"),
+    (3, 10, 2, 2, "ReservedFunctionConcurrentInvocationLimitExceeded"),
+    (3, 10, 1, 2, None),
+    (0, 10, 0, 0, "ReservedFunctionConcurrentInvocationLimitExceeded"),  # reserved 0 disables the function
+    (10, 10, 5, 5, "ReservedFunctionConcurrentInvocationLimitExceeded"),  # the function's own cap first
+])
+def test_throttle_reason(in_flight, limit, function_in_flight, reserved, reason):
+    assert policy.throttle_reason(in_flight, limit, function_in_flight, reserved) == reason
+
+
+@pytest.mark.parametrize(("idle", "generation", "picked"), [
+    ([], 0, None),  # nothing idle: start a new one
+    ([Idle(1.0)], 0, 0),
+    ([Idle(1.0), Idle(2.0), Idle(3.0)], 0, 2),  # the most recently released one
+    ([Idle(1.0, 0), Idle(2.0, 1)], 1, 1),
+    ([Idle(1.0, 1), Idle(2.0, 0)], 1, 0),  # a stale generation is never picked
+    ([Idle(1.0, 0), Idle(2.0, 0)], 1, None),  # all stale: start a new one
+])
+def test_pick_warm(idle, generation, picked):
+    assert policy.pick_warm(idle, generation) == picked
+
+
+@pytest.mark.parametrize(("healthy", "env_generation", "pool_generation", "closing", "action"), [
+    (True, 0, 0, False, policy.KEEP),
+    (True, 0, 1, False, policy.STOP),  # retired while busy
+    (True, 0, 0, True, policy.STOP),  # the engine is closing
+    (False, 0, 0, False, policy.DISCARD),  # timed out, crashed: already ending
+    (False, 0, 1, True, policy.DISCARD),
+])
+def test_after_release(healthy, env_generation, pool_generation, closing, action):
+    assert policy.after_release(healthy, env_generation, pool_generation, closing) == action
+
+
+@pytest.mark.parametrize(("idle", "now", "timeout", "generation", "keep", "reaped"), [
+    ([], 100.0, 10.0, 0, 0, []),
+    ([Idle(95.0)], 100.0, 10.0, 0, 0, []),
+    ([Idle(90.0)], 100.0, 10.0, 0, 0, [0]),  # exactly the idle timeout
+    ([Idle(50.0), Idle(95.0), Idle(80.0)], 100.0, 10.0, 0, 0, [0, 2]),
+    ([Idle(99.0, 0), Idle(99.0, 1)], 100.0, 10.0, 1, 0, [0]),  # stale generations go at once
+    ([Idle(10.0), Idle(20.0), Idle(30.0)], 100.0, 10.0, 0, 1, [0, 1]),  # keep the newest (provisioned)
+    ([Idle(10.0), Idle(20.0)], 100.0, 10.0, 0, 5, []),
+    ([Idle(10.0, 0), Idle(20.0, 1)], 100.0, float("inf"), 1, 0, [0]),  # retire: only the stale ones
+])
+def test_reap(idle, now, timeout, generation, keep, reaped):
+    assert policy.reap(idle, now, timeout, generation, keep) == reaped
+
+
+@pytest.mark.parametrize(("duration", "billed"), [(0.0, 1), (0.01, 1), (1.0, 1), (1.01, 2), (170.19, 171), (3000.0, 3000)])
+def test_billed_ms(duration, billed):
+    assert policy.billed_ms(duration) == billed
+
+
+@pytest.mark.parametrize(("kb", "mb"), [(0, 0), (1, 1), (1024, 1), (1025, 2), (40 * 1024, 40)])
+def test_memory_mb(kb, mb):
+    assert policy.memory_mb(kb) == mb

@@ -1,0 +1,372 @@
+"""The engine, its pools and the environment state machine driven by a fake sandbox
+(no processes, no sockets): reuse, scale-out, throttling, retiring, failures, reaping, closing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import replace
+
+import pytest
+from engine_fakes import FakeBackend, Script, echo, make_engine, request, sleepy, spec
+
+from lamina.engine import protocol
+from lamina.engine.states import State
+from lamina.errors import TooManyRequestsException
+
+
+def run(rig, scenario):
+    async def main():
+        await rig.engine.start()
+        try:
+            return await scenario(rig.engine)
+        finally:
+            await rig.engine.close()
+    return asyncio.run(main())
+
+
+def messages(rig):
+    return [event.message for batch in rig.batches for event in batch.events]
+
+
+def test_sequential_events_reuse_one_warm_environment(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend())
+
+    async def scenario(engine):
+        first = await engine.invoke(spec(), request("r1", b'{"n": 1}'))
+        second = await engine.invoke(spec(), request("r2", b'{"n": 2}'))
+        assert (first.payload, second.payload) == (b'{"n": 1}', b'{"n": 2}')
+        assert first.init_ms is not None and second.init_ms is None
+        assert first.executed_version == "$LATEST" and first.max_memory_mb == 2
+        assert len(rig.backend.started) == 1
+        invokes = [h for kind, h, _ in rig.backend.started[0].sent if kind == protocol.INVOKE]
+        assert [h["id"] for h in invokes] == ["r1", "r2"]
+        assert invokes[0]["arn"].endswith(":function:f") and invokes[0]["deadline"] > time.time() * 1000
+        assert engine.stats() == {"backend": "fake", "pools": 1, "environments": 1, "busy": 0, "idle": 1,
+                                  "starting": 0, "inFlight": 0}
+    run(rig, scenario)
+    lines = messages(rig)
+    assert lines[0].startswith("INIT_START Runtime Version: python:3.12.v1\t")
+    assert lines[1:4] == ["START RequestId: r1 Version: $LATEST", "END RequestId: r1", lines[3]]
+    assert lines[3].startswith("REPORT RequestId: r1\tDuration: ") and "\tInit Duration: " in lines[3]
+    assert lines[4:6] == ["START RequestId: r2 Version: $LATEST", "END RequestId: r2"]
+    assert "Init Duration" not in lines[6]
+    assert len(rig.batches) == 2  # one sink call per invocation
+
+
+def test_empty_payload_is_sent_as_an_empty_object(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend())
+
+    async def scenario(engine):
+        assert (await engine.invoke(spec(), request(payload=b""))).payload == b"{}"
+    run(rig, scenario)
+
+
+def test_concurrent_events_start_new_environments_then_reuse_them(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(0.05))))
+
+    async def scenario(engine):
+        await asyncio.gather(*(engine.invoke(spec(), request(f"a{i}")) for i in range(4)))
+        assert len(rig.backend.started) == 4
+        assert engine.stats()["environments"] == 4 and engine.stats()["idle"] == 4
+        await asyncio.gather(*(engine.invoke(spec(), request(f"b{i}")) for i in range(3)))
+        assert len(rig.backend.started) == 4
+        await engine.invoke(spec(version="1"), request("v1"))  # another version: another pool
+        assert len(rig.backend.started) == 5 and engine.stats()["pools"] == 2
+    run(rig, scenario)
+
+
+def test_states_during_an_environments_life(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(init_delay=0.05, on_event=sleepy(0.05))))
+
+    async def scenario(engine):
+        call = asyncio.ensure_future(engine.invoke(spec(), request()))
+        await asyncio.sleep(0.02)
+        assert engine.stats()["starting"] == 1
+        await asyncio.sleep(0.05)
+        assert engine.stats()["busy"] == 1
+        await call
+        assert engine.stats()["idle"] == 1
+        env = next(iter(engine._pools[("f", "$LATEST")].environments))
+        assert env.state is State.READY
+        await env.stop(0.05)
+        assert env.state is State.GONE and rig.backend.started[0].closed
+        assert engine.stats()["environments"] == 0
+    run(rig, scenario)
+
+
+def test_account_limit_throttles_and_frees_up(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(0.05))), limit=2)
+
+    async def scenario(engine):
+        calls = [asyncio.ensure_future(engine.invoke(spec(), request(f"r{i}"))) for i in range(2)]
+        await asyncio.sleep(0)
+        with pytest.raises(TooManyRequestsException) as info:
+            await engine.invoke(spec(), request("r3"))
+        assert info.value.body()["Reason"] == "ConcurrentInvocationLimitExceeded"
+        await asyncio.gather(*calls)
+        assert engine.stats()["inFlight"] == 0
+        assert (await engine.invoke(spec(), request("r4"))).function_error is None
+    run(rig, scenario)
+
+
+def test_reserved_concurrency_throttles_only_that_function(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(0.05))))
+
+    async def scenario(engine):
+        capped = spec(reserved_concurrency=1)
+        call = asyncio.ensure_future(engine.invoke(capped, request("r1")))
+        await asyncio.sleep(0)
+        with pytest.raises(TooManyRequestsException) as info:
+            await engine.invoke(capped, request("r2"))
+        assert info.value.body()["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+        assert (await engine.invoke(spec(name="other"), request("r3"))).function_error is None
+        await call
+        with pytest.raises(TooManyRequestsException):
+            await engine.invoke(spec(reserved_concurrency=0), request("r4"))
+    run(rig, scenario)
+
+
+def test_a_new_revision_retires_the_pools_environments(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend())
+
+    async def scenario(engine):
+        await engine.invoke(spec(revision="r1"), request("a"))
+        old = rig.backend.started[0]
+        await engine.invoke(spec(revision="r2"), request("b"))
+        assert len(rig.backend.started) == 2
+        await asyncio.sleep(0.01)
+        assert old.signals == ["TERM"] and old.closed
+        assert engine.stats()["environments"] == 1
+        await engine.invoke(spec(revision="r2"), request("c"))
+        assert len(rig.backend.started) == 2
+    run(rig, scenario)
+
+
+def test_retire_stops_idle_environments_now_and_busy_ones_when_released(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(0.05))))
+
+    async def scenario(engine):
+        await asyncio.gather(engine.invoke(spec(), request("a")), engine.invoke(spec(), request("b")),
+                             engine.invoke(spec(version="1"), request("v")))
+        busy = asyncio.ensure_future(engine.invoke(spec(), request("c")))
+        await asyncio.sleep(0.01)
+        engine.retire("f", "$LATEST")
+        await asyncio.sleep(0.01)
+        assert engine.stats()["environments"] == 2  # the busy $LATEST one and version 1
+        assert (await busy).function_error is None
+        await asyncio.sleep(0.01)
+        assert engine.stats()["environments"] == 1
+        engine.retire("f")
+        await asyncio.sleep(0.01)
+        assert engine.stats()["environments"] == 0
+        await engine.invoke(spec(), request("d"))
+        assert len(rig.backend.started) == 4
+    run(rig, scenario)
+
+
+def test_init_error_discards_the_environment_and_the_next_event_retries_init(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(init="init_error", on_event=echo)))
+
+    async def scenario(engine):
+        for attempt in range(2):
+            result = await engine.invoke(spec(), request(f"r{attempt}", tail=True))
+            assert result.function_error == "Unhandled" and result.error_type == "Runtime.ImportModuleError"
+            assert json.loads(result.payload)["requestId"] == ""
+            assert "INIT_REPORT Init Duration: " in result.log_tail
+            assert "Phase: init\tStatus: error\tError Type: Runtime.ImportModuleError" in result.log_tail
+            assert result.log_tail.splitlines()[-1].endswith("Status: error\tError Type: Runtime.ImportModuleError")
+            await asyncio.sleep(0)
+        assert len(rig.backend.started) == 2 and all(s.closed for s in rig.backend.started)
+        assert engine.stats()["environments"] == 0
+    run(rig, scenario)
+
+
+def test_runtime_dying_during_init_is_an_exit_error(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(init="crash")))
+
+    async def scenario(engine):
+        result = await engine.invoke(spec(), request("r"))
+        assert json.loads(result.payload) == {"errorMessage": "RequestId: r Error: Runtime exited with error: exit status 1",
+                                              "errorType": "Runtime.ExitError"}
+        assert engine.stats()["environments"] == 0
+    run(rig, scenario)
+
+
+def test_init_that_never_finishes_is_cut_at_the_init_timeout(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(init="hang")), init_timeout=0.05)
+
+    async def scenario(engine):
+        result = await engine.invoke(spec(), request("r", tail=True))
+        assert result.error_type == "Sandbox.Timedout"
+        assert "INIT_REPORT Init Duration: " in result.log_tail and "Status: timeout" in result.log_tail
+        await asyncio.sleep(0.01)
+        assert rig.backend.started[0].signals == ["KILL"] and engine.stats()["environments"] == 0
+    run(rig, scenario)
+
+
+def test_event_timeout_kills_the_environment_and_the_next_event_starts_cold(tmp_path):
+    script = Script(on_event=lambda sandbox, header, payload: None if payload == b'"hang"' else echo(sandbox, header, payload))
+    rig = make_engine(tmp_path, FakeBackend(script))
+
+    async def scenario(engine):
+        result = await engine.invoke(spec(timeout=1), request("r", b'"hang"', tail=True))
+        assert result.function_error == "Unhandled" and result.error_type == "Sandbox.Timedout"
+        assert result.payload == (b'{"errorMessage":"RequestId: r Error: Task timed out after 1.00 seconds",'
+                                  b'"errorType":"Sandbox.Timedout"}')
+        assert " r Task timed out after 1.0" in result.log_tail and result.log_tail.rstrip().endswith("Status: timeout")
+        assert result.max_memory_mb == 4  # the sandbox's own reading, taken before the kill
+        await asyncio.sleep(0.01)
+        assert rig.backend.started[0].signals == ["KILL"]
+        again = await engine.invoke(spec(timeout=1), request("r2"))
+        assert again.function_error is None and again.init_ms is not None and len(rig.backend.started) == 2
+    run(rig, scenario)
+
+
+def test_runtime_dying_during_an_event_is_an_exit_error(tmp_path):
+    def crash(sandbox, header, payload):
+        sandbox.deliver(protocol.STREAM, {}, b"last words\n")
+        sandbox._loop.call_soon(sandbox.exit, -9)
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=crash)))
+
+    async def scenario(engine):
+        result = await engine.invoke(spec(), request("r", tail=True))
+        assert json.loads(result.payload) == {"errorMessage": "RequestId: r Error: Runtime exited with error: signal: killed",
+                                              "errorType": "Runtime.ExitError"}
+        lines = result.log_tail.splitlines()
+        assert lines[-5:-1] == ["last words", "RequestId: r Error: Runtime exited with error: signal: killed",
+                                "Runtime.ExitError", "END RequestId: r"]
+        assert lines[-1].endswith("\tStatus: error\tError Type: Runtime.ExitError")
+        assert engine.stats()["environments"] == 0
+    run(rig, scenario)
+
+
+def test_handler_error_and_oversized_response_keep_the_environment(tmp_path):
+    def answer(sandbox, header, payload):
+        if payload == b'"big"':
+            sandbox._loop.call_soon(sandbox._sink.frame_received, protocol.RESULT, {}, None, 7_000_000)
+        else:
+            sandbox.reply(protocol.ERROR, {"type": "ValueError"}, b'{"errorMessage": "bad", "errorType": "ValueError"}')
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=answer)))
+
+    async def scenario(engine):
+        error = await engine.invoke(spec(), request("r1", b'"boom"', tail=True))
+        assert (error.function_error, error.error_type) == ("Unhandled", "ValueError")
+        assert "Status" not in error.log_tail
+        big = await engine.invoke(spec(), request("r2", b'"big"', tail=True))
+        assert (big.function_error, big.error_type) == ("Unhandled", "Function.ResponseSizeTooLarge")
+        assert "\tStatus: error\tError Type: Function.ResponseSizeTooLarge" in big.log_tail
+        assert len(rig.backend.started) == 1 and engine.stats()["idle"] == 1
+    run(rig, scenario)
+
+
+def test_bytes_results_keep_their_content_type(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(
+        on_event=lambda sandbox, h, p: sandbox.reply(protocol.RESULT, {"ct": "application/unknown"}, b"\x00raw"))))
+
+    async def scenario(engine):
+        result = await engine.invoke(spec(), request())
+        assert (result.payload, result.content_type) == (b"\x00raw", "application/unknown")
+    run(rig, scenario)
+
+
+def test_idle_environments_are_reaped_after_the_idle_timeout(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(), idle_timeout=30.0)
+
+    async def scenario(engine):
+        await asyncio.gather(*(engine.invoke(spec(), request(f"r{i}")) for i in range(2)))
+        now = time.monotonic()
+        engine.tick(now + 5)
+        await asyncio.sleep(0.01)
+        assert engine.stats()["environments"] == 2
+        engine.tick(now + 31)
+        await asyncio.sleep(0.01)
+        assert engine.stats()["environments"] == 0
+        assert all(s.signals == ["TERM"] for s in rig.backend.started)
+        engine.tick(now + 62)
+        assert engine.stats()["pools"] == 0  # an empty pool is forgotten after another idle timeout
+    run(rig, scenario)
+
+
+def test_close_ends_everything_with_term_then_kill(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(10)), ignore_term=True))
+
+    async def scenario(engine):
+        calls = [asyncio.ensure_future(engine.invoke(spec(), request(f"r{i}"))) for i in range(3)]
+        await asyncio.sleep(0.01)
+        await engine.close()
+        results = await asyncio.gather(*calls)
+        assert all(r.error_type == "Runtime.ExitError" for r in results)
+        assert all(s.signals == ["TERM", "KILL"] and s.closed for s in rig.backend.started)
+        assert engine.stats()["environments"] == 0
+        with pytest.raises(Exception, match="shutting down"):
+            await engine.invoke(spec(), request())
+    run(rig, scenario)
+
+
+def test_a_cancelled_caller_ends_its_environment(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(10))))
+
+    async def scenario(engine):
+        call = asyncio.ensure_future(engine.invoke(spec(), request()))
+        await asyncio.sleep(0.01)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.sleep(0.01)
+        assert rig.backend.started[0].signals == ["KILL"] and engine.stats()["environments"] == 0
+        assert engine.stats()["inFlight"] == 0
+    run(rig, scenario)
+
+
+def test_sandbox_that_cannot_start_is_an_invalid_entrypoint(tmp_path):
+    backend = FakeBackend()
+    backend.fail_start = FileNotFoundError(2, "No such file or directory")
+    rig = make_engine(tmp_path, backend)
+
+    async def scenario(engine):
+        result = await engine.invoke(spec(), request("r"))
+        assert json.loads(result.payload) == {
+            "errorMessage": "RequestId: r Error: fork/exec /usr/bin/python3.12: no such file or directory",
+            "errorType": "Runtime.InvalidEntrypoint"}
+        assert engine.stats()["environments"] == 0
+    run(rig, scenario)
+
+
+def test_runtimes_the_engine_cannot_run(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend())
+
+    async def scenario(engine):
+        node = await engine.invoke(replace(spec(), runtime="nodejs22.x"), request("r"))
+        assert node.error_type == "Runtime.InvalidEntrypoint"
+        assert "nodejs22.x" in json.loads(node.payload)["errorMessage"]
+        missing = await engine.invoke(replace(spec(), interpreter=None), request("r"))
+        assert "not installed" in json.loads(missing.payload)["errorMessage"]
+        assert rig.backend.started == []
+    run(rig, scenario)
+
+
+def test_unexpected_frames_and_output_between_events_are_handled(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend())
+
+    async def scenario(engine):
+        await engine.invoke(spec(), request("r1"))
+        sandbox = rig.backend.started[0]
+        sandbox.deliver(protocol.RESULT, {}, b"stray")  # no event in flight: ignored
+        sandbox.deliver(protocol.STREAM, {}, b"background thread output\n")
+        engine.tick(time.monotonic())  # the ticker flushes output written between events
+        assert messages(rig)[-1] == "background thread output"
+        assert (await engine.invoke(spec(), request("r2"))).payload == b'{"a": 1}'
+    run(rig, scenario)
+
+
+def test_retire_may_be_called_from_another_thread(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend())
+
+    async def scenario(engine):
+        await engine.invoke(spec(), request("a"))
+        await asyncio.to_thread(engine.retire, "f")
+        await asyncio.sleep(0.02)
+        assert engine.stats()["environments"] == 0 and rig.backend.started[0].signals == ["TERM"]
+    run(rig, scenario)

@@ -1,0 +1,85 @@
+"""The platform's exact texts (lamina.engine.report): log lines, error bodies, stream names, tail."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+
+import pytest
+
+from lamina.engine import report
+
+NOW = calendar.timegm((2024, 2, 21, 13, 12, 33)) + 0.9335
+
+
+def test_stream_name_and_timestamps():
+    assert report.stream_name("$LATEST", "a" * 32, NOW) == "2024/02/21/[$LATEST]" + "a" * 32
+    assert report.stream_name("7", "b" * 32, NOW) == "2024/02/21/[7]" + "b" * 32
+    assert report.iso_timestamp(NOW) == "2024-02-21T13:12:33.933Z"
+
+
+def test_init_start_line():
+    line = report.init_start("python3.12", "eu-west-1")
+    assert re.fullmatch(r"INIT_START Runtime Version: python:3\.12\.v1\tRuntime Version ARN: "
+                        r"arn:aws:lambda:eu-west-1::runtime:[0-9a-f]{64}", line)
+    assert line == report.init_start("python3.12", "eu-west-1")  # stable per runtime
+    assert line.split("runtime:")[-1] != report.init_start("python3.13", "eu-west-1").split("runtime:")[-1]
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (("r-1", 170.19, 171, 128, 73, 223.111), "REPORT RequestId: r-1\tDuration: 170.19 ms\tBilled Duration: 171 ms\t"
+                                             "Memory Size: 128 MB\tMax Memory Used: 73 MB\tInit Duration: 223.11 ms"),
+    (("r-2", 1.0, 1, 256, 40), "REPORT RequestId: r-2\tDuration: 1.00 ms\tBilled Duration: 1 ms\t"
+                               "Memory Size: 256 MB\tMax Memory Used: 40 MB"),
+    (("r-3", 3001.5, 3002, 128, 40, None, "timeout"),
+     "REPORT RequestId: r-3\tDuration: 3001.50 ms\tBilled Duration: 3002 ms\tMemory Size: 128 MB\t"
+     "Max Memory Used: 40 MB\tStatus: timeout"),
+    (("r-4", 2.0, 2, 128, 40, None, "error", "Runtime.ExitError"),
+     "REPORT RequestId: r-4\tDuration: 2.00 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\t"
+     "Max Memory Used: 40 MB\tStatus: error\tError Type: Runtime.ExitError"),
+])
+def test_report_line(args, line):
+    assert report.report(*args) == line
+
+
+def test_start_end_and_init_report_lines():
+    assert report.start("r", "$LATEST") == "START RequestId: r Version: $LATEST"
+    assert report.end("r") == "END RequestId: r"
+    assert report.init_report(10007.333, "timeout") == "INIT_REPORT Init Duration: 10007.33 ms\tPhase: init\tStatus: timeout"
+    assert report.init_report(5, "error", "Runtime.ImportModuleError") == (
+        "INIT_REPORT Init Duration: 5.00 ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError")
+    assert report.timed_out_line("r", 3.0312, NOW) == "2024-02-21T13:12:33.933Z r Task timed out after 3.03 seconds"
+
+
+def test_platform_error_bodies():
+    assert report.timed_out("r", 3) == (b'{"errorMessage":"RequestId: r Error: Task timed out after 3.00 seconds",'
+                                        b'"errorType":"Sandbox.Timedout"}')
+    assert json.loads(report.too_large(6291556)) == {
+        "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+        "errorType": "Function.ResponseSizeTooLarge"}
+    assert json.loads(report.exited("r", 1))["errorMessage"] == "RequestId: r Error: Runtime exited with error: exit status 1"
+    assert json.loads(report.exited("r", 1))["errorType"] == "Runtime.ExitError"
+
+
+@pytest.mark.parametrize(("status", "reason"), [
+    (1, "Runtime exited with error: exit status 1"),
+    (3, "Runtime exited with error: exit status 3"),
+    (0, "Runtime exited without providing a reason"),
+    (-9, "Runtime exited with error: signal: killed"),
+    (-15, "Runtime exited with error: signal: terminated"),
+    (-11, "Runtime exited with error: signal: segmentation fault"),
+    (-6, "Runtime exited with error: signal: aborted"),
+])
+def test_exit_reasons_use_gos_wording(status, reason):
+    assert report.exit_reason(status) == reason
+
+
+def test_tail_is_the_last_4096_bytes_on_a_character_boundary():
+    assert report.tail(["START", "END"]) == "START\nEND\n"
+    lines = ["é" * 3000, "REPORT x"]
+    tail = report.tail(lines)
+    assert len(tail.encode()) <= 4096 and tail.endswith("é\nREPORT x\n")
+    assert len(tail.encode()) >= 4095
+    ascii_tail = report.tail(["a" * 5000, "b"])
+    assert len(ascii_tail.encode()) == 4096 and ascii_tail.endswith("a\nb\n")
