@@ -253,3 +253,23 @@ def test_provisioned_concurrency_initialises_environments_ahead(lam):
     assert "provisioned-concurrency" in kinds
     lam.delete_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
     assert lam.list_provisioned_concurrency_configs(FunctionName="warm")["ProvisionedConcurrencyConfigs"] == []
+
+
+def test_event_older_than_its_maximum_age_goes_to_on_failure(lam, server):
+    lam.create_function(FunctionName="aging", Runtime="python3.12", Role=ROLE, Handler="app.fail", Timeout=10,
+                        Code={"ZipFile": make_zip({"app.py": APP})})
+    lam.get_waiter("function_active_v2").wait(FunctionName="aging", WaiterConfig={"Delay": 1})
+    # 60 s of event age, scaled like every delay by LAMINA_ASYNC_BACKOFF_SCALE (0.005 here): the first
+    # retry (1 minute later, scaled) would already be past it.
+    lam.put_function_event_invoke_config(FunctionName="aging", MaximumRetryAttempts=2, MaximumEventAgeInSeconds=60,
+                                         DestinationConfig={"OnFailure": {"Destination": f"{ARN}:sink"}})
+    accepted = lam.invoke(FunctionName="aging", InvocationType="Event", Payload=b'{"old": true}')
+    request_id = accepted["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    deadline = time.monotonic() + 30
+    mine = []
+    while time.monotonic() < deadline and not mine:
+        mine = [r for r in records(server) if r["requestContext"]["requestId"] == request_id]
+        time.sleep(0.2)
+    assert mine and mine[0]["requestContext"]["condition"] == "EventAgeExceeded"
+    assert mine[0]["requestContext"]["functionArn"] == f"{ARN}:aging:$LATEST"
+    assert mine[0]["requestPayload"] == {"old": True}
