@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from common import create_function, emit, percentile, start_lamina
+from common import create_function, emit, lambda_call, percentile, start_lamina
 
 NOOP = "import time\ndef handler(event, context):\n    print('LATENCY', (time.time() - event['t']) * 1000)\n"
 PATH = "/2015-03-31/functions/{name}/invocations"
@@ -42,12 +42,17 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--runtime", default="python3.12")
+    parser.add_argument("--sink-concurrency", type=int, default=None,
+                        help="reserved concurrency of the function the events are sent to")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
         process, port = start_lamina(data)
         try:
             create_function(port, "sink", "def handler(event, context):\n    return None\n", args.runtime)
+            if args.sink_concurrency is not None:  # limit how much of the CPU the queue workers take meanwhile
+                lambda_call(port, "PUT", "/2017-10-31/functions/sink/concurrency",
+                            {"ReservedConcurrentExecutions": args.sink_concurrency})
             create_function(port, "timed", NOOP, args.runtime)
             queue: multiprocessing.Queue = multiprocessing.Queue()
             workers = [multiprocessing.Process(target=_client, args=(port, args.seconds, queue))
@@ -58,7 +63,7 @@ def main() -> int:
             for worker in workers:
                 worker.join()
             emit(figure="async_enqueue_rps", clients=args.clients, rps=round(accepted / args.seconds),
-                 accepted=accepted, target=5000)
+                 accepted=accepted, sink_reserved_concurrency=args.sink_concurrency, target=5000)
 
             conn = http.client.HTTPConnection("127.0.0.1", port)
             for _ in range(args.latency_samples):

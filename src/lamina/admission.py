@@ -57,5 +57,8 @@ class Admission:
         if unreserved:
             self._unreserved_running -= 1
 
+    def running_of(self, function_name: str) -> int:
+        return self._running.get(function_name, 0)
+
     def running(self) -> int:
         return sum(self._running.values())

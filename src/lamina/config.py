@@ -55,6 +55,8 @@ class Settings:
     runtime_paths: dict[str, str] = field(default_factory=dict)
     # Multiplies every async retry delay (1.0 = AWS's 1 min / 2 min / 1 s…5 min back-off).
     async_backoff_scale: float = 1.0
+    # Per-minute metric series are kept this many days.
+    metrics_retention_days: float = 14.0
     # How often log events past their group's retention are deleted (seconds).
     log_expiry_interval: float = 300.0
     # Let functions be created on runtimes past AWS's block-create date (reference 2.3).
@@ -76,6 +78,7 @@ class Settings:
             max_timeout=_int(env, "LAMINA_MAX_TIMEOUT", 900),
             sandbox=env.get("LAMINA_SANDBOX", "auto"),
             runtime_paths=_paths(env, "LAMINA_RUNTIME_PATHS"),
+            metrics_retention_days=_float(env, "LAMINA_METRICS_RETENTION_DAYS", 14.0),
             log_expiry_interval=_float(env, "LAMINA_LOG_EXPIRY_INTERVAL", 300.0),
             async_backoff_scale=_float(env, "LAMINA_ASYNC_BACKOFF_SCALE", 1.0),
             allow_deprecated_runtimes=env.get("LAMINA_ALLOW_DEPRECATED_RUNTIMES", "") in ("1", "true", "yes"),

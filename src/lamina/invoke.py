@@ -28,6 +28,7 @@ from lamina.errors import (
 from lamina.model import LATEST, Alias, FunctionVersion
 from lamina.queue.worker import Attempt
 from lamina.store.queue import QueuedEvent
+from lamina.telemetry.metrics import InvocationSample, Metrics
 
 log = logging.getLogger("lamina.invoke")
 
@@ -68,7 +69,8 @@ class Invoker:
                  spec_for: Callable[[FunctionVersion], RunSpec],
                  run: Callable[[RunSpec, InvokeRequest], Awaitable[InvokeResult]],
                  admission: Admission,
-                 enqueue: Callable[..., Awaitable[None]]) -> None:
+                 enqueue: Callable[..., Awaitable[None]],
+                 metrics: Metrics | None = None) -> None:
         self._region = region
         self._account_id = account_id
         self._lookup = lookup
@@ -78,6 +80,7 @@ class Invoker:
         self._run = run
         self._admission = admission
         self._enqueue = enqueue
+        self._metrics = metrics
         self._cache: dict[tuple[str, str], Target] = {}
 
     def forget(self, function_name: str) -> None:
@@ -134,13 +137,34 @@ class Invoker:
         invoked_arn = arns.function_arn(self._region, self._account_id, ref.name, qualifier)
         return target, invoked_arn, qualifier
 
-    async def _execute(self, target: Target, request: InvokeRequest) -> InvokeResult:
-        name = target.version.name
-        token = self._admission.acquire(name)
+    async def _execute(self, target: Target, request: InvokeRequest, alias: str | None) -> InvokeResult:
+        version = target.version
+        name = version.name
+        metrics = self._metrics
         try:
-            return await self._run(target.spec, request)
+            token = self._admission.acquire(name)
+        except TooManyRequestsException:
+            if metrics is not None:
+                metrics.throttle(name, version.version, alias)
+            raise
+        if metrics is not None:
+            metrics.concurrency(name, self._admission.running_of(name))
+        try:
+            result = await self._run(target.spec, request)
+        except TooManyRequestsException:
+            if metrics is not None:
+                metrics.throttle(name, version.version, alias)
+            raise
         finally:
             self._admission.release(name, token)
+            if metrics is not None:
+                metrics.concurrency(name, self._admission.running_of(name))
+        if metrics is not None:
+            metrics.invocation(InvocationSample(
+                function=name, version=result.executed_version, alias=alias, duration_ms=result.duration_ms,
+                billed_ms=result.billed_ms, memory_mb=version.memory_size, init_ms=result.init_ms,
+                error=result.function_error is not None, architecture=version.architectures[0]))
+        return result
 
     async def invoke(self, call: Invocation) -> Outcome:
         request_id = str(uuid.uuid4())
@@ -154,13 +178,13 @@ class Invoker:
             return Outcome(202, request_id, executed_version=version)
         request = InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
                                 client_context=call.client_context, tail=call.tail)
-        result = await self._execute(target, request)
+        result = await self._execute(target, request, _alias(qualifier))
         return Outcome(200, request_id, result=result, executed_version=result.executed_version)
 
     async def run_event(self, event: QueuedEvent) -> Attempt:
         """One attempt of a queued event, with its original request id, as the queue sees it."""
         try:
-            target, invoked_arn, _ = await self.resolve(event.function_name, event.qualifier)
+            target, invoked_arn, qualifier = await self.resolve(event.function_name, event.qualifier)
         except ResourceNotFoundException:
             return Attempt("gone")
         except ResourceConflictException:
@@ -169,7 +193,7 @@ class Invoker:
             return Attempt("zero_concurrency")
         request = InvokeRequest(request_id=event.request_id, payload=event.payload, invoked_arn=invoked_arn)
         try:
-            result = await self._execute(target, request)
+            result = await self._execute(target, request, _alias(qualifier))
         except TooManyRequestsException:
             return Attempt("throttle")
         except LambdaError as error:
@@ -179,3 +203,8 @@ class Invoker:
         return Attempt("function_error" if result.function_error else "success", function_arn=function_arn,
                        executed_version=result.executed_version, function_error=result.function_error,
                        response=result.payload)
+
+
+def _alias(qualifier: str | None) -> str | None:
+    """The alias a qualifier names, if it names one."""
+    return None if qualifier is None or qualifier == LATEST or qualifier.isdigit() else qualifier

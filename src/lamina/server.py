@@ -10,6 +10,7 @@ import asyncio
 import concurrent.futures
 import logging
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -45,9 +46,11 @@ from lamina.store.event_configs import EventConfigStore
 from lamina.store.functions import FunctionStore
 from lamina.store.layers import LayerStore
 from lamina.store.logs import LogStore
+from lamina.store.metrics import MetricStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
 from lamina.telemetry.logbuffer import LogBuffer
+from lamina.telemetry.metrics import Metrics
 
 log = logging.getLogger("lamina")
 
@@ -137,6 +140,9 @@ class Server:
         )
 
         # The data plane: log buffer → engine → invoker, and the durable async queue.
+        self.metric_store = MetricStore(self.database)
+        self.metrics = Metrics(write_minutes=self.metric_store.add_minutes, expire=self.metric_store.expire,
+                               retention_days=settings.metrics_retention_days)
         self.logs = LogStore(self.database)
         self.logs_api = Logs(self.logs, settings.region, settings.account_id)
         self.log_buffer = LogBuffer(self.logs.append)
@@ -150,16 +156,17 @@ class Server:
             QueueStore(self.database), run=self._run_event, config_for=self.event_configs.retry_config,
             deliver=self._deliver, arn_for=lambda name, q: self.functions.arn(name, q or LATEST),
             scale=settings.async_backoff_scale,
-            before_remove=lambda: asyncio.to_thread(self.log_buffer.flush),
+            before_remove=self._logs_stored, on_drop=self.metrics.dropped,
         )
         self.invoker = Invoker(
             region=settings.region, account_id=settings.account_id, lookup=self._version,
             alias_of=self.alias_store.get, spec_for=self._spec_for, run=self.engine.invoke,
-            admission=self.admission, enqueue=self.queue.enqueue,
+            admission=self.admission, enqueue=self.queue.enqueue, metrics=self.metrics,
         )
         self._listeners += [self.invoker.forget, self._forget_deleted, self._retire, self._provision]
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
-                                  invoker=self.invoker, logs=self.logs_api))
+                                  invoker=self.invoker, logs=self.logs_api, metrics=self.metrics,
+                                  metric_store=self.metric_store))
 
     # -- data-plane wiring ------------------------------------------------------------------
     def _version(self, name: str, version: str) -> FunctionVersion | None:
@@ -180,6 +187,14 @@ class Server:
             log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
         )
 
+    async def _logs_stored(self) -> None:
+        """Wait, without holding a thread, until the log lines written so far are stored."""
+        loop = asyncio.get_running_loop()
+        stored = loop.create_future()
+        self.log_buffer.after_flush(lambda: loop.call_soon_threadsafe(
+            lambda: stored.done() or stored.set_result(None)))
+        await stored
+
     async def _run_event(self, event):
         return await self.invoker.run_event(event)
 
@@ -192,6 +207,17 @@ class Server:
             return
         await self.queue.enqueue(request_id=str(uuid.uuid4()), function_name=ref.name, qualifier=ref.qualifier,
                                  payload=record)
+
+    async def _sample_queue(self) -> None:
+        """The async queue's depth and oldest event age, for the metrics, every few seconds."""
+        while True:
+            try:
+                depth = await asyncio.to_thread(self.queue.depth)
+                oldest = await asyncio.to_thread(self.queue.oldest)
+                self.metrics.queue(depth, time.time() - oldest if oldest else 0.0)
+            except Exception:
+                log.exception("sampling the async queue failed")
+            await asyncio.sleep(5)
 
     async def _expire_logs(self) -> None:
         """Retention policies really delete old events: checked every few minutes."""
@@ -265,6 +291,7 @@ class Server:
     def close(self) -> None:
         self._deferred.shutdown(wait=True)
         self.log_buffer.close()
+        self.metrics.close()
         self.database.dispose()
 
     async def serve(self, ready: Callable[[Server], None] | None = None) -> None:
@@ -283,14 +310,17 @@ class Server:
         self._loop = asyncio.get_running_loop()
         await self.engine.start()
         self._provision("")
+        self.metrics.start()
         await self.queue.start()
         watcher = asyncio.create_task(announce_when_started())
         expiry = asyncio.create_task(self._expire_logs())
+        sampler = asyncio.create_task(self._sample_queue())
         try:
             await server.serve()
         finally:
             watcher.cancel()
             expiry.cancel()
+            sampler.cancel()
             await self.queue.close()
             await self.engine.close()
             self.close()

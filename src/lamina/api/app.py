@@ -31,9 +31,12 @@ from lamina.api import request as wire_request
 from lamina.api import validation
 from lamina.api.functions import ControlPlane
 from lamina.api.logs import logs_endpoint
+from lamina.api.system import system_routes
 from lamina.control.logs import Logs
 from lamina.errors import LambdaError, ServiceException, UnknownOperationException
 from lamina.invoke import Invoker
+from lamina.store.metrics import MetricStore
+from lamina.telemetry.metrics import Metrics
 
 log = logging.getLogger("lamina.api")
 HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS}
@@ -47,6 +50,8 @@ class Api:
     health: Callable[[], dict]
     invoker: Invoker | None = None
     logs: Logs | None = None
+    metrics: Metrics | None = None
+    metric_store: MetricStore | None = None
 
 
 def json_response(status: int, body: object, headers: dict[str, str] | None = None,
@@ -132,6 +137,8 @@ def create_app(api: Api):
     routes = [Route("/health", health, methods=["GET"]), Route(CODE_PATH, code, methods=["GET"])]
     if api.logs is not None:  # CloudWatch Logs (JSON 1.1 at POST /) on the same port
         routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
+    if api.metrics is not None and api.metric_store is not None:  # /metrics, /system/metrics, /system/cost
+        routes += system_routes(api.metrics, api.metric_store)
     routes += build_routes(api)
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,

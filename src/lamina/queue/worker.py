@@ -10,6 +10,7 @@ again (at least once, with their original request id). Imports lamina.store and 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,7 @@ class EventQueue:
                  config_for: Callable[[str, str | None], policy.RetryConfig],
                  deliver: Callable[[str, bytes], Awaitable[None]], arn_for: Callable[[str, str | None], str],
                  before_remove: Callable[[], Awaitable[None]] | None = None,
+                 on_drop: Callable[[str], None] | None = None,
                  scale: float = 1.0,
                  workers: int = 64) -> None:
         self._store = store
@@ -49,10 +51,15 @@ class EventQueue:
         self._deliver = deliver
         self._arn_for = arn_for
         self._before_remove = before_remove
+        self._on_drop = on_drop
         self._scale = scale
         self._slots = asyncio.Semaphore(workers)
         self._workers = workers
-        self._pending: list[tuple[dict, asyncio.Future]] = []
+        self._pending: list[tuple[dict, asyncio.Future]] = []  # accepted events to commit
+        self._finished: list[tuple[int, asyncio.Future]] = []  # finished events to forget
+        # One thread does all of the queue's database work: SQLite has one writer anyway, and the
+        # queue never waits behind other users of the default executor.
+        self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lamina-queue")
         self._flush_wanted = asyncio.Event()
         self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
@@ -70,28 +77,36 @@ class EventQueue:
         self._flush_wanted.set()
         await future
 
+    async def _in_db(self, function, *args, **kwargs):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, lambda: function(*args, **kwargs))
+
     async def _flusher(self) -> None:
-        while not self._closing or self._pending:
+        """Commit accepted and finished events together: one transaction for everything pending."""
+        while not self._closing or self._pending or self._finished:
             await self._flush_wanted.wait()
             self._flush_wanted.clear()
-            batch, self._pending = self._pending, []
-            if not batch:
+            added, self._pending = self._pending, []
+            removed, self._finished = self._finished, []
+            if not added and not removed:
                 continue
+            waiting = [future for _, future in added] + [future for _, future in removed]
             try:
-                await asyncio.to_thread(self._store.add_many, [row for row, _ in batch])
+                await self._in_db(self._store.commit, [row for row, _ in added], [i for i, _ in removed])
             except Exception as exc:  # the callers answer with an error; nothing was accepted
-                for _, future in batch:
+                for future in waiting:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for _, future in batch:
+            for future in waiting:
                 if not future.done():
                     future.set_result(None)
-            self._wake.set()
+            if added:
+                self._wake.set()
 
     # -- running ------------------------------------------------------------------------------
     async def start(self) -> None:
-        released = await asyncio.to_thread(self._store.release_all)
+        released = await self._in_db(self._store.release_all)
         if released:
             log.info("resuming %d events that were running when lamina stopped", released)
         self._loops = [asyncio.create_task(self._flusher()), asyncio.create_task(self._dispatcher())]
@@ -102,7 +117,7 @@ class EventQueue:
             claimed = []
             if free > 0:
                 try:
-                    claimed = await asyncio.to_thread(self._store.claim, time.time(), free, LEASE_SECONDS)
+                    claimed = await self._in_db(self._store.claim, time.time(), free, LEASE_SECONDS)
                 except Exception:
                     log.exception("could not read the event queue")
             for event in claimed:
@@ -115,7 +130,7 @@ class EventQueue:
             if len(claimed) >= free > 0:
                 continue
             wait = IDLE_POLL_SECONDS
-            next_due = await asyncio.to_thread(self._store.next_due)
+            next_due = await self._in_db(self._store.next_due)
             if next_due is not None:
                 wait = max(0.0, min(wait, next_due - time.time()))
             self._wake.clear()
@@ -144,7 +159,9 @@ class EventQueue:
         attempt = await self._run(event)
         if attempt.outcome == "gone":
             log.warning("event %s dropped: function %s no longer exists", event.request_id, event.function_name)
-            await asyncio.to_thread(self._store.remove, event.id)
+            if self._on_drop is not None:
+                self._on_drop(event.function_name)
+            await self._forget(event.id)
             return
         if attempt.outcome == "zero_concurrency":
             await self._finish(event, policy.Finish("ZeroReservedConcurrency", config.on_failure), None, event.runs)
@@ -154,11 +171,13 @@ class EventQueue:
         step = policy.next_step(outcome=attempt.outcome, runs=runs, throttles=throttles, config=config,
                                 enqueued_at=event.enqueued_at, now=time.time(), scale=self._scale)
         if isinstance(step, policy.Retry):
-            await asyncio.to_thread(self._store.reschedule, event.id, due_at=step.at, runs=runs, throttles=throttles)
+            await self._in_db(self._store.reschedule, event.id, due_at=step.at, runs=runs, throttles=throttles)
         else:
             await self._finish(event, step, attempt, runs)
 
     async def _finish(self, event: QueuedEvent, step: policy.Finish, attempt: Attempt | None, runs: int) -> None:
+        if step.condition != policy.SUCCESS and self._on_drop is not None:
+            self._on_drop(event.function_name)  # AsyncEventsDropped counts it, destination or not
         if step.destination:
             record = destination_record(
                 request_id=event.request_id,
@@ -171,7 +190,13 @@ class EventQueue:
             await self._deliver(step.destination, record)
         if self._before_remove is not None:
             await self._before_remove()  # e.g. the event's log lines are stored before it leaves the queue
-        await asyncio.to_thread(self._store.remove, event.id)
+        await self._forget(event.id)
+
+    async def _forget(self, event_id: int) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._finished.append((event_id, future))
+        self._flush_wanted.set()
+        await future
 
     async def close(self) -> None:
         self._closing = True
@@ -181,6 +206,10 @@ class EventQueue:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*self._loops, return_exceptions=True)
+        self._db.shutdown(wait=True)
+
+    def oldest(self) -> float | None:
+        return self._store.oldest()
 
     def depth(self) -> int:
         return self._store.depth()

@@ -31,9 +31,16 @@ class QueueStore:
 
     def add_many(self, events: list[dict]) -> None:
         """Commit several accepted events in one transaction (the group commit)."""
+        self.commit(events, [])
+
+    def commit(self, add: list[dict], remove: list[int]) -> None:
+        """Accept `add` and forget the finished `remove` in one transaction."""
         with self._engine.begin() as conn:
-            conn.execute(queue_events.insert(), [{**event, "runs": 0, "throttles": 0, "lease_until": None}
-                                                 for event in events])
+            if add:
+                conn.execute(queue_events.insert(), [{**event, "runs": 0, "throttles": 0, "lease_until": None}
+                                                     for event in add])
+            if remove:
+                conn.execute(queue_events.delete().where(queue_events.c.id.in_(remove)))
 
     def claim(self, now: float, limit: int, lease_s: float) -> list[QueuedEvent]:
         """Due events nobody holds, leased to the caller for `lease_s` seconds."""
@@ -68,6 +75,11 @@ class QueueStore:
     def next_due(self) -> float | None:
         with self._engine.connect() as conn:
             return conn.execute(sa.select(sa.func.min(queue_events.c.due_at))).scalar()
+
+    def oldest(self) -> float | None:
+        """When the oldest waiting event was accepted (epoch seconds), or None when none waits."""
+        with self._engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.min(queue_events.c.enqueued_at))).scalar()
 
     def depth(self) -> int:
         with self._engine.connect() as conn:

@@ -36,14 +36,14 @@ class LogBuffer:
         batches, waiters = [], []
         while self._pending:
             item = self._pending.popleft()
-            (waiters if isinstance(item, threading.Event) else batches).append(item)
+            (waiters if callable(item) else batches).append(item)
         if batches:
             try:
                 self._write(batches)
             except Exception:
                 log.exception("could not store %d log batches", len(batches))
         for waiter in waiters:
-            waiter.set()
+            waiter()
 
     def _loop(self) -> None:
         while not self._stopping:
@@ -55,9 +55,13 @@ class LogBuffer:
     def flush(self) -> None:
         """Write everything appended so far (from any thread) before returning."""
         done = threading.Event()
-        self._pending.append(done)
-        self._wake.set()
+        self.after_flush(done.set)
         done.wait(5)
+
+    def after_flush(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (from the writer thread) once everything appended so far is written."""
+        self._pending.append(callback)
+        self._wake.set()
 
     def close(self) -> None:
         self._stopping = True
