@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 
 from lamina import arn as arns
+from lamina.control import paging
 from lamina.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -21,8 +22,6 @@ from lamina.errors import (
 from lamina.model import LATEST, Alias
 from lamina.store.aliases import AliasStore
 from lamina.store.functions import FunctionStore
-
-LIST_PAGE_CAP = 50
 
 
 def check_routing(primary: str, weights: dict[str, float]) -> None:
@@ -125,12 +124,7 @@ class Aliases:
     def list(self, params: dict) -> tuple[list[Alias], str | None]:
         name = self._function_name(params["FunctionName"])
         items = self._store.list(name, function_version=params.get("FunctionVersion"))
-        marker = params.get("Marker")
-        if marker:
-            items = [alias for alias in items if alias.name > marker]
-        limit = min(params.get("MaxItems") or LIST_PAGE_CAP, LIST_PAGE_CAP)
-        next_marker = items[limit - 1].name if len(items) > limit else None
-        return items[:limit], next_marker
+        return paging.page(items, params, key=lambda alias: alias.name)
 
     def referencing(self, function_name: str, version: str) -> list[str]:
         return [alias.name for alias in self._store.pointing_at(function_name, version)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from lamina import arn as arns
+from lamina.control import paging
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
 from lamina.model import LATEST, RetryConfig
 from lamina.store.aliases import AliasStore
@@ -111,12 +112,7 @@ class EventConfigs:
     def list(self, params: dict) -> tuple[list[dict], str | None]:
         name, _ = self._target(params["FunctionName"], None)
         items = [self._response(name, q, c, t) for q, c, t in self._store.list(name)]
-        marker = params.get("Marker")
-        if marker:
-            items = [item for item in items if item["FunctionArn"] > marker]
-        limit = min(params.get("MaxItems") or 50, 50)
-        next_marker = items[limit - 1]["FunctionArn"] if len(items) > limit else None
-        return items[:limit], next_marker
+        return paging.page(items, params, key=lambda item: item["FunctionArn"])
 
     def delete_all(self, function_name: str) -> None:
         """A deleted function's configs go with it."""

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lamina import arn as arns
-from lamina.control import configuration
+from lamina.control import configuration, package, paging
 from lamina.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -30,7 +30,7 @@ from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.functions import FunctionStore
 
-LIST_PAGE_CAP = 50
+LIST_PAGE_CAP = paging.LIST_PAGE_CAP
 
 
 @dataclass(frozen=True)
@@ -91,24 +91,9 @@ class Functions:
         self._defer(lambda: self._settle(name, publish=bool(params.get("Publish"))))
         return latest
 
-    def _zip_from(self, code: dict) -> bytes:
-        if code.get("S3Bucket") or code.get("S3Key") or code.get("S3ObjectVersion"):
-            raise InvalidParameterValueException(
-                "lamina accepts function code only as Code.ZipFile: S3Bucket/S3Key code locations are not "
-                "supported. Upload the .zip file itself (aws lambda ... --zip-file fileb://function.zip)."
-            )
-        if code.get("ImageUri"):
-            raise InvalidParameterValueException(
-                "lamina does not support container image functions (ImageUri): deploy a .zip package with "
-                "Code.ZipFile."
-            )
-        data = code.get("ZipFile")
-        if data is None:
-            raise InvalidParameterValueException("Please provide a source for function code.")
-        if isinstance(data, str):
-            data = base64.b64decode(data)
-        archive.check_zipped_size(len(data))
-        return data
+    @staticmethod
+    def _zip_from(code: dict) -> bytes:
+        return package.zip_bytes(code, member="Code", what="function code")
 
     def _with_code(self, version: FunctionVersion, data: bytes) -> FunctionVersion:
         layers_size = sum(int(layer.get("UnzippedSize", 0)) for layer in version.layers)
@@ -169,29 +154,15 @@ class Functions:
              function_version: str | None = None) -> tuple[list[FunctionVersion], str | None]:
         if function_version not in (None, "ALL"):
             raise InvalidParameterValueException("Invalid value for FunctionVersion. Valid value is ALL.")
-        limit = min(max_items or LIST_PAGE_CAP, LIST_PAGE_CAP)
-        after = _decode_marker(marker)
-        items = self._store.list_versions(after=after, limit=limit + 1, latest_only=function_version is None)
-        next_marker = None
-        if len(items) > limit:
-            items = items[:limit]
-            last = items[-1]
-            next_marker = _encode_marker(last.name, 0 if last.version == LATEST else int(last.version))
-        return items, next_marker
+        return _store_page(lambda after, limit: self._store.list_versions(
+            after=after, limit=limit, latest_only=function_version is None), marker, max_items)
 
     def list_versions(self, function_name: str, *, marker: str | None = None,
                       max_items: int | None = None) -> tuple[list[FunctionVersion], str | None]:
         name = self.ref(function_name).name
         self._function(name)
-        limit = min(max_items or LIST_PAGE_CAP, LIST_PAGE_CAP)
-        after = _decode_marker(marker)
-        items = self._store.list_versions(name, after=after, limit=limit + 1)
-        next_marker = None
-        if len(items) > limit:
-            items = items[:limit]
-            last = items[-1]
-            next_marker = _encode_marker(last.name, 0 if last.version == LATEST else int(last.version))
-        return items, next_marker
+        return _store_page(lambda after, limit: self._store.list_versions(name, after=after, limit=limit),
+                           marker, max_items)
 
     # -- update -------------------------------------------------------------------------------
     def _updatable(self, function_name: str, revision_id: str | None) -> Function:
@@ -347,6 +318,17 @@ def _same(published: FunctionVersion, latest: FunctionVersion) -> bool:
               "last_update_status_reason_code"}
     a, b = published.to_dict(), latest.to_dict()
     return all(a[key] == b[key] for key in a if key not in ignore)
+
+
+def _store_page(fetch, marker: str | None, max_items: int | None) -> tuple[list[FunctionVersion], str | None]:
+    """One page of versions read from the store after `marker`, and the next page's marker."""
+    limit = min(max_items or LIST_PAGE_CAP, LIST_PAGE_CAP)
+    items = fetch(_decode_marker(marker), limit + 1)
+    if len(items) <= limit:
+        return items, None
+    items = items[:limit]
+    last = items[-1]
+    return items, _encode_marker(last.name, 0 if last.version == LATEST else int(last.version))
 
 
 def _encode_marker(name: str, number: int) -> str:

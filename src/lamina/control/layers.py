@@ -6,10 +6,10 @@ Imports lamina.store, lamina.model, lamina.errors and lamina.arn only.
 
 from __future__ import annotations
 
-import base64
 import re
 
 from lamina import arn as arns
+from lamina.control import package, paging
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
 from lamina.model import LayerVersion
 from lamina.store import archive
@@ -17,7 +17,6 @@ from lamina.store.blobs import BlobStore
 from lamina.store.functions import FunctionStore
 from lamina.store.layers import LayerStore
 
-LIST_PAGE_CAP = 50
 _VERSION_ARN = re.compile(
     r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:(?P<name>[a-zA-Z0-9-_]+):"
     r"(?P<version>[0-9]+)$"
@@ -43,17 +42,7 @@ class Layers:
         return match.group(1) if match else layer_name
 
     def publish(self, params: dict) -> LayerVersion:
-        content = params.get("Content") or {}
-        if content.get("S3Bucket") or content.get("S3Key"):
-            raise InvalidParameterValueException(
-                "lamina accepts layer content only as Content.ZipFile: S3Bucket/S3Key locations are not supported."
-            )
-        data = content.get("ZipFile")
-        if data is None:
-            raise InvalidParameterValueException("Please provide a source for layer content.")
-        if isinstance(data, str):
-            data = base64.b64decode(data)
-        archive.check_zipped_size(len(data))
+        data = package.zip_bytes(params.get("Content") or {}, member="Content", what="layer content")
         info = archive.check_zip(data)
         blob = self._blobs.put(data)
         layer = LayerVersion(
@@ -93,12 +82,17 @@ class Layers:
             if layer.name not in latest and self._matches(
                     layer, params.get("CompatibleRuntime"), params.get("CompatibleArchitecture")):
                 latest[layer.name] = layer
-        return _page([latest[name] for name in sorted(latest)], params, key=lambda layer: layer.name)
+        return paging.page([latest[name] for name in sorted(latest)], params, key=lambda layer: layer.name)
 
     def list_versions(self, params: dict) -> tuple[list[LayerVersion], str | None]:
         items = [layer for layer in self._store.versions(self._name(params["LayerName"]))
                  if self._matches(layer, params.get("CompatibleRuntime"), params.get("CompatibleArchitecture"))]
-        return _page(items, params, key=lambda layer: str(layer.version), descending=True)
+        marker = params.get("Marker")  # versions come newest first: the marker is a version number
+        if marker and not marker.isdigit():
+            raise InvalidParameterValueException(f"Invalid marker: {marker}")
+        if marker:
+            items = [layer for layer in items if layer.version < int(marker)]
+        return paging.page(items, {**params, "Marker": None}, key=lambda layer: str(layer.version))
 
     def delete(self, layer_name: str, version: int) -> None:
         layer = self._store.delete(self._name(layer_name), int(version))
@@ -115,18 +109,3 @@ class Layers:
             return None
         return {"Arn": arn, "CodeSize": layer.code_size, "CodeHex": layer.code_hex,
                 "UnzippedSize": layer.unzipped_size}
-
-
-def _page(items: list, params: dict, *, key, descending: bool = False) -> tuple[list, str | None]:
-    """One page of `items` (already ordered) after Marker, with the marker of the next page."""
-    marker = params.get("Marker")
-    if marker:
-        if descending:
-            if not marker.isdigit():
-                raise InvalidParameterValueException(f"Invalid marker: {marker}")
-            items = [item for item in items if int(key(item)) < int(marker)]
-        else:
-            items = [item for item in items if key(item) > marker]
-    limit = min(params.get("MaxItems") or LIST_PAGE_CAP, LIST_PAGE_CAP)
-    next_marker = key(items[limit - 1]) if len(items) > limit else None
-    return items[:limit], next_marker

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lamina import arn as arns
+from lamina.control import paging
 from lamina.errors import (
     InvalidParameterValueException,
     ProvisionedConcurrencyConfigNotFoundException,
@@ -113,12 +114,7 @@ class ProvisionedConcurrency:
         if self._functions.get(ref.name) is None:
             raise ResourceNotFoundException(f"Function not found: {self._arn(ref.name)}")
         items = [self._shape(name, q, n, t, arn=True) for name, q, n, t in self._store.all(ref.name)]
-        marker = params.get("Marker")
-        if marker:
-            items = [item for item in items if item["FunctionArn"] > marker]
-        limit = min(params.get("MaxItems") or 50, 50)
-        next_marker = items[limit - 1]["FunctionArn"] if len(items) > limit else None
-        return items[:limit], next_marker
+        return paging.page(items, params, key=lambda item: item["FunctionArn"])
 
     def targets(self) -> dict[tuple[str, str], int]:
         """How many environments each (function, version) must keep initialised."""
