@@ -284,7 +284,8 @@ class Server:
             "dataDir": str(self.settings.data_dir),
             "endpoint": self.settings.base_url,
             "sandbox": {"backend": self.backend.name, "notEnforced": list(self.backend.not_enforced)},
-            "counts": {"functions": count, "codeBytes": size, **self.engine.stats(),
+            "counts": {"functions": count, "codeBytes": size,
+                       **{k: v for k, v in self.engine.stats().items() if k != "backend"},
                        "queuedEvents": self.queue.depth()},
         }
 
