@@ -3,7 +3,7 @@
 
 An Event invoke is answered 202 only after `enqueue` returns, i.e. after its row is committed.
 Concurrent enqueues share one transaction (group commit). Events stay in the table until they
-are finished, so a crash loses none: on start every lease is released and unfinished events run
+are finished, so a crash loses none: on start every event still in the table runs
 again (at least once, with their original request id). Imports lamina.store and lamina.queue.
 """
 
@@ -22,7 +22,6 @@ from lamina.store.queue import QueuedEvent, QueueStore
 
 log = logging.getLogger("lamina.queue")
 
-LEASE_SECONDS = 3600.0
 IDLE_POLL_SECONDS = 0.5
 
 
@@ -106,9 +105,9 @@ class EventQueue:
 
     # -- running ------------------------------------------------------------------------------
     async def start(self) -> None:
-        released = await self._in_db(self._store.release_all)
-        if released:
-            log.info("resuming %d events that were running when lamina stopped", released)
+        waiting = await self._in_db(self._store.depth)
+        if waiting:
+            log.info("resuming %d accepted events that were not finished when lamina stopped", waiting)
         self._loops = [asyncio.create_task(self._flusher()), asyncio.create_task(self._dispatcher())]
 
     async def _dispatcher(self) -> None:
@@ -117,12 +116,11 @@ class EventQueue:
             claimed = []
             if free > 0:
                 try:
-                    claimed = await self._in_db(self._store.claim, time.time(), free, LEASE_SECONDS)
+                    due = await self._in_db(self._store.due, time.time(), free + len(self._in_flight))
+                    claimed = [event for event in due if event.id not in self._in_flight][:free]
                 except Exception:
                     log.exception("could not read the event queue")
             for event in claimed:
-                if event.id in self._in_flight:
-                    continue
                 self._in_flight.add(event.id)
                 task = asyncio.create_task(self._process(event))
                 self._tasks.add(task)

@@ -37,40 +37,29 @@ class QueueStore:
         """Accept `add` and forget the finished `remove` in one transaction."""
         with self._engine.begin() as conn:
             if add:
-                conn.execute(queue_events.insert(), [{**event, "runs": 0, "throttles": 0, "lease_until": None}
+                conn.execute(queue_events.insert(), [{**event, "runs": 0, "throttles": 0}
                                                      for event in add])
             if remove:
                 conn.execute(queue_events.delete().where(queue_events.c.id.in_(remove)))
 
-    def claim(self, now: float, limit: int, lease_s: float) -> list[QueuedEvent]:
-        """Due events nobody holds, leased to the caller for `lease_s` seconds."""
-        with self._engine.begin() as conn:
+    def due(self, now: float, limit: int) -> list[QueuedEvent]:
+        """Events due at `now`, earliest first (a read: one node runs them and knows which it runs)."""
+        with self._engine.connect() as conn:
             rows = conn.execute(
-                sa.select(queue_events).where(
-                    (queue_events.c.due_at <= now)
-                    & (queue_events.c.lease_until.is_(None) | (queue_events.c.lease_until < now))
-                ).order_by(queue_events.c.due_at).limit(limit)
+                sa.select(queue_events).where(queue_events.c.due_at <= now)
+                .order_by(queue_events.c.due_at).limit(limit)
             ).all()
-            if rows:
-                conn.execute(queue_events.update().where(queue_events.c.id.in_([r.id for r in rows]))
-                             .values(lease_until=now + lease_s))
         return [QueuedEvent(r.id, r.request_id, r.function_name, r.qualifier, r.payload, r.enqueued_at, r.due_at,
                             r.runs, r.throttles) for r in rows]
 
     def reschedule(self, event_id: int, *, due_at: float, runs: int, throttles: int) -> None:
         with self._engine.begin() as conn:
             conn.execute(queue_events.update().where(queue_events.c.id == event_id).values(
-                due_at=due_at, runs=runs, throttles=throttles, lease_until=None))
+                due_at=due_at, runs=runs, throttles=throttles))
 
     def remove(self, event_id: int) -> None:
         with self._engine.begin() as conn:
             conn.execute(queue_events.delete().where(queue_events.c.id == event_id))
-
-    def release_all(self) -> int:
-        """Forget every lease (a single node restarting: nobody else holds them)."""
-        with self._engine.begin() as conn:
-            return conn.execute(queue_events.update().where(queue_events.c.lease_until.is_not(None))
-                                .values(lease_until=None)).rowcount
 
     def next_due(self) -> float | None:
         with self._engine.connect() as conn:
