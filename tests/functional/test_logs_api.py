@@ -24,6 +24,8 @@ from starlette.routing import Route
 
 from lamina.api.logs import logs_endpoint
 from lamina.control.logs import Logs
+from lamina.engine.spec import LogBatch as Batch
+from lamina.engine.spec import LogEvent as Event
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.logs import DAY_MS, LogStore
 from support import client_for, free_port
@@ -31,19 +33,6 @@ from support import client_for, free_port
 REGION, ACCOUNT = "us-east-1", "000000000000"
 STREAM_A = "2024/05/01/[$LATEST]" + "0" * 31 + "a"
 STREAM_B = "2024/05/01/[$LATEST]" + "0" * 31 + "b"
-
-
-@dataclass
-class Event:
-    timestamp_ms: int
-    message: str
-
-
-@dataclass
-class Batch:
-    group: str
-    stream: str
-    events: tuple
 
 
 @dataclass

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from lamina.control import logs as logs_module
 from lamina.control.logs import Logs, LogsError
+from lamina.engine.spec import LogBatch as Batch
+from lamina.engine.spec import LogEvent as Event
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.logs import DAY_MS, LogStore
 
@@ -16,19 +16,6 @@ NOW = 1_700_000_000_000
 GROUP = "/aws/lambda/orders"
 S1 = "2024/01/01/[$LATEST]" + "a" * 32
 S2 = "2024/01/01/[$LATEST]" + "b" * 32
-
-
-@dataclass
-class Event:
-    timestamp_ms: int
-    message: str
-
-
-@dataclass
-class Batch:
-    group: str
-    stream: str
-    events: tuple
 
 
 @pytest.fixture

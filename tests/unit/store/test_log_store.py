@@ -1,22 +1,10 @@
 """lamina.store.logs on a real SQLite file."""
 
-from dataclasses import dataclass
 
+from lamina.engine.spec import LogBatch as Batch
+from lamina.engine.spec import LogEvent as Event
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.logs import LogStore
-
-
-@dataclass
-class Event:
-    timestamp_ms: int
-    message: str
-
-
-@dataclass
-class Batch:
-    group: str
-    stream: str
-    events: tuple
 
 
 def test_append_creates_groups_and_streams_and_keeps_order(tmp_path):
