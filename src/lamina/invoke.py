@@ -9,8 +9,10 @@ and lamina.arn; the engine and control are reached through the callables it is h
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from lamina.model import LATEST, Alias, FunctionVersion
 from lamina.queue.worker import Attempt
 from lamina.store.queue import QueuedEvent
 from lamina.telemetry.metrics import InvocationSample, Metrics
+from lamina.telemetry.tracing import Tracing, xray_trace_header
 
 log = logging.getLogger("lamina.invoke")
 
@@ -70,7 +73,8 @@ class Invoker:
                  run: Callable[[RunSpec, InvokeRequest], Awaitable[InvokeResult]],
                  admission: Admission,
                  enqueue: Callable[..., Awaitable[None]],
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 tracing: Tracing | None = None) -> None:
         self._region = region
         self._account_id = account_id
         self._lookup = lookup
@@ -81,6 +85,7 @@ class Invoker:
         self._admission = admission
         self._enqueue = enqueue
         self._metrics = metrics
+        self._tracing = tracing
         self._cache: dict[tuple[str, str], Target] = {}
 
     def forget(self, function_name: str) -> None:
@@ -137,7 +142,15 @@ class Invoker:
         invoked_arn = arns.function_arn(self._region, self._account_id, ref.name, qualifier)
         return target, invoked_arn, qualifier
 
-    async def _execute(self, target: Target, request: InvokeRequest, alias: str | None) -> InvokeResult:
+    def _trace_header(self, target: Target) -> str | None:
+        """A new sampled X-Ray header when the function traces actively and spans go somewhere."""
+        tracing = self._tracing
+        if tracing is None or not tracing.enabled or target.version.tracing_mode != "Active":
+            return None
+        return xray_trace_header(True)
+
+    async def _execute(self, target: Target, request: InvokeRequest, alias: str | None,
+                       queued_at: float | None = None) -> InvokeResult:
         version = target.version
         name = version.name
         metrics = self._metrics
@@ -149,6 +162,7 @@ class Invoker:
             raise
         if metrics is not None:
             metrics.concurrency(name, self._admission.running_of(name))
+        started_at = time.time()
         try:
             result = await self._run(target.spec, request)
         except TooManyRequestsException:
@@ -164,6 +178,12 @@ class Invoker:
                 function=name, version=result.executed_version, alias=alias, duration_ms=result.duration_ms,
                 billed_ms=result.billed_ms, memory_mb=version.memory_size, init_ms=result.init_ms,
                 error=result.function_error is not None, architecture=version.architectures[0]))
+        if request.trace_id is not None and self._tracing is not None:  # spans are built after the answer
+            asyncio.get_running_loop().call_soon(functools.partial(
+                self._tracing.record, trace_header=request.trace_id, function=name,
+                version=result.executed_version, request_id=request.request_id, started_at=started_at,
+                duration_ms=result.duration_ms, init_ms=result.init_ms, queued_at=queued_at,
+                error_type=result.error_type, function_error=result.function_error is not None))
         return result
 
     async def invoke(self, call: Invocation) -> Outcome:
@@ -177,7 +197,8 @@ class Invoker:
                                 payload=call.payload)
             return Outcome(202, request_id, executed_version=version)
         request = InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
-                                client_context=call.client_context, tail=call.tail)
+                                client_context=call.client_context, tail=call.tail,
+                                trace_id=self._trace_header(target))
         result = await self._execute(target, request, _alias(qualifier))
         return Outcome(200, request_id, result=result, executed_version=result.executed_version)
 
@@ -191,9 +212,10 @@ class Invoker:
             return Attempt("system_error")
         if self._admission.reserved(event.function_name) == 0:
             return Attempt("zero_concurrency")
-        request = InvokeRequest(request_id=event.request_id, payload=event.payload, invoked_arn=invoked_arn)
+        request = InvokeRequest(request_id=event.request_id, payload=event.payload, invoked_arn=invoked_arn,
+                                trace_id=self._trace_header(target))
         try:
-            result = await self._execute(target, request, _alias(qualifier))
+            result = await self._execute(target, request, _alias(qualifier), queued_at=event.enqueued_at)
         except TooManyRequestsException:
             return Attempt("throttle")
         except LambdaError as error:

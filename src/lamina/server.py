@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import sys
 import time
 import uuid
@@ -51,6 +52,7 @@ from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
+from lamina.telemetry.tracing import Tracing
 
 log = logging.getLogger("lamina")
 
@@ -143,6 +145,7 @@ class Server:
         self.metric_store = MetricStore(self.database)
         self.metrics = Metrics(write_minutes=self.metric_store.add_minutes, expire=self.metric_store.expire,
                                retention_days=settings.metrics_retention_days)
+        self.tracing = Tracing.from_env(os.environ)  # spans over OTLP when OTEL_EXPORTER_OTLP_* is set
         self.logs = LogStore(self.database)
         self.logs_api = Logs(self.logs, settings.region, settings.account_id)
         self.log_buffer = LogBuffer(self.logs.append)
@@ -162,6 +165,7 @@ class Server:
             region=settings.region, account_id=settings.account_id, lookup=self._version,
             alias_of=self.alias_store.get, spec_for=self._spec_for, run=self.engine.invoke,
             admission=self.admission, enqueue=self.queue.enqueue, metrics=self.metrics,
+            tracing=self.tracing,
         )
         self._listeners += [self.invoker.forget, self._forget_deleted, self._retire, self._provision]
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
@@ -293,6 +297,7 @@ class Server:
         self._deferred.shutdown(wait=True)
         self.log_buffer.close()
         self.metrics.close()
+        self.tracing.close()
         self.database.dispose()
 
     async def serve(self, ready: Callable[[Server], None] | None = None) -> None:

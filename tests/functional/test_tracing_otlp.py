@@ -1,0 +1,188 @@
+"""Traces over the wire: `Tracing` exports OTLP/HTTP protobuf to a real (in-test) receiver."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from lamina.telemetry.tracing import Tracing, otel_trace_id, xray_trace_header
+
+
+class Receiver:
+    """A tiny OTLP/HTTP traces endpoint: POST /v1/traces, protobuf bodies, kept in `requests`."""
+
+    def __init__(self) -> None:
+        self.requests: list[ExportTraceServiceRequest] = []
+        self.paths: list[str] = []
+        self.content_types: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                receiver.paths.append(self.path)
+                receiver.content_types.append(self.headers.get("Content-Type", ""))
+                if self.path != "/v1/traces":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                receiver.requests.append(ExportTraceServiceRequest.FromString(body))
+                answer = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format, *args) -> None:  # noqa: A002 (http.server's signature)
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def spans(self) -> list[tuple[dict, Span]]:
+        """(resource attributes, span) of every span received."""
+        return [(attributes(resource_spans.resource.attributes), span)
+                for request in self.requests for resource_spans in request.resource_spans
+                for scope_spans in resource_spans.scope_spans for span in scope_spans.spans]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def attributes(pairs) -> dict:
+    out = {}
+    for pair in pairs:
+        value = pair.value
+        out[pair.key] = getattr(value, value.WhichOneof("value"))
+    return out
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.stop()
+
+
+def test_invocations_arrive_as_spans_with_the_xray_trace_ids(receiver):
+    tracing = Tracing.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": "lamina-test"})
+    assert tracing.enabled
+    now = time.time()
+    cold, warm, failed = (xray_trace_header(True) for _ in range(3))
+    common = dict(function="orders", version="$LATEST", error_type=None, function_error=False)
+    tracing.record(trace_header=cold, request_id="req-cold", started_at=now, duration_ms=20.0, init_ms=150.0,
+                   queued_at=now - 1.5, **common)
+    tracing.record(trace_header=warm, request_id="req-warm", started_at=now + 1, duration_ms=3.0, init_ms=None,
+                   queued_at=None, **common)
+    tracing.record(trace_header=failed, request_id="req-failed", started_at=now + 2, duration_ms=4.0,
+                   init_ms=None, queued_at=None, **{**common, "error_type": "Runtime.Unhandled",
+                                                    "function_error": True})
+    tracing.close()
+
+    assert set(receiver.paths) == {"/v1/traces"}
+    assert set(receiver.content_types) == {"application/x-protobuf"}
+    received = receiver.spans()
+    assert {resource["service.name"] for resource, _ in received} == {"lamina-test"}
+    assert {resource["cloud.provider"] for resource, _ in received} == {"aws"}
+    spans = [span for _, span in received]
+    by_trace: dict[str, dict[str, Span]] = {}
+    for span in spans:
+        by_trace.setdefault(span.trace_id.hex(), {})[span.name] = span
+    assert set(by_trace) == {otel_trace_id(cold), otel_trace_id(warm), otel_trace_id(failed)}
+
+    cold_spans = by_trace[otel_trace_id(cold)]
+    assert set(cold_spans) == {"orders", "queue wait", "init", "invoke"}
+    root = cold_spans["orders"]
+    assert root.parent_span_id == b"" and root.kind == Span.SPAN_KIND_SERVER
+    assert root.span_id.hex() == cold.split("Parent=")[1][:16]
+    for name in ("queue wait", "init", "invoke"):
+        assert cold_spans[name].parent_span_id == root.span_id
+        assert cold_spans[name].kind == Span.SPAN_KIND_INTERNAL
+    assert cold_spans["queue wait"].end_time_unix_nano == cold_spans["init"].start_time_unix_nano
+    assert cold_spans["init"].end_time_unix_nano == cold_spans["invoke"].start_time_unix_nano
+    assert cold_spans["invoke"].end_time_unix_nano - cold_spans["invoke"].start_time_unix_nano == \
+        pytest.approx(20_000_000, abs=1_000)
+    assert root.start_time_unix_nano == cold_spans["queue wait"].start_time_unix_nano
+    assert root.end_time_unix_nano == cold_spans["invoke"].end_time_unix_nano
+    root_attributes = attributes(root.attributes)
+    assert root_attributes["faas.name"] == "orders"
+    assert root_attributes["faas.version"] == "$LATEST"
+    assert root_attributes["faas.invocation_id"] == "req-cold"
+    assert root_attributes["faas.coldstart"] is True
+    assert root_attributes["cloud.provider"] == "aws"
+
+    warm_spans = by_trace[otel_trace_id(warm)]
+    assert set(warm_spans) == {"orders", "invoke"}
+    assert attributes(warm_spans["orders"].attributes)["faas.coldstart"] is False
+    assert warm_spans["orders"].status.code == Status.STATUS_CODE_UNSET
+
+    failed_spans = by_trace[otel_trace_id(failed)]
+    assert failed_spans["orders"].status.code == Status.STATUS_CODE_ERROR
+    assert failed_spans["invoke"].status.code == Status.STATUS_CODE_ERROR
+    assert failed_spans["orders"].status.message == "Runtime.Unhandled"
+    assert attributes(failed_spans["orders"].attributes)["lamina.error_type"] == "Runtime.Unhandled"
+
+
+def test_traces_endpoint_variable_is_used_as_is(receiver):
+    tracing = Tracing.from_env({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver.url + "/v1/traces",
+                                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
+    header = xray_trace_header(True)
+    tracing.record(trace_header=header, function="f", version="1", request_id="r", started_at=time.time(),
+                   duration_ms=1.0, init_ms=None, queued_at=None, error_type=None, function_error=False)
+    tracing.close()
+    assert {span.trace_id.hex() for _, span in receiver.spans()} == {otel_trace_id(header)}
+
+
+def test_record_and_close_do_not_wait_for_an_unreachable_collector(caplog):
+    tracing = Tracing(endpoint="http://127.0.0.1:9/v1/traces")  # nothing listens there
+    started = time.perf_counter()
+    for index in range(200):
+        tracing.record(trace_header=xray_trace_header(True), function="f", version="1", request_id=str(index),
+                       started_at=time.time(), duration_ms=1.0, init_ms=None, queued_at=None, error_type=None,
+                       function_error=False)
+    assert time.perf_counter() - started < 1.0
+    started = time.perf_counter()
+    tracing.close(timeout_s=0.5)
+    assert time.perf_counter() - started < 1.0
+    assert "did not take the last spans" in caplog.text
+
+
+def test_a_real_server_traces_active_functions_with_the_trace_id_the_handler_saw(receiver, tmp_path):
+    import json
+
+    from support import ROLE, LaminaProcess, client_for, make_zip
+
+    server = LaminaProcess(tmp_path / "data", env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}).start()
+    try:
+        lam = client_for(server.url)
+        source = "import os\ndef handler(e, c):\n    return os.environ.get('_X_AMZN_TRACE_ID')\n"
+        for name, mode in (("traced", "Active"), ("untraced", "PassThrough")):
+            lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                                TracingConfig={"Mode": mode}, Code={"ZipFile": make_zip({"app.py": source})})
+            lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+        header = json.loads(lam.invoke(FunctionName="traced", Payload=b"{}")["Payload"].read())
+        lam.invoke(FunctionName="untraced", Payload=b"{}")
+    finally:
+        server.stop()  # flushes the exporter
+    assert "Sampled=1" in header
+    trace_id = otel_trace_id(header)
+    spans = [span for _, span in receiver.spans()]
+    assert spans, "no span reached the collector"
+    assert {span.trace_id.hex() for span in spans} == {trace_id}
+    names = {span.name for span in spans}
+    assert {"traced", "init", "invoke"} <= names
