@@ -189,6 +189,7 @@ class Server:
             environment=dict(version.environment), memory_mb=version.memory_size, timeout_s=version.timeout,
             ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
             log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
+            application_log_level=version.application_log_level, system_log_level=version.system_log_level,
         )
 
     async def _logs_stored(self) -> None:

@@ -149,3 +149,100 @@ def test_tail_never_splits_a_character(kit):
         assert 4090 <= len(data) <= 4096
         assert data.decode() == result.log_tail
     kit(scenario)
+
+
+JSON_APP = """
+import logging
+
+logger = logging.getLogger()
+
+def leveled(event, context):
+    logger.debug("debug is below WARN")
+    logger.info("info is below WARN")
+    logger.warning("careful", extra={"order": 42})
+    print("plain print")
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        logger.exception("division")
+    return "ok"
+
+def failing(event, context):
+    raise ValueError("card declined")
+"""
+
+
+def test_json_format_records_levels_and_platform_lines(kit):
+    import json
+
+    async def scenario(k):
+        spec = k.function(JSON_APP, "app.leveled", log_format="JSON", application_log_level="WARN")
+        result = await k.invoke(spec, request_id="req-j", tail=True)
+        messages = k.messages()
+        assert "plain print" in messages
+        assert not any("below WARN" in m for m in messages)
+        records = [json.loads(m) for m in messages if m.startswith("{")]
+        types = [r.get("type") for r in records if "type" in r]
+        assert types == ["platform.initStart", "platform.start", "platform.report"]
+        warning = next(r for r in records if r.get("message") == "careful")
+        assert list(warning) == ["timestamp", "level", "message", "logger", "requestId", "order"]
+        assert (warning["level"], warning["logger"], warning["requestId"], warning["order"]) == (
+            "WARNING", "root", "req-j", 42)
+        assert re.fullmatch(TS, warning["timestamp"])
+        error = next(r for r in records if r.get("message") == "division")
+        assert error["errorType"] == "ZeroDivisionError" and error["errorMessage"] == "division by zero"
+        assert error["location"].endswith("app.py:leveled:14") and error["stackTrace"]
+        assert "platform.report" in result.log_tail and "plain print" in result.log_tail
+
+        failing = k.function(JSON_APP, "app.failing", log_format="JSON", system_log_level="DEBUG")
+        await k.invoke(failing, request_id="req-e")
+        records = [json.loads(m) for m in k.messages() if m.startswith("{")]
+        error = next(r for r in records if r.get("log_level") == "ERROR")
+        assert list(error) == ["timestamp", "log_level", "errorMessage", "errorType", "requestId", "stackTrace"]
+        assert (error["errorType"], error["requestId"]) == ("ValueError", "req-e")
+        done = next(r for r in records if r.get("type") == "platform.runtimeDone")
+        assert done["record"]["status"] == "error" and done["record"]["errorType"] == "ValueError"
+    kit(scenario)
+
+
+def test_json_format_default_level_is_info_and_warn_system_level_drops_platform_lines(kit):
+    import json
+
+    async def scenario(k):
+        spec = k.function(JSON_APP.replace("logger.warning", "logger.info"), "app.leveled", log_format="JSON",
+                          system_log_level="WARN")
+        await k.invoke(spec, request_id="req-i")
+        messages = k.messages()
+        assert any('"info is below WARN"' in m for m in messages)
+        assert not any('"debug is below WARN"' in m for m in messages)
+        assert not any('"type"' in m for m in messages)
+        assert not any(m.startswith(("START", "END", "REPORT", "INIT_START")) for m in messages)
+        assert json.loads(next(m for m in messages if "careful" in m))["level"] == "INFO"
+    kit(scenario)
+
+
+def test_runtime_log_level_mapping_and_json_formatter():
+    import importlib.util
+    import json
+    import logging
+    from pathlib import Path
+
+    import lamina.runtimes.python as runtime_dir
+
+    path = Path(runtime_dir.__file__).parent / "_lamina_logging.py"
+    module_spec = importlib.util.spec_from_file_location("_lamina_logging", path)
+    formats = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(formats)
+    assert [formats.level_from_env(v) for v in (None, "", "TRACE", "debug", "WARN", "FATAL", "bogus")] == [
+        "", "", "DEBUG", "DEBUG", "WARN", "FATAL", ""]
+    record = logging.LogRecord("orders", 35, "/var/task/app.py", 7, "paid %s", ("twice",), None, func="handler")
+    record.aws_request_id = "r1"
+    record.amount = 3
+    record.created = 1708521153.9339
+    assert json.loads(formats.JsonFormatter().format(record)) == {
+        "timestamp": "2024-02-21T13:12:33.933Z", "level": "WARNING", "message": "paid twice", "logger": "orders",
+        "requestId": "r1", "amount": 3}
+    error = formats.json_error_record({"errorMessage": "m", "errorType": "T", "requestId": "r", "stackTrace": []},
+                                      now=1708521153.9)
+    assert list(error) == ["timestamp", "log_level", "errorMessage", "errorType", "requestId", "stackTrace"]
+    assert error["timestamp"] == "2024-02-21T13:12:33"

@@ -1,8 +1,8 @@
 """Applying CreateFunction / UpdateFunctionConfiguration inputs to a FunctionVersion.
 
 Pure functions: the semantic checks AWS makes beyond the service model (reserved environment
-keys, the 4 KB environment limit, runtimes past their block date, features lamina does not run)
-and the mapping of request members onto the record. Imports lamina.model, lamina.errors and
+keys, the 4 KB environment limit, runtimes past their block date, features lamina does not run,
+log levels without LogFormat JSON) and the mapping of request members onto the record. Imports lamina.model, lamina.errors and
 lamina.runtime_ids only.
 """
 
@@ -74,13 +74,27 @@ def check_supported(params: dict) -> None:
         raise _unsupported("SnapStart")
     if params.get("PackageType", "Zip") != "Zip":
         raise _unsupported("PackageType Image", ": deploy a .zip package with Code.ZipFile")
-    logging = params.get("LoggingConfig") or {}
-    if logging.get("LogFormat", "Text") != "Text":
-        raise _unsupported("LogFormat JSON yet", ": use LogFormat Text")
-    if logging.get("ApplicationLogLevel") or logging.get("SystemLogLevel"):
-        raise InvalidParameterValueException(
-            "ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON."
-        )
+
+
+LEVELS_NEED_JSON = "ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON."
+
+
+def logging_changes(version: FunctionVersion, logging: dict) -> dict[str, object]:
+    """The record's log fields after LoggingConfig `logging`: a member left out keeps its value
+    (LogGroup excepted: absent means /aws/lambda/NAME); the levels need LogFormat JSON (given or
+    kept) and are cleared when the format becomes Text."""
+    log_format = logging.get("LogFormat") or version.log_format or "Text"
+    application = logging.get("ApplicationLogLevel")
+    system = logging.get("SystemLogLevel")
+    if log_format != "JSON":
+        if application or system:
+            raise InvalidParameterValueException(LEVELS_NEED_JSON)
+        return {"log_format": log_format, "log_group": logging.get("LogGroup") or None,
+                "application_log_level": None, "system_log_level": None}
+    keep = version.log_format == "JSON"
+    return {"log_format": log_format, "log_group": logging.get("LogGroup") or None,
+            "application_log_level": application or (version.application_log_level if keep else None),
+            "system_log_level": system or (version.system_log_level if keep else None)}
 
 
 def check_layers(layers: list[str], lookup) -> list[dict]:
@@ -125,9 +139,7 @@ def apply(version: FunctionVersion, params: dict, layer_lookup) -> FunctionVersi
     if "Architectures" in params:
         changes["architectures"] = list(params["Architectures"])
     if "LoggingConfig" in params:
-        logging = params["LoggingConfig"] or {}
-        changes["log_format"] = logging.get("LogFormat", "Text")
-        changes["log_group"] = logging.get("LogGroup") or None
+        changes.update(logging_changes(version, params["LoggingConfig"] or {}))
     if "Layers" in params:
         changes["layers"] = check_layers(list(params["Layers"] or []), layer_lookup)
     return version.copy(**changes)

@@ -234,7 +234,9 @@ class Engine:
     def tick(self, now: float) -> None:
         """Flush logs written between invocations; every reap interval, end idle environments past
         the idle timeout and forget empty pools."""
-        dirty, self._dirty = self._dirty, set()
+        # Streams hold `self._dirty.add`: the set is emptied in place, never replaced.
+        dirty = list(self._dirty)
+        self._dirty.clear()
         for stream in dirty:
             stream.flush()
         if now - self._last_reap < self._reap_interval:
@@ -259,7 +261,7 @@ class Engine:
         await asyncio.gather(*(env.stop(self._grace) for env in everyone), return_exceptions=True)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        for stream in self._dirty:
+        for stream in list(self._dirty):
             stream.flush()
         self._dirty.clear()
         await self.backend.close()

@@ -67,6 +67,7 @@ class Environment:
         self._status: int | None = None
         self._eof = False
         self._gone: asyncio.Future[None] = self._loop.create_future()
+        self._platform = report.Platform(spec.log_format, spec.system_log_level)
 
     def __repr__(self) -> str:
         return f"<Environment {self.id} {self.spec.function_name}:{self.spec.version} {self.state.value}>"
@@ -74,6 +75,10 @@ class Environment:
     @property
     def sandbox(self) -> Sandbox | None:
         return self._sandbox
+
+    def _platform_line(self, line: str | None) -> None:
+        if line is not None:
+            self.log.line(line)
 
     def _to(self, target: State) -> None:
         self.state = advance(self.state, target)
@@ -167,7 +172,9 @@ class Environment:
 
     async def _initialise(self, request: InvokeRequest) -> InvokeResult | None:
         spec = self.spec
-        self.log.line(report.init_start(spec.runtime, self._region))
+        self._platform_line(self._platform.init_start(
+            spec.runtime, self._region, spec.function_name, spec.version,
+            self._launch.env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")))
         started = time.perf_counter()
         try:
             self._sandbox = await self._backend.start(self._launch)
@@ -207,14 +214,14 @@ class Environment:
             self._sandbox.kill()
         if kind == "init_error" and payload is not None:
             error_type = detail.get("type") or "Runtime.Unknown"
-            self.log.line(report.init_report(self.init_ms, "error", error_type))
+            self._platform_line(self._platform.init_report(self.init_ms, "error", error_type))
             return self._platform_failure(request, started, at, payload, error_type)
         if kind == "timeout":
-            self.log.line(report.init_report(self.init_ms, "timeout"))
+            self._platform_line(self._platform.init_report(self.init_ms, "timeout"))
             return self._platform_failure(request, started, at, report.timed_out(request.request_id,
                                           spec.timeout_s), "Sandbox.Timedout", status="timeout")
         status = detail.get("status", 1)
-        self.log.line(report.init_report(self.init_ms, "error", "Runtime.ExitError"))
+        self._platform_line(self._platform.init_report(self.init_ms, "error", "Runtime.ExitError"))
         self._exit_lines(request.request_id, status)
         return self._platform_failure(request, started, at, report.exited(request.request_id, status),
                                       "Runtime.ExitError")
@@ -225,11 +232,10 @@ class Environment:
         REPORT logged around the failure (its duration is the failed init's)."""
         rid = request.request_id
         duration = (at - started) * 1000
-        self.log.line(report.start(rid, self.spec.version))
-        self.log.line(report.end(rid))
-        self.log.line(report.report(rid, duration, policy.billed_ms(duration), self.spec.memory_mb,
-                                    policy.memory_mb(self._peak_kb), None, status,
-                                    error_type if status == "error" else None))
+        self._platform_line(self._platform.start(rid, self.spec.version))
+        self._platform_line(self._platform.end(rid, duration, status, error_type))
+        self._platform_line(self._platform.report(rid, duration, policy.billed_ms(duration), self.spec.memory_mb,
+                                                  policy.memory_mb(self._peak_kb), None, status, error_type))
         self.log.flush()
         captured = self.log.captured()
         return InvokeResult(
@@ -246,7 +252,7 @@ class Environment:
         self._to(State.BUSY)
         spec = self.spec
         rid = request.request_id
-        self.log.line(report.start(rid, spec.version))
+        self._platform_line(self._platform.start(rid, spec.version))
         now_ms = int(time.time() * 1000)
         header = (f'{{"id":{_quote(rid)},"arn":{_quote(request.invoked_arn)},'
                   f'"deadline":{now_ms + spec.timeout_s * 1000},'
@@ -295,9 +301,9 @@ class Environment:
         self.log.end_of_output()
         billed = policy.billed_ms(duration)
         memory = policy.memory_mb(self._peak_kb)
-        self.log.line(report.end(rid))
-        self.log.line(report.report(rid, duration, billed, spec.memory_mb, memory, init_ms, status,
-                                    error_type if status == "error" else None))
+        self._platform_line(self._platform.end(rid, duration, status, error_type))
+        self._platform_line(self._platform.report(rid, duration, billed, spec.memory_mb, memory, init_ms, status,
+                                                  error_type))
         self.log.flush()
         captured = self.log.captured() if request.tail else None
         return InvokeResult(

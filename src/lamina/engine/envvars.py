@@ -1,6 +1,7 @@
 """The environment variables of an execution environment, built from scratch (nothing of the
-host's environment leaks in): Lambda's reserved variables, its presets, the user's variables,
-and the two private ones the lamina runtime consumes at start (reference 4.2).
+host's environment leaks in): Lambda's reserved variables, its presets (with
+AWS_LAMBDA_LOG_FORMAT / AWS_LAMBDA_LOG_LEVEL for LogFormat JSON), the user's variables, and the
+two private ones the lamina runtime consumes at start (reference 4.2).
 
 Pure: the caller passes the spec, the in-sandbox layout and the platform facts. Imports
 lamina.engine.spec and lamina.engine.sandbox (for the Layout type) only.
@@ -53,6 +54,9 @@ def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_
         # boto3 inside the function reaches lamina rather than AWS.
         "AWS_ENDPOINT_URL": endpoint_url,
     }
+    if spec.log_format == "JSON":  # LoggingConfig JSON: read by the runtime, as awslambdaric does
+        presets["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        presets["AWS_LAMBDA_LOG_LEVEL"] = (spec.application_log_level or "INFO").upper()
     if layout.site_dir:
         presets["PYTHONPATH"] = layout.site_dir  # AWS: PYTHONPATH=/var/runtime (where boto3 lives)
     if layout.tmp_dir and layout.tmp_dir != "/tmp":

@@ -2,12 +2,15 @@
 records, platform lines) into CloudWatch events in order, hands them to the log sink in
 batches, and keeps the tail of the invocation that asked for it.
 
-Appending costs a list append; the sink is called once per invocation (and by the engine's
-ticker for output written between invocations), never per line. Imports lamina.engine.spec.
+Appending costs a list append; the sink is called once per invocation, never per line. Output
+of a handler that runs longer is handed on while it runs: the first line of application output
+arms a timer (one per batch) that flushes LIVE_DELAY seconds later, so `aws logs tail --follow`
+sees it live; the END flush cancels it. Imports lamina.engine.spec.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import time
@@ -19,6 +22,7 @@ log = logging.getLogger("lamina.engine")
 
 MAX_EVENT_BYTES = 256 * 1024  # CloudWatch's event size: longer unterminated output is cut here
 TAIL_CHARS = 4096  # keep at least this many characters (≥ bytes) of the invocation's log
+LIVE_DELAY = 0.1  # seconds application output may wait before it is handed to the sink
 
 PROGRAM = 0  # the runtime's sys.stdout / sys.stderr, carried as frames
 PROCESS = 1  # fd 1/2 of the process tree (C extensions, subprocesses)
@@ -56,6 +60,7 @@ class LogStream:
         self._partial = (bytearray(), bytearray())
         self._cut = [False, False]  # the source's last event was a cut, not a line end
         self._tail: _Tail | None = None
+        self._live: asyncio.TimerHandle | None = None
 
     def line(self, message: str, now: float | None = None) -> None:
         """One event (a platform line, or a whole record from the runtime)."""
@@ -69,6 +74,8 @@ class LogStream:
         """A log record the runtime sent whole: one event, without its trailing newline."""
         message = text.decode("utf-8", "replace")
         self.line(message[:-1] if message.endswith("\n") else message)
+        if self._live is None:
+            self._arm()
 
     def output(self, data: bytes, source: int = PROGRAM) -> None:
         """Bytes written to stdout/stderr: every complete line is an event; a line longer than an
@@ -91,6 +98,20 @@ class LogStream:
             self._emit(line, now)
         partial += lines[-1]
         self._overflow(source)
+        if self._live is None:
+            self._arm()
+
+    def _arm(self) -> None:
+        """Flush within LIVE_DELAY unless the invocation's END flush comes first."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (unit tests): the caller flushes
+            return
+        self._live = loop.call_later(LIVE_DELAY, self._flush_live)
+
+    def _flush_live(self) -> None:
+        self._live = None
+        self.flush()
 
     def _emit(self, line: bytes, now: float) -> None:
         while len(line) > MAX_EVENT_BYTES:
@@ -130,6 +151,9 @@ class LogStream:
 
     def flush(self) -> None:
         """Hand the pending events to the sink as one batch."""
+        if self._live is not None:
+            self._live.cancel()
+            self._live = None
         if not self._events:
             return
         events, self._events = self._events, []

@@ -1,7 +1,7 @@
 """The platform's own texts: log stream names, INIT_START / START / END / REPORT / INIT_REPORT
-lines, the timeout and exit lines, the error bodies the platform (not the runtime) writes, and
-the 4 KB log tail. Pure functions with AWS's exact formats (reference 4.5, 4.6); imports
-nothing from lamina.
+lines (or, for LogFormat JSON, their platform.* objects filtered by SystemLogLevel), the timeout
+and exit lines, the error bodies the platform (not the runtime) writes, and the 4 KB log tail.
+Pure functions with AWS's exact formats (reference 4.5, 4.6); imports nothing from lamina.
 """
 
 from __future__ import annotations
@@ -66,6 +66,108 @@ def report(request_id: str, duration_ms: float, billed_ms: int, memory_size: int
     if error_type:
         line += f"\tError Type: {error_type}"
     return line
+
+
+def _platform_json(kind: str, record: dict, now: float | None) -> str:
+    event = {"time": iso_timestamp(time.time() if now is None else now), "type": kind, "record": record}
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_init_start(runtime: str, region: str, function_name: str, version: str,
+                    initialization_type: str = "on-demand", now: float | None = None) -> str:
+    return _platform_json("platform.initStart", {
+        "initializationType": initialization_type, "phase": "init", "runtimeVersion": runtime_version(runtime),
+        "runtimeVersionArn": runtime_version_arn(region, runtime), "functionName": function_name,
+        "functionVersion": version}, now)
+
+
+def json_init_report(init_ms: float, status: str, error_type: str | None = None,
+                     initialization_type: str = "on-demand", now: float | None = None) -> str:
+    record: dict = {"initializationType": initialization_type, "phase": "init", "status": status}
+    if error_type:
+        record["errorType"] = error_type
+    record["metrics"] = {"durationMs": round(init_ms, 2)}
+    return _platform_json("platform.initReport", record, now)
+
+
+def json_start(request_id: str, version: str, now: float | None = None) -> str:
+    return _platform_json("platform.start", {"requestId": request_id, "version": version}, now)
+
+
+def json_runtime_done(request_id: str, duration_ms: float, status: str, error_type: str | None = None,
+                      now: float | None = None) -> str:
+    record: dict = {"requestId": request_id, "status": status}
+    if error_type:
+        record["errorType"] = error_type
+    record["metrics"] = {"durationMs": round(duration_ms, 2)}
+    return _platform_json("platform.runtimeDone", record, now)
+
+
+def json_report(request_id: str, duration_ms: float, billed_ms: int, memory_size: int, max_used_mb: int,
+                init_ms: float | None = None, status: str = "success", error_type: str | None = None,
+                now: float | None = None) -> str:
+    metrics: dict = {"durationMs": round(duration_ms, 2), "billedDurationMs": billed_ms,
+                     "memorySizeMB": memory_size, "maxMemoryUsedMB": max_used_mb}
+    if init_ms is not None:
+        metrics["initDurationMs"] = round(init_ms, 2)
+    record: dict = {"requestId": request_id, "metrics": metrics, "status": status}
+    if error_type:
+        record["errorType"] = error_type
+    return _platform_json("platform.report", record, now)
+
+
+_SYSTEM_LEVELS = {"DEBUG": 0, "INFO": 1, "WARN": 2}
+
+
+class Platform:
+    """The platform lines of one function's log: Text lines, or JSON objects filtered by the
+    SystemLogLevel (INFO: initStart, initReport, start, report; DEBUG adds runtimeDone; WARN none
+    of them). A method answers None when its line is not written. `status` is the platform's
+    (timeout, error) as in REPORT; an `error_type` without it is the function's own error, which
+    JSON reports as status "error" and Text leaves out."""
+
+    def __init__(self, log_format: str = "Text", system_level: str | None = None) -> None:
+        self.json = log_format == "JSON"
+        level = _SYSTEM_LEVELS.get((system_level or "INFO").upper(), 1)
+        self._info = not self.json or level <= 1
+        self._debug = self.json and level == 0
+
+    def init_start(self, runtime: str, region: str, function_name: str, version: str,
+                   initialization_type: str = "on-demand") -> str | None:
+        if not self.json:
+            return init_start(runtime, region)
+        return json_init_start(runtime, region, function_name, version, initialization_type) if self._info else None
+
+    def init_report(self, init_ms: float, status: str, error_type: str | None = None) -> str | None:
+        if not self.json:
+            return init_report(init_ms, status, error_type)
+        return json_init_report(init_ms, status, error_type) if self._info else None
+
+    def start(self, request_id: str, version: str) -> str | None:
+        if not self.json:
+            return start(request_id, version)
+        return json_start(request_id, version) if self._info else None
+
+    def end(self, request_id: str, duration_ms: float, status: str | None,
+            error_type: str | None) -> str | None:
+        """END for Text; platform.runtimeDone at DEBUG for JSON."""
+        if not self.json:
+            return end(request_id)
+        if not self._debug:
+            return None
+        return json_runtime_done(request_id, duration_ms, status or ("error" if error_type else "success"),
+                                 error_type)
+
+    def report(self, request_id: str, duration_ms: float, billed_ms: int, memory_size: int, max_used_mb: int,
+               init_ms: float | None = None, status: str | None = None,
+               error_type: str | None = None) -> str | None:
+        if not self.json:
+            return report(request_id, duration_ms, billed_ms, memory_size, max_used_mb, init_ms, status,
+                          error_type if status == "error" else None)
+        if not self._info:
+            return None
+        return json_report(request_id, duration_ms, billed_ms, memory_size, max_used_mb, init_ms,
+                           status or ("error" if error_type else "success"), error_type)
 
 
 def timed_out_line(request_id: str, elapsed_s: float, now: float) -> str:

@@ -61,8 +61,6 @@ def test_runtime_block_dates(runtime, updating, day, blocked):
     ({"FileSystemConfigs": [{"Arn": "a", "LocalMountPath": "/mnt/x"}]}, "FileSystemConfigs"),
     ({"SnapStart": {"ApplyOn": "PublishedVersions"}}, "SnapStart"),
     ({"PackageType": "Image"}, "Image"),
-    ({"LoggingConfig": {"LogFormat": "JSON"}}, "JSON"),
-    ({"LoggingConfig": {"LogFormat": "Text", "ApplicationLogLevel": "DEBUG"}}, "LogFormat is JSON"),
 ])
 def test_features_lamina_would_ignore_are_refused(params, fragment):
     with pytest.raises(InvalidParameterValueException) as info:
@@ -73,6 +71,7 @@ def test_features_lamina_would_ignore_are_refused(params, fragment):
 @pytest.mark.parametrize("params", [
     {}, {"VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []}}, {"DeadLetterConfig": {}}, {"KMSKeyArn": ""},
     {"SnapStart": {"ApplyOn": "None"}}, {"LoggingConfig": {"LogFormat": "Text", "LogGroup": "/x"}},
+    {"LoggingConfig": {"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "DEBUG"}},
 ])
 def test_empty_forms_of_those_features_are_fine(params):
     configuration.check_supported(params)
@@ -107,3 +106,26 @@ def test_apply_maps_members_and_keeps_the_rest():
     assert base.timeout == 3  # the original is untouched
     cleared = configuration.apply(out, {"Environment": {}}, lambda arn: None)
     assert cleared.environment == {}
+
+
+def test_logging_config_json_levels_are_stored_kept_and_cleared():
+    base = FunctionVersion(name="f", runtime="python3.12", handler="a.b")
+    none = lambda arn: None  # noqa: E731
+    json_fn = configuration.apply(base, {"LoggingConfig": {"LogFormat": "JSON", "ApplicationLogLevel": "WARN"}},
+                                  none)
+    assert (json_fn.log_format, json_fn.application_log_level, json_fn.system_log_level) == ("JSON", "WARN", None)
+    leveled = configuration.apply(json_fn, {"LoggingConfig": {"SystemLogLevel": "DEBUG"}}, none)
+    assert (leveled.log_format, leveled.application_log_level, leveled.system_log_level) == ("JSON", "WARN", "DEBUG")
+    text = configuration.apply(leveled, {"LoggingConfig": {"LogFormat": "Text"}}, none)
+    assert (text.log_format, text.application_log_level, text.system_log_level) == ("Text", None, None)
+    again = configuration.apply(text, {"LoggingConfig": {"LogFormat": "JSON"}}, none)
+    assert (again.application_log_level, again.system_log_level) == (None, None)
+
+
+@pytest.mark.parametrize("logging", [
+    {"LogFormat": "Text", "ApplicationLogLevel": "DEBUG"}, {"SystemLogLevel": "WARN"},
+])
+def test_log_levels_need_json(logging):
+    with pytest.raises(InvalidParameterValueException) as info:
+        configuration.apply(FunctionVersion(name="f"), {"LoggingConfig": logging}, lambda arn: None)
+    assert info.value.message == "ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON."

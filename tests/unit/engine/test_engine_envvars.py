@@ -91,3 +91,10 @@ def test_local_credentials_are_well_formed_and_fresh():
 def test_nothing_reserved_for_concurrency_is_set():
     env = build()
     assert "AWS_LAMBDA_MAX_CONCURRENCY" not in env and "AWS_LAMBDA_RUNTIME_API" not in env
+
+
+def test_log_format_json_sets_the_runtimes_log_variables():
+    assert "AWS_LAMBDA_LOG_FORMAT" not in build() and "AWS_LAMBDA_LOG_LEVEL" not in build()
+    json_env = build(log_format="JSON")
+    assert (json_env["AWS_LAMBDA_LOG_FORMAT"], json_env["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "INFO")
+    assert build(log_format="JSON", application_log_level="TRACE")["AWS_LAMBDA_LOG_LEVEL"] == "TRACE"

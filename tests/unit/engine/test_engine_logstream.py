@@ -95,3 +95,25 @@ def test_a_failing_sink_does_not_break_the_stream():
     stream.line("x")
     stream.flush()
     stream.line("y")
+
+
+def test_application_output_is_handed_on_live_and_the_end_flush_cancels_the_timer():
+    import asyncio
+
+    async def scenario():
+        stream, batches, _ = make()
+        stream.line("START RequestId: r Version: $LATEST")
+        stream.output(b"first\n")
+        stream.output(b"partial")
+        await asyncio.sleep(0.25)
+        assert messages(batches) == ["START RequestId: r Version: $LATEST", "first"]  # one batch, line only
+        assert len(batches) == 1
+        stream.output(b" line\n")
+        stream.record(b"[INFO]\trecord\n")
+        stream.line("END RequestId: r")
+        stream.flush()  # the invocation's END flush: no extra batch afterwards
+        await asyncio.sleep(0.25)
+        assert len(batches) == 2
+        assert messages(batches)[2:] == ["partial line", "[INFO]\trecord", "END RequestId: r"]
+
+    asyncio.run(scenario())

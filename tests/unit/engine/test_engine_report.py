@@ -83,3 +83,48 @@ def test_tail_is_the_last_4096_bytes_on_a_character_boundary():
     assert len(tail.encode()) >= 4095
     ascii_tail = report.tail(["a" * 5000, "b"])
     assert len(ascii_tail.encode()) == 4096 and ascii_tail.endswith("a\nb\n")
+
+
+NOW = 1708521153.933
+
+
+def test_json_platform_lines():
+    assert json.loads(report.json_start("r1", "$LATEST", NOW)) == {
+        "time": "2024-02-21T13:12:33.933Z", "type": "platform.start", "record": {"requestId": "r1", "version": "$LATEST"}}
+    line = report.json_report("r1", 170.194, 171, 128, 73, 223.111, now=NOW)
+    assert line == ('{"time":"2024-02-21T13:12:33.933Z","type":"platform.report","record":{"requestId":"r1",'
+                    '"metrics":{"durationMs":170.19,"billedDurationMs":171,"memorySizeMB":128,"maxMemoryUsedMB":73,'
+                    '"initDurationMs":223.11},"status":"success"}}')
+    failed = json.loads(report.json_report("r1", 3000, 3000, 128, 40, status="timeout", now=NOW))["record"]
+    assert "initDurationMs" not in failed["metrics"] and failed["status"] == "timeout"
+    start = json.loads(report.json_init_start("python3.12", "us-east-1", "fn", "$LATEST", now=NOW))["record"]
+    assert start == {"initializationType": "on-demand", "phase": "init", "runtimeVersion": "python:3.12.v1",
+                     "runtimeVersionArn": report.runtime_version_arn("us-east-1", "python3.12"),
+                     "functionName": "fn", "functionVersion": "$LATEST"}
+    init = json.loads(report.json_init_report(10.5, "error", "Runtime.ImportModuleError", now=NOW))["record"]
+    assert init == {"initializationType": "on-demand", "phase": "init", "status": "error",
+                    "errorType": "Runtime.ImportModuleError", "metrics": {"durationMs": 10.5}}
+
+
+@pytest.mark.parametrize(("system_level", "kinds"), [
+    (None, ["platform.initStart", "platform.start", "platform.report"]),
+    ("DEBUG", ["platform.initStart", "platform.start", "platform.runtimeDone", "platform.report"]),
+    ("WARN", []),
+])
+def test_platform_lines_json_by_system_level(system_level, kinds):
+    platform = report.Platform("JSON", system_level)
+    lines = [platform.init_start("python3.12", "us-east-1", "fn", "$LATEST"), platform.start("r", "$LATEST"),
+             platform.end("r", 1.0, None, "ValueError"), platform.report("r", 1.0, 1, 128, 40, None, None, "ValueError")]
+    written = [json.loads(line) for line in lines if line is not None]
+    assert [w["type"] for w in written] == kinds
+    for w in written:
+        if w["type"] in ("platform.report", "platform.runtimeDone"):
+            assert (w["record"]["status"], w["record"]["errorType"]) == ("error", "ValueError")
+
+
+def test_platform_lines_text_are_the_classic_ones():
+    platform = report.Platform()
+    assert platform.start("r", "$LATEST") == report.start("r", "$LATEST")
+    assert platform.end("r", 1.0, None, "ValueError") == "END RequestId: r"
+    assert platform.report("r", 1.0, 1, 128, 40, None, None, "ValueError") == report.report("r", 1.0, 1, 128, 40)
+    assert platform.report("r", 1.0, 1, 128, 40, None, "error", "X").endswith("\tStatus: error\tError Type: X")

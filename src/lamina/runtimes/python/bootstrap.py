@@ -19,6 +19,7 @@ import traceback
 
 import _lamina_channel as channel  # siblings, found while this directory is still sys.path[0]
 import _lamina_context as context
+import _lamina_logging as log_format
 import _lamina_marshal as marshal
 
 _HERE = os.path.dirname(os.path.realpath(__file__))
@@ -37,6 +38,8 @@ UNHANDLED_WARNING = (
 
 _GLOBAL_AWS_REQUEST_ID = None
 _GLOBAL_TENANT_ID = None
+_JSON_LOGS = log_format.is_json(os.environ.get("AWS_LAMBDA_LOG_FORMAT"))
+_LOG_LEVEL = log_format.level_from_env(os.environ.get("AWS_LAMBDA_LOG_LEVEL"))
 
 
 def _get_handler(handler):
@@ -79,7 +82,10 @@ def build_fault_result(exc_info, msg):
 
 
 def log_error(error_result, log_sink):
-    log_sink.log_error(marshal.error_log_lines(error_result))
+    if _JSON_LOGS:
+        log_sink.log_error([marshal.to_json(log_format.json_error_record(error_result))])
+    else:
+        log_sink.log_error(marshal.error_log_lines(error_result))
 
 
 def _peak_rss_kb():
@@ -153,13 +159,22 @@ class LambdaLoggerFilter(logging.Filter):
         return True
 
 
-def _setup_logging(log_sink):
+def _setup_logging(log_sink, json_logs=False, level=""):
+    """awslambdaric's root handler; for LogFormat JSON the JsonFormatter, and the application log
+    level both on the root logger (as awslambdaric) and on the handler (the platform's filter)."""
     logging.Formatter.converter = time.gmtime
+    logger = logging.getLogger()
     handler = LambdaLoggerHandler(log_sink)
-    handler.setFormatter(logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S"))
+    if json_logs:
+        handler.setFormatter(log_format.JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(log_format.TEXT_FORMAT, log_format.DATETIME_FORMAT))
+    if level:
+        logger.setLevel(level)
+        if json_logs:
+            handler.setLevel(level)
     handler.addFilter(LambdaLoggerFilter())
-    logging.getLogger().addHandler(handler)
+    logger.addHandler(handler)
 
 
 def _setup_sys_path(task_root, opt_dirs):
@@ -190,7 +205,7 @@ def main():
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     _setup_sys_path(task_root, opt_dirs)
     try:
-        _setup_logging(log_sink)
+        _setup_logging(log_sink, _JSON_LOGS, _LOG_LEVEL)
         request_handler = _get_handler(os.environ.get("_HANDLER", ""))
     except Exception as e:
         if isinstance(e, FaultException):
