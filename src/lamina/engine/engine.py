@@ -59,7 +59,6 @@ class Engine:
         self._grace = stop_grace
         self._pools: dict[tuple[str, str], Pool] = {}
         self._in_flight = 0
-        self._function_in_flight: dict[str, int] = {}
         self._dirty: set[LogStream] = set()
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
@@ -80,15 +79,12 @@ class Engine:
     async def invoke(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
         if self._closing:
             raise ServiceException("The execution engine is shutting down.")
-        name = spec.function_name
-        running = self._function_in_flight.get(name, 0)
-        reason = policy.throttle_reason(self._in_flight, self._limit, running, spec.reserved_concurrency)
+        reason = policy.throttle_reason(self._in_flight, self._limit)
         if reason is not None:
             raise TooManyRequestsException(reason)
         if spec.interpreter is None or not spec.runtime.startswith("python"):
             return self._cannot_run(spec, request)
         self._in_flight += 1
-        self._function_in_flight[name] = running + 1
         try:
             pool = self._pools.get(spec.pool_key)
             if pool is None:
@@ -106,11 +102,6 @@ class Engine:
                     self._stop_all([retired])
         finally:
             self._in_flight -= 1
-            left = self._function_in_flight[name] - 1
-            if left:
-                self._function_in_flight[name] = left
-            else:
-                del self._function_in_flight[name]
 
     def _cannot_run(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
         detail = (f"the {spec.runtime} runtime is not installed on this lamina host" if spec.interpreter is None

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Protocol
 
 ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
-RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
 
 KEEP = "keep"  # back to the idle list
 STOP = "stop"  # healthy but retired (code or configuration changed): end it gracefully
@@ -30,14 +29,11 @@ class Idle(Protocol):
     def generation(self) -> int: ...  # the pool generation it was started for
 
 
-def throttle_reason(in_flight: int, limit: int, function_in_flight: int = 0,
-                    reserved: int | None = None) -> str | None:
+def throttle_reason(in_flight: int, limit: int) -> str | None:
     """Why one more concurrent invoke must be refused (the 429 Reason), or None to admit it.
 
-    `in_flight` counts invokes running in the whole engine, `function_in_flight` those of the
-    function (all versions); `reserved` is the function's reserved concurrency, if any."""
-    if reserved is not None and function_in_flight >= reserved:
-        return RESERVED_LIMIT
+    `in_flight` counts invokes running in the whole engine: the account-wide backstop. Reserved
+    concurrency and the unreserved pool are decided before the engine, by lamina.admission."""
     if in_flight >= limit:
         return ACCOUNT_LIMIT
     return None

@@ -32,7 +32,6 @@ class RunSpec:
     tracing_mode: str = "PassThrough"
     # (access key id, secret, session token) of the execution role; None = local dummies
     credentials: tuple[str, str, str] | None = None
-    reserved_concurrency: int | None = None  # the function's reserved concurrency (all its versions)
 
     @property
     def pool_key(self) -> tuple[str, str]:

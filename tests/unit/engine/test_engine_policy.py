@@ -15,21 +15,17 @@ class Idle:
     generation: int = 0
 
 
-@pytest.mark.parametrize(("in_flight", "limit", "function_in_flight", "reserved", "reason"), [
-    (0, 10, 0, None, None),
-    (9, 10, 9, None, None),
-    (10, 10, 0, None, "ConcurrentInvocationLimitExceeded"),
-    (11, 10, 0, None, "ConcurrentInvocationLimitExceeded"),
-    (0, 1, 0, None, None),
-    (1, 1, 1, None, "ConcurrentInvocationLimitExceeded"),
-    (0, 0, 0, None, "ConcurrentInvocationLimitExceeded"),
-    (3, 10, 2, 2, "ReservedFunctionConcurrentInvocationLimitExceeded"),
-    (3, 10, 1, 2, None),
-    (0, 10, 0, 0, "ReservedFunctionConcurrentInvocationLimitExceeded"),  # reserved 0 disables the function
-    (10, 10, 5, 5, "ReservedFunctionConcurrentInvocationLimitExceeded"),  # the function's own cap first
+@pytest.mark.parametrize(("in_flight", "limit", "reason"), [
+    (0, 10, None),
+    (9, 10, None),
+    (10, 10, "ConcurrentInvocationLimitExceeded"),
+    (11, 10, "ConcurrentInvocationLimitExceeded"),
+    (0, 1, None),
+    (1, 1, "ConcurrentInvocationLimitExceeded"),
+    (0, 0, "ConcurrentInvocationLimitExceeded"),
 ])
-def test_throttle_reason(in_flight, limit, function_in_flight, reserved, reason):
-    assert policy.throttle_reason(in_flight, limit, function_in_flight, reserved) == reason
+def test_throttle_reason(in_flight, limit, reason):
+    assert policy.throttle_reason(in_flight, limit) == reason
 
 
 @pytest.mark.parametrize(("idle", "generation", "picked"), [

@@ -111,23 +111,6 @@ def test_account_limit_throttles_and_frees_up(tmp_path):
     run(rig, scenario)
 
 
-def test_reserved_concurrency_throttles_only_that_function(tmp_path):
-    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(0.05))))
-
-    async def scenario(engine):
-        capped = spec(reserved_concurrency=1)
-        call = asyncio.ensure_future(engine.invoke(capped, request("r1")))
-        await asyncio.sleep(0)
-        with pytest.raises(TooManyRequestsException) as info:
-            await engine.invoke(capped, request("r2"))
-        assert info.value.body()["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
-        assert (await engine.invoke(spec(name="other"), request("r3"))).function_error is None
-        await call
-        with pytest.raises(TooManyRequestsException):
-            await engine.invoke(spec(reserved_concurrency=0), request("r4"))
-    run(rig, scenario)
-
-
 def test_a_new_revision_retires_the_pools_environments(tmp_path):
     rig = make_engine(tmp_path, FakeBackend())
 
