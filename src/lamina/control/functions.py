@@ -95,9 +95,14 @@ class Functions:
     def _zip_from(code: dict) -> bytes:
         return package.zip_bytes(code, member="Code", what="function code")
 
-    def _with_code(self, version: FunctionVersion, data: bytes) -> FunctionVersion:
+    @staticmethod
+    def _check_package(version: FunctionVersion, data: bytes) -> None:
+        """The zip's own checks, with its layers counted against the 250 MB unzipped limit."""
         layers_size = sum(int(layer.get("UnzippedSize", 0)) for layer in version.layers)
         archive.check_zip(data, extra_unzipped=layers_size)
+
+    def _with_code(self, version: FunctionVersion, data: bytes) -> FunctionVersion:
+        self._check_package(version, data)
         blob = self._blobs.put(data)
         return version.copy(code_sha256=blob.sha256_b64, code_hex=blob.sha256_hex, code_size=blob.size,
                             last_modified=lambda_timestamp())
@@ -209,12 +214,8 @@ class Functions:
                                             allow_deprecated=self._allow_deprecated)
             updated = configuration.apply(function.latest, params, self._layer_lookup)
             if "Layers" in params:
-                self._with_code_size_check(updated)
+                self._check_package(updated, self._blobs.read(updated.code_hex))
             return self._begin_update(updated, publish=False)
-
-    def _with_code_size_check(self, version: FunctionVersion) -> None:
-        layers_size = sum(int(layer.get("UnzippedSize", 0)) for layer in version.layers)
-        archive.check_zip(self._blobs.read(version.code_hex), extra_unzipped=layers_size)
 
     def update_code(self, params: dict) -> FunctionVersion:
         with self._lock:
@@ -224,8 +225,7 @@ class Functions:
             if "Architectures" in params:
                 updated = updated.copy(architectures=list(params["Architectures"]))
             if params.get("DryRun"):
-                layers_size = sum(int(layer.get("UnzippedSize", 0)) for layer in updated.layers)
-                archive.check_zip(zip_bytes, extra_unzipped=layers_size)
+                self._check_package(updated, zip_bytes)
                 digest = base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
                 return updated.copy(code_sha256=digest, code_size=len(zip_bytes))
             updated = self._with_code(updated, zip_bytes)
