@@ -59,8 +59,13 @@ def serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
-    server = Server(settings)
+    settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir, sandbox=args.sandbox,
+                                 isolation=args.isolation)
+    try:
+        server = Server(settings)
+    except ValueError as exc:  # a sandbox backend that cannot run here, or isolation below the minimum
+        _say(f"lamina: {exc}", "red")
+        return 2
     try:
         asyncio.run(server.serve(ready=_banner))
     except KeyboardInterrupt:
@@ -295,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=None, help="port to listen on (default 9001)")
     run.add_argument("--data-dir", default=None, help="where functions, code and logs live "
                                                       "(default ~/.local/share/lamina)")
+    run.add_argument("--sandbox", default=None, choices=("auto", "namespaces", "bubblewrap", "process"),
+                     help="how environments are isolated (default $LAMINA_SANDBOX or auto: the strongest here)")
+    run.add_argument("--isolation", default=None, choices=("process", "bubblewrap", "namespaces"),
+                     help="refuse to start below this isolation level (default $LAMINA_ISOLATION or process)")
     run.add_argument("--verbose", "-v", action="store_true", help="log what the service does")
     run.set_defaults(func=serve)
     endpoint_help = f"lamina's URL (default $AWS_ENDPOINT_URL or {DEFAULT_ENDPOINT})"

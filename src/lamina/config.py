@@ -51,6 +51,8 @@ class Settings:
     max_timeout: int = 900
     # Sandbox backend: "auto", "namespaces", "bubblewrap" or "process".
     sandbox: str = "auto"
+    # Refuse to start below this isolation level: "process", "bubblewrap" or "namespaces".
+    isolation: str = "process"
     # Explicit interpreter per runtime id, e.g. {"python3.12": "/usr/bin/python3.12"}.
     runtime_paths: dict[str, str] = field(default_factory=dict)
     # Multiplies every async retry delay (1.0 = AWS's 1 min / 2 min / 1 s…5 min back-off).
@@ -77,6 +79,7 @@ class Settings:
             idle_timeout=_float(env, "LAMINA_IDLE_TIMEOUT", 600.0),
             max_timeout=_int(env, "LAMINA_MAX_TIMEOUT", 900),
             sandbox=env.get("LAMINA_SANDBOX", "auto"),
+            isolation=env.get("LAMINA_ISOLATION", "process"),
             runtime_paths=_paths(env, "LAMINA_RUNTIME_PATHS"),
             metrics_retention_days=_float(env, "LAMINA_METRICS_RETENTION_DAYS", 14.0),
             log_expiry_interval=_float(env, "LAMINA_LOG_EXPIRY_INTERVAL", 300.0),

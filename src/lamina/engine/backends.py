@@ -1,25 +1,88 @@
-"""Which sandbox backend an engine uses: the `sandbox` setting ("auto", "process", and later
-"namespaces", "bubblewrap") → a SandboxBackend. The composition root calls `select`, prints the
-backend's name and `not_enforced` list loudly, and reports them in /health.
+"""Which sandbox backend an engine uses: the `sandbox` setting ("auto", "namespaces", "bubblewrap",
+"process") and the minimum isolation level → a SandboxBackend. "auto" takes the most isolating
+backend this host supports; a named one that cannot run here, or anything below the minimum,
+is refused with the reason, never silently replaced by something weaker. The composition root
+prints the chosen backend's name and `not_enforced` list loudly and reports them in /health.
 
-Imports lamina.engine.sandbox and the backends only.
+Imports lamina.engine modules only.
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+from lamina.engine import rootfs, volumes
+from lamina.engine.cgroups import Hierarchy
 from lamina.engine.process_backend import ProcessBackend
 from lamina.engine.sandbox import SandboxBackend
 
-AVAILABLE = ("process",)
-PLANNED = ("namespaces", "bubblewrap")
+log = logging.getLogger("lamina.engine")
+
+LEVELS = ("process", "bubblewrap", "namespaces")  # least to most isolating
 
 
-def select(setting: str = "auto") -> SandboxBackend:
-    """The backend for `setting`; "auto" takes the most isolating one this host supports (only the
-    process backend exists so far). Raises ValueError for a backend that cannot be used here."""
-    if setting in ("auto", "process"):
-        return ProcessBackend()
-    if setting in PLANNED:
-        raise ValueError(f"The {setting} sandbox backend is not available in this lamina build; "
-                         f"use one of: auto, {', '.join(AVAILABLE)}.")
-    raise ValueError(f"Unknown sandbox backend {setting!r}; use one of: auto, {', '.join(AVAILABLE)}.")
+def _bubblewrap_problem() -> str | None:
+    try:
+        from lamina.engine import bubblewrap_backend
+    except ImportError:
+        return "this lamina build has no bubblewrap backend"
+    return bubblewrap_backend.unavailable()
+
+
+def _make(name: str, work_dir: Path) -> SandboxBackend:
+    if name == "namespaces":
+        from lamina.engine import namespaces_backend
+
+        hierarchy = Hierarchy.detect()
+        if hierarchy is None:
+            raise ValueError("The namespaces sandbox backend cannot run here: no writable memory cgroup.")
+        missing = volumes.available()
+        if missing is not None:
+            log.warning("ephemeral storage is not size-capped: %s", missing)
+        pool = volumes.VolumePool(work_dir / "volumes", rootfs.SANDBOX_UID) if missing is None else None
+        return namespaces_backend.NamespacesBackend(work_dir, hierarchy, pool)
+    if name == "bubblewrap":
+        from lamina.engine import bubblewrap_backend
+
+        return bubblewrap_backend.BubblewrapBackend(work_dir)
+    return ProcessBackend()
+
+
+def problem(name: str) -> str | None:
+    """Why backend `name` cannot run on this host, or None."""
+    if name == "namespaces":
+        from lamina.engine import namespaces_backend
+
+        return namespaces_backend.unavailable()
+    if name == "bubblewrap":
+        return _bubblewrap_problem()
+    return None
+
+
+def select(setting: str = "auto", work_dir: Path | None = None, minimum: str = "process") -> SandboxBackend:
+    """The backend for `setting`. Raises ValueError when it cannot be used here or is below
+    `minimum`."""
+    work_dir = Path(work_dir) if work_dir is not None else Path("/tmp/lamina-sandbox")
+    if minimum not in LEVELS:
+        raise ValueError(f"Unknown isolation level {minimum!r}; use one of: {', '.join(LEVELS)}.")
+    if setting == "auto":
+        reasons = []
+        for name in reversed(LEVELS):
+            why = problem(name)
+            if why is None:
+                break
+            reasons.append(f"{name}: {why}")
+        else:  # pragma: no cover - process always works
+            name = "process"
+        if LEVELS.index(name) < LEVELS.index(minimum):
+            raise ValueError(f"Isolation below {minimum} refused ({'; '.join(reasons)}).")
+        return _make(name, work_dir)
+    if setting not in LEVELS:
+        raise ValueError(f"Unknown sandbox backend {setting!r}; use one of: auto, {', '.join(LEVELS)}.")
+    if LEVELS.index(setting) < LEVELS.index(minimum):
+        raise ValueError(f"The {setting} sandbox backend is below the required isolation level {minimum}.")
+    why = problem(setting)
+    if why is not None:
+        raise ValueError(f"The {setting} sandbox backend cannot run here: {why}.")
+    return _make(setting, work_dir)

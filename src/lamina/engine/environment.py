@@ -221,10 +221,11 @@ class Environment:
             return self._platform_failure(request, started, at, report.timed_out(request.request_id,
                                           spec.timeout_s), "Sandbox.Timedout", status="timeout")
         status = detail.get("status", 1)
-        self._platform_line(self._platform.init_report(self.init_ms, "error", "Runtime.ExitError"))
-        self._exit_lines(request.request_id, status)
-        return self._platform_failure(request, started, at, report.exited(request.request_id, status),
-                                      "Runtime.ExitError")
+        error_type = self._exit_type()
+        self._platform_line(self._platform.init_report(self.init_ms, "error", error_type))
+        self._exit_lines(request.request_id, status, error_type)
+        return self._platform_failure(request, started, at, report.exited(request.request_id, status, error_type),
+                                      error_type)
 
     def _platform_failure(self, request: InvokeRequest, started: float, at: float, body: bytes,
                           error_type: str, status: str = "error") -> InvokeResult:
@@ -244,9 +245,14 @@ class Environment:
             billed_ms=policy.billed_ms(duration), init_ms=self.init_ms, max_memory_mb=policy.memory_mb(self._peak_kb),
         )
 
-    def _exit_lines(self, request_id: str, status: int) -> None:
+    def _exit_type(self) -> str:
+        """Why the runtime process is gone: the memory limit, or an exit of its own."""
+        oom = self._sandbox is not None and self._sandbox.out_of_memory()
+        return "Runtime.OutOfMemory" if oom else "Runtime.ExitError"
+
+    def _exit_lines(self, request_id: str, status: int, error_type: str) -> None:
         self.log.line(f"RequestId: {request_id} Error: {report.exit_reason(status)}")
-        self.log.line("Runtime.ExitError")
+        self.log.line(error_type)
 
     async def _invoke(self, request: InvokeRequest, init_ms: float | None) -> InvokeResult:
         self._to(State.BUSY)
@@ -292,9 +298,11 @@ class Environment:
             function_error, error_type, status = "Unhandled", "Sandbox.Timedout", "timeout"
         else:
             code = detail["status"]
-            self._exit_lines(rid, code)
-            payload = report.exited(rid, code)
-            function_error, error_type, status = "Unhandled", "Runtime.ExitError", "error"
+            self._peak_kb = max(self._peak_kb, self._sandbox.peak_memory_kb())  # type: ignore[union-attr]
+            error_type = self._exit_type()
+            self._exit_lines(rid, code, error_type)
+            payload = report.exited(rid, code, error_type)
+            function_error, status = "Unhandled", "error"
         if self.state is State.BUSY:
             self._sandbox.drain_output()  # type: ignore[union-attr]
             self._to(State.READY)

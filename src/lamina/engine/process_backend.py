@@ -16,29 +16,22 @@ import resource
 import signal
 import socket
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
-from lamina.engine.protocol import Channel, FrameSink, connect_socket
+from lamina.engine.piped import PipedSandbox, vm_hwm_kb
 from lamina.engine.sandbox import Launch, Layout, Mounts, Sandbox, SandboxBackend
 
 FD_VARIABLE = "_LAMINA_RUNTIME_FD"  # tells the runtime which inherited fd is its channel
 OPEN_FILES = 1024  # Lambda's per-environment file descriptor limit
-_CHUNK = 65536
 
 
-class ProcessSandbox(Sandbox):
+class ProcessSandbox(PipedSandbox):
+    """A plain child process: exit seen through a pidfd (or polling), the whole process group
+    signalled."""
+
     def __init__(self, proc: subprocess.Popen, sock: socket.socket, output_fd: int) -> None:
-        self.pid = proc.pid
+        super().__init__(proc.pid, sock, output_fd)
         self._proc = proc
-        self._sock: socket.socket | None = sock
-        self._out: int | None = output_fd
-        self._chunk = bytearray(_CHUNK)  # read into, never allocated per read
-        self._sink: FrameSink | None = None
-        self._channel: Channel | None = None
-        self._callbacks: list[Callable[[int], None]] = []
-        self._loop = asyncio.get_running_loop()
-        self._exited: asyncio.Future[int] = self._loop.create_future()
         self._pidfd: int | None = None
         self._poller: asyncio.TimerHandle | None = None
         try:
@@ -46,37 +39,6 @@ class ProcessSandbox(Sandbox):
             self._loop.add_reader(self._pidfd, self._on_exit)
         except (AttributeError, OSError):
             self._poller = self._loop.call_later(0.05, self._poll)
-
-    async def connect(self, sink: FrameSink) -> Channel:
-        self._sink = sink
-        if self._out is not None:
-            os.set_blocking(self._out, False)
-            self._loop.add_reader(self._out, self.drain_output)
-        sock, self._sock = self._sock, None
-        self._channel = await connect_socket(sock, sink)
-        return self._channel
-
-    def drain_output(self) -> None:
-        while self._out is not None:
-            try:
-                count = os.readv(self._out, (self._chunk,))
-            except BlockingIOError:
-                return
-            except OSError:
-                count = 0
-            if not count:
-                self._close_output()
-                return
-            if self._sink is not None:
-                self._sink.output_received(bytes(self._chunk[:count]))
-            if count < _CHUNK:
-                return
-
-    def _close_output(self) -> None:
-        if self._out is not None:
-            self._loop.remove_reader(self._out)
-            os.close(self._out)
-            self._out = None
 
     def _poll(self) -> None:
         try:
@@ -90,7 +52,7 @@ class ProcessSandbox(Sandbox):
 
     def _on_exit(self) -> None:
         """The leader exited (still a zombie, so its process group id is still ours): end the rest
-        of the group, reap the leader, drain what it wrote, tell the listeners."""
+        of the group, reap the leader, then finish."""
         if self._pidfd is not None:
             self._loop.remove_reader(self._pidfd)
             os.close(self._pidfd)
@@ -102,57 +64,27 @@ class ProcessSandbox(Sandbox):
         except ChildProcessError:
             code = self._proc.returncode if self._proc.returncode is not None else -signal.SIGKILL
         self._proc.returncode = code
-        self.drain_output()
-        if not self._exited.done():
-            self._exited.set_result(code)
-        callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback(code)
-
-    def add_exit_callback(self, callback: Callable[[int], None]) -> None:
-        if self._exited.done():
-            self._loop.call_soon(callback, self._exited.result())
-        else:
-            self._callbacks.append(callback)
-
-    @property
-    def returncode(self) -> int | None:
-        return self._exited.result() if self._exited.done() else None
+        self._finished(code)
 
     def _signal_group(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signum)
 
     def terminate(self) -> None:
-        if not self._exited.done():
+        if self.returncode is None:
             self._signal_group(signal.SIGTERM)
 
     def kill(self) -> None:
-        if not self._exited.done():
+        if self.returncode is None:
             self._signal_group(signal.SIGKILL)
 
-    async def wait(self) -> int:
-        return await asyncio.shield(self._exited)
-
     def peak_memory_kb(self) -> int:
-        try:
-            with open(f"/proc/{self.pid}/status", "rb") as status:
-                for line in status:
-                    if line.startswith(b"VmHWM:"):
-                        return int(line.split()[1])
-        except (OSError, ValueError, IndexError):
-            pass
-        return 0
+        return vm_hwm_kb(self.pid)
 
     def close(self) -> None:
-        self._close_output()
         if self._poller is not None:
             self._poller.cancel()
-        if self._channel is not None:
-            self._channel.close()
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        super().close()
 
 
 class ProcessBackend(SandboxBackend):

@@ -204,8 +204,10 @@ def exit_reason(status: int) -> str:
     return f"Runtime exited with error: exit status {status}"
 
 
-def exited(request_id: str, status: int) -> bytes:
-    return platform_error(f"RequestId: {request_id} Error: {exit_reason(status)}", "Runtime.ExitError")
+def exited(request_id: str, status: int, error_type: str = "Runtime.ExitError") -> bytes:
+    """The body of an invoke whose runtime exited (error_type Runtime.OutOfMemory when the memory
+    limit killed it)."""
+    return platform_error(f"RequestId: {request_id} Error: {exit_reason(status)}", error_type)
 
 
 def too_large(limit: int) -> bytes:

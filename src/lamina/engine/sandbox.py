@@ -54,6 +54,7 @@ class Launch:
     env: dict[str, str] = field(default_factory=dict)  # the complete environment, built from scratch
     memory_mb: int = 128
     ephemeral_mb: int = 512
+    network: bool = True  # False: an empty network namespace (loopback only)
 
 
 class Sandbox(abc.ABC):
@@ -93,6 +94,11 @@ class Sandbox(abc.ABC):
     @abc.abstractmethod
     def peak_memory_kb(self) -> int:
         """Peak resident memory of the environment so far (0 when unknown)."""
+
+    def out_of_memory(self) -> bool:
+        """Whether the tree was killed for exceeding its memory limit (backends without a
+        memory limit never say so)."""
+        return False
 
     @abc.abstractmethod
     def close(self) -> None:

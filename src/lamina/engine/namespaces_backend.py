@@ -1,0 +1,374 @@
+"""The `namespaces` sandbox backend: environments forked from a zygote per runtime interpreter
+(`lamina/runtimes/sandbox/zygote.py`, run as root), each in new mount/PID/IPC/UTS (and, for a
+function without network, network) namespaces, a root built from `rootfs.plan`, its own cgroups
+(MemorySize, pids, CPU weight), a size-capped /tmp volume, no capabilities, an unprivileged uid,
+no_new_privs and a seccomp deny list.
+
+The zygote keeps one child per interpreter that already joined a fresh cgroup (joining a v1
+group costs ~15 ms), so a cold start is a message, a fork and the namespace set-up. Owns the
+zygote processes and their control sockets, the spares, the handles of running environments
+and reporting Runtime.OutOfMemory from the cgroup's OOM counter. Imports lamina.engine only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import platform
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from lamina.engine import rootfs
+from lamina.engine.cgroups import Group, Hierarchy
+from lamina.engine.piped import PipedSandbox, vm_hwm_kb
+from lamina.engine.sandbox import Launch, Layout, Mounts, Sandbox, SandboxBackend
+from lamina.engine.volumes import VolumePool
+
+log = logging.getLogger("lamina.engine")
+
+ZYGOTE = Path(__file__).resolve().parent.parent / "runtimes" / "sandbox" / "zygote.py"
+PRELOAD = ("json", "logging", "traceback", "decimal", "_lamina_channel", "_lamina_context", "_lamina_logging",
+           "_lamina_marshal", "boto3")
+SECCOMP_ARCHES = ("x86_64", "aarch64")
+_LENGTH = struct.Struct(">I")
+
+
+def unavailable() -> str | None:
+    """Why this host cannot run the namespaces backend, or None."""
+    if sys.platform != "linux":
+        return "it needs Linux"
+    if os.geteuid() != 0:
+        return "it needs root (run lamina as root, or use the bubblewrap backend)"
+    hierarchy = Hierarchy.detect(tag=f"lamina-probe-{os.getpid()}")
+    if hierarchy is None:
+        return "no writable memory cgroup was found"
+    hierarchy.remove()
+    probe = subprocess.run(["unshare", "--mount", "--pid", "--ipc", "--uts", "--net", "--fork", "true"],
+                           capture_output=True, timeout=10) if shutil.which("unshare") else None
+    if probe is not None and probe.returncode != 0:
+        return f"new namespaces cannot be created here: {probe.stderr.decode(errors='replace').strip()}"
+    return None
+
+
+def last_capability() -> int:
+    try:
+        return int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    except (OSError, ValueError):
+        return 40
+
+
+class NamespaceSandbox(PipedSandbox):
+    def __init__(self, pid: int, sock: socket.socket, output_fd: int, group: Group,
+                 release: Callable[[], None]) -> None:
+        super().__init__(pid, sock, output_fd)
+        self._group = group
+        self._release = release
+        self._oom = False
+        self._peak = 0
+
+    def exited(self, code: int) -> None:
+        """The zygote reaped this environment's PID 1 (so every process in it is gone)."""
+        self._peak = max(self._peak, self._group.peak_kb())
+        self._oom = self._group.oom_kills() > 0
+        self._group.remove()
+        self._release()
+        self._finished(code)
+
+    def _signal(self, signum: int) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)  # PID 1 of its namespace: everything in it goes too
+
+    def peak_memory_kb(self) -> int:
+        if self.returncode is None:
+            self._peak = max(self._peak, vm_hwm_kb(self.pid), self._group.peak_kb())
+        return self._peak
+
+    def out_of_memory(self) -> bool:
+        return self._oom
+
+
+class Zygote:
+    """One fork server process and the engine's end of its control socket."""
+
+    def __init__(self, backend: NamespacesBackend, interpreter: str) -> None:
+        self.backend = backend
+        self.interpreter = interpreter
+        self.proc: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
+        self._buffer = b""
+        self._ready: asyncio.Future | None = None
+        self._waiting: dict[str, asyncio.Future] = {}
+        self._count = 0
+        self.sandboxes: dict[int, NamespaceSandbox] = {}
+        self.spare: tuple[str, Group] | None = None  # joined and waiting
+        self._spare_pending = False
+
+    async def start(self, site_dir: Path | None, runtime_dir: Path) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        paths = [str(runtime_dir.parent / "python")] + ([str(site_dir)] if site_dir else [])
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_LAMINA_ZYGOTE_FD": str(child.fileno()),
+               "_LAMINA_PRELOAD_PATHS": ":".join(paths), "_LAMINA_PRELOAD": ",".join(PRELOAD),
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            self.proc = subprocess.Popen([self.interpreter, "-s", "-u", str(ZYGOTE)], env=env, pass_fds=(child.fileno(),),
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            child.close()
+        self.sock = parent
+        parent.setblocking(False)
+        loop = asyncio.get_running_loop()
+        self._ready = loop.create_future()
+        loop.add_reader(parent.fileno(), self._readable)
+        await asyncio.wait_for(asyncio.shield(self._ready), 60)
+
+    def _readable(self) -> None:
+        try:
+            data = self.sock.recv(65536)  # type: ignore[union-attr]
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._lost()
+            return
+        self._buffer += data
+        while len(self._buffer) >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(self._buffer)
+            if len(self._buffer) < _LENGTH.size + size:
+                return
+            message = json.loads(self._buffer[_LENGTH.size:_LENGTH.size + size])
+            self._buffer = self._buffer[_LENGTH.size + size:]
+            self._dispatch(message)
+
+    def _dispatch(self, message: dict) -> None:
+        op = message["op"]
+        if op == "ready":
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_result(None)
+        elif op == "exit":
+            sandbox = self.sandboxes.pop(message["pid"], None)
+            if sandbox is not None:
+                sandbox.exited(message["status"])
+        elif op in ("spare", "spawned"):
+            future = self._waiting.pop(message["id"], None)
+            if future is not None and not future.done():
+                future.set_result(message)
+
+    def _lost(self) -> None:
+        """The zygote died: its environments cannot be reported any more, so end them."""
+        if self.sock is not None:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_result({"error": "the zygote exited"})
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(OSError(f"the zygote for {self.interpreter} exited at start"))
+        for sandbox in list(self.sandboxes.values()):
+            sandbox.kill()
+            sandbox.exited(-signal.SIGKILL)
+        self.sandboxes.clear()
+        self.backend.zygote_lost(self)
+
+    @property
+    def alive(self) -> bool:
+        return self.sock is not None
+
+    def _send(self, message: dict, fds: tuple[int, ...] = ()) -> asyncio.Future | None:
+        if self.sock is None:
+            raise OSError("the zygote is not running")
+        data = json.dumps(message, separators=(",", ":")).encode()
+        payload = _LENGTH.pack(len(data)) + data
+        self.sock.setblocking(True)
+        try:
+            if fds:
+                socket.send_fds(self.sock, [payload], list(fds))
+            else:
+                self.sock.sendall(payload)
+        finally:
+            self.sock.setblocking(False)
+        if "id" in message and message["op"] != "drop":
+            future = asyncio.get_running_loop().create_future()
+            self._waiting[message["id"]] = future
+            return future
+        return None
+
+    def _next_id(self) -> str:
+        self._count += 1
+        return f"{self._count}"
+
+    def replenish(self) -> None:
+        """Ask for a child that joins a fresh cgroup now, ahead of the next cold start."""
+        if self.spare is not None or self._spare_pending or not self.alive:
+            return
+        self._spare_pending = True
+        task = asyncio.get_running_loop().create_task(self._make_spare())
+        self.backend.track(task)
+
+    async def _make_spare(self) -> None:
+        ident = self._next_id()
+        group = self.backend.hierarchy.create(f"env-{os.getpid()}-{id(self)}-{ident}")
+        try:
+            reply = await self._send({"op": "spare", "id": ident, "procs": group.procs_files})  # type: ignore[misc]
+        except OSError:
+            reply = {"ok": False}
+        finally:
+            self._spare_pending = False
+        if reply.get("ok"):
+            self.spare = (ident, group)
+        else:
+            group.remove()
+
+    async def spawn(self, job: dict, fds: tuple[int, int]) -> tuple[int, Group]:
+        ident = self._next_id()
+        message: dict = {"op": "spawn", "id": ident, "job": job}
+        if self.spare is not None:
+            message["spare"], group = self.spare
+            self.spare = None
+        else:
+            group = self.backend.hierarchy.create(f"env-{os.getpid()}-{id(self)}-{ident}")
+            message["procs"] = group.procs_files
+        group.set_limits(job["memory_mb"])
+        reply = await self._send(message, fds)  # type: ignore[misc]
+        if "pid" not in reply:
+            group.remove()
+            raise OSError(f"the environment could not be started: {reply.get('error')}")
+        return reply["pid"], group
+
+    async def close(self) -> None:
+        for sandbox in list(self.sandboxes.values()):
+            sandbox.kill()
+        if self.spare is not None:
+            self.spare[1].remove()
+            self.spare = None
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(asyncio.to_thread(proc.wait), 2)
+            except TimeoutError:
+                proc.kill()
+                await asyncio.to_thread(proc.wait)
+
+
+class NamespacesBackend(SandboxBackend):
+    name = "namespaces"
+
+    def __init__(self, work_dir: Path, hierarchy: Hierarchy, volumes: VolumePool | None) -> None:
+        self.hierarchy = hierarchy
+        self.volumes = volumes
+        self._root = Path(work_dir) / "root"  # each environment mounts its own root here
+        self._zygotes: dict[str, Zygote] = {}
+        self._starting: dict[str, asyncio.Future] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._last_cap = last_capability()
+        self.not_enforced = []
+        if volumes is None:
+            self.not_enforced.append("ephemeral storage limit (/tmp is a plain directory)")
+        if platform.machine() not in SECCOMP_ARCHES:
+            self.not_enforced.append(f"seccomp deny list (no list for {platform.machine()})")
+        if "cpu" not in hierarchy.controllers:
+            self.not_enforced.append("cpu share")
+
+    def track(self, task: asyncio.Task) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def layout(self, mounts: Mounts, interpreter: str) -> Layout:
+        return rootfs.layout(mounts, interpreter)
+
+    async def _zygote(self, interpreter: str, mounts: Mounts) -> Zygote:
+        zygote = self._zygotes.get(interpreter)
+        if zygote is not None and zygote.alive:
+            return zygote
+        starting = self._starting.get(interpreter)
+        if starting is not None:
+            return await asyncio.shield(starting)
+        future = self._starting[interpreter] = asyncio.get_running_loop().create_future()
+        zygote = Zygote(self, interpreter)
+        try:
+            await zygote.start(mounts.site_dir, mounts.runtime_dir)
+        except BaseException as exc:
+            del self._starting[interpreter]
+            future.set_exception(OSError(f"cannot start the zygote for {interpreter}: {exc}"))
+            future.exception()
+            await zygote.close()
+            raise OSError(f"cannot start the zygote for {interpreter}: {exc}") from exc
+        self._zygotes[interpreter] = zygote
+        del self._starting[interpreter]
+        future.set_result(zygote)
+        zygote.replenish()
+        return zygote
+
+    def zygote_lost(self, zygote: Zygote) -> None:
+        if self._zygotes.get(zygote.interpreter) is zygote:
+            del self._zygotes[zygote.interpreter]
+
+    async def _tmp(self, launch: Launch) -> tuple[Path, Callable[[], None]]:
+        if self.volumes is not None:
+            volume = await self.volumes.acquire(launch.ephemeral_mb)
+            return volume, lambda: self.volumes.release(volume)  # type: ignore[union-attr]
+        directory = launch.mounts.tmp_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chown(directory, rootfs.SANDBOX_UID, rootfs.SANDBOX_UID)
+        directory.chmod(0o700)
+        return directory, lambda: shutil.rmtree(directory, ignore_errors=True)
+
+    async def start(self, launch: Launch) -> Sandbox:
+        zygote = await self._zygote(os.path.realpath(launch.interpreter), launch.mounts)
+        tmp, release = await self._tmp(launch)
+        self._root.mkdir(parents=True, exist_ok=True)
+        mounts = Mounts(code_dir=launch.mounts.code_dir, layer_dirs=launch.mounts.layer_dirs,
+                        runtime_dir=launch.mounts.runtime_dir, site_dir=launch.mounts.site_dir, tmp_dir=tmp)
+        plan = rootfs.plan(mounts, launch.interpreter)
+        job = {
+            "root": str(self._root), "binds": [[b.source, b.target, b.writable] for b in plan.binds],
+            "links": [list(link) for link in plan.links], "dirs": list(plan.dirs),
+            "opt_layers": list(plan.opt_layers), "devices": list(rootfs.DEVICES), "hostname": rootfs.HOSTNAME,
+            "network": launch.network, "uid": rootfs.SANDBOX_UID, "last_cap": self._last_cap,
+            "env": launch.env, "cwd": rootfs.TASK_ROOT, "bootstrap": str(launch.bootstrap),
+            "memory_mb": launch.memory_mb,
+        }
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        read_fd, write_fd = os.pipe()
+        try:
+            pid, group = await zygote.spawn(job, (child.fileno(), write_fd))
+        except BaseException:
+            parent.close()
+            os.close(read_fd)
+            release()
+            raise
+        finally:
+            child.close()
+            os.close(write_fd)
+        sandbox = NamespaceSandbox(pid, parent, read_fd, group, release)
+        zygote.sandboxes[pid] = sandbox
+        zygote.replenish()
+        return sandbox
+
+    async def close(self) -> None:
+        for zygote in list(self._zygotes.values()):
+            await zygote.close()
+        self._zygotes.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.volumes is not None:
+            await self.volumes.close()
+        await asyncio.to_thread(self.hierarchy.remove)

@@ -1,0 +1,145 @@
+"""Ephemeral storage: each isolated environment's /tmp is a disk-backed filesystem of exactly its
+EphemeralStorage size, so filling it gives the function ENOSPC and never the host, and its pages
+are not charged to the function's memory as a tmpfs would be (DESIGN §4).
+
+A volume is a sparse file formatted ext4 and loop-mounted under the pool's directory, its root
+owned by the sandbox uid. Making one takes ~30 ms, so the pool keeps one ready for each size in
+use; releasing unmounts it and deletes the file in the background. Owns volume files, mounts
+and the spare count. Imports nothing from lamina outside the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import stat
+import subprocess
+import uuid
+from pathlib import Path
+
+log = logging.getLogger("lamina.engine")
+
+SPARES = 1  # volumes kept ready per size that was asked for
+OVERHEAD_MB = 13  # ext4's fixed metadata; inode tables take another 1/64
+
+
+def image_mb(size_mb: int) -> int:
+    """The size of the file behind a volume whose free space is `size_mb`."""
+    return size_mb + size_mb // 64 + OVERHEAD_MB
+
+
+def available() -> str | None:
+    """Why volumes cannot be made here, or None."""
+    if os.geteuid() != 0:
+        return "mounting volumes needs root"
+    if shutil.which("mkfs.ext4") is None:
+        return "mkfs.ext4 is not installed (e2fsprogs)"
+    if not os.path.exists("/dev/loop-control"):
+        return "there is no /dev/loop-control"
+    return None
+
+
+def _ensure_loop_nodes(spare: int = 4) -> None:
+    """Containers often have a static /dev: make sure free loop device nodes exist."""
+    existing = sorted(int(name[4:]) for name in os.listdir("/dev") if name.startswith("loop") and name[4:].isdigit())
+    in_use = len([line for line in Path("/proc/mounts").read_text().splitlines() if line.startswith("/dev/loop")])
+    wanted = in_use + spare
+    number = (existing[-1] + 1) if existing else 0
+    while len(existing) < wanted:
+        with contextlib.suppress(FileExistsError):
+            os.mknod(f"/dev/loop{number}", 0o660 | stat.S_IFBLK, os.makedev(7, number))
+        existing.append(number)
+        number += 1
+
+
+class VolumePool:
+    def __init__(self, base_dir: Path, owner: int) -> None:
+        self.base = Path(base_dir)
+        self.owner = owner
+        self._ready: dict[int, list[Path]] = {}
+        self._making: dict[int, int] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._mounted: set[Path] = set()
+
+    def _make(self, size_mb: int) -> Path:
+        """Create, format and mount one volume (blocking)."""
+        self.base.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.base, 0o700)
+        name = uuid.uuid4().hex[:12]
+        image = self.base / f"{name}.img"
+        mount_point = self.base / name
+        with open(image, "wb") as f:
+            f.truncate(image_mb(size_mb) << 20)
+        try:
+            subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-m", "0",
+                            "-E", f"nodiscard,lazy_itable_init=1,root_owner={self.owner}:{self.owner}", str(image)],
+                           check=True, capture_output=True, timeout=30)
+            mount_point.mkdir()
+            _ensure_loop_nodes()
+            subprocess.run(["mount", "-o", "loop,nosuid,nodev", str(image), str(mount_point)],
+                           check=True, capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError) as exc:
+            image.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                mount_point.rmdir()
+            detail = getattr(exc, "stderr", b"") or b""
+            raise OSError(f"cannot make a {size_mb} MB volume: {exc} {detail.decode(errors='replace')}") from exc
+        image.unlink()  # the mount keeps it; nothing to clean up if lamina dies
+        with contextlib.suppress(OSError):
+            shutil.rmtree(mount_point / "lost+found")
+        os.chmod(mount_point, 0o700)
+        self._mounted.add(mount_point)
+        return mount_point
+
+    def _drop(self, mount_point: Path) -> None:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, timeout=30)
+        self._mounted.discard(mount_point)
+        with contextlib.suppress(OSError):
+            mount_point.rmdir()
+
+    async def acquire(self, size_mb: int) -> Path:
+        """A mounted, empty volume of `size_mb` MB free, writable by the sandbox uid."""
+        ready = self._ready.get(size_mb)
+        volume = ready.pop() if ready else await asyncio.to_thread(self._make, size_mb)
+        self._replenish(size_mb)
+        return volume
+
+    def _replenish(self, size_mb: int) -> None:
+        have = len(self._ready.get(size_mb, ())) + self._making.get(size_mb, 0)
+        for _ in range(SPARES - have):
+            self._making[size_mb] = self._making.get(size_mb, 0) + 1
+            task = asyncio.get_running_loop().create_task(self._make_spare(size_mb))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _make_spare(self, size_mb: int) -> None:
+        try:
+            volume = await asyncio.to_thread(self._make, size_mb)
+        except OSError as exc:
+            log.warning("%s", exc)
+            return
+        finally:
+            self._making[size_mb] -= 1
+        self._ready.setdefault(size_mb, []).append(volume)
+
+    def release(self, volume: Path) -> None:
+        """Unmount and delete a volume an environment no longer uses (in the background)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._drop(volume)
+            return
+        task = loop.create_task(asyncio.to_thread(self._drop, volume))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        for volume in list(self._mounted):
+            await asyncio.to_thread(self._drop, volume)
+        self._ready.clear()

@@ -1,0 +1,174 @@
+"""Turning a freshly forked process into an isolated execution environment (Linux, as root).
+
+`enter(job)` runs in the child the zygote forked, already inside the environment's cgroups: new
+mount, PID, IPC and UTS namespaces (and network when the function has none), a new root built
+from read-only binds, then a fork whose child is PID 1 of the new PID namespace. `finish(job)`
+runs in that PID 1: /proc, pivot_root, device nodes, limits, every capability dropped, an
+unprivileged uid, no_new_privs and the seccomp deny list. Stdlib only; imports nothing from
+lamina (it runs under the function's interpreter).
+"""
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import resource
+import socket
+import struct
+
+import _seccomp
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+PR_SET_PDEATHSIG = 1
+
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+_libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+
+
+def _check(result, what):
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def _b(value):
+    return value.encode() if isinstance(value, str) else value
+
+
+def mount(source, target, fstype, flags, data=None):
+    _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)), f"mount {target}")
+
+
+def unshare(flags):
+    if hasattr(os, "unshare"):
+        os.unshare(flags)
+    else:
+        _check(_libc.unshare(flags), "unshare")
+
+
+def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):
+    _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl {option}")
+
+
+def _bind(source, target, writable):
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            open(target, "w").close()
+    mount(source, target, None, MS_BIND | MS_REC)
+    flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV
+    if not writable:
+        flags |= MS_RDONLY
+    mount(None, target, None, flags)
+
+
+def build_root(job):
+    """In the environment's new mount namespace: a small tmpfs root with every planned bind."""
+    root = job["root"]
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("lamina-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    for source, target, writable in job["binds"]:
+        _bind(source, root + target, writable)
+    for link, points_to in job["links"]:
+        os.symlink(points_to, root + link)
+    for directory in job["dirs"]:
+        os.makedirs(root + directory, exist_ok=True)
+    layers = job["opt_layers"]
+    if len(layers) == 1:
+        _bind(layers[0], root + "/opt", False)
+    elif layers:  # later layers shadow earlier ones: they go first in lowerdir
+        lower = ":".join(reversed(layers))
+        mount("overlay", root + "/opt", "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, f"lowerdir={lower}")
+    dev = root + "/dev"
+    os.makedirs(dev, exist_ok=True)
+    mount("lamina-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
+    for name in job["devices"]:
+        if os.path.exists("/dev/" + name):
+            _bind("/dev/" + name, f"{dev}/{name}", True)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{dev}/{name}")
+    os.makedirs(root + "/proc", exist_ok=True)
+    socket.sethostname(job["hostname"])
+
+
+def enter(job):
+    """New namespaces and root; returns in the parent (pid of the child that is PID 1) and in the
+    child (0), like fork."""
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    if not job["network"]:
+        flags |= CLONE_NEWNET
+    unshare(flags)
+    build_root(job)
+    return os.fork()
+
+
+def _loopback_up():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, 0x8913, request))[1]  # SIOCGIFFLAGS
+        fcntl.ioctl(sock, 0x8914, struct.pack("16sH14x", b"lo", flags | 0x1 | 0x40))  # SIOCSIFFLAGS UP|RUNNING
+
+
+def _drop_privileges(uid, last_cap):
+    for cap in range(last_cap + 1):
+        try:
+            prctl(PR_CAPBSET_DROP, cap)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # leaving uid 0 clears the permitted and effective sets
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def finish(job, keep_fds):
+    """In PID 1 of the new namespace: finish the root, switch to it, give up every privilege."""
+    root = job["root"]
+    mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if not job["network"]:
+        _loopback_up()
+    os.chdir(root)
+    machine = os.uname().machine
+    _check(_libc.syscall(SYS_PIVOT_ROOT[machine], b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")
+    os.chdir("/")
+    mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for limit, value in ((resource.RLIMIT_NOFILE, 1024), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(limit, (value, value))
+    start = 3
+    for fd in sorted(keep_fds):
+        os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, 65536)
+    _drop_privileges(job["uid"], job["last_cap"])
+    if job.get("seccomp", True):
+        _seccomp.install(machine)
