@@ -36,6 +36,8 @@ RETIRED = frozenset({
 
 # Runtimes lamina can execute, by family. Others are accepted by the API but leave the function Failed.
 PYTHON_PREFIX = "python3."
+NODE_PREFIX = "nodejs"
+CUSTOM = frozenset({"provided.al2023", "provided.al2"})  # a `bootstrap` speaking the Runtime API
 
 
 def blocked(runtime: str, *, updating: bool, today: _dt.date | None = None) -> bool:
@@ -60,4 +62,11 @@ def python_version(runtime: str) -> str | None:
     """'python3.12' → '3.12'; None for other families."""
     if runtime.startswith(PYTHON_PREFIX):
         return runtime[len("python"):]
+    return None
+
+
+def node_major(runtime: str) -> int | None:
+    """'nodejs20.x' → 20; None for other families (and the retired bare 'nodejs')."""
+    if runtime.startswith(NODE_PREFIX) and runtime.endswith(".x") and runtime[len(NODE_PREFIX):-2].isdigit():
+        return int(runtime[len(NODE_PREFIX):-2])
     return None

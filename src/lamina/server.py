@@ -57,6 +57,9 @@ from lamina.telemetry.tracing import Tracing
 log = logging.getLogger("lamina")
 
 
+NETWORK_TAG = "lamina:network"
+
+
 class Runtimes:
     """Which runtimes this host can run, probed once per runtime id."""
 
@@ -65,19 +68,50 @@ class Runtimes:
         self._found: dict[str, str | None] = {}
 
     def interpreter(self, runtime: str) -> str | None:
+        """The host Python that runs the runtime: python3.X's own, or for runtimes served through the
+        Runtime API (provided.*, nodejs*) the one that runs rapid."""
         if runtime not in self._found:
             version = runtime_ids.python_version(runtime)
-            self._found[runtime] = (
-                interpreter.find_python(version, self._configured.get(runtime)) if version else None
-            )
+            if version:
+                self._found[runtime] = interpreter.find_python(version, self._configured.get(runtime))
+            elif runtime in runtime_ids.CUSTOM or runtime_ids.node_major(runtime):
+                self._found[runtime] = self._rapid_python()
+            else:
+                self._found[runtime] = None
         return self._found[runtime]
+
+    def _rapid_python(self) -> str:
+        """The newest Python 3.10+ of the supported python3.x runtimes found here, else lamina's own."""
+        if "rapid" not in self._found:
+            found = None
+            for minor in range(14, 9, -1):
+                found = interpreter.find_python(f"3.{minor}", self._configured.get(f"python3.{minor}"))
+                if found:
+                    break
+            self._found["rapid"] = found or os.path.realpath(sys.executable)
+        return self._found["rapid"]  # type: ignore[return-value]
+
+    def executable(self, runtime: str) -> str | None:
+        """The language executable rapid starts: `node` for nodejs*; None for other runtimes."""
+        major = runtime_ids.node_major(runtime)
+        if major is None:
+            return None
+        key = f"executable:{runtime}"
+        if key not in self._found:
+            self._found[key] = interpreter.find_node(major, self._configured.get(runtime))
+        return self._found[key]
 
     def problem(self, runtime: str) -> str | None:
         """Why a function on `runtime` cannot run here, or None when it can."""
+        if runtime in runtime_ids.CUSTOM:
+            return None
+        major = runtime_ids.node_major(runtime)
+        if major is not None:
+            return None if self.executable(runtime) else interpreter.missing_node_message(runtime, major)
         version = runtime_ids.python_version(runtime)
         if version is None:
-            return (f"lamina cannot run the {runtime} runtime yet: only the managed Python runtimes "
-                    "(python3.x) are supported.")
+            return (f"lamina cannot run the {runtime} runtime yet: it runs the managed Python (python3.x) and "
+                    "Node.js (nodejs*) runtimes, and custom runtimes (provided.al2023, provided.al2).")
         if self.interpreter(runtime) is None:
             return interpreter.missing_python_message(runtime, version)
         return None
@@ -149,7 +183,7 @@ class Server:
         self.logs = LogStore(self.database)
         self.logs_api = Logs(self.logs, settings.region, settings.account_id)
         self.log_buffer = LogBuffer(self.logs.append)
-        self.backend = backends.select(settings.sandbox)
+        self.backend = backends.select(settings.sandbox, data_dir / "sandbox", settings.isolation)
         self.engine = Engine(
             backend=self.backend, concurrency_limit=settings.concurrency_limit, idle_timeout=settings.idle_timeout,
             endpoint_url=settings.base_url, region=settings.region, account_id=settings.account_id,
@@ -185,12 +219,20 @@ class Server:
             revision_id=version.revision_id, runtime=version.runtime or "", handler=version.handler or "",
             code_dir=self.blobs.unpacked(version.code_hex),
             interpreter=self.runtimes.interpreter(version.runtime or ""),
+            executable=self.runtimes.executable(version.runtime or ""),
             layer_dirs=tuple(self.blobs.unpacked(layer["CodeHex"]) for layer in version.layers),
             environment=dict(version.environment), memory_mb=version.memory_size, timeout_s=version.timeout,
             ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
             log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
             application_log_level=version.application_log_level, system_log_level=version.system_log_level,
+            network=self._network(version.name),
         )
+
+    def _network(self, name: str) -> bool:
+        """A function asks for no network with the tag lamina:network=none (an empty network
+        namespace on the isolating backends; environments started after the change see it)."""
+        function = self.store.get(name)
+        return not (function and function.tags.get(NETWORK_TAG, "").lower() == "none")
 
     async def _logs_stored(self) -> None:
         """Wait, without holding a thread, until the log lines written so far are stored."""

@@ -289,12 +289,12 @@ def test_tags_round_trip_and_bump_revision(lam):
 
 
 def test_a_runtime_lamina_cannot_run_leaves_the_function_failed_with_a_reason(lam):
-    create(lam, "noderuntime", Runtime="nodejs22.x", Handler="index.handler")
+    create(lam, "javaruntime", Runtime="java21", Handler="example.Handler::handleRequest")
     with pytest.raises(WaiterError):
-        lam.get_waiter("function_active_v2").wait(FunctionName="noderuntime", WaiterConfig={"Delay": 1})
-    config = lam.get_function_configuration(FunctionName="noderuntime")
+        lam.get_waiter("function_active_v2").wait(FunctionName="javaruntime", WaiterConfig={"Delay": 1})
+    config = lam.get_function_configuration(FunctionName="javaruntime")
     assert config["State"] == "Failed"
-    assert "nodejs22.x" in config["StateReason"]
+    assert "java21" in config["StateReason"]
 
 
 def test_unknown_routes_answer_like_aws_without_tracebacks(lamina):

@@ -292,7 +292,7 @@ def test_missing_and_failed_functions(functions):
         functions.invoke(FunctionName="nobody", Payload=b"{}")
     assert info.value.response["Error"]["Message"] == \
         f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT}:function:nobody:$LATEST"
-    functions.create_function(FunctionName="noderun", Runtime="nodejs22.x", Role=ROLE, Handler="index.handler",
+    functions.create_function(FunctionName="noderun", Runtime="java21", Role=ROLE, Handler="index.handler",
                               Code={"ZipFile": make_zip({"index.js": "exports.handler = async () => 1"})})
     for _ in range(50):
         if functions.get_function_configuration(FunctionName="noderun")["State"] == "Failed":

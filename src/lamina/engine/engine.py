@@ -31,6 +31,16 @@ log = logging.getLogger("lamina.engine")
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtimes" / "python"
 BOOTSTRAP = RUNTIME_DIR / "bootstrap.py"
+# Every other runtime reaches the engine through rapid, the in-sandbox Runtime API server.
+RAPID_DIR = RUNTIME_DIR.parent / "rapid"
+RAPID_BOOTSTRAP = RAPID_DIR / "bootstrap.py"
+NODE_VARIABLE = "_LAMINA_NODE"  # the node executable rapid starts for nodejs* runtimes
+CUSTOM_RUNTIMES = frozenset({"provided.al2023", "provided.al2"})
+
+
+def _served_by_rapid(spec: RunSpec) -> bool:
+    """Runtimes rapid runs: custom runtimes, and Node.js when the host has a node."""
+    return spec.runtime in CUSTOM_RUNTIMES or (spec.runtime.startswith("nodejs") and spec.executable is not None)
 
 
 def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
@@ -82,7 +92,7 @@ class Engine:
         reason = policy.throttle_reason(self._in_flight, self._limit)
         if reason is not None:
             raise TooManyRequestsException(reason)
-        if spec.interpreter is None or not spec.runtime.startswith("python"):
+        if spec.interpreter is None or not (spec.runtime.startswith("python3.") or _served_by_rapid(spec)):
             return self._cannot_run(spec, request)
         self._in_flight += 1
         try:
@@ -104,8 +114,10 @@ class Engine:
             self._in_flight -= 1
 
     def _cannot_run(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
-        detail = (f"the {spec.runtime} runtime is not installed on this lamina host" if spec.interpreter is None
-                  and spec.runtime.startswith("python") else f"lamina cannot run the {spec.runtime} runtime")
+        installed = spec.interpreter is not None and (spec.executable is not None or not spec.runtime.startswith("nodejs"))
+        known = spec.runtime.startswith(("python3.", "nodejs")) or spec.runtime in CUSTOM_RUNTIMES
+        detail = (f"the {spec.runtime} runtime is not installed on this lamina host" if known and not installed
+                  else f"lamina cannot run the {spec.runtime} runtime")
         return InvokeResult(payload=report.invalid_entrypoint(request.request_id, detail),
                             executed_version=spec.version, function_error="Unhandled",
                             error_type="Runtime.InvalidEntrypoint")
@@ -114,16 +126,21 @@ class Engine:
         env_id = uuid.uuid4().hex
         group = spec.log_group or f"/aws/lambda/{spec.function_name}"
         stream = report.stream_name(spec.version, env_id, time.time())
+        rapid = not spec.runtime.startswith("python3.")
         mounts = Mounts(code_dir=Path(spec.code_dir), layer_dirs=tuple(Path(d) for d in spec.layer_dirs),
-                        runtime_dir=RUNTIME_DIR, site_dir=self._site_dir,
+                        runtime_dir=RAPID_DIR if rapid else RUNTIME_DIR, site_dir=self._site_dir,
                         tmp_dir=self._scratch / "environments" / env_id / "tmp")
         interpreter = spec.interpreter or ""
         layout = self.backend.layout(mounts, interpreter)
         variables = envvars.build(spec, layout, region=self._region, endpoint_url=self._endpoint_url,
                                   log_group=group, log_stream=stream, credentials=envvars.local_credentials(),
                                   initialization_type="provisioned-concurrency" if provisioned else "on-demand")
-        launch = Launch(env_id=env_id, interpreter=interpreter, bootstrap=BOOTSTRAP, mounts=mounts,
-                        env=variables, memory_mb=spec.memory_mb, ephemeral_mb=spec.ephemeral_mb)
+        if spec.executable and spec.runtime.startswith("nodejs"):
+            variables[NODE_VARIABLE] = spec.executable
+        launch = Launch(env_id=env_id, interpreter=interpreter, bootstrap=RAPID_BOOTSTRAP if rapid else BOOTSTRAP,
+                        mounts=mounts,
+                        env=variables, memory_mb=spec.memory_mb, ephemeral_mb=spec.ephemeral_mb,
+                        network=spec.network)
         env = Environment(env_id=env_id, spec=spec, generation=pool.generation, backend=self.backend,
                           launch=launch, log_stream=LogStream(group, stream, self._log_sink, self._dirty.add),
                           region=self._region, init_timeout=self._init_timeout, on_gone=self._gone)

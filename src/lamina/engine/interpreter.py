@@ -1,4 +1,5 @@
-"""Finding the host interpreter that runs a managed runtime (python3.X → a Python 3.X executable).
+"""Finding the host interpreter that runs a managed runtime (python3.X → a Python 3.X executable;
+nodejsNN.x → a `node` of that major version or newer).
 
 Looks, in order, at the configured path, `python3.X` on PATH (resolving pyenv-style shims to the
 real executable), pyenv's and uv's install folders. Imports nothing from lamina.
@@ -49,6 +50,29 @@ def find_python(version: str, configured: str | None = None) -> str | None:
         if real:
             return real
     return None
+
+
+def find_node(major: int, configured: str | None = None) -> str | None:
+    """A `node` executable of major version `major` or newer (Node is backward compatible), or None."""
+    for candidate in [configured] if configured else [shutil.which("node"), "/usr/bin/node", "/usr/local/bin/node"]:
+        if not candidate:
+            continue
+        try:
+            out = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        version = out.stdout.strip().lstrip("v").split(".")[0]
+        if out.returncode == 0 and version.isdigit() and int(version) >= major:
+            return os.path.realpath(candidate)
+    return None
+
+
+def missing_node_message(runtime: str, major: int) -> str:
+    return (
+        f"The {runtime} runtime needs Node.js {major} or newer (`node`) on the lamina host and none was found. "
+        f"Install one (for example your system's nodejs package or https://nodejs.org), or point lamina at it "
+        f"with LAMINA_RUNTIME_PATHS={runtime}=/path/to/node, then update the function."
+    )
 
 
 def missing_python_message(runtime: str, version: str) -> str:

@@ -19,6 +19,7 @@ class RunSpec:
     handler: str  # e.g. "app.handler"
     code_dir: Path  # unpacked, read-only deployment package (becomes /var/task)
     interpreter: str | None  # host path of the interpreter for the runtime; None = not installed
+    # (for runtimes served through the Runtime API: the host Python that runs runtimes/rapid)
     layer_dirs: tuple[Path, ...] = ()  # unpacked layers in order (merged at /opt)
     environment: dict[str, str] = field(default_factory=dict)  # the user's variables
     memory_mb: int = 128
@@ -30,6 +31,8 @@ class RunSpec:
     application_log_level: str | None = None
     system_log_level: str | None = None
     tracing_mode: str = "PassThrough"
+    executable: str | None = None  # host path of the language executable rapid starts (node for nodejs*)
+    network: bool = True  # False: the function asked for none (tag lamina:network=none)
     # (access key id, secret, session token) of the execution role; None = local dummies
     credentials: tuple[str, str, str] | None = None
 

@@ -1,0 +1,316 @@
+/*
+ * lamina's Node.js runtime: the role of AWS's Node runtime (aws-lambda-nodejs-runtime-interface-client)
+ * on the Runtime API at AWS_LAMBDA_RUNTIME_API. Loads the handler `path/file.export[.nested]` from
+ * the task root (.js, .mjs, .cjs; CommonJS or ES modules) once, then loops on invocation/next:
+ * builds the context, calls async or callback handlers (callbackWaitsForEmptyEventLoop), posts the
+ * response or AWS's error shape, and formats console output as AWS does
+ * (`timestamp\trequestId\tLEVEL\tmessage`, newlines as \r). Plain Node >= 18, no dependencies.
+ * Started by rapid (runtimes/rapid) as `node bootstrap.cjs`.
+ */
+"use strict";
+
+const fs = require("fs");
+const http = require("http");
+const path = require("path");
+const url = require("url");
+const util = require("util");
+
+const [HOST, PORT] = (process.env.AWS_LAMBDA_RUNTIME_API || "127.0.0.1:9001").split(":");
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const PREFIX = "/2018-06-01/runtime";
+const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || process.cwd();
+
+let currentRequestId;
+let currentInvocation = null;
+
+// ---- the Runtime API -------------------------------------------------------------------------
+
+function call(method, pathname, body, headers) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(body);
+    const request = http.request({ host: HOST, port: PORT, method, path: pathname, agent,
+      headers: { ...(headers || {}), ...(data ? { "Content-Length": data.length } : {}) } }, (response) => {
+      const chunks = [];
+      response.on("data", (chunk) => chunks.push(chunk));
+      response.on("end", () => resolve({ status: response.statusCode, headers: response.headers,
+        body: Buffer.concat(chunks) }));
+    });
+    request.on("error", reject);
+    request.end(data);
+  });
+}
+
+// ---- logging ---------------------------------------------------------------------------------
+
+function patchConsole() {
+  const write = (level) => (...args) => {
+    const message = util.format(...args).replace(/\n/g, "\r");
+    process.stdout.write(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${message}\n`);
+  };
+  console.log = write("INFO");
+  console.info = write("INFO");
+  console.warn = write("WARN");
+  console.error = write("ERROR");
+  console.debug = write("DEBUG");
+  console.trace = write("TRACE");
+  console.fatal = write("FATAL");
+}
+
+// ---- errors ----------------------------------------------------------------------------------
+
+class RuntimeError extends Error {
+  constructor(name, message, stack) {
+    super(message);
+    this.name = name;
+    if (stack) this.stack = stack;
+  }
+}
+
+function toRapidResponse(error) {
+  try {
+    if (util.types.isNativeError(error) || error instanceof Error) {
+      return { errorType: error.name, errorMessage: error.message,
+        trace: String(error.stack || "").split("\n") };
+    }
+    return { errorType: typeof error, errorMessage: String(error), trace: [] };
+  } catch (_) {
+    return { errorType: "handled", errorMessage: "callback called with Error argument, but there was a problem "
+      + "while retrieving one or more of its message, name, and stack" };
+  }
+}
+
+function formatted(response) {
+  return "\t" + JSON.stringify({ errorType: response.errorType, errorMessage: response.errorMessage,
+    stack: response.trace });
+}
+
+// ---- loading the handler ---------------------------------------------------------------------
+
+function splitHandler(handler) {
+  const slash = handler.lastIndexOf("/");
+  const rest = handler.slice(slash + 1);
+  const dot = rest.indexOf(".");
+  if (dot < 1 || dot === rest.length - 1) {
+    throw new RuntimeError("Runtime.MalformedHandlerName", "Bad handler");
+  }
+  return [handler.slice(0, slash + 1) + rest.slice(0, dot), rest.slice(dot + 1)];
+}
+
+function isModuleType(file) {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).type === "module";
+    } catch (_) { /* no package.json here */ }
+    if (dir === path.dirname(dir)) return false;
+  }
+}
+
+async function loadModule(moduleName) {
+  const base = path.resolve(TASK_ROOT, moduleName);
+  for (const extension of [".js", ".mjs", ".cjs"]) {
+    const file = base + extension;
+    if (!fs.existsSync(file)) continue;
+    if (extension === ".mjs" || (extension === ".js" && isModuleType(file))) {
+      return import(url.pathToFileURL(file).href);
+    }
+    try {
+      return require(file);
+    } catch (error) {
+      if (error && error.code === "ERR_REQUIRE_ESM") return import(url.pathToFileURL(file).href);
+      throw error;
+    }
+  }
+  try {
+    return require(require.resolve(moduleName, { paths: [TASK_ROOT, ...(process.env.NODE_PATH || "").split(":")] }));
+  } catch (error) {
+    if (error && error.code === "MODULE_NOT_FOUND") {
+      throw new RuntimeError("Runtime.ImportModuleError",
+        `Error: Cannot find module '${moduleName}'\nRequire stack:\n- /var/runtime/index.mjs`);
+    }
+    throw error;
+  }
+}
+
+async function loadHandler(handlerString) {
+  const [moduleName, handlerPath] = splitHandler(handlerString);
+  let loaded;
+  try {
+    loaded = await loadModule(moduleName);
+  } catch (error) {
+    if (error instanceof RuntimeError) throw error;
+    if (error instanceof SyntaxError) {
+      throw new RuntimeError("Runtime.UserCodeSyntaxError", `${error.name}: ${error.message}`, error.stack);
+    }
+    if (error && (error.code === "MODULE_NOT_FOUND" || error.code === "ERR_MODULE_NOT_FOUND")) {
+      throw new RuntimeError("Runtime.ImportModuleError", `Error: ${error.message}`, error.stack);
+    }
+    throw error;
+  }
+  let handler = loaded;
+  for (const key of handlerPath.split(".")) {
+    handler = handler === undefined || handler === null ? undefined : handler[key];
+  }
+  if (handler === undefined && loaded && loaded.default) {
+    handler = handlerPath.split(".").reduce((value, key) => (value == null ? undefined : value[key]), loaded.default);
+  }
+  if (handler === undefined) {
+    throw new RuntimeError("Runtime.HandlerNotFound", `${handlerString} is undefined or not exported`);
+  }
+  if (typeof handler !== "function") {
+    throw new RuntimeError("Runtime.HandlerNotFound", `${handlerString} is not a function`);
+  }
+  return handler;
+}
+
+// ---- one invocation --------------------------------------------------------------------------
+
+function parseJson(text, what) {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new RuntimeError("Runtime.UnmarshalError", `Unable to parse ${what}: ${error.message}`);
+  }
+}
+
+function makeContext(headers) {
+  const deadline = Number(headers["lambda-runtime-deadline-ms"]);
+  const context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: headers["lambda-runtime-aws-request-id"],
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: undefined,
+    clientContext: undefined,
+    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+  };
+  if (headers["lambda-runtime-cognito-identity"]) {
+    const identity = parseJson(headers["lambda-runtime-cognito-identity"], "cognito identity");
+    context.identity = { cognitoIdentityId: identity.cognitoIdentityId,
+      cognitoIdentityPoolId: identity.cognitoIdentityPoolId };
+  }
+  if (headers["lambda-runtime-client-context"]) {
+    context.clientContext = parseJson(headers["lambda-runtime-client-context"], "client context");
+  }
+  return context;
+}
+
+function runHandler(handler, event, context) {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (error, result) => {
+      if (settled) return;
+      settled = true;
+      if (context.callbackWaitsForEmptyEventLoop) {
+        process.once("beforeExit", () => resolve([error, result]));
+      } else {
+        resolve([error, result]);
+      }
+    };
+    const callback = (error, result) => settle(error === undefined ? null : error, result);
+    context.done = callback;
+    context.succeed = (result) => callback(null, result);
+    context.fail = (error) => callback(error === undefined || error === null ? "handled" : error);
+    let returned;
+    try {
+      returned = handler(event, context, callback);
+    } catch (error) {
+      settled = true;
+      resolve([error, undefined]);
+      return;
+    }
+    if (returned && typeof returned.then === "function") {
+      returned.then((result) => { if (!settled) { settled = true; resolve([null, result]); } },
+        (error) => { if (!settled) { settled = true; resolve([error || "handled", undefined]); } });
+    } else if (handler.length < 3 && !settled) {
+      settled = true;
+      resolve([null, returned]);
+    }
+  });
+}
+
+async function postError(requestId, error) {
+  const response = toRapidResponse(error);
+  console.error("Invoke Error", formatted(response));
+  await call("POST", `${PREFIX}/invocation/${requestId}/error`, JSON.stringify(response),
+    { "Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": response.errorType });
+}
+
+async function invoke(handler, next) {
+  const headers = next.headers;
+  const requestId = headers["lambda-runtime-aws-request-id"];
+  currentRequestId = requestId;
+  currentInvocation = requestId;
+  if (headers["lambda-runtime-trace-id"]) {
+    process.env._X_AMZN_TRACE_ID = headers["lambda-runtime-trace-id"];
+  } else {
+    delete process.env._X_AMZN_TRACE_ID;
+  }
+  let error = null;
+  let result;
+  try {
+    const context = makeContext(headers);
+    const event = parseJson(next.body.toString("utf8"), "event");
+    [error, result] = await runHandler(handler, event, context);
+  } catch (thrown) {
+    error = thrown;
+  }
+  currentInvocation = null;
+  if (error !== null && error !== undefined) {
+    await postError(requestId, error);
+    return;
+  }
+  let body;
+  try {
+    body = result === undefined ? "null" : JSON.stringify(result);
+  } catch (thrown) {
+    await postError(requestId, new RuntimeError("Runtime.MarshalError", `Unable to stringify response body`));
+    return;
+  }
+  await call("POST", `${PREFIX}/invocation/${requestId}/response`, body === undefined ? "null" : body,
+    { "Content-Type": "application/json" });
+}
+
+async function crash(error, type) {
+  const response = toRapidResponse(error);
+  if (type) response.errorType = type;
+  console.error("Uncaught Exception", formatted(response));
+  if (currentInvocation !== null) {
+    try {
+      await call("POST", `${PREFIX}/invocation/${currentInvocation}/error`, JSON.stringify(response),
+        { "Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": response.errorType });
+    } catch (_) { /* the environment ends anyway */ }
+  }
+  process.exit(129);
+}
+
+async function main() {
+  patchConsole();
+  let handler;
+  try {
+    handler = await loadHandler(process.env._HANDLER || "");
+  } catch (error) {
+    const response = toRapidResponse(error);
+    console.error("Uncaught Exception", formatted(response));
+    await call("POST", `${PREFIX}/init/error`, JSON.stringify(response),
+      { "Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": response.errorType });
+    process.exit(129);
+  }
+  process.on("uncaughtException", (error) => crash(error));
+  process.on("unhandledRejection", (reason) => crash(reason, "Runtime.UnhandledPromiseRejection"));
+  for (;;) {
+    const next = await call("GET", `${PREFIX}/invocation/next`);
+    if (next.status !== 200) {
+      throw new Error(`invocation/next answered ${next.status}: ${next.body}`);
+    }
+    await invoke(handler, next);
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`lamina node runtime: ${error && error.stack ? error.stack : error}\n`);
+  process.exit(1);
+});

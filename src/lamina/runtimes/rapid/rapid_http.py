@@ -1,0 +1,99 @@
+"""The loopback HTTP listener that serves the Runtime, Extensions and Telemetry APIs: reads a
+request (Content-Length or chunked; bodies over the response limit are read and dropped), asks
+the Supervisor, writes its (status, headers, body). HTTP/1.1 with keep-alive; one thread per
+connection, so a blocking `next` holds only its own connection.
+
+Runs inside the sandbox; imports only the standard library and its rapid_* siblings.
+"""
+
+import http.server
+import json
+
+import rapid_api as api
+import rapid_frames as frames
+
+_LIMITED = frozenset({"response", "error"})
+_OTHER_LIMIT = 1 << 20
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    server_version = "lamina-rapid"
+    sys_version = ""
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
+
+    def _read_body(self, limit):
+        """The body, or None when it is larger than `limit` (it is still read, then dropped)."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts, total = [], 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunk = self.rfile.read(size)
+                self.rfile.readline()
+                total += size
+                if total <= limit:
+                    parts.append(chunk)
+            return b"".join(parts) if total <= limit else None
+        length = int(self.headers.get("Content-Length") or 0)
+        if length <= limit:
+            return self.rfile.read(length) if length else b""
+        while length:
+            length -= len(self.rfile.read(min(length, 1 << 20)) or b"x" * length)
+        return None
+
+    def _serve(self):
+        endpoint, request_id = api.route(self.command, self.path)
+        body = self._read_body(frames.MAX_RESPONSE if endpoint in _LIMITED else _OTHER_LIMIT)
+        supervisor = self.server.supervisor
+        headers = {key: self.headers.get(key) for key in self.headers}
+        if endpoint is None:
+            status, reply_headers, reply = 404, {"Content-Type": "application/json"}, json.dumps(
+                {"errorMessage": f"Unknown endpoint {self.command} {self.path}", "errorType": "NotFound"}).encode()
+        elif endpoint == "next":
+            status, reply_headers, reply = supervisor.runtime_next()
+        elif endpoint in _LIMITED:
+            status, reply_headers, reply = supervisor.runtime_answer(endpoint, request_id, headers, body)
+        elif endpoint == "init_error":
+            status, reply_headers, reply = supervisor.runtime_init_error(headers, body)
+        elif endpoint == "register":
+            status, reply_headers, reply = supervisor.register(headers, body)
+        elif endpoint == "event_next":
+            status, reply_headers, reply = supervisor.event_next(headers)
+        elif endpoint in ("extension_init_error", "extension_exit_error"):
+            status, reply_headers, reply = supervisor.extension_error(endpoint, headers, body)
+        elif endpoint == "telemetry":
+            status, reply_headers, reply = supervisor.subscribe(headers, body)
+        elif endpoint == "logs":
+            status, reply_headers, reply = 202, {"Content-Type": "application/json"}, json.dumps(
+                {"errorMessage": "Logs API is not supported", "errorType": "Logs.NotSupported"}).encode()
+        else:  # ping
+            status, reply_headers, reply = 200, {"Content-Type": "text/plain"}, b"pong"
+        self.send_response(status)
+        for key, value in reply_headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    do_GET = do_POST = do_PUT = _serve  # noqa: N815 - the base class's names
+
+
+class Listener(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, supervisor, host="127.0.0.1", port=0):
+        self.supervisor = supervisor
+        super().__init__((host, port), _Handler)
+
+    @property
+    def address(self):
+        host, port = self.server_address[:2]
+        return f"{host}:{port}"

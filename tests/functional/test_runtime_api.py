@@ -1,0 +1,220 @@
+"""The Runtime, Extensions and Telemetry APIs (rapid) through a real `lamina serve` and boto3: the
+protocol's error paths answer as the reference says, and an extension in a layer registers,
+receives INVOKE and SHUTDOWN, and its telemetry subscription receives the platform events."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+import zipfile
+
+import pytest
+
+from support import ROLE, LaminaProcess, client_for
+
+# A custom runtime in Python (the host's python3 is on PATH) that probes the error paths.
+PROBING_BOOTSTRAP = """#!/usr/bin/env python3
+import json, os, urllib.request, urllib.error
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+
+def call(method, path, body=None, headers=None):
+    request = urllib.request.Request(API + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+previous = None
+while True:
+    status, headers, event = call("GET", "/invocation/next")
+    rid = headers["Lambda-Runtime-Aws-Request-Id"]
+    command = json.loads(event)
+    probes = {"previous_double": previous, "headers": {k: v for k, v in headers.items() if k.startswith("Lambda-")}}
+    for name, (method, path) in {"wrong_id": ("POST", "/invocation/not-the-id/response"),
+                                 "init_error": ("POST", "/init/error"),
+                                 "next_while_running": ("GET", "/invocation/next")}.items():
+        code, _, body = call(method, path, b"{}" if method == "POST" else None)
+        probes[name] = [code, json.loads(body)]
+    if command.get("big"):
+        code, _, body = call("POST", f"/invocation/{rid}/response", b"x" * 7_000_000)
+        previous = [code, json.loads(body)]
+        continue
+    code, _, body = call("POST", f"/invocation/{rid}/response", json.dumps(probes).encode(),
+                         {"Content-Type": "application/json"})
+    assert code == 202 and json.loads(body) == {"status": "OK"}
+    code, _, body = call("POST", f"/invocation/{rid}/response", b"{}")
+    previous = [code, json.loads(body)]
+"""
+
+INIT_ERROR_BOOTSTRAP = """#!/usr/bin/env python3
+import os, urllib.request
+print("posting init error", flush=True)
+request = urllib.request.Request(
+    "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/init/error", method="POST",
+    data=b'{"errorMessage": "no config", "errorType": "Custom.ConfigMissing", "stackTrace": []}',
+    headers={"Lambda-Runtime-Function-Error-Type": "Runtime.ConfigMissing"})
+urllib.request.urlopen(request)
+"""
+
+SIMPLE_BOOTSTRAP = """#!/usr/bin/env python3
+import os, urllib.request
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+while True:
+    with urllib.request.urlopen(API + "/invocation/next") as response:
+        rid, event = response.headers["Lambda-Runtime-Aws-Request-Id"], response.read()
+    print("handling", rid, flush=True)
+    urllib.request.urlopen(urllib.request.Request(API + f"/invocation/{rid}/response", data=event, method="POST"))
+"""
+
+# An external extension: registers for INVOKE and SHUTDOWN, subscribes to platform telemetry on its
+# own listener, and reports what it receives as log lines.
+EXTENSION = """#!/usr/bin/env python3
+import http.server, json, os, sys, threading, urllib.request
+BASE = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+NAME = os.path.basename(sys.argv[0])
+
+class Listener(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        events = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        for event in events:
+            record = event["record"]
+            detail = record.get("requestId", "") if isinstance(record, dict) else ""
+            print(f"EXT TELEMETRY {event['type']} {detail}", flush=True)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+register = urllib.request.Request(BASE + "/2020-01-01/extension/register", method="POST",
+                                  data=json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
+                                  headers={"Lambda-Extension-Name": NAME})
+with urllib.request.urlopen(register) as response:
+    identifier = response.headers["Lambda-Extension-Identifier"]
+    print("EXT REGISTERED", NAME, json.loads(response.read())["functionName"], flush=True)
+subscribe = urllib.request.Request(BASE + "/2022-07-01/telemetry", method="PUT", data=json.dumps({
+    "schemaVersion": "2022-12-13", "types": ["platform", "function"], "buffering": {"timeoutMs": 25},
+    "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{server.server_port}/t"}}).encode(),
+    headers={"Lambda-Extension-Identifier": identifier, "Content-Type": "application/json"})
+print("EXT SUBSCRIBED", urllib.request.urlopen(subscribe).status, flush=True)
+while True:
+    nxt = urllib.request.Request(BASE + "/2020-01-01/extension/event/next",
+                                 headers={"Lambda-Extension-Identifier": identifier})
+    with urllib.request.urlopen(nxt) as response:
+        event = json.loads(response.read())
+    if event["eventType"] == "INVOKE":
+        print("EXT INVOKE", event["requestId"], event["invokedFunctionArn"], flush=True)
+    else:
+        print("EXT SHUTDOWN", event["shutdownReason"], flush=True)
+        sys.exit(0)
+"""
+
+
+def package(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if "bootstrap" in name or "extensions/" in name else 0o644) << 16
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    process = LaminaProcess(tmp_path_factory.mktemp("rapid") / "data", env={"LAMINA_IDLE_TIMEOUT": "2", "LAMINA_SANDBOX": "process"}).start()
+    yield process
+    process.stop()
+
+
+def deploy(lam, name: str, files: dict[str, str], **extra) -> None:
+    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=ROLE, Handler="anything",
+                        Code={"ZipFile": package(files)}, **extra)
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
+
+
+def invoke(lam, name: str, payload: dict, **extra):
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(payload).encode(), **extra)
+    return response, json.loads(response["Payload"].read())
+
+
+def logs_of(server, name: str, needle: str, timeout: float = 10.0) -> list[str]:
+    logs = client_for(server.url, "logs")
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = [event["message"] for event in logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]]
+        if any(needle in message for message in messages) or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.2)
+
+
+def test_error_paths_answer_as_the_reference_says(server):
+    lam = client_for(server.url)
+    deploy(lam, "probing", {"bootstrap": PROBING_BOOTSTRAP})
+    response, probes = invoke(lam, "probing", {}, ClientContext=base64.b64encode(b'{"custom": {"a": 1}}').decode())
+    assert "FunctionError" not in response
+    assert probes["wrong_id"] == [400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}]
+    assert probes["init_error"][0] == 403 and probes["init_error"][1]["errorType"] == "InvalidStateTransition"
+    assert probes["next_while_running"][0] == 403
+    assert probes["next_while_running"][1]["errorType"] == "InvalidStateTransition"
+    headers = probes["headers"]
+    assert headers["Lambda-Runtime-Invoked-Function-Arn"].endswith(":function:probing")
+    assert int(headers["Lambda-Runtime-Deadline-Ms"]) > time.time() * 1000
+    assert headers["Lambda-Runtime-Trace-Id"].startswith("Root=1-")
+    assert json.loads(headers["Lambda-Runtime-Client-Context"]) == {"custom": {"a": 1}}
+    response, over = invoke(lam, "probing", {"big": True})
+    assert response["FunctionError"] == "Unhandled"
+    assert over == {"errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                    "errorType": "Function.ResponseSizeTooLarge"}
+    _, probes = invoke(lam, "probing", {})
+    assert probes["previous_double"] == [413, {
+        "errorMessage": "Exceeded maximum allowed payload size (6291556 bytes).", "errorType": "RequestEntityTooLarge"}]
+    _, probes = invoke(lam, "probing", {})
+    assert probes["previous_double"] == [400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}]
+
+
+def test_init_error_is_the_invoke_error(server):
+    lam = client_for(server.url)
+    deploy(lam, "initfail", {"bootstrap": INIT_ERROR_BOOTSTRAP})
+    response, body = invoke(lam, "initfail", {}, LogType="Tail")
+    assert response["FunctionError"] == "Unhandled"
+    assert body == {"errorMessage": "no config", "errorType": "Custom.ConfigMissing", "stackTrace": []}
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert "posting init error" in tail
+    assert "Phase: init\tStatus: error\tError Type: Custom.ConfigMissing" in tail
+
+
+def test_missing_bootstrap_is_an_invalid_entrypoint(server):
+    lam = client_for(server.url)
+    deploy(lam, "noboot", {"README": "no bootstrap here"})
+    response, body = invoke(lam, "noboot", {})
+    assert response["FunctionError"] == "Unhandled"
+    assert body == {"errorMessage": "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
+                    "errorType": "Runtime.InvalidEntrypoint"}
+
+
+def test_an_extension_in_a_layer_gets_invoke_shutdown_and_telemetry(server):
+    lam = client_for(server.url)
+    layer = lam.publish_layer_version(LayerName="probe-extension", Content={"ZipFile": package(
+        {"extensions/probe": EXTENSION})})
+    deploy(lam, "extended", {"bootstrap": SIMPLE_BOOTSTRAP}, Layers=[layer["LayerVersionArn"]])
+    response = lam.invoke(FunctionName="extended", Payload=b'{"hello": "world"}', LogType="Tail")
+    assert json.loads(response["Payload"].read()) == {"hello": "world"}
+    request_id = response["ResponseMetadata"]["RequestId"]
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert "EXT REGISTERED probe extended" in tail and "EXT SUBSCRIBED 200" in tail
+    messages = logs_of(server, "extended", f"EXT TELEMETRY platform.report {request_id}")
+    assert any(m.startswith(f"EXT INVOKE {request_id} arn:aws:lambda:") for m in messages)
+    for kind in ("platform.initStart", "platform.initRuntimeDone", "platform.initReport",
+                 "platform.extension", "platform.telemetrySubscription"):
+        assert any(m.startswith(f"EXT TELEMETRY {kind}") for m in messages), kind
+    for kind in ("platform.start", "platform.runtimeDone", "platform.report"):
+        assert f"EXT TELEMETRY {kind} {request_id}" in messages, kind
+    assert "EXT TELEMETRY function " in messages  # the runtime's "handling" line
+    messages = logs_of(server, "extended", "EXT SHUTDOWN spindown")  # reaped after LAMINA_IDLE_TIMEOUT
+    assert "EXT SHUTDOWN spindown" in messages
