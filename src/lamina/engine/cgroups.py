@@ -140,6 +140,28 @@ class Group:
             time.sleep(0.01)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep(parent: Path) -> None:
+    """Remove the groups of lamina servers that died without cleaning up (killed with SIGKILL)."""
+    with contextlib.suppress(OSError):
+        for stale in parent.iterdir():
+            name, _, pid = stale.name.rpartition("-")
+            if name in ("lamina", "lamina-probe") and pid.isdigit() and not _alive(int(pid)):
+                for child in [c for c in stale.iterdir() if c.is_dir()]:
+                    Group(child.name, 1, {"x": child}).remove(timeout=1.0)
+                with contextlib.suppress(OSError):
+                    stale.rmdir()
+
+
 class Hierarchy:
     """Where lamina creates environment groups: `<own group>/lamina-<pid>/` in each controller."""
 
@@ -178,6 +200,7 @@ class Hierarchy:
     def _make(cls, version: int, bases: dict[str, Path]) -> Hierarchy | None:
         try:
             for base in bases.values():
+                _sweep(base.parent)
                 base.mkdir(exist_ok=True)
             if version == 2:
                 base = bases["unified"]

@@ -63,6 +63,15 @@ class VolumePool:
         self._making: dict[int, int] = {}
         self._tasks: set[asyncio.Task] = set()
         self._mounted: set[Path] = set()
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Unmount volumes a previous server on this data dir left behind (it was killed)."""
+        prefix = str(self.base) + "/"
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            point = line.split()[4]
+            if point.startswith(prefix):
+                self._drop(Path(point))
 
     def _make(self, size_mb: int) -> Path:
         """Create, format and mount one volume (blocking)."""

@@ -162,6 +162,7 @@ class Zygote:
         self.builders = {}  # builder pid → spawn id (children that exit once PID 1 exists)
         self.environments = set()  # host pids of PID 1s
         self.unclaimed = {}  # exit status of PID 1s reaped before their builder named them
+        self.groups = set()  # cgroup.procs files of every group a child joined (removed at shutdown)
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
@@ -182,10 +183,33 @@ class Zygote:
         child.close()
         return pid, parent
 
+    def shutdown(self):
+        """lamina went away or asked us to stop: end every environment and spare, remove their
+        cgroups, exit. Nothing this zygote made outlives it."""
+        for pid in list(self.environments) + [pid for pid, _ in self.spares.values()] + \
+                [entry[2] for entry in self.pending.values()]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+        for procs in self.groups:
+            directory = os.path.dirname(procs)
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+        raise SystemExit(0)
+
     def _on_control(self, _):
         message, fds = receive(self.control)
         if message is None:
-            raise SystemExit(0)
+            self.shutdown()
+        self.groups.update(message.get("procs", ()))
         op = message["op"]
         if op == "spare":
             pid, sock = self._fork(message["procs"])
@@ -260,11 +284,17 @@ class Zygote:
                                 "error": (message or {}).get("error", "the environment could not be built")})
 
     def _on_signal(self, _):
+        received = b""
         try:
-            while os.read(self.wake, 512):
-                pass
+            while True:
+                chunk = os.read(self.wake, 512)
+                if not chunk:
+                    break
+                received += chunk
         except BlockingIOError:
             pass
+        if signal.SIGTERM in received:
+            self.shutdown()
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
