@@ -1,16 +1,16 @@
 """Invoke benchmark: warm latency, throughput and cold start of lamina, next to a bare uvicorn
 hello-world measured in the same run with the same client.
 
-Run: .venv/bin/python bench/invoke.py [--warm 2000] [--seconds 10] [--clients 8] [--cold 100]
+Run: .venv/bin/python bench/invoke.py [--warm 2000] [--seconds 10] [--clients 8] [--cold 100] [--backends ...]
 Prints one JSON line per figure. Targets (DESIGN.md §10): warm p50 ≤ 0.6 ms; throughput with
-8 clients ≥ 0.5× the bare server's.
+8 clients ≥ 0.5× the bare server's; cold start p50 ≤ 10 ms on the namespaces backend; idle
+environment ≤ 10 MB PSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import signal
 import statistics
@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 from common import (
     create_function,
@@ -44,6 +43,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": b"{}"})
 '''
 NOOP = "def handler(event, context):\n    return event\n"
+SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 1\n"
 INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
 
 
@@ -85,6 +85,73 @@ def python_start(runs: int = 20) -> list[float]:
     return samples
 
 
+def tree(root: int) -> list[int]:
+    """`root` and all its descendants (by parent pid)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += parents.get(pid, [])
+    return found
+
+
+def pss_kb(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def idle_memory(port: int, server_pid: int, name: str, count: int) -> float:
+    """PSS added per idle warm environment: the server's whole process tree (zygotes, sandboxes,
+    runtimes) with `count` environments, minus the tree before, divided by `count`."""
+    before = pss_kb(tree(server_pid))
+    import concurrent.futures
+
+    def call(_):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", INVOKE_PATH.format(name=name), body=b'{"sleep": 0.5}')
+        conn.getresponse().read()
+        conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        list(pool.map(call, range(count)))
+    time.sleep(1)
+    return (pss_kb(tree(server_pid)) - before) / count / 1024
+
+
+def cold_start_of(backend: str, tmp: str, args, processes: list) -> None:
+    """Cold start (a new environment to the first response, through the API) and idle memory on
+    one sandbox backend, in a server of its own."""
+    try:
+        process, port = start_lamina(os.path.join(tmp, f"data-{backend}"), env={"LAMINA_SANDBOX": backend})
+    except Exception as exc:  # the backend cannot run on this host
+        emit(figure="cold_start_invoke_ms", backend=backend, skipped=str(exc)[:200])
+        return
+    processes.append(process)
+    create_function(port, "noop", NOOP, args.runtime)
+    create_function(port, "sleeper", SLEEPER, args.runtime)
+    cold_starts(port, "noop", 3)  # the zygote (if any) starts once, outside the samples
+    cold = cold_starts(port, "noop", args.cold)
+    emit(figure="cold_start_invoke_ms", backend=backend, p50=round(statistics.median(cold), 3),
+         p99=round(percentile(cold, 0.99), 3), n=len(cold), target_p50=10 if backend == "namespaces" else None)
+    emit(figure="idle_environment_pss_mb", backend=backend, mb=round(idle_memory(port, process.pid, "sleeper", 10), 2),
+         environments=10, target_mb=10)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warm", type=int, default=2000)
@@ -92,6 +159,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--cold", type=int, default=100)
     parser.add_argument("--runtime", default="python3.12")
+    parser.add_argument("--backends", default="namespaces,bubblewrap,process",
+                        help="sandbox backends whose cold start and idle memory are measured")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,10 +194,8 @@ def main() -> int:
                  ratio_to_reference=round(rps / ref_rps, 3), target_ratio=0.5)
             plain = python_start()
             emit(figure="plain_python_start_ms", p50=round(statistics.median(plain), 3), n=len(plain))
-            cold = cold_starts(port, "noop", args.cold)
-            sandbox = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health").read())["sandbox"]
-            emit(figure="cold_start_invoke_ms", backend=sandbox["backend"], p50=round(statistics.median(cold), 3),
-                 p99=round(percentile(cold, 0.99), 3), n=len(cold))
+            for backend in args.backends.split(","):
+                cold_start_of(backend, tmp, args, processes)
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)

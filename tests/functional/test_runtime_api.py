@@ -127,7 +127,7 @@ def package(files: dict[str, str]) -> bytes:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    process = LaminaProcess(tmp_path_factory.mktemp("rapid") / "data", env={"LAMINA_IDLE_TIMEOUT": "2", "LAMINA_SANDBOX": "process"}).start()
+    process = LaminaProcess(tmp_path_factory.mktemp("rapid") / "data", env={"LAMINA_IDLE_TIMEOUT": "2"}).start()
     yield process
     process.stop()
 

@@ -74,7 +74,7 @@ def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):
     _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl {option}")
 
 
-def _bind(source, target, writable):
+def _bind(source, target, writable, device=False):
     if os.path.isdir(source):
         os.makedirs(target, exist_ok=True)
     else:
@@ -82,7 +82,7 @@ def _bind(source, target, writable):
         if not os.path.exists(target):
             open(target, "w").close()
     mount(source, target, None, MS_BIND | MS_REC)
-    flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV
+    flags = MS_REMOUNT | MS_BIND | MS_NOSUID | (0 if device else MS_NODEV)
     if not writable:
         flags |= MS_RDONLY
     mount(None, target, None, flags)
@@ -110,7 +110,7 @@ def build_root(job):
     mount("lamina-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
     for name in job["devices"]:
         if os.path.exists("/dev/" + name):
-            _bind("/dev/" + name, f"{dev}/{name}", True)
+            _bind("/dev/" + name, f"{dev}/{name}", True, device=True)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{dev}/{name}")
