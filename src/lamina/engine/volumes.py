@@ -63,7 +63,9 @@ class VolumePool:
         self._making: dict[int, int] = {}
         self._tasks: set[asyncio.Task] = set()
         self._mounted: set[Path] = set()
+        self._shared = False
         self._sweep()
+        self._share()
 
     def _sweep(self) -> None:
         """Unmount volumes a previous server on this data dir left behind (it was killed)."""
@@ -73,10 +75,20 @@ class VolumePool:
             if point.startswith(prefix):
                 self._drop(Path(point))
 
-    def _make(self, size_mb: int) -> Path:
-        """Create, format and mount one volume (blocking)."""
+    def _share(self) -> None:
+        """Make the pool's directory a shared mount, so a volume mounted after an environment's
+        mount namespace was made ahead (the zygote's spares) still appears in it."""
         self.base.mkdir(parents=True, exist_ok=True)
         os.chmod(self.base, 0o700)
+        if not os.path.ismount(self.base):
+            subprocess.run(["mount", "--bind", str(self.base), str(self.base)], check=True, capture_output=True)
+        subprocess.run(["mount", "--make-shared", str(self.base)], check=True, capture_output=True)
+        self._shared = True
+
+    def _make(self, size_mb: int) -> Path:
+        """Create, format and mount one volume (blocking)."""
+        if not self._shared:
+            self._share()
         name = uuid.uuid4().hex[:12]
         image = self.base / f"{name}.img"
         mount_point = self.base / name
@@ -152,3 +164,6 @@ class VolumePool:
         for volume in list(self._mounted):
             await asyncio.to_thread(self._drop, volume)
         self._ready.clear()
+        if self._shared:
+            await asyncio.to_thread(subprocess.run, ["umount", "-l", str(self.base)], capture_output=True)
+            self._shared = False

@@ -1,10 +1,11 @@
 """Turning a freshly forked process into an isolated execution environment (Linux, as root).
 
-`enter(job)` runs in the child the zygote forked, already inside the environment's cgroups: new
-mount, PID, IPC and UTS namespaces (and network when the function has none), a new root built
-from read-only binds, then a fork whose child is PID 1 of the new PID namespace. `finish(job)`
-runs in that PID 1: /proc, pivot_root, device nodes, limits, every capability dropped, an
-unprivileged uid, no_new_privs and the seccomp deny list. Stdlib only; imports nothing from
+`enter()` runs ahead of any job in the child the zygote forked, already inside the environment's
+cgroups: new mount, PID, IPC and UTS namespaces, then a fork whose child is PID 1 of the new PID
+namespace and waits for its job. With the job, `prepare(job)` adds the network namespace (when
+the function has none) and builds the new root from read-only binds; `finish(job)` mounts /proc,
+pivot_roots, drops every capability, switches to the unprivileged uid, sets no_new_privs and
+installs the seccomp deny list. Stdlib only; imports nothing from
 lamina (it runs under the function's interpreter).
 """
 
@@ -118,15 +119,18 @@ def build_root(job):
     socket.sethostname(job["hostname"])
 
 
-def enter(job):
-    """New namespaces and root; returns in the parent (pid of the child that is PID 1) and in the
-    child (0), like fork."""
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
-    if not job["network"]:
-        flags |= CLONE_NEWNET
-    unshare(flags)
-    build_root(job)
+def enter():
+    """New mount, PID, IPC and UTS namespaces, ahead of any job; returns like fork: the pid of
+    the child that is PID 1 of the new PID namespace in the parent, 0 in that child."""
+    unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS)
     return os.fork()
+
+
+def prepare(job):
+    """In PID 1, once its job is known: the network namespace (when it has none) and the root."""
+    if not job["network"]:
+        unshare(CLONE_NEWNET)
+    build_root(job)
 
 
 def _loopback_up():

@@ -9,20 +9,22 @@ boto3), then forks environments on request from the namespaces backend:
     zygote → backend   {"op": "spare", "id", "ok"}  {"op": "spawned", "id", "pid"|"error"}
                        {"op": "exit", "pid", "status"}
 
-Messages are a 4-byte length and JSON; descriptors travel as SCM_RIGHTS. The zygote is a child
-subreaper: the child that built an environment exits after forking its PID 1, which is then
-reaped here and reported with its host pid. Stdlib only; imports nothing from lamina.
+Messages are a 4-byte length and JSON; descriptors travel as SCM_RIGHTS. A spare is made ahead:
+a child joins the cgroups, enters new namespaces, forks the environment's PID 1 and exits; PID 1
+waits for its job. The zygote is a child subreaper, so it reaps each PID 1 and reports its exit
+with its host pid. Stdlib only; imports nothing from lamina.
 """
 
+import builtins
 import json
 import os
-import runpy
 import selectors
 import signal
 import socket
 import struct
 import sys
 import traceback
+import types
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
@@ -63,6 +65,10 @@ def receive(sock):
     return json.loads(data), fds
 
 
+_PRELOADED = set()  # top-level packages imported from the preload paths (boto3 and its closure)
+_CODE = {}  # bootstrap path → its compiled code
+
+
 def _preload(paths, modules):
     """Import what every environment uses, so forks start with it in memory."""
     for path in paths:
@@ -76,13 +82,19 @@ def _preload(paths, modules):
     for path in paths:
         if path in sys.path:
             sys.path.remove(path)
+        bootstrap = os.path.join(path, "bootstrap.py")
+        if os.path.isfile(bootstrap):
+            with open(bootstrap, "rb") as source:
+                _CODE[bootstrap] = compile(source.read(), bootstrap, "exec")
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None) or ""
+        if "." not in name and any(origin.startswith(path + os.sep) for path in paths if path):
+            _PRELOADED.add(name)
 
 
 def _purge_shadowed(task_roots):
     """Forget preloaded packages that the function brings itself (its own boto3 wins, as on AWS)."""
-    tops = {name.split(".")[0] for name in list(sys.modules)
-            if not name.startswith("_") and getattr(sys.modules[name], "__file__", None)}
-    for top in tops:
+    for top in _PRELOADED:
         if any(os.path.exists(os.path.join(root, top)) or os.path.exists(os.path.join(root, top + ".py"))
                for root in task_roots):
             for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
@@ -111,46 +123,63 @@ def _run_environment(job, channel_fd, output_fd):
     sys.path[:] = [os.path.dirname(bootstrap)] + [p for p in sys.path if p != _HERE]
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     _purge_shadowed([job["cwd"], "/opt/python", f"/opt/python/lib/{version}/site-packages"])
-    runpy.run_path(bootstrap, run_name="__main__")
+    code = _CODE.get(bootstrap)
+    if code is None:
+        with open(bootstrap, "rb") as source:
+            code = compile(source.read(), bootstrap, "exec")
+    main = types.ModuleType("__main__")
+    main.__file__ = bootstrap
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
 
 
 def _child(control, procs):
-    """A forked child: join the cgroups, say so, wait for its job, build the environment."""
+    """A forked child: join the cgroups, enter new namespaces and fork the environment's PID 1,
+    which says so and waits for its job (all ahead of any request); then exit."""
     signal.set_wakeup_fd(-1)
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)
-    code = 0
     try:
         for path in procs:
             with open(path, "w") as f:
                 f.write("0")
-        send(control, {"op": "joined"})
-        job, fds = receive(control)
-        if job is None:
-            os._exit(0)
-        channel_fd, output_fd = fds
-        pid = _jail.enter(job)
-        if pid == 0:
-            control.close()
-            try:
-                _run_environment(job, channel_fd, output_fd)
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-            finally:
-                if sys.stdout is not None:
-                    sys.stdout.flush()
-                os._exit(code)
-        send(control, {"op": "pid", "pid": pid})
+        pid = _jail.enter()
     except BaseException as exc:
         try:
             send(control, {"op": "error", "error": f"{type(exc).__name__}: {exc}"})
-        except OSError:
-            pass
-        code = 1
-    os._exit(code)
+        finally:
+            os._exit(1)
+    if pid:
+        os._exit(0)
+    code = 1
+    try:
+        send(control, {"op": "joined", "pid": _host_pid()})
+        job, fds = receive(control)
+        if job is None:
+            os._exit(0)
+        control.close()
+        channel_fd, output_fd = fds
+        _jail.prepare(job)
+        _run_environment(job, channel_fd, output_fd)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        os._exit(code)
+
+
+def _host_pid():
+    """This process's pid as the host sees it (os.getpid() is 1 inside its PID namespace)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("NSpid:"):
+                return int(line.split()[1])
+    raise OSError("no NSpid in /proc/self/status")
 
 
 class Zygote:
@@ -159,7 +188,7 @@ class Zygote:
         self.selector = selectors.DefaultSelector()
         self.spares = {}  # spare id → (pid, socket), joined and waiting
         self.pending = {}  # socket → ("spare", id) | ("spawn", id)
-        self.builders = {}  # builder pid → spawn id (children that exit once PID 1 exists)
+        self.forked = set()  # children that exit once they forked a PID 1
         self.environments = set()  # host pids of PID 1s
         self.unclaimed = {}  # exit status of PID 1s reaped before their builder named them
         self.groups = set()  # cgroup.procs files of every group a child joined (removed at shutdown)
@@ -181,6 +210,7 @@ class Zygote:
             self.control.close()
             _child(child, procs)
         child.close()
+        self.forked.add(pid)
         return pid, parent
 
     def shutdown(self):
@@ -223,7 +253,6 @@ class Zygote:
             else:
                 pid, sock = spare
                 state = "ready"
-            self.builders[pid] = message["id"]
             self.pending[sock] = ("spawn", message["id"], pid, message["job"], fds, state)
             if state == "ready":
                 self._hand_job(sock)
@@ -235,53 +264,49 @@ class Zygote:
                 spare[1].close()  # the spare reads end of stream and exits
 
     def _hand_job(self, sock):
-        _, spawn_id, pid, job, fds, _ = self.pending[sock]
-        self.pending[sock] = ("spawn", spawn_id, pid, job, fds, "sent")
-        send(sock, job, fds)
+        """Give a waiting PID 1 its job: from here on it is a running environment."""
+        _, spawn_id, pid, job, fds, _ = self.pending.pop(sock)
+        try:
+            send(sock, job, fds)
+        except OSError:
+            pass  # it died while waiting: its exit is reported like any other
         for fd in fds:
             os.close(fd)
-        try:
-            self.selector.get_key(sock)
-        except KeyError:
-            self.selector.register(sock, selectors.EVENT_READ, self._on_child)
+        sock.close()
+        send(self.control, {"op": "spawned", "id": spawn_id, "pid": pid})
+        if pid in self.unclaimed:
+            send(self.control, {"op": "exit", "pid": pid, "status": self.unclaimed.pop(pid)})
+        else:
+            self.environments.add(pid)
 
     def _on_child(self, sock):
         try:
             message, _ = receive(sock)
         except OSError:
             message = None
+        self.selector.unregister(sock)
         entry = self.pending.get(sock)
         if entry is None:
-            self.selector.unregister(sock)
             sock.close()
             return
-        kind, ident, pid = entry[0], entry[1], entry[2]
+        kind, ident = entry[0], entry[1]
         if message is not None and message["op"] == "joined":
+            pid = message["pid"]
             if kind == "spare":
-                self.selector.unregister(sock)
                 del self.pending[sock]
                 self.spares[ident] = (pid, sock)
                 send(self.control, {"op": "spare", "id": ident, "ok": True})
             else:
+                self.pending[sock] = (kind, ident, pid) + entry[3:]
                 self._hand_job(sock)
             return
-        self.selector.unregister(sock)
         del self.pending[sock]
         sock.close()
+        error = (message or {}).get("error", "the environment could not be prepared")
         if kind == "spare":
-            send(self.control, {"op": "spare", "id": ident, "ok": False,
-                                "error": (message or {}).get("error", "the spare exited")})
-        elif message is not None and message["op"] == "pid":
-            send(self.control, {"op": "spawned", "id": ident, "pid": message["pid"]})
-            if message["pid"] in self.unclaimed:
-                send(self.control, {"op": "exit", "pid": message["pid"],
-                                    "status": self.unclaimed.pop(message["pid"])})
-            else:
-                self.environments.add(message["pid"])
+            send(self.control, {"op": "spare", "id": ident, "ok": False, "error": error})
         else:
-            self.builders.pop(pid, None)
-            send(self.control, {"op": "spawned", "id": ident,
-                                "error": (message or {}).get("error", "the environment could not be built")})
+            send(self.control, {"op": "spawned", "id": ident, "error": error})
 
     def _on_signal(self, _):
         received = b""
@@ -303,7 +328,13 @@ class Zygote:
             if pid == 0:
                 return
             code = os.waitstatus_to_exitcode(status)
-            if self.builders.pop(pid, None) is not None or pid in self.spare_pids():
+            if pid in self.forked:  # a child that only entered the namespaces
+                self.forked.discard(pid)
+                continue
+            dead = [ident for ident, (spare, _) in self.spares.items() if spare == pid]
+            for ident in dead:
+                self.spares.pop(ident)[1].close()
+            if dead:
                 continue
             if pid in self.environments:
                 self.environments.discard(pid)
@@ -311,8 +342,6 @@ class Zygote:
             else:
                 self.unclaimed[pid] = code
 
-    def spare_pids(self):
-        return {pid for pid, _ in self.spares.values()} | {entry[2] for entry in self.pending.values()}
 
     def serve(self):
         while True:
