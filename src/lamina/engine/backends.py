@@ -9,15 +9,12 @@ Imports lamina.engine modules only.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from lamina.engine import rootfs, volumes
+from lamina.engine import volumes
 from lamina.engine.cgroups import Hierarchy
 from lamina.engine.process_backend import ProcessBackend
 from lamina.engine.sandbox import SandboxBackend
-
-log = logging.getLogger("lamina.engine")
 
 LEVELS = ("process", "bubblewrap", "namespaces")  # least to most isolating
 
@@ -37,11 +34,7 @@ def _make(name: str, work_dir: Path) -> SandboxBackend:
         hierarchy = Hierarchy.detect()
         if hierarchy is None:
             raise ValueError("The namespaces sandbox backend cannot run here: no writable memory cgroup.")
-        missing = volumes.available()
-        if missing is not None:
-            log.warning("ephemeral storage is not size-capped: %s", missing)
-        pool = volumes.VolumePool(work_dir / "volumes", rootfs.SANDBOX_UID) if missing is None else None
-        return namespaces_backend.NamespacesBackend(work_dir, hierarchy, pool)
+        return namespaces_backend.NamespacesBackend(work_dir, hierarchy, volumes.pool_for(work_dir))
     if name == "bubblewrap":
         from lamina.engine import bubblewrap_backend
 

@@ -29,7 +29,6 @@ import shutil
 import signal
 import socket
 import stat
-import struct
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -192,10 +191,7 @@ def _seccomp_program() -> bytes | None:
         spec.loader.exec_module(module)  # type: ignore[union-attr]
     except (OSError, ImportError, AttributeError):
         return None
-    instructions = module.program(platform.machine())
-    if instructions is None:
-        return None
-    return b"".join(struct.pack("HBBI", *i) for i in instructions)
+    return module.encode(platform.machine())
 
 
 def overlay_supported(bwrap: str) -> bool:
@@ -380,8 +376,8 @@ class BubblewrapBackend(SandboxBackend):
         self.overlay = overlay_supported(bwrap)
         self.seccomp = _seccomp_program()
         self.hierarchy = hierarchy or (Hierarchy.detect() if self.root else None)
-        if pool is None and self.root and work_dir is not None and volumes.available() is None:
-            pool = volumes.VolumePool(Path(work_dir) / "volumes", UID)
+        if pool is None and work_dir is not None:
+            pool = volumes.pool_for(Path(work_dir))
         self.volumes = pool
         self._libc = _Libc() if self.root else None
         self._stage_root: str | None = None
@@ -411,17 +407,6 @@ class BubblewrapBackend(SandboxBackend):
     def layout(self, mounts: Mounts, interpreter: str) -> Layout:
         return rootfs.layout(mounts, interpreter)
 
-    async def _tmp(self, launch: Launch) -> tuple[Path, Callable[[], None]]:
-        if self.volumes is not None:
-            volume = await self.volumes.acquire(launch.ephemeral_mb)
-            return volume, lambda: self.volumes.release(volume)  # type: ignore[union-attr]
-        directory = launch.mounts.tmp_dir
-        directory.mkdir(parents=True, exist_ok=True)
-        if self.root:
-            os.chown(directory, UID, UID)
-        directory.chmod(0o700)
-        return directory, lambda: shutil.rmtree(directory, ignore_errors=True)
-
     def _stages(self, sources: Iterable[str]) -> dict[str, str]:
         """Sources the sandbox uid cannot reach → where the child binds them for bwrap to see."""
         if not self.root or self._stage_root is None:
@@ -433,7 +418,7 @@ class BubblewrapBackend(SandboxBackend):
         return stages
 
     async def start(self, launch: Launch) -> Sandbox:
-        tmp, release = await self._tmp(launch)
+        tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb)
         mounts = Mounts(code_dir=launch.mounts.code_dir, layer_dirs=launch.mounts.layer_dirs,
                         runtime_dir=launch.mounts.runtime_dir, site_dir=launch.mounts.site_dir, tmp_dir=tmp)
         plan = rootfs.plan(mounts, launch.interpreter)

@@ -69,11 +69,6 @@ class Group:
         """The files a process writes its pid (or 0) to in order to join."""
         return [str(d / "cgroup.procs") for d in self.dirs.values()]
 
-    def join(self, pid: int = 0) -> None:
-        for procs in self.procs_files:
-            with open(procs, "w") as f:
-                f.write(str(pid))
-
     def _write(self, controller: str, name: str, value: str) -> None:
         directory = self.dirs.get(controller) or self.dirs.get("unified")
         if directory is None:
@@ -168,7 +163,6 @@ class Hierarchy:
     def __init__(self, version: int, bases: dict[str, Path]) -> None:
         self.version = version
         self.bases = bases
-        self._count = 0
 
     @classmethod
     def detect(cls, tag: str | None = None) -> Hierarchy | None:

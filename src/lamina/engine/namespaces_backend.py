@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lamina.engine import rootfs
+from lamina.engine import rootfs, volumes
 from lamina.engine.cgroups import Group, Hierarchy
 from lamina.engine.piped import PipedSandbox, vm_hwm_kb
 from lamina.engine.sandbox import Launch, Layout, Mounts, Sandbox, SandboxBackend
@@ -204,7 +204,7 @@ class Zygote:
                 self.sock.sendall(payload)
         finally:
             self.sock.setblocking(False)
-        if "id" in message and message["op"] != "drop":
+        if "id" in message:
             future = asyncio.get_running_loop().create_future()
             self._waiting[message["id"]] = future
             return future
@@ -244,7 +244,7 @@ class Zygote:
             self.spare = None
         else:
             group = self.backend.hierarchy.create(f"env-{os.getpid()}-{id(self)}-{ident}")
-            message["procs"] = group.procs_files
+        message["procs"] = group.procs_files  # joined by a fresh child if the spare is gone
         group.set_limits(job["memory_mb"])
         reply = await self._send(message, fds)  # type: ignore[misc]
         if "pid" not in reply:
@@ -321,19 +321,9 @@ class NamespacesBackend(SandboxBackend):
         if self._zygotes.get(zygote.interpreter) is zygote:
             del self._zygotes[zygote.interpreter]
 
-    async def _tmp(self, launch: Launch) -> tuple[Path, Callable[[], None]]:
-        if self.volumes is not None:
-            volume = await self.volumes.acquire(launch.ephemeral_mb)
-            return volume, lambda: self.volumes.release(volume)  # type: ignore[union-attr]
-        directory = launch.mounts.tmp_dir
-        directory.mkdir(parents=True, exist_ok=True)
-        os.chown(directory, rootfs.SANDBOX_UID, rootfs.SANDBOX_UID)
-        directory.chmod(0o700)
-        return directory, lambda: shutil.rmtree(directory, ignore_errors=True)
-
     async def start(self, launch: Launch) -> Sandbox:
         zygote = await self._zygote(os.path.realpath(launch.interpreter), launch.mounts)
-        tmp, release = await self._tmp(launch)
+        tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb)
         self._root.mkdir(parents=True, exist_ok=True)
         mounts = Mounts(code_dir=launch.mounts.code_dir, layer_dirs=launch.mounts.layer_dirs,
                         runtime_dir=launch.mounts.runtime_dir, site_dir=launch.mounts.site_dir, tmp_dir=tmp)

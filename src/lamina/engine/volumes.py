@@ -18,7 +18,10 @@ import shutil
 import stat
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+
+from lamina.engine import rootfs
 
 log = logging.getLogger("lamina.engine")
 
@@ -87,8 +90,6 @@ class VolumePool:
 
     def _make(self, size_mb: int) -> Path:
         """Create, format and mount one volume (blocking)."""
-        if not self._shared:
-            self._share()
         name = uuid.uuid4().hex[:12]
         image = self.base / f"{name}.img"
         mount_point = self.base / name
@@ -167,3 +168,26 @@ class VolumePool:
         if self._shared:
             await asyncio.to_thread(subprocess.run, ["umount", "-l", str(self.base)], capture_output=True)
             self._shared = False
+
+
+def pool_for(work_dir: Path) -> VolumePool | None:
+    """The volume pool of a backend working in `work_dir`, or None (with a warning) where volumes
+    cannot be made."""
+    missing = available()
+    if missing is not None:
+        log.warning("ephemeral storage is not size-capped: %s", missing)
+        return None
+    return VolumePool(Path(work_dir) / "volumes", rootfs.SANDBOX_UID)
+
+
+async def scratch(pool: VolumePool | None, directory: Path, size_mb: int) -> tuple[Path, Callable[[], None]]:
+    """An environment's /tmp and how to give it back: a volume of `size_mb` from `pool`, or
+    without one the plain `directory` (owned by the sandbox uid when lamina may chown)."""
+    if pool is not None:
+        volume = await pool.acquire(size_mb)
+        return volume, lambda: pool.release(volume)
+    directory.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chown(directory, rootfs.SANDBOX_UID, rootfs.SANDBOX_UID)
+    directory.chmod(0o700)
+    return directory, lambda: shutil.rmtree(directory, ignore_errors=True)

@@ -73,15 +73,23 @@ class _Program(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
+def encode(machine):
+    """The filter as raw BPF (struct sock_filter[]), or None for an architecture without a list;
+    what `bwrap --seccomp` reads too."""
+    instructions = program(machine)
+    if instructions is None:
+        return None
+    return b"".join(struct.pack("HBBI", *i) for i in instructions)
+
+
 def install(machine):
     """Install the filter on this thread (no_new_privs must already be set). False when this
     architecture has no list."""
-    instructions = program(machine)
-    if instructions is None:
+    raw = encode(machine)
+    if raw is None:
         return False
-    raw = b"".join(struct.pack("HBBI", *i) for i in instructions)
     buffer = ctypes.create_string_buffer(raw, len(raw))
-    prog = _Program(len(instructions), ctypes.cast(buffer, ctypes.c_void_p))
+    prog = _Program(len(raw) // 8, ctypes.cast(buffer, ctypes.c_void_p))
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "seccomp filter")

@@ -5,7 +5,7 @@ boto3), then forks environments on request from the namespaces backend:
 
     backend → zygote   {"op": "spare", "id", "procs"}                 fork a child that joins the
                                                                      cgroups now and waits for a job
-                       {"op": "spawn", "id", "spare"|"procs", "job"} + fds (channel, output)
+                       {"op": "spawn", "id", "spare"?, "procs", "job"} + fds (channel, output)
     zygote → backend   {"op": "spare", "id", "ok"}  {"op": "spawned", "id", "pid"|"error"}
                        {"op": "exit", "pid", "status"}
 
@@ -187,7 +187,7 @@ class Zygote:
         self.control = control
         self.selector = selectors.DefaultSelector()
         self.spares = {}  # spare id → (pid, socket), joined and waiting
-        self.pending = {}  # socket → ("spare", id) | ("spawn", id)
+        self.pending = {}  # socket → ("spare", id, pid) | ("spawn", id, pid, job, fds)
         self.forked = set()  # children that exit once they forked a PID 1
         self.environments = set()  # host pids of PID 1s
         self.unclaimed = {}  # exit status of PID 1s reaped before their builder named them
@@ -247,25 +247,17 @@ class Zygote:
             self.selector.register(sock, selectors.EVENT_READ, self._on_child)
         elif op == "spawn":
             spare = self.spares.pop(message.get("spare"), None)
-            if spare is None:
-                pid, sock = self._fork(message.get("procs", []))
-                state = "joining"
-            else:
-                pid, sock = spare
-                state = "ready"
-            self.pending[sock] = ("spawn", message["id"], pid, message["job"], fds, state)
-            if state == "ready":
+            # none asked for, or it died: a fresh child joins the job's groups, then takes the job
+            pid, sock = spare if spare is not None else self._fork(message["procs"])
+            self.pending[sock] = ("spawn", message["id"], pid, message["job"], fds)
+            if spare is not None:
                 self._hand_job(sock)
             else:
                 self.selector.register(sock, selectors.EVENT_READ, self._on_child)
-        elif op == "drop":
-            spare = self.spares.pop(message["id"], None)
-            if spare is not None:
-                spare[1].close()  # the spare reads end of stream and exits
 
     def _hand_job(self, sock):
         """Give a waiting PID 1 its job: from here on it is a running environment."""
-        _, spawn_id, pid, job, fds, _ = self.pending.pop(sock)
+        _, spawn_id, pid, job, fds = self.pending.pop(sock)
         try:
             send(sock, job, fds)
         except OSError:
