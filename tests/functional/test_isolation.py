@@ -198,6 +198,15 @@ def not_enforced(server: LaminaProcess) -> str:
     return " ".join(server.health()["sandbox"]["notEnforced"]).lower()
 
 
+def require(backend: str, server: LaminaProcess, limit: str) -> None:
+    """Skip when the backend says it does not enforce `limit` here; as root under CI, fail."""
+    missing = not_enforced(server)
+    if limit in missing:
+        if CI and ROOT:
+            pytest.fail(f"{backend} does not enforce the {limit} as root")
+        pytest.skip(f"{backend} does not enforce the {limit} here (needs root and cgroups): {missing}")
+
+
 def test_runs_unprivileged_without_capabilities(iso):
     _, _, lam = iso
     me = ok(lam, "a", {"action": "identity"})
@@ -257,10 +266,7 @@ def test_cannot_kill_a_sibling_environment(iso):
 
 def test_fork_bomb_stops_at_the_pids_limit(iso):
     backend, server, lam = iso
-    if "pids limit" in not_enforced(server):
-        if CI and ROOT:
-            pytest.fail(f"{backend} does not enforce a pids limit as root")
-        pytest.skip(f"{backend} has no pids limit here (needs root and cgroups)")
+    require(backend, server, "pids limit")
     threads = ok(lam, "bomb", {"action": "threads", "count": 5000})
     assert threads["outcome"].startswith("RuntimeError"), threads
     assert threads["started"] < 1100
@@ -272,10 +278,7 @@ def test_fork_bomb_stops_at_the_pids_limit(iso):
 
 def test_memory_past_memory_size_is_runtime_out_of_memory(iso):
     backend, server, lam = iso
-    if "memory limit" in not_enforced(server):
-        if CI and ROOT:
-            pytest.fail(f"{backend} does not enforce MemorySize as root")
-        pytest.skip(f"{backend} enforces no memory limit here (needs root and cgroups)")
+    require(backend, server, "memory limit")
     payload, response = call(lam, "small", {"action": "allocate", "mb": 300})
     assert response.get("FunctionError") == "Unhandled", payload
     assert payload["errorType"] == "Runtime.OutOfMemory", payload
@@ -286,10 +289,7 @@ def test_memory_past_memory_size_is_runtime_out_of_memory(iso):
 
 def test_filling_tmp_past_ephemeral_storage_is_enospc(iso):
     backend, server, lam = iso
-    if "ephemeral storage" in not_enforced(server):
-        if CI and ROOT:
-            pytest.fail(f"{backend} does not cap /tmp as root")
-        pytest.skip(f"{backend} does not cap /tmp here: {not_enforced(server)}")
+    require(backend, server, "ephemeral storage")
     filled = ok(lam, "a", {"action": "fill_tmp", "mb": 600})
     assert filled["outcome"] == "ENOSPC", filled
     assert 400 <= filled["written_mb"] < 600
