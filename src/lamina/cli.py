@@ -29,7 +29,8 @@ from lamina.config import Settings
 console = Console(stderr=False, highlight=False)
 stderr = Console(stderr=True, highlight=False)
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:9001"
+DEFAULTS = Settings()  # the one source of defaults, for help texts and the client endpoint
+DEFAULT_ENDPOINT = DEFAULTS.base_url
 FOLLOW_POLL_S = 1.0
 FOLLOW_LOOKBACK_MS = 5_000  # re-read this much before the newest event seen: late writes still show
 _SINCE = re.compile(r"(\d+)\s*([smhdw])")
@@ -150,7 +151,7 @@ def _logs_client(args: argparse.Namespace):
     from botocore.config import Config
 
     env = os.environ
-    region = args.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = args.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULTS.region
     return boto3.client(
         "logs", endpoint_url=_endpoint(args), region_name=region,
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "lamina",
@@ -296,14 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"lamina {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run the Lambda service")
-    run.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=None, help="port to listen on (default 9001)")
+    run.add_argument("--host", default=None, help=f"address to listen on (default {DEFAULTS.host})")
+    run.add_argument("--port", type=int, default=None, help=f"port to listen on (default {DEFAULTS.port})")
     run.add_argument("--data-dir", default=None, help="where functions, code and logs live "
                                                       "(default ~/.local/share/lamina)")
     run.add_argument("--sandbox", default=None, choices=("auto", "namespaces", "bubblewrap", "process"),
-                     help="how environments are isolated (default $LAMINA_SANDBOX or auto: the strongest here)")
+                     help=f"how environments are isolated (default $LAMINA_SANDBOX or {DEFAULTS.sandbox}: the "
+                          "strongest here)")
     run.add_argument("--isolation", default=None, choices=("process", "bubblewrap", "namespaces"),
-                     help="refuse to start below this isolation level (default $LAMINA_ISOLATION or process)")
+                     help="refuse to start below this isolation level (default $LAMINA_ISOLATION or "
+                          f"{DEFAULTS.isolation})")
     run.add_argument("--verbose", "-v", action="store_true", help="log what the service does")
     run.set_defaults(func=serve)
     endpoint_help = f"lamina's URL (default $AWS_ENDPOINT_URL or {DEFAULT_ENDPOINT})"
@@ -314,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                                                      "ISO 8601 time (default 10m)")
     tail.add_argument("--filter", default=None, metavar="PATTERN", help="CloudWatch Logs filter pattern")
     tail.add_argument("--endpoint", default=None, help=endpoint_help)
-    tail.add_argument("--region", default=None, help="region (default $AWS_REGION or us-east-1)")
+    tail.add_argument("--region", default=None, help=f"region (default $AWS_REGION or {DEFAULTS.region})")
     tail.set_defaults(func=logs)
     price = commands.add_parser("cost", help="estimated AWS Lambda cost of the invocations so far")
     price.add_argument("--endpoint", default=None, help=endpoint_help)

@@ -7,6 +7,7 @@ the CLI overrides host, port and data dir from its flags.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,20 +17,10 @@ def default_data_dir() -> Path:
     return Path(base) / "lamina"
 
 
-def _int(env: dict[str, str], key: str, default: int) -> int:
-    value = env.get(key)
-    return int(value) if value not in (None, "") else default
-
-
-def _float(env: dict[str, str], key: str, default: float) -> float:
-    value = env.get(key)
-    return float(value) if value not in (None, "") else default
-
-
-def _paths(env: dict[str, str], key: str) -> dict[str, str]:
+def _paths(text: str) -> dict[str, str]:
     """`python3.12=/opt/py312/bin/python3,python3.13=/usr/bin/python3.13` → {runtime: path}."""
     out: dict[str, str] = {}
-    for item in (env.get(key) or "").split(","):
+    for item in text.split(","):
         if "=" in item:
             runtime, path = item.split("=", 1)
             out[runtime.strip()] = path.strip()
@@ -68,25 +59,14 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """The field defaults above, overridden by LAMINA_* variables (empty = unset), then by `overrides`
+        (None = not given)."""
         env = dict(os.environ if env is None else env)
-        settings = cls(
-            host=env.get("LAMINA_HOST", "127.0.0.1"),
-            port=_int(env, "LAMINA_PORT", 9001),
-            data_dir=Path(env["LAMINA_DATA_DIR"]) if env.get("LAMINA_DATA_DIR") else default_data_dir(),
-            region=env.get("LAMINA_REGION", "us-east-1"),
-            account_id=env.get("LAMINA_ACCOUNT_ID", "000000000000"),
-            concurrency_limit=_int(env, "LAMINA_CONCURRENCY_LIMIT", 1000),
-            idle_timeout=_float(env, "LAMINA_IDLE_TIMEOUT", 600.0),
-            max_timeout=_int(env, "LAMINA_MAX_TIMEOUT", 900),
-            sandbox=env.get("LAMINA_SANDBOX", "auto"),
-            isolation=env.get("LAMINA_ISOLATION", "process"),
-            runtime_paths=_paths(env, "LAMINA_RUNTIME_PATHS"),
-            metrics_retention_days=_float(env, "LAMINA_METRICS_RETENTION_DAYS", 14.0),
-            log_expiry_interval=_float(env, "LAMINA_LOG_EXPIRY_INTERVAL", 300.0),
-            async_backoff_scale=_float(env, "LAMINA_ASYNC_BACKOFF_SCALE", 1.0),
-            allow_deprecated_runtimes=env.get("LAMINA_ALLOW_DEPRECATED_RUNTIMES", "") in ("1", "true", "yes"),
-            public_url=env.get("LAMINA_PUBLIC_URL") or None,
-        )
+        values: dict = {}
+        for name, (key, parse) in _FROM_ENV.items():
+            if env.get(key) not in (None, ""):
+                values[name] = parse(env[key])
+        settings = cls(**values)
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in clean:
             clean["data_dir"] = Path(str(clean["data_dir"])).expanduser()
@@ -102,3 +82,28 @@ class Settings:
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+
+def _flag(text: str) -> bool:
+    return text in ("1", "true", "yes")
+
+
+# Each setting read from the environment: field → (variable, parser). Defaults live only on Settings.
+_FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
+    "host": ("LAMINA_HOST", str),
+    "port": ("LAMINA_PORT", int),
+    "data_dir": ("LAMINA_DATA_DIR", Path),
+    "region": ("LAMINA_REGION", str),
+    "account_id": ("LAMINA_ACCOUNT_ID", str),
+    "concurrency_limit": ("LAMINA_CONCURRENCY_LIMIT", int),
+    "idle_timeout": ("LAMINA_IDLE_TIMEOUT", float),
+    "max_timeout": ("LAMINA_MAX_TIMEOUT", int),
+    "sandbox": ("LAMINA_SANDBOX", str),
+    "isolation": ("LAMINA_ISOLATION", str),
+    "runtime_paths": ("LAMINA_RUNTIME_PATHS", _paths),
+    "metrics_retention_days": ("LAMINA_METRICS_RETENTION_DAYS", float),
+    "log_expiry_interval": ("LAMINA_LOG_EXPIRY_INTERVAL", float),
+    "async_backoff_scale": ("LAMINA_ASYNC_BACKOFF_SCALE", float),
+    "allow_deprecated_runtimes": ("LAMINA_ALLOW_DEPRECATED_RUNTIMES", _flag),
+    "public_url": ("LAMINA_PUBLIC_URL", str),
+}
