@@ -1,9 +1,12 @@
 """The one front door of the data plane: resolve the function and qualifier, then route
 RequestResponse to the engine, Event to the durable queue, DryRun to a check.
 
-Resolution is served from an in-memory cache that control's change announcements keep fresh,
-so the hot path touches no database. Imports lamina.engine.spec, lamina.model, lamina.errors
-and lamina.arn; the engine and control are reached through the callables it is handed.
+Resolution is served from an in-memory cache that the change events of lamina.events keep
+fresh (server subscribes `Invoker.changed`), so the hot path touches no database. Imports
+lamina.arn, lamina.admission, lamina.errors, lamina.events, lamina.model, lamina.engine.spec,
+lamina.control.aliases (pick_version), lamina.queue.worker (Attempt), lamina.store.queue
+(QueuedEvent) and lamina.telemetry (metrics, tracing); the engine, the function store and the
+queue are reached through the callables it is handed (the imports above are types and pure helpers).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from lamina.errors import (
     ResourceNotFoundException,
     TooManyRequestsException,
 )
+from lamina.events import AliasChanged, FunctionChanged, FunctionDeleted
 from lamina.model import LATEST, Alias, FunctionVersion
 from lamina.queue.worker import Attempt
 from lamina.store.queue import QueuedEvent
@@ -93,6 +97,10 @@ class Invoker:
         for cache in (self._cache, self._aliases):
             for key in [key for key in cache if key[0] == function_name]:
                 del cache[key]
+
+    def changed(self, event: FunctionChanged | FunctionDeleted | AliasChanged) -> None:
+        """The subscriber of the events that change what a name resolves to."""
+        self.forget(event.function)
 
     def _target(self, name: str, version_id: str) -> Target | None:
         target = self._cache.get((name, version_id))

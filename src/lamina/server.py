@@ -1,31 +1,31 @@
 """The composition root: builds every part from Settings, starts them in order, stops them in reverse.
 
-The only module that knows all the others. It wires control's change announcements to the
-invoke cache and the engine, and hands the HTTP layer its typed services.
+The only module that knows all the others, and only wiring: each part is built after the parts it
+is handed (bound methods of parts already built), the typed events of lamina.events are routed to
+their subscribers here, and the HTTP layer gets its typed services. What a part does lives in the
+module named for it (runtime catalog, run specs, supervisor, environments, cascade, health).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
 
-from lamina import __version__, runtime_ids
-from lamina import arn as arns
+from lamina import events
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.functions import ControlPlane
 from lamina.config import Settings
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
+from lamina.control.cascade import Cascade
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Account, Functions
@@ -33,13 +33,16 @@ from lamina.control.layers import Layers
 from lamina.control.logs import Logs
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.tags import Tags
-from lamina.engine import backends, interpreter
+from lamina.destinations import Destinations
+from lamina.engine import backends
+from lamina.engine.catalog import Runtimes
 from lamina.engine.engine import Engine
-from lamina.engine.spec import RunSpec
-from lamina.errors import LambdaError
+from lamina.environments import Environments
+from lamina.health import Health
 from lamina.invoke import Invoker
-from lamina.model import LATEST, FunctionVersion
+from lamina.model import LATEST
 from lamina.queue.worker import EventQueue
+from lamina.run_specs import RunSpecs
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.database import open_database, sqlite_url
@@ -50,71 +53,12 @@ from lamina.store.logs import LogStore
 from lamina.store.metrics import MetricStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
+from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
 
 log = logging.getLogger("lamina")
-
-
-NETWORK_TAG = "lamina:network"
-
-
-class Runtimes:
-    """Which runtimes this host can run, probed once per runtime id."""
-
-    def __init__(self, configured: dict[str, str]) -> None:
-        self._configured = configured
-        self._found: dict[str, str | None] = {}
-
-    def interpreter(self, runtime: str) -> str | None:
-        """The host Python that runs the runtime: python3.X's own, or for runtimes served through the
-        Runtime API (provided.*, nodejs*) the one that runs rapid."""
-        if runtime not in self._found:
-            version = runtime_ids.python_version(runtime)
-            if version:
-                self._found[runtime] = interpreter.find_python(version, self._configured.get(runtime))
-            elif runtime in runtime_ids.CUSTOM or runtime_ids.node_major(runtime):
-                self._found[runtime] = self._rapid_python()
-            else:
-                self._found[runtime] = None
-        return self._found[runtime]
-
-    def _rapid_python(self) -> str:
-        """The newest Python 3.10+ of the supported python3.x runtimes found here, else lamina's own."""
-        if "rapid" not in self._found:
-            found = None
-            for minor in range(14, 9, -1):
-                found = interpreter.find_python(f"3.{minor}", self._configured.get(f"python3.{minor}"))
-                if found:
-                    break
-            self._found["rapid"] = found or os.path.realpath(sys.executable)
-        return self._found["rapid"]  # type: ignore[return-value]
-
-    def executable(self, runtime: str) -> str | None:
-        """The language executable rapid starts: `node` for nodejs*; None for other runtimes."""
-        major = runtime_ids.node_major(runtime)
-        if major is None:
-            return None
-        key = f"executable:{runtime}"
-        if key not in self._found:
-            self._found[key] = interpreter.find_node(major, self._configured.get(runtime))
-        return self._found[key]
-
-    def problem(self, runtime: str) -> str | None:
-        """Why a function on `runtime` cannot run here, or None when it can."""
-        if runtime in runtime_ids.CUSTOM:
-            return None
-        major = runtime_ids.node_major(runtime)
-        if major is not None:
-            return None if self.executable(runtime) else interpreter.missing_node_message(runtime, major)
-        version = runtime_ids.python_version(runtime)
-        if version is None:
-            return (f"lamina cannot run the {runtime} runtime yet: it runs the managed Python (python3.x) and "
-                    "Node.js (nodejs*) runtimes, and custom runtimes (provided.al2023, provided.al2).")
-        if self.interpreter(runtime) is None:
-            return interpreter.missing_python_message(runtime, version)
-        return None
 
 
 class _Uvicorn(uvicorn.Server):
@@ -129,219 +73,112 @@ class _Uvicorn(uvicorn.Server):
 class Server:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        region, account_id = settings.region, settings.account_id
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.bus = bus = events.Bus()
+        self.supervisor = Supervisor()
+
+        # Persistence and what the host can run.
         self.database = open_database(sqlite_url(data_dir))
         self.store = FunctionStore(self.database)
-        self.alias_store = AliasStore(self.database)
+        alias_store = AliasStore(self.database)
+        event_config_store = EventConfigStore(self.database)
         self.blobs = BlobStore(data_dir / "blobs")
         self.runtimes = Runtimes(settings.runtime_paths)
-        self._deferred = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lamina-settle")
-        self._listeners: list[Callable[[str], None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.layers = Layers(LayerStore(self.database), self.store, self.blobs, settings.region, settings.account_id)
-        self.functions = Functions(
-            self.store, self.blobs, self.alias_store, Account(settings.region, settings.account_id),
-            runtime_problem=self.runtimes.problem,
-            layer_lookup=self.layers.lookup,
-            on_change=self._announce,
-            defer=self._defer,
-            allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
-        )
-        event_config_store = EventConfigStore(self.database)
-        self.event_configs = EventConfigs(event_config_store, self.store, self.alias_store, settings.region,
-                                          settings.account_id)
-        self.admission = Admission(settings.concurrency_limit)
-        self.concurrency = ReservedConcurrency(
-            event_config_store, self.store, settings.region, settings.account_id, settings.concurrency_limit,
-            on_change=lambda: self.admission.set_reserved(self.concurrency.all()),
-        )
-        self.admission.set_reserved(self.concurrency.all())
-        self.provisioned = ProvisionedConcurrency(
-            ProvisionedStore(self.database), self.store, self.alias_store, settings.region, settings.account_id,
-            reserved=lambda name: self.concurrency.all().get(name),
-            ready=lambda name, version: self.engine.provisioned_ready(name, version), on_change=self._announce,
-        )
-        control = ControlPlane(
-            functions=self.functions,
-            aliases=Aliases(self.alias_store, self.store, settings.region, settings.account_id, self._announce),
-            layers=self.layers,
-            event_configs=self.event_configs,
-            concurrency=self.concurrency,
-            provisioned=self.provisioned,
-            tags=Tags(self.store, settings.region, settings.account_id),
-            account=AccountSettings(self.store, settings.concurrency_limit, self.concurrency.all),
-            region=settings.region,
-            code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
-        )
+        self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id)
 
-        # The data plane: log buffer → engine → invoker, and the durable async queue.
+        # Telemetry and the engine.
         self.metric_store = MetricStore(self.database)
         self.metrics = Metrics(write_minutes=self.metric_store.add_minutes, expire=self.metric_store.expire,
                                retention_days=settings.metrics_retention_days)
         self.tracing = Tracing.from_env(os.environ)  # spans over OTLP when OTEL_EXPORTER_OTLP_* is set
         self.logs = LogStore(self.database)
-        self.logs_api = Logs(self.logs, settings.region, settings.account_id)
         self.log_buffer = LogBuffer(self.logs.append)
         self.backend = backends.select(settings.sandbox, data_dir / "sandbox", settings.isolation)
         self.engine = Engine(
             backend=self.backend, concurrency_limit=settings.concurrency_limit, idle_timeout=settings.idle_timeout,
-            endpoint_url=settings.base_url, region=settings.region, account_id=settings.account_id,
+            endpoint_url=settings.base_url, region=region, account_id=account_id,
             scratch_dir=data_dir / "sandboxes", log_sink=self.log_buffer, runtime_site_dir=data_dir / "runtime",
         )
+
+        # The control plane: one object per group of operations, announcing changes on the bus.
+        self.layers = Layers(LayerStore(self.database), self.store, self.blobs, region, account_id)
+        self.functions = Functions(
+            self.store, self.blobs, alias_store, Account(region, account_id),
+            runtime_problem=self.runtimes.problem, layer_lookup=self.layers.lookup, publish=bus.publish,
+            defer=self.supervisor.defer, allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
+        )
+        self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id)
+        self.concurrency = ReservedConcurrency(event_config_store, self.store, region, account_id,
+                                               settings.concurrency_limit, publish=bus.publish)
+        reserved = self.concurrency.all
+        self.provisioned = ProvisionedConcurrency(
+            ProvisionedStore(self.database), self.store, alias_store, region, account_id,
+            reserved=lambda name: reserved().get(name), ready=self.engine.provisioned_ready, publish=bus.publish,
+        )
+        self.logs_api = Logs(self.logs, region, account_id)
+        control = ControlPlane(
+            functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
+            layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
+            provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
+            account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
+            code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
+        )
+
+        # The data plane: admission → invoker → engine, and the durable async queue. The queue and the
+        # invoker need each other (Event invokes enqueue, queued events run through the invoker, and a
+        # destination is an enqueue): the one cycle, closed by `later` once both exist.
+        self.admission = Admission(settings.concurrency_limit)
+        self.admission.set_reserved(reserved())
+        later: dict[str, Callable] = {}
         self.queue = EventQueue(
-            QueueStore(self.database), run=self._run_event, config_for=self.event_configs.retry_config,
-            deliver=self._deliver, arn_for=lambda name, q: self.functions.arn(name, q or LATEST),
-            scale=settings.async_backoff_scale,
-            before_remove=self._logs_stored, on_drop=self.metrics.dropped,
+            QueueStore(self.database), run=lambda event: later["run"](event),
+            config_for=self.event_configs.retry_config, deliver=lambda to, record: later["deliver"](to, record),
+            arn_for=lambda name, q: self.functions.arn(name, q or LATEST), scale=settings.async_backoff_scale,
+            before_remove=self.log_buffer.stored, on_drop=self.metrics.dropped,
         )
         self.invoker = Invoker(
-            region=settings.region, account_id=settings.account_id, lookup=self._version,
-            alias_of=self.alias_store.get, spec_for=self._spec_for, run=self.engine.invoke,
-            admission=self.admission, enqueue=self.queue.enqueue, metrics=self.metrics,
-            tracing=self.tracing,
+            region=region, account_id=account_id, lookup=self.store.get_version, alias_of=alias_store.get,
+            spec_for=self.run_specs.for_version, run=self.engine.invoke, admission=self.admission,
+            enqueue=self.queue.enqueue, metrics=self.metrics, tracing=self.tracing,
         )
-        self._listeners += [self.invoker.forget, self._forget_deleted, self._retire, self._provision]
+        later.update(run=self.invoker.run_event, deliver=Destinations(region, account_id, self.queue.enqueue).deliver)
+
+        # Who keeps in step with what: subscribers in delivery order.
+        self.environments = Environments(
+            retire=self.engine.retire, provision=self.engine.provision, targets=self.provisioned.targets,
+            version=self.store.get_version, spec_for=self.run_specs.for_version,
+        )
+        cascade = Cascade(self.event_configs, self.concurrency, self.provisioned)
+        for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged):
+            bus.subscribe(kind, self.invoker.changed)
+        for kind in (events.FunctionChanged, events.AliasChanged, events.ProvisionedConcurrencyChanged):
+            bus.subscribe(kind, cascade.changed)
+        bus.subscribe(events.FunctionDeleted, cascade.deleted)
+        for kind in (events.FunctionChanged, events.FunctionDeleted):
+            bus.subscribe(kind, self.environments.retire)
+        for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,
+                     events.ProvisionedConcurrencyChanged):
+            bus.subscribe(kind, self.environments.provision)
+        bus.subscribe(events.ReservedConcurrencyChanged, lambda _: self.admission.set_reserved(reserved()))
+
+        # Background jobs, /health and the HTTP app.
+        self.supervisor.every("log retention expiry", settings.log_expiry_interval, self.logs_api.expire)
+        self.supervisor.every("sampling the async queue", 5.0, self._sample_queue)
+        self.health = Health(
+            data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
+            not_enforced=tuple(self.backend.not_enforced), usage=self.store.usage, engine_stats=self.engine.stats,
+            queued_events=self.queue.depth,
+        ).document
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   invoker=self.invoker, logs=self.logs_api, metrics=self.metrics,
                                   metric_store=self.metric_store))
 
-    # -- data-plane wiring ------------------------------------------------------------------
-    def _version(self, name: str, version: str) -> FunctionVersion | None:
-        if version == LATEST:
-            function = self.store.get(name)
-            return function.latest if function else None
-        return self.store.get_version(name, version)
-
-    def _spec_for(self, version: FunctionVersion) -> RunSpec:
-        return RunSpec(
-            function_name=version.name, version=version.version, function_arn=self.functions.arn(version.name),
-            revision_id=version.revision_id, runtime=version.runtime or "", handler=version.handler or "",
-            code_dir=self.blobs.unpacked(version.code_hex),
-            interpreter=self.runtimes.interpreter(version.runtime or ""),
-            executable=self.runtimes.executable(version.runtime or ""),
-            layer_dirs=tuple(self.blobs.unpacked(layer["CodeHex"]) for layer in version.layers),
-            environment=dict(version.environment), memory_mb=version.memory_size, timeout_s=version.timeout,
-            ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
-            log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
-            application_log_level=version.application_log_level, system_log_level=version.system_log_level,
-            network=self._network(version.name),
-        )
-
-    def _network(self, name: str) -> bool:
-        """A function asks for no network with the tag lamina:network=none (an empty network
-        namespace on the isolating backends; environments started after the change see it)."""
-        function = self.store.get(name)
-        return not (function and function.tags.get(NETWORK_TAG, "").lower() == "none")
-
-    async def _logs_stored(self) -> None:
-        """Wait, without holding a thread, until the log lines written so far are stored."""
-        loop = asyncio.get_running_loop()
-        stored = loop.create_future()
-        self.log_buffer.after_flush(lambda: loop.call_soon_threadsafe(
-            lambda: stored.done() or stored.set_result(None)))
-        await stored
-
-    async def _run_event(self, event):
-        return await self.invoker.run_event(event)
-
-    async def _deliver(self, destination: str, record: bytes) -> None:
-        """Send a destination record to a lamina function, as an asynchronous invocation of it."""
-        try:
-            ref = arns.parse_function_name(destination, self.settings.region, self.settings.account_id)
-        except LambdaError:
-            log.warning("destination %s is not a function of this lamina; record dropped", destination)
-            return
-        await self.queue.enqueue(request_id=str(uuid.uuid4()), function_name=ref.name, qualifier=ref.qualifier,
-                                 payload=record)
-
-    async def _sample_queue(self) -> None:
-        """The async queue's depth and oldest event age, for the metrics, every few seconds."""
-        while True:
-            try:
-                depth = await asyncio.to_thread(self.queue.depth)
-                oldest = await asyncio.to_thread(self.queue.oldest)
-                self.metrics.queue(depth, time.time() - oldest if oldest else 0.0)
-            except Exception:
-                log.exception("sampling the async queue failed")
-            await asyncio.sleep(5)
-
-    async def _expire_logs(self) -> None:
-        """Retention policies really delete old events: checked every few minutes."""
-        while True:
-            try:
-                await asyncio.to_thread(self.logs_api.expire)
-            except Exception:
-                log.exception("log retention expiry failed")
-            await asyncio.sleep(self.settings.log_expiry_interval)
-
-    def _retire(self, function_name: str) -> None:
-        """$LATEST's environments end when the function changes; everything ends when it is deleted.
-        (Published versions never change; a changed revision is also caught at the next invoke.)"""
-        deleted = self.store.get(function_name) is None
-        self.engine.retire(function_name, None if deleted else LATEST)
-
-    def _provision(self, _: str) -> None:
-        """Bring the engine's provisioned environments in line with the configs."""
-        targets = {}
-        for (name, version), count in self.provisioned.targets().items():
-            record = self.store.get_version(name, version)
-            if record is not None and record.state == "Active":
-                targets[(name, version)] = (self._spec_for(record), count)
-        self.engine.provision(targets)
-
-    def _forget_deleted(self, function_name: str) -> None:
-        self.event_configs.forget(function_name)
-        if self.store.get(function_name) is None:
-            self.concurrency.forget(function_name)
-            self.event_configs.delete_all(function_name)
-            self.provisioned.forget(function_name)
-
-    def _defer(self, job: Callable[[], None]) -> None:
-        def run() -> None:
-            try:
-                job()
-            except Exception:
-                log.exception("deferred control-plane step failed")
-        self._deferred.submit(run)
-
-    def _announce(self, function_name: str) -> None:
-        """Tell every listener that a function changed. Control calls this from worker threads; the
-        listeners (invoke cache, engine) live on the event loop, so the call is handed to it."""
-        loop = self._loop
-        if loop is not None and loop.is_running():
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is not loop:
-                loop.call_soon_threadsafe(self._notify, function_name)
-                return
-        self._notify(function_name)
-
-    def _notify(self, function_name: str) -> None:
-        for listener in self._listeners:
-            listener(function_name)
-
-    def health(self) -> dict:
-        count, size = self.store.usage()
-        return {
-            "status": "ok",
-            "version": __version__,
-            "dataDir": str(self.settings.data_dir),
-            "endpoint": self.settings.base_url,
-            "sandbox": {"backend": self.backend.name, "notEnforced": list(self.backend.not_enforced)},
-            "counts": {"functions": count, "codeBytes": size,
-                       **{k: v for k, v in self.engine.stats().items() if k != "backend"},
-                       "queuedEvents": self.queue.depth()},
-        }
-
-    def close(self) -> None:
-        self._deferred.shutdown(wait=True)
-        self.log_buffer.close()
-        self.metrics.close()
-        self.tracing.close()
-        self.database.dispose()
+    def _sample_queue(self) -> None:
+        """The async queue's depth and oldest event age, for the metrics."""
+        oldest = self.queue.oldest()
+        self.metrics.queue(self.queue.depth(), time.time() - oldest if oldest else 0.0)
 
     async def serve(self, ready: Callable[[Server], None] | None = None) -> None:
         config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
@@ -356,22 +193,28 @@ class Server:
             if ready:
                 ready(self)
 
-        self._loop = asyncio.get_running_loop()
+        self.bus.bind(asyncio.get_running_loop())
         await self.engine.start()
-        self._provision("")
+        self.environments.provision()
         self.metrics.start()
         await self.queue.start()
+        self.supervisor.start()
         watcher = asyncio.create_task(announce_when_started())
-        expiry = asyncio.create_task(self._expire_logs())
-        sampler = asyncio.create_task(self._sample_queue())
         try:
             await server.serve()
         finally:
             watcher.cancel()
-            expiry.cancel()
-            sampler.cancel()
+            self.supervisor.stop()
             await self.queue.close()
             await self.engine.close()
             self.close()
         if not server.started:
             sys.exit(1)
+
+    def close(self) -> None:
+        self.supervisor.close()
+        self.log_buffer.close()
+        self.metrics.close()
+        self.tracing.close()
+        self.database.dispose()
+

@@ -1,13 +1,12 @@
-"""Alias operations: CreateAlias, GetAlias, UpdateAlias, DeleteAlias, ListAliases, and resolving an
-alias to the version an invocation runs (weighted routing).
+"""Alias operations: CreateAlias, GetAlias, UpdateAlias, DeleteAlias, ListAliases, the routing
+rules, and the version one invocation through an alias runs (`pick_version`, weighted routing).
 
-Imports lamina.store, lamina.model, lamina.errors and lamina.arn only; announces changes
-through `on_change`.
+Imports lamina.store, lamina.model, lamina.errors, lamina.arn and lamina.events only; announces
+changes by publishing lamina.events.AliasChanged.
 """
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import Callable
 
@@ -19,6 +18,7 @@ from lamina.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
+from lamina.events import AliasChanged
 from lamina.model import LATEST, Alias
 from lamina.store.aliases import AliasStore
 from lamina.store.functions import FunctionStore
@@ -55,12 +55,12 @@ def pick_version(alias: Alias, draw: float) -> str:
 
 class Aliases:
     def __init__(self, store: AliasStore, functions: FunctionStore, region: str, account_id: str,
-                 on_change: Callable[[str], None]) -> None:
+                 publish: Callable[[object], None]) -> None:
         self._store = store
         self._functions = functions
         self._region = region
         self._account_id = account_id
-        self._on_change = on_change
+        self._publish = publish
 
     def arn(self, function_name: str, alias: str | None = None) -> str:
         return arns.function_arn(self._region, self._account_id, function_name, alias)
@@ -93,7 +93,7 @@ class Aliases:
                       description=params.get("Description") or "", weights=weights, revision_id=str(uuid.uuid4()))
         if not self._store.create(alias):
             raise ResourceConflictException(f"Alias already exists: {self.arn(name, alias.name)}")
-        self._on_change(name)
+        self._publish(AliasChanged(name, alias.name))
         return alias
 
     def update(self, params: dict) -> Alias:
@@ -113,28 +113,18 @@ class Aliases:
                         description=params.get("Description", alias.description) or "", weights=weights,
                         revision_id=str(uuid.uuid4()))
         self._store.save(updated)
-        self._on_change(alias.function_name)
+        self._publish(AliasChanged(alias.function_name, alias.name))
         return updated
 
     def delete(self, function_name: str, alias_name: str) -> None:
         name = self._function_name(function_name)
         self._store.delete(name, alias_name)
-        self._on_change(name)
+        self._publish(AliasChanged(name, alias_name))
 
     def list(self, params: dict) -> tuple[list[Alias], str | None]:
         name = self._function_name(params["FunctionName"])
         items = self._store.list(name, function_version=params.get("FunctionVersion"))
         return paging.page(items, params, key=lambda alias: alias.name)
-
-    def referencing(self, function_name: str, version: str) -> list[str]:
-        return [alias.name for alias in self._store.pointing_at(function_name, version)]
-
-    def resolve(self, function_name: str, alias_name: str) -> tuple[Alias, str]:
-        """The alias and the version this invocation runs (weighted draw)."""
-        alias = self._store.get(function_name, alias_name)
-        if alias is None:
-            raise ResourceNotFoundException(f"Function not found: {self.arn(function_name, alias_name)}")
-        return alias, pick_version(alias, random.random())
 
 
 def _weights(params: dict) -> dict[str, float]:

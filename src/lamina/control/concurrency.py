@@ -1,6 +1,7 @@
 """Reserved concurrency: Put/Get/DeleteFunctionConcurrency, with the account's unreserved minimum.
 
-Imports lamina.store, lamina.arn and lamina.errors only; announces changes through `on_change`.
+Imports lamina.store, lamina.arn, lamina.errors and lamina.events only; announces changes by
+publishing lamina.events.ReservedConcurrencyChanged.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 from lamina import arn as arns
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.events import ReservedConcurrencyChanged
 from lamina.store.event_configs import EventConfigStore
 from lamina.store.functions import FunctionStore
 
@@ -17,13 +19,13 @@ UNRESERVED_MINIMUM = 100
 
 class ReservedConcurrency:
     def __init__(self, store: EventConfigStore, functions: FunctionStore, region: str, account_id: str,
-                 account_limit: int, on_change: Callable[[], None]) -> None:
+                 account_limit: int, publish: Callable[[object], None]) -> None:
         self._store = store
         self._functions = functions
         self._region = region
         self._account_id = account_id
         self._limit = account_limit
-        self._on_change = on_change
+        self._publish = publish
 
     def _name(self, function_name: str) -> str:
         ref = arns.parse_function_name(function_name, self._region, self._account_id)
@@ -46,21 +48,22 @@ class ReservedConcurrency:
                 f"UnreservedConcurrentExecution below its minimum value of [{UNRESERVED_MINIMUM}]."
             )
         self._store.set_reserved(name, reserved)
-        self._on_change()
+        self._publish(ReservedConcurrencyChanged(name))
         return reserved
 
     def get(self, function_name: str) -> int | None:
         return self._store.reserved().get(self._name(function_name))
 
     def delete(self, function_name: str) -> None:
-        self._store.set_reserved(self._name(function_name), None)
-        self._on_change()
+        name = self._name(function_name)
+        self._store.set_reserved(name, None)
+        self._publish(ReservedConcurrencyChanged(name))
 
     def forget(self, function_name: str) -> None:
         """A deleted function gives its reservation back."""
         if function_name in self._store.reserved():
             self._store.set_reserved(function_name, None)
-            self._on_change()
+            self._publish(ReservedConcurrencyChanged(function_name))
 
     def all(self) -> dict[str, int]:
         return self._store.reserved()

@@ -4,7 +4,8 @@ One method per API operation, taking the operation's input members by their mode
 (already checked against the service model by the HTTP layer) and returning lamina.model
 records. State moves Pending → Active and InProgress → Successful in a deferred step that
 unpacks the code and checks the runtime can run here. Imports lamina.store, lamina.model,
-lamina.errors, lamina.arn and lamina.control only; announces changes through `on_change`.
+lamina.errors, lamina.arn, lamina.events and lamina.control only; announces changes by publishing
+lamina.events (FunctionChanged, FunctionDeleted).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from lamina.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
+from lamina.events import FunctionChanged, FunctionDeleted
 from lamina.model import LATEST, Function, FunctionVersion, lambda_timestamp
 from lamina.store import archive
 from lamina.store.aliases import AliasStore
@@ -43,7 +45,7 @@ class Functions:
     def __init__(self, store: FunctionStore, blobs: BlobStore, aliases: AliasStore, account: Account, *,
                  runtime_problem: Callable[[str], str | None],
                  layer_lookup: Callable[[str], dict | None],
-                 on_change: Callable[[str], None],
+                 publish: Callable[[object], None],
                  defer: Callable[[Callable[[], None]], None],
                  allow_deprecated_runtimes: bool = False) -> None:
         self._store = store
@@ -52,7 +54,7 @@ class Functions:
         self._account = account
         self._runtime_problem = runtime_problem
         self._layer_lookup = layer_lookup
-        self._on_change = on_change
+        self._publish_event = publish
         self._defer = defer
         self._allow_deprecated = allow_deprecated_runtimes
         self._lock = threading.RLock()
@@ -134,7 +136,7 @@ class Functions:
             self._store.save_version(latest)
             if publish and not problem:
                 self._publish(function, latest, description=None)
-        self._on_change(name)
+        self._publish_event(FunctionChanged(name))
 
     # -- read ---------------------------------------------------------------------------------
     def get(self, function_name: str, qualifier: str | None = None) -> tuple[Function, FunctionVersion]:
@@ -201,7 +203,7 @@ class Functions:
             last_update_status_reason="The function is being created.", last_update_status_reason_code="Creating",
         )
         self._store.save_version(version)
-        self._on_change(version.name)
+        self._publish_event(FunctionChanged(version.name))
         self._defer(lambda: self._settle(version.name, publish=publish))
         return version
 
@@ -255,7 +257,7 @@ class Functions:
                     "GetFunction/GetAlias API to retrieve the latest Revision Id"
                 )
             version = self._publish(function, latest, description=params.get("Description"))
-        self._on_change(ref.name)
+        self._publish_event(FunctionChanged(ref.name))
         return version
 
     def _publish(self, function: Function, latest: FunctionVersion, description: str | None) -> FunctionVersion:
@@ -302,7 +304,7 @@ class Functions:
             for code_hex in codes:
                 if not self._store.code_in_use(code_hex):
                     self._blobs.delete(code_hex)
-        self._on_change(ref.name)
+        self._publish_event(FunctionChanged(ref.name) if ref.qualifier is not None else FunctionDeleted(ref.name))
 
     # -- code download ------------------------------------------------------------------------
     def code(self, code_hex: str) -> bytes:

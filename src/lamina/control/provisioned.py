@@ -3,8 +3,8 @@ environments each function version must keep initialised.
 
 A config names an alias or a published version; the engine keeps that many environments of
 the version it resolves to initialised ahead (`targets`), and `status` reports them READY once
-they are. Imports lamina.store, lamina.model, lamina.arn and lamina.errors only; announces
-changes through `on_change`.
+they are. Imports lamina.store, lamina.model, lamina.arn, lamina.errors and lamina.events only;
+announces changes by publishing lamina.events.ProvisionedConcurrencyChanged.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from lamina.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
+from lamina.events import ProvisionedConcurrencyChanged
 from lamina.model import LATEST, lambda_timestamp
 from lamina.store.aliases import AliasStore
 from lamina.store.functions import FunctionStore
@@ -28,7 +29,7 @@ from lamina.store.provisioned import ProvisionedStore
 class ProvisionedConcurrency:
     def __init__(self, store: ProvisionedStore, functions: FunctionStore, aliases: AliasStore, region: str,
                  account_id: str, *, reserved: Callable[[str], int | None],
-                 ready: Callable[[str, str], int], on_change: Callable[[str], None]) -> None:
+                 ready: Callable[[str, str], int], publish: Callable[[object], None]) -> None:
         self._store = store
         self._functions = functions
         self._aliases = aliases
@@ -36,7 +37,7 @@ class ProvisionedConcurrency:
         self._account_id = account_id
         self._reserved = reserved
         self._ready = ready
-        self._on_change = on_change
+        self._publish = publish
 
     def _arn(self, name: str, qualifier: str | None = None) -> str:
         return arns.function_arn(self._region, self._account_id, name, qualifier)
@@ -87,7 +88,7 @@ class ProvisionedConcurrency:
                 "Provisioned Concurrency Configs cannot be applied to an alias pointing to $LATEST.")
         last_modified = lambda_timestamp()
         self._store.put(name, qualifier, requested, last_modified)
-        self._on_change(name)
+        self._publish(ProvisionedConcurrencyChanged(name))
         return {"RequestedProvisionedConcurrentExecutions": requested,
                 "AvailableProvisionedConcurrentExecutions": 0, "AllocatedProvisionedConcurrentExecutions": 0,
                 "Status": "IN_PROGRESS", "LastModified": last_modified}
@@ -107,7 +108,7 @@ class ProvisionedConcurrency:
         name, qualifier = self._target(params["FunctionName"], params.get("Qualifier"), putting=False)
         self._find(name, qualifier)
         self._store.delete(name, qualifier)
-        self._on_change(name)
+        self._publish(ProvisionedConcurrencyChanged(name))
 
     def list(self, params: dict) -> tuple[list[dict], str | None]:
         ref = arns.parse_function_name(params["FunctionName"], self._region, self._account_id)

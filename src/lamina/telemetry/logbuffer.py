@@ -6,6 +6,7 @@ Imports nothing from lamina: the writer is a callable taking the list of batches
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import threading
@@ -62,6 +63,13 @@ class LogBuffer:
         """Call `callback` (from the writer thread) once everything appended so far is written."""
         self._pending.append(callback)
         self._wake.set()
+
+    async def stored(self) -> None:
+        """Wait, without holding a thread, until the lines appended so far are stored."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self.after_flush(lambda: loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None)))
+        await done
 
     def close(self) -> None:
         self._stopping = True

@@ -1,0 +1,97 @@
+"""Typed domain events and the small in-process bus that carries them.
+
+The control plane publishes what changed (a function, an alias, a concurrency setting) as a
+frozen dataclass; the composition root (lamina.server) subscribes the parts that keep in step
+with it (the invoke cache, the engine's environments, delete cascades, admission). Only events
+something publishes today are here: event source mappings, function URL configs and rules add
+theirs beside them when they land. Imports nothing from lamina.
+
+Publishing from a worker thread (control operations run off the event loop) hands delivery to
+the event loop the bus is bound to, so subscribers always run on that loop, in publish order;
+publishing on the loop, or before a loop is bound, delivers at once. A failing subscriber is
+logged and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+log = logging.getLogger("lamina.events")
+
+
+@dataclass(frozen=True)
+class FunctionChanged:
+    """A function's $LATEST, its state or its versions changed (created, updated, published, a version deleted)."""
+
+    function: str
+
+
+@dataclass(frozen=True)
+class FunctionDeleted:
+    """A function and everything under it is gone."""
+
+    function: str
+
+
+@dataclass(frozen=True)
+class AliasChanged:
+    """An alias of `function` was created, moved (version or weights) or deleted."""
+
+    function: str
+    alias: str
+
+
+@dataclass(frozen=True)
+class ProvisionedConcurrencyChanged:
+    """A provisioned-concurrency config of `function` was put or deleted."""
+
+    function: str
+
+
+@dataclass(frozen=True)
+class ReservedConcurrencyChanged:
+    """A function's reserved concurrency was put or deleted (or given back when it was deleted)."""
+
+    function: str
+
+
+Event = FunctionChanged | FunctionDeleted | AliasChanged | ProvisionedConcurrencyChanged | ReservedConcurrencyChanged
+E = TypeVar("E")
+
+
+class Bus:
+    """Subscribers by event type; `publish` delivers an event to each subscriber of its type."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[type, list[Callable[[Any], None]]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
+        self._subscribers.setdefault(event_type, []).append(handler)
+
+    def bind(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Deliver on `loop` from now on (None: deliver in the publishing thread)."""
+        self._loop = loop
+
+    def publish(self, event: object) -> None:
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                loop.call_soon_threadsafe(self._deliver, event)
+                return
+        self._deliver(event)
+
+    def _deliver(self, event: object) -> None:
+        for handler in self._subscribers.get(type(event), ()):
+            try:
+                handler(event)
+            except Exception:
+                log.exception("a subscriber of %s failed", type(event).__name__)

@@ -1,0 +1,54 @@
+"""Run specs: the `RunSpec` the engine starts a function version's environments from.
+
+Turns a stored FunctionVersion into what the engine needs (code and layer directories unpacked
+from the blob store, the interpreter from the runtime catalog, the network choice from the
+function's tags). Imports lamina.store, lamina.engine.spec, lamina.engine.catalog, lamina.model
+and lamina.arn only; never the control plane, the queue or the HTTP layer.
+"""
+
+from __future__ import annotations
+
+from lamina import arn as arns
+from lamina.engine.catalog import Runtimes
+from lamina.engine.spec import RunSpec
+from lamina.model import FunctionVersion
+from lamina.store.blobs import BlobStore
+from lamina.store.functions import FunctionStore
+
+NETWORK_TAG = "lamina:network"
+
+
+def wants_network(tags: dict[str, str]) -> bool:
+    """A function asks for no network with the tag lamina:network=none (an empty network namespace on
+    the isolating backends; environments started after the change see it)."""
+    return tags.get(NETWORK_TAG, "").lower() != "none"
+
+
+class RunSpecs:
+    def __init__(self, store: FunctionStore, blobs: BlobStore, runtimes: Runtimes, *, region: str,
+                 account_id: str) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._runtimes = runtimes
+        self._region = region
+        self._account_id = account_id
+
+    def network(self, name: str) -> bool:
+        function = self._store.get(name)
+        return not function or wants_network(function.tags)
+
+    def for_version(self, version: FunctionVersion) -> RunSpec:
+        runtime = version.runtime or ""
+        return RunSpec(
+            function_name=version.name, version=version.version,
+            function_arn=arns.function_arn(self._region, self._account_id, version.name),
+            revision_id=version.revision_id, runtime=runtime, handler=version.handler or "",
+            code_dir=self._blobs.unpacked(version.code_hex),
+            interpreter=self._runtimes.interpreter(runtime), executable=self._runtimes.executable(runtime),
+            layer_dirs=tuple(self._blobs.unpacked(layer["CodeHex"]) for layer in version.layers),
+            environment=dict(version.environment), memory_mb=version.memory_size, timeout_s=version.timeout,
+            ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
+            log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
+            application_log_level=version.application_log_level, system_log_level=version.system_log_level,
+            network=self.network(version.name),
+        )
