@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 LATEST = "$LATEST"
+ALL = "ALL"  # the per-minute metric series summed over every function (CloudWatch's account-level view)
 
 
 def lambda_timestamp(epoch: float | None = None) -> str:

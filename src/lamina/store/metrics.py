@@ -3,7 +3,7 @@ and lifetime usage per function for the cost report.
 
 `add_minutes` upserts a batch in one transaction, adding to what a (function, minute) row already
 holds (maxima keep the larger value) and to the function's lifetime totals; `expire` deletes old
-minutes (the totals stay). Answers with plain dicts. Imports lamina.store.schema only.
+minutes (the totals stay). Answers with plain dicts. Imports lamina.store.schema and lamina.model (ALL) only.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from lamina.model import ALL
 from lamina.store.schema import metric_minutes, metric_totals
 
-ALL = "ALL"
 KEY = ("function", "minute")
 MAX_COLUMNS = ("duration_ms_max", "concurrency_max")
 SUM_COLUMNS = tuple(c.name for c in metric_minutes.columns if c.name not in KEY and c.name not in MAX_COLUMNS)

@@ -7,7 +7,7 @@ each costs a few dictionary updates under an uncontended lock) and keeps two vie
   by a background thread every `flush_interval` seconds (the writer upserts, adding to what a
   minute already holds), with old minutes expired through `expire` once an hour.
 
-Imports nothing from lamina but lamina.telemetry: the writer and the expiry are callables it is handed.
+Imports nothing from lamina but lamina.telemetry and lamina.model (ALL): the writer and the expiry are callables it is handed.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from lamina.model import ALL
 from lamina.telemetry.cost import gb_seconds
 
 log = logging.getLogger("lamina.telemetry.metrics")
 
 CONTENT_TYPE = prometheus_client.exposition.CONTENT_TYPE_PLAIN_0_0_4
-ALL = "ALL"  # the per-minute series summed over every function (CloudWatch's account-level view)
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                     300.0, 900.0)
 INIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
