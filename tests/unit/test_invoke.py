@@ -1,0 +1,158 @@
+"""Invoker.resolve: name and ARN forms, $LATEST, numbered versions, aliases with weights, the
+cache and what invalidates it, and AWS's errors for missing and not-yet-active functions."""
+
+import asyncio
+
+import pytest
+
+from lamina import invoke as invoke_module
+from lamina.admission import Admission
+from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
+from lamina.events import AliasChanged, FunctionChanged, FunctionDeleted
+from lamina.invoke import Invoker
+from lamina.model import LATEST, Alias, FunctionVersion
+
+ARN = "arn:aws:lambda:us-east-1:000000000000:function"
+
+
+def active(name, version=LATEST, **changes):
+    return FunctionVersion(name=name, version=version, state="Active", state_reason=None, state_reason_code=None,
+                           **changes)
+
+
+class Catalog:
+    """The store as the invoker sees it, counting reads."""
+
+    def __init__(self, versions=(), aliases=()):
+        self.versions = {(v.name, v.version): v for v in versions}
+        self.aliases = {(a.function_name, a.name): a for a in aliases}
+        self.reads = []
+
+    def lookup(self, name, version):
+        self.reads.append(("version", name, version))
+        return self.versions.get((name, version))
+
+    def alias_of(self, name, alias):
+        self.reads.append(("alias", name, alias))
+        return self.aliases.get((name, alias))
+
+
+def invoker(catalog):
+    async def run(spec, request):  # pragma: no cover - resolution never runs anything
+        raise AssertionError("resolve must not run the function")
+
+    async def enqueue(**_):  # pragma: no cover
+        raise AssertionError("resolve must not enqueue")
+
+    return Invoker(region="us-east-1", account_id="000000000000", lookup=catalog.lookup,
+                   alias_of=catalog.alias_of, spec_for=lambda v: ("spec", v.name, v.version), run=run,
+                   admission=Admission(1000), enqueue=enqueue)
+
+
+def resolve(inv, name, qualifier=None):
+    return asyncio.run(inv.resolve(name, qualifier))
+
+
+@pytest.fixture
+def catalog():
+    return Catalog(versions=[active("f"), active("f", "1"), active("f", "2")],
+                   aliases=[Alias(function_name="f", name="live", function_version="1", weights={"2": 0.25})])
+
+
+@pytest.mark.parametrize(("name", "qualifier", "version", "invoked_arn", "named"), [
+    ("f", None, LATEST, f"{ARN}:f", None),
+    ("f", LATEST, LATEST, f"{ARN}:f:$LATEST", LATEST),
+    ("f", "2", "2", f"{ARN}:f:2", "2"),
+    ("f:1", None, "1", f"{ARN}:f:1", "1"),
+    ("f:1", "1", "1", f"{ARN}:f:1", "1"),
+    (f"{ARN}:f", None, LATEST, f"{ARN}:f", None),
+    (f"{ARN}:f:2", None, "2", f"{ARN}:f:2", "2"),
+    ("000000000000:function:f", "1", "1", f"{ARN}:f:1", "1"),
+])
+def test_names_and_qualifiers(catalog, name, qualifier, version, invoked_arn, named):
+    target, arn, resolved_qualifier = resolve(invoker(catalog), name, qualifier)
+    assert (target.version.name, target.version.version) == ("f", version)
+    assert target.spec == ("spec", "f", version)
+    assert (arn, resolved_qualifier) == (invoked_arn, named)
+
+
+@pytest.mark.parametrize(("draw", "version"), [(0.0, "2"), (0.2, "2"), (0.25, "1"), (0.9, "1")])
+def test_an_alias_with_weights_runs_the_version_the_draw_picks(catalog, monkeypatch, draw, version):
+    monkeypatch.setattr(invoke_module.random, "random", lambda: draw)
+    inv = invoker(catalog)
+    for _ in range(2):  # the second time from the cache
+        target, arn, qualifier = resolve(inv, "f", "live")
+        assert target.version.version == version
+        assert (arn, qualifier) == (f"{ARN}:f:live", "live")
+
+
+@pytest.mark.parametrize(("name", "qualifier", "message"), [
+    ("nope", None, f"Function not found: {ARN}:nope:$LATEST"),
+    ("f", "9", f"Function not found: {ARN}:f:9"),
+    ("f", "dark", f"Function not found: {ARN}:f:dark"),
+    ("arn:aws:lambda:us-east-1:111111111111:function:f", None,
+     "Function not found: arn:aws:lambda:us-east-1:111111111111:function:f"),
+    ("arn:aws:lambda:eu-west-1:000000000000:function:f", None,
+     "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"),
+])
+def test_missing_functions_versions_and_aliases(catalog, name, qualifier, message):
+    with pytest.raises(ResourceNotFoundException) as raised:
+        resolve(invoker(catalog), name, qualifier)
+    assert raised.value.message == message
+
+
+def test_a_qualifier_that_disagrees_with_the_name():
+    with pytest.raises(InvalidParameterValueException) as raised:
+        resolve(invoker(Catalog([active("f", "1")])), "f:1", "2")
+    assert raised.value.message == "The derived qualifier from the function name does not match the specified qualifier."
+
+
+@pytest.mark.parametrize(("version", "state"), [
+    (FunctionVersion(name="f"), "Pending"),
+    (active("f", last_update_status="InProgress"), "Pending"),
+    (FunctionVersion(name="f", state="Failed"), "Failed"),
+])
+def test_a_function_not_active_is_a_conflict_and_is_not_cached(version, state):
+    catalog = Catalog([version])
+    inv = invoker(catalog)
+    for _ in range(2):
+        with pytest.raises(ResourceConflictException) as raised:
+            resolve(inv, "f")
+        assert raised.value.message == ("The operation cannot be performed at this time. The function is currently "
+                                        f"in the following state: {state}")
+    assert catalog.reads == [("version", "f", LATEST)] * 2
+
+
+def test_resolution_is_cached_until_the_function_changes(catalog):
+    inv = invoker(catalog)
+    resolve(inv, "f")
+    resolve(inv, "f", "1")
+    resolve(inv, "f")
+    assert catalog.reads == [("version", "f", LATEST), ("version", "f", "1")]
+    catalog.versions[("f", LATEST)] = active("f", memory_size=512)
+    inv.changed(FunctionChanged("g"))  # another function: the cache of f stays
+    assert resolve(inv, "f")[0].version.memory_size == 128
+    inv.changed(FunctionChanged("f"))
+    assert resolve(inv, "f")[0].version.memory_size == 512
+    assert catalog.reads[-1] == ("version", "f", LATEST)
+
+
+def test_a_deleted_function_is_not_found_once_the_event_arrives(catalog):
+    inv = invoker(catalog)
+    resolve(inv, "f")
+    catalog.versions.clear()
+    resolve(inv, "f")  # still cached
+    inv.changed(FunctionDeleted("f"))
+    with pytest.raises(ResourceNotFoundException):
+        resolve(inv, "f")
+
+
+def test_a_moved_alias_is_read_again_after_its_event(catalog, monkeypatch):
+    monkeypatch.setattr(invoke_module.random, "random", lambda: 0.9)
+    inv = invoker(catalog)
+    assert resolve(inv, "f", "live")[0].version.version == "1"
+    catalog.aliases[("f", "live")] = Alias(function_name="f", name="live", function_version="2")
+    assert resolve(inv, "f", "live")[0].version.version == "1"
+    inv.changed(AliasChanged("f", "live"))
+    assert resolve(inv, "f", "live")[0].version.version == "2"
+    assert catalog.reads.count(("alias", "f", "live")) == 2
