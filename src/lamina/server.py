@@ -9,7 +9,6 @@ module named for it (runtime catalog, run specs, supervisor, environments, casca
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 import time
@@ -57,8 +56,6 @@ from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
-
-log = logging.getLogger("lamina")
 
 
 class _Uvicorn(uvicorn.Server):
