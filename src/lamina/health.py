@@ -7,7 +7,7 @@ imports nothing from lamina but the package version.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lamina import __version__
@@ -18,7 +18,7 @@ class Health:
     data_dir: str
     endpoint: str
     backend: str
-    not_enforced: tuple[str, ...]
+    not_enforced: Callable[[], Sequence[str]]
     usage: Callable[[], tuple[int, int]]  # (functions, code bytes)
     engine_stats: Callable[[], dict]
     queued_events: Callable[[], int]
@@ -30,7 +30,7 @@ class Health:
             "version": __version__,
             "dataDir": self.data_dir,
             "endpoint": self.endpoint,
-            "sandbox": {"backend": self.backend, "notEnforced": list(self.not_enforced)},
+            "sandbox": {"backend": self.backend, "notEnforced": list(self.not_enforced())},
             "counts": {"functions": count, "codeBytes": size,
                        **{k: v for k, v in self.engine_stats().items() if k != "backend"},
                        "queuedEvents": self.queued_events()},

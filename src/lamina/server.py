@@ -165,7 +165,7 @@ class Server:
         self.supervisor.every("sampling the async queue", 5.0, self._sample_queue)
         self.health = Health(
             data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
-            not_enforced=tuple(self.backend.not_enforced), usage=self.store.usage, engine_stats=self.engine.stats,
+            not_enforced=lambda: self.backend.not_enforced, usage=self.store.usage, engine_stats=self.engine.stats,
             queued_events=self.queue.depth,
         ).document
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,

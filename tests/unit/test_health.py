@@ -6,7 +6,7 @@ from lamina.health import Health
 
 def test_document():
     health = Health(data_dir="/data", endpoint="http://127.0.0.1:9001", backend="process",
-                    not_enforced=("memory limit", "network"), usage=lambda: (3, 4096),
+                    not_enforced=lambda: ["memory limit", "network"], usage=lambda: (3, 4096),
                     engine_stats=lambda: {"backend": "process", "environments": 2, "busy": 1},
                     queued_events=lambda: 7)
     assert health.document() == {
