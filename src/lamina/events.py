@@ -7,9 +7,10 @@ something publishes today are here: event source mappings, function URL configs 
 theirs beside them when they land. Imports nothing from lamina.
 
 Publishing from a worker thread (control operations run off the event loop) hands delivery to
-the event loop the bus is bound to, so subscribers always run on that loop, in publish order;
-publishing on the loop, or before a loop is bound, delivers at once. A failing subscriber is
-logged and does not stop the others.
+the event loop the bus is bound to, so while that loop runs subscribers run on it, in publish
+order; publishing on the loop, or when no bound loop is running (before start, after stop),
+delivers at once in the publishing thread. A failing subscriber is logged and does not stop the
+others.
 """
 
 from __future__ import annotations

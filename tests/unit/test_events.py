@@ -80,3 +80,15 @@ def test_a_subscriber_may_publish_and_the_nested_event_is_delivered():
 def test_events_are_values():
     assert FunctionChanged("f") == FunctionChanged("f")
     assert {AliasChanged("f", "a"), AliasChanged("f", "a")} == {AliasChanged("f", "a")}
+
+
+def test_once_the_bound_loop_has_stopped_a_worker_thread_delivers_itself():
+    bus, seen = Bus(), []
+    loop = asyncio.new_event_loop()
+    bus.bind(loop)
+    loop.close()
+    bus.subscribe(FunctionChanged, lambda e: seen.append(threading.get_ident()))
+    worker = threading.Thread(target=bus.publish, args=(FunctionChanged("f"),))
+    worker.start()
+    worker.join()
+    assert seen == [worker.ident]
