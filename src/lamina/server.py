@@ -39,6 +39,7 @@ from lamina.engine.spec import RunSpec
 from lamina.errors import LambdaError
 from lamina.invoke import Invoker
 from lamina.model import LATEST, FunctionVersion
+from lamina.queue.sql import SqlQueue
 from lamina.queue.worker import EventQueue
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
@@ -190,7 +191,7 @@ class Server:
             scratch_dir=data_dir / "sandboxes", log_sink=self.log_buffer, runtime_site_dir=data_dir / "runtime",
         )
         self.queue = EventQueue(
-            QueueStore(self.database), run=self._run_event, config_for=self.event_configs.retry_config,
+            SqlQueue(QueueStore(self.database)), run=self._run_event, config_for=self.event_configs.retry_config,
             deliver=self._deliver, arn_for=lambda name, q: self.functions.arn(name, q or LATEST),
             scale=settings.async_backoff_scale,
             before_remove=self._logs_stored, on_drop=self.metrics.dropped,
