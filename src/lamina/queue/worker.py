@@ -96,7 +96,15 @@ class EventQueue:
                 task.add_done_callback(self._tasks.discard)
             if claimed and len(claimed) >= free:
                 continue
-            await self._until_stopped(self._queue.wait_due(IDLE_POLL_SECONDS))
+            await self._until_stopped(self._idle())
+
+    async def _idle(self) -> None:
+        """Until an event may be due (never spinning while the queue's storage fails)."""
+        try:
+            await self._queue.wait_due(IDLE_POLL_SECONDS)
+        except Exception:
+            log.exception("could not read the event queue")
+            await asyncio.sleep(IDLE_POLL_SECONDS)
 
     async def _renewer(self) -> None:
         """Keep the leases of running events alive."""

@@ -238,3 +238,26 @@ def test_never_more_events_in_flight_than_workers(slots):
     asyncio.run(main())
     assert max(peak) == slots
     assert [c[1] for c in queue.calls if c[0] == "claim"][0] == [f"e{i}" for i in range(slots)]
+
+
+def test_a_failing_claim_or_wait_is_logged_and_the_worker_carries_on(caplog):
+    class Flaky(FakeQueue):
+        failures = {"claim": 1, "wait_due": 1}
+
+        async def claim(self, limit, lease_s):
+            if self.failures["claim"]:
+                self.failures["claim"] -= 1
+                raise OSError("disk I/O error")
+            return await super().claim(limit, lease_s)
+
+        async def wait_due(self, timeout):
+            if self.failures["wait_due"]:
+                self.failures["wait_due"] -= 1
+                raise OSError("disk I/O error")
+            return await super().wait_due(timeout)
+
+    queue = Flaky()
+    queue.add("a")
+    runs, delivered, dropped = asyncio.run(drive(queue, [Outcome.SUCCESS], RetryConfig()))
+    assert runs == ["a"] and ("ack", "a") in queue.calls
+    assert caplog.text.count("could not read the event queue") == 2
