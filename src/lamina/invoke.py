@@ -32,8 +32,9 @@ from lamina.errors import (
 )
 from lamina.events import AliasChanged, FunctionChanged, FunctionDeleted
 from lamina.model import LATEST, Alias, FunctionVersion
-from lamina.queue.worker import Attempt
-from lamina.store.queue import QueuedEvent
+from lamina.queue.attempt import Attempt
+from lamina.queue.attempt import Outcome as AttemptOutcome
+from lamina.queue.queue import QueuedEvent
 from lamina.telemetry.metrics import InvocationSample, Metrics
 from lamina.telemetry.tracing import Tracing, xray_trace_header
 
@@ -215,24 +216,24 @@ class Invoker:
         try:
             target, invoked_arn, qualifier = await self.resolve(event.function_name, event.qualifier)
         except ResourceNotFoundException:
-            return Attempt("gone")
+            return Attempt(AttemptOutcome.GONE)
         except ResourceConflictException:
-            return Attempt("system_error")
+            return Attempt(AttemptOutcome.SYSTEM_ERROR)
         if self._admission.reserved(event.function_name) == 0:
-            return Attempt("zero_concurrency")
+            return Attempt(AttemptOutcome.ZERO_CONCURRENCY)
         request = InvokeRequest(request_id=event.request_id, payload=event.payload, invoked_arn=invoked_arn,
                                 trace_id=self._trace_header(target))
         try:
             result = await self._execute(target, request, _alias(qualifier), queued_at=event.enqueued_at)
         except TooManyRequestsException:
-            return Attempt("throttle")
+            return Attempt(AttemptOutcome.THROTTLE)
         except LambdaError as error:
             log.warning("event %s of %s: %s", event.request_id, event.function_name, error.message)
-            return Attempt("system_error")
+            return Attempt(AttemptOutcome.SYSTEM_ERROR)
         function_arn = arns.function_arn(self._region, self._account_id, event.function_name, result.executed_version)
-        return Attempt("function_error" if result.function_error else "success", function_arn=function_arn,
-                       executed_version=result.executed_version, function_error=result.function_error,
-                       response=result.payload)
+        outcome = AttemptOutcome.FUNCTION_ERROR if result.function_error else AttemptOutcome.SUCCESS
+        return Attempt(outcome, function_arn=function_arn, executed_version=result.executed_version,
+                       function_error=result.function_error, response=result.payload)
 
 
 def _alias(qualifier: str | None) -> str | None:

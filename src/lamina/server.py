@@ -40,6 +40,7 @@ from lamina.environments import Environments
 from lamina.health import Health
 from lamina.invoke import Invoker
 from lamina.model import LATEST
+from lamina.queue.sql import SqlQueue
 from lamina.queue.worker import EventQueue
 from lamina.run_specs import RunSpecs
 from lamina.store.aliases import AliasStore
@@ -123,24 +124,23 @@ class Server:
             code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
         )
 
-        # The data plane: admission → invoker → engine, and the durable async queue. The queue and the
-        # invoker need each other (Event invokes enqueue, queued events run through the invoker, and a
-        # destination is an enqueue): the one cycle, closed by `later` once both exist.
+        # The data plane: admission → invoker → engine, and the durable async queue. Accepting an event
+        # (an Event invoke, a destination record) is the Queue's; running it is the workers', through
+        # the invoker.
         self.admission = Admission(settings.concurrency_limit)
         self.admission.set_reserved(reserved())
-        later: dict[str, Callable] = {}
-        self.queue = EventQueue(
-            QueueStore(self.database), run=lambda event: later["run"](event),
-            config_for=self.event_configs.retry_config, deliver=lambda to, record: later["deliver"](to, record),
-            arn_for=lambda name, q: self.functions.arn(name, q or LATEST), scale=settings.async_backoff_scale,
-            before_remove=self.log_buffer.stored, on_drop=self.metrics.dropped,
-        )
+        accepted = SqlQueue(QueueStore(self.database))
         self.invoker = Invoker(
             region=region, account_id=account_id, lookup=self.store.get_version, alias_of=alias_store.get,
             spec_for=self.run_specs.for_version, run=self.engine.invoke, admission=self.admission,
-            enqueue=self.queue.enqueue, metrics=self.metrics, tracing=self.tracing,
+            enqueue=accepted.enqueue, metrics=self.metrics, tracing=self.tracing,
         )
-        later.update(run=self.invoker.run_event, deliver=Destinations(region, account_id, self.queue.enqueue).deliver)
+        self.queue = EventQueue(
+            accepted, run=self.invoker.run_event, config_for=self.event_configs.retry_config,
+            deliver=Destinations(region, account_id, accepted.enqueue).deliver,
+            arn_for=lambda name, q: self.functions.arn(name, q or LATEST), scale=settings.async_backoff_scale,
+            before_remove=self.log_buffer.stored, on_drop=self.metrics.dropped,
+        )
 
         # Who keeps in step with what: subscribers in delivery order.
         self.environments = Environments(

@@ -1,5 +1,6 @@
 """The durable asynchronous queue: accepted Event invocations, retries, destinations.
 
-Imports lamina.store and lamina.model; it runs events through an `invoke` callable it is
-handed and never imports the engine, control or the HTTP layer.
+`queue.Queue` is the protocol (SQL implementation in `sql.py`), `worker.EventQueue` runs events
+through an `invoke` callable it is handed, `policy` decides. Imports lamina.store (sql.py
+only) and lamina.model; never the engine, control or the HTTP layer.
 """

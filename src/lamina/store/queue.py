@@ -1,74 +1,67 @@
 """The durable async queue's table: events accepted with 202 stay here until they are finished.
 
+Rows are plain mappings; lamina.queue.sql turns them into the queue's records. A row is leased
+while `lease_until` is in the future; a claim takes due rows whose lease is absent or expired.
 Imports lamina.store.schema only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 
 from lamina.store.schema import queue_events
 
-
-@dataclass(frozen=True)
-class QueuedEvent:
-    id: int
-    request_id: str
-    function_name: str
-    qualifier: str | None
-    payload: bytes
-    enqueued_at: float
-    due_at: float
-    runs: int
-    throttles: int
+_c = queue_events.c
+# When a row can next be claimed: its due time, or later when a lease still holds it.
+_claimable_at = sa.case((_c.lease_until > _c.due_at, _c.lease_until), else_=_c.due_at)
 
 
 class QueueStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    def add_many(self, events: list[dict]) -> None:
-        """Commit several accepted events in one transaction (the group commit)."""
-        self.commit(events, [])
-
     def commit(self, add: list[dict], remove: list[int]) -> None:
-        """Accept `add` and forget the finished `remove` in one transaction."""
+        """Accept `add` and forget the finished `remove` in one transaction (the group commit)."""
         with self._engine.begin() as conn:
             if add:
-                conn.execute(queue_events.insert(), [{**event, "runs": 0, "throttles": 0}
+                conn.execute(queue_events.insert(), [{**event, "runs": 0, "throttles": 0, "lease_until": None}
                                                      for event in add])
             if remove:
-                conn.execute(queue_events.delete().where(queue_events.c.id.in_(remove)))
+                conn.execute(queue_events.delete().where(_c.id.in_(remove)))
 
-    def due(self, now: float, limit: int) -> list[QueuedEvent]:
-        """Events due at `now`, earliest first (a read: one node runs them and knows which it runs)."""
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(queue_events).where(queue_events.c.due_at <= now)
-                .order_by(queue_events.c.due_at).limit(limit)
-            ).all()
-        return [QueuedEvent(r.id, r.request_id, r.function_name, r.qualifier, r.payload, r.enqueued_at, r.due_at,
-                            r.runs, r.throttles) for r in rows]
+    def claim(self, now: float, limit: int, lease_until: float) -> list[dict]:
+        """Lease up to `limit` rows due at `now` and not leased (or whose lease expired) until
+        `lease_until`, in one statement; earliest due first."""
+        due = (sa.select(_c.id).where(_c.due_at <= now, sa.or_(_c.lease_until.is_(None), _c.lease_until <= now))
+               .order_by(_c.due_at).limit(limit))
+        with self._engine.begin() as conn:
+            rows = conn.execute(queue_events.update().where(_c.id.in_(due.scalar_subquery()))
+                                .values(lease_until=lease_until).returning(*queue_events.c)).all()
+        return sorted((dict(row._mapping) for row in rows), key=lambda row: (row["due_at"], row["id"]))
+
+    def extend(self, event_ids: list[int], lease_until: float) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(queue_events.update().where(_c.id.in_(event_ids)).values(lease_until=lease_until))
+
+    def release(self, event_ids: list[int]) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(queue_events.update().where(_c.id.in_(event_ids)).values(lease_until=None))
 
     def reschedule(self, event_id: int, *, due_at: float, runs: int, throttles: int) -> None:
+        """Release the row with a new due time and counts."""
         with self._engine.begin() as conn:
-            conn.execute(queue_events.update().where(queue_events.c.id == event_id).values(
-                due_at=due_at, runs=runs, throttles=throttles))
+            conn.execute(queue_events.update().where(_c.id == event_id).values(
+                due_at=due_at, runs=runs, throttles=throttles, lease_until=None))
 
-    def remove(self, event_id: int) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(queue_events.delete().where(queue_events.c.id == event_id))
-
-    def next_due(self) -> float | None:
+    def next_claimable(self) -> float | None:
+        """The earliest time any row can be claimed (due and not held by a live lease)."""
         with self._engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.min(queue_events.c.due_at))).scalar()
+            return conn.execute(sa.select(sa.func.min(_claimable_at))).scalar()
 
     def oldest(self) -> float | None:
         """When the oldest waiting event was accepted (epoch seconds), or None when none waits."""
         with self._engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.min(queue_events.c.enqueued_at))).scalar()
+            return conn.execute(sa.select(sa.func.min(_c.enqueued_at))).scalar()
 
     def depth(self) -> int:
         with self._engine.connect() as conn:

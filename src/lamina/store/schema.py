@@ -102,7 +102,7 @@ queue_events = sa.Table(
     sa.Column("due_at", sa.Float, nullable=False),
     sa.Column("runs", sa.Integer, nullable=False, default=0),
     sa.Column("throttles", sa.Integer, nullable=False, default=0),
-    sa.Column("lease_until", sa.Float, nullable=True),  # for cluster mode; one node tracks its runs in memory
+    sa.Column("lease_until", sa.Float, nullable=True),  # held by a worker until then (None: not leased)
     sa.Index("ix_queue_events_due", "due_at"),
 )
 

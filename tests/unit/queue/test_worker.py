@@ -1,4 +1,5 @@
-"""lamina.queue.worker.EventQueue over a real SQLite queue table, with a fake `run` callable."""
+"""lamina.queue.worker.EventQueue against an in-memory fake `Queue`, with a fake `run` callable:
+what the worker claims, acks, retries, releases and delivers."""
 
 import asyncio
 import json
@@ -6,104 +7,257 @@ import json
 import pytest
 
 from lamina.model import RetryConfig
-from lamina.queue.worker import Attempt, EventQueue
-from lamina.store.database import open_database, sqlite_url
-from lamina.store.queue import QueueStore
+from lamina.queue import worker as workers
+from lamina.queue.attempt import Attempt, Outcome
+from lamina.queue.queue import QueuedEvent
+from lamina.queue.worker import EventQueue
 
 
-def make_queue(tmp_path, outcomes, config, delivered, scale=0.001):
-    store = QueueStore(open_database(sqlite_url(tmp_path)))
-    runs = []
+class FakeQueue:
+    """Events in a dict; leases as a set of held ids; every call recorded."""
+
+    def __init__(self):
+        self.events: dict[int, QueuedEvent] = {}
+        self.held: set[int] = set()
+        self.calls: list[tuple] = []
+        self.changed = asyncio.Event()
+        self.closed = False
+
+    def add(self, request_id, *, enqueued_at=0.0, runs=0, throttles=0):
+        event_id = len(self.events) + 1 + len(self.calls)
+        self.events[event_id] = QueuedEvent(event_id, request_id, "f", None, b'{"k": 1}', enqueued_at, 0.0, runs,
+                                            throttles)
+
+    async def start(self):
+        self.calls.append(("start",))
+
+    async def close(self):
+        self.closed = True
+
+    async def enqueue(self, *, request_id, function_name, qualifier, payload):
+        self.add(request_id)
+        self.changed.set()
+
+    async def claim(self, limit, lease_s):
+        due = [e for i, e in self.events.items() if i not in self.held and e.due_at <= 0.0][:limit]
+        self.held.update(e.id for e in due)
+        if due:
+            self.calls.append(("claim", [e.request_id for e in due], lease_s))
+        return due
+
+    async def wait_due(self, timeout):
+        if any(i not in self.held and e.due_at <= 0.0 for i, e in self.events.items()):
+            return await asyncio.sleep(0)
+        self.changed.clear()
+        await self.changed.wait()
+
+    async def extend(self, event_ids, lease_s):
+        self.calls.append(("extend", event_ids))
+
+    async def release(self, event_ids):
+        self.calls.append(("release", event_ids))
+        self.held.difference_update(event_ids)
+
+    async def ack(self, event_id):
+        self.calls.append(("ack", self.events.pop(event_id).request_id))
+        self.held.discard(event_id)
+
+    async def retry_at(self, event_id, *, due_at, runs, throttles):
+        event = self.events[event_id]
+        self.calls.append(("retry_at", event.request_id, due_at, runs, throttles))
+        # due at once in this fake, so a test sees every attempt
+        self.events[event_id] = QueuedEvent(event.id, event.request_id, "f", None, event.payload, event.enqueued_at,
+                                            0.0, runs, throttles)
+        self.held.discard(event_id)
+        self.changed.set()
+
+    def depth(self):
+        return len(self.events)
+
+    def oldest(self):
+        return min((e.enqueued_at for e in self.events.values()), default=None)
+
+
+def attempt(outcome):
+    ran = outcome in (Outcome.SUCCESS, Outcome.FUNCTION_ERROR)
+    return Attempt(outcome, function_arn="arn:f:1" if ran else "", executed_version="1" if ran else None,
+                   function_error="Unhandled" if outcome is Outcome.FUNCTION_ERROR else None,
+                   response=b'"out"' if ran else None)
+
+
+async def drive(queue, outcomes, config, *, now=0.0, before=None, until=lambda q: not q.events):
+    """Run the worker until `until(queue)` holds; returns (runs, delivered, dropped)."""
+    runs, delivered, dropped = [], [], []
 
     async def run(event):
         runs.append(event.request_id)
-        outcome = outcomes(event, len(runs))
-        return Attempt(outcome, function_arn="arn:f:$LATEST", executed_version="$LATEST",
-                       function_error="Unhandled" if outcome == "function_error" else None, response=b'"out"')
+        return attempt(outcomes[len(runs) - 1])
 
     async def deliver(destination, record):
         delivered.append((destination, json.loads(record)))
 
-    queue = EventQueue(store, run=run, config_for=lambda name, q: config, deliver=deliver,
-                       arn_for=lambda name, q: f"arn:{name}", scale=scale)
-    return queue, store, runs
+    worker = EventQueue(queue, run=run, config_for=lambda name, q: config, deliver=deliver,
+                        arn_for=lambda name, q: f"arn:{name}", on_drop=dropped.append, clock=lambda: now,
+                        before_remove=before)
+    await worker.start()
+    while not until(queue) or worker._in_flight:
+        await asyncio.sleep(0)
+    await worker.close()
+    return runs, delivered, dropped
 
 
-async def settle(store, timeout=5.0):
-    for _ in range(int(timeout / 0.01)):
-        if store.depth() == 0:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("queue did not drain")
-
-
-def test_failing_event_runs_one_plus_retries_then_goes_to_on_failure(tmp_path):
-    async def main():
-        delivered = []
-        queue, store, runs = make_queue(tmp_path, lambda e, n: "function_error",
-                                        RetryConfig(maximum_retry_attempts=2, on_failure="arn:dest"), delivered)
-        await queue.start()
-        await queue.enqueue(request_id="r1", function_name="f", qualifier=None, payload=b'{"k": 1}')
-        await settle(store)
-        await queue.close()
-        return runs, delivered
-    runs, delivered = asyncio.run(main())
+def test_failing_event_runs_one_plus_retries_then_goes_to_on_failure():
+    queue = FakeQueue()
+    queue.add("r1")
+    config = RetryConfig(maximum_retry_attempts=2, on_failure="arn:dest")
+    runs, delivered, dropped = asyncio.run(drive(queue, [Outcome.FUNCTION_ERROR] * 3, config))
     assert runs == ["r1", "r1", "r1"]
+    assert [c for c in queue.calls if c[0] == "retry_at"] == [("retry_at", "r1", 60.0, 1, 0),
+                                                              ("retry_at", "r1", 120.0, 2, 0)]
+    assert queue.calls[-1] == ("ack", "r1") and queue.closed
     (destination, record), = delivered
-    assert destination == "arn:dest"
-    assert record["requestContext"]["condition"] == "RetriesExhausted"
-    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert destination == "arn:dest" and dropped == ["f"]
+    assert record["requestContext"] == {"requestId": "r1", "functionArn": "arn:f:1", "condition": "RetriesExhausted",
+                                        "approximateInvokeCount": 3}
     assert record["requestPayload"] == {"k": 1} and record["responsePayload"] == "out"
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "1", "functionError": "Unhandled"}
 
 
-def test_success_goes_to_on_success_and_throttles_are_retried(tmp_path):
-    async def main():
-        delivered = []
-        queue, store, runs = make_queue(tmp_path, lambda e, n: "throttle" if n < 3 else "success",
-                                        RetryConfig(on_success="arn:ok"), delivered)
-        await queue.start()
-        await queue.enqueue(request_id="r2", function_name="f", qualifier=None, payload=b"{}")
-        await settle(store)
-        await queue.close()
-        return runs, delivered
-    runs, delivered = asyncio.run(main())
-    assert len(runs) == 3
+def test_throttles_back_off_then_success_goes_to_on_success():
+    queue = FakeQueue()
+    queue.add("r2")
+    outcomes = [Outcome.THROTTLE, Outcome.SYSTEM_ERROR, Outcome.SUCCESS]
+    runs, delivered, dropped = asyncio.run(drive(queue, outcomes, RetryConfig(on_success="arn:ok")))
+    assert len(runs) == 3 and dropped == []
+    assert [c[2:] for c in queue.calls if c[0] == "retry_at"] == [(1.0, 0, 1), (2.0, 0, 2)]
     assert delivered[0][1]["requestContext"]["condition"] == "Success"
     assert delivered[0][1]["requestContext"]["approximateInvokeCount"] == 1
 
 
-def test_group_commit_and_nothing_lost_across_a_restart(tmp_path):
-    async def accept():
-        queue, store, runs = make_queue(tmp_path, lambda e, n: "success", RetryConfig(), [])
-        # not started: events are only accepted (flushed by a flusher we start by hand)
-        flusher = asyncio.create_task(queue._flusher())
-        await asyncio.gather(*(queue.enqueue(request_id=f"e{i}", function_name="f", qualifier=None, payload=b"{}")
-                               for i in range(500)))
-        flusher.cancel()
-        return store.depth()
-    assert asyncio.run(accept()) == 500
-
-    async def resume():
-        queue, store, runs = make_queue(tmp_path, lambda e, n: "success", RetryConfig(), [])
-        await queue.start()
-        await settle(store)
-        await queue.close()
-        return runs
-    assert sorted(asyncio.run(resume())) == sorted(f"e{i}" for i in range(500))
+def test_a_gone_function_drops_the_event_without_a_record():
+    queue = FakeQueue()
+    queue.add("x")
+    runs, delivered, dropped = asyncio.run(drive(queue, [Outcome.GONE], RetryConfig(on_failure="arn:f")))
+    assert runs == ["x"] and delivered == [] and dropped == ["f"]
+    assert ("ack", "x") in queue.calls
 
 
-@pytest.mark.parametrize("outcome", ["gone", "zero_concurrency"])
-def test_events_that_cannot_run_are_finished(tmp_path, outcome):
+def test_zero_concurrency_finishes_with_a_record_naming_the_function():
+    queue = FakeQueue()
+    queue.add("z", runs=1)
+    runs, delivered, dropped = asyncio.run(drive(queue, [Outcome.ZERO_CONCURRENCY], RetryConfig(on_failure="arn:d")))
+    (_, record), = delivered
+    assert record["requestContext"] == {"requestId": "z", "functionArn": "arn:f", "condition": "ZeroReservedConcurrency",
+                                        "approximateInvokeCount": 1}
+    assert "responseContext" not in record and dropped == ["f"]
+
+
+def test_an_event_too_old_finishes_without_running():
+    queue = FakeQueue()
+    queue.add("old", enqueued_at=0.0)
+    config = RetryConfig(maximum_event_age_s=60, on_failure="arn:d")
+    runs, delivered, dropped = asyncio.run(drive(queue, [], config, now=61.0))
+    assert runs == [] and dropped == ["f"]
+    assert delivered[0][1]["requestContext"]["condition"] == "EventAgeExceeded"
+
+
+def test_the_event_leaves_the_queue_only_after_before_remove():
+    queue = FakeQueue()
+    queue.add("a")
+    order = []
+
+    async def before():
+        order.append(("before_remove", list(queue.events)))
+    asyncio.run(drive(queue, [Outcome.SUCCESS], RetryConfig(), before=before))
+    assert order == [("before_remove", [1])]
+
+
+def test_claims_are_leased_and_close_releases_what_is_still_running():
+    queue = FakeQueue()
+    queue.add("slow")
+    started, never = asyncio.Event(), asyncio.Event()
+
     async def main():
-        delivered = []
-        queue, store, runs = make_queue(tmp_path, lambda e, n: outcome, RetryConfig(on_failure="arn:f"), delivered)
-        await queue.start()
-        await queue.enqueue(request_id="x", function_name="f", qualifier=None, payload=b"{}")
-        await settle(store)
-        await queue.close()
-        return delivered
-    delivered = asyncio.run(main())
-    if outcome == "gone":
-        assert delivered == []
-    else:
-        assert delivered[0][1]["requestContext"]["condition"] == "ZeroReservedConcurrency"
+        async def run(event):
+            started.set()
+            await never.wait()
+
+        worker = EventQueue(queue, run=run, config_for=lambda n, q: RetryConfig(), deliver=None, arn_for=None,
+                            clock=lambda: 0.0)
+        await worker.start()
+        await started.wait()
+        await worker.close()
+    asyncio.run(main())
+    assert ("claim", ["slow"], workers.LEASE_SECONDS) in queue.calls
+    assert queue.calls[-1] == ("release", [1]) and queue.closed and 1 in queue.events
+
+
+def test_running_events_have_their_leases_renewed(monkeypatch):
+    monkeypatch.setattr(workers, "RENEW_SECONDS", 0)
+    queue = FakeQueue()
+    queue.add("slow")
+    never = asyncio.Event()
+
+    async def main():
+        async def run(event):
+            await never.wait()
+
+        worker = EventQueue(queue, run=run, config_for=lambda n, q: RetryConfig(), deliver=None, arn_for=None,
+                            clock=lambda: 0.0)
+        await worker.start()
+        while ("extend", [1]) not in queue.calls:
+            await asyncio.sleep(0)
+        await worker.close()
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+def test_never_more_events_in_flight_than_workers(slots):
+    queue = FakeQueue()
+    for i in range(5):
+        queue.add(f"e{i}")
+    running, peak, go = set(), [], asyncio.Event()
+
+    async def main():
+        async def run(event):
+            running.add(event.id)
+            peak.append(len(running))
+            await go.wait()
+            running.discard(event.id)
+            return attempt(Outcome.SUCCESS)
+
+        worker = EventQueue(queue, run=run, config_for=lambda n, q: RetryConfig(), deliver=None, arn_for=None,
+                            clock=lambda: 0.0, workers=slots)
+        await worker.start()
+        while len(running) < slots:
+            await asyncio.sleep(0)
+        go.set()
+        while queue.events:
+            await asyncio.sleep(0)
+        await worker.close()
+    asyncio.run(main())
+    assert max(peak) == slots
+    assert [c[1] for c in queue.calls if c[0] == "claim"][0] == [f"e{i}" for i in range(slots)]
+
+
+def test_a_failing_claim_or_wait_is_logged_and_the_worker_carries_on(caplog):
+    class Flaky(FakeQueue):
+        failures = {"claim": 1, "wait_due": 1}
+
+        async def claim(self, limit, lease_s):
+            if self.failures["claim"]:
+                self.failures["claim"] -= 1
+                raise OSError("disk I/O error")
+            return await super().claim(limit, lease_s)
+
+        async def wait_due(self, timeout):
+            if self.failures["wait_due"]:
+                self.failures["wait_due"] -= 1
+                raise OSError("disk I/O error")
+            return await super().wait_due(timeout)
+
+    queue = Flaky()
+    queue.add("a")
+    runs, delivered, dropped = asyncio.run(drive(queue, [Outcome.SUCCESS], RetryConfig()))
+    assert runs == ["a"] and ("ack", "a") in queue.calls
+    assert caplog.text.count("could not read the event queue") == 2

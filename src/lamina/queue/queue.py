@@ -1,0 +1,62 @@
+"""The `Queue` protocol a durable async queue provides, and the `QueuedEvent` it hands out.
+
+The worker (queue/worker.py) depends on this protocol only: the SQL implementation
+(queue/sql.py) serves single-node mode; a JetStream one can replace it in cluster mode.
+Semantics every implementation keeps: `enqueue` returns only once the event is durable;
+`claim` leases due events for a while, and an event whose lease runs out (its holder died or
+stopped renewing) is claimable again, so delivery is at least once; `ack` forgets an event for
+good; `retry_at` hands it back, due later. Imports nothing from lamina.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    id: int
+    request_id: str
+    function_name: str
+    qualifier: str | None
+    payload: bytes
+    enqueued_at: float
+    due_at: float
+    runs: int  # times the function ran it so far
+    throttles: int  # attempts that were throttled or hit a system error so far
+
+
+class Queue(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None:
+        """Commit what was accepted or acknowledged, then release resources."""
+
+    async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None,
+                      payload: bytes) -> None:
+        """Return once the event is durably stored (due now)."""
+
+    async def claim(self, limit: int, lease_s: float) -> list[QueuedEvent]:
+        """Up to `limit` due events nobody holds a live lease on, leased for `lease_s` seconds."""
+
+    async def wait_due(self, timeout: float) -> None:
+        """Return when an event may have become claimable, or after `timeout` seconds."""
+
+    async def extend(self, event_ids: list[int], lease_s: float) -> None:
+        """Renew the leases of events still being worked on: they stay held `lease_s` from now."""
+
+    async def release(self, event_ids: list[int]) -> None:
+        """Give leased events back unchanged (claimable at once), e.g. on a clean stop."""
+
+    async def ack(self, event_id: int) -> None:
+        """The event is finished: return once it is gone for good."""
+
+    async def retry_at(self, event_id: int, *, due_at: float, runs: int, throttles: int) -> None:
+        """Release the event with a new due time and attempt counts."""
+
+    def depth(self) -> int:
+        """Events accepted and not finished (leased ones included)."""
+
+    def oldest(self) -> float | None:
+        """When the oldest unfinished event was accepted (epoch seconds), or None."""

@@ -1,0 +1,119 @@
+"""`SqlQueue`: the `Queue` protocol over the queue table (store/queue.py), for single-node mode.
+
+Concurrent enqueues and acks share one transaction (group commit): an Event invoke waits for
+one commit, not for its own. One thread does all of the queue's database work: SQLite has one
+writer anyway, and the queue never waits behind other users of the default executor. Leases
+live in the table (`lease_until`), so what a dead process held becomes claimable again when
+its leases run out. Imports lamina.store.queue and lamina.queue.queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from collections.abc import Callable
+
+from lamina.queue.queue import QueuedEvent
+from lamina.store.queue import QueueStore
+
+
+class SqlQueue:
+    def __init__(self, store: QueueStore, *, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+        self._pending: list[tuple[dict, asyncio.Future]] = []  # accepted events to commit
+        self._finished: list[tuple[int, asyncio.Future]] = []  # acknowledged events to forget
+        self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lamina-queue")
+        self._flush_wanted = asyncio.Event()
+        self._changed = asyncio.Event()  # something may have become claimable
+        self._flusher: asyncio.Task | None = None
+        self._closing = False
+
+    async def _in_db(self, function, *args, **kwargs):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, lambda: function(*args, **kwargs))
+
+    async def start(self) -> None:
+        self._flusher = asyncio.create_task(self._flush())
+
+    async def close(self) -> None:
+        self._closing = True
+        self._flush_wanted.set()
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        self._db.shutdown(wait=True)
+
+    # -- group commit -------------------------------------------------------------------------
+    async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes) -> None:
+        now = self._clock()
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append(({"request_id": request_id, "function_name": function_name, "qualifier": qualifier,
+                               "payload": payload, "enqueued_at": now, "due_at": now}, future))
+        self._flush_wanted.set()
+        await future
+
+    async def ack(self, event_id: int) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._finished.append((event_id, future))
+        self._flush_wanted.set()
+        await future
+
+    async def _flush(self) -> None:
+        """Commit accepted and finished events together: one transaction for everything pending."""
+        while not self._closing or self._pending or self._finished:
+            await self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            added, self._pending = self._pending, []
+            removed, self._finished = self._finished, []
+            if not added and not removed:
+                continue
+            waiting = [future for _, future in added] + [future for _, future in removed]
+            try:
+                await self._in_db(self._store.commit, [row for row, _ in added], [i for i, _ in removed])
+            except Exception as exc:  # the callers answer with an error; nothing was accepted
+                for future in waiting:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for future in waiting:
+                if not future.done():
+                    future.set_result(None)
+            if added:
+                self._changed.set()
+
+    # -- leases -------------------------------------------------------------------------------
+    async def claim(self, limit: int, lease_s: float) -> list[QueuedEvent]:
+        now = self._clock()
+        rows = await self._in_db(self._store.claim, now, limit, now + lease_s)
+        return [QueuedEvent(row["id"], row["request_id"], row["function_name"], row["qualifier"], row["payload"],
+                            row["enqueued_at"], row["due_at"], row["runs"], row["throttles"]) for row in rows]
+
+    async def wait_due(self, timeout: float) -> None:
+        self._changed.clear()  # before the read: a commit after it still wakes this wait
+        next_at = await self._in_db(self._store.next_claimable)
+        if next_at is not None:
+            timeout = max(0.0, min(timeout, next_at - self._clock()))
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout=timeout)
+        except TimeoutError:
+            pass
+
+    async def extend(self, event_ids: list[int], lease_s: float) -> None:
+        if event_ids:
+            await self._in_db(self._store.extend, event_ids, self._clock() + lease_s)
+
+    async def release(self, event_ids: list[int]) -> None:
+        if event_ids:
+            await self._in_db(self._store.release, event_ids)
+            self._changed.set()
+
+    async def retry_at(self, event_id: int, *, due_at: float, runs: int, throttles: int) -> None:
+        await self._in_db(self._store.reschedule, event_id, due_at=due_at, runs=runs, throttles=throttles)
+        self._changed.set()
+
+    def depth(self) -> int:
+        return self._store.depth()
+
+    def oldest(self) -> float | None:
+        return self._store.oldest()

@@ -1,0 +1,38 @@
+"""lamina.store.queue.QueueStore on a real SQLite file: the lease-aware claim and next claimable time."""
+
+from lamina.store.database import open_database, sqlite_url
+from lamina.store.queue import QueueStore
+
+T0 = 5000.0
+
+
+def event(request_id, due_at):
+    return {"request_id": request_id, "function_name": "f", "qualifier": None, "payload": b"{}",
+            "enqueued_at": T0, "due_at": due_at}
+
+
+def test_next_claimable_is_the_due_time_or_the_end_of_a_live_lease(tmp_path):
+    store = QueueStore(open_database(sqlite_url(tmp_path)))
+    assert store.next_claimable() is None
+    store.commit([event("a", T0), event("b", T0 + 100)], [])
+    assert store.next_claimable() == T0
+    (a,) = store.claim(T0, 1, lease_until=T0 + 30)
+    assert a["request_id"] == "a" and a["lease_until"] == T0 + 30
+    assert store.next_claimable() == T0 + 30
+    store.extend([a["id"]], lease_until=T0 + 200)
+    assert store.next_claimable() == T0 + 100
+    store.release([a["id"]])
+    assert store.next_claimable() == T0
+
+
+def test_claim_skips_future_and_leased_rows_and_commit_removes(tmp_path):
+    store = QueueStore(open_database(sqlite_url(tmp_path)))
+    store.commit([event("a", T0), event("b", T0), event("later", T0 + 10)], [])
+    first = store.claim(T0, 10, lease_until=T0 + 30)
+    assert [row["request_id"] for row in first] == ["a", "b"]
+    assert store.claim(T0 + 10, 10, lease_until=T0 + 40)[0]["request_id"] == "later"
+    store.reschedule(first[0]["id"], due_at=T0 + 20, runs=1, throttles=0)
+    store.commit([], [first[1]["id"]])
+    assert store.depth() == 2
+    (again,) = store.claim(T0 + 20, 10, lease_until=T0 + 50)
+    assert (again["request_id"], again["runs"], again["lease_until"]) == ("a", 1, T0 + 50)
