@@ -17,6 +17,7 @@ Imports lamina.engine.sandbox, lamina.engine.protocol and lamina.engine.cgroups 
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import os
@@ -151,9 +152,9 @@ class PipedSandbox(Sandbox):
 
     # ---- what subclasses say ----
 
+    @abc.abstractmethod
     def _signal(self, signum: int) -> None:
         """Send `signum` to the tree (only called while it runs)."""
-        raise NotImplementedError
 
     def _measured_pid(self) -> int | None:
         """The process whose VmHWM is the environment's peak memory (None: not known yet)."""
