@@ -9,10 +9,10 @@ Imports lamina.errors only.
 
 from __future__ import annotations
 
+from lamina.errors import CONCURRENT_INVOCATION_LIMIT_EXCEEDED as ACCOUNT_EXCEEDED
 from lamina.errors import TooManyRequestsException
 
 RESERVED_EXCEEDED = "ReservedFunctionConcurrentInvocationLimitExceeded"
-ACCOUNT_EXCEEDED = "ConcurrentInvocationLimitExceeded"
 
 
 def decide(*, reserved: int | None, running: int, unreserved_running: int, unreserved_pool: int) -> str | None:

@@ -57,6 +57,11 @@ class InvokeRequestTooLarge(LambdaError):
     message_key = "Message"
 
 
+# The throttle Reason when the account's concurrency (or the unreserved part of it) is used up;
+# both the invoke layer's admission and the engine's backstop answer with it.
+CONCURRENT_INVOCATION_LIMIT_EXCEEDED = "ConcurrentInvocationLimitExceeded"
+
+
 class TooManyRequestsException(LambdaError):
     """Throttling: 429, lowercase message "Rate Exceeded.", a Reason and an optional Retry-After."""
 

@@ -1,4 +1,5 @@
-"""Runtime identifiers as data: which exist, which lamina runs, and AWS's deprecation dates.
+"""Runtime identifiers as data: which exist, which lamina runs (and how: its own Python bootstrap,
+or rapid, the in-sandbox Runtime API server), and AWS's deprecation dates.
 
 Reference 2.3. Imports nothing from lamina. Dates are (block create, block update) as ISO
 dates; a runtime past its date can no longer be used to create or update a function.
@@ -58,15 +59,36 @@ def blocked_message(runtime: str) -> str:
     )
 
 
+def is_python(runtime: str) -> bool:
+    """Whether `runtime` is a Python 3 runtime (run by lamina's own bootstrap, no Runtime API)."""
+    return runtime.startswith(PYTHON_PREFIX)
+
+
+def is_node(runtime: str) -> bool:
+    """Whether `runtime` is a Node.js runtime (rapid starts the host's `node` for it)."""
+    return runtime.startswith(NODE_PREFIX)
+
+
+def uses_runtime_api(runtime: str) -> bool:
+    """Whether `runtime` goes through rapid, the in-sandbox Runtime API server: custom runtimes
+    (a `bootstrap` speaking the Runtime API) and Node.js. The one place this is decided."""
+    return runtime in CUSTOM or is_node(runtime)
+
+
+def runnable(runtime: str) -> bool:
+    """Whether lamina has a way to run `runtime` at all (given its interpreter is installed)."""
+    return is_python(runtime) or uses_runtime_api(runtime)
+
+
 def python_version(runtime: str) -> str | None:
     """'python3.12' → '3.12'; None for other families."""
-    if runtime.startswith(PYTHON_PREFIX):
+    if is_python(runtime):
         return runtime[len("python"):]
     return None
 
 
 def node_major(runtime: str) -> int | None:
     """'nodejs20.x' → 20; None for other families (and the retired bare 'nodejs')."""
-    if runtime.startswith(NODE_PREFIX) and runtime.endswith(".x") and runtime[len(NODE_PREFIX):-2].isdigit():
+    if is_node(runtime) and runtime.endswith(".x") and runtime[len(NODE_PREFIX):-2].isdigit():
         return int(runtime[len(NODE_PREFIX):-2])
     return None

@@ -4,6 +4,9 @@ backend this host supports; a named one that cannot run here, or anything below 
 is refused with the reason, never silently replaced by something weaker. The composition root
 prints the chosen backend's name and `not_enforced` list loudly and reports them in /health.
 
+Every backend is handed its dependencies here (cgroup hierarchy, volume pool, host facts); none
+detects its own.
+
 Imports lamina.engine modules only.
 """
 
@@ -28,17 +31,23 @@ def _bubblewrap_problem() -> str | None:
 
 
 def _make(name: str, work_dir: Path) -> SandboxBackend:
+    """Build backend `name`, handing it everything it depends on: each backend detects nothing
+    itself. The isolating ones get the cgroup hierarchy and the /tmp volume pool from here."""
     if name == "namespaces":
         from lamina.engine import namespaces_backend
 
         hierarchy = Hierarchy.detect()
         if hierarchy is None:
             raise ValueError("The namespaces sandbox backend cannot run here: no writable memory cgroup.")
-        return namespaces_backend.NamespacesBackend(work_dir, hierarchy, volumes.pool_for(work_dir))
+        return namespaces_backend.NamespacesBackend(work_dir=work_dir, hierarchy=hierarchy,
+                                                    volumes=volumes.pool_for(work_dir),
+                                                    last_cap=namespaces_backend.last_capability())
     if name == "bubblewrap":
         from lamina.engine import bubblewrap_backend
 
-        return bubblewrap_backend.BubblewrapBackend(work_dir)
+        facts = bubblewrap_backend.host()
+        hierarchy = Hierarchy.detect() if facts["root"] else None
+        return bubblewrap_backend.BubblewrapBackend(hierarchy=hierarchy, volumes=volumes.pool_for(work_dir), **facts)
     return ProcessBackend()
 
 

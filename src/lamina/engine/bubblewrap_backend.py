@@ -13,7 +13,9 @@ the environment), and only then drops to the sandbox uid. Without root there is 
 bwrap runs as lamina's user; `not_enforced` says what is missing.
 
 Owns building the bwrap command line (`command`, pure), the staging, the cgroup of each
-environment and its removal. Imports lamina.engine only.
+environment and its removal, and finding the runtime inside the tree; the plumbing, exit
+detection and readings are lamina.engine.piped's. Its dependencies are handed in by
+lamina.engine.backends (`host()` says what this host has). Imports lamina.engine only.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import platform
 import resource
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
@@ -36,9 +37,9 @@ from pathlib import Path
 
 from lamina.engine import rootfs, volumes
 from lamina.engine.cgroups import Group, Hierarchy
-from lamina.engine.piped import vm_hwm_kb
-from lamina.engine.process_backend import FD_VARIABLE, OPEN_FILES, ProcessSandbox
+from lamina.engine.piped import RLIMITS, Background, Child, PipedSandbox, Plumbing, children
 from lamina.engine.sandbox import Launch, Layout, Mounts, Sandbox, SandboxBackend
+from lamina.engine.volumes import VolumePool
 
 UID = rootfs.SANDBOX_UID
 SECCOMP = Path(__file__).resolve().parent.parent / "runtimes" / "sandbox" / "_seccomp.py"
@@ -256,7 +257,7 @@ def _child_setup(procs: list[str], stage_root: str | None, stages: Mapping[str, 
     root_b = stage_root.encode() if stage_root else None
 
     def setup() -> None:
-        for limit, value in ((resource.RLIMIT_NOFILE, OPEN_FILES), (resource.RLIMIT_CORE, 0)):
+        for limit, value in RLIMITS:
             resource.setrlimit(limit, (value, value))
         for path in procs_b:
             fd = os.open(path, os.O_WRONLY)
@@ -283,108 +284,87 @@ def _child_setup(procs: list[str], stage_root: str | None, stages: Mapping[str, 
 # ---- the handle ------------------------------------------------------------------------------
 
 
-class BubblewrapSandbox(ProcessSandbox):
+class BubblewrapSandbox(PipedSandbox):
     """bwrap (our child, leader of its own process group) → bwrap as PID 1 of the new namespace →
     the runtime. Killing the outer bwrap ends the rest (--die-with-parent, then the PID namespace
     goes with its PID 1); the cgroup, when there is one, catches anything else."""
 
-    def __init__(self, proc: subprocess.Popen, sock: socket.socket, output_fd: int, group: Group | None,
-                 cleanup: Callable[[], None], backend: BubblewrapBackend) -> None:
-        super().__init__(proc, sock, output_fd)
-        self._group = group
-        self._cleanup = cleanup
-        self._backend = backend
+    def __init__(self, proc: subprocess.Popen, plumbing: Plumbing, *, group: Group | None,
+                 cleanup: Callable[[], None]) -> None:
+        super().__init__(proc.pid, plumbing, group=group, cleanup=cleanup)
+        self._child = Child(proc, lambda code: self.exited(exit_status(code)))
         self._runtime_pid: int | None = None
-        self._oom = False
-        self._peak = 0
 
-    def _finished(self, code: int) -> None:
-        if self._group is not None:
-            self._peak = max(self._peak, self._group.peak_kb())
-            self._oom = self._group.oom_kills() > 0
-        super()._finished(exit_status(code))
-        self._backend.track(self._loop.run_in_executor(None, self._cleanup))
-
-    def _runtime(self) -> int | None:
-        """The runtime's host pid (PID 2 inside: the child of bwrap's PID 1)."""
+    def _measured_pid(self) -> int | None:
+        """The runtime's host pid (PID 2 inside): the first child of bwrap's PID 1, itself the
+        first child of the outer bwrap. The kernel lists a process's children oldest first
+        (orphans reparented to PID 1 later are appended), so reading its lists is right by
+        construction; None until both forks happened."""
         if self._runtime_pid is None:
-            init = _child_of(self.pid)
-            self._runtime_pid = _child_of(init) if init else None
+            outer = children(self.pid)
+            inner = children(outer[0]) if outer else []
+            self._runtime_pid = inner[0] if inner else None
         return self._runtime_pid
 
-    def terminate(self) -> None:
-        """SIGTERM to the runtime (the outer bwrap would just die and take it along)."""
-        pid = self._runtime() if self.returncode is None else None
-        if pid is None:
-            super().terminate()
+    def _signal(self, signum: int) -> None:
+        """SIGTERM to the runtime (the outer bwrap would just die and take it along); SIGKILL to
+        the outer bwrap's process group and everything in the cgroup."""
+        runtime = self._measured_pid() if signum == signal.SIGTERM else None
+        if runtime is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(runtime, signum)
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-
-    def kill(self) -> None:
-        super().kill()
-        if self.returncode is None and self._group is not None:
+        self._child.signal_group(signum)
+        if signum == signal.SIGKILL and self._group is not None:
             for pid in self._group.pids():
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
 
-    def peak_memory_kb(self) -> int:
-        if self.returncode is None:
-            pid = self._runtime()
-            self._peak = max(self._peak, vm_hwm_kb(pid) if pid else 0,
-                             self._group.peak_kb() if self._group is not None else 0)
-        return self._peak
-
-    def out_of_memory(self) -> bool:
-        if self.returncode is None and self._group is not None:
-            return self._group.oom_kills() > 0
-        return self._oom
-
-
-def _parent_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _child_of(pid: int) -> int | None:
-    """A child of `pid`: looked for among the next pids first (where fork puts it), then in /proc."""
-    for candidate in range(pid + 1, pid + 32):
-        if _parent_of(candidate) == pid:
-            return candidate
-    for name in os.listdir("/proc"):
-        if name.isdigit() and _parent_of(int(name)) == pid:
-            return int(name)
-    return None
+    def close(self) -> None:
+        self._child.close()
+        super().close()
 
 
 # ---- the backend -----------------------------------------------------------------------------
 
 
+def host() -> dict:
+    """What this host gives the backend besides the cgroups and volumes every isolating backend
+    gets: BubblewrapBackend's keyword arguments bwrap, root, overlay and seccomp."""
+    bwrap = _bwrap()
+    if bwrap is None:
+        raise ValueError("The bubblewrap sandbox backend cannot run here: bwrap is not installed.")
+    return {"bwrap": bwrap, "root": os.geteuid() == 0, "overlay": overlay_supported(bwrap),
+            "seccomp": _seccomp_program()}
+
+
+def _release(group: Group | None, release: Callable[[], None]) -> None:
+    if group is not None:
+        group.remove()
+    release()
+
+
 class BubblewrapBackend(SandboxBackend):
     name = "bubblewrap"
 
-    def __init__(self, work_dir: Path | None = None, pool: volumes.VolumePool | None = None, *,
-                 hierarchy: Hierarchy | None = None) -> None:
-        bwrap = _bwrap()
-        if bwrap is None:
-            raise ValueError("The bubblewrap sandbox backend cannot run here: bwrap is not installed.")
+    def __init__(self, *, bwrap: str, root: bool, hierarchy: Hierarchy | None, volumes: VolumePool | None,
+                 overlay: bool, seccomp: bytes | None) -> None:
+        """Everything it depends on is handed in (by lamina.engine.backends, from `host()`): the
+        bwrap executable, whether lamina is root, the cgroup hierarchy (None: no limits), the /tmp
+        volume pool (None: plain directories), whether bwrap can overlay /opt, and the seccomp
+        program (None: no list for this machine)."""
         self.bwrap = bwrap
-        self.root = os.geteuid() == 0
-        self.overlay = overlay_supported(bwrap)
-        self.seccomp = _seccomp_program()
-        self.hierarchy = hierarchy or (Hierarchy.detect() if self.root else None)
-        if pool is None and work_dir is not None:
-            pool = volumes.pool_for(Path(work_dir))
-        self.volumes = pool
+        self.root = root
+        self.overlay = overlay
+        self.seccomp = seccomp
+        self.hierarchy = hierarchy
+        self.volumes = volumes
         self._libc = _Libc() if self.root else None
         self._stage_root: str | None = None
         if self.root:
             self._stage_root = tempfile.mkdtemp(prefix="lamina-bwrap-")
             os.chmod(self._stage_root, 0o755)  # an empty mount point: filled only in each child's namespace
-        self._tasks: set[asyncio.Future] = set()
+        self.background = Background()
         self.not_enforced = []
         if self.hierarchy is None:
             why = "lamina is not root" if not self.root else "no writable memory cgroup"
@@ -399,10 +379,6 @@ class BubblewrapBackend(SandboxBackend):
                                      "on the host)")
         if self.seccomp is None:
             self.not_enforced.append(f"seccomp deny list (no list for {platform.machine()})")
-
-    def track(self, future: asyncio.Future) -> None:
-        self._tasks.add(future)
-        future.add_done_callback(self._tasks.discard)
 
     def layout(self, mounts: Mounts, interpreter: str) -> Layout:
         return rootfs.layout(mounts, interpreter)
@@ -424,52 +400,39 @@ class BubblewrapBackend(SandboxBackend):
         plan = rootfs.plan(mounts, launch.interpreter)
         stages = self._stages([*(b.source for b in plan.binds), *plan.opt_layers])
         group: Group | None = None
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        read_fd, write_fd = os.pipe()
         filter_r: int | None = None
-        try:
-            if self.seccomp is not None:
-                filter_r, filter_w = os.pipe()
-                os.write(filter_w, self.seccomp)
-                os.close(filter_w)
-            argv = command(plan, [launch.interpreter, "-s", "-u", str(launch.bootstrap)], network=launch.network,
-                           overlay=self.overlay, stages=stages, seccomp_fd=filter_r, bwrap=self.bwrap)
-            if self.hierarchy is not None:
-                group = self.hierarchy.create(launch.env_id)
-                group.set_limits(launch.memory_mb)
-            setup = _child_setup(group.procs_files if group else [], self._stage_root, stages,
-                                 UID if self.root else None, self._libc)
-            env = {**launch.env, FD_VARIABLE: str(child.fileno())}
-            keep = (child.fileno(),) if filter_r is None else (child.fileno(), filter_r)
+        with Plumbing() as plumbing:
+            plumbing.on_failure(release)
             try:
-                proc = subprocess.Popen(argv, cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=write_fd,
-                                        stderr=write_fd, pass_fds=keep, start_new_session=True, preexec_fn=setup)
+                if self.seccomp is not None:
+                    filter_r, filter_w = os.pipe()
+                    os.write(filter_w, self.seccomp)
+                    os.close(filter_w)
+                argv = command(plan, [launch.interpreter, "-s", "-u", str(launch.bootstrap)], network=launch.network,
+                               overlay=self.overlay, stages=stages, seccomp_fd=filter_r, bwrap=self.bwrap)
+                if self.hierarchy is not None:
+                    group = self.hierarchy.create(launch.env_id)
+                    plumbing.on_failure(group.remove)
+                    group.set_limits(launch.memory_mb)
+                setup = _child_setup(group.procs_files if group else [], self._stage_root, stages,
+                                     UID if self.root else None, self._libc)
+                keep = (plumbing.channel_fd,) if filter_r is None else (plumbing.channel_fd, filter_r)
+                proc = subprocess.Popen(argv, cwd="/", env=plumbing.environment(launch.env),
+                                        stdin=subprocess.DEVNULL, stdout=plumbing.output_fd, stderr=plumbing.output_fd,
+                                        pass_fds=keep, start_new_session=True, preexec_fn=setup)
             except subprocess.SubprocessError as exc:
                 raise OSError(f"cannot start bwrap: {exc}") from exc
-        except BaseException:
-            parent.close()
-            os.close(read_fd)
-            if group is not None:
-                group.remove()
-            release()
-            raise
-        finally:
-            child.close()
-            os.close(write_fd)
-            if filter_r is not None:
-                os.close(filter_r)
+            finally:
+                if filter_r is not None:
+                    os.close(filter_r)
 
-        def cleanup() -> None:
-            if group is not None:
-                group.remove()
-            release()
+        def cleanup() -> None:  # may wait for the cgroup to empty: off the loop, awaited by close()
+            self.background.add(asyncio.get_running_loop().run_in_executor(None, _release, group, release))
 
-        return BubblewrapSandbox(proc, parent, read_fd, group, cleanup, self)
+        return BubblewrapSandbox(proc, plumbing, group=group, cleanup=cleanup)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        await self.background.finish()
         if self.volumes is not None:
             await self.volumes.close()
         if self.hierarchy is not None:

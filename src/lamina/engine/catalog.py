@@ -28,7 +28,7 @@ class Runtimes:
             version = runtime_ids.python_version(runtime)
             if version:
                 self._found[runtime] = interpreter.find_python(version, self._configured.get(runtime))
-            elif runtime in runtime_ids.CUSTOM or runtime_ids.node_major(runtime):
+            elif runtime_ids.uses_runtime_api(runtime):
                 self._found[runtime] = self._rapid_python()
             else:
                 self._found[runtime] = None
@@ -63,7 +63,7 @@ class Runtimes:
         if major is not None:
             return None if self.executable(runtime) else interpreter.missing_node_message(runtime, major)
         version = runtime_ids.python_version(runtime)
-        if version is None:
+        if version is None or not runtime_ids.runnable(runtime):
             return (f"lamina cannot run the {runtime} runtime yet: it runs the managed Python (python3.x) and "
                     "Node.js (nodejs*) runtimes, and custom runtimes (provided.al2023, provided.al2).")
         if self.interpreter(runtime) is None:

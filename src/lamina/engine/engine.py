@@ -3,8 +3,9 @@
 Owns the pools (one per function version), the concurrency count (429 when over), creating
 environments (launch description, environment variables, log stream), the ticker that flushes
 logs written between invocations and reaps idle environments, retiring environments when a
-function changes, and ending everything on close. Imports lamina.engine.* and lamina.errors;
-never the store, the control plane, the invoke layer or the HTTP layer.
+function changes, and ending everything on close. Imports lamina.engine.*, lamina.errors and
+lamina.runtime_ids (which runtimes go through rapid); never the store, the control plane, the
+invoke layer or the HTTP layer.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from lamina import runtime_ids
 from lamina.engine import envvars, policy, report, runtime_site
 from lamina.engine.environment import Environment
 from lamina.engine.logstream import LogStream
@@ -35,12 +37,11 @@ BOOTSTRAP = RUNTIME_DIR / "bootstrap.py"
 RAPID_DIR = RUNTIME_DIR.parent / "rapid"
 RAPID_BOOTSTRAP = RAPID_DIR / "bootstrap.py"
 NODE_VARIABLE = "_LAMINA_NODE"  # the node executable rapid starts for nodejs* runtimes
-CUSTOM_RUNTIMES = frozenset({"provided.al2023", "provided.al2"})
 
 
-def _served_by_rapid(spec: RunSpec) -> bool:
-    """Runtimes rapid runs: custom runtimes, and Node.js when the host has a node."""
-    return spec.runtime in CUSTOM_RUNTIMES or (spec.runtime.startswith("nodejs") and spec.executable is not None)
+def _installed(spec: RunSpec) -> bool:
+    """Whether this host has what `spec`'s runtime needs: its interpreter, and for Node.js a node."""
+    return spec.interpreter is not None and (spec.executable is not None or not runtime_ids.is_node(spec.runtime))
 
 
 def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
@@ -92,7 +93,7 @@ class Engine:
         reason = policy.throttle_reason(self._in_flight, self._limit)
         if reason is not None:
             raise TooManyRequestsException(reason)
-        if spec.interpreter is None or not (spec.runtime.startswith("python3.") or _served_by_rapid(spec)):
+        if not (runtime_ids.runnable(spec.runtime) and _installed(spec)):
             return self._cannot_run(spec, request)
         self._in_flight += 1
         try:
@@ -114,9 +115,8 @@ class Engine:
             self._in_flight -= 1
 
     def _cannot_run(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
-        installed = spec.interpreter is not None and (spec.executable is not None or not spec.runtime.startswith("nodejs"))
-        known = spec.runtime.startswith(("python3.", "nodejs")) or spec.runtime in CUSTOM_RUNTIMES
-        detail = (f"the {spec.runtime} runtime is not installed on this lamina host" if known and not installed
+        detail = (f"the {spec.runtime} runtime is not installed on this lamina host"
+                  if runtime_ids.runnable(spec.runtime) and not _installed(spec)
                   else f"lamina cannot run the {spec.runtime} runtime")
         return InvokeResult(payload=report.invalid_entrypoint(request.request_id, detail),
                             executed_version=spec.version, function_error="Unhandled",
@@ -126,7 +126,7 @@ class Engine:
         env_id = uuid.uuid4().hex
         group = spec.log_group or f"/aws/lambda/{spec.function_name}"
         stream = report.stream_name(spec.version, env_id, time.time())
-        rapid = not spec.runtime.startswith("python3.")
+        rapid = runtime_ids.uses_runtime_api(spec.runtime)
         mounts = Mounts(code_dir=Path(spec.code_dir), layer_dirs=tuple(Path(d) for d in spec.layer_dirs),
                         runtime_dir=RAPID_DIR if rapid else RUNTIME_DIR, site_dir=self._site_dir,
                         tmp_dir=self._scratch / "environments" / env_id / "tmp")
@@ -135,7 +135,7 @@ class Engine:
         variables = envvars.build(spec, layout, region=self._region, endpoint_url=self._endpoint_url,
                                   log_group=group, log_stream=stream, credentials=envvars.local_credentials(),
                                   initialization_type="provisioned-concurrency" if provisioned else "on-demand")
-        if spec.executable and spec.runtime.startswith("nodejs"):
+        if spec.executable and runtime_ids.is_node(spec.runtime):
             variables[NODE_VARIABLE] = spec.executable
         launch = Launch(env_id=env_id, interpreter=interpreter, bootstrap=RAPID_BOOTSTRAP if rapid else BOOTSTRAP,
                         mounts=mounts,
@@ -155,33 +155,22 @@ class Engine:
         named go back to on-demand environments only (their provisioned ones age out as idle)."""
         for key, pool in self._pools.items():
             if key not in targets and pool.provisioned:
-                pool.provisioned = 0
-                for env in pool.environments:
-                    env.provisioned = False
+                pool.provision(0)
         for key, (spec, count) in targets.items():
             pool = self._pools.get(key)
             if pool is None:
                 pool = self._pools[key] = Pool(key, spec.revision_id)
             elif pool.revision != spec.revision_id:
                 self._stop_all(pool.retire(spec.revision_id))
-            pool.provisioned, pool.provisioned_spec = count, spec
-            alive = (State.STARTING, State.READY, State.BUSY)
-            surplus = pool.provisioned_count(alive) - count
-            for env in list(pool.environments):
-                if surplus <= 0:
-                    break
-                if env.provisioned and env.generation == pool.generation:
-                    env.provisioned = False  # now an ordinary environment: reaped when idle
-                    surplus -= 1
+            pool.provision(count, spec)
         self._top_up()
 
     def _top_up(self) -> None:
         if self._closing:
             return
-        alive = (State.STARTING, State.READY, State.BUSY)
         for pool in self._pools.values():
-            for _ in range(pool.provisioned - pool.provisioned_count(alive)):
-                env = self._create(pool.provisioned_spec, pool, provisioned=True)
+            for _ in range(pool.missing()):
+                env = self._create(pool.provisioned_spec, pool, provisioned=True)  # type: ignore[arg-type]
                 self._spawn(self._prepare(pool, env))
 
     async def _prepare(self, pool: Pool, env: Environment) -> None:

@@ -22,7 +22,7 @@ from lamina.engine.logstream import PROCESS, PROGRAM, LogStream
 from lamina.engine.protocol import Channel
 from lamina.engine.sandbox import Launch, Sandbox, SandboxBackend
 from lamina.engine.spec import InvokeRequest, InvokeResult, RunSpec
-from lamina.engine.states import State, advance
+from lamina.engine.states import LIVE, State, advance
 
 log = logging.getLogger("lamina.engine")
 _quote = json.encoder.encode_basestring_ascii  # a JSON string literal, in C
@@ -79,6 +79,11 @@ class Environment:
     def _platform_line(self, line: str | None) -> None:
         if line is not None:
             self.log.line(line)
+
+    @property
+    def live(self) -> bool:
+        """Starting, ready or busy: neither ending nor gone."""
+        return self.state in LIVE
 
     def _to(self, target: State) -> None:
         self.state = advance(self.state, target)
@@ -141,7 +146,7 @@ class Environment:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(("exit", None, {"status": self._status}, time.perf_counter()))
-        if self.state in (State.STARTING, State.READY, State.BUSY):
+        if self.state in LIVE:
             self._to(State.FAILED)
         self._to(State.GONE)
 
@@ -323,7 +328,7 @@ class Environment:
 
     def abandon(self) -> None:
         """End the environment now (its event timed out or its caller went away)."""
-        if self.state in (State.STARTING, State.READY, State.BUSY):
+        if self.state in LIVE:
             self._to(State.STOPPING)
         if self._sandbox is not None:
             self._sandbox.kill()
@@ -332,7 +337,7 @@ class Environment:
         """End the environment: SIGTERM, SIGKILL after `grace` seconds, until it is gone."""
         if self.state is State.GONE:
             return
-        if self.state in (State.STARTING, State.READY, State.BUSY):
+        if self.state in LIVE:
             self._to(State.STOPPING)
         sandbox = self._sandbox
         if sandbox is None:  # still being started: _initialise kills it once it exists

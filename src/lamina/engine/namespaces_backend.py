@@ -6,8 +6,9 @@ no_new_privs and a seccomp deny list.
 
 The zygote keeps one child per interpreter that already joined a fresh cgroup (joining a v1
 group costs ~15 ms), so a cold start is a message, a fork and the namespace set-up. Owns the
-zygote processes and their control sockets, the spares, the handles of running environments
-and reporting Runtime.OutOfMemory from the cgroup's OOM counter. Imports lamina.engine only.
+zygote processes and their control sockets, the spares and which zygote reports which
+environment's exit; the handles, their plumbing and the cgroup readings (Runtime.OutOfMemory from
+the OOM counter) are lamina.engine.piped's. Imports lamina.engine only.
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ import socket
 import struct
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from lamina.engine import rootfs, volumes
 from lamina.engine.cgroups import Group, Hierarchy
-from lamina.engine.piped import PipedSandbox, vm_hwm_kb
+from lamina.engine.piped import Background, PipedSandbox, Plumbing
 from lamina.engine.sandbox import Launch, Layout, Mounts, Sandbox, SandboxBackend
 from lamina.engine.volumes import VolumePool
 
@@ -67,40 +67,12 @@ def last_capability() -> int:
 
 
 class NamespaceSandbox(PipedSandbox):
-    def __init__(self, pid: int, sock: socket.socket, output_fd: int, group: Group,
-                 release: Callable[[], None]) -> None:
-        super().__init__(pid, sock, output_fd)
-        self._group = group
-        self._release = release
-        self._oom = False
-        self._peak = 0
-
-    def exited(self, code: int) -> None:
-        """The zygote reaped this environment's PID 1 (so every process in it is gone)."""
-        self._peak = max(self._peak, self._group.peak_kb())
-        self._oom = self._group.oom_kills() > 0
-        self._group.remove()
-        self._release()
-        self._finished(code)
+    """An environment forked by a zygote: PID 1 of its own namespaces. The zygote reaps it and
+    reports the exit (`exited`); signals go to PID 1, and killing it ends everything inside."""
 
     def _signal(self, signum: int) -> None:
-        if self.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(self.pid, signum)
-
-    def terminate(self) -> None:
-        self._signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self._signal(signal.SIGKILL)  # PID 1 of its namespace: everything in it goes too
-
-    def peak_memory_kb(self) -> int:
-        if self.returncode is None:
-            self._peak = max(self._peak, vm_hwm_kb(self.pid), self._group.peak_kb())
-        return self._peak
-
-    def out_of_memory(self) -> bool:
-        return self._oom
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signum)
 
 
 class Zygote:
@@ -171,16 +143,19 @@ class Zygote:
                 future.set_result(message)
 
     def _lost(self) -> None:
-        """The zygote died: its environments cannot be reported any more, so end them."""
+        """The zygote died (or is being closed): its environments cannot be reported any more, so
+        end them; requests waiting for a reply get an error reply."""
         if self.sock is not None:
             asyncio.get_running_loop().remove_reader(self.sock.fileno())
             self.sock.close()
             self.sock = None
-        for future in self._waiting.values():
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
             if not future.done():
                 future.set_result({"error": "the zygote exited"})
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(OSError(f"the zygote for {self.interpreter} exited at start"))
+            self._ready.exception()  # retrieved: start() may be gone already
         for sandbox in list(self.sandboxes.values()):
             sandbox.kill()
             sandbox.exited(-signal.SIGKILL)
@@ -219,8 +194,7 @@ class Zygote:
         if self.spare is not None or self._spare_pending or not self.alive:
             return
         self._spare_pending = True
-        task = asyncio.get_running_loop().create_task(self._make_spare())
-        self.backend.track(task)
+        self.backend.background.add(self._make_spare())
 
     async def _make_spare(self) -> None:
         ident = self._next_id()
@@ -266,19 +240,23 @@ class Zygote:
             except TimeoutError:
                 proc.kill()
                 await asyncio.to_thread(proc.wait)
+        self._lost()  # a spare still being made gets its error reply now
 
 
 class NamespacesBackend(SandboxBackend):
     name = "namespaces"
 
-    def __init__(self, work_dir: Path, hierarchy: Hierarchy, volumes: VolumePool | None) -> None:
+    def __init__(self, *, work_dir: Path, hierarchy: Hierarchy, volumes: VolumePool | None, last_cap: int) -> None:
+        """Everything it depends on is handed in (by lamina.engine.backends): the work directory,
+        the cgroup hierarchy environments get their groups in, the /tmp volume pool (None: plain
+        directories) and the highest capability number of this kernel (all are dropped)."""
         self.hierarchy = hierarchy
         self.volumes = volumes
         self._root = Path(work_dir) / "root"  # each environment mounts its own root here
         self._zygotes: dict[str, Zygote] = {}
         self._starting: dict[str, asyncio.Future] = {}
-        self._tasks: set[asyncio.Task] = set()
-        self._last_cap = last_capability()
+        self.background = Background()
+        self._last_cap = last_cap
         self.not_enforced = []
         if volumes is None:
             self.not_enforced.append("ephemeral storage limit (/tmp is a plain directory)")
@@ -286,10 +264,6 @@ class NamespacesBackend(SandboxBackend):
             self.not_enforced.append(f"seccomp deny list (no list for {platform.machine()})")
         if "cpu" not in hierarchy.controllers:
             self.not_enforced.append("cpu share")
-
-    def track(self, task: asyncio.Task) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def layout(self, mounts: Mounts, interpreter: str) -> Layout:
         return rootfs.layout(mounts, interpreter)
@@ -336,19 +310,15 @@ class NamespacesBackend(SandboxBackend):
             "env": launch.env, "cwd": rootfs.TASK_ROOT, "bootstrap": str(launch.bootstrap),
             "memory_mb": launch.memory_mb,
         }
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        read_fd, write_fd = os.pipe()
-        try:
-            pid, group = await zygote.spawn(job, (child.fileno(), write_fd))
-        except BaseException:
-            parent.close()
-            os.close(read_fd)
+        with Plumbing() as plumbing:
+            plumbing.on_failure(release)
+            pid, group = await zygote.spawn(job, (plumbing.channel_fd, plumbing.output_fd))
+
+        def cleanup() -> None:  # the zygote reaped PID 1: the group is empty, removing it is quick
+            group.remove()
             release()
-            raise
-        finally:
-            child.close()
-            os.close(write_fd)
-        sandbox = NamespaceSandbox(pid, parent, read_fd, group, release)
+
+        sandbox = NamespaceSandbox(pid, plumbing, group=group, cleanup=cleanup)
         zygote.sandboxes[pid] = sandbox
         zygote.replenish()
         return sandbox
@@ -357,8 +327,7 @@ class NamespacesBackend(SandboxBackend):
         for zygote in list(self._zygotes.values()):
             await zygote.close()
         self._zygotes.clear()
-        for task in list(self._tasks):
-            task.cancel()
+        await self.background.finish()
         if self.volumes is not None:
             await self.volumes.close()
         await asyncio.to_thread(self.hierarchy.remove)

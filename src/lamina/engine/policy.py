@@ -1,9 +1,10 @@
 """Pool policy as pure functions: admission (throttling), which warm environment serves an event
 (or that a new one must start), what happens to an environment when its event is done, which
-idle environments the reaper ends, and billing rounding.
+idle environments the reaper ends, how many provisioned environments to start and which stop
+counting as provisioned, and billing rounding.
 
 No I/O, no clocks, no asyncio: callers pass `now` and plain values, so every rule has a table
-test. Imports nothing from lamina.
+test. Imports lamina.errors only (the throttle Reason).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Protocol
 
-ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
+from lamina.errors import CONCURRENT_INVOCATION_LIMIT_EXCEEDED
 
 KEEP = "keep"  # back to the idle list
 STOP = "stop"  # healthy but retired (code or configuration changed): end it gracefully
@@ -28,6 +29,22 @@ class Idle(Protocol):
     @property
     def generation(self) -> int: ...  # the pool generation it was started for
 
+    @property
+    def provisioned(self) -> bool: ...  # initialised ahead for provisioned concurrency
+
+
+class Provisioned(Protocol):
+    """What the policy reads of an environment when the provisioned target changes."""
+
+    @property
+    def generation(self) -> int: ...
+
+    @property
+    def provisioned(self) -> bool: ...
+
+    @property
+    def live(self) -> bool: ...  # starting, ready or busy (not ending, not gone)
+
 
 def throttle_reason(in_flight: int, limit: int) -> str | None:
     """Why one more concurrent invoke must be refused (the 429 Reason), or None to admit it.
@@ -35,7 +52,7 @@ def throttle_reason(in_flight: int, limit: int) -> str | None:
     `in_flight` counts invokes running in the whole engine: the account-wide backstop. Reserved
     concurrency and the unreserved pool are decided before the engine, by lamina.admission."""
     if in_flight >= limit:
-        return ACCOUNT_LIMIT
+        return CONCURRENT_INVOCATION_LIMIT_EXCEEDED
     return None
 
 
@@ -59,18 +76,30 @@ def after_release(healthy: bool, env_generation: int, pool_generation: int, clos
     return KEEP
 
 
-def reap(idle: Sequence[Idle], now: float, idle_timeout: float, generation: int, keep: int = 0) -> list[int]:
+def reap(idle: Sequence[Idle], now: float, idle_timeout: float, generation: int) -> list[int]:
     """Indexes of idle environments to end: stale generations at once, and those idle for at least
-    `idle_timeout`, except the `keep` most recently released current ones (provisioned)."""
-    current = [i for i, env in enumerate(idle) if env.generation == generation]
-    protected = set(current[len(current) - keep:]) if keep > 0 else set()
+    `idle_timeout`, except provisioned ones of the current generation (kept initialised ahead)."""
     out = []
     for index, env in enumerate(idle):
         if env.generation != generation:
             out.append(index)
-        elif index not in protected and now - env.released_at >= idle_timeout:
+        elif not env.provisioned and now - env.released_at >= idle_timeout:
             out.append(index)
     return out
+
+
+def provisioned_to_start(target: int, live: int) -> int:
+    """How many provisioned environments to start so that the `live` ones (current generation,
+    starting, ready or busy) reach `target`; never negative (a surplus is demoted, not started)."""
+    return max(0, target - live)
+
+
+def provisioned_to_demote(environments: Sequence[Provisioned], target: int, generation: int) -> list[int]:
+    """Indexes of environments that stop counting as provisioned when the target is `target`:
+    the live provisioned ones of the current generation beyond the first `target` (in the order
+    given). Demoted ones become ordinary environments, reaped when idle; none is stopped here."""
+    counted = [i for i, env in enumerate(environments) if env.provisioned and env.live and env.generation == generation]
+    return counted[max(0, target):]
 
 
 def billed_ms(duration_ms: float) -> int:

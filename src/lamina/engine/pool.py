@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lamina.engine import policy
-from lamina.engine.states import State
+from lamina.engine.states import LIVE, State
 
 if TYPE_CHECKING:
     from lamina.engine.environment import Environment
+    from lamina.engine.spec import RunSpec
 
 
 class Pool:
@@ -27,7 +28,7 @@ class Pool:
         self.idle: list[Environment] = []  # ready ones, oldest release first
         self.last_used = 0.0
         self.provisioned = 0  # environments to keep initialised ahead (provisioned concurrency)
-        self.provisioned_spec = None
+        self.provisioned_spec: RunSpec | None = None
 
     def __len__(self) -> int:
         return len(self.environments)
@@ -69,9 +70,22 @@ class Pool:
     def reap(self, now: float, idle_timeout: float) -> list[Environment]:
         """Idle environments past `idle_timeout` (removed from the idle list, to be stopped);
         provisioned ones of the current generation stay."""
-        candidates = [env for env in self.idle if not env.provisioned or env.generation != self.generation]
-        chosen = {id(candidates[i]) for i in policy.reap(candidates, now, idle_timeout, self.generation)}
-        return self._remove([i for i, env in enumerate(self.idle) if id(env) in chosen])
+        return self._remove(policy.reap(self.idle, now, idle_timeout, self.generation))
+
+    def provision(self, target: int, spec: RunSpec | None = None) -> None:
+        """Keep `target` environments of `spec` initialised ahead (0: on-demand only); those beyond
+        it stop counting as provisioned and age out as idle ones do. `missing()` says how many to
+        start."""
+        self.provisioned = target
+        if spec is not None:
+            self.provisioned_spec = spec
+        listed = list(self.environments)
+        for index in policy.provisioned_to_demote(listed, target, self.generation):
+            listed[index].provisioned = False
+
+    def missing(self) -> int:
+        """How many provisioned environments to start to reach the target."""
+        return policy.provisioned_to_start(self.provisioned, self.provisioned_count(LIVE))
 
     def provisioned_count(self, states: tuple[State, ...]) -> int:
         """Provisioned environments of the current generation in one of `states`."""

@@ -2,88 +2,35 @@
 process group) with a few rlimits. It isolates almost nothing, says so in `not_enforced`, and is
 the last resort where neither namespaces nor bubblewrap are available.
 
-Owns spawning, the socketpair and output pipe handed to the child, exit detection (pidfd),
-killing the whole process group and peak-memory readings from /proc. Imports lamina.engine.sandbox
-and lamina.engine.protocol only.
+Owns spawning the runtime as a child with its rlimits; the socketpair, output pipe, exit
+detection, signalling the process group and peak-memory readings are lamina.engine.piped's.
+Keeps nothing beside its environments, so it needs no dependencies and its close() has nothing
+to do. Imports lamina.engine.sandbox and lamina.engine.piped only.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 import resource
-import signal
-import socket
 import subprocess
 from pathlib import Path
 
-from lamina.engine.piped import PipedSandbox, vm_hwm_kb
+from lamina.engine.piped import RLIMITS, Child, PipedSandbox, Plumbing
 from lamina.engine.sandbox import Launch, Layout, Mounts, Sandbox, SandboxBackend
-
-FD_VARIABLE = "_LAMINA_RUNTIME_FD"  # tells the runtime which inherited fd is its channel
-OPEN_FILES = 1024  # Lambda's per-environment file descriptor limit
 
 
 class ProcessSandbox(PipedSandbox):
-    """A plain child process: exit seen through a pidfd (or polling), the whole process group
-    signalled."""
+    """A plain child process: its exit seen by a `Child` watch, its whole process group signalled."""
 
-    def __init__(self, proc: subprocess.Popen, sock: socket.socket, output_fd: int) -> None:
-        super().__init__(proc.pid, sock, output_fd)
-        self._proc = proc
-        self._pidfd: int | None = None
-        self._poller: asyncio.TimerHandle | None = None
-        try:
-            self._pidfd = os.pidfd_open(self.pid)
-            self._loop.add_reader(self._pidfd, self._on_exit)
-        except (AttributeError, OSError):
-            self._poller = self._loop.call_later(0.05, self._poll)
+    def __init__(self, proc: subprocess.Popen, plumbing: Plumbing) -> None:
+        super().__init__(proc.pid, plumbing)
+        self._child = Child(proc, self.exited)
 
-    def _poll(self) -> None:
-        try:
-            exited = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            exited = True
-        if exited:
-            self._on_exit()
-        else:
-            self._poller = self._loop.call_later(0.05, self._poll)
-
-    def _on_exit(self) -> None:
-        """The leader exited (still a zombie, so its process group id is still ours): end the rest
-        of the group, reap the leader, then finish."""
-        if self._pidfd is not None:
-            self._loop.remove_reader(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = None
-        self._signal_group(signal.SIGKILL)
-        try:
-            _, status = os.waitpid(self.pid, 0)
-            code = os.waitstatus_to_exitcode(status)
-        except ChildProcessError:
-            code = self._proc.returncode if self._proc.returncode is not None else -signal.SIGKILL
-        self._proc.returncode = code
-        self._finished(code)
-
-    def _signal_group(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signum)
-
-    def terminate(self) -> None:
-        if self.returncode is None:
-            self._signal_group(signal.SIGTERM)
-
-    def kill(self) -> None:
-        if self.returncode is None:
-            self._signal_group(signal.SIGKILL)
-
-    def peak_memory_kb(self) -> int:
-        return vm_hwm_kb(self.pid)
+    def _signal(self, signum: int) -> None:
+        self._child.signal_group(signum)
 
     def close(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
+        self._child.close()
         super().close()
 
 
@@ -115,24 +62,13 @@ class ProcessBackend(SandboxBackend):
 
     async def start(self, launch: Launch) -> Sandbox:
         launch.mounts.tmp_dir.mkdir(parents=True, exist_ok=True)
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        read_fd, write_fd = os.pipe()
-        try:
-            env = dict(launch.env)
-            env[FD_VARIABLE] = str(child.fileno())
+        with Plumbing() as plumbing:
             proc = subprocess.Popen(
                 [launch.interpreter, "-s", "-u", str(launch.bootstrap)],
-                cwd=launch.mounts.code_dir, env=env, stdin=subprocess.DEVNULL, stdout=write_fd,
-                stderr=write_fd, pass_fds=(child.fileno(),), start_new_session=True,
+                cwd=launch.mounts.code_dir, env=plumbing.environment(launch.env), stdin=subprocess.DEVNULL, stdout=plumbing.output_fd,
+                stderr=plumbing.output_fd, pass_fds=(plumbing.channel_fd,), start_new_session=True,
             )
-        except BaseException:
-            parent.close()
-            os.close(read_fd)
-            raise
-        finally:
-            child.close()
-            os.close(write_fd)
-        for limit, value in ((resource.RLIMIT_NOFILE, OPEN_FILES), (resource.RLIMIT_CORE, 0)):
+        for limit, value in RLIMITS:
             with contextlib.suppress(OSError, ValueError):
                 resource.prlimit(proc.pid, limit, (value, value))
-        return ProcessSandbox(proc, parent, read_fd)
+        return ProcessSandbox(proc, plumbing)

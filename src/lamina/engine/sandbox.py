@@ -5,7 +5,12 @@ A backend turns a `Launch` into a running `Sandbox`: a handle with the pid, a co
 channel to the runtime (`connect`), the captured fd 1/2 output, terminate/kill, the exit status
 and a peak-memory reading. Backends also say how paths look from inside (`layout`), because
 the process backend shows host paths where an isolating backend binds /var/task and /opt.
-The pool and the environment state machine only ever see this interface. Imports only
+The pool and the environment state machine only ever see this interface.
+
+One pattern for every backend (open-lambda's sandbox interface is the model): a backend is
+handed everything it depends on by lamina.engine.backends, starts each environment with
+lamina.engine.piped's `Plumbing`, returns a `PipedSandbox` subclass that only says how to
+signal the tree, and on close() awaits its background work, never cancels it. Imports only
 lamina.engine.protocol; never the store, control plane or HTTP layer.
 """
 
@@ -102,7 +107,7 @@ class Sandbox(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None:
-        """Release the handle's descriptors (after the tree is gone)."""
+        """Release the handle's descriptors and stop watching the tree (after it is gone)."""
 
 
 class SandboxBackend(abc.ABC):
@@ -121,6 +126,8 @@ class SandboxBackend(abc.ABC):
         """Start the environment; raises OSError when it cannot be started."""
 
     async def close(self) -> None:
-        """End whatever the backend keeps beside environments (zygotes, cgroups); the process
-        backend keeps nothing."""
+        """Called once, after the engine stopped every environment. Await the backend's background
+        work (clean-ups of ended environments, spares being made) to completion, never cancelling
+        it, then remove what the backend keeps beside environments (zygotes, cgroup hierarchy,
+        volume pool, staging directory). The process backend keeps nothing."""
         return None

@@ -32,8 +32,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.GONE: frozenset(),
 }
 
-# States in which the environment's process may still be running.
-LIVE = frozenset({State.STARTING, State.READY, State.BUSY, State.STOPPING, State.FAILED})
+# States of an environment that is neither ending nor gone: it counts toward its pool (and the
+# provisioned target) and may still be told to stop. A tuple: `in` compares identity first.
+LIVE = (State.STARTING, State.READY, State.BUSY)
 
 
 for _state, _targets in TRANSITIONS.items():

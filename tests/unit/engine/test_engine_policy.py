@@ -13,6 +13,14 @@ from lamina.engine import policy
 class Idle:
     released_at: float
     generation: int = 0
+    provisioned: bool = False
+
+
+@dataclass
+class Env:
+    provisioned: bool = True
+    live: bool = True
+    generation: int = 0
 
 
 @pytest.mark.parametrize(("in_flight", "limit", "reason"), [
@@ -51,18 +59,42 @@ def test_after_release(healthy, env_generation, pool_generation, closing, action
     assert policy.after_release(healthy, env_generation, pool_generation, closing) == action
 
 
-@pytest.mark.parametrize(("idle", "now", "timeout", "generation", "keep", "reaped"), [
-    ([], 100.0, 10.0, 0, 0, []),
-    ([Idle(95.0)], 100.0, 10.0, 0, 0, []),
-    ([Idle(90.0)], 100.0, 10.0, 0, 0, [0]),  # exactly the idle timeout
-    ([Idle(50.0), Idle(95.0), Idle(80.0)], 100.0, 10.0, 0, 0, [0, 2]),
-    ([Idle(99.0, 0), Idle(99.0, 1)], 100.0, 10.0, 1, 0, [0]),  # stale generations go at once
-    ([Idle(10.0), Idle(20.0), Idle(30.0)], 100.0, 10.0, 0, 1, [0, 1]),  # keep the newest (provisioned)
-    ([Idle(10.0), Idle(20.0)], 100.0, 10.0, 0, 5, []),
-    ([Idle(10.0, 0), Idle(20.0, 1)], 100.0, float("inf"), 1, 0, [0]),  # retire: only the stale ones
+@pytest.mark.parametrize(("idle", "now", "timeout", "generation", "reaped"), [
+    ([], 100.0, 10.0, 0, []),
+    ([Idle(95.0)], 100.0, 10.0, 0, []),
+    ([Idle(90.0)], 100.0, 10.0, 0, [0]),  # exactly the idle timeout
+    ([Idle(50.0), Idle(95.0), Idle(80.0)], 100.0, 10.0, 0, [0, 2]),
+    ([Idle(99.0, 0), Idle(99.0, 1)], 100.0, 10.0, 1, [0]),  # stale generations go at once
+    ([Idle(10.0, 0, True), Idle(20.0), Idle(30.0, 0, True)], 100.0, 10.0, 0, [1]),  # provisioned ones stay
+    ([Idle(10.0, 0, True), Idle(99.0, 1, True)], 100.0, 10.0, 1, [0]),  # ... unless stale
+    ([Idle(10.0, 0), Idle(20.0, 1)], 100.0, float("inf"), 1, [0]),  # retire: only the stale ones
 ])
-def test_reap(idle, now, timeout, generation, keep, reaped):
-    assert policy.reap(idle, now, timeout, generation, keep) == reaped
+def test_reap(idle, now, timeout, generation, reaped):
+    assert policy.reap(idle, now, timeout, generation) == reaped
+
+
+@pytest.mark.parametrize(("target", "live", "start"), [
+    (0, 0, 0),
+    (3, 0, 3),
+    (3, 1, 2),
+    (3, 3, 0),
+    (1, 3, 0),  # a surplus is demoted, never "started negatively"
+])
+def test_provisioned_to_start(target, live, start):
+    assert policy.provisioned_to_start(target, live) == start
+
+
+@pytest.mark.parametrize(("environments", "target", "generation", "demoted"), [
+    ([], 2, 0, []),
+    ([Env(), Env()], 2, 0, []),
+    ([Env(), Env(), Env()], 2, 0, [2]),  # beyond the target, in the order given
+    ([Env(), Env(), Env()], 0, 0, [0, 1, 2]),  # no target any more: every one
+    ([Env(provisioned=False), Env(), Env()], 1, 0, [2]),  # ordinary ones do not count
+    ([Env(live=False), Env(), Env()], 1, 0, [2]),  # nor ending ones
+    ([Env(generation=0), Env(generation=1), Env(generation=1)], 1, 1, [2]),  # nor stale ones
+])
+def test_provisioned_to_demote(environments, target, generation, demoted):
+    assert policy.provisioned_to_demote(environments, target, generation) == demoted
 
 
 @pytest.mark.parametrize(("duration", "billed"), [(0.0, 1), (0.01, 1), (1.0, 1), (1.01, 2), (170.19, 171), (3000.0, 3000)])

@@ -353,3 +353,52 @@ def test_retire_may_be_called_from_another_thread(tmp_path):
         await asyncio.sleep(0.02)
         assert engine.stats()["environments"] == 0 and rig.backend.started[0].signals == ["TERM"]
     run(rig, scenario)
+
+
+async def _settle(condition) -> None:
+    """Let the loop run until `condition()` holds (fake runtimes answer in a few iterations)."""
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the engine did not settle")
+
+
+def test_provisioned_environments_stay_initialised_and_a_lowered_target_ages_out(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(), idle_timeout=30.0)
+
+    async def scenario(engine):
+        version = spec()
+        engine.provision({version.pool_key: (version, 2)})
+        await _settle(lambda: engine.provisioned_ready("f", "$LATEST") == 2)
+        assert len(rig.backend.started) == 2
+        now = time.monotonic()
+        engine.tick(now + 31)  # provisioned ones are never reaped for idleness
+        await asyncio.sleep(0)
+        assert engine.stats()["environments"] == 2
+        engine.provision({version.pool_key: (version, 1)})  # one is demoted, none stopped or started
+        assert engine.provisioned_ready("f", "$LATEST") == 1
+        assert engine.stats()["environments"] == 2 and len(rig.backend.started) == 2
+        engine.tick(now + 62)  # the demoted one ages out like any idle environment
+        await _settle(lambda: engine.stats()["environments"] == 1)
+        engine.provision({})  # back to on-demand only: the last one ages out too
+        assert engine.provisioned_ready("f", "$LATEST") == 0
+        engine.tick(now + 93)
+        await _settle(lambda: engine.stats()["environments"] == 0)
+        assert len(rig.backend.started) == 2
+    run(rig, scenario)
+
+
+def test_a_provisioned_environment_that_ends_is_replaced(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend())
+
+    async def scenario(engine):
+        version = spec()
+        engine.provision({version.pool_key: (version, 1)})
+        await _settle(lambda: engine.provisioned_ready("f", "$LATEST") == 1)
+        rig.backend.started[0].exit(1)  # crashed while idle
+        await _settle(lambda: engine.provisioned_ready("f", "$LATEST") == 0)
+        engine.tick(time.monotonic() + 60)
+        await _settle(lambda: engine.provisioned_ready("f", "$LATEST") == 1)
+        assert len(rig.backend.started) == 2
+    run(rig, scenario)
