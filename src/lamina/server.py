@@ -159,7 +159,7 @@ class Server:
         self.admission.set_reserved(self.concurrency.all())
         self.provisioned = ProvisionedConcurrency(
             ProvisionedStore(self.database), self.store, self.alias_store, settings.region, settings.account_id,
-            reserved=lambda name: self.concurrency.all().get(name),
+            reserved=lambda name: self.concurrency.all().get(name), unreserved=self.concurrency.unreserved,
             ready=lambda name, version: self.engine.provisioned_ready(name, version), on_change=self._announce,
         )
         control = ControlPlane(
