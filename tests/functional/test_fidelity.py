@@ -233,3 +233,22 @@ def test_publishing_a_layer_leaves_unpacking_to_its_first_function(lam, lamina):
     lam.get_waiter("function_active_v2").wait(FunctionName="fid-wide",
                                               WaiterConfig={"Delay": 1, "MaxAttempts": 300})
     assert json.loads(lam.invoke(FunctionName="fid-wide")["Payload"].read()) == 200
+
+
+def test_a_layer_the_unpacker_refuses_fails_the_function_that_uses_it(lam):
+    """Publishing checks the archive's directory; a member whose bytes break their CRC is found only by
+    unpacking, which now happens when the first function using the layer settles: that function fails."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("python/lie.py", b"x = 1\n")
+    data = bytearray(buffer.getvalue())
+    data[data.index(b"x = 1")] = ord("y")
+    layer = lam.publish_layer_version(LayerName="fid-corrupt", Content={"ZipFile": bytes(data)})
+    lam.create_function(FunctionName="fid-corrupt", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": code(1)}, Layers=[layer["LayerVersionArn"]])
+    config = lam.get_function_configuration(FunctionName="fid-corrupt")
+    while config["State"] == "Pending":
+        time.sleep(0.2)
+        config = lam.get_function_configuration(FunctionName="fid-corrupt")
+    assert config["State"] == "Failed" and config["StateReasonCode"] == "InvalidZipFileException"
+    assert config["LastUpdateStatus"] == "Failed"
