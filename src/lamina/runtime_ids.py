@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import datetime as _dt
 
-# Runtimes whose block-create / block-update dates AWS publishes (reference 2.3).
+# Runtimes whose block-create / block-update dates AWS publishes. Source: AWS Lambda's runtime table
+# ("Supported runtimes" / "Deprecated runtimes") as of April 2026, which moved python3.11 (deprecation
+# 2027-06-30) and python3.9 to the dates below; the other rows are the reference's copy of the table
+# (reference 2.3), for which no later date is known here. `allow_deprecated_runtimes` overrides them all.
 BLOCK_DATES: dict[str, tuple[str, str]] = {
     "python2.7": ("2021-07-15", "2022-05-30"),
     "python3.6": ("2022-07-18", "2022-08-29"),
     "python3.7": ("2024-01-09", "2024-02-08"),
     "python3.8": ("2025-02-28", "2025-03-31"),
-    "python3.9": ("2026-02-03", "2026-03-09"),
+    "python3.9": ("2026-08-31", "2026-09-30"),
     "python3.10": ("2026-07-31", "2026-08-31"),
-    "python3.11": ("2026-07-31", "2026-08-31"),
+    "python3.11": ("2027-07-31", "2027-08-31"),
     "python3.12": ("2028-11-30", "2029-01-10"),
     "python3.13": ("2029-07-31", "2029-08-31"),
     "python3.14": ("2029-07-31", "2029-08-31"),

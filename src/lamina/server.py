@@ -113,7 +113,8 @@ class Server:
         reserved = self.concurrency.all
         self.provisioned = ProvisionedConcurrency(
             ProvisionedStore(self.database), self.store, alias_store, region, account_id,
-            reserved=lambda name: reserved().get(name), ready=self.engine.provisioned_ready, publish=bus.publish,
+            reserved=lambda name: reserved().get(name), unreserved=self.concurrency.unreserved,
+            ready=self.engine.provisioned_ready, publish=bus.publish,
         )
         self.logs_api = Logs(self.logs, region, account_id)
         control = ControlPlane(

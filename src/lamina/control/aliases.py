@@ -97,7 +97,10 @@ class Aliases:
         return alias
 
     def update(self, params: dict) -> Alias:
-        alias = self.get(params["FunctionName"], params["Name"])
+        name = self._function_name(params["FunctionName"])
+        alias = self._store.get(name, params["Name"])
+        if alias is None:  # UpdateAlias words it differently from GetAlias (reference 1.3)
+            raise ResourceNotFoundException(f"Alias not found: {self.arn(name, params['Name'])}")
         if params.get("RevisionId") is not None and params["RevisionId"] != alias.revision_id:
             raise PreconditionFailedException(
                 "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "

@@ -1,9 +1,10 @@
 """CloudWatch Logs filter patterns: parsing a pattern into a predicate over a log message.
 
-Pure: imports nothing from lamina. `compile_pattern(text)` returns `match(message) -> bool` or raises
+Pure: imports nothing from lamina (google-re2 for %regex% terms). `compile_pattern(text)` returns `match(message) -> bool` or raises
 `FilterPatternError`. Three forms, chosen by the first character:
 - terms: `ERROR "exact phrase" ?alt1 ?alt2 -excluded %regex%`: every plain term must appear, at least one
-  `?` term (when any is given), no `-` term; case-sensitive substring matches. Empty matches everything.
+  `?` term (when any is given), no `-` term; case-sensitive substring matches; %regex% runs on RE2 (linear
+  time, no backreferences or lookaround). Empty matches everything.
 - JSON `{ $.a.b[0] = "x*" && ($.n > 5 || $.f IS TRUE) }`: `= !=` on strings (unquoted or quoted, `*`
   wildcard) and numbers, `< <= > >=` on numbers, `IS NULL`, `IS TRUE`, `IS FALSE`, `NOT EXISTS`,
   `&&` over `||`, parentheses. Matches only messages that are JSON objects.
@@ -18,6 +19,8 @@ import math
 import operator
 import re
 from collections.abc import Callable
+
+import re2
 
 Predicate = Callable[[str], bool]
 _NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
@@ -54,11 +57,20 @@ def _unquote(quoted: str) -> str:
     return re.sub(r"\\(.)", r"\1", quoted[1:-1])
 
 
+def _regex_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # an invalid pattern is the caller's error, not a line on the server's stderr
+    return options
+
+
+_REGEX_OPTIONS = _regex_options()
+
+
 def _term_matcher(term: str) -> Predicate:
     if len(term) >= 2 and term[0] == "%" and term[-1] == "%":
-        try:
-            regex = re.compile(term[1:-1])
-        except re.error as exc:
+        try:  # RE2: time linear in the message, so no pattern can stall the server (`(a+)+$`)
+            regex = re2.compile(term[1:-1], options=_REGEX_OPTIONS)
+        except re2.error as exc:
             raise FilterPatternError(str(exc)) from None
         return lambda message: regex.search(message) is not None
     return lambda message: term in message

@@ -3,9 +3,11 @@
 One method per API operation, taking the operation's input members by their model names
 (already checked against the service model by the HTTP layer) and returning lamina.model
 records. State moves Pending → Active and InProgress → Successful in a deferred step that
-unpacks the code and checks the runtime can run here. Imports lamina.store, lamina.model,
-lamina.errors, lamina.arn, lamina.events and lamina.control only; announces changes by publishing
-lamina.events (FunctionChanged, FunctionDeleted).
+unpacks the code and its layers and checks the runtime can run here; both report
+LastUpdateStatus, and a finished update gets a new RevisionId. PublishVersion makes a new
+version whenever $LATEST changed (its LastModified moved) since the last one. Imports
+lamina.store, lamina.model, lamina.errors, lamina.arn, lamina.events and lamina.control only;
+announces changes by publishing lamina.events (FunctionChanged, FunctionDeleted).
 """
 
 from __future__ import annotations
@@ -117,22 +119,21 @@ class Functions:
                 return
             latest = function.latest
             problem, code = None, None
-            try:
-                self._blobs.unpacked(latest.code_hex)
+            try:  # the layers too: publishing a layer leaves its unpacking to the first function using it
+                for code_hex in (latest.code_hex, *(layer["CodeHex"] for layer in latest.layers)):
+                    self._blobs.unpacked(code_hex)
             except Exception as exc:  # a package that cannot be unpacked fails the function, as on AWS
                 problem, code = f"Could not unpack the deployment package: {exc}", "InvalidZipFileException"
             if problem is None and latest.runtime:
                 problem = self._runtime_problem(latest.runtime)
                 code = "InvalidRuntime" if problem else None
-            if latest.state == "Pending":
-                latest = latest.copy(state="Failed" if problem else "Active", state_reason=problem,
-                                     state_reason_code=code)
-            else:
-                latest = latest.copy(
-                    state="Failed" if problem else "Active", state_reason=problem, state_reason_code=code,
-                    last_update_status="Failed" if problem else "Successful",
-                    last_update_status_reason=problem, last_update_status_reason_code=code,
-                )
+            settled = dict(state="Failed" if problem else "Active", state_reason=problem, state_reason_code=code,
+                           last_update_status="Failed" if problem else "Successful",
+                           last_update_status_reason=problem, last_update_status_reason_code=code)
+            if latest.state == "Pending":  # a finished create reports LastUpdateStatus too, as on AWS
+                latest = latest.copy(**settled)
+            else:  # a finished update is a change of its own: a new RevisionId, as on AWS
+                latest = latest.copy(**settled, revision_id=str(uuid.uuid4()))
             self._store.save_version(latest)
             if publish and not problem:
                 self._publish(function, latest, description=None)
@@ -263,15 +264,16 @@ class Functions:
     def _publish(self, function: Function, latest: FunctionVersion, description: str | None) -> FunctionVersion:
         previous = self._store.get_version(function.name, str(function.last_version_number)) \
             if function.last_version_number else None
-        if previous is not None and _same(previous, latest):
+        if previous is not None and _unchanged_since(
+                previous, self._store.published_from(function.name, previous.version), latest):
             return previous
         number = function.last_version_number + 1
         version = latest.copy(
             version=str(number), revision_id=str(uuid.uuid4()), last_modified=lambda_timestamp(),
             description=latest.description if description is None else description,
-            last_update_status=None, last_update_status_reason=None, last_update_status_reason_code=None,
+            last_update_status="Successful", last_update_status_reason=None, last_update_status_reason_code=None,
         )
-        self._store.publish(version)
+        self._store.publish(version, source_modified=latest.last_modified)
         return version
 
     # -- delete -------------------------------------------------------------------------------
@@ -312,6 +314,15 @@ class Functions:
         if not self._blobs.exists(code_hex):
             raise ResourceNotFoundException("The resource you requested does not exist.")
         return self._blobs.read(code_hex)
+
+
+def _unchanged_since(published: FunctionVersion, source_modified: str | None, latest: FunctionVersion) -> bool:
+    """Whether nothing happened to $LATEST since `published` was taken from it: every configuration
+    or code update (even to the same values or bytes) gives $LATEST a new LastModified. Versions
+    stored before that was recorded fall back to comparing configuration and code."""
+    if source_modified is not None and source_modified != latest.last_modified:
+        return False
+    return _same(published, latest)
 
 
 def _same(published: FunctionVersion, latest: FunctionVersion) -> bool:

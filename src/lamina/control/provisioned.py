@@ -1,10 +1,13 @@
 """Provisioned concurrency: Put/Get/Delete/ListProvisionedConcurrencyConfig(s), and the number of
 environments each function version must keep initialised.
 
-A config names an alias or a published version; the engine keeps that many environments of
-the version it resolves to initialised ahead (`targets`), and `status` reports them READY once
-they are. Imports lamina.store, lamina.model, lamina.arn, lamina.errors and lamina.events only;
-announces changes by publishing lamina.events.ProvisionedConcurrencyChanged.
+A config names an alias or a published version. Its environments come out of the function's
+reservation, or else out of the account's unreserved pool, which must keep UNRESERVED_MINIMUM
+free (so no request can make the engine start more environments than the account may run). The
+engine keeps that many environments of the version it resolves to initialised ahead (`targets`),
+and `status` reports them READY once they are. Imports lamina.store, lamina.model, lamina.arn,
+lamina.errors, lamina.control and lamina.events only; announces changes by publishing
+lamina.events.ProvisionedConcurrencyChanged.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable
 
 from lamina import arn as arns
 from lamina.control import paging
+from lamina.control.concurrency import UNRESERVED_MINIMUM
 from lamina.errors import (
     InvalidParameterValueException,
     ProvisionedConcurrencyConfigNotFoundException,
@@ -26,16 +30,24 @@ from lamina.store.functions import FunctionStore
 from lamina.store.provisioned import ProvisionedStore
 
 
+def leaves_unreserved_minimum(unreserved: int, pooled: int, requested: int) -> bool:
+    """Whether provisioning `requested` more environments out of the account's unreserved pool, which
+    already provisions `pooled`, keeps UNRESERVED_MINIMUM of it free for on-demand use, as AWS requires."""
+    return unreserved - pooled - requested >= UNRESERVED_MINIMUM
+
+
 class ProvisionedConcurrency:
     def __init__(self, store: ProvisionedStore, functions: FunctionStore, aliases: AliasStore, region: str,
                  account_id: str, *, reserved: Callable[[str], int | None],
-                 ready: Callable[[str, str], int], publish: Callable[[object], None]) -> None:
+                 unreserved: Callable[[], int], ready: Callable[[str, str], int],
+                 publish: Callable[[object], None]) -> None:
         self._store = store
         self._functions = functions
         self._aliases = aliases
         self._region = region
         self._account_id = account_id
         self._reserved = reserved
+        self._unreserved = unreserved
         self._ready = ready
         self._publish = publish
 
@@ -83,6 +95,14 @@ class ProvisionedConcurrency:
                 f"Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
                 f"for function: {reserved}"
             )
+        if reserved is None:
+            pooled = sum(n for fn, q, n, _ in self._store.all()
+                         if (fn, q) != (name, qualifier) and self._reserved(fn) is None)
+            if not leaves_unreserved_minimum(self._unreserved(), pooled, requested):
+                raise InvalidParameterValueException(
+                    "Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
+                    f"below its minimum value of [{UNRESERVED_MINIMUM}]."
+                )
         if self.version_of(name, qualifier) == LATEST:
             raise ResourceConflictException(
                 "Provisioned Concurrency Configs cannot be applied to an alias pointing to $LATEST.")

@@ -13,6 +13,17 @@ from lamina.errors import InvalidParameterValueException, ResourceNotFoundExcept
 from lamina.store.functions import FunctionStore
 
 MAX_TAGS = 50
+QUALIFIED = "Tags on function aliases and versions are not supported. Please specify a function ARN."
+
+
+def _qualified(resource: str, region: str, account_id: str) -> bool:
+    """Whether a Resource is a function ARN carrying a version or alias qualifier."""
+    if not resource.startswith("arn:"):
+        return False
+    try:
+        return arns.parse_function_name(resource, region, account_id).qualifier is not None
+    except ResourceNotFoundException:  # not a function ARN here: tagged_function_name says why
+        return False
 
 
 class Tags:
@@ -22,6 +33,8 @@ class Tags:
         self._account_id = account_id
 
     def _function(self, resource: str):
+        if _qualified(resource, self._region, self._account_id):
+            raise InvalidParameterValueException(QUALIFIED)
         name = arns.tagged_function_name(resource, self._region, self._account_id)
         function = self._store.get(name)
         if function is None:

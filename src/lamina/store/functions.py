@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from lamina.model import LATEST, Function, FunctionVersion
 from lamina.store.schema import functions, versions
 
+_SOURCE_MODIFIED = "published_from_modified"  # kept beside a published version's record, not part of it
+
 
 def _number(version: str) -> int:
     return 0 if version == LATEST else int(version)
@@ -44,10 +46,13 @@ class FunctionStore:
             ))
             self._insert_version(conn, version)
 
-    def publish(self, version: FunctionVersion) -> None:
-        """Store a newly published version and remember its number so it is never reused."""
+    def publish(self, version: FunctionVersion, *, source_modified: str | None = None) -> None:
+        """Store a newly published version and remember its number so it is never reused.
+
+        `source_modified` is the LastModified $LATEST had when it was published: `published_from`
+        gives it back, so the caller can tell whether $LATEST changed since."""
         with self._engine.begin() as conn:
-            self._insert_version(conn, version)
+            self._insert_version(conn, version, source_modified)
             conn.execute(functions.update().where(functions.c.name == version.name)
                          .values(last_version_number=int(version.version)))
 
@@ -67,10 +72,13 @@ class FunctionStore:
             ))
 
     @staticmethod
-    def _insert_version(conn: sa.Connection, version: FunctionVersion) -> None:
+    def _insert_version(conn: sa.Connection, version: FunctionVersion, source_modified: str | None = None) -> None:
+        config = version.to_dict()
+        if source_modified is not None:
+            config[_SOURCE_MODIFIED] = source_modified
         conn.execute(versions.insert().values(
             function_name=version.name, version=version.version, number=_number(version.version),
-            config=version.to_dict(), code_hex=version.code_hex, code_size=version.code_size,
+            config=config, code_hex=version.code_hex, code_size=version.code_size,
         ))
 
     # -- reads --------------------------------------------------------------------------------
@@ -91,6 +99,14 @@ class FunctionStore:
                 (versions.c.function_name == name) & (versions.c.version == version)
             )).scalar()
         return FunctionVersion.from_dict(config) if config is not None else None
+
+    def published_from(self, name: str, version: str) -> str | None:
+        """The LastModified of $LATEST that `version` was published from (None if not recorded)."""
+        with self._engine.connect() as conn:
+            config = conn.execute(sa.select(versions.c.config).where(
+                (versions.c.function_name == name) & (versions.c.version == version)
+            )).scalar()
+        return (config or {}).get(_SOURCE_MODIFIED)
 
     def list_versions(self, name: str | None = None, *, after: tuple[str, int] | None = None,
                       limit: int | None = None, latest_only: bool = False) -> list[FunctionVersion]:

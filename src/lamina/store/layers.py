@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from lamina.model import LayerVersion
-from lamina.store.schema import layer_names, layer_versions
+from lamina.store.schema import fits, layer_names, layer_versions
 
 
 class LayerStore:
@@ -26,6 +26,8 @@ class LayerStore:
         return layer
 
     def get(self, name: str, version: int) -> LayerVersion | None:
+        if not fits(version):  # no such version could have been stored
+            return None
         with self._engine.connect() as conn:
             record = conn.execute(sa.select(layer_versions.c.record).where(
                 (layer_versions.c.name == name) & (layer_versions.c.version == version))).scalar()
@@ -41,6 +43,8 @@ class LayerStore:
 
     def delete(self, name: str, version: int) -> LayerVersion | None:
         layer = self.get(name, version)
+        if layer is None:
+            return None
         with self._engine.begin() as conn:
             conn.execute(layer_versions.delete().where(
                 (layer_versions.c.name == name) & (layer_versions.c.version == version)))

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from lamina.store.schema import log_events, log_groups, log_streams
+from lamina.store.schema import INT64_MAX, INT64_MIN, fits, log_events, log_groups, log_streams
 
 DAY_MS = 86_400_000
 # An event row as pages return it: (id, stream, timestamp ms, ingestion ms, message).
@@ -201,6 +201,8 @@ class LogStore:
             else [columns.name]
         query = sa.select(columns.name, columns.created_ms, columns.first_event_ms, columns.last_event_ms,
                           columns.last_ingestion_ms, columns.stored_bytes).where(columns.log_group == group)
+        if offset > INT64_MAX:
+            return []
         query = query.order_by(*[k.desc() if descending else k.asc() for k in key]).offset(offset)
         if limit is not None:
             query = query.limit(limit)
@@ -216,7 +218,12 @@ class LogStore:
              before: tuple[int, int] | None = None, newest_first: bool = False,
              limit: int = 10_000) -> list[EventRow]:
         """Events of a group in (timestamp, id) order (reversed with `newest_first`): start <= timestamp
-        < end, strictly after / before a (timestamp, id) position, of the named streams or a prefix."""
+        < end, strictly after / before a (timestamp, id) position, of the named streams or a prefix.
+        Bounds beyond what a column holds (e.g. end = 2^63) bound nothing or leave nothing."""
+        window = _window(start, end, after, before)
+        if window is None:
+            return []
+        start, end, after, before = window
         c = log_events.c
         position = sa.tuple_(c.timestamp_ms, c.id)
         query = sa.select(c.id, c.log_stream, c.timestamp_ms, c.ingestion_ms, c.message).where(c.log_group == group)
@@ -235,3 +242,24 @@ class LogStore:
         order = (c.timestamp_ms.desc(), c.id.desc()) if newest_first else (c.timestamp_ms.asc(), c.id.asc())
         with self._engine.connect() as conn:
             return [tuple(row) for row in conn.execute(query.order_by(*order).limit(limit))]
+
+
+def _window(start: int | None, end: int | None, after: tuple[int, int] | None,
+            before: tuple[int, int] | None) -> tuple | None:
+    """`page`'s bounds restated within what the columns hold, or None when no stored event can meet them."""
+    if (start is not None and start > INT64_MAX) or (end is not None and end <= INT64_MIN):
+        return None
+    if (after is not None and after[0] > INT64_MAX) or (before is not None and before[0] < INT64_MIN):
+        return None
+    start = None if start is not None and start < INT64_MIN else start
+    end = None if end is not None and end > INT64_MAX else end
+    after = None if after is not None and after[0] < INT64_MIN else _clamped(after)
+    before = None if before is not None and before[0] > INT64_MAX else _clamped(before)
+    return start, end, after, before
+
+
+def _clamped(position: tuple[int, int] | None) -> tuple[int, int] | None:
+    """A (timestamp, id) position whose timestamp fits, with its id brought into range (ids always fit)."""
+    if position is None or fits(position[1]):
+        return position
+    return position[0], min(max(position[1], INT64_MIN), INT64_MAX)

@@ -9,6 +9,15 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+# What an integer column holds (SQLite and PostgreSQL BIGINT alike): a value outside it can never be
+# stored, and handing one to the driver raises OverflowError, so queries answer for such values without asking.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def fits(n: int) -> bool:
+    """Whether `n` can be stored in (or compared against) an integer column."""
+    return INT64_MIN <= n <= INT64_MAX
+
 functions = sa.Table(
     "functions",
     metadata,

@@ -33,12 +33,15 @@ def test_environment_size_is_measured_on_the_json_map(variables, ok):
 
 
 @pytest.mark.parametrize(("runtime", "updating", "day", "blocked"), [
-    ("python3.9", False, "2026-01-01", False),
-    ("python3.9", False, "2026-02-03", True),
-    ("python3.11", False, "2026-07-30", False),
-    ("python3.11", False, "2026-07-31", True),
-    ("python3.11", True, "2026-08-01", False),
-    ("python3.11", True, "2026-08-31", True),
+    ("python3.9", False, "2026-08-30", False),  # AWS's 2026 extension (issue 21): create blocked 2026-08-31
+    ("python3.9", False, "2026-08-31", True),
+    ("python3.9", True, "2026-09-29", False),
+    ("python3.9", True, "2026-09-30", True),
+    ("python3.11", False, "2026-07-31", False),  # was blocked from 2026-07-31 before the extension
+    ("python3.11", False, "2027-07-30", False),
+    ("python3.11", False, "2027-07-31", True),
+    ("python3.11", True, "2027-08-30", False),
+    ("python3.11", True, "2027-08-31", True),
     ("python3.12", False, "2026-11-28", False),
     ("nodejs12.x", False, "2020-01-01", True),
     ("nodejs22.x", False, "2026-11-28", False),

@@ -55,3 +55,12 @@ def test_everything_survives_reopening(tmp_path):
     FunctionStore(open_database(sqlite_url(tmp_path))).create(Function("kept", version("kept")))
     again = FunctionStore(open_database(sqlite_url(tmp_path)))  # migrations are a no-op the second time
     assert again.get("kept").latest.name == "kept"
+
+
+def test_a_published_version_remembers_the_latest_it_came_from(store):
+    store.create(Function("f", version("f")))
+    store.publish(version("f", "1"), source_modified="2024-01-02T00:00:00.000+0000")
+    store.publish(version("f", "2"))
+    assert store.published_from("f", "1") == "2024-01-02T00:00:00.000+0000"
+    assert store.published_from("f", "2") is None and store.published_from("f", "9") is None
+    assert store.get_version("f", "1") == version("f", "1")  # the marker is not part of the record

@@ -1,6 +1,8 @@
 """lamina.store.logs on a real SQLite file."""
 
 
+import pytest
+
 from lamina.engine.spec import LogBatch as Batch
 from lamina.engine.spec import LogEvent as Event
 from lamina.store.database import open_database, sqlite_url
@@ -14,3 +16,33 @@ def test_append_creates_groups_and_streams_and_keeps_order(tmp_path):
     assert logs.events("/aws/lambda/f") == [("s1", 1, "a"), ("s1", 2, "b"), ("s2", 3, "c"), ("s1", 4, "d")]
     assert logs.events("/aws/lambda/f", "s2") == [("s2", 3, "c")]
     assert LogStore(open_database(sqlite_url(tmp_path))).events("/aws/lambda/other") == []
+
+
+def _store_with_events(tmp_path):
+    logs = LogStore(open_database(sqlite_url(tmp_path)))
+    logs.append([Batch("/g", "s", (Event(10, "a"), Event(20, "b")))])
+    return logs
+
+
+@pytest.mark.parametrize(("bounds", "messages"), [
+    ({"end": 2**63}, ["a", "b"]),  # FilterLogEvents' endTime 2^63-1, plus one
+    ({"end": 10**30}, ["a", "b"]),
+    ({"end": -(2**63)}, []),
+    ({"start": 2**63}, []),
+    ({"start": -(10**30)}, ["a", "b"]),
+    ({"after": (10**20, 10**36)}, []),  # a nextToken f/999...: after everything
+    ({"before": (10**20, 10**36)}, ["a", "b"]),
+    ({"after": (10, 10**36)}, ["b"]),  # a timestamp that fits, an id that cannot
+    ({"before": (20, 10**36)}, ["a", "b"]),
+    ({"before": (-(10**30), 0)}, []),
+    ({"after": (-(10**30), 0)}, ["a", "b"]),
+])
+def test_page_bounds_beyond_64_bits_answer_without_reaching_sqlite(tmp_path, bounds, messages):
+    logs = _store_with_events(tmp_path)
+    assert [row[4] for row in logs.page("/g", **bounds)] == messages
+
+
+def test_stream_offsets_beyond_64_bits_are_past_the_end(tmp_path):
+    logs = _store_with_events(tmp_path)
+    assert logs.streams("/g", offset=10**20) == []
+    assert [row["name"] for row in logs.streams("/g", offset=0)] == ["s"]

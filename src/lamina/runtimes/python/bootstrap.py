@@ -52,7 +52,7 @@ def _get_handler(handler):
             raise FaultException(FaultException.BUILT_IN_MODULE_CONFLICT,
                                  f"Cannot use built-in module {modname} as a handler module")
         m = importlib.import_module(modname.replace("/", "."))
-    except ImportError as e:
+    except (ImportError, TypeError, ValueError) as e:  # '../../x' is a relative name: TypeError, not ImportError
         raise FaultException(FaultException.IMPORT_MODULE_ERROR,
                              f"Unable to import module '{modname}': {e}") from None
     except SyntaxError as e:
@@ -61,7 +61,7 @@ def _get_handler(handler):
                              f"Syntax error in module '{modname}': {e}", trace) from None
     try:
         return getattr(m, fname)
-    except AttributeError:
+    except (AttributeError, TypeError, ValueError):
         raise FaultException(FaultException.HANDLER_NOT_FOUND,
                              f"Handler '{fname}' missing on module '{modname}'", None) from None
 
