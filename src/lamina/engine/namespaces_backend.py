@@ -124,7 +124,8 @@ class Zygote:
         paths = [str(runtime_dir.parent / "python")] + ([str(site_dir)] if site_dir else [])
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_LAMINA_ZYGOTE_FD": str(child.fileno()),
                "_LAMINA_PRELOAD_PATHS": ":".join(paths), "_LAMINA_PRELOAD": ",".join(PRELOAD),
-               "PYTHONDONTWRITEBYTECODE": "1"}
+               "PYTHONDONTWRITEBYTECODE": "1",
+               "_LAMINA_MOVES": json.dumps(rootfs.preload_moves(self.interpreter, str(runtime_dir.parent / "python")))}
         try:
             self.proc = subprocess.Popen([self.interpreter, "-s", "-u", str(ZYGOTE)], env=env, pass_fds=(child.fileno(),),
                                          stdin=subprocess.DEVNULL, start_new_session=True)
@@ -334,7 +335,7 @@ class NamespacesBackend(SandboxBackend):
             "opt_layers": list(plan.opt_layers), "devices": list(rootfs.DEVICES), "hostname": rootfs.HOSTNAME,
             "network": launch.network, "uid": rootfs.SANDBOX_UID, "last_cap": self._last_cap,
             "env": launch.env, "cwd": rootfs.TASK_ROOT, "bootstrap": str(launch.bootstrap),
-            "memory_mb": launch.memory_mb,
+            "memory_mb": launch.memory_mb, "moves": rootfs.moves(plan),
         }
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         read_fd, write_fd = os.pipe()

@@ -178,9 +178,10 @@ def _setup_logging(log_sink, json_logs=False, level=""):
 
 
 def _setup_sys_path(task_root, opt_dirs):
-    """AWS's order: /var/task, the layers' python dirs, then the runtime's packages (PYTHONPATH)
-    and the interpreter's own; never this runtime's directory."""
-    sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != _HERE]
+    """AWS's order: /var/task, the layers' python dirs, then the runtime's packages (PYTHONPATH,
+    /var/runtime) and the interpreter's own; not the script's directory (sys.path[0])."""
+    if sys.path and os.path.realpath(sys.path[0] or ".") == _HERE:
+        del sys.path[0]
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     front = [task_root]
     for root in opt_dirs:

@@ -1,0 +1,132 @@
+"""Moving an interpreter's picture of itself from the host's paths to the environment's.
+
+The zygote imports the stdlib, the runtime and boto3 on the host, at host paths (the interpreter's
+installation, lamina's runtime image); an environment forked from it sees those same files at
+/var/lang and /var/runtime. `code_filenames` (once, in the zygote) points every loaded function's
+code at its path inside, so tracebacks name /var/lang/...; `interpreter` (in each environment,
+after the pivot, so it sees what is inside) does the same for sys.executable, the prefixes, sys.path and every module's
+__file__, __path__ and spec, and forgets modules that exist only on the host (the zygote's own).
+
+`moves` is a list of (host path, path inside), longest host path first (rootfs.moves). Stdlib
+only; imports nothing from lamina.
+"""
+
+import _imp
+import os
+import sys
+
+_FUNCTION_TYPES = (type(lambda: None),)
+
+
+def inside(path, moves):
+    """`path` as seen inside, or None when no move covers it."""
+    if not isinstance(path, str):
+        return None
+    for host, target in moves:
+        if path == host or path.startswith(host + "/"):
+            return target + path[len(host):]
+    return None
+
+
+def _fix_code(function, moves):
+    code = getattr(function, "__code__", None)
+    if code is not None:
+        moved = inside(code.co_filename, moves)
+        if moved is not None:
+            _imp._fix_co_filename(code, moved)  # in place, nested code objects too
+
+
+def _fix_namespace(values, moves, seen, depth=0):
+    for value in values:
+        if id(value) in seen or depth > 4:
+            continue
+        seen.add(id(value))
+        if isinstance(value, _FUNCTION_TYPES):
+            _fix_code(value, moves)
+        elif isinstance(value, (staticmethod, classmethod)):
+            _fix_code(value.__func__, moves)
+        elif isinstance(value, property):
+            for accessor in (value.fget, value.fset, value.fdel):
+                if accessor is not None:
+                    _fix_code(accessor, moves)
+        elif isinstance(value, type):
+            try:
+                members = list(vars(value).values())
+            except TypeError:
+                continue
+            _fix_namespace(members, moves, seen, depth + 1)
+
+
+def code_filenames(moves):
+    """Point the code of every function and method of every loaded module at its path inside."""
+    seen = set()
+    for module in list(sys.modules.values()):
+        if inside(getattr(module, "__file__", None), moves) is None:
+            continue
+        try:
+            _fix_namespace(list(vars(module).values()), moves, seen)
+        except Exception:  # a module with an odd namespace keeps its host paths in tracebacks
+            continue
+
+
+def _fix_module(module, moves):
+    for name in ("__file__", "__cached__"):
+        moved = inside(getattr(module, name, None), moves)
+        if moved is not None:
+            setattr(module, name, moved)
+    path = getattr(module, "__path__", None)
+    if isinstance(path, list):
+        path[:] = [inside(p, moves) or p for p in path]
+    elif path is not None and isinstance(getattr(path, "_path", None), list):
+        path._path[:] = [inside(p, moves) or p for p in path._path]
+    spec = getattr(module, "__spec__", None)
+    if spec is not None:
+        moved = inside(spec.origin, moves)
+        if moved is not None:
+            spec.origin = moved
+        cached = getattr(spec, "_cached", None)
+        if inside(cached, moves) is not None:
+            spec._cached = inside(cached, moves)
+        locations = spec.submodule_search_locations
+        if isinstance(locations, list):
+            locations[:] = [inside(p, moves) or p for p in locations]
+    loader = getattr(module, "__loader__", None)
+    moved = inside(getattr(loader, "path", None), moves)
+    if moved is not None:
+        try:
+            loader.path = moved
+        except AttributeError:
+            pass
+
+
+def interpreter(moves, script, pythonpath=(), host_only=()):
+    """Everything the interpreter says about paths, as seen inside; `script` is the program it
+    runs (sys.argv[0]), `pythonpath` the PYTHONPATH entries (which follow the script's directory),
+    `host_only` directories whose modules are forgotten (they are not inside)."""
+    for name in ("executable", "_base_executable", "prefix", "exec_prefix", "base_prefix", "base_exec_prefix",
+                 "_stdlib_dir"):
+        moved = inside(getattr(sys, name, None), moves)
+        if moved is not None:
+            setattr(sys, name, moved)
+    # an entry no move covers stays only if it is there inside too (the OS's own, for /usr)
+    rest = [inside(p, moves) or p for p in sys.path[1:] if inside(p, moves) is not None or os.path.isdir(p)]
+    front = [script.rsplit("/", 1)[0] or "/"] + [p for p in pythonpath if p]
+    sys.path[:] = front + [p for p in rest if p not in front]
+    sys.argv = [script]
+    sys.orig_argv = [sys.executable, script]
+    sys.path_importer_cache.clear()
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None) or ""
+        if any(origin.startswith(directory + "/") for directory in host_only):
+            del sys.modules[name]
+            continue
+        _fix_module(module, moves)
+    site = sys.modules.get("site")
+    if site is not None and isinstance(getattr(site, "PREFIXES", None), list):
+        site.PREFIXES[:] = [inside(p, moves) or p for p in site.PREFIXES]
+    sysconfig = sys.modules.get("sysconfig")
+    if sysconfig is not None and hasattr(sysconfig, "_CONFIG_VARS"):
+        sysconfig._CONFIG_VARS = None  # recomputed from the moved prefixes when asked
+    linecache = sys.modules.get("linecache")
+    if linecache is not None:
+        linecache.clearcache()
