@@ -36,8 +36,8 @@ from lamina.engine.volumes import VolumePool
 log = logging.getLogger("lamina.engine")
 
 ZYGOTE = Path(__file__).resolve().parent.parent / "runtimes" / "sandbox" / "zygote.py"
-PRELOAD = ("json", "logging", "traceback", "decimal", "_lamina_channel", "_lamina_context", "_lamina_logging",
-           "_lamina_marshal", "boto3")
+PRELOAD = ("json", "logging", "traceback", "decimal", "threading", "_lamina_channel", "_lamina_context",
+           "_lamina_listener", "_lamina_logging", "_lamina_marshal", "boto3")
 SECCOMP_ARCHES = ("x86_64", "aarch64")
 _LENGTH = struct.Struct(">I")
 

@@ -4,7 +4,8 @@
 It behaves as the AWS Python runtime (awslambdaric) does: resolve and import the handler once
 (init), then for each INVOKE frame build the context, decode the event, call the handler,
 encode the result, report errors with AWS's payloads and log lines. It talks to the engine
-over the inherited socket named by _LAMINA_RUNTIME_FD instead of the Runtime API over HTTP.
+over the inherited socket named by _LAMINA_RUNTIME_FD instead of the Runtime API over HTTP
+(AWS_LAMBDA_RUNTIME_API still names a listener that answers: `_lamina_listener`).
 Imports nothing from lamina (the function's interpreter may not have it): only the standard
 library and its sibling `_lamina_*` modules.
 """
@@ -19,6 +20,7 @@ import traceback
 
 import _lamina_channel as channel  # siblings, found while this directory is still sys.path[0]
 import _lamina_context as context
+import _lamina_listener as listener
 import _lamina_logging as log_format
 import _lamina_marshal as marshal
 
@@ -205,6 +207,10 @@ def main():
     log_sink = channel.LogSink(link)
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     _setup_sys_path(task_root, opt_dirs)
+    try:  # AWS sets it for every runtime; what reads it gets an answer there
+        os.environ["AWS_LAMBDA_RUNTIME_API"] = listener.start()
+    except OSError as exc:
+        print(f"lamina: no Runtime API listener: {exc}", file=sys.stderr)
     try:
         _setup_logging(log_sink, _JSON_LOGS, _LOG_LEVEL)
         request_handler = _get_handler(os.environ.get("_HANDLER", ""))
