@@ -3,7 +3,8 @@
 The zygote imports the stdlib, the runtime and boto3 on the host, at host paths (the interpreter's
 installation, lamina's runtime image); an environment forked from it sees those same files at
 /var/lang and /var/runtime. `code_filenames` (once, in the zygote) points every loaded function's
-code at its path inside, so tracebacks name /var/lang/...; `interpreter` (in each environment,
+code at its path inside, so tracebacks name /var/lang/..., and moves path constants computed at
+import (botocore finds its data files through one); `interpreter` (in each environment,
 after the pivot, so it sees what is inside) does the same for sys.executable, the prefixes, sys.path and every module's
 __file__, __path__ and spec, and forgets modules that exist only on the host (the zygote's own).
 
@@ -34,6 +35,18 @@ def _fix_code(function, moves):
         moved = inside(code.co_filename, moves)
         if moved is not None:
             _imp._fix_co_filename(code, moved)  # in place, nested code objects too
+    defaults = getattr(function, "__defaults__", None)
+    if defaults and any(inside(value, moves) is not None for value in defaults):
+        function.__defaults__ = tuple(inside(value, moves) or value for value in defaults)
+
+
+def _fix_strings(namespace, assign, moves):
+    """Path constants computed at import from __file__ (botocore's BOTOCORE_ROOT, its loader's
+    BUILTIN_DATA_PATH, its CA bundle): a package that reads its data files from there."""
+    for name, value in list(namespace.items()):
+        moved = inside(value, moves)
+        if moved is not None:
+            assign(name, moved)
 
 
 def _fix_namespace(values, moves, seen, depth=0):
@@ -51,20 +64,26 @@ def _fix_namespace(values, moves, seen, depth=0):
                     _fix_code(accessor, moves)
         elif isinstance(value, type):
             try:
-                members = list(vars(value).values())
-            except TypeError:
+                members = dict(vars(value))
+                _fix_strings(members, lambda name, moved, cls=value: setattr(cls, name, moved), moves)
+            except (TypeError, AttributeError):
                 continue
-            _fix_namespace(members, moves, seen, depth + 1)
+            _fix_namespace(list(members.values()), moves, seen, depth + 1)
 
 
 def code_filenames(moves):
-    """Point the code of every function and method of every loaded module at its path inside."""
+    """Point the code of every function and method of every loaded module at its path inside,
+    and the path constants of those modules and their classes (not __path__, which the zygote
+    may still import from)."""
     seen = set()
     for module in list(sys.modules.values()):
         if inside(getattr(module, "__file__", None), moves) is None:
             continue
         try:
-            _fix_namespace(list(vars(module).values()), moves, seen)
+            namespace = vars(module)
+            _fix_strings({k: v for k, v in namespace.items() if k not in ("__file__", "__cached__")},
+                         namespace.__setitem__, moves)
+            _fix_namespace(list(namespace.values()), moves, seen)
         except Exception:  # a module with an odd namespace keeps its host paths in tracebacks
             continue
 
