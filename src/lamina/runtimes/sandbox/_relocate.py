@@ -3,10 +3,11 @@
 The zygote imports the stdlib, the runtime and boto3 on the host, at host paths (the interpreter's
 installation, lamina's runtime image); an environment forked from it sees those same files at
 /var/lang and /var/runtime. `code_filenames` (once, in the zygote) points every loaded function's
-code at its path inside, so tracebacks name /var/lang/..., and moves path constants computed at
-import (botocore finds its data files through one); `interpreter` (in each environment,
-after the pivot, so it sees what is inside) does the same for sys.executable, the prefixes, sys.path and every module's
-__file__, __path__ and spec, and forgets modules that exist only on the host (the zygote's own).
+code at its path inside (tracebacks name /var/lang/...) and moves module files and the path
+constants computed at import (botocore finds its data files through one). `interpreter` (in
+each environment, after the pivot, so it sees what is inside) moves sys.executable, the
+prefixes, sys.path, packages' __path__ (which the zygote itself still imports from) and the
+modules imported since, and forgets modules that exist only on the host (the zygote's own).
 
 `moves` is a list of (host path, path inside), longest host path first (rootfs.moves). Stdlib
 only; imports nothing from lamina.
@@ -76,10 +77,12 @@ def code_filenames(moves):
     and the path constants of those modules and their classes (not __path__, which the zygote
     may still import from)."""
     seen = set()
-    for module in list(sys.modules.values()):
+    for name, module in list(sys.modules.items()):
         if inside(getattr(module, "__file__", None), moves) is None:
             continue
         try:
+            _fix_module(module, moves)
+            _SETTLED.add(name)
             namespace = vars(module)
             _fix_strings({k: v for k, v in namespace.items() if k not in ("__file__", "__cached__")},
                          namespace.__setitem__, moves)
@@ -88,16 +91,28 @@ def code_filenames(moves):
             continue
 
 
-def _fix_module(module, moves):
-    for name in ("__file__", "__cached__"):
-        moved = inside(getattr(module, name, None), moves)
-        if moved is not None:
-            setattr(module, name, moved)
+_SETTLED = set()  # modules whose file attributes code_filenames already moved (in the zygote)
+
+
+def _fix_search_path(module, moves):
+    """__path__ and the spec's search locations: where submodules are imported from."""
     path = getattr(module, "__path__", None)
     if isinstance(path, list):
         path[:] = [inside(p, moves) or p for p in path]
     elif path is not None and isinstance(getattr(path, "_path", None), list):
         path._path[:] = [inside(p, moves) or p for p in path._path]
+    spec = getattr(module, "__spec__", None)
+    locations = getattr(spec, "submodule_search_locations", None)
+    if isinstance(locations, list):
+        locations[:] = [inside(p, moves) or p for p in locations]
+
+
+def _fix_module(module, moves):
+    """Everything but the search path (the zygote may still import from it)."""
+    for name in ("__file__", "__cached__"):
+        moved = inside(getattr(module, name, None), moves)
+        if moved is not None:
+            setattr(module, name, moved)
     spec = getattr(module, "__spec__", None)
     if spec is not None:
         moved = inside(spec.origin, moves)
@@ -106,9 +121,6 @@ def _fix_module(module, moves):
         cached = getattr(spec, "_cached", None)
         if inside(cached, moves) is not None:
             spec._cached = inside(cached, moves)
-        locations = spec.submodule_search_locations
-        if isinstance(locations, list):
-            locations[:] = [inside(p, moves) or p for p in locations]
     loader = getattr(module, "__loader__", None)
     moved = inside(getattr(loader, "path", None), moves)
     if moved is not None:
@@ -139,7 +151,10 @@ def interpreter(moves, script, pythonpath=(), host_only=()):
         if any(origin.startswith(directory + "/") for directory in host_only):
             del sys.modules[name]
             continue
-        _fix_module(module, moves)
+        if hasattr(module, "__path__"):
+            _fix_search_path(module, moves)
+        if name not in _SETTLED:  # imported after the zygote's preload
+            _fix_module(module, moves)
     site = sys.modules.get("site")
     if site is not None and isinstance(getattr(site, "PREFIXES", None), list):
         site.PREFIXES[:] = [inside(p, moves) or p for p in site.PREFIXES]
