@@ -9,8 +9,9 @@ runtime, built once at engine start from lamina's own files:
                      shares with the Python runtime, and node/bootstrap.cjs
 
 Entries are hard links (copies across file systems), never symlinks: a link would point at a
-host path the environment cannot see. Each build is a fresh directory (older ones are removed),
-so a running zygote never sees a half-built image.
+host path the environment cannot see. An image is named for what it was built from, so a
+restart reuses it; a new one is built aside and renamed into place (a zygote never sees a
+half-built image), and images of other sources are removed.
 
 Runs on the server side at engine start; imports nothing from lamina.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import importlib.util
 import logging
 import os
@@ -94,15 +96,36 @@ def build_rapid(target: Path) -> None:
         _place(source, target / "node" / source.name)
 
 
+def fingerprint() -> str:
+    """What the image is built from: lamina's runtime files and the closure's installed
+    distributions (names, sizes, modification times). The same sources give the same name."""
+    digest = hashlib.sha256()
+    for directory in ("python", "rapid", "node"):
+        for source in _runtime_files(RUNTIMES / directory):
+            stat = source.stat()
+            digest.update(f"{source}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    for name, distribution in CLOSURE.items():
+        origin = _origin(name)
+        if origin is not None:
+            infos = sorted(info.name for info in origin.parent.glob(f"{distribution}-*.dist-info"))
+            digest.update(f"{origin}:{infos}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def build(site_dir: Path) -> Path:
-    """A fresh image under `site_dir` (older ones removed); returns its root, which holds
+    """The image under `site_dir` for the current sources: reused when one was built from the
+    same sources, else built afresh; other images are removed. Returns its root, which holds
     `python` and `rapid`."""
     site_dir.mkdir(parents=True, exist_ok=True)
-    image = site_dir / f"image-{uuid.uuid4().hex[:12]}"
-    building = site_dir / f".{image.name}"
-    build_python(building / "python")
-    build_rapid(building / "rapid")
-    building.rename(image)
+    image = site_dir / f"image-{fingerprint()}"
+    if not image.is_dir():
+        building = site_dir / f".{image.name}-{uuid.uuid4().hex[:8]}"
+        build_python(building / "python")
+        build_rapid(building / "rapid")
+        try:
+            building.rename(image)
+        except OSError:  # another process built the same image first
+            shutil.rmtree(building, ignore_errors=True)
     for old in site_dir.iterdir():
         if old != image:
             with contextlib.suppress(OSError):

@@ -30,11 +30,16 @@ def test_the_rapid_image_holds_rapid_its_channel_and_nodes_bootstrap(tmp_path):
     assert not (rapid / "boto3").exists()
 
 
-def test_each_build_is_fresh_and_removes_older_ones(tmp_path):
+def test_an_image_is_reused_for_the_same_sources_and_others_are_removed(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "boto3").symlink_to(tmp_path)  # what an older lamina left (links), removed too
+    (site / "image-0000000000000000").mkdir()  # an image of other sources
     first = runtime_site.build(site)
+    marker = first / "python" / "kept"
+    marker.touch()
     second = runtime_site.build(site)
-    assert first != second and sorted(site.iterdir()) == [second]
+    assert first == second and marker.exists()  # not rebuilt
+    assert sorted(site.iterdir()) == [second]
     assert tmp_path.is_dir()  # a link's target is never followed
+    assert first.name == f"image-{runtime_site.fingerprint()}"
