@@ -38,16 +38,17 @@ import _relocate
 import relocme
 from relocme import sub
 moves = [(PKG_PARENT, "/var/runtime"), (os.path.dirname(os.path.dirname(os.__file__)), "/var/lang/lib")]
-_relocate.code_filenames(moves)
+_relocate.code_filenames(moves, host_only=(SANDBOX,))
 try:
     relocme.Boom().explode()
 except ValueError:
     trace = traceback.format_exc()
+from relocme import late  # imported after the zygote settled: moved by the environment's scan
 _relocate.interpreter(moves, "/var/runtime/bootstrap.py", pythonpath=["/var/runtime"], host_only=(SANDBOX,))
 print(json.dumps({"trace": trace, "file": relocme.__file__, "path": list(relocme.__path__),
                   "origin": relocme.__spec__.origin, "sub": sub.__file__, "argv": sys.argv,
                   "orig_argv": sys.orig_argv, "sys_path": sys.path[:2], "os": os.__file__,
-                  "relocate_gone": "_relocate" not in sys.modules}))
+                  "relocate_gone": "_relocate" not in sys.modules, "late": late.__file__}))
 '''
 
 
@@ -56,6 +57,7 @@ def test_an_interpreter_forgets_its_host_paths(tmp_path):
     package.mkdir()
     (package / "__init__.py").write_text("class Boom:\n    def explode(self):\n        raise ValueError('x')\n")
     (package / "sub.py").write_text("")
+    (package / "late.py").write_text("")
     code = CHILD.replace("SANDBOX", repr(str(SANDBOX))).replace("PKG_PARENT", repr(str(tmp_path)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     seen = json.loads(out.stdout)
@@ -66,3 +68,4 @@ def test_an_interpreter_forgets_its_host_paths(tmp_path):
     assert seen["argv"] == ["/var/runtime/bootstrap.py"] and seen["orig_argv"][1:] == ["/var/runtime/bootstrap.py"]
     assert seen["sys_path"] == ["/var/runtime", "/var/runtime"]  # the script's directory, then PYTHONPATH
     assert seen["os"].startswith("/var/lang/lib/") and seen["relocate_gone"]
+    assert seen["late"] == "/var/runtime/relocme/late.py"

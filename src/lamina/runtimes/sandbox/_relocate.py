@@ -72,26 +72,41 @@ def _fix_namespace(values, moves, seen, depth=0):
             _fix_namespace(list(members.values()), moves, seen, depth + 1)
 
 
-def code_filenames(moves):
+class _Settled:
+    """What the zygote moved ahead, so an environment touches only what it must: every page an
+    environment writes after the fork is a copy-on-write fault (a pass over all modules cost
+    6-15 ms of each cold start)."""
+
+    modules = set()  # names whose files, code and constants were moved
+    packages = []  # names of those with a __path__ (moved in each environment: the zygote imports)
+    host_only = []  # names of modules that exist only on the host (forgotten in each environment)
+    count = -1  # len(sys.modules) once settled: more in an environment means later imports
+
+
+def code_filenames(moves, host_only=()):
     """Point the code of every function and method of every loaded module at its path inside,
     and the path constants of those modules and their classes (not __path__, which the zygote
-    may still import from)."""
+    may still import from); note modules that live in `host_only` directories."""
     seen = set()
     for name, module in list(sys.modules.items()):
-        if inside(getattr(module, "__file__", None), moves) is None:
+        origin = getattr(module, "__file__", None) or ""
+        if any(origin.startswith(directory + "/") for directory in host_only):
+            _Settled.host_only.append(name)
+            continue
+        if inside(origin, moves) is None:
             continue
         try:
             _fix_module(module, moves)
-            _SETTLED.add(name)
+            _Settled.modules.add(name)
+            if hasattr(module, "__path__"):
+                _Settled.packages.append(name)
             namespace = vars(module)
             _fix_strings({k: v for k, v in namespace.items() if k not in ("__file__", "__cached__")},
                          namespace.__setitem__, moves)
             _fix_namespace(list(namespace.values()), moves, seen)
         except Exception:  # a module with an odd namespace keeps its host paths in tracebacks
             continue
-
-
-_SETTLED = set()  # modules whose file attributes code_filenames already moved (in the zygote)
+    _Settled.count = len(sys.modules)
 
 
 def _fix_search_path(module, moves):
@@ -146,15 +161,21 @@ def interpreter(moves, script, pythonpath=(), host_only=()):
     sys.argv = [script]
     sys.orig_argv = [sys.executable, script]
     sys.path_importer_cache.clear()
-    for name, module in list(sys.modules.items()):
-        origin = getattr(module, "__file__", None) or ""
-        if any(origin.startswith(directory + "/") for directory in host_only):
-            del sys.modules[name]
-            continue
-        if hasattr(module, "__path__"):
+    if len(sys.modules) != _Settled.count:  # imports since the zygote settled (or it did not)
+        for name, module in list(sys.modules.items()):
+            origin = getattr(module, "__file__", None) or ""
+            if any(origin.startswith(directory + "/") for directory in host_only):
+                del sys.modules[name]
+            elif name not in _Settled.modules:
+                _fix_module(module, moves)
+                if hasattr(module, "__path__"):
+                    _fix_search_path(module, moves)
+    for name in _Settled.host_only:
+        sys.modules.pop(name, None)
+    for name in _Settled.packages:
+        module = sys.modules.get(name)
+        if module is not None:
             _fix_search_path(module, moves)
-        if name not in _SETTLED:  # imported after the zygote's preload
-            _fix_module(module, moves)
     site = sys.modules.get("site")
     if site is not None and isinstance(getattr(site, "PREFIXES", None), list):
         site.PREFIXES[:] = [inside(p, moves) or p for p in site.PREFIXES]

@@ -91,7 +91,7 @@ def _preload(paths, modules, moves=()):
         origin = getattr(module, "__file__", None) or ""
         if "." not in name and any(origin.startswith(path + os.sep) for path in paths if path):
             _PRELOADED.add(name)
-    _relocate.code_filenames(moves)  # tracebacks inside name /var/lang, /var/runtime
+    _relocate.code_filenames(moves, host_only=(_HERE,))  # tracebacks inside name /var/lang, /var/runtime
 
 
 def _purge_shadowed(task_roots):
