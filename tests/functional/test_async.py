@@ -113,7 +113,7 @@ def test_failing_event_is_retried_then_sent_to_on_failure(lam, server):
     assert record["requestPayload"] == {"order": 7}
     assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
     assert record["responsePayload"]["errorType"] == "RuntimeError"
-    attempts = [line for line in log_lines(server, "/aws/lambda/fails") if line == f"ATTEMPT {request_id}"]
+    attempts = [line for line in log_lines(server, "/aws/lambda/fails") if line == f"ATTEMPT {request_id}\n"]  # printed: keeps its newline
     assert len(attempts) == 3  # 1 + MaximumRetryAttempts, each with the same request id
 
 

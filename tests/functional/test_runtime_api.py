@@ -214,7 +214,7 @@ def test_an_extension_in_a_layer_gets_invoke_shutdown_and_telemetry(server):
                  "platform.extension", "platform.telemetrySubscription"):
         assert any(m.startswith(f"EXT TELEMETRY {kind}") for m in messages), kind
     for kind in ("platform.start", "platform.runtimeDone", "platform.report"):
-        assert f"EXT TELEMETRY {kind} {request_id}" in messages, kind
-    assert "EXT TELEMETRY function " in messages  # the runtime's "handling" line
+        assert f"EXT TELEMETRY {kind} {request_id}\n" in messages, kind  # printed lines keep their newline
+    assert "EXT TELEMETRY function \n" in messages  # the runtime's "handling" line
     messages = logs_of(server, "extended", "EXT SHUTDOWN spindown")  # reaped after LAMINA_IDLE_TIMEOUT
-    assert "EXT SHUTDOWN spindown" in messages
+    assert "EXT SHUTDOWN spindown\n" in messages

@@ -36,7 +36,10 @@ def flavor(request, interpreter) -> Flavor:
     if name == "awslambdaric":
         tree = request.getfixturevalue("ric_tree")
         return Flavor("awslambdaric", "provided.al2023",
-                      {"app.py": PYTHON_APP, "bootstrap": '#!/bin/sh\nexec python3 -m awslambdaric "$_HANDLER"\n'},
+                      # a custom runtime's PATH has only the OS's python3 (issue 21 item 11): the
+                      # bootstrap names the interpreter awslambdaric was installed for
+                      {"app.py": PYTHON_APP,
+                       "bootstrap": f'#!/bin/sh\nexec {interpreter[1]} -m awslambdaric "$_HANDLER"\n'},
                       "app", "ValueError", executables=("bootstrap",),
                       trees={entry.name: entry for entry in tree.iterdir() if entry.name != "bin"})
     if name == "bash":
@@ -169,6 +172,6 @@ def test_large_log_output_arrives_whole_and_in_order(kit, flavor):
         end = messages.index("END RequestId: req-flood")
         lines = messages[start + 1:end]
         assert len(lines) == 3000
-        assert all(line.endswith(f"line {i}") for i, line in enumerate(lines))
+        assert all(line.endswith(f"line {i}\n") for i, line in enumerate(lines))  # as AWS stores them
         assert result.log_tail.splitlines()[-1].startswith("REPORT RequestId: req-flood\t")
     kit(scenario)

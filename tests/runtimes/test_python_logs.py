@@ -56,12 +56,12 @@ def test_platform_lines_and_application_output_in_order(kit):
         assert len(init) == 1  # once per environment
         assert re.fullmatch(r"INIT_START Runtime Version: python:3\.\d+\.v1\tRuntime Version ARN: "
                             r"arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}", init[0])
-        assert messages.index(init[0]) < messages.index("printed during init") < messages.index(
+        assert messages.index(init[0]) < messages.index("printed during init\n") < messages.index(
             "START RequestId: req-1 Version: $LATEST")
         first = messages[messages.index("START RequestId: req-1 Version: $LATEST"):
                          messages.index("START RequestId: req-2 Version: $LATEST")]
-        assert first[1:4] == ["hello from print", "two-parts joined", "to stderr"]
-        assert re.fullmatch(rf"\[WARNING\]\t{TS}\treq-1\tfrom logging", first[4])
+        assert first[1:4] == ["hello from print\n", "two-parts joined\n", "to stderr\n"]  # as AWS stores them
+        assert re.fullmatch(rf"\[WARNING\]\t{TS}\treq-1\tfrom logging\n", first[4])
         assert first[5] == "from context.log"
         assert first[6] == "END RequestId: req-1"
         fields = first[7].split("\t")
@@ -91,8 +91,8 @@ def test_fd_level_and_subprocess_output_is_captured_inside_the_invocation(kit):
         await k.invoke(k.function(APP, "app.fd_level"), request_id="req-fd")
         messages = k.messages()
         start, end = messages.index("START RequestId: req-fd Version: $LATEST"), messages.index("END RequestId: req-fd")
-        assert "written to fd 1" in messages[start:end]
-        assert "from a subprocess" in messages[start:end]
+        assert "written to fd 1\n" in messages[start:end]
+        assert "from a subprocess\n" in messages[start:end]
     kit(scenario)
 
 
@@ -103,8 +103,8 @@ def test_large_output_arrives_whole_and_in_order(kit):
         assert result.payload == b'"done"'
         messages = k.messages()
         start = messages.index("START RequestId: req-big Version: $LATEST")
-        assert messages[start + 1:start + 20001] == [f"line {i}" for i in range(20000)]
-        assert messages[start + 20001:-2] == ["z" * 262_144, "z" * (300_000 - 262_144)]  # cut at 256 KiB
+        assert messages[start + 1:start + 20001] == [f"line {i}\n" for i in range(20000)]
+        assert messages[start + 20001:-2] == ["z" * 262_144, "z" * (300_000 - 262_144) + "\n"]  # cut at 256 KiB
         assert messages[-2] == "END RequestId: req-big"
         tail = result.log_tail
         assert len(tail.encode()) <= 4096
@@ -179,7 +179,7 @@ def test_json_format_records_levels_and_platform_lines(kit):
         spec = k.function(JSON_APP, "app.leveled", log_format="JSON", application_log_level="WARN")
         result = await k.invoke(spec, request_id="req-j", tail=True)
         messages = k.messages()
-        assert "plain print" in messages
+        assert "plain print\n" in messages
         assert not any("below WARN" in m for m in messages)
         records = [json.loads(m) for m in messages if m.startswith("{")]
         types = [r.get("type") for r in records if "type" in r]

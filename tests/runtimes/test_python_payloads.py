@@ -4,7 +4,6 @@ handler sees (real engine, process backend, real bootstrap)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 
 ECHO = """
@@ -163,7 +162,9 @@ def test_environment_variables_are_lambdas_and_nothing_of_the_host(kit, monkeypa
         env = body["env"]
         assert "LAMINA_HOST_SECRET" not in env and "HOME" not in env
         assert not any(key.startswith("_LAMINA") for key in env)
-        assert "AWS_LAMBDA_MAX_CONCURRENCY" not in env and "AWS_LAMBDA_RUNTIME_API" not in env
+        assert "AWS_LAMBDA_MAX_CONCURRENCY" not in env
+        host, port = env["AWS_LAMBDA_RUNTIME_API"].split(":")  # set for every runtime, as on AWS
+        assert host == "127.0.0.1" and int(port) > 0
         assert env["_HANDLER"] == "app.handler"
         assert env["AWS_REGION"] == "us-east-1" == env["AWS_DEFAULT_REGION"]  # reserved: the user's is ignored
         assert env["AWS_EXECUTION_ENV"] == f"AWS_Lambda_{interpreter[0]}"
@@ -176,7 +177,8 @@ def test_environment_variables_are_lambdas_and_nothing_of_the_host(kit, monkeypa
         assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA") and len(env["AWS_ACCESS_KEY_ID"]) == 20
         assert len(env["AWS_SECRET_ACCESS_KEY"]) == 40 and env["AWS_SESSION_TOKEN"]
         assert env["LAMBDA_TASK_ROOT"] == str(spec.code_dir) == body["cwd"]
-        assert env["LAMBDA_RUNTIME_DIR"].endswith(os.path.join("runtimes", "python"))
+        assert env["LAMBDA_RUNTIME_DIR"] == env["PYTHONPATH"]  # the runtime image (process backend: host path)
+        assert env["LAMBDA_RUNTIME_DIR"].startswith(str(k.root / "site")) and env["LAMBDA_RUNTIME_DIR"].endswith("python")
         assert env["TZ"] == ":UTC" and env["LANG"] == "C.UTF-8" and env["GREETING"] == "hola"
         assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9001"
         assert "/usr/bin/" in env["PATH"].split(":") and env["LD_LIBRARY_PATH"]
@@ -210,8 +212,9 @@ def test_sys_path_puts_task_root_then_layers_then_runtime_packages(kit, tmp_path
         assert path[0] == str(spec.code_dir)
         assert path[1:5] == [str(second / "python"), str(second / "python" / "lib" / f"python{version}" / "site-packages"),
                              str(first / "python"), str(first / "python" / "lib" / f"python{version}" / "site-packages")]
-        assert path[5] == str(k.root / "site")
-        assert not any(p.endswith(os.path.join("runtimes", "python")) for p in path)
+        # then the runtime image (PYTHONPATH, AWS's /var/runtime), once: not as the script's directory
+        assert path[5].startswith(str(k.root / "site")) and path[5].endswith("python")
+        assert path.count(path[5]) == 1
     kit(scenario)
 
 

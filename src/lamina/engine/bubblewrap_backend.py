@@ -12,6 +12,11 @@ such sources onto a staging directory inside a private mount namespace of its ow
 the environment), and only then drops to the sandbox uid. Without root there is no cgroup and
 bwrap runs as lamina's user; `not_enforced` says what is missing.
 
+The paths inside are AWS's (/var/lang, /var/runtime, /var/task: `rootfs`), but unlike the
+namespaces backend, which shows such directories through overlays named by descriptors,
+/proc/self/mountinfo here shows each bind's source path within its file system (for example
+the interpreter's installation or the data dir): bwrap offers no way to name a source neutrally.
+
 Owns building the bwrap command line (`command`, pure), the staging, the cgroup of each
 environment and its removal, and finding the runtime inside the tree; the plumbing, exit
 detection and readings are lamina.engine.piped's. Its dependencies are handed in by
@@ -408,7 +413,10 @@ class BubblewrapBackend(SandboxBackend):
                     filter_r, filter_w = os.pipe()
                     os.write(filter_w, self.seccomp)
                     os.close(filter_w)
-                argv = command(plan, [launch.interpreter, "-s", "-u", str(launch.bootstrap)], network=launch.network,
+                moved = rootfs.moves(plan)  # run the interpreter and bootstrap at their paths inside
+                runtime = [rootfs.inside(os.path.realpath(launch.interpreter), moved), "-s", "-u",
+                           rootfs.inside(str(launch.bootstrap), moved)]
+                argv = command(plan, runtime, network=launch.network,
                                overlay=self.overlay, stages=stages, seccomp_fd=filter_r, bwrap=self.bwrap)
                 if self.hierarchy is not None:
                     group = self.hierarchy.create(launch.env_id)

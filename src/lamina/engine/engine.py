@@ -32,10 +32,8 @@ from lamina.errors import ServiceException, TooManyRequestsException
 log = logging.getLogger("lamina.engine")
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtimes" / "python"
-BOOTSTRAP = RUNTIME_DIR / "bootstrap.py"
 # Every other runtime reaches the engine through rapid, the in-sandbox Runtime API server.
 RAPID_DIR = RUNTIME_DIR.parent / "rapid"
-RAPID_BOOTSTRAP = RAPID_DIR / "bootstrap.py"
 NODE_VARIABLE = "_LAMINA_NODE"  # the node executable rapid starts for nodejs* runtimes
 
 
@@ -122,13 +120,20 @@ class Engine:
                             executed_version=spec.version, function_error="Unhandled",
                             error_type="Runtime.InvalidEntrypoint")
 
+    def _runtime_image(self, rapid: bool) -> Path:
+        """What /var/runtime holds (runtime_site): the built image, or lamina's own directory
+        when the engine was not started (unit tests that drive _create directly)."""
+        if self._site_dir is None:
+            return RAPID_DIR if rapid else RUNTIME_DIR
+        return self._site_dir / ("rapid" if rapid else "python")
+
     def _create(self, spec: RunSpec, pool: Pool, *, provisioned: bool = False) -> Environment:
         env_id = uuid.uuid4().hex
         group = spec.log_group or f"/aws/lambda/{spec.function_name}"
         stream = report.stream_name(spec.version, env_id, time.time())
         rapid = runtime_ids.uses_runtime_api(spec.runtime)
         mounts = Mounts(code_dir=Path(spec.code_dir), layer_dirs=tuple(Path(d) for d in spec.layer_dirs),
-                        runtime_dir=RAPID_DIR if rapid else RUNTIME_DIR, site_dir=self._site_dir,
+                        runtime_dir=self._runtime_image(rapid), site_dir=None,
                         tmp_dir=self._scratch / "environments" / env_id / "tmp")
         interpreter = spec.interpreter or ""
         layout = self.backend.layout(mounts, interpreter)
@@ -137,7 +142,7 @@ class Engine:
                                   initialization_type="provisioned-concurrency" if provisioned else "on-demand")
         if spec.executable and runtime_ids.is_node(spec.runtime):
             variables[NODE_VARIABLE] = spec.executable
-        launch = Launch(env_id=env_id, interpreter=interpreter, bootstrap=RAPID_BOOTSTRAP if rapid else BOOTSTRAP,
+        launch = Launch(env_id=env_id, interpreter=interpreter, bootstrap=mounts.runtime_dir / "bootstrap.py",
                         mounts=mounts,
                         env=variables, memory_mb=spec.memory_mb, ephemeral_mb=spec.ephemeral_mb,
                         network=spec.network)

@@ -1,7 +1,8 @@
 """The environment variables of an execution environment, built from scratch (nothing of the
 host's environment leaks in): Lambda's reserved variables, its presets (with
 AWS_LAMBDA_LOG_FORMAT / AWS_LAMBDA_LOG_LEVEL for LogFormat JSON), the user's variables, and the
-two private ones the lamina runtime consumes at start (reference 4.2).
+private ones the lamina runtime (or rapid) consumes at start (reference 4.2). Custom runtimes
+(provided.*) get AWS's OS-only PATH: no interpreter of lamina's on it.
 
 Pure: the caller passes the spec, the in-sandbox layout and the platform facts. Imports
 lamina.engine.spec and lamina.engine.sandbox (for the Layout type) only.
@@ -17,6 +18,7 @@ from lamina.engine.sandbox import Layout
 from lamina.engine.spec import RunSpec
 
 OPT_DIRS_VARIABLE = "_LAMINA_OPT_DIRS"  # layer roots, highest precedence first; popped by the runtime
+LIBRARY_PATH_VARIABLE = "_LAMINA_LD_LIBRARY_PATH"  # custom runtimes: the bootstrap's LD_LIBRARY_PATH; popped by rapid
 
 # Variables a function may not set (CreateFunction rejects them); they always win.
 RESERVED = frozenset({
@@ -40,16 +42,27 @@ def local_credentials() -> tuple[str, str, str]:
     return key_id, secret, token
 
 
+def is_custom(runtime: str) -> bool:
+    """An OS-only runtime (provided, provided.al2, provided.al2023): no managed interpreter."""
+    return runtime == "provided" or runtime.startswith("provided.")
+
+
 def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_group: str,
           log_stream: str, credentials: tuple[str, str, str],
           initialization_type: str = "on-demand") -> dict[str, str]:
     opt = layout.opt_dirs
+    # A custom runtime's bootstrap runs on the OS alone (AWS: no /var/lang on provided.*), so the
+    # interpreter lamina runs rapid with is not on its PATH: `python3` is the OS's.
+    managed = not is_custom(spec.runtime)
+    bin_dirs = layout.bin_dirs if managed else ()
+    libraries = ["/lib64", "/usr/lib64", layout.runtime_dir, f"{layout.runtime_dir}/lib",
+                 layout.task_root, f"{layout.task_root}/lib", *(f"{d}/lib" for d in opt)]
     presets = {
         "LANG": "en_US.UTF-8",
-        "PATH": ":".join([*layout.bin_dirs, "/usr/local/bin", "/usr/bin/", "/bin", *(f"{d}/bin" for d in opt)]),
-        "LD_LIBRARY_PATH": ":".join([
-            *layout.lib_dirs, "/lib64", "/usr/lib64", layout.runtime_dir, f"{layout.runtime_dir}/lib",
-            layout.task_root, f"{layout.task_root}/lib", *(f"{d}/lib" for d in opt)]),
+        "PATH": ":".join([*bin_dirs, "/usr/local/bin", "/usr/bin/", "/bin", *(f"{d}/bin" for d in opt)]),
+        # rapid itself needs the interpreter's libraries (a shared libpython) to start; what it
+        # starts gets AWS's value, which it finds in LIBRARY_PATH_VARIABLE
+        "LD_LIBRARY_PATH": ":".join([*layout.lib_dirs, *libraries]),
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         # boto3 inside the function reaches lamina rather than AWS.
         "AWS_ENDPOINT_URL": endpoint_url,
@@ -57,8 +70,8 @@ def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_
     if spec.log_format == "JSON":  # LoggingConfig JSON: read by the runtime, as awslambdaric does
         presets["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
         presets["AWS_LAMBDA_LOG_LEVEL"] = (spec.application_log_level or "INFO").upper()
-    if layout.site_dir:
-        presets["PYTHONPATH"] = layout.site_dir  # AWS: PYTHONPATH=/var/runtime (where boto3 lives)
+    if spec.runtime.startswith("python"):
+        presets["PYTHONPATH"] = layout.site_dir or layout.runtime_dir  # AWS: /var/runtime (where boto3 lives)
     if layout.tmp_dir and layout.tmp_dir != "/tmp":
         presets["TMPDIR"] = layout.tmp_dir
     key_id, secret, token = spec.credentials or credentials
@@ -83,5 +96,7 @@ def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_
         "TZ": ":UTC",
         OPT_DIRS_VARIABLE: ":".join(opt),
     }
+    if not managed:
+        reserved[LIBRARY_PATH_VARIABLE] = ":".join(libraries)
     user = {key: value for key, value in spec.environment.items() if key not in RESERVED}
     return {**presets, **user, **reserved}

@@ -71,15 +71,16 @@ class LogStream:
             self._tail.add(message)
 
     def record(self, text: bytes) -> None:
-        """A log record the runtime sent whole: one event, without its trailing newline."""
-        message = text.decode("utf-8", "replace")
-        self.line(message[:-1] if message.endswith("\n") else message)
+        """A log record the runtime sent whole: one event, as sent (with its trailing newline, as
+        AWS stores a record)."""
+        self.line(text.decode("utf-8", "replace"))
         if self._live is None:
             self._arm()
 
     def output(self, data: bytes, source: int = PROGRAM) -> None:
-        """Bytes written to stdout/stderr: every complete line is an event; a line longer than an
-        event can hold is cut into events of MAX_EVENT_BYTES."""
+        """Bytes written to stdout/stderr: every complete line is an event that keeps its `\n` (as
+        AWS stores it); a line longer than an event can hold is cut into events of MAX_EVENT_BYTES,
+        the last of which keeps the newline."""
         partial = self._partial[source]
         if b"\n" not in data:
             if data:
@@ -92,10 +93,10 @@ class LogStream:
         first = bytes(partial) + lines[0] if partial else lines[0]
         partial.clear()
         if first or not self._cut[source]:  # the newline that ends an already cut line adds nothing
-            self._emit(first, now)
+            self._emit(first + b"\n", now)
         self._cut[source] = False
         for line in lines[1:-1]:
-            self._emit(line, now)
+            self._emit(line + b"\n", now)
         partial += lines[-1]
         self._overflow(source)
         if self._live is None:

@@ -36,8 +36,8 @@ from lamina.engine.volumes import VolumePool
 log = logging.getLogger("lamina.engine")
 
 ZYGOTE = Path(__file__).resolve().parent.parent / "runtimes" / "sandbox" / "zygote.py"
-PRELOAD = ("json", "logging", "traceback", "decimal", "_lamina_channel", "_lamina_context", "_lamina_logging",
-           "_lamina_marshal", "boto3")
+PRELOAD = ("json", "logging", "traceback", "decimal", "threading", "_lamina_channel", "_lamina_context",
+           "_lamina_listener", "_lamina_logging", "_lamina_marshal", "boto3")
 SECCOMP_ARCHES = ("x86_64", "aarch64")
 _LENGTH = struct.Struct(">I")
 
@@ -96,7 +96,8 @@ class Zygote:
         paths = [str(runtime_dir.parent / "python")] + ([str(site_dir)] if site_dir else [])
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_LAMINA_ZYGOTE_FD": str(child.fileno()),
                "_LAMINA_PRELOAD_PATHS": ":".join(paths), "_LAMINA_PRELOAD": ",".join(PRELOAD),
-               "PYTHONDONTWRITEBYTECODE": "1"}
+               "PYTHONDONTWRITEBYTECODE": "1",
+               "_LAMINA_MOVES": json.dumps(rootfs.preload_moves(self.interpreter, str(runtime_dir.parent / "python")))}
         try:
             self.proc = subprocess.Popen([self.interpreter, "-s", "-u", str(ZYGOTE)], env=env, pass_fds=(child.fileno(),),
                                          stdin=subprocess.DEVNULL, start_new_session=True)
@@ -308,7 +309,7 @@ class NamespacesBackend(SandboxBackend):
             "opt_layers": list(plan.opt_layers), "devices": list(rootfs.DEVICES), "hostname": rootfs.HOSTNAME,
             "network": launch.network, "uid": rootfs.SANDBOX_UID, "last_cap": self._last_cap,
             "env": launch.env, "cwd": rootfs.TASK_ROOT, "bootstrap": str(launch.bootstrap),
-            "memory_mb": launch.memory_mb,
+            "memory_mb": launch.memory_mb, "moves": rootfs.moves(plan),
         }
         with Plumbing() as plumbing:
             plumbing.on_failure(release)

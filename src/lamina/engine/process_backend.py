@@ -2,6 +2,12 @@
 process group) with a few rlimits. It isolates almost nothing, says so in `not_enforced`, and is
 the last resort where neither namespaces nor bubblewrap are available.
 
+Nor does it show AWS's layout (issue 21, item 9): without a mount namespace nothing can appear
+at /var/task, /var/runtime or /var/lang, so a function sees host paths: LAMBDA_TASK_ROOT is the
+unpacked code's directory, LAMBDA_RUNTIME_DIR and PYTHONPATH the runtime image in the data dir,
+sys.executable and PATH's first entry the host interpreter's, and the whole host file system is
+listable. Only the variables' names and the PATH order match AWS's.
+
 Owns spawning the runtime as a child with its rlimits; the socketpair, output pipe, exit
 detection, signalling the process group and peak-memory readings are lamina.engine.piped's.
 Keeps nothing beside its environments, so it needs no dependencies and its close() has nothing

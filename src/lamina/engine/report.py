@@ -221,7 +221,7 @@ def invalid_entrypoint(request_id: str, detail: str) -> bytes:
 
 def tail(lines: list[str]) -> str:
     """The last 4,096 bytes of these log lines as text, never starting inside a character."""
-    data = ("\n".join(lines) + "\n").encode()
+    data = "".join(line if line.endswith("\n") else line + "\n" for line in lines).encode()
     if len(data) <= TAIL_BYTES:
         return data.decode()
     return data[-TAIL_BYTES:].decode("utf-8", "ignore")

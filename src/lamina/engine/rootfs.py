@@ -3,13 +3,18 @@ where, and whether writable. Both isolating backends (namespaces, bubblewrap) bu
 root from the same plan, so a function sees the same tree whichever isolates it:
 
     /usr /etc (and the host's /bin /lib /lib64 /sbin links)   read-only: the OS image
+    /var/lang                                                 read-only: the interpreter's prefix
+    /var/runtime                                              read-only: the runtime image
     /var/task                                                 read-only: the deployment package
     /opt                                                      read-only: the layers, merged
-    <interpreter prefix>, lamina's runtimes, runtime site     read-only, at their host paths
     /tmp                                                      writable: the environment's volume
     /proc /dev                                                new, minimal
 
-Nothing else of the host is visible. Pure functions; imports lamina.engine.sandbox only.
+These are AWS's paths; nothing else of the host is visible, and no host path of lamina's (the
+repository, the interpreter's installation, the data dir) appears inside: `moves` says which host
+path shows where, so what runs inside can translate paths it learnt on the host. An interpreter
+in /usr (the OS's own) stays there, as no /var/lang is needed. Pure functions; imports
+lamina.engine.sandbox only.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from pathlib import Path
 from lamina.engine.sandbox import Layout, Mounts
 
 TASK_ROOT = "/var/task"
+LANG = "/var/lang"  # AWS: the runtime's interpreter (sys.prefix)
+RUNTIME = "/var/runtime"  # AWS: LAMBDA_RUNTIME_DIR
 OPT = "/opt"
 SYSTEM_DIRS = ("/usr", "/etc")
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
@@ -55,17 +62,6 @@ def _covered(path: str, by: list[str]) -> bool:
     return any(path == b or path.startswith(b.rstrip("/") + "/") for b in by)
 
 
-def site_targets(site_dir: Path | None) -> list[str]:
-    """The real directories (or files) the runtime site's links point at."""
-    if site_dir is None or not site_dir.is_dir():
-        return []
-    found = []
-    for entry in sorted(site_dir.iterdir()):
-        if entry.is_symlink():
-            found.append(os.path.realpath(entry))
-    return found
-
-
 def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
          host_root: str = "/") -> Plan:
     """The new root for an environment built from `mounts`, run by `interpreter`."""
@@ -88,32 +84,53 @@ def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
             links.append((link, os.readlink(host)))
         elif os.path.isdir(host):
             ro(link)
-    ro(interpreter_prefix(interpreter))
-    ro(str(Path(mounts.runtime_dir).parent))  # lamina's runtimes (python, rapid, node)
-    if mounts.site_dir is not None:
-        ro(str(mounts.site_dir))
-        for target in site_targets(mounts.site_dir):
-            ro(target)
+    prefix = interpreter_prefix(interpreter) if interpreter else "/usr"
+    if prefix != "/usr":
+        ro(prefix, LANG)
+    ro(str(mounts.runtime_dir), RUNTIME)
     for path in extra_ro:
         ro(path)
     binds.append(Bind(str(mounts.code_dir), TASK_ROOT))
     binds.append(Bind(str(mounts.tmp_dir), "/tmp", writable=True))
-    # parents before children: lamina's own paths may lie under /tmp (a data dir there)
-    binds.sort(key=lambda bind: bind.target.rstrip("/").count("/"))
+    binds.sort(key=lambda bind: bind.target.rstrip("/").count("/"))  # parents before children
     return Plan(binds=tuple(binds), links=tuple(links),
                 opt_layers=tuple(str(d) for d in mounts.layer_dirs), dirs=(OPT,))
 
 
+def moves(plan: Plan) -> list[tuple[str, str]]:
+    """(host path, path inside) of every read-only bind shown elsewhere than at its host path,
+    longest host path first, for translating paths learnt on the host."""
+    found = [(b.source.rstrip("/") or "/", b.target) for b in plan.binds if b.source != b.target and not b.writable]
+    return sorted(found, key=lambda move: len(move[0]), reverse=True)
+
+
+def inside(path: str, moved: list[tuple[str, str]]) -> str:
+    """`path` as seen inside (unchanged when no move covers it)."""
+    for host, target in moved:
+        if path == host or path.startswith(host + "/"):
+            return target + path[len(host):]
+    return path
+
+
 def layout(mounts: Mounts, interpreter: str) -> Layout:
     """How `mounts` appear inside an isolating backend's environment."""
-    real = os.path.realpath(interpreter)
-    bin_dir = os.path.dirname(real)
+    managed = bool(interpreter) and interpreter_prefix(interpreter) != "/usr"
     return Layout(
         task_root=TASK_ROOT,
         opt_dirs=(OPT,),
-        runtime_dir=str(mounts.runtime_dir),
-        site_dir=str(mounts.site_dir) if mounts.site_dir else None,
+        runtime_dir=RUNTIME,
+        site_dir=None,
         tmp_dir=None,
-        bin_dirs=(bin_dir,) if not bin_dir.startswith("/usr") else (),
-        lib_dirs=(os.path.join(os.path.dirname(bin_dir), "lib"),) if not bin_dir.startswith("/usr") else (),
+        bin_dirs=(f"{LANG}/bin",) if managed else (),
+        lib_dirs=(f"{LANG}/lib",) if managed else (),
     )
+
+
+def preload_moves(interpreter: str, python_runtime_dir: str) -> list[tuple[str, str]]:
+    """The moves a managed Python environment sees for the interpreter and the Python runtime
+    image: what a zygote that imports from there ahead of any environment translates with."""
+    found = [(python_runtime_dir.rstrip("/"), RUNTIME)]
+    prefix = interpreter_prefix(interpreter)
+    if prefix != "/usr":
+        found.append((prefix, LANG))
+    return sorted(found, key=lambda move: len(move[0]), reverse=True)

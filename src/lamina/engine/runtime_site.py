@@ -1,26 +1,43 @@
-"""The runtime site directory: what makes `import boto3` work inside a function, as every AWS
-Python runtime ships boto3. The function's interpreter may not have it, so this directory holds
-symlinks to the boto3 dependency closure found in lamina's own environment (and their
-dist-info, so importlib.metadata answers too). It goes on the function's sys.path after
-/var/task and the layers.
+"""The runtime image: what an environment shows at /var/runtime. One directory per kind of
+runtime, built once at engine start from lamina's own files:
+
+    <image>/python   the managed Python runtime (bootstrap.py, _lamina_*.py) and the boto3
+                     dependency closure found in lamina's environment, with its dist-info (so
+                     `import boto3` and importlib.metadata work, as every AWS Python runtime
+                     ships boto3); PYTHONPATH=/var/runtime puts it on sys.path
+    <image>/rapid    rapid (the Runtime API of custom and Node.js runtimes), the frame channel it
+                     shares with the Python runtime, and node/bootstrap.cjs
+
+Entries are hard links (copies across file systems), never symlinks: a link would point at a
+host path the environment cannot see. An image is named for what it was built from, so a
+restart reuses it; a new one is built aside and renamed into place (a zygote never sees a
+half-built image), and images of other sources are removed.
 
 Runs on the server side at engine start; imports nothing from lamina.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import importlib.util
 import logging
 import os
+import shutil
+import uuid
 from pathlib import Path
 
 log = logging.getLogger("lamina.engine")
+
+RUNTIMES = Path(__file__).resolve().parent.parent / "runtimes"
 
 # import name → distribution name (for the dist-info directory)
 CLOSURE = {
     "boto3": "boto3", "botocore": "botocore", "s3transfer": "s3transfer", "jmespath": "jmespath",
     "dateutil": "python_dateutil", "urllib3": "urllib3", "six": "six",
 }
+RAPID_SHARED = ("_lamina_channel.py",)  # the Python runtime's files rapid imports
 
 
 def _origin(name: str) -> Path | None:
@@ -32,26 +49,85 @@ def _origin(name: str) -> Path | None:
     return Path(spec.origin) if spec.origin else None
 
 
-def _link(target: Path, link: Path) -> None:
-    """Point `link` at `target`, atomically (another lamina process may be doing the same)."""
-    if link.is_symlink() and os.readlink(link) == str(target):
-        return
-    temporary = link.with_name(f".{link.name}.{os.getpid()}")
-    if temporary.is_symlink():
-        temporary.unlink()
-    temporary.symlink_to(target)
-    os.replace(temporary, link)
+def _link_file(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        shutil.copy2(source, target)
 
 
-def build(site_dir: Path) -> Path:
-    """Create (or refresh) `site_dir` with links to the closure; returns it."""
-    site_dir.mkdir(parents=True, exist_ok=True)
+def _place(source: Path, target: Path) -> None:
+    """`source` (a file or a tree) at `target`, as hard links; caches are left behind."""
+    if source.is_dir():
+        shutil.copytree(source, target, copy_function=lambda s, t: _link_file(Path(s), Path(t)),
+                        ignore=shutil.ignore_patterns("__pycache__"), symlinks=False)
+    else:
+        _link_file(source, target)
+
+
+def _runtime_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in (".py", ".cjs"))
+
+
+def build_python(target: Path) -> None:
+    target.mkdir(parents=True)
+    for source in _runtime_files(RUNTIMES / "python"):
+        _place(source, target / source.name)
     for name, distribution in CLOSURE.items():
         origin = _origin(name)
         if origin is None:
             log.warning("%s is not installed beside lamina: functions cannot import it", name)
             continue
-        _link(origin, site_dir / origin.name)
+        _place(origin, target / origin.name)
         for info in sorted(origin.parent.glob(f"{distribution}-*.dist-info")):
-            _link(info, site_dir / info.name)
-    return site_dir
+            _place(info, target / info.name)
+
+
+def build_rapid(target: Path) -> None:
+    target.mkdir(parents=True)
+    for source in _runtime_files(RUNTIMES / "rapid"):
+        _place(source, target / source.name)
+    for name in RAPID_SHARED:
+        _place(RUNTIMES / "python" / name, target / name)
+    (target / "node").mkdir()
+    for source in _runtime_files(RUNTIMES / "node"):
+        _place(source, target / "node" / source.name)
+
+
+def fingerprint() -> str:
+    """What the image is built from: lamina's runtime files and the closure's installed
+    distributions (names, sizes, modification times). The same sources give the same name."""
+    digest = hashlib.sha256()
+    for directory in ("python", "rapid", "node"):
+        for source in _runtime_files(RUNTIMES / directory):
+            stat = source.stat()
+            digest.update(f"{source}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    for name, distribution in CLOSURE.items():
+        origin = _origin(name)
+        if origin is not None:
+            infos = sorted(info.name for info in origin.parent.glob(f"{distribution}-*.dist-info"))
+            digest.update(f"{origin}:{infos}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def build(site_dir: Path) -> Path:
+    """The image under `site_dir` for the current sources: reused when one was built from the
+    same sources, else built afresh; other images are removed. Returns its root, which holds
+    `python` and `rapid`."""
+    site_dir.mkdir(parents=True, exist_ok=True)
+    image = site_dir / f"image-{fingerprint()}"
+    if not image.is_dir():
+        building = site_dir / f".{image.name}-{uuid.uuid4().hex[:8]}"
+        build_python(building / "python")
+        build_rapid(building / "rapid")
+        try:
+            building.rename(image)
+        except OSError:  # another process built the same image first
+            shutil.rmtree(building, ignore_errors=True)
+    for old in site_dir.iterdir():
+        if old != image:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+    return image

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from lamina.engine import envvars
 from lamina.engine.sandbox import Layout
 from lamina.engine.spec import RunSpec
@@ -98,3 +100,39 @@ def test_log_format_json_sets_the_runtimes_log_variables():
     json_env = build(log_format="JSON")
     assert (json_env["AWS_LAMBDA_LOG_FORMAT"], json_env["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "INFO")
     assert build(log_format="JSON", application_log_level="TRACE")["AWS_LAMBDA_LOG_LEVEL"] == "TRACE"
+
+
+MANAGED = Layout(task_root="/var/task", opt_dirs=("/opt",), runtime_dir="/var/runtime", site_dir=None,
+                 tmp_dir=None, bin_dirs=("/var/lang/bin",), lib_dirs=("/var/lang/lib",))
+
+
+def test_a_managed_runtime_gets_awss_paths():
+    env = build(MANAGED)
+    assert env["PATH"] == "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+    assert env["LD_LIBRARY_PATH"] == ("/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:"
+                                      "/var/task:/var/task/lib:/opt/lib")
+    assert env["LAMBDA_RUNTIME_DIR"] == env["PYTHONPATH"] == "/var/runtime"
+    assert envvars.LIBRARY_PATH_VARIABLE not in env
+
+
+def test_a_custom_runtime_gets_the_os_only_path_and_no_pythonpath():
+    for runtime in ("provided", "provided.al2", "provided.al2023"):
+        env = envvars.build(
+            RunSpec(function_name="fn", version="1", function_arn="arn:aws:lambda:us-east-1:000000000000:function:fn",
+                    revision_id="r", runtime=runtime, handler="x", code_dir=Path("/code"),
+                    interpreter="/py/bin/python3.12"),
+            MANAGED, region="eu-west-1", endpoint_url="http://127.0.0.1:9001", log_group="g", log_stream="s",
+            credentials=("A", "B", "C"))
+        assert env["PATH"] == "/usr/local/bin:/usr/bin/:/bin:/opt/bin", runtime
+        assert "PYTHONPATH" not in env
+        # rapid starts with the interpreter's libraries; what it starts gets AWS's list
+        assert env["LD_LIBRARY_PATH"].startswith("/var/lang/lib:")
+        assert env[envvars.LIBRARY_PATH_VARIABLE] == ("/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:"
+                                                      "/var/task:/var/task/lib:/opt/lib")
+
+
+@pytest.mark.parametrize(("runtime", "custom"), [
+    ("provided", True), ("provided.al2", True), ("provided.al2023", True), ("python3.12", False),
+    ("nodejs20.x", False), ("providedx", False)])
+def test_is_custom(runtime, custom):
+    assert envvars.is_custom(runtime) is custom

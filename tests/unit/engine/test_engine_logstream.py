@@ -19,7 +19,7 @@ def test_output_is_split_into_lines_across_writes():
     for chunk in (b"hel", b"lo\nwor", b"ld\n\nlast", b" bit\n"):
         stream.output(chunk)
     stream.flush()
-    assert messages(batches) == ["hello", "world", "", "last bit"]
+    assert messages(batches) == ["hello\n", "world\n", "\n", "last bit\n"]  # AWS keeps each newline
 
 
 def test_sources_keep_their_own_partial_lines():
@@ -28,16 +28,16 @@ def test_sources_keep_their_own_partial_lines():
     stream.output(b"process\n", PROCESS)
     stream.output(b"line\n", PROGRAM)
     stream.flush()
-    assert messages(batches) == ["process", "program line"]
+    assert messages(batches) == ["process\n", "program line\n"]
 
 
-def test_records_are_one_event_each_without_their_newline():
+def test_records_are_one_event_each_with_their_newline():
     stream, batches, _ = make()
     stream.record(b"[INFO]\t2024-01-01T00:00:00.000Z\tr\tmulti\nline\n")
     stream.record(b"[ERROR] E: m\rTraceback (most recent call last):\r\xc2\xa0\xc2\xa0File x\n")
     stream.flush()
-    assert messages(batches) == ["[INFO]\t2024-01-01T00:00:00.000Z\tr\tmulti\nline",
-                                 "[ERROR] E: m\rTraceback (most recent call last):\r\u00a0\u00a0File x"]
+    assert messages(batches) == ["[INFO]\t2024-01-01T00:00:00.000Z\tr\tmulti\nline\n",
+                                 "[ERROR] E: m\rTraceback (most recent call last):\r\u00a0\u00a0File x\n"]
 
 
 def test_end_of_output_flushes_unterminated_text():
@@ -54,12 +54,12 @@ def test_overlong_lines_are_cut_into_event_sized_pieces_on_character_boundaries(
     stream.output(b"a" * (MAX_EVENT_BYTES - 1) + "é".encode() + b"tail\n")
     stream.flush()
     events = messages(batches)
-    assert events == ["a" * (MAX_EVENT_BYTES - 1), "étail"]
+    assert events == ["a" * (MAX_EVENT_BYTES - 1), "étail\n"]
     stream.output(b"b" * MAX_EVENT_BYTES)
     stream.output(b"\n")  # ends the line that was already cut: no empty event
     stream.output(b"\n")  # a genuine empty line
     stream.flush()
-    assert messages(batches)[2:] == ["b" * MAX_EVENT_BYTES, ""]
+    assert messages(batches)[2:] == ["b" * MAX_EVENT_BYTES, "\n"]
 
 
 def test_events_are_batched_until_flush_and_the_first_marks_the_stream_dirty():
@@ -106,7 +106,7 @@ def test_application_output_is_handed_on_live_and_the_end_flush_cancels_the_time
         stream.output(b"first\n")
         stream.output(b"partial")
         await asyncio.sleep(0.25)
-        assert messages(batches) == ["START RequestId: r Version: $LATEST", "first"]  # one batch, line only
+        assert messages(batches) == ["START RequestId: r Version: $LATEST", "first\n"]  # one batch, line only
         assert len(batches) == 1
         stream.output(b" line\n")
         stream.record(b"[INFO]\trecord\n")
@@ -114,6 +114,6 @@ def test_application_output_is_handed_on_live_and_the_end_flush_cancels_the_time
         stream.flush()  # the invocation's END flush: no extra batch afterwards
         await asyncio.sleep(0.25)
         assert len(batches) == 2
-        assert messages(batches)[2:] == ["partial line", "[INFO]\trecord", "END RequestId: r"]
+        assert messages(batches)[2:] == ["partial line\n", "[INFO]\trecord\n", "END RequestId: r"]
 
     asyncio.run(scenario())

@@ -339,7 +339,7 @@ def test_unexpected_frames_and_output_between_events_are_handled(tmp_path):
         sandbox.deliver(protocol.RESULT, {}, b"stray")  # no event in flight: ignored
         sandbox.deliver(protocol.STREAM, {}, b"background thread output\n")
         engine.tick(time.monotonic())  # the ticker flushes output written between events
-        assert messages(rig)[-1] == "background thread output"
+        assert messages(rig)[-1] == "background thread output\n"
         assert (await engine.invoke(spec(), request("r2"))).payload == b'{"a": 1}'
     run(rig, scenario)
 

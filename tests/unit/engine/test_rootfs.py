@@ -31,11 +31,25 @@ def test_code_read_only_at_var_task_and_tmp_writable(tmp_path):
     assert plan.dirs == ("/opt",)
 
 
-def test_system_dirs_runtimes_and_site_targets_at_their_host_paths(tmp_path):
-    plan = rootfs.plan(mounts(tmp_path), "/usr/bin/python3")
+def test_system_dirs_at_their_host_paths_and_the_runtime_at_var_runtime(tmp_path):
+    m = mounts(tmp_path)
+    plan = rootfs.plan(m, "/usr/bin/python3")
     same = {b.source for b in plan.binds if b.source == b.target}
-    assert {"/usr", "/etc", str(tmp_path / "lamina" / "runtimes"), str(tmp_path / "site"),
-            str(tmp_path / "pkgs" / "boto3")} <= same
+    assert {"/usr", "/etc"} <= same
+    by_target = {b.target: b for b in plan.binds}
+    assert by_target["/var/runtime"].source == str(m.runtime_dir) and not by_target["/var/runtime"].writable
+    assert "/var/lang" not in by_target  # the OS's interpreter stays in /usr
+
+
+def test_no_host_path_of_lamina_is_a_target(tmp_path):
+    prefix = tmp_path / "pythons" / "3.12"
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "python3.12").touch()
+    plan = rootfs.plan(mounts(tmp_path), str(prefix / "bin" / "python3.12"))
+    targets = {b.target for b in plan.binds}
+    assert targets == {"/usr", "/etc", "/var/lang", "/var/runtime", "/var/task", "/tmp"} | (
+        {link for link in rootfs.SYSTEM_LINKS if os.path.isdir(link) and not os.path.islink(link)})
+    assert not any(str(tmp_path) in target for target in targets)
 
 
 def test_nothing_else_of_the_host(tmp_path):
@@ -51,14 +65,37 @@ def test_a_bind_inside_another_is_not_repeated(tmp_path):
     assert "/usr/lib" not in [b.target for b in plan.binds]
 
 
-def test_interpreter_outside_usr_brings_its_prefix(tmp_path):
+def test_interpreter_outside_usr_brings_its_prefix_at_var_lang(tmp_path):
     prefix = tmp_path / "pythons" / "3.12"
     (prefix / "bin").mkdir(parents=True)
     (prefix / "bin" / "python3.12").touch()
     assert rootfs.interpreter_prefix(str(prefix / "bin" / "python3.12")) == str(prefix)
     assert rootfs.interpreter_prefix("/usr/bin/python3") == "/usr"
     plan = rootfs.plan(mounts(tmp_path), str(prefix / "bin" / "python3.12"))
-    assert str(prefix) in {b.target for b in plan.binds}
+    assert {b.target: b.source for b in plan.binds}["/var/lang"] == str(prefix)
+
+
+def test_moves_translate_host_paths_to_the_paths_inside(tmp_path):
+    prefix = tmp_path / "pythons" / "3.12"
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "python3.12").touch()
+    m = mounts(tmp_path)
+    moves = rootfs.moves(rootfs.plan(m, str(prefix / "bin" / "python3.12")))
+    assert (str(prefix), "/var/lang") in moves and (str(m.runtime_dir), "/var/runtime") in moves
+    assert all(target != "/tmp" for _, target in moves)  # the writable volume is no code's home
+    assert [len(host) for host, _ in moves] == sorted((len(host) for host, _ in moves), reverse=True)
+    cases = [
+        (str(prefix / "bin" / "python3.12"), "/var/lang/bin/python3.12"),
+        (str(prefix / "lib" / "python3.12" / "json" / "__init__.py"), "/var/lang/lib/python3.12/json/__init__.py"),
+        (str(m.runtime_dir / "bootstrap.py"), "/var/runtime/bootstrap.py"),
+        (str(prefix) + "x/bin", str(prefix) + "x/bin"),  # a sibling with a longer name is not inside
+        ("/usr/lib/python3", "/usr/lib/python3"),
+    ]
+    for host, expected in cases:
+        assert rootfs.inside(host, moves) == expected, host
+    assert rootfs.preload_moves(str(prefix / "bin" / "python3.12"), str(m.runtime_dir)) == sorted(
+        [(str(prefix), "/var/lang"), (str(m.runtime_dir), "/var/runtime")], key=lambda mv: -len(mv[0]))
+    assert rootfs.preload_moves("/usr/bin/python3", "/rt") == [("/rt", "/var/runtime")]
 
 
 def test_layers_in_order_for_opt(tmp_path):
@@ -80,11 +117,10 @@ def test_layout_inside(tmp_path):
     m = mounts(tmp_path)
     layout = rootfs.layout(m, "/usr/bin/python3")
     assert layout.task_root == "/var/task" and layout.opt_dirs == ("/opt",) and layout.tmp_dir is None
-    assert layout.runtime_dir == str(m.runtime_dir) and layout.site_dir == str(m.site_dir)
+    assert layout.runtime_dir == "/var/runtime" and layout.site_dir is None
     assert layout.bin_dirs == () and layout.lib_dirs == ()
     prefix = tmp_path / "py"
     (prefix / "bin").mkdir(parents=True)
     (prefix / "bin" / "python3").touch()
     custom = rootfs.layout(m, str(prefix / "bin" / "python3"))
-    assert custom.bin_dirs == (str(prefix / "bin"),)
-    assert custom.lib_dirs == (os.path.join(str(prefix), "lib"),)
+    assert custom.bin_dirs == ("/var/lang/bin",) and custom.lib_dirs == ("/var/lang/lib",)

@@ -4,7 +4,8 @@
 It behaves as the AWS Python runtime (awslambdaric) does: resolve and import the handler once
 (init), then for each INVOKE frame build the context, decode the event, call the handler,
 encode the result, report errors with AWS's payloads and log lines. It talks to the engine
-over the inherited socket named by _LAMINA_RUNTIME_FD instead of the Runtime API over HTTP.
+over the inherited socket named by _LAMINA_RUNTIME_FD instead of the Runtime API over HTTP
+(AWS_LAMBDA_RUNTIME_API still names a listener that answers: `_lamina_listener`).
 Imports nothing from lamina (the function's interpreter may not have it): only the standard
 library and its sibling `_lamina_*` modules.
 """
@@ -19,6 +20,7 @@ import traceback
 
 import _lamina_channel as channel  # siblings, found while this directory is still sys.path[0]
 import _lamina_context as context
+import _lamina_listener as listener
 import _lamina_logging as log_format
 import _lamina_marshal as marshal
 
@@ -178,9 +180,10 @@ def _setup_logging(log_sink, json_logs=False, level=""):
 
 
 def _setup_sys_path(task_root, opt_dirs):
-    """AWS's order: /var/task, the layers' python dirs, then the runtime's packages (PYTHONPATH)
-    and the interpreter's own; never this runtime's directory."""
-    sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != _HERE]
+    """AWS's order: /var/task, the layers' python dirs, then the runtime's packages (PYTHONPATH,
+    /var/runtime) and the interpreter's own; not the script's directory (sys.path[0])."""
+    if sys.path and os.path.realpath(sys.path[0] or ".") == _HERE:
+        del sys.path[0]
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     front = [task_root]
     for root in opt_dirs:
@@ -204,6 +207,10 @@ def main():
     log_sink = channel.LogSink(link)
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     _setup_sys_path(task_root, opt_dirs)
+    try:  # AWS sets it for every runtime; what reads it gets an answer there
+        os.environ["AWS_LAMBDA_RUNTIME_API"] = listener.start()
+    except OSError as exc:
+        print(f"lamina: no Runtime API listener: {exc}", file=sys.stderr)
     try:
         _setup_logging(log_sink, _JSON_LOGS, _LOG_LEVEL)
         request_handler = _get_handler(os.environ.get("_HANDLER", ""))

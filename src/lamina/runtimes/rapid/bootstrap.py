@@ -21,7 +21,9 @@ import rapid_http
 import rapid_supervisor
 
 _HERE = os.path.dirname(os.path.realpath(__file__))
-NODE_BOOTSTRAP = os.path.join(os.path.dirname(_HERE), "node", "bootstrap.cjs")
+NODE_BOOTSTRAP = next((path for path in (os.path.join(_HERE, "node", "bootstrap.cjs"),  # the runtime image
+                                         os.path.join(os.path.dirname(_HERE), "node", "bootstrap.cjs"))
+                       if os.path.exists(path)), os.path.join(_HERE, "node", "bootstrap.cjs"))
 
 
 def _runtime_argv(runtime, environ, opt_dirs):
@@ -44,6 +46,8 @@ def main():
     runtime = environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_")
     argv = _runtime_argv(runtime, environ, opt_dirs)
     environ.pop("_LAMINA_NODE", None)
+    if "_LAMINA_LD_LIBRARY_PATH" in environ:  # rapid's own libraries are not the bootstrap's
+        environ["LD_LIBRARY_PATH"] = environ.pop("_LAMINA_LD_LIBRARY_PATH")
     supervisor = rapid_supervisor.Supervisor(channel, environ, opt_dirs, argv)
     listener = rapid_http.Listener(supervisor)
     environ["AWS_LAMBDA_RUNTIME_API"] = listener.address

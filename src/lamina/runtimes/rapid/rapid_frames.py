@@ -1,5 +1,6 @@
 """rapid's end of the engine channel. The codec and Channel are the managed Python runtime's
-(`runtimes/python/_lamina_channel.py`, in the sibling directory every backend makes visible);
+(`runtimes/python/_lamina_channel.py`: a copy beside rapid in the runtime image, else the sibling
+directory);
 rapid adds the one frame only it sends: a response over the limit, which the engine skips and
 reports as Function.ResponseSizeTooLarge.
 
@@ -10,9 +11,10 @@ import json
 import os
 import sys
 
-_PYTHON_RUNTIME = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "python")
-if _PYTHON_RUNTIME not in sys.path:
-    sys.path.append(_PYTHON_RUNTIME)
+_HERE = os.path.dirname(os.path.realpath(__file__))
+_PYTHON_RUNTIME = os.path.join(os.path.dirname(_HERE), "python")
+if not os.path.exists(os.path.join(_HERE, "_lamina_channel.py")) and _PYTHON_RUNTIME not in sys.path:
+    sys.path.append(_PYTHON_RUNTIME)  # lamina's source tree; the runtime image has a copy beside rapid
 
 import _lamina_channel  # noqa: E402
 from _lamina_channel import ERROR, INIT_ERROR, INVOKE, PREFIX, READY, RESULT  # noqa: E402, F401 - re-exported

@@ -3,7 +3,9 @@
 `enter()` runs ahead of any job in the child the zygote forked, already inside the environment's
 cgroups: new mount, PID, IPC and UTS namespaces, then a fork whose child is PID 1 of the new PID
 namespace and waits for its job. With the job, `prepare(job)` adds the network namespace (when
-the function has none) and builds the new root from read-only binds; `finish(job)` mounts /proc,
+the function has none) and builds the new root from read-only binds (and, for a host directory
+shown at another path, /var/lang, /var/runtime, /var/task, /opt, a read-only overlay whose
+mountinfo names no host path); `finish(job)` mounts /proc,
 pivot_roots, drops every capability, switches to the unprivileged uid, sets no_new_privs and
 installs the seccomp deny list. Stdlib only; imports nothing from
 lamina (it runs under the function's interpreter).
@@ -89,23 +91,60 @@ def _bind(source, target, writable, device=False):
     mount(None, target, None, flags)
 
 
+def _fd_path(path):
+    fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    return fd, f"/proc/self/fd/{fd}"
+
+
+def _overlay(lower_dirs, target):
+    """A read-only overlay of `lower_dirs` (highest first) at `target`, each named by a descriptor:
+    /proc/self/mountinfo shows `lowerdir=/proc/self/fd/N:...`, never a host path, where a bind
+    would show the source's path inside its file system. The (empty) target is the lowest layer,
+    as an overlay without an upper layer needs two. Returns False when overlays cannot be made."""
+    os.makedirs(target, exist_ok=True)
+    fds = []
+    try:
+        names = []
+        for directory in [*lower_dirs, target]:
+            fd, name = _fd_path(directory)
+            fds.append(fd)
+            names.append(name)
+        mount("lamina", target, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, "lowerdir=" + ":".join(names))
+        return True
+    except OSError:
+        return False
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _show_elsewhere(source, target):
+    """A read-only host directory at another path inside, without its host path showing."""
+    if not (os.path.isdir(source) and _overlay([source], target)):
+        _bind(source, target, False)
+
+
 def build_root(job):
     """In the environment's new mount namespace: a small tmpfs root with every planned bind."""
     root = job["root"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("lamina-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
     for source, target, writable in job["binds"]:
-        _bind(source, root + target, writable)
+        if not writable and source != target:  # /var/lang, /var/runtime, /var/task
+            _show_elsewhere(source, root + target)
+        else:
+            _bind(source, root + target, writable)
     for link, points_to in job["links"]:
         os.symlink(points_to, root + link)
     for directory in job["dirs"]:
         os.makedirs(root + directory, exist_ok=True)
     layers = job["opt_layers"]
     if len(layers) == 1:
-        _bind(layers[0], root + "/opt", False)
+        _show_elsewhere(layers[0], root + "/opt")
     elif layers:  # later layers shadow earlier ones: they go first in lowerdir
-        lower = ":".join(reversed(layers))
-        mount("overlay", root + "/opt", "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, f"lowerdir={lower}")
+        if not _overlay(list(reversed(layers)), root + "/opt"):
+            lower = ":".join(reversed(layers))
+            mount("overlay", root + "/opt", "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, f"lowerdir={lower}")
     dev = root + "/dev"
     os.makedirs(dev, exist_ok=True)
     mount("lamina-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")

@@ -30,6 +30,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 
 import _jail  # noqa: E402
+import _relocate  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 _LENGTH = struct.Struct(">I")
@@ -69,7 +70,7 @@ _PRELOADED = set()  # top-level packages imported from the preload paths (boto3 
 _CODE = {}  # bootstrap path → its compiled code
 
 
-def _preload(paths, modules):
+def _preload(paths, modules, moves=()):
     """Import what every environment uses, so forks start with it in memory."""
     for path in paths:
         if path and path not in sys.path:
@@ -85,11 +86,12 @@ def _preload(paths, modules):
         bootstrap = os.path.join(path, "bootstrap.py")
         if os.path.isfile(bootstrap):
             with open(bootstrap, "rb") as source:
-                _CODE[bootstrap] = compile(source.read(), bootstrap, "exec")
+                _CODE[bootstrap] = compile(source.read(), _relocate.inside(bootstrap, moves) or bootstrap, "exec")
     for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None) or ""
         if "." not in name and any(origin.startswith(path + os.sep) for path in paths if path):
             _PRELOADED.add(name)
+    _relocate.code_filenames(moves, host_only=(_HERE,))  # tracebacks inside name /var/lang, /var/runtime
 
 
 def _purge_shadowed(task_roots):
@@ -118,12 +120,13 @@ def _run_environment(job, channel_fd, output_fd):
     os.environ.clear()
     os.environ.update(env)
     os.chdir(job["cwd"])
-    bootstrap = job["bootstrap"]
-    sys.argv = [bootstrap]
-    sys.path[:] = [os.path.dirname(bootstrap)] + [p for p in sys.path if p != _HERE]
+    host_bootstrap = job["bootstrap"]
+    moves = [tuple(move) for move in job.get("moves", ())]
+    bootstrap = _relocate.inside(host_bootstrap, moves) or host_bootstrap
+    _relocate.interpreter(moves, bootstrap, pythonpath=env.get("PYTHONPATH", "").split(":"), host_only=(_HERE,))
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     _purge_shadowed([job["cwd"], "/opt/python", f"/opt/python/lib/{version}/site-packages"])
-    code = _CODE.get(bootstrap)
+    code = _CODE.get(host_bootstrap)
     if code is None:
         with open(bootstrap, "rb") as source:
             code = compile(source.read(), bootstrap, "exec")
@@ -348,7 +351,8 @@ def main():
     control = socket.socket(fileno=int(os.environ.pop("_LAMINA_ZYGOTE_FD")))
     preload_paths = [p for p in os.environ.pop("_LAMINA_PRELOAD_PATHS", "").split(":") if p]
     modules = [m for m in os.environ.pop("_LAMINA_PRELOAD", "").split(",") if m]
-    _preload(preload_paths, modules)
+    moves = [tuple(move) for move in json.loads(os.environ.pop("_LAMINA_MOVES", "[]"))]
+    _preload(preload_paths, modules, moves)
     send(control, {"op": "ready", "pid": os.getpid()})
     try:
         Zygote(control).serve()

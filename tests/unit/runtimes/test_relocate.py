@@ -1,0 +1,71 @@
+"""The zygote's relocation of an interpreter's paths (runtimes/sandbox/_relocate.py): host paths
+become the environment's, in code objects, sys and module attributes. Run in a child process,
+as an environment does after its fork, so this test's own interpreter is left alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SANDBOX = Path(__file__).resolve().parents[3] / "src" / "lamina" / "runtimes" / "sandbox"
+sys.path.insert(0, str(SANDBOX))
+
+import _relocate  # noqa: E402
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/h/py/bin/python3.12", "/var/lang/bin/python3.12"),
+    ("/h/py", "/var/lang"),
+    ("/h/pyx/lib", None),  # a sibling whose name only starts the same is not moved
+    ("/h/image/python/boto3/__init__.py", "/var/runtime/boto3/__init__.py"),
+    ("/usr/lib/python3", None),
+    (None, None),
+])
+def test_inside(path, expected):
+    moves = [("/h/image/python", "/var/runtime"), ("/h/py", "/var/lang")]
+    assert _relocate.inside(path, moves) == expected
+
+
+CHILD = r'''
+import json, os, sys, traceback
+sys.path.insert(0, SANDBOX)
+sys.path.insert(0, PKG_PARENT)
+import _relocate
+import relocme
+from relocme import sub
+moves = [(PKG_PARENT, "/var/runtime"), (os.path.dirname(os.path.dirname(os.__file__)), "/var/lang/lib")]
+_relocate.code_filenames(moves, host_only=(SANDBOX,))
+try:
+    relocme.Boom().explode()
+except ValueError:
+    trace = traceback.format_exc()
+from relocme import late  # imported after the zygote settled: moved by the environment's scan
+_relocate.interpreter(moves, "/var/runtime/bootstrap.py", pythonpath=["/var/runtime"], host_only=(SANDBOX,))
+print(json.dumps({"trace": trace, "file": relocme.__file__, "path": list(relocme.__path__),
+                  "origin": relocme.__spec__.origin, "sub": sub.__file__, "argv": sys.argv,
+                  "orig_argv": sys.orig_argv, "sys_path": sys.path[:2], "os": os.__file__,
+                  "relocate_gone": "_relocate" not in sys.modules, "late": late.__file__}))
+'''
+
+
+def test_an_interpreter_forgets_its_host_paths(tmp_path):
+    package = tmp_path / "relocme"
+    package.mkdir()
+    (package / "__init__.py").write_text("class Boom:\n    def explode(self):\n        raise ValueError('x')\n")
+    (package / "sub.py").write_text("")
+    (package / "late.py").write_text("")
+    code = CHILD.replace("SANDBOX", repr(str(SANDBOX))).replace("PKG_PARENT", repr(str(tmp_path)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    seen = json.loads(out.stdout)
+    assert 'File "/var/runtime/relocme/__init__.py", line 3, in explode' in seen["trace"]
+    assert str(tmp_path) not in seen["trace"]
+    assert seen["file"] == seen["origin"] == "/var/runtime/relocme/__init__.py"
+    assert seen["path"] == ["/var/runtime/relocme"] and seen["sub"] == "/var/runtime/relocme/sub.py"
+    assert seen["argv"] == ["/var/runtime/bootstrap.py"] and seen["orig_argv"][1:] == ["/var/runtime/bootstrap.py"]
+    assert seen["sys_path"] == ["/var/runtime", "/var/runtime"]  # the script's directory, then PYTHONPATH
+    assert seen["os"].startswith("/var/lang/lib/") and seen["relocate_gone"]
+    assert seen["late"] == "/var/runtime/relocme/late.py"
