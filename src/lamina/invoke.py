@@ -27,6 +27,7 @@ from lamina.errors import (
     ResourceNotFoundException,
     TooManyRequestsException,
 )
+from lamina.identity import Caller
 from lamina.model import LATEST, Alias, FunctionVersion
 from lamina.queue.worker import Attempt
 from lamina.store.queue import QueuedEvent
@@ -55,6 +56,7 @@ class Invocation:
     invocation_type: str = "RequestResponse"  # | "Event" | "DryRun"
     tail: bool = False
     client_context: str | None = None  # JSON text
+    caller: Caller | None = None  # who asked (lamina.api.pipeline); None for lamina's own calls
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from lamina import __version__, runtime_ids
 from lamina import arn as arns
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
-from lamina.api.functions import ControlPlane
+from lamina.api.pipeline import anonymous_callers
 from lamina.config import Settings
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
@@ -31,8 +31,10 @@ from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Account, Functions
 from lamina.control.layers import Layers
 from lamina.control.logs import Logs
+from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.tags import Tags
+from lamina.control.usage import Usage
 from lamina.engine import backends, interpreter
 from lamina.engine.engine import Engine
 from lamina.engine.spec import RunSpec
@@ -203,8 +205,9 @@ class Server:
         )
         self._listeners += [self.invoker.forget, self._forget_deleted, self._retire, self._provision]
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
-                                  invoker=self.invoker, logs=self.logs_api, metrics=self.metrics,
-                                  metric_store=self.metric_store))
+                                  authenticate=anonymous_callers(settings.account_id),
+                                  invoker=self.invoker, logs=self.logs_api,
+                                  usage=Usage(self.metrics, self.metric_store)))
 
     # -- data-plane wiring ------------------------------------------------------------------
     def _version(self, name: str, version: str) -> FunctionVersion | None:
