@@ -1,5 +1,5 @@
 """Handlers of the alias operations: typed call in, AliasConfiguration out.
-Imports lamina.control (through the ControlPlane it is handed) and lamina.api.wire."""
+Imports lamina.control (through the ControlPlane it is handed), lamina.api.call and lamina.api.wire."""
 
 from __future__ import annotations
 

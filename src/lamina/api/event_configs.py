@@ -1,23 +1,24 @@
 """Handlers of the asynchronous-invocation and concurrency settings: event invoke configs, reserved
 and provisioned concurrency.
-Imports lamina.control (through the ControlPlane it is handed)."""
+Imports lamina.control (through the ControlPlane it is handed), lamina.api.call and lamina.api.wire."""
 
 from __future__ import annotations
 
+from lamina.api import wire
 from lamina.api.call import Call, Reply
 from lamina.control.plane import ControlPlane
 
 
 def put_function_event_invoke_config(cp: ControlPlane, call: Call) -> Reply:
-    return 200, cp.event_configs.put(call.params)
+    return 200, wire.event_invoke_config(cp.event_configs.put(call.params))
 
 
 def update_function_event_invoke_config(cp: ControlPlane, call: Call) -> Reply:
-    return 200, cp.event_configs.put(call.params, merge=True)
+    return 200, wire.event_invoke_config(cp.event_configs.put(call.params, merge=True))
 
 
 def get_function_event_invoke_config(cp: ControlPlane, call: Call) -> Reply:
-    return 200, cp.event_configs.get(call.params)
+    return 200, wire.event_invoke_config(cp.event_configs.get(call.params))
 
 
 def delete_function_event_invoke_config(cp: ControlPlane, call: Call) -> Reply:
@@ -27,7 +28,7 @@ def delete_function_event_invoke_config(cp: ControlPlane, call: Call) -> Reply:
 
 def list_function_event_invoke_configs(cp: ControlPlane, call: Call) -> Reply:
     items, marker = cp.event_configs.list(call.params)
-    body: dict = {"FunctionEventInvokeConfigs": items}
+    body: dict = {"FunctionEventInvokeConfigs": [wire.event_invoke_config(item) for item in items]}
     if marker:
         body["NextMarker"] = marker
     return 200, body
@@ -61,11 +62,11 @@ HANDLERS = {
 
 
 def put_provisioned_concurrency_config(cp: ControlPlane, call: Call) -> Reply:
-    return 202, cp.provisioned.put(call.params)
+    return 202, wire.provisioned_concurrency_config(cp.provisioned.put(call.params))
 
 
 def get_provisioned_concurrency_config(cp: ControlPlane, call: Call) -> Reply:
-    return 200, cp.provisioned.get(call.params)
+    return 200, wire.provisioned_concurrency_config(cp.provisioned.get(call.params))
 
 
 def delete_provisioned_concurrency_config(cp: ControlPlane, call: Call) -> Reply:
@@ -75,7 +76,8 @@ def delete_provisioned_concurrency_config(cp: ControlPlane, call: Call) -> Reply
 
 def list_provisioned_concurrency_configs(cp: ControlPlane, call: Call) -> Reply:
     items, marker = cp.provisioned.list(call.params)
-    body: dict = {"ProvisionedConcurrencyConfigs": items}
+    body: dict = {"ProvisionedConcurrencyConfigs": [wire.provisioned_concurrency_config(item, list_item=True)
+                                                   for item in items]}
     if marker:
         body["NextMarker"] = marker
     return 200, body

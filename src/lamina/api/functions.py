@@ -82,7 +82,7 @@ def delete_function(cp: ControlPlane, call: Call) -> Reply:
 
 
 def get_account_settings(cp: ControlPlane, call: Call) -> Reply:
-    return 200, cp.account.get()
+    return 200, wire.account_settings(cp.account.get())
 
 
 def list_tags(cp: ControlPlane, call: Call) -> Reply:
