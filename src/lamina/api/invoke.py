@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
 
 from lamina.api import responses, validation
-from lamina.api.pipeline import caller_of, view_of
+from lamina.api.pipeline import CALLER, VIEW
 from lamina.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
@@ -119,7 +119,7 @@ def fast_lane(invoker: Invoker, app):
                 break
         body = b"".join(chunks)
         try:
-            call = parse(match[1], scope["query_string"], view_of(scope).headers, body, caller_of(scope))
+            call = parse(match[1], scope["query_string"], scope[VIEW].headers, body, scope[CALLER])
             outcome = await invoker.invoke(call)
         except LambdaError as error:
             return await responses.rest_json_error(error).send(send)

@@ -2,7 +2,7 @@
 
 It reads a cheap `RequestView` of the ASGI scope (no Starlette objects, so the Invoke fast lane
 keeps its speed), resolves the `Caller` with the `authenticate` step it is handed and stores both
-in the scope for dispatch (`caller_of`, `view_of`), where they travel on in the typed calls. Today
+in the scope for dispatch (`scope[VIEW]`, `caller_of`), where they travel on in the typed calls. Today
 `authenticate` is `anonymous_callers`; SigV4 verification and policy checks plug in as further
 steps here; a LambdaError they raise is answered in the protocol the request speaks (any other
 exception is logged and answered as the internal error).
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from lamina.api import responses
 from lamina.errors import LambdaError, ServiceException
@@ -23,11 +23,12 @@ log = logging.getLogger("lamina.api")
 
 CALLER = "lamina.caller"
 VIEW = "lamina.request"
+CACHED_CALLERS = 4096  # anonymous callers kept per source IP, so the hot path builds none
 
 
-@dataclass(frozen=True, slots=True)
-class RequestView:
-    """What authentication and dispatch may read of a request before its body."""
+class RequestView(NamedTuple):
+    """What authentication and dispatch may read of a request before its body (a tuple: it is
+    built for every request, Invoke's hot path included)."""
 
     method: str
     path: str
@@ -47,9 +48,15 @@ def request_view(scope: dict) -> RequestView:
 
 def anonymous_callers(account_id: str) -> Authenticate:
     """The authentication step of an unsigned deployment: everyone is the account's default caller."""
+    callers: dict[str | None, Caller] = {}
 
     def authenticate(view: RequestView) -> Caller:
-        return anonymous(account_id, view.source_ip)
+        caller = callers.get(view.source_ip)
+        if caller is None:
+            if len(callers) >= CACHED_CALLERS:
+                callers.clear()
+            caller = callers[view.source_ip] = anonymous(account_id, view.source_ip)
+        return caller
 
     return authenticate
 
@@ -85,10 +92,6 @@ def pipeline(authenticate: Authenticate, dispatch):
         await dispatch(scope, receive, send)
 
     return lamina
-
-
-def view_of(scope: dict) -> RequestView:
-    return scope[VIEW]
 
 
 def caller_of(scope: dict) -> Caller:

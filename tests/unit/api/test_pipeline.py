@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from lamina.api.pipeline import anonymous_callers, caller_of, pipeline, request_view, speaks_json11, view_of
+from lamina.api.pipeline import VIEW, anonymous_callers, caller_of, pipeline, request_view, speaks_json11
 from lamina.errors import ResourceConflictException
 from lamina.identity import Caller
 
@@ -37,9 +37,12 @@ def test_the_view_reads_the_scope_without_the_body():
 
 
 def test_anonymous_callers_are_the_accounts_root():
-    caller = anonymous_callers("123456789012")(request_view(scope()))
+    authenticate = anonymous_callers("123456789012")
+    caller = authenticate(request_view(scope()))
     assert caller == Caller(account_id="123456789012", principal_arn="arn:aws:iam::123456789012:root",
                             access_key_id=None, source_ip="10.1.2.3", authenticated=False)
+    assert authenticate(request_view(scope())) is caller  # kept, not rebuilt per request
+    assert authenticate(request_view(scope(client=("10.9.9.9", 1)))).source_ip == "10.9.9.9"
 
 
 def test_dispatch_sees_the_view_and_the_caller():
@@ -47,7 +50,7 @@ def test_dispatch_sees_the_view_and_the_caller():
     caller = Caller("000000000000", "arn:aws:iam::000000000000:user/u", access_key_id="AKID", authenticated=True)
 
     async def dispatch(request_scope, receive, send):
-        seen.append((view_of(request_scope).path, caller_of(request_scope)))
+        seen.append((request_scope[VIEW].path, caller_of(request_scope)))
 
     run(pipeline(lambda view: caller, dispatch), scope())
     assert seen == [("/2015-03-31/functions/f/invocations", caller)]
