@@ -31,6 +31,7 @@ from lamina.errors import (
     TooManyRequestsException,
 )
 from lamina.events import AliasChanged, FunctionChanged, FunctionDeleted
+from lamina.identity import Caller
 from lamina.model import LATEST, Alias, FunctionVersion
 from lamina.queue.attempt import Attempt
 from lamina.queue.attempt import Outcome as AttemptOutcome
@@ -60,6 +61,7 @@ class Invocation:
     invocation_type: str = "RequestResponse"  # | "Event" | "DryRun"
     tail: bool = False
     client_context: str | None = None  # JSON text
+    caller: Caller | None = None  # who asked (lamina.api.pipeline); None for lamina's own calls
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The records lamina keeps about functions: one FunctionVersion per ($LATEST or published) version.
 
-Plain dataclasses that know how to become and come back from a JSON-able dict for the store.
+Plain dataclasses that know how to become and come back from a JSON-able dict for the store, and
+the read-only records lamina.control answers with (lamina.api.wire turns them into AWS shapes).
 Imports nothing from lamina.
 """
 
@@ -126,3 +127,39 @@ class RetryConfig:
     maximum_event_age_s: int = 21_600
     on_success: str | None = None
     on_failure: str | None = None
+
+
+@dataclass(frozen=True)
+class EventInvokeConfig:
+    """A function's (or qualifier's) asynchronous-invocation settings, as configured."""
+
+    function_arn: str
+    config: dict  # the given members: MaximumRetryAttempts, MaximumEventAgeInSeconds, DestinationConfig
+    last_modified: float
+
+
+@dataclass(frozen=True)
+class ProvisionedConfig:
+    """A provisioned-concurrency config and how many of its environments are ready."""
+
+    function_arn: str
+    requested: int
+    ready: int
+    last_modified: str
+
+    @property
+    def status(self) -> str:
+        return "READY" if self.ready >= self.requested else "IN_PROGRESS"
+
+
+@dataclass(frozen=True)
+class AccountUsage:
+    """The account's limits and what it uses."""
+
+    total_code_size_limit: int
+    code_size_unzipped_limit: int
+    code_size_zipped_limit: int
+    concurrent_executions: int
+    unreserved_concurrent_executions: int
+    total_code_size: int
+    function_count: int

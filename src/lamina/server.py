@@ -20,7 +20,7 @@ import uvicorn
 from lamina import events
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
-from lamina.api.functions import ControlPlane
+from lamina.api.pipeline import anonymous_callers
 from lamina.config import Settings
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
@@ -30,11 +30,13 @@ from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Account, Functions
 from lamina.control.layers import Layers
 from lamina.control.logs import Logs
+from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.tags import Tags
 from lamina.destinations import Destinations
 from lamina.engine import backends
 from lamina.engine.catalog import Runtimes
+from lamina.control.usage import Usage
 from lamina.engine.engine import Engine
 from lamina.environments import Environments
 from lamina.health import Health
@@ -170,8 +172,9 @@ class Server:
             queued_events=self.queue.depth,
         ).document
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
-                                  invoker=self.invoker, logs=self.logs_api, metrics=self.metrics,
-                                  metric_store=self.metric_store))
+                                  authenticate=anonymous_callers(settings.account_id),
+                                  invoker=self.invoker, logs=self.logs_api,
+                                  usage=Usage(self.metrics, self.metric_store)))
 
     def _sample_queue(self) -> None:
         """The async queue's depth and oldest event age, for the metrics."""

@@ -26,6 +26,7 @@ from lamina.api.logs import logs_endpoint
 from lamina.api.system import system_routes
 from lamina.cli import log_line, message_style, parse_since, short_stream
 from lamina.control.logs import Logs
+from lamina.control.usage import Usage
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.logs import LogStore
 from lamina.store.metrics import MetricStore
@@ -77,7 +78,7 @@ def monitored(tmp_path):
     store = MetricStore(engine)
     metrics = Metrics(write_minutes=store.add_minutes, expire=store.expire, flush_interval=3600)
     metrics.start()
-    with serving(Starlette(routes=system_routes(metrics, store))) as url:
+    with serving(Starlette(routes=system_routes(Usage(metrics, store)))) as url:
         yield SimpleNamespace(url=url, metrics=metrics, store=store)
     metrics.close()
     engine.dispose()

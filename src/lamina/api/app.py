@@ -1,17 +1,17 @@
-"""The ASGI application: routes of every implemented Lambda operation, /health, code downloads.
+"""The ASGI application: the request pipeline in front of the Invoke fast lane and the routes of
+every other implemented Lambda operation, the Logs endpoint, /system, /health and code downloads.
 
-Routes come from botocore's model (each operation's method and requestUri), so paths match
-AWS's exactly; operations sharing a path are told apart by their literal query parameters.
-Errors become AWS's error responses; nothing else ever reaches the client (no tracebacks).
+Every request first passes lamina.api.pipeline (the caller's identity); routes come from botocore's
+model (each operation's method and requestUri), so paths match AWS's exactly; operations sharing a
+path are told apart by their literal query parameters. Errors become AWS's error responses through
+lamina.api.responses; nothing else ever reaches the client (no tracebacks).
 Imports lamina.api modules, lamina.errors and, through the handlers, lamina.control.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -28,15 +28,16 @@ from lamina.api import functions as function_api
 from lamina.api import invoke as invoke_api
 from lamina.api import layers as layer_api
 from lamina.api import request as wire_request
-from lamina.api import validation
-from lamina.api.functions import ControlPlane
+from lamina.api import responses, validation
+from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
+from lamina.api.pipeline import Authenticate, caller_of, pipeline
 from lamina.api.system import system_routes
 from lamina.control.logs import Logs
-from lamina.errors import LambdaError, ServiceException, UnknownOperationException
+from lamina.control.plane import ControlPlane
+from lamina.control.usage import Usage
+from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
-from lamina.store.metrics import MetricStore
-from lamina.telemetry.metrics import Metrics
 
 log = logging.getLogger("lamina.api")
 HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS}
@@ -48,23 +49,10 @@ class Api:
     control: ControlPlane
     max_timeout: int
     health: Callable[[], dict]
+    authenticate: Authenticate
     invoker: Invoker | None = None
     logs: Logs | None = None
-    metrics: Metrics | None = None
-    metric_store: MetricStore | None = None
-
-
-def json_response(status: int, body: object, headers: dict[str, str] | None = None,
-                  request_id: str | None = None) -> Response:
-    content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-    response = Response(content, status_code=status, headers=headers,
-                        media_type="application/json" if body is not None else None)
-    response.headers["x-amzn-RequestId"] = request_id or str(uuid.uuid4())
-    return response
-
-
-def error_response(error: LambdaError) -> Response:
-    return json_response(error.status, error.body(), error.headers())
+    usage: Usage | None = None
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -79,7 +67,7 @@ def _operation_endpoint(api: Api, candidates: list[tuple[str, dict[str, str]]]) 
     def matches(query, literals: dict[str, str]) -> bool:
         return all(query.get(k) == v or (v == "" and k in query) for k, v in literals.items())
 
-    async def endpoint(request: Request) -> Response:
+    async def endpoint(request: Request) -> responses.RawResponse:
         operation = next((op for op, literals in candidates if matches(request.query_params, literals)), None)
         if operation is None:
             raise UnknownOperationException("Unknown operation")
@@ -88,10 +76,11 @@ def _operation_endpoint(api: Api, candidates: list[tuple[str, dict[str, str]]]) 
             params = wire_request.parse(operation, request.path_params, request.query_params.multi_items(),
                                         request.headers, body)
             validation.validate(operation, params, max_timeout=api.max_timeout)
-            status, payload = await run_in_threadpool(HANDLERS[operation], api.control, params)
+            call = Call(operation, params, caller_of(request.scope))
+            status, payload = await run_in_threadpool(HANDLERS[operation], api.control, call)
         except LambdaError as error:
-            return error_response(error)
-        return json_response(status, payload)
+            return responses.rest_json_error(error)
+        return responses.json_ok(status, payload)
 
     return endpoint
 
@@ -109,38 +98,40 @@ def build_routes(api: Api) -> list[Route]:
 
 
 def create_app(api: Api):
-    async def health(_: Request) -> Response:
-        return json_response(200, await run_in_threadpool(api.health))
+    async def health(_: Request) -> responses.RawResponse:
+        return responses.json_ok(200, await run_in_threadpool(api.health))
 
-    async def code(request: Request) -> Response:
+    async def code(request: Request):
         code_hex = request.path_params["code_hex"]
         if not re.fullmatch(r"[0-9a-f]{64}", code_hex):
-            return error_response(UnknownOperationException("Unknown operation"))
+            return responses.rest_json_error(UnknownOperationException("Unknown operation"))
         try:
             data = await run_in_threadpool(api.control.functions.code, code_hex)
         except LambdaError as error:
-            return error_response(error)
+            return responses.rest_json_error(error)
         return Response(data, media_type="application/zip")
 
-    async def not_found(request: Request, _: Exception) -> Response:
+    async def not_found(request: Request, _: Exception) -> responses.RawResponse:
         # Unknown paths (404) and known paths with another method (405) are both unknown operations.
-        return error_response(UnknownOperationException(f"Unknown operation: {request.method} {request.url.path}"))
+        return responses.rest_json_error(
+            UnknownOperationException(f"Unknown operation: {request.method} {request.url.path}"))
 
-    async def lambda_error(_: Request, exc: Exception) -> Response:
+    async def lambda_error(_: Request, exc: Exception) -> responses.RawResponse:
         assert isinstance(exc, LambdaError)
-        return error_response(exc)
+        return responses.rest_json_error(exc)
 
-    async def server_error(request: Request, exc: Exception) -> Response:
+    async def server_error(request: Request, exc: Exception) -> responses.RawResponse:
         log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error_response(ServiceException("An internal error occurred in lamina; see its log."))
+        return responses.internal_error()
 
     routes = [Route("/health", health, methods=["GET"]), Route(CODE_PATH, code, methods=["GET"])]
     if api.logs is not None:  # CloudWatch Logs (JSON 1.1 at POST /) on the same port
         routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
-    if api.metrics is not None and api.metric_store is not None:  # /metrics, /system/metrics, /system/cost
-        routes += system_routes(api.metrics, api.metric_store)
+    if api.usage is not None:  # /metrics, /system/metrics, /system/cost
+        routes += system_routes(api.usage)
     routes += build_routes(api)
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,
     })
-    return invoke_api.fast_lane(api.invoker, app) if api.invoker is not None else app
+    dispatch = invoke_api.fast_lane(api.invoker, app) if api.invoker is not None else app
+    return pipeline(api.authenticate, dispatch)

@@ -1,49 +1,51 @@
 """Handlers of the asynchronous-invocation and concurrency settings: event invoke configs, reserved
 and provisioned concurrency.
-Imports lamina.control (through the ControlPlane it is handed)."""
+Imports lamina.control (through the ControlPlane it is handed), lamina.api.call and lamina.api.wire."""
 
 from __future__ import annotations
 
-from lamina.api.functions import ControlPlane, Reply
+from lamina.api import wire
+from lamina.api.call import Call, Reply
+from lamina.control.plane import ControlPlane
 
 
-def put_function_event_invoke_config(cp: ControlPlane, params: dict) -> Reply:
-    return 200, cp.event_configs.put(params)
+def put_function_event_invoke_config(cp: ControlPlane, call: Call) -> Reply:
+    return 200, wire.event_invoke_config(cp.event_configs.put(call.params))
 
 
-def update_function_event_invoke_config(cp: ControlPlane, params: dict) -> Reply:
-    return 200, cp.event_configs.put(params, merge=True)
+def update_function_event_invoke_config(cp: ControlPlane, call: Call) -> Reply:
+    return 200, wire.event_invoke_config(cp.event_configs.put(call.params, merge=True))
 
 
-def get_function_event_invoke_config(cp: ControlPlane, params: dict) -> Reply:
-    return 200, cp.event_configs.get(params)
+def get_function_event_invoke_config(cp: ControlPlane, call: Call) -> Reply:
+    return 200, wire.event_invoke_config(cp.event_configs.get(call.params))
 
 
-def delete_function_event_invoke_config(cp: ControlPlane, params: dict) -> Reply:
-    cp.event_configs.delete(params)
+def delete_function_event_invoke_config(cp: ControlPlane, call: Call) -> Reply:
+    cp.event_configs.delete(call.params)
     return 204, None
 
 
-def list_function_event_invoke_configs(cp: ControlPlane, params: dict) -> Reply:
-    items, marker = cp.event_configs.list(params)
-    body: dict = {"FunctionEventInvokeConfigs": items}
+def list_function_event_invoke_configs(cp: ControlPlane, call: Call) -> Reply:
+    items, marker = cp.event_configs.list(call.params)
+    body: dict = {"FunctionEventInvokeConfigs": [wire.event_invoke_config(item) for item in items]}
     if marker:
         body["NextMarker"] = marker
     return 200, body
 
 
-def put_function_concurrency(cp: ControlPlane, params: dict) -> Reply:
-    reserved = cp.concurrency.put(params["FunctionName"], params["ReservedConcurrentExecutions"])
+def put_function_concurrency(cp: ControlPlane, call: Call) -> Reply:
+    reserved = cp.concurrency.put(call.params["FunctionName"], call.params["ReservedConcurrentExecutions"])
     return 200, {"ReservedConcurrentExecutions": reserved}
 
 
-def get_function_concurrency(cp: ControlPlane, params: dict) -> Reply:
-    reserved = cp.concurrency.get(params["FunctionName"])
+def get_function_concurrency(cp: ControlPlane, call: Call) -> Reply:
+    reserved = cp.concurrency.get(call.params["FunctionName"])
     return 200, {} if reserved is None else {"ReservedConcurrentExecutions": reserved}
 
 
-def delete_function_concurrency(cp: ControlPlane, params: dict) -> Reply:
-    cp.concurrency.delete(params["FunctionName"])
+def delete_function_concurrency(cp: ControlPlane, call: Call) -> Reply:
+    cp.concurrency.delete(call.params["FunctionName"])
     return 204, None
 
 
@@ -59,22 +61,23 @@ HANDLERS = {
 }
 
 
-def put_provisioned_concurrency_config(cp: ControlPlane, params: dict) -> Reply:
-    return 202, cp.provisioned.put(params)
+def put_provisioned_concurrency_config(cp: ControlPlane, call: Call) -> Reply:
+    return 202, wire.provisioned_concurrency_config(cp.provisioned.put(call.params))
 
 
-def get_provisioned_concurrency_config(cp: ControlPlane, params: dict) -> Reply:
-    return 200, cp.provisioned.get(params)
+def get_provisioned_concurrency_config(cp: ControlPlane, call: Call) -> Reply:
+    return 200, wire.provisioned_concurrency_config(cp.provisioned.get(call.params))
 
 
-def delete_provisioned_concurrency_config(cp: ControlPlane, params: dict) -> Reply:
-    cp.provisioned.delete(params)
+def delete_provisioned_concurrency_config(cp: ControlPlane, call: Call) -> Reply:
+    cp.provisioned.delete(call.params)
     return 204, None
 
 
-def list_provisioned_concurrency_configs(cp: ControlPlane, params: dict) -> Reply:
-    items, marker = cp.provisioned.list(params)
-    body: dict = {"ProvisionedConcurrencyConfigs": items}
+def list_provisioned_concurrency_configs(cp: ControlPlane, call: Call) -> Reply:
+    items, marker = cp.provisioned.list(call.params)
+    body: dict = {"ProvisionedConcurrencyConfigs": [wire.provisioned_concurrency_config(item, list_item=True)
+                                                   for item in items]}
     if marker:
         body["NextMarker"] = marker
     return 200, body

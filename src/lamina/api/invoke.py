@@ -1,9 +1,11 @@
 """The Invoke operation on the wire: headers and body in, status, headers and payload out.
 
-It is the hot path, so it is a plain ASGI handler in front of the router: it reads only what
-Invoke needs from the ASGI scope, hands a typed Invocation to lamina.invoke and writes the
-response itself (no routing, no middleware, no Request/Response objects). Imports
-lamina.invoke, lamina.errors and lamina.api.validation.
+It is the hot path, so it is a plain ASGI handler in front of the router, behind the request
+pipeline: it reads only what Invoke needs from the pipeline's RequestView, hands a typed
+Invocation (with the pipeline's Caller) to lamina.invoke and writes the response itself (no
+routing, no middleware, no Request/Response objects); errors go through lamina.api.responses.
+Imports lamina.invoke, lamina.identity, lamina.errors and lamina.api (validation, pipeline,
+responses).
 """
 
 from __future__ import annotations
@@ -13,18 +15,18 @@ import binascii
 import json
 import logging
 import re
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
 
-from lamina.api import validation
+from lamina.api import responses, validation
+from lamina.api.pipeline import CALLER, VIEW
 from lamina.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     InvokeRequestTooLarge,
     LambdaError,
-    ServiceException,
 )
+from lamina.identity import Caller
 from lamina.invoke import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT, Invocation, Invoker
 
 log = logging.getLogger("lamina.api")
@@ -67,7 +69,8 @@ def _check(name: str, qualifier: str | None, invocation_type: str, log_type: str
     validation.validate("Invoke", params)
 
 
-def parse(name: str, query: bytes, headers: dict[bytes, bytes], body: bytes) -> Invocation:
+def parse(name: str, query: bytes, headers: Mapping[bytes, bytes], body: bytes,
+          caller: Caller | None = None) -> Invocation:
     qualifier = None
     if query:
         qualifier = dict(parse_qsl(query.decode("latin-1"))).get("Qualifier")
@@ -88,6 +91,7 @@ def parse(name: str, query: bytes, headers: dict[bytes, bytes], body: bytes) -> 
     return Invocation(
         function_name=name, qualifier=qualifier, payload=body, invocation_type=invocation_type,
         tail=log_type == "Tail", client_context=_client_context(context.decode("latin-1") if context else None),
+        caller=caller,
     )
 
 
@@ -97,15 +101,9 @@ async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], 
     await send({"type": "http.response.body", "body": body})
 
 
-async def _error(send: Send, error: LambdaError, request_id: str | None = None) -> None:
-    headers = [(k.lower().encode(), v.encode()) for k, v in error.headers().items()]
-    headers += [(b"x-amzn-requestid", (request_id or str(uuid.uuid4())).encode()),
-                (b"content-type", b"application/json")]
-    await _respond(send, error.status, headers, json.dumps(error.body(), separators=(",", ":")).encode())
-
-
 def fast_lane(invoker: Invoker, app):
-    """An ASGI app answering Invoke itself and passing every other request to `app`."""
+    """An ASGI app answering Invoke itself and passing every other request to `app`; it runs
+    behind lamina.api.pipeline, which put the request's view and caller in the scope."""
 
     async def lamina(scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -121,13 +119,13 @@ def fast_lane(invoker: Invoker, app):
                 break
         body = b"".join(chunks)
         try:
-            call = parse(match[1], scope["query_string"], dict(scope["headers"]), body)
+            call = parse(match[1], scope["query_string"], scope[VIEW].headers, body, scope[CALLER])
             outcome = await invoker.invoke(call)
         except LambdaError as error:
-            return await _error(send, error)
+            return await responses.rest_json_error(error).send(send)
         except Exception:
             log.exception("internal error while invoking %s", match[1])
-            return await _error(send, ServiceException("An internal error occurred in lamina; see its log."))
+            return await responses.internal_error().send(send)
         headers = [(b"x-amzn-requestid", outcome.request_id.encode())]
         if outcome.executed_version is not None and outcome.status != 202:
             headers.append((b"x-amz-executed-version", outcome.executed_version.encode()))

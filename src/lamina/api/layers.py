@@ -1,10 +1,11 @@
-"""Handlers of the layer operations. Imports lamina.control (through the ControlPlane it is handed)
-and lamina.api.wire."""
+"""Handlers of the layer operations. Imports lamina.control (through the ControlPlane it is handed),
+lamina.api.call and lamina.api.wire."""
 
 from __future__ import annotations
 
 from lamina.api import wire
-from lamina.api.functions import ControlPlane, Reply
+from lamina.api.call import Call, Reply
+from lamina.control.plane import ControlPlane
 
 
 def _out(cp: ControlPlane, layer, *, list_item: bool = False) -> dict:
@@ -12,20 +13,20 @@ def _out(cp: ControlPlane, layer, *, list_item: bool = False) -> dict:
                               cp.code_url(layer.code_hex), list_item=list_item)
 
 
-def publish_layer_version(cp: ControlPlane, params: dict) -> Reply:
-    return 201, _out(cp, cp.layers.publish(params))
+def publish_layer_version(cp: ControlPlane, call: Call) -> Reply:
+    return 201, _out(cp, cp.layers.publish(call.params))
 
 
-def get_layer_version(cp: ControlPlane, params: dict) -> Reply:
-    return 200, _out(cp, cp.layers.get(params["LayerName"], params["VersionNumber"]))
+def get_layer_version(cp: ControlPlane, call: Call) -> Reply:
+    return 200, _out(cp, cp.layers.get(call.params["LayerName"], call.params["VersionNumber"]))
 
 
-def get_layer_version_by_arn(cp: ControlPlane, params: dict) -> Reply:
-    return 200, _out(cp, cp.layers.get_by_arn(params["Arn"]))
+def get_layer_version_by_arn(cp: ControlPlane, call: Call) -> Reply:
+    return 200, _out(cp, cp.layers.get_by_arn(call.params["Arn"]))
 
 
-def list_layers(cp: ControlPlane, params: dict) -> Reply:
-    items, marker = cp.layers.list_layers(params)
+def list_layers(cp: ControlPlane, call: Call) -> Reply:
+    items, marker = cp.layers.list_layers(call.params)
     body: dict = {"Layers": [{"LayerName": layer.name, "LayerArn": cp.layers.layer_arn(layer.name),
                               "LatestMatchingVersion": _out(cp, layer, list_item=True)} for layer in items]}
     if marker:
@@ -33,16 +34,16 @@ def list_layers(cp: ControlPlane, params: dict) -> Reply:
     return 200, body
 
 
-def list_layer_versions(cp: ControlPlane, params: dict) -> Reply:
-    items, marker = cp.layers.list_versions(params)
+def list_layer_versions(cp: ControlPlane, call: Call) -> Reply:
+    items, marker = cp.layers.list_versions(call.params)
     body: dict = {"LayerVersions": [_out(cp, layer, list_item=True) for layer in items]}
     if marker:
         body["NextMarker"] = marker
     return 200, body
 
 
-def delete_layer_version(cp: ControlPlane, params: dict) -> Reply:
-    cp.layers.delete(params["LayerName"], params["VersionNumber"])
+def delete_layer_version(cp: ControlPlane, call: Call) -> Reply:
+    cp.layers.delete(call.params["LayerName"], call.params["VersionNumber"])
     return 204, None
 
 

@@ -3,7 +3,8 @@
 Reads the target and the JSON body, checks the input members against botocore's `logs` model
 (required members, types, lengths, patterns, ranges; AWS answers these with InvalidParameterException
 and the "N validation error(s) detected" text), runs the operation on lamina.control.logs.Logs in a
-worker thread and writes the JSON answer. Imports lamina.api.validation and lamina.control.logs only.
+worker thread and writes the JSON answer, errors through lamina.api.responses' JSON 1.1 writer.
+Imports lamina.api.validation, lamina.api.responses and lamina.control.logs only.
 """
 
 from __future__ import annotations
@@ -11,20 +12,17 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 
 import botocore.session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
 
-from lamina.api import validation
+from lamina.api import responses, validation
 from lamina.control.logs import Logs, LogsError, invalid
 
 log = logging.getLogger("lamina.api.logs")
 TARGET_PREFIX = "Logs_20140328"
-CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
 @functools.cache
@@ -42,20 +40,15 @@ def check(operation: str, params: dict) -> None:
         raise invalid(validation.message(failures))
 
 
-def _response(status: int, body: dict) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")).encode(), status_code=status,
-                    media_type=CONTENT_TYPE, headers={"x-amzn-RequestId": str(uuid.uuid4())})
-
-
-def logs_endpoint(logs: Logs) -> Callable[[Request], Awaitable[Response]]:
+def logs_endpoint(logs: Logs) -> Callable[[Request], Awaitable[responses.RawResponse]]:
     """The Starlette endpoint for `POST /` that serves every implemented Logs operation."""
 
-    async def endpoint(request: Request) -> Response:
+    async def endpoint(request: Request) -> responses.RawResponse:
         prefix, _, operation = request.headers.get("x-amz-target", "").partition(".")
         if prefix != TARGET_PREFIX or operation not in Logs.OPERATIONS:
-            error = LogsError("UnknownOperationException",
-                              f"lamina does not implement the operation {operation or 'named by X-Amz-Target'}.")
-            return _response(error.status, error.body())
+            return responses.json11_error(
+                "UnknownOperationException",
+                f"lamina does not implement the operation {operation or 'named by X-Amz-Target'}.")
         try:
             body = await request.body()
             try:
@@ -67,11 +60,10 @@ def logs_endpoint(logs: Logs) -> Callable[[Request], Awaitable[Response]]:
             check(operation, params)
             result = await run_in_threadpool(logs.call, operation, params)
         except LogsError as error:
-            return _response(error.status, error.body())
+            return responses.json11_error(error.code, error.message, error.status)
         except Exception:
             log.exception("internal error in %s", operation)
-            return _response(500, {"__type": "ServiceUnavailableException",
-                                   "message": "An internal error occurred in lamina; see its log."})
-        return _response(200, result)
+            return responses.json11_error("ServiceUnavailableException", responses.INTERNAL_MESSAGE, 500)
+        return responses.json_ok(200, result, content_type=responses.JSON11)
 
     return endpoint

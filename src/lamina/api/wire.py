@@ -1,7 +1,8 @@
 """Response shapes of the Lambda API, written by hand from lamina.model records.
 
 Turns records into the exact JSON members AWS returns (reference section 2.1): which fields
-are always present, which only when set, which ListFunctions leaves out. Imports lamina.model
+are always present, which only when set, which ListFunctions leaves out. The one place that
+builds response shapes: lamina.control returns records, never wire dicts. Imports lamina.model
 only; tested against the service model in tests/unit/api.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from lamina.model import FunctionVersion
+from lamina.model import AccountUsage, EventInvokeConfig, FunctionVersion, ProvisionedConfig
 
 
 def function_configuration(v: FunctionVersion, function_arn: str, region: str, *,
@@ -90,3 +91,39 @@ def layer_version(layer, layer_arn: str, version_arn: str, code_url: str, *, lis
     if layer.compatible_architectures:
         out["CompatibleArchitectures"] = list(layer.compatible_architectures)
     return out
+
+
+def event_invoke_config(record: EventInvokeConfig) -> dict:
+    """FunctionEventInvokeConfig: the members that were given, and both destinations (empty when unset)."""
+    config = record.config
+    destinations = config.get("DestinationConfig") or {}
+    out: dict = {"LastModified": record.last_modified, "FunctionArn": record.function_arn}
+    for member in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+        if member in config:
+            out[member] = config[member]
+    out["DestinationConfig"] = {kind: dict(destinations.get(kind) or {}) for kind in ("OnSuccess", "OnFailure")}
+    return out
+
+
+def provisioned_concurrency_config(record: ProvisionedConfig, *, list_item: bool = False) -> dict:
+    """Get/PutProvisionedConcurrencyConfig's shape, or a ProvisionedConcurrencyConfigListItem
+    (which leads with the FunctionArn) with list_item."""
+    out = {"RequestedProvisionedConcurrentExecutions": record.requested,
+           "AvailableProvisionedConcurrentExecutions": record.ready,
+           "AllocatedProvisionedConcurrentExecutions": record.ready,
+           "Status": record.status,
+           "LastModified": record.last_modified}
+    return {"FunctionArn": record.function_arn, **out} if list_item else out
+
+
+def account_settings(usage: AccountUsage) -> dict:
+    return {
+        "AccountLimit": {
+            "TotalCodeSize": usage.total_code_size_limit,
+            "CodeSizeUnzipped": usage.code_size_unzipped_limit,
+            "CodeSizeZipped": usage.code_size_zipped_limit,
+            "ConcurrentExecutions": usage.concurrent_executions,
+            "UnreservedConcurrentExecutions": usage.unreserved_concurrent_executions,
+        },
+        "AccountUsage": {"TotalCodeSize": usage.total_code_size, "FunctionCount": usage.function_count},
+    }

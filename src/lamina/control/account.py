@@ -1,12 +1,13 @@
 """GetAccountSettings: the account's limits and what it uses (real counts from the store).
 
-Imports lamina.store only.
+Imports lamina.store and lamina.model only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from lamina.model import AccountUsage
 from lamina.store.functions import FunctionStore
 
 TOTAL_CODE_SIZE = 80_530_636_800
@@ -20,15 +21,11 @@ class AccountSettings:
         self._concurrency_limit = concurrency_limit
         self._reserved = reserved
 
-    def get(self) -> dict:
+    def get(self) -> AccountUsage:
         count, size = self._store.usage()
-        return {
-            "AccountLimit": {
-                "TotalCodeSize": TOTAL_CODE_SIZE,
-                "CodeSizeUnzipped": CODE_SIZE_UNZIPPED,
-                "CodeSizeZipped": CODE_SIZE_ZIPPED,
-                "ConcurrentExecutions": self._concurrency_limit,
-                "UnreservedConcurrentExecutions": self._concurrency_limit - sum(self._reserved().values()),
-            },
-            "AccountUsage": {"TotalCodeSize": size, "FunctionCount": count},
-        }
+        return AccountUsage(
+            total_code_size_limit=TOTAL_CODE_SIZE, code_size_unzipped_limit=CODE_SIZE_UNZIPPED,
+            code_size_zipped_limit=CODE_SIZE_ZIPPED, concurrent_executions=self._concurrency_limit,
+            unreserved_concurrent_executions=self._concurrency_limit - sum(self._reserved().values()),
+            total_code_size=size, function_count=count,
+        )

@@ -13,7 +13,7 @@ import re
 from lamina import arn as arns
 from lamina.control import paging
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
-from lamina.model import LATEST, RetryConfig
+from lamina.model import LATEST, EventInvokeConfig, RetryConfig
 from lamina.store.aliases import AliasStore
 from lamina.store.event_configs import EventConfigStore
 from lamina.store.functions import FunctionStore
@@ -66,19 +66,13 @@ class EventConfigs:
             if match["name"] == name:
                 raise InvalidParameterValueException("You can't specify the function as a destination for itself.")
 
-    def _response(self, name: str, qualifier: str, config: dict, last_modified: float) -> dict:
-        destinations = config.get("DestinationConfig") or {}
-        out: dict = {"LastModified": last_modified, "FunctionArn": self._arn(name, qualifier)}
-        for member in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
-            if member in config:
-                out[member] = config[member]
-        out["DestinationConfig"] = {kind: dict(destinations.get(kind) or {}) for kind in ("OnSuccess", "OnFailure")}
-        return out
+    def _record(self, name: str, qualifier: str, config: dict, last_modified: float) -> EventInvokeConfig:
+        return EventInvokeConfig(self._arn(name, qualifier), config, last_modified)
 
     def _missing(self, name: str, qualifier: str) -> ResourceNotFoundException:
         return ResourceNotFoundException(f"The function {self._arn(name, qualifier)} doesn't have an EventInvokeConfig")
 
-    def put(self, params: dict, *, merge: bool = False) -> dict:
+    def put(self, params: dict, *, merge: bool = False) -> EventInvokeConfig:
         name, qualifier = self._target(params["FunctionName"], params.get("Qualifier"))
         given = {k: params[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
                  if params.get(k) is not None}
@@ -93,14 +87,14 @@ class EventConfigs:
         self._check_destinations(name, config)
         last_modified = self._store.put(name, qualifier, config)
         self._cache.pop((name, qualifier), None)
-        return self._response(name, qualifier, config, last_modified)
+        return self._record(name, qualifier, config, last_modified)
 
-    def get(self, params: dict) -> dict:
+    def get(self, params: dict) -> EventInvokeConfig:
         name, qualifier = self._target(params["FunctionName"], params.get("Qualifier"))
         found = self._store.get(name, qualifier)
         if found is None:
             raise self._missing(name, qualifier)
-        return self._response(name, qualifier, *found)
+        return self._record(name, qualifier, *found)
 
     def delete(self, params: dict) -> None:
         name, qualifier = self._target(params["FunctionName"], params.get("Qualifier"))
@@ -109,10 +103,10 @@ class EventConfigs:
         self._store.delete(name, qualifier)
         self._cache.pop((name, qualifier), None)
 
-    def list(self, params: dict) -> tuple[list[dict], str | None]:
+    def list(self, params: dict) -> tuple[list[EventInvokeConfig], str | None]:
         name, _ = self._target(params["FunctionName"], None)
-        items = [self._response(name, q, c, t) for q, c, t in self._store.list(name)]
-        return paging.page(items, params, key=lambda item: item["FunctionArn"])
+        items = [self._record(name, q, c, t) for q, c, t in self._store.list(name)]
+        return paging.page(items, params, key=lambda item: item.function_arn)
 
     def delete_all(self, function_name: str) -> None:
         """A deleted function's configs go with it."""

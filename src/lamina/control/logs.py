@@ -35,7 +35,7 @@ _GROUP_ARN = re.compile(r"arn:aws[a-zA-Z-]*:logs:([^:]*):([^:]*):log-group:([^:]
 
 
 class LogsError(Exception):
-    """An error answered as HTTP 400 with AWS's JSON 1.1 body."""
+    """An error answered as HTTP 400 with AWS's JSON 1.1 body (written by lamina.api.responses)."""
 
     status = 400
 
@@ -43,9 +43,6 @@ class LogsError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-    def body(self) -> dict[str, str]:
-        return {"__type": self.code, "message": self.message}
 
 
 def invalid(message: str) -> LogsError:

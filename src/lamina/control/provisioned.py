@@ -24,7 +24,7 @@ from lamina.errors import (
     ResourceNotFoundException,
 )
 from lamina.events import ProvisionedConcurrencyChanged
-from lamina.model import LATEST, lambda_timestamp
+from lamina.model import LATEST, ProvisionedConfig, lambda_timestamp
 from lamina.store.aliases import AliasStore
 from lamina.store.functions import FunctionStore
 from lamina.store.provisioned import ProvisionedStore
@@ -75,17 +75,12 @@ class ProvisionedConcurrency:
         alias = self._aliases.get(name, qualifier)
         return alias.function_version if alias else None
 
-    def _shape(self, name: str, qualifier: str, requested: int, last_modified: str, *, arn: bool) -> dict:
+    def _record(self, name: str, qualifier: str, requested: int, last_modified: str) -> ProvisionedConfig:
         version = self.version_of(name, qualifier)
         ready = min(self._ready(name, version), requested) if version else 0
-        out = {"RequestedProvisionedConcurrentExecutions": requested,
-               "AvailableProvisionedConcurrentExecutions": ready,
-               "AllocatedProvisionedConcurrentExecutions": ready,
-               "Status": "READY" if ready >= requested else "IN_PROGRESS",
-               "LastModified": last_modified}
-        return {"FunctionArn": self._arn(name, qualifier), **out} if arn else out
+        return ProvisionedConfig(self._arn(name, qualifier), requested, ready, last_modified)
 
-    def put(self, params: dict) -> dict:
+    def put(self, params: dict) -> ProvisionedConfig:
         name, qualifier = self._target(params["FunctionName"], params.get("Qualifier"), putting=True)
         requested = params["ProvisionedConcurrentExecutions"]
         reserved = self._reserved(name)
@@ -109,9 +104,7 @@ class ProvisionedConcurrency:
         last_modified = lambda_timestamp()
         self._store.put(name, qualifier, requested, last_modified)
         self._publish(ProvisionedConcurrencyChanged(name))
-        return {"RequestedProvisionedConcurrentExecutions": requested,
-                "AvailableProvisionedConcurrentExecutions": 0, "AllocatedProvisionedConcurrentExecutions": 0,
-                "Status": "IN_PROGRESS", "LastModified": last_modified}
+        return ProvisionedConfig(self._arn(name, qualifier), requested, 0, last_modified)  # none ready yet
 
     def _find(self, name: str, qualifier: str) -> tuple[str, str, int, str]:
         for row in self._store.all(name):
@@ -119,10 +112,10 @@ class ProvisionedConcurrency:
                 return row
         raise ProvisionedConcurrencyConfigNotFoundException("No Provisioned Concurrency Config found for this function")
 
-    def get(self, params: dict) -> dict:
+    def get(self, params: dict) -> ProvisionedConfig:
         name, qualifier = self._target(params["FunctionName"], params.get("Qualifier"), putting=False)
         _, _, requested, last_modified = self._find(name, qualifier)
-        return self._shape(name, qualifier, requested, last_modified, arn=False)
+        return self._record(name, qualifier, requested, last_modified)
 
     def delete(self, params: dict) -> None:
         name, qualifier = self._target(params["FunctionName"], params.get("Qualifier"), putting=False)
@@ -130,12 +123,12 @@ class ProvisionedConcurrency:
         self._store.delete(name, qualifier)
         self._publish(ProvisionedConcurrencyChanged(name))
 
-    def list(self, params: dict) -> tuple[list[dict], str | None]:
+    def list(self, params: dict) -> tuple[list[ProvisionedConfig], str | None]:
         ref = arns.parse_function_name(params["FunctionName"], self._region, self._account_id)
         if self._functions.get(ref.name) is None:
             raise ResourceNotFoundException(f"Function not found: {self._arn(ref.name)}")
-        items = [self._shape(name, q, n, t, arn=True) for name, q, n, t in self._store.all(ref.name)]
-        return paging.page(items, params, key=lambda item: item["FunctionArn"])
+        items = [self._record(name, q, n, t) for name, q, n, t in self._store.all(ref.name)]
+        return paging.page(items, params, key=lambda item: item.function_arn)
 
     def targets(self) -> dict[tuple[str, str], int]:
         """How many environments each (function, version) must keep initialised."""

@@ -4,7 +4,7 @@ import botocore.session
 import pytest
 
 from lamina.api import wire
-from lamina.model import FunctionVersion
+from lamina.model import AccountUsage, EventInvokeConfig, FunctionVersion, ProvisionedConfig
 
 MODEL = botocore.session.get_session().get_service_model("lambda")
 PY_TYPES = {"string": str, "integer": int, "long": int, "boolean": bool, "structure": dict, "list": list,
@@ -48,3 +48,40 @@ def test_optional_members_are_left_out_when_unset():
     for member in ("Environment", "Layers", "LastUpdateStatus", "LastUpdateStatusReason"):
         assert member not in body
     assert body["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/f"}
+
+
+def test_event_invoke_config_matches_the_model():
+    record = EventInvokeConfig("arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST",
+                               {"MaximumRetryAttempts": 1, "DestinationConfig": {
+                                   "OnFailure": {"Destination": "arn:aws:lambda:us-east-1:000000000000:function:g"}}},
+                               1_700_000_000.5)
+    body = wire.event_invoke_config(record)
+    assert body.pop("LastModified") == 1_700_000_000.5  # epoch seconds, as botocore's rest-json reads them
+    check(MODEL.shape_for("FunctionEventInvokeConfig"), body, "FunctionEventInvokeConfig")
+    assert "MaximumEventAgeInSeconds" not in body
+    assert body["DestinationConfig"] == {
+        "OnSuccess": {}, "OnFailure": {"Destination": "arn:aws:lambda:us-east-1:000000000000:function:g"}}
+
+
+@pytest.mark.parametrize(("ready", "status"), [(0, "IN_PROGRESS"), (2, "IN_PROGRESS"), (3, "READY")])
+def test_provisioned_concurrency_config_matches_the_model(ready, status):
+    record = ProvisionedConfig("arn:aws:lambda:us-east-1:000000000000:function:f:live", 3, ready,
+                               "2024-01-01T00:00:00.000+0000")
+    single = wire.provisioned_concurrency_config(record)
+    check(MODEL.shape_for("GetProvisionedConcurrencyConfigResponse"), single, "Get")
+    assert "FunctionArn" not in single and single["Status"] == status
+    assert single["AvailableProvisionedConcurrentExecutions"] == single["AllocatedProvisionedConcurrentExecutions"] == ready
+    item = wire.provisioned_concurrency_config(record, list_item=True)
+    check(MODEL.shape_for("ProvisionedConcurrencyConfigListItem"), item, "ListItem")
+    assert list(item)[0] == "FunctionArn" and item["FunctionArn"] == record.function_arn
+
+
+def test_account_settings_matches_the_model():
+    usage = AccountUsage(total_code_size_limit=80, code_size_unzipped_limit=26, code_size_zipped_limit=5,
+                         concurrent_executions=10, unreserved_concurrent_executions=7, total_code_size=3,
+                         function_count=2)
+    body = wire.account_settings(usage)
+    check(MODEL.shape_for("GetAccountSettingsResponse"), body, "GetAccountSettings")
+    assert body == {"AccountLimit": {"TotalCodeSize": 80, "CodeSizeUnzipped": 26, "CodeSizeZipped": 5,
+                                     "ConcurrentExecutions": 10, "UnreservedConcurrentExecutions": 7},
+                    "AccountUsage": {"TotalCodeSize": 3, "FunctionCount": 2}}

@@ -1,0 +1,98 @@
+"""The request pipeline: the one place every request on the port passes before dispatch.
+
+It reads a cheap `RequestView` of the ASGI scope (no Starlette objects, so the Invoke fast lane
+keeps its speed), resolves the `Caller` with the `authenticate` step it is handed and stores both
+in the scope for dispatch (`scope[VIEW]`, `caller_of`), where they travel on in the typed calls. Today
+`authenticate` is `anonymous_callers`; SigV4 verification and policy checks plug in as further
+steps here; a LambdaError they raise is answered in the protocol the request speaks (any other
+exception is logged and answered as the internal error).
+Imports lamina.identity, lamina.errors and lamina.api.responses only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+from lamina.api import responses
+from lamina.errors import LambdaError, ServiceException
+from lamina.identity import Caller, anonymous
+
+log = logging.getLogger("lamina.api")
+
+CALLER = "lamina.caller"
+VIEW = "lamina.request"
+CACHED_CALLERS = 4096  # anonymous callers kept per source IP, so the hot path builds none
+
+
+class RequestView(NamedTuple):
+    """What authentication and dispatch may read of a request before its body (a tuple: it is
+    built for every request, Invoke's hot path included)."""
+
+    method: str
+    path: str
+    query: bytes
+    headers: Mapping[bytes, bytes]  # lower-case names, as ASGI gives them
+    source_ip: str | None
+
+
+Authenticate = Callable[[RequestView], Caller]
+
+
+def request_view(scope: dict) -> RequestView:
+    client = scope.get("client")
+    return RequestView(scope["method"], scope["path"], scope["query_string"], dict(scope["headers"]),
+                       client[0] if client else None)
+
+
+def anonymous_callers(account_id: str) -> Authenticate:
+    """The authentication step of an unsigned deployment: everyone is the account's default caller."""
+    callers: dict[str | None, Caller] = {}
+
+    def authenticate(view: RequestView) -> Caller:
+        caller = callers.get(view.source_ip)
+        if caller is None:
+            if len(callers) >= CACHED_CALLERS:
+                callers.clear()
+            caller = callers[view.source_ip] = anonymous(account_id, view.source_ip)
+        return caller
+
+    return authenticate
+
+
+def speaks_json11(view: RequestView) -> bool:
+    """Whether the request is a JSON 1.1 call (CloudWatch Logs: `POST /` with an X-Amz-Target)."""
+    return view.path == "/" and b"x-amz-target" in view.headers
+
+
+def refusal(view: RequestView, error: LambdaError) -> responses.RawResponse:
+    """A pipeline step's error, written in the protocol the request speaks."""
+    if speaks_json11(view):
+        return responses.json11_error(error.code, error.message, error.status)
+    return responses.rest_json_error(error)
+
+
+def pipeline(authenticate: Authenticate, dispatch):
+    """An ASGI app resolving each HTTP request's caller, then handing the request to `dispatch`."""
+
+    async def lamina(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await dispatch(scope, receive, send)
+        view = request_view(scope)
+        try:
+            caller = authenticate(view)
+        except LambdaError as error:
+            return await refusal(view, error).send(send)
+        except Exception:
+            log.exception("internal error resolving the caller of %s %s", view.method, view.path)
+            return await refusal(view, ServiceException(responses.INTERNAL_MESSAGE)).send(send)
+        scope[VIEW] = view
+        scope[CALLER] = caller
+        await dispatch(scope, receive, send)
+
+    return lamina
+
+
+def caller_of(scope: dict) -> Caller:
+    return scope[CALLER]

@@ -1,0 +1,30 @@
+"""The control plane as one value: the services the operation handlers are handed, and the
+region and code-URL facts they report. Imports lamina.control modules only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lamina.control.account import AccountSettings
+from lamina.control.aliases import Aliases
+from lamina.control.concurrency import ReservedConcurrency
+from lamina.control.event_configs import EventConfigs
+from lamina.control.functions import Functions
+from lamina.control.layers import Layers
+from lamina.control.provisioned import ProvisionedConcurrency
+from lamina.control.tags import Tags
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    functions: Functions
+    aliases: Aliases
+    layers: Layers
+    event_configs: EventConfigs
+    concurrency: ReservedConcurrency
+    provisioned: ProvisionedConcurrency
+    tags: Tags
+    account: AccountSettings
+    region: str
+    code_url: Callable[[str], str]  # code hex → download URL

@@ -1,0 +1,104 @@
+"""lamina.api.pipeline: every HTTP request gets a view and a caller before dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from lamina.api.pipeline import VIEW, anonymous_callers, caller_of, pipeline, request_view, speaks_json11
+from lamina.errors import ResourceConflictException
+from lamina.identity import Caller
+
+
+def scope(path="/2015-03-31/functions/f/invocations", method="POST", headers=(), client=("10.1.2.3", 5000)):
+    return {"type": "http", "method": method, "path": path, "query_string": b"Qualifier=1",
+            "headers": list(headers), "client": client}
+
+
+def run(app, request_scope):
+    messages = []
+
+    async def send(message):
+        messages.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    asyncio.run(app(request_scope, receive, send))
+    return messages
+
+
+def test_the_view_reads_the_scope_without_the_body():
+    view = request_view(scope(headers=[(b"x-amz-log-type", b"Tail")]))
+    assert (view.method, view.path, view.query, view.source_ip) == (
+        "POST", "/2015-03-31/functions/f/invocations", b"Qualifier=1", "10.1.2.3")
+    assert view.headers[b"x-amz-log-type"] == b"Tail"
+    assert request_view(scope(client=None)).source_ip is None
+
+
+def test_anonymous_callers_are_the_accounts_root():
+    authenticate = anonymous_callers("123456789012")
+    caller = authenticate(request_view(scope()))
+    assert caller == Caller(account_id="123456789012", principal_arn="arn:aws:iam::123456789012:root",
+                            access_key_id=None, source_ip="10.1.2.3", authenticated=False)
+    assert authenticate(request_view(scope())) is caller  # kept, not rebuilt per request
+    assert authenticate(request_view(scope(client=("10.9.9.9", 1)))).source_ip == "10.9.9.9"
+
+
+def test_dispatch_sees_the_view_and_the_caller():
+    seen = []
+    caller = Caller("000000000000", "arn:aws:iam::000000000000:user/u", access_key_id="AKID", authenticated=True)
+
+    async def dispatch(request_scope, receive, send):
+        seen.append((request_scope[VIEW].path, caller_of(request_scope)))
+
+    run(pipeline(lambda view: caller, dispatch), scope())
+    assert seen == [("/2015-03-31/functions/f/invocations", caller)]
+
+
+def test_non_http_scopes_pass_straight_through():
+    seen = []
+
+    async def dispatch(request_scope, receive, send):
+        seen.append(request_scope)
+
+    def refuse(view):
+        raise AssertionError("lifespan is not a request")
+
+    run(pipeline(refuse, dispatch), {"type": "lifespan"})
+    assert seen == [{"type": "lifespan"}]
+
+
+def refuse(view):
+    raise ResourceConflictException("no")
+
+
+async def never(request_scope, receive, send):
+    raise AssertionError("a refused request must not be dispatched")
+
+
+def test_a_refusal_is_answered_in_rest_json_for_lambda_paths():
+    start, body = run(pipeline(refuse, never), scope())
+    headers = dict(start["headers"])
+    assert (start["status"], headers[b"x-amzn-errortype"]) == (409, b"ResourceConflictException")
+    assert json.loads(body["body"]) == {"Type": "User", "message": "no"}
+
+
+def test_a_refusal_is_answered_in_json11_for_logs_calls():
+    logs = scope(path="/", headers=[(b"x-amz-target", b"Logs_20140328.DescribeLogGroups")])
+    assert speaks_json11(request_view(logs)) and not speaks_json11(request_view(scope(path="/")))
+    start, body = run(pipeline(refuse, never), logs)
+    assert start["status"] == 409
+    assert dict(start["headers"])[b"content-type"] == b"application/x-amz-json-1.1"
+    assert json.loads(body["body"]) == {"__type": "ResourceConflictException", "message": "no"}
+
+
+def test_a_failing_step_is_logged_and_answered_as_the_internal_error(caplog):
+    def broken(view):
+        raise RuntimeError("bug")
+
+    start, body = run(pipeline(broken, never), scope())
+    assert (start["status"], dict(start["headers"])[b"x-amzn-errortype"]) == (500, b"ServiceException")
+    assert json.loads(body["body"]) == {"Type": "Service",
+                                        "Message": "An internal error occurred in lamina; see its log."}
+    assert "bug" in caplog.text
