@@ -3,10 +3,11 @@ RequestResponse to the engine, Event to the durable queue, DryRun to a check.
 
 Resolution is served from an in-memory cache that the change events of lamina.events keep
 fresh (server subscribes `Invoker.changed`), so the hot path touches no database. Imports
-lamina.arn, lamina.admission, lamina.errors, lamina.events, lamina.model, lamina.engine.spec,
-lamina.control.aliases (pick_version), lamina.queue.worker (Attempt), lamina.store.queue
-(QueuedEvent) and lamina.telemetry (metrics, tracing); the engine, the function store and the
-queue are reached through the callables it is handed (the imports above are types and pure helpers).
+lamina.arn, lamina.admission, lamina.errors, lamina.events, lamina.identity, lamina.model,
+lamina.engine.spec, lamina.control.aliases (pick_version), lamina.queue (Attempt, QueuedEvent)
+and lamina.telemetry (metrics, tracing); never lamina.store. The engine, the function store and
+the queue are reached through the callables it is handed (the imports above are types and pure
+helpers).
 """
 
 from __future__ import annotations

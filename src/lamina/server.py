@@ -33,10 +33,10 @@ from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.tags import Tags
+from lamina.control.usage import Usage
 from lamina.destinations import Destinations
 from lamina.engine import backends
 from lamina.engine.catalog import Runtimes
-from lamina.control.usage import Usage
 from lamina.engine.engine import Engine
 from lamina.environments import Environments
 from lamina.health import Health
