@@ -1,7 +1,7 @@
 """Settings: every tunable of a lamina process, read once and passed down.
 
 Imports nothing from lamina. `Settings.from_env` reads LAMINA_* environment variables;
-the CLI overrides host, port and data dir from its flags.
+`lamina serve` overrides host, port, data dir, sandbox and isolation from its flags.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ class Settings:
     isolation: str = "process"
     # Explicit interpreter per runtime id, e.g. {"python3.12": "/usr/bin/python3.12"}.
     runtime_paths: dict[str, str] = field(default_factory=dict)
-    # Multiplies every async retry delay (1.0 = AWS's 1 min / 2 min / 1 s…5 min back-off).
+    # Multiplies every async retry delay and MaximumEventAgeInSeconds (1.0 = AWS's 1 min / 2 min / 1 s…5 min
+    # back-off).
     async_backoff_scale: float = 1.0
     # Per-minute metric series are kept this many days.
     metrics_retention_days: float = 14.0

@@ -1,4 +1,5 @@
-"""The records lamina keeps about functions: one FunctionVersion per ($LATEST or published) version.
+"""The records lamina keeps about functions: one FunctionVersion per ($LATEST or published) version,
+the Function that holds them, aliases, layer versions and async retry settings.
 
 Plain dataclasses that know how to become and come back from a JSON-able dict for the store, and
 the read-only records lamina.control answers with (lamina.api.wire turns them into AWS shapes).

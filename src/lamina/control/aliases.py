@@ -1,7 +1,8 @@
 """Alias operations: CreateAlias, GetAlias, UpdateAlias, DeleteAlias, ListAliases, the routing
 rules, and the version one invocation through an alias runs (`pick_version`, weighted routing).
 
-Imports lamina.store, lamina.model, lamina.errors, lamina.arn and lamina.events only; announces
+Imports lamina.store, lamina.model, lamina.errors, lamina.arn, lamina.events and lamina.control.paging
+only; announces
 changes by publishing lamina.events.AliasChanged.
 """
 

@@ -1,8 +1,8 @@
 """The delete cascade: keeps a function's settings in step with the function itself.
 
-Any change to a function or its aliases drops the cached async-invoke settings of it; deleting a
-function gives back its reserved concurrency and removes its async-invoke and provisioned-concurrency
-configs. Subscribes to lamina.events; imports lamina.events and lamina.control only.
+Any change to a function, its aliases or its provisioned concurrency drops its cached async-invoke
+settings; deleting a function gives back its reserved concurrency and removes its async-invoke and
+provisioned-concurrency configs. Subscribes to lamina.events; imports lamina.events and lamina.control only.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 settings and destinations an asynchronous event of a function and qualifier runs with.
 
 Destinations lamina cannot deliver to (SQS, SNS, EventBridge, S3) are refused here, at
-configuration time, never stored and ignored. Imports lamina.store, lamina.arn, lamina.errors
-and lamina.model.
+configuration time, never stored and ignored. Imports lamina.store, lamina.arn, lamina.errors,
+lamina.model and lamina.control.paging.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Layer operations: PublishLayerVersion, GetLayerVersion(ByArn), ListLayers, ListLayerVersions,
 DeleteLayerVersion, and looking up the layer versions a function references.
 
-Imports lamina.store, lamina.model, lamina.errors and lamina.arn only.
+Imports lamina.store, lamina.model, lamina.errors, lamina.arn and lamina.control (package, paging)
+only.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 One method per operation: the request dict in, the response dict out, `LogsError` (HTTP 400,
 `{"__type", "message"}`) on failure. Timestamps are epoch milliseconds. Owns the paging tokens,
-event ids, AWS's semantic checks and retention expiry (`expire`, run periodically by the server).
+event ids, AWS's semantic checks and retention expiry (`expire`, run periodically by the supervisor, as lamina.server schedules it).
 Model-level checks (required members, types, ranges) are the HTTP layer's. Imports lamina.store.logs
 and lamina.control.filter_pattern; never lamina.api or the engine.
 """

@@ -6,7 +6,7 @@ about 1 minute after the first failure and 2 minutes after the second; throttles
 errors go back to the queue with exponential back-off from 1 s, capped at 5 minutes, until
 MaximumEventAgeInSeconds runs out. An event whose function has reserved concurrency 0 fails
 at once (ZeroReservedConcurrency); one whose function is gone is dropped without a record.
-`scale` shrinks every delay (tests run in seconds). Imports lamina.model and lamina.queue.attempt.
+`scale` multiplies every delay and the maximum event age (tests run in seconds). Imports lamina.model and lamina.queue.attempt.
 """
 
 from __future__ import annotations

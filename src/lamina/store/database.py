@@ -1,6 +1,8 @@
-"""The metadata database: an SQLAlchemy engine on SQLite (WAL) in the data dir, migrated at start.
+"""The metadata database: an SQLAlchemy engine on SQLite (WAL) in the data dir, migrated at start,
+whose transactions take turns on one lock (SQLite has one writer).
 
-Imports lamina.store.schema only.
+Imports nothing from lamina; the Alembic migrations it runs (store/migrations) import
+lamina.store.schema.
 """
 
 from __future__ import annotations
