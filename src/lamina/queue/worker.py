@@ -53,12 +53,6 @@ class EventQueue:
         self._tasks: set[asyncio.Task] = set()
         self._loops: list[asyncio.Task] = []
 
-    # -- accepting ----------------------------------------------------------------------------
-    async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes) -> None:
-        """Return once the event is durably stored."""
-        await self._queue.enqueue(request_id=request_id, function_name=function_name, qualifier=qualifier,
-                                  payload=payload)
-
     # -- running ------------------------------------------------------------------------------
     async def start(self) -> None:
         await self._queue.start()
