@@ -245,6 +245,7 @@ def test_a_client_leaving_mid_body_is_not_an_internal_error(lamina, http):
     ("GET", f"{FUNCTIONS}/echo/aliases/"),
     ("GET", f"{FUNCTIONS}/echo/aliases//"),
     ("POST", f"{FUNCTIONS}//invocations"),
+    ("POST", f"{FUNCTIONS}/echo/invocations/"),
     ("GET", "/2018-10-31/layers//versions"),
 ])
 def test_empty_path_parameters_and_trailing_slashes_are_unknown_operations(http, method, path):

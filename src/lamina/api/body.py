@@ -27,7 +27,7 @@ UPLOAD_LIMIT = 70_167_211
 LOGS_LIMIT = 8_388_608
 OTHER_LIMIT = 6_291_456
 
-_INVOKE = re.compile(r"/2015-03-31/functions/[^/]+/invocations/?")
+_INVOKE = re.compile(r"/2015-03-31/functions/[^/]+/invocations")
 # (method, path) of the operations that carry a zip in their JSON body, by AWS operation name.
 _UPLOADS = (
     ("POST", re.compile(r"/2015-03-31/functions/?"), "CreateFunction"),

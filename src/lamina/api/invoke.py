@@ -33,7 +33,7 @@ from lamina.invoke import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT, Invocation, I
 
 log = logging.getLogger("lamina.api")
 
-PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
+PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 INVOCATION_TYPES = frozenset({"RequestResponse", "Event", "DryRun"})
 LOG_TYPES = frozenset({"None", "Tail"})
 CLIENT_CONTEXT_LIMIT = 3583
