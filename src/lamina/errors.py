@@ -13,7 +13,7 @@ class LambdaError(Exception):
     status = 400
     code = "ServiceException"
     message_key = "message"
-    fault = "User"
+    fault: str | None = "User"
 
     def __init__(self, message: str, **extra: object) -> None:
         super().__init__(message)
@@ -22,7 +22,8 @@ class LambdaError(Exception):
 
     def body(self) -> dict[str, object]:
         out: dict[str, object] = dict(self.extra)
-        out["Type"] = self.fault
+        if self.fault is not None:  # AWS's rest-json ValidationException carries no Type
+            out["Type"] = self.fault
         out[self.message_key] = self.message
         return out
 
@@ -30,11 +31,11 @@ class LambdaError(Exception):
         return {"x-amzn-ErrorType": self.code}
 
 
-def _error(name: str, status: int, message_key: str, fault: str = "User") -> type[LambdaError]:
+def _error(name: str, status: int, message_key: str, fault: str | None = "User") -> type[LambdaError]:
     return type(name, (LambdaError,), {"status": status, "code": name, "message_key": message_key, "fault": fault})
 
 
-ValidationException = _error("ValidationException", 400, "message")
+ValidationException = _error("ValidationException", 400, "message", None)
 InvalidParameterValueException = _error("InvalidParameterValueException", 400, "message")
 InvalidRequestContentException = _error("InvalidRequestContentException", 400, "message")
 CodeStorageExceededException = _error("CodeStorageExceededException", 400, "message")

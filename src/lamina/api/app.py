@@ -133,5 +133,7 @@ def create_app(api: Api):
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,
     })
+    # A trailing slash or an empty path parameter is an unknown operation, as on AWS, not a 307.
+    app.router.redirect_slashes = False
     dispatch = invoke_api.fast_lane(api.invoker, app) if api.invoker is not None else app
     return pipeline(api.authenticate, dispatch)

@@ -4,21 +4,23 @@ It is the hot path, so it is a plain ASGI handler in front of the router, behind
 pipeline: it reads only what Invoke needs from the pipeline's RequestView, hands a typed
 Invocation (with the pipeline's Caller) to lamina.invoke and writes the response itself (no
 routing, no middleware, no Request/Response objects); errors go through lamina.api.responses.
-Imports lamina.invoke, lamina.identity, lamina.errors and lamina.api (validation, pipeline,
-responses).
+The body was read (within Invoke's payload cap) by lamina.api.pipeline; the payload must be strict
+JSON by lamina.api.json_body's rule.
+Imports lamina.invoke, lamina.identity, lamina.errors and lamina.api (validation, pipeline, body,
+json_body, responses).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
 
-from lamina.api import responses, validation
+from lamina.api import json_body, responses, validation
+from lamina.api.body import BODY
 from lamina.api.pipeline import CALLER, VIEW
 from lamina.errors import (
     InvalidParameterValueException,
@@ -31,7 +33,7 @@ from lamina.invoke import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT, Invocation, I
 
 log = logging.getLogger("lamina.api")
 
-PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
+PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 INVOCATION_TYPES = frozenset({"RequestResponse", "Event", "DryRun"})
 LOG_TYPES = frozenset({"None", "Tail"})
 CLIENT_CONTEXT_LIMIT = 3583
@@ -51,8 +53,9 @@ def _client_context(value: str | None) -> str | None:
     if len(value) > CLIENT_CONTEXT_LIMIT:
         raise InvalidParameterValueException("Client context must be smaller than 3583 bytes when base64 encoded.")
     try:
-        text = base64.b64decode(value, validate=True).decode()
-        json.loads(text)
+        raw = base64.b64decode(value, validate=True)
+        json_body.decode(raw)
+        text = raw.decode()
     except (binascii.Error, ValueError):
         raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.") from None
     return text
@@ -84,9 +87,10 @@ def parse(name: str, query: bytes, headers: Mapping[bytes, bytes], body: bytes,
         body = b"{}"
     else:
         try:
-            json.loads(body)
-        except ValueError as exc:
-            raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
+            json_body.decode(body)
+        except json_body.Malformed as exc:
+            raise InvalidRequestContentException(
+                f"Could not parse request body into json: Could not parse payload into json: {exc}") from None
     context = headers.get(b"x-amz-client-context")
     return Invocation(
         function_name=name, qualifier=qualifier, payload=body, invocation_type=invocation_type,
@@ -111,15 +115,8 @@ def fast_lane(invoker: Invoker, app):
         match = PATH.match(scope["path"])
         if match is None:
             return await app(scope, receive, send)
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
         try:
-            call = parse(match[1], scope["query_string"], scope[VIEW].headers, body, scope[CALLER])
+            call = parse(match[1], scope["query_string"], scope[VIEW].headers, scope[BODY], scope[CALLER])
             outcome = await invoker.invoke(call)
         except LambdaError as error:
             return await responses.rest_json_error(error).send(send)
@@ -127,7 +124,7 @@ def fast_lane(invoker: Invoker, app):
             log.exception("internal error while invoking %s", match[1])
             return await responses.internal_error().send(send)
         headers = [(b"x-amzn-requestid", outcome.request_id.encode())]
-        if outcome.executed_version is not None and outcome.status != 202:
+        if outcome.executed_version is not None and outcome.status not in (202, 204):  # not Event, DryRun
             headers.append((b"x-amz-executed-version", outcome.executed_version.encode()))
         result = outcome.result
         if result is None:

@@ -4,13 +4,13 @@ Reads the target and the JSON body, checks the input members against botocore's 
 (required members, types, lengths, patterns, ranges; AWS answers these with InvalidParameterException
 and the "N validation error(s) detected" text), runs the operation on lamina.control.logs.Logs in a
 worker thread and writes the JSON answer, errors through lamina.api.responses' JSON 1.1 writer.
-Imports lamina.api.validation, lamina.api.responses and lamina.control.logs only.
+The body is decoded by lamina.api.json_body's rule (anything else is a SerializationException).
+Imports lamina.api (validation, json_body, responses) and lamina.control.logs only.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -18,7 +18,7 @@ import botocore.session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from lamina.api import responses, validation
+from lamina.api import json_body, responses, validation
 from lamina.control.logs import Logs, LogsError, invalid
 
 log = logging.getLogger("lamina.api.logs")
@@ -52,8 +52,8 @@ def logs_endpoint(logs: Logs) -> Callable[[Request], Awaitable[responses.RawResp
         try:
             body = await request.body()
             try:
-                params = json.loads(body) if body.strip() else {}
-            except (ValueError, UnicodeError):
+                params = json_body.decode(body) if body.strip() else {}
+            except json_body.Malformed:
                 params = None
             if not isinstance(params, dict):
                 raise LogsError("SerializationException", "The request body is not a JSON object.")

@@ -5,8 +5,10 @@ keeps its speed), resolves the `Caller` with the `authenticate` step it is hande
 in the scope for dispatch (`scope[VIEW]`, `caller_of`), where they travel on in the typed calls. Today
 `authenticate` is `anonymous_callers`; SigV4 verification and policy checks plug in as further
 steps here; a LambdaError they raise is answered in the protocol the request speaks (any other
-exception is logged and answered as the internal error).
-Imports lamina.identity, lamina.errors and lamina.api.responses only.
+exception is logged and answered as the internal error). Then it reads the body within the route's
+cap (lamina.api.body): too large is refused before dispatch, a client gone mid-body is dropped
+without an answer; dispatch finds the body in `scope[BODY]` and, through `receive`, once more.
+Imports lamina.identity, lamina.errors and lamina.api (responses, body) only.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from lamina.api import responses
+from lamina.api import body, responses
+from lamina.api.body import BODY
 from lamina.errors import LambdaError, ServiceException
 from lamina.identity import Caller, anonymous
 
@@ -80,6 +83,10 @@ def pipeline(authenticate: Authenticate, dispatch):
         if scope["type"] != "http":
             return await dispatch(scope, receive, send)
         view = request_view(scope)
+        cap = body.limit(view.method, view.path, view.headers)
+        size = body.declared_size(view.headers)
+        if size is not None and size > cap.size:  # refused unread
+            return await refusal(view, cap.refusal()).send(send)
         try:
             caller = authenticate(view)
         except LambdaError as error:
@@ -87,9 +94,17 @@ def pipeline(authenticate: Authenticate, dispatch):
         except Exception:
             log.exception("internal error resolving the caller of %s %s", view.method, view.path)
             return await refusal(view, ServiceException(responses.INTERNAL_MESSAGE)).send(send)
+        try:
+            data = await body.read(receive, cap)
+        except body.Disconnected:
+            log.warning("client left before sending the whole body of %s %s", view.method, view.path)
+            return None
+        except LambdaError as error:
+            return await refusal(view, error).send(send)
         scope[VIEW] = view
         scope[CALLER] = caller
-        await dispatch(scope, receive, send)
+        scope[BODY] = data
+        await dispatch(scope, body.replay(data, receive), send)
 
     return lamina
 

@@ -2,17 +2,18 @@
 
 For each member of the operation's input shape the model says where it travels (URI path,
 query string, header or JSON body) and under which name; this module reads it from there and
-converts query/header strings to the member's type. Imports lamina.errors only.
+converts query/header strings to the member's type; JSON bodies go through lamina.api.json_body.
+Imports lamina.errors and lamina.api.json_body only.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 
 import botocore.session
 from botocore.model import OperationModel
 
+from lamina.api import json_body
 from lamina.errors import InvalidRequestContentException, ValidationException
 
 
@@ -83,8 +84,8 @@ def _json_body(body: bytes) -> dict:
     if not body or not body.strip():
         return {}
     try:
-        value = json.loads(body)
-    except ValueError as exc:
+        value = json_body.decode(body)
+    except json_body.Malformed as exc:
         raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidRequestContentException("Could not parse request body into json: expected a JSON object")

@@ -15,7 +15,8 @@ Behaviour choices (AWS/Coral style, reference 0.2):
   constraint: [...]" / "Map value must satisfy constraint: [...]" at the map's path (AWS's own text for
   environment variable names).
 - Values are rendered as Java's toString would: strings raw, numbers as is, booleans true/false, lists
-  "[a, b]", maps "{k=v}", a missing required member as "Value null".
+  "[a, b]", maps "{k=v}", a missing required member as "Value null"; lists and maps nested deeper than
+  JAVA_STRING_DEPTH as "[...]" / "{...}" (a hostile body must not exhaust the recursion limit).
 - Shapes marked sensitive in the model (environment variables, payloads), and all they contain, are never
   echoed: "Value at 'environment.variables' failed to satisfy constraint: ...", as AWS answers.
 - A JSON value of the wrong type is a ValidationException too (AWS fails deserialization; lamina.errors has
@@ -125,7 +126,10 @@ def _path(parent: str, member: str) -> str:
     return f"{parent}.{name}" if parent else name
 
 
-def java_string(value: object) -> str:
+JAVA_STRING_DEPTH = 32  # deeper lists and maps are rendered "[...]" / "{...}" (no recursion limit)
+
+
+def java_string(value: object, depth: int = 0) -> str:
     """How Java's toString renders a deserialized JSON value."""
     if value is None:
         return "null"
@@ -138,9 +142,13 @@ def java_string(value: object) -> str:
             text = f"{mantissa if '.' in mantissa else mantissa + '.0'}E{int(exponent)}"
         return text
     if isinstance(value, list):
-        return "[" + ", ".join(java_string(item) for item in value) + "]"
+        if depth >= JAVA_STRING_DEPTH:
+            return "[...]"
+        return "[" + ", ".join(java_string(item, depth + 1) for item in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={java_string(v)}" for k, v in value.items()) + "}"
+        if depth >= JAVA_STRING_DEPTH:
+            return "{...}"
+        return "{" + ", ".join(f"{k}={java_string(v, depth + 1)}" for k, v in value.items()) + "}"
     if isinstance(value, bytes | bytearray):
         return f"java.nio.HeapByteBuffer[pos=0 lim={len(value)} cap={len(value)}]"
     return str(value)

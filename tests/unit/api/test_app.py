@@ -103,3 +103,27 @@ def test_without_an_invoker_invoke_reaches_the_router_through_the_same_step(serv
     response = served.build().post("/2015-03-31/functions/f/invocations", content=b"{}")
     assert (response.status_code, response.headers["x-amzn-errortype"]) == (404, "UnknownOperationException")
     assert served.seen == [("POST", "/2015-03-31/functions/f/invocations")]
+
+
+class DryRunInvoker(FakeInvoker):
+    async def invoke(self, call: Invocation) -> Outcome:
+        self.calls.append(call)
+        return Outcome(status=204, request_id="rid-1", executed_version="$LATEST")
+
+
+def test_a_dry_run_answers_204_without_an_executed_version(served):
+    response = served.build(DryRunInvoker()).post("/2015-03-31/functions/f/invocations", content=b"{}",
+                                                  headers={"X-Amz-Invocation-Type": "DryRun"})
+    assert response.status_code == 204
+    assert "x-amz-executed-version" not in response.headers
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/2015-03-31/functions/"), ("GET", "/2015-03-31/functions//configuration"),
+    ("POST", "/2015-03-31/functions/f/invocations/"), ("GET", "/health/"),
+])
+def test_trailing_slashes_and_empty_parameters_are_unknown_not_redirected(served, method, path):
+    invoker = FakeInvoker()
+    response = served.build(invoker).request(method, path, follow_redirects=False)
+    assert (response.status_code, response.headers["x-amzn-errortype"]) == (404, "UnknownOperationException")
+    assert invoker.calls == []

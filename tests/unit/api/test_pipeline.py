@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from lamina.api.body import BODY
 from lamina.api.pipeline import VIEW, anonymous_callers, caller_of, pipeline, request_view, speaks_json11
 from lamina.errors import ResourceConflictException
 from lamina.identity import Caller
@@ -102,3 +103,51 @@ def test_a_failing_step_is_logged_and_answered_as_the_internal_error(caplog):
     assert json.loads(body["body"]) == {"Type": "Service",
                                         "Message": "An internal error occurred in lamina; see its log."}
     assert "bug" in caplog.text
+
+
+def test_dispatch_gets_the_body_in_the_scope_and_through_receive():
+    seen = []
+
+    async def dispatch(request_scope, receive, send):
+        seen.append((request_scope[BODY], (await receive())["body"]))
+
+    async def chunked():
+        return chunks.pop(0)
+
+    chunks = [{"type": "http.request", "body": b"{}", "more_body": True},
+              {"type": "http.request", "body": b" ", "more_body": False}]
+    asyncio.run(pipeline(lambda view: None, dispatch)(scope(), chunked, lambda message: None))
+    assert seen == [(b"{} ", b"{} ")]
+
+
+def test_an_oversized_content_length_is_refused_unread():
+    async def unread():
+        raise AssertionError("the body must not be read")
+
+    messages = []
+
+    async def send(message):
+        messages.append(message)
+
+    big = scope(headers=[(b"content-length", b"6291457")])
+    asyncio.run(pipeline(lambda view: None, never)(big, unread, send))
+    start, body = messages
+    assert (start["status"], dict(start["headers"])[b"x-amzn-errortype"]) == (413, b"RequestEntityTooLargeException")
+    assert json.loads(body["body"]) == {
+        "Type": "User", "Message": "Request must be smaller than 6291456 bytes for the InvokeFunction operation"}
+
+
+def test_a_client_leaving_mid_body_gets_no_answer_and_no_dispatch(caplog):
+    messages = []
+
+    async def send(message):
+        messages.append(message)
+
+    parts = [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]
+
+    async def receive():
+        return parts.pop(0)
+
+    asyncio.run(pipeline(lambda view: None, never)(scope(), receive, send))
+    assert messages == []
+    assert "Traceback" not in caplog.text and "client left" in caplog.text
