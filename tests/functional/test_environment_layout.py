@@ -205,7 +205,10 @@ def test_a_custom_runtime_gets_awss_path_and_the_oss_python(env):
 def _events(lam_logs, group: str, want: int) -> list[str]:
     deadline = time.monotonic() + 60  # the log flush is asynchronous; under load it can lag
     while time.monotonic() < deadline:
-        streams = lam_logs.describe_log_streams(logGroupName=group)["logStreams"]
+        try:
+            streams = lam_logs.describe_log_streams(logGroupName=group)["logStreams"]
+        except lam_logs.exceptions.ResourceNotFoundException:  # the group appears with the first flush
+            streams = []
         messages = [e["message"] for s in streams
                     for e in lam_logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]]
         if len([m for m in messages if m.startswith("REPORT")]) >= want:

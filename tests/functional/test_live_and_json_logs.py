@@ -71,7 +71,7 @@ def _stored(logs, group: str, text: str) -> bool:
         events = logs.filter_log_events(logGroupName=group, filterPattern=f'"{text}"')["events"]
     except logs.exceptions.ResourceNotFoundException:
         return False
-    return any(event["message"] == text for event in events)
+    return any(event["message"] == text + "\n" for event in events)  # AWS keeps a printed line's newline
 
 
 def test_printed_line_reaches_logs_tail_while_the_handler_runs(lamina, lam):
