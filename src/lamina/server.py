@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-from lamina import events
+from lamina import events, stopping
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.functions import ControlPlane
@@ -61,11 +61,17 @@ from lamina.telemetry.tracing import Tracing
 
 class _Uvicorn(uvicorn.Server):
     """uvicorn re-raises a caught SIGTERM/SIGINT after shutting down, which would kill the process
-    before lamina's own shutdown (environments, buffers) runs; lamina stops itself instead."""
+    before lamina's own shutdown (environments, buffers) runs; lamina stops itself instead.
+    `on_stop` is called (once) when the first stop signal arrives."""
+
+    on_stop: Callable[[], None] | None = None
 
     def handle_exit(self, sig, frame) -> None:
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
+        on_stop, self.on_stop = self.on_stop, None
+        if on_stop is not None:
+            on_stop()
 
 
 class Server:
@@ -179,9 +185,14 @@ class Server:
         self.metrics.queue(self.queue.depth(), time.time() - oldest if oldest else 0.0)
 
     async def serve(self, ready: Callable[[Server], None] | None = None) -> None:
+        drain = stopping.drain_seconds(self.settings.stop_grace)
+        # uvicorn cancels what is still running a little after the engine answered it (a backstop)
         config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
-                                access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+                                access_log=False, lifespan="off", timeout_graceful_shutdown=drain + 0.5)
         server = _Uvicorn(config)
+        loop = asyncio.get_running_loop()
+        # Signal handlers run between the loop's callbacks: schedule the halt from there.
+        server.on_stop = lambda: loop.call_soon_threadsafe(loop.call_later, drain, self.engine.halt)
 
         async def announce_when_started() -> None:
             while not server.started:

@@ -19,6 +19,7 @@ def test_no_variables_gives_the_dataclass_defaults():
     ({"LAMINA_DATA_DIR": "/srv/lamina"}, "data_dir", Path("/srv/lamina")),
     ({"LAMINA_CONCURRENCY_LIMIT": "50"}, "concurrency_limit", 50),
     ({"LAMINA_IDLE_TIMEOUT": "1.5"}, "idle_timeout", 1.5),
+    ({"LAMINA_STOP_GRACE": "4.5"}, "stop_grace", 4.5),
     ({"LAMINA_RUNTIME_PATHS": "python3.12=/a/python, python3.13 = /b/python"}, "runtime_paths",
      {"python3.12": "/a/python", "python3.13": "/b/python"}),
     ({"LAMINA_ASYNC_BACKOFF_SCALE": "0.01"}, "async_backoff_scale", 0.01),

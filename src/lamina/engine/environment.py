@@ -41,6 +41,10 @@ _INVOKE_REPLIES = frozenset({frames.RESULT, frames.ERROR})
 _EOF_GRACE = 1.0  # seconds to wait for the channel to close after the process is gone
 
 
+class Halted(Exception):
+    """The server is stopping and its grace for invokes in flight ended: this event got no result."""
+
+
 class Environment:
     def __init__(self, *, env_id: str, spec: RunSpec, generation: int, backend: SandboxBackend,
                  launch: Launch, log_stream: LogStream, region: str, init_timeout: float,
@@ -63,6 +67,7 @@ class Environment:
         self._channel: Channel | None = None
         self._waiter: asyncio.Future[Outcome] | None = None
         self._expect: frozenset[int] = frozenset()
+        self._halted = False
         self._peak_kb = 0
         self._status: int | None = None
         self._eof = False
@@ -150,6 +155,14 @@ class Environment:
             self._to(State.FAILED)
         self._to(State.GONE)
 
+    def halt(self) -> None:
+        """The server is stopping: the event being initialised for or run ends now with Halted (the
+        environment is ended); an environment still being started ends once it exists."""
+        self._halted = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(("halted", None, {}, time.perf_counter()))
+
     def _expire(self, waiter: asyncio.Future[Outcome]) -> None:
         if not waiter.done():
             waiter.set_result(("timeout", None, {}, time.perf_counter()))
@@ -192,8 +205,11 @@ class Environment:
                                           report.invalid_entrypoint(request.request_id, detail),
                                           "Runtime.InvalidEntrypoint")
         self._sandbox.add_exit_callback(self._exited)
-        if self.state is State.STOPPING:  # stopped while it was being started
+        if self.state is State.STOPPING or self._halted:  # stopped while it was being started
             self._sandbox.kill()
+        if self._halted:
+            self.abandon()
+            raise Halted
         waiter = self._waiter = self._loop.create_future()
         self._expect = _INIT_REPLIES
         timer = self._loop.call_later(self._init_timeout, self._expire, waiter)
@@ -206,6 +222,9 @@ class Environment:
         finally:
             timer.cancel()
             self._waiter = None
+        if kind == "halted":
+            self.abandon()
+            raise Halted
         self.init_ms = (at - started) * 1000
         if kind == "ready":
             if self.state is State.STARTING:
@@ -285,6 +304,9 @@ class Environment:
         finally:
             timer.cancel()
             self._waiter = None
+        if kind == "halted":
+            self.abandon()
+            raise Halted
         duration = (at - started) * 1000
         content_type = "application/json"
         function_error = error_type = status = None
