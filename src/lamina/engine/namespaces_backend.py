@@ -315,8 +315,11 @@ class NamespacesBackend(SandboxBackend):
             plumbing.on_failure(release)
             pid, group = await zygote.spawn(job, (plumbing.channel_fd, plumbing.output_fd))
 
-        def cleanup() -> None:  # the zygote reaped PID 1: the group is empty, removing it is quick
-            group.remove()
+        def cleanup() -> None:
+            # The zygote reaped PID 1, so the group is empty and its removal is usually immediate;
+            # a v1 group can stay busy a moment longer: that wait happens off the event loop.
+            if not group.remove(timeout=0):
+                self.background.add(asyncio.to_thread(group.remove))
             release()
 
         sandbox = NamespaceSandbox(pid, plumbing, group=group, cleanup=cleanup)

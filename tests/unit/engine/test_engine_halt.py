@@ -5,10 +5,12 @@ refused; invokes that finished before keep their results."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from engine_fakes import FakeBackend, Script, make_engine, request, sleepy, spec
 
+from lamina.engine import protocol
 from lamina.errors import ServiceException
 
 STOPPED = "The service is shutting down: the invocation was stopped."
@@ -65,3 +67,20 @@ def test_an_invoke_that_finished_before_the_halt_keeps_its_result(tmp_path):
         engine.halt()
         assert result.payload == b'"slept"' and result.function_error is None
     run(rig, scenario)
+
+
+def test_a_result_arriving_after_the_event_was_answered_is_no_protocol_warning(tmp_path, caplog):
+    """Under load the runtime's RESULT can arrive in the same loop turn as the timer or the halt
+    that already answered the event: it is dropped quietly ("unexpected frame 4" was logged)."""
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(60))))
+
+    async def scenario(engine):
+        running = asyncio.create_task(engine.invoke(spec(timeout=120), request("r1")))
+        await _until(lambda: engine.stats()["busy"] == 1)
+        engine.halt()
+        rig.backend.started[0].deliver(protocol.RESULT, {"rss": 2048}, b'"late"')
+        with pytest.raises(ServiceException):
+            await running
+    with caplog.at_level(logging.WARNING, logger="lamina.engine"):
+        run(rig, scenario)
+    assert "unexpected frame" not in caplog.text
