@@ -267,7 +267,8 @@ class Engine:
                 env.halt()
 
     async def close(self) -> None:
-        """End every environment (SIGTERM, then SIGKILL after the grace), wait until all are reaped."""
+        """Answer the invokes still in flight with ServiceException (`halt`), end every environment
+        (SIGTERM, then SIGKILL after the grace) and wait until all are reaped."""
         self.halt()
         if self._ticker is not None:
             self._ticker.cancel()

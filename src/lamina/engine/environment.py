@@ -68,6 +68,7 @@ class Environment:
         self._waiter: asyncio.Future[Outcome] | None = None
         self._expect: frozenset[int] = frozenset()
         self._halted = False
+        self._stopping = False  # stop() began
         self._peak_kb = 0
         self._status: int | None = None
         self._eof = False
@@ -158,8 +159,9 @@ class Environment:
         self._to(State.GONE)
 
     def halt(self) -> None:
-        """The server is stopping: the event being initialised for or run ends now with Halted (the
-        environment is ended); an environment still being started ends once it exists."""
+        """The server is stopping: the event being run ends now with Halted (the engine then stops
+        the environment as it stops every one at close); one being initialised is ended now, one
+        still being started once it exists."""
         self._halted = True
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -306,8 +308,9 @@ class Environment:
         finally:
             timer.cancel()
             self._waiter = None
-        if kind == "halted":
-            self.abandon()
+        if kind == "halted":  # back to ready: released while the engine closes, it is stopped (TERM, KILL)
+            if self.state is State.BUSY:
+                self._to(State.READY)
             raise Halted
         duration = (at - started) * 1000
         content_type = "application/json"
@@ -361,6 +364,10 @@ class Environment:
         """End the environment: SIGTERM, SIGKILL after `grace` seconds, until it is gone."""
         if self.state is State.GONE:
             return
+        if self._stopping:  # a stop is under way (the engine's close and a release can both ask)
+            await asyncio.shield(self._gone)
+            return
+        self._stopping = True
         if self.state in LIVE:
             self._to(State.STOPPING)
         sandbox = self._sandbox
