@@ -71,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--sleep", type=float, default=2.0, help="seconds each invoke sleeps")
-    parser.add_argument("--timeout", type=int, default=120, help="the function's Timeout")
+    parser.add_argument("--timeout", type=int, default=300, help="the function's Timeout")
     parser.add_argument("--runtime", default="python3.12")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -39,8 +39,8 @@ class Settings:
     # Idle execution environments are ended after this many seconds.
     idle_timeout: float = 600.0
     # On SIGTERM/SIGINT the server exits within this many seconds: it stops accepting at once, lets
-    # invokes in flight run until STOP_RESERVE before the end, answers the rest with ServiceException,
-    # ends every environment and exits 0.
+    # invokes in flight run until the reserve for ending environments (lamina.stopping), answers the
+    # rest with ServiceException, ends every environment and exits 0.
     stop_grace: float = 10.0
     # Upper bound of a function's Timeout (the developer guide says 900 s; see reference 2.2).
     max_timeout: int = 900

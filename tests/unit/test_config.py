@@ -36,3 +36,7 @@ def test_overrides_win_and_none_means_not_given():
     settings = Settings.from_env({"LAMINA_PORT": "9100", "LAMINA_HOST": "::"}, port=9200, host=None,
                                  data_dir="~/x")
     assert (settings.port, settings.host, settings.data_dir) == (9200, "::", Path("~/x").expanduser())
+
+
+def test_the_default_stop_grace_is_at_most_ten_seconds():
+    assert 0 < Settings().stop_grace <= 10

@@ -1,19 +1,30 @@
 """drain_seconds: how long invokes in flight may run after a stop signal, leaving the reserve
-for ending environments inside the grace period."""
+for ending every environment inside the grace period."""
 
 import pytest
 
-from lamina.stopping import STOP_RESERVE, drain_seconds
+from lamina.stopping import drain_seconds, reserve_seconds
 
 
-@pytest.mark.parametrize(("grace", "drain"), [
-    (10.0, 10.0 - STOP_RESERVE),  # the default: 7 s for invokes, 3 s for ending everything
-    (30.0, 27.0),
-    (6.0, 3.0),  # exactly twice the reserve
-    (4.0, 2.0),  # a short grace is shared half and half
-    (1.0, 0.5),
-    (0.0, 0.0),  # stop at once: invokes in flight are answered immediately
-    (-1.0, 0.0),
+@pytest.mark.parametrize(("environments", "reserve"), [
+    (0, 1.0),
+    (1, 1.015),
+    (300, 5.5),
+    (3000, 46.0),
+    (-1, 1.0),
 ])
-def test_drain_seconds(grace, drain):
-    assert drain_seconds(grace) == drain
+def test_reserve_seconds(environments, reserve):
+    assert reserve_seconds(environments) == pytest.approx(reserve)
+
+
+@pytest.mark.parametrize(("grace", "environments", "drain"), [
+    (10.0, 0, 9.0),  # the default grace, nothing running: 9 s for invokes in flight
+    (10.0, 300, 4.5),
+    (30.0, 300, 24.5),
+    (10.0, 600, 0.0),  # ending them needs the whole grace: invokes are answered at once
+    (10.0, 3000, 0.0),
+    (0.5, 0, 0.0),
+    (0.0, 0, 0.0),
+])
+def test_drain_seconds(grace, environments, drain):
+    assert drain_seconds(grace, environments) == pytest.approx(drain)
