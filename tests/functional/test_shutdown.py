@@ -75,8 +75,23 @@ def _descendants(pid: int) -> dict[int, str]:
     return found
 
 
-def _alive(processes: dict[int, str]) -> list[int]:
-    return [pid for pid, started in processes.items() if _start_time(pid) == started]
+def _alive(processes: dict[int, str]) -> list[str]:
+    """Those still running (zombies waiting for a parent are not), waiting a little for the ones a
+    killed server orphaned (a zygote ending its environments, a mkfs it had started) to end."""
+    deadline = time.monotonic() + 10  # a bound on the kernel finishing exits, not a speed check
+    while True:
+        running = []
+        for pid, started in processes.items():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError):
+                continue
+            if stat[19] == started and stat[0] != "Z":
+                running.append(f"{pid} {stat[0]} {command[:120]}")
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.1)
 
 
 def _mounts_under(directory: Path) -> list[str]:
