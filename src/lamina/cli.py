@@ -61,7 +61,7 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir, sandbox=args.sandbox,
-                                 isolation=args.isolation)
+                                 isolation=args.isolation, stop_grace=args.stop_grace)
     try:
         server = Server(settings)
     except ValueError as exc:  # a sandbox backend that cannot run here, or isolation below the minimum
@@ -307,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--isolation", default=None, choices=("process", "bubblewrap", "namespaces"),
                      help="refuse to start below this isolation level (default $LAMINA_ISOLATION or "
                           f"{DEFAULTS.isolation})")
+    run.add_argument("--stop-grace", type=float, default=None, metavar="SECONDS",
+                     help="on SIGTERM/Ctrl-C, exit within this many seconds: invokes in flight may finish until "
+                          f"shortly before, the rest are answered with an error (default $LAMINA_STOP_GRACE or "
+                          f"{DEFAULTS.stop_grace:g})")
     run.add_argument("--verbose", "-v", action="store_true", help="log what the service does")
     run.set_defaults(func=serve)
     endpoint_help = f"lamina's URL (default $AWS_ENDPOINT_URL or {DEFAULT_ENDPOINT})"

@@ -38,6 +38,10 @@ class Settings:
     concurrency_limit: int = 1000
     # Idle execution environments are ended after this many seconds.
     idle_timeout: float = 600.0
+    # On SIGTERM/SIGINT the server exits within this many seconds: it stops accepting at once, lets
+    # invokes in flight run until the reserve for ending environments (lamina.stopping), answers the
+    # rest with ServiceException, ends every environment and exits 0.
+    stop_grace: float = 10.0
     # Upper bound of a function's Timeout (the developer guide says 900 s; see reference 2.2).
     max_timeout: int = 900
     # Sandbox backend: "auto", "namespaces", "bubblewrap" or "process".
@@ -98,6 +102,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "account_id": ("LAMINA_ACCOUNT_ID", str),
     "concurrency_limit": ("LAMINA_CONCURRENCY_LIMIT", int),
     "idle_timeout": ("LAMINA_IDLE_TIMEOUT", float),
+    "stop_grace": ("LAMINA_STOP_GRACE", float),
     "max_timeout": ("LAMINA_MAX_TIMEOUT", int),
     "sandbox": ("LAMINA_SANDBOX", str),
     "isolation": ("LAMINA_ISOLATION", str),

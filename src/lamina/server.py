@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-from lamina import events
+from lamina import events, stopping
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
@@ -63,11 +63,17 @@ from lamina.telemetry.tracing import Tracing
 
 class _Uvicorn(uvicorn.Server):
     """uvicorn re-raises a caught SIGTERM/SIGINT after shutting down, which would kill the process
-    before lamina's own shutdown (environments, buffers) runs; lamina stops itself instead."""
+    before lamina's own shutdown (environments, buffers) runs; lamina stops itself instead.
+    `on_stop` is called (once) when the first stop signal arrives."""
+
+    on_stop: Callable[[], None] | None = None
 
     def handle_exit(self, sig, frame) -> None:
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
+        on_stop, self.on_stop = self.on_stop, None
+        if on_stop is not None:
+            on_stop()
 
 
 class Server:
@@ -182,9 +188,27 @@ class Server:
         self.metrics.queue(self.queue.depth(), time.time() - oldest if oldest else 0.0)
 
     async def serve(self, ready: Callable[[Server], None] | None = None) -> None:
+        grace_s = self.settings.stop_grace
+        # uvicorn cancels what is still running once the longest drain is over (a backstop: the
+        # engine answers them when the drain ends)
         config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
-                                access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+                                access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=stopping.drain_seconds(grace_s, 0) + 0.5)
         server = _Uvicorn(config)
+        loop = asyncio.get_running_loop()
+        grace: dict = {}  # the timer of the grace's end, then the task that ends it
+
+        def end_of_grace() -> None:
+            if "closing" not in grace:
+                grace["task"] = loop.create_task(self._end_of_grace())
+
+        def stopping_now() -> None:
+            if "closing" not in grace:
+                drain = stopping.drain_seconds(grace_s, self.engine.stats()["environments"])
+                grace["timer"] = loop.call_later(drain, end_of_grace)
+
+        # Signal handlers run between the loop's callbacks: schedule the end of the grace from there.
+        server.on_stop = lambda: loop.call_soon_threadsafe(stopping_now)
 
         async def announce_when_started() -> None:
             while not server.started:
@@ -205,12 +229,25 @@ class Server:
             await server.serve()
         finally:
             watcher.cancel()
+            grace["closing"] = True
             self.supervisor.stop()
-            await self.queue.close()
+            if "timer" in grace:
+                grace["timer"].cancel()  # every connection finished before the grace's end
+            if "task" in grace:
+                await grace["task"]
+            else:
+                await self.queue.close()
             await self.engine.close()
             self.close()
         if not server.started:
             sys.exit(1)
+
+    async def _end_of_grace(self) -> None:
+        """The stop's grace for invokes in flight is over: running async attempts are given back
+        to the queue (they run after the next start), then every invoke still running is answered
+        with ServiceException."""
+        await self.queue.close()
+        self.engine.halt()
 
     def close(self) -> None:
         self.supervisor.close()

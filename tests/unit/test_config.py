@@ -19,6 +19,7 @@ def test_no_variables_gives_the_dataclass_defaults():
     ({"LAMINA_DATA_DIR": "/srv/lamina"}, "data_dir", Path("/srv/lamina")),
     ({"LAMINA_CONCURRENCY_LIMIT": "50"}, "concurrency_limit", 50),
     ({"LAMINA_IDLE_TIMEOUT": "1.5"}, "idle_timeout", 1.5),
+    ({"LAMINA_STOP_GRACE": "4.5"}, "stop_grace", 4.5),
     ({"LAMINA_RUNTIME_PATHS": "python3.12=/a/python, python3.13 = /b/python"}, "runtime_paths",
      {"python3.12": "/a/python", "python3.13": "/b/python"}),
     ({"LAMINA_ASYNC_BACKOFF_SCALE": "0.01"}, "async_backoff_scale", 0.01),
@@ -35,3 +36,7 @@ def test_overrides_win_and_none_means_not_given():
     settings = Settings.from_env({"LAMINA_PORT": "9100", "LAMINA_HOST": "::"}, port=9200, host=None,
                                  data_dir="~/x")
     assert (settings.port, settings.host, settings.data_dir) == (9200, "::", Path("~/x").expanduser())
+
+
+def test_the_default_stop_grace_is_at_most_ten_seconds():
+    assert 0 < Settings().stop_grace <= 10

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lamina import runtime_ids
 from lamina.engine import envvars, policy, report, runtime_site
-from lamina.engine.environment import Environment
+from lamina.engine.environment import Environment, Halted
 from lamina.engine.logstream import LogStream
 from lamina.engine.pool import Pool
 from lamina.engine.sandbox import Launch, Mounts, SandboxBackend
@@ -105,6 +105,8 @@ class Engine:
                 env = self._create(spec, pool)
             try:
                 return await env.run(request)
+            except Halted:
+                raise ServiceException("The service is shutting down: the invocation was stopped.") from None
             finally:
                 retired = pool.release(env, time.monotonic(), self._closing)
                 if retired is not None:
@@ -179,7 +181,11 @@ class Engine:
                 self._spawn(self._prepare(pool, env))
 
     async def _prepare(self, pool: Pool, env: Environment) -> None:
-        if await env.prepare():
+        try:
+            ready = await env.prepare()
+        except Halted:
+            return
+        if ready:
             retired = pool.release(env, time.monotonic(), self._closing)
             if retired is not None:
                 self._stop_all([retired])
@@ -252,9 +258,18 @@ class Engine:
 
     # ---- shutting down -------------------------------------------------------------------------
 
-    async def close(self) -> None:
-        """End every environment (SIGTERM, then SIGKILL after the grace), wait until all are reaped."""
+    def halt(self) -> None:
+        """Refuse new invokes and answer every invoke in flight with ServiceException now (the
+        server is stopping and their grace ended); their environments end."""
         self._closing = True
+        for pool in self._pools.values():
+            for env in pool.environments:
+                env.halt()
+
+    async def close(self) -> None:
+        """Answer the invokes still in flight with ServiceException (`halt`), end every environment
+        (SIGTERM, then SIGKILL after the grace) and wait until all are reaped."""
+        self.halt()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -41,6 +41,10 @@ _INVOKE_REPLIES = frozenset({frames.RESULT, frames.ERROR})
 _EOF_GRACE = 1.0  # seconds to wait for the channel to close after the process is gone
 
 
+class Halted(Exception):
+    """The server is stopping and its grace for invokes in flight ended: this event got no result."""
+
+
 class Environment:
     def __init__(self, *, env_id: str, spec: RunSpec, generation: int, backend: SandboxBackend,
                  launch: Launch, log_stream: LogStream, region: str, init_timeout: float,
@@ -63,6 +67,8 @@ class Environment:
         self._channel: Channel | None = None
         self._waiter: asyncio.Future[Outcome] | None = None
         self._expect: frozenset[int] = frozenset()
+        self._halted = False
+        self._stopping = False  # stop() began
         self._peak_kb = 0
         self._status: int | None = None
         self._eof = False
@@ -112,7 +118,9 @@ class Environment:
             self._peak_kb = rss
         waiter = self._waiter
         if waiter is None or waiter.done() or kind not in self._expect:
-            log.warning("%r: unexpected frame %d from the runtime", self, kind)
+            # one that timed out or was halted may still answer late: that is no protocol error
+            if self.state in LIVE and (waiter is None or not waiter.done()):
+                log.warning("%r: unexpected frame %d from the runtime", self, kind)
             return
         now = time.perf_counter()
         if payload is None:
@@ -149,6 +157,15 @@ class Environment:
         if self.state in LIVE:
             self._to(State.FAILED)
         self._to(State.GONE)
+
+    def halt(self) -> None:
+        """The server is stopping: the event being run ends now with Halted (the engine then stops
+        the environment as it stops every one at close); one being initialised is ended now, one
+        still being started once it exists."""
+        self._halted = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(("halted", None, {}, time.perf_counter()))
 
     def _expire(self, waiter: asyncio.Future[Outcome]) -> None:
         if not waiter.done():
@@ -192,8 +209,11 @@ class Environment:
                                           report.invalid_entrypoint(request.request_id, detail),
                                           "Runtime.InvalidEntrypoint")
         self._sandbox.add_exit_callback(self._exited)
-        if self.state is State.STOPPING:  # stopped while it was being started
+        if self.state is State.STOPPING or self._halted:  # stopped while it was being started
             self._sandbox.kill()
+        if self._halted:
+            self.abandon()
+            raise Halted
         waiter = self._waiter = self._loop.create_future()
         self._expect = _INIT_REPLIES
         timer = self._loop.call_later(self._init_timeout, self._expire, waiter)
@@ -206,6 +226,9 @@ class Environment:
         finally:
             timer.cancel()
             self._waiter = None
+        if kind == "halted":
+            self.abandon()
+            raise Halted
         self.init_ms = (at - started) * 1000
         if kind == "ready":
             if self.state is State.STARTING:
@@ -285,6 +308,10 @@ class Environment:
         finally:
             timer.cancel()
             self._waiter = None
+        if kind == "halted":  # back to ready: released while the engine closes, it is stopped (TERM, KILL)
+            if self.state is State.BUSY:
+                self._to(State.READY)
+            raise Halted
         duration = (at - started) * 1000
         content_type = "application/json"
         function_error = error_type = status = None
@@ -337,6 +364,10 @@ class Environment:
         """End the environment: SIGTERM, SIGKILL after `grace` seconds, until it is gone."""
         if self.state is State.GONE:
             return
+        if self._stopping:  # a stop is under way (the engine's close and a release can both ask)
+            await asyncio.shield(self._gone)
+            return
+        self._stopping = True
         if self.state in LIVE:
             self._to(State.STOPPING)
         sandbox = self._sandbox

@@ -14,6 +14,7 @@ the OOM counter) are lamina.engine.piped's. Imports lamina.engine only.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -84,6 +85,8 @@ class Zygote:
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self._buffer = b""
+        self._outbox: collections.deque[tuple[bytes, tuple[int, ...]]] = collections.deque()
+        self._writing = False
         self._ready: asyncio.Future | None = None
         self._waiting: dict[str, asyncio.Future] = {}
         self._count = 0
@@ -146,7 +149,11 @@ class Zygote:
     def _lost(self) -> None:
         """The zygote died (or is being closed): its environments cannot be reported any more, so
         end them; requests waiting for a reply get an error reply."""
+        self._outbox.clear()
         if self.sock is not None:
+            if self._writing:
+                asyncio.get_running_loop().remove_writer(self.sock.fileno())
+                self._writing = False
             asyncio.get_running_loop().remove_reader(self.sock.fileno())
             self.sock.close()
             self.sock = None
@@ -171,20 +178,45 @@ class Zygote:
         if self.sock is None:
             raise OSError("the zygote is not running")
         data = json.dumps(message, separators=(",", ":")).encode()
-        payload = _LENGTH.pack(len(data)) + data
-        self.sock.setblocking(True)
-        try:
-            if fds:
-                socket.send_fds(self.sock, [payload], list(fds))
-            else:
-                self.sock.sendall(payload)
-        finally:
-            self.sock.setblocking(False)
+        # Never a blocking write: under a burst the zygote can be blocked writing its replies to
+        # us while its socket buffer is full, and a loop blocked in sendall would never read them
+        # (both sides waited for ever). The descriptors stay open until the reply (the callers
+        # await it), so queuing them is safe.
+        self._outbox.append((_LENGTH.pack(len(data)) + data, tuple(fds)))
+        self._flush()
         if "id" in message:
             future = asyncio.get_running_loop().create_future()
             self._waiting[message["id"]] = future
             return future
         return None
+
+    def _flush(self) -> None:
+        """Write what the socket takes now; the rest when it is writable again. Descriptors go
+        with the first byte of their message (the zygote collects them from any chunk)."""
+        sock = self.sock
+        if sock is None:
+            return
+        while self._outbox:
+            payload, fds = self._outbox[0]
+            try:
+                sent = socket.send_fds(sock, [payload], list(fds)) if fds else sock.send(payload)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self._lost()
+                return
+            if sent < len(payload):
+                self._outbox[0] = (payload[sent:], ())
+            else:
+                self._outbox.popleft()
+        waiting = bool(self._outbox)
+        if waiting != self._writing:
+            loop = asyncio.get_running_loop()
+            if waiting:
+                loop.add_writer(sock.fileno(), self._flush)
+            else:
+                loop.remove_writer(sock.fileno())
+            self._writing = waiting
 
     def _next_id(self) -> str:
         self._count += 1
@@ -315,8 +347,11 @@ class NamespacesBackend(SandboxBackend):
             plumbing.on_failure(release)
             pid, group = await zygote.spawn(job, (plumbing.channel_fd, plumbing.output_fd))
 
-        def cleanup() -> None:  # the zygote reaped PID 1: the group is empty, removing it is quick
-            group.remove()
+        def cleanup() -> None:
+            # The zygote reaped PID 1, so the group is empty and its removal is usually immediate;
+            # a v1 group can stay busy a moment longer: that wait happens off the event loop.
+            if not group.remove(timeout=0):
+                self.background.add(asyncio.to_thread(group.remove))
             release()
 
         sandbox = NamespaceSandbox(pid, plumbing, group=group, cleanup=cleanup)

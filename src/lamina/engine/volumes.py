@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import shutil
@@ -24,6 +26,9 @@ from pathlib import Path
 from lamina.engine import rootfs
 
 log = logging.getLogger("lamina.engine")
+MNT_DETACH = 2
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
 
 SPARES = 1  # volumes kept ready per size that was asked for
 OVERHEAD_MB = 13  # ext4's fixed metadata; inode tables take another 1/64
@@ -32,6 +37,42 @@ OVERHEAD_MB = 13  # ext4's fixed metadata; inode tables take another 1/64
 def image_mb(size_mb: int) -> int:
     """The size of the file behind a volume whose free space is `size_mb`."""
     return size_mb + size_mb // 64 + OVERHEAD_MB
+
+
+def _unescape(field: str) -> str:
+    """A mountinfo path field: spaces, tabs, newlines and backslashes come as octal escapes."""
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def mounts_at_or_under(mountinfo: str, directory: str) -> list[str]:
+    """The mount points of `mountinfo` (the text of /proc/self/mountinfo) that are `directory` or
+    below it, newest first (the order to unmount them in); a path mounted several times (a bind
+    stacked on itself) is listed once per mount."""
+    directory = directory.rstrip("/") or "/"
+    found = []
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) > 4:
+            point = _unescape(fields[4])
+            if point == directory or point.startswith(directory + "/"):
+                found.append(point)
+    return found[::-1]
+
+
+def _detach(mount_point: str) -> bool:
+    """Lazily unmount `mount_point` (umount -l); False if it was not mounted."""
+    return _libc.umount2(os.fsencode(mount_point), MNT_DETACH) == 0
+
+
+def detach_all(directory: Path, attempts: int = 8) -> None:
+    """Unmount every mount at or below `directory`, stacked ones included (what a killed server
+    left, or what a pool mounted)."""
+    for _ in range(attempts):
+        found = mounts_at_or_under(Path("/proc/self/mountinfo").read_text(), str(directory))
+        if not found:
+            return
+        for point in found:
+            _detach(point)
 
 
 def available() -> str | None:
@@ -71,22 +112,27 @@ class VolumePool:
         self._share()
 
     def _sweep(self) -> None:
-        """Unmount volumes a previous server on this data dir left behind (it was killed)."""
-        prefix = str(self.base) + "/"
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            point = line.split()[4]
-            if point.startswith(prefix):
-                self._drop(Path(point))
+        """Unmount what a previous server on this data dir left behind (it was killed): its
+        volumes and its bind of the pool's directory (a bind of a directory on itself, which
+        os.path.ismount does not see, so only mountinfo tells)."""
+        detach_all(self.base)
+        if self.base.is_dir():
+            for leftover in self.base.iterdir():  # mount points and images of the volumes swept
+                if leftover.is_dir():
+                    with contextlib.suppress(OSError):
+                        leftover.rmdir()
+                else:
+                    leftover.unlink(missing_ok=True)
 
     def _share(self) -> None:
-        """Make the pool's directory a shared mount, so a volume mounted after an environment's
-        mount namespace was made ahead (the zygote's spares) still appears in it."""
+        """Make the pool's directory a shared mount (bound on itself, once: the sweep left none),
+        so a volume mounted after an environment's mount namespace was made ahead (the zygote's
+        spares) still appears in it."""
         self.base.mkdir(parents=True, exist_ok=True)
         os.chmod(self.base, 0o700)
-        if not os.path.ismount(self.base):
-            subprocess.run(["mount", "--bind", str(self.base), str(self.base)], check=True, capture_output=True)
-        subprocess.run(["mount", "--make-shared", str(self.base)], check=True, capture_output=True)
+        subprocess.run(["mount", "--bind", str(self.base), str(self.base)], check=True, capture_output=True)
         self._shared = True
+        subprocess.run(["mount", "--make-shared", str(self.base)], check=True, capture_output=True)
 
     def _make(self, size_mb: int) -> Path:
         """Create, format and mount one volume (blocking)."""
@@ -117,7 +163,7 @@ class VolumePool:
         return mount_point
 
     def _drop(self, mount_point: Path) -> None:
-        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, timeout=30)
+        _detach(str(mount_point))
         self._mounted.discard(mount_point)
         with contextlib.suppress(OSError):
             mount_point.rmdir()
@@ -166,7 +212,7 @@ class VolumePool:
             await asyncio.to_thread(self._drop, volume)
         self._ready.clear()
         if self._shared:
-            await asyncio.to_thread(subprocess.run, ["umount", "-l", str(self.base)], capture_output=True)
+            await asyncio.to_thread(detach_all, self.base)
             self._shared = False
 
 

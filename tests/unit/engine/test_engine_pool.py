@@ -13,7 +13,7 @@ from engine_fakes import FakeBackend, Script, echo, make_engine, request, sleepy
 
 from lamina.engine import protocol
 from lamina.engine.states import State
-from lamina.errors import TooManyRequestsException
+from lamina.errors import ServiceException, TooManyRequestsException
 
 
 def run(rig, scenario):
@@ -279,9 +279,9 @@ def test_close_ends_everything_with_term_then_kill(tmp_path):
         calls = [asyncio.ensure_future(engine.invoke(spec(), request(f"r{i}"))) for i in range(3)]
         await asyncio.sleep(0.01)
         await engine.close()
-        results = await asyncio.gather(*calls)
-        assert all(r.error_type == "Runtime.ExitError" for r in results)
-        assert all(s.signals == ["TERM", "KILL"] and s.closed for s in rig.backend.started)
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert [type(r) for r in results] == [ServiceException] * 3, results
+        assert [(s.signals, s.closed) for s in rig.backend.started] == [(["TERM", "KILL"], True)] * 3
         assert engine.stats()["environments"] == 0
         with pytest.raises(Exception, match="shutting down"):
             await engine.invoke(spec(), request())

@@ -16,6 +16,7 @@ with its host pid. Stdlib only; imports nothing from lamina.
 """
 
 import builtins
+import gc
 import json
 import os
 import selectors
@@ -353,6 +354,10 @@ def main():
     modules = [m for m in os.environ.pop("_LAMINA_PRELOAD", "").split(",") if m]
     moves = [tuple(move) for move in json.loads(os.environ.pop("_LAMINA_MOVES", "[]"))]
     _preload(preload_paths, modules, moves)
+    # What is preloaded lives as long as the zygote: moved out of the collector's generations, a
+    # collection in an environment never writes to those pages, so forks keep sharing them.
+    gc.collect()
+    gc.freeze()
     send(control, {"op": "ready", "pid": os.getpid()})
     try:
         Zygote(control).serve()

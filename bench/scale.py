@@ -1,0 +1,118 @@
+"""Scale benchmark: N concurrent sleeping invokes, each needing its own environment.
+
+Run: .venv/bin/python bench/scale.py [--count 3000] [--sleep 2] [--runtime python3.12] [--timeout 60]
+Starts lamina with LAMINA_CONCURRENCY_LIMIT=count, deploys one function that sleeps, fires
+`count` invokes at once (one connection each, from an asyncio client so the client costs little)
+and prints one JSON line per figure: answered / failed / unanswered requests (and which errors),
+the latency distribution, the environments started (from /health), the host memory per warm
+environment (the host's used memory with them all idle, minus before, divided by their number)
+and the time a SIGTERM takes to stop the server with every environment warm. The target (issue
+18/21): every request answered with a result, none unanswered, ≤ 3 MB host memory each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import resource
+import signal
+import sys
+import tempfile
+import time
+
+from common import create_function, emit, lambda_call, percentile, start_lamina
+
+SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 1\n"
+
+
+def used_memory_mb() -> float:
+    """The host's used memory (MemTotal − MemAvailable), in MB."""
+    fields = {}
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            key, value = line.split(":", 1)
+            fields[key] = int(value.split()[0])
+    return (fields["MemTotal"] - fields["MemAvailable"]) / 1024
+
+
+async def invoke(port: int, path: str, body: bytes, deadline: float) -> tuple[str, float]:
+    """One invoke on its own connection: ("ok" | an error name, seconds)."""
+    started = time.perf_counter()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: lamina\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        data = await asyncio.wait_for(reader.read(), max(0.1, deadline - time.monotonic()))
+        writer.close()
+    except TimeoutError:
+        return "unanswered", time.perf_counter() - started
+    except OSError as exc:
+        return f"connection: {type(exc).__name__}", time.perf_counter() - started
+    head, _, payload = data.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1].decode() if head else "none"
+    if status != "200":
+        return f"{status} {payload[:120].decode(errors='replace')}", time.perf_counter() - started
+    if b"x-amz-function-error" in head.lower():
+        return f"function error {payload[:120].decode(errors='replace')}", time.perf_counter() - started
+    return "ok", time.perf_counter() - started
+
+
+async def burst(port: int, count: int, sleep: float, wait: float) -> list[tuple[str, float]]:
+    path = "/2015-03-31/functions/sleeper/invocations"
+    body = json.dumps({"sleep": sleep}).encode()
+    deadline = time.monotonic() + wait
+    return await asyncio.gather(*(invoke(port, path, body, deadline) for _ in range(count)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--sleep", type=float, default=2.0, help="seconds each invoke sleeps")
+    parser.add_argument("--timeout", type=int, default=300, help="the function's Timeout")
+    parser.add_argument("--runtime", default="python3.12")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.count * 4 + 1024)), hard))
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {"LAMINA_CONCURRENCY_LIMIT": str(args.count), "LAMINA_IDLE_TIMEOUT": "3600"}
+        process, port = start_lamina(data_dir, env)
+        try:
+            create_function(port, "sleeper", SLEEPER, args.runtime, Timeout=args.timeout, MemorySize=128)
+            before = used_memory_mb()
+            started = time.perf_counter()
+            # every request must be answered within the function's timeout plus its cold start
+            results = asyncio.run(burst(port, args.count, args.sleep, args.timeout + 30))
+            elapsed = time.perf_counter() - started
+            outcomes = collections.Counter(kind for kind, _ in results)
+            latencies = [seconds for kind, seconds in results if kind == "ok"]
+            emit(figure="concurrent invokes", count=args.count, answered_ok=outcomes.pop("ok", 0),
+                 unanswered=outcomes.pop("unanswered", 0), failed=sum(outcomes.values()),
+                 errors=dict(outcomes.most_common(5)), wall_s=round(elapsed, 2))
+            if latencies:
+                emit(figure="invoke latency with cold start", p50_s=round(percentile(latencies, 0.5), 3),
+                     p99_s=round(percentile(latencies, 0.99), 3), max_s=round(max(latencies), 3))
+            stats = lambda_call(port, "GET", "/health").get("counts", {})
+            environments = stats.get("environments", 0)
+            time.sleep(2)  # let exits, log flushes and page reclaim settle
+            after = used_memory_mb()
+            emit(figure="warm environments", environments=environments, idle=stats.get("idle"),
+                 host_memory_mb=round(after - before, 1),
+                 per_environment_mb=round((after - before) / environments, 2) if environments else None,
+                 target_per_environment_mb=3.0)
+            stop_started = time.perf_counter()
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=120)
+            emit(figure="stop with every environment warm", seconds=round(time.perf_counter() - stop_started, 2),
+                 exit_code=code)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    main()

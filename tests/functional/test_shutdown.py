@@ -1,0 +1,173 @@
+"""Stopping the server (issue 21, items 14 and 15): a SIGTERM with 300 invokes in flight ends the
+server within its grace period, answers every request (a result for those that finish in time,
+ServiceException for the rest) and exits 0; after any stop, and after a SIGKILL, a restart on the
+same data dir and a stop, nothing of lamina's is left on the host: no mount, no cgroup, no process.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from support import ROLE, LaminaProcess, client_for, make_zip
+
+GRACE = 10.0  # the default LAMINA_STOP_GRACE
+IN_FLIGHT = 300
+SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep(event['sleep'])\n    return 'slept'\n"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespaces backend (mounts, cgroups) needs root")
+
+
+def _start(data_dir: Path) -> LaminaProcess:
+    return LaminaProcess(data_dir, env={"LAMINA_STOP_GRACE": "", "LAMINA_CONCURRENCY_LIMIT": "1000",
+                                        "LAMINA_SANDBOX": "namespaces"}).start()
+
+
+def _deploy(server: LaminaProcess, name: str) -> None:
+    lam = client_for(server.url)
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": SLEEPER})}, Timeout=300, MemorySize=128)
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+
+
+def _invoke(port: int, name: str, sleep: float) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        conn.request("POST", f"/2015-03-31/functions/{name}/invocations", body=json.dumps({"sleep": sleep}))
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        conn.close()
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Every process below `pid` (zygotes, environments), with its start time (pids are reused)."""
+    found: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            for child in children:
+                started = _start_time(child)
+                if started is not None and child not in found:
+                    found[child] = started
+                    todo.append(child)
+    return found
+
+
+def _alive(processes: dict[int, str]) -> list[str]:
+    """Those still running (zombies waiting for a parent are not), waiting a little for the ones a
+    killed server orphaned (a zygote ending its environments, a mkfs it had started) to end."""
+    deadline = time.monotonic() + 10  # a bound on the kernel finishing exits, not a speed check
+    while True:
+        running = []
+        for pid, started in processes.items():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError):
+                continue
+            if stat[19] == started and stat[0] != "Z":
+                running.append(f"{pid} {stat[0]} {command[:120]}")
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.1)
+
+
+def _mounts_under(directory: Path) -> list[str]:
+    prefix = str(directory.resolve())
+    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if line.split()[4].startswith(prefix)]
+
+
+def _cgroups_of(pids: list[int]) -> list[str]:
+    """lamina's groups (`lamina-<server pid>`, v1 and v2 alike) anywhere in the cgroup tree."""
+    names = {f"lamina-{pid}" for pid in pids}
+    found = []
+    for directory, subdirs, _ in os.walk(CGROUP_ROOT):
+        found += [os.path.join(directory, d) for d in subdirs if d in names]
+    return found
+
+
+def _wait_busy(server: LaminaProcess, count: int) -> None:
+    deadline = time.monotonic() + 180  # a bound on starting them, not an assertion on speed
+    while time.monotonic() < deadline:
+        if server.health()["counts"]["busy"] >= count:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{count} environments did not start: {server.health()['counts']}")
+
+
+def test_sigterm_with_300_invokes_in_flight_stops_within_the_grace_and_leaves_nothing(tmp_path):
+    server = _start(tmp_path / "data")
+    try:
+        _deploy(server, "long")
+        _deploy(server, "short")
+        with concurrent.futures.ThreadPoolExecutor(IN_FLIGHT + 1) as pool:
+            stuck = [pool.submit(_invoke, server.port, "long", 240) for _ in range(IN_FLIGHT)]
+            _wait_busy(server, IN_FLIGHT)
+            finishing = pool.submit(_invoke, server.port, "short", 1)  # ends well inside the grace
+            _wait_busy(server, IN_FLIGHT + 1)
+            processes = _descendants(server.proc.pid)
+            assert len(processes) > IN_FLIGHT  # the zygote and one PID 1 per environment
+            stopped_at = time.monotonic()
+            server.proc.send_signal(signal.SIGTERM)
+            code = server.proc.wait(timeout=60)
+            took = time.monotonic() - stopped_at
+            answers = [future.result(timeout=30) for future in stuck]
+            assert finishing.result(timeout=30) == (200, "slept")
+    finally:
+        server.stop()
+    assert code == 0
+    assert took <= GRACE, f"the server took {took:.1f} s to stop (grace {GRACE} s)"
+    assert {(status, body.get("Type"), body.get("Message")) for status, body in answers} == \
+        {(500, "Service", "The service is shutting down: the invocation was stopped.")}
+    assert _alive(processes) == []
+    assert _mounts_under(tmp_path) == []
+    assert _cgroups_of([server.proc.pid]) == []
+    assert "Traceback" not in server.output.read_text()
+
+
+def test_after_sigkill_a_restart_on_the_same_data_dir_and_a_stop_leave_nothing(tmp_path):
+    data = tmp_path / "data"
+    first = _start(data)
+    try:
+        _deploy(first, "short")
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            assert [f.result() for f in [pool.submit(_invoke, first.port, "short", 0.5) for _ in range(3)]] == \
+                [(200, "slept")] * 3
+        processes = _descendants(first.proc.pid)
+        assert _mounts_under(tmp_path)  # the /tmp volumes of the three environments
+    finally:
+        first.stop(signal.SIGKILL)
+    second = _start(data)
+    try:
+        assert _invoke(second.port, "short", 0) == (200, "slept")
+        processes.update(_descendants(second.proc.pid))
+    finally:
+        assert second.stop() == 0
+    assert _alive(processes) == []
+    assert _mounts_under(tmp_path) == []
+    assert _cgroups_of([first.proc.pid, second.proc.pid]) == []
+    subprocess.run(["rm", "-rf", str(data)], check=True)  # nothing mounted keeps it
+    assert not data.exists()

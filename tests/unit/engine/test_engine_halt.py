@@ -1,0 +1,86 @@
+"""Engine.halt: when the server's grace for invokes in flight ends, every invoke still running or
+initialising is answered with ServiceException at once, its environment ends, and new invokes are
+refused; invokes that finished before keep their results."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from engine_fakes import FakeBackend, Script, make_engine, request, sleepy, spec
+
+from lamina.engine import protocol
+from lamina.errors import ServiceException
+
+STOPPED = "The service is shutting down: the invocation was stopped."
+
+
+def run(rig, scenario):
+    async def main():
+        await rig.engine.start()
+        try:
+            return await scenario(rig.engine)
+        finally:
+            await rig.engine.close()
+    return asyncio.run(main())
+
+
+async def _until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0.001)
+
+
+def test_halt_answers_running_invokes_with_service_exception_and_ends_their_environments(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(60))))
+
+    async def scenario(engine):
+        running = [asyncio.create_task(engine.invoke(spec(timeout=120), request(f"r{i}"))) for i in range(3)]
+        await _until(lambda: engine.stats()["busy"] == 3)
+        engine.halt()
+        outcomes = await asyncio.gather(*running, return_exceptions=True)
+        assert [(type(o), str(o)) for o in outcomes] == [(ServiceException, STOPPED)] * 3
+        await _until(lambda: engine.stats()["environments"] == 0)
+        assert all(sandbox.returncode is not None for sandbox in rig.backend.started)
+        with pytest.raises(ServiceException):
+            await engine.invoke(spec(), request("late"))
+    run(rig, scenario)
+
+
+def test_halt_answers_an_invoke_whose_environment_is_still_initialising(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(init="hang")))
+
+    async def scenario(engine):
+        starting = asyncio.create_task(engine.invoke(spec(), request("r1")))
+        await _until(lambda: rig.backend.started and engine.stats()["starting"] == 1)
+        engine.halt()
+        with pytest.raises(ServiceException, match="shutting down"):
+            await starting
+    run(rig, scenario)
+
+
+def test_an_invoke_that_finished_before_the_halt_keeps_its_result(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(0.01))))
+
+    async def scenario(engine):
+        result = await engine.invoke(spec(), request("r1"))
+        engine.halt()
+        assert result.payload == b'"slept"' and result.function_error is None
+    run(rig, scenario)
+
+
+def test_a_result_arriving_after_the_event_was_answered_is_no_protocol_warning(tmp_path, caplog):
+    """Under load the runtime's RESULT can arrive in the same loop turn as the timer or the halt
+    that already answered the event: it is dropped quietly ("unexpected frame 4" was logged)."""
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(60))))
+
+    async def scenario(engine):
+        running = asyncio.create_task(engine.invoke(spec(timeout=120), request("r1")))
+        await _until(lambda: engine.stats()["busy"] == 1)
+        engine.halt()
+        rig.backend.started[0].deliver(protocol.RESULT, {"rss": 2048}, b'"late"')
+        with pytest.raises(ServiceException):
+            await running
+    with caplog.at_level(logging.WARNING, logger="lamina.engine"):
+        run(rig, scenario)
+    assert "unexpected frame" not in caplog.text
