@@ -194,6 +194,8 @@ def test_provisioned_concurrency_is_capped_by_the_unreserved_pool(lam):
 
 @pytest.mark.parametrize(("name", "handler", "error_type"), [
     ("fid-handler-up", "../../x.y", "Runtime.ImportModuleError"),
+    ("fid-handler-nul", "app.handler\0", "Runtime.HandlerNotFound"),  # no environment variable holds a NUL
+    ("fid-module-nul", "a\0pp.handler", "Runtime.ImportModuleError"),
 ])
 def test_unresolvable_handlers_fail_with_the_runtimes_error_types(lam, name, handler, error_type):
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler=handler,

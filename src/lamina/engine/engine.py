@@ -93,6 +93,8 @@ class Engine:
             raise TooManyRequestsException(reason)
         if not (runtime_ids.runnable(spec.runtime) and _installed(spec)):
             return self._cannot_run(spec, request)
+        if "\0" in spec.handler and runtime_ids.is_python(spec.runtime):
+            return self._unpassable_handler(spec)
         self._in_flight += 1
         try:
             pool = self._pools.get(spec.pool_key)
@@ -121,6 +123,12 @@ class Engine:
         return InvokeResult(payload=report.invalid_entrypoint(request.request_id, detail),
                             executed_version=spec.version, function_error="Unhandled",
                             error_type="Runtime.InvalidEntrypoint")
+
+    @staticmethod
+    def _unpassable_handler(spec: RunSpec) -> InvokeResult:
+        error_type, payload = report.unpassable_handler(spec.handler)  # type: ignore[misc]
+        return InvokeResult(payload=payload, executed_version=spec.version, function_error="Unhandled",
+                            error_type=error_type)
 
     def _runtime_image(self, rapid: bool) -> Path:
         """What /var/runtime holds (runtime_site): the built image, or lamina's own directory

@@ -215,6 +215,24 @@ def too_large(limit: int) -> bytes:
                           "Function.ResponseSizeTooLarge")
 
 
+def unpassable_handler(handler: str) -> tuple[str, bytes] | None:
+    """The Python runtime's init error for a handler no environment variable can carry (one with a
+    NUL byte, which `_HANDLER` cannot hold), as the runtime would report it after failing to load
+    it: (errorType, error body); None for a handler that can be passed."""
+    if "\0" not in handler:
+        return None
+    modname, _, fname = handler.rpartition(".")
+    if not modname:
+        error_type, message = "Runtime.MalformedHandlerName", f"Bad handler '{handler}': not enough values to unpack (expected 2, got 1)"
+    elif "\0" in modname:
+        error_type = "Runtime.ImportModuleError"
+        message = f"Unable to import module '{modname}': No module named {modname!r}"
+    else:
+        error_type, message = "Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'"
+    body = {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []}
+    return error_type, json.dumps(body, ensure_ascii=False).encode()
+
+
 def invalid_entrypoint(request_id: str, detail: str) -> bytes:
     return platform_error(f"RequestId: {request_id} Error: {detail}", "Runtime.InvalidEntrypoint")
 

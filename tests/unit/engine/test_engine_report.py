@@ -128,3 +128,20 @@ def test_platform_lines_text_are_the_classic_ones():
     assert platform.end("r", 1.0, None, "ValueError") == "END RequestId: r"
     assert platform.report("r", 1.0, 1, 128, 40, None, None, "ValueError") == report.report("r", 1.0, 1, 128, 40)
     assert platform.report("r", 1.0, 1, 128, 40, None, "error", "X").endswith("\tStatus: error\tError Type: X")
+
+
+@pytest.mark.parametrize(("handler", "error_type", "message"), [
+    ("app.handler", None, None),
+    ("app.handler\0", "Runtime.HandlerNotFound", "Handler 'handler\0' missing on module 'app'"),
+    ("a\0pp.handler", "Runtime.ImportModuleError", "Unable to import module 'a\0pp': No module named 'a\\x00pp'"),
+    ("app\0", "Runtime.MalformedHandlerName",
+     "Bad handler 'app\0': not enough values to unpack (expected 2, got 1)"),
+])
+def test_a_handler_no_environment_variable_can_carry_fails_as_the_runtime_would(handler, error_type, message):
+    found = report.unpassable_handler(handler)
+    if error_type is None:
+        assert found is None
+        return
+    kind, body = found
+    assert kind == error_type
+    assert json.loads(body) == {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []}
