@@ -5,7 +5,8 @@ Every request first passes lamina.api.pipeline (the caller's identity); routes c
 model (each operation's method and requestUri), so paths match AWS's exactly; operations sharing a
 path are told apart by their literal query parameters. Errors become AWS's error responses through
 lamina.api.responses; nothing else ever reaches the client (no tracebacks).
-Imports lamina.api modules, lamina.errors and, through the handlers, lamina.control.
+Imports lamina.api modules, lamina.errors, lamina.invoke (the Invoker type) and lamina.control
+(the ControlPlane, Logs and Usage services it dispatches to); never lamina.store.
 """
 
 from __future__ import annotations
