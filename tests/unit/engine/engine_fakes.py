@@ -188,3 +188,14 @@ def spec(name: str = "f", version: str = "$LATEST", revision: str = "r1", timeou
 def request(request_id: str = "req-1", payload: bytes = b'{"a": 1}', tail: bool = False) -> InvokeRequest:
     return InvokeRequest(request_id=request_id, payload=payload,
                          invoked_arn="arn:aws:lambda:us-east-1:000000000000:function:f", tail=tail)
+
+
+def run(rig, scenario):
+    """Start the rig's engine, run `scenario(engine)` and close the engine, on a fresh event loop."""
+    async def main():
+        await rig.engine.start()
+        try:
+            return await scenario(rig.engine)
+        finally:
+            await rig.engine.close()
+    return asyncio.run(main())

@@ -8,22 +8,12 @@ import asyncio
 import logging
 
 import pytest
-from engine_fakes import FakeBackend, Script, make_engine, request, sleepy, spec
+from engine_fakes import FakeBackend, Script, make_engine, request, run, sleepy, spec
 
 from lamina.engine import protocol
 from lamina.errors import ServiceException
 
 STOPPED = "The service is shutting down: the invocation was stopped."
-
-
-def run(rig, scenario):
-    async def main():
-        await rig.engine.start()
-        try:
-            return await scenario(rig.engine)
-        finally:
-            await rig.engine.close()
-    return asyncio.run(main())
 
 
 async def _until(condition) -> None:

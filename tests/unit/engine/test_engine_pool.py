@@ -9,21 +9,11 @@ import time
 from dataclasses import replace
 
 import pytest
-from engine_fakes import FakeBackend, Script, echo, make_engine, request, sleepy, spec
+from engine_fakes import FakeBackend, Script, echo, make_engine, request, run, sleepy, spec
 
 from lamina.engine import protocol
 from lamina.engine.states import State
 from lamina.errors import ServiceException, TooManyRequestsException
-
-
-def run(rig, scenario):
-    async def main():
-        await rig.engine.start()
-        try:
-            return await scenario(rig.engine)
-        finally:
-            await rig.engine.close()
-    return asyncio.run(main())
 
 
 def messages(rig):
