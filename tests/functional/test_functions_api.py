@@ -155,14 +155,16 @@ def test_update_configuration_goes_in_progress_then_successful(lam):
 def test_update_while_in_progress_is_a_conflict(lam):
     create(lam, "busy")
     lam.get_waiter("function_active_v2").wait(FunctionName="busy", WaiterConfig={"Delay": 1})
+    # Settle steps run one at a time: a package of 20,000 files, which takes seconds to unpack,
+    # created first keeps busy's update InProgress long enough for the second update to meet it.
+    create(lam, "slow-to-unpack", Code={"ZipFile": make_zip({f"pkg/m{i}.py": "" for i in range(20_000)})})
     lam.update_function_configuration(FunctionName="busy", Timeout=10)
-    config = lam.get_function_configuration(FunctionName="busy")
-    if config["LastUpdateStatus"] == "InProgress":  # the update may already have settled
-        status, code, response = error_of(lam.update_function_configuration, FunctionName="busy", Timeout=11)
-        assert (status, code) == (409, "ResourceConflictException")
-        assert response["message"] == (
-            "The operation cannot be performed at this time. An update is in progress for resource: "
-            + arn("busy"))
+    status, code, response = error_of(lam.update_function_configuration, FunctionName="busy", Timeout=11)
+    assert (status, code) == (409, "ResourceConflictException")
+    assert response["message"] == (
+        "The operation cannot be performed at this time. An update is in progress for resource: " + arn("busy"))
+    lam.get_waiter("function_updated_v2").wait(FunctionName="busy", WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    assert lam.get_function_configuration(FunctionName="busy")["Timeout"] == 10
 
 
 @pytest.mark.parametrize(("params", "message"), [

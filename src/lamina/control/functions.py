@@ -112,31 +112,33 @@ class Functions:
                             last_modified=lambda_timestamp())
 
     def _settle(self, name: str, *, publish: bool = False) -> None:
-        """The deferred half of a create or update: unpack the code, check the runtime, go Active."""
-        with self._lock:
-            function = self._store.get(name)
-            if function is None:
-                return
-            latest = function.latest
-            problem, code = None, None
-            try:  # the layers too: publishing a layer leaves its unpacking to the first function using it
-                for code_hex in (latest.code_hex, *(layer["CodeHex"] for layer in latest.layers)):
-                    self._blobs.unpacked(code_hex)
-            except Exception as exc:  # a package that cannot be unpacked fails the function, as on AWS
-                problem, code = f"Could not unpack the deployment package: {exc}", "InvalidZipFileException"
-            if problem is None and latest.runtime:
-                problem = self._runtime_problem(latest.runtime)
-                code = "InvalidRuntime" if problem else None
-            settled = dict(state="Failed" if problem else "Active", state_reason=problem, state_reason_code=code,
-                           last_update_status="Failed" if problem else "Successful",
-                           last_update_status_reason=problem, last_update_status_reason_code=code)
-            if latest.state == "Pending":  # a finished create reports LastUpdateStatus too, as on AWS
-                latest = latest.copy(**settled)
-            else:  # a finished update is a change of its own: a new RevisionId, as on AWS
-                latest = latest.copy(**settled, revision_id=str(uuid.uuid4()))
-            self._store.save_version(latest)
-            if publish and not problem:
-                self._publish(function, latest, description=None)
+        """The deferred half of a create or update: unpack the code, check the runtime, go Active.
+        Unpacking can take seconds, so it runs outside the lock (other operations go on meanwhile);
+        what it unpacked is checked again under the lock before the state is saved."""
+        function = self._store.get(name)
+        if function is None:
+            return
+        while True:
+            prepared = function.latest
+            problem, code = self._prepare(prepared)
+            with self._lock:
+                function = self._store.get(name)
+                if function is None:
+                    return
+                latest = function.latest
+                if (_packages(latest), latest.runtime) != (_packages(prepared), prepared.runtime):
+                    continue  # changed while unpacking: prepare what is there now
+                settled = dict(state="Failed" if problem else "Active", state_reason=problem,
+                               state_reason_code=code, last_update_status="Failed" if problem else "Successful",
+                               last_update_status_reason=problem, last_update_status_reason_code=code)
+                if latest.state == "Pending":  # a finished create reports LastUpdateStatus too, as on AWS
+                    latest = latest.copy(**settled)
+                else:  # a finished update is a change of its own: a new RevisionId, as on AWS
+                    latest = latest.copy(**settled, revision_id=str(uuid.uuid4()))
+                self._store.save_version(latest)
+                if publish and not problem:
+                    self._publish(function, latest, description=None)
+                break
         self._publish_event(FunctionChanged(name))
 
     # -- read ---------------------------------------------------------------------------------
@@ -207,6 +209,20 @@ class Functions:
         self._publish_event(FunctionChanged(version.name))
         self._defer(lambda: self._settle(version.name, publish=publish))
         return version
+
+    def _prepare(self, version: FunctionVersion) -> tuple[str | None, str | None]:
+        """Unpack a version's code and layers once per digest and check its runtime can run here:
+        (problem, its reason code), or (None, None)."""
+        try:  # the layers too: publishing a layer leaves its unpacking to the first function using it
+            for code_hex in _packages(version):
+                self._blobs.unpacked(code_hex)
+        except Exception as exc:  # a package that cannot be unpacked fails the function, as on AWS
+            return f"Could not unpack the deployment package: {exc}", "InvalidZipFileException"
+        if version.runtime:
+            problem = self._runtime_problem(version.runtime)
+            if problem:
+                return problem, "InvalidRuntime"
+        return None, None
 
     def update_configuration(self, params: dict) -> FunctionVersion:
         configuration.check_supported(params)
@@ -356,3 +372,8 @@ def _decode_marker(marker: str | None) -> tuple[str, int] | None:
         return name, int(number)
     except ValueError as exc:
         raise InvalidParameterValueException(f"Invalid marker: {marker}") from exc
+
+
+def _packages(version: FunctionVersion) -> tuple[str, ...]:
+    """The digests a version runs from: its code, then its layers in order."""
+    return (version.code_hex, *(layer["CodeHex"] for layer in version.layers))
