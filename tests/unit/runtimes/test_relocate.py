@@ -69,3 +69,25 @@ def test_an_interpreter_forgets_its_host_paths(tmp_path):
     assert seen["sys_path"] == ["/var/runtime", "/var/runtime"]  # the script's directory, then PYTHONPATH
     assert seen["os"].startswith("/var/lang/lib/") and seen["relocate_gone"]
     assert seen["late"] == "/var/runtime/relocme/late.py"
+
+
+FINDERS_CHILD = r"""
+import json, sys, weakref
+sys.path.insert(0, SANDBOX)
+sys.path.insert(0, PKG_PARENT)
+import _relocate
+import relocme
+finder = weakref.ref(sys.path_importer_cache[PKG_PARENT])
+_relocate.interpreter([(PKG_PARENT, "/var/runtime")], "/var/runtime/bootstrap.py", host_only=(SANDBOX,))
+print(json.dumps({"cached": PKG_PARENT in sys.path_importer_cache, "alive": finder() is not None}))
+"""
+
+
+def test_an_environment_drops_the_zygotes_finders_without_freeing_them(tmp_path):
+    """A host directory's finder is no longer consulted inside, but stays alive: freeing its cached
+    listing would copy the zygote's pages into every environment."""
+    (tmp_path / "relocme").mkdir()
+    (tmp_path / "relocme" / "__init__.py").write_text("")
+    code = FINDERS_CHILD.replace("SANDBOX", repr(str(SANDBOX))).replace("PKG_PARENT", repr(str(tmp_path)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == {"cached": False, "alive": True}

@@ -81,6 +81,7 @@ class _Settled:
     packages = []  # names of those with a __path__ (moved in each environment: the zygote imports)
     host_only = []  # names of modules that exist only on the host (forgotten in each environment)
     count = -1  # len(sys.modules) once settled: more in an environment means later imports
+    stale_finders = {}  # the zygote's path importer cache, kept alive in an environment (not used)
 
 
 def code_filenames(moves, host_only=()):
@@ -160,6 +161,9 @@ def interpreter(moves, script, pythonpath=(), host_only=()):
     sys.path[:] = front + [p for p in rest if p not in front]
     sys.argv = [script]
     sys.orig_argv = [sys.executable, script]
+    # The finders cached for host directories are dropped but not freed: each holds its directory's
+    # listing, and freeing those strings would write to ~1 MB of pages shared with the zygote.
+    _Settled.stale_finders = dict(sys.path_importer_cache)
     sys.path_importer_cache.clear()
     if len(sys.modules) != _Settled.count:  # imports since the zygote settled (or it did not)
         for name, module in list(sys.modules.items()):
