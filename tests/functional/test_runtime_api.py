@@ -147,7 +147,11 @@ def logs_of(server, name: str, needle: str, timeout: float = 10.0) -> list[str]:
     logs = client_for(server.url, "logs")
     deadline = time.monotonic() + timeout
     while True:
-        messages = [event["message"] for event in logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]]
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:  # the group appears with the first flush
+            events = []
+        messages = [event["message"] for event in events]
         if any(needle in message for message in messages) or time.monotonic() > deadline:
             return messages
         time.sleep(0.2)
