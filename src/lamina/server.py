@@ -3,7 +3,8 @@
 The only module that knows all the others, and only wiring: each part is built after the parts it
 is handed (bound methods of parts already built), the typed events of lamina.events are routed to
 their subscribers here, and the HTTP layer gets its typed services. What a part does lives in the
-module named for it (runtime catalog, run specs, supervisor, environments, cascade, health).
+module named for it (runtime catalog, run specs, supervisor, environments, cascade, health,
+the HTTP server and its graceful stop).
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import uvicorn
-
-from lamina import events, stopping
+from lamina import events
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
@@ -40,6 +39,7 @@ from lamina.engine.catalog import Runtimes
 from lamina.engine.engine import Engine
 from lamina.environments import Environments
 from lamina.health import Health
+from lamina.http_server import HttpServer
 from lamina.invoke import Invoker
 from lamina.model import LATEST
 from lamina.queue.sql import SqlQueue
@@ -59,21 +59,6 @@ from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn re-raises a caught SIGTERM/SIGINT after shutting down, which would kill the process
-    before lamina's own shutdown (environments, buffers) runs; lamina stops itself instead.
-    `on_stop` is called (once) when the first stop signal arrives."""
-
-    on_stop: Callable[[], None] | None = None
-
-    def handle_exit(self, sig, frame) -> None:
-        super().handle_exit(sig, frame)
-        self._captured_signals.clear()
-        on_stop, self.on_stop = self.on_stop, None
-        if on_stop is not None:
-            on_stop()
 
 
 class Server:
@@ -188,58 +173,24 @@ class Server:
         self.metrics.queue(self.queue.depth(), time.time() - oldest if oldest else 0.0)
 
     async def serve(self, ready: Callable[[Server], None] | None = None) -> None:
-        grace_s = self.settings.stop_grace
-        # uvicorn cancels what is still running once the longest drain is over (a backstop: the
-        # engine answers them when the drain ends)
-        config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
-                                access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=stopping.drain_seconds(grace_s, 0) + 0.5)
-        server = _Uvicorn(config)
-        loop = asyncio.get_running_loop()
-        grace: dict = {}  # the timer of the grace's end, then the task that ends it
-
-        def end_of_grace() -> None:
-            if "closing" not in grace:
-                grace["task"] = loop.create_task(self._end_of_grace())
-
-        def stopping_now() -> None:
-            if "closing" not in grace:
-                drain = stopping.drain_seconds(grace_s, self.engine.stats()["environments"])
-                grace["timer"] = loop.call_later(drain, end_of_grace)
-
-        # Signal handlers run between the loop's callbacks: schedule the end of the grace from there.
-        server.on_stop = lambda: loop.call_soon_threadsafe(stopping_now)
-
-        async def announce_when_started() -> None:
-            while not server.started:
-                if server.should_exit:
-                    return
-                await asyncio.sleep(0.01)
-            if ready:
-                ready(self)
-
+        http = HttpServer(self.app, host=self.settings.host, port=self.settings.port,
+                          grace_s=self.settings.stop_grace, environments=lambda: self.engine.stats()["environments"],
+                          end_of_grace=self._end_of_grace)
         self.bus.bind(asyncio.get_running_loop())
         await self.engine.start()
         self.environments.provision()
         self.metrics.start()
         await self.queue.start()
         self.supervisor.start()
-        watcher = asyncio.create_task(announce_when_started())
         try:
-            await server.serve()
+            started = await http.run(on_started=lambda: ready(self) if ready else None)
         finally:
-            watcher.cancel()
-            grace["closing"] = True
             self.supervisor.stop()
-            if "timer" in grace:
-                grace["timer"].cancel()  # every connection finished before the grace's end
-            if "task" in grace:
-                await grace["task"]
-            else:
+            if not await http.settle():  # the end of the grace closes the queue itself
                 await self.queue.close()
             await self.engine.close()
             self.close()
-        if not server.started:
+        if not started:
             sys.exit(1)
 
     async def _end_of_grace(self) -> None:

@@ -1,0 +1,87 @@
+"""The HTTP server on lamina's one port and its stop within the grace period.
+
+Runs uvicorn over the app. On the first SIGTERM/SIGINT uvicorn stops accepting at once, and the
+end of the grace for invokes in flight is scheduled `stopping.drain_seconds` later (the grace
+minus the reserve for ending every environment); when it comes, `end_of_grace` runs (the server
+gives running async attempts back and answers the invokes still running). Imports
+lamina.stopping only; what the end of the grace does is handed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+
+from lamina import stopping
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM/SIGINT after shutting down, which would kill the process
+    before lamina's own shutdown (environments, buffers) runs; lamina stops itself instead.
+    `on_stop` is called (once) when the first stop signal arrives."""
+
+    on_stop: Callable[[], None] | None = None
+
+    def handle_exit(self, sig, frame) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+        on_stop, self.on_stop = self.on_stop, None
+        if on_stop is not None:
+            on_stop()
+
+
+class HttpServer:
+    def __init__(self, app, *, host: str, port: int, grace_s: float, environments: Callable[[], int],
+                 end_of_grace: Callable[[], Awaitable[None]]) -> None:
+        # uvicorn cancels what is still running once the longest drain is over (a backstop: the
+        # engine answers them when the drain ends)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                lifespan="off", timeout_graceful_shutdown=stopping.drain_seconds(grace_s, 0) + 0.5)
+        self._server = _Uvicorn(config)
+        self._grace_s = grace_s
+        self._environments = environments
+        self._end_of_grace = end_of_grace
+        self._timer: asyncio.TimerHandle | None = None
+        self._ending: asyncio.Task | None = None
+        self._closing = False
+
+    async def run(self, on_started: Callable[[], None]) -> bool:
+        """Serve until a stop signal; `on_started` once the port listens. Whether it ever listened."""
+        loop = asyncio.get_running_loop()
+        # Signal handlers run between the loop's callbacks: schedule the end of the grace from there.
+        self._server.on_stop = lambda: loop.call_soon_threadsafe(self._stopping, loop)
+        watcher = asyncio.create_task(self._announce_when_started(on_started))
+        try:
+            await self._server.serve()
+        finally:
+            watcher.cancel()
+        return bool(self._server.started)
+
+    async def settle(self) -> bool:
+        """After `run`: no grace timer left pending; waits for the end of the grace if it began.
+        Whether it ran (then what it does is done)."""
+        self._closing = True
+        if self._timer is not None:
+            self._timer.cancel()  # every connection finished before the grace's end
+        if self._ending is None:
+            return False
+        await self._ending
+        return True
+
+    def _stopping(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._closing:
+            drain = stopping.drain_seconds(self._grace_s, self._environments())
+            self._timer = loop.call_later(drain, self._grace_over, loop)
+
+    def _grace_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._closing:
+            self._ending = loop.create_task(self._end_of_grace())
+
+    async def _announce_when_started(self, on_started: Callable[[], None]) -> None:
+        while not self._server.started:
+            if self._server.should_exit:
+                return
+            await asyncio.sleep(0.01)
+        on_started()
