@@ -16,7 +16,7 @@ import base64
 import binascii
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from lamina.api import json_body, responses, validation
@@ -43,9 +43,6 @@ _NAME = re.compile(validation.service_model().operation_model("Invoke").input_sh
                    .metadata["pattern"], re.ASCII)
 _QUALIFIER = re.compile(validation.service_model().operation_model("Invoke").input_shape.members["Qualifier"]
                         .metadata["pattern"], re.ASCII)
-
-Send = Callable[[dict], Awaitable[None]]
-
 
 def _client_context(value: str | None) -> str | None:
     if value is None:
@@ -99,12 +96,6 @@ def parse(name: str, query: bytes, headers: Mapping[bytes, bytes], body: bytes,
     )
 
 
-async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 def fast_lane(invoker: Invoker, app):
     """An ASGI app answering Invoke itself and passing every other request to `app`; it runs
     behind lamina.api.pipeline, which put the request's view and caller in the scope."""
@@ -128,12 +119,12 @@ def fast_lane(invoker: Invoker, app):
             headers.append((b"x-amz-executed-version", outcome.executed_version.encode()))
         result = outcome.result
         if result is None:
-            return await _respond(send, outcome.status, headers, b"")
+            return await responses.RawResponse(outcome.status, headers).send(send)
         if result.function_error:
             headers.append((b"x-amz-function-error", result.function_error.encode()))
         if result.log_tail is not None:
             headers.append((b"x-amz-log-result", base64.b64encode(result.log_tail.encode())))
         headers.append((b"content-type", result.content_type.encode()))
-        await _respond(send, 200, headers, result.payload)
+        await responses.RawResponse(200, headers, result.payload).send(send)
 
     return lamina
