@@ -313,35 +313,51 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def build(args: argparse.Namespace) -> int:
-    """Build every function and layer of a SAM template into reproducible zips."""
+def _build(path: Path, build_dir: Path, overrides: dict[str, str]):
+    """Plan and build a template's code with a progress line; returns (template, built) or raises."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from lamina.sam import template as sam_template
-    from lamina.sam.artifacts import ArtifactError, Skipped, plan
+    from lamina.sam.artifacts import Skipped, plan
     from lamina.sam.build import build_all
-    from lamina.sam.dependencies import DependencyError
 
-    path = _find_template(args.template)
-    build_dir = Path(args.build_dir) if args.build_dir else path.resolve().parent / ".lamina" / "build"
-    try:
-        planned = plan(sam_template.load(path), path.resolve().parent, _overrides(args.parameter_overrides))
-    except (sam_template.TemplateError, ArtifactError, ValueError) as error:
-        _say(f"build failed: {error}", "red")
-        return 1
+    template = sam_template.load(path)
+    planned = plan(template, path.resolve().parent, overrides)
     for skipped in (p for p in planned if isinstance(p, Skipped)):
         console.print(f"[yellow]skipped[/yellow] {skipped.logical_id}: {skipped.reason}")
     artifacts = [p for p in planned if not isinstance(p, Skipped)]
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task("building", total=None)
-        try:
-            built = build_all(artifacts, build_dir,
-                              step=lambda lid, what: progress.update(task, description=f"{lid}: {what}"))
-        except DependencyError as error:
-            progress.stop()
-            _say(f"build failed: {error}", "red")
-            return 1
+        built = build_all(artifacts, build_dir,
+                          step=lambda lid, what: progress.update(task, description=f"{lid}: {what}"))
+    return template, built
+
+
+def _build_errors():
+    from lamina.sam.artifacts import ArtifactError
+    from lamina.sam.dependencies import DependencyError
+    from lamina.sam.deploy import DeployError
+    from lamina.sam.intrinsics import IntrinsicError
+    from lamina.sam.template import TemplateError
+    from lamina.sam.translate import TranslateError
+
+    return (TemplateError, ArtifactError, DependencyError, TranslateError, IntrinsicError, DeployError, ValueError)
+
+
+def _build_dir(args: argparse.Namespace, path: Path) -> Path:
+    return Path(args.build_dir) if args.build_dir else path.resolve().parent / ".lamina" / "build"
+
+
+def build(args: argparse.Namespace) -> int:
+    """Build every function and layer of a SAM template into reproducible zips."""
+    path = _find_template(args.template)
+    build_dir = _build_dir(args, path)
+    try:
+        _, built = _build(path, build_dir, _overrides(args.parameter_overrides))
+    except _build_errors() as error:
+        _say(f"build failed: {error}", "red")
+        return 1
     table = Table(title=f"Built into {build_dir}", title_justify="left")
     for column in ("Resource", "Type", "Size", "CodeSha256", "Time"):
         table.add_column(column, justify="right" if column in ("Size", "Time") else "left")
@@ -349,6 +365,138 @@ def build(args: argparse.Namespace) -> int:
         table.add_row(item.logical_id, item.resource_type.split("::")[-1], f"{item.size / 1024:,.1f} KB",
                       item.code_sha256[:12] + "…", "cached" if item.cached else f"{item.seconds:.2f} s")
     console.print(table)
+    return 0
+
+
+def _deployment(args: argparse.Namespace, stack: str):
+    """The clients, stack-state API and handler environment for deploying to lamina at --endpoint."""
+    import boto3
+    from botocore.config import Config
+
+    from lamina.sam.deploy import StackState
+    from lamina.sam.resources import Env
+
+    endpoint = _endpoint(args)
+    try:
+        with urllib.request.urlopen(endpoint + "/health", timeout=10) as response:
+            health = json.loads(response.read())
+    except OSError as error:
+        raise ConnectionError(f"lamina is not reachable at {endpoint}: {error}") from None
+    region = args.region or health.get("region") or DEFAULTS.region
+    session = boto3.session.Session(
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or None,
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+        aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or None, region_name=region)
+    if session.get_credentials() is None:  # lamina without --auth takes any key
+        session = boto3.session.Session(aws_access_key_id="lamina", aws_secret_access_key="lamina", region_name=region)
+    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=300)
+    made: dict[str, object] = {}
+
+    def clients(service: str):
+        if service not in made:
+            made[service] = session.client(service, endpoint_url=endpoint, config=config)
+        return made[service]
+
+    state = StackState(endpoint, region, session.get_credentials())
+    return clients, state, region, health.get("accountId") or DEFAULTS.account_id, Env, health
+
+
+def _stack_name(args: argparse.Namespace, path: Path) -> str:
+    if args.stack:
+        return args.stack
+    name = re.sub(r"[^A-Za-z0-9-]", "-", path.resolve().parent.name).strip("-") or "app"
+    return name if name[0].isalpha() else "app-" + name
+
+
+def _confirm(args: argparse.Namespace, question: str) -> bool:
+    if args.no_confirm or not sys.stdin.isatty():
+        return True
+    return console.input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def deploy(args: argparse.Namespace) -> int:
+    """Build, expand and apply a SAM template as a stack, showing the change set first."""
+    from lamina.sam import deploy as sam_deploy
+    from lamina.sam.translate import expand
+
+    path = _find_template(args.template)
+    stack = _stack_name(args, path)
+    try:
+        overrides = _overrides(args.parameter_overrides)
+        clients, state, region, account_id, env_type, _ = _deployment(args, stack)
+        template, built = _build(path, _build_dir(args, path), overrides)
+        by_id = {b.logical_id: b for b in built}
+        expanded = expand(template, {lid: b.code_sha256 for lid, b in by_id.items()}, region, account_id, stack,
+                          overrides)
+        parameters = {**{k: v.get("Default") for k, v in (expanded.get("Parameters") or {}).items()
+                         if isinstance(v, dict) and "Default" in v}, **overrides,
+                      "AWS::Region": region, "AWS::AccountId": account_id, "AWS::StackName": stack,
+                      "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+        previous = state.get(stack)
+        the_plan = sam_deploy.plan(stack, expanded, parameters, previous, strict=args.strict)
+    except (*_build_errors(), ConnectionError) as error:
+        _say(f"deploy failed: {error}", "red")
+        return 1
+    for logical_id, kind in the_plan.skipped.items():
+        console.print(f"[yellow]not deployed[/yellow] {logical_id} ({kind}): lamina does not deploy this type")
+    if not the_plan.changes:
+        console.print(f"No changes to deploy: stack [bold]{stack}[/bold] is up to date.")
+        return 0
+    table = Table(title=f"Changes to stack {stack}", title_justify="left")
+    for column in ("Operation", "LogicalResourceId", "ResourceType"):
+        table.add_column(column)
+    colour = {"Add": "green", "Modify": "yellow", "Remove": "red"}
+    for change in the_plan.changes:
+        table.add_row(f"[{colour[change.action]}]{change.action}[/]", change.logical_id, change.resource_type)
+    console.print(table)
+    if not _confirm(args, "Deploy this change set?"):
+        console.print("Nothing deployed.")
+        return 1
+    env = env_type(clients, stack, region, account_id,
+                   sam_deploy.read_code(_build_dir(args, path), {b.logical_id: {"zip_path": b.zip_path}
+                                                                for b in built}))
+    deployer = sam_deploy.Deployer(env, state, lambda line: console.print(f"  {line}"))
+    try:
+        with console.status(f"deploying {stack}"):
+            document = deployer.apply(the_plan)
+    except sam_deploy.DeployError as error:
+        _say(f"deploy failed and was rolled back: {error}", "red")
+        return 1
+    console.print(f"[green]Stack {stack} deployed.[/green]")
+    for name, value in document.get("outputs", {}).items():
+        console.print(f"  {name} = {value}")
+    return 0
+
+
+def delete(args: argparse.Namespace) -> int:
+    """Remove every resource a stack created, then the stack."""
+    from lamina.sam import deploy as sam_deploy
+
+    try:
+        clients, state, region, account_id, env_type, _ = _deployment(args, args.stack)
+        document = state.get(args.stack)
+    except (ConnectionError, sam_deploy.DeployError) as error:
+        _say(f"delete failed: {error}", "red")
+        return 1
+    if document is None:
+        _say(f"stack {args.stack} does not exist", "red")
+        return 1
+    if not _confirm(args, f"Delete stack {args.stack} and its {len(document.get('resources', {}))} resources?"):
+        return 1
+
+    def no_code(logical_id: str) -> bytes:
+        raise sam_deploy.DeployError("a delete uploads no code")
+
+    deployer = sam_deploy.Deployer(env_type(clients, args.stack, region, account_id, no_code), state,
+                                   lambda line: console.print(f"  {line}"))
+    try:
+        retained = deployer.delete(args.stack, document)
+    except sam_deploy.DeployError as error:
+        _say(f"delete failed: {error}", "red")
+        return 1
+    if retained:
+        console.print(f"retained (DeletionPolicy Retain): {', '.join(retained)}")
+    console.print(f"[green]Stack {args.stack} deleted.[/green]")
     return 0
 
 
@@ -396,6 +544,25 @@ def main(argv: list[str] | None = None) -> int:
     make.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
                       help="template parameter values")
     make.set_defaults(func=build)
+    ship = commands.add_parser("deploy", help="build a SAM template and deploy it to lamina as a stack")
+    ship.add_argument("template", nargs="?", default=None,
+                      help="the template (default template.yaml, .yml or .json here)")
+    ship.add_argument("--stack", default=None, help="the stack's name (default: the template's directory name)")
+    ship.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                      help="template parameter values")
+    ship.add_argument("--build-dir", default=None, help="where the zips go (default .lamina/build)")
+    ship.add_argument("--no-confirm", action="store_true", help="apply the change set without asking")
+    ship.add_argument("--strict", action="store_true",
+                      help="refuse a template with resource types lamina does not deploy (default: list, skip)")
+    ship.add_argument("--endpoint", default=None, help=endpoint_help)
+    ship.add_argument("--region", default=None, help="region (default: lamina's)")
+    ship.set_defaults(func=deploy)
+    remove = commands.add_parser("delete", help="delete a stack and every resource it created")
+    remove.add_argument("--stack", required=True, help="the stack's name")
+    remove.add_argument("--no-confirm", action="store_true", help="delete without asking")
+    remove.add_argument("--endpoint", default=None, help=endpoint_help)
+    remove.add_argument("--region", default=None, help="region (default: lamina's)")
+    remove.set_defaults(func=delete)
     args = parser.parse_args(argv)
     return args.func(args)
 
