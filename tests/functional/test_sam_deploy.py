@@ -4,9 +4,9 @@ only, rolled back when a step fails, and removed without leftovers."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
-import re
 
 import pytest
 
