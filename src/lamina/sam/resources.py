@@ -109,7 +109,7 @@ class Function:
                 return config
             if time.monotonic() > deadline:
                 raise RuntimeError(f"function {name} did not become Active")
-            time.sleep(0.2)
+            time.sleep(0.05)
 
     def _deployed(self, config: dict) -> Deployed:
         return Deployed(config["FunctionName"], config["FunctionName"], {"Arn": config["FunctionArn"]})

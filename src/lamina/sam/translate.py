@@ -60,6 +60,8 @@ def expand(template: dict, code_digests: dict[str, str], region: str, account_id
         raise TranslateError(problems or str(error)) from None
     except Exception as error:  # the translator raises many kinds; all mean "this template cannot be expanded"
         raise TranslateError(f"{type(error).__name__}: {error}") from None
+    finally:
+        translator.metrics.publish()  # to its no-op publisher: otherwise it warns on stdout when collected
 
 
 def local_code(code: Any) -> str | None:
