@@ -24,9 +24,13 @@ from lamina.invoke import Invocation, Outcome
 
 log = logging.getLogger("lamina.rule_targets")
 EVENTS_PRINCIPAL = "events.amazonaws.com"
-DELIVERY_TIMEOUT = 60.0
+DELIVERY_TIMEOUT = 30.0
 
 Authorize = Callable[[str, str], bool]  # (function ARN, rule ARN) -> may events.amazonaws.com invoke it
+
+
+class NotServing(RuntimeError):
+    """Deliveries asked for while lamina is not serving (before start, while stopping)."""
 
 
 def allow_all(function_arn: str, rule_arn: str) -> bool:
@@ -41,19 +45,25 @@ class RuleTargets:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        """Invoke on `loop` from now on (the server's)."""
+        """Invoke on `loop` from now on (the server's); None: refuse deliveries (lamina is stopping,
+        its queue closes next)."""
         self._loop = loop
 
+    def close(self) -> None:
+        self.bind(None)
+
     def deliver(self, deliveries: list[Delivery]) -> None:
-        """Queue an Event invoke per delivery; returns when they are durable. Called off the loop."""
+        """Queue an Event invoke per delivery; returns when they are durable. Called off the loop;
+        raises NotServing when lamina is not serving (the events are not accepted)."""
         loop = self._loop
         if loop is None or not loop.is_running():
-            log.warning("dropped %d rule deliveries: lamina is not serving", len(deliveries))
-            return
+            raise NotServing(f"{len(deliveries)} rule deliveries refused: lamina is not serving")
         asyncio.run_coroutine_threadsafe(self._send(deliveries), loop).result(DELIVERY_TIMEOUT)
 
     async def _send(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
+            if self._loop is None:  # closed while these waited: the queue is closing
+                raise NotServing("lamina is stopping: rule deliveries refused")
             if not self._authorize(delivery.function_arn, delivery.rule_arn):
                 log.warning("%s may not invoke %s for rule %s", EVENTS_PRINCIPAL, delivery.function_arn,
                             delivery.rule_arn)

@@ -10,9 +10,9 @@
   (`claim`: a compare-and-set of the rule's last fired minute) before it fires it, so a minute
   never fires twice, across restarts included. The floor is the minute before the clock started:
   minutes that passed while lamina was down are not fired afterwards (EventBridge does not
-  backfill either); the minute lamina starts in fires if it had not yet. A crash between the
-  claim and the durable enqueue of the targets' invokes (milliseconds) loses that minute's
-  firing rather than doubling it.
+  backfill either); the minute lamina starts in fires if it had not yet. A crash (or a stop
+  that closes the queue) between the claim and the durable enqueue of the targets' invokes
+  (milliseconds) loses that minute's firing rather than doubling it.
 Handed callables (the rules' reads, claim and fire); imports lamina.schedule_expression only.
 """
 

@@ -203,6 +203,7 @@ class Server:
         finally:
             self.supervisor.stop()
             if not await http.settle():  # the end of the grace closes the queue itself
+                self.rule_targets.close()
                 await self.queue.close()
             await self.engine.close()
             self.close()
@@ -213,6 +214,7 @@ class Server:
         """The stop's grace for invokes in flight is over: running async attempts are given back
         to the queue (they run after the next start), then every invoke still running is answered
         with ServiceException."""
+        self.rule_targets.close()
         await self.queue.close()
         self.engine.halt()
 

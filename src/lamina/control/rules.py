@@ -253,10 +253,14 @@ class Rules:
                 raise validation(problem)
         accepted, failed = [], []
         for target in request["Targets"]:
+            foreign = [key for key in target if key.endswith("Parameters")]
             if not _LAMBDA_ARN.fullmatch(target["Arn"]):
                 failed.append({"TargetId": target["Id"], "ErrorCode": "ValidationException",
                                "ErrorMessage": f"lamina supports Lambda function targets only: {target['Arn']} "
                                                "is not a Lambda function ARN."})
+            elif foreign:
+                failed.append({"TargetId": target["Id"], "ErrorCode": "ValidationException",
+                               "ErrorMessage": f"{foreign[0]} does not apply to a Lambda function target."})
             else:
                 accepted.append(target)
         existing = {target["Id"] for target in self._store.targets(row.bus, row.name)}
@@ -299,6 +303,9 @@ class Rules:
         name = request["Name"]
         if request.get("EventSourceName"):
             raise validation("lamina does not support partner event sources (EventSourceName).")
+        for key in ("KmsKeyIdentifier", "DeadLetterConfig", "LogConfig"):
+            if request.get(key):
+                raise validation(f"lamina does not support {key} on event buses.")
         if name == DEFAULT_BUS or "/" in name:
             raise validation(f"Event bus name {name} is not valid: '/' is reserved for partner event buses "
                              "and 'default' names the default event bus.")
@@ -359,6 +366,8 @@ class Rules:
 
     # -- events ---------------------------------------------------------------------------------
     def put_events(self, request: dict) -> dict:
+        if request.get("EndpointId"):
+            raise validation("lamina does not support global endpoints (EndpointId).")
         entries = request["Entries"]
         if sum(_entry_size(entry) for entry in entries) > MAX_PUT_EVENTS_BYTES:
             raise validation("Total size of the entries in the request is over the limit.")

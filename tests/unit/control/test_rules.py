@@ -228,3 +228,15 @@ def test_disabled_minutes_are_not_fired_after_enable(ev):
     assert ev.rules.scheduled()[0].anchor == 1000 and ev.rules.scheduled()[0].last_fired == 1050
     ev("PutRule", Name="tick", ScheduleExpression="rate(2 minutes)")
     assert (ev.rules.scheduled()[0].anchor, ev.rules.scheduled()[0].last_fired) == (1060, 1060)
+
+
+def test_unsupported_features_are_refused_clearly(ev):
+    assert ev.error("PutEvents", EndpointId="abc.xyz", Entries=[{"Source": "s", "DetailType": "t", "Detail": "{}"}]) == (
+        "ValidationException", "lamina does not support global endpoints (EndpointId).")
+    assert ev.error("CreateEventBus", Name="k", KmsKeyIdentifier="key") == (
+        "ValidationException", "lamina does not support KmsKeyIdentifier on event buses.")
+    ev("PutRule", Name="r", EventPattern='{"source": ["s"]}')
+    result = ev("PutTargets", Rule="r", Targets=[{"Id": "a", "Arn": f"{FN}:f", "SqsParameters": {"MessageGroupId": "g"}}])
+    assert result["FailedEntries"] == [{"TargetId": "a", "ErrorCode": "ValidationException",
+                                        "ErrorMessage": "SqsParameters does not apply to a Lambda function target."}]
+    assert ev("ListTargetsByRule", Rule="r")["Targets"] == []
