@@ -218,3 +218,29 @@ def test_rate_schedule_fires_each_minute_once_and_goes_on_after_a_restart(lamina
     count = len(scheduled_minutes(lamina))
     time.sleep(2.0)
     assert len(scheduled_minutes(lamina)) == count  # a disabled rule does not fire
+
+
+def test_the_aws_cli_round_trip(aws_cli):
+    code, out, err = aws_cli("events", "put-rule", "--name", "weekdays", "--schedule-expression",
+                             "cron(0/5 8-17 ? * MON-FRI *)", "--description", "office hours", "--state", "DISABLED")
+    assert code == 0, err
+    code, out, err = aws_cli("events", "describe-rule", "--name", "weekdays")
+    assert code == 0, err
+    assert out == {"Name": "weekdays", "Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/weekdays",
+                   "ScheduleExpression": "cron(0/5 8-17 ? * MON-FRI *)", "State": "DISABLED",
+                   "Description": "office hours", "EventBusName": "default", "CreatedBy": ACCOUNT}
+    code, out, err = aws_cli("events", "put-targets", "--rule", "weekdays", "--targets", json.dumps(
+        [{"Id": "1", "Arn": f"{FN}:orders", "Input": '{"k": "v"}'}]))
+    assert code == 0 and out["FailedEntryCount"] == 0, err
+    code, out, err = aws_cli("events", "list-targets-by-rule", "--rule", "weekdays")
+    assert out == {"Targets": [{"Id": "1", "Arn": f"{FN}:orders", "Input": '{"k": "v"}'}]}, err
+    code, out, err = aws_cli("events", "list-rule-names-by-target", "--target-arn", f"{FN}:orders")
+    assert code == 0 and "weekdays" in out["RuleNames"], err
+    code, out, err = aws_cli("events", "list-rules", "--name-prefix", "week")
+    assert [rule["Name"] for rule in out["Rules"]] == ["weekdays"], err
+    code, out, err = aws_cli("events", "remove-targets", "--rule", "weekdays", "--ids", "1")
+    assert code == 0 and out == {"FailedEntryCount": 0, "FailedEntries": []}, err
+    code, out, err = aws_cli("events", "delete-rule", "--name", "weekdays")
+    assert code == 0, err
+    code, out, err = aws_cli("events", "describe-rule", "--name", "weekdays")
+    assert code != 0 and "ResourceNotFoundException" in err

@@ -451,6 +451,10 @@ def _entry_size(entry: dict) -> int:
     return size + (14 if entry.get("Time") is not None else 0)
 
 
+def _not_json(token: str) -> object:
+    raise ValueError(f"{token} is not JSON")
+
+
 def _entry_problem(entry: dict) -> tuple[str, str] | None:
     for key in ("Source", "DetailType", "Detail"):
         if not entry.get(key):
@@ -458,7 +462,7 @@ def _entry_problem(entry: dict) -> tuple[str, str] | None:
     if entry["Source"].startswith("aws."):
         return "NotAuthorizedForSourceException", "Not authorized for the source."
     try:
-        detail = json.loads(entry["Detail"])
+        detail = json.loads(entry["Detail"], parse_constant=_not_json)
     except (ValueError, RecursionError):
         detail = None
     if not isinstance(detail, dict):

@@ -99,11 +99,18 @@ class RuleStore:
                 sa.select(event_rules).where(event_rules.c.schedule_anchor.is_not(None)))]
 
     def put_rule(self, row: RuleRow) -> None:
+        """Create or replace a rule. Its last fired minute never moves back: a minute the clock
+        claimed while the caller held an older copy of the row stays claimed."""
+        where = (event_rules.c.bus == row.bus) & (event_rules.c.name == row.name)
         with self._engine.begin() as conn:
-            conn.execute(event_rules.delete().where((event_rules.c.bus == row.bus) & (event_rules.c.name == row.name)))
+            stored = conn.execute(sa.select(event_rules.c.last_fired).where(where)).scalar()
+            last_fired = row.last_fired
+            if row.schedule_anchor is not None and stored is not None:
+                last_fired = max(stored, last_fired if last_fired is not None else stored)
+            conn.execute(event_rules.delete().where(where))
             conn.execute(event_rules.insert().values(
                 bus=row.bus, name=row.name, config=row.config, tags=row.tags, schedule_anchor=row.schedule_anchor,
-                last_fired=row.last_fired))
+                last_fired=last_fired))
 
     def delete_rule(self, bus: str, name: str) -> None:
         with self._engine.begin() as conn:

@@ -181,6 +181,7 @@ def test_put_events_routes_by_pattern_with_aws_envelope(ev):
                                                             "required argument."),
     ({"Source": "s", "DetailType": "t", "Detail": "[1]"}, "MalformedDetail", "Detail is malformed."),
     ({"Source": "s", "DetailType": "t", "Detail": "{oops"}, "MalformedDetail", "Detail is malformed."),
+    ({"Source": "s", "DetailType": "t", "Detail": '{"a": NaN}'}, "MalformedDetail", "Detail is malformed."),
     ({"Source": "aws.ec2", "DetailType": "t", "Detail": "{}"}, "NotAuthorizedForSourceException",
      "Not authorized for the source."),
 ])
@@ -240,3 +241,13 @@ def test_unsupported_features_are_refused_clearly(ev):
     assert result["FailedEntries"] == [{"TargetId": "a", "ErrorCode": "ValidationException",
                                         "ErrorMessage": "SqsParameters does not apply to a Lambda function target."}]
     assert ev("ListTargetsByRule", Rule="r")["Targets"] == []
+
+
+def test_a_put_rule_never_moves_a_claimed_minute_back(ev):
+    ev("PutRule", Name="tick", ScheduleExpression="rate(1 minute)")
+    [rule] = ev.rules.scheduled()
+    assert ev.rules.claim(rule, 1005)  # the clock claims minute 1005 while PutRule holds the older row
+    ev.minute = 1003
+    ev("PutRule", Name="tick", ScheduleExpression="rate(1 minute)", Description="edited")
+    assert ev.rules.scheduled()[0].last_fired == 1005
+    assert not ev.rules.claim(rule, 1005)
