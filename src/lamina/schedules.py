@@ -12,7 +12,10 @@
   minutes that passed while lamina was down are not fired afterwards (EventBridge does not
   backfill either); the minute lamina starts in fires if it had not yet. A crash (or a stop
   that closes the queue) between the claim and the durable enqueue of the targets' invokes
-  (milliseconds) loses that minute's firing rather than doubling it.
+  (milliseconds) loses that minute's firing rather than doubling it. A last fired minute more
+  than REWIND_AFTER minutes in the future (the data dir was used with another minute length,
+  or the wall clock was stepped back that far) is rewound to now, so the rule fires again
+  instead of waiting for that minute.
 Handed callables (the rules' reads, claim and fire); imports lamina.schedule_expression only.
 """
 
@@ -31,6 +34,7 @@ from lamina.schedule_expression import Schedule
 log = logging.getLogger("lamina.schedules")
 SCALE_ORIGIN = 1_767_225_600.0  # 2026-01-01T00:00Z: where a scaled clock starts running faster
 MAX_TICK_INTERVAL = 5.0
+REWIND_AFTER = 60  # a last fired minute this far ahead of now is from another clock: start again from now
 
 
 class Scheduled(Protocol):
@@ -83,8 +87,10 @@ def due(schedule: Schedule, *, anchor: int, last_fired: int | None, floor: int, 
 
 class ScheduleClock:
     def __init__(self, scale: MinuteScale, *, rules: Callable[[], Sequence[Scheduled]],
-                 claim: Callable[[Scheduled, int], bool], fire: Callable[[Scheduled, int], None]) -> None:
+                 claim: Callable[[Scheduled, int], bool], fire: Callable[[Scheduled, int], None],
+                 rewind: Callable[[Scheduled, int], None] = lambda rule, minute: None) -> None:
         self._scale = scale
+        self._rewind = rewind
         self._rules = rules
         self._claim = claim
         self._fire = fire
@@ -118,6 +124,12 @@ class ScheduleClock:
         rules = self._scheduled()
         for index, rule in enumerate(rules):
             if not rule.enabled:
+                continue
+            if rule.last_fired is not None and rule.last_fired > now + REWIND_AFTER:
+                log.warning("rule %s last fired at minute %d, after now (%d): its schedule starts again from now",
+                            rule.name, rule.last_fired, now)
+                self._rewind(rule, now)
+                self.changed()
                 continue
             for minute in due(rule.schedule, anchor=rule.anchor, last_fired=rule.last_fired, floor=self._floor,
                               now=now):

@@ -146,7 +146,7 @@ class Server:
         self.rules = Rules(RuleStore(self.database), region, account_id, deliver=self.rule_targets.deliver,
                            now_minute=scale.now, publish=bus.publish)
         self.schedule_clock = ScheduleClock(scale, rules=self.rules.scheduled, claim=self.rules.claim,
-                                            fire=self.rules.fire)
+                                            fire=self.rules.fire, rewind=self.rules.rewind)
 
         # Who keeps in step with what: subscribers in delivery order.
         self.environments = Environments(

@@ -146,3 +146,21 @@ def test_a_failing_fire_is_logged_and_the_minute_stays_claimed():
     wall.now += 60
     assert clock.tick() == 0
     assert rules.rules["a"].last_fired == 101
+
+
+def test_a_last_fired_minute_far_in_the_future_is_rewound_to_now():
+    wall = Clock(6000.0)  # minute 100
+    rules = FakeRules(Rule("a", Rate(1), 100, 100_000))
+    rewound = []
+
+    def rewind(rule, minute):
+        rewound.append((rule.name, minute))
+        stored = rules.rules[rule.name]
+        rules.rules[rule.name] = Rule(stored.name, stored.schedule, min(stored.anchor, minute), minute)
+
+    clock = ScheduleClock(MinuteScale(60.0, wall), rules=rules.scheduled, claim=rules.claim, fire=rules.fire,
+                          rewind=rewind)
+    assert clock.tick() == 0 and rewound == [("a", 100)]
+    wall.now += 60
+    clock.tick()
+    assert rules.fired == [("a", 101)]

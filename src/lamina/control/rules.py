@@ -431,6 +431,10 @@ class Rules:
         """Record `minute` as fired for `rule`; False if it already was (or the rule is gone)."""
         return self._store.mark_fired(rule.bus, rule.name, minute)
 
+    def rewind(self, rule: ScheduledRule, minute: int) -> None:
+        """Set the rule's last fired minute back to `minute` (the clock found it in the future)."""
+        self._store.rewind(rule.bus, rule.name, minute)
+
     def fire(self, rule: ScheduledRule, minute: int) -> None:
         """Deliver the scheduled event of `minute` to the rule's targets."""
         row = self._store.rule(rule.bus, rule.name)

@@ -127,6 +127,14 @@ class RuleStore:
             ).values(last_fired=minute))
         return result.rowcount == 1
 
+    def rewind(self, bus: str, name: str, minute: int) -> None:
+        """Move a rule's clock state back to `minute` (its last fired minute lies in the future)."""
+        where = (event_rules.c.bus == bus) & (event_rules.c.name == name)
+        with self._engine.begin() as conn:
+            conn.execute(event_rules.update().where(where).values(
+                last_fired=minute, schedule_anchor=sa.case((event_rules.c.schedule_anchor > minute, minute),
+                                                      else_=event_rules.c.schedule_anchor)))
+
     # -- targets --------------------------------------------------------------------------------
     def targets(self, bus: str, rule: str) -> list[dict]:
         with self._engine.connect() as conn:

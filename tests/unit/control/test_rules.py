@@ -251,3 +251,13 @@ def test_a_put_rule_never_moves_a_claimed_minute_back(ev):
     ev("PutRule", Name="tick", ScheduleExpression="rate(1 minute)", Description="edited")
     assert ev.rules.scheduled()[0].last_fired == 1005
     assert not ev.rules.claim(rule, 1005)
+
+
+def test_rewind(ev):
+    ev("PutRule", Name="tick", ScheduleExpression="rate(1 minute)")
+    [rule] = ev.rules.scheduled()
+    assert ev.rules.claim(rule, 99_999)
+    ev.rules.rewind(rule, 500)
+    rule = ev.rules.scheduled()[0]
+    assert (rule.anchor, rule.last_fired) == (500, 500)
+    assert ev.rules.claim(rule, 501)
