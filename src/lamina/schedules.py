@@ -59,6 +59,10 @@ class MinuteScale:
     minute_seconds: float = 60.0
     clock: Callable[[], float] = time.time
 
+    def __post_init__(self) -> None:
+        if not self.minute_seconds > 0:
+            raise ValueError(f"LAMINA_SCHEDULE_MINUTE_SECONDS must be positive, not {self.minute_seconds}")
+
     def minute_at(self, seconds: float) -> int:
         virtual = SCALE_ORIGIN + (seconds - SCALE_ORIGIN) * 60.0 / self.minute_seconds
         return math.floor(virtual / 60.0)

@@ -164,3 +164,9 @@ def test_a_last_fired_minute_far_in_the_future_is_rewound_to_now():
     wall.now += 60
     clock.tick()
     assert rules.fired == [("a", 101)]
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0, float("nan")])
+def test_a_minute_must_have_a_positive_length(seconds):
+    with pytest.raises(ValueError, match="LAMINA_SCHEDULE_MINUTE_SECONDS must be positive"):
+        MinuteScale(seconds)
