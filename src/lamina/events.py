@@ -3,8 +3,8 @@
 The control plane publishes what changed (a function, an alias, a concurrency setting) as a
 frozen dataclass; the composition root (lamina.server) subscribes the parts that keep in step
 with it (the invoke cache, the engine's environments, delete cascades, admission). Only events
-something publishes today are here: event source mappings, function URL configs and rules add
-theirs beside them when they land. Imports nothing from lamina.
+something publishes today are here: event source mappings, function URL configs add theirs
+beside them when they land. Imports nothing from lamina.
 
 Publishing from a worker thread (control operations run off the event loop) hands delivery to
 the event loop the bus is bound to, so while that loop runs subscribers run on it, in publish
@@ -60,7 +60,16 @@ class ReservedConcurrencyChanged:
     function: str
 
 
-Event = FunctionChanged | FunctionDeleted | AliasChanged | ProvisionedConcurrencyChanged | ReservedConcurrencyChanged
+@dataclass(frozen=True)
+class RuleChanged:
+    """An EventBridge rule on `bus` was put, enabled, disabled or deleted (`rule` None: the whole
+    bus and its rules were deleted)."""
+
+    bus: str
+    rule: str | None
+
+
+Event = RuleChanged | FunctionChanged | FunctionDeleted | AliasChanged | ProvisionedConcurrencyChanged | ReservedConcurrencyChanged
 E = TypeVar("E")
 
 

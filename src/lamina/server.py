@@ -32,6 +32,7 @@ from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.stacks import Stacks
+from lamina.control.rules import Rules
 from lamina.control.tags import Tags
 from lamina.control.usage import Usage
 from lamina.destinations import Destinations
@@ -45,7 +46,9 @@ from lamina.invoke import Invoker
 from lamina.model import LATEST
 from lamina.queue.sql import SqlQueue
 from lamina.queue.worker import EventQueue
+from lamina.rule_targets import RuleTargets
 from lamina.run_specs import RunSpecs
+from lamina.schedules import MinuteScale, ScheduleClock
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.database import open_database, sqlite_url
@@ -57,6 +60,7 @@ from lamina.store.metrics import MetricStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
 from lamina.store.stacks import StackStore
+from lamina.store.rules import RuleStore
 from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
@@ -138,6 +142,14 @@ class Server:
             before_remove=self.log_buffer.stored, on_drop=self.metrics.dropped,
         )
 
+        # EventBridge: rules deliver to their targets as Event invokes; the schedule clock fires scheduled rules.
+        self.rule_targets = RuleTargets(self.invoker.invoke)
+        scale = MinuteScale(settings.schedule_minute_seconds)
+        self.rules = Rules(RuleStore(self.database), region, account_id, deliver=self.rule_targets.deliver,
+                           now_minute=scale.now, publish=bus.publish)
+        self.schedule_clock = ScheduleClock(scale, rules=self.rules.scheduled, claim=self.rules.claim,
+                                            fire=self.rules.fire, rewind=self.rules.rewind)
+
         # Who keeps in step with what: subscribers in delivery order.
         self.environments = Environments(
             retire=self.engine.retire, provision=self.engine.provision, targets=self.provisioned.targets,
@@ -155,10 +167,12 @@ class Server:
                      events.ProvisionedConcurrencyChanged):
             bus.subscribe(kind, self.environments.provision)
         bus.subscribe(events.ReservedConcurrencyChanged, lambda _: self.admission.set_reserved(reserved()))
+        bus.subscribe(events.RuleChanged, self.schedule_clock.changed)
 
         # Background jobs, /health and the HTTP app.
         self.supervisor.every("log retention expiry", settings.log_expiry_interval, self.logs_api.expire)
         self.supervisor.every("sampling the async queue", 5.0, self._sample_queue)
+        self.supervisor.every("EventBridge schedule clock", scale.tick_interval, self.schedule_clock.tick)
         self.health = Health(
             data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
             not_enforced=lambda: self.backend.not_enforced, usage=self.store.usage, engine_stats=self.engine.stats,
@@ -168,6 +182,7 @@ class Server:
                                   authenticate=anonymous_callers(settings.account_id),
                                   invoker=self.invoker, logs=self.logs_api,
                                   usage=Usage(self.metrics, self.metric_store),
+                                  usage=Usage(self.metrics, self.metric_store), rules=self.rules,
                                   stacks=Stacks(StackStore(self.database))))
 
     def _sample_queue(self) -> None:
@@ -184,12 +199,15 @@ class Server:
         self.environments.provision()
         self.metrics.start()
         await self.queue.start()
+        self.rule_targets.bind(asyncio.get_running_loop())
+        self.schedule_clock.restart_floor()
         self.supervisor.start()
         try:
             started = await http.run(on_started=lambda: ready(self) if ready else None)
         finally:
             self.supervisor.stop()
             if not await http.settle():  # the end of the grace closes the queue itself
+                self.rule_targets.close()
                 await self.queue.close()
             await self.engine.close()
             self.close()
@@ -200,6 +218,7 @@ class Server:
         """The stop's grace for invokes in flight is over: running async attempts are given back
         to the queue (they run after the next start), then every invoke still running is answered
         with ServiceException."""
+        self.rule_targets.close()
         await self.queue.close()
         self.engine.halt()
 

@@ -6,7 +6,8 @@ model (each operation's method and requestUri), so paths match AWS's exactly; op
 path are told apart by their literal query parameters. Errors become AWS's error responses through
 lamina.api.responses; nothing else ever reaches the client (no tracebacks).
 Imports lamina.api modules, lamina.errors, lamina.invoke (the Invoker type) and lamina.control
-(the ControlPlane, Logs and Usage services it dispatches to); never lamina.store.
+(the ControlPlane, Logs, Rules and Usage services it dispatches to); never lamina.store.
+The JSON 1.1 protocols at `POST /` (CloudWatch Logs, EventBridge) are told apart by X-Amz-Target's prefix.
 """
 
 from __future__ import annotations
@@ -25,19 +26,21 @@ from starlette.routing import Route
 
 from lamina.api import aliases as alias_api
 from lamina.api import event_configs as event_config_api
+from lamina.api import events as events_api
 from lamina.api import functions as function_api
 from lamina.api import invoke as invoke_api
 from lamina.api import layers as layer_api
+from lamina.api import logs as logs_api
 from lamina.api import request as wire_request
 from lamina.api import responses, validation
 from lamina.api.call import Call
-from lamina.api.logs import logs_endpoint
 from lamina.api.pipeline import Authenticate, caller_of, pipeline
 from lamina.api.stacks import stack_routes
 from lamina.api.system import system_routes
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
 from lamina.control.stacks import Stacks
+from lamina.control.rules import Rules
 from lamina.control.usage import Usage
 from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
@@ -57,6 +60,7 @@ class Api:
     logs: Logs | None = None
     usage: Usage | None = None
     stacks: Stacks | None = None
+    rules: Rules | None = None
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -101,6 +105,21 @@ def build_routes(api: Api) -> list[Route]:
     return routes
 
 
+def _by_target(endpoints: dict[str, Callable[[Request], Awaitable[responses.RawResponse]]]):
+    """`POST /` for the JSON 1.1 protocols: the endpoint named by X-Amz-Target's prefix."""
+
+    async def endpoint(request: Request) -> responses.RawResponse:
+        prefix, _, operation = request.headers.get("x-amz-target", "").partition(".")
+        chosen = endpoints.get(prefix)
+        if chosen is None:
+            return responses.json11_error(
+                "UnknownOperationException",
+                f"lamina does not implement the operation {operation or 'named by X-Amz-Target'}.")
+        return await chosen(request)
+
+    return endpoint
+
+
 def create_app(api: Api):
     async def health(_: Request) -> responses.RawResponse:
         return responses.json_ok(200, await run_in_threadpool(api.health))
@@ -129,8 +148,14 @@ def create_app(api: Api):
         return responses.internal_error()
 
     routes = [Route("/health", health, methods=["GET"]), Route(CODE_PATH, code, methods=["GET"])]
-    if api.logs is not None:  # CloudWatch Logs (JSON 1.1 at POST /) on the same port
-        routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
+    # JSON 1.1 protocols at POST / on the same port, told apart by X-Amz-Target's prefix.
+    json11 = {}
+    if api.logs is not None:  # CloudWatch Logs
+        json11[logs_api.TARGET_PREFIX] = logs_api.logs_endpoint(api.logs)
+    if api.rules is not None:  # EventBridge
+        json11[events_api.TARGET_PREFIX] = events_api.events_endpoint(api.rules)
+    if json11:
+        routes.append(Route("/", _by_target(json11), methods=["POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
         routes += system_routes(api.usage)
     if api.stacks is not None:  # /_lamina/stacks: lamina deploy's stack state

@@ -65,7 +65,7 @@ def anonymous_callers(account_id: str) -> Authenticate:
 
 
 def speaks_json11(view: RequestView) -> bool:
-    """Whether the request is a JSON 1.1 call (CloudWatch Logs: `POST /` with an X-Amz-Target)."""
+    """Whether the request is a JSON 1.1 call (CloudWatch Logs, EventBridge: `POST /` with an X-Amz-Target)."""
     return view.path == "/" and b"x-amz-target" in view.headers
 
 

@@ -184,3 +184,38 @@ stacks = sa.Table(
     sa.Column("document", sa.Text, nullable=False),
     sa.Column("updated", sa.String(32), nullable=False),
 )
+
+# EventBridge (lamina.control.rules): custom event buses (the default bus is implicit), rules and their
+# targets. A scheduled rule keeps its clock state here: the minute its rate counts from and the last
+# minute it fired, so a restart neither fires a minute twice nor forgets where a rate stood.
+event_buses = sa.Table(
+    "event_buses",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("config", sa.JSON, nullable=False),  # Description, ... as given to CreateEventBus
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+event_rules = sa.Table(
+    "event_rules",
+    metadata,
+    sa.Column("bus", sa.String(256), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("config", sa.JSON, nullable=False),  # State, ScheduleExpression, EventPattern, Description, RoleArn
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("schedule_anchor", sa.BigInteger, nullable=True),  # minute a rate counts from
+    sa.Column("last_fired", sa.BigInteger, nullable=True),  # last scheduled minute fired (or skipped)
+)
+
+event_targets = sa.Table(
+    "event_targets",
+    metadata,
+    sa.Column("bus", sa.String(256), primary_key=True),
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("arn", sa.String(1600), nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),  # the Target as given (Id, Arn, Input, ...)
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Index("ix_event_targets_arn", "arn"),
+)
