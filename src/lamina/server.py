@@ -31,8 +31,8 @@ from lamina.control.layers import Layers
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
-from lamina.control.stacks import Stacks
 from lamina.control.rules import Rules
+from lamina.control.stacks import Stacks
 from lamina.control.tags import Tags
 from lamina.control.usage import Usage
 from lamina.destinations import Destinations
@@ -59,8 +59,8 @@ from lamina.store.logs import LogStore
 from lamina.store.metrics import MetricStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
-from lamina.store.stacks import StackStore
 from lamina.store.rules import RuleStore
+from lamina.store.stacks import StackStore
 from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
@@ -181,7 +181,6 @@ class Server:
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   authenticate=anonymous_callers(settings.account_id),
                                   invoker=self.invoker, logs=self.logs_api,
-                                  usage=Usage(self.metrics, self.metric_store),
                                   usage=Usage(self.metrics, self.metric_store), rules=self.rules,
                                   stacks=Stacks(StackStore(self.database))))
 

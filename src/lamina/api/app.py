@@ -39,8 +39,8 @@ from lamina.api.stacks import stack_routes
 from lamina.api.system import system_routes
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
-from lamina.control.stacks import Stacks
 from lamina.control.rules import Rules
+from lamina.control.stacks import Stacks
 from lamina.control.usage import Usage
 from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
