@@ -39,6 +39,14 @@ class FunctionDeleted:
 
 
 @dataclass(frozen=True)
+class VersionDeleted:
+    """A published version of `function` was deleted (FunctionChanged is announced too)."""
+
+    function: str
+    version: str
+
+
+@dataclass(frozen=True)
 class AliasChanged:
     """An alias of `function` was created, moved (version or weights) or deleted."""
 
@@ -60,7 +68,7 @@ class ReservedConcurrencyChanged:
     function: str
 
 
-Event = FunctionChanged | FunctionDeleted | AliasChanged | ProvisionedConcurrencyChanged | ReservedConcurrencyChanged
+Event = FunctionChanged | FunctionDeleted | VersionDeleted | AliasChanged | ProvisionedConcurrencyChanged | ReservedConcurrencyChanged
 E = TypeVar("E")
 
 

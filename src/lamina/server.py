@@ -29,6 +29,7 @@ from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Account, Functions
 from lamina.control.layers import Layers
 from lamina.control.logs import Logs
+from lamina.control.permissions import Permissions
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.tags import Tags
@@ -53,6 +54,7 @@ from lamina.store.functions import FunctionStore
 from lamina.store.layers import LayerStore
 from lamina.store.logs import LogStore
 from lamina.store.metrics import MetricStore
+from lamina.store.policies import PolicyStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
 from lamina.supervisor import Supervisor
@@ -94,7 +96,8 @@ class Server:
         )
 
         # The control plane: one object per group of operations, announcing changes on the bus.
-        self.layers = Layers(LayerStore(self.database), self.store, self.blobs, region, account_id)
+        self.layers = Layers(LayerStore(self.database), self.store, self.blobs, region, account_id,
+                             deleted=lambda name, version: self.permissions.layer_version_deleted(name, version))
         self.functions = Functions(
             self.store, self.blobs, alias_store, Account(region, account_id),
             runtime_problem=self.runtimes.problem, layer_lookup=self.layers.lookup, publish=bus.publish,
@@ -109,6 +112,7 @@ class Server:
             reserved=lambda name: reserved().get(name), unreserved=self.concurrency.unreserved,
             ready=self.engine.provisioned_ready, publish=bus.publish,
         )
+        self.permissions = Permissions(PolicyStore(self.database), self.functions, self.layers)
         self.logs_api = Logs(self.logs, region, account_id)
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
@@ -116,6 +120,7 @@ class Server:
             provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
             code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
+            permissions=self.permissions,
         )
 
         # The data plane: admission → invoker → engine, and the durable async queue. Accepting an event
@@ -147,6 +152,10 @@ class Server:
         for kind in (events.FunctionChanged, events.AliasChanged, events.ProvisionedConcurrencyChanged):
             bus.subscribe(kind, cascade.changed)
         bus.subscribe(events.FunctionDeleted, cascade.deleted)
+        bus.subscribe(events.FunctionDeleted, self.permissions.function_deleted)
+        bus.subscribe(events.VersionDeleted, self.permissions.version_deleted)
+        bus.subscribe(events.AliasChanged, lambda event: self.permissions.alias_changed(
+            event, exists=lambda function, alias: alias_store.get(function, alias) is not None))
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.environments.retire)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,

@@ -7,7 +7,7 @@ unpacks the code and its layers and checks the runtime can run here; both report
 LastUpdateStatus, and a finished update gets a new RevisionId. PublishVersion makes a new
 version whenever $LATEST changed (its LastModified moved) since the last one. Imports
 lamina.store, lamina.model, lamina.errors, lamina.arn, lamina.events and lamina.control only;
-announces changes by publishing lamina.events (FunctionChanged, FunctionDeleted).
+announces changes by publishing lamina.events (FunctionChanged, FunctionDeleted, VersionDeleted).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from lamina.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lamina.events import FunctionChanged, FunctionDeleted
+from lamina.events import FunctionChanged, FunctionDeleted, VersionDeleted
 from lamina.model import LATEST, Function, FunctionVersion, lambda_timestamp
 from lamina.store import archive
 from lamina.store.aliases import AliasStore
@@ -323,6 +323,31 @@ class Functions:
                 if not self._store.code_in_use(code_hex):
                     self._blobs.delete(code_hex)
         self._publish_event(FunctionChanged(ref.name) if ref.qualifier is not None else FunctionDeleted(ref.name))
+        if ref.qualifier is not None:
+            self._publish_event(VersionDeleted(ref.name, ref.qualifier))
+
+    # -- revisions ----------------------------------------------------------------------------
+    def revise(self, function_name: str, qualifier: str | None, expected: str | None = None) -> str:
+        """Give the function, version or alias a new RevisionId (its resource policy changed) and
+        return it; with `expected`, only if that is its current one (else PreconditionFailed)."""
+        with self._lock:
+            function, version = self.get(function_name, qualifier)
+            alias = None
+            if qualifier not in (None, LATEST) and not qualifier.isdigit():
+                alias = self._aliases.get(function.name, qualifier)
+            current = alias.revision_id if alias is not None else version.revision_id
+            if expected is not None and expected != current:
+                raise PreconditionFailedException(
+                    "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to "
+                    "retrieve the latest Revision Id"
+                )
+            revision = str(uuid.uuid4())
+            if alias is not None:
+                alias.revision_id = revision
+                self._aliases.save(alias)
+            else:
+                self._store.save_version(version.copy(revision_id=revision))
+            return revision
 
     # -- code download ------------------------------------------------------------------------
     def code(self, code_hex: str) -> bytes:

@@ -175,3 +175,15 @@ metric_totals = sa.Table(
     sa.Column("first_minute", sa.BigInteger, nullable=False),
     sa.Column("last_minute", sa.BigInteger, nullable=False),
 )
+
+# Resource-based policies: a function's (per qualifier; "" for the unqualified function) and a layer
+# version's ("layer", name, version). `statements` is the list AddPermission built, in order.
+resource_policies = sa.Table(
+    "resource_policies",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),  # "function" | "layer"
+    sa.Column("name", sa.String(140), primary_key=True),
+    sa.Column("qualifier", sa.String(128), primary_key=True),
+    sa.Column("statements", sa.JSON, nullable=False),
+    sa.Column("revision_id", sa.String(36), nullable=False),
+)
