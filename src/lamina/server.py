@@ -20,6 +20,7 @@ from lamina import events
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
+from lamina.authz.authorizer import Authorizer, no_identity_policies
 from lamina.config import Settings
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
@@ -114,6 +115,10 @@ class Server:
         )
         self.permissions = Permissions(PolicyStore(self.database), self.functions, self.layers)
         self.logs_api = Logs(self.logs, region, account_id)
+        # Authorization: identity and resource policies decide each call when requests are signed
+        # (enforcing); until then every caller is the account's root and everything is allowed.
+        self.authorizer = Authorizer(region=region, account_id=account_id, identity_policies=no_identity_policies,
+                                     resource_policy=self.permissions.policy_for, enforcing=False)
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
@@ -173,7 +178,7 @@ class Server:
         ).document
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   authenticate=anonymous_callers(settings.account_id),
-                                  invoker=self.invoker, logs=self.logs_api,
+                                  invoker=self.invoker, logs=self.logs_api, authorize=self.authorizer.check,
                                   usage=Usage(self.metrics, self.metric_store)))
 
     def _sample_queue(self) -> None:

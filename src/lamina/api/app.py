@@ -24,13 +24,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lamina.api import aliases as alias_api
+from lamina.api import authorization, responses, validation
 from lamina.api import event_configs as event_config_api
 from lamina.api import functions as function_api
 from lamina.api import invoke as invoke_api
 from lamina.api import layers as layer_api
 from lamina.api import permissions as permission_api
 from lamina.api import request as wire_request
-from lamina.api import responses, validation
 from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
 from lamina.api.pipeline import Authenticate, caller_of, pipeline
@@ -56,6 +56,7 @@ class Api:
     invoker: Invoker | None = None
     logs: Logs | None = None
     usage: Usage | None = None
+    authorize: authorization.Authorize = authorization.allow_all  # may the caller make the call?
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -80,6 +81,7 @@ def _operation_endpoint(api: Api, candidates: list[tuple[str, dict[str, str]]]) 
                                         request.headers, body)
             validation.validate(operation, params, max_timeout=api.max_timeout)
             call = Call(operation, params, caller_of(request.scope))
+            authorization.require(api.authorize, call.caller, "lambda", operation, params)
             status, payload = await run_in_threadpool(HANDLERS[operation], api.control, call)
         except LambdaError as error:
             return responses.rest_json_error(error)
@@ -129,7 +131,7 @@ def create_app(api: Api):
 
     routes = [Route("/health", health, methods=["GET"]), Route(CODE_PATH, code, methods=["GET"])]
     if api.logs is not None:  # CloudWatch Logs (JSON 1.1 at POST /) on the same port
-        routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
+        routes.append(Route("/", logs_endpoint(api.logs, api.authorize), methods=["POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
         routes += system_routes(api.usage)
     routes += build_routes(api)
@@ -138,5 +140,5 @@ def create_app(api: Api):
     })
     # A trailing slash or an empty path parameter is an unknown operation, as on AWS, not a 307.
     app.router.redirect_slashes = False
-    dispatch = invoke_api.fast_lane(api.invoker, app) if api.invoker is not None else app
+    dispatch = invoke_api.fast_lane(api.invoker, app, api.authorize) if api.invoker is not None else app
     return pipeline(api.authenticate, dispatch)
