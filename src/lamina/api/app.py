@@ -26,16 +26,19 @@ from starlette.routing import Route
 from lamina.api import aliases as alias_api
 from lamina.api import event_configs as event_config_api
 from lamina.api import functions as function_api
+from lamina.api import iam as iam_api
 from lamina.api import invoke as invoke_api
 from lamina.api import layers as layer_api
 from lamina.api import request as wire_request
 from lamina.api import responses, validation
 from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
-from lamina.api.pipeline import Authenticate, caller_of, pipeline
+from lamina.api.pipeline import Authenticate, RequestView, caller_of, pipeline
 from lamina.api.system import system_routes
+from lamina.control.iam import Iam
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
+from lamina.control.sts import Sts
 from lamina.control.usage import Usage
 from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
@@ -54,6 +57,10 @@ class Api:
     invoker: Invoker | None = None
     logs: Logs | None = None
     usage: Usage | None = None
+    iam: Iam | None = None
+    sts: Sts | None = None
+    # SigV4 verification of one request (None when auth is off), for AWS_IAM function URLs.
+    verify: Callable[[RequestView, bytes], object] | None = None
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -126,8 +133,19 @@ def create_app(api: Api):
         return responses.internal_error()
 
     routes = [Route("/health", health, methods=["GET"]), Route(CODE_PATH, code, methods=["GET"])]
-    if api.logs is not None:  # CloudWatch Logs (JSON 1.1 at POST /) on the same port
-        routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
+    logs = logs_endpoint(api.logs) if api.logs is not None else None
+    queries = iam_api.query_endpoint(api.iam, api.sts) if api.iam is not None and api.sts is not None else None
+
+    async def root(request: Request):
+        """`POST /` is shared: CloudWatch Logs (JSON 1.1, X-Amz-Target), IAM and STS (query protocol)."""
+        if "x-amz-target" in request.headers:
+            if logs is not None and request.method == "POST":
+                return await logs(request)
+        elif queries is not None:
+            return await queries(request)
+        return responses.rest_json_error(UnknownOperationException(f"Unknown operation: {request.method} /"))
+
+    routes.append(Route("/", root, methods=["GET", "POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
         routes += system_routes(api.usage)
     routes += build_routes(api)
