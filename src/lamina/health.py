@@ -22,6 +22,8 @@ class Health:
     usage: Callable[[], tuple[int, int]]  # (functions, code bytes)
     engine_stats: Callable[[], dict]
     queued_events: Callable[[], int]
+    auth: str = "off"  # "sigv4", "none" (explicitly unauthenticated) or "off" (unauthenticated on loopback)
+    auth_warning: str | None = None  # said when lamina serves a non-loopback address without authentication
 
     def document(self) -> dict:
         count, size = self.usage()
@@ -31,6 +33,7 @@ class Health:
             "dataDir": self.data_dir,
             "endpoint": self.endpoint,
             "sandbox": {"backend": self.backend, "notEnforced": list(self.not_enforced())},
+            "auth": {"mode": self.auth, **({"warning": self.auth_warning} if self.auth_warning else {})},
             "counts": {"functions": count, "codeBytes": size,
                        **{k: v for k, v in self.engine_stats().items() if k != "backend"},
                        "queuedEvents": self.queued_events()},

@@ -20,19 +20,23 @@ from lamina import events
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
-from lamina.authz.authorizer import Authorizer, no_identity_policies
-from lamina.config import Settings
+from lamina.api.signatures import SigV4
+from lamina.authz.authorizer import Authorizer
+from lamina.config import CREDENTIALS_FILE, MASTER_KEY_FILE, PROFILE, Settings
+from lamina.control import admin
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
 from lamina.control.cascade import Cascade
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Account, Functions
+from lamina.control.iam import Iam
 from lamina.control.layers import Layers
 from lamina.control.logs import Logs
 from lamina.control.permissions import Permissions
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
+from lamina.control.sts import Sts
 from lamina.control.tags import Tags
 from lamina.control.usage import Usage
 from lamina.destinations import Destinations
@@ -47,11 +51,13 @@ from lamina.model import LATEST
 from lamina.queue.sql import SqlQueue
 from lamina.queue.worker import EventQueue
 from lamina.run_specs import RunSpecs
+from lamina.store import private_files
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.event_configs import EventConfigStore
 from lamina.store.functions import FunctionStore
+from lamina.store.iam import IamStore
 from lamina.store.layers import LayerStore
 from lamina.store.logs import LogStore
 from lamina.store.metrics import MetricStore
@@ -62,6 +68,7 @@ from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
+from lamina.tokens import Tokens
 
 
 class Server:
@@ -73,14 +80,26 @@ class Server:
         self.bus = bus = events.Bus()
         self.supervisor = Supervisor()
 
-        # Persistence and what the host can run.
+        # Persistence and what the host can run. With auth the database holds access keys' secrets:
+        # owner-readable only.
+        if settings.auth == "sigv4":
+            private_files.restrict(data_dir / "lamina.db")
         self.database = open_database(sqlite_url(data_dir))
         self.store = FunctionStore(self.database)
         alias_store = AliasStore(self.database)
         event_config_store = EventConfigStore(self.database)
         self.blobs = BlobStore(data_dir / "blobs")
         self.runtimes = Runtimes(settings.runtime_paths)
-        self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id)
+
+        # Identities: IAM entities, STS sessions (sealed by the data dir's master key), the administrator.
+        auth_on = settings.auth == "sigv4"
+        self.iam = Iam(IamStore(self.database), account_id, changed=lambda: self.sts.keys_changed())
+        self.sts = Sts(self.iam, Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE)), account_id)
+        self.new_admin_key = admin.ensure_admin(self.iam, data_dir / CREDENTIALS_FILE, profile=PROFILE, region=region,
+                                                endpoint=settings.base_url) if auth_on else None
+        self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id,
+                                  credentials=self.sts.execution_credentials,
+                                  credentials_ttl=settings.execution_credentials_ttl)
 
         # Telemetry and the engine.
         self.metric_store = MetricStore(self.database)
@@ -103,6 +122,7 @@ class Server:
             self.store, self.blobs, alias_store, Account(region, account_id),
             runtime_problem=self.runtimes.problem, layer_lookup=self.layers.lookup, publish=bus.publish,
             defer=self.supervisor.defer, allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
+            role_assumable=self.sts.lambda_may_assume if auth_on else None,
         )
         self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id)
         self.concurrency = ReservedConcurrency(event_config_store, self.store, region, account_id,
@@ -115,10 +135,10 @@ class Server:
         )
         self.permissions = Permissions(PolicyStore(self.database), self.functions, self.layers)
         self.logs_api = Logs(self.logs, region, account_id)
-        # Authorization: identity and resource policies decide each call when requests are signed
-        # (enforcing); until then every caller is the account's root and everything is allowed.
-        self.authorizer = Authorizer(region=region, account_id=account_id, identity_policies=no_identity_policies,
-                                     resource_policy=self.permissions.policy_for, enforcing=False)
+        # Authorization: with signed requests, the caller's identity policies (IAM) and the resource
+        # policies decide each call; without, every caller is the account's root and all is allowed.
+        self.authorizer = Authorizer(region=region, account_id=account_id, identity_policies=self.sts.identity_policies,
+                                     resource_policy=self.permissions.policy_for, enforcing=auth_on)
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
@@ -171,15 +191,28 @@ class Server:
         # Background jobs, /health and the HTTP app.
         self.supervisor.every("log retention expiry", settings.log_expiry_interval, self.logs_api.expire)
         self.supervisor.every("sampling the async queue", 5.0, self._sample_queue)
+        self.supervisor.every("renewing execution-role credentials", min(60.0, settings.execution_credentials_ttl / 4),
+                              self._renew_credentials)
         self.health = Health(
             data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
             not_enforced=lambda: self.backend.not_enforced, usage=self.store.usage, engine_stats=self.engine.stats,
-            queued_events=self.queue.depth,
+            queued_events=self.queue.depth, auth=settings.auth or "off",
+            auth_warning=("lamina serves a non-loopback address without authentication (--auth none): anyone who "
+                          "reaches it can run code" if settings.auth == "none" and not settings.loopback else None),
         ).document
+        signatures = SigV4(account_id, self.sts.credentials) if auth_on else None
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
-                                  authenticate=anonymous_callers(settings.account_id),
+                                  authenticate=signatures or anonymous_callers(settings.account_id),
+                                  verify=signatures.verify if signatures else None, iam=self.iam, sts=self.sts,
                                   invoker=self.invoker, logs=self.logs_api, authorize=self.authorizer.check,
                                   usage=Usage(self.metrics, self.metric_store)))
+
+    def _renew_credentials(self) -> None:
+        """A new credential period began: cached specs are dropped, so the next invoke starts environments
+        with fresh execution-role credentials and retires the old ones (provisioned ones now)."""
+        if self.run_specs.rotated():
+            self.invoker.forget_all()
+            self.environments.provision()
 
     def _sample_queue(self) -> None:
         """The async queue's depth and oldest event age, for the metrics."""

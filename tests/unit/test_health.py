@@ -12,5 +12,6 @@ def test_document():
     assert health.document() == {
         "status": "ok", "version": __version__, "dataDir": "/data", "endpoint": "http://127.0.0.1:9001",
         "sandbox": {"backend": "process", "notEnforced": ["memory limit", "network"]},
+        "auth": {"mode": "off"},
         "counts": {"functions": 3, "codeBytes": 4096, "environments": 2, "busy": 1, "queuedEvents": 7},
     }

@@ -27,16 +27,19 @@ from lamina.api import aliases as alias_api
 from lamina.api import authorization, responses, validation
 from lamina.api import event_configs as event_config_api
 from lamina.api import functions as function_api
+from lamina.api import iam as iam_api
 from lamina.api import invoke as invoke_api
 from lamina.api import layers as layer_api
 from lamina.api import permissions as permission_api
 from lamina.api import request as wire_request
 from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
-from lamina.api.pipeline import Authenticate, caller_of, pipeline
+from lamina.api.pipeline import Authenticate, RequestView, caller_of, pipeline
 from lamina.api.system import system_routes
+from lamina.control.iam import Iam
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
+from lamina.control.sts import Sts
 from lamina.control.usage import Usage
 from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
@@ -56,6 +59,10 @@ class Api:
     invoker: Invoker | None = None
     logs: Logs | None = None
     usage: Usage | None = None
+    iam: Iam | None = None
+    sts: Sts | None = None
+    # SigV4 verification of one request (None when auth is off), for AWS_IAM function URLs.
+    verify: Callable[[RequestView, bytes], object] | None = None
     authorize: authorization.Authorize = authorization.allow_all  # may the caller make the call?
 
 
@@ -130,8 +137,20 @@ def create_app(api: Api):
         return responses.internal_error()
 
     routes = [Route("/health", health, methods=["GET"]), Route(CODE_PATH, code, methods=["GET"])]
-    if api.logs is not None:  # CloudWatch Logs (JSON 1.1 at POST /) on the same port
-        routes.append(Route("/", logs_endpoint(api.logs, api.authorize), methods=["POST"]))
+    logs = logs_endpoint(api.logs, api.authorize) if api.logs is not None else None
+    queries = iam_api.query_endpoint(api.iam, api.sts, api.authorize) \
+        if api.iam is not None and api.sts is not None else None
+
+    async def root(request: Request):
+        """`POST /` is shared: CloudWatch Logs (JSON 1.1, X-Amz-Target), IAM and STS (query protocol)."""
+        if "x-amz-target" in request.headers:
+            if logs is not None and request.method == "POST":
+                return await logs(request)
+        elif queries is not None:
+            return await queries(request)
+        return responses.rest_json_error(UnknownOperationException(f"Unknown operation: {request.method} /"))
+
+    routes.append(Route("/", root, methods=["GET", "POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
         routes += system_routes(api.usage)
     routes += build_routes(api)

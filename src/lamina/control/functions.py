@@ -49,8 +49,11 @@ class Functions:
                  layer_lookup: Callable[[str], dict | None],
                  publish: Callable[[object], None],
                  defer: Callable[[Callable[[], None]], None],
-                 allow_deprecated_runtimes: bool = False) -> None:
+                 allow_deprecated_runtimes: bool = False,
+                 role_assumable: Callable[[str], bool] | None = None) -> None:
         self._store = store
+        # With auth on: whether Lambda may assume a role (it exists and trusts lambda.amazonaws.com).
+        self._role_assumable = role_assumable
         self._blobs = blobs
         self._aliases = aliases
         self._account = account
@@ -75,9 +78,14 @@ class Functions:
             raise ResourceNotFoundException(f"Function not found: {self.arn(name)}")
         return function
 
+    def _check_role(self, params: dict) -> None:
+        if self._role_assumable is not None and "Role" in params and not self._role_assumable(params["Role"]):
+            raise InvalidParameterValueException("The role defined for the function cannot be assumed by Lambda.")
+
     # -- create -------------------------------------------------------------------------------
     def create(self, params: dict) -> FunctionVersion:
         configuration.check_supported(params)
+        self._check_role(params)
         name = self.ref(params["FunctionName"]).name
         if params.get("Runtime") is None or params.get("Handler") is None:
             raise InvalidParameterValueException(
@@ -226,6 +234,7 @@ class Functions:
 
     def update_configuration(self, params: dict) -> FunctionVersion:
         configuration.check_supported(params)
+        self._check_role(params)
         with self._lock:
             function = self._updatable(params["FunctionName"], params.get("RevisionId"))
             if "Runtime" in params:

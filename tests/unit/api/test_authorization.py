@@ -41,7 +41,7 @@ def client(invoker=None):
     authorizer = Authorizer(region="us-east-1", account_id=ACCOUNT, identity_policies=lambda caller: [READ_ONLY])
     control = SimpleNamespace(functions=SimpleNamespace(list=lambda **kw: ([], None)))
     app = create_app(Api(control=control, max_timeout=900, health=dict, invoker=invoker, logs=FakeLogs(),
-                         authenticate=lambda view: Caller(ACCOUNT, ALICE, authenticated=True),
+                         authenticate=lambda view, body=b"": Caller(ACCOUNT, ALICE, authenticated=True),
                          authorize=authorizer.check))
     return TestClient(app, raise_server_exceptions=False)
 

@@ -1,14 +1,14 @@
 """Resource-based policies of functions (per qualifier) and layer versions.
 
 Revision ID: 0031
-Revises: 0008
+Revises: 0030
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0031"
-down_revision = "0008"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
