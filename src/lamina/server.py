@@ -138,6 +138,7 @@ class Server:
         # Authorization: with signed requests, the caller's identity policies (IAM) and the resource
         # policies decide each call; without, every caller is the account's root and all is allowed.
         self.authorizer = Authorizer(region=region, account_id=account_id, identity_policies=self.sts.identity_policies,
+                                     identity_revision=lambda: self.iam.store.revision,
                                      resource_policy=self.permissions.policy_for, enforcing=auth_on)
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),

@@ -10,7 +10,8 @@ unauthenticated deployment) is allowed everything without evaluation. `may_invok
 service principal (events.amazonaws.com, s3.amazonaws.com), which only a resource policy can allow.
 
 Collaborators are callables: `identity_policies(caller)` → the caller's identity policy
-documents (text or dict), `resource_policy(arn)` → (revision, document) of the resource policy of
+documents (text or dict), `identity_revision()` (optional) → a value that changes whenever any
+identity policy may have changed, so they are read once per revision, `resource_policy(arn)` → (revision, document) of the resource policy of
 a function/alias/version or layer version ARN, or None. Compiled policies are cached, identity
 documents by their text and resource policies by (ARN, revision), so a changed policy is always
 evaluated afresh; decisions are never cached. The caller is read by attribute (account_id,
@@ -63,7 +64,8 @@ def _session_role(principal_arn: str) -> str | None:
 class Authorizer:
     def __init__(self, *, region: str, account_id: str, identity_policies: IdentityPolicies = no_identity_policies,
                  resource_policy: ResourcePolicy = lambda arn: None, clock: Callable[[], float] = time.time,
-                 secure_transport: bool = False, enforcing: bool = True) -> None:
+                 secure_transport: bool = False, enforcing: bool = True,
+                 identity_revision: Callable[[], object] | None = None) -> None:
         self._enforcing = enforcing  # False: a deployment without authentication allows everything
         self._region = region
         self._account = account_id
@@ -73,6 +75,8 @@ class Authorizer:
         self._clock = clock
         self._secure = "true" if secure_transport else "false"
         self._compiled: dict[object, Policy | None] = {}
+        self._identity_revision = identity_revision
+        self._identities: dict[object, tuple[object, list[Policy]]] = {}
         self._lock = threading.Lock()
 
     # -- compiled policies ------------------------------------------------------------------------
@@ -91,6 +95,23 @@ class Authorizer:
         return policy
 
     def _identity(self, caller: object) -> list[Policy]:
+        """The caller's compiled identity policies; with `identity_revision`, read once per IAM revision."""
+        if self._identity_revision is None:
+            return self._load_identity(caller)
+        key = (getattr(caller, "principal_arn", None), getattr(caller, "kind", None),
+               getattr(caller, "user_name", None), getattr(caller, "role_arn", None))
+        revision = self._identity_revision()  # before reading: a write meanwhile changes it
+        cached = self._identities.get(key)
+        if cached is not None and cached[0] == revision:
+            return cached[1]
+        policies = self._load_identity(caller)
+        with self._lock:
+            if len(self._identities) >= CACHED_POLICIES:
+                self._identities.clear()
+            self._identities[key] = (revision, policies)
+        return policies
+
+    def _load_identity(self, caller: object) -> list[Policy]:
         out = []
         for document in self._identity_policies(caller):
             text = document if isinstance(document, str) else json.dumps(document, sort_keys=True)

@@ -6,6 +6,7 @@ Imports lamina.store.schema only.
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import NamedTuple
 
@@ -25,6 +26,13 @@ class AccessKeyRow(NamedTuple):
 class IamStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._writes = itertools.count(1)
+        # Changes after every committed write of an entity: what was read of IAM under one revision
+        # (e.g. the authorizer's identity policies) is current while it stays the same.
+        self.revision = 0
+
+    def _written(self) -> None:
+        self.revision = next(self._writes)
 
     def _key(self, kind: str, name: str):
         return (iam_entities.c.kind == kind) & (iam_entities.c.name == name)
@@ -40,15 +48,18 @@ class IamStore:
             if conn.execute(sa.select(iam_entities.c.name).where(self._key(kind, name))).first():
                 return False
             conn.execute(iam_entities.insert().values(kind=kind, name=name, data=data, created_at=time.time()))
+        self._written()
         return True
 
     def put(self, kind: str, name: str, data: dict) -> None:
         with self._engine.begin() as conn:
             conn.execute(iam_entities.update().where(self._key(kind, name)).values(data=data))
+        self._written()
 
     def delete(self, kind: str, name: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(iam_entities.delete().where(self._key(kind, name)))
+        self._written()
 
     def all(self, kind: str) -> list[dict]:
         with self._engine.connect() as conn:

@@ -222,3 +222,21 @@ def test_lambda_condition_keys():
                       {"FunctionName": "f", "Layers": [f"arn:aws:lambda:{R}:{A}:layer:l:1"]}) is None
     assert auth.check(Caller(ME), "lambda", "CreateFunction",
                       {"FunctionName": "f", "Layers": [f"arn:aws:lambda:{R}:999999999999:layer:l:1"]}) is not None
+
+
+def test_identity_policies_read_once_per_iam_revision():
+    reads, revision, policies = [], [1], {ME: []}
+
+    def identity_policies(caller):
+        reads.append(caller.principal_arn)
+        return policies[caller.principal_arn]
+
+    auth = Authorizer(region=R, account_id=A, identity_policies=identity_policies,
+                      identity_revision=lambda: revision[0])
+    for _ in range(3):
+        assert auth.check(Caller(ME), "lambda", "Invoke", {"FunctionName": "f"}) is not None
+    assert len(reads) == 1
+    policies[ME] = [ALLOW_INVOKE]
+    revision[0] = 2  # IAM changed: the next check reads the policies again
+    assert auth.check(Caller(ME), "lambda", "Invoke", {"FunctionName": "f"}) is None
+    assert len(reads) == 2
