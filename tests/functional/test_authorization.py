@@ -188,3 +188,33 @@ def test_other_protocols_answer_access_denied(admin, world):
         "iam:CreateUser action")
     assert reader.client("iam").get_role(RoleName="lambda-ex")["Role"]["RoleName"] == "lambda-ex"  # read-only
     assert reader.client("sts").get_caller_identity()["Arn"] == f"arn:aws:iam::{world['account']}:user/reader2"
+
+
+CHAIN = """
+import boto3
+from botocore.exceptions import ClientError
+
+
+def handler(event, context):
+    try:
+        out = boto3.client("lambda").invoke(FunctionName="target", Payload=b"{}")
+        return {"ok": out["Payload"].read().decode()}
+    except ClientError as error:
+        return {"code": error.response["Error"]["Code"], "message": error.response["Error"]["Message"]}
+"""
+
+
+def test_execution_role_credentials_are_authorized_by_the_role(admin, world):
+    iam, lam = admin.client("iam"), admin.client("lambda")
+    role = iam.create_role(RoleName="chain-role", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    lam.create_function(FunctionName="chain", Runtime="python3.12", Role=role, Handler="app.handler", Timeout=30,
+                        Code={"ZipFile": make_zip({"app.py": CHAIN})})
+    lam.get_waiter("function_active_v2").wait(FunctionName="chain", WaiterConfig={"Delay": 1})
+    first = json.loads(lam.invoke(FunctionName="chain", Payload=b"{}")["Payload"].read())
+    assert first == {"code": "AccessDeniedException", "message": (
+        f"User: arn:aws:sts::{world['account']}:assumed-role/chain-role/chain is not authorized to perform: "
+        f"lambda:InvokeFunction on resource: {world['arn']} because no identity-based policy allows the "
+        "lambda:InvokeFunction action")}
+    iam.attach_role_policy(RoleName="chain-role", PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaRole")
+    second = json.loads(lam.invoke(FunctionName="chain", Payload=b"{}")["Payload"].read())
+    assert second == {"ok": '"hi"'}  # without redeploying
