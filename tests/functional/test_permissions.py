@@ -112,6 +112,20 @@ def test_qualified_policies_and_their_deletion(lam):
         "ResourceNotFoundException"  # deleted with the function
 
 
+def test_policy_size_limit(lam):
+    fresh(lam, "permbig")
+    long_arn = "arn:aws:s3:::" + "b" * 9000
+    for n in range(2):
+        lam.add_permission(FunctionName="permbig", StatementId=f"s{n}", Action="lambda:InvokeFunction",
+                           Principal="s3.amazonaws.com", SourceArn=long_arn)
+    too_big = error(lam.add_permission, FunctionName="permbig", StatementId="s2", Action="lambda:InvokeFunction",
+                    Principal="s3.amazonaws.com", SourceArn=long_arn)
+    assert too_big["Error"]["Code"] == "PolicyLengthExceededException"
+    assert too_big["Error"]["Message"].startswith("The final policy size (")
+    assert too_big["Error"]["Message"].endswith(") is bigger than the limit (20480).")
+    assert len(json.loads(lam.get_policy(FunctionName="permbig")["Policy"])["Statement"]) == 2
+
+
 def test_unknown_function(lam):
     missing = error(lam.get_policy, FunctionName="nope")
     assert missing["Error"]["Code"] == "ResourceNotFoundException"
