@@ -16,8 +16,9 @@ import functools
 import hashlib
 import hmac
 import re
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -42,8 +43,7 @@ class SignatureError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class Signature:
+class Signature(NamedTuple):
     """What a request claims: whose key, for which scope, over which headers, and the signature."""
 
     access_key_id: str
@@ -155,9 +155,15 @@ def canonical_query(pairs: list[tuple[str, str]]) -> str:
     return "&".join(f"{name}={value}" for name, value in encoded)
 
 
+def _header_value(value: str) -> str:
+    """Trimmed, runs of white space as one space."""
+    value = value.strip()
+    return _SPACES.sub(" ", value) if "  " in value or "\t" in value or "\n" in value else value
+
+
 def canonical_request(method: str, raw_path: str, pairs: list[tuple[str, str]], headers: Mapping[str, str],
                       signed_headers: tuple[str, ...], payload_hash: str) -> str:
-    lines = [f"{name}:{_SPACES.sub(' ', headers.get(name, '').strip())}\n" for name in signed_headers]
+    lines = [f"{name}:{_header_value(headers.get(name, ''))}\n" for name in signed_headers]
     return "\n".join((method, canonical_uri(raw_path), canonical_query(pairs), "".join(lines),
                       ";".join(signed_headers), payload_hash))
 
@@ -170,37 +176,46 @@ def string_to_sign(amz_date: str, scope: str, request: str) -> str:
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     key = ("AWS4" + secret).encode()
     for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        key = hmac.digest(key, part.encode(), "sha256")
     return key
 
 
 def sign(key: bytes, text: str) -> str:
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, text.encode(), "sha256").hex()
 
 
-def _stamp(moment: datetime.datetime) -> str:
-    return moment.strftime(_AMZ_DATE)
+def _stamp(epoch: float) -> str:
+    return time.strftime(_AMZ_DATE, time.gmtime(epoch))
 
 
-def check_time(signature: Signature, now: datetime.datetime, skew: datetime.timedelta) -> None:
-    """The signing time within `skew` of `now` (header form), or a presigned URL not yet expired."""
-    signed_at = datetime.datetime.strptime(signature.amz_date, _AMZ_DATE).replace(tzinfo=datetime.UTC)
-    minutes = int(skew.total_seconds() // 60)
+@functools.lru_cache(maxsize=64)
+def signed_at(amz_date: str) -> int:
+    """YYYYMMDDTHHMMSSZ (already matched by _DATE) in epoch seconds; requests of one second share it."""
+    try:
+        moment = datetime.datetime(int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8]), int(amz_date[9:11]),
+                                   int(amz_date[11:13]), int(amz_date[13:15]), tzinfo=datetime.UTC)
+    except ValueError:
+        raise SignatureError(INCOMPLETE, f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See "
+                             "http://en.wikipedia.org/wiki/ISO_8601") from None
+    return int(moment.timestamp())
+
+
+def check_time(signature: Signature, now: float, skew: int) -> None:
+    """The signing time within `skew` seconds of `now` (epoch seconds; header form), or a presigned URL
+    not yet expired."""
+    at = signed_at(signature.amz_date)
+    minutes = skew // 60
+    if at > now + skew:
+        raise SignatureError(SKEW, f"Signature not yet current: {signature.amz_date} is still later than "
+                             f"{_stamp(now + skew)} ({_stamp(now)} + {minutes} min.)")
     if signature.presigned:
-        expiry = signed_at + datetime.timedelta(seconds=signature.expires or 0)
+        expiry = at + (signature.expires or 0)
         if now > expiry:
             raise SignatureError(SKEW, f"Signature expired: {_stamp(expiry)} is now earlier than {_stamp(now)} "
                                  f"({signature.amz_date} + {signature.expires} sec.)")
-        if signed_at > now + skew:
-            raise SignatureError(SKEW, f"Signature not yet current: {signature.amz_date} is still later than "
-                                 f"{_stamp(now + skew)} ({_stamp(now)} + {minutes} min.)")
-        return
-    if signed_at < now - skew:
+    elif at < now - skew:
         raise SignatureError(SKEW, f"Signature expired: {signature.amz_date} is now earlier than {_stamp(now - skew)} "
                              f"({_stamp(now)} - {minutes} min.)")
-    if signed_at > now + skew:
-        raise SignatureError(SKEW, f"Signature not yet current: {signature.amz_date} is still later than "
-                             f"{_stamp(now + skew)} ({_stamp(now)} + {minutes} min.)")
 
 
 def verify(signature: Signature, secret: str, method: str, raw_path: str, pairs: list[tuple[str, str]],

@@ -14,7 +14,7 @@ lamina.api.pipeline only.
 
 from __future__ import annotations
 
-import datetime
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import quote
@@ -25,8 +25,8 @@ from lamina.control.sts import Identity
 from lamina.errors import AuthenticationError
 from lamina.identity import Caller, anonymous
 
-SKEW = {"iam": datetime.timedelta(minutes=15), "sts": datetime.timedelta(minutes=15)}
-DEFAULT_SKEW = datetime.timedelta(minutes=5)
+SKEW = {"iam": 900, "sts": 900}  # seconds
+DEFAULT_SKEW = 300
 CACHED_CALLERS = 4096
 # SignatureError kind → (rest-json / JSON 1.1 code, query code, status)
 _CODES = {
@@ -51,6 +51,18 @@ def exempt(view: RequestView) -> bool:
     return b".lambda-url." in view.headers.get(b"host", b"")
 
 
+class _Headers(dict):
+    """The request's headers by lower-case text name, decoded only when SigV4 asks for one."""
+
+    def __init__(self, raw) -> None:
+        super().__init__()
+        self._raw = raw
+
+    def get(self, name: str, default=None):
+        value = self._raw.get(name.encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
+
+
 def _failure(error: sigv4.SignatureError) -> AuthenticationError:
     code, query_code, status = _CODES[error.kind]
     return AuthenticationError(code, query_code, error.message, status)
@@ -60,7 +72,7 @@ class SigV4:
     """`authenticate(view, body) -> Caller` for the pipeline, and `verify` for AWS_IAM function URLs."""
 
     def __init__(self, account_id: str, credentials: Credentials,
-                 clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)) -> None:
+                 clock: Callable[[], float] = time.time) -> None:
         self._account_id = account_id
         self._credentials = credentials
         self._clock = clock
@@ -79,7 +91,7 @@ class SigV4:
 
     def verify(self, view: RequestView, body: bytes) -> Caller:
         """The caller who signed this request; AuthenticationError when it is unsigned or badly signed."""
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in view.headers.items()}
+        headers = _Headers(view.headers)
         pairs = sigv4.query_pairs(view.query.decode("latin-1")) if view.query else []
         try:
             signature = sigv4.parse(headers, pairs)
