@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lamina import __version__
-from lamina.config import Settings
+from lamina.config import AUTH_MODES, CREDENTIALS_FILE, Settings
 
 console = Console(stderr=False, highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -53,7 +53,20 @@ def _banner(server) -> None:
     console.print(f"  sandbox   {sandbox['backend']}")
     if sandbox["notEnforced"]:
         console.print(f"  [yellow]not enforced: {', '.join(sandbox['notEnforced'])}[/yellow]")
+    auth = health["auth"]
+    if auth["mode"] == "sigv4":
+        console.print("  auth      sigv4 (requests must be signed by a key lamina issued)")
+    elif auth.get("warning"):
+        console.print(Text(f"  auth      NONE: {auth['warning']}", style="bold red"))
+    else:
+        console.print("  auth      off (loopback only; lamina serve --auth sigv4 to require signed requests)")
     console.print(f"  use it:    export AWS_ENDPOINT_URL={server.settings.base_url}")
+    if server.new_admin_key is not None:  # printed this once; kept owner-readable in the data dir
+        key_id, secret = server.new_admin_key
+        console.print("  [bold]administrator access key[/bold] (shown once; `lamina credentials` prints the profile):",
+                      soft_wrap=True)
+        console.print(f"    aws_access_key_id = {key_id}", markup=False, soft_wrap=True)
+        console.print(f"    aws_secret_access_key = {secret}", markup=False, soft_wrap=True)
     sys.stdout.flush()
 
 
@@ -63,7 +76,14 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir, sandbox=args.sandbox,
-                                 isolation=args.isolation, stop_grace=args.stop_grace)
+                                 isolation=args.isolation, stop_grace=args.stop_grace, auth=args.auth)
+    if settings.auth not in ("", *AUTH_MODES):
+        _say(f"lamina: unknown auth mode {settings.auth!r} (LAMINA_AUTH): use sigv4 or none", "red")
+        return 2
+    if not settings.auth and not settings.loopback:
+        _say(f"lamina: refusing to serve {settings.host} without authentication: anyone who reaches it could run "
+             "code. Use --auth sigv4 (signed requests), or --auth none to serve it unauthenticated anyway.", "red")
+        return 2
     try:
         server = Server(settings)
     except ValueError as exc:  # a sandbox backend that cannot run here, or isolation below the minimum
@@ -74,6 +94,23 @@ def serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     console.print("lamina stopped")
+    return 0
+
+
+def credentials(args: argparse.Namespace) -> int:
+    """Print the administrator's profile block for ~/.aws/credentials (made by `serve --auth sigv4`)."""
+    settings = Settings.from_env(data_dir=args.data_dir)
+    path = settings.data_dir / CREDENTIALS_FILE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        _say(f"lamina: no credentials in {settings.data_dir}: start `lamina serve --auth sigv4` once to create them",
+             "red")
+        return 1
+    except PermissionError:
+        _say(f"lamina: {path} is readable only by the user lamina serves as", "red")
+        return 1
+    sys.stdout.write(text)
     return 0
 
 
@@ -666,8 +703,15 @@ def main(argv: list[str] | None = None) -> int:
                      help="on SIGTERM/Ctrl-C, exit within this many seconds: invokes in flight may finish until "
                           f"shortly before, the rest are answered with an error (default $LAMINA_STOP_GRACE or "
                           f"{DEFAULTS.stop_grace:g})")
+    run.add_argument("--auth", default=None, choices=AUTH_MODES,
+                     help="sigv4: every request must be signed by a key lamina issued (an administrator key is "
+                          "made on first start); none: serve unauthenticated even on a non-loopback address "
+                          "(default $LAMINA_AUTH, else unauthenticated and loopback only)")
     run.add_argument("--verbose", "-v", action="store_true", help="log what the service does")
     run.set_defaults(func=serve)
+    keys = commands.add_parser("credentials", help="print the administrator's profile for ~/.aws/credentials")
+    keys.add_argument("--data-dir", default=None, help="lamina's data dir (default ~/.local/share/lamina)")
+    keys.set_defaults(func=credentials)
     endpoint_help = f"lamina's URL (default $AWS_ENDPOINT_URL or {DEFAULT_ENDPOINT})"
     tail = commands.add_parser("logs", help="print a function's logs, optionally following new ones")
     tail.add_argument("name", metavar="NAME", help="function name (or a log group name starting with /)")

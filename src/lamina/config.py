@@ -64,6 +64,17 @@ class Settings:
     allow_deprecated_runtimes: bool = False
     # The public base URL the service is reached at (for Code.Location and AWS_ENDPOINT_URL).
     public_url: str | None = None
+    # Authentication: "sigv4" (every request signed by a key lamina issued), "none" (explicitly
+    # unauthenticated, allowed on a non-loopback address with a warning) or "" (not chosen:
+    # unauthenticated, loopback addresses only).
+    auth: str = ""
+    # Execution-role credentials are minted per period of this many seconds and stay valid one period
+    # more; environments are renewed when the period moves on.
+    execution_credentials_ttl: float = 3600.0
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in ("127.0.0.1", "::1", "localhost") or self.host.startswith("127.")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -116,4 +127,13 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "schedule_minute_seconds": ("LAMINA_SCHEDULE_MINUTE_SECONDS", float),
     "allow_deprecated_runtimes": ("LAMINA_ALLOW_DEPRECATED_RUNTIMES", _flag),
     "public_url": ("LAMINA_PUBLIC_URL", str),
+    "auth": ("LAMINA_AUTH", str),
+    "execution_credentials_ttl": ("LAMINA_EXECUTION_CREDENTIALS_TTL", float),
 }
+
+AUTH_MODES = ("sigv4", "none")
+# Files in the data dir, owner-readable only (0600): the administrator's access key as a profile
+# block for ~/.aws/credentials, and the master key that seals temporary credentials.
+CREDENTIALS_FILE = "credentials"
+MASTER_KEY_FILE = "master.key"
+PROFILE = "lamina"

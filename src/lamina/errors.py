@@ -39,6 +39,8 @@ ValidationException = _error("ValidationException", 400, "message", None)
 InvalidParameterValueException = _error("InvalidParameterValueException", 400, "message")
 InvalidRequestContentException = _error("InvalidRequestContentException", 400, "message")
 CodeStorageExceededException = _error("CodeStorageExceededException", 400, "message")
+PolicyLengthExceededException = _error("PolicyLengthExceededException", 400, "message")
+AccessDeniedException = _error("AccessDeniedException", 403, "Message")
 ResourceNotFoundException = _error("ResourceNotFoundException", 404, "Message")
 UnknownOperationException = _error("UnknownOperationException", 404, "message")
 ProvisionedConcurrencyConfigNotFoundException = _error("ProvisionedConcurrencyConfigNotFoundException", 404, "message")
@@ -79,3 +81,28 @@ class TooManyRequestsException(LambdaError):
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         return headers
+
+
+class IamError(LambdaError):
+    """An IAM or STS error, written in the query protocol's XML envelope: AWS's code (NoSuchEntity,
+    EntityAlreadyExists, MalformedPolicyDocument ...), status and text; `Sender` unless the server
+    failed."""
+
+    def __init__(self, code: str, message: str, status: int = 400, error_type: str = "Sender") -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.error_type = error_type
+
+
+class AuthenticationError(LambdaError):
+    """A request whose signature lamina cannot accept: 403 (400 when incomplete) with the code of the
+    protocol it speaks; `query_code` is the IAM/STS (query protocol) spelling of the same error."""
+
+    fault = None
+
+    def __init__(self, code: str, query_code: str, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.code = code
+        self.query_code = query_code
+        self.status = status

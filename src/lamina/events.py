@@ -39,6 +39,14 @@ class FunctionDeleted:
 
 
 @dataclass(frozen=True)
+class VersionDeleted:
+    """A published version of `function` was deleted (FunctionChanged is announced too)."""
+
+    function: str
+    version: str
+
+
+@dataclass(frozen=True)
 class AliasChanged:
     """An alias of `function` was created, moved (version or weights) or deleted."""
 
@@ -69,7 +77,8 @@ class RuleChanged:
     rule: str | None
 
 
-Event = RuleChanged | FunctionChanged | FunctionDeleted | AliasChanged | ProvisionedConcurrencyChanged | ReservedConcurrencyChanged
+Event = (RuleChanged | FunctionChanged | FunctionDeleted | VersionDeleted | AliasChanged | ProvisionedConcurrencyChanged
+         | ReservedConcurrencyChanged)
 E = TypeVar("E")
 
 

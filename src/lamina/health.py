@@ -24,6 +24,8 @@ class Health:
     queued_events: Callable[[], int]
     region: str = ""
     account_id: str = ""
+    auth: str = "off"  # "sigv4", "none" (explicitly unauthenticated) or "off" (unauthenticated on loopback)
+    auth_warning: str | None = None  # said when lamina serves a non-loopback address without authentication
 
     def document(self) -> dict:
         count, size = self.usage()
@@ -35,6 +37,7 @@ class Health:
             "region": self.region,
             "accountId": self.account_id,
             "sandbox": {"backend": self.backend, "notEnforced": list(self.not_enforced())},
+            "auth": {"mode": self.auth, **({"warning": self.auth_warning} if self.auth_warning else {})},
             "counts": {"functions": count, "codeBytes": size,
                        **{k: v for k, v in self.engine_stats().items() if k != "backend"},
                        "queuedEvents": self.queued_events()},

@@ -1,12 +1,17 @@
 """Who is calling: the `Caller` every request carries from the pipeline into its typed call.
 
-Today every caller is anonymous and stands for the account's root principal; SigV4 verification
-will fill the access key id and the principal from the signature. Imports nothing from lamina.
+Without authentication every caller is anonymous and stands for the account's root principal; with
+SigV4 (lamina.api.signatures) the caller is the IAM user whose access key signed the request, or the
+assumed-role session whose temporary credentials did. Authorization (the policy evaluator) reads
+`principal_arn`, `kind` and the names; `identity_policies` (lamina.control.sts) reads the names to
+find the policies that apply. Imports nothing from lamina.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+ROOT, USER, ASSUMED_ROLE = "root", "user", "assumed-role"
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,18 @@ class Caller:
     access_key_id: str | None = None
     source_ip: str | None = None
     authenticated: bool = False
+    kind: str = ROOT  # root | user | assumed-role
+    user_name: str | None = None  # kind user
+    role_name: str | None = None  # kind assumed-role
+    session_name: str | None = None  # kind assumed-role
+    user_id: str | None = None  # GetCallerIdentity's UserId: AIDA… for a user, AROA…:session for a session
+
+    @property
+    def role_arn(self) -> str | None:
+        """The IAM role of an assumed-role session (path-less, as session ARNs drop the path)."""
+        if self.kind != ASSUMED_ROLE:
+            return None
+        return f"arn:aws:iam::{self.account_id}:role/{self.role_name}"
 
 
 def anonymous(account_id: str, source_ip: str | None = None) -> Caller:

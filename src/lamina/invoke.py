@@ -102,6 +102,11 @@ class Invoker:
             for key in [key for key in cache if key[0] == function_name]:
                 del cache[key]
 
+    def forget_all(self) -> None:
+        """Drop every cached target (their specs' execution-role credentials were rotated)."""
+        self._cache.clear()
+        self._aliases.clear()
+
     def changed(self, event: FunctionChanged | FunctionDeleted | AliasChanged) -> None:
         """The subscriber of the events that change what a name resolves to."""
         self.forget(event.function)

@@ -2,11 +2,19 @@
 
 Turns a stored FunctionVersion into what the engine needs (code and layer directories unpacked
 from the blob store, the interpreter from the runtime catalog, the network choice from the
-function's tags). Imports lamina.store, lamina.engine.spec, lamina.engine.catalog, lamina.model
+function's tags, the execution role's temporary credentials from the `credentials` callable).
+Execution-role credentials are minted per rotation period R (`credentials_ttl`): those of period N
+expire at the end of period N+1, and the spec's revision carries N, so once the period moves on
+(`rotated()`, polled by the composition root, which then drops cached specs) the next invoke
+starts environments with fresh credentials and retires the old ones, at least R before their
+credentials expire. Imports lamina.store, lamina.engine.spec, lamina.engine.catalog, lamina.model
 and lamina.arn only; never the control plane, the queue or the HTTP layer.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from lamina import arn as arns
 from lamina.engine.catalog import Runtimes
@@ -26,7 +34,12 @@ def wants_network(tags: dict[str, str]) -> bool:
 
 class RunSpecs:
     def __init__(self, store: FunctionStore, blobs: BlobStore, runtimes: Runtimes, *, region: str,
-                 account_id: str) -> None:
+                 account_id: str, credentials: Callable[[str, str, float], tuple[str, str, str] | None] | None = None,
+                 credentials_ttl: float = 3600.0, clock: Callable[[], float] = time.time) -> None:
+        self._credentials = credentials
+        self._ttl = credentials_ttl
+        self._clock = clock
+        self._period = self.period()
         self._store = store
         self._blobs = blobs
         self._runtimes = runtimes
@@ -37,12 +50,29 @@ class RunSpecs:
         function = self._store.get(name)
         return not function or wants_network(function.tags)
 
+    def period(self) -> int:
+        return int(self._clock() // self._ttl)
+
+    def rotated(self) -> bool:
+        """Whether the credential period moved on since the last call (cached specs are then stale)."""
+        period = self.period()
+        moved, self._period = period != self._period, period
+        return moved
+
+    def _role_credentials(self, version: FunctionVersion) -> tuple[tuple[str, str, str] | None, str]:
+        if self._credentials is None or not version.role:
+            return None, version.revision_id
+        period = self.period()
+        minted = self._credentials(version.role, version.name, (period + 2) * self._ttl)
+        return minted, f"{version.revision_id}@{period}" if minted else version.revision_id
+
     def for_version(self, version: FunctionVersion) -> RunSpec:
         runtime = version.runtime or ""
+        credentials, revision = self._role_credentials(version)
         return RunSpec(
             function_name=version.name, version=version.version,
             function_arn=arns.function_arn(self._region, self._account_id, version.name),
-            revision_id=version.revision_id, runtime=runtime, handler=version.handler or "",
+            revision_id=revision, runtime=runtime, handler=version.handler or "",
             code_dir=self._blobs.unpacked(version.code_hex),
             interpreter=self._runtimes.interpreter(runtime), executable=self._runtimes.executable(runtime),
             layer_dirs=tuple(self._blobs.unpacked(layer["CodeHex"]) for layer in version.layers),
@@ -50,5 +80,5 @@ class RunSpecs:
             ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
             log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
             application_log_level=version.application_log_level, system_log_level=version.system_log_level,
-            network=self.network(version.name),
+            network=self.network(version.name), credentials=credentials,
         )

@@ -20,19 +20,25 @@ from lamina import events
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
-from lamina.config import Settings
+from lamina.api.signatures import SigV4
+from lamina.authz.authorizer import Authorizer
+from lamina.config import CREDENTIALS_FILE, MASTER_KEY_FILE, PROFILE, Settings
+from lamina.control import admin
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
 from lamina.control.cascade import Cascade
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Account, Functions
+from lamina.control.iam import Iam
 from lamina.control.layers import Layers
 from lamina.control.logs import Logs
+from lamina.control.permissions import Permissions
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.rules import Rules
 from lamina.control.stacks import Stacks
+from lamina.control.sts import Sts
 from lamina.control.tags import Tags
 from lamina.control.usage import Usage
 from lamina.destinations import Destinations
@@ -49,14 +55,17 @@ from lamina.queue.worker import EventQueue
 from lamina.rule_targets import RuleTargets
 from lamina.run_specs import RunSpecs
 from lamina.schedules import MinuteScale, ScheduleClock
+from lamina.store import private_files
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.event_configs import EventConfigStore
 from lamina.store.functions import FunctionStore
+from lamina.store.iam import IamStore
 from lamina.store.layers import LayerStore
 from lamina.store.logs import LogStore
 from lamina.store.metrics import MetricStore
+from lamina.store.policies import PolicyStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
 from lamina.store.rules import RuleStore
@@ -65,6 +74,7 @@ from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
+from lamina.tokens import Tokens
 
 
 class Server:
@@ -76,14 +86,26 @@ class Server:
         self.bus = bus = events.Bus()
         self.supervisor = Supervisor()
 
-        # Persistence and what the host can run.
+        # Persistence and what the host can run. With auth the database holds access keys' secrets:
+        # owner-readable only.
+        if settings.auth == "sigv4":
+            private_files.restrict(data_dir / "lamina.db")
         self.database = open_database(sqlite_url(data_dir))
         self.store = FunctionStore(self.database)
         alias_store = AliasStore(self.database)
         event_config_store = EventConfigStore(self.database)
         self.blobs = BlobStore(data_dir / "blobs")
         self.runtimes = Runtimes(settings.runtime_paths)
-        self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id)
+
+        # Identities: IAM entities, STS sessions (sealed by the data dir's master key), the administrator.
+        auth_on = settings.auth == "sigv4"
+        self.iam = Iam(IamStore(self.database), account_id, changed=lambda: self.sts.keys_changed())
+        self.sts = Sts(self.iam, Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE)), account_id)
+        self.new_admin_key = admin.ensure_admin(self.iam, data_dir / CREDENTIALS_FILE, profile=PROFILE, region=region,
+                                                endpoint=settings.base_url) if auth_on else None
+        self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id,
+                                  credentials=self.sts.execution_credentials,
+                                  credentials_ttl=settings.execution_credentials_ttl)
 
         # Telemetry and the engine.
         self.metric_store = MetricStore(self.database)
@@ -100,11 +122,13 @@ class Server:
         )
 
         # The control plane: one object per group of operations, announcing changes on the bus.
-        self.layers = Layers(LayerStore(self.database), self.store, self.blobs, region, account_id)
+        self.layers = Layers(LayerStore(self.database), self.store, self.blobs, region, account_id,
+                             deleted=lambda name, version: self.permissions.layer_version_deleted(name, version))
         self.functions = Functions(
             self.store, self.blobs, alias_store, Account(region, account_id),
             runtime_problem=self.runtimes.problem, layer_lookup=self.layers.lookup, publish=bus.publish,
             defer=self.supervisor.defer, allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
+            role_assumable=self.sts.lambda_may_assume if auth_on else None,
         )
         self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id)
         self.concurrency = ReservedConcurrency(event_config_store, self.store, region, account_id,
@@ -115,13 +139,20 @@ class Server:
             reserved=lambda name: reserved().get(name), unreserved=self.concurrency.unreserved,
             ready=self.engine.provisioned_ready, publish=bus.publish,
         )
+        self.permissions = Permissions(PolicyStore(self.database), self.functions, self.layers)
         self.logs_api = Logs(self.logs, region, account_id)
+        # Authorization: with signed requests, the caller's identity policies (IAM) and the resource
+        # policies decide each call; without, every caller is the account's root and all is allowed.
+        self.authorizer = Authorizer(region=region, account_id=account_id, identity_policies=self.sts.identity_policies,
+                                     identity_revision=lambda: self.iam.store.revision,
+                                     resource_policy=self.permissions.policy_for, enforcing=auth_on)
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
             provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
             code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
+            permissions=self.permissions,
         )
 
         # The data plane: admission → invoker → engine, and the durable async queue. Accepting an event
@@ -143,7 +174,9 @@ class Server:
         )
 
         # EventBridge: rules deliver to their targets as Event invokes; the schedule clock fires scheduled rules.
-        self.rule_targets = RuleTargets(self.invoker.invoke)
+        # A rule's target must grant events.amazonaws.com lambda:InvokeFunction (checked when auth is on).
+        self.rule_targets = RuleTargets(self.invoker.invoke, authorize=lambda function_arn, rule_arn: (
+            self.authorizer.may_invoke("events.amazonaws.com", function_arn, rule_arn, account_id)))
         scale = MinuteScale(settings.schedule_minute_seconds)
         self.rules = Rules(RuleStore(self.database), region, account_id, deliver=self.rule_targets.deliver,
                            now_minute=scale.now, publish=bus.publish)
@@ -161,6 +194,10 @@ class Server:
         for kind in (events.FunctionChanged, events.AliasChanged, events.ProvisionedConcurrencyChanged):
             bus.subscribe(kind, cascade.changed)
         bus.subscribe(events.FunctionDeleted, cascade.deleted)
+        bus.subscribe(events.FunctionDeleted, self.permissions.function_deleted)
+        bus.subscribe(events.VersionDeleted, self.permissions.version_deleted)
+        bus.subscribe(events.AliasChanged, lambda event: self.permissions.alias_changed(
+            event, exists=lambda function, alias: alias_store.get(function, alias) is not None))
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.environments.retire)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,
@@ -173,16 +210,29 @@ class Server:
         self.supervisor.every("log retention expiry", settings.log_expiry_interval, self.logs_api.expire)
         self.supervisor.every("sampling the async queue", 5.0, self._sample_queue)
         self.supervisor.every("EventBridge schedule clock", scale.tick_interval, self.schedule_clock.tick)
+        self.supervisor.every("renewing execution-role credentials", min(60.0, settings.execution_credentials_ttl / 4),
+                              self._renew_credentials)
         self.health = Health(
             data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
             not_enforced=lambda: self.backend.not_enforced, usage=self.store.usage, engine_stats=self.engine.stats,
-            queued_events=self.queue.depth, region=region, account_id=account_id,
+            queued_events=self.queue.depth, region=region, account_id=account_id, auth=settings.auth or "off",
+            auth_warning=("lamina serves a non-loopback address without authentication (--auth none): anyone who "
+                          "reaches it can run code" if settings.auth == "none" and not settings.loopback else None),
         ).document
+        signatures = SigV4(account_id, self.sts.credentials) if auth_on else None
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
-                                  authenticate=anonymous_callers(settings.account_id),
-                                  invoker=self.invoker, logs=self.logs_api,
+                                  authenticate=signatures or anonymous_callers(settings.account_id),
+                                  verify=signatures.verify if signatures else None, iam=self.iam, sts=self.sts,
+                                  invoker=self.invoker, logs=self.logs_api, authorize=self.authorizer.check,
                                   usage=Usage(self.metrics, self.metric_store), rules=self.rules,
                                   stacks=Stacks(StackStore(self.database))))
+
+    def _renew_credentials(self) -> None:
+        """A new credential period began: cached specs are dropped, so the next invoke starts environments
+        with fresh execution-role credentials and retires the old ones (provisioned ones now)."""
+        if self.run_specs.rotated():
+            self.invoker.forget_all()
+            self.environments.provision()
 
     def _sample_queue(self) -> None:
         """The async queue's depth and oldest event age, for the metrics."""

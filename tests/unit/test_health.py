@@ -11,6 +11,8 @@ def test_document():
                     queued_events=lambda: 7, region="eu-west-1", account_id="123456789012")
     assert health.document() == {
         "status": "ok", "version": __version__, "dataDir": "/data", "endpoint": "http://127.0.0.1:9001",
-        "region": "eu-west-1", "accountId": "123456789012", "sandbox": {"backend": "process", "notEnforced": ["memory limit", "network"]},
+        "region": "eu-west-1", "accountId": "123456789012",
+        "sandbox": {"backend": "process", "notEnforced": ["memory limit", "network"]},
+        "auth": {"mode": "off"},
         "counts": {"functions": 3, "codeBytes": 4096, "environments": 2, "busy": 1, "queuedEvents": 7},
     }

@@ -25,28 +25,33 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lamina.api import aliases as alias_api
+from lamina.api import authorization, responses, validation
 from lamina.api import event_configs as event_config_api
 from lamina.api import events as events_api
 from lamina.api import functions as function_api
+from lamina.api import iam as iam_api
 from lamina.api import invoke as invoke_api
 from lamina.api import layers as layer_api
 from lamina.api import logs as logs_api
+from lamina.api import permissions as permission_api
 from lamina.api import request as wire_request
-from lamina.api import responses, validation
 from lamina.api.call import Call
-from lamina.api.pipeline import Authenticate, caller_of, pipeline
+from lamina.api.pipeline import Authenticate, RequestView, caller_of, pipeline
 from lamina.api.stacks import stack_routes
 from lamina.api.system import system_routes
+from lamina.control.iam import Iam
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
 from lamina.control.rules import Rules
 from lamina.control.stacks import Stacks
+from lamina.control.sts import Sts
 from lamina.control.usage import Usage
 from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
 
 log = logging.getLogger("lamina.api")
-HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS}
+HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS,
+            **permission_api.HANDLERS}
 CODE_PATH = "/_lamina/code/{code_hex}.zip"
 
 
@@ -61,6 +66,11 @@ class Api:
     usage: Usage | None = None
     stacks: Stacks | None = None
     rules: Rules | None = None
+    iam: Iam | None = None
+    sts: Sts | None = None
+    # SigV4 verification of one request (None when auth is off), for AWS_IAM function URLs.
+    verify: Callable[[RequestView, bytes], object] | None = None
+    authorize: authorization.Authorize = authorization.allow_all  # may the caller make the call?
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -85,6 +95,7 @@ def _operation_endpoint(api: Api, candidates: list[tuple[str, dict[str, str]]]) 
                                         request.headers, body)
             validation.validate(operation, params, max_timeout=api.max_timeout)
             call = Call(operation, params, caller_of(request.scope))
+            authorization.require(api.authorize, call.caller, "lambda", operation, params)
             status, payload = await run_in_threadpool(HANDLERS[operation], api.control, call)
         except LambdaError as error:
             return responses.rest_json_error(error)
@@ -148,14 +159,26 @@ def create_app(api: Api):
         return responses.internal_error()
 
     routes = [Route("/health", health, methods=["GET"]), Route(CODE_PATH, code, methods=["GET"])]
-    # JSON 1.1 protocols at POST / on the same port, told apart by X-Amz-Target's prefix.
+    # `POST /` is shared: the JSON 1.1 protocols (CloudWatch Logs, EventBridge), told apart by
+    # X-Amz-Target's prefix, and the query protocol (IAM, STS), told apart by Action and Version.
     json11 = {}
     if api.logs is not None:  # CloudWatch Logs
-        json11[logs_api.TARGET_PREFIX] = logs_api.logs_endpoint(api.logs)
+        json11[logs_api.TARGET_PREFIX] = logs_api.logs_endpoint(api.logs, api.authorize)
     if api.rules is not None:  # EventBridge
-        json11[events_api.TARGET_PREFIX] = events_api.events_endpoint(api.rules)
-    if json11:
-        routes.append(Route("/", _by_target(json11), methods=["POST"]))
+        json11[events_api.TARGET_PREFIX] = events_api.events_endpoint(api.rules, api.authorize)
+    by_target = _by_target(json11)
+    queries = iam_api.query_endpoint(api.iam, api.sts, api.authorize) \
+        if api.iam is not None and api.sts is not None else None
+
+    async def root(request: Request):
+        if "x-amz-target" in request.headers:
+            if request.method == "POST":
+                return await by_target(request)
+        elif queries is not None:
+            return await queries(request)
+        return responses.rest_json_error(UnknownOperationException(f"Unknown operation: {request.method} /"))
+
+    routes.append(Route("/", root, methods=["GET", "POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
         routes += system_routes(api.usage)
     if api.stacks is not None:  # /_lamina/stacks: lamina deploy's stack state
@@ -166,5 +189,5 @@ def create_app(api: Api):
     })
     # A trailing slash or an empty path parameter is an unknown operation, as on AWS, not a 307.
     app.router.redirect_slashes = False
-    dispatch = invoke_api.fast_lane(api.invoker, app) if api.invoker is not None else app
+    dispatch = invoke_api.fast_lane(api.invoker, app, api.authorize) if api.invoker is not None else app
     return pipeline(api.authenticate, dispatch)

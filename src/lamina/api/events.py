@@ -6,7 +6,7 @@ and the "N validation error(s) detected" text), runs the operation on lamina.con
 in a worker thread and writes the JSON answer, errors through lamina.api.responses' JSON 1.1
 writer (every modeled client error is HTTP 400, reference 3.1). The body is decoded by
 lamina.api.json_body's rule (anything else is a SerializationException).
-Imports lamina.api (validation, json_body, responses) and lamina.control.rules only.
+Imports lamina.api (validation, json_body, responses, pipeline, authorization) and lamina.control.rules only.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import botocore.session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from lamina.api import json_body, responses, validation
+from lamina.api import authorization, json_body, responses, validation
+from lamina.api.authorization import Authorize, allow_all
+from lamina.api.pipeline import caller_of
 from lamina.control.rules import EventsError, Rules
 
 log = logging.getLogger("lamina.api.events")
@@ -41,8 +43,9 @@ def check(operation: str, params: dict) -> None:
         raise EventsError("ValidationException", validation.message(failures))
 
 
-def events_endpoint(rules: Rules) -> Callable[[Request], Awaitable[responses.RawResponse]]:
-    """The Starlette endpoint for `POST /` that serves every implemented EventBridge operation."""
+def events_endpoint(rules: Rules, authorize: Authorize = allow_all) -> Callable[[Request], Awaitable[responses.RawResponse]]:
+    """The Starlette endpoint for `POST /` that serves every implemented EventBridge operation, each
+    after `authorize` allowed it."""
 
     async def endpoint(request: Request) -> responses.RawResponse:
         prefix, _, operation = request.headers.get("x-amz-target", "").partition(".")
@@ -59,6 +62,10 @@ def events_endpoint(rules: Rules) -> Callable[[Request], Awaitable[responses.Raw
             if not isinstance(params, dict):
                 raise EventsError("SerializationException", "The request body is not a JSON object.")
             check(operation, params)
+            if authorize is not allow_all:
+                denial = authorize(caller_of(request.scope), "events", operation, params)
+                if denial is not None:
+                    return authorization.json11_denied(denial)
             result = await run_in_threadpool(rules.call, operation, params)
         except EventsError as error:
             return responses.json11_error(error.code, error.message, error.status)

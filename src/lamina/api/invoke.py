@@ -7,7 +7,7 @@ routing, no middleware, no Request/Response objects); errors go through lamina.a
 The body was read (within Invoke's payload cap) by lamina.api.pipeline; the payload must be strict
 JSON by lamina.api.json_body's rule.
 Imports lamina.invoke, lamina.identity, lamina.errors and lamina.api (validation, pipeline, body,
-json_body, responses).
+json_body, responses, authorization).
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from lamina.api import json_body, responses, validation
+from lamina.api.authorization import Authorize, allow_all
 from lamina.api.body import BODY
 from lamina.api.pipeline import CALLER, VIEW
 from lamina.errors import (
+    AccessDeniedException,
     InvalidParameterValueException,
     InvalidRequestContentException,
     InvokeRequestTooLarge,
@@ -96,9 +98,10 @@ def parse(name: str, query: bytes, headers: Mapping[bytes, bytes], body: bytes,
     )
 
 
-def fast_lane(invoker: Invoker, app):
+def fast_lane(invoker: Invoker, app, authorize: Authorize = allow_all):
     """An ASGI app answering Invoke itself and passing every other request to `app`; it runs
-    behind lamina.api.pipeline, which put the request's view and caller in the scope."""
+    behind lamina.api.pipeline, which put the request's view and caller in the scope, and asks
+    `authorize` whether the caller may invoke what it names."""
 
     async def lamina(scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -108,6 +111,10 @@ def fast_lane(invoker: Invoker, app):
             return await app(scope, receive, send)
         try:
             call = parse(match[1], scope["query_string"], scope[VIEW].headers, scope[BODY], scope[CALLER])
+            denial = authorize(call.caller, "lambda", "Invoke",
+                               {"FunctionName": call.function_name, "Qualifier": call.qualifier})
+            if denial is not None:
+                raise AccessDeniedException(denial.message)
             outcome = await invoker.invoke(call)
         except LambdaError as error:
             return await responses.rest_json_error(error).send(send)

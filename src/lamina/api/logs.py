@@ -5,7 +5,7 @@ Reads the target and the JSON body, checks the input members against botocore's 
 and the "N validation error(s) detected" text), runs the operation on lamina.control.logs.Logs in a
 worker thread and writes the JSON answer, errors through lamina.api.responses' JSON 1.1 writer.
 The body is decoded by lamina.api.json_body's rule (anything else is a SerializationException).
-Imports lamina.api (validation, json_body, responses) and lamina.control.logs only.
+Imports lamina.api (validation, json_body, responses, pipeline, authorization) and lamina.control.logs only.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import botocore.session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from lamina.api import json_body, responses, validation
+from lamina.api import authorization, json_body, responses, validation
+from lamina.api.authorization import Authorize, allow_all
+from lamina.api.pipeline import caller_of
 from lamina.control.logs import Logs, LogsError, invalid
 
 log = logging.getLogger("lamina.api.logs")
@@ -40,8 +42,9 @@ def check(operation: str, params: dict) -> None:
         raise invalid(validation.message(failures))
 
 
-def logs_endpoint(logs: Logs) -> Callable[[Request], Awaitable[responses.RawResponse]]:
-    """The Starlette endpoint for `POST /` that serves every implemented Logs operation."""
+def logs_endpoint(logs: Logs, authorize: Authorize = allow_all) -> Callable[[Request], Awaitable[responses.RawResponse]]:
+    """The Starlette endpoint for `POST /` that serves every implemented Logs operation, each
+    after `authorize` allowed it."""
 
     async def endpoint(request: Request) -> responses.RawResponse:
         prefix, _, operation = request.headers.get("x-amz-target", "").partition(".")
@@ -58,6 +61,10 @@ def logs_endpoint(logs: Logs) -> Callable[[Request], Awaitable[responses.RawResp
             if not isinstance(params, dict):
                 raise LogsError("SerializationException", "The request body is not a JSON object.")
             check(operation, params)
+            if authorize is not allow_all:
+                denial = authorize(caller_of(request.scope), "logs", operation, params)
+                if denial is not None:
+                    return authorization.json11_denied(denial)
             result = await run_in_threadpool(logs.call, operation, params)
         except LogsError as error:
             return responses.json11_error(error.code, error.message, error.status)

@@ -1,14 +1,15 @@
 """The request pipeline: the one place every request on the port passes before dispatch.
 
 It reads a cheap `RequestView` of the ASGI scope (no Starlette objects, so the Invoke fast lane
-keeps its speed), resolves the `Caller` with the `authenticate` step it is handed and stores both
-in the scope for dispatch (`scope[VIEW]`, `caller_of`), where they travel on in the typed calls. Today
-`authenticate` is `anonymous_callers`; SigV4 verification and policy checks plug in as further
-steps here; a LambdaError they raise is answered in the protocol the request speaks (any other
-exception is logged and answered as the internal error). Then it reads the body within the route's
-cap (lamina.api.body): too large is refused before dispatch, a client gone mid-body is dropped
-without an answer; dispatch finds the body in `scope[BODY]` and, through `receive`, once more.
-Imports lamina.identity, lamina.errors and lamina.api (responses, body) only.
+keeps its speed), then the body within the route's cap (lamina.api.body): a declared size over the
+cap is refused unread, a client gone mid-body is dropped without an answer. Then it resolves the
+`Caller` with the `authenticate(view, body)` step it is handed (after the body: SigV4 signs the
+payload's hash, so verification needs it; `anonymous_callers` when auth is off, lamina.api.signatures
+with `--auth sigv4`) and stores view, caller and body in the scope for dispatch (`scope[VIEW]`,
+`caller_of`, `scope[BODY]`; the body also once more through `receive`). A LambdaError a step raises
+is answered in the protocol the request speaks: rest-json, JSON 1.1 (`X-Amz-Target`) or the query
+protocol's XML (IAM/STS at `/`); any other exception is logged and answered as the internal error.
+Imports lamina.identity, lamina.errors and lamina.api (responses, body, query) only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from lamina.api import body, responses
+from lamina.api import body, query, responses
 from lamina.api.body import BODY
 from lamina.errors import LambdaError, ServiceException
 from lamina.identity import Caller, anonymous
@@ -38,22 +39,23 @@ class RequestView(NamedTuple):
     query: bytes
     headers: Mapping[bytes, bytes]  # lower-case names, as ASGI gives them
     source_ip: str | None
+    raw_path: bytes | None = None  # the path as sent, still percent-encoded (what SigV4 signs)
 
 
-Authenticate = Callable[[RequestView], Caller]
+Authenticate = Callable[[RequestView, bytes], Caller]
 
 
 def request_view(scope: dict) -> RequestView:
     client = scope.get("client")
     return RequestView(scope["method"], scope["path"], scope["query_string"], dict(scope["headers"]),
-                       client[0] if client else None)
+                       client[0] if client else None, scope.get("raw_path"))
 
 
 def anonymous_callers(account_id: str) -> Authenticate:
     """The authentication step of an unsigned deployment: everyone is the account's default caller."""
     callers: dict[str | None, Caller] = {}
 
-    def authenticate(view: RequestView) -> Caller:
+    def authenticate(view: RequestView, body: bytes = b"") -> Caller:
         caller = callers.get(view.source_ip)
         if caller is None:
             if len(callers) >= CACHED_CALLERS:
@@ -69,8 +71,16 @@ def speaks_json11(view: RequestView) -> bool:
     return view.path == "/" and b"x-amz-target" in view.headers
 
 
-def refusal(view: RequestView, error: LambdaError) -> responses.RawResponse:
+def speaks_query(view: RequestView) -> bool:
+    """Whether the request is an IAM/STS query-protocol call (`POST /` or `GET /` without a target)."""
+    return view.path == "/" and b"x-amz-target" not in view.headers and view.method in ("GET", "POST")
+
+
+def refusal(view: RequestView, error: LambdaError, data: bytes = b"") -> responses.RawResponse:
     """A pipeline step's error, written in the protocol the request speaks."""
+    if speaks_query(view):
+        sts = b"Version=2011-06-15" in data or b"Version=2011-06-15" in view.query
+        return query.error("sts" if sts else "iam", error)
     if speaks_json11(view):
         return responses.json11_error(error.code, error.message, error.status)
     return responses.rest_json_error(error)
@@ -88,19 +98,19 @@ def pipeline(authenticate: Authenticate, dispatch):
         if size is not None and size > cap.size:  # refused unread
             return await refusal(view, cap.refusal()).send(send)
         try:
-            caller = authenticate(view)
-        except LambdaError as error:
-            return await refusal(view, error).send(send)
-        except Exception:
-            log.exception("internal error resolving the caller of %s %s", view.method, view.path)
-            return await refusal(view, ServiceException(responses.INTERNAL_MESSAGE)).send(send)
-        try:
             data = await body.read(receive, cap)
         except body.Disconnected:
             log.warning("client left before sending the whole body of %s %s", view.method, view.path)
             return None
         except LambdaError as error:
             return await refusal(view, error).send(send)
+        try:
+            caller = authenticate(view, data)
+        except LambdaError as error:
+            return await refusal(view, error, data).send(send)
+        except Exception:
+            log.exception("internal error resolving the caller of %s %s", view.method, view.path)
+            return await refusal(view, ServiceException(responses.INTERNAL_MESSAGE), data).send(send)
         scope[VIEW] = view
         scope[CALLER] = caller
         scope[BODY] = data

@@ -7,7 +7,7 @@ unpacks the code and its layers and checks the runtime can run here; both report
 LastUpdateStatus, and a finished update gets a new RevisionId. PublishVersion makes a new
 version whenever $LATEST changed (its LastModified moved) since the last one. Imports
 lamina.store, lamina.model, lamina.errors, lamina.arn, lamina.events and lamina.control only;
-announces changes by publishing lamina.events (FunctionChanged, FunctionDeleted).
+announces changes by publishing lamina.events (FunctionChanged, FunctionDeleted, VersionDeleted).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from lamina.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lamina.events import FunctionChanged, FunctionDeleted
+from lamina.events import FunctionChanged, FunctionDeleted, VersionDeleted
 from lamina.model import LATEST, Function, FunctionVersion, lambda_timestamp
 from lamina.store import archive
 from lamina.store.aliases import AliasStore
@@ -49,8 +49,11 @@ class Functions:
                  layer_lookup: Callable[[str], dict | None],
                  publish: Callable[[object], None],
                  defer: Callable[[Callable[[], None]], None],
-                 allow_deprecated_runtimes: bool = False) -> None:
+                 allow_deprecated_runtimes: bool = False,
+                 role_assumable: Callable[[str], bool] | None = None) -> None:
         self._store = store
+        # With auth on: whether Lambda may assume a role (it exists and trusts lambda.amazonaws.com).
+        self._role_assumable = role_assumable
         self._blobs = blobs
         self._aliases = aliases
         self._account = account
@@ -75,9 +78,14 @@ class Functions:
             raise ResourceNotFoundException(f"Function not found: {self.arn(name)}")
         return function
 
+    def _check_role(self, params: dict) -> None:
+        if self._role_assumable is not None and "Role" in params and not self._role_assumable(params["Role"]):
+            raise InvalidParameterValueException("The role defined for the function cannot be assumed by Lambda.")
+
     # -- create -------------------------------------------------------------------------------
     def create(self, params: dict) -> FunctionVersion:
         configuration.check_supported(params)
+        self._check_role(params)
         name = self.ref(params["FunctionName"]).name
         if params.get("Runtime") is None or params.get("Handler") is None:
             raise InvalidParameterValueException(
@@ -226,6 +234,7 @@ class Functions:
 
     def update_configuration(self, params: dict) -> FunctionVersion:
         configuration.check_supported(params)
+        self._check_role(params)
         with self._lock:
             function = self._updatable(params["FunctionName"], params.get("RevisionId"))
             if "Runtime" in params:
@@ -323,6 +332,31 @@ class Functions:
                 if not self._store.code_in_use(code_hex):
                     self._blobs.delete(code_hex)
         self._publish_event(FunctionChanged(ref.name) if ref.qualifier is not None else FunctionDeleted(ref.name))
+        if ref.qualifier is not None:
+            self._publish_event(VersionDeleted(ref.name, ref.qualifier))
+
+    # -- revisions ----------------------------------------------------------------------------
+    def revise(self, function_name: str, qualifier: str | None, expected: str | None = None) -> str:
+        """Give the function, version or alias a new RevisionId (its resource policy changed) and
+        return it; with `expected`, only if that is its current one (else PreconditionFailed)."""
+        with self._lock:
+            function, version = self.get(function_name, qualifier)
+            alias = None
+            if qualifier not in (None, LATEST) and not qualifier.isdigit():
+                alias = self._aliases.get(function.name, qualifier)
+            current = alias.revision_id if alias is not None else version.revision_id
+            if expected is not None and expected != current:
+                raise PreconditionFailedException(
+                    "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to "
+                    "retrieve the latest Revision Id"
+                )
+            revision = str(uuid.uuid4())
+            if alias is not None:
+                alias.revision_id = revision
+                self._aliases.save(alias)
+            else:
+                self._store.save_version(version.copy(revision_id=revision))
+            return revision
 
     # -- code download ------------------------------------------------------------------------
     def code(self, code_hex: str) -> bytes:

@@ -8,6 +8,7 @@ only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from lamina import arn as arns
 from lamina.control import package, paging
@@ -27,8 +28,9 @@ NOT_FOUND = "The resource you requested does not exist."
 
 class Layers:
     def __init__(self, store: LayerStore, functions: FunctionStore, blobs: BlobStore, region: str,
-                 account_id: str) -> None:
+                 account_id: str, deleted: Callable[[str, int], None] = lambda name, version: None) -> None:
         self._store = store
+        self._deleted = deleted
         self._functions = functions
         self._blobs = blobs
         self._region = region
@@ -97,6 +99,8 @@ class Layers:
 
     def delete(self, layer_name: str, version: int) -> None:
         layer = self._store.delete(self._name(layer_name), int(version))
+        if layer:
+            self._deleted(layer.name, layer.version)
         if layer and not self._functions.code_in_use(layer.code_hex) and not self._store.code_in_use(layer.code_hex):
             self._blobs.delete(layer.code_hex)
 

@@ -219,3 +219,36 @@ event_targets = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),
     sa.Index("ix_event_targets_arn", "arn"),
 )
+
+# IAM entities (roles, users, customer managed policies), each one JSON document keyed by kind and
+# name (a policy by its ARN): they are few and read whole.
+iam_entities = sa.Table(
+    "iam_entities",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),  # role | user | policy
+    sa.Column("name", sa.String(2048), primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+iam_access_keys = sa.Table(
+    "iam_access_keys",
+    metadata,
+    sa.Column("access_key_id", sa.String(32), primary_key=True),
+    sa.Column("user_name", sa.String(64), nullable=False, index=True),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# Resource-based policies: a function's (per qualifier; "" for the unqualified function) and a layer
+# version's ("layer", name, version). `statements` is the list AddPermission built, in order.
+resource_policies = sa.Table(
+    "resource_policies",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),  # "function" | "layer"
+    sa.Column("name", sa.String(140), primary_key=True),
+    sa.Column("qualifier", sa.String(128), primary_key=True),
+    sa.Column("statements", sa.JSON, nullable=False),
+    sa.Column("revision_id", sa.String(36), nullable=False),
+)

@@ -36,7 +36,7 @@ def broken_health() -> dict:
 def served():
     seen: list[tuple[str, str]] = []
 
-    def authenticate(view) -> Caller:
+    def authenticate(view, body) -> Caller:
         seen.append((view.method, view.path))
         return Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/alice", access_key_id="AKIDALICE", authenticated=True)
 

@@ -42,7 +42,7 @@ class FakeLogs:
 def client():
     rules = FakeRules()
     app = create_app(Api(control=SimpleNamespace(), max_timeout=900, health=lambda: {},
-                         authenticate=lambda view: Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root"),
+                         authenticate=lambda view, body=b"": Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root"),
                          logs=FakeLogs(), rules=rules))
     test_client = TestClient(app, raise_server_exceptions=False)
     test_client.rules = rules

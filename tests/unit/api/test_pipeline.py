@@ -39,11 +39,11 @@ def test_the_view_reads_the_scope_without_the_body():
 
 def test_anonymous_callers_are_the_accounts_root():
     authenticate = anonymous_callers("123456789012")
-    caller = authenticate(request_view(scope()))
+    caller = authenticate(request_view(scope()), b"")
     assert caller == Caller(account_id="123456789012", principal_arn="arn:aws:iam::123456789012:root",
                             access_key_id=None, source_ip="10.1.2.3", authenticated=False)
-    assert authenticate(request_view(scope())) is caller  # kept, not rebuilt per request
-    assert authenticate(request_view(scope(client=("10.9.9.9", 1)))).source_ip == "10.9.9.9"
+    assert authenticate(request_view(scope()), b"") is caller  # kept, not rebuilt per request
+    assert authenticate(request_view(scope(client=("10.9.9.9", 1))), b"").source_ip == "10.9.9.9"
 
 
 def test_dispatch_sees_the_view_and_the_caller():
@@ -53,7 +53,7 @@ def test_dispatch_sees_the_view_and_the_caller():
     async def dispatch(request_scope, receive, send):
         seen.append((request_scope[VIEW].path, caller_of(request_scope)))
 
-    run(pipeline(lambda view: caller, dispatch), scope())
+    run(pipeline(lambda view, body: caller, dispatch), scope())
     assert seen == [("/2015-03-31/functions/f/invocations", caller)]
 
 
@@ -63,14 +63,14 @@ def test_non_http_scopes_pass_straight_through():
     async def dispatch(request_scope, receive, send):
         seen.append(request_scope)
 
-    def refuse(view):
+    def refuse(view, body):
         raise AssertionError("lifespan is not a request")
 
     run(pipeline(refuse, dispatch), {"type": "lifespan"})
     assert seen == [{"type": "lifespan"}]
 
 
-def refuse(view):
+def refuse(view, body):
     raise ResourceConflictException("no")
 
 
@@ -95,7 +95,7 @@ def test_a_refusal_is_answered_in_json11_for_logs_calls():
 
 
 def test_a_failing_step_is_logged_and_answered_as_the_internal_error(caplog):
-    def broken(view):
+    def broken(view, body):
         raise RuntimeError("bug")
 
     start, body = run(pipeline(broken, never), scope())
@@ -116,7 +116,7 @@ def test_dispatch_gets_the_body_in_the_scope_and_through_receive():
 
     chunks = [{"type": "http.request", "body": b"{}", "more_body": True},
               {"type": "http.request", "body": b" ", "more_body": False}]
-    asyncio.run(pipeline(lambda view: None, dispatch)(scope(), chunked, lambda message: None))
+    asyncio.run(pipeline(lambda view, body: None, dispatch)(scope(), chunked, lambda message: None))
     assert seen == [(b"{} ", b"{} ")]
 
 
@@ -130,7 +130,7 @@ def test_an_oversized_content_length_is_refused_unread():
         messages.append(message)
 
     big = scope(headers=[(b"content-length", b"6291457")])
-    asyncio.run(pipeline(lambda view: None, never)(big, unread, send))
+    asyncio.run(pipeline(lambda view, body: None, never)(big, unread, send))
     start, body = messages
     assert (start["status"], dict(start["headers"])[b"x-amzn-errortype"]) == (413, b"RequestEntityTooLargeException")
     assert json.loads(body["body"]) == {
@@ -148,6 +148,6 @@ def test_a_client_leaving_mid_body_gets_no_answer_and_no_dispatch(caplog):
     async def receive():
         return parts.pop(0)
 
-    asyncio.run(pipeline(lambda view: None, never)(scope(), receive, send))
+    asyncio.run(pipeline(lambda view, body: None, never)(scope(), receive, send))
     assert messages == []
     assert "Traceback" not in caplog.text and "client left" in caplog.text

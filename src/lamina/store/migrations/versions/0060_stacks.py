@@ -1,14 +1,14 @@
 """Deployed SAM stacks.
 
 Revision ID: 0060
-Revises: 0021
+Revises: 0031
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0060"
-down_revision = "0021"
+down_revision = "0031"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,220 @@
+"""Authorization with `--auth sigv4`, through boto3 with keys lamina issued: identity policies allow
+and deny, an explicit Deny wins, conditions on aws:SourceIp and aws:CurrentTime apply, a resource
+policy grants a user directly, and every protocol answers a denial with AWS's AccessDenied.
+
+Cross-account callers and service principals cannot be made here (lamina serves one account and
+no trigger service on this branch): tests/unit/authz covers them at the evaluator level."""
+
+from __future__ import annotations
+
+import configparser
+import json
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from support import REGION, LaminaProcess, make_zip
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+READ_ONLY = "arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess"
+
+
+def policy(*statements) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+class Keys:
+    def __init__(self, url: str, key_id: str, secret: str) -> None:
+        self.url, self.key_id, self.secret = url, key_id, secret
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=self.key_id,
+                            aws_secret_access_key=self.secret,
+                            config=Config(retries={"max_attempts": 0}, read_timeout=120))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    process = LaminaProcess(tmp_path_factory.mktemp("authz") / "data", env={"LAMINA_AUTH": "sigv4"}).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(server):
+    profile = configparser.ConfigParser()
+    profile.read(server.data_dir / "credentials")
+    section = profile[profile.sections()[0]]
+    return Keys(server.url, section["aws_access_key_id"], section["aws_secret_access_key"])
+
+
+@pytest.fixture(scope="module")
+def world(server, admin):
+    """A function made by the admin, and the account id."""
+    iam, lam = admin.client("iam"), admin.client("lambda")
+    role = iam.create_role(RoleName="lambda-ex", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    lam.create_function(FunctionName="target", Runtime="python3.12", Role=role, Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return 'hi'\n"})})
+    lam.get_waiter("function_active_v2").wait(FunctionName="target", WaiterConfig={"Delay": 1})
+    account = admin.client("sts").get_caller_identity()["Account"]
+    return {"account": account, "arn": f"arn:aws:lambda:{REGION}:{account}:function:target"}
+
+
+def user(admin: Keys, name: str, *, attach: tuple[str, ...] = (), inline: dict[str, str] | None = None) -> Keys:
+    iam = admin.client("iam")
+    iam.create_user(UserName=name)
+    for arn in attach:
+        iam.attach_user_policy(UserName=name, PolicyArn=arn)
+    for policy_name, document in (inline or {}).items():
+        iam.put_user_policy(UserName=name, PolicyName=policy_name, PolicyDocument=document)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return Keys(admin.url, key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def denied(call, **kwargs) -> dict:
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    return info.value.response
+
+
+def test_read_only_user_reads_but_may_not_invoke(admin, world):
+    reader = user(admin, "reader", attach=(READ_ONLY,))
+    lam = reader.client("lambda")
+    assert "target" in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    assert lam.get_function(FunctionName="target")["Configuration"]["FunctionName"] == "target"
+    response = denied(lam.invoke, FunctionName="target", Payload=b"{}")
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert response["Error"]["Code"] == "AccessDeniedException"
+    assert response["Error"]["Message"] == (
+        f"User: arn:aws:iam::{world['account']}:user/reader is not authorized to perform: lambda:InvokeFunction on "
+        f"resource: {world['arn']} because no identity-based policy allows the lambda:InvokeFunction action")
+    deleting = denied(lam.delete_function, FunctionName="target")
+    assert deleting["Error"]["Message"].endswith(
+        f"lambda:DeleteFunction on resource: {world['arn']} because no identity-based policy allows the "
+        "lambda:DeleteFunction action")
+
+
+def test_a_policy_change_applies_at_once(admin, world):
+    caller = user(admin, "invoker")
+    lam = caller.client("lambda")
+    assert denied(lam.invoke, FunctionName="target", Payload=b"{}")["Error"]["Code"] == "AccessDeniedException"
+    admin.client("iam").attach_user_policy(UserName="invoker",
+                                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaRole")
+    assert json.loads(lam.invoke(FunctionName="target", Payload=b"{}")["Payload"].read()) == "hi"
+    admin.client("iam").put_user_policy(UserName="invoker", PolicyName="no-invoke", PolicyDocument=policy(
+        {"Effect": "Deny", "Action": "lambda:InvokeFunction", "Resource": world["arn"]}))
+    response = denied(lam.invoke, FunctionName="target", Payload=b"{}")
+    assert response["Error"]["Message"] == (
+        f"User: arn:aws:iam::{world['account']}:user/invoker is not authorized to perform: lambda:InvokeFunction "
+        f"on resource: {world['arn']} with an explicit deny in an identity-based policy")
+    admin.client("iam").delete_user_policy(UserName="invoker", PolicyName="no-invoke")
+    assert lam.invoke(FunctionName="target", Payload=b"{}")["StatusCode"] == 200
+
+
+def test_source_ip_condition(admin, world):
+    anywhere = user(admin, "ip-elsewhere", inline={"p": policy({
+        "Effect": "Allow", "Action": "lambda:GetFunction", "Resource": "*",
+        "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}})})
+    here = user(admin, "ip-here", inline={"p": policy({
+        "Effect": "Allow", "Action": "lambda:GetFunction", "Resource": "*",
+        "Condition": {"IpAddress": {"aws:SourceIp": ["127.0.0.0/8", "::1/128"]}}})})
+    assert denied(anywhere.client("lambda").get_function, FunctionName="target")["Error"]["Code"] == \
+        "AccessDeniedException"
+    assert here.client("lambda").get_function(FunctionName="target")["Configuration"]["FunctionName"] == "target"
+
+
+def test_current_time_condition(admin, world):
+    expired = user(admin, "expired", inline={"p": policy({
+        "Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
+        "Condition": {"DateLessThan": {"aws:CurrentTime": "2001-01-01T00:00:00Z"}}})})
+    current = user(admin, "current", inline={"p": policy({
+        "Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*",
+        "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2001-01-01T00:00:00Z"},
+                      "DateLessThanEquals": {"aws:CurrentTime": "2999-01-01T00:00:00Z"}}})})
+    response = denied(expired.client("lambda").list_functions)
+    assert response["Error"]["Message"] == (
+        f"User: arn:aws:iam::{world['account']}:user/expired is not authorized to perform: lambda:ListFunctions on "
+        "resource: * because no identity-based policy allows the lambda:ListFunctions action")
+    assert current.client("lambda").list_functions()["Functions"]
+
+
+def test_resource_policy_grants_a_user_of_the_account(admin, world):
+    nobody = user(admin, "nobody")
+    lam = nobody.client("lambda")
+    assert denied(lam.invoke, FunctionName="target", Payload=b"{}")["Error"]["Code"] == "AccessDeniedException"
+    owner = admin.client("lambda")
+    owner.add_permission(FunctionName="target", StatementId="nobody", Action="lambda:InvokeFunction",
+                         Principal=f"arn:aws:iam::{world['account']}:user/nobody")
+    assert lam.invoke(FunctionName="target", Payload=b"{}")["StatusCode"] == 200
+    assert denied(lam.get_function, FunctionName="target")["Error"]["Code"] == "AccessDeniedException"
+    # a grant to the account only delegates to identity policies: nobody has none
+    owner.add_permission(FunctionName="target", StatementId="account", Action="lambda:GetFunction",
+                         Principal=world["account"])
+    assert denied(lam.get_function, FunctionName="target")["Error"]["Code"] == "AccessDeniedException"
+    owner.remove_permission(FunctionName="target", StatementId="nobody")
+    assert denied(lam.invoke, FunctionName="target", Payload=b"{}")["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_a_version_policy_applies_to_that_version(admin, world):
+    stranger = user(admin, "stranger")
+    lam = stranger.client("lambda")
+    owner = admin.client("lambda")
+    version = owner.publish_version(FunctionName="target")["Version"]
+    owner.add_permission(FunctionName="target", Qualifier=version, StatementId="stranger",
+                         Action="lambda:InvokeFunction", Principal=f"arn:aws:iam::{world['account']}:user/stranger")
+    assert lam.invoke(FunctionName="target", Qualifier=version, Payload=b"{}")["StatusCode"] == 200
+    response = denied(lam.invoke, FunctionName="target", Payload=b"{}")
+    assert response["Error"]["Message"].endswith(
+        f"on resource: {world['arn']} because no identity-based policy allows the lambda:InvokeFunction action")
+
+
+def test_other_protocols_answer_access_denied(admin, world):
+    reader = user(admin, "reader2", attach=(READ_ONLY,))
+    logs = denied(reader.client("logs").create_log_group, logGroupName="/aws/lambda/x")
+    assert logs["Error"]["Code"] == "AccessDeniedException"
+    assert logs["Error"]["Message"] == (
+        f"User: arn:aws:iam::{world['account']}:user/reader2 is not authorized to perform: logs:CreateLogGroup on "
+        f"resource: arn:aws:logs:{REGION}:{world['account']}:log-group:/aws/lambda/x:log-stream: because no "
+        "identity-based policy allows the logs:CreateLogGroup action")
+    iam = denied(reader.client("iam").create_user, UserName="mallory")
+    assert iam["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert iam["Error"]["Code"] == "AccessDenied"
+    assert iam["Error"]["Message"] == (
+        f"User: arn:aws:iam::{world['account']}:user/reader2 is not authorized to perform: iam:CreateUser on "
+        f"resource: arn:aws:iam::{world['account']}:user/mallory because no identity-based policy allows the "
+        "iam:CreateUser action")
+    assert reader.client("iam").get_role(RoleName="lambda-ex")["Role"]["RoleName"] == "lambda-ex"  # read-only
+    assert reader.client("sts").get_caller_identity()["Arn"] == f"arn:aws:iam::{world['account']}:user/reader2"
+
+
+CHAIN = """
+import boto3
+from botocore.exceptions import ClientError
+
+
+def handler(event, context):
+    try:
+        out = boto3.client("lambda").invoke(FunctionName="target", Payload=b"{}")
+        return {"ok": out["Payload"].read().decode()}
+    except ClientError as error:
+        return {"code": error.response["Error"]["Code"], "message": error.response["Error"]["Message"]}
+"""
+
+
+def test_execution_role_credentials_are_authorized_by_the_role(admin, world):
+    iam, lam = admin.client("iam"), admin.client("lambda")
+    role = iam.create_role(RoleName="chain-role", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    lam.create_function(FunctionName="chain", Runtime="python3.12", Role=role, Handler="app.handler", Timeout=30,
+                        Code={"ZipFile": make_zip({"app.py": CHAIN})})
+    lam.get_waiter("function_active_v2").wait(FunctionName="chain", WaiterConfig={"Delay": 1})
+    first = json.loads(lam.invoke(FunctionName="chain", Payload=b"{}")["Payload"].read())
+    assert first == {"code": "AccessDeniedException", "message": (
+        f"User: arn:aws:sts::{world['account']}:assumed-role/chain-role/chain is not authorized to perform: "
+        f"lambda:InvokeFunction on resource: {world['arn']} because no identity-based policy allows the "
+        "lambda:InvokeFunction action")}
+    iam.attach_role_policy(RoleName="chain-role", PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaRole")
+    second = json.loads(lam.invoke(FunctionName="chain", Payload=b"{}")["Payload"].read())
+    assert second == {"ok": '"hi"'}  # without redeploying
