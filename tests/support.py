@@ -96,3 +96,45 @@ def client_for(url: str, service: str = "lambda"):
         service, endpoint_url=url, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test",
         config=Config(retries={"max_attempts": 0}, read_timeout=120),
     )
+
+
+class MotoServer:
+    """A moto server (`moto[server]`, the dev dependency) on a free loopback port: the S3, SQS,
+    Kinesis and DynamoDB (Streams) endpoints the tests point lamina and boto3 at."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.output = log_dir / f"moto-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MotoServer:
+        self._log = open(self.output, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto server exited early:\n{self.output.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/moto-api/", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"moto server did not start:\n{self.output.read_text()}")
+
+    def client(self, service: str):
+        return client_for(self.url, service)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()

@@ -61,6 +61,9 @@ class Settings:
     allow_deprecated_runtimes: bool = False
     # The public base URL the service is reached at (for Code.Location and AWS_ENDPOINT_URL).
     public_url: str | None = None
+    # The S3-compatible endpoint Code.S3Bucket/S3Key packages are read from; unset = the SDK's own
+    # AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL, then AWS.
+    s3_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -112,4 +115,5 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "async_backoff_scale": ("LAMINA_ASYNC_BACKOFF_SCALE", float),
     "allow_deprecated_runtimes": ("LAMINA_ALLOW_DEPRECATED_RUNTIMES", _flag),
     "public_url": ("LAMINA_PUBLIC_URL", str),
+    "s3_endpoint_url": ("LAMINA_S3_ENDPOINT_URL", str),
 }

@@ -55,6 +55,7 @@ from lamina.store.logs import LogStore
 from lamina.store.metrics import MetricStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
+from lamina.store.s3_objects import S3Objects
 from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
@@ -94,11 +95,14 @@ class Server:
         )
 
         # The control plane: one object per group of operations, announcing changes on the bus.
-        self.layers = Layers(LayerStore(self.database), self.store, self.blobs, region, account_id)
+        s3_objects = S3Objects(region=region, endpoint_url=settings.s3_endpoint_url)
+        self.layers = Layers(LayerStore(self.database), self.store, self.blobs, region, account_id,
+                             fetch_s3=s3_objects.fetch)
         self.functions = Functions(
             self.store, self.blobs, alias_store, Account(region, account_id),
             runtime_problem=self.runtimes.problem, layer_lookup=self.layers.lookup, publish=bus.publish,
             defer=self.supervisor.defer, allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
+            fetch_s3=s3_objects.fetch,
         )
         self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id)
         self.concurrency = ReservedConcurrency(event_config_store, self.store, region, account_id,

@@ -49,7 +49,7 @@ class Functions:
                  layer_lookup: Callable[[str], dict | None],
                  publish: Callable[[object], None],
                  defer: Callable[[Callable[[], None]], None],
-                 allow_deprecated_runtimes: bool = False) -> None:
+                 allow_deprecated_runtimes: bool = False, fetch_s3: package.Fetch | None = None) -> None:
         self._store = store
         self._blobs = blobs
         self._aliases = aliases
@@ -59,6 +59,7 @@ class Functions:
         self._publish_event = publish
         self._defer = defer
         self._allow_deprecated = allow_deprecated_runtimes
+        self._fetch_s3 = fetch_s3
         self._lock = threading.RLock()
 
     # -- naming ------------------------------------------------------------------------------
@@ -95,9 +96,8 @@ class Functions:
         self._defer(lambda: self._settle(name, publish=bool(params.get("Publish"))))
         return latest
 
-    @staticmethod
-    def _zip_from(code: dict) -> bytes:
-        return package.zip_bytes(code, member="Code", what="function code")
+    def _zip_from(self, code: dict) -> bytes:
+        return package.zip_bytes(code, member="Code", what="function code", fetch=self._fetch_s3)
 
     @staticmethod
     def _check_package(version: FunctionVersion, data: bytes) -> None:
@@ -237,9 +237,10 @@ class Functions:
             return self._begin_update(updated, publish=False)
 
     def update_code(self, params: dict) -> FunctionVersion:
+        self._updatable(params["FunctionName"], params.get("RevisionId"))  # its errors come before S3's
+        zip_bytes = self._zip_from(params)  # outside the lock: reading from S3 may take a while
         with self._lock:
             function = self._updatable(params["FunctionName"], params.get("RevisionId"))
-            zip_bytes = self._zip_from(params)
             updated = function.latest
             if "Architectures" in params:
                 updated = updated.copy(architectures=list(params["Architectures"]))
