@@ -33,6 +33,7 @@ from lamina.api import responses, validation
 from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
 from lamina.api.pipeline import Authenticate, caller_of, pipeline
+from lamina.api.s3_events import s3_event_routes
 from lamina.api.system import system_routes
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
@@ -130,6 +131,8 @@ def create_app(api: Api):
         routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
         routes += system_routes(api.usage)
+    if api.invoker is not None:  # S3 event notifications from an S3-compatible store's webhook
+        routes += s3_event_routes(api.invoker)
     routes += build_routes(api)
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,
