@@ -1,8 +1,9 @@
 """The `lamina` command: `serve` runs the service; the other commands are clients of its HTTP API.
 
 `logs` reads a function's log group through the CloudWatch Logs API (boto3), `cost` reads
-`/system/cost`. Imports lamina.config and lamina.__init__ only (the server lazily, for `serve`);
-never the store, the engine or the HTTP layer.
+`/system/cost`, `build` builds a SAM template's code (lamina.sam). Imports lamina.config,
+lamina.__init__ and lamina.sam only (the server lazily, for `serve`); never the store, the engine
+or the HTTP layer.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -292,6 +294,64 @@ def cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _find_template(given: str | None) -> Path:
+    if given:
+        return Path(given)
+    for name in ("template.yaml", "template.yml", "template.json"):
+        if Path(name).is_file():
+            return Path(name)
+    return Path("template.yaml")
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--parameter-overrides takes KEY=VALUE, not {pair!r}")
+        out[key] = value
+    return out
+
+
+def build(args: argparse.Namespace) -> int:
+    """Build every function and layer of a SAM template into reproducible zips."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from lamina.sam import template as sam_template
+    from lamina.sam.artifacts import ArtifactError, Skipped, plan
+    from lamina.sam.build import build_all
+    from lamina.sam.dependencies import DependencyError
+
+    path = _find_template(args.template)
+    build_dir = Path(args.build_dir) if args.build_dir else path.resolve().parent / ".lamina" / "build"
+    try:
+        planned = plan(sam_template.load(path), path.resolve().parent, _overrides(args.parameter_overrides))
+    except (sam_template.TemplateError, ArtifactError, ValueError) as error:
+        _say(f"build failed: {error}", "red")
+        return 1
+    for skipped in (p for p in planned if isinstance(p, Skipped)):
+        console.print(f"[yellow]skipped[/yellow] {skipped.logical_id}: {skipped.reason}")
+    artifacts = [p for p in planned if not isinstance(p, Skipped)]
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("building", total=None)
+        try:
+            built = build_all(artifacts, build_dir,
+                              step=lambda lid, what: progress.update(task, description=f"{lid}: {what}"))
+        except DependencyError as error:
+            progress.stop()
+            _say(f"build failed: {error}", "red")
+            return 1
+    table = Table(title=f"Built into {build_dir}", title_justify="left")
+    for column in ("Resource", "Type", "Size", "CodeSha256", "Time"):
+        table.add_column(column, justify="right" if column in ("Size", "Time") else "left")
+    for item in built:
+        table.add_row(item.logical_id, item.resource_type.split("::")[-1], f"{item.size / 1024:,.1f} KB",
+                      item.code_sha256[:12] + "…", "cached" if item.cached else f"{item.seconds:.2f} s")
+    console.print(table)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lamina", description="A self-hosted AWS Lambda.")
     parser.add_argument("--version", action="version", version=f"lamina {__version__}")
@@ -328,6 +388,14 @@ def main(argv: list[str] | None = None) -> int:
     price.add_argument("--minutes", type=int, default=None, help="only the last N minutes (default: all)")
     price.add_argument("--json", action="store_true", help="print the report as JSON")
     price.set_defaults(func=cost)
+    make = commands.add_parser("build", help="build a SAM template's functions and layers into zips (no Docker)")
+    make.add_argument("template", nargs="?", default=None,
+                      help="the template (default template.yaml, .yml or .json here)")
+    make.add_argument("--build-dir", default=None, help="where the zips go (default .lamina/build next to the "
+                                                       "template)")
+    make.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                      help="template parameter values")
+    make.set_defaults(func=build)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -64,6 +64,15 @@ class Settings:
     # The S3-compatible endpoint Code.S3Bucket/S3Key packages are read from; unset = the SDK's own
     # AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL, then AWS.
     s3_endpoint_url: str | None = None
+    # Event source endpoints, overriding the SDK's own AWS_ENDPOINT_URL_SQS / _KINESIS / _DYNAMODB_STREAMS
+    # and AWS_ENDPOINT_URL (None: boto3's resolution, i.e. those variables or real AWS).
+    sqs_endpoint_url: str | None = None
+    kinesis_endpoint_url: str | None = None
+    dynamodb_streams_endpoint_url: str | None = None
+    # Amazon MQ brokers lamina reaches: broker ARN → AMQP URL (credentials in the URL).
+    mq_brokers: dict[str, str] = field(default_factory=dict)
+    # Longest pause (seconds) between retries of a poller that cannot reach its source.
+    mapping_backoff_max: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -116,4 +125,9 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "allow_deprecated_runtimes": ("LAMINA_ALLOW_DEPRECATED_RUNTIMES", _flag),
     "public_url": ("LAMINA_PUBLIC_URL", str),
     "s3_endpoint_url": ("LAMINA_S3_ENDPOINT_URL", str),
+    "sqs_endpoint_url": ("LAMINA_SQS_ENDPOINT_URL", str),
+    "kinesis_endpoint_url": ("LAMINA_KINESIS_ENDPOINT_URL", str),
+    "dynamodb_streams_endpoint_url": ("LAMINA_DYNAMODB_STREAMS_ENDPOINT_URL", str),
+    "mq_brokers": ("LAMINA_MQ_BROKERS", _paths),
+    "mapping_backoff_max": ("LAMINA_MAPPING_BACKOFF_MAX", float),
 }

@@ -22,6 +22,7 @@ class Health:
     usage: Callable[[], tuple[int, int]]  # (functions, code bytes)
     engine_stats: Callable[[], dict]
     queued_events: Callable[[], int]
+    mappings: Callable[[], dict] | None = None  # event source mappings: {"byState": {...}, "polling": n}
 
     def document(self) -> dict:
         count, size = self.usage()
@@ -33,5 +34,6 @@ class Health:
             "sandbox": {"backend": self.backend, "notEnforced": list(self.not_enforced())},
             "counts": {"functions": count, "codeBytes": size,
                        **{k: v for k, v in self.engine_stats().items() if k != "backend"},
-                       "queuedEvents": self.queued_events()},
+                       "queuedEvents": self.queued_events(),
+                       **({"eventSourceMappings": self.mappings()} if self.mappings else {})},
         }

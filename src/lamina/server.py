@@ -29,6 +29,7 @@ from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Account, Functions
 from lamina.control.layers import Layers
 from lamina.control.logs import Logs
+from lamina.control.mappings import EventSourceMappings
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.tags import Tags
@@ -42,6 +43,9 @@ from lamina.health import Health
 from lamina.http_server import HttpServer
 from lamina.invoke import Invoker
 from lamina.model import LATEST
+from lamina.pollers.fleet import Pollers
+from lamina.pollers.hooks import Hooks
+from lamina.pollers.sources import Sources
 from lamina.queue.sql import SqlQueue
 from lamina.queue.worker import EventQueue
 from lamina.run_specs import RunSpecs
@@ -52,6 +56,7 @@ from lamina.store.event_configs import EventConfigStore
 from lamina.store.functions import FunctionStore
 from lamina.store.layers import LayerStore
 from lamina.store.logs import LogStore
+from lamina.store.mappings import MappingStore
 from lamina.store.metrics import MetricStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
@@ -114,12 +119,19 @@ class Server:
             ready=self.engine.provisioned_ready, publish=bus.publish,
         )
         self.logs_api = Logs(self.logs, region, account_id)
+        self.sources = Sources({"sqs": settings.sqs_endpoint_url, "kinesis": settings.kinesis_endpoint_url,
+                                "dynamodbstreams": settings.dynamodb_streams_endpoint_url},
+                               settings.mq_brokers, region)
+        self.mappings = EventSourceMappings(MappingStore(self.database), self.store, alias_store, region, account_id,
+                                            publish=bus.publish, probe=self.sources.probe,
+                                            mq_brokers=settings.mq_brokers)
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
             provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
             code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
+            mappings=self.mappings,
         )
 
         # The data plane: admission → invoker → engine, and the durable async queue. Accepting an event
@@ -140,6 +152,14 @@ class Server:
             before_remove=self.log_buffer.stored, on_drop=self.metrics.dropped,
         )
 
+        # Event source mappings: one poller per enabled mapping, feeding batches through the invoker.
+        self.pollers = Pollers(
+            load_all=self.mappings.all, load=self.mappings.find, settle=self.mappings.settle,
+            hooks=Hooks(invoke=self.invoker.deliver, report=self.mappings.report, sources=self.sources,
+                        backoff_max=settings.mapping_backoff_max),
+            factories={},
+        )
+
         # Who keeps in step with what: subscribers in delivery order.
         self.environments = Environments(
             retire=self.engine.retire, provision=self.engine.provision, targets=self.provisioned.targets,
@@ -157,6 +177,7 @@ class Server:
                      events.ProvisionedConcurrencyChanged):
             bus.subscribe(kind, self.environments.provision)
         bus.subscribe(events.ReservedConcurrencyChanged, lambda _: self.admission.set_reserved(reserved()))
+        bus.subscribe(events.MappingChanged, self.pollers.changed)
 
         # Background jobs, /health and the HTTP app.
         self.supervisor.every("log retention expiry", settings.log_expiry_interval, self.logs_api.expire)
@@ -165,6 +186,7 @@ class Server:
             data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
             not_enforced=lambda: self.backend.not_enforced, usage=self.store.usage, engine_stats=self.engine.stats,
             queued_events=self.queue.depth,
+            mappings=lambda: {"byState": self.mappings.counts(), "polling": self.pollers.running()},
         ).document
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   authenticate=anonymous_callers(settings.account_id),
@@ -185,11 +207,13 @@ class Server:
         self.environments.provision()
         self.metrics.start()
         await self.queue.start()
+        await self.pollers.start()
         self.supervisor.start()
         try:
             started = await http.run(on_started=lambda: ready(self) if ready else None)
         finally:
             self.supervisor.stop()
+            await self.pollers.close()
             if not await http.settle():  # the end of the grace closes the queue itself
                 await self.queue.close()
             await self.engine.close()

@@ -35,7 +35,7 @@ def lam(tmp_path_factory, moto):
 
 @pytest.fixture(scope="module")
 def s3(moto):
-    client = moto.client("s3")
+    client = client_for(moto.url, "s3")
     client.create_bucket(Bucket="code")
     return client
 

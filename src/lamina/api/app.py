@@ -28,6 +28,7 @@ from lamina.api import event_configs as event_config_api
 from lamina.api import functions as function_api
 from lamina.api import invoke as invoke_api
 from lamina.api import layers as layer_api
+from lamina.api import mappings as mapping_api
 from lamina.api import request as wire_request
 from lamina.api import responses, validation
 from lamina.api.call import Call
@@ -42,7 +43,8 @@ from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
 
 log = logging.getLogger("lamina.api")
-HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS}
+HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS,
+            **mapping_api.HANDLERS}
 CODE_PATH = "/_lamina/code/{code_hex}.zip"
 
 

@@ -12,6 +12,7 @@ from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Functions
 from lamina.control.layers import Layers
+from lamina.control.mappings import EventSourceMappings
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.tags import Tags
 
@@ -28,3 +29,4 @@ class ControlPlane:
     account: AccountSettings
     region: str
     code_url: Callable[[str], str]  # code hex → download URL
+    mappings: EventSourceMappings | None = None

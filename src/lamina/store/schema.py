@@ -175,3 +175,22 @@ metric_totals = sa.Table(
     sa.Column("first_minute", sa.BigInteger, nullable=False),
     sa.Column("last_minute", sa.BigInteger, nullable=False),
 )
+
+# Event source mappings; `config` holds the AWS members (BatchSize, FilterCriteria, ...) with defaults filled.
+event_source_mappings = sa.Table(
+    "event_source_mappings",
+    metadata,
+    sa.Column("uuid", sa.String(36), primary_key=True),
+    sa.Column("function_name", sa.String(64), nullable=False),
+    sa.Column("qualifier", sa.String(128), nullable=True),
+    sa.Column("event_source_arn", sa.String(1024), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state_reason", sa.String(1024), nullable=False),
+    sa.Column("last_processing_result", sa.String(1024), nullable=True),
+    sa.Column("last_modified", sa.Float, nullable=False),
+    sa.Index("ix_event_source_mappings_function", "function_name"),
+    sa.Index("ix_event_source_mappings_source", "event_source_arn"),
+)
