@@ -73,6 +73,10 @@ class Settings:
     mq_brokers: dict[str, str] = field(default_factory=dict)
     # Longest pause (seconds) between retries of a poller that cannot reach its source.
     mapping_backoff_max: float = 30.0
+    # Kinesis / DynamoDB Streams mappings: the pause after an empty GetRecords per shard (seconds), and
+    # a factor on the retry back-off of failed batches (1.0 = 1 s, 2 s, 4 s... up to a minute).
+    stream_poll_interval: float = 1.0
+    stream_retry_scale: float = 1.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -130,4 +134,6 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "dynamodb_streams_endpoint_url": ("LAMINA_DYNAMODB_STREAMS_ENDPOINT_URL", str),
     "mq_brokers": ("LAMINA_MQ_BROKERS", _paths),
     "mapping_backoff_max": ("LAMINA_MAPPING_BACKOFF_MAX", float),
+    "stream_poll_interval": ("LAMINA_STREAM_POLL_INTERVAL", float),
+    "stream_retry_scale": ("LAMINA_STREAM_RETRY_SCALE", float),
 }

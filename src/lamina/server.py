@@ -46,6 +46,8 @@ from lamina.model import LATEST
 from lamina.pollers.fleet import Pollers
 from lamina.pollers.hooks import Hooks
 from lamina.pollers.sources import Sources
+from lamina.pollers.streams import StreamHooks
+from lamina.pollers.streams import factory as stream_poller
 from lamina.queue.sql import SqlQueue
 from lamina.queue.worker import EventQueue
 from lamina.run_specs import RunSpecs
@@ -61,6 +63,7 @@ from lamina.store.metrics import MetricStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
 from lamina.store.s3_objects import S3Objects
+from lamina.store.stream_checkpoints import CheckpointStore
 from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
@@ -153,11 +156,19 @@ class Server:
         )
 
         # Event source mappings: one poller per enabled mapping, feeding batches through the invoker.
+        checkpoints = CheckpointStore(self.database)
+        streams = stream_poller(StreamHooks(
+            load=checkpoints.load, save=checkpoints.save, role_of=self._role_of,
+            function_arn=lambda name, q: self.functions.arn(name, q),
+            to_function=Destinations(region, account_id, accepted.enqueue).deliver,
+            iterator_age=self.metrics.iterator_age, poll_interval=settings.stream_poll_interval,
+            retry_scale=settings.stream_retry_scale,
+        ))
         self.pollers = Pollers(
             load_all=self.mappings.all, load=self.mappings.find, settle=self.mappings.settle,
             hooks=Hooks(invoke=self.invoker.deliver, report=self.mappings.report, sources=self.sources,
                         backoff_max=settings.mapping_backoff_max),
-            factories={},
+            factories={"kinesis": streams, "dynamodb": streams},
         )
 
         # Who keeps in step with what: subscribers in delivery order.
@@ -192,6 +203,11 @@ class Server:
                                   authenticate=anonymous_callers(settings.account_id),
                                   invoker=self.invoker, logs=self.logs_api,
                                   usage=Usage(self.metrics, self.metric_store)))
+
+    def _role_of(self, name: str, qualifier: str | None) -> str:
+        """The execution role of a mapping's function (its version's, else $LATEST's)."""
+        version = (self.store.get_version(name, qualifier) if qualifier else None) or self.store.get_version(name, LATEST)
+        return version.role if version else ""
 
     def _sample_queue(self) -> None:
         """The async queue's depth and oldest event age, for the metrics."""
