@@ -193,3 +193,116 @@ def test_dynamodb_stream_records(env):
     assert "NewImage" not in remove["dynamodb"] and remove["dynamodb"]["OldImage"]["Message"] == {"S": "Changed"}
     assert remove["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert isinstance(insert["dynamodb"]["ApproximateCreationDateTime"], (int, float))
+
+
+def failure_records(seen, stream_arn) -> list[dict]:
+    return [m["event"] for m in seen if m["kind"] == "failure"
+            and m["event"]["KinesisBatchInfo"]["streamArn"] == stream_arn]
+
+
+def test_bisect_isolates_a_poison_record_and_sends_its_failure_record_to_sqs(env):
+    lam, kinesis, witness, sqs = env["lam"], env["kinesis"], env["witness"], env["sqs"]
+    arn = new_stream(kinesis, "bisect")
+    dlq_url = sqs.create_queue(QueueName="stream-failures")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    items = [("k", f"good-{n}") for n in range(8)]
+    items[5] = ("k", "poison")
+    sent = put(kinesis, "bisect", items)
+    poison_id = next(event_id for event_id, data in sent.items() if data == "poison")
+    lam.create_event_source_mapping(
+        FunctionName="poison", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=8,
+        BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": dlq_arn}})
+    deadline = time.monotonic() + 60
+    failure = None
+    while failure is None:
+        assert time.monotonic() < deadline, "no failure record reached the SQS destination"
+        messages = sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1).get("Messages", [])
+        failure = json.loads(messages[0]["Body"]) if messages else None
+    info = failure["KinesisBatchInfo"]
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["requestContext"]["functionArn"] == f"{FN}:poison"
+    assert failure["requestContext"]["approximateInvokeCount"] == 2
+    assert failure["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    assert failure["version"] == "1.0" and failure["timestamp"].endswith("Z")
+    assert (info["shardId"], info["batchSize"], info["streamArn"]) == ("shardId-000000000000", 1, arn)
+    assert f"{info['shardId']}:{info['startSequenceNumber']}" == poison_id == f"{info['shardId']}:{info['endSequenceNumber']}"
+    # Every good record reached the function in a batch that succeeded (one without the poison record).
+    succeeded = {r["eventID"] for batch in batches(witness.until(lambda seen: seen), arn)
+                 if all(data_of(r) != "poison" for r in batch) for r in batch}
+    witness.until(lambda seen: {r["eventID"] for batch in batches(seen, arn)
+                                if all(data_of(r) != "poison" for r in batch) for r in batch} >= set(sent) - {poison_id})
+    assert succeeded <= set(sent)
+    sizes = [len(batch) for batch in batches(witness.seen, arn)]
+    assert sizes[:3] == [8, 4, 4] and min(sizes) == 1  # halved until the poison record was alone
+
+
+def test_partial_batch_failures_checkpoint_at_the_first_failed_record(env):
+    lam, kinesis, witness = env["lam"], env["kinesis"], env["witness"]
+    arn = new_stream(kinesis, "partial")
+    sent = put(kinesis, "partial", [("k", "a"), ("k", "b"), ("k", "bad"), ("k", "c")])
+    lam.create_event_source_mapping(
+        FunctionName="partial", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"], MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": f"{FN}:sink"}})
+    failure = witness.until(lambda seen: failure_records(seen, arn))[0]
+    got = [[data_of(r) for r in batch] for batch in batches(witness.seen, arn)]
+    assert got == [["a", "b", "bad", "c"], ["bad", "c"]]  # a and b were checkpointed; retried from "bad"
+    info = failure["KinesisBatchInfo"]
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted" and info["batchSize"] == 2
+    bad_id = next(event_id for event_id, data in sent.items() if data == "bad")
+    assert f"{info['shardId']}:{info['startSequenceNumber']}" == bad_id
+
+
+def test_tumbling_window_state_passes_between_invokes(env):
+    lam, kinesis, witness = env["lam"], env["kinesis"], env["witness"]
+    arn = new_stream(kinesis, "windows")
+    lam.create_event_source_mapping(FunctionName="window", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                    BatchSize=2, TumblingWindowInSeconds=2)
+    sent = put(kinesis, "windows", [("k", f"w-{n}") for n in range(5)])
+
+    def finals(seen):
+        events = [m["event"] for m in seen if m["kind"] == "window" and m["event"]["eventSourceARN"] == arn]
+        counted = sum(e["state"].get("count", 0) for e in events if e["isFinalInvokeForWindow"])
+        return events if counted == len(sent) else None
+
+    events = witness.until(finals)
+    first = events[0]
+    assert set(first) == {"Records", "window", "state", "shardId", "eventSourceARN", "isFinalInvokeForWindow",
+                          "isWindowTerminatedEarly"}
+    assert first["state"] == {} and first["shardId"] == "shardId-000000000000"
+    assert first["window"]["start"].endswith("Z") and first["window"]["end"] > first["window"]["start"]
+    for event in events:
+        assert len(event["Records"]) <= 2 and event["isWindowTerminatedEarly"] is False
+        if event["isFinalInvokeForWindow"]:
+            assert event["Records"] == []
+    later = [e for e in events if e["state"]]
+    assert later, "a later invoke of a window carries the state the previous one returned"
+
+
+def test_parallelization_keeps_order_per_partition_key(env):
+    lam, kinesis, witness = env["lam"], env["kinesis"], env["witness"]
+    arn = new_stream(kinesis, "parallel")
+    sent = put(kinesis, "parallel", [(f"user-{n % 4}", f"{n % 4}:{n}") for n in range(40)])
+    lam.create_event_source_mapping(FunctionName="slow", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                    BatchSize=5, ParallelizationFactor=4)
+    records = witness.until(lambda seen: (r := delivered(seen, arn)) and {x["eventID"] for x in r} >= set(sent) and r)
+    for key in range(4):
+        order = [int(data_of(r).split(":")[1]) for r in records if r["kinesis"]["partitionKey"] == f"user-{key}"]
+        assert order == sorted(order) and len(order) == 10
+
+
+def test_shard_split_parents_before_children(env):
+    lam, kinesis, witness = env["lam"], env["kinesis"], env["witness"]
+    arn = new_stream(kinesis, "resharded")
+    before = put(kinesis, "resharded", [(f"p{n}", f"before-{n}") for n in range(10)])
+    kinesis.split_shard(StreamName="resharded", ShardToSplit="shardId-000000000000",
+                        NewStartingHashKey=str(2 ** 127))
+    after = put(kinesis, "resharded", [(f"p{n}", f"after-{n}") for n in range(10)])
+    lam.create_event_source_mapping(FunctionName="record", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                    BatchSize=100)
+    everything = set(before) | set(after)
+    records = witness.until(lambda seen: (r := delivered(seen, arn)) and {x["eventID"] for x in r} >= everything and r)
+    parent_done = max(i for i, r in enumerate(records) if r["eventID"] in before)
+    first_child = min(i for i, r in enumerate(records) if r["eventID"] in after)
+    assert parent_done < first_child
