@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lamina import events
+from lamina import events, patterns
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
@@ -46,6 +46,7 @@ from lamina.model import LATEST
 from lamina.pollers.fleet import Pollers
 from lamina.pollers.hooks import Hooks
 from lamina.pollers.sources import Sources
+from lamina.pollers.sqs import sqs_poller
 from lamina.pollers.streams import StreamHooks
 from lamina.pollers.streams import factory as stream_poller
 from lamina.queue.sql import SqlQueue
@@ -127,7 +128,8 @@ class Server:
                                settings.mq_brokers, region)
         self.mappings = EventSourceMappings(MappingStore(self.database), self.store, alias_store, region, account_id,
                                             publish=bus.publish, probe=self.sources.probe,
-                                            mq_brokers=settings.mq_brokers)
+                                            mq_brokers=settings.mq_brokers,
+                                            compile_pattern=patterns.compile_pattern)
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
@@ -168,7 +170,7 @@ class Server:
             load_all=self.mappings.all, load=self.mappings.find, settle=self.mappings.settle,
             hooks=Hooks(invoke=self.invoker.deliver, report=self.mappings.report, sources=self.sources,
                         backoff_max=settings.mapping_backoff_max),
-            factories={"kinesis": streams, "dynamodb": streams},
+            factories={"sqs": sqs_poller, "kinesis": streams, "dynamodb": streams},
         )
 
         # Who keeps in step with what: subscribers in delivery order.

@@ -20,8 +20,10 @@ nor lamina.api, lamina.invoke or lamina.server. Everything a poller needs arrive
 The interface for a kind of source: a factory `(mapping: EventSourceMapping, hooks: Hooks) ->
 Poller`, registered under the mapping's kind ("sqs", "kinesis", "dynamodb", "mq") in the dict
 handed to `Pollers` (lamina.pollers.fleet). A `Poller` has one coroutine, `run()`, which polls
-until it is cancelled: `Pollers` starts one task per enabled mapping, cancels it when the mapping
-is updated (then starts a new one with the new configuration), disabled or deleted, and on stop.
+until it returns or is cancelled, and may have `stop()`: `Pollers` starts one task per enabled
+mapping and stops it when the mapping is updated (then starts a new one with the new
+configuration), disabled or deleted, and on server stop: `stop()` first (finish the batches in
+flight, start no new one, return from `run()`), cancellation after STOP_WAIT_S.
 A poller must survive its source being unreachable (retry with `hooks.backoff`, report the
 problem) and never let an exception escape `run()` except CancelledError; if one does anyway,
 `Pollers` logs it, reports it and restarts the poller after a pause. Checkpoints (streams) are the

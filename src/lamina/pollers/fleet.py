@@ -19,6 +19,7 @@ from lamina.pollers.hooks import Hooks
 
 log = logging.getLogger("lamina.pollers")
 RESTART_PAUSE_S = 5.0
+STOP_WAIT_S = 10.0  # how long a stopping poller may finish the batches in flight before it is cancelled
 Factory = Callable[[EventSourceMapping, Hooks], object]  # → an object with `async run()`
 
 
@@ -32,6 +33,7 @@ class Pollers:
         self._hooks = hooks
         self._factories = factories
         self._tasks: dict[str, asyncio.Task] = {}
+        self._pollers: dict[str, object] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: set[asyncio.Task] = set()
@@ -76,7 +78,8 @@ class Pollers:
     async def _run(self, mapping: EventSourceMapping, factory: Factory) -> None:
         while True:
             try:
-                await factory(mapping, self._hooks).run()
+                poller = self._pollers[mapping.uuid] = factory(mapping, self._hooks)
+                await poller.run()
                 return
             except asyncio.CancelledError:
                 raise
@@ -89,11 +92,19 @@ class Pollers:
                 await asyncio.sleep(RESTART_PAUSE_S)
 
     async def _stop(self, uuid: str) -> None:
+        """Ask the poller to finish its batches in flight (a poller with `stop()`), then cancel it."""
         task = self._tasks.pop(uuid, None)
-        if task is not None:
+        poller = self._pollers.pop(uuid, None)
+        if task is None:
+            return
+        stop = getattr(poller, "stop", None)
+        if stop is not None:
+            stop()
+            await asyncio.wait({task}, timeout=STOP_WAIT_S)
+        if not task.done():
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            log.info("event source mapping %s: poller stopped", uuid)
+        await asyncio.gather(task, return_exceptions=True)
+        log.info("event source mapping %s: poller stopped", uuid)
 
     async def close(self) -> None:
         self._closed = True
