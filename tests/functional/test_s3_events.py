@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from support import ROLE, LaminaProcess, client_for, make_zip
+from support import REGION, ROLE, LaminaProcess, client_for, make_zip, source_env
 
 APP = 'import json\ndef handler(event, context):\n    print("S3EVENT " + json.dumps(event))\n'
 
@@ -32,8 +32,8 @@ def s3_record(key: str, event_name: str = "ObjectCreated:Put") -> dict:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    process = LaminaProcess(tmp_path_factory.mktemp("s3events") / "data").start()
+def server(tmp_path_factory, moto_server):
+    process = LaminaProcess(tmp_path_factory.mktemp("s3events") / "data", env=source_env(moto_server)).start()
     client = client_for(process.url)
     client.create_function(FunctionName="on-upload", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                            Code={"ZipFile": make_zip({"app.py": APP})})
@@ -52,14 +52,14 @@ def post(server, name: str, body: bytes) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-def delivered(server, count: int, timeout: float = 30.0) -> list[dict]:
+def delivered(server, count: int, timeout: float = 30.0, *, prefix: str = "S3EVENT ") -> list[dict]:
     found: list[dict] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with sqlite3.connect(server.data_dir / "lamina.db") as db:
-            found = [json.loads(m[len("S3EVENT "):]) for (m,) in db.execute(
+            found = [json.loads(m[len(prefix):]) for (m,) in db.execute(
                 "SELECT message FROM log_events WHERE log_group = '/aws/lambda/on-upload' ORDER BY id")
-                if m.startswith("S3EVENT ")]
+                if m.startswith(prefix)]
         if len(found) >= count:
             return found
         time.sleep(0.2)
@@ -86,3 +86,33 @@ def test_test_events_invoke_nothing_and_bad_bodies_get_errors(server):
     assert status == 400 and "Records[0] is not an S3 event record" in body["message"]
     status, body = post(server, "nobody", json.dumps({"Records": [s3_record("c.txt")]}).encode())
     assert status == 404 and body["Message"].startswith("Function not found")
+
+
+def test_s3_to_sqs_to_a_mapping_delivers_the_s3_event(server, moto_server):
+    """AWS's other path: the bucket notifies an SQS queue, an SQS mapping feeds the function."""
+    lam = client_for(server.url)
+    s3, sqs = client_for(moto_server, "s3"), client_for(moto_server, "sqs")
+    url = sqs.create_queue(QueueName="uploads")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.create_bucket(Bucket="uploads")
+    s3.put_bucket_notification_configuration(Bucket="uploads", NotificationConfiguration={"QueueConfigurations": [
+        {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]})
+    lam.create_event_source_mapping(FunctionName="on-upload", EventSourceArn=queue_arn, BatchSize=1)
+    s3.put_object(Bucket="uploads", Key="report.csv", Body=b"a,b\n")
+
+    def s3_records(events):
+        out = []
+        for event in events:
+            for record in event.get("Records", []):
+                if record.get("eventSource") == "aws:sqs":
+                    body = json.loads(record["body"])
+                    out += [r for r in body.get("Records", []) if r.get("eventSource") == "aws:s3"]
+        return out
+
+    deadline = time.monotonic() + 60
+    while not s3_records(delivered(server, 1, timeout=60)):
+        assert time.monotonic() < deadline, "the S3 event did not reach the function through SQS"
+        time.sleep(0.3)
+    record = s3_records(delivered(server, 1))[0]
+    assert record["eventName"].startswith("ObjectCreated:") and record["awsRegion"] == REGION
+    assert record["s3"]["bucket"]["name"] == "uploads" and record["s3"]["object"]["key"] == "report.csv"
