@@ -191,6 +191,8 @@ class Server:
             bus.subscribe(kind, self.environments.provision)
         bus.subscribe(events.ReservedConcurrencyChanged, lambda _: self.admission.set_reserved(reserved()))
         bus.subscribe(events.MappingChanged, self.pollers.changed)
+        bus.subscribe(events.MappingChanged,  # a deleted mapping's stream checkpoints go with it
+                      lambda e: None if self.mappings.find(e.uuid) else checkpoints.forget(e.uuid))
 
         # Background jobs, /health and the HTTP app.
         self.supervisor.every("log retention expiry", settings.log_expiry_interval, self.logs_api.expire)

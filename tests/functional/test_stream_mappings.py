@@ -234,3 +234,83 @@ def test_iterator_age_is_a_metric_per_mapping(env):
     with urllib.request.urlopen(env["server"].url + "/metrics", timeout=10) as response:
         text = response.read().decode()
     assert "lamina_mapping_iterator_age_milliseconds{mapping=" in text
+
+
+def keep_putting_until_delivered(kinesis, witness, name: str, arn: str, prefix: str) -> list[dict]:
+    """Put `prefix-N` records until one reaches the function (the poller's start is not observable)."""
+    deadline = time.monotonic() + 60
+    n = 0
+    while time.monotonic() < deadline:
+        put(kinesis, name, [("k", f"{prefix}-{n}")])
+        n += 1
+        witness.drain()
+        records = delivered(witness.seen, arn)
+        if any(data_of(r).startswith(prefix) for r in records):
+            return records
+        time.sleep(0.5)
+    raise AssertionError(f"no {prefix} record was delivered")
+
+
+def test_starting_positions_latest_and_at_timestamp(env):
+    lam, kinesis, witness = env["lam"], env["kinesis"], env["witness"]
+    latest_arn = new_stream(kinesis, "latest")
+    put(kinesis, "latest", [("k", "old-0"), ("k", "old-1")])
+    lam.create_event_source_mapping(FunctionName="record", EventSourceArn=latest_arn, StartingPosition="LATEST")
+    records = keep_putting_until_delivered(kinesis, witness, "latest", latest_arn, "new")
+    assert not [r for r in records if data_of(r).startswith("old")]
+
+    stamped_arn = new_stream(kinesis, "stamped")
+    put(kinesis, "stamped", [("k", "early")])
+    time.sleep(1.5)  # arrival times are the stream's clock: leave a gap to point between
+    between = time.time() - 0.5
+    put(kinesis, "stamped", [("k", "late-0"), ("k", "late-1")])
+    lam.create_event_source_mapping(FunctionName="record", EventSourceArn=stamped_arn, StartingPosition="AT_TIMESTAMP",
+                                    StartingPositionTimestamp=between)
+    records = witness.until(lambda seen: len(r := delivered(seen, stamped_arn)) >= 2 and r)
+    assert [data_of(r) for r in records] == ["late-0", "late-1"]
+
+
+def test_filter_criteria_skip_records_on_kinesis(env):
+    lam, kinesis, witness = env["lam"], env["kinesis"], env["witness"]
+    arn = new_stream(kinesis, "filtered")
+    items = [("k", json.dumps({"kind": kind, "n": n})) for n, kind in enumerate(["keep", "drop", "keep", "drop"])]
+    items.append(("k", "not json"))
+    put(kinesis, "filtered", items)
+    mapping = lam.create_event_source_mapping(
+        FunctionName="record", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"kind": ["keep"]}})}]})
+    records = witness.until(lambda seen: len(r := delivered(seen, arn)) >= 2 and r)
+    assert [json.loads(data_of(r))["n"] for r in records] == [0, 2]
+    assert mapping["FilterCriteria"] == {"Filters": [{"Pattern": json.dumps({"data": {"kind": ["keep"]}})}]}
+
+
+def test_dynamodb_latest_and_its_failure_record(env):
+    lam, witness = env["lam"], env["witness"]
+    ddb = aws(env["url"], "dynamodb")
+    table = ddb.create_table(TableName="Fails", KeySchema=[{"AttributeName": "Id", "KeyType": "HASH"}],
+                             AttributeDefinitions=[{"AttributeName": "Id", "AttributeType": "S"}],
+                             BillingMode="PAY_PER_REQUEST",
+                             StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+    arn = table["TableDescription"]["LatestStreamArn"]
+    ddb.put_item(TableName="Fails", Item={"Id": {"S": "before"}})
+    lam.create_event_source_mapping(FunctionName="poison", EventSourceArn=arn, StartingPosition="LATEST",
+                                    MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": f"{FN}:sink"}})
+
+    def failures(seen):
+        return [m["event"] for m in seen if m["kind"] == "failure" and "DDBStreamBatchInfo" in m["event"]
+                and m["event"]["DDBStreamBatchInfo"]["streamArn"] == arn]
+
+    deadline = time.monotonic() + 60
+    n = 0
+    while not failures(witness.drain()):
+        assert time.monotonic() < deadline, "no DynamoDB failure record"
+        ddb.put_item(TableName="Fails", Item={"Id": {"S": f"after-{n}"}})
+        n += 1
+        time.sleep(0.5)
+    failure = failures(witness.seen)[0]
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["requestContext"]["approximateInvokeCount"] == 1
+    info = failure["DDBStreamBatchInfo"]
+    assert info["approximateArrivalOfFirstRecord"].endswith("Z") and "." not in info["approximateArrivalOfFirstRecord"]
+    keys = [r["dynamodb"]["Keys"]["Id"]["S"] for batch in batches(witness.seen, arn) for r in batch]
+    assert keys and "before" not in keys and all(k.startswith("after-") for k in keys)

@@ -178,8 +178,13 @@ class ShardReader:
     async def run(self) -> None:
         poller = self.poller
         source = poller.source
-        iterator = await asyncio.to_thread(source.iterator, self.shard.shard_id, self._position())
+        if self.checkpoint.sequence_number is None and self.checkpoint.position == "LATEST":
+            iterator = await self._skip_to_end()
+        else:
+            iterator = await asyncio.to_thread(source.iterator, self.shard.shard_id, self._position())
         wanted = poller.config.batch_size * self.lanes
+        if iterator is None:
+            return await self._finished()
         while True:
             records: list[dict] = []
             gathering_until = time.monotonic() + poller.config.batching_window
@@ -202,12 +207,31 @@ class ShardReader:
             if self.windowed:
                 await self._close_window_if_over(shard_closed=iterator is None)
             if iterator is None:  # a closed shard, read to its end: its children may start
-                self.checkpoint = replace(self.checkpoint, finished=True, window=None)
-                await self.poller.save(self.checkpoint)
-                log.info("event source mapping %s: shard %s finished", poller.mapping.uuid, self.shard.shard_id)
-                return
+                return await self._finished()
             if not records:
                 await asyncio.sleep(poller.stream.poll_interval)
+
+    async def _finished(self) -> None:
+        self.checkpoint = replace(self.checkpoint, finished=True, window=None)
+        await self.poller.save(self.checkpoint)
+        log.info("event source mapping %s: shard %s finished", self.poller.mapping.uuid, self.shard.shard_id)
+
+    async def _skip_to_end(self) -> str | None:
+        """LATEST made durable (DynamoDB Streams has no AT_TIMESTAMP): read past what the shard holds
+        now and write down its last sequence number, so a restart resumes there rather than at a
+        later LATEST that would skip what arrived meanwhile."""
+        source, shard_id = self.poller.source, self.shard.shard_id
+        iterator = await asyncio.to_thread(source.iterator, shard_id, Position(kind="TRIM_HORIZON"))
+        last = None
+        while iterator is not None:
+            read = await asyncio.to_thread(source.read, shard_id, iterator, source.max_limit)
+            if not read.records:
+                break
+            last = stream_records.sequence_of(read.records[-1])
+            iterator = read.next_iterator
+        self.checkpoint = replace(self.checkpoint, sequence_number=last, position="TRIM_HORIZON")
+        await self.poller.save(self.checkpoint)
+        return iterator
 
     def _position(self) -> Position:
         cp = self.checkpoint

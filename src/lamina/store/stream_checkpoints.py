@@ -1,6 +1,6 @@
 """Stream checkpoints in the database: per (mapping, shard), where reading resumes. Written only
 after a batch succeeded (or was given up on), so a restart or a SIGKILL resumes without skipping a
-record. Imports lamina.store.schema only.
+record; forgotten with their mapping. Imports lamina.store.schema only.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from lamina.store.schema import event_source_mappings as mappings
 from lamina.store.schema import stream_checkpoints as table
 
 
@@ -41,7 +42,11 @@ class CheckpointStore:
         key = (table.c.mapping_uuid == mapping_uuid) & (table.c.shard_id == checkpoint.shard_id)
         with self._engine.begin() as conn:
             if conn.execute(table.update().where(key).values(**values)).rowcount == 0:
-                conn.execute(table.insert().values(**values))
+                # Only for a mapping that still exists: a poller ending after its mapping was deleted
+                # leaves nothing behind.
+                exists = conn.execute(sa.select(mappings.c.uuid).where(mappings.c.uuid == mapping_uuid)).first()
+                if exists is not None:
+                    conn.execute(table.insert().values(**values))
 
     def forget(self, mapping_uuid: str) -> None:
         with self._engine.begin() as conn:
