@@ -124,4 +124,4 @@ def put(kinesis, name: str, items: list[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-ENV = {"LAMINA_STREAM_POLL_INTERVAL": "0.1", "LAMINA_STREAM_RETRY_SCALE": "0.05"}
+ENV = {"LAMINA_STREAM_POLL_INTERVAL": "0.1", "LAMINA_STREAM_RETRY_SCALE": "0.05", "LAMINA_MAPPING_BACKOFF_MAX": "2"}

@@ -314,3 +314,26 @@ def test_dynamodb_latest_and_its_failure_record(env):
     assert info["approximateArrivalOfFirstRecord"].endswith("Z") and "." not in info["approximateArrivalOfFirstRecord"]
     keys = [r["dynamodb"]["Keys"]["Id"]["S"] for batch in batches(witness.seen, arn) for r in batch]
     assert keys and "before" not in keys and all(k.startswith("after-") for k in keys)
+
+
+def test_a_missing_stream_shows_in_the_mapping_until_it_exists(env):
+    lam, kinesis, witness = env["lam"], env["kinesis"], env["witness"]
+    arn = "arn:aws:kinesis:us-east-1:123456789012:stream/later"  # moto's account
+    mapping = lam.create_event_source_mapping(FunctionName="record", EventSourceArn=arn, StartingPosition="TRIM_HORIZON")
+
+    def reason() -> str:
+        return lam.get_event_source_mapping(UUID=mapping["UUID"])["StateTransitionReason"]
+
+    deadline = time.monotonic() + 30
+    while not reason().startswith("PROBLEM:"):
+        assert time.monotonic() < deadline, "the poller never showed that the stream is missing"
+        time.sleep(0.3)
+    assert "ResourceNotFoundException" in reason()
+    assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
+    assert new_stream(kinesis, "later") == arn
+    sent = put(kinesis, "later", [("k", "finally")])
+    witness.until(lambda seen: {r["eventID"] for r in delivered(seen, arn)} >= set(sent))
+    deadline = time.monotonic() + 30
+    while reason() != "User action":
+        assert time.monotonic() < deadline, "the problem stayed after the stream appeared"
+        time.sleep(0.3)

@@ -96,6 +96,8 @@ class StreamPoller:
             while True:
                 try:
                     await self._schedule(readers)
+                    if backoff is not None:  # recovered: the problem is over
+                        await self.hooks.tell(self.mapping.uuid, None, None)
                     backoff = None
                     await asyncio.sleep(max(self.stream.poll_interval * 10, 1.0))
                 except asyncio.CancelledError:
