@@ -45,6 +45,7 @@ from lamina.invoke import Invoker
 from lamina.model import LATEST
 from lamina.pollers.fleet import Pollers
 from lamina.pollers.hooks import Hooks
+from lamina.pollers.mq import mq_poller
 from lamina.pollers.sources import Sources
 from lamina.pollers.sqs import sqs_poller
 from lamina.pollers.streams import StreamHooks
@@ -170,7 +171,7 @@ class Server:
             load_all=self.mappings.all, load=self.mappings.find, settle=self.mappings.settle,
             hooks=Hooks(invoke=self.invoker.deliver, report=self.mappings.report, sources=self.sources,
                         backoff_max=settings.mapping_backoff_max),
-            factories={"sqs": sqs_poller, "kinesis": streams, "dynamodb": streams},
+            factories={"sqs": sqs_poller, "mq": mq_poller, "kinesis": streams, "dynamodb": streams},
         )
 
         # Who keeps in step with what: subscribers in delivery order.
