@@ -49,6 +49,10 @@ def window(event, context):
     state["count"] = state.get("count", 0) + len(event["Records"])
     return {"state": state}
 
+def bigwindow(event, context):
+    _witness("bigwindow", {k: v for k, v in event.items() if k != "state"} | {"stateSize": len(json.dumps(event["state"]))})
+    return {"state": {"blob": "x" * 1_100_000}}
+
 def sink(event, context):
     _witness("failure", event)
 '''
@@ -102,10 +106,10 @@ def data_of(record: dict) -> str:
 
 def make_functions(lam, witness: Witness, moto_url: str) -> None:
     env = {"Variables": {"WITNESS_ENDPOINT": moto_url, "WITNESS_URL": witness.url}}
-    for name in ("record", "slow", "poison", "partial", "window", "sink"):
+    for name in ("record", "slow", "poison", "partial", "window", "bigwindow", "sink"):
         lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler=f"app.{name}", Timeout=30,
                             Environment=env, Code={"ZipFile": make_zip({"app.py": APP})})
-    for name in ("record", "slow", "poison", "partial", "window", "sink"):
+    for name in ("record", "slow", "poison", "partial", "window", "bigwindow", "sink"):
         lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
 
 

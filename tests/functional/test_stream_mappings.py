@@ -337,3 +337,22 @@ def test_a_missing_stream_shows_in_the_mapping_until_it_exists(env):
     while reason() != "User action":
         assert time.monotonic() < deadline, "the problem stayed after the stream appeared"
         time.sleep(0.3)
+
+
+def test_window_state_past_one_megabyte_ends_the_window_early(env):
+    lam, kinesis, witness = env["lam"], env["kinesis"], env["witness"]
+    arn = new_stream(kinesis, "bigstate")
+    lam.create_event_source_mapping(FunctionName="bigwindow", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                    BatchSize=1, TumblingWindowInSeconds=300)
+    put(kinesis, "bigstate", [("k", "one"), ("k", "two")])
+
+    def events(seen):
+        found = [m["event"] for m in seen if m["kind"] == "bigwindow" and m["event"]["eventSourceARN"] == arn]
+        return found if len([e for e in found if e["Records"]]) >= 2 else None
+
+    found = witness.until(events)
+    early = [e for e in found if e["isWindowTerminatedEarly"]]
+    assert early and early[0]["isFinalInvokeForWindow"] and early[0]["Records"] == []
+    assert early[0]["stateSize"] > 1_048_576
+    second = [e for e in found if e["Records"]][1]
+    assert second["stateSize"] == 2  # the next records start the window afresh: {}

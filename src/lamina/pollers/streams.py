@@ -88,6 +88,7 @@ class StreamPoller:
         self.source = SOURCES[mapping.kind](hooks.sources, mapping.event_source_arn,
                                             role_arn=stream.role_of(mapping.function_name, mapping.qualifier))
         self._save_lock = asyncio.Lock()
+        self._reader_ended = asyncio.Event()
 
     async def run(self) -> None:
         readers: dict[str, asyncio.Task] = {}
@@ -99,7 +100,13 @@ class StreamPoller:
                     if backoff is not None:  # recovered: the problem is over
                         await self.hooks.tell(self.mapping.uuid, None, None)
                     backoff = None
-                    await asyncio.sleep(max(self.stream.poll_interval * 10, 1.0))
+                    # List again after a while (new shards), or at once when a reader ends (its children).
+                    self._reader_ended.clear()
+                    if not any(task.done() for task in readers.values()):
+                        try:
+                            await asyncio.wait_for(self._reader_ended.wait(), max(self.stream.poll_interval * 10, 1.0))
+                        except TimeoutError:
+                            pass
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # the stream cannot be reached or read: retry with back-off
@@ -133,7 +140,8 @@ class StreamPoller:
                 continue  # parents first: their records come before the children's
             checkpoint = checkpoints.get(shard.shard_id) or Checkpoint(shard.shard_id, position="TRIM_HORIZON")
             reader = ShardReader(self, shard, _as_checkpoint(checkpoint))
-            readers[shard.shard_id] = asyncio.get_running_loop().create_task(reader.run())
+            task = readers[shard.shard_id] = asyncio.get_running_loop().create_task(reader.run())
+            task.add_done_callback(lambda _: self._reader_ended.set())
 
     def _initial(self, shard: Shard) -> Checkpoint:
         position = self.mapping.config.get("StartingPosition", "TRIM_HORIZON")
@@ -307,6 +315,11 @@ class ShardReader:
             step = after_invoke(len(batch), answer, attempts, config, poller.stream.retry_scale)
             if answer is not None and answer.state is not None and (answer.ok or step.commit):
                 self.window = dict(self.window or {}, state=answer.state)
+                if len(json.dumps(answer.state)) > stream_windows.MAX_STATE_BYTES:
+                    await self._final_invoke(terminated_early=True)  # state past 1 MB ends the window
+            if answer is not None and poller.hooks.metrics is not None:
+                poller.hooks.metrics.batch(poller.mapping.uuid, poller.mapping.function_name, len(batch),
+                                           0 if answer.ok else len(batch) - step.commit)
             if answer is not None:
                 await poller.hooks.tell(poller.mapping.uuid, "OK" if answer.ok else "PROBLEM: Function call failed",
                                         None)
@@ -344,12 +357,14 @@ class ShardReader:
             self.checkpoint = replace(self.checkpoint, window=None)
             await self.poller.save(self.checkpoint)
 
-    async def _final_invoke(self) -> None:
-        """The window's last invoke: no new records, its state, isFinalInvokeForWindow true."""
+    async def _final_invoke(self, *, terminated_early: bool = False) -> None:
+        """The window's last invoke: no new records, its state, isFinalInvokeForWindow true (and
+        isWindowTerminatedEarly when its state outgrew 1 MB)."""
         poller, window = self.poller, self.window or {}
         payload = json.dumps(stream_windows.event(
             [], start=window["start"], length=poller.config.tumbling_window, state=window.get("state") or {},
-            shard_id=self.shard.shard_id, source_arn=poller.mapping.event_source_arn, final=True)).encode()
+            shard_id=self.shard.shard_id, source_arn=poller.mapping.event_source_arn, final=True,
+            terminated_early=terminated_early)).encode()
         for attempt in range(FINAL_INVOKE_TRIES):
             try:
                 function_error, _ = await poller.hooks.invoke(poller.mapping.function_name, poller.mapping.qualifier,
