@@ -96,3 +96,50 @@ def client_for(url: str, service: str = "lambda"):
         service, endpoint_url=url, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test",
         config=Config(retries={"max_attempts": 0}, read_timeout=120),
     )
+
+
+class MotoServer:
+    """moto in server mode (`moto_server`, from moto[server]) on a free loopback port: a real SQS,
+    Kinesis and DynamoDB Streams endpoint for the event source mapping tests."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.output = log_dir / f"moto-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MotoServer:
+        executable = Path(sys.executable).parent / "moto_server"
+        self._log = open(self.output, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([str(executable), "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto_server exited early:\n{self.output.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/moto-api/", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"moto_server did not start:\n{self.output.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def source_env(moto_url: str) -> dict[str, str]:
+    """The environment of a lamina whose event sources live in moto (credentials from the standard chain)."""
+    return {"AWS_ENDPOINT_URL_SQS": moto_url, "AWS_ENDPOINT_URL_KINESIS": moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": moto_url, "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION}

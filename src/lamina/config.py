@@ -72,6 +72,23 @@ class Settings:
     # more; environments are renewed when the period moves on.
     execution_credentials_ttl: float = 3600.0
 
+    # The S3-compatible endpoint Code.S3Bucket/S3Key packages are read from; unset = the SDK's own
+    # AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL, then AWS.
+    s3_endpoint_url: str | None = None
+    # Event source endpoints, overriding the SDK's own AWS_ENDPOINT_URL_SQS / _KINESIS / _DYNAMODB_STREAMS
+    # and AWS_ENDPOINT_URL (None: boto3's resolution, i.e. those variables or real AWS).
+    sqs_endpoint_url: str | None = None
+    kinesis_endpoint_url: str | None = None
+    dynamodb_streams_endpoint_url: str | None = None
+    # Amazon MQ brokers lamina reaches: broker ARN → AMQP URL (credentials in the URL).
+    mq_brokers: dict[str, str] = field(default_factory=dict)
+    # Longest pause (seconds) between retries of a poller that cannot reach its source.
+    mapping_backoff_max: float = 30.0
+    # Kinesis / DynamoDB Streams mappings: the pause after an empty GetRecords per shard (seconds), and
+    # a factor on the retry back-off of failed batches (1.0 = 1 s, 2 s, 4 s... up to a minute).
+    stream_poll_interval: float = 1.0
+    stream_retry_scale: float = 1.0
+
     @property
     def loopback(self) -> bool:
         return self.host in ("127.0.0.1", "::1", "localhost") or self.host.startswith("127.")
@@ -129,6 +146,14 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "public_url": ("LAMINA_PUBLIC_URL", str),
     "auth": ("LAMINA_AUTH", str),
     "execution_credentials_ttl": ("LAMINA_EXECUTION_CREDENTIALS_TTL", float),
+    "s3_endpoint_url": ("LAMINA_S3_ENDPOINT_URL", str),
+    "sqs_endpoint_url": ("LAMINA_SQS_ENDPOINT_URL", str),
+    "kinesis_endpoint_url": ("LAMINA_KINESIS_ENDPOINT_URL", str),
+    "dynamodb_streams_endpoint_url": ("LAMINA_DYNAMODB_STREAMS_ENDPOINT_URL", str),
+    "mq_brokers": ("LAMINA_MQ_BROKERS", _paths),
+    "mapping_backoff_max": ("LAMINA_MAPPING_BACKOFF_MAX", float),
+    "stream_poll_interval": ("LAMINA_STREAM_POLL_INTERVAL", float),
+    "stream_retry_scale": ("LAMINA_STREAM_RETRY_SCALE", float),
 }
 
 AUTH_MODES = ("sigv4", "none")

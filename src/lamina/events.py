@@ -3,8 +3,9 @@
 The control plane publishes what changed (a function, an alias, a concurrency setting) as a
 frozen dataclass; the composition root (lamina.server) subscribes the parts that keep in step
 with it (the invoke cache, the engine's environments, delete cascades, admission). Only events
-something publishes today are here: event source mappings, function URL configs add theirs
-beside them when they land. Imports nothing from lamina.
+something publishes today are here (event source mappings announce MappingChanged, EventBridge
+rules RuleChanged); function URL configs add theirs beside them when they land. Imports nothing
+from lamina.
 
 Publishing from a worker thread (control operations run off the event loop) hands delivery to
 the event loop the bus is bound to, so while that loop runs subscribers run on it, in publish
@@ -77,8 +78,15 @@ class RuleChanged:
     rule: str | None
 
 
+@dataclass(frozen=True)
+class MappingChanged:
+    """An event source mapping was created, updated or deleted (the pollers read what it is now)."""
+
+    uuid: str
+
+
 Event = (RuleChanged | FunctionChanged | FunctionDeleted | VersionDeleted | AliasChanged | ProvisionedConcurrencyChanged
-         | ReservedConcurrencyChanged)
+         | ReservedConcurrencyChanged | MappingChanged)
 E = TypeVar("E")
 
 

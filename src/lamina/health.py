@@ -26,6 +26,7 @@ class Health:
     account_id: str = ""
     auth: str = "off"  # "sigv4", "none" (explicitly unauthenticated) or "off" (unauthenticated on loopback)
     auth_warning: str | None = None  # said when lamina serves a non-loopback address without authentication
+    mappings: Callable[[], dict] | None = None  # event source mappings: {"byState": {...}, "polling": n}
 
     def document(self) -> dict:
         count, size = self.usage()
@@ -40,5 +41,6 @@ class Health:
             "auth": {"mode": self.auth, **({"warning": self.auth_warning} if self.auth_warning else {})},
             "counts": {"functions": count, "codeBytes": size,
                        **{k: v for k, v in self.engine_stats().items() if k != "backend"},
-                       "queuedEvents": self.queued_events()},
+                       "queuedEvents": self.queued_events(),
+                       **({"eventSourceMappings": self.mappings()} if self.mappings else {})},
         }

@@ -219,6 +219,13 @@ class Invoker:
         result = await self._execute(target, request, _alias(qualifier))
         return Outcome(200, request_id, result=result, executed_version=result.executed_version)
 
+    async def deliver(self, function_name: str, qualifier: str | None, payload: bytes) -> tuple[str | None, bytes]:
+        """A batch from an event source mapping, invoked synchronously: (function error or None,
+        response payload). Raises LambdaError when it could not run (throttled, gone, not active)."""
+        outcome = await self.invoke(Invocation(function_name, qualifier, payload))
+        assert outcome.result is not None
+        return outcome.result.function_error, outcome.result.payload
+
     async def run_event(self, event: QueuedEvent) -> Attempt:
         """One attempt of a queued event, with its original request id, as the queue sees it."""
         try:

@@ -164,3 +164,21 @@ class AccountUsage:
     unreserved_concurrent_executions: int
     total_code_size: int
     function_count: int
+
+
+@dataclass(frozen=True)
+class EventSourceMapping:
+    """An event source mapping: which source feeds which function, how (the AWS members, defaults
+    filled in), and where it stands (State, StateTransitionReason, LastProcessingResult)."""
+
+    uuid: str
+    function_name: str
+    qualifier: str | None
+    event_source_arn: str
+    kind: str  # "sqs" | "kinesis" | "dynamodb" | "mq"
+    config: dict  # BatchSize, MaximumBatchingWindowInSeconds, FilterCriteria, ScalingConfig, Queues, ...
+    enabled: bool
+    state: str
+    state_reason: str
+    last_processing_result: str | None
+    last_modified: float

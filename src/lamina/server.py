@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lamina import events
+from lamina import events, patterns
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
@@ -33,6 +33,7 @@ from lamina.control.functions import Account, Functions
 from lamina.control.iam import Iam
 from lamina.control.layers import Layers
 from lamina.control.logs import Logs
+from lamina.control.mappings import EventSourceMappings
 from lamina.control.permissions import Permissions
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
@@ -50,6 +51,13 @@ from lamina.health import Health
 from lamina.http_server import HttpServer
 from lamina.invoke import Invoker
 from lamina.model import LATEST
+from lamina.pollers.fleet import Pollers
+from lamina.pollers.hooks import Hooks
+from lamina.pollers.mq import mq_poller
+from lamina.pollers.sources import Sources
+from lamina.pollers.sqs import sqs_poller
+from lamina.pollers.streams import StreamHooks
+from lamina.pollers.streams import factory as stream_poller
 from lamina.queue.sql import SqlQueue
 from lamina.queue.worker import EventQueue
 from lamina.rule_targets import RuleTargets
@@ -64,12 +72,15 @@ from lamina.store.functions import FunctionStore
 from lamina.store.iam import IamStore
 from lamina.store.layers import LayerStore
 from lamina.store.logs import LogStore
+from lamina.store.mappings import MappingStore
 from lamina.store.metrics import MetricStore
 from lamina.store.policies import PolicyStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
 from lamina.store.rules import RuleStore
+from lamina.store.s3_objects import S3Objects
 from lamina.store.stacks import StackStore
+from lamina.store.stream_checkpoints import CheckpointStore
 from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
@@ -122,13 +133,15 @@ class Server:
         )
 
         # The control plane: one object per group of operations, announcing changes on the bus.
+        s3_objects = S3Objects(region=region, endpoint_url=settings.s3_endpoint_url)
         self.layers = Layers(LayerStore(self.database), self.store, self.blobs, region, account_id,
-                             deleted=lambda name, version: self.permissions.layer_version_deleted(name, version))
+                             deleted=lambda name, version: self.permissions.layer_version_deleted(name, version),
+                             fetch_s3=s3_objects.fetch)
         self.functions = Functions(
             self.store, self.blobs, alias_store, Account(region, account_id),
             runtime_problem=self.runtimes.problem, layer_lookup=self.layers.lookup, publish=bus.publish,
             defer=self.supervisor.defer, allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
-            role_assumable=self.sts.lambda_may_assume if auth_on else None,
+            role_assumable=self.sts.lambda_may_assume if auth_on else None, fetch_s3=s3_objects.fetch,
         )
         self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id)
         self.concurrency = ReservedConcurrency(event_config_store, self.store, region, account_id,
@@ -146,13 +159,20 @@ class Server:
         self.authorizer = Authorizer(region=region, account_id=account_id, identity_policies=self.sts.identity_policies,
                                      identity_revision=lambda: self.iam.store.revision,
                                      resource_policy=self.permissions.policy_for, enforcing=auth_on)
+        self.sources = Sources({"sqs": settings.sqs_endpoint_url, "kinesis": settings.kinesis_endpoint_url,
+                                "dynamodbstreams": settings.dynamodb_streams_endpoint_url},
+                               settings.mq_brokers, region)
+        self.mappings = EventSourceMappings(MappingStore(self.database), self.store, alias_store, region, account_id,
+                                            publish=bus.publish, probe=self.sources.probe,
+                                            mq_brokers=settings.mq_brokers,
+                                            compile_pattern=patterns.compile_pattern)
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
             provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
             code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
-            permissions=self.permissions,
+            permissions=self.permissions, mappings=self.mappings,
         )
 
         # The data plane: admission → invoker → engine, and the durable async queue. Accepting an event
@@ -182,6 +202,21 @@ class Server:
                            now_minute=scale.now, publish=bus.publish)
         self.schedule_clock = ScheduleClock(scale, rules=self.rules.scheduled, claim=self.rules.claim,
                                             fire=self.rules.fire, rewind=self.rules.rewind)
+        # Event source mappings: one poller per enabled mapping, feeding batches through the invoker.
+        checkpoints = CheckpointStore(self.database)
+        streams = stream_poller(StreamHooks(
+            load=checkpoints.load, save=checkpoints.save, role_of=self._role_of,
+            function_arn=lambda name, q: self.functions.arn(name, q),
+            to_function=Destinations(region, account_id, accepted.enqueue).deliver,
+            iterator_age=self.metrics.iterator_age, poll_interval=settings.stream_poll_interval,
+            retry_scale=settings.stream_retry_scale,
+        ))
+        self.pollers = Pollers(
+            load_all=self.mappings.all, load=self.mappings.find, settle=self.mappings.settle,
+            hooks=Hooks(invoke=self.invoker.deliver, report=self.mappings.report, sources=self.sources,
+                        backoff_max=settings.mapping_backoff_max),
+            factories={"sqs": sqs_poller, "mq": mq_poller, "kinesis": streams, "dynamodb": streams},
+        )
 
         # Who keeps in step with what: subscribers in delivery order.
         self.environments = Environments(
@@ -205,6 +240,9 @@ class Server:
             bus.subscribe(kind, self.environments.provision)
         bus.subscribe(events.ReservedConcurrencyChanged, lambda _: self.admission.set_reserved(reserved()))
         bus.subscribe(events.RuleChanged, self.schedule_clock.changed)
+        bus.subscribe(events.MappingChanged, self.pollers.changed)
+        bus.subscribe(events.MappingChanged,  # a deleted mapping's stream checkpoints go with it
+                      lambda e: None if self.mappings.find(e.uuid) else checkpoints.forget(e.uuid))
 
         # Background jobs, /health and the HTTP app.
         self.supervisor.every("log retention expiry", settings.log_expiry_interval, self.logs_api.expire)
@@ -218,6 +256,7 @@ class Server:
             queued_events=self.queue.depth, region=region, account_id=account_id, auth=settings.auth or "off",
             auth_warning=("lamina serves a non-loopback address without authentication (--auth none): anyone who "
                           "reaches it can run code" if settings.auth == "none" and not settings.loopback else None),
+            mappings=lambda: {"byState": self.mappings.counts(), "polling": self.pollers.running()},
         ).document
         signatures = SigV4(account_id, self.sts.credentials) if auth_on else None
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
@@ -233,6 +272,11 @@ class Server:
         if self.run_specs.rotated():
             self.invoker.forget_all()
             self.environments.provision()
+
+    def _role_of(self, name: str, qualifier: str | None) -> str:
+        """The execution role of a mapping's function (its version's, else $LATEST's)."""
+        version = (self.store.get_version(name, qualifier) if qualifier else None) or self.store.get_version(name, LATEST)
+        return version.role if version else ""
 
     def _sample_queue(self) -> None:
         """The async queue's depth and oldest event age, for the metrics."""
@@ -250,11 +294,13 @@ class Server:
         await self.queue.start()
         self.rule_targets.bind(asyncio.get_running_loop())
         self.schedule_clock.restart_floor()
+        await self.pollers.start()
         self.supervisor.start()
         try:
             started = await http.run(on_started=lambda: ready(self) if ready else None)
         finally:
             self.supervisor.stop()
+            await self.pollers.close()
             if not await http.settle():  # the end of the grace closes the queue itself
                 self.rule_targets.close()
                 await self.queue.close()

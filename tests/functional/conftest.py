@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import REGION, LaminaProcess, client_for
+from support import REGION, LaminaProcess, MotoServer, client_for
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +45,11 @@ def aws_cli(lamina, tmp_path):
         return out.returncode, parsed, out.stderr
 
     return run
+
+
+@pytest.fixture(scope="module")
+def moto_server(tmp_path_factory):
+    """A moto server (SQS, Kinesis, DynamoDB Streams) on a free loopback port; yields its URL."""
+    server = MotoServer(tmp_path_factory.mktemp("moto")).start()
+    yield server.url
+    server.stop()

@@ -212,7 +212,6 @@ def test_semantic_errors_answer_invalid_parameter_value(lam):
 
 
 @pytest.mark.parametrize(("code", "fragment"), [
-    ({"S3Bucket": "my-bucket", "S3Key": "k.zip"}, "S3Bucket/S3Key"),
     ({"ImageUri": "123.dkr.ecr.us-east-1.amazonaws.com/x:latest"}, "ImageUri"),
 ])
 def test_unsupported_code_sources_say_what_is_supported(lam, code, fragment):

@@ -33,10 +33,12 @@ from lamina.api import iam as iam_api
 from lamina.api import invoke as invoke_api
 from lamina.api import layers as layer_api
 from lamina.api import logs as logs_api
+from lamina.api import mappings as mapping_api
 from lamina.api import permissions as permission_api
 from lamina.api import request as wire_request
 from lamina.api.call import Call
 from lamina.api.pipeline import Authenticate, RequestView, caller_of, pipeline
+from lamina.api.s3_events import s3_event_routes
 from lamina.api.stacks import stack_routes
 from lamina.api.system import system_routes
 from lamina.control.iam import Iam
@@ -51,7 +53,7 @@ from lamina.invoke import Invoker
 
 log = logging.getLogger("lamina.api")
 HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS,
-            **permission_api.HANDLERS}
+            **permission_api.HANDLERS, **mapping_api.HANDLERS}
 CODE_PATH = "/_lamina/code/{code_hex}.zip"
 
 
@@ -183,6 +185,8 @@ def create_app(api: Api):
         routes += system_routes(api.usage)
     if api.stacks is not None:  # /_lamina/stacks: lamina deploy's stack state
         routes += stack_routes(api.stacks)
+    if api.invoker is not None:  # S3 event notifications from an S3-compatible store's webhook
+        routes += s3_event_routes(api.invoker)
     routes += build_routes(api)
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,

@@ -49,6 +49,8 @@ RUNTIME_OPERATIONS = frozenset({"CreateFunction", "UpdateFunctionConfiguration"}
 BARE_NAME_MAX = 64
 # Shape name -> (min, max) enforced instead of the model's (developer-guide limits, reference 2.2).
 RANGE_OVERRIDES = {"MemorySize": (128, 10240), "EphemeralStorageSize": (512, 10240)}
+# Enum shapes whose values AWS lists in another order than the model's (triggers-and-permissions 1.8).
+ENUM_ORDER = {"EventSourcePosition": ("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON")}
 _TYPES = {
     "string": ((str,), "a string"), "blob": ((str, bytes, bytearray), "a string"),
     "integer": ((int,), "a number"), "long": ((int,), "a number"), "double": ((int, float), "a number"),
@@ -219,7 +221,8 @@ def _string_failures(shape: Shape, value: str, bounds: tuple[int | None, int | N
     if pattern is not None and compiled(pattern).fullmatch(value) is None:
         failures.append(f"Member must satisfy regular expression pattern: {pattern}")
     if shape.enum and value not in shape.enum:
-        failures.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+        values = ENUM_ORDER.get(shape.name, shape.enum)
+        failures.append(f"Member must satisfy enum value set: [{', '.join(values)}]")
     return failures
 
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import hashlib
 
-from lamina.model import AccountUsage, EventInvokeConfig, FunctionVersion, ProvisionedConfig
+from lamina.model import (
+    AccountUsage,
+    EventInvokeConfig,
+    EventSourceMapping,
+    FunctionVersion,
+    ProvisionedConfig,
+)
 
 
 def function_configuration(v: FunctionVersion, function_arn: str, region: str, *,
@@ -127,3 +133,16 @@ def account_settings(usage: AccountUsage) -> dict:
         },
         "AccountUsage": {"TotalCodeSize": usage.total_code_size, "FunctionCount": usage.function_count},
     }
+
+
+def event_source_mapping(mapping: EventSourceMapping, mapping_arn: str, function_arn: str) -> dict:
+    """EventSourceMappingConfiguration: the stored members (defaults filled in) and where it stands;
+    FilterCriteria only when set, LastProcessingResult only where the source kind reports one."""
+    out: dict = {"UUID": mapping.uuid}
+    out.update(mapping.config)
+    out.update({"EventSourceArn": mapping.event_source_arn, "FunctionArn": function_arn,
+                "LastModified": mapping.last_modified, "State": mapping.state,
+                "StateTransitionReason": mapping.state_reason, "EventSourceMappingArn": mapping_arn})
+    if mapping.last_processing_result is not None:
+        out["LastProcessingResult"] = mapping.last_processing_result
+    return out

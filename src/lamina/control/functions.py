@@ -50,7 +50,7 @@ class Functions:
                  publish: Callable[[object], None],
                  defer: Callable[[Callable[[], None]], None],
                  allow_deprecated_runtimes: bool = False,
-                 role_assumable: Callable[[str], bool] | None = None) -> None:
+                 role_assumable: Callable[[str], bool] | None = None, fetch_s3: package.Fetch | None = None) -> None:
         self._store = store
         # With auth on: whether Lambda may assume a role (it exists and trusts lambda.amazonaws.com).
         self._role_assumable = role_assumable
@@ -62,6 +62,7 @@ class Functions:
         self._publish_event = publish
         self._defer = defer
         self._allow_deprecated = allow_deprecated_runtimes
+        self._fetch_s3 = fetch_s3
         self._lock = threading.RLock()
 
     # -- naming ------------------------------------------------------------------------------
@@ -103,9 +104,8 @@ class Functions:
         self._defer(lambda: self._settle(name, publish=bool(params.get("Publish"))))
         return latest
 
-    @staticmethod
-    def _zip_from(code: dict) -> bytes:
-        return package.zip_bytes(code, member="Code", what="function code")
+    def _zip_from(self, code: dict) -> bytes:
+        return package.zip_bytes(code, member="Code", what="function code", fetch=self._fetch_s3)
 
     @staticmethod
     def _check_package(version: FunctionVersion, data: bytes) -> None:
@@ -246,9 +246,10 @@ class Functions:
             return self._begin_update(updated, publish=False)
 
     def update_code(self, params: dict) -> FunctionVersion:
+        self._updatable(params["FunctionName"], params.get("RevisionId"))  # its errors come before S3's
+        zip_bytes = self._zip_from(params)  # outside the lock: reading from S3 may take a while
         with self._lock:
             function = self._updatable(params["FunctionName"], params.get("RevisionId"))
-            zip_bytes = self._zip_from(params)
             updated = function.latest
             if "Architectures" in params:
                 updated = updated.copy(architectures=list(params["Architectures"]))

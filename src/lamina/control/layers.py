@@ -28,13 +28,15 @@ NOT_FOUND = "The resource you requested does not exist."
 
 class Layers:
     def __init__(self, store: LayerStore, functions: FunctionStore, blobs: BlobStore, region: str,
-                 account_id: str, deleted: Callable[[str, int], None] = lambda name, version: None) -> None:
+                 account_id: str, deleted: Callable[[str, int], None] = lambda name, version: None, *,
+                 fetch_s3: package.Fetch | None = None) -> None:
         self._store = store
         self._deleted = deleted
         self._functions = functions
         self._blobs = blobs
         self._region = region
         self._account_id = account_id
+        self._fetch_s3 = fetch_s3
 
     def layer_arn(self, name: str, version: int | None = None) -> str:
         return arns.layer_arn(self._region, self._account_id, name, version)
@@ -45,7 +47,8 @@ class Layers:
         return match.group(1) if match else layer_name
 
     def publish(self, params: dict) -> LayerVersion:
-        data = package.zip_bytes(params.get("Content") or {}, member="Content", what="layer content")
+        data = package.zip_bytes(params.get("Content") or {}, member="Content", what="layer content",
+                                 fetch=self._fetch_s3)
         info = archive.check_zip(data)
         blob = self._blobs.put(data)
         layer = LayerVersion(

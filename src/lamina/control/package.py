@@ -1,29 +1,41 @@
-"""Taking a deployment package out of a request (Code.ZipFile of a function, Content.ZipFile of a
-layer): the bytes, or AWS's error for a missing one, and a clear one for sources lamina does
-not fetch (S3 locations, container images). Imports lamina.errors and lamina.store.archive.
+"""Taking a deployment package out of a request (Code of a function, Content of a layer): the
+ZipFile bytes, or the object its S3Bucket/S3Key/S3ObjectVersion name (read through the `fetch`
+callable it is handed), AWS's error for a missing one, and a clear one for sources lamina does not
+run (container images). Imports lamina.errors and lamina.store.archive.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 from lamina.errors import InvalidParameterValueException
 from lamina.store import archive
 
+# (bucket, key, version or None) → the object's bytes, or a LambdaError.
+Fetch = Callable[[str, str, "str | None"], bytes]
 
-def zip_bytes(source: dict, *, member: str, what: str) -> bytes:
+
+def zip_bytes(source: dict, *, member: str, what: str, fetch: Fetch | None = None) -> bytes:
     """`member` is "Code" or "Content"; `what` is "function code" or "layer content"."""
-    if source.get("S3Bucket") or source.get("S3Key") or source.get("S3ObjectVersion"):
-        raise InvalidParameterValueException(
-            f"lamina accepts {what} only as {member}.ZipFile: S3Bucket/S3Key locations are not supported. "
-            "Upload the .zip file itself (e.g. aws lambda ... --zip-file fileb://package.zip)."
-        )
     if source.get("ImageUri"):
         raise InvalidParameterValueException(
             "lamina does not support container image functions (ImageUri): deploy a .zip package with "
-            "Code.ZipFile."
+            "Code.ZipFile or Code.S3Bucket/S3Key."
         )
+    bucket, key = source.get("S3Bucket"), source.get("S3Key")
+    located = bucket or key or source.get("S3ObjectVersion")
     data = source.get("ZipFile")
+    if located and data is not None:
+        raise InvalidParameterValueException(
+            f"Please provide either {member}.ZipFile or {member}.S3Bucket and {member}.S3Key, not both."
+        )
+    if located:
+        if not bucket or not key:
+            raise InvalidParameterValueException(f"Please provide a source for {what}.")
+        if fetch is None:
+            raise InvalidParameterValueException(f"lamina is not configured to read {what} from S3.")
+        return fetch(bucket, key, source.get("S3ObjectVersion") or None)
     if data is None:
         raise InvalidParameterValueException(f"Please provide a source for {what}.")
     if isinstance(data, str):

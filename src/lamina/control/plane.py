@@ -12,6 +12,7 @@ from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Functions
 from lamina.control.layers import Layers
+from lamina.control.mappings import EventSourceMappings
 from lamina.control.permissions import Permissions
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.tags import Tags
@@ -30,3 +31,4 @@ class ControlPlane:
     region: str
     code_url: Callable[[str], str]  # code hex → download URL
     permissions: Permissions | None = None  # resource policies (AddPermission ...)
+    mappings: EventSourceMappings | None = None

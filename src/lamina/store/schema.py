@@ -252,3 +252,39 @@ resource_policies = sa.Table(
     sa.Column("statements", sa.JSON, nullable=False),
     sa.Column("revision_id", sa.String(36), nullable=False),
 )
+
+# Event source mappings; `config` holds the AWS members (BatchSize, FilterCriteria, ...) with defaults filled.
+event_source_mappings = sa.Table(
+    "event_source_mappings",
+    metadata,
+    sa.Column("uuid", sa.String(36), primary_key=True),
+    sa.Column("function_name", sa.String(64), nullable=False),
+    sa.Column("qualifier", sa.String(128), nullable=True),
+    sa.Column("event_source_arn", sa.String(1024), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state_reason", sa.String(1024), nullable=False),
+    sa.Column("last_processing_result", sa.String(1024), nullable=True),
+    sa.Column("last_modified", sa.Float, nullable=False),
+    sa.Index("ix_event_source_mappings_function", "function_name"),
+    sa.Index("ix_event_source_mappings_source", "event_source_arn"),
+)
+
+# Where each shard of a stream mapping resumes: after `sequence_number` (the last record delivered
+# or given up), else at `position` (TRIM_HORIZON / LATEST / AT_TIMESTAMP with `at_timestamp`), the
+# starting position fixed when the mapping first saw the shard; `finished` once a closed shard was
+# read to its end; `window` the open tumbling window (start and state).
+stream_checkpoints = sa.Table(
+    "stream_checkpoints",
+    metadata,
+    sa.Column("mapping_uuid", sa.String(36), primary_key=True),
+    sa.Column("shard_id", sa.String(256), primary_key=True),
+    sa.Column("sequence_number", sa.String(128), nullable=True),
+    sa.Column("position", sa.String(16), nullable=True),
+    sa.Column("at_timestamp", sa.Float, nullable=True),
+    sa.Column("finished", sa.Boolean, nullable=False),
+    sa.Column("window", sa.JSON, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)

@@ -119,6 +119,9 @@ class Metrics:
                                   registry=r)
         self._queue_age = Gauge("lamina_async_oldest_event_age_seconds",
                                 "Age of the oldest queued asynchronous event (AsyncEventAge).", registry=r)
+        self._iterator_age = Gauge("lamina_mapping_iterator_age_milliseconds",
+                                   "Age of the last record a stream mapping read (CloudWatch IteratorAge).",
+                                   ("mapping",), registry=r)
         self._dropped = Counter("lamina_async_dropped_events",
                                 "Asynchronous events dropped without a successful run (AsyncEventsDropped).",
                                 ("function",), registry=r)
@@ -214,6 +217,9 @@ class Metrics:
         """The asynchronous queue's backlog: events held and the age of the oldest one."""
         self._queue_depth.set(depth)
         self._queue_age.set(oldest_age_s)
+
+    def iterator_age(self, mapping_uuid: str, milliseconds: float) -> None:
+        self._iterator_age.labels(mapping_uuid).set(milliseconds)
 
     def dropped(self, function: str) -> None:
         """Count one asynchronous event dropped (too old, retries exhausted, function gone)."""

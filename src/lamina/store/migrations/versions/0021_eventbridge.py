@@ -1,14 +1,14 @@
 """EventBridge: custom event buses, rules (with their schedule clock state) and targets.
 
 Revision ID: 0021
-Revises: 0008
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0008"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

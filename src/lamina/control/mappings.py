@@ -1,0 +1,212 @@
+"""Event source mappings: Create/Get/Update/Delete/ListEventSourceMapping(s), and what the pollers
+read and report about them (their state, StateTransitionReason, LastProcessingResult).
+
+The checks and defaults are lamina.control.mapping_rules'; facts about the source that only the
+source knows (an SQS queue's existence and visibility timeout) come from the `probe` callable the
+server hands in (lamina.pollers.sources), MQ brokers from the configured AMQP URLs. Every change is
+announced as events.MappingChanged. Imports lamina.store, lamina.arn, lamina.errors, lamina.events,
+lamina.model and lamina.control (mapping_rules, paging).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid as uuids
+from collections.abc import Callable, Collection
+
+from lamina import arn as arns
+from lamina.control import mapping_rules as rules
+from lamina.control import paging
+from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
+from lamina.events import MappingChanged
+from lamina.model import LATEST, EventSourceMapping
+from lamina.store.aliases import AliasStore
+from lamina.store.functions import FunctionStore
+from lamina.store.mappings import MappingStore
+
+log = logging.getLogger("lamina.mappings")
+LIST_CAP = 100
+NOT_FOUND = "The resource you requested does not exist."
+# probe(kind, event source ARN) → facts about the source ({"VisibilityTimeout": 30} for SQS) or None when
+# they cannot be learnt now; raises InvalidParameterValueException when the source does not exist.
+Probe = Callable[[str, str], dict | None]
+
+
+class EventSourceMappings:
+    def __init__(self, store: MappingStore, functions: FunctionStore, aliases: AliasStore, region: str,
+                 account_id: str, *, publish: Callable[[object], None], probe: Probe | None = None,
+                 mq_brokers: Collection[str] = (), compile_pattern: Callable[[dict], object] | None = None) -> None:
+        self._store = store
+        self._functions = functions
+        self._aliases = aliases
+        self._region = region
+        self._account_id = account_id
+        self._publish = publish
+        self._probe = probe
+        self._mq_brokers = frozenset(mq_brokers)
+        self._compile_pattern = compile_pattern
+        self._lock = threading.Lock()
+
+    # -- the API --------------------------------------------------------------------------
+    def arn(self, mapping: EventSourceMapping) -> str:
+        return f"arn:aws:lambda:{self._region}:{self._account_id}:event-source-mapping:{mapping.uuid}"
+
+    def function_arn(self, mapping: EventSourceMapping) -> str:
+        return arns.function_arn(self._region, self._account_id, mapping.function_name, mapping.qualifier)
+
+    def _target(self, function_name: str) -> tuple[str, str | None, int]:
+        """The function (name, qualifier) a mapping invokes, and its timeout."""
+        try:
+            ref = arns.parse_function_name(function_name, self._region, self._account_id)
+        except ResourceNotFoundException:
+            raise InvalidParameterValueException("Function does not exist") from None
+        version = self._functions.get_version(ref.name, LATEST) if self._functions.get(ref.name) else None
+        qualifier = ref.qualifier
+        if version is not None and qualifier not in (None, LATEST):
+            if not qualifier.isdigit():
+                alias = self._aliases.get(ref.name, qualifier)
+                version = self._functions.get_version(ref.name, alias.function_version) if alias else None
+            else:
+                version = self._functions.get_version(ref.name, qualifier)
+        if version is None:
+            raise InvalidParameterValueException("Function does not exist")
+        return ref.name, qualifier, version.timeout
+
+    def _check_source(self, kind: str, arn: str, timeout: int) -> None:
+        if kind == rules.MQ and arn not in self._mq_brokers:
+            raise InvalidParameterValueException(
+                f"lamina has no AMQP URL for the broker {arn}: add '{arn}=amqp://USER:PASSWORD@HOST:5672/' "
+                "to LAMINA_MQ_BROKERS.")
+        facts = self._probe(kind, arn) if self._probe is not None else None
+        visibility = (facts or {}).get("VisibilityTimeout")
+        if kind == rules.SQS and visibility is not None and visibility < timeout:
+            raise InvalidParameterValueException(
+                f"Queue visibility timeout: {visibility} seconds is less than Function timeout: {timeout} seconds")
+
+    def _check_duplicate(self, kind: str, arn: str, name: str, qualifier: str | None, uuid: str | None) -> None:
+        if kind == rules.MQ:
+            return
+        for other in self._store.list(event_source_arn=arn):
+            if other.uuid != uuid and other.function_name == name and other.qualifier == qualifier:
+                if kind == rules.SQS:
+                    text = f'An event source mapping with SQS arn (" {arn} ") and function (" {name} ") already exists.'
+                else:
+                    text = f'The event source arn (" {arn} ") and function (" {name} ") provided mapping already exists.'
+                raise ResourceConflictException(
+                    f"{text} Please update or delete the existing mapping with UUID {other.uuid}")
+
+    def create(self, params: dict) -> EventSourceMapping:
+        arn = params.get("EventSourceArn")
+        kind = rules.source_kind(arn, params.get("SelfManagedEventSource"))
+        rules.check_create(kind, arn, params)
+        config = rules.defaults(kind, params)
+        rules.check_values(kind, arn, config)
+        rules.check_filters(config.get("FilterCriteria"), self._compile_pattern)
+        name, qualifier, timeout = self._target(params["FunctionName"])
+        self._check_source(kind, arn, timeout)
+        enabled = params.get("Enabled", True) is not False
+        with self._lock:
+            self._check_duplicate(kind, arn, name, qualifier, None)
+            mapping = EventSourceMapping(
+                uuid=str(uuids.uuid4()), function_name=name, qualifier=qualifier, event_source_arn=arn, kind=kind,
+                config=config, enabled=enabled, state=rules.after_user_action("create", False, enabled),
+                state_reason=rules.USER_REASON[kind], last_processing_result=rules.FIRST_RESULT[kind],
+                last_modified=time.time())
+            self._store.put(mapping)
+        log.info("event source mapping %s created: %s -> %s (%s)", mapping.uuid, arn, self.function_arn(mapping),
+                 mapping.state)
+        self._publish(MappingChanged(mapping.uuid))
+        return mapping
+
+    def get(self, uuid: str) -> EventSourceMapping:
+        mapping = self._store.get(uuid)
+        if mapping is None:
+            raise ResourceNotFoundException(NOT_FOUND)
+        return mapping
+
+    def update(self, params: dict) -> EventSourceMapping:
+        with self._lock:
+            current = self.get(params["UUID"])
+            kind, arn = current.kind, current.event_source_arn
+            rules.check_members(kind, params)
+            config = rules.merged(current.config, params)
+            rules.check_values(kind, arn, config)
+            rules.check_filters(config.get("FilterCriteria"), self._compile_pattern)
+            name, qualifier = current.function_name, current.qualifier
+            if params.get("FunctionName") is not None:
+                name, qualifier, timeout = self._target(params["FunctionName"])
+                self._check_source(kind, arn, timeout)
+                self._check_duplicate(kind, arn, name, qualifier, current.uuid)
+            enabled = current.enabled if params.get("Enabled") is None else bool(params["Enabled"])
+            mapping = EventSourceMapping(
+                uuid=current.uuid, function_name=name, qualifier=qualifier, event_source_arn=arn, kind=kind,
+                config=config, enabled=enabled, state=rules.after_user_action("update", current.enabled, enabled),
+                state_reason=rules.USER_REASON[kind], last_processing_result=current.last_processing_result,
+                last_modified=time.time())
+            self._store.put(mapping)
+        log.info("event source mapping %s updated (%s)", mapping.uuid, mapping.state)
+        self._publish(MappingChanged(mapping.uuid))
+        return mapping
+
+    def delete(self, uuid: str) -> EventSourceMapping:
+        with self._lock:
+            current = self.get(uuid)
+            self._store.delete(uuid)
+        log.info("event source mapping %s deleted", uuid)
+        self._publish(MappingChanged(uuid))
+        return EventSourceMapping(**{**current.__dict__, "state": rules.DELETING,
+                                     "state_reason": rules.USER_REASON[current.kind]})
+
+    def list(self, params: dict) -> tuple[list[EventSourceMapping], str | None]:
+        name = qualifier = None
+        if params.get("FunctionName"):
+            try:
+                ref = arns.parse_function_name(params["FunctionName"], self._region, self._account_id)
+            except ResourceNotFoundException:
+                return [], None
+            name, qualifier = ref.name, ref.qualifier
+        items = self._store.list(function_name=name, event_source_arn=params.get("EventSourceArn") or None)
+        if qualifier is not None:
+            items = [item for item in items if item.qualifier == qualifier]
+        return paging.page(items, params, key=lambda item: item.uuid, cap=LIST_CAP)
+
+    # -- what the pollers read and report ----------------------------------------------------
+    def all(self) -> list[EventSourceMapping]:
+        return self._store.list()
+
+    def find(self, uuid: str) -> EventSourceMapping | None:
+        return self._store.get(uuid)
+
+    def settle(self, uuid: str) -> EventSourceMapping | None:
+        """The pollers applied the mapping: a passing state (Creating, Updating...) comes to rest."""
+        mapping = self._store.get(uuid)
+        if mapping is None:
+            return None
+        state = rules.settled(mapping.state, mapping.enabled)
+        if state != mapping.state:
+            self._store.set_status(uuid, state=state)
+            log.info("event source mapping %s is %s", uuid, state)
+        return self._store.get(uuid)
+
+    def report(self, uuid: str, result: str | None, problem: str | None = None) -> None:
+        """A poller's news: LastProcessingResult (None: unchanged) and the problem it meets, shown in
+        StateTransitionReason until it ends (problem None: back to the user's reason)."""
+        mapping = self._store.get(uuid)
+        if mapping is None:
+            return
+        changes: dict = {}
+        if result is not None and result != mapping.last_processing_result:
+            changes["last_processing_result"] = result
+        reason = problem or rules.USER_REASON[mapping.kind]
+        if reason != mapping.state_reason:
+            changes["state_reason"] = reason
+            if problem:
+                log.warning("event source mapping %s: %s", uuid, problem)
+            else:
+                log.info("event source mapping %s recovered", uuid)
+        self._store.set_status(uuid, **changes)
+
+    def counts(self) -> dict[str, int]:
+        return self._store.count()
