@@ -83,6 +83,7 @@ from lamina.store.stacks import StackStore
 from lamina.store.stream_checkpoints import CheckpointStore
 from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
+from lamina.telemetry.mapping_metrics import MappingMetrics
 from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
 from lamina.tokens import Tokens
@@ -214,7 +215,7 @@ class Server:
         self.pollers = Pollers(
             load_all=self.mappings.all, load=self.mappings.find, settle=self.mappings.settle,
             hooks=Hooks(invoke=self.invoker.deliver, report=self.mappings.report, sources=self.sources,
-                        backoff_max=settings.mapping_backoff_max),
+                        metrics=MappingMetrics(self.metrics.registry), backoff_max=settings.mapping_backoff_max),
             factories={"sqs": sqs_poller, "mq": mq_poller, "kinesis": streams, "dynamodb": streams},
         )
 
