@@ -60,7 +60,16 @@ class ReservedConcurrencyChanged:
     function: str
 
 
-Event = FunctionChanged | FunctionDeleted | AliasChanged | ProvisionedConcurrencyChanged | ReservedConcurrencyChanged
+@dataclass(frozen=True)
+class FunctionUrlChanged:
+    """The URL config of `function` for `qualifier` ($LATEST or an alias) was created, updated or deleted."""
+
+    function: str
+    qualifier: str
+
+
+Event = (FunctionChanged | FunctionDeleted | AliasChanged | ProvisionedConcurrencyChanged | ReservedConcurrencyChanged
+         | FunctionUrlChanged)
 E = TypeVar("E")
 
 

@@ -26,6 +26,7 @@ from lamina.control.aliases import Aliases
 from lamina.control.cascade import Cascade
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
+from lamina.control.function_urls import FunctionUrls
 from lamina.control.functions import Account, Functions
 from lamina.control.layers import Layers
 from lamina.control.logs import Logs
@@ -49,6 +50,7 @@ from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.event_configs import EventConfigStore
+from lamina.store.function_urls import FunctionUrlStore
 from lamina.store.functions import FunctionStore
 from lamina.store.layers import LayerStore
 from lamina.store.logs import LogStore
@@ -59,6 +61,7 @@ from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
+from lamina.url_hosts import function_url
 
 
 class Server:
@@ -110,12 +113,16 @@ class Server:
             ready=self.engine.provisioned_ready, publish=bus.publish,
         )
         self.logs_api = Logs(self.logs, region, account_id)
+        self.function_urls = FunctionUrls(
+            FunctionUrlStore(self.database), self.store, alias_store, region, account_id,
+            url_for=lambda url_id: function_url(settings.base_url, url_id, region), publish=bus.publish)
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
             provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
             code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
+            function_urls=self.function_urls,
         )
 
         # The data plane: admission → invoker → engine, and the durable async queue. Accepting an event
@@ -141,7 +148,7 @@ class Server:
             retire=self.engine.retire, provision=self.engine.provision, targets=self.provisioned.targets,
             version=self.store.get_version, spec_for=self.run_specs.for_version,
         )
-        cascade = Cascade(self.event_configs, self.concurrency, self.provisioned)
+        cascade = Cascade(self.event_configs, self.concurrency, self.provisioned, self.function_urls)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged):
             bus.subscribe(kind, self.invoker.changed)
         for kind in (events.FunctionChanged, events.AliasChanged, events.ProvisionedConcurrencyChanged):

@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from lamina.api import aliases as alias_api
 from lamina.api import event_configs as event_config_api
+from lamina.api import function_urls as function_url_api
 from lamina.api import functions as function_api
 from lamina.api import invoke as invoke_api
 from lamina.api import layers as layer_api
@@ -41,7 +42,8 @@ from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
 
 log = logging.getLogger("lamina.api")
-HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS}
+HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS,
+            **function_url_api.HANDLERS}
 CODE_PATH = "/_lamina/code/{code_hex}.zip"
 
 

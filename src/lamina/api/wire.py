@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import hashlib
 
-from lamina.model import AccountUsage, EventInvokeConfig, FunctionVersion, ProvisionedConfig
+from lamina.model import (
+    AccountUsage,
+    EventInvokeConfig,
+    FunctionUrlConfig,
+    FunctionVersion,
+    ProvisionedConfig,
+)
 
 
 def function_configuration(v: FunctionVersion, function_arn: str, region: str, *,
@@ -127,3 +133,18 @@ def account_settings(usage: AccountUsage) -> dict:
         },
         "AccountUsage": {"TotalCodeSize": usage.total_code_size, "FunctionCount": usage.function_count},
     }
+
+
+def function_url_config(config: FunctionUrlConfig, function_url: str, function_arn: str, *,
+                        created: bool = False) -> dict:
+    """A function URL config: Create's shape (no LastModifiedTime) with `created`, else Get/Update's
+    and a list item's. Cors and InvokeMode only when they were given."""
+    out: dict = {"FunctionUrl": function_url, "FunctionArn": function_arn, "AuthType": config.auth_type}
+    if config.cors is not None:
+        out["Cors"] = dict(config.cors)
+    out["CreationTime"] = config.creation_time
+    if not created:
+        out["LastModifiedTime"] = config.last_modified_time
+    if config.invoke_mode is not None:
+        out["InvokeMode"] = config.invoke_mode
+    return out

@@ -10,6 +10,7 @@ from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
+from lamina.control.function_urls import FunctionUrls
 from lamina.control.functions import Functions
 from lamina.control.layers import Layers
 from lamina.control.provisioned import ProvisionedConcurrency
@@ -28,3 +29,4 @@ class ControlPlane:
     account: AccountSettings
     region: str
     code_url: Callable[[str], str]  # code hex → download URL
+    function_urls: FunctionUrls | None = None
