@@ -20,6 +20,8 @@ from lamina import events
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
+from lamina.api.url_auth import signature_form
+from lamina.api.url_lane import UrlServing
 from lamina.config import Settings
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
@@ -172,7 +174,10 @@ class Server:
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   authenticate=anonymous_callers(settings.account_id),
                                   invoker=self.invoker, logs=self.logs_api,
-                                  usage=Usage(self.metrics, self.metric_store)))
+                                  usage=Usage(self.metrics, self.metric_store),
+                                  url_serving=UrlServing(self.function_urls, authorize=signature_form(region),
+                                                         region=region, base_url=settings.base_url,
+                                                         port=settings.port)))
 
     def _sample_queue(self) -> None:
         """The async queue's depth and oldest event age, for the metrics."""

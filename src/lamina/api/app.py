@@ -1,5 +1,6 @@
-"""The ASGI application: the request pipeline in front of the Invoke fast lane and the routes of
-every other implemented Lambda operation, the Logs endpoint, /system, /health and code downloads.
+"""The ASGI application: the request pipeline in front of the function URL lane, the
+InvokeWithResponseStream and Invoke fast lanes and the routes of every other implemented Lambda
+operation, the Logs endpoint, /system, /health and code downloads.
 
 Every request first passes lamina.api.pipeline (the caller's identity); routes come from botocore's
 model (each operation's method and requestUri), so paths match AWS's exactly; operations sharing a
@@ -28,9 +29,9 @@ from lamina.api import event_configs as event_config_api
 from lamina.api import function_urls as function_url_api
 from lamina.api import functions as function_api
 from lamina.api import invoke as invoke_api
+from lamina.api import invoke_stream, responses, url_lane, validation
 from lamina.api import layers as layer_api
 from lamina.api import request as wire_request
-from lamina.api import responses, validation
 from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
 from lamina.api.pipeline import Authenticate, caller_of, pipeline
@@ -56,6 +57,7 @@ class Api:
     invoker: Invoker | None = None
     logs: Logs | None = None
     usage: Usage | None = None
+    url_serving: url_lane.UrlServing | None = None  # function URLs (with an invoker)
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -138,5 +140,9 @@ def create_app(api: Api):
     })
     # A trailing slash or an empty path parameter is an unknown operation, as on AWS, not a 307.
     app.router.redirect_slashes = False
-    dispatch = invoke_api.fast_lane(api.invoker, app) if api.invoker is not None else app
+    dispatch = app
+    if api.invoker is not None:
+        dispatch = invoke_stream.lane(api.invoker, invoke_api.fast_lane(api.invoker, app))
+        if api.url_serving is not None:  # first: any path on a URL's host belongs to the URL
+            dispatch = url_lane.lane(api.url_serving, api.invoker, dispatch)
     return pipeline(api.authenticate, dispatch)

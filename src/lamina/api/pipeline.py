@@ -8,7 +8,7 @@ steps here; a LambdaError they raise is answered in the protocol the request spe
 exception is logged and answered as the internal error). Then it reads the body within the route's
 cap (lamina.api.body): too large is refused before dispatch, a client gone mid-body is dropped
 without an answer; dispatch finds the body in `scope[BODY]` and, through `receive`, once more.
-Imports lamina.identity, lamina.errors and lamina.api (responses, body) only.
+Imports lamina.identity, lamina.errors, lamina.url_hosts and lamina.api (responses, body) only.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
+from lamina import url_hosts
 from lamina.api import body, responses
 from lamina.api.body import BODY
 from lamina.errors import LambdaError, ServiceException
@@ -69,8 +70,15 @@ def speaks_json11(view: RequestView) -> bool:
     return view.path == "/" and b"x-amz-target" in view.headers
 
 
+def is_function_url(view: RequestView) -> bool:
+    """Whether the request is for a function URL (by its Host header or the /lambda-url/ path)."""
+    return url_hosts.from_host(view.headers.get(b"host")) is not None or view.path.startswith(url_hosts.PATH_PREFIX)
+
+
 def refusal(view: RequestView, error: LambdaError) -> responses.RawResponse:
     """A pipeline step's error, written in the protocol the request speaks."""
+    if is_function_url(view):
+        return responses.function_url_error(error.status, error.code, error.message)
     if speaks_json11(view):
         return responses.json11_error(error.code, error.message, error.status)
     return responses.rest_json_error(error)

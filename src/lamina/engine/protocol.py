@@ -30,8 +30,11 @@ RESULT = 4  # header: ct (content type), rss; payload: the response bytes
 ERROR = 5  # the handler failed; header: type, rss; payload: the error body (JSON)
 STREAM = 6  # stdout/stderr bytes; split into log lines by the engine
 RECORD = 7  # one log event (a logging record or an error report); UTF-8 text
+CHUNK = 8  # a piece of a streamed response, as the runtime produced it; header: ct (first chunk only)
+# A streamed response then ends with RESULT (header streamed: 1, empty payload) or ERROR.
 
 MAX_RESPONSE = 6_291_556  # larger RESULT/ERROR payloads are skipped, not buffered
+STREAM_LIMIT = 200 * 1024 * 1024  # a streamed response's maximum (reference 2.10: 200 MB)
 MAX_HEADER = 1 << 20
 READ_BUFFER = 1 << 16
 
