@@ -37,12 +37,12 @@ exports.handler = awslambda.streamifyResponse(async (event, responseStream, cont
     }
   }
   stream.write(JSON.stringify({ first: Date.now() }) + "\\n");
-  await new Promise((resolve) => setTimeout(resolve, %d));
+  await new Promise((resolve) => setTimeout(resolve, PAUSE));
   if (input.fail) throw new Error("failed mid-stream");
   stream.write({ last: Date.now() });
   stream.end();
 });
-""" % PAUSE_MS
+""".replace("PAUSE", str(PAUSE_MS))
 
 BOOTSTRAP = """#!/usr/bin/env python3
 import base64, http.client, json, os, time
@@ -61,11 +61,11 @@ while True:
     conn.putheader("Content-Type", "application/vnd.awslambda.http-integration-response" if url else "text/plain")
     conn.endheaders()
     def chunk(data):
-        conn.send(b"%%x\\r\\n%%s\\r\\n" %% (len(data), data))
+        conn.send(b"%x\\r\\n%s\\r\\n" % (len(data), data))
     if url:
         chunk(json.dumps({"statusCode": 202, "headers": {"x-streamed": "custom"}}).encode() + bytes(8))
     chunk((json.dumps({"first": int(time.time() * 1000)}) + "\\n").encode())
-    time.sleep(%f)
+    time.sleep(PAUSE)
     if event.get("fail"):
         error = base64.b64encode(json.dumps({"errorMessage": "broke", "errorType": "StreamError"}).encode())
         conn.send(b"0\\r\\nLambda-Runtime-Function-Error-Type: StreamError\\r\\n"
@@ -75,7 +75,7 @@ while True:
         conn.send(b"0\\r\\n\\r\\n")
     conn.getresponse().read()
     conn.close()
-""" % (PAUSE_MS / 1000)
+""".replace("PAUSE", str(PAUSE_MS / 1000))
 
 
 def package(files: dict[str, str]) -> bytes:
