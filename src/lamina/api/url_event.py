@@ -34,10 +34,19 @@ def is_text(content_type: str | None) -> bool:
     return media.startswith(TEXT_TYPES) or media.endswith(TEXT_SUFFIXES)
 
 
+_last_time: tuple[int, str] = (-1, "")
+
+
 def request_time(epoch_ms: int) -> str:
-    """`12/Mar/2020:19:03:58 +0000`."""
-    t = time.gmtime(epoch_ms / 1000)
-    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+    """`12/Mar/2020:19:03:58 +0000` (the last second's text is reused: it is asked for per request)."""
+    global _last_time
+    second = epoch_ms // 1000
+    if _last_time[0] == second:
+        return _last_time[1]
+    t = time.gmtime(second)
+    text = f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+    _last_time = (second, text)
+    return text
 
 
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[dict[str, str], list[str]]:
@@ -105,5 +114,8 @@ def build(*, method: str, raw_path: str, raw_query: str, headers: Iterable[tuple
     return event
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def encode(event: dict) -> bytes:
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODE(event).encode()
