@@ -62,6 +62,14 @@ while True:
     conn.endheaders()
     def chunk(data):
         conn.send(b"%x\\r\\n%s\\r\\n" % (len(data), data))
+    if event.get("size"):
+        block = bytes(range(256)) * 256
+        for _ in range(event["size"] // len(block)):
+            chunk(block)
+        conn.send(b"0\\r\\n\\r\\n")
+        conn.getresponse().read()
+        conn.close()
+        continue
     if url:
         chunk(json.dumps({"statusCode": 202, "headers": {"x-streamed": "custom"}}).encode() + bytes(8))
     chunk((json.dumps({"first": int(time.time() * 1000)}) + "\\n").encode())
@@ -229,3 +237,17 @@ def test_a_client_leaving_mid_stream_stops_the_function(lam, server):
     # the environment that served it was ended with its event, and the function still answers
     response = lam.invoke_with_response_stream(FunctionName="node", Payload=b"{}")
     assert any("PayloadChunk" in event for event in response["EventStream"])
+
+
+def test_a_large_stream_arrives_whole_through_backpressure_and_the_bandwidth_cap(lam):
+    size = 7 * 1024 * 1024  # past the 6 MB sent at full speed
+    response = lam.invoke_with_response_stream(FunctionName="custom", Payload=json.dumps({"size": size}).encode())
+    data = b"".join(event["PayloadChunk"]["Payload"] for event in response["EventStream"] if "PayloadChunk" in event)
+    assert len(data) == size and data[:256] == bytes(range(256))
+
+
+def test_a_buffered_invoke_of_a_stream_over_6_mb_is_too_large(lam):
+    response = lam.invoke(FunctionName="custom", Payload=json.dumps({"size": 7 * 1024 * 1024}).encode())
+    assert response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
+    assert lam.invoke(FunctionName="custom", Payload=b"{}")["StatusCode"] == 200  # a new environment answers

@@ -81,6 +81,7 @@ class Environment:
         self._streamed = 0
         self._began = False
         self._chunks: list[bytes] = []
+        self._paused = False
 
     def __repr__(self) -> str:
         return f"<Environment {self.id} {self.spec.function_name}:{self.spec.version} {self.state.value}>"
@@ -168,6 +169,12 @@ class Environment:
             stream.begin(self._stream_type, self.spec.version)
         if payload:
             stream.write(payload)
+
+    def _pause(self, paused: bool) -> None:
+        """Hold the runtime back (its frames stay unread) while the stream's reader is behind."""
+        if self._channel is not None and self._paused != paused:
+            self._paused = paused
+            self._channel.pause(paused)
 
     def _reader_gone(self) -> None:
         waiter = self._waiter
@@ -340,7 +347,7 @@ class Environment:
         self._stream, self._stream_type, self._streamed, self._began, self._chunks = (
             request.stream, STREAM_TYPE, 0, False, [])
         if request.stream is not None:
-            request.stream.attach(self._reader_gone)
+            request.stream.attach(self._reader_gone, self._pause)
         started = time.perf_counter()
         self._channel.send(frames.INVOKE, (header + "}").encode(), request.payload or b"{}")  # type: ignore[union-attr]
         timer = self._loop.call_later(spec.timeout_s, self._expire, waiter)
@@ -365,6 +372,7 @@ class Environment:
                 payload = b"".join(self._chunks)
             content_type = self._stream_type
         self._stream, self._chunks = None, []
+        self._pause(False)
         if kind == "result":
             if detail.get("streamed"):
                 streamed = streamed or self._began

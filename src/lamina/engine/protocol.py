@@ -72,6 +72,9 @@ class Channel(Protocol):
 
     def send(self, kind: int, header: dict | bytes | None = None, payload: bytes = b"") -> None: ...
 
+    def pause(self, paused: bool) -> None:
+        """Stop (or resume) reading the runtime's frames: backpressure for a slow stream reader."""
+
     def close(self) -> None: ...
 
 
@@ -188,6 +191,14 @@ class SocketChannel:
             self._transport.write(encode(kind, header, payload))
         else:
             self._transport.writelines((encode_head(kind, header, len(payload)), payload))
+
+    def pause(self, paused: bool) -> None:
+        if self._transport.is_closing():
+            return
+        if paused:
+            self._transport.pause_reading()
+        else:
+            self._transport.resume_reading()
 
     def close(self) -> None:
         self._transport.close()

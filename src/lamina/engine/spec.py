@@ -46,13 +46,14 @@ class RunSpec:
 class ResponseStream(Protocol):
     """Where a streamed response goes while the function produces it (the HTTP layer's writer).
     `begin` is called once, before the first `write`, with the stream's content type and the version
-    that runs; `attach` hands over how to stop the invocation when the reader goes away."""
+    that runs; `attach` hands over how to stop the invocation when the reader goes away (`abort`) and
+    how to hold the runtime back while the reader is behind (`pause(True)`, then `pause(False)`)."""
 
     def begin(self, content_type: str, executed_version: str) -> None: ...
 
     def write(self, data: bytes) -> None: ...
 
-    def attach(self, abort: Callable[[], None]) -> None: ...
+    def attach(self, abort: Callable[[], None], pause: Callable[[bool], None]) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ class Recorder:
     def write(self, data: bytes) -> None:
         self.items.append(data)
 
-    def attach(self, abort) -> None:
+    def attach(self, abort, pause) -> None:
         self.abort = abort
+        self.pause = pause
 
 
 def streaming(pieces, end=(protocol.RESULT, {"rss": 1, "streamed": 1}, b""), gap=0.01):
