@@ -77,6 +77,7 @@ function responseStream(requestId) {
   let settle;
   const finished = new Promise((resolve) => { settle = resolve; });
   let first = true;
+  let failure = null; // the trailers of an error, sent once every write before it went out
   const open = () => {
     if (request) return;
     request = http.request({ host: HOST, port: PORT, method: "POST", agent,
@@ -99,6 +100,7 @@ function responseStream(requestId) {
     },
     final(callback) {
       open();
+      if (failure) request.addTrailers(failure);
       request.end();
       callback();
     },
@@ -113,10 +115,9 @@ function responseStream(requestId) {
   stream.opened = () => request !== null;
   stream.fail = (error) => {
     const response = toRapidResponse(error);
-    open();
-    request.addTrailers({ [ERROR_TYPE]: response.errorType,
-      [ERROR_BODY]: Buffer.from(JSON.stringify(response)).toString("base64") });
-    request.end();
+    failure = { [ERROR_TYPE]: response.errorType,
+      [ERROR_BODY]: Buffer.from(JSON.stringify(response)).toString("base64") };
+    if (!stream.writableEnded) stream.end();
   };
   stream.finished = finished;
   return stream;
