@@ -44,6 +44,7 @@ class ChunkQueue:
         self._abort: Callable[[], None] | None = None
         self._pause: Callable[[bool], None] | None = None
         self._paused = False
+        self._aborted = False  # the reader left before the engine attached (e.g. during a cold start)
 
     def begin(self, content_type: str, executed_version: str) -> None:
         self.items.put_nowait((content_type, executed_version))
@@ -58,6 +59,8 @@ class ChunkQueue:
     def attach(self, abort: Callable[[], None], pause: Callable[[bool], None]) -> None:
         self._abort = abort
         self._pause = pause
+        if self._aborted:
+            self.abort()
 
     def taken(self, item: Item) -> None:
         if isinstance(item, bytes):
@@ -67,6 +70,7 @@ class ChunkQueue:
                 self._pause(False)
 
     def abort(self) -> None:
+        self._aborted = True
         abort, self._abort = self._abort, None
         if abort is not None:
             abort()

@@ -95,3 +95,11 @@ def test_a_client_leaving_aborts_the_invocation():
         return await relay(invocation(), queue, receive, take), stopped.is_set()
 
     assert run(scenario) == (None, True)
+
+
+def test_a_reader_gone_before_the_engine_attached_is_aborted_at_attach():
+    queue = ChunkQueue()
+    queue.abort()
+    stopped: list[bool] = []
+    queue.attach(lambda: stopped.append(True), lambda paused: None)
+    assert stopped == [True]
