@@ -156,6 +156,7 @@ class Server:
         for kind in (events.FunctionChanged, events.AliasChanged, events.ProvisionedConcurrencyChanged):
             bus.subscribe(kind, cascade.changed)
         bus.subscribe(events.FunctionDeleted, cascade.deleted)
+        bus.subscribe(events.FunctionUrlChanged, self.function_urls.changed)
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.environments.retire)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,

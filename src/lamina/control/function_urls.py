@@ -1,5 +1,6 @@
 """Function URL configs: Create/Get/Update/Delete/ListFunctionUrlConfigs, and the lookup by URL id
-the serving path asks on every request (kept in memory; this object is the only writer).
+the serving path asks on every request (kept in memory, dropped by the FunctionUrlChanged events
+this object announces: server.py subscribes `changed`).
 
 One URL per function and qualifier ($LATEST or an alias; the service model's pattern already
 refuses version numbers and `$LATEST` given explicitly). Changes are announced as
@@ -67,12 +68,15 @@ class FunctionUrls:
             raise ResourceNotFoundException(NO_CONFIG)
         return config
 
-    def _changed(self, config: FunctionUrlConfig, *, gone: bool = False) -> None:
-        with self._lock:
-            self._by_id.pop(config.url_id, None)
-            if not gone:
-                self._by_id[config.url_id] = config
+    def _changed(self, config: FunctionUrlConfig) -> None:
         self._publish(FunctionUrlChanged(config.function_name, config.qualifier))
+
+    def changed(self, event: FunctionUrlChanged) -> None:
+        """The subscriber of FunctionUrlChanged: the URL of that function and qualifier is read anew."""
+        with self._lock:
+            for url_id in [key for key, config in self._by_id.items()
+                           if (config.function_name, config.qualifier) == (event.function, event.qualifier)]:
+                del self._by_id[url_id]
 
     def create(self, params: dict) -> FunctionUrlConfig:
         name, qualifier = self._target(params)
@@ -117,7 +121,7 @@ class FunctionUrls:
         qualifier = arns.merge_qualifier(ref.qualifier, params.get("Qualifier")) or LATEST
         config = self._existing(ref.name, qualifier)
         self._store.delete(ref.name, qualifier)
-        self._changed(config, gone=True)
+        self._changed(config)
 
     def list(self, params: dict) -> tuple[list[FunctionUrlConfig], str | None]:
         name, _ = self._target(params)

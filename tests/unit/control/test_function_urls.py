@@ -24,8 +24,13 @@ def urls(tmp_path):
     functions.create(Function("f", version))
     aliases.create(Alias("f", "live", "$LATEST"))
     published: list = []
+
+    def publish(event):  # delivered as server.py wires it
+        published.append(event)
+        service.changed(event)
+
     service = FunctionUrls(FunctionUrlStore(database), functions, aliases, "us-east-1", "000000000000",
-                           url_for=lambda url_id: f"http://{url_id}/", publish=published.append)
+                           url_for=lambda url_id: f"http://{url_id}/", publish=publish)
     service.published = published  # type: ignore[attr-defined]
     return service
 
@@ -57,6 +62,7 @@ def test_missing_things(urls, call, params, message):
 
 def test_lookup_by_id_follows_updates_and_deletes(urls):
     config = urls.create({"FunctionName": "f", "AuthType": "NONE"})
+    assert urls.cached(config.url_id) is None and urls.by_id(config.url_id) == config
     assert urls.cached(config.url_id) == config
     updated = urls.update({"FunctionName": "arn:aws:lambda:us-east-1:000000000000:function:f",
                            "Cors": {"AllowOrigins": ["*"]}})
