@@ -104,3 +104,29 @@ def test_a_buffered_result_on_a_stream_is_not_streamed(tmp_path):
     recorder = Recorder()
     result = run(rig, lambda engine: engine.invoke(spec(), replace(request(), stream=recorder)))
     assert recorder.items == [] and not result.streamed and result.payload == b'{"whole": 1}'
+
+
+def test_a_stream_past_its_limit_is_too_large_and_ends_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setattr(protocol, "STREAM_LIMIT", 3)
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=streaming([b"ab", b"cd"], end=None))))
+    recorder = Recorder()
+    result = run(rig, lambda engine: engine.invoke(spec(), replace(request(), stream=recorder)))
+    assert recorder.items == [("begin", "text/plain", "$LATEST"), b"ab"]
+    assert (result.function_error, result.error_type) == ("Unhandled", "Function.ResponseSizeTooLarge")
+    assert b"(3 bytes)" in result.payload
+    assert rig.backend.started[0].returncode is not None
+
+
+def test_pausing_reaches_the_runtime_channel_and_is_undone_at_the_end(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=streaming([b"a"], gap=0.05))))
+    recorder = Recorder()
+
+    async def scenario(engine):
+        task = asyncio.create_task(engine.invoke(spec(), replace(request(), stream=recorder)))
+        await asyncio.sleep(0.02)
+        recorder.pause(True)
+        recorder.pause(True)
+        return await task
+
+    run(rig, scenario)
+    assert rig.backend.started[0].paused == [True, False]
