@@ -134,7 +134,8 @@ def lane(serving: UrlServing, invoker: Invoker, app):
         request_id = str(uuid.UUID(int=random.getrandbits(128) & _V4_MASK | _V4_BITS))
         epoch_ms = int(time.time() * 1000)
         event = url_event.build(
-            method=view.method, raw_path=raw_path.decode("latin-1"), raw_query=view.query.decode("latin-1"),
+            method=view.method, raw_path=raw_path.decode("utf-8", "replace"),
+            raw_query=view.query.decode("utf-8", "replace"),
             headers=scope["headers"], body=scope[BODY], url_id=url_id,
             domain_name=domain_of(url_id),
             source_ip=view.source_ip or "127.0.0.1", request_id=request_id, epoch_ms=epoch_ms,
