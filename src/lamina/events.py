@@ -85,8 +85,16 @@ class MappingChanged:
     uuid: str
 
 
+@dataclass(frozen=True)
+class FunctionUrlChanged:
+    """The URL config of `function` for `qualifier` ($LATEST or an alias) was created, updated or deleted."""
+
+    function: str
+    qualifier: str
+
+
 Event = (RuleChanged | FunctionChanged | FunctionDeleted | VersionDeleted | AliasChanged | ProvisionedConcurrencyChanged
-         | ReservedConcurrencyChanged | MappingChanged)
+         | ReservedConcurrencyChanged | MappingChanged | FunctionUrlChanged)
 E = TypeVar("E")
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from lamina import arn as arns
 from lamina.admission import Admission
 from lamina.control.aliases import pick_version
-from lamina.engine.spec import InvokeRequest, InvokeResult, RunSpec
+from lamina.engine.spec import InvokeRequest, InvokeResult, ResponseStream, RunSpec
 from lamina.errors import (
     LambdaError,
     ResourceConflictException,
@@ -63,6 +63,8 @@ class Invocation:
     tail: bool = False
     client_context: str | None = None  # JSON text
     caller: Caller | None = None  # who asked (lamina.api.pipeline); None for lamina's own calls
+    request_id: str | None = None  # given when the payload already names it (a function URL's event)
+    stream: ResponseStream | None = None  # where a streamed response goes as it is produced
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,7 @@ class Invoker:
         return result
 
     async def invoke(self, call: Invocation) -> Outcome:
-        request_id = str(uuid.uuid4())
+        request_id = call.request_id or str(uuid.uuid4())
         target, invoked_arn, qualifier = await self.resolve(call.function_name, call.qualifier)
         version = target.version.version
         if call.invocation_type == "DryRun":
@@ -215,7 +217,7 @@ class Invoker:
             return Outcome(202, request_id, executed_version=version)
         request = InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
                                 client_context=call.client_context, tail=call.tail,
-                                trace_id=self._trace_header(target))
+                                trace_id=self._trace_header(target), stream=call.stream)
         result = await self._execute(target, request, _alias(qualifier))
         return Outcome(200, request_id, result=result, executed_version=result.executed_version)
 

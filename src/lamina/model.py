@@ -182,3 +182,21 @@ class EventSourceMapping:
     state_reason: str
     last_processing_result: str | None
     last_modified: float
+
+
+@dataclass(frozen=True)
+class FunctionUrlConfig:
+    """A function URL: which function and qualifier it invokes, how it is authorised and served."""
+
+    function_name: str
+    qualifier: str  # "$LATEST" for an unqualified URL, else an alias name
+    url_id: str  # 32 characters [a-z0-9], the host's first label
+    auth_type: str  # "NONE" | "AWS_IAM"
+    cors: dict | None  # the Cors members as given
+    invoke_mode: str | None  # "BUFFERED" | "RESPONSE_STREAM" | None (never given: BUFFERED)
+    creation_time: str
+    last_modified_time: str
+
+    @property
+    def streaming(self) -> bool:
+        return self.invoke_mode == "RESPONSE_STREAM"

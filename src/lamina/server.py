@@ -21,6 +21,8 @@ from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
 from lamina.api.signatures import SigV4
+from lamina.api.url_auth import signature_form
+from lamina.api.url_lane import UrlServing
 from lamina.authz.authorizer import Authorizer
 from lamina.config import CREDENTIALS_FILE, MASTER_KEY_FILE, PROFILE, Settings
 from lamina.control import admin
@@ -29,6 +31,7 @@ from lamina.control.aliases import Aliases
 from lamina.control.cascade import Cascade
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
+from lamina.control.function_urls import FunctionUrls
 from lamina.control.functions import Account, Functions
 from lamina.control.iam import Iam
 from lamina.control.layers import Layers
@@ -68,6 +71,7 @@ from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.event_configs import EventConfigStore
+from lamina.store.function_urls import FunctionUrlStore
 from lamina.store.functions import FunctionStore
 from lamina.store.iam import IamStore
 from lamina.store.layers import LayerStore
@@ -87,6 +91,7 @@ from lamina.telemetry.mapping_metrics import MappingMetrics
 from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
 from lamina.tokens import Tokens
+from lamina.url_hosts import function_url
 
 
 class Server:
@@ -167,13 +172,16 @@ class Server:
                                             publish=bus.publish, probe=self.sources.probe,
                                             mq_brokers=settings.mq_brokers,
                                             compile_pattern=patterns.compile_pattern)
+        self.function_urls = FunctionUrls(
+            FunctionUrlStore(self.database), self.store, alias_store, region, account_id,
+            url_for=lambda url_id: function_url(settings.base_url, url_id, region), publish=bus.publish)
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
             provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
             code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
-            permissions=self.permissions, mappings=self.mappings,
+            permissions=self.permissions, mappings=self.mappings, function_urls=self.function_urls,
         )
 
         # The data plane: admission → invoker → engine, and the durable async queue. Accepting an event
@@ -224,7 +232,7 @@ class Server:
             retire=self.engine.retire, provision=self.engine.provision, targets=self.provisioned.targets,
             version=self.store.get_version, spec_for=self.run_specs.for_version,
         )
-        cascade = Cascade(self.event_configs, self.concurrency, self.provisioned)
+        cascade = Cascade(self.event_configs, self.concurrency, self.provisioned, self.function_urls)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged):
             bus.subscribe(kind, self.invoker.changed)
         for kind in (events.FunctionChanged, events.AliasChanged, events.ProvisionedConcurrencyChanged):
@@ -234,6 +242,7 @@ class Server:
         bus.subscribe(events.VersionDeleted, self.permissions.version_deleted)
         bus.subscribe(events.AliasChanged, lambda event: self.permissions.alias_changed(
             event, exists=lambda function, alias: alias_store.get(function, alias) is not None))
+        bus.subscribe(events.FunctionUrlChanged, self.function_urls.changed)
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.environments.retire)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,
@@ -265,7 +274,10 @@ class Server:
                                   verify=signatures.verify if signatures else None, iam=self.iam, sts=self.sts,
                                   invoker=self.invoker, logs=self.logs_api, authorize=self.authorizer.check,
                                   usage=Usage(self.metrics, self.metric_store), rules=self.rules,
-                                  stacks=Stacks(StackStore(self.database))))
+                                  stacks=Stacks(StackStore(self.database)),
+                                  url_serving=UrlServing(self.function_urls, authorize=signature_form(region),
+                                                         region=region, base_url=settings.base_url,
+                                                         port=settings.port)))
 
     def _renew_credentials(self) -> None:
         """A new credential period began: cached specs are dropped, so the next invoke starts environments

@@ -1,5 +1,6 @@
-"""The ASGI application: the request pipeline in front of the Invoke fast lane and the routes of
-every other implemented Lambda operation, the Logs endpoint, /system, /health and code downloads.
+"""The ASGI application: the request pipeline in front of the function URL lane, the
+InvokeWithResponseStream and Invoke fast lanes and the routes of every other implemented Lambda
+operation, the Logs endpoint, /system, /health and code downloads.
 
 Every request first passes lamina.api.pipeline (the caller's identity); routes come from botocore's
 model (each operation's method and requestUri), so paths match AWS's exactly; operations sharing a
@@ -25,9 +26,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lamina.api import aliases as alias_api
-from lamina.api import authorization, responses, validation
+from lamina.api import authorization, invoke_stream, responses, url_lane, validation
 from lamina.api import event_configs as event_config_api
 from lamina.api import events as events_api
+from lamina.api import function_urls as function_url_api
 from lamina.api import functions as function_api
 from lamina.api import iam as iam_api
 from lamina.api import invoke as invoke_api
@@ -53,7 +55,7 @@ from lamina.invoke import Invoker
 
 log = logging.getLogger("lamina.api")
 HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS,
-            **permission_api.HANDLERS, **mapping_api.HANDLERS}
+            **permission_api.HANDLERS, **mapping_api.HANDLERS, **function_url_api.HANDLERS}
 CODE_PATH = "/_lamina/code/{code_hex}.zip"
 
 
@@ -73,6 +75,7 @@ class Api:
     # SigV4 verification of one request (None when auth is off), for AWS_IAM function URLs.
     verify: Callable[[RequestView, bytes], object] | None = None
     authorize: authorization.Authorize = authorization.allow_all  # may the caller make the call?
+    url_serving: url_lane.UrlServing | None = None  # function URLs (with an invoker)
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -193,5 +196,9 @@ def create_app(api: Api):
     })
     # A trailing slash or an empty path parameter is an unknown operation, as on AWS, not a 307.
     app.router.redirect_slashes = False
-    dispatch = invoke_api.fast_lane(api.invoker, app, api.authorize) if api.invoker is not None else app
+    dispatch = app
+    if api.invoker is not None:
+        dispatch = invoke_stream.lane(api.invoker, invoke_api.fast_lane(api.invoker, app, api.authorize))
+        if api.url_serving is not None:  # first: any path on a URL's host belongs to the URL
+            dispatch = url_lane.lane(api.url_serving, api.invoker, dispatch)
     return pipeline(api.authenticate, dispatch)

@@ -5,7 +5,7 @@ A Content-Length over the route's cap is refused at once, unread; a streamed (ch
 refused as soon as it passes the cap; a client that disconnects mid-body gets no answer. The body
 read here is the only copy: it travels in the scope (`scope[BODY]`) and `replay` hands it to
 Starlette routes as one message.
-Caps: Invoke 6 MB synchronous / 1 MB asynchronous (AWS's payload limits; DryRun counts as
+Caps: Invoke (and InvokeWithResponseStream) 6 MB synchronous / 1 MB asynchronous (AWS's payload limits; DryRun counts as
 synchronous); the zip uploads (CreateFunction, UpdateFunctionCode, PublishLayerVersion) AWS's
 70,167,211-byte request limit (a 50 MB zip in base64, plus the other members); CloudWatch Logs 8 MiB
 (a full 1 MiB PutLogEvents batch even when every byte is escaped as `\\u00XX`); every other route
@@ -27,7 +27,7 @@ UPLOAD_LIMIT = 70_167_211
 LOGS_LIMIT = 8_388_608
 OTHER_LIMIT = 6_291_456
 
-_INVOKE = re.compile(r"/2015-03-31/functions/[^/]+/invocations")
+_INVOKE = re.compile(r"/2015-03-31/functions/[^/]+/invocations|/2021-11-15/functions/[^/]+/response-streaming-invocations")
 # (method, path) of the operations that carry a zip in their JSON body, by AWS operation name.
 _UPLOADS = (
     ("POST", re.compile(r"/2015-03-31/functions/?"), "CreateFunction"),

@@ -9,7 +9,8 @@ with `--auth sigv4`) and stores view, caller and body in the scope for dispatch 
 `caller_of`, `scope[BODY]`; the body also once more through `receive`). A LambdaError a step raises
 is answered in the protocol the request speaks: rest-json, JSON 1.1 (`X-Amz-Target`) or the query
 protocol's XML (IAM/STS at `/`); any other exception is logged and answered as the internal error.
-Imports lamina.identity, lamina.errors and lamina.api (responses, body, query) only.
+Function-URL requests (by Host or the /lambda-url/ path) are answered in the URL's error form.
+Imports lamina.identity, lamina.errors, lamina.url_hosts and lamina.api (responses, body, query) only.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
+from lamina import url_hosts
 from lamina.api import body, query, responses
 from lamina.api.body import BODY
 from lamina.errors import LambdaError, ServiceException
@@ -76,8 +78,15 @@ def speaks_query(view: RequestView) -> bool:
     return view.path == "/" and b"x-amz-target" not in view.headers and view.method in ("GET", "POST")
 
 
+def is_function_url(view: RequestView) -> bool:
+    """Whether the request is for a function URL (by its Host header or the /lambda-url/ path)."""
+    return url_hosts.from_host(view.headers.get(b"host")) is not None or view.path.startswith(url_hosts.PATH_PREFIX)
+
+
 def refusal(view: RequestView, error: LambdaError, data: bytes = b"") -> responses.RawResponse:
     """A pipeline step's error, written in the protocol the request speaks."""
+    if is_function_url(view):
+        return responses.function_url_error(error.status, error.code, error.message)
     if speaks_query(view):
         sts = b"Version=2011-06-15" in data or b"Version=2011-06-15" in view.query
         return query.error("sts" if sts else "iam", error)

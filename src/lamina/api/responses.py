@@ -3,6 +3,7 @@
 - rest-json (the Lambda API, and lamina's own /system routes): `rest_json_error` writes a
   LambdaError as lamina.errors decides it (status, `x-amzn-ErrorType` and any extra headers,
   body casing), with `x-amzn-RequestId`; `json_ok` writes a success body.
+- function URLs: `function_url_error` writes `{"Message"}` with `x-amzn-ErrorType`.
 - JSON 1.1 (CloudWatch Logs): `json11_error` writes `{"__type", "message"}` with `x-amzn-RequestId`.
 A `RawResponse` is a plain ASGI callable, so the raw fast lane sends it as cheaply as Starlette
 endpoints and exception handlers return it. Imports lamina.errors only.
@@ -64,6 +65,12 @@ def rest_json_error(error: LambdaError, request_id: str | None = None) -> RawRes
     headers = [(name.lower().encode(), value.encode()) for name, value in error.headers().items()]
     headers += [_request_id(request_id), (b"content-type", REST_JSON)]
     return RawResponse(error.status, headers, _json(error.body()))
+
+
+def function_url_error(status: int, error_type: str, message: str, request_id: str | None = None) -> RawResponse:
+    """A function URL's own error (403, 413, 429...): `{"Message"}` with `x-amzn-ErrorType`."""
+    return RawResponse(status, [(b"x-amzn-errortype", error_type.encode()), _request_id(request_id),
+                                (b"content-type", REST_JSON)], _json({"Message": message}))
 
 
 def internal_error() -> RawResponse:

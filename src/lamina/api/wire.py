@@ -14,6 +14,7 @@ from lamina.model import (
     AccountUsage,
     EventInvokeConfig,
     EventSourceMapping,
+    FunctionUrlConfig,
     FunctionVersion,
     ProvisionedConfig,
 )
@@ -145,4 +146,19 @@ def event_source_mapping(mapping: EventSourceMapping, mapping_arn: str, function
                 "StateTransitionReason": mapping.state_reason, "EventSourceMappingArn": mapping_arn})
     if mapping.last_processing_result is not None:
         out["LastProcessingResult"] = mapping.last_processing_result
+    return out
+
+
+def function_url_config(config: FunctionUrlConfig, function_url: str, function_arn: str, *,
+                        created: bool = False) -> dict:
+    """A function URL config: Create's shape (no LastModifiedTime) with `created`, else Get/Update's
+    and a list item's. Cors and InvokeMode only when they were given."""
+    out: dict = {"FunctionUrl": function_url, "FunctionArn": function_arn, "AuthType": config.auth_type}
+    if config.cors is not None:
+        out["Cors"] = dict(config.cors)
+    out["CreationTime"] = config.creation_time
+    if not created:
+        out["LastModifiedTime"] = config.last_modified_time
+    if config.invoke_mode is not None:
+        out["InvokeMode"] = config.invoke_mode
     return out

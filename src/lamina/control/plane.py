@@ -10,6 +10,7 @@ from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
+from lamina.control.function_urls import FunctionUrls
 from lamina.control.functions import Functions
 from lamina.control.layers import Layers
 from lamina.control.mappings import EventSourceMappings
@@ -32,3 +33,4 @@ class ControlPlane:
     code_url: Callable[[str], str]  # code hex → download URL
     permissions: Permissions | None = None  # resource policies (AddPermission ...)
     mappings: EventSourceMappings | None = None
+    function_urls: FunctionUrls | None = None

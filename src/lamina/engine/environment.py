@@ -21,7 +21,7 @@ from lamina.engine import protocol as frames
 from lamina.engine.logstream import PROCESS, PROGRAM, LogStream
 from lamina.engine.protocol import Channel
 from lamina.engine.sandbox import Launch, Sandbox, SandboxBackend
-from lamina.engine.spec import InvokeRequest, InvokeResult, RunSpec
+from lamina.engine.spec import InvokeRequest, InvokeResult, ResponseStream, RunSpec
 from lamina.engine.states import LIVE, State, advance
 
 log = logging.getLogger("lamina.engine")
@@ -38,6 +38,7 @@ def _new_trace_id(now_ms: int) -> str:
 Outcome = tuple[str, bytes | None, dict, float]
 _INIT_REPLIES = frozenset({frames.READY, frames.INIT_ERROR})
 _INVOKE_REPLIES = frozenset({frames.RESULT, frames.ERROR})
+STREAM_TYPE = "application/octet-stream"  # a stream's content type when the runtime names none
 _EOF_GRACE = 1.0  # seconds to wait for the channel to close after the process is gone
 
 
@@ -74,6 +75,13 @@ class Environment:
         self._eof = False
         self._gone: asyncio.Future[None] = self._loop.create_future()
         self._platform = report.Platform(spec.log_format, spec.system_log_level)
+        # the streamed response of the event in flight
+        self._stream: ResponseStream | None = None
+        self._stream_type = STREAM_TYPE
+        self._streamed = 0
+        self._began = False
+        self._chunks: list[bytes] = []
+        self._paused = False
 
     def __repr__(self) -> str:
         return f"<Environment {self.id} {self.spec.function_name}:{self.spec.version} {self.state.value}>"
@@ -113,6 +121,9 @@ class Environment:
             if payload is not None:
                 self.log.record(payload)
             return
+        if kind == frames.CHUNK:
+            self._chunk(header, payload, size)
+            return
         rss = header.get("rss")
         if rss and rss > self._peak_kb:
             self._peak_kb = rss
@@ -133,6 +144,42 @@ class Environment:
             waiter.set_result(("ready", None, header, now))
         else:
             waiter.set_result(("init_error", payload, header, now))
+
+    def _chunk(self, header: dict, payload: bytes | None, size: int) -> None:
+        """A piece of a streamed response: to the request's stream as it arrives, or collected for a
+        caller that takes the response whole (within the 6 MB a buffered response may have)."""
+        waiter = self._waiter
+        if waiter is None or waiter.done() or self._expect is not _INVOKE_REPLIES:
+            return
+        if "ct" in header:
+            self._stream_type = header["ct"]
+        self._streamed += size
+        stream = self._stream
+        if stream is None:
+            if payload is None or self._streamed > frames.MAX_RESPONSE:
+                waiter.set_result(("stream_too_large", None, {"size": self._streamed}, time.perf_counter()))
+                return
+            self._chunks.append(payload)
+            return
+        if self._streamed > frames.STREAM_LIMIT or payload is None:
+            waiter.set_result(("stream_too_large", None, {"size": self._streamed}, time.perf_counter()))
+            return
+        if not self._began:
+            self._began = True
+            stream.begin(self._stream_type, self.spec.version)
+        if payload:
+            stream.write(payload)
+
+    def _pause(self, paused: bool) -> None:
+        """Hold the runtime back (its frames stay unread) while the stream's reader is behind."""
+        if self._channel is not None and self._paused != paused:
+            self._paused = paused
+            self._channel.pause(paused)
+
+    def _reader_gone(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done() and self._expect is _INVOKE_REPLIES:
+            waiter.set_result(("disconnected", None, {}, time.perf_counter()))
 
     def output_received(self, data: bytes) -> None:
         self.log.output(data, PROCESS)
@@ -297,6 +344,10 @@ class Environment:
             header += ',"ci":' + _quote(request.cognito_identity)
         waiter = self._waiter = self._loop.create_future()
         self._expect = _INVOKE_REPLIES
+        self._stream, self._stream_type, self._streamed, self._began, self._chunks = (
+            request.stream, STREAM_TYPE, 0, False, [])
+        if request.stream is not None:
+            request.stream.attach(self._reader_gone, self._pause)
         started = time.perf_counter()
         self._channel.send(frames.INVOKE, (header + "}").encode(), request.payload or b"{}")  # type: ignore[union-attr]
         timer = self._loop.call_later(spec.timeout_s, self._expire, waiter)
@@ -315,8 +366,28 @@ class Environment:
         duration = (at - started) * 1000
         content_type = "application/json"
         function_error = error_type = status = None
+        streamed, disconnected = self._stream is not None and self._streamed > 0, False
+        if self._chunks:  # a streamed response collected for a caller that takes it whole
+            if kind == "result":
+                payload = b"".join(self._chunks)
+            content_type = self._stream_type
+        self._stream, self._chunks = None, []
+        self._pause(False)
         if kind == "result":
-            content_type = detail.get("ct", content_type)
+            if detail.get("streamed"):
+                streamed = streamed or self._began
+                content_type = self._stream_type
+            else:
+                content_type = detail.get("ct", content_type)
+        elif kind in ("disconnected", "stream_too_large"):
+            # the reader left (or the stream passed its limit): the function is stopped where it is
+            self._peak_kb = max(self._peak_kb, self._sandbox.peak_memory_kb())  # type: ignore[union-attr]
+            self.abandon()
+            if kind == "disconnected":
+                disconnected, payload = True, b""
+            else:
+                payload = report.too_large(frames.STREAM_LIMIT if request.stream is not None else frames.MAX_RESPONSE)
+                function_error, error_type, status = "Unhandled", "Function.ResponseSizeTooLarge", "error"
         elif kind == "error":
             function_error, error_type = "Unhandled", detail.get("type")
         elif kind == "too_large":
@@ -351,6 +422,7 @@ class Environment:
             error_type=error_type, content_type=content_type,
             log_tail=report.tail(captured) if captured is not None else None,
             duration_ms=duration, billed_ms=billed, init_ms=init_ms, max_memory_mb=memory,
+            streamed=streamed, disconnected=disconnected,
         )
 
     def abandon(self) -> None:

@@ -30,8 +30,11 @@ RESULT = 4  # header: ct (content type), rss; payload: the response bytes
 ERROR = 5  # the handler failed; header: type, rss; payload: the error body (JSON)
 STREAM = 6  # stdout/stderr bytes; split into log lines by the engine
 RECORD = 7  # one log event (a logging record or an error report); UTF-8 text
+CHUNK = 8  # a piece of a streamed response, as the runtime produced it; header: ct (first chunk only)
+# A streamed response then ends with RESULT (header streamed: 1, empty payload) or ERROR.
 
 MAX_RESPONSE = 6_291_556  # larger RESULT/ERROR payloads are skipped, not buffered
+STREAM_LIMIT = 200 * 1024 * 1024  # a streamed response's maximum (reference 2.10: 200 MB)
 MAX_HEADER = 1 << 20
 READ_BUFFER = 1 << 16
 
@@ -68,6 +71,9 @@ class Channel(Protocol):
     """The engine's writing end towards one runtime."""
 
     def send(self, kind: int, header: dict | bytes | None = None, payload: bytes = b"") -> None: ...
+
+    def pause(self, paused: bool) -> None:
+        """Stop (or resume) reading the runtime's frames: backpressure for a slow stream reader."""
 
     def close(self) -> None: ...
 
@@ -185,6 +191,14 @@ class SocketChannel:
             self._transport.write(encode(kind, header, payload))
         else:
             self._transport.writelines((encode_head(kind, header, len(payload)), payload))
+
+    def pause(self, paused: bool) -> None:
+        if self._transport.is_closing():
+            return
+        if paused:
+            self._transport.pause_reading()
+        else:
+            self._transport.resume_reading()
 
     def close(self) -> None:
         self._transport.close()

@@ -3,8 +3,10 @@ and what came back (InvokeResult). Imports nothing from lamina outside the engin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,19 @@ class RunSpec:
         return (self.function_name, self.version)
 
 
+class ResponseStream(Protocol):
+    """Where a streamed response goes while the function produces it (the HTTP layer's writer).
+    `begin` is called once, before the first `write`, with the stream's content type and the version
+    that runs; `attach` hands over how to stop the invocation when the reader goes away (`abort`) and
+    how to hold the runtime back while the reader is behind (`pause(True)`, then `pause(False)`)."""
+
+    def begin(self, content_type: str, executed_version: str) -> None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def attach(self, abort: Callable[[], None], pause: Callable[[bool], None]) -> None: ...
+
+
 @dataclass(frozen=True)
 class InvokeRequest:
     request_id: str
@@ -50,6 +65,9 @@ class InvokeRequest:
     cognito_identity: str | None = None  # JSON text
     trace_id: str | None = None  # X-Ray header value
     tail: bool = False  # collect the last 4 KB of this invocation's log
+    # A streamed response's bytes go here as they arrive (InvokeWithResponseStream, RESPONSE_STREAM URLs);
+    # None: a streamed response is collected into the result's payload (Invoke), within 6 MB.
+    stream: ResponseStream | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,8 @@ class InvokeResult:
     billed_ms: int = 0
     init_ms: float | None = None  # set on a cold start only
     max_memory_mb: int = 0
+    streamed: bool = False  # the response went to the request's stream (the payload holds only an error)
+    disconnected: bool = False  # the stream's reader went away and the invocation was stopped
 
 
 @dataclass(frozen=True)

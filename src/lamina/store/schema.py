@@ -140,6 +140,20 @@ provisioned_configs = sa.Table(
     sa.Column("last_modified", sa.String(32), nullable=False),
 )
 
+# Function URL configs, one per (function, qualifier); `url_id` is the URL's host label.
+function_urls = sa.Table(
+    "function_urls",
+    metadata,
+    sa.Column("function_name", sa.String(64), primary_key=True),
+    sa.Column("qualifier", sa.String(128), primary_key=True),
+    sa.Column("url_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("auth_type", sa.String(16), nullable=False),
+    sa.Column("cors", sa.JSON, nullable=True),
+    sa.Column("invoke_mode", sa.String(16), nullable=True),
+    sa.Column("creation_time", sa.String(32), nullable=False),
+    sa.Column("last_modified_time", sa.String(32), nullable=False),
+)
+
 # Per-minute invocation metrics per function (and "ALL"); `minute` is the epoch second that starts it.
 metric_minutes = sa.Table(
     "metric_minutes",

@@ -51,6 +51,9 @@ class FakeChannel:
         if kind == protocol.INVOKE and self._sandbox.script.on_event is not None:
             self._sandbox.script.on_event(self._sandbox, header, payload)
 
+    def pause(self, paused: bool) -> None:
+        self._sandbox.paused.append(paused)
+
     def close(self) -> None:
         self.closed = True
 
@@ -62,6 +65,7 @@ class FakeSandbox(Sandbox):
         self.launch = launch
         self.script = backend.script
         self.sent: list[tuple[int, dict | None, bytes]] = []
+        self.paused: list[bool] = []
         self.signals: list[str] = []
         self.closed = False
         self._sink = None

@@ -4,7 +4,12 @@
  * the task root (.js, .mjs, .cjs; CommonJS or ES modules) once, then loops on invocation/next:
  * builds the context, calls async or callback handlers (callbackWaitsForEmptyEventLoop), posts the
  * response or AWS's error shape, and formats console output as AWS does
- * (`timestamp\trequestId\tLEVEL\tmessage`, newlines as \r). Plain Node >= 18, no dependencies.
+ * (`timestamp\trequestId\tLEVEL\tmessage`, newlines as \r). Response streaming as AWS's runtime offers it:
+ * `awslambda.streamifyResponse(handler)` marks a handler `(event, responseStream, context)` whose
+ * writes go to the Runtime API as they happen (`Lambda-Runtime-Function-Response-Mode: streaming`,
+ * chunked, errors as trailers), and `awslambda.HttpResponseStream.from(stream, prelude)` puts the
+ * JSON status/headers prelude and its 8 NUL bytes before the first body byte. Plain Node >= 18, no
+ * dependencies.
  * Started by rapid (runtimes/rapid) as `node bootstrap.cjs`.
  */
 "use strict";
@@ -38,6 +43,84 @@ function call(method, pathname, body, headers) {
     request.on("error", reject);
     request.end(data);
   });
+}
+
+// ---- response streaming ------------------------------------------------------------------------
+
+const { Writable } = require("stream");
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response";
+const ERROR_TYPE = "Lambda-Runtime-Function-Error-Type";
+const ERROR_BODY = "Lambda-Runtime-Function-Error-Body";
+
+function streamifyResponse(handler) {
+  handler[STREAMING] = "response";
+  return handler;
+}
+
+class HttpResponseStream {
+  static from(stream, prelude) {
+    stream.setContentType(HTTP_INTEGRATION);
+    const text = JSON.stringify(prelude);
+    stream._onBeforeFirstWrite = (write) => { write(text); write(Buffer.alloc(8)); };
+    return stream;
+  }
+}
+
+globalThis.awslambda = { streamifyResponse, HttpResponseStream };
+
+// The responseStream a streaming handler writes to: one chunked POST to invocation/{id}/response,
+// opened at the first write (when the content type is settled) and ended by end() or fail().
+function responseStream(requestId) {
+  let contentType = "application/octet-stream";
+  let request = null;
+  let settle;
+  const finished = new Promise((resolve) => { settle = resolve; });
+  let first = true;
+  let failure = null; // the trailers of an error, sent once every write before it went out
+  const open = () => {
+    if (request) return;
+    request = http.request({ host: HOST, port: PORT, method: "POST", agent,
+      path: `${PREFIX}/invocation/${requestId}/response`,
+      headers: { "Content-Type": contentType, "Lambda-Runtime-Function-Response-Mode": "streaming",
+        "Transfer-Encoding": "chunked", Trailer: `${ERROR_TYPE}, ${ERROR_BODY}` } }, (response) => {
+      response.resume();
+      response.on("end", () => settle(response.statusCode));
+    });
+    request.on("error", (error) => settle(error));
+    if (first) {
+      first = false;
+      if (stream._onBeforeFirstWrite) stream._onBeforeFirstWrite((data) => request.write(data));
+    }
+  };
+  const stream = new Writable({
+    write(chunk, encoding, callback) {
+      open();
+      request.write(chunk, callback);
+    },
+    final(callback) {
+      open();
+      if (failure) request.addTrailers(failure);
+      request.end();
+      callback();
+    },
+  });
+  const write = stream.write.bind(stream);
+  stream.write = (chunk, ...rest) => write(typeof chunk === "string" || chunk instanceof Uint8Array
+    ? chunk : JSON.stringify(chunk), ...rest);
+  stream.setContentType = (type) => {
+    if (request) throw new Error("Cannot set content-type, too late.");
+    contentType = type;
+  };
+  stream.opened = () => request !== null;
+  stream.fail = (error) => {
+    const response = toRapidResponse(error);
+    failure = { [ERROR_TYPE]: response.errorType,
+      [ERROR_BODY]: Buffer.from(JSON.stringify(response)).toString("base64") };
+    if (!stream.writableEnded) stream.end();
+  };
+  stream.finished = finished;
+  return stream;
 }
 
 // ---- logging ---------------------------------------------------------------------------------
@@ -249,6 +332,10 @@ async function invoke(handler, next) {
   } else {
     delete process.env._X_AMZN_TRACE_ID;
   }
+  if (handler[STREAMING] === "response") {
+    await invokeStreaming(handler, next, requestId);
+    return;
+  }
   let error = null;
   let result;
   try {
@@ -272,6 +359,30 @@ async function invoke(handler, next) {
   }
   await call("POST", `${PREFIX}/invocation/${requestId}/response`, body === undefined ? "null" : body,
     { "Content-Type": "application/json" });
+}
+
+async function invokeStreaming(handler, next, requestId) {
+  const stream = responseStream(requestId);
+  let error = null;
+  try {
+    const context = makeContext(next.headers);
+    const event = parseJson(next.body.toString("utf8"), "event");
+    await handler(event, stream, context);
+  } catch (thrown) {
+    error = thrown === undefined || thrown === null ? "handled" : thrown;
+  }
+  currentInvocation = null;
+  if (error !== null) {
+    if (!stream.opened() && !stream.writableEnded) {
+      await postError(requestId, error);
+      return;
+    }
+    console.error("Invoke Error", formatted(toRapidResponse(error)));
+    stream.fail(error);
+  } else if (!stream.writableEnded) {
+    stream.end();
+  }
+  await stream.finished;
 }
 
 async function crash(error, type) {

@@ -21,6 +21,7 @@ RESULT = 4
 ERROR = 5
 STREAM = 6
 RECORD = 7
+CHUNK = 8  # a piece of a streamed response (rapid's Runtime API streaming mode)
 
 _SMALL = 65536
 _STREAM_CHUNK = 1 << 20

@@ -17,10 +17,11 @@ if not os.path.exists(os.path.join(_HERE, "_lamina_channel.py")) and _PYTHON_RUN
     sys.path.append(_PYTHON_RUNTIME)  # lamina's source tree; the runtime image has a copy beside rapid
 
 import _lamina_channel  # noqa: E402
-from _lamina_channel import ERROR, INIT_ERROR, INVOKE, PREFIX, READY, RESULT  # noqa: E402, F401 - re-exported
+from _lamina_channel import CHUNK, ERROR, INIT_ERROR, INVOKE, PREFIX, READY, RESULT  # noqa: E402, F401 - re-exported
 
 MAX_RESPONSE = 6_291_556  # the engine skips larger payloads and reports Function.ResponseSizeTooLarge
 _CHUNK = 1 << 20
+STREAM_PIECE = 1 << 20  # a streamed response travels in frames of at most this many bytes
 
 
 class Channel(_lamina_channel.Channel):

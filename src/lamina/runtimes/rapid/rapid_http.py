@@ -48,8 +48,46 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             length -= len(self.rfile.read(min(length, 1 << 20)) or b"x" * length)
         return None
 
+    def _pieces(self):
+        """The body as it arrives (chunked or Content-Length), in pieces of at most 1 MiB; the
+        trailers of a chunked body end up in self.trailers (lower-case names)."""
+        self.trailers = {}
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            length = int(self.headers.get("Content-Length") or 0)
+            while length:
+                data = self.rfile.read(min(length, frames.STREAM_PIECE))
+                if not data:
+                    return
+                length -= len(data)
+                yield data
+            return
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while True:
+                    trailer = self.rfile.readline()
+                    if trailer in (b"\r\n", b"\n", b""):
+                        return
+                    name, _, value = trailer.decode("latin-1").partition(":")
+                    self.trailers[name.strip().lower()] = value.strip()
+            while size:
+                data = self.rfile.read(min(size, frames.STREAM_PIECE))
+                if not data:
+                    return
+                size -= len(data)
+                yield data
+            self.rfile.readline()
+
     def _serve(self):
         endpoint, request_id = api.route(self.command, self.path)
+        mode = self.headers.get("Lambda-Runtime-Function-Response-Mode")
+        if endpoint == "response" and mode is not None:
+            self._reply(*self.server.supervisor.runtime_stream(request_id, mode, self.headers, self._pieces(),
+                                                               lambda: self.trailers))
+            return
         body = self._read_body(frames.MAX_RESPONSE if endpoint in _LIMITED else _OTHER_LIMIT)
         supervisor = self.server.supervisor
         headers = {key: self.headers.get(key) for key in self.headers}
@@ -75,6 +113,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 {"errorMessage": "Logs API is not supported", "errorType": "Logs.NotSupported"}).encode()
         else:  # ping
             status, reply_headers, reply = 200, {"Content-Type": "text/plain"}, b"pong"
+        self._reply(status, reply_headers, reply)
+
+    def _reply(self, status, reply_headers, reply):
         self.send_response(status)
         for key, value in reply_headers.items():
             self.send_header(key, value)

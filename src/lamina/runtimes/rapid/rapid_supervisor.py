@@ -9,6 +9,7 @@ Every method called from an HTTP thread returns (status, headers, body). Runs in
 sandbox; imports only the standard library and its rapid_* siblings.
 """
 
+import base64
 import json
 import math
 import os
@@ -248,19 +249,61 @@ class Supervisor:
             error_type = api.error_type(headers.get("Lambda-Runtime-Function-Error-Type"), body)
             self.channel.send(frames.ERROR, {"type": error_type, "rss": rss}, body)
             status, reply = "error", _json(api.ACCEPTED)
+        self._runtime_done(request_id, status, error_type, len(body or b""))
+        return reply
+
+    def runtime_stream(self, request_id, mode, headers, pieces, trailers):
+        """POST …/{id}/response in streaming mode: each piece of the body goes to the engine as a
+        CHUNK frame as it arrives; the trailers say whether it ended in an error (reference 2.9)."""
+        if mode.lower() != "streaming":
+            for _ in pieces:
+                pass
+            return _json(api.error(400, "InvalidFunctionResponseMode",
+                                   f"Function response mode {mode} is not supported"))
+        with self.cv:
+            problem = self.state.answer(request_id)
+        if problem:
+            for _ in pieces:
+                pass
+            return _json(problem)
+        self.function_output.drain()
+        content_type = headers.get("Content-Type") or "application/octet-stream"
+        self.channel.send(frames.CHUNK, {"ct": content_type}, b"")
+        produced = 0
+        for piece in pieces:
+            produced += len(piece)
+            self.channel.send(frames.CHUNK, None, piece)
+        found = trailers()
+        error_type = found.get("lambda-runtime-function-error-type")
+        rss = self.rss_kb()
+        if error_type:
+            try:
+                body = base64.b64decode(found.get("lambda-runtime-function-error-body", ""), validate=True)
+            except ValueError:
+                body = b""
+            error_type = api.error_type(error_type, body)
+            self.channel.send(frames.ERROR, {"type": error_type, "rss": rss},
+                              body or self._body(error_type, ""))
+            status = "error"
+        else:
+            self.channel.send(frames.RESULT, {"rss": rss, "streamed": 1}, b"")
+            status = "success"
+        self._runtime_done(request_id, status, error_type, produced)
+        return _json(api.ACCEPTED)
+
+    def _runtime_done(self, request_id, status, error_type, produced):
         with self.cv:
             invoke = self.invoke
             if invoke is not None:
                 invoke["status"], invoke["errorType"] = status, error_type
                 record = {"requestId": request_id, "status": status,
                           "metrics": {"durationMs": round((time.monotonic() - invoke["started"]) * 1000, 3),
-                                      "producedBytes": len(body or b"")}}
+                                      "producedBytes": produced}}
                 if error_type:
                     record["errorType"] = error_type
                 self.telemetry.emit("platform.runtimeDone", record)
             self._maybe_report()
             self.cv.notify_all()
-        return reply
 
     def runtime_init_error(self, headers, body):
         with self.cv:

@@ -1,14 +1,14 @@
 """EventBridge: custom event buses, rules (with their schedule clock state) and targets.
 
 Revision ID: 0021
-Revises: 0011
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0011"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
