@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime
 import json
 import logging
@@ -24,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lamina import __version__
-from lamina.config import Settings
+from lamina.config import Settings, file_system_entry
 
 console = Console(stderr=False, highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -62,6 +63,12 @@ def serve(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir, sandbox=args.sandbox,
                                  isolation=args.isolation, stop_grace=args.stop_grace)
+    try:  # --file-system adds to (and overrides per ARN) $LAMINA_FILE_SYSTEMS
+        flagged = dict(file_system_entry(item) for item in args.file_system or ())
+    except ValueError as exc:
+        _say(f"lamina: --file-system: {exc}", "red")
+        return 2
+    settings = dataclasses.replace(settings, file_systems={**settings.file_systems, **flagged})
     try:
         server = Server(settings)
     except ValueError as exc:  # a sandbox backend that cannot run here, or isolation below the minimum
@@ -311,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="on SIGTERM/Ctrl-C, exit within this many seconds: invokes in flight may finish until "
                           f"shortly before, the rest are answered with an error (default $LAMINA_STOP_GRACE or "
                           f"{DEFAULTS.stop_grace:g})")
+    run.add_argument("--file-system", action="append", default=None, metavar="ARN=PATH[:UID:GID]",
+                     help="serve an EFS access point ARN (FileSystemConfigs) from a host directory, owned by "
+                          "UID:GID (default the sandbox uid); repeatable, adds to $LAMINA_FILE_SYSTEMS")
     run.add_argument("--verbose", "-v", action="store_true", help="log what the service does")
     run.set_defaults(func=serve)
     endpoint_help = f"lamina's URL (default $AWS_ENDPOINT_URL or {DEFAULT_ENDPOINT})"

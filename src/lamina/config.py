@@ -28,6 +28,33 @@ def _paths(text: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class FileSystem:
+    """A host directory standing in for one EFS access point (`--file-system ARN=PATH[:UID:GID]`):
+    functions naming the access point see it read-write at their LocalMountPath, owned by the
+    access point's POSIX user (uid/gid; None = the sandbox uid)."""
+
+    path: Path
+    uid: int | None = None
+    gid: int | None = None
+
+
+def file_system_entry(text: str) -> tuple[str, FileSystem]:
+    """`ARN=PATH` or `ARN=PATH:UID:GID` → (ARN, FileSystem); ValueError when malformed."""
+    arn, sep, rest = text.strip().partition("=")
+    if not sep or not arn.strip() or not rest.strip():
+        raise ValueError(f"expected ARN=PATH[:UID:GID], got {text!r}")
+    parts = rest.strip().rsplit(":", 2)
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        return arn.strip(), FileSystem(Path(parts[0]).expanduser(), int(parts[1]), int(parts[2]))
+    return arn.strip(), FileSystem(Path(rest.strip()).expanduser())
+
+
+def _file_systems(text: str) -> dict[str, FileSystem]:
+    """Entries of `file_system_entry` separated by commas or whitespace."""
+    return dict(file_system_entry(item) for item in text.replace(",", " ").split())
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 9001
@@ -61,6 +88,8 @@ class Settings:
     allow_deprecated_runtimes: bool = False
     # The public base URL the service is reached at (for Code.Location and AWS_ENDPOINT_URL).
     public_url: str | None = None
+    # EFS access point ARN → the host directory mounted for it (FileSystemConfigs).
+    file_systems: dict[str, FileSystem] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -112,4 +141,5 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "async_backoff_scale": ("LAMINA_ASYNC_BACKOFF_SCALE", float),
     "allow_deprecated_runtimes": ("LAMINA_ALLOW_DEPRECATED_RUNTIMES", _flag),
     "public_url": ("LAMINA_PUBLIC_URL", str),
+    "file_systems": ("LAMINA_FILE_SYSTEMS", _file_systems),
 }

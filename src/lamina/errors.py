@@ -47,6 +47,7 @@ PreconditionFailedException = _error("PreconditionFailedException", 412, "messag
 RequestEntityTooLargeException = _error("RequestEntityTooLargeException", 413, "message")
 UnsupportedMediaTypeException = _error("UnsupportedMediaTypeException", 415, "message")
 ServiceException = _error("ServiceException", 500, "Message", "Service")
+EFSMountFailureException = _error("EFSMountFailureException", 403, "Message")
 InvalidZipFileException = _error("InvalidZipFileException", 502, "Message", "Service")
 
 

@@ -44,6 +44,7 @@ class FunctionVersion:
     application_log_level: str | None = None
     system_log_level: str | None = None
     layers: list[dict] = field(default_factory=list)  # [{"Arn": ..., "CodeSize": ...}]
+    file_system_configs: list[dict] = field(default_factory=list)  # [{"Arn": ..., "LocalMountPath": ...}]
     package_type: str = "Zip"
     code_sha256: str = ""  # base64 of the raw digest
     code_hex: str = ""  # hex of the same digest: the blob's key

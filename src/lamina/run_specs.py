@@ -2,15 +2,18 @@
 
 Turns a stored FunctionVersion into what the engine needs (code and layer directories unpacked
 from the blob store, the interpreter from the runtime catalog, the network choice from the
-function's tags). Imports lamina.store, lamina.engine.spec, lamina.engine.catalog, lamina.model
+function's tags, the host directories of its file systems). Imports lamina.store, lamina.engine.spec, lamina.engine.catalog, lamina.model
 and lamina.arn only; never the control plane, the queue or the HTTP layer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from lamina import arn as arns
 from lamina.engine.catalog import Runtimes
-from lamina.engine.spec import RunSpec
+from lamina.engine.spec import FileSystemMount, RunSpec
 from lamina.model import FunctionVersion
 from lamina.store.blobs import BlobStore
 from lamina.store.functions import FunctionStore
@@ -26,12 +29,13 @@ def wants_network(tags: dict[str, str]) -> bool:
 
 class RunSpecs:
     def __init__(self, store: FunctionStore, blobs: BlobStore, runtimes: Runtimes, *, region: str,
-                 account_id: str) -> None:
+                 account_id: str, file_system_dir: Callable[[str], Path | None] = lambda arn: None) -> None:
         self._store = store
         self._blobs = blobs
         self._runtimes = runtimes
         self._region = region
         self._account_id = account_id
+        self._file_system_dir = file_system_dir
 
     def network(self, name: str) -> bool:
         function = self._store.get(name)
@@ -51,4 +55,6 @@ class RunSpecs:
             log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
             application_log_level=version.application_log_level, system_log_level=version.system_log_level,
             network=self.network(version.name),
+            file_systems=tuple(FileSystemMount(fs["Arn"], fs["LocalMountPath"], self._file_system_dir(fs["Arn"]))
+                               for fs in version.file_system_configs),
         )

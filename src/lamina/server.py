@@ -37,6 +37,7 @@ from lamina.destinations import Destinations
 from lamina.engine import backends
 from lamina.engine.catalog import Runtimes
 from lamina.engine.engine import Engine
+from lamina.engine.file_systems import FileSystems
 from lamina.environments import Environments
 from lamina.health import Health
 from lamina.http_server import HttpServer
@@ -77,7 +78,6 @@ class Server:
         event_config_store = EventConfigStore(self.database)
         self.blobs = BlobStore(data_dir / "blobs")
         self.runtimes = Runtimes(settings.runtime_paths)
-        self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id)
 
         # Telemetry and the engine.
         self.metric_store = MetricStore(self.database)
@@ -87,6 +87,10 @@ class Server:
         self.logs = LogStore(self.database)
         self.log_buffer = LogBuffer(self.logs.append)
         self.backend = backends.select(settings.sandbox, data_dir / "sandbox", settings.isolation)
+        self.file_systems = FileSystems(settings.file_systems, self.backend.name)
+        self.file_systems.prepare()
+        self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id,
+                                  file_system_dir=self.file_systems.host_dir)
         self.engine = Engine(
             backend=self.backend, concurrency_limit=settings.concurrency_limit, idle_timeout=settings.idle_timeout,
             endpoint_url=settings.base_url, region=region, account_id=account_id,
@@ -99,6 +103,7 @@ class Server:
             self.store, self.blobs, alias_store, Account(region, account_id),
             runtime_problem=self.runtimes.problem, layer_lookup=self.layers.lookup, publish=bus.publish,
             defer=self.supervisor.defer, allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
+            file_system_problem=self.file_systems.problem,
         )
         self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id)
         self.concurrency = ReservedConcurrency(event_config_store, self.store, region, account_id,

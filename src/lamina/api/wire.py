@@ -41,6 +41,9 @@ def function_configuration(v: FunctionVersion, function_arn: str, region: str, *
         out["Environment"] = {"Variables": dict(v.environment)}
     if v.layers:
         out["Layers"] = [{"Arn": layer["Arn"], "CodeSize": layer["CodeSize"]} for layer in v.layers]
+    if v.file_system_configs:
+        out["FileSystemConfigs"] = [{"Arn": fs["Arn"], "LocalMountPath": fs["LocalMountPath"]}
+                                    for fs in v.file_system_configs]
     if not list_item:
         out["State"] = v.state
         for key, value in (("StateReason", v.state_reason), ("StateReasonCode", v.state_reason_code),

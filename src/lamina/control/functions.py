@@ -49,7 +49,8 @@ class Functions:
                  layer_lookup: Callable[[str], dict | None],
                  publish: Callable[[object], None],
                  defer: Callable[[Callable[[], None]], None],
-                 allow_deprecated_runtimes: bool = False) -> None:
+                 allow_deprecated_runtimes: bool = False,
+                 file_system_problem: Callable[[str], str | None] | None = None) -> None:
         self._store = store
         self._blobs = blobs
         self._aliases = aliases
@@ -59,6 +60,7 @@ class Functions:
         self._publish_event = publish
         self._defer = defer
         self._allow_deprecated = allow_deprecated_runtimes
+        self._file_system_problem = file_system_problem
         self._lock = threading.RLock()
 
     # -- naming ------------------------------------------------------------------------------
@@ -85,7 +87,8 @@ class Functions:
             )
         configuration.check_runtime(params["Runtime"], updating=False, allow_deprecated=self._allow_deprecated)
         zip_bytes = self._zip_from(params.get("Code") or {})
-        latest = configuration.apply(FunctionVersion(name=name), params, self._layer_lookup)
+        latest = configuration.apply(FunctionVersion(name=name), params, self._layer_lookup,
+                                      self._file_system_problem)
         latest = self._with_code(latest, zip_bytes)
         latest.revision_id = str(uuid.uuid4())
         function = Function(name=name, latest=latest, tags=dict(params.get("Tags") or {}))
@@ -231,7 +234,8 @@ class Functions:
             if "Runtime" in params:
                 configuration.check_runtime(params["Runtime"], updating=True,
                                             allow_deprecated=self._allow_deprecated)
-            updated = configuration.apply(function.latest, params, self._layer_lookup)
+            updated = configuration.apply(function.latest, params, self._layer_lookup,
+                                          self._file_system_problem)
             if "Layers" in params:
                 self._check_package(updated, self._blobs.read(updated.code_hex))
             return self._begin_update(updated, publish=False)

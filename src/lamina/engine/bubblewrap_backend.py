@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import importlib.util
 import os
 import platform
@@ -400,8 +401,7 @@ class BubblewrapBackend(SandboxBackend):
 
     async def start(self, launch: Launch) -> Sandbox:
         tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb)
-        mounts = Mounts(code_dir=launch.mounts.code_dir, layer_dirs=launch.mounts.layer_dirs,
-                        runtime_dir=launch.mounts.runtime_dir, site_dir=launch.mounts.site_dir, tmp_dir=tmp)
+        mounts = dataclasses.replace(launch.mounts, tmp_dir=tmp)
         plan = rootfs.plan(mounts, launch.interpreter)
         stages = self._stages([*(b.source for b in plan.binds), *plan.opt_layers])
         group: Group | None = None

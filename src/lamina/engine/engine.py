@@ -27,7 +27,7 @@ from lamina.engine.pool import Pool
 from lamina.engine.sandbox import Launch, Mounts, SandboxBackend
 from lamina.engine.spec import InvokeRequest, InvokeResult, LogBatch, RunSpec
 from lamina.engine.states import State
-from lamina.errors import ServiceException, TooManyRequestsException
+from lamina.errors import EFSMountFailureException, ServiceException, TooManyRequestsException
 
 log = logging.getLogger("lamina.engine")
 
@@ -95,6 +95,8 @@ class Engine:
             return self._cannot_run(spec, request)
         if "\0" in spec.handler and runtime_ids.is_python(spec.runtime):
             return self._unpassable_handler(spec)
+        if spec.file_systems:
+            self._check_mountable(spec)
         self._in_flight += 1
         try:
             pool = self._pools.get(spec.pool_key)
@@ -115,6 +117,19 @@ class Engine:
                     self._stop_all([retired])
         finally:
             self._in_flight -= 1
+
+    def _check_mountable(self, spec: RunSpec) -> None:
+        """AWS answers an invoke whose file system cannot be mounted with EFSMountFailureException:
+        an access point no longer mapped on this host, or a backend that cannot mount."""
+        for fs in spec.file_systems:
+            if fs.host_dir is None:
+                raise EFSMountFailureException(
+                    f"The function could not mount the Amazon EFS access point {fs.arn}: it is not mapped to a "
+                    "host directory on this lamina host (lamina serve --file-system ARN=PATH).")
+        if self.backend.name == "process":
+            raise EFSMountFailureException(
+                "The function could not mount its Amazon EFS file system: lamina's process sandbox backend cannot "
+                "mount file systems (run lamina as root for the namespaces backend, or with bubblewrap).")
 
     def _cannot_run(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
         detail = (f"the {spec.runtime} runtime is not installed on this lamina host"
@@ -144,7 +159,9 @@ class Engine:
         rapid = runtime_ids.uses_runtime_api(spec.runtime)
         mounts = Mounts(code_dir=Path(spec.code_dir), layer_dirs=tuple(Path(d) for d in spec.layer_dirs),
                         runtime_dir=self._runtime_image(rapid), site_dir=None,
-                        tmp_dir=self._scratch / "environments" / env_id / "tmp")
+                        tmp_dir=self._scratch / "environments" / env_id / "tmp",
+                        file_systems=tuple((fs.host_dir, fs.local_mount_path) for fs in spec.file_systems
+                                           if fs.host_dir is not None))
         interpreter = spec.interpreter or ""
         layout = self.backend.layout(mounts, interpreter)
         variables = envvars.build(spec, layout, region=self._region, endpoint_url=self._endpoint_url,

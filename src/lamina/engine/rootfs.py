@@ -8,6 +8,7 @@ root from the same plan, so a function sees the same tree whichever isolates it:
     /var/task                                                 read-only: the deployment package
     /opt                                                      read-only: the layers, merged
     /tmp                                                      writable: the environment's volume
+    /mnt/NAME                                                 writable: a file system (FileSystemConfigs)
     /proc /dev                                                new, minimal
 
 These are AWS's paths; nothing else of the host is visible, and no host path of lamina's (the
@@ -92,6 +93,8 @@ def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
         ro(path)
     binds.append(Bind(str(mounts.code_dir), TASK_ROOT))
     binds.append(Bind(str(mounts.tmp_dir), "/tmp", writable=True))
+    for host_dir, mount_path in mounts.file_systems:  # EFS access points: shared, read-write
+        binds.append(Bind(str(host_dir), mount_path, writable=True))
     binds.sort(key=lambda bind: bind.target.rstrip("/").count("/"))  # parents before children
     return Plan(binds=tuple(binds), links=tuple(links),
                 opt_layers=tuple(str(d) for d in mounts.layer_dirs), dirs=(OPT,))

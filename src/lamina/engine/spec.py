@@ -8,6 +8,16 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class FileSystemMount:
+    """An EFS access point a function mounts: the host directory serving it (None: not mapped on
+    this host) shown read-write at `local_mount_path`."""
+
+    arn: str
+    local_mount_path: str  # /mnt/...
+    host_dir: Path | None
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """Everything needed to start an execution environment for one function version."""
 
@@ -35,6 +45,7 @@ class RunSpec:
     network: bool = True  # False: the function asked for none (tag lamina:network=none)
     # (access key id, secret, session token) of the execution role; None = local dummies
     credentials: tuple[str, str, str] | None = None
+    file_systems: tuple[FileSystemMount, ...] = ()  # FileSystemConfigs
 
     @property
     def pool_key(self) -> tuple[str, str]:
