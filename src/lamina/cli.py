@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -19,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -299,6 +301,41 @@ def cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def sign(args: argparse.Namespace) -> int:
+    """Embed a signature by signing profile `--profile` in a zip (in place, or to --output)."""
+    from lamina import signature
+
+    source = Path(args.zip)
+    try:
+        data = source.read_bytes()
+        digest = signature.manifest_digest(data)
+    except (OSError, signature.SignatureError) as error:
+        _say(f"lamina sign: cannot read {source}: {error}", "red")
+        return 1
+    url = _endpoint(args) + "/_lamina/signer/sign"
+    body = {"profileName": args.profile, "digest": digest}
+    if args.validity is not None:
+        body["validitySeconds"] = args.validity
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            document = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            detail = json.loads(detail).get("message") or detail
+        _say(f"lamina sign: {detail}", "red")
+        return 1
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        _say(f"lamina sign: cannot reach {url}: {getattr(error, 'reason', error)}", "red")
+        return 1
+    target = Path(args.output) if args.output else source
+    target.write_bytes(signature.embed(data, document))
+    console.print(f"signed {target} with {document['profileVersionArn']} (job {document['jobArn']})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lamina", description="A self-hosted AWS Lambda.")
     parser.add_argument("--version", action="version", version=f"lamina {__version__}")
@@ -338,6 +375,15 @@ def main(argv: list[str] | None = None) -> int:
     price.add_argument("--minutes", type=int, default=None, help="only the last N minutes (default: all)")
     price.add_argument("--json", action="store_true", help="print the report as JSON")
     price.set_defaults(func=cost)
+    signer = commands.add_parser("sign", help="sign a function or layer zip with a signing profile (code signing)")
+    signer.add_argument("zip", metavar="ZIP", help="the .zip to sign (signed in place unless --output)")
+    signer.add_argument("--profile", required=True, metavar="NAME", help="signing profile name (aws signer "
+                        "put-signing-profile --platform-id AWSLambda-SHA384-ECDSA)")
+    signer.add_argument("--output", "-o", default=None, metavar="PATH", help="write the signed zip here instead")
+    signer.add_argument("--validity", type=int, default=None, metavar="SECONDS",
+                        help="a shorter validity than the profile's signatureValidityPeriod")
+    signer.add_argument("--endpoint", default=None, help=endpoint_help)
+    signer.set_defaults(func=sign)
     args = parser.parse_args(argv)
     return args.func(args)
 

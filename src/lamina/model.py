@@ -45,6 +45,8 @@ class FunctionVersion:
     system_log_level: str | None = None
     layers: list[dict] = field(default_factory=list)  # [{"Arn": ..., "CodeSize": ...}]
     file_system_configs: list[dict] = field(default_factory=list)  # [{"Arn": ..., "LocalMountPath": ...}]
+    signing_profile_version_arn: str | None = None  # set when the deployed code is signed (code signing)
+    signing_job_arn: str | None = None
     package_type: str = "Zip"
     code_sha256: str = ""  # base64 of the raw digest
     code_hex: str = ""  # hex of the same digest: the blob's key

@@ -24,6 +24,7 @@ from lamina.config import Settings
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
 from lamina.control.cascade import Cascade
+from lamina.control.code_signing import CodeSigning
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Account, Functions
@@ -31,6 +32,7 @@ from lamina.control.layers import Layers
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
+from lamina.control.signing_profiles import SigningProfiles
 from lamina.control.tags import Tags
 from lamina.control.usage import Usage
 from lamina.destinations import Destinations
@@ -48,6 +50,7 @@ from lamina.queue.worker import EventQueue
 from lamina.run_specs import RunSpecs
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
+from lamina.store.code_signing import CodeSigningStore
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.event_configs import EventConfigStore
 from lamina.store.functions import FunctionStore
@@ -99,11 +102,19 @@ class Server:
 
         # The control plane: one object per group of operations, announcing changes on the bus.
         self.layers = Layers(LayerStore(self.database), self.store, self.blobs, region, account_id)
+        code_signing_store = CodeSigningStore(self.database)
+        self.signing_profiles = SigningProfiles(code_signing_store, region, account_id)
+        self.code_signing = CodeSigning(
+            code_signing_store, region, account_id, profile=self.signing_profiles.profile,
+            function_exists=lambda name: self.store.get(name) is not None, read_blob=self.blobs.read,
+            warn=self.metrics.signature_validation_error,
+        )
         self.functions = Functions(
             self.store, self.blobs, alias_store, Account(region, account_id),
             runtime_problem=self.runtimes.problem, layer_lookup=self.layers.lookup, publish=bus.publish,
             defer=self.supervisor.defer, allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
-            file_system_problem=self.file_systems.problem,
+            file_system_problem=self.file_systems.problem, code_check=self.code_signing.check,
+            bind_code_signing=self.code_signing.bind,
         )
         self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id)
         self.concurrency = ReservedConcurrency(event_config_store, self.store, region, account_id,
@@ -121,6 +132,7 @@ class Server:
             provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
             code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
+            code_signing=self.code_signing, signing_profiles=self.signing_profiles,
         )
 
         # The data plane: admission → invoker → engine, and the durable async queue. Accepting an event
@@ -152,6 +164,7 @@ class Server:
         for kind in (events.FunctionChanged, events.AliasChanged, events.ProvisionedConcurrencyChanged):
             bus.subscribe(kind, cascade.changed)
         bus.subscribe(events.FunctionDeleted, cascade.deleted)
+        bus.subscribe(events.FunctionDeleted, lambda event: self.code_signing.function_deleted(event.function))
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.environments.retire)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lamina.api import aliases as alias_api
+from lamina.api import code_signing as code_signing_api
 from lamina.api import event_configs as event_config_api
 from lamina.api import functions as function_api
 from lamina.api import invoke as invoke_api
@@ -33,6 +34,7 @@ from lamina.api import responses, validation
 from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
 from lamina.api.pipeline import Authenticate, caller_of, pipeline
+from lamina.api.signer import signer_routes
 from lamina.api.system import system_routes
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
@@ -41,7 +43,8 @@ from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
 
 log = logging.getLogger("lamina.api")
-HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS}
+HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS,
+            **code_signing_api.HANDLERS}
 CODE_PATH = "/_lamina/code/{code_hex}.zip"
 
 
@@ -130,6 +133,8 @@ def create_app(api: Api):
         routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
         routes += system_routes(api.usage)
+    if getattr(api.control, "signing_profiles", None) is not None:  # AWS Signer's signing-profile paths and lamina's signing call
+        routes += signer_routes(api.control.signing_profiles)
     routes += build_routes(api)
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,

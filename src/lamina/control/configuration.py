@@ -62,8 +62,6 @@ def check_supported(params: dict) -> None:
         raise _unsupported("KMSKeyArn (customer-managed encryption keys)")
     if params.get("ImageConfig"):
         raise _unsupported("ImageConfig: container image functions are not supported")
-    if params.get("CodeSigningConfigArn"):
-        raise _unsupported("code signing (CodeSigningConfigArn)")
     for member in ("TenancyConfig", "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig",
                    "PublishTo"):
         if params.get(member):

@@ -50,7 +50,9 @@ class Functions:
                  publish: Callable[[object], None],
                  defer: Callable[[Callable[[], None]], None],
                  allow_deprecated_runtimes: bool = False,
-                 file_system_problem: Callable[[str], str | None] | None = None) -> None:
+                 file_system_problem: Callable[[str], str | None] | None = None,
+                 code_check: Callable[..., dict] | None = None,
+                 bind_code_signing: Callable[[str, str], None] | None = None) -> None:
         self._store = store
         self._blobs = blobs
         self._aliases = aliases
@@ -61,6 +63,9 @@ class Functions:
         self._defer = defer
         self._allow_deprecated = allow_deprecated_runtimes
         self._file_system_problem = file_system_problem
+        # code signing (lamina.control.code_signing): check(name, zip or None, layers, config ARN) → changes
+        self._code_check = code_check or (lambda name, code, layers, config_arn=None: {})
+        self._bind_code_signing = bind_code_signing
         self._lock = threading.RLock()
 
     # -- naming ------------------------------------------------------------------------------
@@ -89,12 +94,16 @@ class Functions:
         zip_bytes = self._zip_from(params.get("Code") or {})
         latest = configuration.apply(FunctionVersion(name=name), params, self._layer_lookup,
                                       self._file_system_problem)
+        config_arn = params.get("CodeSigningConfigArn")
+        latest = latest.copy(**self._code_check(name, zip_bytes, latest.layers, config_arn))
         latest = self._with_code(latest, zip_bytes)
         latest.revision_id = str(uuid.uuid4())
         function = Function(name=name, latest=latest, tags=dict(params.get("Tags") or {}))
         with self._lock:
             if not self._store.create(function):
                 raise ResourceConflictException(f"Function already exist: {name}")
+            if config_arn and self._bind_code_signing is not None:
+                self._bind_code_signing(name, config_arn)
         self._defer(lambda: self._settle(name, publish=bool(params.get("Publish"))))
         return latest
 
@@ -238,6 +247,7 @@ class Functions:
                                           self._file_system_problem)
             if "Layers" in params:
                 self._check_package(updated, self._blobs.read(updated.code_hex))
+                updated = updated.copy(layers=self._code_check(function.name, None, updated.layers)["layers"])
             return self._begin_update(updated, publish=False)
 
     def update_code(self, params: dict) -> FunctionVersion:
@@ -247,6 +257,7 @@ class Functions:
             updated = function.latest
             if "Architectures" in params:
                 updated = updated.copy(architectures=list(params["Architectures"]))
+            updated = updated.copy(**self._code_check(function.name, zip_bytes, updated.layers))
             if params.get("DryRun"):
                 self._check_package(updated, zip_bytes)
                 digest = base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()

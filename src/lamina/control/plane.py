@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
+from lamina.control.code_signing import CodeSigning
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
 from lamina.control.functions import Functions
 from lamina.control.layers import Layers
 from lamina.control.provisioned import ProvisionedConcurrency
+from lamina.control.signing_profiles import SigningProfiles
 from lamina.control.tags import Tags
 
 
@@ -28,3 +30,5 @@ class ControlPlane:
     account: AccountSettings
     region: str
     code_url: Callable[[str], str]  # code hex → download URL
+    code_signing: CodeSigning | None = None
+    signing_profiles: SigningProfiles | None = None
