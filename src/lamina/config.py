@@ -88,6 +88,8 @@ class Settings:
     allow_deprecated_runtimes: bool = False
     # The public base URL the service is reached at (for Code.Location and AWS_ENDPOINT_URL).
     public_url: str | None = None
+    # Registries (host[:port]) pulled from over plain HTTP besides loopback ones (container images).
+    insecure_registries: tuple[str, ...] = ()
     # EFS access point ARN → the host directory mounted for it (FileSystemConfigs).
     file_systems: dict[str, FileSystem] = field(default_factory=dict)
 
@@ -142,4 +144,5 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "allow_deprecated_runtimes": ("LAMINA_ALLOW_DEPRECATED_RUNTIMES", _flag),
     "public_url": ("LAMINA_PUBLIC_URL", str),
     "file_systems": ("LAMINA_FILE_SYSTEMS", _file_systems),
+    "insecure_registries": ("LAMINA_INSECURE_REGISTRIES", lambda text: tuple(text.replace(",", " ").split())),
 }

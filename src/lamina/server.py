@@ -43,6 +43,7 @@ from lamina.engine.file_systems import FileSystems
 from lamina.environments import Environments
 from lamina.health import Health
 from lamina.http_server import HttpServer
+from lamina.images.store import ImageStore
 from lamina.invoke import Invoker
 from lamina.model import LATEST
 from lamina.queue.sql import SqlQueue
@@ -63,6 +64,9 @@ from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
+
+IMAGE_BACKENDS_PROBLEM = ("lamina's {backend} sandbox backend cannot run container image functions (PackageType "
+                          "Image): run lamina as root, where it uses the namespaces backend.")
 
 
 class Server:
@@ -92,8 +96,9 @@ class Server:
         self.backend = backends.select(settings.sandbox, data_dir / "sandbox", settings.isolation)
         self.file_systems = FileSystems(settings.file_systems, self.backend.name)
         self.file_systems.prepare()
+        self.images = ImageStore(data_dir / "images", insecure=frozenset(settings.insecure_registries))
         self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id,
-                                  file_system_dir=self.file_systems.host_dir)
+                                  file_system_dir=self.file_systems.host_dir, images=self.images)
         self.engine = Engine(
             backend=self.backend, concurrency_limit=settings.concurrency_limit, idle_timeout=settings.idle_timeout,
             endpoint_url=settings.base_url, region=region, account_id=account_id,
@@ -115,6 +120,8 @@ class Server:
             defer=self.supervisor.defer, allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
             file_system_problem=self.file_systems.problem, code_check=self.code_signing.check,
             bind_code_signing=self.code_signing.bind,
+            pull_image=self.images.pull if self.backend.name == "namespaces" else None,
+            image_problem=IMAGE_BACKENDS_PROBLEM.format(backend=self.backend.name),
         )
         self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id)
         self.concurrency = ReservedConcurrency(event_config_store, self.store, region, account_id,

@@ -37,6 +37,10 @@ def function_configuration(v: FunctionVersion, function_arn: str, region: str, *
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": _logging(v),
     }
+    if v.package_type == "Image":  # no Runtime, Handler (nor RuntimeVersionConfig) for images
+        del out["Runtime"], out["Handler"]
+        if v.image_config:
+            out["ImageConfigResponse"] = {"ImageConfig": dict(v.image_config)}
     if v.environment:
         out["Environment"] = {"Variables": dict(v.environment)}
     if v.layers:

@@ -60,16 +60,12 @@ def check_supported(params: dict) -> None:
         raise _unsupported("DeadLetterConfig targets")
     if params.get("KMSKeyArn"):
         raise _unsupported("KMSKeyArn (customer-managed encryption keys)")
-    if params.get("ImageConfig"):
-        raise _unsupported("ImageConfig: container image functions are not supported")
     for member in ("TenancyConfig", "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig",
                    "PublishTo"):
         if params.get(member):
             raise _unsupported(member)
     if (params.get("SnapStart") or {}).get("ApplyOn", "None") != "None":
         raise _unsupported("SnapStart")
-    if params.get("PackageType", "Zip") != "Zip":
-        raise _unsupported("PackageType Image", ": deploy a .zip package with Code.ZipFile")
 
 
 LEVELS_NEED_JSON = "ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON."
@@ -156,6 +152,12 @@ def apply(version: FunctionVersion, params: dict, layer_lookup, file_system_prob
         changes.update(logging_changes(version, params["LoggingConfig"] or {}))
     if "Layers" in params:
         changes["layers"] = check_layers(list(params["Layers"] or []), layer_lookup)
+    if "ImageConfig" in params:
+        if version.package_type != "Image":
+            raise InvalidParameterValueException(
+                "ImageConfig is only supported for functions with PackageType Image.")
+        image = params["ImageConfig"] or {}
+        changes["image_config"] = {k: image[k] for k in ("EntryPoint", "Command", "WorkingDirectory") if k in image}
     if "FileSystemConfigs" in params:
         problem = file_system_problem or (lambda arn: f"The access point {arn} can not be found.")
         changes["file_system_configs"] = check_file_systems(list(params["FileSystemConfigs"] or []), problem)

@@ -28,6 +28,8 @@ from lamina.errors import (
     ResourceNotFoundException,
 )
 from lamina.events import FunctionChanged, FunctionDeleted
+from lamina.images import reference as image_reference
+from lamina.images.registry import ImageError
 from lamina.model import LATEST, Function, FunctionVersion, lambda_timestamp
 from lamina.store import archive
 from lamina.store.aliases import AliasStore
@@ -35,6 +37,7 @@ from lamina.store.blobs import BlobStore
 from lamina.store.functions import FunctionStore
 
 LIST_PAGE_CAP = paging.LIST_PAGE_CAP
+IMAGE_URI_ON_ZIP = "Please don't provide ImageUri when updating a function with packageType Zip."
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,9 @@ class Functions:
                  allow_deprecated_runtimes: bool = False,
                  file_system_problem: Callable[[str], str | None] | None = None,
                  code_check: Callable[..., dict] | None = None,
-                 bind_code_signing: Callable[[str, str], None] | None = None) -> None:
+                 bind_code_signing: Callable[[str, str], None] | None = None,
+                 pull_image: Callable[..., object] | None = None,
+                 image_problem: str = "lamina does not run container image functions here.") -> None:
         self._store = store
         self._blobs = blobs
         self._aliases = aliases
@@ -66,6 +71,9 @@ class Functions:
         # code signing (lamina.control.code_signing): check(name, zip or None, layers, config ARN) → changes
         self._code_check = code_check or (lambda name, code, layers, config_arn=None: {})
         self._bind_code_signing = bind_code_signing
+        # container images (lamina.images.store.ImageStore.pull): (uri, architecture, progress) → PulledImage
+        self._pull_image = pull_image
+        self._image_problem = image_problem
         self._lock = threading.RLock()
 
     # -- naming ------------------------------------------------------------------------------
@@ -86,6 +94,8 @@ class Functions:
     def create(self, params: dict) -> FunctionVersion:
         configuration.check_supported(params)
         name = self.ref(params["FunctionName"]).name
+        if params.get("PackageType") == "Image":
+            return self._create_image(name, params)
         if params.get("Runtime") is None or params.get("Handler") is None:
             raise InvalidParameterValueException(
                 "Runtime and Handler are mandatory parameters for functions created with deployment packages."
@@ -106,6 +116,36 @@ class Functions:
                 self._bind_code_signing(name, config_arn)
         self._defer(lambda: self._settle(name, publish=bool(params.get("Publish"))))
         return latest
+
+    def _create_image(self, name: str, params: dict) -> FunctionVersion:
+        if any(params.get(member) for member in ("Runtime", "Handler", "Layers")):
+            raise InvalidParameterValueException(
+                "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.")
+        code = params.get("Code") or {}
+        if not code.get("ImageUri"):
+            raise InvalidParameterValueException("Please provide a source for function code.")
+        if params.get("CodeSigningConfigArn"):
+            raise InvalidParameterValueException("Code signing is not supported for functions created with "
+                                                 "container images.")
+        self._check_image_uri(code["ImageUri"])
+        latest = FunctionVersion(name=name, package_type="Image", image_uri=code["ImageUri"])
+        latest = configuration.apply(latest, params, self._layer_lookup, self._file_system_problem)
+        latest = latest.copy(revision_id=str(uuid.uuid4()), last_modified=lambda_timestamp())
+        function = Function(name=name, latest=latest, tags=dict(params.get("Tags") or {}))
+        with self._lock:
+            if not self._store.create(function):
+                raise ResourceConflictException(f"Function already exist: {name}")
+        self._defer(lambda: self._settle(name, publish=bool(params.get("Publish"))))
+        return latest
+
+    def _check_image_uri(self, uri: str) -> None:
+        if self._pull_image is None:
+            raise InvalidParameterValueException(self._image_problem)
+        try:
+            image_reference.parse(uri)
+        except ValueError:
+            raise InvalidParameterValueException(
+                f"Source image {uri} is not valid. Provide a valid source image.") from None
 
     @staticmethod
     def _zip_from(code: dict) -> bytes:
@@ -132,17 +172,17 @@ class Functions:
             return
         while True:
             prepared = function.latest
-            problem, code = self._prepare(prepared)
+            problem, code, pulled = self._prepare(prepared)
             with self._lock:
                 function = self._store.get(name)
                 if function is None:
                     return
                 latest = function.latest
-                if (_packages(latest), latest.runtime) != (_packages(prepared), prepared.runtime):
+                if _source(latest) != _source(prepared):
                     continue  # changed while unpacking: prepare what is there now
                 settled = dict(state="Failed" if problem else "Active", state_reason=problem,
                                state_reason_code=code, last_update_status="Failed" if problem else "Successful",
-                               last_update_status_reason=problem, last_update_status_reason_code=code)
+                               last_update_status_reason=problem, last_update_status_reason_code=code, **pulled)
                 if latest.state == "Pending":  # a finished create reports LastUpdateStatus too, as on AWS
                     latest = latest.copy(**settled)
                 else:  # a finished update is a change of its own: a new RevisionId, as on AWS
@@ -222,9 +262,40 @@ class Functions:
         self._defer(lambda: self._settle(version.name, publish=publish))
         return version
 
-    def _prepare(self, version: FunctionVersion) -> tuple[str | None, str | None]:
-        """Unpack a version's code and layers once per digest and check its runtime can run here:
-        (problem, its reason code), or (None, None)."""
+    def _progress(self, prepared: FunctionVersion, text: str) -> None:
+        """Pull progress in StateReason (creating) or LastUpdateStatusReason (updating)."""
+        with self._lock:
+            function = self._store.get(prepared.name)
+            if function is None or _source(function.latest) != _source(prepared):
+                return
+            latest = function.latest
+            if latest.state == "Pending":
+                latest = latest.copy(state_reason=f"The function is being created. {text}")
+            elif latest.last_update_status == "InProgress":
+                latest = latest.copy(last_update_status_reason=f"The function is being updated. {text}")
+            else:
+                return
+            self._store.save_version(latest)
+
+    def _pull(self, version: FunctionVersion) -> tuple[str | None, str | None, dict]:
+        try:
+            pulled = self._pull_image(version.image_uri, version.architectures[0],  # type: ignore[misc]
+                                      lambda text: self._progress(version, text))
+        except ImageError as exc:
+            return exc.message, exc.code, {}
+        except Exception as exc:  # noqa: BLE001 - a pull that breaks fails the function, never the server
+            return f"Lambda could not pull the image {version.image_uri}: {exc}", "InvalidImage", {}
+        return None, None, {"code_sha256": pulled.digest_hex, "resolved_image_uri": pulled.resolved_uri}
+
+    def _prepare(self, version: FunctionVersion) -> tuple[str | None, str | None, dict]:
+        """Unpack a version's code and layers once per digest (pull its image) and check its runtime
+        can run here: (problem, its reason code, changes to the version), or (None, None, changes)."""
+        if version.package_type == "Image":
+            return self._pull(version)
+        problem, code = self._prepare_zip(version)
+        return problem, code, {}
+
+    def _prepare_zip(self, version: FunctionVersion) -> tuple[str | None, str | None]:
         try:  # the layers too: publishing a layer leaves its unpacking to the first function using it
             for code_hex in _packages(version):
                 self._blobs.unpacked(code_hex)
@@ -236,6 +307,18 @@ class Functions:
                 return problem, "InvalidRuntime"
         return None, None
 
+    def _update_image(self, function: Function, params: dict) -> FunctionVersion:
+        if not params.get("ImageUri") or params.get("ZipFile") or params.get("S3Bucket"):
+            raise InvalidParameterValueException(
+                "Please provide ImageUri when updating a function with packageType Image.")
+        self._check_image_uri(params["ImageUri"])
+        updated = function.latest.copy(image_uri=params["ImageUri"])
+        if "Architectures" in params:
+            updated = updated.copy(architectures=list(params["Architectures"]))
+        if params.get("DryRun"):
+            return updated
+        return self._begin_update(updated, publish=bool(params.get("Publish")))
+
     def update_configuration(self, params: dict) -> FunctionVersion:
         configuration.check_supported(params)
         with self._lock:
@@ -243,6 +326,9 @@ class Functions:
             if "Runtime" in params:
                 configuration.check_runtime(params["Runtime"], updating=True,
                                             allow_deprecated=self._allow_deprecated)
+            if function.latest.package_type == "Image" and params.get("Layers"):
+                raise InvalidParameterValueException(
+                    "Lambda layers are not supported for functions created with container images.")
             updated = configuration.apply(function.latest, params, self._layer_lookup,
                                           self._file_system_problem)
             if "Layers" in params:
@@ -253,6 +339,10 @@ class Functions:
     def update_code(self, params: dict) -> FunctionVersion:
         with self._lock:
             function = self._updatable(params["FunctionName"], params.get("RevisionId"))
+            if function.latest.package_type == "Image":
+                return self._update_image(function, params)
+            if params.get("ImageUri"):
+                raise InvalidParameterValueException(IMAGE_URI_ON_ZIP)
             zip_bytes = self._zip_from(params)
             updated = function.latest
             if "Architectures" in params:
@@ -334,7 +424,7 @@ class Functions:
                 codes = {v.code_hex for v in self._store.list_versions(ref.name)}
                 self._aliases.delete_all(function.name)
                 self._store.delete(function.name)
-            for code_hex in codes:
+            for code_hex in codes - {""}:  # image functions keep no code blob
                 if not self._store.code_in_use(code_hex):
                     self._blobs.delete(code_hex)
         self._publish_event(FunctionChanged(ref.name) if ref.qualifier is not None else FunctionDeleted(ref.name))
@@ -387,6 +477,11 @@ def _decode_marker(marker: str | None) -> tuple[str, int] | None:
         return name, int(number)
     except ValueError as exc:
         raise InvalidParameterValueException(f"Invalid marker: {marker}") from exc
+
+
+def _source(version: FunctionVersion) -> tuple:
+    """What a version is prepared from: packages, runtime, image."""
+    return _packages(version), version.runtime, version.image_uri, tuple(version.architectures)
 
 
 def _packages(version: FunctionVersion) -> tuple[str, ...]:

@@ -20,8 +20,8 @@ def zip_bytes(source: dict, *, member: str, what: str) -> bytes:
         )
     if source.get("ImageUri"):
         raise InvalidParameterValueException(
-            "lamina does not support container image functions (ImageUri): deploy a .zip package with "
-            "Code.ZipFile."
+            "Please don't provide ImageUri when the intended function PackageType is Zip: set PackageType Image "
+            "to deploy a container image, or provide Code.ZipFile."
         )
     data = source.get("ZipFile")
     if data is None:

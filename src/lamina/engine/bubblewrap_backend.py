@@ -350,6 +350,9 @@ def _release(group: Group | None, release: Callable[[], None]) -> None:
     release()
 
 
+IMAGES_UNSUPPORTED = "the bubblewrap sandbox backend does not run container images yet (use the namespaces backend)"
+
+
 class BubblewrapBackend(SandboxBackend):
     name = "bubblewrap"
 
@@ -400,6 +403,8 @@ class BubblewrapBackend(SandboxBackend):
         return stages
 
     async def start(self, launch: Launch) -> Sandbox:
+        if launch.mounts.image_root is not None:
+            raise OSError(IMAGES_UNSUPPORTED)
         tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb)
         mounts = dataclasses.replace(launch.mounts, tmp_dir=tmp)
         plan = rootfs.plan(mounts, launch.interpreter)

@@ -340,7 +340,7 @@ class NamespacesBackend(SandboxBackend):
             "links": [list(link) for link in plan.links], "dirs": list(plan.dirs),
             "opt_layers": list(plan.opt_layers), "devices": list(rootfs.DEVICES), "hostname": rootfs.HOSTNAME,
             "network": launch.network, "uid": rootfs.SANDBOX_UID, "last_cap": self._last_cap,
-            "env": launch.env, "cwd": rootfs.TASK_ROOT, "bootstrap": str(launch.bootstrap),
+            "env": launch.env, "cwd": "/" if launch.mounts.image_root else rootfs.TASK_ROOT, "bootstrap": str(launch.bootstrap),
             "memory_mb": launch.memory_mb, "moves": rootfs.moves(plan),
         }
         with Plumbing() as plumbing:

@@ -63,9 +63,31 @@ def _covered(path: str, by: list[str]) -> bool:
     return any(path == b or path.startswith(b.rstrip("/") + "/") for b in by)
 
 
+IMAGE_USR = "/.lamina/usr"  # the host's /usr inside an image root: what rapid (the host Python) runs from
+IMAGE_LANG = "/.lamina/lang"  # the interpreter's prefix when it is not under /usr
+IMAGE_RUNTIME = "/.lamina/runtime"  # rapid
+
+
+def image_plan(mounts: Mounts, interpreter: str) -> Plan:
+    """The root of a container image function: the image itself, read-only, with lamina's Runtime
+    API server (rapid, run by the host interpreter) under /.lamina, a writable /tmp and the file
+    systems. The mount points exist in every unpacked image (lamina.images.unpack)."""
+    binds = [Bind(str(mounts.image_root), "/"), Bind("/usr", IMAGE_USR)]
+    prefix = interpreter_prefix(interpreter) if interpreter else "/usr"
+    if prefix != "/usr":
+        binds.append(Bind(prefix, IMAGE_LANG))
+    binds.append(Bind(str(mounts.runtime_dir), IMAGE_RUNTIME))
+    binds.append(Bind(str(mounts.tmp_dir), "/tmp", writable=True))
+    for host_dir, mount_path in mounts.file_systems:
+        binds.append(Bind(str(host_dir), mount_path, writable=True))
+    return Plan(binds=tuple(binds), links=())
+
+
 def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
          host_root: str = "/") -> Plan:
     """The new root for an environment built from `mounts`, run by `interpreter`."""
+    if mounts.image_root is not None:
+        return image_plan(mounts, interpreter)
     binds: list[Bind] = []
     links: list[tuple[str, str]] = []
     visible: list[str] = []
@@ -103,7 +125,8 @@ def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
 def moves(plan: Plan) -> list[tuple[str, str]]:
     """(host path, path inside) of every read-only bind shown elsewhere than at its host path,
     longest host path first, for translating paths learnt on the host."""
-    found = [(b.source.rstrip("/") or "/", b.target) for b in plan.binds if b.source != b.target and not b.writable]
+    found = [(b.source.rstrip("/") or "/", b.target) for b in plan.binds
+             if b.source != b.target and not b.writable and b.target != "/"]  # an image root needs none
     return sorted(found, key=lambda move: len(move[0]), reverse=True)
 
 
@@ -117,6 +140,8 @@ def inside(path: str, moved: list[tuple[str, str]]) -> str:
 
 def layout(mounts: Mounts, interpreter: str) -> Layout:
     """How `mounts` appear inside an isolating backend's environment."""
+    if mounts.image_root is not None:
+        return Layout(task_root=TASK_ROOT, opt_dirs=(), runtime_dir=RUNTIME, site_dir=None, tmp_dir=None)
     managed = bool(interpreter) and interpreter_prefix(interpreter) != "/usr"
     return Layout(
         task_root=TASK_ROOT,

@@ -18,6 +18,18 @@ class FileSystemMount:
 
 
 @dataclass(frozen=True)
+class ImageRun:
+    """A container image function: the unpacked image (the environment's read-only root) and what
+    to start in it (ImageConfig over the image config: the command line, its directory, the
+    image's Env)."""
+
+    root: Path
+    argv: tuple[str, ...]
+    working_dir: str
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """Everything needed to start an execution environment for one function version."""
 
@@ -46,6 +58,7 @@ class RunSpec:
     # (access key id, secret, session token) of the execution role; None = local dummies
     credentials: tuple[str, str, str] | None = None
     file_systems: tuple[FileSystemMount, ...] = ()  # FileSystemConfigs
+    image: ImageRun | None = None  # PackageType Image (runtime and handler are then "")
 
     @property
     def pool_key(self) -> tuple[str, str]:

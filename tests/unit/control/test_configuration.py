@@ -62,7 +62,6 @@ def test_runtime_block_dates(runtime, updating, day, blocked):
     ({"DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:1:q"}}, "DeadLetterConfig"),
     ({"KMSKeyArn": "arn:aws:kms:us-east-1:1:key/x"}, "KMSKeyArn"),
     ({"SnapStart": {"ApplyOn": "PublishedVersions"}}, "SnapStart"),
-    ({"PackageType": "Image"}, "Image"),
 ])
 def test_features_lamina_would_ignore_are_refused(params, fragment):
     with pytest.raises(InvalidParameterValueException) as info:
