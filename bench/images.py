@@ -30,7 +30,6 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from images_support import RegistryProcess, build_and_push, missing_tools  # noqa: E402
-
 from lamina.images.store import ImageStore  # noqa: E402
 
 HELLO = "def handler(event, context):\n    return 'hello'\n"

@@ -102,7 +102,7 @@ def _copy(source: str, root: Path) -> None:
 
 def python_rootfs() -> Path:
     """The cached tree: /usr/bin/python3 and its stdlib, the libraries they load, awslambdaric."""
-    key = hashlib.sha256(f"{RIC}:{os.path.realpath(PYTHON)}:v2".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{RIC}:{os.path.realpath(PYTHON)}:v3".encode()).hexdigest()[:12]
     root = CACHE / f"pyimage-{key}"
     if (root / ".complete").exists():
         return root / "rootfs"
@@ -136,6 +136,9 @@ def python_rootfs() -> Path:
             os.symlink(os.path.realpath(loader), target)
     (tree / "etc").mkdir(exist_ok=True)
     (tree / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    # byte-code, as an image built by `pip install` in a Dockerfile has it (the root is read-only at run time)
+    subprocess.run(["chroot", str(tree), f"/usr/bin/{os.path.basename(real_python)}", "-m", "compileall", "-q",
+                    f"/usr/lib/{version}", "/usr/lib/python3/dist-packages"], check=False, capture_output=True)
     (root / ".complete").write_text("")
     return tree
 

@@ -14,7 +14,9 @@ import base64
 import hashlib
 import json
 import os
+import queue
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -159,6 +161,20 @@ class Registry:
                                              "digest.")
         return body
 
+    def blob_stream(self, descriptor: dict, path: Path, progress: Callable[[int], None] = lambda n: None) -> BlobStream:
+        """A file-like reader of a blob as it downloads, saving it to `path` (once `finish()` has
+        checked its digest), so a layer can be unpacked while it is still arriving."""
+        digest = descriptor["digest"]
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest or ""):
+            raise unsupported(self.uri)
+        response = self._send("GET", f"{self._base}/blobs/{digest}", {}, stream=True)
+        try:
+            self._check(response, f"layer {digest}")
+        except ImageError:
+            response.close()
+            raise
+        return BlobStream(response, path, digest, self.uri, progress)
+
     def blob_to(self, descriptor: dict, path: Path, progress: Callable[[int], None] = lambda n: None) -> None:
         """Download a blob to `path` (atomically), checking its digest."""
         digest = descriptor["digest"]
@@ -182,3 +198,88 @@ class Registry:
             partial.unlink(missing_ok=True)
             raise ImageError("InvalidImage", f"The layer {digest} of {self.uri} does not match its digest.")
         os.replace(partial, path)
+
+
+class BlobStream:
+    """read(n) over a blob's download: a thread receives it (teeing it into a file and a SHA-256)
+    while the caller unpacks what has arrived, so the network and the disk work at once."""
+
+    _END = b""
+
+    def __init__(self, response: httpx.Response, path: Path, digest: str, uri: str,
+                 progress: Callable[[int], None]) -> None:
+        self._response = response
+        self._path = path
+        self._partial = path.with_name(path.name + f".{os.getpid()}.part")
+        self._hasher = hashlib.sha256()
+        self._digest = digest
+        self._uri = uri
+        self._progress = progress
+        self._queue: queue.Queue = queue.Queue(maxsize=64)
+        self._buffer = bytearray()
+        self._done = False
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True, name="layer-download")
+        self._thread.start()
+
+    def _receive(self) -> None:
+        try:
+            with open(self._partial, "wb") as out:
+                for chunk in self._response.iter_bytes(1 << 20):
+                    if self._stop.is_set():
+                        return
+                    self._hasher.update(chunk)
+                    out.write(chunk)
+                    self._progress(len(chunk))
+                    self._queue.put(chunk)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader
+            self._error = exc
+        finally:
+            self._queue.put(self._END)
+
+    def _more(self) -> None:
+        chunk = self._queue.get()
+        if chunk is self._END or chunk == self._END:
+            self._done = True
+            if self._error is not None:
+                error, self._error = self._error, None
+                if isinstance(error, ImageError):
+                    raise error
+                raise ImageError("ImageAccessDenied", f"Lambda could not download {self._digest} of {self._uri}: "
+                                                      f"{error}") from error
+            return
+        self._buffer += chunk
+
+    def read(self, size: int = -1) -> bytes:
+        while (size < 0 or len(self._buffer) < size) and not self._done:
+            self._more()
+        if size < 0:
+            size = len(self._buffer)
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def finish(self) -> None:
+        """Read what is left, check the digest, keep the blob."""
+        while not self._done:
+            self._more()
+            self._buffer.clear()
+        self._thread.join()
+        self._response.close()
+        if "sha256:" + self._hasher.hexdigest() != self._digest:
+            self._partial.unlink(missing_ok=True)
+            raise ImageError("InvalidImage", f"The layer {self._digest} of {self._uri} does not match its digest.")
+        os.replace(self._partial, self._path)
+
+    def discard(self) -> None:
+        self._stop.set()
+        while not self._done:  # let the thread end (it may be blocked on a full queue)
+            try:
+                self._more()
+            except ImageError:
+                pass
+            self._buffer.clear()
+        self._thread.join()
+        self._response.close()
+        self._partial.unlink(missing_ok=True)

@@ -94,26 +94,36 @@ class ImageStore:
                                              f"{image_config.get('architecture')}, not linux/{wanted} (the "
                                              f"function's architecture {architecture}).")
         layers = manifest["layers"]
+        if any(layer.get("mediaType", "") not in unpack.LAYER_TYPES for layer in layers):
+            raise unsupported(uri)
         total = sum(int(layer.get("size") or 0) for layer in layers)
         fetched = [0]
-        blobs: list[tuple[Path, str]] = []
-        for index, layer in enumerate(layers, 1):
-            media_type = layer.get("mediaType", "")
-            if media_type not in unpack.LAYER_TYPES:
-                raise unsupported(uri)
-            path = self._blobs / layer["digest"].removeprefix("sha256:")
-            with self._lock("blob:" + path.name):
-                if not path.exists():
-                    progress(f"Pulling layer {index} of {len(layers)} ({fetched[0] * 100 // max(total, 1)}% of "
-                             f"{total} bytes).")
-                    registry.blob_to(layer, path, lambda n: fetched.__setitem__(0, fetched[0] + n))
-                else:
-                    fetched[0] += int(layer.get("size") or 0)
-            blobs.append((path, media_type))
-        progress("Unpacking the image.")
+
+        def count(n: int) -> None:
+            fetched[0] += n
+
         staging = Path(tempfile.mkdtemp(prefix=f".{digest_hex}.", dir=self._roots))
         try:
-            unpack.unpack(blobs, str(staging), uri)
+            budget = [unpack.MAX_UNPACKED]
+            for index, layer in enumerate(layers, 1):
+                # each layer is unpacked as it downloads (a blob already here is read from disk)
+                path = self._blobs / layer["digest"].removeprefix("sha256:")
+                progress(f"Pulling and unpacking layer {index} of {len(layers)} "
+                         f"({fetched[0] * 100 // max(total, 1)}% of {total} bytes).")
+                with self._lock("blob:" + path.name):
+                    if path.exists():
+                        with open(path, "rb") as blob:
+                            unpack.apply_layer(blob, layer["mediaType"], str(staging), budget, uri)
+                        count(int(layer.get("size") or 0))
+                        continue
+                    stream = registry.blob_stream(layer, path, count)
+                    try:
+                        unpack.apply_layer(stream, layer["mediaType"], str(staging), budget, uri)
+                        stream.finish()
+                    except BaseException:
+                        stream.discard()
+                        raise
+            unpack.add_mount_points(str(staging))
             settings = image_config.get("config") or {}
             config = {"Env": list(settings.get("Env") or []), "Entrypoint": settings.get("Entrypoint"),
                       "Cmd": settings.get("Cmd"), "WorkingDir": settings.get("WorkingDir") or ""}

@@ -10,6 +10,7 @@ Imports lamina.images.registry only.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import posixpath
 import shutil
@@ -29,6 +30,7 @@ LAYER_TYPES = {
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 _HOPS = 40
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
 
 def _bad(message: str) -> ImageError:
@@ -86,15 +88,71 @@ def apply_layer(fileobj, media_type: str, root: str, budget: list[int], uri: str
         raise ImageError("InvalidImage", f"The image manifest, config or layer media type for the source image "
                                          f"{uri} is not supported.")
     created: set[str] = set()
+    writer = _Writer()
     try:
         with tarfile.open(fileobj=fileobj, mode=mode) as layer:
             for member in layer:
-                _apply(layer, member, root, created, budget)
+                _apply(layer, member, root, created, budget, writer)
+        writer.barrier()
     except (tarfile.TarError, EOFError, OSError, UnicodeError) as exc:
         raise _bad(f"A layer of {uri} cannot be unpacked: {exc}") from exc
+    finally:
+        writer.close()
 
 
-def _apply(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, created: set[str], budget: list[int]) -> None:
+class _Writer:
+    """Writes regular files on worker threads while the layer is still being decompressed (file
+    creation is most of an unpack's time); anything that removes or links waits for them first."""
+
+    MAX_PENDING = 256 * 1024 * 1024
+    MAX_INLINE = 64 * 1024 * 1024  # larger files are written by the reading thread
+
+    def __init__(self) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="unpack")
+        self._pending: dict[str, concurrent.futures.Future] = {}
+        self._bytes = 0
+
+    def pending(self, path: str) -> bool:
+        return path in self._pending
+
+    def submit(self, target: str, data: bytes, perms: int, mtime: float) -> None:
+        if target in self._pending or self._bytes + len(data) > self.MAX_PENDING:
+            self.barrier()
+        self._pending[target] = self._pool.submit(_write_file, target, data, perms, mtime)
+        self._bytes += len(data)
+
+    def barrier(self) -> None:
+        pending, self._pending, self._bytes = self._pending, {}, 0
+        for future in pending.values():
+            future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _open_new(target: str, perms: int) -> int:
+    try:
+        return os.open(target, _CREATE, perms)
+    except FileExistsError:
+        _remove(target)
+        return os.open(target, _CREATE, perms)
+
+
+def _write_file(target: str, data: bytes, perms: int, mtime: float) -> None:
+    fd = _open_new(target, perms)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if perms & 0o022:  # what the umask took away
+            os.fchmod(fd, perms)
+        os.utime(fd, (mtime, mtime))  # the layer's times: byte-code caches check their source's
+    finally:
+        os.close(fd)
+
+
+def _apply(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, created: set[str], budget: list[int],
+           writer: _Writer) -> None:
     parts = member_path(member.name)
     if not parts:
         return
@@ -103,6 +161,8 @@ def _apply(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, created: 
         raise _bad("The image is larger than 10 GB uncompressed.")
     base = parts[-1]
     parent_parts = parts[:-1]
+    if base == OPAQUE or base.startswith(WHITEOUT) or member.islnk():
+        writer.barrier()
     if base == OPAQUE:
         directory = resolve(root, [*parent_parts, "x"])[:-2] if parent_parts else root
         if os.path.isdir(directory):
@@ -116,20 +176,32 @@ def _apply(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, created: 
         return
     target = resolve(root, parts)
     parent = os.path.dirname(target)
-    if not os.path.isdir(parent):
+    if parent not in created and not os.path.isdir(parent):
         os.makedirs(parent, mode=0o755, exist_ok=True)
     perms = member.mode & 0o1777  # no setuid / setgid
+    if writer.pending(target) or (not member.isreg() and not member.isdir() and os.path.lexists(target)):
+        writer.barrier()  # replacing something: the writes already handed out come first
     if member.isdir():
         if os.path.lexists(target) and not (os.path.isdir(target) and not os.path.islink(target)):
+            writer.barrier()
             _remove(target)
         os.makedirs(target, exist_ok=True)
         os.chmod(target, perms | 0o700 if perms else 0o755)
     elif member.isreg():
-        _remove(target)
         source = layer.extractfile(member)
-        with open(target, "xb") as out:
-            shutil.copyfileobj(source, out, 1 << 20)
-        os.chmod(target, perms)
+        if member.size <= _Writer.MAX_INLINE:
+            writer.submit(target, source.read(), perms, member.mtime)  # type: ignore[union-attr]
+        else:
+            writer.barrier()
+            fd = _open_new(target, perms)
+            try:
+                while chunk := source.read(1 << 20):  # type: ignore[union-attr]
+                    os.write(fd, chunk)
+                if perms & 0o022:
+                    os.fchmod(fd, perms)
+                os.utime(fd, (member.mtime, member.mtime))
+            finally:
+                os.close(fd)
     elif member.issym():
         link = member.linkname
         if not link.startswith("/") and posixpath.normpath(posixpath.join(*parent_parts, link) if parent_parts
