@@ -35,7 +35,8 @@ def handler(event, context):
             "memory": context.memory_limit_in_mb, "arn": context.invoked_function_arn,
             "uid": os.getuid(), "cwd": os.getcwd(), "from_image": os.environ.get("FROM_IMAGE"),
             "user_var": os.environ.get("USER_VAR"), "version": os.environ.get("APP_VERSION", "1"),
-            "tmp_writable": os.access("/tmp", os.W_OK), "root_writable": os.access("/", os.W_OK)}
+            "tmp_writable": os.access("/tmp", os.W_OK), "root_writable": os.access("/", os.W_OK),
+            "mnt": sorted(os.listdir("/mnt/shared")) if os.path.isdir("/mnt/shared") else None}
 '''
 
 

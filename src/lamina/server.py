@@ -66,7 +66,7 @@ from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
 
 IMAGE_BACKENDS_PROBLEM = ("lamina's {backend} sandbox backend cannot run container image functions (PackageType "
-                          "Image): run lamina as root, where it uses the namespaces backend.")
+                          "Image): they need the namespaces or bubblewrap backend.")
 
 
 class Server:
@@ -120,7 +120,7 @@ class Server:
             defer=self.supervisor.defer, allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
             file_system_problem=self.file_systems.problem, code_check=self.code_signing.check,
             bind_code_signing=self.code_signing.bind,
-            pull_image=self.images.pull if self.backend.name == "namespaces" else None,
+            pull_image=self.images.pull if self.backend.name in ("namespaces", "bubblewrap") else None,
             image_problem=IMAGE_BACKENDS_PROBLEM.format(backend=self.backend.name),
         )
         self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id)

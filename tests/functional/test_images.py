@@ -1,7 +1,7 @@
 """Container image functions (PackageType Image) without Docker: images built by umoci from a tree
 of host files (python3 + awslambdaric), pushed with skopeo to Debian's docker-registry on a loopback
-port, pulled by lamina over the OCI Distribution API and run on the namespaces backend with the
-image as the read-only root and awslambdaric speaking to lamina's Runtime API."""
+port, pulled by lamina over the OCI Distribution API and run on the namespaces and bubblewrap
+backends with the image as the read-only root and awslambdaric speaking to lamina's Runtime API."""
 
 from __future__ import annotations
 
@@ -51,13 +51,21 @@ def images(registry, tmp_path_factory):
     return uris
 
 
-@pytest.fixture(scope="module")
-def lam(tmp_path_factory, images):
-    server = LaminaProcess(tmp_path_factory.mktemp("lamina-images") / "data", env={"LAMINA_SANDBOX": "namespaces"})
+AP = "arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-0123456789abcdef0"
+
+
+@pytest.fixture(scope="module", params=["namespaces", "bubblewrap"])
+def lam(request, tmp_path_factory, images):
+    base = tmp_path_factory.mktemp(f"lamina-images-{request.param}")
+    shared = base / "efs"
+    shared.mkdir()
+    (shared / "seen.txt").write_text("shared")
+    server = LaminaProcess(base / "data", env={"LAMINA_SANDBOX": request.param,
+                                               "LAMINA_FILE_SYSTEMS": f"{AP}={shared}"})
     try:
         server.start()
     except RuntimeError as exc:
-        _need(f"container images need the namespaces backend: {str(exc).strip().splitlines()[-1]}")
+        _need(f"container images need the {request.param} backend: {str(exc).strip().splitlines()[-1]}")
     yield client_for(server.url)
     server.stop()
 
@@ -82,7 +90,8 @@ def _invoke(lam, name: str, event: dict) -> tuple[dict, dict]:
 
 
 def test_image_function_runs_through_awslambdaric(lam, images):
-    created = _create(lam, "img", images["v1"], Environment={"Variables": {"USER_VAR": "mine"}})
+    created = _create(lam, "img", images["v1"], Environment={"Variables": {"USER_VAR": "mine"}},
+                      FileSystemConfigs=[{"Arn": AP, "LocalMountPath": "/mnt/shared"}])
     assert created["PackageType"] == "Image" and created["State"] == "Pending"
     assert "Runtime" not in created and "Handler" not in created
     config = _settled(lam, "img")
@@ -101,6 +110,7 @@ def test_image_function_runs_through_awslambdaric(lam, images):
     assert payload["uid"] == 993  # the image's USER 1000 is ignored, as on Lambda
     assert payload["cwd"] == "/var/task" and payload["from_image"] == "yes" and payload["user_var"] == "mine"
     assert payload["tmp_writable"] and not payload["root_writable"]
+    assert payload["mnt"] == ["seen.txt"]  # FileSystemConfigs in an image function too
     error, response = _invoke(lam, "img", {"fail": True})
     assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == "ValueError" and error["errorMessage"] == "image says no"
@@ -163,5 +173,6 @@ def test_process_backend_refuses_images(tmp_path, images):
     try:
         code, message = _error(_create, lam=client_for(server.url), name="img", uri=images["v1"])
         assert code == "InvalidParameterValueException" and "process sandbox backend cannot run container" in message
+        assert "namespaces or bubblewrap" in message
     finally:
         server.stop()

@@ -163,6 +163,9 @@ class Engine:
         stream = report.stream_name(spec.version, env_id, time.time())
         image = spec.image
         rapid = image is not None or runtime_ids.uses_runtime_api(spec.runtime)
+        if image is not None:  # a file system's mount point in the (otherwise read-only) image root
+            for fs in spec.file_systems:
+                (image.root / fs.local_mount_path.lstrip("/")).mkdir(parents=True, exist_ok=True)
         mounts = Mounts(code_dir=Path(spec.code_dir), layer_dirs=tuple(Path(d) for d in spec.layer_dirs),
                         image_root=image.root if image is not None else None,
                         runtime_dir=self._runtime_image(rapid), site_dir=None,

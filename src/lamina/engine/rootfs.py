@@ -50,6 +50,7 @@ class Plan:
     links: tuple[tuple[str, str], ...]  # (link path inside, what it points to)
     opt_layers: tuple[str, ...] = ()  # host layer dirs merged at /opt, lowest precedence first
     dirs: tuple[str, ...] = field(default=())  # empty directories to create (mount points)
+    image: bool = False  # the first bind is a container image's root (read-only: nothing is created in it)
 
 
 def interpreter_prefix(interpreter: str) -> str:
@@ -80,7 +81,7 @@ def image_plan(mounts: Mounts, interpreter: str) -> Plan:
     binds.append(Bind(str(mounts.tmp_dir), "/tmp", writable=True))
     for host_dir, mount_path in mounts.file_systems:
         binds.append(Bind(str(host_dir), mount_path, writable=True))
-    return Plan(binds=tuple(binds), links=())
+    return Plan(binds=tuple(binds), links=(), image=True)
 
 
 def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
@@ -162,3 +163,14 @@ def preload_moves(interpreter: str, python_runtime_dir: str) -> list[tuple[str, 
     if prefix != "/usr":
         found.append((prefix, LANG))
     return sorted(found, key=lambda move: len(move[0]), reverse=True)
+
+
+def loader_argv(interpreter: str, moved: list[tuple[str, str]], loader: str = "/lib64/ld-linux-x86-64.so.2") -> list[str]:
+    """How to exec the host `interpreter` inside a container image's root, whose own C library may
+    differ from the host's: through the host's dynamic loader (seen under /.lamina/usr), with the
+    host's libraries and the interpreter's own first on its search path."""
+    real_loader = os.path.realpath(loader)
+    real = os.path.realpath(interpreter)
+    libraries = [os.path.dirname(real_loader), os.path.join(interpreter_prefix(interpreter), "lib")]
+    return [inside(real_loader, moved), "--library-path", ":".join(inside(d, moved) for d in libraries),
+            inside(real, moved)]

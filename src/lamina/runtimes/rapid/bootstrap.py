@@ -46,6 +46,8 @@ def main():
     opt_dirs = [d for d in environ.pop("_LAMINA_OPT_DIRS", "").split(":") if d]
     runtime = environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_")
     argv = _runtime_argv(runtime, environ, opt_dirs)
+    for name in environ.pop("_LAMINA_RAPID_ONLY", "").split(","):  # rapid's own (PYTHONHOME in an image)
+        environ.pop(name, None)
     image_argv = environ.pop("_LAMINA_IMAGE_ARGV", None)  # a container image: its command line and directory
     image_cwd = environ.pop("_LAMINA_IMAGE_CWD", None)
     if image_argv is not None:
