@@ -49,6 +49,17 @@ def file_system_entry(text: str) -> tuple[str, FileSystem]:
     return arn.strip(), FileSystem(Path(rest.strip()).expanduser())
 
 
+def _credentials(text: str) -> dict[str, tuple[str, str]]:
+    """`host[:port]=user:password` entries separated by whitespace or commas."""
+    out: dict[str, tuple[str, str]] = {}
+    for item in text.replace(",", " ").split():
+        host, _, secret = item.partition("=")
+        user, sep, password = secret.partition(":")
+        if host and sep:
+            out[host] = (user, password)
+    return out
+
+
 def _file_systems(text: str) -> dict[str, FileSystem]:
     """Entries of `file_system_entry` separated by commas or whitespace."""
     return dict(file_system_entry(item) for item in text.replace(",", " ").split())
@@ -90,6 +101,8 @@ class Settings:
     public_url: str | None = None
     # Registries (host[:port]) pulled from over plain HTTP besides loopback ones (container images).
     insecure_registries: tuple[str, ...] = ()
+    # Registry (host[:port]) → (user, password) for basic auth or a bearer token's request (container images).
+    registry_credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
     # EFS access point ARN → the host directory mounted for it (FileSystemConfigs).
     file_systems: dict[str, FileSystem] = field(default_factory=dict)
 
@@ -144,5 +157,6 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "allow_deprecated_runtimes": ("LAMINA_ALLOW_DEPRECATED_RUNTIMES", _flag),
     "public_url": ("LAMINA_PUBLIC_URL", str),
     "file_systems": ("LAMINA_FILE_SYSTEMS", _file_systems),
+    "registry_credentials": ("LAMINA_REGISTRY_CREDENTIALS", _credentials),
     "insecure_registries": ("LAMINA_INSECURE_REGISTRIES", lambda text: tuple(text.replace(",", " ").split())),
 }

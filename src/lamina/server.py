@@ -96,7 +96,8 @@ class Server:
         self.backend = backends.select(settings.sandbox, data_dir / "sandbox", settings.isolation)
         self.file_systems = FileSystems(settings.file_systems, self.backend.name)
         self.file_systems.prepare()
-        self.images = ImageStore(data_dir / "images", insecure=frozenset(settings.insecure_registries))
+        self.images = ImageStore(data_dir / "images", insecure=frozenset(settings.insecure_registries),
+                                 credentials=settings.registry_credentials)
         self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id,
                                   file_system_dir=self.file_systems.host_dir, images=self.images)
         self.engine = Engine(

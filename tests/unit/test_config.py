@@ -58,3 +58,10 @@ def test_file_systems_from_the_environment(text, expected):
 def test_malformed_file_system_entries(text):
     with pytest.raises(ValueError, match="ARN=PATH"):
         file_system_entry(text)
+
+
+def test_registry_settings_from_the_environment():
+    settings = Settings.from_env({"LAMINA_REGISTRY_CREDENTIALS": "reg.example:5000=alice:s3:cret other.example=bob:x",
+                                  "LAMINA_INSECURE_REGISTRIES": "10.0.0.5:5000, registry.lan"})
+    assert settings.registry_credentials == {"reg.example:5000": ("alice", "s3:cret"), "other.example": ("bob", "x")}
+    assert settings.insecure_registries == ("10.0.0.5:5000", "registry.lan")

@@ -56,14 +56,15 @@ class Registry:
     """One image's registry session (its token is reused for every request of the pull)."""
 
     def __init__(self, reference: Reference, uri: str, *, insecure: frozenset[str] = frozenset(),
-                 credentials: tuple[str, str] | None = None, timeout: float = 60.0) -> None:
+                 credentials: tuple[str, str] | None = None, timeout: float = 60.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.reference = reference
         self.uri = uri
         plain = is_loopback(reference) or reference.registry in insecure or reference.host in insecure
         self._base = f"{'http' if plain else 'https'}://{reference.registry}/v2/{reference.repository}"
         self._credentials = credentials
         self._authorization: str | None = None
-        self._client = httpx.Client(timeout=timeout, follow_redirects=True)
+        self._client = httpx.Client(timeout=timeout, follow_redirects=True, transport=transport)
 
     def close(self) -> None:
         self._client.close()
