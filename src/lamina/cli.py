@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import datetime
 import json
 import logging
@@ -26,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lamina import __version__
-from lamina.config import AUTH_MODES, CREDENTIALS_FILE, Settings
+from lamina.config import AUTH_MODES, CREDENTIALS_FILE, Settings, file_system_entry
 
 console = Console(stderr=False, highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -84,6 +86,12 @@ def serve(args: argparse.Namespace) -> int:
         _say(f"lamina: refusing to serve {settings.host} without authentication: anyone who reaches it could run "
              "code. Use --auth sigv4 (signed requests), or --auth none to serve it unauthenticated anyway.", "red")
         return 2
+    try:  # --file-system adds to (and overrides per ARN) $LAMINA_FILE_SYSTEMS
+        flagged = dict(file_system_entry(item) for item in args.file_system or ())
+    except ValueError as exc:
+        _say(f"lamina: --file-system: {exc}", "red")
+        return 2
+    settings = dataclasses.replace(settings, file_systems={**settings.file_systems, **flagged})
     try:
         server = Server(settings)
     except ValueError as exc:  # a sandbox backend that cannot run here, or isolation below the minimum
@@ -684,6 +692,41 @@ def invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def sign(args: argparse.Namespace) -> int:
+    """Embed a signature by signing profile `--profile` in a zip (in place, or to --output)."""
+    from lamina import signature
+
+    source = Path(args.zip)
+    try:
+        data = source.read_bytes()
+        digest = signature.manifest_digest(data)
+    except (OSError, signature.SignatureError) as error:
+        _say(f"lamina sign: cannot read {source}: {error}", "red")
+        return 1
+    url = _endpoint(args) + "/_lamina/signer/sign"
+    body = {"profileName": args.profile, "digest": digest}
+    if args.validity is not None:
+        body["validitySeconds"] = args.validity
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            document = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            detail = json.loads(detail).get("message") or detail
+        _say(f"lamina sign: {detail}", "red")
+        return 1
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        _say(f"lamina sign: cannot reach {url}: {getattr(error, 'reason', error)}", "red")
+        return 1
+    target = Path(args.output) if args.output else source
+    target.write_bytes(signature.embed(data, document))
+    console.print(f"signed {target} with {document['profileVersionArn']} (job {document['jobArn']})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lamina", description="A self-hosted AWS Lambda.")
     parser.add_argument("--version", action="version", version=f"lamina {__version__}")
@@ -707,6 +750,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="sigv4: every request must be signed by a key lamina issued (an administrator key is "
                           "made on first start); none: serve unauthenticated even on a non-loopback address "
                           "(default $LAMINA_AUTH, else unauthenticated and loopback only)")
+    run.add_argument("--file-system", action="append", default=None, metavar="ARN=PATH[:UID:GID]",
+                     help="serve an EFS access point ARN (FileSystemConfigs) from a host directory, owned by "
+                          "UID:GID (default the sandbox uid); repeatable, adds to $LAMINA_FILE_SYSTEMS")
     run.add_argument("--verbose", "-v", action="store_true", help="log what the service does")
     run.set_defaults(func=serve)
     keys = commands.add_parser("credentials", help="print the administrator's profile for ~/.aws/credentials")
@@ -772,6 +818,15 @@ def main(argv: list[str] | None = None) -> int:
     remove.add_argument("--endpoint", default=None, help=endpoint_help)
     remove.add_argument("--region", default=None, help="region (default: lamina's)")
     remove.set_defaults(func=delete)
+    signer = commands.add_parser("sign", help="sign a function or layer zip with a signing profile (code signing)")
+    signer.add_argument("zip", metavar="ZIP", help="the .zip to sign (signed in place unless --output)")
+    signer.add_argument("--profile", required=True, metavar="NAME", help="signing profile name (aws signer "
+                        "put-signing-profile --platform-id AWSLambda-SHA384-ECDSA)")
+    signer.add_argument("--output", "-o", default=None, metavar="PATH", help="write the signed zip here instead")
+    signer.add_argument("--validity", type=int, default=None, metavar="SECONDS",
+                        help="a shorter validity than the profile's signatureValidityPeriod")
+    signer.add_argument("--endpoint", default=None, help=endpoint_help)
+    signer.set_defaults(func=sign)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -28,6 +28,44 @@ def _paths(text: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class FileSystem:
+    """A host directory standing in for one EFS access point (`--file-system ARN=PATH[:UID:GID]`):
+    functions naming the access point see it read-write at their LocalMountPath, owned by the
+    access point's POSIX user (uid/gid; None = the sandbox uid)."""
+
+    path: Path
+    uid: int | None = None
+    gid: int | None = None
+
+
+def file_system_entry(text: str) -> tuple[str, FileSystem]:
+    """`ARN=PATH` or `ARN=PATH:UID:GID` → (ARN, FileSystem); ValueError when malformed."""
+    arn, sep, rest = text.strip().partition("=")
+    if not sep or not arn.strip() or not rest.strip():
+        raise ValueError(f"expected ARN=PATH[:UID:GID], got {text!r}")
+    parts = rest.strip().rsplit(":", 2)
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        return arn.strip(), FileSystem(Path(parts[0]).expanduser(), int(parts[1]), int(parts[2]))
+    return arn.strip(), FileSystem(Path(rest.strip()).expanduser())
+
+
+def _credentials(text: str) -> dict[str, tuple[str, str]]:
+    """`host[:port]=user:password` entries separated by whitespace or commas."""
+    out: dict[str, tuple[str, str]] = {}
+    for item in text.replace(",", " ").split():
+        host, _, secret = item.partition("=")
+        user, sep, password = secret.partition(":")
+        if host and sep:
+            out[host] = (user, password)
+    return out
+
+
+def _file_systems(text: str) -> dict[str, FileSystem]:
+    """Entries of `file_system_entry` separated by commas or whitespace."""
+    return dict(file_system_entry(item) for item in text.replace(",", " ").split())
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 9001
@@ -88,6 +126,13 @@ class Settings:
     # a factor on the retry back-off of failed batches (1.0 = 1 s, 2 s, 4 s... up to a minute).
     stream_poll_interval: float = 1.0
     stream_retry_scale: float = 1.0
+
+    # Registries (host[:port]) pulled from over plain HTTP besides loopback ones (container images).
+    insecure_registries: tuple[str, ...] = ()
+    # Registry (host[:port]) → (user, password) for basic auth or a bearer token's request (container images).
+    registry_credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # EFS access point ARN → the host directory mounted for it (FileSystemConfigs).
+    file_systems: dict[str, FileSystem] = field(default_factory=dict)
 
     @property
     def loopback(self) -> bool:
@@ -154,6 +199,9 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "mapping_backoff_max": ("LAMINA_MAPPING_BACKOFF_MAX", float),
     "stream_poll_interval": ("LAMINA_STREAM_POLL_INTERVAL", float),
     "stream_retry_scale": ("LAMINA_STREAM_RETRY_SCALE", float),
+    "file_systems": ("LAMINA_FILE_SYSTEMS", _file_systems),
+    "registry_credentials": ("LAMINA_REGISTRY_CREDENTIALS", _credentials),
+    "insecure_registries": ("LAMINA_INSECURE_REGISTRIES", lambda text: tuple(text.replace(",", " ").split())),
 }
 
 AUTH_MODES = ("sigv4", "none")

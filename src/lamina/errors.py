@@ -49,6 +49,14 @@ PreconditionFailedException = _error("PreconditionFailedException", 412, "messag
 RequestEntityTooLargeException = _error("RequestEntityTooLargeException", 413, "message")
 UnsupportedMediaTypeException = _error("UnsupportedMediaTypeException", 415, "message")
 ServiceException = _error("ServiceException", 500, "Message", "Service")
+CodeVerificationFailedException = _error("CodeVerificationFailedException", 400, "Message")
+InvalidCodeSignatureException = _error("InvalidCodeSignatureException", 400, "Message")
+CodeSigningConfigNotFoundException = _error("CodeSigningConfigNotFoundException", 404, "Message")
+# AWS Signer's errors (lowercase `message`), for the signing-profile API lamina serves beside Lambda's.
+SignerNotFoundException = _error("ResourceNotFoundException", 404, "message")
+SignerValidationException = _error("ValidationException", 400, "message", None)
+SignerBadRequestException = _error("BadRequestException", 400, "message")
+EFSMountFailureException = _error("EFSMountFailureException", 403, "Message")
 InvalidZipFileException = _error("InvalidZipFileException", 502, "Message", "Service")
 
 

@@ -44,6 +44,12 @@ class FunctionVersion:
     application_log_level: str | None = None
     system_log_level: str | None = None
     layers: list[dict] = field(default_factory=list)  # [{"Arn": ..., "CodeSize": ...}]
+    file_system_configs: list[dict] = field(default_factory=list)  # [{"Arn": ..., "LocalMountPath": ...}]
+    signing_profile_version_arn: str | None = None  # set when the deployed code is signed (code signing)
+    signing_job_arn: str | None = None
+    image_uri: str | None = None  # PackageType Image: Code.ImageUri as given
+    resolved_image_uri: str | None = None  # repo@sha256:<manifest digest> once pulled
+    image_config: dict = field(default_factory=dict)  # ImageConfig overrides: EntryPoint, Command, WorkingDirectory
     package_type: str = "Zip"
     code_sha256: str = ""  # base64 of the raw digest
     code_hex: str = ""  # hex of the same digest: the blob's key

@@ -2,7 +2,8 @@
 
 Turns a stored FunctionVersion into what the engine needs (code and layer directories unpacked
 from the blob store, the interpreter from the runtime catalog, the network choice from the
-function's tags, the execution role's temporary credentials from the `credentials` callable).
+function's tags, the host directories of its file systems, the execution role's temporary credentials
+from the `credentials` callable).
 Execution-role credentials are minted per rotation period R (`credentials_ttl`): those of period N
 expire at the end of period N+1, and the spec's revision carries N, so once the period moves on
 (`rotated()`, polled by the composition root, which then drops cached specs) the next invoke
@@ -15,15 +16,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from lamina import arn as arns
 from lamina.engine.catalog import Runtimes
-from lamina.engine.spec import RunSpec
+from lamina.engine.spec import FileSystemMount, ImageRun, RunSpec
+from lamina.images.store import ImageStore
 from lamina.model import FunctionVersion
 from lamina.store.blobs import BlobStore
 from lamina.store.functions import FunctionStore
 
 NETWORK_TAG = "lamina:network"
+IMAGE_RAPID_RUNTIME = "provided.al2023"  # image functions reach the Runtime API through the same rapid
 
 
 def wants_network(tags: dict[str, str]) -> bool:
@@ -35,7 +39,9 @@ def wants_network(tags: dict[str, str]) -> bool:
 class RunSpecs:
     def __init__(self, store: FunctionStore, blobs: BlobStore, runtimes: Runtimes, *, region: str,
                  account_id: str, credentials: Callable[[str, str, float], tuple[str, str, str] | None] | None = None,
-                 credentials_ttl: float = 3600.0, clock: Callable[[], float] = time.time) -> None:
+                 credentials_ttl: float = 3600.0, clock: Callable[[], float] = time.time,
+                 file_system_dir: Callable[[str], Path | None] = lambda arn: None,
+                 images: ImageStore | None = None) -> None:
         self._credentials = credentials
         self._ttl = credentials_ttl
         self._clock = clock
@@ -45,6 +51,8 @@ class RunSpecs:
         self._runtimes = runtimes
         self._region = region
         self._account_id = account_id
+        self._file_system_dir = file_system_dir
+        self._images = images
 
     def network(self, name: str) -> bool:
         function = self._store.get(name)
@@ -66,9 +74,35 @@ class RunSpecs:
         minted = self._credentials(version.role, version.name, (period + 2) * self._ttl)
         return minted, f"{version.revision_id}@{period}" if minted else version.revision_id
 
+    def image_run(self, version: FunctionVersion) -> ImageRun:
+        """What an image function runs: ImageConfig's overrides over the image config."""
+        assert self._images is not None
+        config = self._images.config(version.code_sha256) or {}
+        overrides = version.image_config
+        entrypoint = overrides.get("EntryPoint") or config.get("Entrypoint") or []
+        command = overrides.get("Command") or config.get("Cmd") or []
+        pairs = tuple((entry.split("=", 1) + [""])[:2] for entry in config.get("Env") or [])
+        return ImageRun(root=self._images.root(version.code_sha256), argv=(*entrypoint, *command),
+                        working_dir=overrides.get("WorkingDirectory") or config.get("WorkingDir") or "/",
+                        env=tuple((k, v) for k, v in pairs))
+
     def for_version(self, version: FunctionVersion) -> RunSpec:
-        runtime = version.runtime or ""
         credentials, revision = self._role_credentials(version)
+        if version.package_type == "Image" and self._images is not None:
+            image = self.image_run(version)
+            return RunSpec(
+                function_name=version.name, version=version.version,
+                function_arn=arns.function_arn(self._region, self._account_id, version.name),
+                revision_id=revision, runtime="", handler="", code_dir=image.root,
+                interpreter=self._runtimes.interpreter(IMAGE_RAPID_RUNTIME),
+                environment=dict(version.environment), memory_mb=version.memory_size, timeout_s=version.timeout,
+                ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
+                log_group=version.effective_log_group, log_format=version.log_format,
+                tracing_mode=version.tracing_mode, application_log_level=version.application_log_level,
+                system_log_level=version.system_log_level, network=self.network(version.name),
+                credentials=credentials, file_systems=self._file_systems(version), image=image,
+            )
+        runtime = version.runtime or ""
         return RunSpec(
             function_name=version.name, version=version.version,
             function_arn=arns.function_arn(self._region, self._account_id, version.name),
@@ -81,4 +115,9 @@ class RunSpecs:
             log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
             application_log_level=version.application_log_level, system_log_level=version.system_log_level,
             network=self.network(version.name), credentials=credentials,
+            file_systems=self._file_systems(version),
         )
+
+    def _file_systems(self, version: FunctionVersion) -> tuple[FileSystemMount, ...]:
+        return tuple(FileSystemMount(fs["Arn"], fs["LocalMountPath"], self._file_system_dir(fs["Arn"]))
+                     for fs in version.file_system_configs)

@@ -29,6 +29,7 @@ from lamina.control import admin
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
 from lamina.control.cascade import Cascade
+from lamina.control.code_signing import CodeSigning
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
 from lamina.control.function_urls import FunctionUrls
@@ -41,6 +42,7 @@ from lamina.control.permissions import Permissions
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.rules import Rules
+from lamina.control.signing_profiles import SigningProfiles
 from lamina.control.stacks import Stacks
 from lamina.control.sts import Sts
 from lamina.control.tags import Tags
@@ -49,9 +51,11 @@ from lamina.destinations import Destinations
 from lamina.engine import backends
 from lamina.engine.catalog import Runtimes
 from lamina.engine.engine import Engine
+from lamina.engine.file_systems import FileSystems
 from lamina.environments import Environments
 from lamina.health import Health
 from lamina.http_server import HttpServer
+from lamina.images.store import ImageStore
 from lamina.invoke import Invoker
 from lamina.model import LATEST
 from lamina.pollers.fleet import Pollers
@@ -69,6 +73,7 @@ from lamina.schedules import MinuteScale, ScheduleClock
 from lamina.store import private_files
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
+from lamina.store.code_signing import CodeSigningStore
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.event_configs import EventConfigStore
 from lamina.store.function_urls import FunctionUrlStore
@@ -92,6 +97,9 @@ from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
 from lamina.tokens import Tokens
 from lamina.url_hosts import function_url
+
+IMAGE_BACKENDS_PROBLEM = ("lamina's {backend} sandbox backend cannot run container image functions (PackageType "
+                          "Image): they need the namespaces or bubblewrap backend.")
 
 
 class Server:
@@ -120,9 +128,6 @@ class Server:
         self.sts = Sts(self.iam, Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE)), account_id)
         self.new_admin_key = admin.ensure_admin(self.iam, data_dir / CREDENTIALS_FILE, profile=PROFILE, region=region,
                                                 endpoint=settings.base_url) if auth_on else None
-        self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id,
-                                  credentials=self.sts.execution_credentials,
-                                  credentials_ttl=settings.execution_credentials_ttl)
 
         # Telemetry and the engine.
         self.metric_store = MetricStore(self.database)
@@ -132,6 +137,14 @@ class Server:
         self.logs = LogStore(self.database)
         self.log_buffer = LogBuffer(self.logs.append)
         self.backend = backends.select(settings.sandbox, data_dir / "sandbox", settings.isolation)
+        self.file_systems = FileSystems(settings.file_systems, self.backend.name)
+        self.file_systems.prepare()
+        self.images = ImageStore(data_dir / "images", insecure=frozenset(settings.insecure_registries),
+                                 credentials=settings.registry_credentials)
+        self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id,
+                                  credentials=self.sts.execution_credentials,
+                                  credentials_ttl=settings.execution_credentials_ttl,
+                                  file_system_dir=self.file_systems.host_dir, images=self.images)
         self.engine = Engine(
             backend=self.backend, concurrency_limit=settings.concurrency_limit, idle_timeout=settings.idle_timeout,
             endpoint_url=settings.base_url, region=region, account_id=account_id,
@@ -143,11 +156,22 @@ class Server:
         self.layers = Layers(LayerStore(self.database), self.store, self.blobs, region, account_id,
                              deleted=lambda name, version: self.permissions.layer_version_deleted(name, version),
                              fetch_s3=s3_objects.fetch)
+        code_signing_store = CodeSigningStore(self.database)
+        self.signing_profiles = SigningProfiles(code_signing_store, region, account_id)
+        self.code_signing = CodeSigning(
+            code_signing_store, region, account_id, profile=self.signing_profiles.profile,
+            function_exists=lambda name: self.store.get(name) is not None, read_blob=self.blobs.read,
+            warn=self.metrics.signature_validation_error,
+        )
         self.functions = Functions(
             self.store, self.blobs, alias_store, Account(region, account_id),
             runtime_problem=self.runtimes.problem, layer_lookup=self.layers.lookup, publish=bus.publish,
             defer=self.supervisor.defer, allow_deprecated_runtimes=settings.allow_deprecated_runtimes,
             role_assumable=self.sts.lambda_may_assume if auth_on else None, fetch_s3=s3_objects.fetch,
+            file_system_problem=self.file_systems.problem, code_check=self.code_signing.check,
+            bind_code_signing=self.code_signing.bind,
+            pull_image=self.images.pull if self.backend.name in ("namespaces", "bubblewrap") else None,
+            image_problem=IMAGE_BACKENDS_PROBLEM.format(backend=self.backend.name),
         )
         self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id)
         self.concurrency = ReservedConcurrency(event_config_store, self.store, region, account_id,
@@ -182,6 +206,7 @@ class Server:
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
             code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
             permissions=self.permissions, mappings=self.mappings, function_urls=self.function_urls,
+            code_signing=self.code_signing, signing_profiles=self.signing_profiles,
         )
 
         # The data plane: admission → invoker → engine, and the durable async queue. Accepting an event
@@ -243,6 +268,7 @@ class Server:
         bus.subscribe(events.AliasChanged, lambda event: self.permissions.alias_changed(
             event, exists=lambda function, alias: alias_store.get(function, alias) is not None))
         bus.subscribe(events.FunctionUrlChanged, self.function_urls.changed)
+        bus.subscribe(events.FunctionDeleted, lambda event: self.code_signing.function_deleted(event.function))
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.environments.retire)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,

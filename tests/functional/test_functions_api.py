@@ -212,7 +212,7 @@ def test_semantic_errors_answer_invalid_parameter_value(lam):
 
 
 @pytest.mark.parametrize(("code", "fragment"), [
-    ({"ImageUri": "123.dkr.ecr.us-east-1.amazonaws.com/x:latest"}, "ImageUri"),
+    ({"ImageUri": "123.dkr.ecr.us-east-1.amazonaws.com/x:latest"}, "PackageType Image"),
 ])
 def test_unsupported_code_sources_say_what_is_supported(lam, code, fragment):
     status, err, response = error_of(lam.create_function, FunctionName="s3code", Runtime=RUNTIME, Role=ROLE,

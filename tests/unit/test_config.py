@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.config import Settings
+from lamina.config import FileSystem, Settings, file_system_entry
 
 
 def test_no_variables_gives_the_dataclass_defaults():
@@ -40,3 +40,28 @@ def test_overrides_win_and_none_means_not_given():
 
 def test_the_default_stop_grace_is_at_most_ten_seconds():
     assert 0 < Settings().stop_grace <= 10
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("arn:aws:elasticfilesystem:us-east-1:1:access-point/fsap-1=/srv/efs",
+     {"arn:aws:elasticfilesystem:us-east-1:1:access-point/fsap-1": FileSystem(Path("/srv/efs"))}),
+    ("arn:a:b=/srv/a:1000:1001, arn:c:d=/srv/c",
+     {"arn:a:b": FileSystem(Path("/srv/a"), 1000, 1001), "arn:c:d": FileSystem(Path("/srv/c"))}),
+    ("arn:a:b=/srv/odd:name", {"arn:a:b": FileSystem(Path("/srv/odd:name"))}),  # not UID:GID: part of the path
+    ("", {}),
+])
+def test_file_systems_from_the_environment(text, expected):
+    assert Settings.from_env({"LAMINA_FILE_SYSTEMS": text}).file_systems == (expected if text else {})
+
+
+@pytest.mark.parametrize("text", ["no-equals", "=/path", "arn:a:b="])
+def test_malformed_file_system_entries(text):
+    with pytest.raises(ValueError, match="ARN=PATH"):
+        file_system_entry(text)
+
+
+def test_registry_settings_from_the_environment():
+    settings = Settings.from_env({"LAMINA_REGISTRY_CREDENTIALS": "reg.example:5000=alice:s3:cret other.example=bob:x",
+                                  "LAMINA_INSECURE_REGISTRIES": "10.0.0.5:5000, registry.lan"})
+    assert settings.registry_credentials == {"reg.example:5000": ("alice", "s3:cret"), "other.example": ("bob", "x")}
+    assert settings.insecure_registries == ("10.0.0.5:5000", "registry.lan")

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from lamina.api import aliases as alias_api
 from lamina.api import authorization, invoke_stream, responses, url_lane, validation
+from lamina.api import code_signing as code_signing_api
 from lamina.api import event_configs as event_config_api
 from lamina.api import events as events_api
 from lamina.api import function_urls as function_url_api
@@ -41,6 +42,7 @@ from lamina.api import request as wire_request
 from lamina.api.call import Call
 from lamina.api.pipeline import Authenticate, RequestView, caller_of, pipeline
 from lamina.api.s3_events import s3_event_routes
+from lamina.api.signer import signer_routes
 from lamina.api.stacks import stack_routes
 from lamina.api.system import system_routes
 from lamina.control.iam import Iam
@@ -55,7 +57,8 @@ from lamina.invoke import Invoker
 
 log = logging.getLogger("lamina.api")
 HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS,
-            **permission_api.HANDLERS, **mapping_api.HANDLERS, **function_url_api.HANDLERS}
+            **permission_api.HANDLERS, **mapping_api.HANDLERS, **function_url_api.HANDLERS,
+            **code_signing_api.HANDLERS}
 CODE_PATH = "/_lamina/code/{code_hex}.zip"
 
 
@@ -190,6 +193,8 @@ def create_app(api: Api):
         routes += stack_routes(api.stacks)
     if api.invoker is not None:  # S3 event notifications from an S3-compatible store's webhook
         routes += s3_event_routes(api.invoker)
+    if getattr(api.control, "signing_profiles", None) is not None:  # AWS Signer's signing-profile paths and lamina's signing call
+        routes += signer_routes(api.control.signing_profiles)
     routes += build_routes(api)
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,

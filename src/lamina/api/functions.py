@@ -20,6 +20,15 @@ def _config(cp: ControlPlane, v: FunctionVersion, *, qualified: bool | str, list
     return wire.function_configuration(v, arn, cp.region, list_item=list_item)
 
 
+def _code(cp: ControlPlane, version: FunctionVersion) -> dict:
+    if version.package_type == "Image":
+        code = {"RepositoryType": "ECR", "ImageUri": version.image_uri}
+        if version.resolved_image_uri:
+            code["ResolvedImageUri"] = version.resolved_image_uri
+        return code
+    return {"RepositoryType": "S3", "Location": cp.code_url(version.code_hex)}
+
+
 def create_function(cp: ControlPlane, call: Call) -> Reply:
     return 201, _config(cp, cp.functions.create(call.params), qualified=False)
 
@@ -29,7 +38,7 @@ def get_function(cp: ControlPlane, call: Call) -> Reply:
     qualifier = cp.functions.ref(call.params["FunctionName"], call.params.get("Qualifier")).qualifier
     body: dict = {
         "Configuration": _config(cp, version, qualified=qualifier or False),
-        "Code": {"RepositoryType": "S3", "Location": cp.code_url(version.code_hex)},
+        "Code": _code(cp, version),
     }
     if function.tags:
         body["Tags"] = dict(function.tags)

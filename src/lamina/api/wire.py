@@ -44,10 +44,22 @@ def function_configuration(v: FunctionVersion, function_arn: str, region: str, *
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": _logging(v),
     }
+    if v.package_type == "Image":  # no Runtime, Handler (nor RuntimeVersionConfig) for images
+        del out["Runtime"], out["Handler"]
+        if v.image_config:
+            out["ImageConfigResponse"] = {"ImageConfig": dict(v.image_config)}
     if v.environment:
         out["Environment"] = {"Variables": dict(v.environment)}
     if v.layers:
-        out["Layers"] = [{"Arn": layer["Arn"], "CodeSize": layer["CodeSize"]} for layer in v.layers]
+        out["Layers"] = [{"Arn": layer["Arn"], "CodeSize": layer["CodeSize"],
+                          **{k: layer[k] for k in ("SigningProfileVersionArn", "SigningJobArn") if layer.get(k)}}
+                         for layer in v.layers]
+    if v.signing_profile_version_arn:
+        out["SigningProfileVersionArn"] = v.signing_profile_version_arn
+        out["SigningJobArn"] = v.signing_job_arn
+    if v.file_system_configs:
+        out["FileSystemConfigs"] = [{"Arn": fs["Arn"], "LocalMountPath": fs["LocalMountPath"]}
+                                    for fs in v.file_system_configs]
     if not list_item:
         out["State"] = v.state
         for key, value in (("StateReason", v.state_reason), ("StateReasonCode", v.state_reason_code),

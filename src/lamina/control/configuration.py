@@ -60,20 +60,12 @@ def check_supported(params: dict) -> None:
         raise _unsupported("DeadLetterConfig targets")
     if params.get("KMSKeyArn"):
         raise _unsupported("KMSKeyArn (customer-managed encryption keys)")
-    if params.get("FileSystemConfigs"):
-        raise _unsupported("FileSystemConfigs (EFS mounts)")
-    if params.get("ImageConfig"):
-        raise _unsupported("ImageConfig: container image functions are not supported")
-    if params.get("CodeSigningConfigArn"):
-        raise _unsupported("code signing (CodeSigningConfigArn)")
     for member in ("TenancyConfig", "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig",
                    "PublishTo"):
         if params.get(member):
             raise _unsupported(member)
     if (params.get("SnapStart") or {}).get("ApplyOn", "None") != "None":
         raise _unsupported("SnapStart")
-    if params.get("PackageType", "Zip") != "Zip":
-        raise _unsupported("PackageType Image", ": deploy a .zip package with Code.ZipFile")
 
 
 LEVELS_NEED_JSON = "ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON."
@@ -118,8 +110,26 @@ def check_layers(layers: list[str], lookup) -> list[dict]:
     return out
 
 
-def apply(version: FunctionVersion, params: dict, layer_lookup) -> FunctionVersion:
-    """A copy of `version` with the configuration members of `params` applied."""
+def check_file_systems(configs: list[dict], problem) -> list[dict]:
+    """The FileSystemConfigs of a function, or AWS's error: `problem(arn)` says why an access
+    point cannot be mounted here (not mapped to a host directory, a backend that cannot mount),
+    or None. Two configs may not share a LocalMountPath (AWS allows one config today)."""
+    out, paths = [], set()
+    for config in configs:
+        arn, path = config["Arn"], config["LocalMountPath"]
+        reason = problem(arn)
+        if reason:
+            raise InvalidParameterValueException(reason)
+        if path in paths:
+            raise InvalidParameterValueException(f"Duplicate LocalMountPath {path} in FileSystemConfigs.")
+        paths.add(path)
+        out.append({"Arn": arn, "LocalMountPath": path})
+    return out
+
+
+def apply(version: FunctionVersion, params: dict, layer_lookup, file_system_problem=None) -> FunctionVersion:
+    """A copy of `version` with the configuration members of `params` applied;
+    `file_system_problem(arn)` judges FileSystemConfigs (None: every access point is refused)."""
     changes: dict[str, object] = {}
     simple = {
         "Runtime": "runtime", "Handler": "handler", "Role": "role", "Description": "description",
@@ -142,4 +152,13 @@ def apply(version: FunctionVersion, params: dict, layer_lookup) -> FunctionVersi
         changes.update(logging_changes(version, params["LoggingConfig"] or {}))
     if "Layers" in params:
         changes["layers"] = check_layers(list(params["Layers"] or []), layer_lookup)
+    if "ImageConfig" in params:
+        if version.package_type != "Image":
+            raise InvalidParameterValueException(
+                "ImageConfig is only supported for functions with PackageType Image.")
+        image = params["ImageConfig"] or {}
+        changes["image_config"] = {k: image[k] for k in ("EntryPoint", "Command", "WorkingDirectory") if k in image}
+    if "FileSystemConfigs" in params:
+        problem = file_system_problem or (lambda arn: f"The access point {arn} can not be found.")
+        changes["file_system_configs"] = check_file_systems(list(params["FileSystemConfigs"] or []), problem)
     return version.copy(**changes)

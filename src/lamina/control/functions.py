@@ -28,6 +28,8 @@ from lamina.errors import (
     ResourceNotFoundException,
 )
 from lamina.events import FunctionChanged, FunctionDeleted, VersionDeleted
+from lamina.images import reference as image_reference
+from lamina.images.registry import ImageError
 from lamina.model import LATEST, Function, FunctionVersion, lambda_timestamp
 from lamina.store import archive
 from lamina.store.aliases import AliasStore
@@ -35,6 +37,7 @@ from lamina.store.blobs import BlobStore
 from lamina.store.functions import FunctionStore
 
 LIST_PAGE_CAP = paging.LIST_PAGE_CAP
+IMAGE_URI_ON_ZIP = "Please don't provide ImageUri when updating a function with packageType Zip."
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,12 @@ class Functions:
                  publish: Callable[[object], None],
                  defer: Callable[[Callable[[], None]], None],
                  allow_deprecated_runtimes: bool = False,
-                 role_assumable: Callable[[str], bool] | None = None, fetch_s3: package.Fetch | None = None) -> None:
+                 role_assumable: Callable[[str], bool] | None = None, fetch_s3: package.Fetch | None = None,
+                 file_system_problem: Callable[[str], str | None] | None = None,
+                 code_check: Callable[..., dict] | None = None,
+                 bind_code_signing: Callable[[str, str], None] | None = None,
+                 pull_image: Callable[..., object] | None = None,
+                 image_problem: str = "lamina does not run container image functions here.") -> None:
         self._store = store
         # With auth on: whether Lambda may assume a role (it exists and trusts lambda.amazonaws.com).
         self._role_assumable = role_assumable
@@ -63,6 +71,13 @@ class Functions:
         self._defer = defer
         self._allow_deprecated = allow_deprecated_runtimes
         self._fetch_s3 = fetch_s3
+        self._file_system_problem = file_system_problem
+        # code signing (lamina.control.code_signing): check(name, zip or None, layers, config ARN) → changes
+        self._code_check = code_check or (lambda name, code, layers, config_arn=None: {})
+        self._bind_code_signing = bind_code_signing
+        # container images (lamina.images.store.ImageStore.pull): (uri, architecture, progress) → PulledImage
+        self._pull_image = pull_image
+        self._image_problem = image_problem
         self._lock = threading.RLock()
 
     # -- naming ------------------------------------------------------------------------------
@@ -88,21 +103,58 @@ class Functions:
         configuration.check_supported(params)
         self._check_role(params)
         name = self.ref(params["FunctionName"]).name
+        if params.get("PackageType") == "Image":
+            return self._create_image(name, params)
         if params.get("Runtime") is None or params.get("Handler") is None:
             raise InvalidParameterValueException(
                 "Runtime and Handler are mandatory parameters for functions created with deployment packages."
             )
         configuration.check_runtime(params["Runtime"], updating=False, allow_deprecated=self._allow_deprecated)
         zip_bytes = self._zip_from(params.get("Code") or {})
-        latest = configuration.apply(FunctionVersion(name=name), params, self._layer_lookup)
+        latest = configuration.apply(FunctionVersion(name=name), params, self._layer_lookup,
+                                      self._file_system_problem)
+        config_arn = params.get("CodeSigningConfigArn")
+        latest = latest.copy(**self._code_check(name, zip_bytes, latest.layers, config_arn))
         latest = self._with_code(latest, zip_bytes)
         latest.revision_id = str(uuid.uuid4())
         function = Function(name=name, latest=latest, tags=dict(params.get("Tags") or {}))
         with self._lock:
             if not self._store.create(function):
                 raise ResourceConflictException(f"Function already exist: {name}")
+            if config_arn and self._bind_code_signing is not None:
+                self._bind_code_signing(name, config_arn)
         self._defer(lambda: self._settle(name, publish=bool(params.get("Publish"))))
         return latest
+
+    def _create_image(self, name: str, params: dict) -> FunctionVersion:
+        if any(params.get(member) for member in ("Runtime", "Handler", "Layers")):
+            raise InvalidParameterValueException(
+                "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.")
+        code = params.get("Code") or {}
+        if not code.get("ImageUri"):
+            raise InvalidParameterValueException("Please provide a source for function code.")
+        if params.get("CodeSigningConfigArn"):
+            raise InvalidParameterValueException("Code signing is not supported for functions created with "
+                                                 "container images.")
+        self._check_image_uri(code["ImageUri"])
+        latest = FunctionVersion(name=name, package_type="Image", image_uri=code["ImageUri"])
+        latest = configuration.apply(latest, params, self._layer_lookup, self._file_system_problem)
+        latest = latest.copy(revision_id=str(uuid.uuid4()), last_modified=lambda_timestamp())
+        function = Function(name=name, latest=latest, tags=dict(params.get("Tags") or {}))
+        with self._lock:
+            if not self._store.create(function):
+                raise ResourceConflictException(f"Function already exist: {name}")
+        self._defer(lambda: self._settle(name, publish=bool(params.get("Publish"))))
+        return latest
+
+    def _check_image_uri(self, uri: str) -> None:
+        if self._pull_image is None:
+            raise InvalidParameterValueException(self._image_problem)
+        try:
+            image_reference.parse(uri)
+        except ValueError:
+            raise InvalidParameterValueException(
+                f"Source image {uri} is not valid. Provide a valid source image.") from None
 
     def _zip_from(self, code: dict) -> bytes:
         return package.zip_bytes(code, member="Code", what="function code", fetch=self._fetch_s3)
@@ -128,17 +180,17 @@ class Functions:
             return
         while True:
             prepared = function.latest
-            problem, code = self._prepare(prepared)
+            problem, code, pulled = self._prepare(prepared)
             with self._lock:
                 function = self._store.get(name)
                 if function is None:
                     return
                 latest = function.latest
-                if (_packages(latest), latest.runtime) != (_packages(prepared), prepared.runtime):
+                if _source(latest) != _source(prepared):
                     continue  # changed while unpacking: prepare what is there now
                 settled = dict(state="Failed" if problem else "Active", state_reason=problem,
                                state_reason_code=code, last_update_status="Failed" if problem else "Successful",
-                               last_update_status_reason=problem, last_update_status_reason_code=code)
+                               last_update_status_reason=problem, last_update_status_reason_code=code, **pulled)
                 if latest.state == "Pending":  # a finished create reports LastUpdateStatus too, as on AWS
                     latest = latest.copy(**settled)
                 else:  # a finished update is a change of its own: a new RevisionId, as on AWS
@@ -218,9 +270,40 @@ class Functions:
         self._defer(lambda: self._settle(version.name, publish=publish))
         return version
 
-    def _prepare(self, version: FunctionVersion) -> tuple[str | None, str | None]:
-        """Unpack a version's code and layers once per digest and check its runtime can run here:
-        (problem, its reason code), or (None, None)."""
+    def _progress(self, prepared: FunctionVersion, text: str) -> None:
+        """Pull progress in StateReason (creating) or LastUpdateStatusReason (updating)."""
+        with self._lock:
+            function = self._store.get(prepared.name)
+            if function is None or _source(function.latest) != _source(prepared):
+                return
+            latest = function.latest
+            if latest.state == "Pending":
+                latest = latest.copy(state_reason=f"The function is being created. {text}")
+            elif latest.last_update_status == "InProgress":
+                latest = latest.copy(last_update_status_reason=f"The function is being updated. {text}")
+            else:
+                return
+            self._store.save_version(latest)
+
+    def _pull(self, version: FunctionVersion) -> tuple[str | None, str | None, dict]:
+        try:
+            pulled = self._pull_image(version.image_uri, version.architectures[0],  # type: ignore[misc]
+                                      lambda text: self._progress(version, text))
+        except ImageError as exc:
+            return exc.message, exc.code, {}
+        except Exception as exc:  # noqa: BLE001 - a pull that breaks fails the function, never the server
+            return f"Lambda could not pull the image {version.image_uri}: {exc}", "InvalidImage", {}
+        return None, None, {"code_sha256": pulled.digest_hex, "resolved_image_uri": pulled.resolved_uri}
+
+    def _prepare(self, version: FunctionVersion) -> tuple[str | None, str | None, dict]:
+        """Unpack a version's code and layers once per digest (pull its image) and check its runtime
+        can run here: (problem, its reason code, changes to the version), or (None, None, changes)."""
+        if version.package_type == "Image":
+            return self._pull(version)
+        problem, code = self._prepare_zip(version)
+        return problem, code, {}
+
+    def _prepare_zip(self, version: FunctionVersion) -> tuple[str | None, str | None]:
         try:  # the layers too: publishing a layer leaves its unpacking to the first function using it
             for code_hex in _packages(version):
                 self._blobs.unpacked(code_hex)
@@ -232,6 +315,18 @@ class Functions:
                 return problem, "InvalidRuntime"
         return None, None
 
+    def _update_image(self, function: Function, params: dict) -> FunctionVersion:
+        if not params.get("ImageUri") or params.get("ZipFile") or params.get("S3Bucket"):
+            raise InvalidParameterValueException(
+                "Please provide ImageUri when updating a function with packageType Image.")
+        self._check_image_uri(params["ImageUri"])
+        updated = function.latest.copy(image_uri=params["ImageUri"])
+        if "Architectures" in params:
+            updated = updated.copy(architectures=list(params["Architectures"]))
+        if params.get("DryRun"):
+            return updated
+        return self._begin_update(updated, publish=bool(params.get("Publish")))
+
     def update_configuration(self, params: dict) -> FunctionVersion:
         configuration.check_supported(params)
         self._check_role(params)
@@ -240,19 +335,30 @@ class Functions:
             if "Runtime" in params:
                 configuration.check_runtime(params["Runtime"], updating=True,
                                             allow_deprecated=self._allow_deprecated)
-            updated = configuration.apply(function.latest, params, self._layer_lookup)
+            if function.latest.package_type == "Image" and params.get("Layers"):
+                raise InvalidParameterValueException(
+                    "Lambda layers are not supported for functions created with container images.")
+            updated = configuration.apply(function.latest, params, self._layer_lookup,
+                                          self._file_system_problem)
             if "Layers" in params:
                 self._check_package(updated, self._blobs.read(updated.code_hex))
+                updated = updated.copy(layers=self._code_check(function.name, None, updated.layers)["layers"])
             return self._begin_update(updated, publish=False)
 
     def update_code(self, params: dict) -> FunctionVersion:
         self._updatable(params["FunctionName"], params.get("RevisionId"))  # its errors come before S3's
-        zip_bytes = self._zip_from(params)  # outside the lock: reading from S3 may take a while
+        # Outside the lock: reading from S3 may take a while (an image function's update has no zip).
+        zip_bytes = None if params.get("ImageUri") else self._zip_from(params)
         with self._lock:
             function = self._updatable(params["FunctionName"], params.get("RevisionId"))
+            if function.latest.package_type == "Image":
+                return self._update_image(function, params)
+            if params.get("ImageUri") or zip_bytes is None:
+                raise InvalidParameterValueException(IMAGE_URI_ON_ZIP)
             updated = function.latest
             if "Architectures" in params:
                 updated = updated.copy(architectures=list(params["Architectures"]))
+            updated = updated.copy(**self._code_check(function.name, zip_bytes, updated.layers))
             if params.get("DryRun"):
                 self._check_package(updated, zip_bytes)
                 digest = base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
@@ -329,7 +435,7 @@ class Functions:
                 codes = {v.code_hex for v in self._store.list_versions(ref.name)}
                 self._aliases.delete_all(function.name)
                 self._store.delete(function.name)
-            for code_hex in codes:
+            for code_hex in codes - {""}:  # image functions keep no code blob
                 if not self._store.code_in_use(code_hex):
                     self._blobs.delete(code_hex)
         self._publish_event(FunctionChanged(ref.name) if ref.qualifier is not None else FunctionDeleted(ref.name))
@@ -407,6 +513,11 @@ def _decode_marker(marker: str | None) -> tuple[str, int] | None:
         return name, int(number)
     except ValueError as exc:
         raise InvalidParameterValueException(f"Invalid marker: {marker}") from exc
+
+
+def _source(version: FunctionVersion) -> tuple:
+    """What a version is prepared from: packages, runtime, image."""
+    return _packages(version), version.runtime, version.image_uri, tuple(version.architectures)
 
 
 def _packages(version: FunctionVersion) -> tuple[str, ...]:

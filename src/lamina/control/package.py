@@ -20,8 +20,8 @@ def zip_bytes(source: dict, *, member: str, what: str, fetch: Fetch | None = Non
     """`member` is "Code" or "Content"; `what` is "function code" or "layer content"."""
     if source.get("ImageUri"):
         raise InvalidParameterValueException(
-            "lamina does not support container image functions (ImageUri): deploy a .zip package with "
-            "Code.ZipFile or Code.S3Bucket/S3Key."
+            "Please don't provide ImageUri when the intended function PackageType is Zip: set PackageType Image "
+            "to deploy a container image, or provide Code.ZipFile."
         )
     bucket, key = source.get("S3Bucket"), source.get("S3Key")
     located = bucket or key or source.get("S3ObjectVersion")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
+from lamina.control.code_signing import CodeSigning
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
 from lamina.control.function_urls import FunctionUrls
@@ -16,6 +17,7 @@ from lamina.control.layers import Layers
 from lamina.control.mappings import EventSourceMappings
 from lamina.control.permissions import Permissions
 from lamina.control.provisioned import ProvisionedConcurrency
+from lamina.control.signing_profiles import SigningProfiles
 from lamina.control.tags import Tags
 
 
@@ -34,3 +36,5 @@ class ControlPlane:
     permissions: Permissions | None = None  # resource policies (AddPermission ...)
     mappings: EventSourceMappings | None = None
     function_urls: FunctionUrls | None = None
+    code_signing: CodeSigning | None = None
+    signing_profiles: SigningProfiles | None = None

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import importlib.util
 import os
 import platform
@@ -137,17 +138,18 @@ def command(plan: rootfs.Plan, argv: list[str], *, network: bool, overlay: bool 
         args += ["--symlink", points_to, link]
     for bind in plan.binds:
         args += ["--bind" if bind.writable else "--ro-bind", staged(bind.source, stages), bind.target]
-    layers = tuple(staged(layer, stages) for layer in plan.opt_layers)
-    # the merge reads the host's layer dirs; the binds it makes must name the staged ones
-    host_of = dict(zip(layers, plan.opt_layers, strict=True))
-    args += opt_args(layers, overlay, lambda p: list_dir(_unstage(p, host_of)))
-    for directory in plan.dirs:
-        if directory != rootfs.OPT:
-            args += ["--dir", directory]
+    if not plan.image:  # an image's root is read-only: no /opt or other directory is made in it
+        layers = tuple(staged(layer, stages) for layer in plan.opt_layers)
+        # the merge reads the host's layer dirs; the binds it makes must name the staged ones
+        host_of = dict(zip(layers, plan.opt_layers, strict=True))
+        args += opt_args(layers, overlay, lambda p: list_dir(_unstage(p, host_of)))
+        for directory in plan.dirs:
+            if directory != rootfs.OPT:
+                args += ["--dir", directory]
     args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/"]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
-    return [*args, "--chdir", rootfs.TASK_ROOT, "--", *argv]
+    return [*args, "--chdir", "/" if plan.image else rootfs.TASK_ROOT, "--", *argv]
 
 
 def _unstage(path: str, host_of: Mapping[str, str]) -> str:
@@ -349,6 +351,9 @@ def _release(group: Group | None, release: Callable[[], None]) -> None:
     release()
 
 
+RAPID_ONLY_VARIABLE = "_LAMINA_RAPID_ONLY"  # variables rapid keeps for itself, not for what it starts
+
+
 class BubblewrapBackend(SandboxBackend):
     name = "bubblewrap"
 
@@ -400,8 +405,7 @@ class BubblewrapBackend(SandboxBackend):
 
     async def start(self, launch: Launch) -> Sandbox:
         tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb)
-        mounts = Mounts(code_dir=launch.mounts.code_dir, layer_dirs=launch.mounts.layer_dirs,
-                        runtime_dir=launch.mounts.runtime_dir, site_dir=launch.mounts.site_dir, tmp_dir=tmp)
+        mounts = dataclasses.replace(launch.mounts, tmp_dir=tmp)
         plan = rootfs.plan(mounts, launch.interpreter)
         stages = self._stages([*(b.source for b in plan.binds), *plan.opt_layers])
         group: Group | None = None
@@ -414,8 +418,15 @@ class BubblewrapBackend(SandboxBackend):
                     os.write(filter_w, self.seccomp)
                     os.close(filter_w)
                 moved = rootfs.moves(plan)  # run the interpreter and bootstrap at their paths inside
-                runtime = [rootfs.inside(os.path.realpath(launch.interpreter), moved), "-s", "-u",
-                           rootfs.inside(str(launch.bootstrap), moved)]
+                variables = launch.env
+                if plan.image:  # rapid runs on the host's C library and interpreter, not the image's
+                    runtime = [*rootfs.loader_argv(launch.interpreter, moved), "-s", "-u",
+                               rootfs.inside(str(launch.bootstrap), moved)]
+                    home = rootfs.inside(rootfs.interpreter_prefix(launch.interpreter), moved)
+                    variables = {**variables, "PYTHONHOME": home, RAPID_ONLY_VARIABLE: "PYTHONHOME"}
+                else:
+                    runtime = [rootfs.inside(os.path.realpath(launch.interpreter), moved), "-s", "-u",
+                               rootfs.inside(str(launch.bootstrap), moved)]
                 argv = command(plan, runtime, network=launch.network,
                                overlay=self.overlay, stages=stages, seccomp_fd=filter_r, bwrap=self.bwrap)
                 if self.hierarchy is not None:
@@ -425,7 +436,7 @@ class BubblewrapBackend(SandboxBackend):
                 setup = _child_setup(group.procs_files if group else [], self._stage_root, stages,
                                      UID if self.root else None, self._libc)
                 keep = (plumbing.channel_fd,) if filter_r is None else (plumbing.channel_fd, filter_r)
-                proc = subprocess.Popen(argv, cwd="/", env=plumbing.environment(launch.env),
+                proc = subprocess.Popen(argv, cwd="/", env=plumbing.environment(variables),
                                         stdin=subprocess.DEVNULL, stdout=plumbing.output_fd, stderr=plumbing.output_fd,
                                         pass_fds=keep, start_new_session=True, preexec_fn=setup)
             except subprocess.SubprocessError as exc:

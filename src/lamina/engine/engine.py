@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import time
@@ -27,7 +28,7 @@ from lamina.engine.pool import Pool
 from lamina.engine.sandbox import Launch, Mounts, SandboxBackend
 from lamina.engine.spec import InvokeRequest, InvokeResult, LogBatch, RunSpec
 from lamina.engine.states import State
-from lamina.errors import ServiceException, TooManyRequestsException
+from lamina.errors import EFSMountFailureException, ServiceException, TooManyRequestsException
 
 log = logging.getLogger("lamina.engine")
 
@@ -35,6 +36,10 @@ RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtimes" / "python"
 # Every other runtime reaches the engine through rapid, the in-sandbox Runtime API server.
 RAPID_DIR = RUNTIME_DIR.parent / "rapid"
 NODE_VARIABLE = "_LAMINA_NODE"  # the node executable rapid starts for nodejs* runtimes
+
+
+IMAGE_ARGV_VARIABLE = "_LAMINA_IMAGE_ARGV"  # read (and removed) by rapid
+IMAGE_CWD_VARIABLE = "_LAMINA_IMAGE_CWD"
 
 
 def _installed(spec: RunSpec) -> bool:
@@ -91,10 +96,12 @@ class Engine:
         reason = policy.throttle_reason(self._in_flight, self._limit)
         if reason is not None:
             raise TooManyRequestsException(reason)
-        if not (runtime_ids.runnable(spec.runtime) and _installed(spec)):
+        if spec.image is None and not (runtime_ids.runnable(spec.runtime) and _installed(spec)):
             return self._cannot_run(spec, request)
         if "\0" in spec.handler and runtime_ids.is_python(spec.runtime):
             return self._unpassable_handler(spec)
+        if spec.file_systems:
+            self._check_mountable(spec)
         self._in_flight += 1
         try:
             pool = self._pools.get(spec.pool_key)
@@ -115,6 +122,19 @@ class Engine:
                     self._stop_all([retired])
         finally:
             self._in_flight -= 1
+
+    def _check_mountable(self, spec: RunSpec) -> None:
+        """AWS answers an invoke whose file system cannot be mounted with EFSMountFailureException:
+        an access point no longer mapped on this host, or a backend that cannot mount."""
+        for fs in spec.file_systems:
+            if fs.host_dir is None:
+                raise EFSMountFailureException(
+                    f"The function could not mount the Amazon EFS access point {fs.arn}: it is not mapped to a "
+                    "host directory on this lamina host (lamina serve --file-system ARN=PATH).")
+        if self.backend.name == "process":
+            raise EFSMountFailureException(
+                "The function could not mount its Amazon EFS file system: lamina's process sandbox backend cannot "
+                "mount file systems (run lamina as root for the namespaces backend, or with bubblewrap).")
 
     def _cannot_run(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
         detail = (f"the {spec.runtime} runtime is not installed on this lamina host"
@@ -141,15 +161,25 @@ class Engine:
         env_id = uuid.uuid4().hex
         group = spec.log_group or f"/aws/lambda/{spec.function_name}"
         stream = report.stream_name(spec.version, env_id, time.time())
-        rapid = runtime_ids.uses_runtime_api(spec.runtime)
+        image = spec.image
+        rapid = image is not None or runtime_ids.uses_runtime_api(spec.runtime)
+        if image is not None:  # a file system's mount point in the (otherwise read-only) image root
+            for fs in spec.file_systems:
+                (image.root / fs.local_mount_path.lstrip("/")).mkdir(parents=True, exist_ok=True)
         mounts = Mounts(code_dir=Path(spec.code_dir), layer_dirs=tuple(Path(d) for d in spec.layer_dirs),
+                        image_root=image.root if image is not None else None,
                         runtime_dir=self._runtime_image(rapid), site_dir=None,
-                        tmp_dir=self._scratch / "environments" / env_id / "tmp")
+                        tmp_dir=self._scratch / "environments" / env_id / "tmp",
+                        file_systems=tuple((fs.host_dir, fs.local_mount_path) for fs in spec.file_systems
+                                           if fs.host_dir is not None))
         interpreter = spec.interpreter or ""
         layout = self.backend.layout(mounts, interpreter)
         variables = envvars.build(spec, layout, region=self._region, endpoint_url=self._endpoint_url,
                                   log_group=group, log_stream=stream, credentials=envvars.local_credentials(),
                                   initialization_type="provisioned-concurrency" if provisioned else "on-demand")
+        if image is not None:  # rapid starts the image's command line in its directory
+            variables[IMAGE_ARGV_VARIABLE] = json.dumps(list(image.argv))
+            variables[IMAGE_CWD_VARIABLE] = image.working_dir
         if spec.executable and runtime_ids.is_node(spec.runtime):
             variables[NODE_VARIABLE] = spec.executable
         launch = Launch(env_id=env_id, interpreter=interpreter, bootstrap=mounts.runtime_dir / "bootstrap.py",

@@ -75,6 +75,9 @@ def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_
     if layout.tmp_dir and layout.tmp_dir != "/tmp":
         presets["TMPDIR"] = layout.tmp_dir
     key_id, secret, token = spec.credentials or credentials
+    if spec.image is not None:
+        return _image_variables(spec, presets, layout, region=region, log_group=log_group, log_stream=log_stream,
+                                credentials=(key_id, secret, token), initialization_type=initialization_type)
     reserved = {
         "_HANDLER": spec.handler,
         "AWS_REGION": region,
@@ -100,3 +103,41 @@ def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_
         reserved[LIBRARY_PATH_VARIABLE] = ":".join(libraries)
     user = {key: value for key, value in spec.environment.items() if key not in RESERVED}
     return {**presets, **user, **reserved}
+
+
+IMAGE_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def image_env(entries: tuple[tuple[str, str], ...] | list[str]) -> dict[str, str]:
+    """An image config's Env (`KEY=VALUE` strings, or pairs) as a map."""
+    out: dict[str, str] = {}
+    for entry in entries:
+        key, value = entry if isinstance(entry, tuple) else (entry.split("=", 1) + [""])[:2]
+        if key:
+            out[key] = value
+    return out
+
+
+def _image_variables(spec: RunSpec, presets: dict[str, str], layout: Layout, *, region: str, log_group: str,
+                     log_stream: str, credentials: tuple[str, str, str], initialization_type: str) -> dict[str, str]:
+    """A container image's environment: the image's Env, under lamina's presets that do not
+    describe a managed runtime (no PATH or LD_LIBRARY_PATH of lamina's: the image's own, or the
+    usual PATH), the function's variables and Lambda's reserved ones (no _HANDLER or
+    AWS_EXECUTION_ENV, which images do not get)."""
+    assert spec.image is not None
+    base = image_env(spec.image.env)
+    base.setdefault("PATH", IMAGE_DEFAULT_PATH)
+    kept = {k: v for k, v in presets.items() if k not in ("PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "LANG")}
+    key_id, secret, token = credentials
+    reserved = {
+        "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+        "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
+        "AWS_LAMBDA_LOG_GROUP_NAME": log_group, "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token,
+        "LAMBDA_TASK_ROOT": layout.task_root, "LAMBDA_RUNTIME_DIR": layout.runtime_dir, "TZ": ":UTC",
+    }
+    user = {key: value for key, value in spec.environment.items() if key not in RESERVED}
+    return {**base, **kept, **user, **reserved}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -332,15 +333,14 @@ class NamespacesBackend(SandboxBackend):
         zygote = await self._zygote(os.path.realpath(launch.interpreter), launch.mounts)
         tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb)
         self._root.mkdir(parents=True, exist_ok=True)
-        mounts = Mounts(code_dir=launch.mounts.code_dir, layer_dirs=launch.mounts.layer_dirs,
-                        runtime_dir=launch.mounts.runtime_dir, site_dir=launch.mounts.site_dir, tmp_dir=tmp)
+        mounts = dataclasses.replace(launch.mounts, tmp_dir=tmp)
         plan = rootfs.plan(mounts, launch.interpreter)
         job = {
             "root": str(self._root), "binds": [[b.source, b.target, b.writable] for b in plan.binds],
             "links": [list(link) for link in plan.links], "dirs": list(plan.dirs),
             "opt_layers": list(plan.opt_layers), "devices": list(rootfs.DEVICES), "hostname": rootfs.HOSTNAME,
             "network": launch.network, "uid": rootfs.SANDBOX_UID, "last_cap": self._last_cap,
-            "env": launch.env, "cwd": rootfs.TASK_ROOT, "bootstrap": str(launch.bootstrap),
+            "env": launch.env, "cwd": "/" if launch.mounts.image_root else rootfs.TASK_ROOT, "bootstrap": str(launch.bootstrap),
             "memory_mb": launch.memory_mb, "moves": rootfs.moves(plan),
         }
         with Plumbing() as plumbing:

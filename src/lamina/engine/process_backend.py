@@ -40,6 +40,10 @@ class ProcessSandbox(PipedSandbox):
         super().close()
 
 
+CANNOT_MOUNT = ("the process sandbox backend cannot mount file systems (FileSystemConfigs): run lamina as root "
+                "(namespaces backend) or with bubblewrap")
+
+
 class ProcessBackend(SandboxBackend):
     name = "process"
     not_enforced = [
@@ -67,6 +71,11 @@ class ProcessBackend(SandboxBackend):
         )
 
     async def start(self, launch: Launch) -> Sandbox:
+        if launch.mounts.file_systems:
+            raise OSError(CANNOT_MOUNT)
+        if launch.mounts.image_root is not None:
+            raise OSError("the process sandbox backend cannot run container images: it cannot make the image the "
+                          "environment's root")
         launch.mounts.tmp_dir.mkdir(parents=True, exist_ok=True)
         with Plumbing() as plumbing:
             proc = subprocess.Popen(

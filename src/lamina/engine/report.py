@@ -134,6 +134,8 @@ class Platform:
 
     def init_start(self, runtime: str, region: str, function_name: str, version: str,
                    initialization_type: str = "on-demand") -> str | None:
+        if not runtime:  # a container image has no managed runtime version to name
+            return None
         if not self.json:
             return init_start(runtime, region)
         return json_init_start(runtime, region, function_name, version, initialization_type) if self._info else None

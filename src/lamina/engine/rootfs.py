@@ -8,6 +8,7 @@ root from the same plan, so a function sees the same tree whichever isolates it:
     /var/task                                                 read-only: the deployment package
     /opt                                                      read-only: the layers, merged
     /tmp                                                      writable: the environment's volume
+    /mnt/NAME                                                 writable: a file system (FileSystemConfigs)
     /proc /dev                                                new, minimal
 
 These are AWS's paths; nothing else of the host is visible, and no host path of lamina's (the
@@ -49,6 +50,7 @@ class Plan:
     links: tuple[tuple[str, str], ...]  # (link path inside, what it points to)
     opt_layers: tuple[str, ...] = ()  # host layer dirs merged at /opt, lowest precedence first
     dirs: tuple[str, ...] = field(default=())  # empty directories to create (mount points)
+    image: bool = False  # the first bind is a container image's root (read-only: nothing is created in it)
 
 
 def interpreter_prefix(interpreter: str) -> str:
@@ -62,9 +64,31 @@ def _covered(path: str, by: list[str]) -> bool:
     return any(path == b or path.startswith(b.rstrip("/") + "/") for b in by)
 
 
+IMAGE_USR = "/.lamina/usr"  # the host's /usr inside an image root: what rapid (the host Python) runs from
+IMAGE_LANG = "/.lamina/lang"  # the interpreter's prefix when it is not under /usr
+IMAGE_RUNTIME = "/.lamina/runtime"  # rapid
+
+
+def image_plan(mounts: Mounts, interpreter: str) -> Plan:
+    """The root of a container image function: the image itself, read-only, with lamina's Runtime
+    API server (rapid, run by the host interpreter) under /.lamina, a writable /tmp and the file
+    systems. The mount points exist in every unpacked image (lamina.images.unpack)."""
+    binds = [Bind(str(mounts.image_root), "/"), Bind("/usr", IMAGE_USR)]
+    prefix = interpreter_prefix(interpreter) if interpreter else "/usr"
+    if prefix != "/usr":
+        binds.append(Bind(prefix, IMAGE_LANG))
+    binds.append(Bind(str(mounts.runtime_dir), IMAGE_RUNTIME))
+    binds.append(Bind(str(mounts.tmp_dir), "/tmp", writable=True))
+    for host_dir, mount_path in mounts.file_systems:
+        binds.append(Bind(str(host_dir), mount_path, writable=True))
+    return Plan(binds=tuple(binds), links=(), image=True)
+
+
 def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
          host_root: str = "/") -> Plan:
     """The new root for an environment built from `mounts`, run by `interpreter`."""
+    if mounts.image_root is not None:
+        return image_plan(mounts, interpreter)
     binds: list[Bind] = []
     links: list[tuple[str, str]] = []
     visible: list[str] = []
@@ -92,6 +116,8 @@ def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
         ro(path)
     binds.append(Bind(str(mounts.code_dir), TASK_ROOT))
     binds.append(Bind(str(mounts.tmp_dir), "/tmp", writable=True))
+    for host_dir, mount_path in mounts.file_systems:  # EFS access points: shared, read-write
+        binds.append(Bind(str(host_dir), mount_path, writable=True))
     binds.sort(key=lambda bind: bind.target.rstrip("/").count("/"))  # parents before children
     return Plan(binds=tuple(binds), links=tuple(links),
                 opt_layers=tuple(str(d) for d in mounts.layer_dirs), dirs=(OPT,))
@@ -100,7 +126,8 @@ def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
 def moves(plan: Plan) -> list[tuple[str, str]]:
     """(host path, path inside) of every read-only bind shown elsewhere than at its host path,
     longest host path first, for translating paths learnt on the host."""
-    found = [(b.source.rstrip("/") or "/", b.target) for b in plan.binds if b.source != b.target and not b.writable]
+    found = [(b.source.rstrip("/") or "/", b.target) for b in plan.binds
+             if b.source != b.target and not b.writable and b.target != "/"]  # an image root needs none
     return sorted(found, key=lambda move: len(move[0]), reverse=True)
 
 
@@ -114,6 +141,8 @@ def inside(path: str, moved: list[tuple[str, str]]) -> str:
 
 def layout(mounts: Mounts, interpreter: str) -> Layout:
     """How `mounts` appear inside an isolating backend's environment."""
+    if mounts.image_root is not None:
+        return Layout(task_root=TASK_ROOT, opt_dirs=(), runtime_dir=RUNTIME, site_dir=None, tmp_dir=None)
     managed = bool(interpreter) and interpreter_prefix(interpreter) != "/usr"
     return Layout(
         task_root=TASK_ROOT,
@@ -134,3 +163,14 @@ def preload_moves(interpreter: str, python_runtime_dir: str) -> list[tuple[str, 
     if prefix != "/usr":
         found.append((prefix, LANG))
     return sorted(found, key=lambda move: len(move[0]), reverse=True)
+
+
+def loader_argv(interpreter: str, moved: list[tuple[str, str]], loader: str = "/lib64/ld-linux-x86-64.so.2") -> list[str]:
+    """How to exec the host `interpreter` inside a container image's root, whose own C library may
+    differ from the host's: through the host's dynamic loader (seen under /.lamina/usr), with the
+    host's libraries and the interpreter's own first on its search path."""
+    real_loader = os.path.realpath(loader)
+    real = os.path.realpath(interpreter)
+    libraries = [os.path.dirname(real_loader), os.path.join(interpreter_prefix(interpreter), "lib")]
+    return [inside(real_loader, moved), "--library-path", ":".join(inside(d, moved) for d in libraries),
+            inside(real, moved)]

@@ -33,6 +33,9 @@ class Mounts:
     runtime_dir: Path  # the managed runtime's own code (/var/runtime inside)
     site_dir: Path | None  # runtime packages (boto3 and its closure)
     tmp_dir: Path  # this environment's private scratch space (/tmp inside)
+    # (host directory, path inside) of each file system, mounted read-write (FileSystemConfigs)
+    file_systems: tuple[tuple[Path, str], ...] = ()
+    image_root: Path | None = None  # a container image's file system: the read-only root itself
 
 
 @dataclass(frozen=True)

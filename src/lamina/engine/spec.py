@@ -10,6 +10,28 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class FileSystemMount:
+    """An EFS access point a function mounts: the host directory serving it (None: not mapped on
+    this host) shown read-write at `local_mount_path`."""
+
+    arn: str
+    local_mount_path: str  # /mnt/...
+    host_dir: Path | None
+
+
+@dataclass(frozen=True)
+class ImageRun:
+    """A container image function: the unpacked image (the environment's read-only root) and what
+    to start in it (ImageConfig over the image config: the command line, its directory, the
+    image's Env)."""
+
+    root: Path
+    argv: tuple[str, ...]
+    working_dir: str
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """Everything needed to start an execution environment for one function version."""
 
@@ -37,6 +59,8 @@ class RunSpec:
     network: bool = True  # False: the function asked for none (tag lamina:network=none)
     # (access key id, secret, session token) of the execution role; None = local dummies
     credentials: tuple[str, str, str] | None = None
+    file_systems: tuple[FileSystemMount, ...] = ()  # FileSystemConfigs
+    image: ImageRun | None = None  # PackageType Image (runtime and handler are then "")
 
     @property
     def pool_key(self) -> tuple[str, str]:

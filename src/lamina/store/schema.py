@@ -302,3 +302,29 @@ stream_checkpoints = sa.Table(
     sa.Column("window", sa.JSON, nullable=True),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+
+# Code signing: AWS Signer's side (signing profile versions, with their Ed25519 keys) and Lambda's
+# (code signing configs and which function uses which).
+signing_profiles = sa.Table(
+    "signing_profiles",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(16), primary_key=True),
+    sa.Column("doc", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+code_signing_configs = sa.Table(
+    "code_signing_configs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("doc", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+function_code_signing = sa.Table(
+    "function_code_signing",
+    metadata,
+    sa.Column("function_name", sa.String(64), primary_key=True),
+    sa.Column("csc_id", sa.String(32), nullable=False, index=True),
+)

@@ -125,6 +125,9 @@ class Metrics:
         self._dropped = Counter("lamina_async_dropped_events",
                                 "Asynchronous events dropped without a successful run (AsyncEventsDropped).",
                                 ("function",), registry=r)
+        self._signature_errors = Counter("lamina_signature_validation_errors",
+                                         "Code deployments with a signature validation error "
+                                         "(SignatureValidationErrors).", ("function",), registry=r)
         # Label children cached per key: `.labels()` validates and hashes on every call.
         self._children: dict[tuple[str, str, str], tuple] = {}
         self._cost_children: dict[tuple[str, str], object] = {}
@@ -227,6 +230,10 @@ class Metrics:
         with self._lock:
             for row in self._rows(function, self._clock()):
                 row["async_dropped"] += 1
+
+    def signature_validation_error(self, function: str) -> None:
+        """Count one deployment whose code signature failed validation (refused or warned)."""
+        self._signature_errors.labels(function).inc()
 
     # -- reading ------------------------------------------------------------------------------
     def prometheus_text(self) -> tuple[bytes, str]:

@@ -61,9 +61,7 @@ def test_runtime_block_dates(runtime, updating, day, blocked):
     ({"VpcConfig": {"SubnetIds": ["subnet-1"]}}, "VpcConfig"),
     ({"DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:1:q"}}, "DeadLetterConfig"),
     ({"KMSKeyArn": "arn:aws:kms:us-east-1:1:key/x"}, "KMSKeyArn"),
-    ({"FileSystemConfigs": [{"Arn": "a", "LocalMountPath": "/mnt/x"}]}, "FileSystemConfigs"),
     ({"SnapStart": {"ApplyOn": "PublishedVersions"}}, "SnapStart"),
-    ({"PackageType": "Image"}, "Image"),
 ])
 def test_features_lamina_would_ignore_are_refused(params, fragment):
     with pytest.raises(InvalidParameterValueException) as info:
@@ -132,3 +130,21 @@ def test_log_levels_need_json(logging):
     with pytest.raises(InvalidParameterValueException) as info:
         configuration.apply(FunctionVersion(name="f"), {"LoggingConfig": logging}, lambda arn: None)
     assert info.value.message == "ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON."
+
+
+@pytest.mark.parametrize(("configs", "problem", "error"), [
+    ([{"Arn": "arn:ap", "LocalMountPath": "/mnt/x"}], None, None),
+    ([], "never asked", None),
+    ([{"Arn": "arn:ap", "LocalMountPath": "/mnt/x"}], "not mapped here", "not mapped here"),
+    ([{"Arn": "arn:ap", "LocalMountPath": "/mnt/x"}, {"Arn": "arn:ap2", "LocalMountPath": "/mnt/x"}], None,
+     "Duplicate LocalMountPath /mnt/x"),
+])
+def test_file_system_configs(configs, problem, error):
+    version = FunctionVersion(name="f")
+    params = {"FileSystemConfigs": configs}
+    if error is None:
+        applied = configuration.apply(version, params, lambda arn: None, lambda arn: problem)
+        assert applied.file_system_configs == configs
+    else:
+        with pytest.raises(InvalidParameterValueException, match=error):
+            configuration.apply(version, params, lambda arn: None, lambda arn: problem)

@@ -22,7 +22,7 @@ def fetched(bucket, key, version):
     ({"S3Key": "k"}, "Please provide a source for function code."),
     ({"S3Bucket": "b", "S3Key": "k", "ZipFile": b"zip"},
      "Please provide either Code.ZipFile or Code.S3Bucket and Code.S3Key, not both."),
-    ({"ImageUri": "repo/x:1"}, "lamina does not support container image functions"),
+    ({"ImageUri": "repo/x:1"}, "Please don't provide ImageUri when the intended function PackageType is Zip"),
 ])
 def test_zip_bytes(source, expected):
     if isinstance(expected, bytes):

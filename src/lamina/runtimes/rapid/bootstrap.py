@@ -10,6 +10,7 @@ executable).
 Imports nothing from lamina: only the standard library and its rapid_* siblings.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -45,10 +46,16 @@ def main():
     opt_dirs = [d for d in environ.pop("_LAMINA_OPT_DIRS", "").split(":") if d]
     runtime = environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_")
     argv = _runtime_argv(runtime, environ, opt_dirs)
+    for name in environ.pop("_LAMINA_RAPID_ONLY", "").split(","):  # rapid's own (PYTHONHOME in an image)
+        environ.pop(name, None)
+    image_argv = environ.pop("_LAMINA_IMAGE_ARGV", None)  # a container image: its command line and directory
+    image_cwd = environ.pop("_LAMINA_IMAGE_CWD", None)
+    if image_argv is not None:
+        argv = json.loads(image_argv)
     environ.pop("_LAMINA_NODE", None)
     if "_LAMINA_LD_LIBRARY_PATH" in environ:  # rapid's own libraries are not the bootstrap's
         environ["LD_LIBRARY_PATH"] = environ.pop("_LAMINA_LD_LIBRARY_PATH")
-    supervisor = rapid_supervisor.Supervisor(channel, environ, opt_dirs, argv)
+    supervisor = rapid_supervisor.Supervisor(channel, environ, opt_dirs, argv, cwd=image_cwd)
     listener = rapid_http.Listener(supervisor)
     environ["AWS_LAMBDA_RUNTIME_API"] = listener.address
     threading.Thread(target=listener.serve_forever, daemon=True, name="runtime-api").start()

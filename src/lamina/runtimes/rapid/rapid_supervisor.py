@@ -45,12 +45,13 @@ def _hwm_kb(pid):
 
 
 class Supervisor:
-    def __init__(self, channel, environ, opt_dirs, runtime_argv):
+    def __init__(self, channel, environ, opt_dirs, runtime_argv, cwd=None):
         self.channel = channel
         self.environ = environ  # what the runtime and extensions get (AWS_LAMBDA_RUNTIME_API included)
         self.opt_dirs = opt_dirs
         self.runtime_argv = runtime_argv  # None: a custom runtime's bootstrap
         self.task_root = environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+        self.cwd = cwd or self.task_root  # where the runtime starts (an image's WorkingDirectory)
         self.version = environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.memory_mb = int(environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128") or 128)
         self.cv = threading.Condition()
@@ -145,8 +146,13 @@ class Supervisor:
                 self._fail("Runtime.InvalidEntrypoint", problem)
                 return
             argv = [path]
+        if not argv:
+            self._fail("Runtime.InvalidEntrypoint", "the image has no entrypoint or command (ImageConfig "
+                                                    "EntryPoint/Command)")
+            self.function_output.close_writer()
+            return
         try:
-            self.runtime = processes.start(argv, self.environ, self.task_root, self.function_output)
+            self.runtime = processes.start(argv, self.environ, self.cwd, self.function_output)
         except OSError as exc:
             self._fail("Runtime.InvalidEntrypoint", f"fork/exec {argv[0]}: {exc.strerror or exc}".lower())
             return

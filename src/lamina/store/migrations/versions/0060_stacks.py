@@ -1,14 +1,14 @@
 """Deployed SAM stacks.
 
 Revision ID: 0060
-Revises: 0031
+Revises: 0040
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0060"
-down_revision = "0031"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 

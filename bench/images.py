@@ -1,0 +1,103 @@
+"""Container image benchmark: pull + unpack of a ~100 MB image by lamina next to `skopeo copy` of
+the same image to a local directory (download only) in the same run, and the cold start p50 of an
+image function (awslambdaric in the image) next to a zip function's (python3.12) on the
+namespaces backend.
+
+Needs docker-registry, umoci and skopeo (Debian packages) and root. Builds the image the way the
+tests do (tests/images_support.py), plus an incompressible filler so it weighs ~100 MB.
+Run: .venv/bin/python bench/images.py [--pulls 3] [--cold 30]
+Prints one JSON line per figure. Targets: pull+unpack ≤ 1.5× skopeo copy; image cold start p50
+≤ 2× the zip function's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROLE, create_function, emit, lambda_call, start_lamina, wait_settled
+from invoke import cold_starts
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from images_support import RegistryProcess, build_and_push, missing_tools  # noqa: E402
+from lamina.images.store import ImageStore  # noqa: E402
+
+HELLO = "def handler(event, context):\n    return 'hello'\n"
+IMAGE_APP = "def handler(event, context):\n    return 'hello'\n"
+
+
+def timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pulls", type=int, default=3)
+    parser.add_argument("--cold", type=int, default=30)
+    parser.add_argument("--filler-mb", type=int, default=40)
+    args = parser.parse_args()
+    missing = missing_tools()
+    if missing:
+        emit(figure="images", skipped=f"needs {', '.join(missing)}")
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="lamina-bench-images-"))
+    registry = RegistryProcess(work / "registry")
+    processes = []
+    try:
+        filler = os.urandom(args.filler_mb * 1024 * 1024)
+        uri = build_and_push(registry, work, "bench/app", "v1", app=IMAGE_APP, extra={"/opt/filler.bin": filler})
+        lamina_ms, skopeo_ms = [], []
+        for run in range(args.pulls):
+            store_dir = work / f"store-{run}"
+            lamina_ms.append(timed(lambda d=store_dir: ImageStore(d).pull(uri, "x86_64")))
+            target = work / f"skopeo-{run}"
+            skopeo_ms.append(timed(lambda t=target: subprocess.run(
+                ["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{uri}", f"dir:{t}"], check=True)))
+        root = next((work / "store-0" / "roots").glob("*[0-9a-f]"))
+        unpacked = sum(f.stat().st_size for f in root.rglob("*") if f.is_file() and not f.is_symlink())
+        compressed = sum(f.stat().st_size for f in (work / "skopeo-0").iterdir() if f.is_file())
+        pull, copy = statistics.median(lamina_ms), statistics.median(skopeo_ms)
+        emit(figure="image_pull_unpack_ms", lamina_p50=round(pull, 1), skopeo_copy_p50=round(copy, 1),
+             ratio=round(pull / copy, 2), target_ratio=1.5, unpacked_mb=round(unpacked / 2**20, 1),
+             compressed_mb=round(compressed / 2**20, 1), runs=args.pulls)
+
+        process, port = start_lamina(str(work / "lamina"), env={"LAMINA_SANDBOX": "namespaces"})
+        processes.append(process)
+        create_function(port, "zip", HELLO, "python3.12")
+        lambda_call(port, "POST", "/2015-03-31/functions", {
+            "FunctionName": "image", "PackageType": "Image", "Role": ROLE, "Code": {"ImageUri": uri}})
+        for _ in range(600):
+            if lambda_call(port, "GET", "/2015-03-31/functions/image/configuration")["State"] != "Pending":
+                break
+            time.sleep(0.1)
+        wait_settled(port, "image")
+        cold_starts(port, "zip", 3)
+        cold_starts(port, "image", 3)
+        zip_cold = cold_starts(port, "zip", args.cold)
+        image_cold = cold_starts(port, "image", args.cold)
+        zip_p50, image_p50 = statistics.median(zip_cold), statistics.median(image_cold)
+        emit(figure="image_cold_start_ms", image_p50=round(image_p50, 2), zip_p50=round(zip_p50, 2),
+             ratio=round(image_p50 / zip_p50, 2), target_ratio=2, n=args.cold)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+        registry.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

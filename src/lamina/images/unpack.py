@@ -1,0 +1,245 @@
+"""Applying image layers to a root file system, safely: nothing in a layer is executed, no path
+lands outside the root (`..` components are refused, symlinks met on the way are resolved inside
+the root as a chroot would), hard links must name a file already in the root, device nodes are
+refused, setuid/setgid bits are dropped, and the uncompressed total is capped (10 GB, AWS's limit).
+OCI whiteouts apply: `.wh.NAME` removes NAME from lower layers, `.wh..wh..opq` empties its
+directory of what lower layers put there. Layers are gzip or plain tar (zstd is refused with
+AWS's unsupported-media-type error). Raises lamina.images.registry.ImageError (InvalidImage).
+Imports lamina.images.registry only.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+from pathlib import Path
+
+from lamina.images.registry import ImageError
+
+MAX_UNPACKED = 10 * 1024 ** 3  # 10 GB
+LAYER_TYPES = {
+    "application/vnd.oci.image.layer.v1.tar": "r|",
+    "application/vnd.oci.image.layer.v1.tar+gzip": "r|gz",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip": "r|gz",
+    "application/vnd.docker.image.rootfs.diff.tar": "r|",
+}
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+_HOPS = 40
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+
+
+def _bad(message: str) -> ImageError:
+    return ImageError("InvalidImage", message)
+
+
+def member_path(name: str) -> list[str]:
+    """The components of a member's name, relative to the root; ImageError on `..` (traversal)."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise _bad(f"The layer has a path that leaves the image's root: {name}")
+    return parts
+
+
+def resolve(root: str, parts: list[str]) -> str:
+    """The host path of `parts` inside `root` with every symlink among the parents resolved inside
+    the root (absolute targets re-rooted, `..` stopping at the root); the last part is not followed."""
+    done: list[str] = []
+    pending = list(parts[:-1])
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        candidate = os.path.join(root, *done, part)
+        if os.path.islink(candidate):
+            hops += 1
+            if hops > _HOPS:
+                raise _bad(f"Too many symbolic links under {'/'.join(parts)}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                done = []
+            pending = [p for p in target.split("/") if p] + pending
+            continue
+        done.append(part)
+    return os.path.join(root, *done, *parts[-1:])
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def apply_layer(fileobj, media_type: str, root: str, budget: list[int], uri: str = "") -> None:
+    """Apply one layer (`fileobj`, a tar stream of `media_type`) onto `root`; `budget[0]` is the
+    number of uncompressed bytes still allowed and is decreased."""
+    mode = LAYER_TYPES.get(media_type)
+    if mode is None:
+        raise ImageError("InvalidImage", f"The image manifest, config or layer media type for the source image "
+                                         f"{uri} is not supported.")
+    created: set[str] = set()
+    writer = _Writer()
+    try:
+        with tarfile.open(fileobj=fileobj, mode=mode) as layer:
+            for member in layer:
+                _apply(layer, member, root, created, budget, writer)
+        writer.barrier()
+    except (tarfile.TarError, EOFError, OSError, UnicodeError) as exc:
+        raise _bad(f"A layer of {uri} cannot be unpacked: {exc}") from exc
+    finally:
+        writer.close()
+
+
+class _Writer:
+    """Writes regular files on worker threads while the layer is still being decompressed (file
+    creation is most of an unpack's time); anything that removes or links waits for them first."""
+
+    MAX_PENDING = 256 * 1024 * 1024
+    MAX_INLINE = 64 * 1024 * 1024  # larger files are written by the reading thread
+
+    def __init__(self) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="unpack")
+        self._pending: dict[str, concurrent.futures.Future] = {}
+        self._bytes = 0
+
+    def pending(self, path: str) -> bool:
+        return path in self._pending
+
+    def submit(self, target: str, data: bytes, perms: int, mtime: float) -> None:
+        if target in self._pending or self._bytes + len(data) > self.MAX_PENDING:
+            self.barrier()
+        self._pending[target] = self._pool.submit(_write_file, target, data, perms, mtime)
+        self._bytes += len(data)
+
+    def barrier(self) -> None:
+        pending, self._pending, self._bytes = self._pending, {}, 0
+        for future in pending.values():
+            future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _open_new(target: str, perms: int) -> int:
+    try:
+        return os.open(target, _CREATE, perms)
+    except FileExistsError:
+        _remove(target)
+        return os.open(target, _CREATE, perms)
+
+
+def _write_file(target: str, data: bytes, perms: int, mtime: float) -> None:
+    fd = _open_new(target, perms)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if perms & 0o022:  # what the umask took away
+            os.fchmod(fd, perms)
+        os.utime(fd, (mtime, mtime))  # the layer's times: byte-code caches check their source's
+    finally:
+        os.close(fd)
+
+
+def _apply(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, created: set[str], budget: list[int],
+           writer: _Writer) -> None:
+    parts = member_path(member.name)
+    if not parts:
+        return
+    budget[0] -= max(member.size, 0)
+    if budget[0] < 0:
+        raise _bad("The image is larger than 10 GB uncompressed.")
+    base = parts[-1]
+    parent_parts = parts[:-1]
+    if base == OPAQUE or base.startswith(WHITEOUT) or member.islnk():
+        writer.barrier()
+    if base == OPAQUE:
+        directory = resolve(root, [*parent_parts, "x"])[:-2] if parent_parts else root
+        if os.path.isdir(directory):
+            for entry in os.listdir(directory):
+                full = os.path.join(directory, entry)
+                if full not in created:
+                    _remove(full)
+        return
+    if base.startswith(WHITEOUT):
+        _remove(resolve(root, [*parent_parts, base[len(WHITEOUT):]]))
+        return
+    target = resolve(root, parts)
+    parent = os.path.dirname(target)
+    if parent not in created and not os.path.isdir(parent):
+        os.makedirs(parent, mode=0o755, exist_ok=True)
+    perms = member.mode & 0o1777  # no setuid / setgid
+    if writer.pending(target) or (not member.isreg() and not member.isdir() and os.path.lexists(target)):
+        writer.barrier()  # replacing something: the writes already handed out come first
+    if member.isdir():
+        if os.path.lexists(target) and not (os.path.isdir(target) and not os.path.islink(target)):
+            writer.barrier()
+            _remove(target)
+        os.makedirs(target, exist_ok=True)
+        os.chmod(target, perms | 0o700 if perms else 0o755)
+    elif member.isreg():
+        source = layer.extractfile(member)
+        if member.size <= _Writer.MAX_INLINE:
+            writer.submit(target, source.read(), perms, member.mtime)  # type: ignore[union-attr]
+        else:
+            writer.barrier()
+            fd = _open_new(target, perms)
+            try:
+                while chunk := source.read(1 << 20):  # type: ignore[union-attr]
+                    os.write(fd, chunk)
+                if perms & 0o022:
+                    os.fchmod(fd, perms)
+                os.utime(fd, (member.mtime, member.mtime))
+            finally:
+                os.close(fd)
+    elif member.issym():
+        link = member.linkname
+        if not link.startswith("/") and posixpath.normpath(posixpath.join(*parent_parts, link) if parent_parts
+                                                           else link).startswith(".."):
+            raise _bad(f"The layer has a link that leaves the image's root: {member.name} -> {link}")
+        _remove(target)
+        os.symlink(link, target)
+    elif member.islnk():
+        source_path = resolve(root, member_path(member.linkname))
+        if not os.path.isfile(source_path) or os.path.islink(source_path):
+            raise _bad(f"The layer has a hard link to a file outside the image: {member.name} -> {member.linkname}")
+        _remove(target)
+        os.link(source_path, target)
+    elif member.ischr() or member.isblk():
+        raise _bad(f"The layer has a device node, which Lambda does not allow: {member.name}")
+    else:
+        return  # FIFOs and other special files are left out
+    created.add(target)
+
+
+MOUNT_POINTS = ("tmp", "proc", "dev", "mnt", ".lamina/usr", ".lamina/lang", ".lamina/runtime")
+
+
+def add_mount_points(root: str) -> None:
+    """The directories lamina mounts over in a read-only image root (an image's own /tmp, /proc or
+    /dev is replaced, as on Lambda)."""
+    for name in MOUNT_POINTS:
+        path = os.path.join(root, name)
+        if os.path.lexists(path) and not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+        os.makedirs(path, mode=0o755, exist_ok=True)
+    os.chmod(root, 0o755)
+
+
+def unpack(layers: list[tuple[Path, str]], root: str, uri: str = "") -> None:
+    """Apply (blob path, media type) layers in order onto the empty directory `root`."""
+    budget = [MAX_UNPACKED]
+    for path, media_type in layers:
+        with open(path, "rb") as blob:
+            apply_layer(blob, media_type, root, budget, uri)
+    add_mount_points(root)

@@ -1,0 +1,178 @@
+"""Container image functions (PackageType Image) without Docker: images built by umoci from a tree
+of host files (python3 + awslambdaric), pushed with skopeo to Debian's docker-registry on a loopback
+port, pulled by lamina over the OCI Distribution API and run on the namespaces and bubblewrap
+backends with the image as the read-only root and awslambdaric speaking to lamina's Runtime API."""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+
+import pytest
+from botocore.exceptions import ClientError
+
+from images_support import RegistryProcess, build_and_push, missing_tools, push_raw, tar_layer
+from support import ROLE, LaminaProcess, client_for
+
+CI = os.environ.get("CI") == "true"
+
+
+def _need(reason: str):
+    if CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    missing = missing_tools()
+    if missing:
+        _need(f"container image tests need {', '.join(missing)} (apt-get install docker-registry umoci skopeo)")
+    process = RegistryProcess(tmp_path_factory.mktemp("registry"))
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def images(registry, tmp_path_factory):
+    work = tmp_path_factory.mktemp("images")
+    uris = {
+        "v1": build_and_push(registry, work, "lambda/app", "v1"),
+        "v2": build_and_push(registry, work, "lambda/app", "v2", env=("FROM_IMAGE=yes", "APP_VERSION=2")),
+        "arm": build_and_push(registry, work, "lambda/app", "arm", architecture="arm64"),
+    }
+    evil = tarfile.TarInfo("../../escaped.txt")
+    evil.size = 4
+    uris["traversal"] = push_raw(registry, "lambda/evil", "v1", [tar_layer([(evil, b"evil")])],
+                                 {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/true"]},
+                                  "rootfs": {"type": "layers", "diff_ids": []}})
+    uris["missing"] = f"{registry.host}/lambda/app:no-such-tag"
+    return uris
+
+
+AP = "arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-0123456789abcdef0"
+
+
+@pytest.fixture(scope="module", params=["namespaces", "bubblewrap"])
+def lam(request, tmp_path_factory, images):
+    base = tmp_path_factory.mktemp(f"lamina-images-{request.param}")
+    shared = base / "efs"
+    shared.mkdir()
+    (shared / "seen.txt").write_text("shared")
+    server = LaminaProcess(base / "data", env={"LAMINA_SANDBOX": request.param,
+                                               "LAMINA_FILE_SYSTEMS": f"{AP}={shared}"})
+    try:
+        server.start()
+    except RuntimeError as exc:
+        _need(f"container images need the {request.param} backend: {str(exc).strip().splitlines()[-1]}")
+    yield client_for(server.url)
+    server.stop()
+
+
+def _create(lam, name: str, uri: str, **extra):
+    return lam.create_function(FunctionName=name, Role=ROLE, PackageType="Image", Code={"ImageUri": uri},
+                               Timeout=30, **extra)
+
+
+def _settled(lam, name: str) -> dict:
+    waiter = lam.get_waiter("function_active_v2")
+    try:
+        waiter.wait(FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
+    except Exception:  # noqa: BLE001 - a Failed function ends the waiter: the test reads the state
+        pass
+    return lam.get_function_configuration(FunctionName=name)
+
+
+def _invoke(lam, name: str, event: dict) -> tuple[dict, dict]:
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    return json.loads(response["Payload"].read()), response
+
+
+def test_image_function_runs_through_awslambdaric(lam, images):
+    created = _create(lam, "img", images["v1"], Environment={"Variables": {"USER_VAR": "mine"}},
+                      FileSystemConfigs=[{"Arn": AP, "LocalMountPath": "/mnt/shared"}])
+    assert created["PackageType"] == "Image" and created["State"] == "Pending"
+    assert "Runtime" not in created and "Handler" not in created
+    config = _settled(lam, "img")
+    assert config["State"] == "Active", config
+    got = lam.get_function(FunctionName="img")
+    digest = got["Configuration"]["CodeSha256"]
+    assert len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+    assert got["Code"] == {"RepositoryType": "ECR", "ImageUri": images["v1"],
+                           "ResolvedImageUri": images["v1"].rsplit(":", 1)[0] + "@sha256:" + digest}
+    assert "RuntimeVersionConfig" not in got["Configuration"]
+    payload, response = _invoke(lam, "img", {"hello": "image"})
+    assert "FunctionError" not in response, payload
+    assert payload["event"] == {"hello": "image"}
+    assert payload["function"] == "img" and payload["memory"] == "128"
+    assert payload["arn"] == "arn:aws:lambda:us-east-1:000000000000:function:img"
+    assert payload["uid"] == 993  # the image's USER 1000 is ignored, as on Lambda
+    assert payload["cwd"] == "/var/task" and payload["from_image"] == "yes" and payload["user_var"] == "mine"
+    assert payload["tmp_writable"] and not payload["root_writable"]
+    assert payload["mnt"] == ["seen.txt"]  # FileSystemConfigs in an image function too
+    error, response = _invoke(lam, "img", {"fail": True})
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "ValueError" and error["errorMessage"] == "image says no"
+
+
+def test_update_to_a_new_digest(lam, images):
+    _create(lam, "img-update", images["v1"])
+    before = _settled(lam, "img-update")["CodeSha256"]
+    lam.update_function_code(FunctionName="img-update", ImageUri=images["v2"])
+    lam.get_waiter("function_updated_v2").wait(FunctionName="img-update", WaiterConfig={"Delay": 0.2})
+    after = lam.get_function_configuration(FunctionName="img-update")
+    assert after["CodeSha256"] != before and after["LastUpdateStatus"] == "Successful"
+    payload, _ = _invoke(lam, "img-update", {})
+    assert payload["version"] == "2"
+    error = _error(lam.update_function_code, FunctionName="img-update", ZipFile=b"PK")
+    assert error == ("InvalidParameterValueException",
+                     "Please provide ImageUri when updating a function with packageType Image.")
+
+
+def test_image_config_overrides(lam, images):
+    overrides = {"EntryPoint": ["/usr/bin/python3", "-m", "awslambdaric"], "Command": ["app.handler"],
+                 "WorkingDirectory": "/tmp"}
+    created = _create(lam, "img-config", images["v1"], ImageConfig=overrides,
+                      Environment={"Variables": {"PYTHONPATH": "/var/task"}})  # app.py is not in /tmp
+    assert created["ImageConfigResponse"] == {"ImageConfig": overrides}
+    assert _settled(lam, "img-config")["State"] == "Active"
+    payload, response = _invoke(lam, "img-config", {})
+    assert "FunctionError" not in response, payload
+    assert payload["cwd"] == "/tmp"
+
+
+def _error(call, **kwargs) -> tuple[str, str]:
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    error = info.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def test_runtime_handler_and_bad_references_are_refused(lam, images):
+    assert _error(_create, lam=lam, name="img-rt", uri=images["v1"], Runtime="python3.12") == (
+        "InvalidParameterValueException",
+        "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.")
+    assert _error(_create, lam=lam, name="img-bad", uri="not a uri") == (
+        "InvalidParameterValueException", "Source image not a uri is not valid. Provide a valid source image.")
+
+
+@pytest.mark.parametrize(("key", "code"), [("missing", "ImageDeleted"), ("traversal", "InvalidImage"),
+                                           ("arm", "InvalidImage")])
+def test_bad_images_leave_the_function_failed(lam, images, key, code):
+    name = f"img-{key}"
+    _create(lam, name, images[key])
+    config = _settled(lam, name)
+    assert (config["State"], config["StateReasonCode"]) == ("Failed", code), config
+    if key == "arm":
+        assert "linux/amd64" in config["StateReason"]
+
+
+def test_process_backend_refuses_images(tmp_path, images):
+    server = LaminaProcess(tmp_path / "data", env={"LAMINA_SANDBOX": "process"}).start()
+    try:
+        code, message = _error(_create, lam=client_for(server.url), name="img", uri=images["v1"])
+        assert code == "InvalidParameterValueException" and "process sandbox backend cannot run container" in message
+        assert "namespaces or bubblewrap" in message
+    finally:
+        server.stop()

@@ -1,0 +1,81 @@
+"""The registry client's protocol, against an in-process fake registry (httpx.MockTransport):
+bearer-token and basic challenges, index selection by architecture, media types, errors."""
+
+import base64
+import hashlib
+import json
+
+import httpx
+import pytest
+
+from lamina.images.reference import parse
+from lamina.images.registry import ImageError, Registry
+
+CONFIG = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "config": {"digest": "sha256:" + hashlib.sha256(CONFIG).hexdigest(), "size": len(CONFIG)},
+                       "layers": []}).encode()
+MANIFEST_DIGEST = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
+INDEX = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+    {"digest": "sha256:" + "0" * 64, "platform": {"os": "unknown", "architecture": "unknown"}},
+    {"digest": MANIFEST_DIGEST, "platform": {"os": "linux", "architecture": "amd64"}}]}).encode()
+
+
+def fake(auth: str | None, *, index: bool = False):
+    seen: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url}")
+        if request.url.path == "/token":
+            assert request.url.params["scope"] == "repository:app:pull"
+            assert request.headers.get("authorization") == "Basic " + base64.b64encode(b"u:p").decode()
+            return httpx.Response(200, json={"token": "T0K"})
+        if auth == "bearer" and request.headers.get("authorization") != "Bearer T0K":
+            return httpx.Response(401, headers={"www-authenticate": 'Bearer realm="https://auth.test/token",'
+                                                                      'service="reg",scope="repository:app:pull"'})
+        if auth == "basic" and request.headers.get("authorization") != "Basic " + base64.b64encode(b"u:p").decode():
+            return httpx.Response(401, headers={"www-authenticate": 'Basic realm="reg"'})
+        if request.url.path.endswith("/manifests/v1"):
+            body, kind = (INDEX, "application/vnd.oci.image.index.v1+json") if index else \
+                (MANIFEST, "application/vnd.oci.image.manifest.v1+json")
+            return httpx.Response(200, content=body, headers={"content-type": kind})
+        if request.url.path.endswith(f"/manifests/{MANIFEST_DIGEST}"):
+            return httpx.Response(200, content=MANIFEST,
+                                  headers={"content-type": "application/vnd.oci.image.manifest.v1+json"})
+        return httpx.Response(404, json={"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+
+    return httpx.MockTransport(handle), seen
+
+
+def _registry(transport, credentials=("u", "p")):
+    uri = "reg.test/app:v1"
+    return Registry(parse(uri), uri, credentials=credentials, transport=transport)
+
+
+@pytest.mark.parametrize("auth", [None, "bearer", "basic"])
+def test_manifest_with_each_kind_of_auth(auth):
+    transport, seen = fake(auth)
+    digest, manifest = _registry(transport).manifest("x86_64")
+    assert digest == MANIFEST_DIGEST and manifest["layers"] == []
+    assert seen[0].startswith("GET https://reg.test/v2/app/manifests/v1")  # not loopback: HTTPS
+    if auth == "bearer":
+        assert any("/token?" in line for line in seen)
+
+
+def test_an_index_picks_the_architecture():
+    transport, seen = fake(None, index=True)
+    digest, _ = _registry(transport).manifest("x86_64")
+    assert digest == MANIFEST_DIGEST
+    with pytest.raises(ImageError) as info:
+        _registry(fake(None, index=True)[0]).manifest("arm64")
+    assert info.value.code == "InvalidImage" and "linux/arm64" in info.value.message
+
+
+def test_access_denied_and_missing():
+    with pytest.raises(ImageError) as info:
+        _registry(fake("basic")[0], credentials=None).manifest("x86_64")
+    assert info.value.code == "ImageAccessDenied"
+    uri = "reg.test/app:nope"
+    with pytest.raises(ImageError) as info:
+        Registry(parse(uri), uri, transport=fake(None)[0]).manifest("x86_64")
+    assert info.value.code == "ImageDeleted"
