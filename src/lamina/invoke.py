@@ -65,6 +65,7 @@ class Invocation:
     caller: Caller | None = None  # who asked (lamina.api.pipeline); None for lamina's own calls
     request_id: str | None = None  # given when the payload already names it (a function URL's event)
     stream: ResponseStream | None = None  # where a streamed response goes as it is produced
+    trace_id: str | None = None  # the X-Ray header the request came with (a function URL's), unless tracing makes one
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ class Invoker:
             return Outcome(202, request_id, executed_version=version)
         request = InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
                                 client_context=call.client_context, tail=call.tail,
-                                trace_id=self._trace_header(target), stream=call.stream)
+                                trace_id=self._trace_header(target) or call.trace_id, stream=call.stream)
         result = await self._execute(target, request, _alias(qualifier))
         return Outcome(200, request_id, result=result, executed_version=result.executed_version)
 

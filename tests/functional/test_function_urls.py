@@ -15,7 +15,10 @@ from botocore.credentials import Credentials
 
 from support import ACCOUNT, REGION, ROLE, make_zip
 
-ECHO = "def handler(event, context):\n    return {'statusCode': 200, 'body': __import__('json').dumps(event)}\n"
+ECHO = ("import json, os\n"
+        "def handler(event, context):\n"
+        "    return {'statusCode': 200, 'headers': {'x-trace': os.environ.get('_X_AMZN_TRACE_ID', '')},\n"
+        "            'body': json.dumps(event)}\n")
 # Answers with the JSON value its request body names (`{"answer": ...}`), or fails on `{"fail": true}`.
 MAPPER = """import json
 def handler(event, context):
@@ -117,6 +120,7 @@ def test_get_with_query_and_cookies_builds_the_exact_event(lamina, urls):
     assert context["time"].endswith(" +0000") and isinstance(context["timeEpoch"], int)
     trace = event["headers"].pop("x-amzn-trace-id")
     assert trace.startswith("Root=1-")
+    assert headers["x-trace"].startswith(trace + ";Parent=")  # the function's trace is the request's
     assert event == {
         "version": "2.0", "routeKey": "$default", "rawPath": "/items/a%2Fb",
         "rawQueryString": "multi=foo&multi=%2Fbar&empty=", "cookies": ["a=1", "b=two"],

@@ -133,20 +133,22 @@ def lane(serving: UrlServing, invoker: Invoker, app):
             return await responses.RawResponse(200, cors.preflight(config.cors, view.headers)).send(send)
         request_id = str(uuid.UUID(int=random.getrandbits(128) & _V4_MASK | _V4_BITS))
         epoch_ms = int(time.time() * 1000)
+        trace_root = f"Root=1-{epoch_ms // 1000:08x}-{random.getrandbits(96):024x}"
         event = url_event.build(
             method=view.method, raw_path=raw_path.decode("utf-8", "replace"),
             raw_query=view.query.decode("utf-8", "replace"),
             headers=scope["headers"], body=scope[BODY], url_id=url_id,
             domain_name=domain_of(url_id),
             source_ip=view.source_ip or "127.0.0.1", request_id=request_id, epoch_ms=epoch_ms,
-            trace_id=f"Root=1-{epoch_ms // 1000:08x}-{random.getrandbits(96):024x}", port=serving.port,
+            trace_id=trace_root, port=serving.port,
             authorizer=authorizer, account_id=authorizer["accountId"] if authorizer else "anonymous")
         payload = url_event.encode(event)
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             return await too_large(request_id).send(send)
         call = Invocation(function_name=config.function_name,
                           qualifier=None if config.qualifier == LATEST else config.qualifier,
-                          payload=payload, caller=caller, request_id=request_id)
+                          payload=payload, caller=caller, request_id=request_id,
+                          trace_id=f"{trace_root};Parent={random.getrandbits(64):016x};Sampled=0")
         if config.streaming:
             return await _streamed(invoker, call, config, view.headers, receive, send)
         try:
