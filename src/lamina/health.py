@@ -1,5 +1,6 @@
 """The /health document: status, version, where the data lives, the sandbox backend and what it
-does not enforce, and a few counts.
+does not enforce, a few counts, and which of the offered runtimes this host can run (the console's
+Create page lists them).
 
 Built from callables it is handed (the store's usage, the engine's stats, the queue's depth), so it
 imports nothing from lamina but the package version.
@@ -22,6 +23,9 @@ class Health:
     usage: Callable[[], tuple[int, int]]  # (functions, code bytes)
     engine_stats: Callable[[], dict]
     queued_events: Callable[[], int]
+    account_id: str = ""
+    region: str = ""
+    runtimes: Callable[[], dict[str, str | None]] = dict  # runtime → why it cannot run here (None: it can)
 
     def document(self) -> dict:
         count, size = self.usage()
@@ -30,8 +34,11 @@ class Health:
             "version": __version__,
             "dataDir": self.data_dir,
             "endpoint": self.endpoint,
+            "accountId": self.account_id,
+            "region": self.region,
             "sandbox": {"backend": self.backend, "notEnforced": list(self.not_enforced())},
             "counts": {"functions": count, "codeBytes": size,
                        **{k: v for k, v in self.engine_stats().items() if k != "backend"},
                        "queuedEvents": self.queued_events()},
+            "runtimes": self.runtimes(),
         }

@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lamina import events
+from lamina import events, runtime_ids
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
 from lamina.config import Settings
+from lamina.console.app import console_routes
+from lamina.console.client import ApiClient
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
 from lamina.control.cascade import Cascade
@@ -32,6 +34,7 @@ from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.tags import Tags
+from lamina.control.test_events import TestEvents
 from lamina.control.usage import Usage
 from lamina.destinations import Destinations
 from lamina.engine import backends
@@ -55,6 +58,7 @@ from lamina.store.logs import LogStore
 from lamina.store.metrics import MetricStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
+from lamina.store.test_events import TestEventStore
 from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.metrics import Metrics
@@ -147,6 +151,9 @@ class Server:
         for kind in (events.FunctionChanged, events.AliasChanged, events.ProvisionedConcurrencyChanged):
             bus.subscribe(kind, cascade.changed)
         bus.subscribe(events.FunctionDeleted, cascade.deleted)
+        test_events = TestEvents(TestEventStore(self.database),
+                                 function_name=lambda name: self.functions.get(name)[0].name)
+        bus.subscribe(events.FunctionDeleted, lambda event: test_events.forget(event.function))
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.environments.retire)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,
@@ -160,12 +167,15 @@ class Server:
         self.health = Health(
             data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
             not_enforced=lambda: self.backend.not_enforced, usage=self.store.usage, engine_stats=self.engine.stats,
-            queued_events=self.queue.depth,
+            queued_events=self.queue.depth, account_id=account_id, region=region,
+            runtimes=lambda: {runtime: self.runtimes.problem(runtime) for runtime in runtime_ids.offered()},
         ).document
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   authenticate=anonymous_callers(settings.account_id),
                                   invoker=self.invoker, logs=self.logs_api,
-                                  usage=Usage(self.metrics, self.metric_store)))
+                                  usage=Usage(self.metrics, self.metric_store), test_events=test_events,
+                                  # The console: pages that act only through this same app's public API.
+                                  extra_routes=console_routes(ApiClient(lambda: self.app))))
 
     def _sample_queue(self) -> None:
         """The async queue's depth and oldest event age, for the metrics."""

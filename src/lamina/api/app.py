@@ -1,5 +1,7 @@
 """The ASGI application: the request pipeline in front of the Invoke fast lane and the routes of
-every other implemented Lambda operation, the Logs endpoint, /system, /health and code downloads.
+every other implemented Lambda operation, the Logs endpoint, /system, /health, code downloads,
+the saved test events (/_lamina/test-events) and any extra routes the composition root hands in
+(the console at /console).
 
 Every request first passes lamina.api.pipeline (the caller's identity); routes come from botocore's
 model (each operation's method and requestUri), so paths match AWS's exactly; operations sharing a
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -21,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from lamina.api import aliases as alias_api
 from lamina.api import event_configs as event_config_api
@@ -34,8 +36,10 @@ from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
 from lamina.api.pipeline import Authenticate, caller_of, pipeline
 from lamina.api.system import system_routes
+from lamina.api.test_events import test_event_routes
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
+from lamina.control.test_events import TestEvents
 from lamina.control.usage import Usage
 from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
@@ -54,6 +58,8 @@ class Api:
     invoker: Invoker | None = None
     logs: Logs | None = None
     usage: Usage | None = None
+    test_events: TestEvents | None = None
+    extra_routes: Sequence[BaseRoute] = ()  # e.g. the console (lamina.console), behind the same pipeline
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -130,7 +136,10 @@ def create_app(api: Api):
         routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
         routes += system_routes(api.usage)
+    if api.test_events is not None:  # /_lamina/test-events (the console's saved test events)
+        routes += test_event_routes(api.test_events)
     routes += build_routes(api)
+    routes += list(api.extra_routes)
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,
     })

@@ -175,3 +175,13 @@ metric_totals = sa.Table(
     sa.Column("first_minute", sa.BigInteger, nullable=False),
     sa.Column("last_minute", sa.BigInteger, nullable=False),
 )
+
+# Saved test events of the console, per function, shared by everyone using this lamina.
+test_events = sa.Table(
+    "test_events",
+    metadata,
+    sa.Column("function_name", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(25), primary_key=True),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("last_modified", sa.Float, nullable=False),
+)

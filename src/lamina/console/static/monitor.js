@@ -1,0 +1,44 @@
+// The Monitor tab: uPlot charts of /system/metrics (per-minute series), refreshed every 10 s.
+(function () {
+  "use strict";
+  var box = document.getElementById("charts");
+  var name = box.dataset.function, minutes = Number(box.dataset.minutes);
+  var charts = [];
+  var specs = [
+    {title: "Invocations", series: [["Invocations", function (m) { return m.invocations; }, "#0b63c4"]]},
+    {title: "Duration (ms)", series: [["Average", function (m) { return m.invocations ? m.duration_ms_sum / m.invocations : null; }, "#0b63c4"],
+                                      ["Maximum", function (m) { return m.invocations ? m.duration_ms_max : null; }, "#ec7211"]]},
+    {title: "Errors and success rate (%)", series: [["Errors", function (m) { return m.errors; }, "#b3261e"],
+                                                    ["Success rate %", function (m) { return m.invocations ? 100 * (m.invocations - m.errors) / m.invocations : null; }, "#1d8102"]]},
+    {title: "Throttles", series: [["Throttles", function (m) { return m.throttles; }, "#7d3c98"]]},
+    {title: "Concurrent executions (max)", series: [["Concurrent executions", function (m) { return m.concurrency_max; }, "#0b63c4"]]},
+    {title: "Cold starts and init (ms avg)", series: [["Cold starts", function (m) { return m.cold_starts; }, "#5f6b7a"],
+                                                      ["Init ms", function (m) { return m.cold_starts ? m.init_ms_sum / m.cold_starts : null; }, "#ec7211"]]},
+    {title: "Async events dropped", series: [["Dropped", function (m) { return m.async_dropped; }, "#b3261e"]]},
+  ];
+  function width() { return Math.max(260, Math.min(box.clientWidth - 14, box.clientWidth > 720 ? (box.clientWidth - 40) / 2 : box.clientWidth - 14)); }
+  function draw(series) {
+    var xs = series.map(function (m) { return m.minute; });
+    specs.forEach(function (spec, i) {
+      var data = [xs].concat(spec.series.map(function (s) { return series.map(s[1]); }));
+      if (charts[i]) { charts[i].setData(data); return; }
+      var holder = document.createElement("figure"); holder.className = "chart";
+      holder.setAttribute("aria-label", spec.title + " chart");
+      var h = document.createElement("h3"); h.textContent = spec.title; holder.appendChild(h);
+      box.appendChild(holder);
+      charts[i] = new uPlot({width: width(), height: 180,
+        series: [{}].concat(spec.series.map(function (s) { return {label: s[0], stroke: s[2], width: 2, spanGaps: false}; })),
+        axes: [{}, {size: 50}], scales: {x: {time: true}}}, data, holder);
+    });
+  }
+  function load() {
+    fetch("/system/metrics?function=" + encodeURIComponent(name) + "&minutes=" + minutes)
+      .then(function (r) { return r.json(); }).then(function (d) { draw(d.series); box.dataset.loaded = "true"; });
+    document.body.dispatchEvent(new Event("refresh-monitor"));
+  }
+  load();
+  var timer = setInterval(function () { if (document.getElementById("auto-refresh").checked) load(); }, 10000);
+  document.getElementById("refresh").addEventListener("click", load);
+  window.addEventListener("resize", function () { charts.forEach(function (c) { c.setSize({width: width(), height: 180}); }); });
+  window.addEventListener("pagehide", function () { clearInterval(timer); });
+})();
