@@ -2,7 +2,15 @@
 
 import pytest
 
-from lamina.console.forms import FormError, form_fields, format_pairs, parse_int, parse_json, parse_pairs, routing_weights
+from lamina.console.forms import (
+    FormError,
+    form_fields,
+    format_pairs,
+    parse_int,
+    parse_json,
+    parse_pairs,
+    routing_weights,
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
