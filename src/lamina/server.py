@@ -45,6 +45,7 @@ from lamina.health import Health
 from lamina.http_server import HttpServer
 from lamina.invoke import Invoker
 from lamina.model import LATEST
+from lamina.profiler import Profiler, Target
 from lamina.queue.sql import SqlQueue
 from lamina.queue.worker import EventQueue
 from lamina.run_specs import RunSpecs
@@ -174,8 +175,13 @@ class Server:
                                   authenticate=anonymous_callers(settings.account_id),
                                   invoker=self.invoker, logs=self.logs_api,
                                   usage=Usage(self.metrics, self.metric_store), test_events=test_events,
+                                  profiler=Profiler(resolve=self._profile_target, processes=self.engine.processes),
                                   # The console: pages that act only through this same app's public API.
                                   extra_routes=console_routes(ApiClient(lambda: self.app))))
+
+    def _profile_target(self, function_name: str, qualifier: str | None) -> Target:
+        _, version = self.functions.get(function_name, qualifier)
+        return Target(version.name, version.version, version.runtime or "")
 
     def _sample_queue(self) -> None:
         """The async queue's depth and oldest event age, for the metrics."""

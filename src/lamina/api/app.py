@@ -1,6 +1,6 @@
 """The ASGI application: the request pipeline in front of the Invoke fast lane and the routes of
 every other implemented Lambda operation, the Logs endpoint, /system, /health, code downloads,
-the saved test events (/_lamina/test-events) and any extra routes the composition root hands in
+the saved test events (/_lamina/test-events), the profiler (/_lamina/profiles) and any extra routes the composition root hands in
 (the console at /console).
 
 Every request first passes lamina.api.pipeline (the caller's identity); routes come from botocore's
@@ -35,6 +35,7 @@ from lamina.api import responses, validation
 from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
 from lamina.api.pipeline import Authenticate, caller_of, pipeline
+from lamina.api.profiles import profile_routes
 from lamina.api.system import system_routes
 from lamina.api.test_events import test_event_routes
 from lamina.control.logs import Logs
@@ -43,6 +44,7 @@ from lamina.control.test_events import TestEvents
 from lamina.control.usage import Usage
 from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
+from lamina.profiler import Profiler
 
 log = logging.getLogger("lamina.api")
 HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS}
@@ -59,6 +61,7 @@ class Api:
     logs: Logs | None = None
     usage: Usage | None = None
     test_events: TestEvents | None = None
+    profiler: Profiler | None = None
     extra_routes: Sequence[BaseRoute] = ()  # e.g. the console (lamina.console), behind the same pipeline
 
 
@@ -138,6 +141,8 @@ def create_app(api: Api):
         routes += system_routes(api.usage)
     if api.test_events is not None:  # /_lamina/test-events (the console's saved test events)
         routes += test_event_routes(api.test_events)
+    if api.profiler is not None:  # /_lamina/profiles (the console's Profile tab)
+        routes += profile_routes(api.profiler)
     routes += build_routes(api)
     routes += list(api.extra_routes)
     app = Starlette(routes=routes, exception_handlers={

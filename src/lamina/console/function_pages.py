@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from lamina.console.app import Console
 
 TABS = (("code", "Code"), ("test", "Test"), ("monitor", "Monitor"), ("logs", "Logs"),
-        ("configuration", "Configuration"), ("aliases", "Aliases and versions"), ("cost", "Cost"))
+        ("configuration", "Configuration"), ("aliases", "Aliases and versions"), ("profile", "Profile"),
+        ("cost", "Cost"))
 EDITABLE_LIMIT = 3 * 1024 * 1024  # zips larger than this are replaced by upload, not edited in the browser
 LANGUAGES = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".json": "json",
              ".ts": "javascript"}
@@ -131,6 +132,8 @@ class FunctionPages:
             Route(base + "/configuration/{section}", self.configure, methods=["POST"]),
             Route(base + "/aliases", self.aliases, methods=["GET"]),
             Route(base + "/aliases/{action}", self.alias_action, methods=["POST"]),
+            Route(base + "/profile", self.profile, methods=["GET"]),
+            Route(base + "/profile/run", self.run_profile, methods=["POST"]),
             Route(base + "/cost", self.cost, methods=["GET"]),
         ]
 
@@ -504,6 +507,25 @@ class FunctionPages:
         base = request.url.path.rsplit("/aliases/", 1)[0]
         query = urllib.parse.urlencode({k: v for k, v in (("flash", flash), ("problem", problem)) if v})
         return RedirectResponse(f"{base}/aliases?{query}", status_code=303)
+
+    async def profile(self, request: Request) -> Response:
+        function = await self._function(request)
+        return self._page("tab_profile.html", request, function, "profile")
+
+    async def run_profile(self, request: Request) -> Response:
+        fields = form_fields(await request.body())
+        try:
+            document = {"FunctionName": request.path_params["name"],
+                        "DurationSeconds": parse_int(first(fields, "seconds", "5"), "Seconds"),
+                        "SampleRate": parse_int(first(fields, "rate", "100"), "Sample rate")}
+            if first(fields, "qualifier").strip():
+                document["Qualifier"] = first(fields, "qualifier").strip()
+            answer = await self.c.send(request, "POST", "/_lamina/profiles", document)
+        except FormError as error:
+            return self.c.render("error_fragment.html", message=str(error))
+        except ApiError as error:
+            return self.c.render("error_fragment.html", message=f"{error.code}: {error.message}")
+        return self.c.render("profile_result.html", answer=answer, name=request.path_params["name"])
 
     async def cost(self, request: Request) -> Response:
         function = await self._function(request)
