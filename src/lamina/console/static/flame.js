@@ -5,7 +5,7 @@
     var frames = doc.shared.frames, root = {name: "all", children: {}, total: 0, self: 0}, selfCounts = {};
     doc.profiles.forEach(function (p) {
       (p.samples || []).forEach(function (stack, i) {
-        var w = p.weights ? p.weights[i] : 1, node = root;
+        var w = 1, node = root;  // samples, not py-spy's per-sample seconds
         root.total += w;
         stack.forEach(function (f) {
           var key = String(f);

@@ -16,7 +16,7 @@
                                                       ["Init ms", function (m) { return m.cold_starts ? m.init_ms_sum / m.cold_starts : null; }, "#ec7211"]]},
     {title: "Async events dropped", series: [["Dropped", function (m) { return m.async_dropped; }, "#b3261e"]]},
   ];
-  function width() { return Math.max(260, Math.min(box.clientWidth - 14, box.clientWidth > 720 ? (box.clientWidth - 40) / 2 : box.clientWidth - 14)); }
+  function width(holder) { return Math.max(200, holder.clientWidth - 14); }
   function draw(series) {
     var xs = series.map(function (m) { return m.minute; });
     specs.forEach(function (spec, i) {
@@ -26,19 +26,23 @@
       holder.setAttribute("aria-label", spec.title + " chart");
       var h = document.createElement("h3"); h.textContent = spec.title; holder.appendChild(h);
       box.appendChild(holder);
-      charts[i] = new uPlot({width: width(), height: 180,
+      charts[i] = new uPlot({width: width(holder), height: 180,
         series: [{}].concat(spec.series.map(function (s) { return {label: s[0], stroke: s[2], width: 2, spanGaps: false}; })),
         axes: [{}, {size: 50}], scales: {x: {time: true}}}, data, holder);
     });
   }
   function load() {
     fetch("/system/metrics?function=" + encodeURIComponent(name) + "&minutes=" + minutes)
-      .then(function (r) { return r.json(); }).then(function (d) { draw(d.series); box.dataset.loaded = "true"; });
+      .then(function (r) { return r.json(); }).then(function (d) {
+        draw(d.series);
+        box.dataset.invocations = d.series.reduce(function (n, m) { return n + m.invocations; }, 0);
+        box.dataset.loaded = "true";
+      });
     document.body.dispatchEvent(new Event("refresh-monitor"));
   }
   load();
   var timer = setInterval(function () { if (document.getElementById("auto-refresh").checked) load(); }, 10000);
   document.getElementById("refresh").addEventListener("click", load);
-  window.addEventListener("resize", function () { charts.forEach(function (c) { c.setSize({width: width(), height: 180}); }); });
+  window.addEventListener("resize", function () { charts.forEach(function (c) { c.setSize({width: width(c.root.parentNode), height: 180}); }); });
   window.addEventListener("pagehide", function () { clearInterval(timer); });
 })();
