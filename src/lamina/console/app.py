@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.staticfiles import StaticFiles
 
 from lamina import blueprints
@@ -187,10 +187,24 @@ class Console:
         return self.render("server.html", health=health, now=time.time())
 
 
+def _answering_errors(console: Console, endpoint):
+    """An endpoint whose API errors become an error page with the API's status (a missing
+    function is a 404 page naming it), never lamina's internal error."""
+
+    async def page(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except ApiError as error:
+            return console.render("error.html", status=error.status if 400 <= error.status < 600 else 500,
+                                  code=error.code, message=error.message)
+
+    return page
+
+
 def console_routes(client: ApiClient) -> list[BaseRoute]:
     console = Console(client)
     pages = function_pages.FunctionPages(console)
-    return [
+    routes = [
         Route(PREFIX, console.home, methods=["GET"]),
         Route(PREFIX + "/", console.home, methods=["GET"]),
         Mount(PREFIX + "/static", app=StaticFiles(directory=HERE / "static"), name="console-static"),
@@ -203,3 +217,7 @@ def console_routes(client: ApiClient) -> list[BaseRoute]:
         Route(PREFIX + "/server", console.server, methods=["GET"]),
         *pages.routes(PREFIX + "/functions/{name}"),
     ]
+    for route in routes:
+        if isinstance(route, Route):
+            route.app = request_response(_answering_errors(console, route.endpoint))
+    return routes
