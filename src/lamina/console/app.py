@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import jinja2
+from markupsafe import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, request_response
@@ -98,7 +99,13 @@ class Console:
         listed = await self.all_functions(request)
         shown = [f for f in listed if query in f["FunctionName"].lower()] if query else listed
         shown.sort(key=lambda f: f["FunctionName"])
-        return self.render("functions.html", functions=shown, total=len(listed), query=query,
+        # Rows as plain tuples: the template unpacks them instead of looking up 7 keys per row (a
+        # Jinja attribute lookup on a dict costs a failed getattr first; 1,000 rows is 7,000 of them),
+        # the name escaped once for its four uses.
+        rows = [(escape(f["FunctionName"]), f.get("Runtime") or f.get("PackageType", ""), ", ".join(f.get("Architectures", ())),
+                 f.get("MemorySize", ""), f.get("State") or "Active", f.get("LastModified", "")[:19].replace("T", " "),
+                 human_size(f.get("CodeSize"))) for f in shown]
+        return self.render("functions.html", rows=rows, total=len(listed), query=query,
                            flash=request.query_params.get("flash", ""))
 
     async def delete_functions(self, request: Request) -> Response:

@@ -57,6 +57,39 @@ def _parser(protocol: str):
     return parsers.create_parser(protocol)
 
 
+@functools.cache
+def _body_is_result(service: str, operation: str) -> bool:
+    """Whether the operation's answer is exactly its JSON body: a JSON protocol whose output has no
+    member bound to a header, the status code or a payload, and no timestamp or blob member botocore
+    would convert. Then json.loads gives what botocore's parser would, at a fraction of the cost (the
+    functions list reads 20 pages of 50 for 1,000 functions)."""
+    model = _model(service)
+    if model.metadata["protocol"] not in ("rest-json", "json"):
+        return False
+    shape = model.operation_model(operation).output_shape
+    if shape is None:
+        return True
+    if shape.serialization.get("payload"):
+        return False
+    seen: set[str] = set()
+
+    def plain(s) -> bool:
+        if s.name in seen:
+            return True
+        seen.add(s.name)
+        if s.type_name in ("timestamp", "blob"):
+            return False
+        if s.type_name == "structure":
+            return all(not m.serialization.get("location") and plain(m) for m in s.members.values())
+        if s.type_name == "list":
+            return plain(s.member)
+        if s.type_name == "map":
+            return plain(s.key) and plain(s.value)
+        return True
+
+    return plain(shape)
+
+
 class ApiClient:
     """Calls the API of one lamina (`app`, its outermost ASGI application) in process."""
 
@@ -78,6 +111,8 @@ class ApiClient:
             query = "&".join(part for part in (literal, query) if part)
         body = request["body"] if isinstance(request["body"], bytes) else (request["body"] or "").encode()
         status, headers, data = await self._send(request["method"], path, query, request["headers"], body, client)
+        if status < 300 and _body_is_result(service, operation):
+            return json.loads(data) if data.strip() else {}
         parsed = _parser(protocol).parse({"status_code": status, "headers": HeadersDict(headers), "body": data},
                                          op.output_shape)
         if status >= 300:
