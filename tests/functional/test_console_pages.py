@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -137,3 +138,27 @@ def test_health_lists_the_runtimes_this_host_runs(http):
     health = http.get("/health").json()
     assert health["runtimes"]["python3.11"] is None
     assert health["accountId"] == "000000000000" and health["region"] == "us-east-1"
+
+
+def test_duration_percentiles_from_report_lines(http, lam, function):
+    for _ in range(3):
+        lam.invoke(FunctionName=function)
+    deadline = time.monotonic() + 20  # REPORT lines reach the log store in batches, off the hot path
+    while True:
+        answer = http.get(f"/console/functions/{function}/monitor/durations?minutes=15").json()
+        if answer["reports"] >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert answer["reports"] >= 3 and not answer["truncated"]
+    minute = next(iter(answer["minutes"].values()))
+    assert 0 < minute["p50"] <= minute["p99"] and minute["count"] >= 1
+
+
+def test_delete_from_the_function_page(http, lam):
+    lam.create_function(FunctionName="doomed", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return e\n"})})
+    page = http.get("/console/functions/doomed/code").text
+    assert 'name="name" value="doomed"' in page and "Delete function" in page
+    answer = http.post("/console/functions/delete", data={"name": "doomed"})
+    assert answer.status_code == 303 and "Deleted+1+function." in answer.headers["location"]
+    assert "doomed" not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]

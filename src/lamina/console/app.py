@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.parse
 from pathlib import Path
 
 import jinja2
@@ -126,7 +127,7 @@ class Console:
                 problems.append(f"{name}: {error.code}: {error.message}")
         flash = "; ".join(problems) or f"Deleted {len(names)} function{'s' if len(names) != 1 else ''}" + (
             " and their log groups." if delete_logs else ".")
-        return RedirectResponse(f"{PREFIX}/functions?flash={flash}", status_code=303)
+        return RedirectResponse(f"{PREFIX}/functions?" + urllib.parse.urlencode({"flash": flash}), status_code=303)
 
     async def create_page(self, request: Request) -> Response:
         return await self._create_form(request, {}, None)

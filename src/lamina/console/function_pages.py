@@ -59,6 +59,7 @@ STARTERS = {
         "-d \"$EVENT\" >/dev/null\ndone\n")}),
 }
 REQUEST_ID = re.compile(r"RequestId: ([0-9a-fA-F-]{36})")
+REPORT_LINES = 10_000  # REPORT lines read for the duration percentiles
 RANGES = ((15, "15 minutes"), (60, "1 hour"), (180, "3 hours"), (720, "12 hours"), (1440, "1 day"))
 
 
@@ -126,6 +127,7 @@ class FunctionPages:
             Route(base + "/test/delete", self.delete_event, methods=["POST"]),
             Route(base + "/monitor", self.monitor, methods=["GET"]),
             Route(base + "/monitor/recent", self.recent, methods=["GET"]),
+            Route(base + "/monitor/durations", self.durations, methods=["GET"]),
             Route(base + "/logs", self.logs, methods=["GET"]),
             Route(base + "/logs/rows", self.log_rows, methods=["GET"]),
             Route(base + "/configuration", self.configuration, methods=["GET"]),
@@ -296,6 +298,33 @@ class FunctionPages:
                          "memory": fields_.get("Max Memory Used", ""), "init": fields_.get("Init Duration", ""),
                          "status": fields_.get("Status", "")})
         return self.c.render("recent_fragment.html", rows=rows, name=config["FunctionName"])
+
+    async def durations(self, request: Request) -> Response:
+        """Duration p50/p99 per minute, from the REPORT lines of the function's log group (the
+        per-minute metrics carry sums and maxima only): read through FilterLogEvents, at most
+        REPORT_LINES of them, newest kept."""
+        function = await self._function(request)
+        config = function["Configuration"]
+        minutes = parse_int(request.query_params.get("minutes", "60"), "minutes") or 60
+        params = {"logGroupName": self._group(config), "startTime": int((time.time() - minutes * 60) * 1000),
+                  "filterPattern": '"REPORT RequestId"'}
+        events: list[dict] = []
+        truncated = False
+        while True:
+            try:
+                page = await self.c.call(request, "FilterLogEvents", params, "logs")
+            except ApiError as error:
+                if error.code != "ResourceNotFoundException":
+                    raise
+                break
+            events += page.get("events", [])
+            if len(events) >= REPORT_LINES:
+                events, truncated = events[-REPORT_LINES:], True
+            if not page.get("nextToken") or truncated:
+                break
+            params["nextToken"] = page["nextToken"]
+        return JSONResponse({"minutes": report.duration_percentiles(events), "reports": len(events),
+                             "truncated": truncated})
 
     async def logs(self, request: Request) -> Response:
         function = await self._function(request)

@@ -27,3 +27,32 @@ def report_fields(log_text: str) -> dict[str, str]:
     if not lines:
         return {}
     return {name: value for name, value in _FIELD.findall(lines[-1][len("REPORT "):])}
+
+
+def milliseconds(value: str) -> float | None:
+    """`1.23 ms` → 1.23; None when it is not a figure in ms."""
+    number, _, unit = value.partition(" ")
+    try:
+        return float(number) if unit == "ms" else None
+    except ValueError:
+        return None
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The nearest-rank percentile of an ascending, non-empty list."""
+    return ordered[min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))]
+
+
+def duration_percentiles(events: list[dict]) -> dict[int, dict[str, float]]:
+    """Per minute (epoch seconds of its start), p50 / p99 / count of the Duration of the REPORT lines
+    among `events` (CloudWatch Logs events: timestamp in ms, message)."""
+    per_minute: dict[int, list[float]] = {}
+    for event in events:
+        duration = milliseconds(report_fields(event.get("message", "")).get("Duration", ""))
+        if duration is not None:
+            per_minute.setdefault(event["timestamp"] // 60000 * 60, []).append(duration)
+    out = {}
+    for minute, values in sorted(per_minute.items()):
+        values.sort()
+        out[minute] = {"p50": percentile(values, 0.5), "p99": percentile(values, 0.99), "count": len(values)}
+    return out

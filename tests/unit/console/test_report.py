@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from lamina.console.report import decode_log, report_fields
+from lamina.console.report import decode_log, duration_percentiles, milliseconds, report_fields
 
 REPORT = ("REPORT RequestId: 8f5a2e1c-0d1b-4c4e-9a55-1f0e6d2c7b3a\tDuration: 1.23 ms\tBilled Duration: 2 ms\t"
           "Memory Size: 128 MB\tMax Memory Used: 38 MB\tInit Duration: 120.45 ms\t")
@@ -34,3 +34,24 @@ def test_report_fields(log, expected):
 ])
 def test_decode_log(log_result, expected):
     assert decode_log(log_result) == expected
+
+
+def _report(ms: float) -> str:
+    return f"REPORT RequestId: r\tDuration: {ms:.2f} ms\tBilled Duration: {int(ms) + 1} ms\t"
+
+
+def test_duration_percentiles():
+    events = [{"timestamp": 120_000 + i * 100, "message": _report(float(i + 1))} for i in range(100)]
+    events += [{"timestamp": 180_500, "message": _report(7.0)}, {"timestamp": 180_600, "message": "hello"},
+               {"timestamp": 180_700, "message": "REPORT RequestId: x\tDuration: n/a\t"}]
+    assert duration_percentiles(events) == {
+        120: {"p50": 51.0, "p99": 99.0, "count": 100},
+        180: {"p50": 7.0, "p99": 7.0, "count": 1},
+    }
+    assert duration_percentiles([]) == {}
+
+
+@pytest.mark.parametrize(("text", "expected"), [("1.23 ms", 1.23), ("2 ms", 2.0), ("128 MB", None), ("x ms", None),
+                                                ("", None)])
+def test_milliseconds(text, expected):
+    assert milliseconds(text) == expected

@@ -14,7 +14,7 @@
   document.addEventListener("submit", function (e) {
     var form = e.target;
     if (!form.hasAttribute("data-confirm-delete")) return;
-    var names = Array.prototype.map.call(form.querySelectorAll("input[name=name]:checked"), function (i) { return i.value; });
+    var names = Array.prototype.map.call(form.querySelectorAll("input[name=name]:checked, input[type=hidden][name=name]"), function (i) { return i.value; });
     if (!names.length) { e.preventDefault(); alert("Select the functions to delete first."); return; }
     var logs = form.querySelector("input[name=delete_logs]").checked;
     if (!confirm("Delete " + names.length + " function(s): " + names.join(", ") + (logs ? ", and their log groups" : "") + "? This cannot be undone.")) e.preventDefault();

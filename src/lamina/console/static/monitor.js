@@ -7,6 +7,8 @@
   var specs = [
     {title: "Invocations", series: [["Invocations", function (m) { return m.invocations; }, "#0b63c4"]]},
     {title: "Duration (ms)", series: [["Average", function (m) { return m.invocations ? m.duration_ms_sum / m.invocations : null; }, "#0b63c4"],
+                                      ["p50", function (m) { return m.p50 === undefined ? null : m.p50; }, "#1d8102"],
+                                      ["p99", function (m) { return m.p99 === undefined ? null : m.p99; }, "#7d3c98"],
                                       ["Maximum", function (m) { return m.invocations ? m.duration_ms_max : null; }, "#ec7211"]]},
     {title: "Errors and success rate (%)", series: [["Errors", function (m) { return m.errors; }, "#b3261e"],
                                                     ["Success rate %", function (m) { return m.invocations ? 100 * (m.invocations - m.errors) / m.invocations : null; }, "#1d8102"]]},
@@ -32,8 +34,12 @@
     });
   }
   function load() {
-    fetch("/system/metrics?function=" + encodeURIComponent(name) + "&minutes=" + minutes)
-      .then(function (r) { return r.json(); }).then(function (d) {
+    Promise.all([
+      fetch("/system/metrics?function=" + encodeURIComponent(name) + "&minutes=" + minutes).then(function (r) { return r.json(); }),
+      fetch(location.pathname + "/durations?minutes=" + minutes).then(function (r) { return r.ok ? r.json() : {minutes: {}}; }),
+    ]).then(function (both) {
+        var d = both[0], percentiles = both[1].minutes;
+        d.series.forEach(function (m) { var p = percentiles[m.minute]; if (p) { m.p50 = p.p50; m.p99 = p.p99; } });
         draw(d.series);
         box.dataset.invocations = d.series.reduce(function (n, m) { return n + m.invocations; }, 0);
         box.dataset.loaded = "true";
