@@ -29,7 +29,7 @@
       var h = document.createElement("h3"); h.textContent = spec.title; holder.appendChild(h);
       box.appendChild(holder);
       charts[i] = new uPlot({width: width(holder), height: 180,
-        series: [{}].concat(spec.series.map(function (s) { return {label: s[0], stroke: s[2], width: 2, spanGaps: false}; })),
+        series: [{}].concat(spec.series.map(function (s) { return {label: s[0], stroke: s[2], width: 2, spanGaps: false, points: {show: true, size: 5, fill: s[2]}}; })),
         axes: [{}, {size: 50}], scales: {x: {time: true}}}, data, holder);
     });
   }
