@@ -162,3 +162,12 @@ def test_delete_from_the_function_page(http, lam):
     answer = http.post("/console/functions/delete", data={"name": "doomed"})
     assert answer.status_code == 303 and "Deleted+1+function." in answer.headers["location"]
     assert "doomed" not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+
+
+def test_forged_cross_site_post_is_refused(http, lam):
+    lam.create_function(FunctionName="guarded", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return e\n"})})
+    answer = http.post("/console/functions/delete", data={"name": "guarded"},
+                       headers={"Origin": "http://evil.example"})
+    assert answer.status_code == 403
+    assert "guarded" in [f["FunctionName"] for f in lam.list_functions()["Functions"]]

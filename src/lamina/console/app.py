@@ -195,11 +195,26 @@ class Console:
         return self.render("server.html", health=health, now=time.time())
 
 
+def cross_site(method: str, headers, host: str) -> bool:
+    """Whether a request that changes something comes from another site's page (a forged form post):
+    the browser says so in Sec-Fetch-Site, or its Origin names another host."""
+    if method in ("GET", "HEAD"):
+        return False
+    if headers.get("sec-fetch-site") == "cross-site":
+        return True
+    origin = headers.get("origin")
+    return bool(origin) and origin != "null" and urllib.parse.urlsplit(origin).netloc != host
+
+
 def _answering_errors(console: Console, endpoint):
     """An endpoint whose API errors become an error page with the API's status (a missing
-    function is a 404 page naming it), never lamina's internal error."""
+    function is a 404 page naming it), never lamina's internal error; and which refuses changes
+    posted from another site's page."""
 
     async def page(request: Request) -> Response:
+        if cross_site(request.method, request.headers, request.headers.get("host", "")):
+            return console.render("error.html", status=403, code="Forbidden",
+                                  message="The console does not accept changes posted from another site's page.")
         try:
             return await endpoint(request)
         except ApiError as error:

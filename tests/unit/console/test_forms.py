@@ -64,3 +64,17 @@ def test_parse_int_and_json():
 def test_form_fields():
     assert form_fields(b"name=a&name=b&delete_logs=on&empty=") == {"name": ["a", "b"], "delete_logs": ["on"],
                                                                      "empty": [""]}
+
+
+@pytest.mark.parametrize(("method", "headers", "forged"), [
+    ("GET", {"origin": "http://evil.example", "sec-fetch-site": "cross-site"}, False),
+    ("POST", {}, False),
+    ("POST", {"origin": "http://127.0.0.1:9001"}, False),
+    ("POST", {"origin": "http://127.0.0.1:9001", "sec-fetch-site": "same-origin"}, False),
+    ("POST", {"origin": "http://evil.example"}, True),
+    ("POST", {"sec-fetch-site": "cross-site"}, True),
+    ("POST", {"origin": "null"}, False),
+])
+def test_cross_site(method, headers, forged):
+    from lamina.console.app import cross_site
+    assert cross_site(method, headers, "127.0.0.1:9001") is forged
