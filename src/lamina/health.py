@@ -23,8 +23,8 @@ class Health:
     usage: Callable[[], tuple[int, int]]  # (functions, code bytes)
     engine_stats: Callable[[], dict]
     queued_events: Callable[[], int]
-    account_id: str = ""
     region: str = ""
+    account_id: str = ""
     runtimes: Callable[[], dict[str, str | None]] = dict  # runtime → why it cannot run here (None: it can)
 
     def document(self) -> dict:
@@ -34,8 +34,8 @@ class Health:
             "version": __version__,
             "dataDir": self.data_dir,
             "endpoint": self.endpoint,
-            "accountId": self.account_id,
             "region": self.region,
+            "accountId": self.account_id,
             "sandbox": {"backend": self.backend, "notEnforced": list(self.not_enforced())},
             "counts": {"functions": count, "codeBytes": size,
                        **{k: v for k, v in self.engine_stats().items() if k != "backend"},

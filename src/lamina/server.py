@@ -33,6 +33,7 @@ from lamina.control.layers import Layers
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
+from lamina.control.stacks import Stacks
 from lamina.control.tags import Tags
 from lamina.control.test_events import TestEvents
 from lamina.control.usage import Usage
@@ -59,6 +60,7 @@ from lamina.store.logs import LogStore
 from lamina.store.metrics import MetricStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
+from lamina.store.stacks import StackStore
 from lamina.store.test_events import TestEventStore
 from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
@@ -168,13 +170,14 @@ class Server:
         self.health = Health(
             data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
             not_enforced=lambda: self.backend.not_enforced, usage=self.store.usage, engine_stats=self.engine.stats,
-            queued_events=self.queue.depth, account_id=account_id, region=region,
+            queued_events=self.queue.depth, region=region, account_id=account_id,
             runtimes=lambda: {runtime: self.runtimes.problem(runtime) for runtime in runtime_ids.offered()},
         ).document
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   authenticate=anonymous_callers(settings.account_id),
                                   invoker=self.invoker, logs=self.logs_api,
-                                  usage=Usage(self.metrics, self.metric_store), test_events=test_events,
+                                  usage=Usage(self.metrics, self.metric_store),
+                                  stacks=Stacks(StackStore(self.database)), test_events=test_events,
                                   profiler=Profiler(resolve=self._profile_target, processes=self.engine.processes),
                                   # The console: pages that act only through this same app's public API.
                                   extra_routes=console_routes(ApiClient(lambda: self.app))))

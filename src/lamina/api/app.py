@@ -36,10 +36,12 @@ from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
 from lamina.api.pipeline import Authenticate, caller_of, pipeline
 from lamina.api.profiles import profile_routes
+from lamina.api.stacks import stack_routes
 from lamina.api.system import system_routes
 from lamina.api.test_events import test_event_routes
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
+from lamina.control.stacks import Stacks
 from lamina.control.test_events import TestEvents
 from lamina.control.usage import Usage
 from lamina.errors import LambdaError, UnknownOperationException
@@ -60,6 +62,7 @@ class Api:
     invoker: Invoker | None = None
     logs: Logs | None = None
     usage: Usage | None = None
+    stacks: Stacks | None = None
     test_events: TestEvents | None = None
     profiler: Profiler | None = None
     extra_routes: Sequence[BaseRoute] = ()  # e.g. the console (lamina.console), behind the same pipeline
@@ -139,6 +142,8 @@ def create_app(api: Api):
         routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
         routes += system_routes(api.usage)
+    if api.stacks is not None:  # /_lamina/stacks: lamina deploy's stack state
+        routes += stack_routes(api.stacks)
     if api.test_events is not None:  # /_lamina/test-events (the console's saved test events)
         routes += test_event_routes(api.test_events)
     if api.profiler is not None:  # /_lamina/profiles (the console's Profile tab)

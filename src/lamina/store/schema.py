@@ -176,6 +176,15 @@ metric_totals = sa.Table(
     sa.Column("last_minute", sa.BigInteger, nullable=False),
 )
 
+# Deployed SAM stacks (lamina deploy): the whole state document per stack, written after every step.
+stacks = sa.Table(
+    "stacks",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("updated", sa.String(32), nullable=False),
+)
+
 # Saved test events of the console, per function, shared by everyone using this lamina.
 test_events = sa.Table(
     "test_events",

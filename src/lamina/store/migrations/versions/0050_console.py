@@ -1,14 +1,14 @@
 """Saved test events of the console (per function, shared by every user of the server).
 
 Revision ID: 0050
-Revises: 0008
+Revises: 0060 (re-chained after main's stacks migration)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0050"
-down_revision = "0008"
+down_revision = "0060"
 branch_labels = None
 depends_on = None
 
