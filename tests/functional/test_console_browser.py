@@ -293,7 +293,8 @@ def test_delete_function_and_its_log_group(wide, lam, server):
     assert logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{FUNCTION}")["logGroups"]
     page = wide.goto("/console/functions")
     page.get_by_label("Filter by name").fill(FUNCTION)
-    page.get_by_label(f"Select {FUNCTION}", exact=True).wait_for()
+    page.wait_for_url(f"**/console/functions?q={FUNCTION}")  # htmx swapped the filtered list in and pushed its URL
+    page.wait_for_load_state("networkidle")
     wide.shot("functions")
     page.get_by_label(f"Select {FUNCTION}", exact=True).check()
     page.get_by_label("Also delete their log groups").check()
