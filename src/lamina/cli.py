@@ -1,9 +1,9 @@
 """The `lamina` command: `serve` runs the service; the other commands are clients of its HTTP API.
 
 `logs` reads a function's log group through the CloudWatch Logs API (boto3), `cost` reads
-`/system/cost`, `build` builds a SAM template's code (lamina.sam). Imports lamina.config,
-lamina.__init__ and lamina.sam only (the server lazily, for `serve`); never the store, the engine
-or the HTTP layer.
+`/system/cost`, `build` builds a SAM template's code (lamina.sam), `init` copies a blueprint
+(lamina.blueprints) into a directory. Imports lamina.config, lamina.__init__, lamina.sam and
+lamina.blueprints only (the server lazily, for `serve`); never the store, the engine or the HTTP layer.
 """
 
 from __future__ import annotations
@@ -727,6 +727,35 @@ def sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def init(args: argparse.Namespace) -> int:
+    """Writes a blueprint's files, its default test event and its blueprint.json into a directory."""
+    from pathlib import Path
+
+    from lamina import blueprints
+
+    blueprint = blueprints.get(args.blueprint) if args.blueprint else None
+    if blueprint is None:
+        if args.blueprint:
+            _say(f"no blueprint named {args.blueprint}", "red")
+        console.print("Blueprints:")
+        for each in blueprints.all_blueprints():
+            console.print(f"  [cyan]{each.name:28}[/cyan] {each.runtime:16} {each.title}")
+        return 0 if not args.blueprint else 1
+    try:
+        written = blueprint.write_to(Path(args.directory))
+    except FileExistsError as error:
+        _say(str(error), "red")
+        return 1
+    for path in written:
+        console.print(f"  wrote {path}")
+    console.print(f"Deploy it: (cd {args.directory} && zip -r ../function.zip . -x event.json blueprint.json) && "
+                  f"aws lambda create-function --function-name NAME --runtime {blueprint.runtime} "
+                  f"--handler {blueprint.handler} --role ROLE --zip-file fileb://function.zip")
+    for trigger in blueprint.triggers:
+        console.print(f"  expects: {trigger['description']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lamina", description="A self-hosted AWS Lambda.")
     parser.add_argument("--version", action="version", version=f"lamina {__version__}")
@@ -827,6 +856,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="a shorter validity than the profile's signatureValidityPeriod")
     signer.add_argument("--endpoint", default=None, help=endpoint_help)
     signer.set_defaults(func=sign)
+    start = commands.add_parser("init", help="start a function from a blueprint (lists them without --blueprint)")
+    start.add_argument("--blueprint", default=None, metavar="NAME", help="the blueprint to copy")
+    start.add_argument("directory", nargs="?", default=".", metavar="DIR", help="where to write it (default .)")
+    start.set_defaults(func=init)
     args = parser.parse_args(argv)
     return args.func(args)
 

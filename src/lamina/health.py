@@ -1,5 +1,6 @@
 """The /health document: status, version, where the data lives, the sandbox backend and what it
-does not enforce, and a few counts.
+does not enforce, a few counts, and which of the offered runtimes this host can run (the console's
+Create page lists them).
 
 Built from callables it is handed (the store's usage, the engine's stats, the queue's depth), so it
 imports nothing from lamina but the package version.
@@ -27,6 +28,7 @@ class Health:
     auth: str = "off"  # "sigv4", "none" (explicitly unauthenticated) or "off" (unauthenticated on loopback)
     auth_warning: str | None = None  # said when lamina serves a non-loopback address without authentication
     mappings: Callable[[], dict] | None = None  # event source mappings: {"byState": {...}, "polling": n}
+    runtimes: Callable[[], dict[str, str | None]] = dict  # runtime → why it cannot run here (None: it can)
 
     def document(self) -> dict:
         count, size = self.usage()
@@ -43,4 +45,5 @@ class Health:
                        **{k: v for k, v in self.engine_stats().items() if k != "backend"},
                        "queuedEvents": self.queued_events(),
                        **({"eventSourceMappings": self.mappings()} if self.mappings else {})},
+            "runtimes": self.runtimes(),
         }

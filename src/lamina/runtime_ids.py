@@ -42,6 +42,9 @@ RETIRED = frozenset({
 PYTHON_PREFIX = "python3."
 NODE_PREFIX = "nodejs"
 CUSTOM = frozenset({"provided.al2023", "provided.al2"})  # a `bootstrap` speaking the Runtime API
+# The runtimes offered for new functions (the console's Create page), newest first.
+OFFERED = ("python3.14", "python3.13", "python3.12", "python3.11", "python3.10", "nodejs24.x", "nodejs22.x",
+           "nodejs20.x", "provided.al2023", "provided.al2")
 
 
 def blocked(runtime: str, *, updating: bool, today: _dt.date | None = None) -> bool:
@@ -53,6 +56,11 @@ def blocked(runtime: str, *, updating: bool, today: _dt.date | None = None) -> b
         return False
     limit = _dt.date.fromisoformat(dates[1] if updating else dates[0])
     return (today or _dt.date.today()) >= limit
+
+
+def offered(today: _dt.date | None = None) -> list[str]:
+    """The runtimes a new function may use today (OFFERED less the ones AWS blocks for creates)."""
+    return [runtime for runtime in OFFERED if not blocked(runtime, updating=False, today=today)]
 
 
 def blocked_message(runtime: str) -> str:

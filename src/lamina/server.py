@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lamina import events, patterns
+from lamina import events, patterns, runtime_ids
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
@@ -25,6 +25,8 @@ from lamina.api.url_auth import signature_form
 from lamina.api.url_lane import UrlServing
 from lamina.authz.authorizer import Authorizer
 from lamina.config import CREDENTIALS_FILE, MASTER_KEY_FILE, PROFILE, Settings
+from lamina.console.app import console_routes
+from lamina.console.client import ApiClient
 from lamina.control import admin
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
@@ -46,6 +48,7 @@ from lamina.control.signing_profiles import SigningProfiles
 from lamina.control.stacks import Stacks
 from lamina.control.sts import Sts
 from lamina.control.tags import Tags
+from lamina.control.test_events import TestEvents
 from lamina.control.usage import Usage
 from lamina.destinations import Destinations
 from lamina.engine import backends
@@ -65,6 +68,7 @@ from lamina.pollers.sources import Sources
 from lamina.pollers.sqs import sqs_poller
 from lamina.pollers.streams import StreamHooks
 from lamina.pollers.streams import factory as stream_poller
+from lamina.profiler import Profiler, Target
 from lamina.queue.sql import SqlQueue
 from lamina.queue.worker import EventQueue
 from lamina.rule_targets import RuleTargets
@@ -90,6 +94,7 @@ from lamina.store.rules import RuleStore
 from lamina.store.s3_objects import S3Objects
 from lamina.store.stacks import StackStore
 from lamina.store.stream_checkpoints import CheckpointStore
+from lamina.store.test_events import TestEventStore
 from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
 from lamina.telemetry.mapping_metrics import MappingMetrics
@@ -269,6 +274,9 @@ class Server:
             event, exists=lambda function, alias: alias_store.get(function, alias) is not None))
         bus.subscribe(events.FunctionUrlChanged, self.function_urls.changed)
         bus.subscribe(events.FunctionDeleted, lambda event: self.code_signing.function_deleted(event.function))
+        test_events = TestEvents(TestEventStore(self.database),
+                                 function_name=lambda name: self.functions.get(name)[0].name)
+        bus.subscribe(events.FunctionDeleted, lambda event: test_events.forget(event.function))
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.environments.retire)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,
@@ -293,6 +301,7 @@ class Server:
             auth_warning=("lamina serves a non-loopback address without authentication (--auth none): anyone who "
                           "reaches it can run code" if settings.auth == "none" and not settings.loopback else None),
             mappings=lambda: {"byState": self.mappings.counts(), "polling": self.pollers.running()},
+            runtimes=lambda: {runtime: self.runtimes.problem(runtime) for runtime in runtime_ids.offered()},
         ).document
         signatures = SigV4(account_id, self.sts.credentials) if auth_on else None
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
@@ -303,7 +312,11 @@ class Server:
                                   stacks=Stacks(StackStore(self.database)),
                                   url_serving=UrlServing(self.function_urls, authorize=signature_form(region),
                                                          region=region, base_url=settings.base_url,
-                                                         port=settings.port)))
+                                                         port=settings.port),
+                                  test_events=test_events,
+                                  profiler=Profiler(resolve=self._profile_target, processes=self.engine.processes),
+                                  # The console: pages that act only through this same app's public API.
+                                  extra_routes=console_routes(ApiClient(lambda: self.app))))
 
     def _renew_credentials(self) -> None:
         """A new credential period began: cached specs are dropped, so the next invoke starts environments
@@ -316,6 +329,10 @@ class Server:
         """The execution role of a mapping's function (its version's, else $LATEST's)."""
         version = (self.store.get_version(name, qualifier) if qualifier else None) or self.store.get_version(name, LATEST)
         return version.role if version else ""
+
+    def _profile_target(self, function_name: str, qualifier: str | None) -> Target:
+        _, version = self.functions.get(function_name, qualifier)
+        return Target(version.name, version.version, version.runtime or "")
 
     def _sample_queue(self) -> None:
         """The async queue's depth and oldest event age, for the metrics."""

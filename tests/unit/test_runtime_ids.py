@@ -33,3 +33,16 @@ def test_families(runtime, python, node, rapid, runnable):
 def test_versions(runtime, version, major):
     assert runtime_ids.python_version(runtime) == version
     assert runtime_ids.node_major(runtime) == major
+
+
+@pytest.mark.parametrize(("today", "absent", "present"), [
+    ("2026-12-04", {"python3.9"}, {"python3.14", "python3.11", "nodejs20.x", "provided.al2023"}),
+    # python3.10's create block (2026-07-31 in BLOCK_DATES) takes it off the list; provided.al2 likewise
+    ("2026-08-01", {"python3.10", "provided.al2"}, {"python3.11", "provided.al2023"}),
+])
+def test_offered(today, absent, present):
+    import datetime
+    offered = set(runtime_ids.offered(datetime.date.fromisoformat(today)))
+    assert offered <= set(runtime_ids.OFFERED)
+    assert not offered & absent
+    assert present <= offered

@@ -1,6 +1,8 @@
 """The ASGI application: the request pipeline in front of the function URL lane, the
 InvokeWithResponseStream and Invoke fast lanes and the routes of every other implemented Lambda
-operation, the Logs endpoint, /system, /health and code downloads.
+operation, the Logs endpoint, /system, /health, code downloads, the saved test events
+(/_lamina/test-events), the profiler (/_lamina/profiles) and any extra routes the composition root
+hands in (the console at /console).
 
 Every request first passes lamina.api.pipeline (the caller's identity); routes come from botocore's
 model (each operation's method and requestUri), so paths match AWS's exactly; operations sharing a
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -23,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from lamina.api import aliases as alias_api
 from lamina.api import authorization, invoke_stream, responses, url_lane, validation
@@ -41,19 +43,23 @@ from lamina.api import permissions as permission_api
 from lamina.api import request as wire_request
 from lamina.api.call import Call
 from lamina.api.pipeline import Authenticate, RequestView, caller_of, pipeline
+from lamina.api.profiles import profile_routes
 from lamina.api.s3_events import s3_event_routes
 from lamina.api.signer import signer_routes
 from lamina.api.stacks import stack_routes
 from lamina.api.system import system_routes
+from lamina.api.test_events import test_event_routes
 from lamina.control.iam import Iam
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
 from lamina.control.rules import Rules
 from lamina.control.stacks import Stacks
 from lamina.control.sts import Sts
+from lamina.control.test_events import TestEvents
 from lamina.control.usage import Usage
 from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
+from lamina.profiler import Profiler
 
 log = logging.getLogger("lamina.api")
 HANDLERS = {**function_api.HANDLERS, **alias_api.HANDLERS, **layer_api.HANDLERS, **event_config_api.HANDLERS,
@@ -79,6 +85,9 @@ class Api:
     verify: Callable[[RequestView, bytes], object] | None = None
     authorize: authorization.Authorize = authorization.allow_all  # may the caller make the call?
     url_serving: url_lane.UrlServing | None = None  # function URLs (with an invoker)
+    test_events: TestEvents | None = None
+    profiler: Profiler | None = None
+    extra_routes: Sequence[BaseRoute] = ()  # e.g. the console (lamina.console), behind the same pipeline
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -195,7 +204,12 @@ def create_app(api: Api):
         routes += s3_event_routes(api.invoker)
     if getattr(api.control, "signing_profiles", None) is not None:  # AWS Signer's signing-profile paths and lamina's signing call
         routes += signer_routes(api.control.signing_profiles)
+    if api.test_events is not None:  # /_lamina/test-events (the console's saved test events)
+        routes += test_event_routes(api.test_events)
+    if api.profiler is not None:  # /_lamina/profiles (the console's Profile tab)
+        routes += profile_routes(api.profiler)
     routes += build_routes(api)
+    routes += list(api.extra_routes)
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,
     })

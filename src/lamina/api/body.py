@@ -33,6 +33,7 @@ _UPLOADS = (
     ("POST", re.compile(r"/2015-03-31/functions/?"), "CreateFunction"),
     ("PUT", re.compile(r"/2015-03-31/functions/[^/]+/code/?"), "UpdateFunctionCode"),
     ("POST", re.compile(r"/2018-10-31/layers/[^/]+/versions/?"), "PublishLayerVersion"),
+    ("POST", re.compile(r"/console/functions/[^/]+/zip"), "UpdateFunctionCode"),  # the console's raw .zip upload
 )
 
 Receive = Callable[[], Awaitable[dict]]

@@ -321,6 +321,19 @@ class Engine:
         self._dirty.clear()
         await self.backend.close()
 
+    def processes(self, function_name: str, version: str | None = None) -> list[tuple[str, str, int]]:
+        """(environment id, version, host pid) of a function's live, started environments: what the
+        profiler samples from outside the sandbox. Called on the event loop."""
+        found = []
+        for (name, pool_version), pool in list(self._pools.items()):
+            if name != function_name or (version is not None and pool_version != version):
+                continue
+            for env in list(pool.environments):
+                sandbox = env.sandbox
+                if env.live and sandbox is not None:
+                    found.append((env.id, pool_version, sandbox.pid))
+        return found
+
     def stats(self) -> dict:
         counts: dict[State, int] = {}
         for pool in self._pools.values():

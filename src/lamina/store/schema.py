@@ -328,3 +328,13 @@ function_code_signing = sa.Table(
     sa.Column("function_name", sa.String(64), primary_key=True),
     sa.Column("csc_id", sa.String(32), nullable=False, index=True),
 )
+
+# Saved test events of the console, per function, shared by everyone using this lamina.
+test_events = sa.Table(
+    "test_events",
+    metadata,
+    sa.Column("function_name", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(25), primary_key=True),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("last_modified", sa.Float, nullable=False),
+)

@@ -1,14 +1,14 @@
 """Deployed SAM stacks.
 
 Revision ID: 0060
-Revises: 0040
+Revises: 0050
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0060"
-down_revision = "0040"
+down_revision = "0050"
 branch_labels = None
 depends_on = None
 

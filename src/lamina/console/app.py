@@ -1,0 +1,246 @@
+"""The console's routes under /console: server-rendered pages (Jinja2) and their htmx fragments.
+
+Every page reads and acts through lamina.console.client.ApiClient, i.e. the same HTTP API a
+script uses (Lambda, CloudWatch Logs, /system, /_lamina/test-events, /health), so whatever the
+console does a script can do too. The routes themselves sit behind lamina's request pipeline like
+every other route. Pages for the function's tabs live in lamina.console.function_pages.
+Imports lamina.console and lamina.blueprints only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.parse
+from pathlib import Path
+
+import jinja2
+from markupsafe import escape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, request_response
+from starlette.staticfiles import StaticFiles
+
+from lamina import blueprints
+from lamina.console import function_pages
+from lamina.console.client import ApiClient, ApiError
+from lamina.console.forms import FormError, first, form_fields
+
+HERE = Path(__file__).parent
+PREFIX = "/console"
+DEFAULT_ROLE = "arn:aws:iam::{account}:role/lambda-basic-execution"
+ARCHITECTURES = ("x86_64", "arm64")
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.globals["prefix"] = PREFIX
+    env.filters["size"] = human_size
+    return env
+
+
+def human_size(value: int | float | None) -> str:
+    if value is None:
+        return ""
+    size = float(value)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+class Console:
+    """The pages, rendering through one Jinja2 environment and acting through one ApiClient."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.api = client
+        self.templates = environment()
+
+    def render(self, template_name: str, /, status: int = 200, **context) -> HTMLResponse:
+        return HTMLResponse(self.templates.get_template(template_name).render(**context), status_code=status)
+
+    def fragment_error(self, error: Exception) -> HTMLResponse:
+        message = f"{error.code}: {error.message}" if isinstance(error, ApiError) else str(error)
+        return self.render("error_fragment.html", message=message)
+
+    async def call(self, request: Request, operation: str, params: dict | None = None, service: str = "lambda"):
+        return await self.api.call(service, operation, params, client=request.client and tuple(request.client))
+
+    async def available(self, request: Request, operation: str, params: dict | None = None,
+                        service: str = "lambda"):
+        return await self.api.available(service, operation, params,
+                                        client=request.client and tuple(request.client))
+
+    async def get(self, request: Request, path: str, query: dict | None = None):
+        return await self.api.get(path, query, client=request.client and tuple(request.client))
+
+    async def send(self, request: Request, method: str, path: str, document=None):
+        return await self.api.send(method, path, document, client=request.client and tuple(request.client))
+
+    async def all_functions(self, request: Request) -> list[dict]:
+        functions: list[dict] = []
+        marker = None
+        while True:
+            page = await self.call(request, "ListFunctions", {"Marker": marker} if marker else {})
+            functions += page.get("Functions", [])
+            marker = page.get("NextMarker")
+            if not marker:
+                return functions
+
+    # -- pages ---------------------------------------------------------------------------------
+
+    async def home(self, _: Request) -> Response:
+        return RedirectResponse(PREFIX + "/functions", status_code=303)
+
+    async def functions(self, request: Request) -> Response:
+        query = request.query_params.get("q", "").strip().lower()
+        listed = await self.all_functions(request)
+        shown = [f for f in listed if query in f["FunctionName"].lower()] if query else listed
+        shown.sort(key=lambda f: f["FunctionName"])
+        # Rows as plain tuples: the template unpacks them instead of looking up 7 keys per row (a
+        # Jinja attribute lookup on a dict costs a failed getattr first; 1,000 rows is 7,000 of them),
+        # the name escaped once for its four uses.
+        rows = [(escape(f["FunctionName"]), f.get("Runtime") or f.get("PackageType", ""), ", ".join(f.get("Architectures", ())),
+                 f.get("MemorySize", ""), f.get("State") or "Active", f.get("LastModified", "")[:19].replace("T", " "),
+                 human_size(f.get("CodeSize"))) for f in shown]
+        return self.render("functions.html", rows=rows, total=len(listed), query=query,
+                           flash=request.query_params.get("flash", ""))
+
+    async def delete_functions(self, request: Request) -> Response:
+        fields = form_fields(await request.body())
+        names = fields.get("name", [])
+        delete_logs = first(fields, "delete_logs") == "on"
+        problems = []
+        for name in names:
+            try:
+                await self.call(request, "DeleteFunction", {"FunctionName": name})
+                if delete_logs:
+                    try:
+                        await self.call(request, "DeleteLogGroup", {"logGroupName": f"/aws/lambda/{name}"}, "logs")
+                    except ApiError as error:
+                        if error.code != "ResourceNotFoundException":
+                            raise
+            except ApiError as error:
+                problems.append(f"{name}: {error.code}: {error.message}")
+        flash = "; ".join(problems) or f"Deleted {len(names)} function{'s' if len(names) != 1 else ''}" + (
+            " and their log groups." if delete_logs else ".")
+        return RedirectResponse(f"{PREFIX}/functions?" + urllib.parse.urlencode({"flash": flash}), status_code=303)
+
+    async def create_page(self, request: Request) -> Response:
+        return await self._create_form(request, {}, None)
+
+    async def _create_form(self, request: Request, values: dict, error: str | None) -> Response:
+        health = await self.get(request, "/health")
+        runtimes = [{"runtime": r, "problem": p} for r, p in health.get("runtimes", {}).items()]
+        return self.render("create.html", runtimes=runtimes, architectures=ARCHITECTURES,
+                           blueprints=blueprints.all_blueprints(), values=values, error=error,
+                           default_role=DEFAULT_ROLE.format(account=health.get("accountId", "000000000000")),
+                           chosen=request.query_params.get("blueprint", values.get("blueprint", "")),
+                           status=400 if error else 200)
+
+    async def create(self, request: Request) -> Response:
+        fields = form_fields(await request.body())
+        values = {k: first(fields, k) for k in ("mode", "name", "runtime", "architecture", "role_mode", "role",
+                                                "blueprint")}
+        try:
+            params = await self._create_params(request, values)
+            await self.call(request, "CreateFunction", params)
+        except (ApiError, FormError) as error:
+            message = f"{error.code}: {error.message}" if isinstance(error, ApiError) else str(error)
+            return await self._create_form(request, values, message)
+        if values["mode"] == "blueprint":
+            blueprint = blueprints.get(values["blueprint"])
+            assert blueprint is not None
+            try:  # the blueprint's default test event is saved with the function, as "default"
+                await self.send(request, "PUT", f"/_lamina/test-events/{values['name']}/default",
+                                {"Event": json.dumps(blueprint.event, indent=2)})
+            except ApiError:
+                pass  # the function exists; a missing default event is not worth failing the create
+        return RedirectResponse(f"{PREFIX}/functions/{values['name']}/code", status_code=303)
+
+    async def _create_params(self, request: Request, values: dict) -> dict:
+        name = values["name"].strip()
+        if not name:
+            raise FormError("Give the function a name.")
+        role = values["role"].strip() if values["role_mode"] == "existing" else ""
+        if not role:
+            health = await self.get(request, "/health")
+            role = DEFAULT_ROLE.format(account=health.get("accountId", "000000000000"))
+        architecture = values["architecture"] if values["architecture"] in ARCHITECTURES else "x86_64"
+        if values["mode"] == "blueprint":
+            blueprint = blueprints.get(values["blueprint"])
+            if blueprint is None:
+                raise FormError("Choose a blueprint.")
+            runtime, handler, code = blueprint.runtime, blueprint.handler, blueprint.zip()
+        else:
+            runtime = values["runtime"]
+            handler, code = function_pages.starter(runtime)
+        return {"FunctionName": name, "Runtime": runtime, "Handler": handler, "Role": role,
+                "Architectures": [architecture], "Code": {"ZipFile": code}}
+
+    async def layers(self, request: Request) -> Response:
+        listed = await self.call(request, "ListLayers")
+        return self.render("layers.html", layers=listed.get("Layers", []))
+
+    async def account(self, request: Request) -> Response:
+        settings, functions = await asyncio.gather(self.call(request, "GetAccountSettings"),
+                                                   self.all_functions(request))
+        return self.render("account.html", settings=settings, functions=len(functions))
+
+    async def server(self, request: Request) -> Response:
+        health = await self.get(request, "/health")
+        return self.render("server.html", health=health, now=time.time())
+
+
+def cross_site(method: str, headers, host: str) -> bool:
+    """Whether a request that changes something comes from another site's page (a forged form post):
+    the browser says so in Sec-Fetch-Site, or its Origin names another host."""
+    if method in ("GET", "HEAD"):
+        return False
+    if headers.get("sec-fetch-site") == "cross-site":
+        return True
+    origin = headers.get("origin")
+    return bool(origin) and origin != "null" and urllib.parse.urlsplit(origin).netloc != host
+
+
+def _answering_errors(console: Console, endpoint):
+    """An endpoint whose API errors become an error page with the API's status (a missing
+    function is a 404 page naming it), never lamina's internal error; and which refuses changes
+    posted from another site's page."""
+
+    async def page(request: Request) -> Response:
+        if cross_site(request.method, request.headers, request.headers.get("host", "")):
+            return console.render("error.html", status=403, code="Forbidden",
+                                  message="The console does not accept changes posted from another site's page.")
+        try:
+            return await endpoint(request)
+        except ApiError as error:
+            return console.render("error.html", status=error.status if 400 <= error.status < 600 else 500,
+                                  code=error.code, message=error.message)
+
+    return page
+
+
+def console_routes(client: ApiClient) -> list[BaseRoute]:
+    console = Console(client)
+    pages = function_pages.FunctionPages(console)
+    routes = [
+        Route(PREFIX, console.home, methods=["GET"]),
+        Route(PREFIX + "/", console.home, methods=["GET"]),
+        Mount(PREFIX + "/static", app=StaticFiles(directory=HERE / "static"), name="console-static"),
+        Route(PREFIX + "/functions", console.functions, methods=["GET"]),
+        Route(PREFIX + "/functions/delete", console.delete_functions, methods=["POST"]),
+        Route(PREFIX + "/create", console.create_page, methods=["GET"]),
+        Route(PREFIX + "/create", console.create, methods=["POST"]),
+        Route(PREFIX + "/layers", console.layers, methods=["GET"]),
+        Route(PREFIX + "/account", console.account, methods=["GET"]),
+        Route(PREFIX + "/server", console.server, methods=["GET"]),
+        *pages.routes(PREFIX + "/functions/{name}"),
+    ]
+    for route in routes:
+        if isinstance(route, Route):
+            route.app = request_response(_answering_errors(console, route.endpoint))
+    return routes

@@ -1,0 +1,83 @@
+"""Form fields of the console's pages turned into API parameters, and back: pure functions.
+
+Each `parse_*` returns the parameters or raises FormError with a message the page shows next to
+the field; the API still validates everything (a form never decides what the server accepts).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+
+
+class FormError(ValueError):
+    pass
+
+
+def form_fields(body: bytes) -> dict[str, list[str]]:
+    """An application/x-www-form-urlencoded body: name → values."""
+    return urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def first(fields: dict[str, list[str]], name: str, default: str = "") -> str:
+    values = fields.get(name)
+    return values[0] if values else default
+
+
+def parse_pairs(text: str, what: str) -> dict[str, str]:
+    """`KEY=VALUE` lines (blank lines and `#` comments skipped) → a dict; FormError on a line
+    without `=` or a key given twice."""
+    pairs: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise FormError(f"{what}: line {number} is not KEY=VALUE.")
+        if key in pairs:
+            raise FormError(f"{what}: {key} is given twice.")
+        pairs[key] = value.strip()
+    return pairs
+
+
+def format_pairs(pairs: dict[str, str] | None) -> str:
+    return "".join(f"{k}={v}\n" for k, v in (pairs or {}).items())
+
+
+def parse_int(text: str, what: str, *, optional: bool = False) -> int | None:
+    text = text.strip()
+    if not text and optional:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise FormError(f"{what} must be a whole number.") from None
+
+
+def parse_json(text: str, what: str) -> str:
+    """JSON text, checked (the same text back); FormError when it is not JSON."""
+    try:
+        json.loads(text)
+    except ValueError as error:
+        raise FormError(f"{what} is not valid JSON: {error}") from None
+    return text
+
+
+def routing_weights(version: str, second: str, percent: str) -> dict[str, float] | None:
+    """The alias RoutingConfig for the weighted-routing slider: `percent` of the traffic to `second`
+    (a version other than the alias's); None when there is no second version or no traffic to it."""
+    if not second:
+        return None
+    if second == version:
+        raise FormError("The additional version must differ from the alias's version.")
+    try:
+        share = float(percent)
+    except ValueError:
+        raise FormError("The weight must be a number of percent.") from None
+    if not 0 <= share < 100:
+        raise FormError("The weight must be from 0 up to (not including) 100 percent.")
+    if share == 0:
+        return None
+    return {second: round(share / 100, 4)}

@@ -1,0 +1,31 @@
+// lamina console: behaviour shared by every page (no framework; htmx does the fragment swaps).
+(function () {
+  "use strict";
+  function localTimes(root) {
+    root.querySelectorAll("time[data-ms]").forEach(function (t) {
+      var d = new Date(Number(t.dataset.ms));
+      if (!isNaN(d)) { t.textContent = d.toLocaleString(); t.setAttribute("datetime", d.toISOString()); }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+  document.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); });
+  window.laminaLocalTimes = localTimes;
+  // Bulk delete asks first, naming what goes.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.hasAttribute("data-confirm-delete")) return;
+    var names = Array.prototype.map.call(form.querySelectorAll("input[name=name]:checked, input[type=hidden][name=name]"), function (i) { return i.value; });
+    if (!names.length) { e.preventDefault(); alert("Select the functions to delete first."); return; }
+    var logs = form.querySelector("input[name=delete_logs]").checked;
+    if (!confirm("Delete " + names.length + " function(s): " + names.join(", ") + (logs ? ", and their log groups" : "") + "? This cannot be undone.")) e.preventDefault();
+  });
+  // The Create page shows the fields of the chosen mode only.
+  function createMode() {
+    var chosen = document.querySelector("input[name=mode]:checked");
+    if (!chosen) return;
+    document.querySelectorAll(".scratch-only").forEach(function (el) { el.hidden = chosen.value !== "scratch"; });
+    document.querySelectorAll(".blueprint-only").forEach(function (el) { el.hidden = chosen.value !== "blueprint"; });
+  }
+  document.addEventListener("change", function (e) { if (e.target.name === "mode") createMode(); });
+  document.addEventListener("DOMContentLoaded", createMode);
+})();

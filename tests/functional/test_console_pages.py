@@ -1,0 +1,173 @@
+"""The console's server side over plain HTTP (no browser): its pages, the saved test events API
+(/_lamina/test-events) and the profiling API (/_lamina/profiles), against a real server."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from support import ROLE, make_zip
+
+TABS = ("code", "test", "monitor", "monitor/recent", "logs", "logs/rows", "configuration", "aliases", "profile",
+        "cost")
+
+
+@pytest.fixture(scope="module")
+def http(lamina):
+    with httpx.Client(base_url=lamina.url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def function(lam):
+    lam.create_function(FunctionName="pages", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    print('hi')\n    return e\n"})})
+    lam.get_waiter("function_active_v2").wait(FunctionName="pages")
+    lam.invoke(FunctionName="pages", Payload=b"{}")
+    return "pages"
+
+
+def test_every_page_renders(http, function):
+    for path in ("/console/functions", "/console/create", "/console/layers", "/console/account", "/console/server",
+                 *(f"/console/functions/{function}/{tab}" for tab in TABS)):
+        response = http.get(path)
+        assert response.status_code == 200, (path, response.text[:300])
+        assert response.headers["content-type"].startswith("text/html")
+    assert http.get("/console", follow_redirects=False).headers["location"] == "/console/functions"
+    assert "pages" in http.get("/console/functions?q=pag").text
+    assert "pages" not in http.get("/console/functions?q=zzz").text.split("<tbody>")[1]
+
+
+def test_missing_function_is_a_404_page(http):
+    response = http.get("/console/functions/nope/code")
+    assert response.status_code == 404
+    assert "ResourceNotFoundException" in response.text and "function:nope" in response.text
+
+
+def test_create_shows_the_api_error(http):
+    response = http.post("/console/create", data={"mode": "scratch", "name": "bad name!", "runtime": "python3.11",
+                                                  "architecture": "x86_64", "role_mode": "basic"})
+    assert response.status_code == 400
+    assert "1 validation error detected" in response.text and "bad name!" in response.text
+
+
+def test_create_from_scratch_and_configure(http, lam):
+    response = http.post("/console/create", data={"mode": "scratch", "name": "scratchy", "runtime": "python3.11",
+                                                  "architecture": "arm64", "role_mode": "basic"})
+    assert response.status_code == 303 and response.headers["location"] == "/console/functions/scratchy/code"
+    config = lam.get_function_configuration(FunctionName="scratchy")
+    assert config["Architectures"] == ["arm64"] and config["Handler"] == "lambda_function.lambda_handler"
+    assert config["Role"] == "arn:aws:iam::000000000000:role/lambda-basic-execution"
+    lam.get_waiter("function_active_v2").wait(FunctionName="scratchy")
+    saved = http.post("/console/functions/scratchy/configuration/general",
+                      data={"description": "from the console", "memory": "256", "timeout": "10", "ephemeral": "1024",
+                            "handler": "lambda_function.lambda_handler", "role": config["Role"]})
+    assert saved.status_code == 303 and "flash=Saved+general" in saved.headers["location"]
+    config = lam.get_function_configuration(FunctionName="scratchy")
+    assert (config["MemorySize"], config["Timeout"], config["EphemeralStorage"]["Size"]) == (256, 10, 1024)
+    refused = http.post("/console/functions/scratchy/configuration/general",
+                        data={"memory": "64", "timeout": "10", "ephemeral": "512", "handler": "x.y"})
+    assert "problem=" in refused.headers["location"] and "'memorySize'" in httpx.URL(refused.headers["location"]).params["problem"]
+    tagged = http.post("/console/functions/scratchy/configuration/tags", data={"tags": "team=web\nstage=dev"})
+    assert tagged.status_code == 303
+    arn = config["FunctionArn"]
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "web", "stage": "dev"}
+    http.post("/console/functions/scratchy/configuration/tags", data={"tags": "team=api"})
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "api"}
+    http.post("/console/functions/scratchy/configuration/concurrency", data={"reserved": "3"})
+    assert lam.get_function_concurrency(FunctionName="scratchy")["ReservedConcurrentExecutions"] == 3
+    http.post("/console/functions/scratchy/configuration/concurrency", data={"reserved": ""})
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="scratchy")
+
+
+def test_deploy_keeps_other_files(http, lam, function):
+    answer = http.post(f"/console/functions/{function}/code",
+                       json={"files": {"app.py": "def handler(e, c):\n    return 'deployed'\n", "extra.txt": "x"}})
+    assert answer.status_code == 200, answer.text
+    lam.get_waiter("function_updated_v2").wait(FunctionName=function)
+    assert json.loads(lam.invoke(FunctionName=function)["Payload"].read()) == "deployed"
+    bad = http.post(f"/console/functions/{function}/zip", content=b"not a zip")
+    assert bad.status_code == 400 and "InvalidParameterValueException" in bad.json()["error"]
+
+
+def test_test_events_api(http, lam):
+    lam.create_function(FunctionName="events", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return e\n"})})
+    assert http.get("/_lamina/test-events/events").json() == {"TestEvents": []}
+    saved = http.put("/_lamina/test-events/events/first", json={"Event": '{"a": 1}'})
+    assert saved.status_code == 200
+    assert saved.json()["Name"] == "first" and saved.json()["Event"] == '{"a": 1}'
+    listed = http.get("/_lamina/test-events/events").json()["TestEvents"]
+    assert [e["Name"] for e in listed] == ["first"] and isinstance(listed[0]["LastModified"], float)
+    for path, body, status, code in (
+        ("/_lamina/test-events/events/bad name", {"Event": "{}"}, 400, "InvalidParameterValueException"),
+        ("/_lamina/test-events/events/ok", {"Event": "{"}, 400, "InvalidParameterValueException"),
+        ("/_lamina/test-events/events/ok", {"Event": {"a": 1}}, 400, "InvalidParameterValueException"),
+        ("/_lamina/test-events/missing/ok", {"Event": "{}"}, 404, "ResourceNotFoundException"),
+    ):
+        answer = http.put(path, json=body)
+        assert (answer.status_code, answer.headers["x-amzn-errortype"]) == (status, code), answer.text
+    not_json = http.put("/_lamina/test-events/events/ok", content=b"{nope")
+    assert not_json.headers["x-amzn-errortype"] == "InvalidRequestContentException"
+    assert http.delete("/_lamina/test-events/events/first").status_code == 204
+    assert http.delete("/_lamina/test-events/events/first").status_code == 404
+    http.put("/_lamina/test-events/events/kept", json={"Event": "[]"})
+    lam.delete_function(FunctionName="events")  # its events go with it
+    lam.create_function(FunctionName="events", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return e\n"})})
+    assert http.get("/_lamina/test-events/events").json() == {"TestEvents": []}
+
+
+def test_profiles_api_errors(http, lam):
+    lam.create_function(FunctionName="node-fn", Runtime="nodejs20.x", Handler="index.handler", Role=ROLE,
+                        Code={"ZipFile": make_zip({"index.js": "exports.handler = async () => 1;\n"})})
+    for body, status, code in (
+        ({"FunctionName": "missing"}, 404, "ResourceNotFoundException"),
+        ({"FunctionName": "node-fn"}, 400, "InvalidParameterValueException"),
+        ({"FunctionName": "node-fn", "DurationSeconds": 0}, 400, "InvalidParameterValueException"),
+        ({}, 400, "InvalidParameterValueException"),
+    ):
+        answer = http.post("/_lamina/profiles", json=body)
+        assert (answer.status_code, answer.headers["x-amzn-errortype"]) == (status, code), answer.text
+
+
+def test_health_lists_the_runtimes_this_host_runs(http):
+    health = http.get("/health").json()
+    assert health["runtimes"]["python3.11"] is None
+    assert health["accountId"] == "000000000000" and health["region"] == "us-east-1"
+
+
+def test_duration_percentiles_from_report_lines(http, lam, function):
+    for _ in range(3):
+        lam.invoke(FunctionName=function)
+    deadline = time.monotonic() + 20  # REPORT lines reach the log store in batches, off the hot path
+    while True:
+        answer = http.get(f"/console/functions/{function}/monitor/durations?minutes=15").json()
+        if answer["reports"] >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert answer["reports"] >= 3 and not answer["truncated"]
+    minute = next(iter(answer["minutes"].values()))
+    assert 0 < minute["p50"] <= minute["p99"] and minute["count"] >= 1
+
+
+def test_delete_from_the_function_page(http, lam):
+    lam.create_function(FunctionName="doomed", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return e\n"})})
+    page = http.get("/console/functions/doomed/code").text
+    assert 'name="name" value="doomed"' in page and "Delete function" in page
+    answer = http.post("/console/functions/delete", data={"name": "doomed"})
+    assert answer.status_code == 303 and "Deleted+1+function." in answer.headers["location"]
+    assert "doomed" not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+
+
+def test_forged_cross_site_post_is_refused(http, lam):
+    lam.create_function(FunctionName="guarded", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return e\n"})})
+    answer = http.post("/console/functions/delete", data={"name": "guarded"},
+                       headers={"Origin": "http://evil.example"})
+    assert answer.status_code == 403
+    assert "guarded" in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
