@@ -293,3 +293,17 @@ def test_serve_refuses_a_non_loopback_address_without_auth(tmp_path):
     assert out.returncode == 2
     assert "refusing to serve 0.0.0.0 without authentication" in out.stderr
     assert "--auth none" in out.stderr
+
+
+def test_code_location_is_a_signed_link(secured):
+    lam = client(secured, "lambda")
+    location = lam.get_function(FunctionName="whoami")["Code"]["Location"]
+    assert "X-Lamina-Signature=" in location
+    with urllib.request.urlopen(location, timeout=30) as response:
+        assert response.status == 200 and response.read()[:2] == b"PK"
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(location.replace("X-Lamina-Expires=", "X-Lamina-Expires=9"), timeout=30)
+    assert caught.value.code == 403
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(location.split("?")[0], timeout=30)
+    assert caught.value.code == 403

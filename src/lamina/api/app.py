@@ -93,6 +93,11 @@ def _operation_endpoint(api: Api, candidates: list[tuple[str, dict[str, str]]]) 
     return endpoint
 
 
+def _names_action(query: bytes, body: bytes) -> bool:
+    """Whether a request to `/` names a query-protocol Action (in its query string or form body)."""
+    return any(data.startswith(b"Action=") or b"&Action=" in data for data in (query, body))
+
+
 def build_routes(api: Api) -> list[Route]:
     grouped: dict[tuple[str, str], list[tuple[str, dict[str, str]]]] = {}
     for operation in HANDLERS:
@@ -141,7 +146,7 @@ def create_app(api: Api):
         if "x-amz-target" in request.headers:
             if logs is not None and request.method == "POST":
                 return await logs(request)
-        elif queries is not None:
+        elif queries is not None and _names_action(request.scope["query_string"], await request.body()):
             return await queries(request)
         return responses.rest_json_error(UnknownOperationException(f"Unknown operation: {request.method} /"))
 
