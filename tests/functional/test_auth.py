@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from support import ACCOUNT, REGION, LaminaProcess, free_port, make_zip
+from support import ACCOUNT, REGION, TEST_AUTH, LaminaProcess, free_port, keys_for, make_zip
 
 TRUST_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
@@ -99,13 +99,15 @@ def seed_role_commands(server, tmp_path, name="lambda-ex", **keys):
 # -- with auth off (the default fixture) ----------------------------------------------------------
 
 def test_seed_role_commands_run_verbatim_with_auth_off(lamina, tmp_path):
-    role = seed_role_commands(lamina, tmp_path, key="test", secret="test")
+    key, secret = keys_for(lamina.url)  # any key with auth off (the admin's under LAMINA_TEST_AUTH)
+    role = seed_role_commands(lamina, tmp_path, key=key, secret=secret)
     assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/lambda-ex"
     assert role["AssumeRolePolicyDocument"] == TRUST_POLICY
-    iam = client(lamina, "iam", "test", "test")
+    iam = client(lamina, "iam", key, secret)
     assert iam.list_attached_role_policies(RoleName="lambda-ex")["AttachedPolicies"] == [
         {"PolicyName": "AWSLambdaBasicExecutionRole", "PolicyArn": BASIC}]
-    assert client(lamina, "sts", "test", "test").get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+    caller = f"arn:aws:iam::{ACCOUNT}:user/admin" if TEST_AUTH else f"arn:aws:iam::{ACCOUNT}:root"
+    assert client(lamina, "sts", key, secret).get_caller_identity()["Arn"] == caller
 
 
 # -- with auth on -------------------------------------------------------------------------------
