@@ -309,3 +309,17 @@ def test_code_location_is_a_signed_link(secured):
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(location.split("?")[0], timeout=30)
     assert caught.value.code == 403
+
+
+def test_lamina_cost_signs_its_request(secured, tmp_path):
+    key, secret = admin_key(secured.data_dir)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    env.pop("AWS_SESSION_TOKEN", None)
+    command = [sys.executable, "-m", "lamina.cli", "cost", "--endpoint", secured.url, "--json"]
+    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "functions" in json.loads(out.stdout)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                         env={**env, "AWS_SECRET_ACCESS_KEY": "x" * 40})
+    assert out.returncode == 1 and "answered 403" in out.stderr
