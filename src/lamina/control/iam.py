@@ -12,9 +12,9 @@ lamina.managed_policies.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
-import functools
 import secrets
 import threading
 import time
