@@ -193,6 +193,7 @@ class Server:
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   authenticate=signatures or anonymous_callers(settings.account_id),
                                   verify=signatures.verify if signatures else None, iam=self.iam, sts=self.sts,
+                                  before_body=signatures.before_body if signatures else None,
                                   invoker=self.invoker, logs=self.logs_api,
                                   usage=Usage(self.metrics, self.metric_store)))
 

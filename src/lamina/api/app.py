@@ -61,6 +61,8 @@ class Api:
     sts: Sts | None = None
     # SigV4 verification of one request (None when auth is off), for AWS_IAM function URLs.
     verify: Callable[[RequestView, bytes], object] | None = None
+    # A check before the body is read (with auth: unsigned requests are refused unread).
+    before_body: Callable[[RequestView], None] | None = None
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -160,4 +162,4 @@ def create_app(api: Api):
     # A trailing slash or an empty path parameter is an unknown operation, as on AWS, not a 307.
     app.router.redirect_slashes = False
     dispatch = invoke_api.fast_lane(api.invoker, app) if api.invoker is not None else app
-    return pipeline(api.authenticate, dispatch)
+    return pipeline(api.authenticate, dispatch, api.before_body)

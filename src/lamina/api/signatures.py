@@ -97,6 +97,12 @@ class SigV4:
             return caller
         return self.verify(view, body)
 
+    def before_body(self, view: RequestView) -> None:
+        """Refuse, unread, a request that carries no signature at all and is not let through unsigned."""
+        if (b"authorization" not in view.headers and b"X-Amz-Signature=" not in view.query
+                and not exempt(view) and not self._linked(view)):
+            raise MISSING
+
     def verify(self, view: RequestView, body: bytes) -> Caller:
         """The caller who signed this request; AuthenticationError when it is unsigned or badly signed."""
         headers = _Headers(view.headers)
