@@ -323,3 +323,68 @@ def test_lamina_cost_signs_its_request(secured, tmp_path):
     out = subprocess.run(command, capture_output=True, text=True, timeout=60,
                          env={**env, "AWS_SECRET_ACCESS_KEY": "x" * 40})
     assert out.returncode == 1 and "answered 403" in out.stderr
+
+
+def test_iam_operations_round_trip_through_boto3(secured):
+    iam = client(secured, "iam")
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:Get*",
+                                                              "Resource": "*"}]})
+    iam.create_role(RoleName="rt", Path="/team/", AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+                    Description="round trip", Tags=[{"Key": "k", "Value": "v"}])
+    role = iam.get_role(RoleName="rt")["Role"]
+    assert (role["Arn"], role["Description"], role["Tags"]) == (
+        f"arn:aws:iam::{ACCOUNT}:role/team/rt", "round trip", [{"Key": "k", "Value": "v"}])
+    assert [r["RoleName"] for r in iam.list_roles(PathPrefix="/team/")["Roles"]] == ["rt"]
+    iam.put_role_policy(RoleName="rt", PolicyName="read", PolicyDocument=doc)
+    assert iam.list_role_policies(RoleName="rt")["PolicyNames"] == ["read"]
+    assert iam.get_role_policy(RoleName="rt", PolicyName="read")["PolicyDocument"] == json.loads(doc)
+    trust = {**TRUST_POLICY, "Statement": [{**TRUST_POLICY["Statement"][0], "Sid": "x"}]}
+    iam.update_assume_role_policy(RoleName="rt", PolicyDocument=json.dumps(trust))
+    assert iam.get_role(RoleName="rt")["Role"]["AssumeRolePolicyDocument"] == trust
+    assert error_of(lambda: iam.get_role_policy(RoleName="rt", PolicyName="none")) == (
+        404, "NoSuchEntity", "The role policy with name none cannot be found.")
+    iam.delete_role_policy(RoleName="rt", PolicyName="read")
+    iam.delete_role(RoleName="rt")
+
+    policy = iam.create_policy(PolicyName="rt-policy", PolicyDocument=doc, Description="d")["Policy"]
+    iam.create_policy_version(PolicyArn=policy["Arn"], PolicyDocument=doc, SetAsDefault=True)
+    versions = iam.list_policy_versions(PolicyArn=policy["Arn"])["Versions"]
+    assert [(v["VersionId"], v["IsDefaultVersion"]) for v in versions] == [("v2", True), ("v1", False)]
+    iam.create_user(UserName="carol")
+    iam.attach_user_policy(UserName="carol", PolicyArn=policy["Arn"])
+    assert iam.get_policy(PolicyArn=policy["Arn"])["Policy"]["AttachmentCount"] == 1
+    assert iam.list_attached_user_policies(UserName="carol")["AttachedPolicies"] == [
+        {"PolicyName": "rt-policy", "PolicyArn": policy["Arn"]}]
+    assert error_of(lambda: iam.delete_policy(PolicyArn=policy["Arn"])) == (
+        409, "DeleteConflict", "Cannot delete a policy attached to entities.")
+    iam.put_user_policy(UserName="carol", PolicyName="inline", PolicyDocument=doc)
+    assert iam.list_user_policies(UserName="carol")["PolicyNames"] == ["inline"]
+    key = iam.create_access_key(UserName="carol")["AccessKey"]
+    carol = client(secured, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+    assert carol.get_user()["User"]["UserName"] == "carol"  # the caller's own user
+    assert "carol" in [u["UserName"] for u in iam.list_users()["Users"]]
+    iam.delete_access_key(UserName="carol", AccessKeyId=key["AccessKeyId"])
+    assert error_of(carol.get_user) == (403, "InvalidClientTokenId", INVALID_TOKEN)  # the key is gone at once
+    iam.delete_user_policy(UserName="carol", PolicyName="inline")
+    iam.detach_user_policy(UserName="carol", PolicyArn=policy["Arn"])
+    iam.delete_user(UserName="carol")
+    iam.delete_policy_version(PolicyArn=policy["Arn"], VersionId="v1")
+    iam.delete_policy(PolicyArn=policy["Arn"])
+    assert error_of(lambda: iam.get_policy(PolicyArn=policy["Arn"])) == (
+        404, "NoSuchEntity", f"Policy {policy['Arn']} was not found.")
+
+
+def test_aws_cli_reads_iam_and_sts(secured, tmp_path):
+    client(secured, "iam").create_role(RoleName="listed", AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))
+    code, roles, err = cli(secured, tmp_path, "iam", "list-roles")
+    assert code == 0, err
+    listed = next(r for r in roles["Roles"] if r["RoleName"] == "listed")
+    assert listed["AssumeRolePolicyDocument"] == TRUST_POLICY
+    code, policy, err = cli(secured, tmp_path, "iam", "get-policy-version", "--policy-arn",
+                            "arn:aws:iam::aws:policy/service-role/AWSLambdaRole", "--version-id", "v1")
+    assert code == 0, err
+    assert policy["PolicyVersion"]["Document"]["Statement"][0]["Action"] == ["lambda:InvokeFunction"]
+    code, identity, err = cli(secured, tmp_path, "sts", "get-caller-identity")
+    assert (code, identity["Arn"]) == (0, f"arn:aws:iam::{ACCOUNT}:user/admin"), err
+    code, _, err = cli(secured, tmp_path, "iam", "get-role", "--role-name", "nope")
+    assert code != 0 and "NoSuchEntity" in err and "The role with name nope cannot be found." in err
