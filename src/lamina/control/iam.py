@@ -148,7 +148,8 @@ class Iam:
 
     def list_roles(self, params: dict) -> dict:
         prefix = params.get("PathPrefix", "/")
-        roles = [self._role_shape(r) for r in self.store.all(ROLE) if r["Path"].startswith(prefix)]
+        # As on AWS, listings leave out tags (GetRole shows them).
+        roles = [self._role_shape(dict(r, Tags=[])) for r in self.store.all(ROLE) if r["Path"].startswith(prefix)]
         return _page(roles, params, "Roles")
 
     @_locked
@@ -415,7 +416,7 @@ class Iam:
 
     def list_users(self, params: dict) -> dict:
         prefix = params.get("PathPrefix", "/")
-        return _page([self._user_shape(u) for u in self.store.all(USER) if u["Path"].startswith(prefix)],
+        return _page([self._user_shape(dict(u, Tags=[])) for u in self.store.all(USER) if u["Path"].startswith(prefix)],
                      params, "Users")
 
     @_locked
