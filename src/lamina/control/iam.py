@@ -452,6 +452,17 @@ class Iam:
         self._changed()
         return {}
 
+    @_locked
+    def update_access_key(self, name: str, access_key_id: str, status: str) -> dict:
+        """Active or Inactive: an inactive key signs nothing (refused as unknown) until made active again."""
+        self._entity(USER, name)
+        row = self.store.key(access_key_id)
+        if row is None or row.user_name != name:
+            raise _no_entity(f"The Access Key with id {access_key_id} cannot be found.")
+        self.store.set_key_status(access_key_id, status)
+        self._changed()
+        return {}
+
     def list_access_keys(self, name: str, params: dict) -> dict:
         self._entity(USER, name)
         keys = [{"UserName": name, "AccessKeyId": row.access_key_id, "Status": row.status,
