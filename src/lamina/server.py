@@ -106,6 +106,8 @@ from lamina.url_hosts import function_url
 IMAGE_BACKENDS_PROBLEM = ("lamina's {backend} sandbox backend cannot run container image functions (PackageType "
                           "Image): they need the namespaces or bubblewrap backend.")
 
+CODE_LINK_TTL = 600  # seconds a Code.Location link works, as AWS's presigned S3 URL
+
 
 class Server:
     def __init__(self, settings: Settings) -> None:
@@ -130,7 +132,8 @@ class Server:
         # Identities: IAM entities, STS sessions (sealed by the data dir's master key), the administrator.
         auth_on = settings.auth == "sigv4"
         self.iam = Iam(IamStore(self.database), account_id, changed=lambda: self.sts.keys_changed())
-        self.sts = Sts(self.iam, Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE)), account_id)
+        self.tokens = Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE))
+        self.sts = Sts(self.iam, self.tokens, account_id)
         self.new_admin_key = admin.ensure_admin(self.iam, data_dir / CREDENTIALS_FILE, profile=PROFILE, region=region,
                                                 endpoint=settings.base_url) if auth_on else None
 
@@ -209,7 +212,7 @@ class Server:
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
             provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
-            code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
+            code_url=self._code_url,
             permissions=self.permissions, mappings=self.mappings, function_urls=self.function_urls,
             code_signing=self.code_signing, signing_profiles=self.signing_profiles,
         )
@@ -303,10 +306,11 @@ class Server:
             mappings=lambda: {"byState": self.mappings.counts(), "polling": self.pollers.running()},
             runtimes=lambda: {runtime: self.runtimes.problem(runtime) for runtime in runtime_ids.offered()},
         ).document
-        signatures = SigV4(account_id, self.sts.credentials) if auth_on else None
+        signatures = SigV4(account_id, self.sts.credentials, link_valid=self.tokens.link_valid) if auth_on else None
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   authenticate=signatures or anonymous_callers(settings.account_id),
                                   verify=signatures.verify if signatures else None, iam=self.iam, sts=self.sts,
+                                  before_body=signatures.before_body if signatures else None,
                                   invoker=self.invoker, logs=self.logs_api, authorize=self.authorizer.check,
                                   usage=Usage(self.metrics, self.metric_store), rules=self.rules,
                                   stacks=Stacks(StackStore(self.database)),
@@ -317,6 +321,13 @@ class Server:
                                   profiler=Profiler(resolve=self._profile_target, processes=self.engine.processes),
                                   # The console: pages that act only through this same app's public API.
                                   extra_routes=console_routes(ApiClient(lambda: self.app))))
+
+    def _code_url(self, code_hex: str) -> str:
+        """GetFunction's Code.Location: with auth, a link lamina signed, valid 10 minutes (as AWS's)."""
+        path = CODE_PATH.format(code_hex=code_hex)
+        if self.settings.auth != "sigv4":
+            return self.settings.base_url + path
+        return f"{self.settings.base_url}{path}?{self.tokens.link(path, int(time.time()) + CODE_LINK_TTL)}"
 
     def _renew_credentials(self) -> None:
         """A new credential period began: cached specs are dropped, so the next invoke starts environments

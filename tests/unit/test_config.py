@@ -65,3 +65,13 @@ def test_registry_settings_from_the_environment():
                                   "LAMINA_INSECURE_REGISTRIES": "10.0.0.5:5000, registry.lan"})
     assert settings.registry_credentials == {"reg.example:5000": ("alice", "s3:cret"), "other.example": ("bob", "x")}
     assert settings.insecure_registries == ("10.0.0.5:5000", "registry.lan")
+
+
+def test_auth_and_loopback():
+    from lamina.config import Settings
+
+    assert Settings.from_env({"LAMINA_AUTH": "sigv4"}).auth == "sigv4"
+    assert Settings.from_env({}).auth == ""
+    assert Settings.from_env({"LAMINA_EXECUTION_CREDENTIALS_TTL": "60"}).execution_credentials_ttl == 60.0
+    assert all(Settings(host=host).loopback for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost"))
+    assert not any(Settings(host=host).loopback for host in ("0.0.0.0", "::", "10.0.0.1"))

@@ -1,6 +1,7 @@
 """The ASGI application: the request pipeline in front of the function URL lane, the
 InvokeWithResponseStream and Invoke fast lanes and the routes of every other implemented Lambda
-operation, the Logs endpoint, /system, /health, code downloads, the saved test events
+operation, `/` (the JSON 1.1 endpoints, Logs and EventBridge, by X-Amz-Target; IAM and STS for
+query-protocol requests naming an Action), /system, /health, code downloads, the saved test events
 (/_lamina/test-events), the profiler (/_lamina/profiles) and any extra routes the composition root
 hands in (the console at /console).
 
@@ -88,6 +89,8 @@ class Api:
     test_events: TestEvents | None = None
     profiler: Profiler | None = None
     extra_routes: Sequence[BaseRoute] = ()  # e.g. the console (lamina.console), behind the same pipeline
+    # A check before the body is read (with auth: unsigned requests are refused unread).
+    before_body: Callable[[RequestView], None] | None = None
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -119,6 +122,11 @@ def _operation_endpoint(api: Api, candidates: list[tuple[str, dict[str, str]]]) 
         return responses.json_ok(status, payload)
 
     return endpoint
+
+
+def _names_action(query: bytes, body: bytes) -> bool:
+    """Whether a request to `/` names a query-protocol Action (in its query string or form body)."""
+    return any(data.startswith(b"Action=") or b"&Action=" in data for data in (query, body))
 
 
 def build_routes(api: Api) -> list[Route]:
@@ -191,7 +199,7 @@ def create_app(api: Api):
         if "x-amz-target" in request.headers:
             if request.method == "POST":
                 return await by_target(request)
-        elif queries is not None:
+        elif queries is not None and _names_action(request.scope["query_string"], await request.body()):
             return await queries(request)
         return responses.rest_json_error(UnknownOperationException(f"Unknown operation: {request.method} /"))
 
@@ -220,4 +228,4 @@ def create_app(api: Api):
         dispatch = invoke_stream.lane(api.invoker, invoke_api.fast_lane(api.invoker, app, api.authorize))
         if api.url_serving is not None:  # first: any path on a URL's host belongs to the URL
             dispatch = url_lane.lane(api.url_serving, api.invoker, dispatch)
-    return pipeline(api.authenticate, dispatch)
+    return pipeline(api.authenticate, dispatch, api.before_body)
