@@ -139,7 +139,8 @@ class Server:
         # policies decide each call; without, every caller is the account's root and all is allowed.
         self.authorizer = Authorizer(region=region, account_id=account_id, identity_policies=self.sts.identity_policies,
                                      identity_revision=lambda: self.iam.store.revision,
-                                     resource_policy=self.permissions.policy_for, enforcing=auth_on)
+                                     resource_policy=lambda arn: self.permissions.policy_for(arn)
+                                     or self.sts.trust_policy(arn), enforcing=auth_on)
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,

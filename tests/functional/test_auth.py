@@ -164,6 +164,7 @@ def test_assume_role_credentials_work_everywhere_a_key_does(secured):
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/admin"}, "Action": "sts:AssumeRole"}]}
     arn = iam.create_role(RoleName="operator", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.attach_role_policy(RoleName="operator", PolicyArn="arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess")
     assumed = client(secured, "sts").assume_role(RoleArn=arn, RoleSessionName="alice", DurationSeconds=900)
     creds = assumed["Credentials"]
     assert creds["AccessKeyId"].startswith("ASIA") and creds["SessionToken"]

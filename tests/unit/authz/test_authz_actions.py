@@ -240,3 +240,14 @@ def test_identity_policies_read_once_per_iam_revision():
     revision[0] = 2  # IAM changed: the next check reads the policies again
     assert auth.check(Caller(ME), "lambda", "Invoke", {"FunctionName": "f"}) is None
     assert len(reads) == 2
+
+
+def test_assume_role_weighs_the_trust_policy():
+    role = f"arn:aws:iam::{A}:role/operator"
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ME}, "Action": "sts:AssumeRole"}]})
+    auth = authorizer({}, {role: ("iam-1", trust)})
+    assert auth.check(Caller(ME), "sts", "AssumeRole", {"RoleArn": role}) is None  # trusted by name
+    mallory = f"arn:aws:iam::{A}:user/mallory"
+    denied = auth.check(Caller(mallory), "sts", "AssumeRole", {"RoleArn": role})
+    assert denied.message == f"User: {mallory} is not authorized to perform: sts:AssumeRole on resource: {role}"
