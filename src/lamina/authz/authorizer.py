@@ -76,6 +76,7 @@ class Authorizer:
         self._secure = "true" if secure_transport else "false"
         self._compiled: dict[object, Policy | None] = {}
         self._identity_revision = identity_revision
+        self._time_strings: tuple[int, str, str] = (-1, "", "")
         self._identities: dict[object, tuple[object, list[Policy]]] = {}
         self._lock = threading.Lock()
 
@@ -130,12 +131,21 @@ class Authorizer:
         return self._compile(("resource", arn, revision), document, "any")
 
     # -- context ----------------------------------------------------------------------------------
+    def _times(self) -> tuple[str, str]:
+        """aws:CurrentTime and aws:EpochTime of this second (formatted once per second)."""
+        second = int(self._clock())
+        cached = self._time_strings
+        if cached[0] != second:
+            cached = self._time_strings = (
+                second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second))
+        return cached[1], cached[2]
+
     def _context(self, caller: object, principal: Principal, service: str, operation: str,
                  params: Mapping) -> dict[str, object]:
-        now = self._clock()
+        current, epoch = self._times()
         context: dict[str, object] = {
-            "aws:currenttime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "aws:epochtime": str(int(now)),
+            "aws:currenttime": current,
+            "aws:epochtime": epoch,
             "aws:securetransport": self._secure,
             "aws:requestedregion": GLOBAL_REGION if service in ("iam", "sts") else self._region,
             "aws:principalarn": principal.role_arn or principal.arn,
@@ -196,8 +206,8 @@ class Authorizer:
         Always, when not enforcing."""
         if not self._enforcing:
             return True
-        context: dict[str, object] = {"aws:currenttime": datetime.fromtimestamp(self._clock(), UTC)
-                                      .strftime("%Y-%m-%dT%H:%M:%SZ"), "aws:epochtime": str(int(self._clock()))}
+        current, epoch = self._times()
+        context: dict[str, object] = {"aws:currenttime": current, "aws:epochtime": epoch}
         if source_arn is not None:
             context["aws:sourcearn"] = source_arn
         if source_account is not None:
