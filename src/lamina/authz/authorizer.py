@@ -7,7 +7,8 @@ aws:userid and the lambda:* keys of the operation), and evaluates the caller's i
 with the resource policy of the ARN addressed; it returns None when allowed, else a `Denial`
 whose message is AWS's text. The account's root (the admin key, and every caller of an
 unauthenticated deployment) is allowed everything without evaluation. `may_invoke` answers for a
-service principal (events.amazonaws.com, s3.amazonaws.com), which only a resource policy can allow.
+service principal (events.amazonaws.com, s3.amazonaws.com) and `may_invoke_url` for an unsigned
+caller of a public (AuthType NONE) function URL: only a resource policy can allow those.
 
 Collaborators are callables: `identity_policies(caller)` → the caller's identity policy
 documents (text or dict), `identity_revision()` (optional) → a value that changes whenever any
@@ -215,6 +216,24 @@ class Authorizer:
         principal = Principal(arn=service_principal, account=None, service=service_principal)
         request = Request(principal, "lambda:InvokeFunction", function_arn, self._account, context)
         return evaluate(request, (), self._resource(function_arn)).allowed
+
+    def may_invoke_url(self, function_arn: str, auth_type: str = "NONE", source_ip: str | None = None) -> bool:
+        """Whether an unsigned caller may invoke a function URL (AuthType NONE): AWS requires the
+        function's (or alias's) resource policy to allow lambda:InvokeFunctionUrl to `*`, usually
+        with lambda:FunctionUrlAuthType NONE. Always, when not enforcing."""
+        if not self._enforcing:
+            return True
+        current, epoch = self._times()
+        context: dict[str, object] = {"aws:currenttime": current, "aws:epochtime": epoch,
+                                      "lambda:functionurlauthtype": auth_type,
+                                      "lambda:invokedviafunctionurl": "true"}
+        if source_ip:
+            context["aws:sourceip"] = source_ip
+        request = Request(ANONYMOUS, "lambda:InvokeFunctionUrl", function_arn, self._account, context)
+        return evaluate(request, (), self._resource(function_arn)).allowed
+
+
+ANONYMOUS = Principal(arn="anonymous", account=None)
 
 
 def _lambda_keys(operation: str, params: Mapping, region: str, account: str) -> dict[str, object]:

@@ -7,8 +7,8 @@
    caller's *account* only delegates to the account's identity policies;
 3. another account: both sides must allow (the resource policy naming the caller, or its
    account, and the caller's identity policies in its own account);
-4. a service principal (events.amazonaws.com ...) has no identity policies: only the resource
-   policy can allow it;
+4. a service principal (events.amazonaws.com ...) and an anonymous caller (a public function URL)
+   have no identity policies: only the resource policy can allow them (naming them, or `*`);
 5. anything else is an implicit deny.
 An account's root user is allowed everything its identity policies could grant. SCPs, permission
 boundaries and session policies are not modelled (they only restrict). Imports lamina.authz only.
@@ -152,7 +152,7 @@ def evaluate(request: Request, identity_policies: Sequence[Policy], resource_pol
                 return Decision(False, EXPLICIT_DENY_RESOURCE)
             resource_direct = resource_direct or hit == DIRECT
             resource_account = resource_account or hit == ACCOUNT
-    if principal.service is not None:
+    if principal.service is not None or principal.account is None:  # a service, or an anonymous caller
         return Decision(True, ALLOWED) if resource_direct else Decision(False, NO_RESOURCE_ALLOW)
     if principal.account == request.resource_account:
         if identity_allow or resource_direct:

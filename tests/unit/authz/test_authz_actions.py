@@ -251,3 +251,16 @@ def test_assume_role_weighs_the_trust_policy():
     mallory = f"arn:aws:iam::{A}:user/mallory"
     denied = auth.check(Caller(mallory), "sts", "AssumeRole", {"RoleArn": role})
     assert denied.message == f"User: {mallory} is not authorized to perform: sts:AssumeRole on resource: {role}"
+
+
+def test_may_invoke_url_needs_the_public_statement():
+    public = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "url", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunctionUrl", "Resource": FN,
+        "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}]}
+    account_only = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": A}, "Action": "lambda:InvokeFunctionUrl", "Resource": FN}]}
+    assert authorizer({}, {FN: ("r", public)}).may_invoke_url(FN, "NONE")
+    assert not authorizer({}, {FN: ("r", public)}).may_invoke_url(FN, "AWS_IAM")
+    assert not authorizer({}, {FN: ("r", account_only)}).may_invoke_url(FN, "NONE")
+    assert not authorizer({}, {}).may_invoke_url(FN, "NONE")
+    assert Authorizer(region=R, account_id=A, enforcing=False).may_invoke_url(FN, "NONE")

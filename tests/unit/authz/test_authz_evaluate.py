@@ -26,6 +26,7 @@ BOB = Principal(f"arn:aws:iam::{B}:user/bob", B)
 B_ROOT = Principal(f"arn:aws:iam::{B}:root", B)
 EVENTS = Principal("events.amazonaws.com", None, service="events.amazonaws.com")
 S3 = Principal("s3.amazonaws.com", None, service="s3.amazonaws.com")
+ANON = Principal("anonymous", None)
 
 
 def identity(*statements, version="2012-10-17"):
@@ -176,6 +177,16 @@ CASES = [
      [], resource(grant({"Service": "s3.amazonaws.com"},
                         Condition={"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::bucket"}})), NO_RESOURCE_ALLOW),
     ("service by star principal", EVENTS, "lambda:InvokeFunction", FN, {}, [], resource(grant("*")), ALLOWED),
+    ("anonymous, no policy", ANON, "lambda:InvokeFunctionUrl", FN, {}, [], None, NO_RESOURCE_ALLOW),
+    ("anonymous, public grant", ANON, "lambda:InvokeFunctionUrl", FN, {"lambda:functionurlauthtype": "NONE"}, [],
+     resource(grant("*", "lambda:InvokeFunctionUrl",
+                    Condition={"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}})), ALLOWED),
+    ("anonymous, AWS star grant", ANON, "lambda:InvokeFunctionUrl", FN, {}, [],
+     resource(grant({"AWS": "*"}, "lambda:InvokeFunctionUrl")), ALLOWED),
+    ("anonymous, grant to an account", ANON, "lambda:InvokeFunctionUrl", FN, {}, [],
+     resource(grant({"AWS": A}, "lambda:InvokeFunctionUrl")), NO_RESOURCE_ALLOW),
+    ("anonymous, grant of another action", ANON, "lambda:InvokeFunctionUrl", FN, {}, [], resource(grant("*")),
+     NO_RESOURCE_ALLOW),
     ("service not by an account grant", EVENTS, "lambda:InvokeFunction", FN, {}, [], resource(grant({"AWS": A})),
      NO_RESOURCE_ALLOW),
 ]
