@@ -23,6 +23,7 @@ Imports lamina.authz only.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,14 +31,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lamina.authz import actions, denial
-from lamina.authz.document import Policy, PolicyError, parse_policy
+from lamina.authz.document import Policy, PolicyError, Statement, parse_policy
 from lamina.authz.evaluate import ALLOWED, Principal, Request, evaluate
 
+log = logging.getLogger("lamina.authz")
 CACHED_POLICIES = 2048
 GLOBAL_REGION = "us-east-1"  # IAM and STS sign and answer in us-east-1
 
 IdentityPolicies = Callable[[object], Sequence[str | dict]]
 ResourcePolicy = Callable[[str], tuple[str, str | dict] | None]
+
+
+DENY_ALL = Policy(version="2012-10-17", statements=(Statement(effect="Deny", actions=("*",), resources=("*",),
+                                                               principal={"*": ("*",)}),))
 
 
 @dataclass(frozen=True)
@@ -88,8 +94,11 @@ class Authorizer:
             return policy  # type: ignore[return-value]
         try:
             policy = parse_policy(document, kind)
-        except PolicyError:
-            policy = None  # a stored document IAM would refuse grants nothing
+        except PolicyError as error:
+            # A stored document the evaluator cannot read must not lose its Deny statements: it
+            # denies everything (fail closed) until it is replaced.
+            log.warning("a stored policy document cannot be evaluated (%s); it denies every request", error.reason)
+            policy = DENY_ALL
         with self._lock:
             if len(self._compiled) >= CACHED_POLICIES:
                 self._compiled.clear()

@@ -264,3 +264,10 @@ def test_may_invoke_url_needs_the_public_statement():
     assert not authorizer({}, {FN: ("r", account_only)}).may_invoke_url(FN, "NONE")
     assert not authorizer({}, {}).may_invoke_url(FN, "NONE")
     assert Authorizer(region=R, account_id=A, enforcing=False).may_invoke_url(FN, "NONE")
+
+
+def test_a_policy_the_evaluator_cannot_read_fails_closed():
+    unreadable = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "lambda:*", "Resource": "*", "Condition": {"StringSorta": {"a": "b"}}}]})
+    denied = authorizer({ME: [ALLOW_INVOKE, unreadable]}).check(Caller(ME), "lambda", "Invoke", {"FunctionName": "f"})
+    assert denied is not None and denied.reason == "explicit deny in an identity-based policy"
