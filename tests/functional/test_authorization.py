@@ -218,3 +218,12 @@ def test_execution_role_credentials_are_authorized_by_the_role(admin, world):
     iam.attach_role_policy(RoleName="chain-role", PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaRole")
     second = json.loads(lam.invoke(FunctionName="chain", Payload=b"{}")["Payload"].read())
     assert second == {"ok": '"hi"'}  # without redeploying
+
+
+def test_iam_refuses_a_policy_the_evaluator_could_not_apply(admin, world):
+    iam = admin.client("iam")
+    iam.create_user(UserName="odd")
+    response = denied(iam.put_user_policy, UserName="odd", PolicyName="p", PolicyDocument=policy({
+        "Effect": "Deny", "Action": "lambda:*", "Resource": "*", "Condition": {"StringSorta": {"aws:username": "x"}}}))
+    assert response["Error"]["Code"] == "MalformedPolicyDocument"
+    assert response["Error"]["Message"] == "Syntax errors in policy."
