@@ -104,9 +104,18 @@ def _aws_principal(value: str, principal: Principal) -> str | None:
         value = f"arn:aws:iam::{value}:root"
     if principal.account is not None and value == f"arn:aws:iam::{principal.account}:root":
         return DIRECT if principal.is_root else ACCOUNT
-    if value == principal.arn or (principal.role_arn is not None and value == principal.role_arn):
+    if value == principal.arn or (principal.role_arn is not None and _same_role(value, principal.role_arn)):
         return DIRECT
     return None
+
+
+def _same_role(value: str, role_arn: str) -> bool:
+    """Whether a role ARN names the session's role: role names are unique in an account whatever
+    their path, and a session ARN drops the path (so `role_arn` may lack it)."""
+    if value == role_arn:
+        return True
+    account_prefix = role_arn.split(":role/", 1)[0] + ":role/"
+    return value.startswith(account_prefix) and value.rsplit("/", 1)[-1] == role_arn.rsplit("/", 1)[-1]
 
 
 def principal_match(names: dict[str, tuple[str, ...]], principal: Principal) -> str | None:
