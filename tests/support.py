@@ -20,6 +20,18 @@ from botocore.config import Config
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
+# LAMINA_TEST_AUTH=sigv4 runs every test server with --auth sigv4 and signs the test clients' requests
+# with its administrator key (the role ROLE is created for them), so the suite's conformance tests
+# also check lamina with authentication on.
+TEST_AUTH = os.environ.get("LAMINA_TEST_AUTH", "")
+_KEYS: dict[str, tuple[str, str]] = {}  # server URL -> its administrator key
+LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def keys_for(url: str) -> tuple[str, str]:
+    """The access key to sign requests to `url` with (any key when auth is off)."""
+    return _KEYS.get(url, ("test", "test"))
 
 
 def make_zip(files: dict[str, str | bytes]) -> bytes:
@@ -47,6 +59,8 @@ class LaminaProcess:
         self.data_dir = data_dir
         self.port = free_port()
         self.env = {**os.environ, **(env or {})}
+        if TEST_AUTH:
+            self.env.setdefault("LAMINA_AUTH", TEST_AUTH)
         self.proc: subprocess.Popen | None = None
         self.output = data_dir.parent / f"lamina-{self.port}.log"
 
@@ -69,10 +83,26 @@ class LaminaProcess:
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=1) as response:
                     if response.status == 200:
+                        self._authenticated()
                         return self
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"lamina did not become healthy:\n{self.output.read_text()}")
+
+    def _authenticated(self) -> None:
+        """With auth on: remember the administrator key and make sure ROLE exists for Lambda."""
+        if self.env.get("LAMINA_AUTH") != "sigv4":
+            return
+        import configparser
+
+        profile = configparser.ConfigParser()
+        profile.read(self.data_dir / "credentials")
+        _KEYS[self.url] = (profile["lamina"]["aws_access_key_id"], profile["lamina"]["aws_secret_access_key"])
+        iam = client_for(self.url, "iam")
+        try:
+            iam.create_role(RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=LAMBDA_TRUST)
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
 
     def health(self) -> dict:
         with urllib.request.urlopen(self.url + "/health", timeout=5) as response:
@@ -92,7 +122,8 @@ class LaminaProcess:
 
 
 def client_for(url: str, service: str = "lambda"):
+    key, secret = keys_for(url)
     return boto3.client(
-        service, endpoint_url=url, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test",
+        service, endpoint_url=url, region_name=REGION, aws_access_key_id=key, aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 0}, read_timeout=120),
     )

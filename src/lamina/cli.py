@@ -308,10 +308,26 @@ def cost_table(report: dict) -> Table:
     return table
 
 
+def _signed_get(url: str) -> urllib.request.Request:
+    """A GET of one of lamina's own routes, signed (SigV4) with the caller's AWS credentials when
+    boto3 finds some, so it also works against `lamina serve --auth sigv4`."""
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    credentials = boto3.session.Session().get_credentials()
+    if credentials is None:
+        return urllib.request.Request(url)
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(credentials.get_frozen_credentials(), "lambda", os.environ.get("AWS_REGION")
+              or os.environ.get("AWS_DEFAULT_REGION") or DEFAULTS.region).add_auth(request)
+    return urllib.request.Request(url, headers=dict(request.headers))
+
+
 def cost(args: argparse.Namespace) -> int:
     url = _endpoint(args) + "/system/cost" + (f"?minutes={args.minutes}" if args.minutes else "")
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(_signed_get(url), timeout=30) as response:
             report = json.loads(response.read())
     except urllib.error.HTTPError as error:
         _say(f"{url} answered {error.code}: {error.read().decode(errors='replace')}", "red")

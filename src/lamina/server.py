@@ -70,6 +70,8 @@ from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
 from lamina.tokens import Tokens
 
+CODE_LINK_TTL = 600  # seconds a Code.Location link works, as AWS's presigned S3 URL
+
 
 class Server:
     def __init__(self, settings: Settings) -> None:
@@ -94,7 +96,8 @@ class Server:
         # Identities: IAM entities, STS sessions (sealed by the data dir's master key), the administrator.
         auth_on = settings.auth == "sigv4"
         self.iam = Iam(IamStore(self.database), account_id, changed=lambda: self.sts.keys_changed())
-        self.sts = Sts(self.iam, Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE)), account_id)
+        self.tokens = Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE))
+        self.sts = Sts(self.iam, self.tokens, account_id)
         self.new_admin_key = admin.ensure_admin(self.iam, data_dir / CREDENTIALS_FILE, profile=PROFILE, region=region,
                                                 endpoint=settings.base_url) if auth_on else None
         self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id,
@@ -146,7 +149,7 @@ class Server:
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
             provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
-            code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
+            code_url=self._code_url,
             permissions=self.permissions,
         )
 
@@ -202,12 +205,20 @@ class Server:
             auth_warning=("lamina serves a non-loopback address without authentication (--auth none): anyone who "
                           "reaches it can run code" if settings.auth == "none" and not settings.loopback else None),
         ).document
-        signatures = SigV4(account_id, self.sts.credentials) if auth_on else None
+        signatures = SigV4(account_id, self.sts.credentials, link_valid=self.tokens.link_valid) if auth_on else None
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   authenticate=signatures or anonymous_callers(settings.account_id),
                                   verify=signatures.verify if signatures else None, iam=self.iam, sts=self.sts,
+                                  before_body=signatures.before_body if signatures else None,
                                   invoker=self.invoker, logs=self.logs_api, authorize=self.authorizer.check,
                                   usage=Usage(self.metrics, self.metric_store)))
+
+    def _code_url(self, code_hex: str) -> str:
+        """GetFunction's Code.Location: with auth, a link lamina signed, valid 10 minutes (as AWS's)."""
+        path = CODE_PATH.format(code_hex=code_hex)
+        if self.settings.auth != "sigv4":
+            return self.settings.base_url + path
+        return f"{self.settings.base_url}{path}?{self.tokens.link(path, int(time.time()) + CODE_LINK_TTL)}"
 
     def _renew_credentials(self) -> None:
         """A new credential period began: cached specs are dropped, so the next invoke starts environments

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import REGION, LaminaProcess, client_for
+from support import REGION, LaminaProcess, client_for, keys_for
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,8 @@ def aws_cli(lamina, tmp_path):
     """Run the real aws CLI against the server; returns (exit code, parsed JSON or text, stderr)."""
     executable = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
     assert executable, "the aws CLI is installed with the dev dependencies (awscli)"
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+    key, secret = keys_for(lamina.url)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
            "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(tmp_path / "none"),
            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_MAX_ATTEMPTS": "1"}
 

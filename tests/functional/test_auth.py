@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from support import ACCOUNT, REGION, LaminaProcess, free_port, make_zip
+from support import ACCOUNT, REGION, TEST_AUTH, LaminaProcess, free_port, keys_for, make_zip
 
 TRUST_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
@@ -99,13 +99,15 @@ def seed_role_commands(server, tmp_path, name="lambda-ex", **keys):
 # -- with auth off (the default fixture) ----------------------------------------------------------
 
 def test_seed_role_commands_run_verbatim_with_auth_off(lamina, tmp_path):
-    role = seed_role_commands(lamina, tmp_path, key="test", secret="test")
+    key, secret = keys_for(lamina.url)  # any key with auth off (the admin's under LAMINA_TEST_AUTH)
+    role = seed_role_commands(lamina, tmp_path, key=key, secret=secret)
     assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/lambda-ex"
     assert role["AssumeRolePolicyDocument"] == TRUST_POLICY
-    iam = client(lamina, "iam", "test", "test")
+    iam = client(lamina, "iam", key, secret)
     assert iam.list_attached_role_policies(RoleName="lambda-ex")["AttachedPolicies"] == [
         {"PolicyName": "AWSLambdaBasicExecutionRole", "PolicyArn": BASIC}]
-    assert client(lamina, "sts", "test", "test").get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+    caller = f"arn:aws:iam::{ACCOUNT}:user/admin" if TEST_AUTH else f"arn:aws:iam::{ACCOUNT}:root"
+    assert client(lamina, "sts", key, secret).get_caller_identity()["Arn"] == caller
 
 
 # -- with auth on -------------------------------------------------------------------------------
@@ -294,3 +296,101 @@ def test_serve_refuses_a_non_loopback_address_without_auth(tmp_path):
     assert out.returncode == 2
     assert "refusing to serve 0.0.0.0 without authentication" in out.stderr
     assert "--auth none" in out.stderr
+
+
+def test_code_location_is_a_signed_link(secured):
+    lam = client(secured, "lambda")
+    location = lam.get_function(FunctionName="whoami")["Code"]["Location"]
+    assert "X-Lamina-Signature=" in location
+    with urllib.request.urlopen(location, timeout=30) as response:
+        assert response.status == 200 and response.read()[:2] == b"PK"
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(location.replace("X-Lamina-Expires=", "X-Lamina-Expires=9"), timeout=30)
+    assert caught.value.code == 403
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(location.split("?")[0], timeout=30)
+    assert caught.value.code == 403
+
+
+def test_lamina_cost_signs_its_request(secured, tmp_path):
+    key, secret = admin_key(secured.data_dir)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    env.pop("AWS_SESSION_TOKEN", None)
+    command = [sys.executable, "-m", "lamina.cli", "cost", "--endpoint", secured.url, "--json"]
+    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "functions" in json.loads(out.stdout)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                         env={**env, "AWS_SECRET_ACCESS_KEY": "x" * 40})
+    assert out.returncode == 1 and "answered 403" in out.stderr
+
+
+def test_iam_operations_round_trip_through_boto3(secured):
+    iam = client(secured, "iam")
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:Get*",
+                                                              "Resource": "*"}]})
+    iam.create_role(RoleName="rt", Path="/team/", AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+                    Description="round trip", Tags=[{"Key": "k", "Value": "v"}])
+    role = iam.get_role(RoleName="rt")["Role"]
+    assert (role["Arn"], role["Description"], role["Tags"]) == (
+        f"arn:aws:iam::{ACCOUNT}:role/team/rt", "round trip", [{"Key": "k", "Value": "v"}])
+    assert [r["RoleName"] for r in iam.list_roles(PathPrefix="/team/")["Roles"]] == ["rt"]
+    iam.put_role_policy(RoleName="rt", PolicyName="read", PolicyDocument=doc)
+    assert iam.list_role_policies(RoleName="rt")["PolicyNames"] == ["read"]
+    assert iam.get_role_policy(RoleName="rt", PolicyName="read")["PolicyDocument"] == json.loads(doc)
+    trust = {**TRUST_POLICY, "Statement": [{**TRUST_POLICY["Statement"][0], "Sid": "x"}]}
+    iam.update_assume_role_policy(RoleName="rt", PolicyDocument=json.dumps(trust))
+    assert iam.get_role(RoleName="rt")["Role"]["AssumeRolePolicyDocument"] == trust
+    assert error_of(lambda: iam.get_role_policy(RoleName="rt", PolicyName="none")) == (
+        404, "NoSuchEntity", "The role policy with name none cannot be found.")
+    iam.delete_role_policy(RoleName="rt", PolicyName="read")
+    iam.delete_role(RoleName="rt")
+
+    policy = iam.create_policy(PolicyName="rt-policy", PolicyDocument=doc, Description="d")["Policy"]
+    iam.create_policy_version(PolicyArn=policy["Arn"], PolicyDocument=doc, SetAsDefault=True)
+    versions = iam.list_policy_versions(PolicyArn=policy["Arn"])["Versions"]
+    assert [(v["VersionId"], v["IsDefaultVersion"]) for v in versions] == [("v2", True), ("v1", False)]
+    iam.create_user(UserName="carol")
+    iam.attach_user_policy(UserName="carol", PolicyArn=policy["Arn"])
+    assert iam.get_policy(PolicyArn=policy["Arn"])["Policy"]["AttachmentCount"] == 1
+    assert iam.list_attached_user_policies(UserName="carol")["AttachedPolicies"] == [
+        {"PolicyName": "rt-policy", "PolicyArn": policy["Arn"]}]
+    assert error_of(lambda: iam.delete_policy(PolicyArn=policy["Arn"])) == (
+        409, "DeleteConflict", "Cannot delete a policy attached to entities.")
+    iam.put_user_policy(UserName="carol", PolicyName="inline", PolicyDocument=doc)
+    assert iam.list_user_policies(UserName="carol")["PolicyNames"] == ["inline"]
+    # Reading oneself is an authorized call like any other (aws:username names the caller).
+    iam.put_user_policy(UserName="carol", PolicyName="self", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetUser",
+                                                "Resource": "arn:aws:iam::*:user/${aws:username}"}]}))
+    key = iam.create_access_key(UserName="carol")["AccessKey"]
+    carol = client(secured, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+    assert carol.get_user()["User"]["UserName"] == "carol"  # the caller's own user
+    assert "carol" in [u["UserName"] for u in iam.list_users()["Users"]]
+    iam.delete_access_key(UserName="carol", AccessKeyId=key["AccessKeyId"])
+    assert error_of(carol.get_user) == (403, "InvalidClientTokenId", INVALID_TOKEN)  # the key is gone at once
+    iam.delete_user_policy(UserName="carol", PolicyName="inline")
+    iam.delete_user_policy(UserName="carol", PolicyName="self")
+    iam.detach_user_policy(UserName="carol", PolicyArn=policy["Arn"])
+    iam.delete_user(UserName="carol")
+    iam.delete_policy_version(PolicyArn=policy["Arn"], VersionId="v1")
+    iam.delete_policy(PolicyArn=policy["Arn"])
+    assert error_of(lambda: iam.get_policy(PolicyArn=policy["Arn"])) == (
+        404, "NoSuchEntity", f"Policy {policy['Arn']} was not found.")
+
+
+def test_aws_cli_reads_iam_and_sts(secured, tmp_path):
+    client(secured, "iam").create_role(RoleName="listed", AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))
+    code, roles, err = cli(secured, tmp_path, "iam", "list-roles")
+    assert code == 0, err
+    listed = next(r for r in roles["Roles"] if r["RoleName"] == "listed")
+    assert listed["AssumeRolePolicyDocument"] == TRUST_POLICY
+    code, policy, err = cli(secured, tmp_path, "iam", "get-policy-version", "--policy-arn",
+                            "arn:aws:iam::aws:policy/service-role/AWSLambdaRole", "--version-id", "v1")
+    assert code == 0, err
+    assert policy["PolicyVersion"]["Document"]["Statement"][0]["Action"] == ["lambda:InvokeFunction"]
+    code, identity, err = cli(secured, tmp_path, "sts", "get-caller-identity")
+    assert (code, identity["Arn"]) == (0, f"arn:aws:iam::{ACCOUNT}:user/admin"), err
+    code, _, err = cli(secured, tmp_path, "iam", "get-role", "--role-name", "nope")
+    assert code != 0 and "NoSuchEntity" in err and "The role with name nope cannot be found." in err

@@ -40,3 +40,13 @@ def test_overrides_win_and_none_means_not_given():
 
 def test_the_default_stop_grace_is_at_most_ten_seconds():
     assert 0 < Settings().stop_grace <= 10
+
+
+def test_auth_and_loopback():
+    from lamina.config import Settings
+
+    assert Settings.from_env({"LAMINA_AUTH": "sigv4"}).auth == "sigv4"
+    assert Settings.from_env({}).auth == ""
+    assert Settings.from_env({"LAMINA_EXECUTION_CREDENTIALS_TTL": "60"}).execution_credentials_ttl == 60.0
+    assert all(Settings(host=host).loopback for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost"))
+    assert not any(Settings(host=host).loopback for host in ("0.0.0.0", "::", "10.0.0.1"))

@@ -15,3 +15,11 @@ def test_document():
         "auth": {"mode": "off"},
         "counts": {"functions": 3, "codeBytes": 4096, "environments": 2, "busy": 1, "queuedEvents": 7},
     }
+
+
+def test_an_unauthenticated_public_address_is_flagged():
+    health = Health(data_dir="/data", endpoint="http://0.0.0.0:9001", backend="process", not_enforced=lambda: [],
+                    usage=lambda: (0, 0), engine_stats=lambda: {}, queued_events=lambda: 0, auth="none",
+                    auth_warning="lamina serves a non-loopback address without authentication")
+    assert health.document()["auth"] == {"mode": "none",
+                                         "warning": "lamina serves a non-loopback address without authentication"}

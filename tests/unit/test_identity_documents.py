@@ -109,3 +109,13 @@ def test_tokens_round_trip_and_refuse_forgeries():
             tokens.open(forged)
     with pytest.raises(TokenError):  # another master key
         Tokens(b"j" * 32).open(token)
+
+
+def test_links_work_until_they_expire_and_only_for_their_path():
+    tokens = Tokens(b"k" * 32)
+    query = tokens.link("/_lamina/code/ab.zip", 1000)
+    assert tokens.link_valid("/_lamina/code/ab.zip", query, 999)
+    assert not tokens.link_valid("/_lamina/code/ab.zip", query, 1001)
+    assert not tokens.link_valid("/_lamina/code/cd.zip", query, 999)
+    assert not tokens.link_valid("/_lamina/code/ab.zip", query.replace("1000", "2000"), 999)
+    assert not tokens.link_valid("/_lamina/code/ab.zip", "", 0)

@@ -63,6 +63,8 @@ class Api:
     sts: Sts | None = None
     # SigV4 verification of one request (None when auth is off), for AWS_IAM function URLs.
     verify: Callable[[RequestView, bytes], object] | None = None
+    # A check before the body is read (with auth: unsigned requests are refused unread).
+    before_body: Callable[[RequestView], None] | None = None
     authorize: authorization.Authorize = authorization.allow_all  # may the caller make the call?
 
 
@@ -95,6 +97,11 @@ def _operation_endpoint(api: Api, candidates: list[tuple[str, dict[str, str]]]) 
         return responses.json_ok(status, payload)
 
     return endpoint
+
+
+def _names_action(query: bytes, body: bytes) -> bool:
+    """Whether a request to `/` names a query-protocol Action (in its query string or form body)."""
+    return any(data.startswith(b"Action=") or b"&Action=" in data for data in (query, body))
 
 
 def build_routes(api: Api) -> list[Route]:
@@ -146,7 +153,7 @@ def create_app(api: Api):
         if "x-amz-target" in request.headers:
             if logs is not None and request.method == "POST":
                 return await logs(request)
-        elif queries is not None:
+        elif queries is not None and _names_action(request.scope["query_string"], await request.body()):
             return await queries(request)
         return responses.rest_json_error(UnknownOperationException(f"Unknown operation: {request.method} /"))
 
@@ -160,4 +167,4 @@ def create_app(api: Api):
     # A trailing slash or an empty path parameter is an unknown operation, as on AWS, not a 307.
     app.router.redirect_slashes = False
     dispatch = invoke_api.fast_lane(api.invoker, app, api.authorize) if api.invoker is not None else app
-    return pipeline(api.authenticate, dispatch)
+    return pipeline(api.authenticate, dispatch, api.before_body)

@@ -86,8 +86,10 @@ def refusal(view: RequestView, error: LambdaError, data: bytes = b"") -> respons
     return responses.rest_json_error(error)
 
 
-def pipeline(authenticate: Authenticate, dispatch):
-    """An ASGI app resolving each HTTP request's caller, then handing the request to `dispatch`."""
+def pipeline(authenticate: Authenticate, dispatch, before_body: Callable[[RequestView], None] | None = None):
+    """An ASGI app resolving each HTTP request's caller, then handing the request to `dispatch`.
+    `before_body` may refuse a request before its body is read (with auth: one that carries no
+    signature at all, so an anonymous client cannot make lamina read a 70 MB upload)."""
 
     async def lamina(scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -97,6 +99,11 @@ def pipeline(authenticate: Authenticate, dispatch):
         size = body.declared_size(view.headers)
         if size is not None and size > cap.size:  # refused unread
             return await refusal(view, cap.refusal()).send(send)
+        if before_body is not None:
+            try:
+                before_body(view)
+            except LambdaError as error:
+                return await refusal(view, error).send(send)
         try:
             data = await body.read(receive, cap)
         except body.Disconnected:

@@ -4,7 +4,8 @@ stands for (`credentials(access_key_id, session_token)`, lamina.control.sts).
 
 Let through unsigned (as anonymous, unauthenticated callers): `GET /health`, function URL requests
 (Host `*.lambda-url.*` or path `/lambda-url/…`: their handler decides by AuthType and calls `verify`
-for AWS_IAM URLs) and the console's static pages (`/console`). The clock window is per service
+for AWS_IAM URLs), the console's static pages (`/console`) and code downloads whose link lamina
+signed (`link_valid`: GetFunction's Code.Location, like AWS's presigned S3 URL). The clock window is per service
 (reference 4.13): 5 minutes for Lambda and the JSON services, 15 for IAM and STS. Failures become
 AuthenticationError with AWS's codes per protocol (the pipeline writes them). Signing keys are cached
 by lamina.sigv4; callers per (key, source IP), so a warm request builds no objects.
@@ -27,6 +28,7 @@ from lamina.identity import Caller, anonymous
 
 SKEW = {"iam": 900, "sts": 900}  # seconds
 DEFAULT_SKEW = 300
+CODE_PREFIX = "/_lamina/code/"
 CACHED_CALLERS = 4096
 # SignatureError kind → (rest-json / JSON 1.1 code, query code, status)
 _CODES = {
@@ -72,15 +74,21 @@ class SigV4:
     """`authenticate(view, body) -> Caller` for the pipeline, and `verify` for AWS_IAM function URLs."""
 
     def __init__(self, account_id: str, credentials: Credentials,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 link_valid: Callable[[str, str, float], bool] | None = None) -> None:
+        self._link_valid = link_valid
         self._account_id = account_id
         self._credentials = credentials
         self._clock = clock
         self._callers: dict[tuple[Caller, str | None], Caller] = {}
         self._anonymous: dict[str | None, Caller] = {}
 
+    def _linked(self, view: RequestView) -> bool:
+        return (self._link_valid is not None and view.method == "GET" and view.path.startswith(CODE_PREFIX)
+                and self._link_valid(view.path, view.query.decode("latin-1"), self._clock()))
+
     def __call__(self, view: RequestView, body: bytes) -> Caller:
-        if exempt(view):
+        if exempt(view) or self._linked(view):
             caller = self._anonymous.get(view.source_ip)
             if caller is None:
                 if len(self._anonymous) >= CACHED_CALLERS:
@@ -88,6 +96,12 @@ class SigV4:
                 caller = self._anonymous[view.source_ip] = anonymous(self._account_id, view.source_ip)
             return caller
         return self.verify(view, body)
+
+    def before_body(self, view: RequestView) -> None:
+        """Refuse, unread, a request that carries no signature at all and is not let through unsigned."""
+        if (b"authorization" not in view.headers and b"X-Amz-Signature=" not in view.query
+                and not exempt(view) and not self._linked(view)):
+            raise MISSING
 
     def verify(self, view: RequestView, body: bytes) -> Caller:
         """The caller who signed this request; AuthenticationError when it is unsigned or badly signed."""

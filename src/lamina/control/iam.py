@@ -12,9 +12,11 @@ lamina.managed_policies.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable
 
@@ -77,8 +79,18 @@ def _stable_id(prefix: str, seed: str) -> str:
     return prefix + "".join("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[b % 32] for b in digest[:17])
 
 
+def _locked(method):
+    """A change is a read-modify-write of an entity's document: one at a time."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 class Iam:
     def __init__(self, store: IamStore, account_id: str, changed: Callable[[], None] = lambda: None) -> None:
+        self._lock = threading.RLock()
         self.store = store
         self.account_id = account_id
         self._changed = changed
@@ -144,6 +156,7 @@ class Iam:
         roles = [self._role_shape(r) for r in self.store.all(ROLE) if r["Path"].startswith(prefix)]
         return _page(roles, params, "Roles")
 
+    @_locked
     def delete_role(self, params: dict) -> dict:
         data = self._entity(ROLE, params["RoleName"])
         if data["Attached"]:
@@ -153,6 +166,7 @@ class Iam:
         self.store.delete(ROLE, params["RoleName"])
         return {}
 
+    @_locked
     def update_assume_role_policy(self, params: dict) -> dict:
         data = self._entity(ROLE, params["RoleName"])
         data["AssumeRolePolicyDocument"] = _document(params["PolicyDocument"], trust_policy, TRUST_POLICY_LIMIT,
@@ -233,6 +247,7 @@ class Iam:
         versions = [self._version_shape(data, v, False) for v in reversed(data["Versions"])]
         return _page(versions, params, "Versions")
 
+    @_locked
     def create_policy_version(self, params: dict) -> dict:
         arn = params["PolicyArn"]
         data = self._customer_policy(arn)
@@ -250,6 +265,7 @@ class Iam:
         self.store.put(POLICY, arn, data)
         return {"PolicyVersion": self._version_shape(data, version, False)}
 
+    @_locked
     def set_default_policy_version(self, params: dict) -> dict:
         data = self._customer_policy(params["PolicyArn"])
         if not any(v["VersionId"] == params["VersionId"] for v in data["Versions"]):
@@ -259,6 +275,7 @@ class Iam:
         self.store.put(POLICY, params["PolicyArn"], data)
         return {}
 
+    @_locked
     def delete_policy_version(self, params: dict) -> dict:
         data = self._customer_policy(params["PolicyArn"])
         if params["VersionId"] == data["DefaultVersionId"]:
@@ -295,6 +312,7 @@ class Iam:
             shapes = [s for s in shapes if s["AttachmentCount"]]
         return _page(shapes, params, "Policies")
 
+    @_locked
     def delete_policy(self, params: dict) -> dict:
         arn = params["PolicyArn"]
         data = self._customer_policy(arn)
@@ -307,6 +325,7 @@ class Iam:
         return {}
 
     # -- attached and inline policies of roles and users --------------------------------------------
+    @_locked
     def attach(self, kind: str, name: str, arn: str) -> dict:
         data = self._entity(kind, name)
         if self._managed(arn) is None:
@@ -319,6 +338,7 @@ class Iam:
             self.store.put(kind, name, data)
         return {}
 
+    @_locked
     def detach(self, kind: str, name: str, arn: str) -> dict:
         data = self._entity(kind, name)
         if arn not in data["Attached"]:
@@ -337,6 +357,7 @@ class Iam:
                 attached.append({"PolicyName": policy["PolicyName"], "PolicyArn": arn})
         return _page(attached, params, "AttachedPolicies")
 
+    @_locked
     def put_inline(self, kind: str, name: str, policy_name: str, document: str) -> dict:
         data = self._entity(kind, name)
         _document(document, identity_policy, 131072, "PolicySize")
@@ -357,6 +378,7 @@ class Iam:
         key = "RoleName" if kind == ROLE else "UserName"
         return {key: name, "PolicyName": policy_name, "PolicyDocument": data["Inline"][policy_name]}
 
+    @_locked
     def delete_inline(self, kind: str, name: str, policy_name: str) -> dict:
         data = self._entity(kind, name)
         if policy_name not in data["Inline"]:
@@ -401,6 +423,7 @@ class Iam:
         return _page([self._user_shape(u) for u in self.store.all(USER) if u["Path"].startswith(prefix)],
                      params, "Users")
 
+    @_locked
     def delete_user(self, params: dict) -> dict:
         name = params["UserName"]
         data = self._entity(USER, name)
@@ -413,6 +436,7 @@ class Iam:
         self.store.delete(USER, name)
         return {}
 
+    @_locked
     def create_access_key(self, name: str) -> dict:
         self._entity(USER, name)
         if len(self.store.keys(name)) >= MAX_KEYS:
@@ -422,6 +446,7 @@ class Iam:
         return {"AccessKey": {"UserName": name, "AccessKeyId": row.access_key_id, "Status": row.status,
                               "SecretAccessKey": row.secret, "CreateDate": _when(row.created_at)}}
 
+    @_locked
     def delete_access_key(self, name: str, access_key_id: str) -> dict:
         self._entity(USER, name)
         row = self.store.key(access_key_id)

@@ -70,7 +70,7 @@ def test_non_http_scopes_pass_straight_through():
     assert seen == [{"type": "lifespan"}]
 
 
-def refuse(view, body):
+def refuse(view, body=b""):
     raise ResourceConflictException("no")
 
 
@@ -151,3 +151,16 @@ def test_a_client_leaving_mid_body_gets_no_answer_and_no_dispatch(caplog):
     asyncio.run(pipeline(lambda view, body: None, never)(scope(), receive, send))
     assert messages == []
     assert "Traceback" not in caplog.text and "client left" in caplog.text
+
+
+def test_a_before_body_step_refuses_unread():
+    async def unread():
+        raise AssertionError("the body must not be read")
+
+    messages = []
+
+    async def send(message):
+        messages.append(message)
+
+    asyncio.run(pipeline(lambda view, body: None, never, refuse)(scope(), unread, send))
+    assert messages[0]["status"] == 409

@@ -86,3 +86,13 @@ def test_unknown_keys_and_stale_signatures():
     iam_later = SigV4("000000000000", credentials, clock=lambda: time.time() + 600)  # IAM allows 15 minutes
     assert iam_later(signed("POST", "/", b"Action=ListRoles&Version=2010-05-08", service="iam"),
                      b"Action=ListRoles&Version=2010-05-08").user_name == "alice"
+
+
+def test_unsigned_requests_are_refused_before_their_body():
+    step = SigV4("000000000000", credentials)
+    with pytest.raises(AuthenticationError) as caught:
+        step.before_body(view("POST", "/2015-03-31/functions"))
+    assert caught.value.code == "MissingAuthenticationTokenException"
+    step.before_body(signed("POST", "/2015-03-31/functions", b"{}"))  # signed: read, then verified
+    step.before_body(view("GET", "/health"))
+    step.before_body(view("GET", "/2015-03-31/functions/", query=b"X-Amz-Signature=abc&X-Amz-Credential=x"))
