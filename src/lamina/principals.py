@@ -11,6 +11,7 @@ own ARN, for an assumed-role session also the role's ARN, and its account (`ACCO
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 
 from lamina.policy_documents import statements
 
@@ -45,13 +46,16 @@ def _action_matches(statement: dict, action: str) -> bool:
 
 
 def trusts(document: dict, aws: frozenset[str] = frozenset(), service: str | None = None,
-           action: str = "sts:AssumeRole") -> bool:
+           action: str = "sts:AssumeRole", conditions_hold: Callable[[dict], bool] | None = None) -> bool:
     """Whether a trust policy lets the caller (`aws` identifiers, or a `service`) perform `action`:
-    an Allow statement without conditions names it and no Deny statement does. Statements with a
-    Condition are not matched (conditions are the evaluator's)."""
+    an Allow statement names it and no Deny statement does. A statement with a Condition counts
+    only when `conditions_hold(condition_block)` says so (the policy evaluator's job); without that
+    callable such statements are not matched."""
     allowed = False
     for statement in statements(document):
-        if "Condition" in statement or not _action_matches(statement, action):
+        if not _action_matches(statement, action):
+            continue
+        if "Condition" in statement and (conditions_hold is None or not conditions_hold(statement["Condition"])):
             continue
         if "Principal" in statement:
             named = names(statement["Principal"], aws, service)

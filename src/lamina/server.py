@@ -97,7 +97,8 @@ class Server:
         auth_on = settings.auth == "sigv4"
         self.iam = Iam(IamStore(self.database), account_id, changed=lambda: self.sts.keys_changed())
         self.tokens = Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE))
-        self.sts = Sts(self.iam, self.tokens, account_id)
+        self.sts = Sts(self.iam, self.tokens, account_id, trust_conditions=lambda caller, params, block:
+                       self.authorizer.conditions_hold(caller, "sts", "AssumeRole", params, block))
         self.new_admin_key = admin.ensure_admin(self.iam, data_dir / CREDENTIALS_FILE, profile=PROFILE, region=region,
                                                 endpoint=settings.base_url) if auth_on else None
         self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id,

@@ -227,3 +227,21 @@ def test_iam_refuses_a_policy_the_evaluator_could_not_apply(admin, world):
         "Effect": "Deny", "Action": "lambda:*", "Resource": "*", "Condition": {"StringSorta": {"aws:username": "x"}}}))
     assert response["Error"]["Code"] == "MalformedPolicyDocument"
     assert response["Error"]["Message"] == "Syntax errors in policy."
+
+
+def test_trust_policy_conditions_are_evaluated(admin, world):
+    iam, sts = admin.client("iam"), admin.client("sts")
+    me = sts.get_caller_identity()["Arn"]
+
+    def trust(cidrs):
+        return json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": me}, "Action": "sts:AssumeRole",
+            "Condition": {"IpAddress": {"aws:SourceIp": cidrs}}}]})
+
+    near = iam.create_role(RoleName="near", AssumeRolePolicyDocument=trust(["127.0.0.0/8", "::1/128"]))["Role"]["Arn"]
+    far = iam.create_role(RoleName="far", AssumeRolePolicyDocument=trust(["10.0.0.0/8"]))["Role"]["Arn"]
+    assert sts.assume_role(RoleArn=near, RoleSessionName="ss")["AssumedRoleUser"]["Arn"].endswith(
+        ":assumed-role/near/ss")
+    response = denied(sts.assume_role, RoleArn=far, RoleSessionName="ss")
+    assert response["Error"]["Code"] == "AccessDenied"
+    assert response["Error"]["Message"] == f"User: {me} is not authorized to perform: sts:AssumeRole on resource: {far}"

@@ -119,3 +119,10 @@ def test_links_work_until_they_expire_and_only_for_their_path():
     assert not tokens.link_valid("/_lamina/code/cd.zip", query, 999)
     assert not tokens.link_valid("/_lamina/code/ab.zip", query.replace("1000", "2000"), 999)
     assert not tokens.link_valid("/_lamina/code/ab.zip", "", 0)
+
+
+def test_conditions_count_when_the_evaluator_says_they_hold():
+    document = trust({"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole",
+                      "Condition": {"StringEquals": {"sts:ExternalId": "x"}}})
+    assert principals.trusts(document, ADMIN, conditions_hold=lambda block: True)
+    assert not principals.trusts(document, ADMIN, conditions_hold=lambda block: False)

@@ -1,5 +1,6 @@
 """The ASGI application: the request pipeline in front of the Invoke fast lane and the routes of
-every other implemented Lambda operation, the Logs endpoint, /system, /health and code downloads.
+every other implemented Lambda operation, `/` (the Logs endpoint for JSON 1.1 requests, IAM and STS
+for query-protocol requests naming an Action), /system, /health and code downloads.
 
 Every request first passes lamina.api.pipeline (the caller's identity); routes come from botocore's
 model (each operation's method and requestUri), so paths match AWS's exactly; operations sharing a

@@ -73,6 +73,7 @@ def handlers(iam: Iam, sts: Sts) -> dict[str, dict[str, Handler]]:
             "CreateAccessKey": lambda c, p: iam.create_access_key(_own_user(c, p)),
             "DeleteAccessKey": lambda c, p: iam.delete_access_key(_own_user(c, p), p["AccessKeyId"]),
             "ListAccessKeys": lambda c, p: iam.list_access_keys(_own_user(c, p), p),
+            "UpdateAccessKey": lambda c, p: iam.update_access_key(_own_user(c, p), p["AccessKeyId"], p["Status"]),
         },
         "sts": {
             "GetCallerIdentity": lambda c, p: sts.get_caller_identity(c),

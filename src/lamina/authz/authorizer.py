@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lamina.authz import actions, denial
+from lamina.authz import actions, conditions, denial
 from lamina.authz.document import Policy, PolicyError, Statement, parse_policy
 from lamina.authz.evaluate import ALLOWED, Principal, Request, evaluate
 
@@ -185,6 +185,17 @@ class Authorizer:
         return Principal(arn=arn, account=caller.account_id, role_arn=role)
 
     # -- decisions --------------------------------------------------------------------------------
+    def conditions_hold(self, caller: object, service: str, operation: str, params: Mapping, block: dict) -> bool:
+        """Whether a Condition block holds for this caller's call (for trust policies, which STS
+        matches itself): the same operators and request context as every other check; False when
+        the block is malformed."""
+        try:
+            parsed = conditions.parse_block(block)
+        except ValueError:
+            return False
+        principal = self._principal(caller)
+        return conditions.test_all(parsed, self._context(caller, principal, service, operation, params))
+
     def is_root(self, caller: object) -> bool:
         return getattr(caller, "principal_arn", None) == self._root
 

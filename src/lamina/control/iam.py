@@ -153,7 +153,8 @@ class Iam:
 
     def list_roles(self, params: dict) -> dict:
         prefix = params.get("PathPrefix", "/")
-        roles = [self._role_shape(r) for r in self.store.all(ROLE) if r["Path"].startswith(prefix)]
+        # As on AWS, listings leave out tags (GetRole shows them).
+        roles = [self._role_shape(dict(r, Tags=[])) for r in self.store.all(ROLE) if r["Path"].startswith(prefix)]
         return _page(roles, params, "Roles")
 
     @_locked
@@ -420,7 +421,7 @@ class Iam:
 
     def list_users(self, params: dict) -> dict:
         prefix = params.get("PathPrefix", "/")
-        return _page([self._user_shape(u) for u in self.store.all(USER) if u["Path"].startswith(prefix)],
+        return _page([self._user_shape(dict(u, Tags=[])) for u in self.store.all(USER) if u["Path"].startswith(prefix)],
                      params, "Users")
 
     @_locked
@@ -453,6 +454,17 @@ class Iam:
         if row is None or row.user_name != name:
             raise _no_entity(f"The Access Key with id {access_key_id} cannot be found.")
         self.store.delete_key(access_key_id)
+        self._changed()
+        return {}
+
+    @_locked
+    def update_access_key(self, name: str, access_key_id: str, status: str) -> dict:
+        """Active or Inactive: an inactive key signs nothing (refused as unknown) until made active again."""
+        self._entity(USER, name)
+        row = self.store.key(access_key_id)
+        if row is None or row.user_name != name:
+            raise _no_entity(f"The Access Key with id {access_key_id} cannot be found.")
+        self.store.set_key_status(access_key_id, status)
         self._changed()
         return {}
 

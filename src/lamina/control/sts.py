@@ -49,7 +49,11 @@ def _unrecognized() -> AuthenticationError:
 
 
 class Sts:
-    def __init__(self, iam: Iam, tokens: Tokens, account_id: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, iam: Iam, tokens: Tokens, account_id: str, clock: Callable[[], float] = time.time,
+                 trust_conditions: Callable[[Caller, dict, dict], bool] | None = None) -> None:
+        # (caller, AssumeRole input, Condition block) -> whether the block holds: the policy evaluator's,
+        # when it is wired; without it, trust statements with conditions never match.
+        self._trust_conditions = trust_conditions
         self._iam = iam
         self._tokens = tokens
         self._account_id = account_id
@@ -128,8 +132,12 @@ class Sts:
             raise denied
         if caller.authenticated:
             trust = json.loads(role["AssumeRolePolicyDocument"])
+            holds = None
+            if self._trust_conditions is not None:
+                def holds(block: dict) -> bool:
+                    return self._trust_conditions(caller, params, block)
             if not principals.trusts(trust, principals.identifiers(caller.account_id, caller.principal_arn,
-                                                                    caller.role_arn)):
+                                                                    caller.role_arn), conditions_hold=holds):
                 raise denied
         duration = params.get("DurationSeconds", DEFAULT_DURATION)
         if duration > role["MaxSessionDuration"]:

@@ -86,6 +86,11 @@ class IamStore:
                                 .order_by(iam_access_keys.c.created_at))
             return [AccessKeyRow(*row) for row in rows]
 
+    def set_key_status(self, access_key_id: str, status: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(iam_access_keys.update().where(iam_access_keys.c.access_key_id == access_key_id)
+                         .values(status=status))
+
     def delete_key(self, access_key_id: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(iam_access_keys.delete().where(iam_access_keys.c.access_key_id == access_key_id))

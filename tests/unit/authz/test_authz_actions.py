@@ -271,3 +271,13 @@ def test_a_policy_the_evaluator_cannot_read_fails_closed():
         {"Effect": "Deny", "Action": "lambda:*", "Resource": "*", "Condition": {"StringSorta": {"a": "b"}}}]})
     denied = authorizer({ME: [ALLOW_INVOKE, unreadable]}).check(Caller(ME), "lambda", "Invoke", {"FunctionName": "f"})
     assert denied is not None and denied.reason == "explicit deny in an identity-based policy"
+
+
+def test_conditions_hold_for_trust_policies():
+    auth = authorizer({})
+    assert auth.conditions_hold(Caller(ME), "sts", "AssumeRole", {}, {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}})
+    assert not auth.conditions_hold(Caller(ME, source_ip="10.0.0.1"), "sts", "AssumeRole", {},
+                                    {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}})
+    assert auth.conditions_hold(Caller(ME), "sts", "AssumeRole", {},
+                                {"StringEquals": {"aws:PrincipalArn": ME, "aws:username": "alice"}})
+    assert not auth.conditions_hold(Caller(ME), "sts", "AssumeRole", {}, {"NoSuchOperator": {"a": "b"}})

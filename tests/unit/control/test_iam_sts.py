@@ -129,6 +129,11 @@ def test_identity_policies_and_credentials_of_users_and_sessions(world):
     bob = identity.caller
     assert (bob.kind, bob.user_name, bob.principal_arn) == ("user", "bob", f"arn:aws:iam::{ACCOUNT}:user/bob")
     assert len(sts.identity_policies(bob)) == 2
+    iam.update_access_key("bob", key["AccessKeyId"], "Inactive")
+    with pytest.raises(AuthenticationError):  # an inactive key signs nothing
+        sts.credentials(key["AccessKeyId"], None)
+    iam.update_access_key("bob", key["AccessKeyId"], "Active")
+    assert sts.credentials(key["AccessKeyId"], None).caller.user_name == "bob"
     assert error(lambda: iam.delete_user({"UserName": "bob"})) == (
         "DeleteConflict", 409, "Cannot delete entity, must delete access keys first.")
     iam.delete_access_key("bob", key["AccessKeyId"])
