@@ -133,7 +133,8 @@ class Server:
         auth_on = settings.auth == "sigv4"
         self.iam = Iam(IamStore(self.database), account_id, changed=lambda: self.sts.keys_changed())
         self.tokens = Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE))
-        self.sts = Sts(self.iam, self.tokens, account_id)
+        self.sts = Sts(self.iam, self.tokens, account_id, trust_conditions=lambda caller, params, block:
+                       self.authorizer.conditions_hold(caller, "sts", "AssumeRole", params, block))
         self.new_admin_key = admin.ensure_admin(self.iam, data_dir / CREDENTIALS_FILE, profile=PROFILE, region=region,
                                                 endpoint=settings.base_url) if auth_on else None
 
@@ -196,7 +197,8 @@ class Server:
         # policies decide each call; without, every caller is the account's root and all is allowed.
         self.authorizer = Authorizer(region=region, account_id=account_id, identity_policies=self.sts.identity_policies,
                                      identity_revision=lambda: self.iam.store.revision,
-                                     resource_policy=self.permissions.policy_for, enforcing=auth_on)
+                                     resource_policy=lambda arn: self.permissions.policy_for(arn)
+                                     or self.sts.trust_policy(arn), enforcing=auth_on)
         self.sources = Sources({"sqs": settings.sqs_endpoint_url, "kinesis": settings.kinesis_endpoint_url,
                                 "dynamodbstreams": settings.dynamodb_streams_endpoint_url},
                                settings.mq_brokers, region)

@@ -166,6 +166,7 @@ def test_assume_role_credentials_work_everywhere_a_key_does(secured):
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/admin"}, "Action": "sts:AssumeRole"}]}
     arn = iam.create_role(RoleName="operator", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.attach_role_policy(RoleName="operator", PolicyArn="arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess")
     assumed = client(secured, "sts").assume_role(RoleArn=arn, RoleSessionName="alice", DurationSeconds=900)
     creds = assumed["Credentials"]
     assert creds["AccessKeyId"].startswith("ASIA") and creds["SessionToken"]
@@ -359,6 +360,10 @@ def test_iam_operations_round_trip_through_boto3(secured):
         409, "DeleteConflict", "Cannot delete a policy attached to entities.")
     iam.put_user_policy(UserName="carol", PolicyName="inline", PolicyDocument=doc)
     assert iam.list_user_policies(UserName="carol")["PolicyNames"] == ["inline"]
+    # Reading oneself is an authorized call like any other (aws:username names the caller).
+    iam.put_user_policy(UserName="carol", PolicyName="self", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetUser",
+                                                "Resource": "arn:aws:iam::*:user/${aws:username}"}]}))
     key = iam.create_access_key(UserName="carol")["AccessKey"]
     carol = client(secured, "iam", key["AccessKeyId"], key["SecretAccessKey"])
     assert carol.get_user()["User"]["UserName"] == "carol"  # the caller's own user
@@ -366,6 +371,7 @@ def test_iam_operations_round_trip_through_boto3(secured):
     iam.delete_access_key(UserName="carol", AccessKeyId=key["AccessKeyId"])
     assert error_of(carol.get_user) == (403, "InvalidClientTokenId", INVALID_TOKEN)  # the key is gone at once
     iam.delete_user_policy(UserName="carol", PolicyName="inline")
+    iam.delete_user_policy(UserName="carol", PolicyName="self")
     iam.detach_user_policy(UserName="carol", PolicyArn=policy["Arn"])
     iam.delete_user(UserName="carol")
     iam.delete_policy_version(PolicyArn=policy["Arn"], VersionId="v1")

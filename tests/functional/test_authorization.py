@@ -218,3 +218,30 @@ def test_execution_role_credentials_are_authorized_by_the_role(admin, world):
     iam.attach_role_policy(RoleName="chain-role", PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaRole")
     second = json.loads(lam.invoke(FunctionName="chain", Payload=b"{}")["Payload"].read())
     assert second == {"ok": '"hi"'}  # without redeploying
+
+
+def test_iam_refuses_a_policy_the_evaluator_could_not_apply(admin, world):
+    iam = admin.client("iam")
+    iam.create_user(UserName="odd")
+    response = denied(iam.put_user_policy, UserName="odd", PolicyName="p", PolicyDocument=policy({
+        "Effect": "Deny", "Action": "lambda:*", "Resource": "*", "Condition": {"StringSorta": {"aws:username": "x"}}}))
+    assert response["Error"]["Code"] == "MalformedPolicyDocument"
+    assert response["Error"]["Message"] == "Syntax errors in policy."
+
+
+def test_trust_policy_conditions_are_evaluated(admin, world):
+    iam, sts = admin.client("iam"), admin.client("sts")
+    me = sts.get_caller_identity()["Arn"]
+
+    def trust(cidrs):
+        return json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": me}, "Action": "sts:AssumeRole",
+            "Condition": {"IpAddress": {"aws:SourceIp": cidrs}}}]})
+
+    near = iam.create_role(RoleName="near", AssumeRolePolicyDocument=trust(["127.0.0.0/8", "::1/128"]))["Role"]["Arn"]
+    far = iam.create_role(RoleName="far", AssumeRolePolicyDocument=trust(["10.0.0.0/8"]))["Role"]["Arn"]
+    assert sts.assume_role(RoleArn=near, RoleSessionName="ss")["AssumedRoleUser"]["Arn"].endswith(
+        ":assumed-role/near/ss")
+    response = denied(sts.assume_role, RoleArn=far, RoleSessionName="ss")
+    assert response["Error"]["Code"] == "AccessDenied"
+    assert response["Error"]["Message"] == f"User: {me} is not authorized to perform: sts:AssumeRole on resource: {far}"

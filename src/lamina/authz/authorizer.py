@@ -7,7 +7,8 @@ aws:userid and the lambda:* keys of the operation), and evaluates the caller's i
 with the resource policy of the ARN addressed; it returns None when allowed, else a `Denial`
 whose message is AWS's text. The account's root (the admin key, and every caller of an
 unauthenticated deployment) is allowed everything without evaluation. `may_invoke` answers for a
-service principal (events.amazonaws.com, s3.amazonaws.com), which only a resource policy can allow.
+service principal (events.amazonaws.com, s3.amazonaws.com) and `may_invoke_url` for an unsigned
+caller of a public (AuthType NONE) function URL: only a resource policy can allow those.
 
 Collaborators are callables: `identity_policies(caller)` → the caller's identity policy
 documents (text or dict), `identity_revision()` (optional) → a value that changes whenever any
@@ -22,21 +23,27 @@ Imports lamina.authz only.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lamina.authz import actions, denial
-from lamina.authz.document import Policy, PolicyError, parse_policy
+from lamina.authz import actions, conditions, denial
+from lamina.authz.document import Policy, PolicyError, Statement, parse_policy
 from lamina.authz.evaluate import ALLOWED, Principal, Request, evaluate
 
+log = logging.getLogger("lamina.authz")
 CACHED_POLICIES = 2048
 GLOBAL_REGION = "us-east-1"  # IAM and STS sign and answer in us-east-1
 
 IdentityPolicies = Callable[[object], Sequence[str | dict]]
 ResourcePolicy = Callable[[str], tuple[str, str | dict] | None]
+
+
+DENY_ALL = Policy(version="2012-10-17", statements=(Statement(effect="Deny", actions=("*",), resources=("*",),
+                                                               principal={"*": ("*",)}),))
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ class Authorizer:
         self._secure = "true" if secure_transport else "false"
         self._compiled: dict[object, Policy | None] = {}
         self._identity_revision = identity_revision
+        self._time_strings: tuple[int, str, str] = (-1, "", "")
         self._identities: dict[object, tuple[object, list[Policy]]] = {}
         self._lock = threading.Lock()
 
@@ -86,8 +94,11 @@ class Authorizer:
             return policy  # type: ignore[return-value]
         try:
             policy = parse_policy(document, kind)
-        except PolicyError:
-            policy = None  # a stored document IAM would refuse grants nothing
+        except PolicyError as error:
+            # A stored document the evaluator cannot read must not lose its Deny statements: it
+            # denies everything (fail closed) until it is replaced.
+            log.warning("a stored policy document cannot be evaluated (%s); it denies every request", error.reason)
+            policy = DENY_ALL
         with self._lock:
             if len(self._compiled) >= CACHED_POLICIES:
                 self._compiled.clear()
@@ -130,12 +141,21 @@ class Authorizer:
         return self._compile(("resource", arn, revision), document, "any")
 
     # -- context ----------------------------------------------------------------------------------
+    def _times(self) -> tuple[str, str]:
+        """aws:CurrentTime and aws:EpochTime of this second (formatted once per second)."""
+        second = int(self._clock())
+        cached = self._time_strings
+        if cached[0] != second:
+            cached = self._time_strings = (
+                second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second))
+        return cached[1], cached[2]
+
     def _context(self, caller: object, principal: Principal, service: str, operation: str,
                  params: Mapping) -> dict[str, object]:
-        now = self._clock()
+        current, epoch = self._times()
         context: dict[str, object] = {
-            "aws:currenttime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "aws:epochtime": str(int(now)),
+            "aws:currenttime": current,
+            "aws:epochtime": epoch,
             "aws:securetransport": self._secure,
             "aws:requestedregion": GLOBAL_REGION if service in ("iam", "sts") else self._region,
             "aws:principalarn": principal.role_arn or principal.arn,
@@ -165,6 +185,17 @@ class Authorizer:
         return Principal(arn=arn, account=caller.account_id, role_arn=role)
 
     # -- decisions --------------------------------------------------------------------------------
+    def conditions_hold(self, caller: object, service: str, operation: str, params: Mapping, block: dict) -> bool:
+        """Whether a Condition block holds for this caller's call (for trust policies, which STS
+        matches itself): the same operators and request context as every other check; False when
+        the block is malformed."""
+        try:
+            parsed = conditions.parse_block(block)
+        except ValueError:
+            return False
+        principal = self._principal(caller)
+        return conditions.test_all(parsed, self._context(caller, principal, service, operation, params))
+
     def is_root(self, caller: object) -> bool:
         return getattr(caller, "principal_arn", None) == self._root
 
@@ -196,8 +227,8 @@ class Authorizer:
         Always, when not enforcing."""
         if not self._enforcing:
             return True
-        context: dict[str, object] = {"aws:currenttime": datetime.fromtimestamp(self._clock(), UTC)
-                                      .strftime("%Y-%m-%dT%H:%M:%SZ"), "aws:epochtime": str(int(self._clock()))}
+        current, epoch = self._times()
+        context: dict[str, object] = {"aws:currenttime": current, "aws:epochtime": epoch}
         if source_arn is not None:
             context["aws:sourcearn"] = source_arn
         if source_account is not None:
@@ -205,6 +236,24 @@ class Authorizer:
         principal = Principal(arn=service_principal, account=None, service=service_principal)
         request = Request(principal, "lambda:InvokeFunction", function_arn, self._account, context)
         return evaluate(request, (), self._resource(function_arn)).allowed
+
+    def may_invoke_url(self, function_arn: str, auth_type: str = "NONE", source_ip: str | None = None) -> bool:
+        """Whether an unsigned caller may invoke a function URL (AuthType NONE): AWS requires the
+        function's (or alias's) resource policy to allow lambda:InvokeFunctionUrl to `*`, usually
+        with lambda:FunctionUrlAuthType NONE. Always, when not enforcing."""
+        if not self._enforcing:
+            return True
+        current, epoch = self._times()
+        context: dict[str, object] = {"aws:currenttime": current, "aws:epochtime": epoch,
+                                      "lambda:functionurlauthtype": auth_type,
+                                      "lambda:invokedviafunctionurl": "true"}
+        if source_ip:
+            context["aws:sourceip"] = source_ip
+        request = Request(ANONYMOUS, "lambda:InvokeFunctionUrl", function_arn, self._account, context)
+        return evaluate(request, (), self._resource(function_arn)).allowed
+
+
+ANONYMOUS = Principal(arn="anonymous", account=None)
 
 
 def _lambda_keys(operation: str, params: Mapping, region: str, account: str) -> dict[str, object]:

@@ -2,7 +2,7 @@
 
 `message(caller_arn, action, resource, reason)`:
 `User: <arn> is not authorized to perform: <action> on resource: <arn or *> <reason suffix>`, the
-suffix saying which policy type denied or failed to allow. Imports lamina.authz.evaluate only.
+suffix saying which policy type denied or failed to allow (none for sts:AssumeRole, as STS words it). Imports lamina.authz.evaluate only.
 """
 
 from __future__ import annotations
@@ -14,9 +14,14 @@ from lamina.authz.evaluate import (
     NO_RESOURCE_ALLOW,
 )
 
+# Actions whose denial AWS words without a reason (STS's AssumeRole, reference section 4.4).
+BARE = frozenset({"sts:AssumeRole"})
+
 
 def message(caller_arn: str, action: str, resource: str, reason: str) -> str:
     head = f"User: {caller_arn} is not authorized to perform: {action} on resource: {resource}"
+    if action in BARE:
+        return head
     if reason == NO_IDENTITY_ALLOW:
         return f"{head} because no identity-based policy allows the {action} action"
     if reason == NO_RESOURCE_ALLOW:

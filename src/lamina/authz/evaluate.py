@@ -7,8 +7,8 @@
    caller's *account* only delegates to the account's identity policies;
 3. another account: both sides must allow (the resource policy naming the caller, or its
    account, and the caller's identity policies in its own account);
-4. a service principal (events.amazonaws.com ...) has no identity policies: only the resource
-   policy can allow it;
+4. a service principal (events.amazonaws.com ...) and an anonymous caller (a public function URL)
+   have no identity policies: only the resource policy can allow them (naming them, or `*`);
 5. anything else is an implicit deny.
 An account's root user is allowed everything its identity policies could grant. SCPs, permission
 boundaries and session policies are not modelled (they only restrict). Imports lamina.authz only.
@@ -104,9 +104,18 @@ def _aws_principal(value: str, principal: Principal) -> str | None:
         value = f"arn:aws:iam::{value}:root"
     if principal.account is not None and value == f"arn:aws:iam::{principal.account}:root":
         return DIRECT if principal.is_root else ACCOUNT
-    if value == principal.arn or (principal.role_arn is not None and value == principal.role_arn):
+    if value == principal.arn or (principal.role_arn is not None and _same_role(value, principal.role_arn)):
         return DIRECT
     return None
+
+
+def _same_role(value: str, role_arn: str) -> bool:
+    """Whether a role ARN names the session's role: role names are unique in an account whatever
+    their path, and a session ARN drops the path (so `role_arn` may lack it)."""
+    if value == role_arn:
+        return True
+    account_prefix = role_arn.split(":role/", 1)[0] + ":role/"
+    return value.startswith(account_prefix) and value.rsplit("/", 1)[-1] == role_arn.rsplit("/", 1)[-1]
 
 
 def principal_match(names: dict[str, tuple[str, ...]], principal: Principal) -> str | None:
@@ -152,7 +161,7 @@ def evaluate(request: Request, identity_policies: Sequence[Policy], resource_pol
                 return Decision(False, EXPLICIT_DENY_RESOURCE)
             resource_direct = resource_direct or hit == DIRECT
             resource_account = resource_account or hit == ACCOUNT
-    if principal.service is not None:
+    if principal.service is not None or principal.account is None:  # a service, or an anonymous caller
         return Decision(True, ALLOWED) if resource_direct else Decision(False, NO_RESOURCE_ALLOW)
     if principal.account == request.resource_account:
         if identity_allow or resource_direct:

@@ -5,7 +5,7 @@ lamina.managed_policies and are read-only.
 
 `policies_of(kind, name)` gives the documents that apply to a user or a role (inline + attached),
 for `identity_policies`. `changed` is called after every change of keys (the credential cache).
-Imports lamina.store.iam, lamina.errors, lamina.tokens (identifiers), lamina.policy_documents and
+Imports lamina.store.iam, lamina.errors, lamina.tokens (identifiers), lamina.policy_documents, lamina.authz and
 lamina.managed_policies.
 """
 
@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from lamina import managed_policies
+from lamina.authz.document import PolicyError, parse_policy
 from lamina.errors import IamError
 from lamina.policy_documents import Malformed, identity_policy, trust_policy
 from lamina.store.iam import IamStore
@@ -64,8 +65,12 @@ def _document(text: str, parse: Callable[[str], dict], limit: int, kind: str) ->
         raise IamError("LimitExceeded", f"Cannot exceed quota for {kind}: {limit}", 409)
     try:
         parse(text)
+        # What the policy evaluator must read, it must be able to read (unknown condition operators ...).
+        parse_policy(text, "trust" if parse is trust_policy else "identity")
     except Malformed as error:
         raise IamError("MalformedPolicyDocument", error.message) from None
+    except PolicyError as error:
+        raise IamError("MalformedPolicyDocument", error.reason) from None
     return text
 
 

@@ -34,6 +34,7 @@ from lamina.model import LATEST
 from lamina.store.policies import Key, PolicyStore
 
 POLICY_SIZE_LIMIT = 20480  # bytes per qualifier
+CACHED_POLICIES = 8192  # policies (or their absence) kept in memory
 NOT_FOUND = "The resource you requested does not exist."
 NO_POLICY = "No policy is associated with the given resource."
 INVALID_PRINCIPAL = "The provided principal was invalid. Please check the principal and try again."
@@ -107,20 +108,27 @@ class Permissions:
         self._store = store
         self._functions = functions
         self._layers = layers
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._cache: dict[Key, tuple[list[dict], str] | None] = {}
 
     # -- storage with the in-memory copy ---------------------------------------------------------
     def _get(self, key: Key) -> tuple[list[dict], str] | None:
-        if key in self._cache:
+        try:
             return self._cache[key]
-        found = self._store.get(key)
-        self._cache[key] = found
-        return found
+        except KeyError:
+            pass
+        with self._lock:  # a load never overwrites a newer write's entry
+            if key in self._cache:
+                return self._cache[key]
+            if len(self._cache) >= CACHED_POLICIES:
+                self._cache.clear()
+            found = self._cache[key] = self._store.get(key)
+            return found
 
     def _put(self, key: Key, statements: list[dict], revision: str) -> None:
-        self._store.put(key, statements, revision)
-        self._cache[key] = (statements, revision) if statements else None
+        with self._lock:
+            self._store.put(key, statements, revision)
+            self._cache[key] = (statements, revision) if statements else None
 
     # -- functions ------------------------------------------------------------------------------
     def _function_key(self, function_name: str, qualifier: str | None, *, adding: bool = False) -> tuple[Key, str]:

@@ -108,6 +108,15 @@ class Sts:
             return self._iam.policies_of(ROLE, caller.role_name)
         return []
 
+    def trust_policy(self, role_arn: str) -> tuple[str, str] | None:
+        """(revision, document) of a role's trust policy: the resource policy the authorizer weighs
+        for sts:AssumeRole (a trust naming the caller itself allows without an identity policy)."""
+        name = role_name_of(role_arn, self._account_id)
+        role = self._iam.role(name) if name else None
+        if role is None:
+            return None
+        return f"iam-{self._iam.store.revision}", role["AssumeRolePolicyDocument"]
+
     # -- STS operations ----------------------------------------------------------------------------
     def get_caller_identity(self, caller: Caller) -> dict:
         return {"UserId": caller.user_id or caller.account_id, "Account": caller.account_id,

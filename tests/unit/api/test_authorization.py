@@ -90,5 +90,4 @@ def test_query_protocol_denial():
     assert response.body.decode().startswith(
         '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
         f"<Code>AccessDenied</Code><Message>User: {ALICE} is not authorized to perform: sts:AssumeRole on "
-        f"resource: arn:aws:iam::{ACCOUNT}:role/r because no identity-based policy allows the sts:AssumeRole "
-        "action</Message></Error><RequestId>")
+        f"resource: arn:aws:iam::{ACCOUNT}:role/r</Message></Error><RequestId>")  # STS words it bare

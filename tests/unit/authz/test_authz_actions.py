@@ -240,3 +240,44 @@ def test_identity_policies_read_once_per_iam_revision():
     revision[0] = 2  # IAM changed: the next check reads the policies again
     assert auth.check(Caller(ME), "lambda", "Invoke", {"FunctionName": "f"}) is None
     assert len(reads) == 2
+
+
+def test_assume_role_weighs_the_trust_policy():
+    role = f"arn:aws:iam::{A}:role/operator"
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ME}, "Action": "sts:AssumeRole"}]})
+    auth = authorizer({}, {role: ("iam-1", trust)})
+    assert auth.check(Caller(ME), "sts", "AssumeRole", {"RoleArn": role}) is None  # trusted by name
+    mallory = f"arn:aws:iam::{A}:user/mallory"
+    denied = auth.check(Caller(mallory), "sts", "AssumeRole", {"RoleArn": role})
+    assert denied.message == f"User: {mallory} is not authorized to perform: sts:AssumeRole on resource: {role}"
+
+
+def test_may_invoke_url_needs_the_public_statement():
+    public = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "url", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunctionUrl", "Resource": FN,
+        "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}]}
+    account_only = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": A}, "Action": "lambda:InvokeFunctionUrl", "Resource": FN}]}
+    assert authorizer({}, {FN: ("r", public)}).may_invoke_url(FN, "NONE")
+    assert not authorizer({}, {FN: ("r", public)}).may_invoke_url(FN, "AWS_IAM")
+    assert not authorizer({}, {FN: ("r", account_only)}).may_invoke_url(FN, "NONE")
+    assert not authorizer({}, {}).may_invoke_url(FN, "NONE")
+    assert Authorizer(region=R, account_id=A, enforcing=False).may_invoke_url(FN, "NONE")
+
+
+def test_a_policy_the_evaluator_cannot_read_fails_closed():
+    unreadable = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "lambda:*", "Resource": "*", "Condition": {"StringSorta": {"a": "b"}}}]})
+    denied = authorizer({ME: [ALLOW_INVOKE, unreadable]}).check(Caller(ME), "lambda", "Invoke", {"FunctionName": "f"})
+    assert denied is not None and denied.reason == "explicit deny in an identity-based policy"
+
+
+def test_conditions_hold_for_trust_policies():
+    auth = authorizer({})
+    assert auth.conditions_hold(Caller(ME), "sts", "AssumeRole", {}, {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}})
+    assert not auth.conditions_hold(Caller(ME, source_ip="10.0.0.1"), "sts", "AssumeRole", {},
+                                    {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}})
+    assert auth.conditions_hold(Caller(ME), "sts", "AssumeRole", {},
+                                {"StringEquals": {"aws:PrincipalArn": ME, "aws:username": "alice"}})
+    assert not auth.conditions_hold(Caller(ME), "sts", "AssumeRole", {}, {"NoSuchOperator": {"a": "b"}})

@@ -113,3 +113,13 @@ def test_refused(name, document, kind, reason):
 def test_variables_only_from_2012():
     assert parse_policy(json.dumps(ALLOW_ALL)).variables
     assert not parse_policy(json.dumps({**ALLOW_ALL, "Version": "2008-10-17"})).variables
+
+
+def test_every_aws_managed_policy_lamina_serves_is_readable_by_the_evaluator():
+    from lamina.managed_policies import MANAGED_POLICIES
+
+    policies = MANAGED_POLICIES.values() if isinstance(MANAGED_POLICIES, dict) else MANAGED_POLICIES
+    documents = [p["Document"] for p in policies]
+    assert documents
+    for document in documents:
+        assert parse_policy(document, "identity").statements

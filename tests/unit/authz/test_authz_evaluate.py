@@ -26,6 +26,7 @@ BOB = Principal(f"arn:aws:iam::{B}:user/bob", B)
 B_ROOT = Principal(f"arn:aws:iam::{B}:root", B)
 EVENTS = Principal("events.amazonaws.com", None, service="events.amazonaws.com")
 S3 = Principal("s3.amazonaws.com", None, service="s3.amazonaws.com")
+ANON = Principal("anonymous", None)
 
 
 def identity(*statements, version="2012-10-17"):
@@ -107,6 +108,49 @@ CASES = [
                                           version="2008-10-17")], None, NO_IDENTITY_ALLOW),
     ("missing variable matches nothing", ROOT, "iam:CreateAccessKey", f"arn:aws:iam::{A}:user/x", {},
      [identity(deny("iam:*", "arn:aws:iam::*:user/${aws:username}"))], None, ALLOWED),
+    # examples from the IAM user guide
+    ("deny outside regions (NotAction)", ALICE, "lambda:InvokeFunction", FN, {"aws:requestedregion": "us-west-2"},
+     [FULL_ACCESS, identity({"Effect": "Deny", "NotAction": ["iam:*", "sts:*"], "Resource": "*",
+                             "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-central-1", "us-east-1"]}}})],
+     None, EXPLICIT_DENY_IDENTITY),
+    ("deny outside regions spares allowed ones", ALICE, "lambda:InvokeFunction", FN, {"aws:requestedregion": "us-east-1"},
+     [FULL_ACCESS, identity({"Effect": "Deny", "NotAction": ["iam:*", "sts:*"], "Resource": "*",
+                             "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-central-1", "us-east-1"]}}})],
+     None, ALLOWED),
+    ("deny outside regions spares iam", ALICE, "iam:GetUser", f"arn:aws:iam::{A}:user/alice",
+     {"aws:requestedregion": "us-west-2"},
+     [identity(allow("iam:*")), identity({"Effect": "Deny", "NotAction": ["iam:*", "sts:*"], "Resource": "*",
+                                          "Condition": {"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}}})],
+     None, ALLOWED),
+    ("require secure transport", ALICE, "lambda:GetFunction", FN, {"aws:securetransport": "false"},
+     [FULL_ACCESS, identity(deny("*", Condition={"Bool": {"aws:SecureTransport": "false"}}))], None,
+     EXPLICIT_DENY_IDENTITY),
+    ("time-bounded access, inside", ALICE, "lambda:GetFunction", FN, {"aws:currenttime": "2020-06-15T12:00:00Z"},
+     [identity(allow("lambda:*", Condition={"DateGreaterThan": {"aws:CurrentTime": "2020-04-01T00:00:00Z"},
+                                             "DateLessThan": {"aws:CurrentTime": "2020-06-30T23:59:59Z"}}))], None,
+     ALLOWED),
+    ("time-bounded access, after", ALICE, "lambda:GetFunction", FN, {"aws:currenttime": "2020-07-01T00:00:00Z"},
+     [identity(allow("lambda:*", Condition={"DateGreaterThan": {"aws:CurrentTime": "2020-04-01T00:00:00Z"},
+                                             "DateLessThan": {"aws:CurrentTime": "2020-06-30T23:59:59Z"}}))], None,
+     NO_IDENTITY_ALLOW),
+    ("layers only from my account", ALICE, "lambda:CreateFunction", FN,
+     {"lambda:layer": [f"arn:aws:lambda:us-east-1:{B}:layer:x:1"]},
+     [identity(allow("lambda:CreateFunction", Condition={
+         "ForAllValues:StringLike": {"lambda:Layer": [f"arn:aws:lambda:*:{A}:layer:*:*"]}}))], None, NO_IDENTITY_ALLOW),
+    ("no layers at all passes ForAllValues", ALICE, "lambda:CreateFunction", FN, {},
+     [identity(allow("lambda:CreateFunction", Condition={
+         "ForAllValues:StringLike": {"lambda:Layer": [f"arn:aws:lambda:*:{A}:layer:*:*"]}}))], None, ALLOWED),
+    ("permissions only to events", ALICE, "lambda:AddPermission", FN, {"lambda:principal": "s3.amazonaws.com"},
+     [identity(allow(["lambda:AddPermission", "lambda:RemovePermission"], Condition={
+         "StringEquals": {"lambda:Principal": "events.amazonaws.com"}}))], None, NO_IDENTITY_ALLOW),
+    ("esm only for app functions", ALICE, "lambda:CreateEventSourceMapping", "*",
+     {"lambda:functionarn": f"arn:aws:lambda:us-east-1:{A}:function:app-x"},
+     [identity(allow("lambda:CreateEventSourceMapping", Condition={
+         "ArnLike": {"lambda:FunctionArn": f"arn:aws:lambda:us-east-1:{A}:function:app-*"}}))], None, ALLOWED),
+    ("own log groups by variable", SESSION, "logs:PutLogEvents",
+     f"arn:aws:logs:us-east-1:{A}:log-group:/aws/lambda/my-fn:log-stream:s",
+     {"aws:principalarn": SESSION.role_arn},
+     [identity(allow("logs:*", f"arn:aws:logs:*:{A}:log-group:/aws/lambda/*"))], None, ALLOWED),
     # the account's root
     ("root has every permission", ROOT, "lambda:DeleteFunction", FN, {}, [], None, ALLOWED),
     # assumed-role sessions
@@ -117,6 +161,10 @@ CASES = [
      resource(grant({"AWS": ALICE.arn})), ALLOWED),
     ("resource grant to the role covers sessions", SESSION, "lambda:InvokeFunction", FN, {}, [],
      resource(grant({"AWS": SESSION.role_arn})), ALLOWED),
+    ("resource grant to the role by its path", SESSION, "lambda:InvokeFunction", FN, {}, [],
+     resource(grant({"AWS": f"arn:aws:iam::{A}:role/service-role/exec"})), ALLOWED),
+    ("resource grant to another account's role of that name", SESSION, "lambda:InvokeFunction", FN, {}, [],
+     resource(grant({"AWS": f"arn:aws:iam::{B}:role/exec"})), NO_IDENTITY_ALLOW),
     ("resource grant to the session", SESSION, "lambda:InvokeFunction", FN, {}, [],
      resource(grant({"AWS": SESSION.arn})), ALLOWED),
     ("resource grant to star", ALICE, "lambda:InvokeFunction", FN, {}, [], resource(grant("*")), ALLOWED),
@@ -176,6 +224,16 @@ CASES = [
      [], resource(grant({"Service": "s3.amazonaws.com"},
                         Condition={"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::bucket"}})), NO_RESOURCE_ALLOW),
     ("service by star principal", EVENTS, "lambda:InvokeFunction", FN, {}, [], resource(grant("*")), ALLOWED),
+    ("anonymous, no policy", ANON, "lambda:InvokeFunctionUrl", FN, {}, [], None, NO_RESOURCE_ALLOW),
+    ("anonymous, public grant", ANON, "lambda:InvokeFunctionUrl", FN, {"lambda:functionurlauthtype": "NONE"}, [],
+     resource(grant("*", "lambda:InvokeFunctionUrl",
+                    Condition={"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}})), ALLOWED),
+    ("anonymous, AWS star grant", ANON, "lambda:InvokeFunctionUrl", FN, {}, [],
+     resource(grant({"AWS": "*"}, "lambda:InvokeFunctionUrl")), ALLOWED),
+    ("anonymous, grant to an account", ANON, "lambda:InvokeFunctionUrl", FN, {}, [],
+     resource(grant({"AWS": A}, "lambda:InvokeFunctionUrl")), NO_RESOURCE_ALLOW),
+    ("anonymous, grant of another action", ANON, "lambda:InvokeFunctionUrl", FN, {}, [], resource(grant("*")),
+     NO_RESOURCE_ALLOW),
     ("service not by an account grant", EVENTS, "lambda:InvokeFunction", FN, {}, [], resource(grant({"AWS": A})),
      NO_RESOURCE_ALLOW),
 ]
