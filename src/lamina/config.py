@@ -70,6 +70,8 @@ class Settings:
     mq_brokers: dict[str, str] = field(default_factory=dict)
     # Longest pause (seconds) between retries of a poller that cannot reach its source.
     mapping_backoff_max: float = 30.0
+    # WaitTimeSeconds of the SQS pollers' long polls (0-20).
+    sqs_wait_seconds: int = 20
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -126,4 +128,5 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "dynamodb_streams_endpoint_url": ("LAMINA_DYNAMODB_STREAMS_ENDPOINT_URL", str),
     "mq_brokers": ("LAMINA_MQ_BROKERS", _paths),
     "mapping_backoff_max": ("LAMINA_MAPPING_BACKOFF_MAX", float),
+    "sqs_wait_seconds": ("LAMINA_SQS_WAIT_SECONDS", lambda text: max(0, min(20, int(text)))),
 }

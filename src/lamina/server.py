@@ -156,7 +156,8 @@ class Server:
         self.pollers = Pollers(
             load_all=self.mappings.all, load=self.mappings.find, settle=self.mappings.settle,
             hooks=Hooks(invoke=self.invoker.deliver, report=self.mappings.report, sources=self.sources,
-                        metrics=MappingMetrics(self.metrics.registry), backoff_max=settings.mapping_backoff_max),
+                        metrics=MappingMetrics(self.metrics.registry), backoff_max=settings.mapping_backoff_max,
+                        long_poll_s=settings.sqs_wait_seconds),
             factories={"sqs": sqs_poller, "mq": mq_poller},
         )
 

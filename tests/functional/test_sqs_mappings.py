@@ -51,7 +51,8 @@ def sqs(moto_server):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, moto_server):
     process = LaminaProcess(tmp_path_factory.mktemp("sqs-esm") / "data",
-                            env={**source_env(moto_server), "LAMINA_MAPPING_BACKOFF_MAX": "1"}).start()
+                            env={**source_env(moto_server), "LAMINA_MAPPING_BACKOFF_MAX": "1",
+                                 "LAMINA_SQS_WAIT_SECONDS": "2"}).start()
     yield process
     process.stop()
 
