@@ -2,7 +2,7 @@
 batch size 10 and 100, next to the rate a plain boto3 receive/delete loop drains the same queue in
 the same run, and end-to-end latency (send → handler) p50/p99.
 
-Run: .venv/bin/python bench/mappings.py [--messages 2000] [--latency-samples 200]
+Run: .venv/bin/python bench/mappings.py [--messages 500] [--latency-samples 200]
 Prints one JSON line per figure. Target (DESIGN.md §10): lamina drains at ≥ 80% of the plain loop.
 """
 
@@ -82,7 +82,7 @@ def latencies(data_dir: str) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--messages", type=int, default=500)
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--runtime", default="python3.12")
     args = parser.parse_args()
