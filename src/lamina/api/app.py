@@ -34,9 +34,11 @@ from lamina.api import responses, validation
 from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
 from lamina.api.pipeline import Authenticate, caller_of, pipeline
+from lamina.api.stacks import stack_routes
 from lamina.api.system import system_routes
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
+from lamina.control.stacks import Stacks
 from lamina.control.usage import Usage
 from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
@@ -56,6 +58,7 @@ class Api:
     invoker: Invoker | None = None
     logs: Logs | None = None
     usage: Usage | None = None
+    stacks: Stacks | None = None
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -132,6 +135,8 @@ def create_app(api: Api):
         routes.append(Route("/", logs_endpoint(api.logs), methods=["POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
         routes += system_routes(api.usage)
+    if api.stacks is not None:  # /_lamina/stacks: lamina deploy's stack state
+        routes += stack_routes(api.stacks)
     routes += build_routes(api)
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,
