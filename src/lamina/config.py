@@ -134,6 +134,9 @@ class Settings:
     # EFS access point ARN → the host directory mounted for it (FileSystemConfigs).
     file_systems: dict[str, FileSystem] = field(default_factory=dict)
 
+    # WaitTimeSeconds of the SQS pollers' long polls (0-20).
+    sqs_wait_seconds: int = 20
+
     @property
     def loopback(self) -> bool:
         return self.host in ("127.0.0.1", "::1", "localhost") or self.host.startswith("127.")
@@ -202,6 +205,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "file_systems": ("LAMINA_FILE_SYSTEMS", _file_systems),
     "registry_credentials": ("LAMINA_REGISTRY_CREDENTIALS", _credentials),
     "insecure_registries": ("LAMINA_INSECURE_REGISTRIES", lambda text: tuple(text.replace(",", " ").split())),
+    "sqs_wait_seconds": ("LAMINA_SQS_WAIT_SECONDS", lambda text: max(0, min(20, int(text)))),
 }
 
 AUTH_MODES = ("sigv4", "none")

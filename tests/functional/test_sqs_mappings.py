@@ -32,6 +32,11 @@ def fails(event, context):
         print("REC " + json.dumps({"fn": context.function_name, "n": len(event["Records"]), "record": r}))
     raise RuntimeError("this batch fails")
 
+def sizes(event, context):
+    print("REC " + json.dumps({"fn": context.function_name, "n": len(event["Records"]),
+                               "record": {"messageId": ",".join(r["messageId"] for r in event["Records"]),
+                                          "bytes": len(json.dumps(event))}}))
+
 def tally(event, context):
     import os, boto3
     sqs = boto3.client("sqs", endpoint_url=os.environ["MOTO"], region_name="us-east-1",
@@ -51,7 +56,8 @@ def sqs(moto_server):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, moto_server):
     process = LaminaProcess(tmp_path_factory.mktemp("sqs-esm") / "data",
-                            env={**source_env(moto_server), "LAMINA_MAPPING_BACKOFF_MAX": "1"}).start()
+                            env={**source_env(moto_server), "LAMINA_MAPPING_BACKOFF_MAX": "1",
+                                 "LAMINA_SQS_WAIT_SECONDS": "2"}).start()
     yield process
     process.stop()
 
@@ -163,6 +169,34 @@ def test_every_message_is_delivered_in_aws_shape(lam, logs, sqs):
                  if line.startswith("lamina_mapping_records_total") and uuid in line]
     assert delivered and float(delivered[0].split()[-1]) >= len(ids)
     lam.delete_event_source_mapping(UUID=uuid)
+
+
+def test_batching_window_gathers_batches_larger_than_one_receive(lam, logs, sqs):
+    deploy(lam, "gatherer", "app.record")
+    url, arn = make_queue(sqs, "gathered")
+    ids = send_all(sqs, url, [f"g-{i}" for i in range(40)])
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="gatherer", BatchSize=25,
+                                    MaximumBatchingWindowInSeconds=2, ScalingConfig={"MaximumConcurrency": 2})
+    got = wait_for(lambda: (lambda seen: seen if {r["record"]["messageId"] for r in seen} >= set(ids) else None)(
+        received(logs, "gatherer")), what="every message")
+    sizes = {r["n"] for r in got}
+    assert max(sizes) > 10 and max(sizes) <= 25, sizes
+
+
+def test_batches_are_split_under_the_6_mb_payload_limit(lam, logs, sqs):
+    deploy(lam, "big", "app.sizes")
+    url, arn = make_queue(sqs, "big")
+    ids = [sqs.send_message(QueueUrl=url, MessageBody=f"{i:04d}" + "x" * 200_000)["MessageId"] for i in range(32)]
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="big", BatchSize=40,
+                                    MaximumBatchingWindowInSeconds=3, ScalingConfig={"MaximumConcurrency": 2})
+
+    def delivered():
+        seen = received(logs, "big")
+        return seen if {i for r in seen for i in r["record"]["messageId"].split(",")} >= set(ids) else None
+
+    batches = wait_for(delivered, what="every large message")
+    assert all(r["record"]["bytes"] <= 6_291_456 for r in batches)
+    assert max(r["n"] for r in batches) > 10  # the window gathered more than one receive, then it was split
 
 
 def test_partial_batch_failure_and_redrive_to_the_dlq(lam, logs, sqs):

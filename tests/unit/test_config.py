@@ -27,6 +27,11 @@ def test_no_variables_gives_the_dataclass_defaults():
     ({"LAMINA_ALLOW_DEPRECATED_RUNTIMES": "no"}, "allow_deprecated_runtimes", False),
     ({"LAMINA_PUBLIC_URL": "https://lambda.example/"}, "public_url", "https://lambda.example/"),
     ({"LAMINA_PUBLIC_URL": ""}, "public_url", None),
+    ({"LAMINA_SQS_ENDPOINT_URL": "http://127.0.0.1:5000"}, "sqs_endpoint_url", "http://127.0.0.1:5000"),
+    ({"LAMINA_MQ_BROKERS": "arn:aws:mq:us-east-1:000000000000:broker:b:b-1=amqp://u:p@h:5672/v?heartbeat=5"},
+     "mq_brokers", {"arn:aws:mq:us-east-1:000000000000:broker:b:b-1": "amqp://u:p@h:5672/v?heartbeat=5"}),
+    ({"LAMINA_SQS_WAIT_SECONDS": "99"}, "sqs_wait_seconds", 20),
+    ({"LAMINA_MAPPING_BACKOFF_MAX": "2"}, "mapping_backoff_max", 2.0),
 ])
 def test_variables(env, field, value):
     assert getattr(Settings.from_env(env), field) == value
