@@ -200,22 +200,6 @@ def test_parallelization_keeps_order_per_partition_key(env):
         assert order == sorted(order) and len(order) == 10
 
 
-def test_shard_split_parents_before_children(env):
-    lam, kinesis, witness = env["lam"], env["kinesis"], env["witness"]
-    arn = new_stream(kinesis, "resharded")
-    before = put(kinesis, "resharded", [(f"p{n}", f"before-{n}") for n in range(10)])
-    kinesis.split_shard(StreamName="resharded", ShardToSplit="shardId-000000000000",
-                        NewStartingHashKey=str(2 ** 127))
-    after = put(kinesis, "resharded", [(f"p{n}", f"after-{n}") for n in range(10)])
-    lam.create_event_source_mapping(FunctionName="record", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
-                                    BatchSize=100)
-    everything = set(before) | set(after)
-    records = witness.until(lambda seen: (r := delivered(seen, arn)) and {x["eventID"] for x in r} >= everything and r)
-    parent_done = max(i for i, r in enumerate(records) if r["eventID"] in before)
-    first_child = min(i for i, r in enumerate(records) if r["eventID"] in after)
-    assert parent_done < first_child
-
-
 def test_iterator_age_is_a_metric_per_mapping(env):
     import urllib.request
     with urllib.request.urlopen(env["server"].url + "/metrics", timeout=10) as response:
