@@ -77,6 +77,8 @@ class Settings:
     # a factor on the retry back-off of failed batches (1.0 = 1 s, 2 s, 4 s... up to a minute).
     stream_poll_interval: float = 1.0
     stream_retry_scale: float = 1.0
+    # WaitTimeSeconds of the SQS pollers' long polls (0-20).
+    sqs_wait_seconds: int = 20
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -136,4 +138,5 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "mapping_backoff_max": ("LAMINA_MAPPING_BACKOFF_MAX", float),
     "stream_poll_interval": ("LAMINA_STREAM_POLL_INTERVAL", float),
     "stream_retry_scale": ("LAMINA_STREAM_RETRY_SCALE", float),
+    "sqs_wait_seconds": ("LAMINA_SQS_WAIT_SECONDS", lambda text: max(0, min(20, int(text)))),
 }

@@ -68,6 +68,7 @@ from lamina.store.s3_objects import S3Objects
 from lamina.store.stream_checkpoints import CheckpointStore
 from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
+from lamina.telemetry.mapping_metrics import MappingMetrics
 from lamina.telemetry.metrics import Metrics
 from lamina.telemetry.tracing import Tracing
 
@@ -170,8 +171,10 @@ class Server:
         self.pollers = Pollers(
             load_all=self.mappings.all, load=self.mappings.find, settle=self.mappings.settle,
             hooks=Hooks(invoke=self.invoker.deliver, report=self.mappings.report, sources=self.sources,
-                        backoff_max=settings.mapping_backoff_max),
+                        metrics=MappingMetrics(self.metrics.registry), backoff_max=settings.mapping_backoff_max,
+                        long_poll_s=settings.sqs_wait_seconds),
             factories={"sqs": sqs_poller, "mq": mq_poller, "kinesis": streams, "dynamodb": streams},
+            stop_wait_s=min(10.0, settings.stop_grace / 2),
         )
 
         # Who keeps in step with what: subscribers in delivery order.

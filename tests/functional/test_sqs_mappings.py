@@ -51,7 +51,8 @@ def sqs(moto_server):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, moto_server):
     process = LaminaProcess(tmp_path_factory.mktemp("sqs-esm") / "data",
-                            env={**source_env(moto_server), "LAMINA_MAPPING_BACKOFF_MAX": "1"}).start()
+                            env={**source_env(moto_server), "LAMINA_MAPPING_BACKOFF_MAX": "1",
+                                 "LAMINA_SQS_WAIT_SECONDS": "2"}).start()
     yield process
     process.stop()
 
@@ -158,6 +159,10 @@ def test_every_message_is_delivered_in_aws_shape(lam, logs, sqs):
     assert "md5OfMessageAttributes" not in plain
     health = json.loads(__import__("urllib.request").request.urlopen(lam.meta.endpoint_url + "/health").read())
     assert health["counts"]["eventSourceMappings"]["polling"] >= 1
+    metrics = __import__("urllib.request").request.urlopen(lam.meta.endpoint_url + "/metrics").read().decode()
+    delivered = [line for line in metrics.splitlines()
+                 if line.startswith("lamina_mapping_records_total") and uuid in line]
+    assert delivered and float(delivered[0].split()[-1]) >= len(ids)
     lam.delete_event_source_mapping(UUID=uuid)
 
 
@@ -271,7 +276,7 @@ def test_sigkill_mid_queue_loses_nothing(tmp_path, moto_server, sqs):
     lamina mid-queue and a restart, every message sent was tallied (duplicates allowed)."""
     tally_url, _ = make_queue(sqs, "tally")
     url, arn = make_queue(sqs, "durable", VisibilityTimeout="5")
-    ids = send_all(sqs, url, [f"m-{i}" for i in range(300)])
+    ids = send_all(sqs, url, [f"m-{i}" for i in range(120)])
     env = {**source_env(moto_server), "LAMINA_MAPPING_BACKOFF_MAX": "1"}
     first = LaminaProcess(tmp_path / "data", env=env).start()
     lam = client_for(first.url)

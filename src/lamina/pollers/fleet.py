@@ -26,12 +26,14 @@ Factory = Callable[[EventSourceMapping, Hooks], object]  # → an object with `a
 class Pollers:
     def __init__(self, *, load_all: Callable[[], list[EventSourceMapping]],
                  load: Callable[[str], EventSourceMapping | None],
-                 settle: Callable[[str], object], hooks: Hooks, factories: dict[str, Factory]) -> None:
+                 settle: Callable[[str], object], hooks: Hooks, factories: dict[str, Factory],
+                 stop_wait_s: float = STOP_WAIT_S) -> None:
         self._load_all = load_all
         self._load = load
         self._settle = settle
         self._hooks = hooks
         self._factories = factories
+        self._stop_wait_s = stop_wait_s
         self._tasks: dict[str, asyncio.Task] = {}
         self._pollers: dict[str, object] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -100,7 +102,7 @@ class Pollers:
         stop = getattr(poller, "stop", None)
         if stop is not None:
             stop()
-            await asyncio.wait({task}, timeout=STOP_WAIT_S)
+            await asyncio.wait({task}, timeout=self._stop_wait_s)
         if not task.done():
             task.cancel()
         await asyncio.gather(task, return_exceptions=True)

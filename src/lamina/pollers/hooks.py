@@ -40,6 +40,7 @@ class Hooks:
     sources: Sources
     metrics: Any = None  # lamina.telemetry.metrics.MappingMetrics | None
     backoff_max: float = 30.0
+    long_poll_s: int = 20  # WaitTimeSeconds of an SQS receive (AWS's pollers use 20)
     _told: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     async def tell(self, uuid: str, result: str | None, problem: str | None) -> None:

@@ -1,6 +1,6 @@
 """The SQS poller of one event source mapping (standard and FIFO queues).
 
-Workers long-poll the queue (ReceiveMessage, WaitTimeSeconds 20), gather a batch by BatchSize,
+Workers long-poll the queue (ReceiveMessage, WaitTimeSeconds 20 unless LAMINA_SQS_WAIT_SECONDS), gather a batch by BatchSize,
 MaximumBatchingWindowInSeconds and the 6 MB payload limit, drop (and delete) what FilterCriteria
 filters out, invoke the function synchronously with `{"Records": [...]}` and delete what
 succeeded; what failed is left in the queue, to come back after its visibility timeout (so the
@@ -28,7 +28,6 @@ from lamina.pollers.sources import NON_EXISTENT_QUEUE, arn_parts, queue_missing_
 from lamina.pollers.sqs_records import sqs_record
 
 log = logging.getLogger("lamina.pollers.sqs")
-LONG_POLL_S = 20
 RECEIVE_MAX = 10
 BACKLOG_EVERY_S = 10.0
 
@@ -189,7 +188,7 @@ class SqsPoller:
     async def _collect(self, url: str) -> list[dict] | None:
         """One batch: a long poll for the first messages, then more until BatchSize, the batching
         window or the payload limit (None when the queue could not be read)."""
-        first = await self._receive(url, min(self.batch_size, RECEIVE_MAX), LONG_POLL_S)
+        first = await self._receive(url, min(self.batch_size, RECEIVE_MAX), self.hooks.long_poll_s)
         if not first or self.window <= 0:
             return first
         batch = list(first)
@@ -200,7 +199,7 @@ class SqsPoller:
             if remaining <= 0:
                 break
             more = await self._receive(url, min(self.batch_size - len(batch), RECEIVE_MAX),
-                                       min(LONG_POLL_S, int(remaining)))
+                                       min(self.hooks.long_poll_s, int(remaining)))
             if more is None:
                 break
             if not more and remaining < 1:
