@@ -105,7 +105,7 @@ def test_dynamodb_stream_records(env):
 
 def failure_records(seen, stream_arn) -> list[dict]:
     return [m["event"] for m in seen if m["kind"] == "failure"
-            and m["event"]["KinesisBatchInfo"]["streamArn"] == stream_arn]
+            and m["event"].get("KinesisBatchInfo", {}).get("streamArn") == stream_arn]
 
 
 def test_bisect_isolates_a_poison_record_and_sends_its_failure_record_to_sqs(env):

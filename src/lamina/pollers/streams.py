@@ -89,12 +89,21 @@ class StreamPoller:
                                             role_arn=stream.role_of(mapping.function_name, mapping.qualifier))
         self._save_lock = asyncio.Lock()
         self._reader_ended = asyncio.Event()
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Finish the batches in flight, start no new one, and return from run() (lamina.pollers.fleet)."""
+        self.stopping = True
+        self._reader_ended.set()
 
     async def run(self) -> None:
         readers: dict[str, asyncio.Task] = {}
         backoff = None
         try:
             while True:
+                if self.stopping:
+                    await asyncio.gather(*readers.values(), return_exceptions=True)
+                    return
                 try:
                     await self._schedule(readers)
                     if backoff is not None:  # recovered: the problem is over
@@ -102,7 +111,7 @@ class StreamPoller:
                     backoff = None
                     # List again after a while (new shards), or at once when a reader ends (its children).
                     self._reader_ended.clear()
-                    if not any(task.done() for task in readers.values()):
+                    if not self.stopping and not any(task.done() for task in readers.values()):
                         try:
                             await asyncio.wait_for(self._reader_ended.wait(), max(self.stream.poll_interval * 10, 1.0))
                         except TimeoutError:
@@ -195,7 +204,7 @@ class ShardReader:
         wanted = poller.config.batch_size * self.lanes
         if iterator is None:
             return await self._finished()
-        while True:
+        while not poller.stopping:
             records: list[dict] = []
             gathering_until = time.monotonic() + poller.config.batching_window
             while True:
@@ -214,6 +223,8 @@ class ShardReader:
                     break
             if records:
                 await self._deliver(records, more_coming=iterator is not None)
+                if poller.stopping:
+                    return  # what was not delivered stays after the checkpoint
             if self.windowed:
                 await self._close_window_if_over(shard_closed=iterator is None)
             if iterator is None:  # a closed shard, read to its end: its children may start
@@ -281,7 +292,7 @@ class ShardReader:
         poller, config = self.poller, self.poller.config
         attempts, size = 0, None
         last_error: tuple[str | None, str | None] = (None, None)
-        while queue:
+        while queue and not poller.stopping:
             arrivals = [stream_records.arrival_of(r) for r in queue]
             too_old = expired(arrivals, time.time(), config.max_record_age)
             if too_old:

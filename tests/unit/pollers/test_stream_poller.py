@@ -121,3 +121,29 @@ def test_a_merged_child_waits_for_both_parents():
     flat = [item for batch in delivered for item in batch]
     assert flat.index("c0") > max(flat.index("l2"), len(flat) - 1 - flat[::-1].index("r3"))
     assert {shard for shard, _, finished in saved if finished} == {"left", "right", "child"}
+
+
+def test_stop_finishes_the_batch_in_flight_and_returns():
+    async def scenario():
+        started = asyncio.Event()
+        saved = []
+
+        async def invoke(name, qualifier, payload):
+            started.set()
+            await asyncio.sleep(0.05)
+            return None, b"null"
+
+        hooks = Hooks(invoke=invoke, report=lambda *a: None, sources=None)
+        stream = streams.StreamHooks(load=lambda uuid: {}, save=lambda uuid, cp: saved.append(cp),
+                                     role_of=lambda n, q: "role", function_arn=lambda n, q: "arn:f", to_function=None,
+                                     poll_interval=0.01, retry_scale=0.001)
+        poller = streams.StreamPoller(mapping(BatchSize=1), hooks, stream)
+        task = asyncio.get_running_loop().create_task(poller.run())
+        await started.wait()
+        poller.stop()
+        await asyncio.wait_for(task, 2)  # returns by itself: not cancelled
+        return saved
+
+    saved = asyncio.run(scenario())
+    delivered = [cp.sequence_number for cp in saved if cp.sequence_number is not None]
+    assert delivered and not any(cp.finished for cp in saved)
