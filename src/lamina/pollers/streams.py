@@ -46,6 +46,7 @@ from lamina.pollers.stream_sources import SOURCES, Position, Shard
 log = logging.getLogger("lamina.pollers")
 MAX_PAYLOAD = 6_291_456  # a batch is a synchronous invoke: 6 MB at most, whatever BatchSize says
 FINAL_INVOKE_TRIES = 3
+READ_AHEAD = 1000  # records asked of one GetRecords: what is already there is read in one call
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ class StreamPoller:
         self.filters = _filters(mapping.config)
         self.source = SOURCES[mapping.kind](hooks.sources, mapping.event_source_arn,
                                             role_arn=stream.role_of(mapping.function_name, mapping.qualifier))
-        self._save_lock = asyncio.Lock()
+        self._unsaved: dict[str, Checkpoint] = {}
+        self._writer: asyncio.Task | None = None
         self._reader_ended = asyncio.Event()
         self.stopping = False
 
@@ -127,8 +129,10 @@ class StreamPoller:
             for task in readers.values():
                 task.cancel()
             await asyncio.gather(*readers.values(), return_exceptions=True)
+            await self.flush()  # what was delivered gets its checkpoint, even when cancelled
 
     async def _schedule(self, readers: dict[str, asyncio.Task]) -> None:
+        await self.flush()  # a restarted reader starts from what was delivered, not from an older write
         shards = await asyncio.to_thread(self.source.shards)
         checkpoints = await asyncio.to_thread(self.stream.load, self.mapping.uuid)
         if not checkpoints:  # the mapping's first look at the stream: fix where each shard starts
@@ -160,9 +164,35 @@ class StreamPoller:
             position, at = "AT_TIMESTAMP", time.time()
         return Checkpoint(shard.shard_id, position=position, at_timestamp=at)
 
-    async def save(self, checkpoint: Checkpoint) -> None:
-        async with self._save_lock:
-            await asyncio.to_thread(self.stream.save, self.mapping.uuid, checkpoint)
+    async def save(self, checkpoint: Checkpoint, *, wait: bool = False) -> None:
+        """Write a shard's checkpoint. Writes run behind delivery (the next batch goes on meanwhile),
+        latest first: a crash can only leave the stored checkpoint behind what was delivered (those
+        records come again), never ahead. `wait`: return once it is stored."""
+        self._unsaved[checkpoint.shard_id] = checkpoint
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+        if wait:
+            await self.flush()
+
+    async def flush(self) -> None:
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+    async def _write(self) -> None:
+        while self._unsaved:
+            batch = list(self._unsaved.values())
+            self._unsaved.clear()
+            try:
+                await asyncio.to_thread(self._write_all, batch)
+            except Exception:
+                log.exception("event source mapping %s: could not store checkpoints", self.mapping.uuid)
+                for checkpoint in batch:  # again with the next write, unless a newer one came
+                    self._unsaved.setdefault(checkpoint.shard_id, checkpoint)
+                return
+
+    def _write_all(self, batch: list[Checkpoint]) -> None:
+        for checkpoint in batch:
+            self.stream.save(self.mapping.uuid, checkpoint)
 
     def keep(self, record: dict) -> bool:
         if not self.filters:
@@ -201,7 +231,8 @@ class ShardReader:
             iterator = await self._skip_to_end()
         else:
             iterator = await asyncio.to_thread(source.iterator, self.shard.shard_id, self._position())
-        wanted = poller.config.batch_size * self.lanes
+        wanted = poller.config.batch_size * self.lanes  # enough for a batch in every lane
+        limit = min(source.max_limit, max(wanted, READ_AHEAD))  # one GetRecords may serve several batches
         if iterator is None:
             return await self._finished()
         while not poller.stopping:
@@ -209,7 +240,7 @@ class ShardReader:
             gathering_until = time.monotonic() + poller.config.batching_window
             while True:
                 try:
-                    read = await asyncio.to_thread(source.read, self.shard.shard_id, iterator, wanted - len(records))
+                    read = await asyncio.to_thread(source.read, self.shard.shard_id, iterator, limit - len(records))
                 except Exception as error:
                     if "ExpiredIterator" not in _describe(error):
                         raise
@@ -234,7 +265,7 @@ class ShardReader:
 
     async def _finished(self) -> None:
         self.checkpoint = replace(self.checkpoint, finished=True, window=None)
-        await self.poller.save(self.checkpoint)
+        await self.poller.save(self.checkpoint, wait=True)  # before its children start
         log.info("event source mapping %s: shard %s finished", self.poller.mapping.uuid, self.shard.shard_id)
 
     async def _skip_to_end(self) -> str | None:
@@ -251,7 +282,7 @@ class ShardReader:
             last = stream_records.sequence_of(read.records[-1])
             iterator = read.next_iterator
         self.checkpoint = replace(self.checkpoint, sequence_number=last, position="TRIM_HORIZON")
-        await self.poller.save(self.checkpoint)
+        await self.poller.save(self.checkpoint, wait=True)
         return iterator
 
     def _position(self) -> Position:
