@@ -64,6 +64,11 @@ def main() -> int:
         process, port = start_lamina(os.path.join(tmp, "data"), env)
         try:
             create_function(port, "noop", NOOP, args.runtime)
+            # The bound at small batches: one synchronous invoke per batch, one after another per shard.
+            started = time.perf_counter()
+            for _ in range(100):
+                lambda_call(port, "POST", "/2015-03-31/functions/noop/invocations", {"Records": []})
+            emit(figure="sequential_sync_invokes_per_s", rate=round(100 / (time.perf_counter() - started), 1))
             for batch_size in (10, 100):
                 name = f"bench-{batch_size}"
                 kinesis.create_stream(StreamName=name, ShardCount=1)

@@ -147,3 +147,23 @@ def test_stop_finishes_the_batch_in_flight_and_returns():
     saved = asyncio.run(scenario())
     delivered = [cp.sequence_number for cp in saved if cp.sequence_number is not None]
     assert delivered and not any(cp.finished for cp in saved)
+
+
+def test_checkpoint_writes_coalesce_latest_first_and_never_go_back():
+    async def scenario():
+        written: list[str] = []
+
+        def save(uuid, checkpoint):
+            written.append(checkpoint.sequence_number)
+
+        stream = streams.StreamHooks(load=lambda uuid: {}, save=save, role_of=lambda n, q: "role",
+                                     function_arn=lambda n, q: "arn:f", to_function=None)
+        poller = streams.StreamPoller(mapping(), Hooks(invoke=None, report=lambda *a: None, sources=None), stream)
+        for n in range(1, 51):
+            await poller.save(streams.Checkpoint("parent", sequence_number=str(n)))
+        await poller.save(streams.Checkpoint("parent", sequence_number="51"), wait=True)
+        return written
+
+    written = asyncio.run(scenario())
+    assert written[-1] == "51" and [int(n) for n in written] == sorted(int(n) for n in written)
+    assert len(written) < 51  # writes behind delivery coalesce
