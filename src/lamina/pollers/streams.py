@@ -231,37 +231,58 @@ class ShardReader:
             iterator = await self._skip_to_end()
         else:
             iterator = await asyncio.to_thread(source.iterator, self.shard.shard_id, self._position())
-        wanted = poller.config.batch_size * self.lanes  # enough for a batch in every lane
-        limit = min(source.max_limit, max(wanted, READ_AHEAD))  # one GetRecords may serve several batches
         if iterator is None:
             return await self._finished()
-        while not poller.stopping:
-            records: list[dict] = []
-            gathering_until = time.monotonic() + poller.config.batching_window
-            while True:
-                try:
-                    read = await asyncio.to_thread(source.read, self.shard.shard_id, iterator, limit - len(records))
-                except Exception as error:
-                    if "ExpiredIterator" not in _describe(error):
-                        raise
-                    iterator = await asyncio.to_thread(source.iterator, self.shard.shard_id, self._position())
-                    continue
-                records += read.records
-                self._iterator_age(read)
-                iterator = read.next_iterator
-                if iterator is None or len(records) >= wanted or not read.records \
-                        or time.monotonic() >= gathering_until:
-                    break
-            if records:
-                await self._deliver(records, more_coming=iterator is not None)
-                if poller.stopping:
-                    return  # what was not delivered stays after the checkpoint
-            if self.windowed:
-                await self._close_window_if_over(shard_closed=iterator is None)
-            if iterator is None:  # a closed shard, read to its end: its children may start
-                return await self._finished()
-            if not records:
-                await asyncio.sleep(poller.stream.poll_interval)
+        # The next GetRecords runs while the records already read are delivered: reading and
+        # delivering overlap, as a plain reader's loop never waits for a function.
+        next_read: asyncio.Task | None = asyncio.get_running_loop().create_task(self._gather(iterator))
+        try:
+            while not poller.stopping:
+                if next_read is None:
+                    next_read = asyncio.get_running_loop().create_task(self._gather(iterator))
+                records, iterator = await next_read
+                next_read = None
+                if records and iterator is not None and not self.windowed:  # a window's end needs what follows
+                    next_read = asyncio.get_running_loop().create_task(self._gather(iterator))
+                if records:
+                    await self._deliver(records, more_coming=iterator is not None)
+                    if poller.stopping:
+                        return  # what was not delivered stays after the checkpoint
+                if self.windowed:
+                    await self._close_window_if_over(shard_closed=iterator is None)
+                if iterator is None:  # a closed shard, read to its end: its children may start
+                    return await self._finished()
+                if not records:
+                    await asyncio.sleep(poller.stream.poll_interval)
+        finally:
+            if next_read is not None:
+                next_read.cancel()
+                await asyncio.gather(next_read, return_exceptions=True)
+
+    async def _gather(self, iterator: str) -> tuple[list[dict], str | None]:
+        """Records from `iterator` on: up to a batch per lane, or what came within the batching window
+        (one GetRecords asks for up to READ_AHEAD, so it may serve several batches); and the next
+        iterator (None: the shard is closed and read to its end)."""
+        poller, source = self.poller, self.poller.source
+        wanted = poller.config.batch_size * self.lanes
+        limit = min(source.max_limit, max(wanted, READ_AHEAD))
+        records: list[dict] = []
+        gathering_until = time.monotonic() + poller.config.batching_window
+        while True:
+            try:
+                read = await asyncio.to_thread(source.read, self.shard.shard_id, iterator, limit - len(records))
+            except Exception as error:
+                if "ExpiredIterator" not in _describe(error):
+                    raise
+                iterator = await asyncio.to_thread(source.iterator, self.shard.shard_id, self._position())
+                continue
+            records += read.records
+            self._iterator_age(read)
+            iterator = read.next_iterator
+            if iterator is None or len(records) >= wanted or not read.records \
+                    or time.monotonic() >= gathering_until:
+                return records, iterator
+            await asyncio.sleep(0)
 
     async def _finished(self) -> None:
         self.checkpoint = replace(self.checkpoint, finished=True, window=None)
@@ -324,8 +345,8 @@ class ShardReader:
         attempts, size = 0, None
         last_error: tuple[str | None, str | None] = (None, None)
         while queue and not poller.stopping:
-            arrivals = [stream_records.arrival_of(r) for r in queue]
-            too_old = expired(arrivals, time.time(), config.max_record_age)
+            too_old = expired([stream_records.arrival_of(r) for r in queue], time.time(), config.max_record_age) \
+                if config.max_record_age >= 0 else 0
             if too_old:
                 given_up = [queue.popleft() for _ in range(too_old)]
                 await self._on_failure(given_up, RECORD_AGE_EXCEEDED, attempts, *last_error)
@@ -334,6 +355,7 @@ class ShardReader:
                 continue
             count = min(size or config.batch_size, len(queue))
             if self.windowed:
+                arrivals = [stream_records.arrival_of(queue[i]) for i in range(count)]
                 count = min(count, stream_windows.same_window(arrivals, config.tumbling_window))
                 await self._enter_window(stream_windows.start_of(arrivals[0], config.tumbling_window))
             batch = [queue[i] for i in range(count)]
