@@ -3,7 +3,8 @@ batch size 10 and 100, next to the rate a plain boto3 receive/delete loop drains
 the same run, and end-to-end latency (send → handler) p50/p99.
 
 Run: .venv/bin/python bench/mappings.py [--messages 500] [--latency-samples 200]
-Prints one JSON line per figure. Target (DESIGN.md §10): lamina drains at ≥ 80% of the plain loop.
+Each drain is repeated --rounds times, plain and lamina alternately, and the medians compared (the
+host's other load moves both). Prints one JSON line per figure. Target (DESIGN.md §10): lamina drains at ≥ 80% of the plain loop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,8 +69,8 @@ def lamina_drain(port: int, sqs, url: str, uuid: str, count: int) -> float:
     fill(sqs, url, count)
     started = time.perf_counter()
     lambda_call(port, "PUT", f"/2015-03-31/event-source-mappings/{uuid}", {"Enabled": True})
-    while not empty(sqs, url):
-        time.sleep(0.02)
+    while not empty(sqs, url):  # sparingly: every question costs the source as much as a receive
+        time.sleep(0.25)
     elapsed = time.perf_counter() - started
     lambda_call(port, "PUT", f"/2015-03-31/event-source-mappings/{uuid}", {"Enabled": False})
     return count / elapsed
@@ -84,7 +86,10 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=500)
     parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="drains of each kind; the medians are compared")
     parser.add_argument("--runtime", default="python3.12")
+    parser.add_argument("--max-concurrency", type=int, default=None,
+                        help="ScalingConfig.MaximumConcurrency of the mappings (default: none set)")
     args = parser.parse_args()
     moto, moto_url = start_moto()
     env = {"AWS_ENDPOINT_URL_SQS": moto_url, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
@@ -100,15 +105,20 @@ def main() -> int:
             for batch_size in (10, 100):
                 url = sqs.create_queue(QueueName=f"bench-{batch_size}")["QueueUrl"]
                 arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-                fill(sqs, url, args.messages)
-                plain = plain_drain(sqs, url, args.messages)
                 mapping = lambda_call(port, "POST", "/2015-03-31/event-source-mappings", {
                     "EventSourceArn": arn, "FunctionName": "noop", "BatchSize": batch_size, "Enabled": False,
-                    **({"MaximumBatchingWindowInSeconds": 1} if batch_size > 10 else {})})
-                rate = lamina_drain(port, sqs, url, mapping["UUID"], args.messages)
+                    **({"MaximumBatchingWindowInSeconds": 1} if batch_size > 10 else {}),
+                    **({"ScalingConfig": {"MaximumConcurrency": args.max_concurrency}} if args.max_concurrency else {})})
+                plains, rates = [], []
+                for _ in range(args.rounds):  # alternated, so a busy spell of the host hits both
+                    fill(sqs, url, args.messages)
+                    plains.append(plain_drain(sqs, url, args.messages))
+                    rates.append(lamina_drain(port, sqs, url, mapping["UUID"], args.messages))
+                plain, rate = statistics.median(plains), statistics.median(rates)
                 emit(figure="sqs_mapping_records_per_s", batch_size=batch_size, lamina=round(rate, 1),
                      plain_boto3_drain=round(plain, 1), ratio=round(rate / plain, 3), target=0.8,
-                     messages=args.messages)
+                     messages=args.messages, rounds=args.rounds,
+                     lamina_rounds=[round(r, 1) for r in rates], plain_rounds=[round(p, 1) for p in plains])
 
             url = sqs.create_queue(QueueName="bench-latency")["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

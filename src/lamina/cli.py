@@ -177,6 +177,26 @@ def _events(client, group: str, start_ms: int, pattern: str | None):
         request["nextToken"] = token
 
 
+class Tail:
+    """New events of one log group, polled: re-reads a short window before the newest event seen, so
+    late writes still show, and never shows an event twice."""
+
+    def __init__(self, client, group: str, since_ms: int, pattern: str | None = None) -> None:
+        self.client, self.group, self.pattern = client, group, pattern
+        self.since = self.newest = since_ms
+        self.seen: dict[str, int] = {}  # eventId → timestamp, for the events inside the re-read window
+
+    def new_events(self):
+        start = max(self.since, self.newest - FOLLOW_LOOKBACK_MS)
+        self.seen = {key: stamp for key, stamp in self.seen.items() if stamp >= start}
+        for event in _events(self.client, self.group, start, self.pattern):
+            if event["eventId"] in self.seen:
+                continue
+            self.seen[event["eventId"]] = event["timestamp"]
+            self.newest = max(self.newest, event["timestamp"])
+            yield event
+
+
 def logs(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -209,15 +229,11 @@ def logs(args: argparse.Namespace) -> int:
                 _say(f"cannot read logs from {_endpoint(args)}: {error}", "red")
                 return 1
             return 0
-        seen: dict[str, int] = {}  # eventId → timestamp, for the events inside the re-read window
-        newest, start, noted = since, since, None
+        tail = Tail(client, group, since, args.filter)
+        noted = None
         while True:
             try:
-                for event in _events(client, group, start, args.filter):
-                    if event["eventId"] in seen:
-                        continue
-                    seen[event["eventId"]] = event["timestamp"]
-                    newest = max(newest, event["timestamp"])
+                for event in tail.new_events():
                     show(event)
                 noted = None
             except (ClientError, BotoCoreError) as error:
@@ -229,8 +245,6 @@ def logs(args: argparse.Namespace) -> int:
                     _say(note, "yellow")
                     noted = note
             out.flush()
-            start = max(since, newest - FOLLOW_LOOKBACK_MS)
-            seen = {key: stamp for key, stamp in seen.items() if stamp >= start}
             time.sleep(FOLLOW_POLL_S)
     except KeyboardInterrupt:
         return 0
@@ -313,35 +327,51 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def build(args: argparse.Namespace) -> int:
-    """Build every function and layer of a SAM template into reproducible zips."""
+def _build(path: Path, build_dir: Path, overrides: dict[str, str]):
+    """Plan and build a template's code with a progress line; returns (template, built) or raises."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from lamina.sam import template as sam_template
-    from lamina.sam.artifacts import ArtifactError, Skipped, plan
+    from lamina.sam.artifacts import Skipped, plan
     from lamina.sam.build import build_all
-    from lamina.sam.dependencies import DependencyError
 
-    path = _find_template(args.template)
-    build_dir = Path(args.build_dir) if args.build_dir else path.resolve().parent / ".lamina" / "build"
-    try:
-        planned = plan(sam_template.load(path), path.resolve().parent, _overrides(args.parameter_overrides))
-    except (sam_template.TemplateError, ArtifactError, ValueError) as error:
-        _say(f"build failed: {error}", "red")
-        return 1
+    template = sam_template.load(path)
+    planned = plan(template, path.resolve().parent, overrides)
     for skipped in (p for p in planned if isinstance(p, Skipped)):
         console.print(f"[yellow]skipped[/yellow] {skipped.logical_id}: {skipped.reason}")
     artifacts = [p for p in planned if not isinstance(p, Skipped)]
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task("building", total=None)
-        try:
-            built = build_all(artifacts, build_dir,
-                              step=lambda lid, what: progress.update(task, description=f"{lid}: {what}"))
-        except DependencyError as error:
-            progress.stop()
-            _say(f"build failed: {error}", "red")
-            return 1
+        built = build_all(artifacts, build_dir,
+                          step=lambda lid, what: progress.update(task, description=f"{lid}: {what}"))
+    return template, built
+
+
+def _build_errors():
+    from lamina.sam.artifacts import ArtifactError
+    from lamina.sam.dependencies import DependencyError
+    from lamina.sam.deploy import DeployError
+    from lamina.sam.intrinsics import IntrinsicError
+    from lamina.sam.template import TemplateError
+    from lamina.sam.translate import TranslateError
+
+    return (TemplateError, ArtifactError, DependencyError, TranslateError, IntrinsicError, DeployError, ValueError)
+
+
+def _build_dir(args: argparse.Namespace, path: Path) -> Path:
+    return Path(args.build_dir) if args.build_dir else path.resolve().parent / ".lamina" / "build"
+
+
+def build(args: argparse.Namespace) -> int:
+    """Build every function and layer of a SAM template into reproducible zips."""
+    path = _find_template(args.template)
+    build_dir = _build_dir(args, path)
+    try:
+        _, built = _build(path, build_dir, _overrides(args.parameter_overrides))
+    except _build_errors() as error:
+        _say(f"build failed: {error}", "red")
+        return 1
     table = Table(title=f"Built into {build_dir}", title_justify="left")
     for column in ("Resource", "Type", "Size", "CodeSha256", "Time"):
         table.add_column(column, justify="right" if column in ("Size", "Time") else "left")
@@ -349,6 +379,271 @@ def build(args: argparse.Namespace) -> int:
         table.add_row(item.logical_id, item.resource_type.split("::")[-1], f"{item.size / 1024:,.1f} KB",
                       item.code_sha256[:12] + "…", "cached" if item.cached else f"{item.seconds:.2f} s")
     console.print(table)
+    return 0
+
+
+def _deployment(args: argparse.Namespace, stack: str):
+    """The clients, stack-state API and handler environment for deploying to lamina at --endpoint."""
+    import boto3
+    from botocore.config import Config
+
+    from lamina.sam.deploy import StackState
+    from lamina.sam.resources import Env
+
+    endpoint = _endpoint(args)
+    try:
+        with urllib.request.urlopen(endpoint + "/health", timeout=10) as response:
+            health = json.loads(response.read())
+    except OSError as error:
+        raise ConnectionError(f"lamina is not reachable at {endpoint}: {error}") from None
+    region = args.region or health.get("region") or DEFAULTS.region
+    session = boto3.session.Session(
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or None,
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+        aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or None, region_name=region)
+    if session.get_credentials() is None:  # lamina without --auth takes any key
+        session = boto3.session.Session(aws_access_key_id="lamina", aws_secret_access_key="lamina", region_name=region)
+    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=300)
+    made: dict[str, object] = {}
+
+    def clients(service: str):
+        if service not in made:
+            made[service] = session.client(service, endpoint_url=endpoint, config=config)
+        return made[service]
+
+    state = StackState(endpoint, region, session.get_credentials())
+    return clients, state, region, health.get("accountId") or DEFAULTS.account_id, Env, health
+
+
+def _stack_name(args: argparse.Namespace, path: Path) -> str:
+    if args.stack:
+        return args.stack
+    name = re.sub(r"[^A-Za-z0-9-]", "-", path.resolve().parent.name).strip("-") or "app"
+    return name if name[0].isalpha() else "app-" + name
+
+
+def _confirm(args: argparse.Namespace, question: str) -> bool:
+    if args.no_confirm or not sys.stdin.isatty():
+        return True
+    return console.input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _deploy_once(args: argparse.Namespace, path: Path, stack: str, *, confirm: bool) -> dict | None:
+    """Build, expand and apply the template once; the stack's state document, or None when it failed
+    (the reason printed) or the change set was declined."""
+    from lamina.sam import deploy as sam_deploy
+    from lamina.sam.translate import expand
+
+    try:
+        overrides = _overrides(args.parameter_overrides)
+        clients, state, region, account_id, env_type, _ = _deployment(args, stack)
+        template, built = _build(path, _build_dir(args, path), overrides)
+        expanded = expand(template, {b.logical_id: b.code_sha256 for b in built}, region, account_id, stack,
+                          overrides)
+        parameters = {**{k: v.get("Default") for k, v in (expanded.get("Parameters") or {}).items()
+                         if isinstance(v, dict) and "Default" in v}, **overrides,
+                      "AWS::Region": region, "AWS::AccountId": account_id, "AWS::StackName": stack,
+                      "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+        previous = state.get(stack)
+        the_plan = sam_deploy.plan(stack, expanded, parameters, previous, strict=args.strict)
+    except (*_build_errors(), ConnectionError) as error:
+        _say(f"deploy failed: {error}", "red")
+        return None
+    for logical_id, kind in the_plan.skipped.items():
+        console.print(f"[yellow]not deployed[/yellow] {logical_id} ({kind}): lamina does not deploy this type")
+    if not the_plan.changes:
+        console.print(f"No changes to deploy: stack [bold]{stack}[/bold] is up to date.")
+        return previous or {"resources": {}}
+    table = Table(title=f"Changes to stack {stack}", title_justify="left")
+    for column in ("Operation", "LogicalResourceId", "ResourceType"):
+        table.add_column(column)
+    colour = {"Add": "green", "Modify": "yellow", "Remove": "red"}
+    for change in the_plan.changes:
+        table.add_row(f"[{colour[change.action]}]{change.action}[/]", change.logical_id, change.resource_type)
+    console.print(table)
+    if confirm and not _confirm(args, "Deploy this change set?"):
+        console.print("Nothing deployed.")
+        return None
+    env = env_type(clients, stack, region, account_id,
+                   sam_deploy.read_code(_build_dir(args, path), {b.logical_id: {"zip_path": b.zip_path}
+                                                                for b in built}))
+    deployer = sam_deploy.Deployer(env, state, lambda line: console.print(f"  {line}"))
+    try:
+        with console.status(f"deploying {stack}"):
+            document = deployer.apply(the_plan)
+    except sam_deploy.DeployError as error:
+        _say(f"deploy failed and was rolled back: {error}", "red")
+        return None
+    console.print(f"[green]Stack {stack} deployed.[/green]")
+    for name, value in document.get("outputs", {}).items():
+        console.print(f"  {name} = {value}")
+    return document
+
+
+def deploy(args: argparse.Namespace) -> int:
+    """Build, expand and apply a SAM template as a stack, showing the change set first."""
+    path = _find_template(args.template)
+    return 0 if _deploy_once(args, path, _stack_name(args, path), confirm=True) is not None else 1
+
+
+_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan", "bright_magenta")
+
+
+def dev(args: argparse.Namespace) -> int:
+    """Deploy, then redeploy on every saved change of the code or the template, streaming every
+    function's logs coloured by function, until Ctrl-C."""
+    import threading
+
+    from watchfiles import watch
+
+    from lamina.sam import template as sam_template
+    from lamina.sam.artifacts import Artifact, plan
+
+    args.strict, args.build_dir = False, getattr(args, "build_dir", None)
+    path = _find_template(args.template)
+    stack = _stack_name(args, path)
+    functions: dict[str, str] = {}  # physical name → logical id, of the deployed stack
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def redeploy() -> list[Path]:
+        document = _deploy_once(args, path, stack, confirm=False)
+        if document is not None:
+            with lock:
+                functions.clear()
+                functions.update({entry["physical_id"]: lid for lid, entry in document.get("resources", {}).items()
+                                  if entry.get("type") == "AWS::Lambda::Function"})
+        try:
+            artifacts = plan(sam_template.load(path), path.resolve().parent, _overrides(args.parameter_overrides))
+        except _build_errors():
+            artifacts = []
+        return [path.resolve(), *{a.source for a in artifacts if isinstance(a, Artifact)}]
+
+    def follow_logs() -> None:
+        client = _logs_client(args)
+        tails: dict[str, Tail] = {}
+        while not stop.is_set():
+            with lock:
+                current = dict(functions)
+            for name, logical_id in current.items():
+                tail = tails.setdefault(name, Tail(client, f"/aws/lambda/{name}", int(time.time() * 1000)))
+                colour = _COLOURS[sorted(current.values()).index(logical_id) % len(_COLOURS)]
+                try:
+                    for event in tail.new_events():
+                        line = Text(f"{logical_id} ", style=f"bold {colour}")
+                        line.append_text(log_line(event))
+                        console.print(line, soft_wrap=True)
+                except Exception:  # a log group that does not exist yet, or lamina restarting
+                    pass
+            sys.stdout.flush()
+            stop.wait(0.5)
+
+    def watcher(paths: list[Path]):
+        return watch(*paths, debounce=50, step=20, stop_event=stop,
+                     watch_filter=lambda _, name: "/.lamina/" not in name and "__pycache__" not in name)
+
+    watched = redeploy()
+    changes = watcher(watched)
+    threading.Thread(target=follow_logs, name="lamina dev logs", daemon=True).start()
+    try:
+        while True:
+            console.print(f"[bold]watching[/bold] {len(watched)} paths of stack {stack} (Ctrl-C stops)")
+            sys.stdout.flush()
+            changed = next(changes)
+            console.print(f"changed: {', '.join(sorted({Path(p).name for _, p in changed}))}")
+            started = time.perf_counter()
+            now_watched = redeploy()
+            console.print(f"redeployed in {time.perf_counter() - started:.2f} s")
+            if set(now_watched) != set(watched):
+                watched, changes = now_watched, watcher(now_watched)
+    except KeyboardInterrupt:
+        stop.set()
+        return 0
+
+
+def delete(args: argparse.Namespace) -> int:
+    """Remove every resource a stack created, then the stack."""
+    from lamina.sam import deploy as sam_deploy
+
+    try:
+        clients, state, region, account_id, env_type, _ = _deployment(args, args.stack)
+        document = state.get(args.stack)
+    except (ConnectionError, sam_deploy.DeployError) as error:
+        _say(f"delete failed: {error}", "red")
+        return 1
+    if document is None:
+        _say(f"stack {args.stack} does not exist", "red")
+        return 1
+    if not _confirm(args, f"Delete stack {args.stack} and its {len(document.get('resources', {}))} resources?"):
+        return 1
+
+    def no_code(logical_id: str) -> bytes:
+        raise sam_deploy.DeployError("a delete uploads no code")
+
+    deployer = sam_deploy.Deployer(env_type(clients, args.stack, region, account_id, no_code), state,
+                                   lambda line: console.print(f"  {line}"))
+    try:
+        retained = deployer.delete(args.stack, document)
+    except sam_deploy.DeployError as error:
+        _say(f"delete failed: {error}", "red")
+        return 1
+    if retained:
+        console.print(f"retained (DeletionPolicy Retain): {', '.join(retained)}")
+    console.print(f"[green]Stack {args.stack} deleted.[/green]")
+    return 0
+
+
+def _lambda_client(args: argparse.Namespace, read_timeout: int = 910):
+    import boto3
+    from botocore.config import Config
+
+    env = os.environ
+    region = args.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULTS.region
+    return boto3.client(
+        "lambda", endpoint_url=_endpoint(args), region_name=region,
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or "lamina",
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or "lamina",
+        aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
+        config=Config(retries={"max_attempts": 0}, connect_timeout=5, read_timeout=read_timeout),
+    )
+
+
+def invoke(args: argparse.Namespace) -> int:
+    """Invoke a function once and print its response and the tail of its log."""
+    import base64
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if args.event == "-":
+        payload = sys.stdin.buffer.read()
+    elif args.event:
+        try:
+            payload = Path(args.event).read_bytes()
+        except OSError as error:
+            _say(f"cannot read the event {args.event}: {error.strerror}", "red")
+            return 2
+    else:
+        payload = b"{}"
+    extra = {"Qualifier": args.qualifier} if args.qualifier else {}
+    try:
+        out = _lambda_client(args).invoke(FunctionName=args.name, Payload=payload, LogType="Tail", **extra)
+    except ClientError as error:
+        detail = error.response.get("Error", {})
+        _say(f"{detail.get('Code')}: {detail.get('Message')}", "red")
+        return 1
+    except BotoCoreError as error:
+        _say(f"cannot invoke at {_endpoint(args)}: {error}", "red")
+        return 1
+    for line in base64.b64decode(out.get("LogResult") or b"").decode(errors="replace").splitlines():
+        stderr.print(Text(line, style=message_style(line) or ""), soft_wrap=True)
+    body = out["Payload"].read()
+    try:
+        console.print_json(body.decode()) if body.strip() else None
+    except ValueError:
+        sys.stdout.buffer.write(body + b"\n")
+    if out.get("FunctionError"):
+        _say(f"the function failed ({out['FunctionError']})", "red")
+        return 1
     return 0
 
 
@@ -396,6 +691,43 @@ def main(argv: list[str] | None = None) -> int:
     make.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
                       help="template parameter values")
     make.set_defaults(func=build)
+    ship = commands.add_parser("deploy", help="build a SAM template and deploy it to lamina as a stack")
+    ship.add_argument("template", nargs="?", default=None,
+                      help="the template (default template.yaml, .yml or .json here)")
+    ship.add_argument("--stack", default=None, help="the stack's name (default: the template's directory name)")
+    ship.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                      help="template parameter values")
+    ship.add_argument("--build-dir", default=None, help="where the zips go (default .lamina/build)")
+    ship.add_argument("--no-confirm", action="store_true", help="apply the change set without asking")
+    ship.add_argument("--strict", action="store_true",
+                      help="refuse a template with resource types lamina does not deploy (default: list, skip)")
+    ship.add_argument("--endpoint", default=None, help=endpoint_help)
+    ship.add_argument("--region", default=None, help="region (default: lamina's)")
+    ship.set_defaults(func=deploy)
+    call = commands.add_parser("invoke", help="invoke a function and print its response and log tail")
+    call.add_argument("name", metavar="NAME", help="function name or ARN")
+    call.add_argument("--event", default=None, metavar="FILE", help="the event JSON file, or - for stdin "
+                                                                    "(default {})")
+    call.add_argument("--qualifier", default=None, help="version or alias")
+    call.add_argument("--endpoint", default=None, help=endpoint_help)
+    call.add_argument("--region", default=None, help=f"region (default $AWS_REGION or {DEFAULTS.region})")
+    call.set_defaults(func=invoke)
+    develop = commands.add_parser("dev", help="deploy a SAM template, then redeploy on every saved change and "
+                                              "stream the functions' logs")
+    develop.add_argument("template", nargs="?", default=None,
+                         help="the template (default template.yaml, .yml or .json here)")
+    develop.add_argument("--stack", default=None, help="the stack's name (default: the template's directory name)")
+    develop.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                         help="template parameter values")
+    develop.add_argument("--endpoint", default=None, help=endpoint_help)
+    develop.add_argument("--region", default=None, help="region (default: lamina's)")
+    develop.set_defaults(func=dev)
+    remove = commands.add_parser("delete", help="delete a stack and every resource it created")
+    remove.add_argument("--stack", required=True, help="the stack's name")
+    remove.add_argument("--no-confirm", action="store_true", help="delete without asking")
+    remove.add_argument("--endpoint", default=None, help=endpoint_help)
+    remove.add_argument("--region", default=None, help="region (default: lamina's)")
+    remove.set_defaults(func=delete)
     args = parser.parse_args(argv)
     return args.func(args)
 

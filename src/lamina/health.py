@@ -22,6 +22,8 @@ class Health:
     usage: Callable[[], tuple[int, int]]  # (functions, code bytes)
     engine_stats: Callable[[], dict]
     queued_events: Callable[[], int]
+    region: str = ""
+    account_id: str = ""
     mappings: Callable[[], dict] | None = None  # event source mappings: {"byState": {...}, "polling": n}
 
     def document(self) -> dict:
@@ -31,6 +33,8 @@ class Health:
             "version": __version__,
             "dataDir": self.data_dir,
             "endpoint": self.endpoint,
+            "region": self.region,
+            "accountId": self.account_id,
             "sandbox": {"backend": self.backend, "notEnforced": list(self.not_enforced())},
             "counts": {"functions": count, "codeBytes": size,
                        **{k: v for k, v in self.engine_stats().items() if k != "backend"},

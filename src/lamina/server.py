@@ -32,6 +32,7 @@ from lamina.control.logs import Logs
 from lamina.control.mappings import EventSourceMappings
 from lamina.control.plane import ControlPlane
 from lamina.control.provisioned import ProvisionedConcurrency
+from lamina.control.stacks import Stacks
 from lamina.control.tags import Tags
 from lamina.control.usage import Usage
 from lamina.destinations import Destinations
@@ -65,6 +66,7 @@ from lamina.store.metrics import MetricStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
 from lamina.store.s3_objects import S3Objects
+from lamina.store.stacks import StackStore
 from lamina.store.stream_checkpoints import CheckpointStore
 from lamina.supervisor import Supervisor
 from lamina.telemetry.logbuffer import LogBuffer
@@ -204,13 +206,14 @@ class Server:
         self.health = Health(
             data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
             not_enforced=lambda: self.backend.not_enforced, usage=self.store.usage, engine_stats=self.engine.stats,
-            queued_events=self.queue.depth,
+            queued_events=self.queue.depth, region=region, account_id=account_id,
             mappings=lambda: {"byState": self.mappings.counts(), "polling": self.pollers.running()},
         ).document
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   authenticate=anonymous_callers(settings.account_id),
                                   invoker=self.invoker, logs=self.logs_api,
-                                  usage=Usage(self.metrics, self.metric_store)))
+                                  usage=Usage(self.metrics, self.metric_store),
+                                  stacks=Stacks(StackStore(self.database))))
 
     def _role_of(self, name: str, qualifier: str | None) -> str:
         """The execution role of a mapping's function (its version's, else $LATEST's)."""

@@ -220,3 +220,30 @@ def test_list_filters_and_pages(lam, sqs):
     assert lam.list_event_source_mappings(FunctionName="nothere")["EventSourceMappings"] == []
     for uuid in uuids:
         lam.delete_event_source_mapping(UUID=uuid)
+
+
+def test_mappings_survive_a_restart(tmp_path, moto_server, sqs):
+    arn = queue_arn(sqs, "kept")
+    env = source_env(moto_server)
+    first = LaminaProcess(tmp_path / "data", env=env).start()
+    try:
+        lam = client_for(first.url)
+        lam.create_function(FunctionName="fn", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                            Code={"ZipFile": CODE})
+        lam.get_waiter("function_active_v2").wait(FunctionName="fn")
+        enabled = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fn", BatchSize=7)["UUID"]
+        disabled = lam.create_event_source_mapping(EventSourceArn=KINESIS_ARN, FunctionName="fn", Enabled=False,
+                                                   StartingPosition="LATEST")["UUID"]
+        settled(lam, enabled, "Enabled")
+    finally:
+        first.stop()
+    second = LaminaProcess(tmp_path / "data", env=env).start()
+    try:
+        lam = client_for(second.url)
+        again = settled(lam, enabled, "Enabled")
+        assert (again["State"], again["BatchSize"], again["EventSourceArn"]) == ("Enabled", 7, arn)
+        assert lam.get_event_source_mapping(UUID=disabled)["State"] == "Disabled"
+        assert second.health()["counts"]["eventSourceMappings"] == {"byState": {"Disabled": 1, "Enabled": 1},
+                                                                     "polling": 1}
+    finally:
+        second.stop()

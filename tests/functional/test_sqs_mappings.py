@@ -166,6 +166,18 @@ def test_every_message_is_delivered_in_aws_shape(lam, logs, sqs):
     lam.delete_event_source_mapping(UUID=uuid)
 
 
+def test_batching_window_gathers_batches_larger_than_one_receive(lam, logs, sqs):
+    deploy(lam, "gatherer", "app.record")
+    url, arn = make_queue(sqs, "gathered")
+    ids = send_all(sqs, url, [f"g-{i}" for i in range(40)])
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="gatherer", BatchSize=25,
+                                    MaximumBatchingWindowInSeconds=2, ScalingConfig={"MaximumConcurrency": 2})
+    got = wait_for(lambda: (lambda seen: seen if {r["record"]["messageId"] for r in seen} >= set(ids) else None)(
+        received(logs, "gatherer")), what="every message")
+    sizes = {r["n"] for r in got}
+    assert max(sizes) > 10 and max(sizes) <= 25, sizes
+
+
 def test_partial_batch_failure_and_redrive_to_the_dlq(lam, logs, sqs):
     deploy(lam, "picky", "app.partial", timeout=1)
     dlq_url, dlq_arn = make_queue(sqs, "picky-dlq")

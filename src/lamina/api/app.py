@@ -35,9 +35,11 @@ from lamina.api.call import Call
 from lamina.api.logs import logs_endpoint
 from lamina.api.pipeline import Authenticate, caller_of, pipeline
 from lamina.api.s3_events import s3_event_routes
+from lamina.api.stacks import stack_routes
 from lamina.api.system import system_routes
 from lamina.control.logs import Logs
 from lamina.control.plane import ControlPlane
+from lamina.control.stacks import Stacks
 from lamina.control.usage import Usage
 from lamina.errors import LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
@@ -57,6 +59,7 @@ class Api:
     invoker: Invoker | None = None
     logs: Logs | None = None
     usage: Usage | None = None
+    stacks: Stacks | None = None
 
 
 def _literal_query(uri: str) -> tuple[str, dict[str, str]]:
@@ -135,6 +138,8 @@ def create_app(api: Api):
         routes += system_routes(api.usage)
     if api.invoker is not None:  # S3 event notifications from an S3-compatible store's webhook
         routes += s3_event_routes(api.invoker)
+    if api.stacks is not None:  # /_lamina/stacks: lamina deploy's stack state
+        routes += stack_routes(api.stacks)
     routes += build_routes(api)
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, LambdaError: lambda_error, Exception: server_error,

@@ -29,7 +29,8 @@ STREAM_MEMBERS = frozenset({"StartingPosition", "StartingPositionTimestamp", "Pa
                             "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
                             "TumblingWindowInSeconds", "DestinationConfig"})
 MEMBERS = {SQS: COMMON | {"ScalingConfig"}, KINESIS: COMMON | STREAM_MEMBERS, DYNAMODB: COMMON | STREAM_MEMBERS,
-           MQ: COMMON | {"Queues", "SourceAccessConfigurations"}}
+           MQ: (COMMON - {"FunctionResponseTypes"}) | {"Queues", "SourceAccessConfigurations"}}
+# (partial batch responses of MQ batches are not applied by lamina's RabbitMQ poller: refused, not ignored)
 # Members of the model lamina does not run: refused, never stored and ignored.
 NOT_RUN = ("Tags", "KMSKeyArn", "MetricsConfig", "LoggingConfig", "ProvisionedPollerConfig",
            "DocumentDBEventSourceConfig")

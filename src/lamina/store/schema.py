@@ -176,6 +176,15 @@ metric_totals = sa.Table(
     sa.Column("last_minute", sa.BigInteger, nullable=False),
 )
 
+# Deployed SAM stacks (lamina deploy): the whole state document per stack, written after every step.
+stacks = sa.Table(
+    "stacks",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("updated", sa.String(32), nullable=False),
+)
+
 # Event source mappings; `config` holds the AWS members (BatchSize, FilterCriteria, ...) with defaults filled.
 event_source_mappings = sa.Table(
     "event_source_mappings",

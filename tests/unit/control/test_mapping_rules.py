@@ -72,6 +72,8 @@ def test_defaults(kind, arn, params, expected):
     ("kinesis", KINESIS, {"StartingPosition": "LATEST", "ScalingConfig": {"MaximumConcurrency": 2}},
      "Unsupported ScalingConfig parameter for given event source mapping type."),
     ("mq", MQ, {}, "Required 'queues' parameter is missing."),
+    ("mq", MQ, {"Queues": ["q"], "FunctionResponseTypes": ["ReportBatchItemFailures"]},
+     "Unsupported FunctionResponseTypes parameter for given event source mapping type."),
     ("sqs", SQS, {"Tags": {"a": "b"}}, "lamina does not support Tags on event source mappings; leave it out."),
 ])
 def test_refused_configurations(kind, arn, params, text):

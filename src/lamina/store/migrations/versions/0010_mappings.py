@@ -1,14 +1,14 @@
 """Event source mappings.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0060
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0060"
 branch_labels = None
 depends_on = None
 

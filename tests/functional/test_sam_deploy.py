@@ -1,0 +1,234 @@
+"""`lamina deploy` / `lamina delete` against a real lamina: a SAM stack is created, changed by its diff
+only, rolled back when a step fails, and removed without leftovers."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from support import ROLE
+
+RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def template(greeting: str, *, with_second: bool = True, memory: int = 128, bad_layer: bool = False) -> str:
+    runtimes = "[nodejs99.x]" if bad_layer else f"[{RUNTIME}]"
+    second = f"""
+  Second:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: second/
+      Role: {ROLE}
+      Layers: [!Ref Shared]
+""" if with_second else ""
+    return f"""\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage:
+    Type: String
+    Default: dev
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+Globals:
+  Function:
+    Runtime: {RUNTIME}
+    Handler: app.handler
+    Timeout: 10
+    Environment:
+      Variables:
+        STAGE: !Ref Stage
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello/
+      Role: {ROLE}
+      MemorySize: !If [IsProd, 1024, {memory}]
+      AutoPublishAlias: live
+      EventInvokeConfig:
+        MaximumRetryAttempts: 1
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: shared/
+      CompatibleRuntimes: {runtimes}
+      RetentionPolicy: Delete
+    Metadata:
+      BuildMethod: {RUNTIME}
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      LogGroupName: !Sub /aws/lambda/${{Hello}}
+      RetentionInDays: 7
+  Topic:
+    Type: AWS::SNS::Topic
+{second}
+Outputs:
+  HelloArn:
+    Value: !GetAtt Hello.Arn
+  Alias:
+    Value: !Ref HelloAliaslive
+"""
+
+
+def write_app(root, greeting):
+    (root / "hello").mkdir(exist_ok=True)
+    (root / "hello" / "app.py").write_text(
+        f"import os\n\ndef handler(event, context):\n    return {{'greeting': {greeting!r}, 'stage': os.environ['STAGE']}}\n")
+    (root / "second").mkdir(exist_ok=True)
+    (root / "second" / "app.py").write_text(
+        "def handler(event, context):\n    import helpers\n    return helpers.VALUE\n")
+    (root / "shared").mkdir(exist_ok=True)
+    (root / "shared" / "helpers.py").write_text("VALUE = 'from the layer'\n")
+
+
+def plain(text: str) -> str:
+    """The output with rich's table borders and line breaks reduced to single spaces."""
+    return " ".join(re.sub(r"[\u2500-\u257f]", " ", text).split())
+
+
+def run(*args, cwd, url):
+    return subprocess.run([sys.executable, "-m", "lamina.cli", *args, "--endpoint", url], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def stack_functions(lam):
+    return sorted(f["FunctionName"] for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("app-"))
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    root = tmp_path_factory.mktemp("samapp") / "app"
+    root.mkdir()
+    write_app(root, "hello")
+    (root / "template.yaml").write_text(template("hello"))
+    return root
+
+
+def invoke(lam, name, qualifier=None):
+    kwargs = {"Qualifier": qualifier} if qualifier else {}
+    out = lam.invoke(FunctionName=name, **kwargs)
+    assert "FunctionError" not in out, out["Payload"].read()
+    return json.loads(out["Payload"].read())
+
+
+def test_deploy_creates_the_stack(app, lamina, lam):
+    out = run("deploy", "--no-confirm", cwd=app, url=lamina.url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = plain(out.stdout)
+    assert "not deployed Topic (AWS::SNS::Topic)" in text
+    assert "Stack app deployed." in text
+    names = stack_functions(lam)
+    assert len(names) == 2 and all(n.startswith(("app-Hello-", "app-Second-")) for n in names)
+    hello = next(n for n in names if n.startswith("app-Hello-"))
+    assert invoke(lam, hello, "live") == {"greeting": "hello", "stage": "dev"}
+    second = next(n for n in names if n.startswith("app-Second-"))
+    assert invoke(lam, second) == "from the layer"
+    assert lam.get_function_event_invoke_config(FunctionName=hello, Qualifier="live")["MaximumRetryAttempts"] == 1
+    assert f"HelloArn = arn:aws:lambda:us-east-1:000000000000:function:{hello}" in text
+    logs = lamina_logs(lamina)
+    assert logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{hello}")["logGroups"][0]["retentionInDays"] == 7
+
+
+def lamina_logs(lamina):
+    from support import client_for
+
+    return client_for(lamina.url, "logs")
+
+
+def test_redeploy_without_changes_changes_nothing(app, lamina):
+    out = run("deploy", "--no-confirm", cwd=app, url=lamina.url)
+    assert out.returncode == 0 and "No changes to deploy" in out.stdout, out.stdout + out.stderr
+
+
+def test_a_code_and_config_edit_applies_only_the_diff(app, lamina, lam):
+    write_app(app, "bonjour")
+    (app / "template.yaml").write_text(template("bonjour", memory=256))
+    out = run("deploy", "--no-confirm", cwd=app, url=lamina.url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = plain(out.stdout)
+    assert "Modify Hello AWS::Lambda::Function" in text
+    assert "Second" not in text.split("Changes to stack app")[1].split("deployed")[0]  # untouched
+    hello = next(n for n in stack_functions(lam) if n.startswith("app-Hello-"))
+    assert lam.get_function_configuration(FunctionName=hello)["MemorySize"] == 256
+    assert invoke(lam, hello, "live")["greeting"] == "bonjour"  # a new version behind the alias
+    assert len(lam.list_versions_by_function(FunctionName=hello)["Versions"]) == 3  # $LATEST, 1, 2
+
+
+def test_a_failing_step_rolls_the_deploy_back(app, lamina, lam):
+    hello = next(n for n in stack_functions(lam) if n.startswith("app-Hello-"))
+    write_app(app, "broken")
+    (app / "template.yaml").write_text(template("broken", memory=512, bad_layer=True))
+    out = run("deploy", "--no-confirm", cwd=app, url=lamina.url)
+    assert out.returncode == 1, out.stdout
+    assert "rolled back" in " ".join((out.stdout + out.stderr).split())
+    assert lam.get_function_configuration(FunctionName=hello)["MemorySize"] == 256
+    assert invoke(lam, hello)["greeting"] == "bonjour"  # the previous code is back
+    write_app(app, "bonjour")
+    (app / "template.yaml").write_text(template("bonjour", memory=256))
+
+
+def test_removing_a_function_from_the_template_removes_it(app, lamina, lam):
+    (app / "template.yaml").write_text(template("bonjour", memory=256, with_second=False))
+    out = run("deploy", "--no-confirm", cwd=app, url=lamina.url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Remove Second AWS::Lambda::Function" in plain(out.stdout)
+    assert [n for n in stack_functions(lam) if n.startswith("app-Second-")] == []
+
+
+def test_delete_leaves_nothing(app, lamina, lam):
+    hello = next(n for n in stack_functions(lam) if n.startswith("app-Hello-"))
+    out = run("delete", "--stack", "app", "--no-confirm", cwd=app, url=lamina.url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert stack_functions(lam) == []
+    assert lam.list_layers()["Layers"] == []
+    # The stack's log group is gone (log groups Lambda made itself outlive the stack, as on AWS).
+    assert lamina_logs(lamina).describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{hello}")["logGroups"] == []
+    again = run("delete", "--stack", "app", "--no-confirm", cwd=app, url=lamina.url)
+    assert again.returncode == 1 and "does not exist" in again.stderr + again.stdout
+
+
+BAD = [
+    ("Resources:\n  A: [oops\n", "template.yaml:3:1"),
+    ("Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n"
+     "      Handler: a.b\n      CodeUri: .\n      MemorySize: !Bogus 1\n", "unknown tag !Bogus"),
+    ("Transform: AWS::Serverless-2016-10-31\nResources:\n  A:\n    Type: AWS::Serverless::Function\n"
+     "    Properties:\n      Runtime: python3.12\n      Handler: a.b\n      CodeUri: .\n      Events:\n"
+     "        E:\n          Type: NoSuchEvent\n", "NoSuchEvent"),
+    ("Resources:\n  A:\n    Type: AWS::Lambda::Function\n    Properties:\n      Role: !Ref Missing\n",
+     "Missing is neither a parameter nor a resource"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD)
+def test_bad_templates_change_nothing(tmp_path, lamina, lam, text, message):
+    (tmp_path / "template.yaml").write_text(text)
+    before = stack_functions(lam)
+    out = run("deploy", "--no-confirm", "--stack", "bad", cwd=tmp_path, url=lamina.url)
+    assert out.returncode == 1
+    assert message in " ".join((out.stdout + out.stderr).split())
+    assert stack_functions(lam) == before
+
+
+def test_the_stacks_api_answers_bad_input_with_aws_errors(lamina):
+    import httpx
+
+    base = lamina.url + "/_lamina/stacks"
+    cases = [
+        (httpx.put(base + "/s1", content=b"{not json"), 400, "InvalidRequestContentException"),
+        (httpx.put(base + "/s1", json={"resources": []}), 400, "InvalidParameterValueException"),
+        (httpx.put(base + "/1bad", json={"resources": {}}), 400, "InvalidParameterValueException"),
+        (httpx.get(base + "/missing"), 404, "ResourceNotFoundException"),
+        (httpx.delete(base + "/missing"), 404, "ResourceNotFoundException"),
+    ]
+    for response, status, code in cases:
+        assert (response.status_code, response.headers["x-amzn-ErrorType"]) == (status, code), response.text
+    stored = httpx.put(base + "/s1", json={"resources": {}, "note": "x"})
+    assert stored.status_code == 200 and stored.json()["Document"]["note"] == "x"
+    assert {"StackName": "s1"}.items() <= httpx.get(base).json()["Stacks"][0].items()
+    assert httpx.delete(base + "/s1").status_code == 204

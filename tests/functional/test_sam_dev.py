@@ -1,0 +1,85 @@
+"""`lamina dev` and `lamina invoke` against a real lamina: a saved edit is redeployed while lamina keeps
+running, the next invoke runs the new code, and the functions' logs stream to the terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from support import ROLE
+
+RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+TEMPLATE = f"""\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Greeter:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: {RUNTIME}
+      Role: {ROLE}
+"""
+APP = "def handler(event, context):\n    print('greeting', event.get('who'))\n    return {{'version': {version}}}\n"
+
+
+def cli(*args, url, **kwargs):
+    return subprocess.run([sys.executable, "-m", "lamina.cli", *args, "--endpoint", url], capture_output=True,
+                          text=True, timeout=120, **kwargs)
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_dev_redeploys_a_saved_edit_and_streams_logs(tmp_path, lamina, lam):
+    root = tmp_path / "devapp"
+    (root / "src").mkdir(parents=True)
+    (root / "template.yaml").write_text(TEMPLATE)
+    (root / "src" / "app.py").write_text(APP.format(version=1))
+    output = open(tmp_path / "dev.log", "w+")
+    dev = subprocess.Popen([sys.executable, "-m", "lamina.cli", "dev", "--endpoint", lamina.url], cwd=root,
+                           stdout=output, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
+    try:
+        wait_for(lambda: "watching" in (tmp_path / "dev.log").read_text())
+        name = next(f["FunctionName"] for f in lam.list_functions()["Functions"]
+                    if f["FunctionName"].startswith("devapp-Greeter-"))
+        first = cli("invoke", name, "--event", "-", url=lamina.url, input=json.dumps({"who": "ada"}))
+        assert first.returncode == 0, first.stderr
+        assert json.loads(first.stdout) == {"version": 1}
+        assert "greeting ada" in first.stderr and "REPORT RequestId" in first.stderr  # the log tail
+        (root / "src" / "app.py").write_text(APP.format(version=2))
+
+        def new_code():
+            try:
+                out = lam.invoke(FunctionName=name, Payload=json.dumps({"who": "grace"}))
+            except lam.exceptions.ResourceConflictException:  # the update is in progress
+                return False
+            return json.loads(out["Payload"].read()) == {"version": 2}
+
+        wait_for(new_code)
+        wait_for(lambda: "greeting grace" in (tmp_path / "dev.log").read_text())
+        text = (tmp_path / "dev.log").read_text()
+        assert "redeployed in" in text and "Greeter" in text
+    finally:
+        dev.send_signal(signal.SIGINT)
+        assert dev.wait(timeout=30) == 0
+        output.close()
+    cli("delete", "--stack", "devapp", "--no-confirm", url=lamina.url)
+
+
+def test_invoke_reports_errors_and_missing_functions(tmp_path, lamina, lam):
+    missing = cli("invoke", "no-such-function", url=lamina.url)
+    assert missing.returncode == 1 and "ResourceNotFoundException" in missing.stderr
+    unreadable = cli("invoke", "x", "--event", str(tmp_path / "nope.json"), url=lamina.url)
+    assert unreadable.returncode == 2 and "cannot read the event" in unreadable.stderr
