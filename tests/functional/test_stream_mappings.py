@@ -329,6 +329,25 @@ def test_window_state_past_one_megabyte_ends_the_window_early(env):
     assert second["stateSize"] == 2  # the next records start the window afresh: {}
 
 
+def test_disable_then_enable_resumes_from_the_checkpoint(env):
+    lam, kinesis, witness = env["lam"], env["kinesis"], env["witness"]
+    arn = new_stream(kinesis, "pausable")
+    first = put(kinesis, "pausable", [("k", f"first-{n}") for n in range(5)])
+    mapping = lam.create_event_source_mapping(FunctionName="record", EventSourceArn=arn,
+                                              StartingPosition="TRIM_HORIZON")
+    witness.until(lambda seen: {r["eventID"] for r in delivered(seen, arn)} >= set(first))
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    deadline = time.monotonic() + 30
+    while lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] != "Disabled":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    second = put(kinesis, "pausable", [("k", f"second-{n}") for n in range(5)])
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
+    records = witness.until(lambda seen: (r := delivered(seen, arn)) and {x["eventID"] for x in r} >= set(second) and r)
+    ids = [r["eventID"] for r in records]
+    assert len(ids) == len(set(ids)) == 10  # resumed after the first five: nothing skipped, nothing again
+
+
 def test_records_past_max_age_go_to_the_on_failure_destination(env, aged):  # last: its minute passes meanwhile
     arn, sent, created = aged
     failure = env["witness"].until(lambda seen: failure_records(seen, arn), timeout=max(10.0, 120 - (time.monotonic() - created)))[0]
