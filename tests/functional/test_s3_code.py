@@ -11,7 +11,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ROLE, LaminaProcess, MotoServer, client_for, make_zip
+from support import ROLE, LaminaProcess, client_for, make_zip
 
 
 def handler_zip(value: str) -> bytes:
@@ -19,23 +19,17 @@ def handler_zip(value: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory):
-    server = MotoServer(tmp_path_factory.mktemp("moto")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def lam(tmp_path_factory, moto):
-    env = {"LAMINA_S3_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+def lam(tmp_path_factory, moto_server):
+    # The SDK's own convention (AWS_ENDPOINT_URL_S3); LAMINA_S3_ENDPOINT_URL would override it.
+    env = {"AWS_ENDPOINT_URL_S3": moto_server, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
     server = LaminaProcess(tmp_path_factory.mktemp("lamina") / "data", env=env).start()
     yield client_for(server.url)
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def s3(moto):
-    client = client_for(moto.url, "s3")
+def s3(moto_server):
+    client = client_for(moto_server, "s3")
     client.create_bucket(Bucket="code")
     return client
 

@@ -30,6 +30,10 @@ def zip_bytes(source: dict, *, member: str, what: str, fetch: Fetch | None = Non
         raise InvalidParameterValueException(
             f"Please provide either {member}.ZipFile or {member}.S3Bucket and {member}.S3Key, not both."
         )
+    if source.get("S3ObjectStorageMode") == "REFERENCE":
+        raise InvalidParameterValueException(
+            "lamina copies S3 packages when they are deployed (S3ObjectStorageMode COPY); REFERENCE, which "
+            "reads the object at run time, is not supported.")
     if located:
         if not bucket or not key:
             raise InvalidParameterValueException(f"Please provide a source for {what}.")

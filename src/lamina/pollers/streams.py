@@ -46,6 +46,7 @@ from lamina.pollers.stream_sources import SOURCES, Position, Shard
 log = logging.getLogger("lamina.pollers")
 MAX_PAYLOAD = 6_291_456  # a batch is a synchronous invoke: 6 MB at most, whatever BatchSize says
 FINAL_INVOKE_TRIES = 3
+READ_AHEAD = 1000  # records asked of one GetRecords: what is already there is read in one call
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,24 @@ class StreamPoller:
         self.filters = _filters(mapping.config)
         self.source = SOURCES[mapping.kind](hooks.sources, mapping.event_source_arn,
                                             role_arn=stream.role_of(mapping.function_name, mapping.qualifier))
-        self._save_lock = asyncio.Lock()
+        self._unsaved: dict[str, Checkpoint] = {}
+        self._writer: asyncio.Task | None = None
         self._reader_ended = asyncio.Event()
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Finish the batches in flight, start no new one, and return from run() (lamina.pollers.fleet)."""
+        self.stopping = True
+        self._reader_ended.set()
 
     async def run(self) -> None:
         readers: dict[str, asyncio.Task] = {}
         backoff = None
         try:
             while True:
+                if self.stopping:
+                    await asyncio.gather(*readers.values(), return_exceptions=True)
+                    return
                 try:
                     await self._schedule(readers)
                     if backoff is not None:  # recovered: the problem is over
@@ -102,7 +113,7 @@ class StreamPoller:
                     backoff = None
                     # List again after a while (new shards), or at once when a reader ends (its children).
                     self._reader_ended.clear()
-                    if not any(task.done() for task in readers.values()):
+                    if not self.stopping and not any(task.done() for task in readers.values()):
                         try:
                             await asyncio.wait_for(self._reader_ended.wait(), max(self.stream.poll_interval * 10, 1.0))
                         except TimeoutError:
@@ -118,8 +129,10 @@ class StreamPoller:
             for task in readers.values():
                 task.cancel()
             await asyncio.gather(*readers.values(), return_exceptions=True)
+            await self.flush()  # what was delivered gets its checkpoint, even when cancelled
 
     async def _schedule(self, readers: dict[str, asyncio.Task]) -> None:
+        await self.flush()  # a restarted reader starts from what was delivered, not from an older write
         shards = await asyncio.to_thread(self.source.shards)
         checkpoints = await asyncio.to_thread(self.stream.load, self.mapping.uuid)
         if not checkpoints:  # the mapping's first look at the stream: fix where each shard starts
@@ -151,9 +164,35 @@ class StreamPoller:
             position, at = "AT_TIMESTAMP", time.time()
         return Checkpoint(shard.shard_id, position=position, at_timestamp=at)
 
-    async def save(self, checkpoint: Checkpoint) -> None:
-        async with self._save_lock:
-            await asyncio.to_thread(self.stream.save, self.mapping.uuid, checkpoint)
+    async def save(self, checkpoint: Checkpoint, *, wait: bool = False) -> None:
+        """Write a shard's checkpoint. Writes run behind delivery (the next batch goes on meanwhile),
+        latest first: a crash can only leave the stored checkpoint behind what was delivered (those
+        records come again), never ahead. `wait`: return once it is stored."""
+        self._unsaved[checkpoint.shard_id] = checkpoint
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+        if wait:
+            await self.flush()
+
+    async def flush(self) -> None:
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+    async def _write(self) -> None:
+        while self._unsaved:
+            batch = list(self._unsaved.values())
+            self._unsaved.clear()
+            try:
+                await asyncio.to_thread(self._write_all, batch)
+            except Exception:
+                log.exception("event source mapping %s: could not store checkpoints", self.mapping.uuid)
+                for checkpoint in batch:  # again with the next write, unless a newer one came
+                    self._unsaved.setdefault(checkpoint.shard_id, checkpoint)
+                return
+
+    def _write_all(self, batch: list[Checkpoint]) -> None:
+        for checkpoint in batch:
+            self.stream.save(self.mapping.uuid, checkpoint)
 
     def keep(self, record: dict) -> bool:
         if not self.filters:
@@ -192,38 +231,62 @@ class ShardReader:
             iterator = await self._skip_to_end()
         else:
             iterator = await asyncio.to_thread(source.iterator, self.shard.shard_id, self._position())
-        wanted = poller.config.batch_size * self.lanes
         if iterator is None:
             return await self._finished()
+        # The next GetRecords runs while the records already read are delivered: reading and
+        # delivering overlap, as a plain reader's loop never waits for a function.
+        next_read: asyncio.Task | None = asyncio.get_running_loop().create_task(self._gather(iterator))
+        try:
+            while not poller.stopping:
+                if next_read is None:
+                    next_read = asyncio.get_running_loop().create_task(self._gather(iterator))
+                records, iterator = await next_read
+                next_read = None
+                if records and iterator is not None and not self.windowed:  # a window's end needs what follows
+                    next_read = asyncio.get_running_loop().create_task(self._gather(iterator))
+                if records:
+                    await self._deliver(records, more_coming=iterator is not None)
+                    if poller.stopping:
+                        return  # what was not delivered stays after the checkpoint
+                if self.windowed:
+                    await self._close_window_if_over(shard_closed=iterator is None)
+                if iterator is None:  # a closed shard, read to its end: its children may start
+                    return await self._finished()
+                if not records:
+                    await asyncio.sleep(poller.stream.poll_interval)
+        finally:
+            if next_read is not None:
+                next_read.cancel()
+                await asyncio.gather(next_read, return_exceptions=True)
+
+    async def _gather(self, iterator: str) -> tuple[list[dict], str | None]:
+        """Records from `iterator` on: up to a batch per lane, or what came within the batching window
+        (one GetRecords asks for up to READ_AHEAD, so it may serve several batches); and the next
+        iterator (None: the shard is closed and read to its end)."""
+        poller, source = self.poller, self.poller.source
+        wanted = poller.config.batch_size * self.lanes
+        limit = min(source.max_limit, max(wanted, READ_AHEAD))
+        records: list[dict] = []
+        gathering_until = time.monotonic() + poller.config.batching_window
         while True:
-            records: list[dict] = []
-            gathering_until = time.monotonic() + poller.config.batching_window
-            while True:
-                try:
-                    read = await asyncio.to_thread(source.read, self.shard.shard_id, iterator, wanted - len(records))
-                except Exception as error:
-                    if "ExpiredIterator" not in _describe(error):
-                        raise
-                    iterator = await asyncio.to_thread(source.iterator, self.shard.shard_id, self._position())
-                    continue
-                records += read.records
-                self._iterator_age(read)
-                iterator = read.next_iterator
-                if iterator is None or len(records) >= wanted or not read.records \
-                        or time.monotonic() >= gathering_until:
-                    break
-            if records:
-                await self._deliver(records, more_coming=iterator is not None)
-            if self.windowed:
-                await self._close_window_if_over(shard_closed=iterator is None)
-            if iterator is None:  # a closed shard, read to its end: its children may start
-                return await self._finished()
-            if not records:
-                await asyncio.sleep(poller.stream.poll_interval)
+            try:
+                read = await asyncio.to_thread(source.read, self.shard.shard_id, iterator, limit - len(records))
+            except Exception as error:
+                if "ExpiredIterator" not in _describe(error):
+                    raise
+                iterator = await asyncio.to_thread(source.iterator, self.shard.shard_id, self._position())
+                continue
+            records += read.records
+            self._iterator_age(read)
+            iterator = read.next_iterator
+            if iterator is None or len(records) >= wanted or not read.records \
+                    or time.monotonic() >= gathering_until:
+                return records, iterator
+            await asyncio.sleep(0)
 
     async def _finished(self) -> None:
         self.checkpoint = replace(self.checkpoint, finished=True, window=None)
-        await self.poller.save(self.checkpoint)
+        await self.poller.save(self.checkpoint, wait=True)  # before its children start
         log.info("event source mapping %s: shard %s finished", self.poller.mapping.uuid, self.shard.shard_id)
 
     async def _skip_to_end(self) -> str | None:
@@ -240,7 +303,7 @@ class ShardReader:
             last = stream_records.sequence_of(read.records[-1])
             iterator = read.next_iterator
         self.checkpoint = replace(self.checkpoint, sequence_number=last, position="TRIM_HORIZON")
-        await self.poller.save(self.checkpoint)
+        await self.poller.save(self.checkpoint, wait=True)
         return iterator
 
     def _position(self) -> Position:
@@ -281,9 +344,9 @@ class ShardReader:
         poller, config = self.poller, self.poller.config
         attempts, size = 0, None
         last_error: tuple[str | None, str | None] = (None, None)
-        while queue:
-            arrivals = [stream_records.arrival_of(r) for r in queue]
-            too_old = expired(arrivals, time.time(), config.max_record_age)
+        while queue and not poller.stopping:
+            too_old = expired([stream_records.arrival_of(r) for r in queue], time.time(), config.max_record_age) \
+                if config.max_record_age >= 0 else 0
             if too_old:
                 given_up = [queue.popleft() for _ in range(too_old)]
                 await self._on_failure(given_up, RECORD_AGE_EXCEEDED, attempts, *last_error)
@@ -292,6 +355,7 @@ class ShardReader:
                 continue
             count = min(size or config.batch_size, len(queue))
             if self.windowed:
+                arrivals = [stream_records.arrival_of(queue[i]) for i in range(count)]
                 count = min(count, stream_windows.same_window(arrivals, config.tumbling_window))
                 await self._enter_window(stream_windows.start_of(arrivals[0], config.tumbling_window))
             batch = [queue[i] for i in range(count)]

@@ -23,6 +23,8 @@ def fetched(bucket, key, version):
     ({"S3Bucket": "b", "S3Key": "k", "ZipFile": b"zip"},
      "Please provide either Code.ZipFile or Code.S3Bucket and Code.S3Key, not both."),
     ({"ImageUri": "repo/x:1"}, "Please don't provide ImageUri when the intended function PackageType is Zip"),
+    ({"S3Bucket": "b", "S3Key": "k", "S3ObjectStorageMode": "COPY"}, b"b/k@None"),
+    ({"S3Bucket": "b", "S3Key": "k", "S3ObjectStorageMode": "REFERENCE"}, "lamina copies S3 packages"),
 ])
 def test_zip_bytes(source, expected):
     if isinstance(expected, bytes):
