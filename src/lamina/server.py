@@ -114,6 +114,7 @@ class Server:
             code_signing_store, region, account_id, profile=self.signing_profiles.profile,
             function_exists=lambda name: self.store.get(name) is not None, read_blob=self.blobs.read,
             warn=self.metrics.signature_validation_error,
+            is_image=self._is_image,
         )
         self.functions = Functions(
             self.store, self.blobs, alias_store, Account(region, account_id),
@@ -192,6 +193,10 @@ class Server:
                                   authenticate=anonymous_callers(settings.account_id),
                                   invoker=self.invoker, logs=self.logs_api,
                                   usage=Usage(self.metrics, self.metric_store)))
+
+    def _is_image(self, name: str) -> bool:
+        function = self.store.get(name)
+        return function is not None and function.latest.package_type == "Image"
 
     def _sample_queue(self) -> None:
         """The async queue's depth and oldest event age, for the metrics."""
