@@ -171,6 +171,7 @@ class Server:
             code_signing_store, region, account_id, profile=self.signing_profiles.profile,
             function_exists=lambda name: self.store.get(name) is not None, read_blob=self.blobs.read,
             warn=self.metrics.signature_validation_error,
+            is_image=self._is_image,
         )
         self.functions = Functions(
             self.store, self.blobs, alias_store, Account(region, account_id),
@@ -348,6 +349,10 @@ class Server:
     def _profile_target(self, function_name: str, qualifier: str | None) -> Target:
         _, version = self.functions.get(function_name, qualifier)
         return Target(version.name, version.version, version.runtime or "")
+
+    def _is_image(self, name: str) -> bool:
+        function = self.store.get(name)
+        return function is not None and function.latest.package_type == "Image"
 
     def _sample_queue(self) -> None:
         """The async queue's depth and oldest event age, for the metrics."""

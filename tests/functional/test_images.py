@@ -155,6 +155,14 @@ def test_runtime_handler_and_bad_references_are_refused(lam, images):
         "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.")
     assert _error(_create, lam=lam, name="img-bad", uri="not a uri") == (
         "InvalidParameterValueException", "Source image not a uri is not valid. Provide a valid source image.")
+    csc = lam.create_code_signing_config(AllowedPublishers={"SigningProfileVersionArns": [
+        "arn:aws:signer:us-east-1:000000000000:/signing-profiles/p/v1"]})["CodeSigningConfig"]["CodeSigningConfigArn"]
+    assert _error(_create, lam=lam, name="img-signed", uri=images["v1"], CodeSigningConfigArn=csc)[0] == \
+        "InvalidParameterValueException"  # code signing is not supported for images
+    _create(lam, "img-unsigned", images["v1"])
+    code, message = _error(lam.put_function_code_signing_config, FunctionName="img-unsigned",
+                           CodeSigningConfigArn=csc)
+    assert code == "InvalidParameterValueException" and "container images" in message
 
 
 @pytest.mark.parametrize(("key", "code"), [("missing", "ImageDeleted"), ("traversal", "InvalidImage"),

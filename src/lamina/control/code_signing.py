@@ -26,6 +26,7 @@ from lamina.errors import (
     CodeSigningConfigNotFoundException,
     CodeVerificationFailedException,
     InvalidCodeSignatureException,
+    InvalidParameterValueException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
@@ -36,6 +37,7 @@ log = logging.getLogger("lamina.codesigning")
 _ID = re.compile(r"csc-[a-z0-9]{17}")
 VERIFICATION_FAILED = ("Lambda cannot deploy the function. The function or layer might be signed using a signature "
                        "that the client is not configured to accept. Check the provided signature for {arn}.")
+IMAGES_UNSIGNED = "Code signing is not supported for functions created with container images."
 INTEGRITY_FAILED = ("The code signature failed the integrity check. Lambda always blocks deployment if the "
                     "integrity check fails, even if code signing policy is set to WARN.")
 
@@ -56,6 +58,7 @@ class CodeSigning:
                  function_exists: Callable[[str], bool],
                  read_blob: Callable[[str], bytes],
                  warn: Callable[[str], None] = lambda function: None,
+                 is_image: Callable[[str], bool] = lambda function: False,
                  clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._region = region
@@ -64,6 +67,7 @@ class CodeSigning:
         self._function_exists = function_exists
         self._read_blob = read_blob
         self._warn = warn
+        self._is_image = is_image
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -152,6 +156,8 @@ class CodeSigning:
         doc = self._existing_config(arn)  # checked before the function, as on AWS
         if not self._function_exists(function_name):
             raise ResourceNotFoundException(f"Function not found: {self._function_arn(function_name)}")
+        if self._is_image(function_name):
+            raise InvalidParameterValueException(IMAGES_UNSIGNED)
         self._store.bind(function_name, doc["CodeSigningConfigId"])
         return {"CodeSigningConfigArn": arn, "FunctionName": function_name}
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lamina import arn as arns
-from lamina.control import configuration, package, paging
+from lamina.control import code_signing, configuration, package, paging
 from lamina.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -134,8 +134,7 @@ class Functions:
         if not code.get("ImageUri"):
             raise InvalidParameterValueException("Please provide a source for function code.")
         if params.get("CodeSigningConfigArn"):
-            raise InvalidParameterValueException("Code signing is not supported for functions created with "
-                                                 "container images.")
+            raise InvalidParameterValueException(code_signing.IMAGES_UNSIGNED)
         self._check_image_uri(code["ImageUri"])
         latest = FunctionVersion(name=name, package_type="Image", image_uri=code["ImageUri"])
         latest = configuration.apply(latest, params, self._layer_lookup, self._file_system_problem)

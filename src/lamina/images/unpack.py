@@ -45,7 +45,7 @@ def member_path(name: str) -> list[str]:
     return parts
 
 
-def resolve(root: str, parts: list[str]) -> str:
+def resolve(root: str, parts: list[str], known: set[str] | None = None) -> str:
     """The host path of `parts` inside `root` with every symlink among the parents resolved inside
     the root (absolute targets re-rooted, `..` stopping at the root); the last part is not followed."""
     done: list[str] = []
@@ -60,6 +60,9 @@ def resolve(root: str, parts: list[str]) -> str:
                 done.pop()
             continue
         candidate = os.path.join(root, *done, part)
+        if known is not None and candidate in known:  # a real directory already checked in this layer
+            done.append(part)
+            continue
         if os.path.islink(candidate):
             hops += 1
             if hops > _HOPS:
@@ -69,6 +72,8 @@ def resolve(root: str, parts: list[str]) -> str:
                 done = []
             pending = [p for p in target.split("/") if p] + pending
             continue
+        if known is not None and os.path.isdir(candidate):
+            known.add(candidate)
         done.append(part)
     return os.path.join(root, *done, *parts[-1:])
 
@@ -90,9 +95,10 @@ def apply_layer(fileobj, media_type: str, root: str, budget: list[int], uri: str
     created: set[str] = set()
     writer = _Writer()
     try:
-        with tarfile.open(fileobj=fileobj, mode=mode) as layer:
+        known: set[str] = set()
+        with tarfile.open(fileobj=fileobj, mode=mode, bufsize=1 << 16) as layer:
             for member in layer:
-                _apply(layer, member, root, created, budget, writer)
+                _apply(layer, member, root, created, budget, writer, known)
         writer.barrier()
     except (tarfile.TarError, EOFError, OSError, UnicodeError) as exc:
         raise _bad(f"A layer of {uri} cannot be unpacked: {exc}") from exc
@@ -151,8 +157,14 @@ def _write_file(target: str, data: bytes, perms: int, mtime: float) -> None:
         os.close(fd)
 
 
+def _forget(known: set[str], path: str) -> None:
+    """`path` is being removed or replaced: it and what is under it must be checked again."""
+    prefix = path + "/"
+    known.difference_update([d for d in known if d == path or d.startswith(prefix)])
+
+
 def _apply(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, created: set[str], budget: list[int],
-           writer: _Writer) -> None:
+           writer: _Writer, known: set[str]) -> None:
     parts = member_path(member.name)
     if not parts:
         return
@@ -164,17 +176,22 @@ def _apply(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, created: 
     if base == OPAQUE or base.startswith(WHITEOUT) or member.islnk():
         writer.barrier()
     if base == OPAQUE:
-        directory = resolve(root, [*parent_parts, "x"])[:-2] if parent_parts else root
+        directory = resolve(root, [*parent_parts, "x"], known)[:-2] if parent_parts else root
         if os.path.isdir(directory):
             for entry in os.listdir(directory):
                 full = os.path.join(directory, entry)
                 if full not in created:
+                    _forget(known, full)
                     _remove(full)
         return
     if base.startswith(WHITEOUT):
-        _remove(resolve(root, [*parent_parts, base[len(WHITEOUT):]]))
+        gone = resolve(root, [*parent_parts, base[len(WHITEOUT):]], known)
+        _forget(known, gone)
+        _remove(gone)
         return
-    target = resolve(root, parts)
+    target = resolve(root, parts, known)
+    if not member.isdir() and not member.isreg():
+        _forget(known, target)
     parent = os.path.dirname(target)
     if parent not in created and not os.path.isdir(parent):
         os.makedirs(parent, mode=0o755, exist_ok=True)
@@ -184,6 +201,7 @@ def _apply(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, created: 
     if member.isdir():
         if os.path.lexists(target) and not (os.path.isdir(target) and not os.path.islink(target)):
             writer.barrier()
+            _forget(known, target)
             _remove(target)
         os.makedirs(target, exist_ok=True)
         os.chmod(target, perms | 0o700 if perms else 0o755)
@@ -210,7 +228,7 @@ def _apply(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, created: 
         _remove(target)
         os.symlink(link, target)
     elif member.islnk():
-        source_path = resolve(root, member_path(member.linkname))
+        source_path = resolve(root, member_path(member.linkname), known)
         if not os.path.isfile(source_path) or os.path.islink(source_path):
             raise _bad(f"The layer has a hard link to a file outside the image: {member.name} -> {member.linkname}")
         _remove(target)
