@@ -277,7 +277,9 @@ def test_narrow_viewport(browser, server):
     try:
         for path, name in (("/console/functions", "functions"), (f"/console/functions/{FUNCTION}/test", "test"),
                            (f"/console/functions/{FUNCTION}/configuration", "configuration"),
-                           (f"/console/functions/{FUNCTION}/monitor", "monitor"), ("/console/create", "create")):
+                           (f"/console/functions/{FUNCTION}/monitor", "monitor"), ("/console/create", "create"),
+                           (f"/console/functions/{FUNCTION}/code", "code"), (f"/console/functions/{FUNCTION}/logs", "logs"),
+                           (f"/console/functions/{FUNCTION}/aliases", "aliases"), ("/console/server", "server")):
             page = narrow.goto(path)
             page.wait_for_load_state("networkidle")
             overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
