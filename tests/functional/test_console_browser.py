@@ -168,6 +168,7 @@ def test_monitor_shows_the_invocation(wide):
     page.locator("#charts[data-loaded=true]").wait_for()
     assert int(page.locator("#charts").get_attribute("data-invocations")) >= 1
     assert page.locator("#charts canvas").count() >= 6
+    assert page.locator("#queue-depth").inner_text().endswith(" events")  # from /metrics
     link = page.locator("#recent a").first
     link.wait_for()
     request_id = link.inner_text()
