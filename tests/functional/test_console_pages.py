@@ -186,3 +186,15 @@ def test_sections_say_when_their_api_is_not_on_this_server(http, function):
         missing = answer.headers.get("x-amzn-errortype", "").startswith("UnknownOperationException")
         assert (f"{label}: not available on this server." in page) is missing, (label, answer.status_code)
     assert "Traceback" not in page and "internal error" not in page
+
+
+def test_test_tab_invoke_fragment(http, lam):
+    lam.create_function(FunctionName="fails", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    print('about to fail')\n"
+                                                             "    raise ValueError('no')\n"})})
+    lam.get_waiter("function_active_v2").wait(FunctionName="fails")
+    fragment = http.post("/console/functions/fails/test/invoke", data={"event": '{"x": 1}'}).text
+    assert "Execution result: failed (Unhandled)" in fragment
+    assert "ValueError" in fragment and "about to fail" in fragment and "Billed Duration" in fragment
+    refused = http.post("/console/functions/fails/test/invoke", data={"event": "{not json"}).text
+    assert "The event is not valid JSON" in refused
