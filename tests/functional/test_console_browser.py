@@ -168,6 +168,7 @@ def test_monitor_shows_the_invocation(wide):
     page.locator("#charts[data-loaded=true]").wait_for()
     assert int(page.locator("#charts").get_attribute("data-invocations")) >= 1
     assert page.locator("#charts canvas").count() >= 6
+    assert page.locator("#queue-depth").inner_text().endswith(" events")  # from /metrics
     link = page.locator("#recent a").first
     link.wait_for()
     request_id = link.inner_text()
@@ -277,7 +278,9 @@ def test_narrow_viewport(browser, server):
     try:
         for path, name in (("/console/functions", "functions"), (f"/console/functions/{FUNCTION}/test", "test"),
                            (f"/console/functions/{FUNCTION}/configuration", "configuration"),
-                           (f"/console/functions/{FUNCTION}/monitor", "monitor"), ("/console/create", "create")):
+                           (f"/console/functions/{FUNCTION}/monitor", "monitor"), ("/console/create", "create"),
+                           (f"/console/functions/{FUNCTION}/code", "code"), (f"/console/functions/{FUNCTION}/logs", "logs"),
+                           (f"/console/functions/{FUNCTION}/aliases", "aliases"), ("/console/server", "server")):
             page = narrow.goto(path)
             page.wait_for_load_state("networkidle")
             overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")

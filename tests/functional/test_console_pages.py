@@ -171,3 +171,30 @@ def test_forged_cross_site_post_is_refused(http, lam):
                        headers={"Origin": "http://evil.example"})
     assert answer.status_code == 403
     assert "guarded" in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+
+
+def test_sections_say_when_their_api_is_not_on_this_server(http, function):
+    """Each trigger/permission section asks its public API; one this server lacks is named, not an error."""
+    page = http.get(f"/console/functions/{function}/configuration").text
+    probes = {
+        "Event source mappings (ListEventSourceMappings)": ("GET", f"/2015-03-31/event-source-mappings?FunctionName={function}"),
+        "Function URLs (GetFunctionUrlConfig)": ("GET", f"/2021-10-31/functions/{function}/url"),
+        "Resource-based policies (GetPolicy)": ("GET", f"/2015-03-31/functions/{function}/policy"),
+    }
+    for label, (method, path) in probes.items():
+        answer = http.request(method, path)
+        missing = answer.headers.get("x-amzn-errortype", "").startswith("UnknownOperationException")
+        assert (f"{label}: not available on this server." in page) is missing, (label, answer.status_code)
+    assert "Traceback" not in page and "internal error" not in page
+
+
+def test_test_tab_invoke_fragment(http, lam):
+    lam.create_function(FunctionName="fails", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    print('about to fail')\n"
+                                                             "    raise ValueError('no')\n"})})
+    lam.get_waiter("function_active_v2").wait(FunctionName="fails")
+    fragment = http.post("/console/functions/fails/test/invoke", data={"event": '{"x": 1}'}).text
+    assert "Execution result: failed (Unhandled)" in fragment
+    assert "ValueError" in fragment and "about to fail" in fragment and "Billed Duration" in fragment
+    refused = http.post("/console/functions/fails/test/invoke", data={"event": "{not json"}).text
+    assert "The event is not valid JSON" in refused

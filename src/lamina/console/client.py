@@ -16,6 +16,7 @@ would for the browser. Imports nothing from lamina (botocore only): the console 
 from __future__ import annotations
 
 import functools
+import io
 import json
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from typing import Any
 import botocore.session
 from botocore import parsers, serialize
 from botocore.awsrequest import HeadersDict
+from botocore.response import StreamingBody
 
 Asgi = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
 NOT_AVAILABLE = "UnknownOperationException"
@@ -113,7 +115,9 @@ class ApiClient:
         status, headers, data = await self._send(request["method"], path, query, request["headers"], body, client)
         if status < 300 and _body_is_result(service, operation):
             return json.loads(data) if data.strip() else {}
-        parsed = _parser(protocol).parse({"status_code": status, "headers": HeadersDict(headers), "body": data},
+        # As botocore's endpoint does: a streaming output (Invoke's Payload) is read from a stream.
+        body_or_stream = StreamingBody(io.BytesIO(data), len(data)) if op.has_streaming_output and status < 300 else data
+        parsed = _parser(protocol).parse({"status_code": status, "headers": HeadersDict(headers), "body": body_or_stream},
                                          op.output_shape)
         if status >= 300:
             error = parsed.get("Error", {})

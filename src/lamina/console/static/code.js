@@ -38,6 +38,7 @@
     parent.innerHTML = "";
     var lang = languages[path] || (path.endsWith(".py") ? "python" : /\.(m|c)?js$/.test(path) ? "javascript" : "");
     view = window.LaminaEditor.create(parent, files[path], lang, function (text) { files[current] = text; refreshDirty(); });
+    view.contentDOM.setAttribute("aria-label", "Code of " + path + " (Escape, then Tab, leaves the editor)");
   }
   document.getElementById("file-list").addEventListener("click", function (e) {
     var b = e.target.closest("button.file"); if (b) open(b.dataset.path);

@@ -44,6 +44,12 @@
         box.dataset.invocations = d.series.reduce(function (n, m) { return n + m.invocations; }, 0);
         box.dataset.loaded = "true";
       });
+    fetch("/metrics").then(function (r) { return r.text(); }).then(function (text) {
+      function gauge(name) { var m = text.match(new RegExp("^" + name + " ([0-9.eE+-]+)$", "m")); return m ? Number(m[1]) : null; }
+      var depth = gauge("lamina_async_queue_depth"), age = gauge("lamina_async_oldest_event_age_seconds");
+      document.getElementById("queue-depth").textContent = depth === null ? "—" : depth + " events";
+      document.getElementById("queue-age").textContent = age === null ? "—" : age.toFixed(1) + " s";
+    });
     document.body.dispatchEvent(new Event("refresh-monitor"));
   }
   load();

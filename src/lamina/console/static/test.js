@@ -4,6 +4,8 @@
   var area = document.getElementById("event");
   var view = window.LaminaEditor.create(document.getElementById("event-editor"), area.value, "json",
                                         function (text) { area.value = text; });
+  view.contentDOM.setAttribute("aria-label", "Event JSON");
+  view.contentDOM.id = "event-editor-content";
   var templates = JSON.parse(document.getElementById("templates-data").textContent);
   document.getElementById("template").addEventListener("change", function () {
     if (!this.value) return;
