@@ -521,7 +521,7 @@ def _deploy_once(args: argparse.Namespace, path: Path, stack: str, *, confirm: b
         return None
     console.print(f"[green]Stack {stack} deployed.[/green]")
     for name, value in document.get("outputs", {}).items():
-        console.print(f"  {name} = {value}")
+        console.print(f"  {name} = {value}", soft_wrap=True, highlight=False)
     return document
 
 
