@@ -756,6 +756,56 @@ def init(args: argparse.Namespace) -> int:
     return 0
 
 
+def event(args: argparse.Namespace) -> int:
+    """Print a sample event of an event source, in AWS's shape, with the given fields."""
+    from lamina import sample_events
+
+    fields = {k: v for k, v in vars(args).items() if k not in ("func", "command", "kind") and v is not None}
+    print(json.dumps(sample_events.BUILDERS[args.kind](**fields), indent=2))
+    return 0
+
+
+def _event_commands(commands) -> None:
+    from lamina.sample_events import json_argument
+
+    parser = commands.add_parser("event", help="print a sample event of an event source (for lamina invoke "
+                                               "--event -)")
+    kinds = parser.add_subparsers(dest="kind", required=True)
+    sqs = kinds.add_parser("sqs", help="an SQS batch")
+    sqs.add_argument("--body", default=None)
+    sqs.add_argument("--queue", default=None, help="queue name")
+    sqs.add_argument("--count", type=int, default=None, help="records in the batch")
+    s3 = kinds.add_parser("s3", help="an S3 event notification")
+    s3.add_argument("--bucket", default=None)
+    s3.add_argument("--key", default=None)
+    s3.add_argument("--event-name", default=None, help="e.g. ObjectCreated:Put, ObjectRemoved:Delete")
+    s3.add_argument("--size", type=int, default=None)
+    kinesis = kinds.add_parser("kinesis", help="a Kinesis batch")
+    kinesis.add_argument("--data", default=None, help="the record's data (sent base64-encoded, as AWS does)")
+    kinesis.add_argument("--partition-key", default=None)
+    kinesis.add_argument("--stream", default=None)
+    kinesis.add_argument("--count", type=int, default=None)
+    ddb = kinds.add_parser("dynamodb", help="a DynamoDB Streams record")
+    ddb.add_argument("--table", default=None)
+    ddb.add_argument("--event-name", default=None, choices=("INSERT", "MODIFY", "REMOVE"))
+    ddb.add_argument("--keys", type=json_argument, default=None, metavar="JSON", help='e.g. {"Id": {"N": "1"}}')
+    ddb.add_argument("--new-image", type=json_argument, default=None, metavar="JSON")
+    ddb.add_argument("--old-image", type=json_argument, default=None, metavar="JSON")
+    schedule = kinds.add_parser("schedule", help="an EventBridge scheduled event")
+    schedule.add_argument("--rule", default=None, help="rule name")
+    url = kinds.add_parser("url", help="a function URL request (payload format 2.0)")
+    url.add_argument("--method", default=None)
+    url.add_argument("--path", default=None)
+    url.add_argument("--query", default=None, help="the raw query string, e.g. a=1&b=2")
+    url.add_argument("--body", default=None)
+    url.add_argument("--headers", type=json_argument, default=None, metavar="JSON")
+    for each in (sqs, s3, kinesis, ddb, schedule, url):
+        each.add_argument("--region", default=None)
+    for each in (sqs, kinesis, ddb, schedule, url):
+        each.add_argument("--account", default=None)
+    parser.set_defaults(func=event)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lamina", description="A self-hosted AWS Lambda.")
     parser.add_argument("--version", action="version", version=f"lamina {__version__}")
@@ -841,6 +891,7 @@ def main(argv: list[str] | None = None) -> int:
     develop.add_argument("--endpoint", default=None, help=endpoint_help)
     develop.add_argument("--region", default=None, help="region (default: lamina's)")
     develop.set_defaults(func=dev)
+    _event_commands(commands)
     remove = commands.add_parser("delete", help="delete a stack and every resource it created")
     remove.add_argument("--stack", required=True, help="the stack's name")
     remove.add_argument("--no-confirm", action="store_true", help="delete without asking")

@@ -83,3 +83,17 @@ def test_invoke_reports_errors_and_missing_functions(tmp_path, lamina, lam):
     assert missing.returncode == 1 and "ResourceNotFoundException" in missing.stderr
     unreadable = cli("invoke", "x", "--event", str(tmp_path / "nope.json"), url=lamina.url)
     assert unreadable.returncode == 2 and "cannot read the event" in unreadable.stderr
+
+
+def test_a_sample_event_piped_into_invoke(lamina, lam):
+    from support import make_zip
+
+    lam.create_function(FunctionName="event-echo", Runtime=RUNTIME, Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": make_zip({"app.py": "def handler(event, context):\n"
+                                                             "    return event['Records'][0]['body']\n"})})
+    lam.get_waiter("function_active_v2").wait(FunctionName="event-echo", WaiterConfig={"Delay": 1})
+    sample = subprocess.run([sys.executable, "-m", "lamina.cli", "event", "sqs", "--body", "order 7"],
+                            capture_output=True, text=True, timeout=60)
+    assert sample.returncode == 0 and json.loads(sample.stdout)["Records"][0]["eventSource"] == "aws:sqs"
+    out = cli("invoke", "event-echo", "--event", "-", url=lamina.url, input=sample.stdout)
+    assert out.returncode == 0 and json.loads(out.stdout) == "order 7", out.stderr
