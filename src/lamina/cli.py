@@ -511,7 +511,9 @@ def _deploy_once(args: argparse.Namespace, path: Path, stack: str, *, confirm: b
         return None
     env = env_type(clients, stack, region, account_id,
                    sam_deploy.read_code(_build_dir(args, path), {b.logical_id: {"zip_path": b.zip_path}
-                                                                for b in built}))
+                                                                for b in built}),
+                   # a DeploymentPreference's minutes (LAMINA_DEPLOY_MINUTE_SECONDS shortens them, for tests)
+                   minute_seconds=float(os.environ.get("LAMINA_DEPLOY_MINUTE_SECONDS") or 60))
     deployer = sam_deploy.Deployer(env, state, lambda line: console.print(f"  {line}"))
     try:
         with console.status(f"deploying {stack}"):
