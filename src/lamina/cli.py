@@ -553,6 +553,30 @@ def dev(args: argparse.Namespace) -> int:
     lock = threading.Lock()
     stop = threading.Event()
 
+    debug_name, _, debug_port = (args.debug or "").partition(":")
+    debug_port = debug_port or "5678"
+    if args.debug and not (debug_port.isdigit() and 1024 <= int(debug_port) <= 65535):
+        _say(f"--debug {args.debug}: the port must be a number from 1024 to 65535", "red")
+        return 2
+
+    def debug(tag: bool) -> None:
+        """Tag (or untag) the debugged function with lamina:debug-port: its environments are replaced by
+        ones that wait for a debugpy client on the port, with no timeouts."""
+        physical = next((name for name, lid in functions.items() if lid == debug_name), None)
+        if not args.debug:
+            return
+        if physical is None:
+            _say(f"--debug {debug_name}: no function of stack {stack} has that logical id", "red")
+            return
+        lam = _lambda_client(args)
+        arn = lam.get_function_configuration(FunctionName=physical)["FunctionArn"]
+        if tag:
+            lam.tag_resource(Resource=arn, Tags={"lamina:debug-port": debug_port})
+            console.print(f"[bold]debugging[/bold] {debug_name}: attach a debugger (debugpy) to 127.0.0.1:{debug_port}; "
+                          "its next invocation waits for it")
+        else:
+            lam.untag_resource(Resource=arn, TagKeys=["lamina:debug-port"])
+
     def redeploy() -> list[Path]:
         document = _deploy_once(args, path, stack, confirm=False)
         if document is not None:
@@ -560,6 +584,7 @@ def dev(args: argparse.Namespace) -> int:
                 functions.clear()
                 functions.update({entry["physical_id"]: lid for lid, entry in document.get("resources", {}).items()
                                   if entry.get("type") == "AWS::Lambda::Function"})
+            debug(True)
         try:
             artifacts = plan(sam_template.load(path), path.resolve().parent, _overrides(args.parameter_overrides))
         except _build_errors():
@@ -605,6 +630,10 @@ def dev(args: argparse.Namespace) -> int:
                 watched, changes = now_watched, watcher(now_watched)
     except KeyboardInterrupt:
         stop.set()
+        try:
+            debug(False)
+        except Exception as error:  # noqa: BLE001 - lamina already gone: nothing to untag
+            _say(f"could not end debugging: {error}", "yellow")
         return 0
 
 
@@ -890,6 +919,9 @@ def main(argv: list[str] | None = None) -> int:
     develop.add_argument("--stack", default=None, help="the stack's name (default: the template's directory name)")
     develop.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
                          help="template parameter values")
+    develop.add_argument("--debug", default=None, metavar="NAME[:PORT]",
+                         help="run that function's environments under debugpy, waiting for a debugger on "
+                              "127.0.0.1:PORT (default 5678), with timeouts suspended (Python functions)")
     develop.add_argument("--endpoint", default=None, help=endpoint_help)
     develop.add_argument("--region", default=None, help="region (default: lamina's)")
     develop.set_defaults(func=dev)

@@ -150,7 +150,7 @@ class Function:
                 FunctionName=name, **{k: (v if v is not None else defaults.get(k)) for k, v in config.items()
                                       if v is not None or k in defaults})
             self._wait(lam, name)
-        if _tags(props.get("Tags")) != _tags(before.get("Tags")):
+        if _tags(props.get("Tags")) != _tags(before.get("Tags")):  # (lamina's own control tags are not ours)
             arn = old.attributes["Arn"]
             stale = set(_tags(before.get("Tags"))) - set(_tags(props.get("Tags")))
             if stale:
