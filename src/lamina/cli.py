@@ -527,7 +527,9 @@ def _deploy_once(args: argparse.Namespace, path: Path, stack: str, *, confirm: b
         return None
     env = env_type(clients, stack, region, account_id,
                    sam_deploy.read_code(_build_dir(args, path), {b.logical_id: {"zip_path": b.zip_path}
-                                                                for b in built}))
+                                                                for b in built}),
+                   # a DeploymentPreference's minutes (LAMINA_DEPLOY_MINUTE_SECONDS shortens them, for tests)
+                   minute_seconds=float(os.environ.get("LAMINA_DEPLOY_MINUTE_SECONDS") or 60))
     deployer = sam_deploy.Deployer(env, state, lambda line: console.print(f"  {line}"))
     try:
         with console.status(f"deploying {stack}"):
@@ -537,7 +539,7 @@ def _deploy_once(args: argparse.Namespace, path: Path, stack: str, *, confirm: b
         return None
     console.print(f"[green]Stack {stack} deployed.[/green]")
     for name, value in document.get("outputs", {}).items():
-        console.print(f"  {name} = {value}")
+        console.print(f"  {name} = {value}", soft_wrap=True, highlight=False)
     return document
 
 
@@ -567,6 +569,30 @@ def dev(args: argparse.Namespace) -> int:
     lock = threading.Lock()
     stop = threading.Event()
 
+    debug_name, _, debug_port = (args.debug or "").partition(":")
+    debug_port = debug_port or "5678"
+    if args.debug and not (debug_port.isdigit() and 1024 <= int(debug_port) <= 65535):
+        _say(f"--debug {args.debug}: the port must be a number from 1024 to 65535", "red")
+        return 2
+
+    def debug(tag: bool) -> None:
+        """Tag (or untag) the debugged function with lamina:debug-port: its environments are replaced by
+        ones that wait for a debugpy client on the port, with no timeouts."""
+        physical = next((name for name, lid in functions.items() if lid == debug_name), None)
+        if not args.debug:
+            return
+        if physical is None:
+            _say(f"--debug {debug_name}: no function of stack {stack} has that logical id", "red")
+            return
+        lam = _lambda_client(args)
+        arn = lam.get_function_configuration(FunctionName=physical)["FunctionArn"]
+        if tag:
+            lam.tag_resource(Resource=arn, Tags={"lamina:debug-port": debug_port})
+            console.print(f"[bold]debugging[/bold] {debug_name}: attach a debugger (debugpy) to 127.0.0.1:{debug_port}; "
+                          "its next invocation waits for it")
+        else:
+            lam.untag_resource(Resource=arn, TagKeys=["lamina:debug-port"])
+
     def redeploy() -> list[Path]:
         document = _deploy_once(args, path, stack, confirm=False)
         if document is not None:
@@ -574,6 +600,7 @@ def dev(args: argparse.Namespace) -> int:
                 functions.clear()
                 functions.update({entry["physical_id"]: lid for lid, entry in document.get("resources", {}).items()
                                   if entry.get("type") == "AWS::Lambda::Function"})
+            debug(True)
         try:
             artifacts = plan(sam_template.load(path), path.resolve().parent, _overrides(args.parameter_overrides))
         except _build_errors():
@@ -619,6 +646,10 @@ def dev(args: argparse.Namespace) -> int:
                 watched, changes = now_watched, watcher(now_watched)
     except KeyboardInterrupt:
         stop.set()
+        try:
+            debug(False)
+        except Exception as error:  # noqa: BLE001 - lamina already gone: nothing to untag
+            _say(f"could not end debugging: {error}", "yellow")
         return 0
 
 
@@ -772,6 +803,56 @@ def init(args: argparse.Namespace) -> int:
     return 0
 
 
+def event(args: argparse.Namespace) -> int:
+    """Print a sample event of an event source, in AWS's shape, with the given fields."""
+    from lamina import sample_events
+
+    fields = {k: v for k, v in vars(args).items() if k not in ("func", "command", "kind") and v is not None}
+    print(json.dumps(sample_events.BUILDERS[args.kind](**fields), indent=2))
+    return 0
+
+
+def _event_commands(commands) -> None:
+    from lamina.sample_events import json_argument
+
+    parser = commands.add_parser("event", help="print a sample event of an event source (for lamina invoke "
+                                               "--event -)")
+    kinds = parser.add_subparsers(dest="kind", required=True)
+    sqs = kinds.add_parser("sqs", help="an SQS batch")
+    sqs.add_argument("--body", default=None)
+    sqs.add_argument("--queue", default=None, help="queue name")
+    sqs.add_argument("--count", type=int, default=None, help="records in the batch")
+    s3 = kinds.add_parser("s3", help="an S3 event notification")
+    s3.add_argument("--bucket", default=None)
+    s3.add_argument("--key", default=None)
+    s3.add_argument("--event-name", default=None, help="e.g. ObjectCreated:Put, ObjectRemoved:Delete")
+    s3.add_argument("--size", type=int, default=None)
+    kinesis = kinds.add_parser("kinesis", help="a Kinesis batch")
+    kinesis.add_argument("--data", default=None, help="the record's data (sent base64-encoded, as AWS does)")
+    kinesis.add_argument("--partition-key", default=None)
+    kinesis.add_argument("--stream", default=None)
+    kinesis.add_argument("--count", type=int, default=None)
+    ddb = kinds.add_parser("dynamodb", help="a DynamoDB Streams record")
+    ddb.add_argument("--table", default=None)
+    ddb.add_argument("--event-name", default=None, choices=("INSERT", "MODIFY", "REMOVE"))
+    ddb.add_argument("--keys", type=json_argument, default=None, metavar="JSON", help='e.g. {"Id": {"N": "1"}}')
+    ddb.add_argument("--new-image", type=json_argument, default=None, metavar="JSON")
+    ddb.add_argument("--old-image", type=json_argument, default=None, metavar="JSON")
+    schedule = kinds.add_parser("schedule", help="an EventBridge scheduled event")
+    schedule.add_argument("--rule", default=None, help="rule name")
+    url = kinds.add_parser("url", help="a function URL request (payload format 2.0)")
+    url.add_argument("--method", default=None)
+    url.add_argument("--path", default=None)
+    url.add_argument("--query", default=None, help="the raw query string, e.g. a=1&b=2")
+    url.add_argument("--body", default=None)
+    url.add_argument("--headers", type=json_argument, default=None, metavar="JSON")
+    for each in (sqs, s3, kinesis, ddb, schedule, url):
+        each.add_argument("--region", default=None)
+    for each in (sqs, kinesis, ddb, schedule, url):
+        each.add_argument("--account", default=None)
+    parser.set_defaults(func=event)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lamina", description="A self-hosted AWS Lambda.")
     parser.add_argument("--version", action="version", version=f"lamina {__version__}")
@@ -854,9 +935,13 @@ def main(argv: list[str] | None = None) -> int:
     develop.add_argument("--stack", default=None, help="the stack's name (default: the template's directory name)")
     develop.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
                          help="template parameter values")
+    develop.add_argument("--debug", default=None, metavar="NAME[:PORT]",
+                         help="run that function's environments under debugpy, waiting for a debugger on "
+                              "127.0.0.1:PORT (default 5678), with timeouts suspended (Python functions)")
     develop.add_argument("--endpoint", default=None, help=endpoint_help)
     develop.add_argument("--region", default=None, help="region (default: lamina's)")
     develop.set_defaults(func=dev)
+    _event_commands(commands)
     remove = commands.add_parser("delete", help="delete a stack and every resource it created")
     remove.add_argument("--stack", required=True, help="the stack's name")
     remove.add_argument("--no-confirm", action="store_true", help="delete without asking")

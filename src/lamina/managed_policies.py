@@ -341,6 +341,27 @@ MANAGED_POLICIES: dict[str, dict] = {
                                              'Effect': 'Allow',
                                              'Resource': '*'}],
                         'Version': '2012-10-17'}},
+    'AWSCodeDeployRoleForLambda': {   'Path': '/service-role/',
+        'DefaultVersionId': 'v3',
+        'CreateDate': '2017-11-28T14:05:44+00:00',
+        'UpdateDate': '2019-12-03T19:53:39+00:00',
+        'Document': {   'Statement': [   {   'Action': [   'cloudwatch:DescribeAlarms', 'lambda:UpdateAlias',
+                                                           'lambda:GetAlias',
+                                                           'lambda:GetProvisionedConcurrencyConfig', 'sns:Publish'],
+                                             'Effect': 'Allow',
+                                             'Resource': '*'},
+                                         {   'Action': ['s3:GetObject', 's3:GetObjectVersion'],
+                                             'Effect': 'Allow',
+                                             'Resource': 'arn:aws:s3:::*/CodeDeploy/*'},
+                                         {   'Action': ['s3:GetObject', 's3:GetObjectVersion'],
+                                             'Condition': {'StringEquals': {
+                                                 's3:ExistingObjectTag/UseWithCodeDeploy': 'true'}},
+                                             'Effect': 'Allow',
+                                             'Resource': '*'},
+                                         {   'Action': ['lambda:InvokeFunction'],
+                                             'Effect': 'Allow',
+                                             'Resource': 'arn:aws:lambda:*:*:function:CodeDeployHook_*'}],
+                        'Version': '2012-10-17'}},
 }
 
 

@@ -27,7 +27,16 @@ from lamina.store.blobs import BlobStore
 from lamina.store.functions import FunctionStore
 
 NETWORK_TAG = "lamina:network"
+DEBUG_TAG = "lamina:debug-port"  # lamina dev --debug: Python environments wait for debugpy on this port
 IMAGE_RAPID_RUNTIME = "provided.al2023"  # image functions reach the Runtime API through the same rapid
+
+
+def debug_port(tags: dict[str, str], runtime: str) -> int | None:
+    """The port a Python function's environments wait for a debugger on (tag lamina:debug-port), if any."""
+    text = tags.get(DEBUG_TAG, "")
+    if not runtime.startswith("python") or not text.isdigit() or not 1024 <= int(text) <= 65535:
+        return None
+    return int(text)
 
 
 def wants_network(tags: dict[str, str]) -> bool:
@@ -57,6 +66,10 @@ class RunSpecs:
     def network(self, name: str) -> bool:
         function = self._store.get(name)
         return not function or wants_network(function.tags)
+
+    def debug_port(self, version: FunctionVersion) -> int | None:
+        function = self._store.get(version.name)
+        return debug_port(function.tags if function else {}, version.runtime or "")
 
     def period(self) -> int:
         return int(self._clock() // self._ttl)
@@ -115,7 +128,7 @@ class RunSpecs:
             log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
             application_log_level=version.application_log_level, system_log_level=version.system_log_level,
             network=self.network(version.name), credentials=credentials,
-            file_systems=self._file_systems(version),
+            file_systems=self._file_systems(version), debug_port=self.debug_port(version),
         )
 
     def _file_systems(self, version: FunctionVersion) -> tuple[FileSystemMount, ...]:

@@ -213,7 +213,7 @@ class Server:
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
-            provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
+            provisioned=self.provisioned, tags=Tags(self.store, region, account_id, publish=bus.publish),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
             code_url=self._code_url,
             permissions=self.permissions, mappings=self.mappings, function_urls=self.function_urls,

@@ -234,9 +234,9 @@ def test_a_client_leaving_mid_body_is_not_an_internal_error(lamina, http):
     assert "internal error" not in log
 
 
-# Item 16: an empty path parameter or a trailing slash is an unknown operation, never a redirect.
+# Item 16: an empty path parameter or a trailing slash is an unknown operation, never a redirect (but for
+# the collection paths older SDKs send with one, which AWS serves: see test_legacy_collection_paths).
 @pytest.mark.parametrize(("method", "path"), [
-    ("GET", f"{FUNCTIONS}/"),
     ("POST", f"{FUNCTIONS}/"),
     ("GET", f"{FUNCTIONS}/echo/"),
     ("GET", f"{FUNCTIONS}//configuration"),
@@ -253,6 +253,13 @@ def test_empty_path_parameters_and_trailing_slashes_are_unknown_operations(http,
     status, code, body = error(response)
     assert (status, code) == (404, "UnknownOperationException")
     assert "location" not in response.headers
+
+
+def test_legacy_collection_paths_with_a_trailing_slash_are_served(http):
+    """Older service models (Debian's aws CLI 2.9, older boto3) list functions at `/functions/`."""
+    response = http.get(f"{FUNCTIONS}/")
+    assert response.status_code == 200 and "Functions" in response.json()
+    assert http.get("/2016-08-19/account-settings/").status_code == 200
 
 
 def test_no_request_above_left_a_traceback(lamina):

@@ -232,3 +232,65 @@ def test_the_stacks_api_answers_bad_input_with_aws_errors(lamina):
     assert stored.status_code == 200 and stored.json()["Document"]["note"] == "x"
     assert {"StackName": "s1"}.items() <= httpx.get(base).json()["Stacks"][0].items()
     assert httpx.delete(base + "/s1").status_code == 204
+
+
+GRADUAL = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Shifty:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: {runtime}
+      Role: {role}
+      AutoPublishAlias: live
+      DeploymentPreference:
+        Type: Canary10Percent5Minutes
+"""
+
+
+def test_deployment_preference_shifts_the_alias_gradually(tmp_path, lamina, lam):
+    import os
+    import time
+
+    root = tmp_path / "gradual"
+    (root / "src").mkdir(parents=True)
+    (root / "template.yaml").write_text(GRADUAL.format(runtime=RUNTIME, role=ROLE))
+    (root / "src" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    first = run("deploy", "--no-confirm", cwd=root, url=lamina.url)
+    assert first.returncode == 0, first.stdout + first.stderr
+    name = next(f["FunctionName"] for f in lam.list_functions()["Functions"]
+                if f["FunctionName"].startswith("gradual-Shifty-"))
+    assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "1"  # a first deploy: no shifting
+    (root / "src" / "app.py").write_text("def handler(event, context):\n    return 2\n")
+    env = {**os.environ, "LAMINA_DEPLOY_MINUTE_SECONDS": "0.6"}  # the canary's 5 minutes last 3 s
+    shifting = subprocess.Popen([sys.executable, "-m", "lamina.cli", "deploy", "--no-confirm", "--endpoint",
+                                 lamina.url], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=env)
+    seen_canary = False
+    deadline = time.monotonic() + 120
+    while shifting.poll() is None and time.monotonic() < deadline:
+        alias = lam.get_alias(FunctionName=name, Name="live")
+        weights = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
+        if alias["FunctionVersion"] == "1" and weights == {"2": 0.1}:
+            seen_canary = True
+        time.sleep(0.1)
+    output = shifting.communicate(timeout=60)[0]
+    assert shifting.returncode == 0, output
+    assert seen_canary, output  # 10 % on version 2 while version 1 kept the rest
+    alias = lam.get_alias(FunctionName=name, Name="live")
+    assert alias["FunctionVersion"] == "2" and not alias.get("RoutingConfig", {}).get("AdditionalVersionWeights")
+    assert "10% of traffic on version 2" in output
+    assert run("delete", "--stack", "gradual", "--no-confirm", cwd=root, url=lamina.url).returncode == 0
+
+
+def test_lifecycle_hooks_are_refused_before_anything_is_deployed(tmp_path, lamina, lam):
+    root = tmp_path / "hooks"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    (root / "template.yaml").write_text(GRADUAL.format(runtime=RUNTIME, role=ROLE) + (
+        "        Hooks:\n          PreTraffic: !Ref Shifty\n"))
+    out = run("deploy", "--no-confirm", cwd=root, url=lamina.url)
+    assert out.returncode == 1 and "does not run CodeDeploy lifecycle hooks" in plain(out.stdout + out.stderr)
+    assert not [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("hooks-")]

@@ -129,12 +129,23 @@ def _names_action(query: bytes, body: bytes) -> bool:
     return any(data.startswith(b"Action=") or b"&Action=" in data for data in (query, body))
 
 
+# Collection paths older service models (and so older SDKs and CLIs, e.g. Debian's aws CLI 2.9) send with
+# a trailing slash, which AWS serves too; any other trailing slash is an unknown operation.
+LEGACY_TRAILING_SLASH = frozenset({
+    ("GET", "/2015-03-31/functions"), ("GET", "/2015-03-31/event-source-mappings"),
+    ("POST", "/2015-03-31/event-source-mappings"), ("GET", "/2016-08-19/account-settings"),
+    ("GET", "/2020-04-22/code-signing-configs"), ("POST", "/2020-04-22/code-signing-configs"),
+})
+
+
 def build_routes(api: Api) -> list[Route]:
     grouped: dict[tuple[str, str], list[tuple[str, dict[str, str]]]] = {}
     for operation in HANDLERS:
         http = wire_request.operation_model(operation).http
         path, literals = _literal_query(http["requestUri"])
         grouped.setdefault((path, http["method"]), []).append((operation, literals))
+        if (http["method"], path) in LEGACY_TRAILING_SLASH:
+            grouped.setdefault((path + "/", http["method"]), []).append((operation, literals))
     routes = []
     for (path, method), candidates in grouped.items():
         routes.append(Route(path, _operation_endpoint(api, candidates), methods=[method]))

@@ -1,77 +1,24 @@
-"""The EventBridge JSON 1.1 endpoint: `POST /` with `X-Amz-Target: AWSEvents.<Operation>`.
-
-Reads the target and the JSON body, checks the input members against botocore's `events` model
-(required members, types, lengths, patterns, ranges: AWS answers these with ValidationException
-and the "N validation error(s) detected" text), runs the operation on lamina.control.rules.Rules
-in a worker thread and writes the JSON answer, errors through lamina.api.responses' JSON 1.1
-writer (every modeled client error is HTTP 400, reference 3.1). The body is decoded by
-lamina.api.json_body's rule (anything else is a SerializationException).
-Imports lamina.api (validation, json_body, responses, pipeline, authorization) and lamina.control.rules only.
+"""The EventBridge JSON 1.1 endpoint: `POST /` with `X-Amz-Target: AWSEvents.<Operation>`, served by
+lamina.api.json11 over lamina.control.rules.Rules (invalid input: ValidationException; every modeled
+client error is HTTP 400, reference 3.1).
+Imports lamina.api (json11, authorization) and lamina.control.rules only.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections.abc import Awaitable, Callable
 
-import botocore.session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from lamina.api import authorization, json_body, responses, validation
+from lamina.api import json11, responses
 from lamina.api.authorization import Authorize, allow_all
-from lamina.api.pipeline import caller_of
 from lamina.control.rules import EventsError, Rules
 
-log = logging.getLogger("lamina.api.events")
 TARGET_PREFIX = "AWSEvents"
 
 
-@functools.cache
-def service_model():
-    return botocore.session.get_session().get_service_model("events")
-
-
-def check(operation: str, params: dict) -> None:
-    """Model-level checks of an operation's input, as EventBridge answers them."""
-    shape = service_model().operation_model(operation).input_shape
-    if shape is None:
-        return
-    failures = validation.shape_failures(shape, params)
-    if failures:
-        raise EventsError("ValidationException", validation.message(failures))
-
-
 def events_endpoint(rules: Rules, authorize: Authorize = allow_all) -> Callable[[Request], Awaitable[responses.RawResponse]]:
-    """The Starlette endpoint for `POST /` that serves every implemented EventBridge operation, each
-    after `authorize` allowed it."""
-
-    async def endpoint(request: Request) -> responses.RawResponse:
-        prefix, _, operation = request.headers.get("x-amz-target", "").partition(".")
-        if prefix != TARGET_PREFIX or operation not in Rules.OPERATIONS:
-            return responses.json11_error(
-                "UnknownOperationException",
-                f"lamina does not implement the operation {operation or 'named by X-Amz-Target'}.")
-        try:
-            body = await request.body()
-            try:
-                params = json_body.decode(body) if body.strip() else {}
-            except json_body.Malformed:
-                params = None
-            if not isinstance(params, dict):
-                raise EventsError("SerializationException", "The request body is not a JSON object.")
-            check(operation, params)
-            if authorize is not allow_all:
-                denial = authorize(caller_of(request.scope), "events", operation, params)
-                if denial is not None:
-                    return authorization.json11_denied(denial)
-            result = await run_in_threadpool(rules.call, operation, params)
-        except EventsError as error:
-            return responses.json11_error(error.code, error.message, error.status)
-        except Exception:
-            log.exception("internal error in %s", operation)
-            return responses.json11_error("InternalException", responses.INTERNAL_MESSAGE, 500)
-        return responses.json_ok(200, result, content_type=responses.JSON11)
-
-    return endpoint
+    """The Starlette endpoint for `POST /` that serves every implemented EventBridge operation."""
+    return json11.endpoint(json11.Json11Service(
+        TARGET_PREFIX, "events", "events", frozenset(Rules.OPERATIONS), rules.call, EventsError,
+        lambda message: EventsError("ValidationException", message), "InternalException"), authorize)

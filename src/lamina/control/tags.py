@@ -1,18 +1,23 @@
 """Tags on functions: TagResource, UntagResource, ListTags.
 
 A tag change is a mutation of the function, so it gives $LATEST a new RevisionId (reference 1.3).
-Imports lamina.store, lamina.arn, lamina.errors only.
+lamina's own control tags (`lamina:network`, `lamina:debug-port`) change how environments start, so
+a change of one announces FunctionChanged (environments are then replaced). Imports lamina.store,
+lamina.arn, lamina.errors and lamina.events only.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from lamina import arn as arns
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.events import FunctionChanged
 from lamina.store.functions import FunctionStore
 
 MAX_TAGS = 50
+CONTROL_PREFIX = "lamina:"
 QUALIFIED = "Tags on function aliases and versions are not supported. Please specify a function ARN."
 
 
@@ -27,8 +32,10 @@ def _qualified(resource: str, region: str, account_id: str) -> bool:
 
 
 class Tags:
-    def __init__(self, store: FunctionStore, region: str, account_id: str) -> None:
+    def __init__(self, store: FunctionStore, region: str, account_id: str,
+                 publish: Callable[[object], None] = lambda event: None) -> None:
         self._store = store
+        self._publish = publish
         self._region = region
         self._account_id = account_id
 
@@ -60,3 +67,6 @@ class Tags:
     def _save(self, function, tags: dict[str, str]) -> None:
         self._store.set_tags(function.name, tags)
         self._store.save_version(function.latest.copy(revision_id=str(uuid.uuid4())))
+        control = {k: v for k, v in tags.items() if k.startswith(CONTROL_PREFIX)}
+        if control != {k: v for k, v in function.tags.items() if k.startswith(CONTROL_PREFIX)}:
+            self._publish(FunctionChanged(function.name))

@@ -214,6 +214,12 @@ class Environment:
         if waiter is not None and not waiter.done():
             waiter.set_result(("halted", None, {}, time.perf_counter()))
 
+    def _timer(self, seconds: float, waiter: asyncio.Future[Outcome]) -> asyncio.Handle | asyncio.TimerHandle:
+        """The Init or invocation timeout; none while a debugger may hold the function (`debug_port`)."""
+        if self.spec.debug_port is not None:
+            return self._loop.call_soon(lambda: None)  # a handle to cancel, and no timeout
+        return self._loop.call_later(seconds, self._expire, waiter)
+
     def _expire(self, waiter: asyncio.Future[Outcome]) -> None:
         if not waiter.done():
             waiter.set_result(("timeout", None, {}, time.perf_counter()))
@@ -263,7 +269,7 @@ class Environment:
             raise Halted
         waiter = self._waiter = self._loop.create_future()
         self._expect = _INIT_REPLIES
-        timer = self._loop.call_later(self._init_timeout, self._expire, waiter)
+        timer = self._timer(self._init_timeout, waiter)
         try:
             self._channel = await self._sandbox.connect(self)
             kind, payload, detail, at = await waiter
@@ -350,7 +356,7 @@ class Environment:
             request.stream.attach(self._reader_gone, self._pause)
         started = time.perf_counter()
         self._channel.send(frames.INVOKE, (header + "}").encode(), request.payload or b"{}")  # type: ignore[union-attr]
-        timer = self._loop.call_later(spec.timeout_s, self._expire, waiter)
+        timer = self._timer(spec.timeout_s, waiter)
         try:
             kind, payload, detail, at = await waiter
         except asyncio.CancelledError:

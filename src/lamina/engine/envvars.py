@@ -18,6 +18,7 @@ from lamina.engine.sandbox import Layout
 from lamina.engine.spec import RunSpec
 
 OPT_DIRS_VARIABLE = "_LAMINA_OPT_DIRS"  # layer roots, highest precedence first; popped by the runtime
+DEBUG_PORT_VARIABLE = "_LAMINA_DEBUG_PORT"  # lamina dev --debug: the port debugpy listens on; popped by the runtime
 LIBRARY_PATH_VARIABLE = "_LAMINA_LD_LIBRARY_PATH"  # custom runtimes: the bootstrap's LD_LIBRARY_PATH; popped by rapid
 
 # Variables a function may not set (CreateFunction rejects them); they always win.
@@ -101,6 +102,8 @@ def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_
     }
     if not managed:
         reserved[LIBRARY_PATH_VARIABLE] = ":".join(libraries)
+    if spec.debug_port is not None:
+        reserved[DEBUG_PORT_VARIABLE] = str(spec.debug_port)
     user = {key: value for key, value in spec.environment.items() if key not in RESERVED}
     return {**presets, **user, **reserved}
 

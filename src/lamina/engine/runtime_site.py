@@ -38,6 +38,9 @@ CLOSURE = {
     "dateutil": "python_dateutil", "urllib3": "urllib3", "six": "six",
 }
 RAPID_SHARED = ("_lamina_channel.py",)  # the Python runtime's files rapid imports
+# debugpy, for `lamina dev --debug`: under <image>/python/_lamina_debug, off sys.path (AWS's runtime has no
+# debugpy for functions to import); the runtime adds it only when asked to wait for a debugger.
+DEBUG_DIR = "_lamina_debug"
 
 
 def _origin(name: str) -> Path | None:
@@ -83,6 +86,10 @@ def build_python(target: Path) -> None:
         _place(origin, target / origin.name)
         for info in sorted(origin.parent.glob(f"{distribution}-*.dist-info")):
             _place(info, target / info.name)
+    debugpy = _origin("debugpy")
+    if debugpy is not None:
+        (target / DEBUG_DIR).mkdir()
+        _place(debugpy, target / DEBUG_DIR / debugpy.name)
 
 
 def build_rapid(target: Path) -> None:
@@ -109,6 +116,8 @@ def fingerprint() -> str:
         if origin is not None:
             infos = sorted(info.name for info in origin.parent.glob(f"{distribution}-*.dist-info"))
             digest.update(f"{origin}:{infos}\n".encode())
+    debugpy = _origin("debugpy")
+    digest.update(f"debugpy:{debugpy}:{debugpy.stat().st_mtime_ns if debugpy else ''}\n".encode())
     return digest.hexdigest()[:16]
 
 

@@ -61,6 +61,9 @@ class RunSpec:
     credentials: tuple[str, str, str] | None = None
     file_systems: tuple[FileSystemMount, ...] = ()  # FileSystemConfigs
     image: ImageRun | None = None  # PackageType Image (runtime and handler are then "")
+    # `lamina dev --debug`: a Python function's environments wait for a debugpy client on this loopback
+    # port, and neither the Init nor the invocation timeout runs (a debugger may hold them paused)
+    debug_port: int | None = None
 
     @property
     def pool_key(self) -> tuple[str, str]:

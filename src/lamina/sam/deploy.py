@@ -92,6 +92,12 @@ def plan(stack: str, template: dict, parameters: dict[str, Any], previous_docume
         conditions = intrinsics.evaluate_conditions(template, context)
     except IntrinsicError as error:
         raise DeployError(str(error)) from None
+    hooked = [lid for lid, r in declared.items()
+              if {"BeforeAllowTrafficHook", "AfterAllowTrafficHook"} & set(
+                  (r.get("UpdatePolicy") or {}).get("CodeDeployLambdaAliasUpdate") or {})]
+    if hooked:
+        raise DeployError(f"{', '.join(hooked)}: lamina does not run CodeDeploy lifecycle hooks "
+                          "(DeploymentPreference Hooks PreTraffic / PostTraffic)")
     unsupported = {lid: r.get("Type", "?") for lid, r in declared.items() if r.get("Type") not in HANDLERS}
     if unsupported and strict:
         raise DeployError("--strict: lamina does not deploy " + ", ".join(
@@ -169,6 +175,8 @@ class Deployer:
                     self.say(f"updating {logical_id} ({kind})")
                     before = _deployed(old)
                     rollback_code = self._previous_code(kind, before)
+                    if kind == "AWS::Lambda::Alias" and resource.get("UpdatePolicy"):
+                        self._shift(logical_id, resource, context, old["properties"], props, deployed)
                     made, was_replaced = handler.update(before, old["properties"], props, self.env)
                     journal.append(("modify", logical_id, kind, old, made, was_replaced, rollback_code, props))
                     if was_replaced:
@@ -198,6 +206,36 @@ class Deployer:
         document["status"] = "DEPLOY_COMPLETE"
         self.state.put(plan.stack, document)
         return document
+
+    def _shift(self, logical_id: str, resource: dict, context: Context, before: dict, props: dict,
+               deployed: dict[str, dict]) -> None:
+        """A DeploymentPreference's gradual shift of the alias to its new version, step by step; the final
+        step is the alias update itself. Interrupted, the alias is put back on its old version."""
+        import time
+
+        from lamina.sam.shifting import steps
+
+        old_version, new_version = str(before.get("FunctionVersion")), str(props.get("FunctionVersion"))
+        if old_version == new_version:
+            return
+        policy = intrinsics.resolve(resource["UpdatePolicy"].get("CodeDeployLambdaAliasUpdate") or {}, context,
+                                    f"Resources.{logical_id}.UpdatePolicy")
+        group = next((e for e in deployed.values() if e.get("type") == "AWS::CodeDeploy::DeploymentGroup"
+                      and e.get("ref") == policy.get("DeploymentGroupName")), None)
+        config = (group or {}).get("properties", {}).get("DeploymentConfigName", "CodeDeployDefault.LambdaAllAtOnce")
+        lam = self.env.clients("lambda")
+        name = resources.function_name_and_qualifier(props["FunctionName"])[0]
+        try:
+            for percent, minutes in steps(config)[:-1]:
+                self.say(f"shifting {logical_id}: {percent}% of traffic on version {new_version} for {minutes} min")
+                lam.update_alias(FunctionName=name, Name=props["Name"], FunctionVersion=old_version,
+                                 RoutingConfig={"AdditionalVersionWeights": {new_version: percent / 100}})
+                time.sleep(minutes * self.env.minute_seconds)
+        except BaseException:
+            lam.update_alias(FunctionName=name, Name=props["Name"], FunctionVersion=old_version,
+                             RoutingConfig={"AdditionalVersionWeights": {}})
+            raise
+        self.say(f"shifting {logical_id}: all traffic on version {new_version}")
 
     def _previous_code(self, kind: str, before: Deployed) -> bytes | None:
         if kind != "AWS::Lambda::Function":

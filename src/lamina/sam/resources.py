@@ -39,6 +39,7 @@ class Env:
     region: str
     account_id: str
     code: Callable[[str], bytes]  # logical id → zip bytes of the local build
+    minute_seconds: float = 60.0  # how long a minute of a gradual alias shift lasts (tests shorten it)
 
     def name_for(self, logical_id: str, limit: int = 64) -> str:
         """CloudFormation's generated physical name: stack-LogicalId-SUFFIX (stable per stack and id)."""
@@ -70,7 +71,7 @@ def _ignore_missing(call: Callable[[], Any]) -> None:
             raise
 
 
-def _function_name_and_qualifier(value: str) -> tuple[str, str | None]:
+def function_name_and_qualifier(value: str) -> tuple[str, str | None]:
     """A FunctionName given as a name, a function ARN or an alias / version ARN."""
     if value.startswith("arn:"):
         parts = value.split(":")
@@ -149,7 +150,7 @@ class Function:
                 FunctionName=name, **{k: (v if v is not None else defaults.get(k)) for k, v in config.items()
                                       if v is not None or k in defaults})
             self._wait(lam, name)
-        if _tags(props.get("Tags")) != _tags(before.get("Tags")):
+        if _tags(props.get("Tags")) != _tags(before.get("Tags")):  # (lamina's own control tags are not ours)
             arn = old.attributes["Arn"]
             stale = set(_tags(before.get("Tags"))) - set(_tags(props.get("Tags")))
             if stale:
@@ -210,7 +211,7 @@ class Version:
     def _provisioned(self, env: Env, props: dict, arn: str) -> None:
         config = props.get("ProvisionedConcurrencyConfig")
         if config:
-            name, qualifier = _function_name_and_qualifier(arn)
+            name, qualifier = function_name_and_qualifier(arn)
             env.clients("lambda").put_provisioned_concurrency_config(
                 FunctionName=name, Qualifier=qualifier,
                 ProvisionedConcurrentExecutions=int(config["ProvisionedConcurrentExecutions"]))
@@ -219,7 +220,7 @@ class Version:
         return self.create("", props, env), True
 
     def delete(self, old: Deployed, env: Env) -> None:
-        name, qualifier = _function_name_and_qualifier(old.physical_id)
+        name, qualifier = function_name_and_qualifier(old.physical_id)
         _ignore_missing(lambda: env.clients("lambda").delete_function(FunctionName=name, Qualifier=qualifier))
 
 
@@ -242,21 +243,21 @@ class Alias:
             _ignore_missing(lambda: lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=alias))
 
     def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
-        name, _ = _function_name_and_qualifier(props["FunctionName"])
+        name, _ = function_name_and_qualifier(props["FunctionName"])
         out = env.clients("lambda").create_alias(FunctionName=name, Name=props["Name"], **self._arguments(props))
         self._provisioned(env, props, {}, name, props["Name"])
         return Deployed(out["AliasArn"], out["AliasArn"], {"AliasArn": out["AliasArn"]})
 
     def update(self, old: Deployed, before: dict, props: dict, env: Env) -> tuple[Deployed, bool]:
-        name, _ = _function_name_and_qualifier(props["FunctionName"])
-        if props["Name"] != before.get("Name") or name != _function_name_and_qualifier(before["FunctionName"])[0]:
+        name, _ = function_name_and_qualifier(props["FunctionName"])
+        if props["Name"] != before.get("Name") or name != function_name_and_qualifier(before["FunctionName"])[0]:
             return self.create("", props, env), True
         out = env.clients("lambda").update_alias(FunctionName=name, Name=props["Name"], **self._arguments(props))
         self._provisioned(env, props, before, name, props["Name"])
         return Deployed(out["AliasArn"], out["AliasArn"], {"AliasArn": out["AliasArn"]}), False
 
     def delete(self, old: Deployed, env: Env) -> None:
-        name, alias = _function_name_and_qualifier(old.physical_id)
+        name, alias = function_name_and_qualifier(old.physical_id)
         _ignore_missing(lambda: env.clients("lambda").delete_alias(FunctionName=name, Name=alias))
 
 
@@ -265,7 +266,7 @@ class Alias:
 
 class Permission:
     def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
-        name, qualifier = _function_name_and_qualifier(props["FunctionName"])
+        name, qualifier = function_name_and_qualifier(props["FunctionName"])
         statement = env.name_for(logical_id, 100)
         extra = _only(props, ("SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID",
                               "FunctionUrlAuthType", "InvokedViaFunctionUrl"))
@@ -280,7 +281,7 @@ class Permission:
 
     def delete(self, old: Deployed, env: Env) -> None:
         function, statement = old.physical_id.split("|", 1)
-        name, qualifier = _function_name_and_qualifier(function)
+        name, qualifier = function_name_and_qualifier(function)
         _ignore_missing(lambda: env.clients("lambda").remove_permission(
             FunctionName=name, StatementId=statement, **({"Qualifier": qualifier} if qualifier else {})))
 
@@ -312,7 +313,7 @@ class EventSourceMapping:
 
 class Url:
     def _target(self, props: dict) -> dict:
-        name, qualifier = _function_name_and_qualifier(props["TargetFunctionArn"])
+        name, qualifier = function_name_and_qualifier(props["TargetFunctionArn"])
         return {"FunctionName": name, **({"Qualifier": props.get("Qualifier") or qualifier}
                                          if (props.get("Qualifier") or qualifier) else {})}
 
@@ -331,7 +332,7 @@ class Url:
         return Deployed(old.physical_id, old.ref, {"FunctionUrl": out["FunctionUrl"], "FunctionArn": out["FunctionArn"]}), False
 
     def delete(self, old: Deployed, env: Env) -> None:
-        name, qualifier = _function_name_and_qualifier(old.physical_id)
+        name, qualifier = function_name_and_qualifier(old.physical_id)
         _ignore_missing(lambda: env.clients("lambda").delete_function_url_config(
             FunctionName=name, **({"Qualifier": qualifier} if qualifier else {})))
 
@@ -477,12 +478,52 @@ class Role:
                 raise
 
 
+# -- CodeDeploy (SAM DeploymentPreference) -------------------------------------------------------------
+
+
+class CodeDeployApplication:
+    """Only a name: lamina shifts alias traffic itself (lamina.sam.deploy), so the application and its
+    deployment groups live in the stack's state, not in a CodeDeploy service."""
+
+    def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
+        name = props.get("ApplicationName") or env.name_for(logical_id, 100)
+        return Deployed(name, name)
+
+    def update(self, old: Deployed, before: dict, props: dict, env: Env) -> tuple[Deployed, bool]:
+        name = props.get("ApplicationName") or old.ref
+        return Deployed(name, name), name != old.ref
+
+    def delete(self, old: Deployed, env: Env) -> None:
+        return None
+
+
+class DeploymentGroup(CodeDeployApplication):
+    """A deployment group's DeploymentConfigName decides the shifting steps; alarms and triggers are
+    CodeDeploy features lamina does not run, so a group that asks for them is refused."""
+
+    def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
+        from lamina.sam.shifting import steps
+
+        steps(str(props.get("DeploymentConfigName", "CodeDeployDefault.LambdaAllAtOnce")))
+        if (props.get("AlarmConfiguration") or {}).get("Alarms") or props.get("TriggerConfigurations"):
+            raise RuntimeError(f"{logical_id}: lamina does not watch CloudWatch alarms or run CodeDeploy "
+                               "triggers during a gradual deployment (remove Alarms / TriggerConfigurations)")
+        name = props.get("DeploymentGroupName") or env.name_for(logical_id, 100)
+        return Deployed(name, name)
+
+    def update(self, old: Deployed, before: dict, props: dict, env: Env) -> tuple[Deployed, bool]:
+        made = self.create(old.ref, {**props, "DeploymentGroupName": props.get("DeploymentGroupName") or old.ref},
+                           env)
+        return made, made.ref != old.ref
+
+
 HANDLERS: dict[str, Any] = {
     "AWS::Lambda::Function": Function(), "AWS::Lambda::LayerVersion": LayerVersion(),
     "AWS::Lambda::Version": Version(), "AWS::Lambda::Alias": Alias(), "AWS::Lambda::Permission": Permission(),
     "AWS::Lambda::EventSourceMapping": EventSourceMapping(), "AWS::Lambda::Url": Url(),
     "AWS::Lambda::EventInvokeConfig": EventInvokeConfig(), "AWS::Events::Rule": Rule(),
     "AWS::Logs::LogGroup": LogGroup(), "AWS::IAM::Role": Role(),
+    "AWS::CodeDeploy::Application": CodeDeployApplication(), "AWS::CodeDeploy::DeploymentGroup": DeploymentGroup(),
 }
 
 

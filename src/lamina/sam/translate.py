@@ -38,6 +38,8 @@ def expand(template: dict, code_digests: dict[str, str], region: str, account_id
            parameters: dict[str, Any]) -> dict:
     """The CloudFormation form of `template`. `code_digests` maps each built function or layer's logical
     id to the SHA-256 (base64, as CodeSha256) of its zip."""
+    import logging
+
     import boto3
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser
@@ -52,6 +54,7 @@ def expand(template: dict, code_digests: dict[str, str], region: str, account_id
             resource.setdefault("Properties", {})[key] = f"s3://{PLACEHOLDER_BUCKET}/{logical_id}/{digest}"
     values = {"AWS::Region": region, "AWS::AccountId": account_id, "AWS::StackName": stack,
               "AWS::Partition": "aws", **parameters}
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its feature-toggle notes are not the user's
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
     try:
         return translator.translate(document, parameter_values=values, get_managed_policy_map=lambda: MANAGED_POLICIES)

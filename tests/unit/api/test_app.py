@@ -119,7 +119,7 @@ def test_a_dry_run_answers_204_without_an_executed_version(served):
 
 
 @pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/2015-03-31/functions/"), ("GET", "/2015-03-31/functions//configuration"),
+    ("GET", "/2015-03-31/functions/f/"), ("GET", "/2015-03-31/functions//configuration"),
     ("POST", "/2015-03-31/functions/f/invocations/"), ("GET", "/health/"),
 ])
 def test_trailing_slashes_and_empty_parameters_are_unknown_not_redirected(served, method, path):

@@ -198,6 +198,26 @@ def _update_xray_env_variable(trace_id):
         del os.environ["_X_AMZN_TRACE_ID"]
 
 
+def _wait_for_debugger(port: str) -> None:
+    """`lamina dev --debug`: listen for a debugpy client on the loopback port and wait for it, before
+    the handler is imported (so breakpoints in module code hit too)."""
+    if not port:
+        return
+    runtime_dir = os.environ.get("LAMBDA_RUNTIME_DIR") or os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(runtime_dir, "_lamina_debug"))
+    try:
+        import debugpy
+
+        debugpy.listen(("127.0.0.1", int(port)))
+    except Exception as exc:  # noqa: BLE001 - a busy port: this environment runs without the debugger
+        print(f"lamina: no debugger on port {port}: {exc}", file=sys.stderr)
+        return
+    finally:
+        sys.path.pop(0)
+    print(f"lamina: debugpy listens on 127.0.0.1:{port}; waiting for the debugger to attach", file=sys.stderr)
+    debugpy.wait_for_client()
+
+
 def main():
     global _GLOBAL_AWS_REQUEST_ID, _GLOBAL_TENANT_ID
     link = channel.Channel(int(os.environ.pop("_LAMINA_RUNTIME_FD")))
@@ -211,6 +231,7 @@ def main():
         os.environ["AWS_LAMBDA_RUNTIME_API"] = listener.start()
     except OSError as exc:
         print(f"lamina: no Runtime API listener: {exc}", file=sys.stderr)
+    _wait_for_debugger(os.environ.pop("_LAMINA_DEBUG_PORT", ""))
     try:
         _setup_logging(log_sink, _JSON_LOGS, _LOG_LEVEL)
         request_handler = _get_handler(os.environ.get("_HANDLER", ""))
