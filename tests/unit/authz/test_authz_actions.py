@@ -240,3 +240,34 @@ def test_identity_policies_read_once_per_iam_revision():
     revision[0] = 2  # IAM changed: the next check reads the policies again
     assert auth.check(Caller(ME), "lambda", "Invoke", {"FunctionName": "f"}) is None
     assert len(reads) == 2
+
+
+@pytest.mark.parametrize("statement, context, allowed", [
+    ({"Principal": "*", "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}},
+     {"lambda:functionurlauthtype": "NONE"}, True),
+    ({"Principal": {"AWS": "*"}, "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}},
+     {"lambda:functionurlauthtype": "NONE"}, True),
+    ({"Principal": "*", "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}},
+     {"lambda:functionurlauthtype": "AWS_IAM"}, False),  # the condition does not hold
+    ({"Principal": {"AWS": A}}, {"lambda:functionurlauthtype": "NONE"}, False),  # the account, not anyone
+    ({"Principal": {"AWS": ME}}, {"lambda:functionurlauthtype": "NONE"}, False),  # a user, not anyone
+    ({"Principal": {"Service": "s3.amazonaws.com"}}, {}, False),  # a service, not anyone
+    (None, {"lambda:functionurlauthtype": "NONE"}, False),  # no resource policy
+])
+def test_allows_anyone_only_with_a_public_grant(statement, context, allowed):
+    resources = {}
+    if statement is not None:
+        resources[FN] = ("r", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": FN, **statement}]})
+    assert authorizer({}, resources).allows_anyone("lambda:InvokeFunctionUrl", FN, context) is allowed
+
+
+def test_allows_anyone_explicit_deny_wins_and_not_enforcing_allows():
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunctionUrl", "Resource": FN},
+        {"Effect": "Deny", "Principal": "*", "Action": "lambda:InvokeFunctionUrl", "Resource": FN,
+         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}
+    auth = authorizer({}, {FN: ("r", document)})
+    assert auth.allows_anyone("lambda:InvokeFunctionUrl", FN, {"aws:sourceip": "127.0.0.1"})
+    assert not auth.allows_anyone("lambda:InvokeFunctionUrl", FN, {"aws:sourceip": "10.1.2.3"})
+    assert Authorizer(region=R, account_id=A, enforcing=False).allows_anyone("lambda:InvokeFunctionUrl", FN)
