@@ -28,6 +28,7 @@ from lamina.authz.authorizer import Authorizer
 from lamina.config import CREDENTIALS_FILE, MASTER_KEY_FILE, PROFILE, Settings
 from lamina.console.app import console_routes
 from lamina.console.client import ApiClient
+from lamina.console.sessions import Sessions
 from lamina.control import admin
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
@@ -324,7 +325,9 @@ class Server:
                                                       self.authorizer.may_invoke),
                                   profiler=Profiler(resolve=self._profile_target, processes=self.engine.processes),
                                   # The console: pages that act only through this same app's public API.
-                                  extra_routes=console_routes(ApiClient(lambda: self.app))))
+                                  # With auth, behind its sign-in: server-side sessions, calls signed as the user.
+                                  extra_routes=console_routes(ApiClient(lambda: self.app, region=region),
+                                                              sessions=Sessions() if auth_on else None)))
 
     def _renew_credentials(self) -> None:
         """A new credential period began: cached specs are dropped, so the next invoke starts environments
