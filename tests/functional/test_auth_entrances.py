@@ -202,6 +202,14 @@ def test_cli_calls_are_signed_with_the_standard_credential_chain(server, admin, 
     out = run_cli(server, admin, tmp_path, "cost", "--json")
     assert out.returncode == 0, out.stderr
     assert "functions" in json.loads(out.stdout)
+    erin = user(admin, "erin")  # signing with a profile needs signer:StartSigningJob on it
+    out = run_cli(server, admin, tmp_path, "sign", "--profile", "trusted", str(path), keys=erin)
+    assert out.returncode == 1 and "not authorized to perform: signer:StartSigningJob" in out.stdout + out.stderr
+    admin.client("iam").put_user_policy(UserName="erin", PolicyName="sign", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "signer:StartSigningJob",
+                                                "Resource": f"arn:aws:signer:{REGION}:*:/signing-profiles/trusted"}]}))
+    out = run_cli(server, admin, tmp_path, "sign", "--profile", "trusted", str(path), keys=erin)
+    assert out.returncode == 0, out.stderr
     wrong = Keys(admin.url, admin.key_id, "not-the-secret")  # environment keys come first in the chain
     out = run_cli(server, admin, tmp_path, "sign", "--profile", "trusted", str(path), keys=wrong)
     assert out.returncode == 1 and "signature we calculated does not match" in out.stdout + out.stderr

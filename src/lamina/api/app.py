@@ -204,7 +204,7 @@ def create_app(api: Api):
     if api.invoker is not None:  # S3 event notifications from an S3-compatible store's webhook
         routes += s3_event_routes(api.invoker, api.s3_permit)
     if getattr(api.control, "signing_profiles", None) is not None:  # AWS Signer's signing-profile paths and lamina's signing call
-        routes += signer_routes(api.control.signing_profiles)
+        routes += signer_routes(api.control.signing_profiles, api.authorize)
     if api.test_events is not None:  # /_lamina/test-events (the console's saved test events)
         routes += test_event_routes(api.test_events)
     if api.profiler is not None:  # /_lamina/profiles (the console's Profile tab)

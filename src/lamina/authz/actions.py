@@ -1,5 +1,5 @@
 """Which IAM action an operation needs, on which resource ARN (AWS's service authorization
-reference for Lambda, CloudWatch Logs, IAM, STS and EventBridge; reference section 4.12).
+reference for Lambda, CloudWatch Logs, IAM, STS, EventBridge and AWS Signer; reference section 4.12).
 
 The map is data: per service, operation → (action, resource scope); `target(...)` turns an
 operation and its parsed input into a `Target(action, resource)`. An operation AWS never denies
@@ -148,8 +148,17 @@ EVENTS: dict[str, tuple[str, str]] = {
     **{op: (f"events:{op}", ARN_PARAM) for op in ("TagResource", "UntagResource", "ListTagsForResource")},
 }
 
+# AWS Signer (the signing profiles lamina serves; lamina's own signing call is StartSigningJob's
+# counterpart): profiles are `arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME`.
+PROFILE = "signing profile"
+SIGNER: dict[str, tuple[str, str]] = {
+    **{op: (f"signer:{op}", PROFILE) for op in (
+        "PutSigningProfile", "GetSigningProfile", "CancelSigningProfile", "RevokeSigningProfile", "StartSigningJob")},
+    "ListSigningProfiles": ("signer:ListSigningProfiles", ANY),
+}
+
 SERVICES: dict[str, Mapping[str, tuple[str, str] | None]] = {
-    "lambda": LAMBDA, "logs": LOGS, "iam": IAM, "sts": STS, "events": EVENTS,
+    "lambda": LAMBDA, "logs": LOGS, "iam": IAM, "sts": STS, "events": EVENTS, "signer": SIGNER,
 }
 
 
@@ -274,4 +283,6 @@ def target(service: str, operation: str, params: Mapping, *, region: str, accoun
         return Target(action, _logs_resource(scope, params, region, account))
     if service in ("iam", "sts"):
         return Target(action, _iam_resource(scope, params, account, caller_arn))
+    if service == "signer":
+        return Target(action, f"arn:aws:signer:{region}:{account}:/signing-profiles/{params.get('profileName', '')}")
     return Target(action, _events_resource(scope, params, region, account))

@@ -271,3 +271,15 @@ def test_allows_anyone_explicit_deny_wins_and_not_enforcing_allows():
     assert auth.allows_anyone("lambda:InvokeFunctionUrl", FN, {"aws:sourceip": "127.0.0.1"})
     assert not auth.allows_anyone("lambda:InvokeFunctionUrl", FN, {"aws:sourceip": "10.1.2.3"})
     assert Authorizer(region=R, account_id=A, enforcing=False).allows_anyone("lambda:InvokeFunctionUrl", FN)
+
+
+@pytest.mark.parametrize("operation, params, action, resource", [
+    ("StartSigningJob", {"profileName": "me"}, "signer:StartSigningJob", f"arn:aws:signer:{R}:{A}:/signing-profiles/me"),
+    ("PutSigningProfile", {"profileName": "me"}, "signer:PutSigningProfile",
+     f"arn:aws:signer:{R}:{A}:/signing-profiles/me"),
+    ("RevokeSigningProfile", {"profileName": "x"}, "signer:RevokeSigningProfile",
+     f"arn:aws:signer:{R}:{A}:/signing-profiles/x"),
+    ("ListSigningProfiles", {}, "signer:ListSigningProfiles", "*"),
+])
+def test_signer_actions(operation, params, action, resource):
+    assert actions.target("signer", operation, params, region=R, account=A) == actions.Target(action, resource)
