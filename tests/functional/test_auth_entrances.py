@@ -213,3 +213,32 @@ def test_cli_calls_are_signed_with_the_standard_credential_chain(server, admin, 
     wrong = Keys(admin.url, admin.key_id, "not-the-secret")  # environment keys come first in the chain
     out = run_cli(server, admin, tmp_path, "sign", "--profile", "trusted", str(path), keys=wrong)
     assert out.returncode == 1 and "signature we calculated does not match" in out.stdout + out.stderr
+
+
+def test_lamina_endpoints_ask_the_actions_they_stand_for(admin, world):
+    frank = user(admin, "frank")
+    base = admin.url
+    body = json.dumps({"Event": "{}"}).encode()
+    json_headers = {"Content-Type": "application/json"}
+    calls = [("GET", "/system/cost", None, "cloudwatch:GetMetricData"),
+             ("GET", "/metrics", None, "cloudwatch:GetMetricData"),
+             ("GET", "/_lamina/stacks", None, "cloudformation:ListStacks"),
+             ("PUT", "/_lamina/stacks/app", json.dumps({"resources": {}}).encode(), "cloudformation:CreateStack"),
+             ("GET", "/_lamina/test-events/iam-echo", None, "schemas:DescribeSchema"),
+             ("PUT", "/_lamina/test-events/iam-echo/one", body, "schemas:UpdateSchema")]
+    for method, path, data, action in calls:
+        headers = json_headers if data else {}
+        status, _, answer = fetch(method, base + path, data, frank.sign(method, base + path, data, headers))
+        assert status == 403 and f"not authorized to perform: {action}" in answer.decode(), (path, answer)
+        status, _, answer = fetch(method, base + path, data, admin.sign(method, base + path, data, headers))
+        assert status == 200, (path, answer)
+    admin.client("iam").put_user_policy(UserName="frank", PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["cloudwatch:GetMetricData", "cloudformation:DescribeStacks"],
+             "Resource": "*"}]}))
+    for path in ("/system/cost", "/_lamina/stacks/app"):
+        assert fetch("GET", base + path, headers=frank.sign("GET", base + path))[0] == 200
+    path = "/_lamina/stacks/app"  # an existing stack: an update
+    data = json.dumps({"resources": {}}).encode()
+    status, _, answer = fetch("PUT", base + path, data, frank.sign("PUT", base + path, data, json_headers))
+    assert status == 403 and "cloudformation:UpdateStack" in answer.decode()

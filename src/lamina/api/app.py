@@ -198,15 +198,15 @@ def create_app(api: Api):
 
     routes.append(Route("/", root, methods=["GET", "POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
-        routes += system_routes(api.usage)
+        routes += system_routes(api.usage, api.authorize)
     if api.stacks is not None:  # /_lamina/stacks: lamina deploy's stack state
-        routes += stack_routes(api.stacks)
+        routes += stack_routes(api.stacks, api.authorize)
     if api.invoker is not None:  # S3 event notifications from an S3-compatible store's webhook
         routes += s3_event_routes(api.invoker, api.s3_permit)
     if getattr(api.control, "signing_profiles", None) is not None:  # AWS Signer's signing-profile paths and lamina's signing call
         routes += signer_routes(api.control.signing_profiles, api.authorize)
     if api.test_events is not None:  # /_lamina/test-events (the console's saved test events)
-        routes += test_event_routes(api.test_events)
+        routes += test_event_routes(api.test_events, api.authorize)
     if api.profiler is not None:  # /_lamina/profiles (the console's Profile tab)
         routes += profile_routes(api.profiler)
     routes += build_routes(api)

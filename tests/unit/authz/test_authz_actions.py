@@ -283,3 +283,26 @@ def test_allows_anyone_explicit_deny_wins_and_not_enforcing_allows():
 ])
 def test_signer_actions(operation, params, action, resource):
     assert actions.target("signer", operation, params, region=R, account=A) == actions.Target(action, resource)
+
+
+@pytest.mark.parametrize("service, operation, params, action, resource", [
+    ("cloudwatch", "GetMetricData", {}, "cloudwatch:GetMetricData", "*"),
+    ("cloudformation", "ListStacks", {}, "cloudformation:ListStacks", "*"),
+    ("cloudformation", "UpdateStack", {"StackName": "app"}, "cloudformation:UpdateStack",
+     f"arn:aws:cloudformation:{R}:{A}:stack/app/*"),
+    ("schemas", "UpdateSchema", {"FunctionName": "f"}, "schemas:UpdateSchema",
+     f"arn:aws:schemas:{R}:{A}:schema/lambda-testevent-schemas/_f-schema"),
+    ("schemas", "DescribeSchema", {"FunctionName": FN}, "schemas:DescribeSchema",
+     f"arn:aws:schemas:{R}:{A}:schema/lambda-testevent-schemas/_f-schema"),
+])
+def test_actions_of_lamina_endpoints(service, operation, params, action, resource):
+    assert actions.target(service, operation, params, region=R, account=A) == actions.Target(action, resource)
+
+
+def test_a_stack_grant_by_name_matches_lamina_stacks():
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "cloudformation:DescribeStacks",
+        "Resource": f"arn:aws:cloudformation:{R}:{A}:stack/app/*"}]})
+    auth = authorizer({ME: [policy]})
+    assert auth.check(Caller(ME), "cloudformation", "DescribeStacks", {"StackName": "app"}) is None
+    assert auth.check(Caller(ME), "cloudformation", "DescribeStacks", {"StackName": "other"}) is not None
