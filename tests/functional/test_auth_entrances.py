@@ -232,6 +232,9 @@ def test_lamina_endpoints_ask_the_actions_they_stand_for(admin, world):
         assert status == 403 and f"not authorized to perform: {action}" in answer.decode(), (path, answer)
         status, _, answer = fetch(method, base + path, data, admin.sign(method, base + path, data, headers))
         assert status == 200, (path, answer)
+    path, data = "/_lamina/profiles", json.dumps({"FunctionName": "iam-echo", "DurationSeconds": 1}).encode()
+    status, _, answer = fetch("POST", base + path, data, frank.sign("POST", base + path, data, json_headers))
+    assert status == 403 and "not authorized to perform: lambda:GetFunction" in answer.decode()
     admin.client("iam").put_user_policy(UserName="frank", PolicyName="read", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": ["cloudwatch:GetMetricData", "cloudformation:DescribeStacks"],

@@ -208,7 +208,7 @@ def create_app(api: Api):
     if api.test_events is not None:  # /_lamina/test-events (the console's saved test events)
         routes += test_event_routes(api.test_events, api.authorize)
     if api.profiler is not None:  # /_lamina/profiles (the console's Profile tab)
-        routes += profile_routes(api.profiler)
+        routes += profile_routes(api.profiler, api.authorize)
     routes += build_routes(api)
     routes += list(api.extra_routes)
     app = Starlette(routes=routes, exception_handlers={
