@@ -25,6 +25,7 @@ from lamina.api.signatures import SigV4
 from lamina.api.url_auth import url_authorizer
 from lamina.api.url_lane import UrlServing
 from lamina.authz.authorizer import Authorizer
+from lamina.code_links import CodeLinks
 from lamina.config import CREDENTIALS_FILE, MASTER_KEY_FILE, PROFILE, Settings
 from lamina.console.app import console_routes
 from lamina.console.client import ApiClient
@@ -133,6 +134,8 @@ class Server:
         auth_on = settings.auth == "sigv4"
         self.iam = Iam(IamStore(self.database), account_id, changed=lambda: self.sts.keys_changed())
         self.sts = Sts(self.iam, Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE)), account_id)
+        # With auth, Code.Location is a presigned link (10 minutes), as AWS's presigned S3 URL.
+        self.code_links = CodeLinks(private_files.master_key(data_dir / MASTER_KEY_FILE)) if auth_on else None
         self.new_admin_key = admin.ensure_admin(self.iam, data_dir / CREDENTIALS_FILE, profile=PROFILE, region=region,
                                                 endpoint=settings.base_url) if auth_on else None
 
@@ -211,7 +214,8 @@ class Server:
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
             provisioned=self.provisioned, tags=Tags(self.store, region, account_id),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
-            code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex),
+            code_url=lambda code_hex: settings.base_url + CODE_PATH.format(code_hex=code_hex) + (
+                "?" + self.code_links.query(code_hex) if self.code_links else ""),
             permissions=self.permissions, mappings=self.mappings, function_urls=self.function_urls,
             code_signing=self.code_signing, signing_profiles=self.signing_profiles,
         )
@@ -321,6 +325,7 @@ class Server:
                                                          region=region, base_url=settings.base_url,
                                                          port=settings.port),
                                   test_events=test_events,
+                                  code_links=self.code_links,
                                   s3_permit=s3_permit(region, account_id, self.authorizer.check,
                                                       self.authorizer.may_invoke),
                                   profiler=Profiler(resolve=self._profile_target, processes=self.engine.processes),

@@ -245,3 +245,15 @@ def test_lamina_endpoints_ask_the_actions_they_stand_for(admin, world):
     data = json.dumps({"resources": {}}).encode()
     status, _, answer = fetch("PUT", base + path, data, frank.sign("PUT", base + path, data, json_headers))
     assert status == 403 and "cloudformation:UpdateStack" in answer.decode()
+
+
+def test_code_location_is_a_presigned_link(admin, world):
+    location = admin.client("lambda").get_function(FunctionName="iam-echo")["Code"]["Location"]
+    assert "?Expires=" in location and "&Signature=" in location
+    status, _, data = fetch("GET", location)  # no credentials, as AWS's presigned S3 URL
+    assert status == 200 and data[:2] == b"PK"
+    status, _, data = fetch("GET", location[:-1] + ("0" if location[-1] != "0" else "1"))
+    assert status == 403 and "invalid or has expired" in json.loads(data)["Message"]
+    bare = location.split("?", 1)[0]
+    assert fetch("GET", bare)[0] == 403  # neither a link nor a signature
+    assert fetch("GET", bare, headers=admin.sign("GET", bare))[0] == 200  # a signed request needs no link

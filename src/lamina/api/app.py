@@ -57,7 +57,7 @@ from lamina.control.stacks import Stacks
 from lamina.control.sts import Sts
 from lamina.control.test_events import TestEvents
 from lamina.control.usage import Usage
-from lamina.errors import LambdaError, UnknownOperationException
+from lamina.errors import AccessDeniedException, LambdaError, UnknownOperationException
 from lamina.invoke import Invoker
 from lamina.profiler import Profiler
 
@@ -88,6 +88,8 @@ class Api:
     test_events: TestEvents | None = None
     profiler: Profiler | None = None
     s3_permit: s3_events.Permit = s3_events.allow_all  # may this S3 notification invoke? (lamina.api.s3_events)
+    # With auth: presigned code links (lamina.code_links.CodeLinks: `valid(code_hex, expires, signature)`).
+    code_links: object | None = None
     extra_routes: Sequence[BaseRoute] = ()  # e.g. the console (lamina.console), behind the same pipeline
 
 
@@ -157,6 +159,11 @@ def create_app(api: Api):
         code_hex = request.path_params["code_hex"]
         if not re.fullmatch(r"[0-9a-f]{64}", code_hex):
             return responses.rest_json_error(UnknownOperationException("Unknown operation"))
+        if api.code_links is not None and not caller_of(request.scope).authenticated and not api.code_links.valid(
+                code_hex, request.query_params.get("Expires"), request.query_params.get("Signature")):
+            return responses.rest_json_error(AccessDeniedException(
+                "The code link is invalid or has expired: a Code.Location link works for 10 minutes after "
+                "GetFunction returned it (or sign the request)."))
         try:
             data = await run_in_threadpool(api.control.functions.code, code_hex)
         except LambdaError as error:

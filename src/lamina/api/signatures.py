@@ -4,7 +4,8 @@ stands for (`credentials(access_key_id, session_token)`, lamina.control.sts).
 
 Let through unsigned (as anonymous, unauthenticated callers): `GET /health`, function URL requests
 (Host `*.lambda-url.*` or path `/lambda-url/…`: their handler decides by AuthType and calls `verify`
-for AWS_IAM URLs) and the console's static pages (`/console`). The clock window is per service
+for AWS_IAM URLs), the console (`/console`, which keeps its own sign-in) and presigned code download
+links (`/_lamina/code/…?Expires=…&Signature=…`, checked by the code route, lamina.code_links). The clock window is per service
 (reference 4.13): 5 minutes for Lambda and the JSON services, 15 for IAM and STS. Failures become
 AuthenticationError with AWS's codes per protocol (the pipeline writes them). Signing keys are cached
 by lamina.sigv4; callers per (key, source IP), so a warm request builds no objects.
@@ -48,6 +49,8 @@ def exempt(view: RequestView) -> bool:
         return True
     if path == "/console" or path.startswith(("/console/", "/lambda-url/")):
         return True
+    if path.startswith("/_lamina/code/") and (view.query.startswith(b"Signature=") or b"&Signature=" in view.query):
+        return True  # a presigned code link (lamina.code_links): the code route checks it
     return b".lambda-url." in view.headers.get(b"host", b"")
 
 
