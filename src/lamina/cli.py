@@ -140,8 +140,13 @@ def _credentials():
     """The standard credential chain's keys (environment, AWS_PROFILE / ~/.aws/credentials, ...), or
     None when none are configured (lamina without --auth takes any key)."""
     import botocore.session
+    from botocore.exceptions import BotoCoreError
 
-    return botocore.session.get_session().get_credentials()
+    try:
+        return botocore.session.get_session().get_credentials()
+    except BotoCoreError as error:  # e.g. AWS_PROFILE names a profile that does not exist
+        _say(f"cannot read AWS credentials ({error}); sending the request unsigned", "yellow")
+        return None
 
 
 def _client_keys() -> dict:
