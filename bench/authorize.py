@@ -43,7 +43,9 @@ RESOURCE = json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": [
     {"Sid": "x", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
      "Action": "lambda:InvokeFunction", "Resource": FN},
     {"Sid": "s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "lambda:InvokeFunction",
-     "Resource": FN, "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::bucket"}}}]})
+     "Resource": FN, "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::bucket"}}},
+    {"Sid": "FunctionURLAllowPublicAccess", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunctionUrl",
+     "Resource": FN, "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}]})
 
 
 def per_call_us(fn, calls: int) -> float:
@@ -78,6 +80,15 @@ def main() -> None:
             per_call_us(lambda c=caller: auth.check(c, "lambda", "Invoke", params), args.calls), 3))
     emit(figure="may_invoke s3.amazonaws.com", us_per_call=round(per_call_us(
         lambda: auth.may_invoke("s3.amazonaws.com", FN, "arn:aws:s3:::bucket", ACCOUNT), args.calls), 3))
+    # A NONE function URL with auth on: the public grant, per request.
+    context = {"lambda:functionurlauthtype": "NONE", "aws:sourceip": "127.0.0.1"}
+    assert auth.allows_anyone("lambda:InvokeFunctionUrl", FN, context)
+    emit(figure="allows_anyone InvokeFunctionUrl (NONE URL)", us_per_call=round(per_call_us(
+        lambda: auth.allows_anyone("lambda:InvokeFunctionUrl", FN, context), args.calls), 3))
+    url_params = {"FunctionName": FN, "FunctionUrlAuthType": "AWS_IAM"}
+    alice = Caller(f"arn:aws:iam::{ACCOUNT}:user/alice")
+    emit(figure="authorize InvokeFunctionUrl (AWS_IAM URL): same-account user", us_per_call=round(per_call_us(
+        lambda: auth.check(alice, "lambda", "InvokeFunctionUrl", url_params), args.calls), 3))
 
 
 if __name__ == "__main__":

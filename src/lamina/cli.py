@@ -131,6 +131,50 @@ def _endpoint(args: argparse.Namespace) -> str:
     return (args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT).rstrip("/")
 
 
+def _region(args: argparse.Namespace) -> str:
+    env = os.environ
+    return getattr(args, "region", None) or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULTS.region
+
+
+def _credentials():
+    """The standard credential chain's keys (environment, AWS_PROFILE / ~/.aws/credentials, ...), or
+    None when none are configured (lamina without --auth takes any key)."""
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return botocore.session.get_session().get_credentials()
+    except BotoCoreError as error:  # e.g. AWS_PROFILE names a profile that does not exist
+        _say(f"cannot read AWS credentials ({error}); sending the request unsigned", "yellow")
+        return None
+
+
+def _client_keys() -> dict:
+    """boto3 client keyword arguments: the standard chain's keys, else a placeholder key."""
+    credentials = _credentials()
+    if credentials is None:
+        return {"aws_access_key_id": "lamina", "aws_secret_access_key": "lamina"}
+    frozen = credentials.get_frozen_credentials()
+    return {"aws_access_key_id": frozen.access_key, "aws_secret_access_key": frozen.secret_key,
+            "aws_session_token": frozen.token}
+
+
+def _open(args: argparse.Namespace, method: str, url: str, document: dict | None = None, timeout: float = 30):
+    """urlopen a request to one of lamina's own endpoints, SigV4-signed (botocore's SigV4Auth) with the
+    standard chain's keys when there are any, so it works with `lamina serve --auth sigv4`."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    data = json.dumps(document).encode() if document is not None else None
+    request = AWSRequest(method=method, url=url, data=data,
+                         headers={"Content-Type": "application/json"} if data is not None else {})
+    credentials = _credentials()
+    if credentials is not None:
+        SigV4Auth(credentials.get_frozen_credentials(), "lambda", _region(args)).add_auth(request)
+    prepared = urllib.request.Request(request.url, data=data, method=method, headers=dict(request.headers))
+    return urllib.request.urlopen(prepared, timeout=timeout)  # noqa: S310 - the endpoint the user gave
+
+
 # -- lamina logs ------------------------------------------------------------------------------
 def parse_since(text: str, now: float) -> int:
     """`--since`: a relative `<n>s|m|h|d|w` or an ISO 8601 time (naive = local) → epoch ms."""
@@ -197,13 +241,8 @@ def _logs_client(args: argparse.Namespace):
     import boto3
     from botocore.config import Config
 
-    env = os.environ
-    region = args.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULTS.region
     return boto3.client(
-        "logs", endpoint_url=_endpoint(args), region_name=region,
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "lamina",
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "lamina",
-        aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
+        "logs", endpoint_url=_endpoint(args), region_name=_region(args), **_client_keys(),
         config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60),
     )
 
@@ -351,7 +390,7 @@ def _signed_get(url: str) -> urllib.request.Request:
 def cost(args: argparse.Namespace) -> int:
     url = _endpoint(args) + "/system/cost" + (f"?minutes={args.minutes}" if args.minutes else "")
     try:
-        with urllib.request.urlopen(_signed_get(url), timeout=30) as response:
+        with _open(args, "GET", url) as response:
             report = json.loads(response.read())
     except urllib.error.HTTPError as error:
         _say(f"{url} answered {error.code}: {error.read().decode(errors='replace')}", "red")
@@ -458,10 +497,7 @@ def _deployment(args: argparse.Namespace, stack: str):
     except OSError as error:
         raise ConnectionError(f"lamina is not reachable at {endpoint}: {error}") from None
     region = args.region or health.get("region") or DEFAULTS.region
-    session = boto3.session.Session(
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or None,
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
-        aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or None, region_name=region)
+    session = boto3.session.Session(region_name=region)  # the standard credential chain
     if session.get_credentials() is None:  # lamina without --auth takes any key
         session = boto3.session.Session(aws_access_key_id="lamina", aws_secret_access_key="lamina", region_name=region)
     config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=300)
@@ -689,13 +725,8 @@ def _lambda_client(args: argparse.Namespace, read_timeout: int = 910):
     import boto3
     from botocore.config import Config
 
-    env = os.environ
-    region = args.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULTS.region
     return boto3.client(
-        "lambda", endpoint_url=_endpoint(args), region_name=region,
-        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or "lamina",
-        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or "lamina",
-        aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
+        "lambda", endpoint_url=_endpoint(args), region_name=_region(args), **_client_keys(),
         config=Config(retries={"max_attempts": 0}, connect_timeout=5, read_timeout=read_timeout),
     )
 
@@ -754,10 +785,8 @@ def sign(args: argparse.Namespace) -> int:
     body = {"profileName": args.profile, "digest": digest}
     if args.validity is not None:
         body["validitySeconds"] = args.validity
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with _open(args, "POST", url, body) as response:
             document = json.loads(response.read())
     except urllib.error.HTTPError as error:
         detail = error.read().decode(errors="replace")

@@ -20,13 +20,15 @@ from lamina import events, patterns, runtime_ids
 from lamina.admission import Admission
 from lamina.api.app import CODE_PATH, Api, create_app
 from lamina.api.pipeline import anonymous_callers
+from lamina.api.s3_events import s3_permit
 from lamina.api.signatures import SigV4
-from lamina.api.url_auth import signature_form
+from lamina.api.url_auth import url_authorizer
 from lamina.api.url_lane import UrlServing
 from lamina.authz.authorizer import Authorizer
 from lamina.config import CREDENTIALS_FILE, MASTER_KEY_FILE, PROFILE, Settings
 from lamina.console.app import console_routes
 from lamina.console.client import ApiClient
+from lamina.console.sessions import Sessions
 from lamina.control import admin
 from lamina.control.account import AccountSettings
 from lamina.control.aliases import Aliases
@@ -312,6 +314,11 @@ class Server:
             runtimes=lambda: {runtime: self.runtimes.problem(runtime) for runtime in runtime_ids.offered()},
         ).document
         signatures = SigV4(account_id, self.sts.credentials, link_valid=self.tokens.link_valid) if auth_on else None
+        # Function URLs: with auth, AWS_IAM URLs need a verified signature and lambda:InvokeFunctionUrl,
+        # NONE URLs a public grant; without, keys lamina issued are still verified (lamina.api.url_auth).
+        url_authorize = url_authorizer(region, account_id, enforcing=auth_on,
+                                       verify=SigV4(account_id, self.sts.credentials).verify,
+                                       check=self.authorizer.check, public=self.authorizer.allows_anyone)
         self.app = create_app(Api(control=control, max_timeout=settings.max_timeout, health=self.health,
                                   authenticate=signatures or anonymous_callers(settings.account_id),
                                   verify=signatures.verify if signatures else None, iam=self.iam, sts=self.sts,
@@ -319,13 +326,17 @@ class Server:
                                   invoker=self.invoker, logs=self.logs_api, authorize=self.authorizer.check,
                                   usage=Usage(self.metrics, self.metric_store), rules=self.rules,
                                   stacks=Stacks(StackStore(self.database)),
-                                  url_serving=UrlServing(self.function_urls, authorize=signature_form(region),
+                                  url_serving=UrlServing(self.function_urls, authorize=url_authorize,
                                                          region=region, base_url=settings.base_url,
                                                          port=settings.port),
                                   test_events=test_events,
+                                  s3_permit=s3_permit(region, account_id, self.authorizer.check,
+                                                      self.authorizer.may_invoke),
                                   profiler=Profiler(resolve=self._profile_target, processes=self.engine.processes),
                                   # The console: pages that act only through this same app's public API.
-                                  extra_routes=console_routes(ApiClient(lambda: self.app))))
+                                  # With auth, behind its sign-in: server-side sessions, calls signed as the user.
+                                  extra_routes=console_routes(ApiClient(lambda: self.app, region=region),
+                                                              sessions=Sessions() if auth_on else None)))
 
     def _code_url(self, code_hex: str) -> str:
         """GetFunction's Code.Location: with auth, a link lamina signed, valid 10 minutes (as AWS's)."""

@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from lamina.api import aliases as alias_api
-from lamina.api import authorization, invoke_stream, responses, url_lane, validation
+from lamina.api import authorization, invoke_stream, responses, s3_events, url_lane, validation
 from lamina.api import code_signing as code_signing_api
 from lamina.api import event_configs as event_config_api
 from lamina.api import events as events_api
@@ -88,6 +88,7 @@ class Api:
     url_serving: url_lane.UrlServing | None = None  # function URLs (with an invoker)
     test_events: TestEvents | None = None
     profiler: Profiler | None = None
+    s3_permit: s3_events.Permit = s3_events.allow_all  # may this S3 notification invoke? (lamina.api.s3_events)
     extra_routes: Sequence[BaseRoute] = ()  # e.g. the console (lamina.console), behind the same pipeline
     # A check before the body is read (with auth: unsigned requests are refused unread).
     before_body: Callable[[RequestView], None] | None = None
@@ -216,17 +217,17 @@ def create_app(api: Api):
 
     routes.append(Route("/", root, methods=["GET", "POST"]))
     if api.usage is not None:  # /metrics, /system/metrics, /system/cost
-        routes += system_routes(api.usage)
+        routes += system_routes(api.usage, api.authorize)
     if api.stacks is not None:  # /_lamina/stacks: lamina deploy's stack state
-        routes += stack_routes(api.stacks)
+        routes += stack_routes(api.stacks, api.authorize)
     if api.invoker is not None:  # S3 event notifications from an S3-compatible store's webhook
-        routes += s3_event_routes(api.invoker)
+        routes += s3_event_routes(api.invoker, api.s3_permit)
     if getattr(api.control, "signing_profiles", None) is not None:  # AWS Signer's signing-profile paths and lamina's signing call
-        routes += signer_routes(api.control.signing_profiles)
+        routes += signer_routes(api.control.signing_profiles, api.authorize)
     if api.test_events is not None:  # /_lamina/test-events (the console's saved test events)
-        routes += test_event_routes(api.test_events)
+        routes += test_event_routes(api.test_events, api.authorize)
     if api.profiler is not None:  # /_lamina/profiles (the console's Profile tab)
-        routes += profile_routes(api.profiler)
+        routes += profile_routes(api.profiler, api.authorize)
     routes += build_routes(api)
     routes += list(api.extra_routes)
     app = Starlette(routes=routes, exception_handlers={

@@ -7,8 +7,10 @@ AWS Signer's own REST paths (botocore's `signer` model: `PUT|GET|DELETE /signing
 Signer's StartSigningJob (it signs an S3 object in AWS's format), so `lamina sign` calls
 `POST /_lamina/signer/sign` with `{"profileName", "digest", "validitySeconds"?}` and embeds the
 signature document it gets back. Inputs are checked against the `signer` model; errors use
-Signer's codes. Imports lamina.api (json_body, responses, validation), lamina.control and
-lamina.errors only.
+Signer's codes. Each call asks the authorize step as `signer:<Operation>` on the profile's ARN
+(the signing call as `signer:StartSigningJob`), so with `--auth sigv4` only a caller allowed to
+use a profile can sign with it. Imports lamina.api (authorization, json_body, pipeline, responses,
+validation), lamina.control and lamina.errors only.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Route
 
-from lamina.api import json_body, responses, validation
+from lamina.api import authorization, json_body, responses, validation
+from lamina.api.pipeline import caller_of
 from lamina.control.signing_profiles import SigningProfiles
 from lamina.errors import LambdaError, SignerValidationException
 
@@ -55,8 +58,8 @@ async def _body(request: Request) -> dict:
     return params
 
 
-def _endpoint(operation: str | None, act: Callable[[Request, dict], object],
-              status: int = 200) -> Callable[[Request], Awaitable[responses.RawResponse]]:
+def _endpoint(operation: str | None, act: Callable[[Request, dict], object], authorize: authorization.Authorize,
+              action: str | None = None) -> Callable[[Request], Awaitable[responses.RawResponse]]:
     async def endpoint(request: Request) -> responses.RawResponse:
         try:
             params = {**(await _body(request) if request.method in ("PUT", "POST") else {}),
@@ -64,10 +67,11 @@ def _endpoint(operation: str | None, act: Callable[[Request, dict], object],
             if request.method == "GET":
                 params.update(_query(request))
             _check(operation, params)
+            authorization.require(authorize, caller_of(request.scope), "signer", action or operation or "", params)
             result = await run_in_threadpool(act, request, params)
         except LambdaError as error:
             return responses.rest_json_error(error)
-        return responses.json_ok(status, result if result is not None else {})
+        return responses.json_ok(200, result if result is not None else {})
 
     return endpoint
 
@@ -81,7 +85,8 @@ def _query(request: Request) -> dict:
     return out
 
 
-def signer_routes(profiles: SigningProfiles) -> list[Route]:
+def signer_routes(profiles: SigningProfiles,
+                  authorize: authorization.Authorize = authorization.allow_all) -> list[Route]:
     def sign(_: Request, params: dict) -> dict:
         name, digest, validity = params.get("profileName"), params.get("digest"), params.get("validitySeconds")
         if not isinstance(name, str) or not isinstance(digest, str):
@@ -91,15 +96,18 @@ def signer_routes(profiles: SigningProfiles) -> list[Route]:
         return profiles.sign(name, digest, validity)
 
     return [
-        Route("/signing-profiles", _endpoint("ListSigningProfiles", lambda r, p: profiles.list(p)), methods=["GET"]),
+        Route("/signing-profiles", _endpoint("ListSigningProfiles", lambda r, p: profiles.list(p), authorize),
+              methods=["GET"]),
         Route("/signing-profiles/{profileName}",
-              _endpoint("PutSigningProfile", lambda r, p: profiles.put(p.pop("profileName"), p)), methods=["PUT"]),
-        Route("/signing-profiles/{profileName}",
-              _endpoint("GetSigningProfile", lambda r, p: profiles.get(p["profileName"])), methods=["GET"]),
-        Route("/signing-profiles/{profileName}",
-              _endpoint("CancelSigningProfile", lambda r, p: profiles.cancel(p["profileName"])), methods=["DELETE"]),
-        Route("/signing-profiles/{profileName}/revoke",
-              _endpoint("RevokeSigningProfile", lambda r, p: profiles.revoke(p.pop("profileName"), p)),
+              _endpoint("PutSigningProfile", lambda r, p: profiles.put(p.pop("profileName"), p), authorize),
               methods=["PUT"]),
-        Route(SIGN_PATH, _endpoint(None, sign), methods=["POST"]),
+        Route("/signing-profiles/{profileName}",
+              _endpoint("GetSigningProfile", lambda r, p: profiles.get(p["profileName"]), authorize), methods=["GET"]),
+        Route("/signing-profiles/{profileName}",
+              _endpoint("CancelSigningProfile", lambda r, p: profiles.cancel(p["profileName"]), authorize),
+              methods=["DELETE"]),
+        Route("/signing-profiles/{profileName}/revoke",
+              _endpoint("RevokeSigningProfile", lambda r, p: profiles.revoke(p.pop("profileName"), p), authorize),
+              methods=["PUT"]),
+        Route(SIGN_PATH, _endpoint(None, sign, authorize, action="StartSigningJob"), methods=["POST"]),
     ]

@@ -8,7 +8,8 @@
   in total, over lamina's whole history or the last N minutes.
 Both JSON endpoints write the buffered minutes first, so they include the last few seconds.
 This module parses the query and writes JSON; lamina.control.usage reads and shapes the figures.
-Imports lamina.control.usage and lamina.api.responses only.
+Each asks the authorize step for `cloudwatch:GetMetricData` (what reading metrics takes on AWS).
+Imports lamina.control.usage, lamina.errors and lamina.api (responses, authorization, pipeline) only.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lamina.api import responses
+from lamina.api import authorization, responses
+from lamina.api.pipeline import caller_of
 from lamina.control.usage import Usage
+from lamina.errors import LambdaError
 
 DEFAULT_MINUTES = 60
 
@@ -42,12 +45,27 @@ def _minutes(request: Request, default: int | None, limit: int) -> int | None:
     return minutes
 
 
-def system_routes(usage: Usage) -> list[Route]:
-    async def prometheus(_: Request) -> Response:
+def _denied(authorize: authorization.Authorize, request: Request) -> responses.RawResponse | None:
+    """cloudwatch:GetMetricData for the caller, or its AccessDenied answer."""
+    if authorize is authorization.allow_all:  # an app built without authorization (nor, maybe, the pipeline)
+        return None
+    try:
+        authorization.require(authorize, caller_of(request.scope), "cloudwatch", "GetMetricData", {})
+    except LambdaError as error:
+        return responses.rest_json_error(error)
+    return None
+
+
+def system_routes(usage: Usage, authorize: authorization.Authorize = authorization.allow_all) -> list[Route]:
+    async def prometheus(request: Request) -> Response:
+        if (denied := _denied(authorize, request)) is not None:
+            return denied
         body, content_type = usage.prometheus()
         return Response(body, media_type=content_type)
 
     async def minute_series(request: Request):
+        if (denied := _denied(authorize, request)) is not None:
+            return denied
         try:
             minutes = _minutes(request, DEFAULT_MINUTES, usage.retention_minutes)
         except ValueError as error:
@@ -57,6 +75,8 @@ def system_routes(usage: Usage) -> list[Route]:
         return responses.json_ok(200, {"function": read.function, "minutes": read.minutes, "series": read.series})
 
     async def cost_report(request: Request):
+        if (denied := _denied(authorize, request)) is not None:
+            return denied
         try:
             minutes = _minutes(request, None, usage.retention_minutes)
         except ValueError as error:

@@ -2,8 +2,8 @@
 `/lambda-url/<url-id>/...` (by path) become invocations of the URL's function and qualifier.
 
 Runs behind lamina.api.pipeline (the body was read within its cap, the caller resolved), in front
-of every other route. Per request: the URL's config (from memory), AWS_IAM authorisation through
-the one `authorize` function it is handed, a CORS preflight answered here, the payload 2.0 event
+of every other route. Per request: the URL's config (from memory), its authorisation through
+the one `authorize` function it is handed (lamina.api.url_auth), a CORS preflight answered here, the payload 2.0 event
 (lamina.api.url_event), the invocation, then the answer: BUFFERED mapped by lamina.api.url_response,
 RESPONSE_STREAM relayed chunk by chunk (chunked transfer encoding) as the function produces it.
 Errors are the URL's own (403 Forbidden, 413, 429, 502 Internal Server Error; reference 2.5).
@@ -48,7 +48,7 @@ _V4_BITS = 0x4000 << 64 | 0x8000 << 48
 
 @dataclass(frozen=True)
 class UrlServing:
-    """What the lane needs: the configs, the AWS_IAM check, and where the URLs live."""
+    """What the lane needs: the configs, the URL check (AWS_IAM and, with auth on, NONE), and where the URLs live."""
 
     urls: FunctionUrls
     authorize: UrlAuthorizer
@@ -122,13 +122,11 @@ def lane(serving: UrlServing, invoker: Invoker, app):
         config = await config_of(url_id)
         if config is None:
             return await forbidden().send(send)
-        authorizer = None
         caller = scope[CALLER]
-        if config.auth_type == "AWS_IAM":
-            try:
-                authorizer = serving.authorize(view, caller)
-            except Forbidden:
-                return await forbidden().send(send)
+        try:  # AWS_IAM: signature and permission; NONE: the public grant (with auth on)
+            authorizer = serving.authorize(view, scope[BODY], caller, config)
+        except Forbidden:
+            return await forbidden().send(send)
         if cors.is_preflight(config.cors, view.method, view.headers):
             return await responses.RawResponse(200, cors.preflight(config.cors, view.headers)).send(send)
         request_id = str(uuid.UUID(int=random.getrandbits(128) & _V4_MASK | _V4_BITS))

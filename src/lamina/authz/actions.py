@@ -1,5 +1,9 @@
 """Which IAM action an operation needs, on which resource ARN (AWS's service authorization
-reference for Lambda, CloudWatch Logs, IAM, STS and EventBridge; reference section 4.12).
+reference for Lambda, CloudWatch Logs, IAM, STS, EventBridge and AWS Signer; reference section 4.12),
+and for lamina's own endpoints the actions of the AWS services they stand in for: CloudWatch's
+GetMetricData (/metrics, /system/*), CloudFormation's stack actions (lamina deploy's stack state)
+and the EventBridge schema registry where the Lambda console keeps shareable test events
+(`lambda-testevent-schemas`, schema `_<function>-schema`).
 
 The map is data: per service, operation → (action, resource scope); `target(...)` turns an
 operation and its parsed input into a `Target(action, resource)`. An operation AWS never denies
@@ -148,8 +152,28 @@ EVENTS: dict[str, tuple[str, str]] = {
     **{op: (f"events:{op}", ARN_PARAM) for op in ("TagResource", "UntagResource", "ListTagsForResource")},
 }
 
+# AWS Signer (the signing profiles lamina serves; lamina's own signing call is StartSigningJob's
+# counterpart): profiles are `arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME`.
+PROFILE = "signing profile"
+SIGNER: dict[str, tuple[str, str]] = {
+    **{op: (f"signer:{op}", PROFILE) for op in (
+        "PutSigningProfile", "GetSigningProfile", "CancelSigningProfile", "RevokeSigningProfile", "StartSigningJob")},
+    "ListSigningProfiles": ("signer:ListSigningProfiles", ANY),
+}
+
+CLOUDWATCH: dict[str, tuple[str, str]] = {"GetMetricData": ("cloudwatch:GetMetricData", ANY)}
+STACK = "stack"
+CLOUDFORMATION: dict[str, tuple[str, str]] = {
+    "ListStacks": ("cloudformation:ListStacks", ANY),
+    **{op: (f"cloudformation:{op}", STACK) for op in ("DescribeStacks", "CreateStack", "UpdateStack", "DeleteStack")},
+}
+TEST_EVENTS = "test event schema"
+SCHEMAS: dict[str, tuple[str, str]] = {
+    op: (f"schemas:{op}", TEST_EVENTS) for op in ("DescribeSchema", "CreateSchema", "UpdateSchema", "DeleteSchema")}
+
 SERVICES: dict[str, Mapping[str, tuple[str, str] | None]] = {
-    "lambda": LAMBDA, "logs": LOGS, "iam": IAM, "sts": STS, "events": EVENTS,
+    "lambda": LAMBDA, "logs": LOGS, "iam": IAM, "sts": STS, "events": EVENTS, "signer": SIGNER,
+    "cloudwatch": CLOUDWATCH, "cloudformation": CLOUDFORMATION, "schemas": SCHEMAS,
 }
 
 
@@ -274,4 +298,11 @@ def target(service: str, operation: str, params: Mapping, *, region: str, accoun
         return Target(action, _logs_resource(scope, params, region, account))
     if service in ("iam", "sts"):
         return Target(action, _iam_resource(scope, params, account, caller_arn))
+    if service == "cloudformation":  # lamina's stacks have no stack id: any id matches
+        return Target(action, f"arn:aws:cloudformation:{region}:{account}:stack/{params.get('StackName', '')}/*")
+    if service == "schemas":
+        name, _ = function_parts(str(params.get("FunctionName", "")), None)
+        return Target(action, f"arn:aws:schemas:{region}:{account}:schema/lambda-testevent-schemas/_{name}-schema")
+    if service == "signer":
+        return Target(action, f"arn:aws:signer:{region}:{account}:/signing-profiles/{params.get('profileName', '')}")
     return Target(action, _events_resource(scope, params, region, account))

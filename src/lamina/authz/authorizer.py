@@ -7,8 +7,8 @@ aws:userid and the lambda:* keys of the operation), and evaluates the caller's i
 with the resource policy of the ARN addressed; it returns None when allowed, else a `Denial`
 whose message is AWS's text. The account's root (the admin key, and every caller of an
 unauthenticated deployment) is allowed everything without evaluation. `may_invoke` answers for a
-service principal (events.amazonaws.com, s3.amazonaws.com) and `may_invoke_url` for an unsigned
-caller of a public (AuthType NONE) function URL: only a resource policy can allow those.
+service principal (events.amazonaws.com, s3.amazonaws.com), which only a resource policy can allow,
+and `allows_anyone` for an unsigned caller (function URLs with AuthType NONE).
 
 Collaborators are callables: `identity_policies(caller)` → the caller's identity policy
 documents (text or dict), `identity_revision()` (optional) → a value that changes whenever any
@@ -36,6 +36,7 @@ from lamina.authz.evaluate import ALLOWED, Principal, Request, evaluate
 
 log = logging.getLogger("lamina.authz")
 CACHED_POLICIES = 2048
+ANONYMOUS = "anonymous"  # the service name of an unsigned principal (never a real service)
 GLOBAL_REGION = "us-east-1"  # IAM and STS sign and answer in us-east-1
 
 IdentityPolicies = Callable[[object], Sequence[str | dict]]
@@ -237,23 +238,20 @@ class Authorizer:
         request = Request(principal, "lambda:InvokeFunction", function_arn, self._account, context)
         return evaluate(request, (), self._resource(function_arn)).allowed
 
-    def may_invoke_url(self, function_arn: str, auth_type: str = "NONE", source_ip: str | None = None) -> bool:
-        """Whether an unsigned caller may invoke a function URL (AuthType NONE): AWS requires the
-        function's (or alias's) resource policy to allow lambda:InvokeFunctionUrl to `*`, usually
-        with lambda:FunctionUrlAuthType NONE. Always, when not enforcing."""
+    def allows_anyone(self, action: str, resource: str, context: Mapping[str, object] | None = None) -> bool:
+        """Whether the resource policy of `resource` lets anyone, signed or not, perform `action`
+        (Principal `*`: what a function URL with AuthType NONE needs), with the `context` keys
+        (lower-cased) beside the time. Only a resource policy can allow it; always, when not enforcing."""
         if not self._enforcing:
             return True
-        current, epoch = self._times()
-        context: dict[str, object] = {"aws:currenttime": current, "aws:epochtime": epoch,
-                                      "lambda:functionurlauthtype": auth_type,
-                                      "lambda:invokedviafunctionurl": "true"}
-        if source_ip:
-            context["aws:sourceip"] = source_ip
-        request = Request(ANONYMOUS, "lambda:InvokeFunctionUrl", function_arn, self._account, context)
-        return evaluate(request, (), self._resource(function_arn)).allowed
-
-
-ANONYMOUS = Principal(arn="anonymous", account=None)
+        now = self._clock()
+        full: dict[str, object] = {"aws:currenttime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                   "aws:epochtime": str(int(now)), "aws:securetransport": self._secure, **(context or {})}
+        # Anonymous: no account and no identity policies; as a "service" nobody names, only a
+        # statement whose Principal is `*` (or {"AWS": "*"}) matches it.
+        principal = Principal(arn="*", account=None, service=ANONYMOUS)
+        request = Request(principal, action, resource, self._account, full)
+        return evaluate(request, (), self._resource(resource)).allowed
 
 
 def _lambda_keys(operation: str, params: Mapping, region: str, account: str) -> dict[str, object]:

@@ -4,6 +4,13 @@ Every page reads and acts through lamina.console.client.ApiClient, i.e. the same
 script uses (Lambda, CloudWatch Logs, /system, /_lamina/test-events, /health), so whatever the
 console does a script can do too. The routes themselves sit behind lamina's request pipeline like
 every other route. Pages for the function's tabs live in lamina.console.function_pages.
+
+With `--auth sigv4` (`sessions` given) the pipeline lets /console through unsigned and the console
+asks for an access key pair once (/console/signin): the pair is proven by a signed STS
+GetCallerIdentity, kept in server memory (lamina.console.sessions) under a random id sent only as an
+HttpOnly, SameSite=Strict cookie, and every API call a page makes is signed with it, so authorization
+allows the console exactly what that user may do. Without a live session every page (static files
+aside) sends the browser to the sign-in page; /console/signout ends the session.
 Imports lamina.console and lamina.blueprints only.
 """
 
@@ -24,13 +31,16 @@ from starlette.staticfiles import StaticFiles
 
 from lamina import blueprints
 from lamina.console import function_pages
-from lamina.console.client import ApiClient, ApiError
+from lamina.console.client import ApiClient, ApiError, Keys
 from lamina.console.forms import FormError, first, form_fields
+from lamina.console.sessions import COOKIE, Sessions
 
 HERE = Path(__file__).parent
 PREFIX = "/console"
 DEFAULT_ROLE = "arn:aws:iam::{account}:role/lambda-basic-execution"
 ARCHITECTURES = ("x86_64", "arm64")
+SESSION = "lamina.console.session"  # the scope key of the signed-in session
+OPEN_PATHS = (PREFIX + "/signin",)  # pages served without a session
 
 
 def environment() -> jinja2.Environment:
@@ -55,9 +65,11 @@ def human_size(value: int | float | None) -> str:
 class Console:
     """The pages, rendering through one Jinja2 environment and acting through one ApiClient."""
 
-    def __init__(self, client: ApiClient) -> None:
+    def __init__(self, client: ApiClient, sessions: Sessions | None = None) -> None:
         self.api = client
+        self.sessions = sessions
         self.templates = environment()
+        self.templates.globals["auth"] = sessions is not None
 
     def render(self, template_name: str, /, status: int = 200, **context) -> HTMLResponse:
         return HTMLResponse(self.templates.get_template(template_name).render(**context), status_code=status)
@@ -66,19 +78,24 @@ class Console:
         message = f"{error.code}: {error.message}" if isinstance(error, ApiError) else str(error)
         return self.render("error_fragment.html", message=message)
 
+    def who(self, request: Request) -> dict:
+        """The client address and (with auth) the signed-in user's keys, for an API call."""
+        session = request.scope.get(SESSION)
+        keys = Keys(session.access_key_id, session.secret_access_key, session.session_token) if session else None
+        return {"client": request.client and tuple(request.client), "credentials": keys}
+
     async def call(self, request: Request, operation: str, params: dict | None = None, service: str = "lambda"):
-        return await self.api.call(service, operation, params, client=request.client and tuple(request.client))
+        return await self.api.call(service, operation, params, **self.who(request))
 
     async def available(self, request: Request, operation: str, params: dict | None = None,
                         service: str = "lambda"):
-        return await self.api.available(service, operation, params,
-                                        client=request.client and tuple(request.client))
+        return await self.api.available(service, operation, params, **self.who(request))
 
     async def get(self, request: Request, path: str, query: dict | None = None):
-        return await self.api.get(path, query, client=request.client and tuple(request.client))
+        return await self.api.get(path, query, **self.who(request))
 
     async def send(self, request: Request, method: str, path: str, document=None):
-        return await self.api.send(method, path, document, client=request.client and tuple(request.client))
+        return await self.api.send(method, path, document, **self.who(request))
 
     async def all_functions(self, request: Request) -> list[dict]:
         functions: list[dict] = []
@@ -190,6 +207,40 @@ class Console:
                                                    self.all_functions(request))
         return self.render("account.html", settings=settings, functions=len(functions))
 
+    # -- signing in (auth on) -------------------------------------------------------------------
+
+    async def signin_page(self, request: Request) -> Response:
+        return self.render("signin.html", signin=True, next=_next(request.query_params.get("next", "")),
+                           access_key_id="", error=None)
+
+    async def signin(self, request: Request) -> Response:
+        fields = form_fields(await request.body())
+        key, secret = first(fields, "access_key_id").strip(), first(fields, "secret_access_key")
+        token = first(fields, "session_token").strip() or None
+        target = _next(first(fields, "next"))
+        keys = Keys(key, secret, token)
+        try:  # a real signed call proves the pair
+            if not key or not secret:
+                raise ApiError("MissingAuthenticationToken", "Enter an access key ID and its secret access key.", 400)
+            identity = await self.api.call("sts", "GetCallerIdentity", {}, client=request.client and tuple(request.client),
+                                           credentials=keys)
+        except ApiError as error:
+            return self.render("signin.html", status=403 if error.status != 400 else 400, signin=True, next=target,
+                               access_key_id=key, error=f"Sign-in refused: {error.code}: {error.message}")
+        assert self.sessions is not None
+        session_id = self.sessions.open(key, secret, token, identity.get("Arn", ""))
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(COOKIE, session_id, path=PREFIX, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+        return response
+
+    async def signout(self, request: Request) -> Response:
+        if self.sessions is not None:
+            self.sessions.close(request.cookies.get(COOKIE))
+        response = RedirectResponse(PREFIX + "/signin", status_code=303)
+        response.delete_cookie(COOKIE, path=PREFIX, httponly=True, samesite="strict")
+        return response
+
     async def server(self, request: Request) -> Response:
         health = await self.get(request, "/health")
         return self.render("server.html", health=health, now=time.time())
@@ -206,15 +257,37 @@ def cross_site(method: str, headers, host: str) -> bool:
     return bool(origin) and origin != "null" and urllib.parse.urlsplit(origin).netloc != host
 
 
-def _answering_errors(console: Console, endpoint):
+def _next(target: str) -> str:
+    """Where to go after signing in: a console page only (never another site)."""
+    if target.startswith(PREFIX + "/") and not target.startswith(PREFIX + "/signin") and "//" not in target \
+            and "\\" not in target:
+        return target
+    return PREFIX + "/functions"
+
+
+def _to_signin(request: Request) -> Response:
+    """No live session: the browser goes to the sign-in page (htmx follows HX-Redirect)."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = PREFIX + "/signin?" + urllib.parse.urlencode({"next": here if request.method == "GET" else ""})
+    if request.headers.get("hx-request"):
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def _answering_errors(console: Console, endpoint, *, open_page: bool = False):
     """An endpoint whose API errors become an error page with the API's status (a missing
-    function is a 404 page naming it), never lamina's internal error; and which refuses changes
-    posted from another site's page."""
+    function is a 404 page naming it), never lamina's internal error; which refuses changes
+    posted from another site's page; and which, with auth on, needs a signed-in session."""
 
     async def page(request: Request) -> Response:
         if cross_site(request.method, request.headers, request.headers.get("host", "")):
             return console.render("error.html", status=403, code="Forbidden",
                                   message="The console does not accept changes posted from another site's page.")
+        if console.sessions is not None and not open_page:
+            session = console.sessions.get(request.cookies.get(COOKIE))
+            if session is None:
+                return _to_signin(request)
+            request.scope[SESSION] = session
         try:
             return await endpoint(request)
         except ApiError as error:
@@ -224,8 +297,9 @@ def _answering_errors(console: Console, endpoint):
     return page
 
 
-def console_routes(client: ApiClient) -> list[BaseRoute]:
-    console = Console(client)
+def console_routes(client: ApiClient, sessions: Sessions | None = None) -> list[BaseRoute]:
+    """The console's routes; with `sessions` (auth on) behind its sign-in."""
+    console = Console(client, sessions)
     pages = function_pages.FunctionPages(console)
     routes = [
         Route(PREFIX, console.home, methods=["GET"]),
@@ -240,7 +314,12 @@ def console_routes(client: ApiClient) -> list[BaseRoute]:
         Route(PREFIX + "/server", console.server, methods=["GET"]),
         *pages.routes(PREFIX + "/functions/{name}"),
     ]
+    if sessions is not None:
+        routes += [Route(PREFIX + "/signin", console.signin_page, methods=["GET"]),
+                   Route(PREFIX + "/signin", console.signin, methods=["POST"]),
+                   Route(PREFIX + "/signout", console.signout, methods=["POST"])]
     for route in routes:
         if isinstance(route, Route):
-            route.app = request_response(_answering_errors(console, route.endpoint))
+            route.app = request_response(_answering_errors(console, route.endpoint,
+                                                           open_page=route.path in OPEN_PATHS))
     return routes

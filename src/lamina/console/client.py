@@ -10,7 +10,10 @@ an operation this server does not implement answers UnknownOperationException, w
 (`/system/metrics`, `/system/cost`, `/_lamina/test-events/...`, `/health`).
 
 The request carries the browser's client address, so the pipeline resolves the same caller it
-would for the browser. Imports nothing from lamina (botocore only): the console is a client.
+would for the browser. With `--auth sigv4` each request is signed (botocore's SigV4Auth) with the
+signed-in user's keys (`credentials`, lamina.console.sessions), so the pipeline verifies it and
+authorization allows exactly what that user may do. Imports nothing from lamina (botocore only): the
+console is a client.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from typing import Any
 
 import botocore.session
 from botocore import parsers, serialize
-from botocore.awsrequest import HeadersDict
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest, HeadersDict
+from botocore.credentials import ReadOnlyCredentials
 from botocore.response import StreamingBody
 
+Keys = ReadOnlyCredentials  # (access_key, secret_key, token)
 Asgi = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
 NOT_AVAILABLE = "UnknownOperationException"
 
@@ -92,27 +98,37 @@ def _body_is_result(service: str, operation: str) -> bool:
     return plain(shape)
 
 
+def _query(pairs) -> str:
+    """A query string (or form) as botocore encodes it: RFC 3986 percent-encoding, what SigV4 signs."""
+    return urllib.parse.urlencode(pairs, doseq=True, quote_via=urllib.parse.quote)
+
+
 class ApiClient:
     """Calls the API of one lamina (`app`, its outermost ASGI application) in process."""
 
-    def __init__(self, app: Callable[[], Asgi], host: str = "127.0.0.1") -> None:
+    def __init__(self, app: Callable[[], Asgi], host: str = "127.0.0.1", region: str = "us-east-1") -> None:
         self._app = app  # late-bound: the console's routes are part of the app it calls
         self._host = host
+        self._region = region
 
     async def call(self, service: str, operation: str, params: dict | None = None,
-                   client: tuple[str, int] | None = None) -> dict:
+                   client: tuple[str, int] | None = None, credentials: Keys | None = None) -> dict:
         """One API operation, as boto3 would send it; ApiError on an error answer."""
         model = _model(service)
         protocol = model.metadata["protocol"]
         op = model.operation_model(operation)
         request = _serializer(protocol).serialize_to_request(params or {}, op)
         path = request["url_path"]
-        query = urllib.parse.urlencode(request["query_string"], doseq=True) if request["query_string"] else ""
+        query = _query(request["query_string"]) if request["query_string"] else ""
         if "?" in path:  # literal query members of the route (e.g. `?Qualifier`), as botocore keeps them
             path, _, literal = path.partition("?")
             query = "&".join(part for part in (literal, query) if part)
-        body = request["body"] if isinstance(request["body"], bytes) else (request["body"] or "").encode()
-        status, headers, data = await self._send(request["method"], path, query, request["headers"], body, client)
+        body = request["body"]
+        if isinstance(body, dict):  # the query protocol (STS, IAM): a form, as botocore sends it
+            body = _query(body)
+        body = body if isinstance(body, bytes) else (body or "").encode()
+        status, headers, data = await self._send(request["method"], path, query, request["headers"], body, client,
+                                                 credentials, model.signing_name or model.endpoint_prefix)
         if status < 300 and _body_is_result(service, operation):
             return json.loads(data) if data.strip() else {}
         # As botocore's endpoint does: a streaming output (Invoke's Payload) is read from a stream.
@@ -127,25 +143,26 @@ class ApiClient:
         return parsed
 
     async def available(self, service: str, operation: str, params: dict | None = None,
-                        client: tuple[str, int] | None = None) -> dict | None:
+                        client: tuple[str, int] | None = None, credentials: Keys | None = None) -> dict | None:
         """Like call, but None when this server does not implement the operation."""
         try:
-            return await self.call(service, operation, params, client)
+            return await self.call(service, operation, params, client, credentials)
         except ApiError as error:
             if error.not_available:
                 return None
             raise
 
-    async def get(self, path: str, query: dict | None = None, client: tuple[str, int] | None = None) -> Any:
-        return await self.send("GET", path, None, query, client)
+    async def get(self, path: str, query: dict | None = None, client: tuple[str, int] | None = None,
+                  credentials: Keys | None = None) -> Any:
+        return await self.send("GET", path, None, query, client, credentials)
 
     async def send(self, method: str, path: str, document: Any = None, query: dict | None = None,
-                   client: tuple[str, int] | None = None) -> Any:
+                   client: tuple[str, int] | None = None, credentials: Keys | None = None) -> Any:
         """A JSON request to one of lamina's own endpoints; its JSON answer, ApiError on error."""
         body = b"" if document is None else json.dumps(document).encode()
         headers = {"Content-Type": "application/json"} if document is not None else {}
         status, response_headers, data = await self._send(
-            method, path, urllib.parse.urlencode(query or {}), headers, body, client)
+            method, path, _query(query or {}), headers, body, client, credentials)
         answer = json.loads(data) if data.strip() else None
         if status >= 300:
             answer = answer if isinstance(answer, dict) else {}
@@ -154,16 +171,23 @@ class ApiClient:
             raise ApiError(code.rsplit("#", 1)[-1], answer.get("message") or answer.get("Message", ""), status)
         return answer
 
-    async def raw(self, method: str, path: str, client: tuple[str, int] | None = None) -> bytes:
+    async def raw(self, method: str, path: str, client: tuple[str, int] | None = None,
+                  credentials: Keys | None = None) -> bytes:
         """The body of a plain request (e.g. the code download Code.Location names); ApiError on error."""
-        status, headers, data = await self._send(method, path, "", {}, b"", client)
+        status, headers, data = await self._send(method, path, "", {}, b"", client, credentials)
         if status >= 300:
             raise ApiError(headers.get("x-amzn-errortype", str(status)).split(":")[0], data.decode("utf-8", "replace"),
                            status)
         return data
 
     async def _send(self, method: str, path: str, query: str, headers: dict, body: bytes,
-                    client: tuple[str, int] | None) -> tuple[int, dict[str, str], bytes]:
+                    client: tuple[str, int] | None, credentials: Keys | None = None,
+                    service: str = "lambda") -> tuple[int, dict[str, str], bytes]:
+        if credentials is not None:  # signed as the SDK signs: the pipeline verifies it like any request
+            signed = AWSRequest(method=method, url=f"http://{self._host}{path}" + (f"?{query}" if query else ""),
+                                data=body, headers={k: v for k, v in headers.items() if k.lower() != "host"})
+            SigV4Auth(credentials, service, self._region).add_auth(signed)
+            headers = dict(signed.headers.items())
         raw_headers = [(b"host", self._host.encode()), (b"content-length", str(len(body)).encode())]
         raw_headers += [(k.lower().encode(), str(v).encode()) for k, v in headers.items()
                         if k.lower() not in ("content-length", "host")]

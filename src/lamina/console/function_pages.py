@@ -160,7 +160,7 @@ class FunctionPages:
 
     async def _package(self, request: Request, function: dict) -> bytes:
         location = urllib.parse.urlsplit(function["Code"]["Location"])
-        return await self.c.api.raw("GET", location.path, client=request.client and tuple(request.client))
+        return await self.c.api.raw("GET", location.path, **self.c.who(request))
 
     async def code(self, request: Request) -> Response:
         function = await self._function(request)

@@ -51,6 +51,14 @@ class StackState:
         self._region = region
         self._credentials = credentials
 
+    @property
+    def credentials(self) -> Any:
+        return self._credentials
+
+    @property
+    def region(self) -> str:
+        return self._region
+
     def _request(self, method: str, path: str, body: dict | None = None) -> dict | None:
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
@@ -241,7 +249,7 @@ class Deployer:
         if kind != "AWS::Lambda::Function":
             return None
         location = self.env.clients("lambda").get_function(FunctionName=before.physical_id)["Code"].get("Location")
-        return resources.download(location) if location else None
+        return resources.download(location, self.state.credentials, self.state.region) if location else None
 
     def _remove(self, logical_id: str, entry: dict) -> None:
         if entry.get("retain"):

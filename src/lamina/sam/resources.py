@@ -527,7 +527,15 @@ HANDLERS: dict[str, Any] = {
 }
 
 
-def download(url: str) -> bytes:
-    """A function's current code from its Code.Location (for rolling an update back)."""
-    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - lamina's own URL
+def download(url: str, credentials: Any = None, region: str = "us-east-1") -> bytes:
+    """A function's current code from its Code.Location (for rolling an update back); SigV4-signed
+    when there are credentials, as lamina with --auth sigv4 needs."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    request = AWSRequest(method="GET", url=url)
+    if credentials is not None:
+        SigV4Auth(credentials, "lambda", region).add_auth(request)
+    prepared = urllib.request.Request(url, headers=dict(request.headers.items()))
+    with urllib.request.urlopen(prepared, timeout=60) as response:  # noqa: S310 - lamina's own URL
         return response.read()

@@ -253,19 +253,6 @@ def test_assume_role_weighs_the_trust_policy():
     assert denied.message == f"User: {mallory} is not authorized to perform: sts:AssumeRole on resource: {role}"
 
 
-def test_may_invoke_url_needs_the_public_statement():
-    public = {"Version": "2012-10-17", "Statement": [{
-        "Sid": "url", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunctionUrl", "Resource": FN,
-        "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}]}
-    account_only = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": A}, "Action": "lambda:InvokeFunctionUrl", "Resource": FN}]}
-    assert authorizer({}, {FN: ("r", public)}).may_invoke_url(FN, "NONE")
-    assert not authorizer({}, {FN: ("r", public)}).may_invoke_url(FN, "AWS_IAM")
-    assert not authorizer({}, {FN: ("r", account_only)}).may_invoke_url(FN, "NONE")
-    assert not authorizer({}, {}).may_invoke_url(FN, "NONE")
-    assert Authorizer(region=R, account_id=A, enforcing=False).may_invoke_url(FN, "NONE")
-
-
 def test_a_policy_the_evaluator_cannot_read_fails_closed():
     unreadable = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Deny", "Action": "lambda:*", "Resource": "*", "Condition": {"StringSorta": {"a": "b"}}}]})
@@ -281,3 +268,67 @@ def test_conditions_hold_for_trust_policies():
     assert auth.conditions_hold(Caller(ME), "sts", "AssumeRole", {},
                                 {"StringEquals": {"aws:PrincipalArn": ME, "aws:username": "alice"}})
     assert not auth.conditions_hold(Caller(ME), "sts", "AssumeRole", {}, {"NoSuchOperator": {"a": "b"}})
+@pytest.mark.parametrize("statement, context, allowed", [
+    ({"Principal": "*", "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}},
+     {"lambda:functionurlauthtype": "NONE"}, True),
+    ({"Principal": {"AWS": "*"}, "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}},
+     {"lambda:functionurlauthtype": "NONE"}, True),
+    ({"Principal": "*", "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}},
+     {"lambda:functionurlauthtype": "AWS_IAM"}, False),  # the condition does not hold
+    ({"Principal": {"AWS": A}}, {"lambda:functionurlauthtype": "NONE"}, False),  # the account, not anyone
+    ({"Principal": {"AWS": ME}}, {"lambda:functionurlauthtype": "NONE"}, False),  # a user, not anyone
+    ({"Principal": {"Service": "s3.amazonaws.com"}}, {}, False),  # a service, not anyone
+    (None, {"lambda:functionurlauthtype": "NONE"}, False),  # no resource policy
+])
+def test_allows_anyone_only_with_a_public_grant(statement, context, allowed):
+    resources = {}
+    if statement is not None:
+        resources[FN] = ("r", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": FN, **statement}]})
+    assert authorizer({}, resources).allows_anyone("lambda:InvokeFunctionUrl", FN, context) is allowed
+
+
+def test_allows_anyone_explicit_deny_wins_and_not_enforcing_allows():
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunctionUrl", "Resource": FN},
+        {"Effect": "Deny", "Principal": "*", "Action": "lambda:InvokeFunctionUrl", "Resource": FN,
+         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}
+    auth = authorizer({}, {FN: ("r", document)})
+    assert auth.allows_anyone("lambda:InvokeFunctionUrl", FN, {"aws:sourceip": "127.0.0.1"})
+    assert not auth.allows_anyone("lambda:InvokeFunctionUrl", FN, {"aws:sourceip": "10.1.2.3"})
+    assert Authorizer(region=R, account_id=A, enforcing=False).allows_anyone("lambda:InvokeFunctionUrl", FN)
+
+
+@pytest.mark.parametrize("operation, params, action, resource", [
+    ("StartSigningJob", {"profileName": "me"}, "signer:StartSigningJob", f"arn:aws:signer:{R}:{A}:/signing-profiles/me"),
+    ("PutSigningProfile", {"profileName": "me"}, "signer:PutSigningProfile",
+     f"arn:aws:signer:{R}:{A}:/signing-profiles/me"),
+    ("RevokeSigningProfile", {"profileName": "x"}, "signer:RevokeSigningProfile",
+     f"arn:aws:signer:{R}:{A}:/signing-profiles/x"),
+    ("ListSigningProfiles", {}, "signer:ListSigningProfiles", "*"),
+])
+def test_signer_actions(operation, params, action, resource):
+    assert actions.target("signer", operation, params, region=R, account=A) == actions.Target(action, resource)
+
+
+@pytest.mark.parametrize("service, operation, params, action, resource", [
+    ("cloudwatch", "GetMetricData", {}, "cloudwatch:GetMetricData", "*"),
+    ("cloudformation", "ListStacks", {}, "cloudformation:ListStacks", "*"),
+    ("cloudformation", "UpdateStack", {"StackName": "app"}, "cloudformation:UpdateStack",
+     f"arn:aws:cloudformation:{R}:{A}:stack/app/*"),
+    ("schemas", "UpdateSchema", {"FunctionName": "f"}, "schemas:UpdateSchema",
+     f"arn:aws:schemas:{R}:{A}:schema/lambda-testevent-schemas/_f-schema"),
+    ("schemas", "DescribeSchema", {"FunctionName": FN}, "schemas:DescribeSchema",
+     f"arn:aws:schemas:{R}:{A}:schema/lambda-testevent-schemas/_f-schema"),
+])
+def test_actions_of_lamina_endpoints(service, operation, params, action, resource):
+    assert actions.target(service, operation, params, region=R, account=A) == actions.Target(action, resource)
+
+
+def test_a_stack_grant_by_name_matches_lamina_stacks():
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "cloudformation:DescribeStacks",
+        "Resource": f"arn:aws:cloudformation:{R}:{A}:stack/app/*"}]})
+    auth = authorizer({ME: [policy]})
+    assert auth.check(Caller(ME), "cloudformation", "DescribeStacks", {"StackName": "app"}) is None
+    assert auth.check(Caller(ME), "cloudformation", "DescribeStacks", {"StackName": "other"}) is not None
