@@ -90,6 +90,7 @@ from lamina.store.metrics import MetricStore
 from lamina.store.policies import PolicyStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
+from lamina.store.rule_deliveries import DeliveryStore
 from lamina.store.rules import RuleStore
 from lamina.store.s3_objects import S3Objects
 from lamina.store.stacks import StackStore
@@ -103,6 +104,7 @@ from lamina.telemetry.tracing import Tracing
 from lamina.tokens import Tokens
 from lamina.url_hosts import function_url
 
+RULE_RETRY_INTERVAL = 0.5  # how often deliveries waiting for a retry or a dead letter are looked at
 IMAGE_BACKENDS_PROBLEM = ("lamina's {backend} sandbox backend cannot run container image functions (PackageType "
                           "Image): they need the namespaces or bubblewrap backend.")
 
@@ -234,8 +236,12 @@ class Server:
 
         # EventBridge: rules deliver to their targets as Event invokes; the schedule clock fires scheduled rules.
         # A rule's target must grant events.amazonaws.com lambda:InvokeFunction (checked when auth is on).
+        # A delivery that cannot be made waits in the database for its retry (RetryPolicy), and one given
+        # up goes to the target's DeadLetterConfig queue at the configured SQS endpoint.
         self.rule_targets = RuleTargets(self.invoker.invoke, authorize=lambda function_arn, rule_arn: (
-            self.authorizer.may_invoke("events.amazonaws.com", function_arn, rule_arn, account_id)))
+            self.authorizer.may_invoke("events.amazonaws.com", function_arn, rule_arn, account_id)),
+            store=DeliveryStore(self.database), dead_letter=self.sources.send_message,
+            scale=settings.async_backoff_scale)
         scale = MinuteScale(settings.schedule_minute_seconds)
         self.rules = Rules(RuleStore(self.database), region, account_id, deliver=self.rule_targets.deliver,
                            now_minute=scale.now, publish=bus.publish)
@@ -292,6 +298,7 @@ class Server:
         self.supervisor.every("log retention expiry", settings.log_expiry_interval, self.logs_api.expire)
         self.supervisor.every("sampling the async queue", 5.0, self._sample_queue)
         self.supervisor.every("EventBridge schedule clock", scale.tick_interval, self.schedule_clock.tick)
+        self.supervisor.every("EventBridge delivery retries", RULE_RETRY_INTERVAL, self.rule_targets.retry_due)
         self.supervisor.every("renewing execution-role credentials", min(60.0, settings.execution_credentials_ttl / 4),
                               self._renew_credentials)
         self.health = Health(
