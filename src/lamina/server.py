@@ -46,7 +46,7 @@ from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.rules import Rules
 from lamina.control.signing_profiles import SigningProfiles
 from lamina.control.stacks import Stacks
-from lamina.control.sts import Sts
+from lamina.control.sts import Sts, role_name_of
 from lamina.control.tags import Tags
 from lamina.control.test_events import TestEvents
 from lamina.control.usage import Usage
@@ -58,6 +58,7 @@ from lamina.engine.file_systems import FileSystems
 from lamina.environments import Environments
 from lamina.health import Health
 from lamina.http_server import HttpServer
+from lamina.identity import ASSUMED_ROLE, Caller
 from lamina.images.store import ImageStore
 from lamina.invoke import Invoker
 from lamina.model import LATEST
@@ -104,6 +105,7 @@ from lamina.telemetry.tracing import Tracing
 from lamina.tokens import Tokens
 from lamina.url_hosts import function_url
 
+ACCESS_RECHECK_MAX = 5.0  # how often (at most) a polling mapping's execution role is checked again
 RULE_RETRY_INTERVAL = 0.5  # how often deliveries waiting for a retry or a dead letter are looked at
 IMAGE_BACKENDS_PROBLEM = ("lamina's {backend} sandbox backend cannot run container image functions (PackageType "
                           "Image): they need the namespaces or bubblewrap backend.")
@@ -202,7 +204,8 @@ class Server:
         self.mappings = EventSourceMappings(MappingStore(self.database), self.store, alias_store, region, account_id,
                                             publish=bus.publish, probe=self.sources.probe,
                                             mq_brokers=settings.mq_brokers,
-                                            compile_pattern=patterns.compile_pattern)
+                                            compile_pattern=patterns.compile_pattern,
+                                            role_may=self._role_may if auth_on else None)
         self.function_urls = FunctionUrls(
             FunctionUrlStore(self.database), self.store, alias_store, region, account_id,
             url_for=lambda url_id: function_url(settings.base_url, url_id, region), publish=bus.publish)
@@ -259,7 +262,10 @@ class Server:
         self.pollers = Pollers(
             load_all=self.mappings.all, load=self.mappings.find, settle=self.mappings.settle,
             hooks=Hooks(invoke=self.invoker.deliver, report=self.mappings.report, sources=self.sources,
-                        metrics=MappingMetrics(self.metrics.registry), backoff_max=settings.mapping_backoff_max),
+                        metrics=MappingMetrics(self.metrics.registry), backoff_max=settings.mapping_backoff_max,
+                        # With auth, a mapping polls only while its function's role may read the source.
+                        access=self.mappings.access_problem if auth_on else None,
+                        access_interval=min(settings.mapping_backoff_max, ACCESS_RECHECK_MAX)),
             factories={"sqs": sqs_poller, "mq": mq_poller, "kinesis": streams, "dynamodb": streams},
         )
 
@@ -331,6 +337,17 @@ class Server:
         if self.run_specs.rotated():
             self.invoker.forget_all()
             self.environments.provision()
+
+    def _role_may(self, role_arn: str, action: str, resource: str) -> bool:
+        """Whether an execution role's identity policies allow `action` on `resource` (Lambda reading
+        an event source with the function's role)."""
+        name = role_name_of(role_arn, self.settings.account_id)
+        if name is None:
+            return False
+        session = Caller(account_id=self.settings.account_id, kind=ASSUMED_ROLE, role_name=name,
+                         session_name="lamina-event-source",
+                         principal_arn=f"arn:aws:sts::{self.settings.account_id}:assumed-role/{name}/lamina-event-source")
+        return self.authorizer.role_allows(session, action, resource)
 
     def _role_of(self, name: str, qualifier: str | None) -> str:
         """The execution role of a mapping's function (its version's, else $LATEST's)."""

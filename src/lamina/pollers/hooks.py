@@ -23,6 +23,8 @@ class Delivery(NamedTuple):
 
 Invoke = Callable[[str, str | None, bytes], Awaitable[Delivery]]
 Report = Callable[[str, str | None, str | None], None]
+# access(mapping) → AWS's text when the mapping's execution role may not read its source, else None.
+Access = Callable[[Any], str | None]
 
 
 def backoff_delays(first: float, cap: float):
@@ -40,6 +42,8 @@ class Hooks:
     sources: Sources
     metrics: Any = None  # lamina.telemetry.metrics.MappingMetrics | None
     backoff_max: float = 30.0
+    access: Access | None = None  # None: nothing to check (auth off)
+    access_interval: float = 5.0  # how often a running mapping's role is checked again
     _told: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     async def tell(self, uuid: str, result: str | None, problem: str | None) -> None:

@@ -240,3 +240,18 @@ def test_identity_policies_read_once_per_iam_revision():
     revision[0] = 2  # IAM changed: the next check reads the policies again
     assert auth.check(Caller(ME), "lambda", "Invoke", {"FunctionName": "f"}) is None
     assert len(reads) == 2
+
+
+def test_role_allows_reads_the_roles_identity_policies():
+    session = Caller(f"arn:aws:sts::{A}:assumed-role/reader/lamina-event-source")
+    queue = f"arn:aws:sqs:{R}:{A}:jobs"
+    sqs_read = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": queue},
+        {"Effect": "Deny", "Action": "sqs:DeleteMessage", "Resource": "*"}]})
+    auth = authorizer({session.principal_arn: [sqs_read]})
+    assert auth.role_allows(session, "sqs:ReceiveMessage", queue)
+    assert not auth.role_allows(session, "sqs:ReceiveMessage", f"arn:aws:sqs:{R}:{A}:other")
+    assert not auth.role_allows(session, "sqs:DeleteMessage", queue)  # the explicit Deny wins
+    assert not auth.role_allows(session, "sqs:GetQueueAttributes", queue)
+    assert not authorizer({}).role_allows(session, "sqs:ReceiveMessage", queue)
+    assert Authorizer(region=R, account_id=A, enforcing=False).role_allows(session, "sqs:ReceiveMessage", queue)
