@@ -119,6 +119,14 @@ def test_sqs_mapping_needs_a_role_that_may_read_the_queue(admin, moto_server):
     wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["StateTransitionReason"] == problem,
              what="the problem shown")
     assert refused(lam.update_event_source_mapping, UUID=uuid, BatchSize=2)[1] == problem[len("PROBLEM: "):]
+    assert lam.update_event_source_mapping(UUID=uuid, Enabled=False)["State"] == "Disabling"  # always allowed
+    wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled", what="the mapping disabled")
+    assert refused(lam.update_event_source_mapping, UUID=uuid, Enabled=True)[1] == problem[len("PROBLEM: "):]
+    iam.attach_role_policy(RoleName="sqs-reader", PolicyArn=SQS_POLICY)
+    lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    iam.detach_role_policy(RoleName="sqs-reader", PolicyArn=SQS_POLICY)
+    wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["StateTransitionReason"] == problem,
+             what="the problem shown again")
     sqs.send_message(QueueUrl=url, MessageBody="second")
     time.sleep(3)
     assert printed(admin, "reader") == ["first"]

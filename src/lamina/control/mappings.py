@@ -164,12 +164,12 @@ class EventSourceMappings:
                 name, qualifier, version = self._target(params["FunctionName"])
                 self._check_source(kind, arn, version.timeout)
                 self._check_duplicate(kind, arn, name, qualifier, current.uuid)
-            if self._role_may is not None:
+            enabled = current.enabled if params.get("Enabled") is None else bool(params["Enabled"])
+            if self._role_may is not None and enabled:  # a mapping can always be disabled
                 _, _, version = self._target(arns.function_arn(self._region, self._account_id, name, qualifier))
                 problem = self._access_problem(kind, arn, config, version.role)
                 if problem:
                     raise InvalidParameterValueException(problem)
-            enabled = current.enabled if params.get("Enabled") is None else bool(params["Enabled"])
             mapping = EventSourceMapping(
                 uuid=current.uuid, function_name=name, qualifier=qualifier, event_source_arn=arn, kind=kind,
                 config=config, enabled=enabled, state=rules.after_user_action("update", current.enabled, enabled),

@@ -61,6 +61,7 @@ class Pollers:
             if mapping is None:
                 mapping = await asyncio.to_thread(self._load, uuid)
             await self._stop(uuid)
+            self._hooks.forget(uuid)
             if mapping is None:
                 self._locks.pop(uuid, None)
                 return

@@ -57,5 +57,10 @@ class Hooks:
             self._told.pop(uuid, None)
             raise
 
+    def forget(self, uuid: str) -> None:
+        """The mapping was changed by its user (its reason reset): tell the next news even if it
+        equals what was told before."""
+        self._told.pop(uuid, None)
+
     def backoff(self):
         return backoff_delays(1.0, self.backoff_max)
