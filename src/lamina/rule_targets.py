@@ -146,6 +146,9 @@ class RuleTargets:
                                           invocation_type="Event"))
         except LambdaError as error:
             return retry.failure_of(error.status, error.message)
+        except Exception as error:  # the queue closing under it, the database failing: retried later
+            log.exception("rule %s: invoking %s failed", rule_arn, function_arn)
+            return retry.Failure(retry.INTERNAL_ERROR, f"lamina could not queue the invoke: {error}")
         return None
 
     def _after_failure(self, pending: PendingDelivery, failure: retry.Failure, now: float,

@@ -184,3 +184,11 @@ def test_a_retry_that_succeeds_leaves_nothing_waiting():
     target = {"Id": "1", "Arn": f"{FN}:flaky", "DeadLetterConfig": {"Arn": DLQ}}
     calls, letters, store = scenario({f"{FN}:flaky": flaky}, target, steps=5)
     assert len(calls) == 3 and letters == [] and not store.rows
+
+
+def test_an_unexpected_failure_is_kept_for_a_retry():
+    target = {"Id": "1", "Arn": f"{FN}:odd", "RetryPolicy": {"MaximumRetryAttempts": 1}, "DeadLetterConfig": {"Arn": DLQ}}
+    calls, letters, store = scenario({f"{FN}:odd": lambda: RuntimeError("queue closed")}, target, steps=3)
+    assert len(calls) == 2
+    assert attributes_of(letters[0])["ERROR_CODE"] == "INTERNAL_ERROR"
+    assert attributes_of(letters[0])["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
