@@ -48,7 +48,7 @@ from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.rules import Rules
 from lamina.control.signing_profiles import SigningProfiles
 from lamina.control.stacks import Stacks
-from lamina.control.sts import Sts
+from lamina.control.sts import Sts, role_name_of
 from lamina.control.tags import Tags
 from lamina.control.test_events import TestEvents
 from lamina.control.usage import Usage
@@ -60,6 +60,7 @@ from lamina.engine.file_systems import FileSystems
 from lamina.environments import Environments
 from lamina.health import Health
 from lamina.http_server import HttpServer
+from lamina.identity import ASSUMED_ROLE, Caller
 from lamina.images.store import ImageStore
 from lamina.invoke import Invoker
 from lamina.model import LATEST
@@ -92,6 +93,7 @@ from lamina.store.metrics import MetricStore
 from lamina.store.policies import PolicyStore
 from lamina.store.provisioned import ProvisionedStore
 from lamina.store.queue import QueueStore
+from lamina.store.rule_deliveries import DeliveryStore
 from lamina.store.rules import RuleStore
 from lamina.store.s3_objects import S3Objects
 from lamina.store.stacks import StackStore
@@ -105,6 +107,8 @@ from lamina.telemetry.tracing import Tracing
 from lamina.tokens import Tokens
 from lamina.url_hosts import function_url
 
+ACCESS_RECHECK_MAX = 5.0  # how often (at most) a polling mapping's execution role is checked again
+RULE_RETRY_INTERVAL = 0.5  # how often deliveries waiting for a retry or a dead letter are looked at
 IMAGE_BACKENDS_PROBLEM = ("lamina's {backend} sandbox backend cannot run container image functions (PackageType "
                           "Image): they need the namespaces or bubblewrap backend.")
 
@@ -208,7 +212,8 @@ class Server:
         self.mappings = EventSourceMappings(MappingStore(self.database), self.store, alias_store, region, account_id,
                                             publish=bus.publish, probe=self.sources.probe,
                                             mq_brokers=settings.mq_brokers,
-                                            compile_pattern=patterns.compile_pattern)
+                                            compile_pattern=patterns.compile_pattern,
+                                            role_may=self._role_may if auth_on else None)
         self.function_urls = FunctionUrls(
             FunctionUrlStore(self.database), self.store, alias_store, region, account_id,
             url_for=lambda url_id: function_url(settings.base_url, url_id, region), publish=bus.publish)
@@ -242,8 +247,12 @@ class Server:
 
         # EventBridge: rules deliver to their targets as Event invokes; the schedule clock fires scheduled rules.
         # A rule's target must grant events.amazonaws.com lambda:InvokeFunction (checked when auth is on).
+        # A delivery that cannot be made waits in the database for its retry (RetryPolicy), and one given
+        # up goes to the target's DeadLetterConfig queue at the configured SQS endpoint.
         self.rule_targets = RuleTargets(self.invoker.invoke, authorize=lambda function_arn, rule_arn: (
-            self.authorizer.may_invoke("events.amazonaws.com", function_arn, rule_arn, account_id)))
+            self.authorizer.may_invoke("events.amazonaws.com", function_arn, rule_arn, account_id)),
+            store=DeliveryStore(self.database), dead_letter=self.sources.send_message,
+            scale=settings.async_backoff_scale)
         scale = MinuteScale(settings.schedule_minute_seconds)
         self.rules = Rules(RuleStore(self.database), region, account_id, deliver=self.rule_targets.deliver,
                            now_minute=scale.now, publish=bus.publish)
@@ -262,7 +271,10 @@ class Server:
             load_all=self.mappings.all, load=self.mappings.find, settle=self.mappings.settle,
             hooks=Hooks(invoke=self.invoker.deliver, report=self.mappings.report, sources=self.sources,
                         metrics=MappingMetrics(self.metrics.registry), backoff_max=settings.mapping_backoff_max,
-                        long_poll_s=settings.sqs_wait_seconds),
+                        long_poll_s=settings.sqs_wait_seconds,
+                        # With auth, a mapping polls only while its function's role may read the source.
+                        access=self.mappings.access_problem if auth_on else None,
+                        access_interval=min(settings.mapping_backoff_max, ACCESS_RECHECK_MAX)),
             factories={"sqs": sqs_poller, "mq": mq_poller, "kinesis": streams, "dynamodb": streams},
             stop_wait_s=min(10.0, settings.stop_grace / 2),
         )
@@ -302,6 +314,7 @@ class Server:
         self.supervisor.every("log retention expiry", settings.log_expiry_interval, self.logs_api.expire)
         self.supervisor.every("sampling the async queue", 5.0, self._sample_queue)
         self.supervisor.every("EventBridge schedule clock", scale.tick_interval, self.schedule_clock.tick)
+        self.supervisor.every("EventBridge delivery retries", RULE_RETRY_INTERVAL, self.rule_targets.retry_due)
         self.supervisor.every("renewing execution-role credentials", min(60.0, settings.execution_credentials_ttl / 4),
                               self._renew_credentials)
         self.health = Health(
@@ -351,6 +364,17 @@ class Server:
         if self.run_specs.rotated():
             self.invoker.forget_all()
             self.environments.provision()
+
+    def _role_may(self, role_arn: str, action: str, resource: str) -> bool:
+        """Whether an execution role's identity policies allow `action` on `resource` (Lambda reading
+        an event source with the function's role)."""
+        name = role_name_of(role_arn, self.settings.account_id)
+        if name is None:
+            return False
+        session = Caller(account_id=self.settings.account_id, kind=ASSUMED_ROLE, role_name=name,
+                         session_name="lamina-event-source",
+                         principal_arn=f"arn:aws:sts::{self.settings.account_id}:assumed-role/{name}/lamina-event-source")
+        return self.authorizer.role_allows(session, action, resource)
 
     def _role_of(self, name: str, qualifier: str | None) -> str:
         """The execution role of a mapping's function (its version's, else $LATEST's)."""

@@ -254,6 +254,23 @@ class Authorizer:
         return evaluate(request, (), self._resource(resource)).allowed
 
 
+    def role_allows(self, session: object, action: str, resource: str) -> bool:
+        """Whether a role's identity policies let it do `action` on `resource`, `session` being a
+        caller of that role (an assumed-role session, as Lambda uses a function's execution role to
+        read an event source). Always, when not enforcing."""
+        if not self._enforcing:
+            return True
+        principal = self._principal(session)
+        now = self._clock()
+        context: dict[str, object] = {
+            "aws:currenttime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:epochtime": str(int(now)), "aws:requestedregion": self._region,
+            "aws:principalarn": principal.role_arn or principal.arn, "aws:principalaccount": principal.account,
+        }
+        request = Request(principal, action, resource, self._account, context)
+        return evaluate(request, self._identity(session), None).allowed
+
+
 def _lambda_keys(operation: str, params: Mapping, region: str, account: str) -> dict[str, object]:
     """The lambda:* condition keys an operation carries (IAM: actions defined by AWS Lambda)."""
     keys: dict[str, object] = {}

@@ -18,10 +18,10 @@ from collections.abc import Callable, Collection
 
 from lamina import arn as arns
 from lamina.control import mapping_rules as rules
-from lamina.control import paging
+from lamina.control import paging, source_access
 from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
 from lamina.events import MappingChanged
-from lamina.model import LATEST, EventSourceMapping
+from lamina.model import LATEST, EventSourceMapping, FunctionVersion
 from lamina.store.aliases import AliasStore
 from lamina.store.functions import FunctionStore
 from lamina.store.mappings import MappingStore
@@ -32,12 +32,15 @@ NOT_FOUND = "The resource you requested does not exist."
 # probe(kind, event source ARN) → facts about the source ({"VisibilityTimeout": 30} for SQS) or None when
 # they cannot be learnt now; raises InvalidParameterValueException when the source does not exist.
 Probe = Callable[[str, str], dict | None]
+# role_may(role ARN, action, resource ARN) → whether the role's identity policies allow it (auth on).
+RoleMay = Callable[[str, str, str], bool]
 
 
 class EventSourceMappings:
     def __init__(self, store: MappingStore, functions: FunctionStore, aliases: AliasStore, region: str,
                  account_id: str, *, publish: Callable[[object], None], probe: Probe | None = None,
-                 mq_brokers: Collection[str] = (), compile_pattern: Callable[[dict], object] | None = None) -> None:
+                 mq_brokers: Collection[str] = (), compile_pattern: Callable[[dict], object] | None = None,
+                 role_may: RoleMay | None = None) -> None:
         self._store = store
         self._functions = functions
         self._aliases = aliases
@@ -47,6 +50,7 @@ class EventSourceMappings:
         self._probe = probe
         self._mq_brokers = frozenset(mq_brokers)
         self._compile_pattern = compile_pattern
+        self._role_may = role_may
         self._lock = threading.Lock()
 
     # -- the API --------------------------------------------------------------------------
@@ -56,8 +60,8 @@ class EventSourceMappings:
     def function_arn(self, mapping: EventSourceMapping) -> str:
         return arns.function_arn(self._region, self._account_id, mapping.function_name, mapping.qualifier)
 
-    def _target(self, function_name: str) -> tuple[str, str | None, int]:
-        """The function (name, qualifier) a mapping invokes, and its timeout."""
+    def _target(self, function_name: str) -> tuple[str, str | None, FunctionVersion]:
+        """The function (name, qualifier) a mapping invokes, and the version it names now."""
         try:
             ref = arns.parse_function_name(function_name, self._region, self._account_id)
         except ResourceNotFoundException:
@@ -72,7 +76,25 @@ class EventSourceMappings:
                 version = self._functions.get_version(ref.name, qualifier)
         if version is None:
             raise InvalidParameterValueException("Function does not exist")
-        return ref.name, qualifier, version.timeout
+        return ref.name, qualifier, version
+
+    def _access_problem(self, kind: str, arn: str, config: dict, role: str) -> str | None:
+        """AWS's text when the execution role may not read the source (None: it may, or auth is off)."""
+        if self._role_may is None:
+            return None
+        role_may = self._role_may
+        return source_access.problem(kind, arn, config, lambda action, resource: role_may(role, action, resource))
+
+    def access_problem(self, mapping: EventSourceMapping) -> str | None:
+        """Whether the mapping's function's execution role may read its source now (for its poller);
+        None too when the function is gone (the poller meets that on its own)."""
+        if self._role_may is None:
+            return None
+        try:
+            _, _, version = self._target(self.function_arn(mapping))
+        except InvalidParameterValueException:
+            return None
+        return self._access_problem(mapping.kind, mapping.event_source_arn, mapping.config, version.role)
 
     def _check_source(self, kind: str, arn: str, timeout: int) -> None:
         if kind == rules.MQ and arn not in self._mq_brokers:
@@ -104,8 +126,11 @@ class EventSourceMappings:
         config = rules.defaults(kind, params)
         rules.check_values(kind, arn, config)
         rules.check_filters(config.get("FilterCriteria"), self._compile_pattern)
-        name, qualifier, timeout = self._target(params["FunctionName"])
-        self._check_source(kind, arn, timeout)
+        name, qualifier, version = self._target(params["FunctionName"])
+        problem = self._access_problem(kind, arn, config, version.role)
+        if problem:
+            raise InvalidParameterValueException(problem)
+        self._check_source(kind, arn, version.timeout)
         enabled = params.get("Enabled", True) is not False
         with self._lock:
             self._check_duplicate(kind, arn, name, qualifier, None)
@@ -136,10 +161,15 @@ class EventSourceMappings:
             rules.check_filters(config.get("FilterCriteria"), self._compile_pattern)
             name, qualifier = current.function_name, current.qualifier
             if params.get("FunctionName") is not None:
-                name, qualifier, timeout = self._target(params["FunctionName"])
-                self._check_source(kind, arn, timeout)
+                name, qualifier, version = self._target(params["FunctionName"])
+                self._check_source(kind, arn, version.timeout)
                 self._check_duplicate(kind, arn, name, qualifier, current.uuid)
             enabled = current.enabled if params.get("Enabled") is None else bool(params["Enabled"])
+            if self._role_may is not None and enabled:  # a mapping can always be disabled
+                _, _, version = self._target(arns.function_arn(self._region, self._account_id, name, qualifier))
+                problem = self._access_problem(kind, arn, config, version.role)
+                if problem:
+                    raise InvalidParameterValueException(problem)
             mapping = EventSourceMapping(
                 uuid=current.uuid, function_name=name, qualifier=qualifier, event_source_arn=arn, kind=kind,
                 config=config, enabled=enabled, state=rules.after_user_action("update", current.enabled, enabled),

@@ -26,7 +26,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lamina import patterns
 from lamina.control import event_envelope as envelopes
@@ -71,6 +71,7 @@ class Delivery:
     rule_arn: str
     function_arn: str
     payload: bytes
+    target: dict = field(default_factory=dict)  # the Target as stored (its RetryPolicy, DeadLetterConfig)
 
 
 @dataclass(frozen=True)
@@ -412,7 +413,7 @@ class Rules:
     def _deliveries(self, row: RuleRow, event: dict, ingestion_time: str) -> list[Delivery]:
         arn = self.rule_arn(row.bus, row.name)
         context = target_input.Context(rule_arn=arn, rule_name=row.name, ingestion_time=ingestion_time)
-        return [Delivery(arn, target["Arn"], target_input.render(target, event, context))
+        return [Delivery(arn, target["Arn"], target_input.render(target, event, context), target)
                 for target in self._store.targets(row.bus, row.name)]
 
     # -- schedules (lamina.schedules is the clock) ----------------------------------------------

@@ -4,7 +4,10 @@ start, replaced when its mapping changes, ended when it is disabled or deleted a
 It is handed callables (load every mapping, load one, settle a mapping's passing state), the
 `Hooks` every poller gets and the poller factory per kind of source (see lamina.pollers). A
 poller that fails unexpectedly is logged, its problem reported, and restarted after a pause: a
-poller never takes the server down. Imports lamina.model, lamina.events and lamina.pollers.hooks.
+poller never takes the server down. With `Hooks.access` (auth on) a poller runs only while its
+mapping's execution role may read the source: checked before it starts and every
+`access_interval`; when the role loses the permission the poller is stopped and the problem
+reported until the permission is back. Imports lamina.model, lamina.events and lamina.pollers.hooks.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class Pollers:
             if mapping is None:
                 mapping = await asyncio.to_thread(self._load, uuid)
             await self._stop(uuid)
+            self._hooks.forget(uuid)
             if mapping is None:
                 self._locks.pop(uuid, None)
                 return
@@ -78,11 +82,25 @@ class Pollers:
                 log.exception("event source mapping %s: could not record its state", uuid)
 
     async def _run(self, mapping: EventSourceMapping, factory: Factory) -> None:
+        denied = False
         while True:
             try:
+                problem = await self._access(mapping)
+                if problem is not None:
+                    denied = True
+                    await self._hooks.tell(mapping.uuid, _result(mapping, problem), f"PROBLEM: {problem}")
+                    await asyncio.sleep(self._hooks.access_interval)
+                    continue
+                if denied:
+                    denied = False
+                    log.info("event source mapping %s: its role may read the source again", mapping.uuid)
+                    await self._hooks.tell(mapping.uuid, None, None)
                 poller = self._pollers[mapping.uuid] = factory(mapping, self._hooks)
-                await poller.run()
-                return
+                if self._hooks.access is None:
+                    await poller.run()
+                    return
+                if await self._watched(mapping, poller):
+                    return
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -92,6 +110,30 @@ class Pollers:
                 except Exception:
                     log.exception("event source mapping %s: could not report the failure", mapping.uuid)
                 await asyncio.sleep(RESTART_PAUSE_S)
+
+    async def _access(self, mapping: EventSourceMapping) -> str | None:
+        access = self._hooks.access
+        return None if access is None else await asyncio.to_thread(access, mapping)
+
+    async def _watched(self, mapping: EventSourceMapping, poller) -> bool:
+        """Run the poller while its mapping's role may read the source: True when the poller ended
+        by itself, False when it was stopped because the role lost the permission."""
+        task = asyncio.get_running_loop().create_task(poller.run())
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self._hooks.access_interval)
+                if done:
+                    task.result()
+                    return True
+                if await self._access(mapping) is not None:
+                    log.warning("event source mapping %s: its role may no longer read %s; polling stops",
+                                mapping.uuid, mapping.event_source_arn)
+                    await _finish(poller, task)
+                    return False
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def _stop(self, uuid: str) -> None:
         """Ask the poller to finish its batches in flight (a poller with `stop()`), then cancel it."""
@@ -117,3 +159,19 @@ class Pollers:
 
     def running(self) -> int:
         return len(self._tasks)
+
+
+def _result(mapping: EventSourceMapping, problem: str) -> str | None:
+    """The LastProcessingResult of a mapping whose role may not read its source (SQS mappings have none)."""
+    return None if mapping.kind == "sqs" else f"PROBLEM: {problem}"
+
+
+async def _finish(poller, task: asyncio.Task) -> None:
+    """Let a poller finish its batches in flight (one with `stop()`), then cancel what remains."""
+    stop = getattr(poller, "stop", None)
+    if stop is not None:
+        stop()
+        await asyncio.wait({task}, timeout=STOP_WAIT_S)
+    if not task.done():
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

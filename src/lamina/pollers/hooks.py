@@ -23,6 +23,8 @@ class Delivery(NamedTuple):
 
 Invoke = Callable[[str, str | None, bytes], Awaitable[Delivery]]
 Report = Callable[[str, str | None, str | None], None]
+# access(mapping) → AWS's text when the mapping's execution role may not read its source, else None.
+Access = Callable[[Any], str | None]
 
 
 def backoff_delays(first: float, cap: float):
@@ -41,6 +43,8 @@ class Hooks:
     metrics: Any = None  # lamina.telemetry.metrics.MappingMetrics | None
     backoff_max: float = 30.0
     long_poll_s: int = 20  # WaitTimeSeconds of an SQS receive (AWS's pollers use 20)
+    access: Access | None = None  # None: nothing to check (auth off)
+    access_interval: float = 5.0  # how often a running mapping's role is checked again
     _told: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     async def tell(self, uuid: str, result: str | None, problem: str | None) -> None:
@@ -53,6 +57,11 @@ class Hooks:
         except Exception:  # the database hiccuped: tell again next time
             self._told.pop(uuid, None)
             raise
+
+    def forget(self, uuid: str) -> None:
+        """The mapping was changed by its user (its reason reset): tell the next news even if it
+        equals what was told before."""
+        self._told.pop(uuid, None)
 
     def backoff(self):
         return backoff_delays(1.0, self.backoff_max)

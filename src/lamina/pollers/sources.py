@@ -62,6 +62,13 @@ class Sources:
         client = self.client("sqs", region)
         return client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
 
+    def send_message(self, queue_arn: str, body: str, attributes: dict | None = None) -> None:
+        """Send one message to the SQS queue an ARN names (a dead-letter or on-failure queue);
+        raises botocore's errors."""
+        client = self.client("sqs", arn_parts(queue_arn)[0])
+        client.send_message(QueueUrl=self.queue_url(queue_arn), MessageBody=body,
+                            MessageAttributes=attributes or {})
+
     def probe(self, kind: str, arn: str) -> dict | None:
         """Facts about a source checked at CreateEventSourceMapping: for SQS, its VisibilityTimeout;
         a queue that does not exist is AWS's error; an unreachable endpoint answers None (the mapping

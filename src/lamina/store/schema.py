@@ -234,6 +234,27 @@ event_targets = sa.Table(
     sa.Index("ix_event_targets_arn", "arn"),
 )
 
+# EventBridge deliveries that failed (lamina.rule_targets): each waits here, durably, for its next
+# retry (`due_at`) or, once given up (`condition` set, or `final` for errors that are not retried),
+# for its dead-letter message. `target` is the Target as stored (RetryPolicy, DeadLetterConfig).
+event_deliveries = sa.Table(
+    "event_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule_arn", sa.String(1600), nullable=False),
+    sa.Column("function_arn", sa.String(1600), nullable=False),
+    sa.Column("target", sa.JSON, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("first_at", sa.Float, nullable=False),
+    sa.Column("retries", sa.Integer, nullable=False),
+    sa.Column("due_at", sa.Float, nullable=False),
+    sa.Column("error_code", sa.String(64), nullable=False),
+    sa.Column("error_message", sa.Text, nullable=False),
+    sa.Column("final", sa.Boolean, nullable=False),  # given up: send to the dead-letter queue when due
+    sa.Column("condition", sa.String(32), nullable=True),  # EXHAUSTED_RETRY_CONDITION of a final one
+    sa.Index("ix_event_deliveries_due", "due_at"),
+)
+
 # IAM entities (roles, users, customer managed policies), each one JSON document keyed by kind and
 # name (a policy by its ARN): they are few and read whole.
 iam_entities = sa.Table(

@@ -268,6 +268,8 @@ def test_conditions_hold_for_trust_policies():
     assert auth.conditions_hold(Caller(ME), "sts", "AssumeRole", {},
                                 {"StringEquals": {"aws:PrincipalArn": ME, "aws:username": "alice"}})
     assert not auth.conditions_hold(Caller(ME), "sts", "AssumeRole", {}, {"NoSuchOperator": {"a": "b"}})
+
+
 @pytest.mark.parametrize("statement, context, allowed", [
     ({"Principal": "*", "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}},
      {"lambda:functionurlauthtype": "NONE"}, True),
@@ -332,3 +334,18 @@ def test_a_stack_grant_by_name_matches_lamina_stacks():
     auth = authorizer({ME: [policy]})
     assert auth.check(Caller(ME), "cloudformation", "DescribeStacks", {"StackName": "app"}) is None
     assert auth.check(Caller(ME), "cloudformation", "DescribeStacks", {"StackName": "other"}) is not None
+
+
+def test_role_allows_reads_the_roles_identity_policies():
+    session = Caller(f"arn:aws:sts::{A}:assumed-role/reader/lamina-event-source")
+    queue = f"arn:aws:sqs:{R}:{A}:jobs"
+    sqs_read = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": queue},
+        {"Effect": "Deny", "Action": "sqs:DeleteMessage", "Resource": "*"}]})
+    auth = authorizer({session.principal_arn: [sqs_read]})
+    assert auth.role_allows(session, "sqs:ReceiveMessage", queue)
+    assert not auth.role_allows(session, "sqs:ReceiveMessage", f"arn:aws:sqs:{R}:{A}:other")
+    assert not auth.role_allows(session, "sqs:DeleteMessage", queue)  # the explicit Deny wins
+    assert not auth.role_allows(session, "sqs:GetQueueAttributes", queue)
+    assert not authorizer({}).role_allows(session, "sqs:ReceiveMessage", queue)
+    assert Authorizer(region=R, account_id=A, enforcing=False).role_allows(session, "sqs:ReceiveMessage", queue)

@@ -17,6 +17,7 @@ QUEUE = "arn:aws:sqs:us-east-1:000000000000:q"
 class Version:
     def __init__(self, timeout: int) -> None:
         self.timeout = timeout
+        self.role = "arn:aws:iam::000000000000:role/lambda-role"
 
 
 class Functions:

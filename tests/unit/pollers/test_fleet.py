@@ -69,3 +69,38 @@ def test_pollers_follow_their_mappings(monkeypatch):
         assert pollers.running() == 0 and log[-1] == ("stop", "b")
 
     asyncio.run(scenario())
+
+
+def test_a_mapping_polls_only_while_its_role_may_read_the_source():
+    allowed = {"ok": False}
+    text = "The provided execution role does not have permissions to call ReceiveMessage on SQS"
+    log: list = []
+    told: list = []
+    hooks = Hooks(invoke=None, report=lambda *args: told.append(args), sources=Sources(),
+                  access=lambda m: None if allowed["ok"] else text, access_interval=0.02)
+    stored = {"a": mapping("a"), "s": mapping("s", kind="kinesis")}
+    pollers = fleet.Pollers(load_all=lambda: list(stored.values()), load=stored.get, settle=lambda uuid: None,
+                            hooks=hooks, factories={"sqs": lambda m, h: FakePoller(m, log, []),
+                                                    "kinesis": lambda m, h: FakePoller(m, log, [])})
+
+    async def scenario() -> None:
+        await pollers.start()
+        await asyncio.sleep(0.1)
+        assert log == []  # denied from the start: nothing read
+        assert ("a", None, f"PROBLEM: {text}") in told
+        assert ("s", f"PROBLEM: {text}", f"PROBLEM: {text}") in told  # streams show it as LastProcessingResult too
+        allowed["ok"] = True
+        await asyncio.sleep(0.1)
+        assert sorted(log) == [("start", "a", 10), ("start", "s", 10)]
+        assert ("a", None, None) in told
+        allowed["ok"] = False
+        await asyncio.sleep(0.1)
+        assert sorted(log) == [("start", "a", 10), ("start", "s", 10), ("stop", "a"), ("stop", "s")]
+        assert told[-1][2] == f"PROBLEM: {text}"
+        allowed["ok"] = True
+        await asyncio.sleep(0.1)
+        assert log.count(("start", "a", 10)) == 2
+        await pollers.close()
+        assert pollers.running() == 0 and log.count(("stop", "a")) == 2
+
+    asyncio.run(scenario())
