@@ -390,9 +390,12 @@ class Server:
         return function is not None and function.latest.package_type == "Image"
 
     def _sample_queue(self) -> None:
-        """The async queue's depth and oldest event age, for the metrics."""
-        oldest = self.queue.oldest()
-        self.metrics.queue(self.queue.depth(), time.time() - oldest if oldest else 0.0)
+        """The async queue's depth and oldest event age, in all and per function, for the metrics."""
+        now = time.time()
+        backlog = self.queue.backlog()
+        oldest = min((first for _, first in backlog.values()), default=None)
+        self.metrics.queue(sum(held for held, _ in backlog.values()), now - oldest if oldest else 0.0,
+                           {name: (held, max(0.0, now - first)) for name, (held, first) in backlog.items()})
 
     async def serve(self, ready: Callable[[Server], None] | None = None) -> None:
         http = HttpServer(self.app, host=self.settings.host, port=self.settings.port,

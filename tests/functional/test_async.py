@@ -168,6 +168,20 @@ def test_async_payload_limit(lam):
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
 
 
+def test_queue_depth_and_age_are_series_of_the_function(lam, server):
+    """An event held in the queue shows in /system/metrics as the function's depth and age (sampled every 5 s)."""
+    import urllib.request
+
+    lam.invoke(FunctionName="slow", InvocationType="Event", Payload=b'{"seconds": 8}')
+    deadline, peak = time.monotonic() + 40, (0, 0.0)
+    while time.monotonic() < deadline and not (peak[0] >= 1 and peak[1] > 0):
+        time.sleep(0.5)
+        with urllib.request.urlopen(server.url + "/system/metrics?function=slow&minutes=3", timeout=10) as response:
+            series = json.loads(response.read())["series"]
+        peak = (max(e["async_depth_max"] for e in series), max(e["async_age_ms_max"] for e in series))
+    assert peak[0] >= 1 and peak[1] > 0, peak
+
+
 def test_accepted_events_survive_sigkill(tmp_path):
     """2,000 Event invokes accepted while the server is killed partway: every accepted one runs."""
     data = tmp_path / "data"

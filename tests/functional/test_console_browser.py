@@ -167,8 +167,11 @@ def test_monitor_shows_the_invocation(wide):
     page = wide.goto(f"/console/functions/{FUNCTION}/monitor")
     page.locator("#charts[data-loaded=true]").wait_for()
     assert int(page.locator("#charts").get_attribute("data-invocations")) >= 1
-    assert page.locator("#charts canvas").count() >= 6
-    assert page.locator("#queue-depth").inner_text().endswith(" events")  # from /metrics
+    assert page.locator("#charts canvas").count() >= 10
+    titles = page.locator("#charts figure h3").all_inner_texts()
+    assert {"Async queue depth (events, max)", "Async event age (ms, max)", "Iterator age (ms, max)"} <= set(titles)
+    assert page.locator("#queue-depth").inner_text().endswith(" events")  # this function's, from /system/metrics
+    assert page.locator("#iterator-age").inner_text().endswith(" ms")
     link = page.locator("#recent a").first
     link.wait_for()
     request_id = link.inner_text()
@@ -207,10 +210,41 @@ def test_configuration_trigger_and_settings(wide, lam):
     page.get_by_role("button", name="Save environment variables").click()
     page.get_by_text("Saved environment.").wait_for()
     assert lam.get_function_configuration(FunctionName=FUNCTION)["Environment"]["Variables"] == {"STAGE": "walk"}
-    # Sections whose API this server lacks say so instead of failing.
     text = page.locator("#triggers").inner_text() + page.locator("#permissions").inner_text()
-    assert "Function URL" in text and "Resource-based policy" in text
+    assert "Function URLs" in text and "Resource-based policy" in text and "not available" not in text
     wide.shot("configuration")
+
+
+def test_add_list_and_remove_triggers(wide, lam, server):
+    """A function URL (AuthType NONE) and an EventBridge schedule rule added through the console are
+    listed there, exist for boto3, and the rule goes away again through the console."""
+    events = client_for(server.url, "events")
+    arn = lam.get_function(FunctionName=FUNCTION)["Configuration"]["FunctionArn"]
+    page = wide.goto(f"/console/functions/{FUNCTION}/configuration")
+    page.get_by_label("Auth type").select_option("NONE")
+    page.get_by_role("button", name="Create function URL").click()
+    page.get_by_text("Created function URL").wait_for()
+    urls = lam.list_function_url_configs(FunctionName=FUNCTION)["FunctionUrlConfigs"]
+    assert [u["AuthType"] for u in urls] == ["NONE"]
+    assert page.locator("#url-list").inner_text().startswith(urls[0]["FunctionUrl"])
+    policy = json.loads(lam.get_policy(FunctionName=FUNCTION)["Policy"])
+    assert {"lambda:InvokeFunctionUrl"} <= {s["Action"] for s in policy["Statement"]}
+
+    page.get_by_label("Rule name").fill("walk-every-5")
+    page.get_by_label("Every (minutes)").fill("5")
+    page.get_by_role("button", name="Add schedule rule").click()
+    page.get_by_text("Added schedule rule walk-every-5 (rate(5 minutes)).").wait_for()
+    assert page.locator("#rule-list").inner_text().startswith("walk-every-5")
+    assert events.list_rule_names_by_target(TargetArn=arn)["RuleNames"] == ["walk-every-5"]
+    assert events.describe_rule(Name="walk-every-5")["ScheduleExpression"] == "rate(5 minutes)"
+    assert [t["Arn"] for t in events.list_targets_by_rule(Rule="walk-every-5")["Targets"]] == [arn]
+    wide.shot("triggers")
+
+    page.get_by_role("button", name="Remove rule walk-every-5").click()
+    page.get_by_text("Removed rule walk-every-5.").wait_for()
+    assert page.locator("#rule-list").count() == 0
+    assert events.list_rule_names_by_target(TargetArn=arn)["RuleNames"] == []
+    assert "walk-every-5" not in [r["Name"] for r in events.list_rules()["Rules"]]
 
 
 def test_versions_and_weighted_alias(wide, lam):

@@ -178,7 +178,7 @@ def test_sections_say_when_their_api_is_not_on_this_server(http, function):
     page = http.get(f"/console/functions/{function}/configuration").text
     probes = {
         "Event source mappings (ListEventSourceMappings)": ("GET", f"/2015-03-31/event-source-mappings?FunctionName={function}"),
-        "Function URLs (GetFunctionUrlConfig)": ("GET", f"/2021-10-31/functions/{function}/url"),
+        "Function URLs (ListFunctionUrlConfigs)": ("GET", f"/2021-10-31/functions/{function}/urls"),
         "Resource-based policies (GetPolicy)": ("GET", f"/2015-03-31/functions/{function}/policy"),
     }
     for label, (method, path) in probes.items():
@@ -198,3 +198,43 @@ def test_test_tab_invoke_fragment(http, lam):
     assert "ValueError" in fragment and "about to fail" in fragment and "Billed Duration" in fragment
     refused = http.post("/console/functions/fails/test/invoke", data={"event": "{not json"}).text
     assert "The event is not valid JSON" in refused
+
+
+def test_triggers_added_and_removed_over_plain_http(http, lam, function):
+    """The Triggers forms: an SQS mapping (disabled, so nothing polls), a function URL and its public grant,
+    each deleted again; bad input comes back as the page's problem, not an error page."""
+    base = f"/console/functions/{function}/configuration/"
+
+    def problem(response) -> str:
+        assert response.status_code == 303, response.status_code
+        return httpx.URL(response.headers["location"]).params.get("problem", "")
+
+    assert "arn:aws:sqs:REGION" in problem(http.post(base + "trigger-sqs", data={"queue": "orders", "batch": "10"}))
+    assert problem(http.post(base + "trigger-schedule", data={"rule": "r", "minutes": "0"})) == \
+        "Every (minutes) must be at least 1."
+    queue_arn = "arn:aws:sqs:us-east-1:000000000000:console-orders"
+    assert problem(http.post(base + "trigger-sqs", data={"queue": queue_arn, "batch": "7"})) == ""
+    mappings = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    assert [(m["EventSourceArn"], m["BatchSize"], m["State"]) for m in mappings] == [(queue_arn, 7, "Disabled")]
+    page = http.get(f"/console/functions/{function}/configuration").text
+    assert queue_arn in page and mappings[0]["UUID"] in page
+    assert problem(http.post(base + "trigger-mapping-delete", data={"uuid": mappings[0]["UUID"]})) == ""
+    deadline = time.monotonic() + 20
+    while lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]:
+        assert time.monotonic() < deadline, "the mapping was not deleted"
+        time.sleep(0.2)
+
+    assert problem(http.post(base + "trigger-url", data={"auth": "NONE", "qualifier": ""})) == ""
+    url = lam.get_function_url_config(FunctionName=function)["FunctionUrl"]
+    assert url in http.get(f"/console/functions/{function}/configuration").text
+    sids = [s["Sid"] for s in json.loads(lam.get_policy(FunctionName=function)["Policy"])["Statement"]]
+    assert "FunctionURLAllowPublicAccess" in sids
+    again = problem(http.post(base + "trigger-url", data={"auth": "NONE", "qualifier": ""}))
+    assert again.startswith("ResourceConflictException")  # the API's own answer: one URL per qualifier
+    assert problem(http.post(base + "trigger-url-delete", data={"qualifier": ""})) == ""
+    assert lam.list_function_url_configs(FunctionName=function)["FunctionUrlConfigs"] == []
+    try:
+        statements = json.loads(lam.get_policy(FunctionName=function)["Policy"])["Statement"]
+    except lam.exceptions.ResourceNotFoundException:
+        statements = []
+    assert "FunctionURLAllowPublicAccess" not in [s["Sid"] for s in statements]

@@ -94,7 +94,8 @@ def drive(metrics: Metrics) -> None:
                                             architecture="arm64"))
     metrics.concurrency("hello", 2)
     metrics.concurrency("crunch", 1)
-    metrics.queue(5, 12.0)
+    metrics.queue(5, 12.0, {"hello": (4, 12.0), "crunch": (1, 3.0)})
+    metrics.iterator_age("mapping-1", 800.0, "hello")
     metrics.dropped("crunch")
 
 
@@ -144,6 +145,13 @@ def test_minute_series_are_zero_filled_and_include_unflushed_minutes(monitored):
     assert everyone["function"] == "ALL" and len(everyone["series"]) == 60
     assert sum(entry["invocations"] for entry in everyone["series"]) == 5
     assert max(entry["concurrency_max"] for entry in everyone["series"]) == 3
+    # The backlog per function: each minute's largest sample of queue depth, oldest age and iterator age.
+    assert max(entry["async_depth_max"] for entry in series) == 4
+    assert max(entry["async_age_ms_max"] for entry in series) == 12_000.0
+    assert max(entry["iterator_age_ms_max"] for entry in series) == 800.0
+    assert max(entry["async_depth_max"] for entry in everyone["series"]) == 5
+    crunch = json.loads(get(monitored.url + "/system/metrics?function=crunch&minutes=5")[2])["series"]
+    assert (max(e["async_depth_max"] for e in crunch), max(e["iterator_age_ms_max"] for e in crunch)) == (1, 0)
     unknown = json.loads(get(monitored.url + "/system/metrics?function=nobody&minutes=2")[2])
     assert [entry["invocations"] for entry in unknown["series"]] == [0, 0]
 

@@ -7,6 +7,7 @@ the field; the API still validates everything (a form never decides what the ser
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 
 
@@ -81,3 +82,25 @@ def routing_weights(version: str, second: str, percent: str) -> dict[str, float]
     if share == 0:
         return None
     return {second: round(share / 100, 4)}
+
+
+def schedule_expression(minutes: int) -> str:
+    """EventBridge's `rate(...)` for every `minutes` minutes (singular unit for 1, as EventBridge requires)."""
+    if minutes < 1:
+        raise FormError("Every (minutes) must be at least 1.")
+    return "rate(1 minute)" if minutes == 1 else f"rate({minutes} minutes)"
+
+
+def _sid(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", text)[:100]
+
+
+def url_sid(qualifier: str) -> str:
+    """The resource-policy statement id a public (AuthType NONE) function URL is granted under: the
+    AWS console's, with the qualifier appended for an alias's URL."""
+    return "FunctionURLAllowPublicAccess" + (f"-{_sid(qualifier)}" if qualifier else "")
+
+
+def rule_sid(rule: str) -> str:
+    """The statement id letting EventBridge rule `rule` invoke the function."""
+    return _sid(f"lamina-console-rule-{rule}")

@@ -33,6 +33,9 @@ from lamina.console.forms import (
     parse_json,
     parse_pairs,
     routing_weights,
+    rule_sid,
+    schedule_expression,
+    url_sid,
 )
 
 if TYPE_CHECKING:
@@ -375,7 +378,7 @@ class FunctionPages:
 
         mappings, url, rules, policy, async_config, concurrency, provisioned, tags, signing = await asyncio.gather(
             optional("ListEventSourceMappings", {"FunctionName": name}),
-            optional("GetFunctionUrlConfig", {"FunctionName": name}),
+            optional("ListFunctionUrlConfigs", {"FunctionName": name}),
             optional("ListRuleNamesByTarget", {"TargetArn": arn}, "events"),
             optional("GetPolicy", {"FunctionName": name}),
             optional("GetFunctionEventInvokeConfig", {"FunctionName": name}),
@@ -403,19 +406,20 @@ class FunctionPages:
         section = request.path_params["section"]
         fields = form_fields(await request.body())
         try:
-            await self._configure(request, name, section, fields)
+            message = await self._configure(request, name, section, fields)
         except FormError as error:
             return self._back_config(request, problem=str(error))
         except ApiError as error:
             return self._back_config(request, problem=f"{error.code}: {error.message}")
-        return self._back_config(request, flash=f"Saved {section.replace('-', ' ')}.")
+        return self._back_config(request, flash=message or f"Saved {section.replace('-', ' ')}.")
 
     def _back_config(self, request: Request, flash: str = "", problem: str = "") -> Response:
         base = request.url.path.rsplit("/configuration/", 1)[0]
         query = urllib.parse.urlencode({k: v for k, v in (("flash", flash), ("problem", problem)) if v})
         return RedirectResponse(f"{base}/configuration?{query}", status_code=303)
 
-    async def _configure(self, request: Request, name: str, section: str, fields: dict) -> None:
+    async def _configure(self, request: Request, name: str, section: str, fields: dict) -> str | None:
+        """Apply one section's form; a message for the page, or None for the usual "Saved ..." one."""
         call = self.c.call
         if section == "general":
             params = {"FunctionName": name, "Description": first(fields, "description"),
@@ -471,6 +475,8 @@ class FunctionPages:
             if age is not None:
                 params["MaximumEventAgeInSeconds"] = age
             await call(request, "PutFunctionEventInvokeConfig", params)
+        elif section.startswith("trigger-"):
+            return await self._trigger(request, name, section, fields)
         elif section == "async-delete":
             await call(request, "DeleteFunctionEventInvokeConfig", {"FunctionName": name})
         elif section == "layers":
@@ -488,6 +494,87 @@ class FunctionPages:
                                                                 "LoggingConfig": logging_config})
         else:
             raise FormError(f"Unknown section {section}.")
+        return None
+
+    # -- Triggers ------------------------------------------------------------------------------
+
+    async def _permit(self, request: Request, params: dict) -> None:
+        """Add a resource-policy statement a trigger needs; one already there (same Sid) is kept."""
+        try:
+            await self.c.call(request, "AddPermission", params)
+        except ApiError as error:
+            if error.code != "ResourceConflictException":
+                raise
+
+    async def _revoke(self, request: Request, name: str, sid: str) -> None:
+        """Remove the statement a trigger was granted by this console, when it is there."""
+        try:
+            await self.c.call(request, "RemovePermission", {"FunctionName": name, "StatementId": sid})
+        except ApiError as error:
+            if error.code != "ResourceNotFoundException":
+                raise
+
+    async def _trigger(self, request: Request, name: str, section: str, fields: dict) -> str:
+        """Add or remove one trigger: a function URL, an EventBridge schedule rule, an event source mapping.
+        Like the AWS console, adding one also grants its caller the resource-policy statement it needs."""
+        call = self.c.call
+        if section == "trigger-url":
+            qualifier = first(fields, "qualifier").strip()
+            auth = first(fields, "auth") or "NONE"
+            params = {"FunctionName": name, "AuthType": auth, **({"Qualifier": qualifier} if qualifier else {})}
+            created = await call(request, "CreateFunctionUrlConfig", params)
+            if auth == "NONE":
+                await self._permit(request, {
+                    "FunctionName": name, "StatementId": url_sid(qualifier), "Action": "lambda:InvokeFunctionUrl",
+                    "Principal": "*", "FunctionUrlAuthType": "NONE",
+                    **({"Qualifier": qualifier} if qualifier else {})})
+            return f"Created function URL {created['FunctionUrl']}."
+        elif section == "trigger-url-delete":
+            qualifier = first(fields, "qualifier").strip()
+            await call(request, "DeleteFunctionUrlConfig",
+                       {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})})
+            await self._revoke(request, name, url_sid(qualifier))
+            return "Deleted the function URL."
+        elif section == "trigger-schedule":
+            rule = first(fields, "rule").strip()
+            minutes = parse_int(first(fields, "minutes"), "Every (minutes)")
+            if not rule:
+                raise FormError("The rule needs a name.")
+            function = await call(request, "GetFunction", {"FunctionName": name})
+            arn = function["Configuration"]["FunctionArn"]
+            created = await call(request, "PutRule", {
+                "Name": rule, "ScheduleExpression": schedule_expression(minutes), "State": "ENABLED",
+                "Description": f"Runs {name} every {minutes} minute{'s' if minutes != 1 else ''}"}, "events")
+            await self._permit(request, {
+                "FunctionName": name, "StatementId": rule_sid(rule), "Action": "lambda:InvokeFunction",
+                "Principal": "events.amazonaws.com", "SourceArn": created["RuleArn"]})
+            await call(request, "PutTargets", {"Rule": rule, "Targets": [{"Id": name, "Arn": arn}]}, "events")
+            return f"Added schedule rule {rule} ({schedule_expression(minutes)})."
+        elif section == "trigger-rule-delete":
+            rule = first(fields, "rule")
+            function = await call(request, "GetFunction", {"FunctionName": name})
+            arn = function["Configuration"]["FunctionArn"]
+            targets = (await call(request, "ListTargetsByRule", {"Rule": rule}, "events")).get("Targets", [])
+            mine = [t["Id"] for t in targets if t["Arn"] == arn]
+            if mine:
+                await call(request, "RemoveTargets", {"Rule": rule, "Ids": mine}, "events")
+            if len(mine) == len(targets):
+                await call(request, "DeleteRule", {"Name": rule}, "events")
+            await self._revoke(request, name, rule_sid(rule))
+            return f"Removed rule {rule}."
+        elif section == "trigger-sqs":
+            queue_arn = first(fields, "queue").strip()
+            if not queue_arn.startswith("arn:aws:sqs:"):
+                raise FormError("The queue ARN looks like arn:aws:sqs:REGION:ACCOUNT:NAME.")
+            mapping = await call(request, "CreateEventSourceMapping", {
+                "FunctionName": name, "EventSourceArn": queue_arn,
+                "BatchSize": parse_int(first(fields, "batch") or "10", "Batch size"),
+                "Enabled": first(fields, "enabled") == "yes"})
+            return f"Added event source mapping {mapping['UUID']}."
+        elif section == "trigger-mapping-delete":
+            await call(request, "DeleteEventSourceMapping", {"UUID": first(fields, "uuid")})
+            return "Deleting the event source mapping."
+        raise FormError(f"Unknown section {section}.")
 
     # -- Aliases and versions, Cost ------------------------------------------------------------
 

@@ -70,7 +70,7 @@ class StreamHooks:
     role_of: Callable[[str, str | None], str]  # (function, qualifier) → its execution role ARN
     function_arn: Callable[[str, str | None], str]
     to_function: Callable[[str, bytes], Awaitable[None]]  # on-failure record to a lamina function
-    iterator_age: Callable[[str, float], None] = lambda uuid, ms: None
+    iterator_age: Callable[[str, float, str], None] = lambda uuid, ms, function: None  # (mapping, ms, its function)
     poll_interval: float = 1.0  # pause after an empty GetRecords, per shard
     retry_scale: float = 1.0  # multiplies the retry back-off of failed batches
 
@@ -317,7 +317,7 @@ class ShardReader:
             age = max(0.0, time.time() - stream_records.arrival_of(read.records[-1])) * 1000
         else:
             age = 0.0
-        self.poller.stream.iterator_age(self.poller.mapping.uuid, age)
+        self.poller.stream.iterator_age(self.poller.mapping.uuid, age, self.poller.mapping.function_name)
 
     # -- delivering ---------------------------------------------------------------------------
     async def _deliver(self, records: list[dict], *, more_coming: bool) -> None:

@@ -60,3 +60,6 @@ class Queue(Protocol):
 
     def oldest(self) -> float | None:
         """When the oldest unfinished event was accepted (epoch seconds), or None."""
+
+    def backlog(self) -> dict[str, tuple[int, float]]:
+        """Per function with unfinished events: (how many, when the oldest was accepted, epoch seconds)."""

@@ -117,3 +117,6 @@ class SqlQueue:
 
     def oldest(self) -> float | None:
         return self._store.oldest()
+
+    def backlog(self) -> dict[str, tuple[int, float]]:
+        return self._store.backlog()

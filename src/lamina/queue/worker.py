@@ -185,3 +185,7 @@ class EventQueue:
 
     def depth(self) -> int:
         return self._queue.depth()
+
+    def backlog(self) -> dict[str, tuple[int, float]]:
+        """Per function with unfinished events: (how many, when the oldest was accepted)."""
+        return self._queue.backlog()

@@ -17,7 +17,7 @@ from lamina.model import ALL
 from lamina.store.schema import metric_minutes, metric_totals
 
 KEY = ("function", "minute")
-MAX_COLUMNS = ("duration_ms_max", "concurrency_max")
+MAX_COLUMNS = tuple(c.name for c in metric_minutes.columns if c.name.endswith("_max"))
 SUM_COLUMNS = tuple(c.name for c in metric_minutes.columns if c.name not in KEY and c.name not in MAX_COLUMNS)
 VALUE_COLUMNS = SUM_COLUMNS + MAX_COLUMNS
 # Lifetime totals: their column ← the minute column it adds up.

@@ -66,3 +66,10 @@ class QueueStore:
     def depth(self) -> int:
         with self._engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(queue_events)).scalar_one())
+
+    def backlog(self) -> dict[str, tuple[int, float]]:
+        """Per function with events held: (how many, when the oldest was accepted, epoch seconds)."""
+        query = (sa.select(_c.function_name, sa.func.count(), sa.func.min(_c.enqueued_at))
+                 .group_by(_c.function_name))
+        with self._engine.connect() as conn:
+            return {name: (int(count), float(oldest)) for name, count, oldest in conn.execute(query)}

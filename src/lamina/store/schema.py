@@ -172,6 +172,10 @@ metric_minutes = sa.Table(
     sa.Column("init_ms_sum", sa.Float, nullable=False, default=0.0),
     sa.Column("async_dropped", sa.BigInteger, nullable=False, default=0),
     sa.Column("concurrency_max", sa.Integer, nullable=False, default=0),
+    # The largest sample of the minute: async events held and the oldest one's age, stream iterator age.
+    sa.Column("async_depth_max", sa.BigInteger, nullable=False, default=0, server_default="0"),
+    sa.Column("async_age_ms_max", sa.Float, nullable=False, default=0.0, server_default="0"),
+    sa.Column("iterator_age_ms_max", sa.Float, nullable=False, default=0.0, server_default="0"),
     sa.Index("ix_metric_minutes_minute", "minute"),
 )
 

@@ -35,7 +35,7 @@ EXPIRE_EVERY_S = 3600.0
 # The columns of a minute row besides its key (function, minute); *_max merge by maximum, the rest add up.
 SUM_FIELDS = ("invocations", "errors", "throttles", "duration_ms_sum", "billed_ms_sum", "gb_seconds",
               "gb_seconds_arm64", "cold_starts", "init_ms_sum", "async_dropped")
-MAX_FIELDS = ("duration_ms_max", "concurrency_max")
+MAX_FIELDS = ("duration_ms_max", "concurrency_max", "async_depth_max", "async_age_ms_max", "iterator_age_ms_max")
 FIELDS = SUM_FIELDS + MAX_FIELDS
 
 prometheus_client.disable_created_metrics()  # no `*_created` series: they only add noise to every scrape
@@ -75,6 +75,13 @@ def merge_minute(into: dict, row: dict) -> None:
     for name in MAX_FIELDS:
         if row[name] > into[name]:
             into[name] = row[name]
+
+
+def stamp_max(row: dict, **samples: float) -> None:
+    """Keep in `row` the larger of each sample and what the minute already holds."""
+    for name, value in samples.items():
+        if value > row[name]:
+            row[name] = value
 
 
 class Metrics:
@@ -155,6 +162,14 @@ class Metrics:
             everyone = rows[(ALL, minute)] = empty_minute(ALL, minute)
         return mine, everyone
 
+    def _row(self, function: str, timestamp: float) -> dict:
+        """The pending minute row of `function` alone (call with the lock held)."""
+        key = (function, minute_of(timestamp))
+        row = self._minutes.get(key)
+        if row is None:
+            row = self._minutes[key] = empty_minute(function, key[1])
+        return row
+
     def invocation(self, sample: InvocationSample) -> None:
         """Count one finished invocation."""
         invocations, errors, _, duration, init = self._series(sample.function, sample.version, sample.alias)
@@ -216,13 +231,26 @@ class Metrics:
         if total > everyone["concurrency_max"]:
             everyone["concurrency_max"] = total
 
-    def queue(self, depth: int, oldest_age_s: float) -> None:
-        """The asynchronous queue's backlog: events held and the age of the oldest one."""
+    def queue(self, depth: int, oldest_age_s: float, per_function: dict[str, tuple[int, float]] | None = None) -> None:
+        """The asynchronous queue's backlog: events held and the age of the oldest one, in all and per
+        function ({function: (events held, oldest age in seconds)}, functions without a backlog left out).
+        The minute rows keep the largest sample of each minute (`async_depth_max`, `async_age_ms_max`)."""
         self._queue_depth.set(depth)
         self._queue_age.set(oldest_age_s)
+        with self._lock:
+            now = self._clock()
+            for function, (held, age_s) in (per_function or {}).items():
+                stamp_max(self._row(function, now), async_depth_max=held, async_age_ms_max=age_s * 1000.0)
+            stamp_max(self._row(ALL, now), async_depth_max=depth, async_age_ms_max=oldest_age_s * 1000.0)
 
-    def iterator_age(self, mapping_uuid: str, milliseconds: float) -> None:
+    def iterator_age(self, mapping_uuid: str, milliseconds: float, function: str | None = None) -> None:
+        """The age of the last record a stream mapping read (of `function`, when given: its minute rows
+        and ALL's keep the minute's largest, `iterator_age_ms_max`)."""
         self._iterator_age.labels(mapping_uuid).set(milliseconds)
+        if function:
+            with self._lock:
+                for row in self._rows(function, self._clock()):
+                    stamp_max(row, iterator_age_ms_max=milliseconds)
 
     def dropped(self, function: str) -> None:
         """Count one asynchronous event dropped (too old, retries exhausted, function gone)."""

@@ -10,6 +10,9 @@ from lamina.console.forms import (
     parse_json,
     parse_pairs,
     routing_weights,
+    rule_sid,
+    schedule_expression,
+    url_sid,
 )
 
 
@@ -78,3 +81,27 @@ def test_form_fields():
 def test_cross_site(method, headers, forged):
     from lamina.console.app import cross_site
     assert cross_site(method, headers, "127.0.0.1:9001") is forged
+
+
+@pytest.mark.parametrize(("minutes", "expected"), [
+    (1, "rate(1 minute)"), (2, "rate(2 minutes)"), (60, "rate(60 minutes)"),
+])
+def test_schedule_expression_uses_eventbridge_units(minutes, expected):
+    assert schedule_expression(minutes) == expected
+
+
+@pytest.mark.parametrize("minutes", [0, -5])
+def test_schedule_expression_needs_a_positive_rate(minutes):
+    with pytest.raises(FormError):
+        schedule_expression(minutes)
+
+
+@pytest.mark.parametrize(("make", "text", "expected"), [
+    (url_sid, "", "FunctionURLAllowPublicAccess"),
+    (url_sid, "live", "FunctionURLAllowPublicAccess-live"),
+    (rule_sid, "every-5", "lamina-console-rule-every-5"),
+    (rule_sid, "a.b/c", "lamina-console-rule-a-b-c"),  # only what a statement id may hold
+    (rule_sid, "x" * 200, ("lamina-console-rule-" + "x" * 200)[:100]),
+])
+def test_statement_ids_for_triggers(make, text, expected):
+    assert make(text) == expected

@@ -74,3 +74,15 @@ def test_cost_over_a_window_or_the_whole_history(usage):
 def test_retention_in_minutes_is_at_least_one(usage):
     reader, metrics = usage
     assert reader.retention_minutes == int(metrics.retention_s // 60)
+
+
+def test_series_carry_the_backlog_per_function_zero_filled(usage):
+    reader, metrics = usage
+    metrics._clock = lambda: T0 + 70  # noqa: SLF001 - the sample's minute
+    metrics.queue(5, 3.0, {"f": (4, 3.0), "g": (1, 1.0)})
+    metrics.iterator_age("uuid", 1200.0, "f")
+    read = reader.series("f", 3)
+    assert [(e["async_depth_max"], e["async_age_ms_max"], e["iterator_age_ms_max"]) for e in read.series] == [
+        (0, 0, 0), (4, 3000.0, 1200.0), (0, 0, 0)]
+    assert [e["async_depth_max"] for e in reader.series(None, 3).series] == [0, 5, 0]
+    assert [e["async_depth_max"] for e in reader.series("g", 3).series] == [0, 1, 0]

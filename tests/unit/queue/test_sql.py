@@ -196,3 +196,19 @@ def test_wait_due_returns_when_an_event_is_enqueued(tmp_path):
         await queue.close()
         return events
     assert ids(asyncio.run(main())) == ["a"]
+
+
+def test_backlog_counts_events_and_the_oldest_per_function(tmp_path):
+    async def main():
+        clock = Clock()
+        queue = await started(open_queue(tmp_path, clock))
+        empty = queue.backlog()
+        await queue.enqueue(request_id="a", function_name="f", qualifier=None, payload=b"{}")
+        clock.now = T0 + 5
+        await queue.enqueue(request_id="b", function_name="g", qualifier="live", payload=b"{}")
+        await queue.enqueue(request_id="c", function_name="f", qualifier=None, payload=b"{}")
+        await queue.claim(1, lease_s=30)
+        full = queue.backlog()
+        await queue.close()
+        return empty, full
+    assert asyncio.run(main()) == ({}, {"f": (2, T0), "g": (1, T0 + 5)})

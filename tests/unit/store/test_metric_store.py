@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from lamina.store.database import open_database, sqlite_url
 from lamina.store.metrics import MetricStore
@@ -98,3 +99,31 @@ def test_the_store_is_the_writer_of_a_metrics_instance(store):
     [stored] = store.series("f", M0)
     assert (stored["invocations"], stored["errors"], stored["billed_ms_sum"]) == (2, 1, 30)
     assert store.cost_totals()[0]["gb_seconds"] == pytest.approx(0.03)
+
+
+def test_minutes_stored_before_0072_read_with_a_zero_backlog(tmp_path):
+    """Migration 0072 adds the backlog columns to existing minutes as 0; new rows then merge by maximum."""
+    from alembic import command
+    from alembic.config import Config
+
+    from lamina.store.database import MIGRATIONS, migrate
+
+    engine = sa.create_engine(sqlite_url(tmp_path))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0060")
+        connection.execute(sa.text("INSERT INTO metric_minutes (function, minute, invocations, errors, throttles, "
+                                   "duration_ms_sum, duration_ms_max, billed_ms_sum, gb_seconds, gb_seconds_arm64, "
+                                   "cold_starts, init_ms_sum, async_dropped, concurrency_max) "
+                                   "VALUES ('f', 60, 2, 0, 0, 1.0, 1.0, 2, 0.1, 0, 0, 0, 0, 1)"))
+    migrate(engine)
+    store = MetricStore(engine)
+    assert [(r["invocations"], r["async_depth_max"], r["iterator_age_ms_max"]) for r in store.series("f", 0)] == [
+        (2, 0, 0)]
+    store.add_minutes([row("f", 60, async_depth_max=3, async_age_ms_max=50.0, iterator_age_ms_max=9.0)])
+    store.add_minutes([row("f", 60, async_depth_max=1, async_age_ms_max=80.0)])
+    stored = store.series("f", 0)[0]
+    assert (stored["async_depth_max"], stored["async_age_ms_max"], stored["iterator_age_ms_max"]) == (3, 80.0, 9.0)
+    engine.dispose()

@@ -226,3 +226,41 @@ def test_close_writes_what_is_left(writer):
     other.invocation(sample(function="other"))
     other.close()
     assert writer.rows()[("other", T0)]["invocations"] == 1
+
+
+# -- backlog per function: async queue depth and age, stream iterator age -------------------------
+@pytest.mark.parametrize(("samples_", "expected"), [
+    # each sample: (total depth, oldest age s, {function: (held, age s)}); expected (function, depth, age ms)
+    ([(3, 2.0, {"f": (2, 2.0), "g": (1, 0.5)})], {("f", 2, 2000.0), ("g", 1, 500.0), (ALL, 3, 2000.0)}),
+    ([(3, 2.0, {"f": (3, 2.0)}), (1, 9.0, {"f": (1, 9.0)})], {("f", 3, 9000.0), (ALL, 3, 9000.0)}),  # maxima
+    ([(0, 0.0, {})], {(ALL, 0, 0.0)}),
+])
+def test_queue_samples_keep_the_largest_depth_and_age_per_function_and_minute(metrics, writer, samples_, expected):
+    for depth, age, per_function in samples_:
+        metrics.queue(depth, age, per_function)
+    metrics.flush()
+    assert {(row["function"], row["async_depth_max"], row["async_age_ms_max"])
+            for row in writer.rows().values()} == expected
+
+
+def test_queue_without_per_function_figures_still_sets_the_gauges(metrics):
+    metrics.queue(4, 1.5)
+    found = samples(metrics)
+    assert found[("lamina_async_queue_depth", ())] == 4
+    assert found[("lamina_async_oldest_event_age_seconds", ())] == 1.5
+
+
+def test_iterator_age_is_kept_per_function_minute_and_mapping(metrics, writer, clock):
+    metrics.iterator_age("uuid-1", 250.0, "f")
+    metrics.iterator_age("uuid-1", 100.0, "f")
+    clock.now = T0 + 65
+    metrics.iterator_age("uuid-2", 40.0, "g")
+    metrics.iterator_age("uuid-3", 7.0)  # no function: the gauge only
+    metrics.flush()
+    rows = writer.rows()
+    assert rows[("f", T0)]["iterator_age_ms_max"] == 250.0
+    assert rows[(ALL, T0)]["iterator_age_ms_max"] == 250.0
+    assert rows[("g", T0 + 60)]["iterator_age_ms_max"] == 40.0
+    assert rows[(ALL, T0 + 60)]["iterator_age_ms_max"] == 40.0
+    assert samples(metrics)[("lamina_mapping_iterator_age_milliseconds", (("mapping", "uuid-1"),))] == 100.0
+    assert samples(metrics)[("lamina_mapping_iterator_age_milliseconds", (("mapping", "uuid-3"),))] == 7.0

@@ -17,6 +17,9 @@
     {title: "Cold starts and init (ms avg)", series: [["Cold starts", function (m) { return m.cold_starts; }, "#5f6b7a"],
                                                       ["Init ms", function (m) { return m.cold_starts ? m.init_ms_sum / m.cold_starts : null; }, "#ec7211"]]},
     {title: "Async events dropped", series: [["Dropped", function (m) { return m.async_dropped; }, "#b3261e"]]},
+    {title: "Async queue depth (events, max)", series: [["Events queued", function (m) { return m.async_depth_max; }, "#0b63c4"]]},
+    {title: "Async event age (ms, max)", series: [["Oldest event age", function (m) { return m.async_age_ms_max; }, "#ec7211"]]},
+    {title: "Iterator age (ms, max)", series: [["Iterator age", function (m) { return m.iterator_age_ms_max; }, "#7d3c98"]]},
   ];
   function width(holder) { return Math.max(200, holder.clientWidth - 14); }
   function draw(series) {
@@ -41,15 +44,13 @@
         var d = both[0], percentiles = both[1].minutes;
         d.series.forEach(function (m) { var p = percentiles[m.minute]; if (p) { m.p50 = p.p50; m.p99 = p.p99; } });
         draw(d.series);
+        var now = d.series[d.series.length - 1] || {};
+        document.getElementById("queue-depth").textContent = (now.async_depth_max || 0) + " events";
+        document.getElementById("queue-age").textContent = ((now.async_age_ms_max || 0) / 1000).toFixed(1) + " s";
+        document.getElementById("iterator-age").textContent = (now.iterator_age_ms_max || 0).toFixed(0) + " ms";
         box.dataset.invocations = d.series.reduce(function (n, m) { return n + m.invocations; }, 0);
         box.dataset.loaded = "true";
       });
-    fetch("/metrics").then(function (r) { return r.text(); }).then(function (text) {
-      function gauge(name) { var m = text.match(new RegExp("^" + name + " ([0-9.eE+-]+)$", "m")); return m ? Number(m[1]) : null; }
-      var depth = gauge("lamina_async_queue_depth"), age = gauge("lamina_async_oldest_event_age_seconds");
-      document.getElementById("queue-depth").textContent = depth === null ? "—" : depth + " events";
-      document.getElementById("queue-age").textContent = age === null ? "—" : age.toFixed(1) + " s";
-    });
     document.body.dispatchEvent(new Event("refresh-monitor"));
   }
   load();
