@@ -2,14 +2,14 @@
 stream mappings' iterator age (each the largest sample of the minute).
 
 Revision ID: 0072
-Revises: 0060
+Revises: 0071
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0072"
-down_revision = "0060"
+down_revision = "0071"
 branch_labels = None
 depends_on = None
 
