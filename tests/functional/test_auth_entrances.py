@@ -5,7 +5,6 @@ s3.amazonaws.com, and the lamina CLI's own calls (`lamina sign`, `lamina cost`) 
 
 from __future__ import annotations
 
-import configparser
 import json
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from support import REGION, LaminaProcess, make_zip
+from support import REGION, LaminaProcess, keys_for, make_zip
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -60,10 +59,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def admin(server):
-    profile = configparser.ConfigParser()
-    profile.read(server.data_dir / "credentials")
-    section = profile[profile.sections()[0]]
-    return Keys(server.url, section["aws_access_key_id"], section["aws_secret_access_key"])
+    return Keys(server.url, *keys_for(server.url))
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ no trigger service on this branch): tests/unit/authz covers them at the evaluato
 
 from __future__ import annotations
 
-import configparser
 import json
 
 import boto3
@@ -15,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from support import REGION, LaminaProcess, make_zip
+from support import REGION, LaminaProcess, keys_for, make_zip
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -45,10 +44,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def admin(server):
-    profile = configparser.ConfigParser()
-    profile.read(server.data_dir / "credentials")
-    section = profile[profile.sections()[0]]
-    return Keys(server.url, section["aws_access_key_id"], section["aws_secret_access_key"])
+    return Keys(server.url, *keys_for(server.url))
 
 
 @pytest.fixture(scope="module")

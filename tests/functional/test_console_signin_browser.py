@@ -5,7 +5,6 @@ behind an HttpOnly, SameSite=Strict cookie (nothing in the browser's storage), a
 
 from __future__ import annotations
 
-import configparser
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from support import REGION, LaminaProcess, make_zip
+from support import REGION, LaminaProcess, keys_for, make_zip
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -35,10 +34,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def admin(server):
-    profile = configparser.ConfigParser()
-    profile.read(server.data_dir / "credentials")
-    section = profile[profile.sections()[0]]
-    return section["aws_access_key_id"], section["aws_secret_access_key"]
+    return keys_for(server.url)
 
 
 def client(server, keys, service: str):

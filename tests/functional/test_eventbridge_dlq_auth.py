@@ -5,15 +5,13 @@ the rule, the next event reaches the function."""
 
 from __future__ import annotations
 
-import configparser
 import json
 import time
 
 import boto3
 import pytest
-from botocore.config import Config
 
-from support import REGION, LaminaProcess, make_zip, source_env
+from support import REGION, LaminaProcess, client_for, make_zip, source_env
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -31,16 +29,8 @@ def server(tmp_path_factory, moto_server):
 
 @pytest.fixture(scope="module")
 def admin(server):
-    profile = configparser.ConfigParser()
-    profile.read(server.data_dir / "credentials")
-    section = profile[profile.sections()[0]]
-
-    def client(service: str):
-        return boto3.client(service, endpoint_url=server.url, region_name=REGION,
-                            aws_access_key_id=section["aws_access_key_id"],
-                            aws_secret_access_key=section["aws_secret_access_key"],
-                            config=Config(retries={"max_attempts": 0}, read_timeout=120))
-    return client
+    """boto3 clients signed with the administrator key lamina made on its first start."""
+    return lambda service: client_for(server.url, service)
 
 
 def wait_for(condition, timeout: float = 60.0, what: str = "the condition"):
