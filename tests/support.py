@@ -34,6 +34,18 @@ def keys_for(url: str) -> tuple[str, str]:
     return _KEYS.get(url, ("test", "test"))
 
 
+def wait_for(condition, timeout: float = 60.0, what: str = "the condition", interval: float = 0.2):
+    """Poll `condition` until it returns something truthy (returned), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
 def make_zip(files: dict[str, str | bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

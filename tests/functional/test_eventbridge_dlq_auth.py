@@ -6,12 +6,11 @@ the rule, the next event reaches the function."""
 from __future__ import annotations
 
 import json
-import time
 
 import boto3
 import pytest
 
-from support import REGION, LaminaProcess, client_for, make_zip, source_env
+from support import REGION, LaminaProcess, client_for, make_zip, source_env, wait_for
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -31,17 +30,6 @@ def server(tmp_path_factory, moto_server):
 def admin(server):
     """boto3 clients signed with the administrator key lamina made on its first start."""
     return lambda service: client_for(server.url, service)
-
-
-def wait_for(condition, timeout: float = 60.0, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_a_target_without_a_grant_is_dead_lettered_as_no_permissions(admin, moto_server):

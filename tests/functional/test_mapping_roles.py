@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from support import REGION, LaminaProcess, client_for, make_zip, source_env
+from support import REGION, LaminaProcess, client_for, make_zip, source_env, wait_for
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -58,17 +58,6 @@ def refused(call, **kwargs) -> tuple[str, str]:
         call(**kwargs)
     error = info.value.response["Error"]
     return error["Code"], error["Message"]
-
-
-def wait_for(condition, timeout: float = 60.0, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def printed(admin, function: str) -> list[str]:

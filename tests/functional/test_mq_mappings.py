@@ -7,13 +7,12 @@ import asyncio
 import base64
 import json
 import socket
-import time
 import uuid as uuids
 
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ACCOUNT, REGION, ROLE, LaminaProcess, client_for, make_zip
+from support import ACCOUNT, REGION, ROLE, LaminaProcess, client_for, make_zip, wait_for
 
 BROKER = f"arn:aws:mq:{REGION}:{ACCOUNT}:broker:local:b-11111111-2222-3333-4444-555555555555"
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"
@@ -109,17 +108,6 @@ def printed(server, prefix: str) -> list[dict]:
         token = page.get("nextToken")
         if not token:
             return out
-
-
-def wait_for(condition, timeout: float = 60.0, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_mq_mapping_api(lam):

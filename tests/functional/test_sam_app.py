@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from urllib.parse import urlsplit
 
 import boto3
 import pytest
 
-from support import REGION, LaminaProcess, MotoServer, client_for, source_env
+from support import REGION, LaminaProcess, MotoServer, client_for, source_env, wait_for
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 TEMPLATE = f"""\
@@ -120,16 +119,6 @@ def logged(lamina, function_name: str, needle: str) -> list[str]:
     return [e["message"].strip() for e in events["events"]]
 
 
-def wait_for(predicate, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError("timed out")
-
-
 def test_the_whole_app_deploys_runs_and_goes(stack):
     root, lamina, sqs, queue_url, queue_arn = stack
     out = cli("deploy", "--no-confirm", "--parameter-overrides", f"QueueArn={queue_arn}", cwd=root, url=lamina.url)
@@ -153,11 +142,11 @@ def test_the_whole_app_deploys_runs_and_goes(stack):
     # The SQS event feeds the worker, whose C extension loads.
     for n in range(7):
         sqs.send_message(QueueUrl=queue_url, MessageBody=f"<order {n}>")
-    wait_for(lambda: len(logged(lamina, names["Worker"], "escaped")) >= 7)
+    wait_for(lambda: len(logged(lamina, names["Worker"], "escaped")) >= 7, timeout=90)
     assert "escaped &lt;order 3&gt;" in logged(lamina, names["Worker"], "escaped")
 
     # The schedule fires (minutes of 2 s here).
-    wait_for(lambda: logged(lamina, names["Worker"], "tick"))
+    wait_for(lambda: logged(lamina, names["Worker"], "tick"), timeout=90)
     assert logged(lamina, names["Worker"], "tick")[0] == "tick Scheduled Event"
 
     # Nothing changed: nothing to deploy.

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from support import ROLE
+from support import ROLE, wait_for
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 TEMPLATE = f"""\
@@ -30,16 +30,6 @@ APP = "def handler(event, context):\n    print('greeting', event.get('who'))\n  
 def cli(*args, url, **kwargs):
     return subprocess.run([sys.executable, "-m", "lamina.cli", *args, "--endpoint", url], capture_output=True,
                           text=True, timeout=120, **kwargs)
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def test_dev_redeploys_a_saved_edit_and_streams_logs(tmp_path, lamina, lam):

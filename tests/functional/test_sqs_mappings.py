@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 
 import boto3
 import pytest
 
-from support import ACCOUNT, REGION, ROLE, LaminaProcess, client_for, free_port, make_zip, source_env
+from support import (
+    ACCOUNT,
+    REGION,
+    ROLE,
+    LaminaProcess,
+    client_for,
+    free_port,
+    make_zip,
+    source_env,
+    wait_for,
+)
 
 APP = r'''
 import json, time
@@ -98,17 +107,6 @@ def received(logs, function: str) -> list[dict]:
         token = page.get("nextToken")
         if not token:
             return out
-
-
-def wait_for(condition, timeout: float = 60.0, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def queue_empty(sqs, url: str) -> bool:
