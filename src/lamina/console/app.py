@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.staticfiles import StaticFiles
 
 from lamina import blueprints
-from lamina.console import function_pages
+from lamina.console import function_pages, packages
 from lamina.console.client import ApiClient, ApiError, Keys
 from lamina.console.forms import FormError, first, form_fields
 from lamina.console.sessions import COOKIE, Sessions
@@ -194,7 +194,7 @@ class Console:
             runtime, handler, code = blueprint.runtime, blueprint.handler, blueprint.zip()
         else:
             runtime = values["runtime"]
-            handler, code = function_pages.starter(runtime)
+            handler, code = packages.starter(runtime)
         return {"FunctionName": name, "Runtime": runtime, "Handler": handler, "Role": role,
                 "Architectures": [architecture], "Code": {"ZipFile": code}}
 

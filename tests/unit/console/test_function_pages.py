@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from lamina.console.function_pages import family, make_zip, read_zip, replace_files, starter, text_files
+from lamina.console.packages import family, make_zip, read_zip, replace_files, starter, text_files
 
 
 def test_replace_files_keeps_modes_and_other_files():
