@@ -8,6 +8,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -107,3 +108,39 @@ def create_function(port: int, name: str, source: str, runtime: str, **extra) ->
         "Code": {"ZipFile": base64.b64encode(buffer.getvalue()).decode()}, **extra,
     })
     wait_settled(port, name)
+
+
+# The reference every figure is measured next to: a bare uvicorn (httptools) hello-world answering {}.
+HELLO_APP = '''
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while True:
+        message = await receive()
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b"{}"})
+'''
+
+
+def start_reference(tmp: str) -> tuple[subprocess.Popen, int]:
+    """Start the bare uvicorn hello-world in `tmp`; returns the process and its port once it answers."""
+    port = free_port()
+    app_dir = os.path.join(tmp, "ref")
+    os.makedirs(app_dir)
+    with open(os.path.join(app_dir, "hello.py"), "w") as f:
+        f.write(HELLO_APP)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "hello:app", "--port", str(port), "--log-level", "warning",
+         "--no-access-log", "--app-dir", app_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/")
+    return process, port
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM every process, then wait for each (lamina stops within its grace)."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        process.wait(timeout=20)

@@ -16,7 +16,6 @@ import argparse
 import http.client
 import io
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -27,26 +26,15 @@ import zipfile
 from common import (
     create_function,
     emit,
-    free_port,
     lambda_call,
     percentile,
     start_lamina,
+    start_reference,
+    stop_all,
     throughput,
-    wait_http,
     wait_settled,
 )
 
-HELLO_APP = '''
-async def app(scope, receive, send):
-    if scope["type"] != "http":
-        return
-    while True:
-        message = await receive()
-        if not message.get("more_body"):
-            break
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": b"{}"})
-'''
 NOOP = "def handler(event, context):\n    return event\n"
 SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 1\n"
 INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
@@ -231,24 +219,14 @@ def main() -> int:
                 create_function(port, "noop", NOOP, args.runtime)
                 auth_cost(tmp, port, args, processes)
             finally:
-                for process in processes:
-                    process.send_signal(signal.SIGTERM)
-                for process in processes:
-                    process.wait(timeout=20)
+                stop_all(processes)
         return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         processes = []
         try:
-            ref_port = free_port()
-            app_dir = os.path.join(tmp, "ref")
-            os.makedirs(app_dir)
-            with open(os.path.join(app_dir, "hello.py"), "w") as f:
-                f.write(HELLO_APP)
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "hello:app", "--port", str(ref_port), "--log-level", "warning",
-                 "--no-access-log", "--app-dir", app_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            wait_http(f"http://127.0.0.1:{ref_port}/")
+            reference, ref_port = start_reference(tmp)
+            processes.append(reference)
             process, port = start_lamina(os.path.join(tmp, "data"))
             processes.append(process)
             create_function(port, "noop", NOOP, args.runtime)
@@ -272,10 +250,7 @@ def main() -> int:
             for backend in args.backends.split(","):
                 cold_start_of(backend, tmp, args, processes)
         finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                process.wait(timeout=20)
+            stop_all(processes)
     return 0
 
 

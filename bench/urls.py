@@ -14,10 +14,8 @@ import base64
 import io
 import os
 import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,15 +25,15 @@ from common import (
     ROLE,
     create_function,
     emit,
-    free_port,
     lambda_call,
     percentile,
     start_lamina,
+    start_reference,
+    stop_all,
     throughput,
-    wait_http,
     wait_settled,
 )
-from invoke import HELLO_APP, INVOKE_PATH, sequential
+from invoke import INVOKE_PATH, sequential
 
 HELLO_URL = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hi'}\n"
 NODE_STREAM = """exports.handler = awslambda.streamifyResponse(async (event, stream) => {
@@ -130,15 +128,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         processes = []
         try:
-            ref_port = free_port()
-            app_dir = os.path.join(tmp, "ref")
-            os.makedirs(app_dir)
-            with open(os.path.join(app_dir, "hello.py"), "w") as f:
-                f.write(HELLO_APP)
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "hello:app", "--port", str(ref_port), "--log-level", "warning",
-                 "--no-access-log", "--app-dir", app_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            wait_http(f"http://127.0.0.1:{ref_port}/")
+            reference, ref_port = start_reference(tmp)
+            processes.append(reference)
             process, port = start_lamina(os.path.join(tmp, "data"))
             processes.append(process)
             create_function(port, "hello", HELLO_URL, args.runtime)
@@ -177,10 +168,7 @@ def main() -> int:
             else:
                 emit(figure="stream_time_to_first_byte_ms", stream="node", skipped="node is not installed")
         finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                process.wait(timeout=20)
+            stop_all(processes)
     return 0
 
 
