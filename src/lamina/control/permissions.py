@@ -143,13 +143,7 @@ class Permissions:
         key, resource = self._function_key(params["FunctionName"], params.get("Qualifier"), adding=True)
         statement = function_statement(params, resource)
         with self._lock:
-            statements = list((self._get(key) or ([], ""))[0])
-            if any(s.get("Sid") == params["StatementId"] for s in statements):
-                raise ResourceConflictException(
-                    f"The statement id ({params['StatementId']}) provided already exists. Please provide a new "
-                    "statement id, or remove the existing statement.")
-            statements.append(statement)
-            _check_size(document(statements))
+            statements = _appended((self._get(key) or ([], ""))[0], statement, params["StatementId"])
             revision = self._functions.revise(key[1], key[2] or None, params.get("RevisionId"))
             self._put(key, statements, revision)
         return statement
@@ -188,14 +182,9 @@ class Permissions:
         statement = layer_statement(params, resource)
         with self._lock:
             found = self._get(key)
-            statements, current = (list(found[0]), found[1]) if found else ([], "")
+            statements, current = (found[0], found[1]) if found else ([], "")
             _check_revision(params.get("RevisionId"), current)
-            if any(s.get("Sid") == params["StatementId"] for s in statements):
-                raise ResourceConflictException(
-                    f"The statement id ({params['StatementId']}) provided already exists. Please provide a new "
-                    "statement id, or remove the existing statement.")
-            statements.append(statement)
-            _check_size(document(statements))
+            statements = _appended(statements, statement, params["StatementId"])
             revision = str(uuid.uuid4())
             self._put(key, statements, revision)
         return statement, revision
@@ -257,6 +246,17 @@ class Permissions:
 
     def layer_version_deleted(self, name: str, version: int) -> None:
         self._forget("layer", name, str(version))
+
+
+def _appended(statements: list[dict], statement: dict, sid: str) -> list[dict]:
+    """The statements with `statement` added: its StatementId must be new and the policy stay in size."""
+    if any(s.get("Sid") == sid for s in statements):
+        raise ResourceConflictException(
+            f"The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the "
+            "existing statement.")
+    added = [*statements, statement]
+    _check_size(document(added))
+    return added
 
 
 def _check_size(text: str) -> None:
