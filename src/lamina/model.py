@@ -173,6 +173,21 @@ class AccountUsage:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """Where a stream mapping resumes in one shard: after `sequence_number` (the last record delivered or
+    given up), else at the starting `position` fixed when the shard was first seen; `finished` once a
+    closed shard was read to its end; `window` the open tumbling window. The pollers keep it, the store
+    persists it."""
+
+    shard_id: str
+    sequence_number: str | None = None
+    position: str | None = None
+    at_timestamp: float | None = None
+    finished: bool = False
+    window: dict | None = None
+
+
+@dataclass(frozen=True)
 class EventSourceMapping:
     """An event source mapping: which source feeds which function, how (the AWS members, defaults
     filled in), and where it stands (State, StateTransitionReason, LastProcessingResult)."""

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from lamina import patterns
-from lamina.model import EventSourceMapping
+from lamina.model import Checkpoint, EventSourceMapping
 from lamina.pollers import stream_failure, stream_records, stream_windows
 from lamina.pollers.hooks import Hooks
 from lamina.pollers.stream_batch import (
@@ -47,18 +47,6 @@ log = logging.getLogger("lamina.pollers")
 MAX_PAYLOAD = 6_291_456  # a batch is a synchronous invoke: 6 MB at most, whatever BatchSize says
 FINAL_INVOKE_TRIES = 3
 READ_AHEAD = 1000  # records asked of one GetRecords: what is already there is read in one call
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """What lamina.store.stream_checkpoints keeps per shard (the same fields)."""
-
-    shard_id: str
-    sequence_number: str | None = None
-    position: str | None = None
-    at_timestamp: float | None = None
-    finished: bool = False
-    window: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +140,7 @@ class StreamPoller:
             if any(parent in known and parent not in finished for parent in shard.parents):
                 continue  # parents first: their records come before the children's
             checkpoint = checkpoints.get(shard.shard_id) or Checkpoint(shard.shard_id, position="TRIM_HORIZON")
-            reader = ShardReader(self, shard, _as_checkpoint(checkpoint))
+            reader = ShardReader(self, shard, checkpoint)
             task = readers[shard.shard_id] = asyncio.get_running_loop().create_task(reader.run())
             task.add_done_callback(lambda _: self._reader_ended.set())
 
@@ -199,11 +187,6 @@ class StreamPoller:
             return True
         view = stream_records.filter_view(record)
         return any(pattern.matches(view) for pattern in self.filters)
-
-
-def _as_checkpoint(value) -> Checkpoint:
-    return value if isinstance(value, Checkpoint) else Checkpoint(
-        value.shard_id, value.sequence_number, value.position, value.at_timestamp, value.finished, value.window)
 
 
 def _describe(error: Exception) -> str:

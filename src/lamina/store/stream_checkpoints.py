@@ -6,22 +6,12 @@ record; forgotten with their mapping. Imports lamina.store.schema only.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from lamina.model import Checkpoint
 from lamina.store.schema import event_source_mappings as mappings
 from lamina.store.schema import stream_checkpoints as table
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    shard_id: str
-    sequence_number: str | None = None
-    position: str | None = None
-    at_timestamp: float | None = None
-    finished: bool = False
-    window: dict | None = None
 
 
 class CheckpointStore:
