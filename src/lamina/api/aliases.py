@@ -31,10 +31,7 @@ def delete_alias(cp: ControlPlane, call: Call) -> Reply:
 
 def list_aliases(cp: ControlPlane, call: Call) -> Reply:
     items, marker = cp.aliases.list(call.params)
-    body: dict = {"Aliases": [_out(cp, alias) for alias in items]}
-    if marker:
-        body["NextMarker"] = marker
-    return 200, body
+    return 200, wire.listing("Aliases", [_out(cp, alias) for alias in items], marker)
 
 
 HANDLERS = {

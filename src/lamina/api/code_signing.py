@@ -3,6 +3,7 @@ lamina.control (through the ControlPlane it is handed) and lamina.api.call only.
 
 from __future__ import annotations
 
+from lamina.api import wire
 from lamina.api.call import Call, Reply
 from lamina.control.plane import ControlPlane
 
@@ -26,18 +27,12 @@ def delete_code_signing_config(cp: ControlPlane, call: Call) -> Reply:
 
 def list_code_signing_configs(cp: ControlPlane, call: Call) -> Reply:
     items, marker = cp.code_signing.list(call.params)
-    body: dict = {"CodeSigningConfigs": items}
-    if marker:
-        body["NextMarker"] = marker
-    return 200, body
+    return 200, wire.listing("CodeSigningConfigs", items, marker)
 
 
 def list_functions_by_code_signing_config(cp: ControlPlane, call: Call) -> Reply:
     arns, marker = cp.code_signing.list_functions(call.params)
-    body: dict = {"FunctionArns": arns}
-    if marker:
-        body["NextMarker"] = marker
-    return 200, body
+    return 200, wire.listing("FunctionArns", arns, marker)
 
 
 def _name(cp: ControlPlane, call: Call) -> str:

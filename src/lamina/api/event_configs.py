@@ -28,10 +28,7 @@ def delete_function_event_invoke_config(cp: ControlPlane, call: Call) -> Reply:
 
 def list_function_event_invoke_configs(cp: ControlPlane, call: Call) -> Reply:
     items, marker = cp.event_configs.list(call.params)
-    body: dict = {"FunctionEventInvokeConfigs": [wire.event_invoke_config(item) for item in items]}
-    if marker:
-        body["NextMarker"] = marker
-    return 200, body
+    return 200, wire.listing("FunctionEventInvokeConfigs", [wire.event_invoke_config(item) for item in items], marker)
 
 
 def put_function_concurrency(cp: ControlPlane, call: Call) -> Reply:
@@ -76,11 +73,8 @@ def delete_provisioned_concurrency_config(cp: ControlPlane, call: Call) -> Reply
 
 def list_provisioned_concurrency_configs(cp: ControlPlane, call: Call) -> Reply:
     items, marker = cp.provisioned.list(call.params)
-    body: dict = {"ProvisionedConcurrencyConfigs": [wire.provisioned_concurrency_config(item, list_item=True)
-                                                   for item in items]}
-    if marker:
-        body["NextMarker"] = marker
-    return 200, body
+    configs = [wire.provisioned_concurrency_config(item, list_item=True) for item in items]
+    return 200, wire.listing("ProvisionedConcurrencyConfigs", configs, marker)
 
 
 HANDLERS.update({

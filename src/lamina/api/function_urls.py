@@ -42,10 +42,7 @@ def delete_function_url_config(cp: ControlPlane, call: Call) -> Reply:
 def list_function_url_configs(cp: ControlPlane, call: Call) -> Reply:
     urls = _urls(cp)
     items, marker = urls.list(call.params)
-    body: dict = {"FunctionUrlConfigs": [_shape(urls, item) for item in items]}
-    if marker:
-        body["NextMarker"] = marker
-    return 200, body
+    return 200, wire.listing("FunctionUrlConfigs", [_shape(urls, item) for item in items], marker)
 
 
 HANDLERS = {

@@ -58,19 +58,13 @@ def list_functions(cp: ControlPlane, call: Call) -> Reply:
     every = call.params.get("FunctionVersion")
     items, marker = cp.functions.list(marker=call.params.get("Marker"), max_items=call.params.get("MaxItems"),
                                       function_version=every)
-    body: dict = {"Functions": [_config(cp, v, qualified=every == "ALL", list_item=True) for v in items]}
-    if marker:
-        body["NextMarker"] = marker
-    return 200, body
+    return 200, wire.listing("Functions", [_config(cp, v, qualified=every == "ALL", list_item=True) for v in items], marker)
 
 
 def list_versions_by_function(cp: ControlPlane, call: Call) -> Reply:
     items, marker = cp.functions.list_versions(call.params["FunctionName"], marker=call.params.get("Marker"),
                                                max_items=call.params.get("MaxItems"))
-    body: dict = {"Versions": [_config(cp, v, qualified=True, list_item=True) for v in items]}
-    if marker:
-        body["NextMarker"] = marker
-    return 200, body
+    return 200, wire.listing("Versions", [_config(cp, v, qualified=True, list_item=True) for v in items], marker)
 
 
 def update_function_code(cp: ControlPlane, call: Call) -> Reply:

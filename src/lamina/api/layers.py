@@ -27,19 +27,14 @@ def get_layer_version_by_arn(cp: ControlPlane, call: Call) -> Reply:
 
 def list_layers(cp: ControlPlane, call: Call) -> Reply:
     items, marker = cp.layers.list_layers(call.params)
-    body: dict = {"Layers": [{"LayerName": layer.name, "LayerArn": cp.layers.layer_arn(layer.name),
-                              "LatestMatchingVersion": _out(cp, layer, list_item=True)} for layer in items]}
-    if marker:
-        body["NextMarker"] = marker
-    return 200, body
+    layers = [{"LayerName": layer.name, "LayerArn": cp.layers.layer_arn(layer.name),
+               "LatestMatchingVersion": _out(cp, layer, list_item=True)} for layer in items]
+    return 200, wire.listing("Layers", layers, marker)
 
 
 def list_layer_versions(cp: ControlPlane, call: Call) -> Reply:
     items, marker = cp.layers.list_versions(call.params)
-    body: dict = {"LayerVersions": [_out(cp, layer, list_item=True) for layer in items]}
-    if marker:
-        body["NextMarker"] = marker
-    return 200, body
+    return 200, wire.listing("LayerVersions", [_out(cp, layer, list_item=True) for layer in items], marker)
 
 
 def delete_layer_version(cp: ControlPlane, call: Call) -> Reply:

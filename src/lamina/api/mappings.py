@@ -31,10 +31,7 @@ def delete_event_source_mapping(cp: ControlPlane, call: Call) -> Reply:
 
 def list_event_source_mappings(cp: ControlPlane, call: Call) -> Reply:
     items, marker = cp.mappings.list(call.params)
-    body: dict = {"EventSourceMappings": [_shape(cp, item) for item in items]}
-    if marker:
-        body["NextMarker"] = marker
-    return 200, body
+    return 200, wire.listing("EventSourceMappings", [_shape(cp, item) for item in items], marker)
 
 
 HANDLERS = {

@@ -174,3 +174,8 @@ def function_url_config(config: FunctionUrlConfig, function_url: str, function_a
     if config.invoke_mode is not None:
         out["InvokeMode"] = config.invoke_mode
     return out
+
+
+def listing(member: str, items: list, marker: str | None) -> dict:
+    """A List* answer: the items under `member`, and NextMarker when there is a next page."""
+    return {member: items, "NextMarker": marker} if marker else {member: items}
