@@ -34,6 +34,27 @@ def keys_for(url: str) -> tuple[str, str]:
     return _KEYS.get(url, ("test", "test"))
 
 
+class Keys:
+    """An access key pair of a lamina: boto3 clients signed with it, and SigV4 headers for raw requests."""
+
+    def __init__(self, url: str, key_id: str, secret: str) -> None:
+        self.url, self.key_id, self.secret = url, key_id, secret
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=self.key_id,
+                            aws_secret_access_key=self.secret,
+                            config=Config(retries={"max_attempts": 0}, read_timeout=120))
+
+    def sign(self, method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> dict:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+        SigV4Auth(Credentials(self.key_id, self.secret), "lambda", REGION).add_auth(request)
+        return dict(request.headers.items())
+
+
 def wait_for(condition, timeout: float = 60.0, what: str = "the condition", interval: float = 0.2):
     """Poll `condition` until it returns something truthy (returned), or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -11,14 +11,9 @@ import sys
 import urllib.error
 import urllib.request
 
-import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.config import Config
-from botocore.credentials import Credentials
 
-from support import REGION, LaminaProcess, keys_for, make_zip
+from support import REGION, Keys, LaminaProcess, keys_for, make_zip
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -27,18 +22,6 @@ FORBIDDEN = {"Message": "Forbidden. For troubleshooting Function URL authorizati
                         "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}
 
 
-class Keys:
-    def __init__(self, url: str, key_id: str, secret: str) -> None:
-        self.url, self.key_id, self.secret = url, key_id, secret
-
-    def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=self.key_id,
-                            aws_secret_access_key=self.secret, config=Config(retries={"max_attempts": 0}))
-
-    def sign(self, method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> dict:
-        request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
-        SigV4Auth(Credentials(self.key_id, self.secret), "lambda", REGION).add_auth(request)
-        return dict(request.headers.items())
 
 
 def fetch(method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, object, bytes]:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from support import REGION, LaminaProcess, keys_for, make_zip
+from support import REGION, Keys, LaminaProcess, keys_for, make_zip
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -25,14 +23,6 @@ def policy(*statements) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-class Keys:
-    def __init__(self, url: str, key_id: str, secret: str) -> None:
-        self.url, self.key_id, self.secret = url, key_id, secret
-
-    def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=self.key_id,
-                            aws_secret_access_key=self.secret,
-                            config=Config(retries={"max_attempts": 0}, read_timeout=120))
 
 
 @pytest.fixture(scope="module")
