@@ -15,9 +15,15 @@ import zipfile
 from pathlib import Path
 
 import boto3
+import pytest
 from botocore.config import Config
 
 REGION = "us-east-1"
+CHROMIUM = "/usr/bin/chromium"  # Debian's, driven by Playwright (never Playwright's own browsers)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                    reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
 # LAMINA_TEST_AUTH=sigv4 runs every test server with --auth sigv4 and signs the test clients' requests

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import REGION, LaminaProcess, MotoServer, client_for, keys_for
+from support import CHROMIUM, CHROMIUM_ARGS, REGION, LaminaProcess, MotoServer, client_for, keys_for
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +54,14 @@ def moto_server(tmp_path_factory):
     server = MotoServer(tmp_path_factory.mktemp("moto")).start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the console's browser tests, one per module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()

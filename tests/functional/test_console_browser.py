@@ -17,17 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from support import ROLE, LaminaProcess, client_for, make_zip
+from support import ROLE, LaminaProcess, client_for, make_zip, needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 HOST_PYTHON = "/usr/bin/python3.11"  # an interpreter under /usr is visible inside the sandbox: py-spy reads it
 FUNCTION = "walk"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
+pytestmark = needs_chromium
 
 
 def png_is_blank(data: bytes) -> bool:
@@ -54,16 +50,6 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lam(server):
     return client_for(server.url)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 class Page:

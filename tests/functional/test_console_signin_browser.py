@@ -12,17 +12,13 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from support import REGION, LaminaProcess, keys_for, make_zip
+from support import REGION, LaminaProcess, keys_for, make_zip, needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +47,6 @@ def world(server, admin):
     iam.create_user(UserName="nobody")
     key = iam.create_access_key(UserName="nobody")["AccessKey"]
     return {"nobody": (key["AccessKeyId"], key["SecretAccessKey"])}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
