@@ -61,6 +61,24 @@ class Keys:
         return dict(request.headers.items())
 
 
+def printed_json(logs, function: str, prefix: str) -> list[dict]:
+    """Every `PREFIX {json}` line `function` printed, in order, decoded (paging through FilterLogEvents);
+    none while its log group does not exist yet."""
+    out, token = [], None
+    while True:
+        kwargs = {"logGroupName": f"/aws/lambda/{function}", "filterPattern": f'"{prefix} "'}
+        if token:
+            kwargs["nextToken"] = token
+        try:
+            page = logs.filter_log_events(**kwargs)
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        out += [json.loads(e["message"].strip()[len(prefix) + 1:]) for e in page["events"]]
+        token = page.get("nextToken")
+        if not token:
+            return out
+
+
 def wait_for(condition, timeout: float = 60.0, what: str = "the condition", interval: float = 0.2):
     """Poll `condition` until it returns something truthy (returned), or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import socket
 import uuid as uuids
 
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ACCOUNT, REGION, ROLE, LaminaProcess, client_for, make_zip, wait_for
+from support import ACCOUNT, REGION, ROLE, LaminaProcess, client_for, make_zip, printed_json, wait_for
 
 BROKER = f"arn:aws:mq:{REGION}:{ACCOUNT}:broker:local:b-11111111-2222-3333-4444-555555555555"
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"
@@ -94,20 +93,7 @@ def lam(server):
 
 
 def printed(server, prefix: str) -> list[dict]:
-    logs = client_for(server.url, "logs")
-    out, token = [], None
-    while True:
-        kwargs = {"logGroupName": "/aws/lambda/rmq", "filterPattern": f'"{prefix} "'}
-        if token:
-            kwargs["nextToken"] = token
-        try:
-            page = logs.filter_log_events(**kwargs)
-        except logs.exceptions.ResourceNotFoundException:
-            return []
-        out += [json.loads(e["message"].strip()[len(prefix) + 1:]) for e in page["events"]]
-        token = page.get("nextToken")
-        if not token:
-            return out
+    return printed_json(client_for(server.url, "logs"), "rmq", prefix)
 
 
 def test_mq_mapping_api(lam):

@@ -17,6 +17,7 @@ from support import (
     client_for,
     free_port,
     make_zip,
+    printed_json,
     source_env,
     wait_for,
 )
@@ -94,19 +95,7 @@ def make_queue(sqs, name: str, **attributes: str) -> tuple[str, str]:
 
 def received(logs, function: str) -> list[dict]:
     """Every REC line the function printed, in order: {"fn", "n" (batch size), "record"}."""
-    out, token = [], None
-    while True:
-        kwargs = {"logGroupName": f"/aws/lambda/{function}", "filterPattern": '"REC "'}
-        if token:
-            kwargs["nextToken"] = token
-        try:
-            page = logs.filter_log_events(**kwargs)
-        except logs.exceptions.ResourceNotFoundException:
-            return []
-        out += [json.loads(e["message"].strip()[4:]) for e in page["events"]]
-        token = page.get("nextToken")
-        if not token:
-            return out
+    return printed_json(logs, function, "REC")
 
 
 def queue_empty(sqs, url: str) -> bool:
