@@ -137,6 +137,13 @@ class Settings:
     # WaitTimeSeconds of the SQS pollers' long polls (0-20).
     sqs_wait_seconds: int = 20
 
+    # Cluster mode (docs/cluster.md): the shared database (None = SQLite in the data dir) and the NATS
+    # server that moves work between nodes (None = single node, everything in process). `cluster_name`
+    # prefixes every NATS subject, stream and bucket (and so keeps two clusters on one NATS apart).
+    database_url: str | None = None
+    nats_url: str | None = None
+    cluster_name: str = "lamina"
+
     @property
     def loopback(self) -> bool:
         return self.host in ("127.0.0.1", "::1", "localhost") or self.host.startswith("127.")
@@ -206,6 +213,9 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "registry_credentials": ("LAMINA_REGISTRY_CREDENTIALS", _credentials),
     "insecure_registries": ("LAMINA_INSECURE_REGISTRIES", lambda text: tuple(text.replace(",", " ").split())),
     "sqs_wait_seconds": ("LAMINA_SQS_WAIT_SECONDS", lambda text: max(0, min(20, int(text)))),
+    "database_url": ("LAMINA_DATABASE_URL", str),
+    "nats_url": ("LAMINA_NATS_URL", str),
+    "cluster_name": ("LAMINA_CLUSTER_NAME", str),
 }
 
 AUTH_MODES = ("sigv4", "none")
