@@ -363,3 +363,14 @@ test_events = sa.Table(
     sa.Column("event", sa.Text, nullable=False),
     sa.Column("last_modified", sa.Float, nullable=False),
 )
+
+# Cluster mode: blocks of concurrency a front node has leased from a pool ("" is the account's unreserved
+# pool, else a function's reserved concurrency); a row whose node stopped renewing it expires.
+concurrency_blocks = sa.Table(
+    "concurrency_blocks",
+    metadata,
+    sa.Column("node", sa.String(64), primary_key=True),
+    sa.Column("pool", sa.String(64), primary_key=True),
+    sa.Column("units", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
