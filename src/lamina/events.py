@@ -93,8 +93,29 @@ class FunctionUrlChanged:
     qualifier: str
 
 
+@dataclass(frozen=True)
+class EventConfigChanged:
+    """The async-invoke config of `function` (any qualifier) was put or deleted."""
+
+    function: str
+
+
+@dataclass(frozen=True)
+class PolicyChanged:
+    """The resource-based policy of a function (`kind` "function", any qualifier) or a layer ("layer") changed."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class IamChanged:
+    """An IAM entity (user, role, group, policy, access key) was written: identity policies and keys are read anew."""
+
+
 Event = (RuleChanged | FunctionChanged | FunctionDeleted | VersionDeleted | AliasChanged | ProvisionedConcurrencyChanged
-         | ReservedConcurrencyChanged | MappingChanged | FunctionUrlChanged)
+         | ReservedConcurrencyChanged | MappingChanged | FunctionUrlChanged | EventConfigChanged | PolicyChanged
+         | IamChanged)
 E = TypeVar("E")
 
 

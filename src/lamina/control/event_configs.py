@@ -2,17 +2,19 @@
 settings and destinations an asynchronous event of a function and qualifier runs with.
 
 Destinations lamina cannot deliver to (SQS, SNS, EventBridge, S3) are refused here, at
-configuration time, never stored and ignored. Imports lamina.store, lamina.arn, lamina.errors,
+configuration time, never stored and ignored. Imports lamina.store, lamina.arn, lamina.errors, lamina.events,
 lamina.model and lamina.control.paging.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from lamina import arn as arns
 from lamina.control import paging
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.events import EventConfigChanged
 from lamina.model import LATEST, EventInvokeConfig, RetryConfig
 from lamina.store.aliases import AliasStore
 from lamina.store.event_configs import EventConfigStore
@@ -25,8 +27,9 @@ DEFAULTS = RetryConfig()
 
 class EventConfigs:
     def __init__(self, store: EventConfigStore, functions: FunctionStore, aliases: AliasStore, region: str,
-                 account_id: str) -> None:
+                 account_id: str, publish: Callable[[object], None] | None = None) -> None:
         self._store = store
+        self._publish = publish  # announces EventConfigChanged (other cluster fronts drop their copies)
         self._functions = functions
         self._aliases = aliases
         self._region = region
@@ -87,6 +90,7 @@ class EventConfigs:
         self._check_destinations(name, config)
         last_modified = self._store.put(name, qualifier, config)
         self._cache.pop((name, qualifier), None)
+        self._announce(name)
         return self._record(name, qualifier, config, last_modified)
 
     def get(self, params: dict) -> EventInvokeConfig:
@@ -102,6 +106,11 @@ class EventConfigs:
             raise self._missing(name, qualifier)
         self._store.delete(name, qualifier)
         self._cache.pop((name, qualifier), None)
+        self._announce(name)
+
+    def _announce(self, name: str) -> None:
+        if self._publish is not None:
+            self._publish(EventConfigChanged(name))
 
     def list(self, params: dict) -> tuple[list[EventInvokeConfig], str | None]:
         name, _ = self._target(params["FunctionName"], None)

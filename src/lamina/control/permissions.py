@@ -29,7 +29,7 @@ from lamina.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lamina.events import AliasChanged, FunctionDeleted, VersionDeleted
+from lamina.events import AliasChanged, FunctionDeleted, PolicyChanged, VersionDeleted
 from lamina.model import LATEST
 from lamina.store.policies import Key, PolicyStore
 
@@ -104,8 +104,10 @@ def _compact(value: dict) -> str:
 
 
 class Permissions:
-    def __init__(self, store: PolicyStore, functions: Functions, layers: Layers) -> None:
+    def __init__(self, store: PolicyStore, functions: Functions, layers: Layers,
+                 publish: Callable[[object], None] | None = None) -> None:
         self._store = store
+        self._publish = publish  # announces PolicyChanged (other cluster fronts drop their copies)
         self._functions = functions
         self._layers = layers
         self._lock = threading.RLock()
@@ -129,6 +131,14 @@ class Permissions:
         with self._lock:
             self._store.put(key, statements, revision)
             self._cache[key] = (statements, revision) if statements else None
+        if self._publish is not None:
+            self._publish(PolicyChanged(key[0], key[1]))
+
+    def policy_changed(self, event: PolicyChanged) -> None:
+        """Drop the in-memory copies of a resource's policies (it changed, maybe through another front)."""
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == event.kind and k[1] == event.name]:
+                del self._cache[key]
 
     # -- functions ------------------------------------------------------------------------------
     def _function_key(self, function_name: str, qualifier: str | None, *, adding: bool = False) -> tuple[Key, str]:
