@@ -81,7 +81,7 @@ from lamina.store import private_files
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.code_signing import CodeSigningStore
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import database_url, open_database, sqlite_file
 from lamina.store.event_configs import EventConfigStore
 from lamina.store.function_urls import FunctionUrlStore
 from lamina.store.functions import FunctionStore
@@ -126,9 +126,10 @@ class Server:
 
         # Persistence and what the host can run. With auth the database holds access keys' secrets:
         # owner-readable only.
-        if settings.auth == "sigv4":
-            private_files.restrict(data_dir / "lamina.db")
-        self.database = open_database(sqlite_url(data_dir))
+        url = database_url(settings)
+        if settings.auth == "sigv4" and (file := sqlite_file(url)) is not None:
+            private_files.restrict(file)
+        self.database = open_database(url)
         self.store = FunctionStore(self.database)
         alias_store = AliasStore(self.database)
         event_config_store = EventConfigStore(self.database)

@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--file-system", action="append", default=None, metavar="ARN=PATH[:UID:GID]",
                      help="serve an EFS access point ARN (FileSystemConfigs) from a host directory, owned by "
                           "UID:GID (default the sandbox uid); repeatable, adds to $LAMINA_FILE_SYSTEMS")
+    run.add_argument("--database", default=None, metavar="URL",
+                     help="the database holding lamina's state, shared by every node of a cluster: "
+                          "postgresql://user:password@host:5432/name (default $LAMINA_DATABASE_URL, else SQLite "
+                          "in the data dir)")
     run.add_argument("--verbose", "-v", action="store_true", help="log what the service does")
     run.set_defaults(func=serve)
     keys = commands.add_parser("credentials", help="print the administrator's profile for ~/.aws/credentials")

@@ -50,7 +50,8 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir, sandbox=args.sandbox,
-                                 isolation=args.isolation, stop_grace=args.stop_grace, auth=args.auth)
+                                 isolation=args.isolation, stop_grace=args.stop_grace, auth=args.auth,
+                                 database_url=args.database)
     if settings.auth not in ("", *AUTH_MODES):
         _say(f"lamina: unknown auth mode {settings.auth!r} (LAMINA_AUTH): use sigv4 or none", "red")
         return 2
@@ -66,7 +67,8 @@ def serve(args: argparse.Namespace) -> int:
     settings = dataclasses.replace(settings, file_systems={**settings.file_systems, **flagged})
     try:
         server = Server(settings)
-    except ValueError as exc:  # a sandbox backend that cannot run here, or isolation below the minimum
+    except ValueError as exc:  # a sandbox backend that cannot run here, isolation below the minimum, or an
+        # unreachable database
         _say(f"lamina: {exc}", "red")
         return 2
     try:
