@@ -7,7 +7,8 @@ poller that fails unexpectedly is logged, its problem reported, and restarted af
 poller never takes the server down. With `Hooks.access` (auth on) a poller runs only while its
 mapping's execution role may read the source: checked before it starts and every
 `access_interval`; when the role loses the permission the poller is stopped and the problem
-reported until the permission is back. Imports lamina.model, lamina.events and lamina.pollers.hooks.
+reported until the permission is back. In cluster mode the fleet runs on one node at a time
+(`start` when it gains the pollers' lease, `standby` when it loses it). Imports lamina.model, lamina.events and lamina.pollers.hooks.
 """
 
 from __future__ import annotations
@@ -149,6 +150,15 @@ class Pollers:
             task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         log.info("event source mapping %s: poller stopped", uuid)
+
+    async def standby(self) -> None:
+        """Stop every poller and ignore changes until `start` again (cluster mode: this node lost the
+        pollers' lease, another node polls now)."""
+        self._loop = None
+        for task in list(self._pending):
+            task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
+        await asyncio.gather(*(self._stop(uuid) for uuid in list(self._tasks)), return_exceptions=True)
 
     async def close(self) -> None:
         self._closed = True
