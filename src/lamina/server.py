@@ -13,8 +13,11 @@ import asyncio
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+from nats.aio.client import Client as NatsClient
 
 from lamina import events, patterns, runtime_ids
 from lamina.admission import Admission
@@ -25,6 +28,12 @@ from lamina.api.signatures import SigV4
 from lamina.api.url_auth import url_authorizer
 from lamina.api.url_lane import UrlServing
 from lamina.authz.authorizer import Authorizer
+from lamina.cluster.admission import ClusterAdmission
+from lamina.cluster.blob_remote import BlobRemote
+from lamina.cluster.bridge import BusBridge
+from lamina.cluster.connection import connect
+from lamina.cluster.leases import Leases
+from lamina.cluster.names import Names
 from lamina.config import CREDENTIALS_FILE, MASTER_KEY_FILE, PROFILE, Settings
 from lamina.console.app import console_routes
 from lamina.console.client import ApiClient
@@ -123,6 +132,12 @@ class Server:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.bus = bus = events.Bus()
         self.supervisor = Supervisor()
+        # Cluster mode (a NATS server named): this node is one front of several sharing PostgreSQL and NATS.
+        self.clustered = bool(settings.nats_url)
+        self.node_id = f"{os.uname().nodename.split('.')[0][:40]}-{uuid.uuid4().hex[:8]}"
+        self.names = Names(settings.cluster_name)
+        self.nats: NatsClient | None = None
+        self.bridge: BusBridge | None = None
 
         # Persistence and what the host can run. With auth the database holds access keys' secrets:
         # owner-readable only.
@@ -133,12 +148,14 @@ class Server:
         self.store = FunctionStore(self.database)
         alias_store = AliasStore(self.database)
         event_config_store = EventConfigStore(self.database)
-        self.blobs = BlobStore(data_dir / "blobs")
+        self.blob_remote = BlobRemote(settings.nats_url, self.names, node_id=self.node_id) if self.clustered else None
+        self.blobs = BlobStore(data_dir / "blobs", remote=self.blob_remote)
         self.runtimes = Runtimes(settings.runtime_paths)
 
         # Identities: IAM entities, STS sessions (sealed by the data dir's master key), the administrator.
         auth_on = settings.auth == "sigv4"
-        self.iam = Iam(IamStore(self.database), account_id, changed=lambda: self.sts.keys_changed())
+        self.iam = Iam(IamStore(self.database), account_id, changed=lambda: (self.sts.keys_changed(), bus.publish(events.IamChanged())))
+        self._iam_epoch = 0  # counts IAM changes announced (by any front): part of the authorizer's revision
         self.tokens = Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE))
         self.sts = Sts(self.iam, self.tokens, account_id, trust_conditions=lambda caller, params, block:
                        self.authorizer.conditions_hold(caller, "sts", "AssumeRole", params, block))
@@ -190,7 +207,8 @@ class Server:
             pull_image=self.images.pull if self.backend.name in ("namespaces", "bubblewrap") else None,
             image_problem=IMAGE_BACKENDS_PROBLEM.format(backend=self.backend.name),
         )
-        self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id)
+        self.event_configs = EventConfigs(event_config_store, self.store, alias_store, region, account_id,
+                                          publish=bus.publish)
         self.concurrency = ReservedConcurrency(event_config_store, self.store, region, account_id,
                                                settings.concurrency_limit, publish=bus.publish)
         reserved = self.concurrency.all
@@ -199,12 +217,12 @@ class Server:
             reserved=lambda name: reserved().get(name), unreserved=self.concurrency.unreserved,
             ready=self.engine.provisioned_ready, publish=bus.publish,
         )
-        self.permissions = Permissions(PolicyStore(self.database), self.functions, self.layers)
+        self.permissions = Permissions(PolicyStore(self.database), self.functions, self.layers, publish=bus.publish)
         self.logs_api = Logs(self.logs, region, account_id)
         # Authorization: with signed requests, the caller's identity policies (IAM) and the resource
         # policies decide each call; without, every caller is the account's root and all is allowed.
         self.authorizer = Authorizer(region=region, account_id=account_id, identity_policies=self.sts.identity_policies,
-                                     identity_revision=lambda: self.iam.store.revision,
+                                     identity_revision=lambda: (self.iam.store.revision, self._iam_epoch),
                                      resource_policy=lambda arn: self.permissions.policy_for(arn)
                                      or self.sts.trust_policy(arn), enforcing=auth_on)
         self.sources = Sources({"sqs": settings.sqs_endpoint_url, "kinesis": settings.kinesis_endpoint_url,
@@ -231,7 +249,9 @@ class Server:
         # The data plane: admission → invoker → engine, and the durable async queue. Accepting an event
         # (an Event invoke, a destination record) is the Queue's; running it is the workers', through
         # the invoker.
-        self.admission = Admission(settings.concurrency_limit)
+        # In cluster mode the limits hold across fronts: each leases blocks of them from the database.
+        self.admission = (ClusterAdmission(self.database, self.node_id, settings.concurrency_limit)
+                          if self.clustered else Admission(settings.concurrency_limit))
         self.admission.set_reserved(reserved())
         accepted = SqlQueue(QueueStore(self.database))
         self.invoker = Invoker(
@@ -280,22 +300,32 @@ class Server:
             stop_wait_s=min(10.0, settings.stop_grace / 2),
         )
 
-        # Who keeps in step with what: subscribers in delivery order.
+        # Who keeps in step with what: subscribers in delivery order. Those with remote=True keep an
+        # in-memory copy of database state, so in cluster mode they also follow changes made through
+        # other fronts (lamina.cluster.bridge relays the events); the others write the database and run
+        # only on the front where the change was made.
         self.environments = Environments(
             retire=self.engine.retire, provision=self.engine.provision, targets=self.provisioned.targets,
             version=self.store.get_version, spec_for=self.run_specs.for_version,
         )
         cascade = Cascade(self.event_configs, self.concurrency, self.provisioned, self.function_urls)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged):
-            bus.subscribe(kind, self.invoker.changed)
+            bus.subscribe(kind, self.invoker.changed, remote=True)
         for kind in (events.FunctionChanged, events.AliasChanged, events.ProvisionedConcurrencyChanged):
-            bus.subscribe(kind, cascade.changed)
+            bus.subscribe(kind, cascade.changed, remote=True)
+        bus.subscribe(events.FunctionDeleted, lambda event: self.event_configs.forget(event.function), remote=True)
+        bus.subscribe(events.EventConfigChanged, lambda event: self.event_configs.forget(event.function), remote=True)
+        for kind in (events.FunctionDeleted, events.VersionDeleted, events.AliasChanged):
+            bus.subscribe(kind, lambda event: self.permissions.policy_changed(
+                events.PolicyChanged("function", event.function)), remote=True)
+        bus.subscribe(events.PolicyChanged, self.permissions.policy_changed, remote=True)
+        bus.subscribe(events.IamChanged, self._iam_changed, remote=True)
         bus.subscribe(events.FunctionDeleted, cascade.deleted)
         bus.subscribe(events.FunctionDeleted, self.permissions.function_deleted)
         bus.subscribe(events.VersionDeleted, self.permissions.version_deleted)
         bus.subscribe(events.AliasChanged, lambda event: self.permissions.alias_changed(
             event, exists=lambda function, alias: alias_store.get(function, alias) is not None))
-        bus.subscribe(events.FunctionUrlChanged, self.function_urls.changed)
+        bus.subscribe(events.FunctionUrlChanged, self.function_urls.changed, remote=True)
         bus.subscribe(events.FunctionDeleted, lambda event: self.code_signing.function_deleted(event.function))
         test_events = TestEvents(TestEventStore(self.database),
                                  function_name=lambda name: self.functions.get(name)[0].name)
@@ -305,17 +335,24 @@ class Server:
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,
                      events.ProvisionedConcurrencyChanged):
             bus.subscribe(kind, self.environments.provision)
-        bus.subscribe(events.ReservedConcurrencyChanged, lambda _: self.admission.set_reserved(reserved()))
-        bus.subscribe(events.RuleChanged, self.schedule_clock.changed)
-        bus.subscribe(events.MappingChanged, self.pollers.changed)
+        bus.subscribe(events.ReservedConcurrencyChanged, lambda _: self.admission.set_reserved(reserved()), remote=True)
+        bus.subscribe(events.RuleChanged, self.schedule_clock.changed, remote=True)
+        bus.subscribe(events.MappingChanged, self.pollers.changed, remote=True)
         bus.subscribe(events.MappingChanged,  # a deleted mapping's stream checkpoints go with it
                       lambda e: None if self.mappings.find(e.uuid) else checkpoints.forget(e.uuid))
 
-        # Background jobs, /health and the HTTP app.
-        self.supervisor.every("log retention expiry", settings.log_expiry_interval, self.logs_api.expire)
+        # Background jobs, /health and the HTTP app. In cluster mode the singletons (log expiry, the schedule
+        # clock, EventBridge retries, the pollers) run only on the node holding their lease; the schedule
+        # clock's claim of each minute in the database also makes a minute fire once if two ever overlap.
+        self.leases = Leases(database_url(settings), cluster=settings.cluster_name) if self.clustered else None
+        self._polling = asyncio.Lock()
+        self.supervisor.every("log retention expiry", settings.log_expiry_interval,
+                              self._singleton("log-expiry", self.logs_api.expire))
         self.supervisor.every("sampling the async queue", 5.0, self._sample_queue)
-        self.supervisor.every("EventBridge schedule clock", scale.tick_interval, self.schedule_clock.tick)
-        self.supervisor.every("EventBridge delivery retries", RULE_RETRY_INTERVAL, self.rule_targets.retry_due)
+        self.supervisor.every("EventBridge schedule clock", scale.tick_interval,
+                              self._singleton("schedule-clock", self.schedule_clock.tick))
+        self.supervisor.every("EventBridge delivery retries", RULE_RETRY_INTERVAL,
+                              self._singleton("rule-retries", self.rule_targets.retry_due))
         self.supervisor.every("renewing execution-role credentials", min(60.0, settings.execution_credentials_ttl / 4),
                               self._renew_credentials)
         self.health = Health(
@@ -358,6 +395,38 @@ class Server:
         if self.settings.auth != "sigv4":
             return self.settings.base_url + path
         return f"{self.settings.base_url}{path}?{self.tokens.link(path, int(time.time()) + CODE_LINK_TTL)}"
+
+    def _singleton(self, lease: str, run: Callable[[], object]) -> Callable[[], None]:
+        """`run`, or in cluster mode `run` only while this node holds `lease`."""
+        if self.leases is None:
+            return run  # type: ignore[return-value]
+        self.leases.want(lease)
+        leases = self.leases
+
+        def gated() -> None:
+            if leases.held(lease):
+                run()
+        return gated
+
+    def _lease_changed(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+        """The pollers' lease was gained or lost (on the lease thread): the fleet follows on the loop."""
+        def changed() -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(lambda: loop.create_task(self._follow_pollers_lease()))
+        return changed
+
+    async def _follow_pollers_lease(self) -> None:
+        async with self._polling:
+            assert self.leases is not None
+            if self.leases.held("pollers"):
+                await self.pollers.start()
+            else:
+                await self.pollers.standby()
+
+    def _iam_changed(self, _event: events.IamChanged) -> None:
+        """IAM changed (through this front or another): identity policies and keys are read anew."""
+        self._iam_epoch += 1
+        self.sts.keys_changed()
 
     def _renew_credentials(self) -> None:
         """A new credential period began: cached specs are dropped, so the next invoke starts environments
@@ -402,27 +471,61 @@ class Server:
         http = HttpServer(self.app, host=self.settings.host, port=self.settings.port,
                           grace_s=self.settings.stop_grace, environments=lambda: self.engine.stats()["environments"],
                           end_of_grace=self._end_of_grace)
-        self.bus.bind(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self.bus.bind(loop)
+        await self._start_cluster()
         await self.engine.start()
         self.environments.provision()
         self.metrics.start()
         await self.queue.start()
-        self.rule_targets.bind(asyncio.get_running_loop())
+        self.rule_targets.bind(loop)
         self.schedule_clock.restart_floor()
-        await self.pollers.start()
+        if self.leases is None:
+            await self.pollers.start()
+        else:  # the fleet starts when this node gains the pollers' lease, and stands by when it loses it
+            self.leases.want("pollers", gained=self._lease_changed(loop), lost=self._lease_changed(loop))
+            self.leases.start()
         self.supervisor.start()
         try:
             started = await http.run(on_started=lambda: ready(self) if ready else None)
         finally:
             self.supervisor.stop()
-            await self.pollers.close()
+            if self.leases is not None:
+                await asyncio.to_thread(self.leases.close)
+            async with self._polling:
+                await self.pollers.close()
             if not await http.settle():  # the end of the grace closes the queue itself
                 self.rule_targets.close()
                 await self.queue.close()
             await self.engine.close()
+            await self._stop_cluster()
             self.close()
         if not started:
             sys.exit(1)
+
+    async def _start_cluster(self) -> None:
+        """Cluster mode: the code blob remote, the relay of domain events, the concurrency blocks."""
+        if not self.clustered:
+            return
+        assert self.settings.nats_url is not None and self.blob_remote is not None
+        await asyncio.to_thread(self.blob_remote.start)
+        self.nats = await connect(self.settings.nats_url, name=f"lamina-front-{self.node_id}")
+        self.bridge = BusBridge(self.bus, self.nats, self.names, self.node_id)
+        await self.bridge.start()
+        if isinstance(self.admission, ClusterAdmission):
+            self.admission.start()
+
+    async def _stop_cluster(self) -> None:
+        if not self.clustered:
+            return
+        if isinstance(self.admission, ClusterAdmission):
+            await asyncio.to_thread(self.admission.close)
+        if self.bridge is not None:
+            await self.bridge.close()
+        if self.nats is not None:
+            await self.nats.close()
+        if self.blob_remote is not None:
+            await asyncio.to_thread(self.blob_remote.close)
 
     async def _end_of_grace(self) -> None:
         """The stop's grace for invokes in flight is over: running async attempts are given back

@@ -13,6 +13,7 @@ EVERY_KIND = [
     events.AliasChanged("f", "live"), events.ProvisionedConcurrencyChanged("f"),
     events.ReservedConcurrencyChanged("f"), events.RuleChanged("default", "r"), events.RuleChanged("bus", None),
     events.MappingChanged("uuid-1"), events.FunctionUrlChanged("f", "$LATEST"),
+    events.EventConfigChanged("f"), events.PolicyChanged("function", "f"), events.IamChanged(),
 ]
 
 
