@@ -1,0 +1,46 @@
+"""A node's NATS connection as something the composition root can hand out before the event loop
+runs: parts built in Server.__init__ / WorkerNode.__init__ hold the Link, and read `link.nc` once the
+node has opened it (first thing in serve()/start(), on the node's loop). Imports lamina.cluster.connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from nats.aio.client import Client
+
+from lamina.cluster.connection import connect
+
+
+class Link:
+    def __init__(self, url: str, *, name: str) -> None:
+        self.url = url
+        self.name = name
+        self._nc: Client | None = None
+        self._owned = True
+
+    @classmethod
+    def of(cls, nc: Client) -> Link:
+        """A Link around a connection opened elsewhere (closing the Link leaves it open)."""
+        link = cls("", name="")
+        link._nc, link._owned = nc, False
+        return link
+
+    async def open(self) -> Client:
+        if self._nc is None:
+            self._nc = await connect(self.url, name=self.name)
+        return self._nc
+
+    @property
+    def nc(self) -> Client:
+        if self._nc is None:
+            raise RuntimeError("the node's NATS link is not open yet")
+        return self._nc
+
+    async def close(self) -> None:
+        if self._nc is not None and self._owned:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+        self._nc = None
