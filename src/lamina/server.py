@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from lamina import events, patterns, runtime_ids
 from lamina.admission import Admission
@@ -25,6 +26,10 @@ from lamina.api.signatures import SigV4
 from lamina.api.url_auth import url_authorizer
 from lamina.api.url_lane import UrlServing
 from lamina.authz.authorizer import Authorizer
+from lamina.cluster.link import Link
+from lamina.cluster.names import Names
+from lamina.cluster.nodes import Beat, Nodes, base_beat, new_node_id
+from lamina.cluster.remote_engine import RemoteEngine
 from lamina.config import CREDENTIALS_FILE, MASTER_KEY_FILE, PROFILE, Settings
 from lamina.console.app import console_routes
 from lamina.console.client import ApiClient
@@ -115,8 +120,21 @@ IMAGE_BACKENDS_PROBLEM = ("lamina's {backend} sandbox backend cannot run contain
 CODE_LINK_TTL = 600  # seconds a Code.Location link works, as AWS's presigned S3 URL
 
 
+class ClusterWorker(Protocol):
+    """A worker node run in a front's process (lamina.worker.WorkerNode; `serve --with-worker`)."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> dict: ...
+
+
+WorkerFactory = Callable[[Link, Nodes, str], ClusterWorker]  # (link, nodes, node id) → a worker node
+
+
 class Server:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, worker: WorkerFactory | None = None) -> None:
         self.settings = settings
         region, account_id = settings.region, settings.account_id
         data_dir = Path(settings.data_dir)
@@ -128,7 +146,7 @@ class Server:
         # owner-readable only.
         if settings.auth == "sigv4":
             private_files.restrict(data_dir / "lamina.db")
-        self.database = open_database(sqlite_url(data_dir))
+        self.database = open_database(settings.database_url or sqlite_url(data_dir))
         self.store = FunctionStore(self.database)
         alias_store = AliasStore(self.database)
         event_config_store = EventConfigStore(self.database)
@@ -159,12 +177,19 @@ class Server:
         self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id,
                                   credentials=self.sts.execution_credentials,
                                   credentials_ttl=settings.execution_credentials_ttl,
-                                  file_system_dir=self.file_systems.host_dir, images=self.images)
-        self.engine = Engine(
-            backend=self.backend, concurrency_limit=settings.concurrency_limit, idle_timeout=settings.idle_timeout,
-            endpoint_url=settings.base_url, region=region, account_id=account_id,
-            scratch_dir=data_dir / "sandboxes", log_sink=self.log_buffer, runtime_site_dir=data_dir / "runtime",
-        )
+                                  file_system_dir=self.file_systems.host_dir, images=self.images,
+                                  unpack=not settings.nats_url)  # cluster: workers unpack code by digest
+        self.cluster: ClusterFront | None = None
+        if settings.nats_url:
+            self.cluster = ClusterFront(settings, worker)
+            self.engine: Engine | RemoteEngine = self.cluster.engine
+        else:
+            self.engine = Engine(
+                backend=self.backend, concurrency_limit=settings.concurrency_limit,
+                idle_timeout=settings.idle_timeout, endpoint_url=settings.base_url, region=region,
+                account_id=account_id, scratch_dir=data_dir / "sandboxes", log_sink=self.log_buffer,
+                runtime_site_dir=data_dir / "runtime",
+            )
 
         # The control plane: one object per group of operations, announcing changes on the bus.
         s3_objects = S3Objects(region=region, endpoint_url=settings.s3_endpoint_url)
@@ -325,6 +350,7 @@ class Server:
                           "reaches it can run code" if settings.auth == "none" and not settings.loopback else None),
             mappings=lambda: {"byState": self.mappings.counts(), "polling": self.pollers.running()},
             runtimes=lambda: {runtime: self.runtimes.problem(runtime) for runtime in runtime_ids.offered()},
+            nodes=self.cluster.nodes.live if self.cluster else None,
         ).document
         signatures = SigV4(account_id, self.sts.credentials, link_valid=self.tokens.link_valid) if auth_on else None
         # Function URLs: with auth, AWS_IAM URLs need a verified signature and lambda:InvokeFunctionUrl,
@@ -402,6 +428,8 @@ class Server:
                           grace_s=self.settings.stop_grace, environments=lambda: self.engine.stats()["environments"],
                           end_of_grace=self._end_of_grace)
         self.bus.bind(asyncio.get_running_loop())
+        if self.cluster is not None:
+            await self.cluster.start()
         await self.engine.start()
         self.environments.provision()
         self.metrics.start()
@@ -419,6 +447,8 @@ class Server:
                 self.rule_targets.close()
                 await self.queue.close()
             await self.engine.close()
+            if self.cluster is not None:
+                await self.cluster.close()
             self.close()
         if not started:
             sys.exit(1)
@@ -438,3 +468,43 @@ class Server:
         self.tracing.close()
         self.database.dispose()
 
+
+
+class ClusterFront:
+    """Cluster mode's parts of a front node (Settings.nats_url set): its NATS link, its beat in the
+    nodes bucket, the RemoteEngine that stands in for the Engine, and with `--with-worker` a worker
+    node in this process sharing the link, node id and beat (made by `worker`, since lamina.worker
+    sits beside this module). More cluster wiring (queue, bridge, leases, admission) goes here."""
+
+    def __init__(self, settings: Settings, worker: WorkerFactory | None) -> None:
+        self.settings = settings
+        self.names = Names(settings.cluster_name)
+        self.node_id = new_node_id("front")
+        self.link = Link(settings.nats_url or "", name=f"lamina {self.node_id}")
+        self.nodes = Nodes(self.link, self.names)
+        self.worker = worker(self.link, self.nodes, self.node_id) if worker and settings.with_worker else None
+        self.engine = RemoteEngine(self.link, self.names, self.nodes, node_id=self.node_id)
+        self.beat = Beat(self.nodes, self.node_id, self.describe)
+        self.started = time.time()
+
+    def describe(self) -> dict:
+        roles = ["front", "worker"] if self.worker is not None else ["front"]
+        beat = base_beat(self.node_id, roles, self.settings.base_url, self.started)
+        if self.worker is not None:
+            described = self.worker.describe()
+            beat.update(environments=described["environments"], inFlight=described["inFlight"])
+        return beat
+
+    async def start(self) -> None:
+        await self.link.open()
+        await self.nodes.start()
+        if self.worker is not None:
+            await self.worker.start()
+        await self.beat.start()
+
+    async def close(self) -> None:
+        await self.beat.close()
+        if self.worker is not None:
+            await self.worker.close()
+        await self.nodes.close()
+        await self.link.close()
