@@ -143,6 +143,8 @@ class Settings:
     database_url: str | None = None
     nats_url: str | None = None
     cluster_name: str = "lamina"
+    # Cluster mode: this front also runs a worker in its own process (`lamina serve --with-worker`).
+    with_worker: bool = False
 
     @property
     def loopback(self) -> bool:
@@ -216,6 +218,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "database_url": ("LAMINA_DATABASE_URL", str),
     "nats_url": ("LAMINA_NATS_URL", str),
     "cluster_name": ("LAMINA_CLUSTER_NAME", str),
+    "with_worker": ("LAMINA_WITH_WORKER", _flag),
 }
 
 AUTH_MODES = ("sigv4", "none")

@@ -29,6 +29,7 @@ class Health:
     auth_warning: str | None = None  # said when lamina serves a non-loopback address without authentication
     mappings: Callable[[], dict] | None = None  # event source mappings: {"byState": {...}, "polling": n}
     runtimes: Callable[[], dict[str, str | None]] = dict  # runtime → why it cannot run here (None: it can)
+    nodes: Callable[[], list[dict]] | None = None  # cluster mode: the live nodes' latest beats
 
     def document(self) -> dict:
         count, size = self.usage()
@@ -46,4 +47,5 @@ class Health:
                        "queuedEvents": self.queued_events(),
                        **({"eventSourceMappings": self.mappings()} if self.mappings else {})},
             "runtimes": self.runtimes(),
+            **({"nodes": self.nodes()} if self.nodes else {}),
         }

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lamina import arn as arns
 from lamina.engine.catalog import Runtimes
-from lamina.engine.spec import FileSystemMount, ImageRun, RunSpec
+from lamina.engine.spec import FileSystemMount, ImageRun, RunSpec, image_run
 from lamina.images.store import ImageStore
 from lamina.model import FunctionVersion
 from lamina.store.blobs import BlobStore
@@ -50,7 +50,7 @@ class RunSpecs:
                  account_id: str, credentials: Callable[[str, str, float], tuple[str, str, str] | None] | None = None,
                  credentials_ttl: float = 3600.0, clock: Callable[[], float] = time.time,
                  file_system_dir: Callable[[str], Path | None] = lambda arn: None,
-                 images: ImageStore | None = None) -> None:
+                 images: ImageStore | None = None, unpack: bool = True) -> None:
         self._credentials = credentials
         self._ttl = credentials_ttl
         self._clock = clock
@@ -62,6 +62,9 @@ class RunSpecs:
         self._account_id = account_id
         self._file_system_dir = file_system_dir
         self._images = images
+        # False on a cluster front: specs name code, layers and images by digest only (code_dir and
+        # layer_dirs stay empty, image None); the worker that runs them makes its own paths.
+        self._unpack = unpack
 
     def network(self, name: str) -> bool:
         function = self._store.get(name)
@@ -90,23 +93,17 @@ class RunSpecs:
     def image_run(self, version: FunctionVersion) -> ImageRun:
         """What an image function runs: ImageConfig's overrides over the image config."""
         assert self._images is not None
-        config = self._images.config(version.code_sha256) or {}
-        overrides = version.image_config
-        entrypoint = overrides.get("EntryPoint") or config.get("Entrypoint") or []
-        command = overrides.get("Command") or config.get("Cmd") or []
-        pairs = tuple((entry.split("=", 1) + [""])[:2] for entry in config.get("Env") or [])
-        return ImageRun(root=self._images.root(version.code_sha256), argv=(*entrypoint, *command),
-                        working_dir=overrides.get("WorkingDirectory") or config.get("WorkingDir") or "/",
-                        env=tuple((k, v) for k, v in pairs))
+        return image_run(self._images.root(version.code_sha256), self._images.config(version.code_sha256) or {},
+                         version.image_config)
 
     def for_version(self, version: FunctionVersion) -> RunSpec:
         credentials, revision = self._role_credentials(version)
-        if version.package_type == "Image" and self._images is not None:
-            image = self.image_run(version)
+        if version.package_type == "Image" and (self._images is not None or not self._unpack):
+            image = self.image_run(version) if self._unpack else None
             return RunSpec(
                 function_name=version.name, version=version.version,
                 function_arn=arns.function_arn(self._region, self._account_id, version.name),
-                revision_id=revision, runtime="", handler="", code_dir=image.root,
+                revision_id=revision, runtime="", handler="", code_dir=image.root if image else Path(),
                 interpreter=self._runtimes.interpreter(IMAGE_RAPID_RUNTIME),
                 environment=dict(version.environment), memory_mb=version.memory_size, timeout_s=version.timeout,
                 ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
@@ -114,21 +111,23 @@ class RunSpecs:
                 tracing_mode=version.tracing_mode, application_log_level=version.application_log_level,
                 system_log_level=version.system_log_level, network=self.network(version.name),
                 credentials=credentials, file_systems=self._file_systems(version), image=image,
+                image_uri=version.resolved_image_uri, image_overrides=dict(version.image_config),
             )
         runtime = version.runtime or ""
         return RunSpec(
             function_name=version.name, version=version.version,
             function_arn=arns.function_arn(self._region, self._account_id, version.name),
             revision_id=revision, runtime=runtime, handler=version.handler or "",
-            code_dir=self._blobs.unpacked(version.code_hex),
+            code_dir=self._blobs.unpacked(version.code_hex) if self._unpack else Path(),
             interpreter=self._runtimes.interpreter(runtime), executable=self._runtimes.executable(runtime),
-            layer_dirs=tuple(self._blobs.unpacked(layer["CodeHex"]) for layer in version.layers),
+            layer_dirs=tuple(self._blobs.unpacked(layer["CodeHex"]) for layer in version.layers) if self._unpack else (),
             environment=dict(version.environment), memory_mb=version.memory_size, timeout_s=version.timeout,
             ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
             log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
             application_log_level=version.application_log_level, system_log_level=version.system_log_level,
             network=self.network(version.name), credentials=credentials,
             file_systems=self._file_systems(version), debug_port=self.debug_port(version),
+            code_sha256=version.code_hex, layer_sha256s=tuple(layer["CodeHex"] for layer in version.layers),
         )
 
     def _file_systems(self, version: FunctionVersion) -> tuple[FileSystemMount, ...]:

@@ -13,11 +13,9 @@ import asyncio
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
-
-from nats.aio.client import Client as NatsClient
+from typing import Protocol
 
 from lamina import events, patterns, runtime_ids
 from lamina.admission import Admission
@@ -31,9 +29,12 @@ from lamina.authz.authorizer import Authorizer
 from lamina.cluster.admission import ClusterAdmission
 from lamina.cluster.blob_remote import BlobRemote
 from lamina.cluster.bridge import BusBridge
-from lamina.cluster.connection import connect
+from lamina.cluster.jetstream_queue import JetStreamQueue
 from lamina.cluster.leases import Leases
+from lamina.cluster.link import Link
 from lamina.cluster.names import Names
+from lamina.cluster.nodes import Beat, Nodes, base_beat, new_node_id
+from lamina.cluster.remote_engine import RemoteEngine
 from lamina.config import CREDENTIALS_FILE, MASTER_KEY_FILE, PROFILE, Settings
 from lamina.console.app import console_routes
 from lamina.console.client import ApiClient
@@ -124,8 +125,21 @@ IMAGE_BACKENDS_PROBLEM = ("lamina's {backend} sandbox backend cannot run contain
 CODE_LINK_TTL = 600  # seconds a Code.Location link works, as AWS's presigned S3 URL
 
 
+class ClusterWorker(Protocol):
+    """A worker node run in a front's process (lamina.worker.WorkerNode; `serve --with-worker`)."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> dict: ...
+
+
+WorkerFactory = Callable[[Link, Nodes, str], ClusterWorker]  # (link, nodes, node id) → a worker node
+
+
 class Server:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, worker: WorkerFactory | None = None) -> None:
         self.settings = settings
         region, account_id = settings.region, settings.account_id
         data_dir = Path(settings.data_dir)
@@ -133,11 +147,7 @@ class Server:
         self.bus = bus = events.Bus()
         self.supervisor = Supervisor()
         # Cluster mode (a NATS server named): this node is one front of several sharing PostgreSQL and NATS.
-        self.clustered = bool(settings.nats_url)
-        self.node_id = f"{os.uname().nodename.split('.')[0][:40]}-{uuid.uuid4().hex[:8]}"
-        self.names = Names(settings.cluster_name)
-        self.nats: NatsClient | None = None
-        self.bridge: BusBridge | None = None
+        self.cluster = ClusterFront(settings, bus, worker) if settings.nats_url else None
 
         # Persistence and what the host can run. With auth the database holds access keys' secrets:
         # owner-readable only.
@@ -148,8 +158,7 @@ class Server:
         self.store = FunctionStore(self.database)
         alias_store = AliasStore(self.database)
         event_config_store = EventConfigStore(self.database)
-        self.blob_remote = BlobRemote(settings.nats_url, self.names, node_id=self.node_id) if self.clustered else None
-        self.blobs = BlobStore(data_dir / "blobs", remote=self.blob_remote)
+        self.blobs = BlobStore(data_dir / "blobs", remote=self.cluster.blob_remote if self.cluster else None)
         self.runtimes = Runtimes(settings.runtime_paths)
 
         # Identities: IAM entities, STS sessions (sealed by the data dir's master key), the administrator.
@@ -177,12 +186,17 @@ class Server:
         self.run_specs = RunSpecs(self.store, self.blobs, self.runtimes, region=region, account_id=account_id,
                                   credentials=self.sts.execution_credentials,
                                   credentials_ttl=settings.execution_credentials_ttl,
-                                  file_system_dir=self.file_systems.host_dir, images=self.images)
-        self.engine = Engine(
-            backend=self.backend, concurrency_limit=settings.concurrency_limit, idle_timeout=settings.idle_timeout,
-            endpoint_url=settings.base_url, region=region, account_id=account_id,
-            scratch_dir=data_dir / "sandboxes", log_sink=self.log_buffer, runtime_site_dir=data_dir / "runtime",
-        )
+                                  file_system_dir=self.file_systems.host_dir, images=self.images,
+                                  unpack=not settings.nats_url)  # cluster: workers unpack code by digest
+        if self.cluster is not None:
+            self.engine: Engine | RemoteEngine = self.cluster.engine
+        else:
+            self.engine = Engine(
+                backend=self.backend, concurrency_limit=settings.concurrency_limit,
+                idle_timeout=settings.idle_timeout, endpoint_url=settings.base_url, region=region,
+                account_id=account_id, scratch_dir=data_dir / "sandboxes", log_sink=self.log_buffer,
+                runtime_site_dir=data_dir / "runtime",
+            )
 
         # The control plane: one object per group of operations, announcing changes on the bus.
         s3_objects = S3Objects(region=region, endpoint_url=settings.s3_endpoint_url)
@@ -250,10 +264,12 @@ class Server:
         # (an Event invoke, a destination record) is the Queue's; running it is the workers', through
         # the invoker.
         # In cluster mode the limits hold across fronts: each leases blocks of them from the database.
-        self.admission = (ClusterAdmission(self.database, self.node_id, settings.concurrency_limit)
-                          if self.clustered else Admission(settings.concurrency_limit))
+        self.admission = (ClusterAdmission(self.database, self.cluster.node_id, settings.concurrency_limit)
+                          if self.cluster else Admission(settings.concurrency_limit))
         self.admission.set_reserved(reserved())
-        accepted = SqlQueue(QueueStore(self.database))
+        # In cluster mode accepted events are in a JetStream work-queue stream every front consumes.
+        accepted = (JetStreamQueue(self.cluster.link.client, self.cluster.names) if self.cluster
+                    else SqlQueue(QueueStore(self.database)))
         self.invoker = Invoker(
             region=region, account_id=account_id, lookup=self.store.get_version, alias_of=alias_store.get,
             spec_for=self.run_specs.for_version, run=self.engine.invoke, admission=self.admission,
@@ -344,7 +360,7 @@ class Server:
         # Background jobs, /health and the HTTP app. In cluster mode the singletons (log expiry, the schedule
         # clock, EventBridge retries, the pollers) run only on the node holding their lease; the schedule
         # clock's claim of each minute in the database also makes a minute fire once if two ever overlap.
-        self.leases = Leases(database_url(settings), cluster=settings.cluster_name) if self.clustered else None
+        self.leases = Leases(database_url(settings), cluster=settings.cluster_name) if self.cluster else None
         self._polling = asyncio.Lock()
         self.supervisor.every("log retention expiry", settings.log_expiry_interval,
                               self._singleton("log-expiry", self.logs_api.expire))
@@ -363,6 +379,7 @@ class Server:
                           "reaches it can run code" if settings.auth == "none" and not settings.loopback else None),
             mappings=lambda: {"byState": self.mappings.counts(), "polling": self.pollers.running()},
             runtimes=lambda: {runtime: self.runtimes.problem(runtime) for runtime in runtime_ids.offered()},
+            nodes=self.cluster.nodes.live if self.cluster else None,
         ).document
         signatures = SigV4(account_id, self.sts.credentials, link_valid=self.tokens.link_valid) if auth_on else None
         # Function URLs: with auth, AWS_IAM URLs need a verified signature and lambda:InvokeFunctionUrl,
@@ -473,7 +490,10 @@ class Server:
                           end_of_grace=self._end_of_grace)
         loop = asyncio.get_running_loop()
         self.bus.bind(loop)
-        await self._start_cluster()
+        if self.cluster is not None:
+            await self.cluster.start()
+            if isinstance(self.admission, ClusterAdmission):
+                self.admission.start()
         await self.engine.start()
         self.environments.provision()
         self.metrics.start()
@@ -498,34 +518,13 @@ class Server:
                 self.rule_targets.close()
                 await self.queue.close()
             await self.engine.close()
-            await self._stop_cluster()
+            if isinstance(self.admission, ClusterAdmission):
+                await asyncio.to_thread(self.admission.close)
+            if self.cluster is not None:
+                await self.cluster.close()
             self.close()
         if not started:
             sys.exit(1)
-
-    async def _start_cluster(self) -> None:
-        """Cluster mode: the code blob remote, the relay of domain events, the concurrency blocks."""
-        if not self.clustered:
-            return
-        assert self.settings.nats_url is not None and self.blob_remote is not None
-        await asyncio.to_thread(self.blob_remote.start)
-        self.nats = await connect(self.settings.nats_url, name=f"lamina-front-{self.node_id}")
-        self.bridge = BusBridge(self.bus, self.nats, self.names, self.node_id)
-        await self.bridge.start()
-        if isinstance(self.admission, ClusterAdmission):
-            self.admission.start()
-
-    async def _stop_cluster(self) -> None:
-        if not self.clustered:
-            return
-        if isinstance(self.admission, ClusterAdmission):
-            await asyncio.to_thread(self.admission.close)
-        if self.bridge is not None:
-            await self.bridge.close()
-        if self.nats is not None:
-            await self.nats.close()
-        if self.blob_remote is not None:
-            await asyncio.to_thread(self.blob_remote.close)
 
     async def _end_of_grace(self) -> None:
         """The stop's grace for invokes in flight is over: running async attempts are given back
@@ -542,3 +541,49 @@ class Server:
         self.tracing.close()
         self.database.dispose()
 
+
+
+class ClusterFront:
+    """Cluster mode's parts of a front node (Settings.nats_url set): its NATS link, its beat in the
+    nodes bucket, the RemoteEngine that stands in for the Engine, the code blobs' remote, the relay of
+    domain events to the other nodes, and with `--with-worker` a worker node in this process sharing
+    the link, node id and beat (made by `worker`, since lamina.worker sits beside this module)."""
+
+    def __init__(self, settings: Settings, bus: events.Bus, worker: WorkerFactory | None) -> None:
+        self.settings = settings
+        self.names = Names(settings.cluster_name)
+        self.node_id = new_node_id("front")
+        self.link = Link(settings.nats_url or "", name=f"lamina {self.node_id}")
+        self.nodes = Nodes(self.link, self.names)
+        self.blob_remote = BlobRemote(settings.nats_url or "", self.names, node_id=self.node_id)
+        self.bridge = BusBridge(bus, self.link.client, self.names, self.node_id)
+        self.worker = worker(self.link, self.nodes, self.node_id) if worker and settings.with_worker else None
+        self.engine = RemoteEngine(self.link, self.names, self.nodes, node_id=self.node_id)
+        self.beat = Beat(self.nodes, self.node_id, self.describe)
+        self.started = time.time()
+
+    def describe(self) -> dict:
+        roles = ["front", "worker"] if self.worker is not None else ["front"]
+        beat = base_beat(self.node_id, roles, self.settings.base_url, self.started)
+        if self.worker is not None:
+            described = self.worker.describe()
+            beat.update(environments=described["environments"], inFlight=described["inFlight"])
+        return beat
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.blob_remote.start)
+        await self.link.open()
+        await self.bridge.start()
+        await self.nodes.start()
+        if self.worker is not None:
+            await self.worker.start()
+        await self.beat.start()
+
+    async def close(self) -> None:
+        await self.beat.close()
+        if self.worker is not None:
+            await self.worker.close()
+        await self.nodes.close()
+        await self.bridge.close()
+        await self.link.close()
+        await asyncio.to_thread(self.blob_remote.close)

@@ -1,7 +1,7 @@
 """The `lamina` command: its argument parser; each command lives in the module named for what it
 works on. `serve` runs the service (lamina.cli.serve); the others are clients of its HTTP API:
 `logs` (lamina.cli.logs), `cost` (lamina.cli.cost), the SAM commands `build` / `deploy` / `dev` /
-`delete` (lamina.cli.stacks), `invoke` / `event` / `sign` / `init` (lamina.cli.functions), all on
+`delete` (lamina.cli.stacks), `worker` (lamina.cli.worker, a cluster worker node), `invoke` / `event` / `sign` / `init` (lamina.cli.functions), all on
 lamina.cli.common. Imports lamina.config, lamina.__init__, lamina.sam and lamina.blueprints only
 (the server lazily, for `serve`); never the store, the engine or the HTTP layer.
 """
@@ -17,6 +17,7 @@ from lamina.cli.functions import add_event_commands, init, invoke, sign
 from lamina.cli.logs import log_line, logs, message_style, parse_since, short_stream
 from lamina.cli.serve import credentials, serve
 from lamina.cli.stacks import build, delete, deploy, dev
+from lamina.cli.worker import add_worker_command
 from lamina.config import AUTH_MODES
 
 __all__ = ["log_line", "main", "message_style", "parse_since", "short_stream"]
@@ -52,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="the database holding lamina's state, shared by every node of a cluster: "
                           "postgresql://user:password@host:5432/name (default $LAMINA_DATABASE_URL, else SQLite "
                           "in the data dir)")
+    run.add_argument("--nats", default=None, metavar="URL",
+                     help="cluster mode: run as a front node of the cluster on this NATS server (nats://HOST:4222; "
+                          "default $LAMINA_NATS_URL); invocations run on `lamina worker` nodes")
+    run.add_argument("--with-worker", action="store_true", default=None,
+                     help="cluster mode: also run a worker node in this process")
     run.add_argument("--verbose", "-v", action="store_true", help="log what the service does")
     run.set_defaults(func=serve)
     keys = commands.add_parser("credentials", help="print the administrator's profile for ~/.aws/credentials")
@@ -115,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     develop.add_argument("--region", default=None, help="region (default: lamina's)")
     develop.set_defaults(func=dev)
     add_event_commands(commands)
+    add_worker_command(commands)
     remove = commands.add_parser("delete", help="delete a stack and every resource it created")
     remove.add_argument("--stack", required=True, help="the stack's name")
     remove.add_argument("--no-confirm", action="store_true", help="delete without asking")

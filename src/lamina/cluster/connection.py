@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 
-import nats
 from nats.aio.client import Client
 
 log = logging.getLogger("lamina.cluster")
@@ -15,8 +14,9 @@ RECONNECT_WAIT_S = 0.5
 CONNECT_TIMEOUT_S = 2.0
 
 
-async def connect(url: str, *, name: str) -> Client:
-    """Connect to `url` (nats://host:port[,nats://...]); raises when no server answers at first."""
+async def connect(url: str, *, name: str, client: Client | None = None) -> Client:
+    """Connect to `url` (nats://host:port[,nats://...]); raises when no server answers at first. With
+    `client`, that (not yet connected) client connects, so parts holding it since before can use it."""
 
     async def error(exc: Exception) -> None:
         log.warning("NATS: %s", exc)
@@ -27,8 +27,10 @@ async def connect(url: str, *, name: str) -> Client:
     async def reconnected() -> None:
         log.info("NATS: reconnected to %s", url)
 
-    return await nats.connect(
+    nc = client if client is not None else Client()
+    await nc.connect(
         servers=[part.strip() for part in url.split(",") if part.strip()], name=name,
         max_reconnect_attempts=-1, reconnect_time_wait=RECONNECT_WAIT_S, connect_timeout=CONNECT_TIMEOUT_S,
         error_cb=error, disconnected_cb=disconnected, reconnected_cb=reconnected,
     )
+    return nc

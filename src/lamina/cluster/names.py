@@ -75,3 +75,7 @@ class Names:
     @property
     def blobs_bucket(self) -> str:
         return f"{self.cluster}_blobs"
+
+    # Where a front hears the answers to its run requests (results, streamed bytes, acks).
+    def reply(self, node_id: str) -> str:
+        return f"{self.cluster}.reply.{node_id}"

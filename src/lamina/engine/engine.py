@@ -334,6 +334,12 @@ class Engine:
                     found.append((env.id, pool_version, sandbox.pid))
         return found
 
+    def versions(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(idle environments, initialised provisioned ones) per (function, version): what a cluster
+        worker's heartbeat tells the fronts (warm affinity, provisioned readiness)."""
+        return {key: (pool.counts().get(State.READY, 0), pool.provisioned_count((State.READY, State.BUSY)))
+                for key, pool in list(self._pools.items())}
+
     def stats(self) -> dict:
         counts: dict[State, int] = {}
         for pool in self._pools.values():

@@ -64,10 +64,27 @@ class RunSpec:
     # `lamina dev --debug`: a Python function's environments wait for a debugpy client on this loopback
     # port, and neither the Init nor the invocation timeout runs (a debugger may hold them paused)
     debug_port: int | None = None
+    # What the paths above were made from, so another host can make them again (cluster mode: code
+    # and layers travel as digests, images as their resolved digest URI, never as host paths).
+    code_sha256: str = ""  # hex digest of the code zip ("" for an image function)
+    layer_sha256s: tuple[str, ...] = ()  # hex digests of the layer zips, in order
+    image_uri: str | None = None  # repo@sha256:... of an image function
+    image_overrides: dict = field(default_factory=dict)  # ImageConfig: EntryPoint, Command, WorkingDirectory
 
     @property
     def pool_key(self) -> tuple[str, str]:
         return (self.function_name, self.version)
+
+
+def image_run(root: Path, config: dict, overrides: dict) -> ImageRun:
+    """What an image function runs: ImageConfig's overrides over the image config (Entrypoint, Cmd,
+    WorkingDir, Env)."""
+    entrypoint = overrides.get("EntryPoint") or config.get("Entrypoint") or []
+    command = overrides.get("Command") or config.get("Cmd") or []
+    pairs = tuple((entry.split("=", 1) + [""])[:2] for entry in config.get("Env") or [])
+    return ImageRun(root=root, argv=(*entrypoint, *command),
+                    working_dir=overrides.get("WorkingDirectory") or config.get("WorkingDir") or "/",
+                    env=tuple((k, v) for k, v in pairs))
 
 
 class ResponseStream(Protocol):
