@@ -21,7 +21,8 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
-from tests.support import free_port
+
+from support import free_port
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 NATS = os.environ.get("LAMINA_TEST_NATS", "nats://127.0.0.1:4222")
