@@ -122,6 +122,7 @@ RULE_RETRY_INTERVAL = 0.5  # how often deliveries waiting for a retry or a dead 
 IMAGE_BACKENDS_PROBLEM = ("lamina's {backend} sandbox backend cannot run container image functions (PackageType "
                           "Image): they need the namespaces or bubblewrap backend.")
 
+CLUSTER_REREAD_INTERVAL = 30.0  # cluster mode: how often caches of database state are read anew
 CODE_LINK_TTL = 600  # seconds a Code.Location link works, as AWS's presigned S3 URL
 
 
@@ -349,8 +350,8 @@ class Server:
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.environments.retire)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,
-                     events.ProvisionedConcurrencyChanged):
-            bus.subscribe(kind, self.environments.provision)
+                     events.ProvisionedConcurrencyChanged):  # every front shares the same targets out to workers
+            bus.subscribe(kind, self.environments.provision, remote=True)
         bus.subscribe(events.ReservedConcurrencyChanged, lambda _: self.admission.set_reserved(reserved()), remote=True)
         bus.subscribe(events.RuleChanged, self.schedule_clock.changed, remote=True)
         bus.subscribe(events.MappingChanged, self.pollers.changed, remote=True)
@@ -365,6 +366,8 @@ class Server:
         self.supervisor.every("log retention expiry", settings.log_expiry_interval,
                               self._singleton("log-expiry", self.logs_api.expire))
         self.supervisor.every("sampling the async queue", 5.0, self._sample_queue)
+        if self.cluster is not None:  # relayed events are best effort: the caches also re-read on their own
+            self.supervisor.every("re-reading cached state", CLUSTER_REREAD_INTERVAL, self._reread)
         self.supervisor.every("EventBridge schedule clock", scale.tick_interval,
                               self._singleton("schedule-clock", self.schedule_clock.tick))
         self.supervisor.every("EventBridge delivery retries", RULE_RETRY_INTERVAL,
@@ -439,6 +442,14 @@ class Server:
                 await self.pollers.start()
             else:
                 await self.pollers.standby()
+
+    def _reread(self) -> None:
+        """Cluster mode's safety net: a change whose relayed event was lost (NATS down for a moment)
+        reaches this front's caches within CLUSTER_REREAD_INTERVAL."""
+        self.invoker.forget_all()
+        self.admission.set_reserved(self.concurrency.all())
+        self.schedule_clock.changed()
+        self.bus.publish_remote(events.IamChanged())
 
     def _iam_changed(self, _event: events.IamChanged) -> None:
         """IAM changed (through this front or another): identity policies and keys are read anew."""
