@@ -1,4 +1,5 @@
-"""The store unit tests (tests/unit/store) once more, on PostgreSQL: the same test bodies, with the
+"""The store unit tests (tests/unit/store, and the queue and control tests that drive a store) once more,
+on PostgreSQL: the same test bodies, with the
 `db_url` fixture naming a throwaway database (`lamina_pg_<hex>`, copied from one migrated template per
 session and dropped after each test) instead of an SQLite file. They live here because unit tests use
 no sockets.
@@ -13,20 +14,24 @@ import pytest
 from lamina.store.database import open_database
 from pg_support import create_database, drop_database, throwaway_database, url_of
 
-UNIT_MODULES = ("test_function_store", "test_layer_store", "test_log_store", "test_mapping_store",
-                "test_metric_store", "test_policy_store", "test_queue_store", "test_stream_checkpoint_store",
-                "test_test_event_store")
+UNIT_MODULES = tuple(f"unit.store.{name}" for name in (
+    "test_function_store", "test_layer_store", "test_log_store", "test_mapping_store", "test_metric_store",
+    "test_policy_store", "test_queue_store", "test_stream_checkpoint_store", "test_test_event_store",
+    "test_secret_store")) + (
+    # The stores the control plane and the async queue drive, through their own unit tests.
+    "unit.queue.test_sql", "unit.control.test_rules", "unit.control.test_iam_sts", "unit.control.test_logs",
+    "unit.control.test_mappings", "unit.control.test_usage", "unit.control.test_function_url_configs")
 
 
-def _adopt(module_name: str) -> None:
-    """Collect `module_name`'s tests here (as test_<module>__<test>) with the fixtures it defines."""
-    module = importlib.import_module(f"unit.store.{module_name}")
-    short = module_name.removeprefix("test_")
+def _adopt(dotted: str) -> None:
+    """Collect the module's tests here (as test_<module>__<test>) with the fixtures it defines."""
+    module = importlib.import_module(dotted)
+    short = dotted.rsplit(".", 1)[1].removeprefix("test_")
     for name, value in vars(module).items():
         if name.startswith("test_") and callable(value):
             globals()[f"test_{short}__{name.removeprefix('test_')}"] = value
-        elif hasattr(value, "_fixture_function_marker") or type(value).__name__ == "FixtureFunctionDefinition":
-            assert name not in globals() or globals()[name] is value, f"two unit modules define the fixture {name}"
+        elif type(value).__name__ == "FixtureFunctionDefinition":
+            assert globals().get(name, value) is value, f"two unit modules define the fixture {name}"
             globals()[name] = value
 
 

@@ -384,3 +384,13 @@ test_events = sa.Table(
     sa.Column("event", sa.Text, nullable=False),
     sa.Column("last_modified", sa.Float, nullable=False),
 )
+
+# Secrets every node of a cluster must share (store/secrets.py): the STS master key, the administrator's
+# access key. Used only when the database is not SQLite (a single node keeps them in data-dir files).
+shared_secrets = sa.Table(
+    "shared_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
