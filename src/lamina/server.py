@@ -88,6 +88,7 @@ from lamina.rule_targets import RuleTargets
 from lamina.run_specs import RunSpecs
 from lamina.schedules import MinuteScale, ScheduleClock
 from lamina.store import private_files
+from lamina.store import secrets as shared_secrets
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.code_signing import CodeSigningStore
@@ -164,13 +165,15 @@ class Server:
 
         # Identities: IAM entities, STS sessions (sealed by the data dir's master key), the administrator.
         auth_on = settings.auth == "sigv4"
-        self.iam = Iam(IamStore(self.database), account_id, changed=lambda: (self.sts.keys_changed(), bus.publish(events.IamChanged())))
+        self.iam = Iam(IamStore(self.database), account_id,
+                       changed=lambda: (self.sts.keys_changed(), bus.publish(events.IamChanged())))
         self._iam_epoch = 0  # counts IAM changes announced (by any front): part of the authorizer's revision
-        self.tokens = Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE))
+        self.tokens = Tokens(shared_secrets.master_key(self.database, data_dir / MASTER_KEY_FILE))
         self.sts = Sts(self.iam, self.tokens, account_id, trust_conditions=lambda caller, params, block:
                        self.authorizer.conditions_hold(caller, "sts", "AssumeRole", params, block))
         self.new_admin_key = admin.ensure_admin(self.iam, data_dir / CREDENTIALS_FILE, profile=PROFILE, region=region,
-                                                endpoint=settings.base_url) if auth_on else None
+                                                endpoint=settings.base_url,
+                                                shared=shared_secrets.shared(self.database)) if auth_on else None
 
         # Telemetry and the engine.
         self.metric_store = MetricStore(self.database)

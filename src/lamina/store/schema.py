@@ -385,6 +385,16 @@ test_events = sa.Table(
     sa.Column("last_modified", sa.Float, nullable=False),
 )
 
+# Secrets every node of a cluster must share (store/secrets.py): the STS master key, the administrator's
+# access key. Used only when the database is not SQLite (a single node keeps them in data-dir files).
+shared_secrets = sa.Table(
+    "shared_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 # Cluster mode: blocks of concurrency a front node has leased from a pool ("" is the account's unreserved
 # pool, else a function's reserved concurrency); a row whose node stopped renewing it expires.
 concurrency_blocks = sa.Table(

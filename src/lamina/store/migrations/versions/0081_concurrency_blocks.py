@@ -1,14 +1,14 @@
 """Cluster mode: concurrency blocks leased by front nodes (lamina.cluster.admission).
 
 Revision ID: 0081
-Revises: 0072
+Revises: 0080
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0081"
-down_revision = "0072"
+down_revision = "0080"
 branch_labels = None
 depends_on = None
 
