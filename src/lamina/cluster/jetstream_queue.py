@@ -41,6 +41,8 @@ CLAIM_WAIT_S = 0.05  # how long a claim waits for messages the server is still s
 ACK_TIMEOUT_S = 5.0
 REFRESH_S = 1.0  # stream counts for depth/backlog
 OLDEST_REFRESH_S = 2.0  # the oldest event of each function
+PAYLOAD_TTL_S = 24 * 3600.0  # big payloads outlive any event (MaximumEventAgeInSeconds is at most 6 h)
+STALE_BUFFER = 0.5  # a delivery kept longer than this share of the lease may be someone else's by now
 
 
 class JetStreamQueue:
@@ -55,7 +57,7 @@ class JetStreamQueue:
         self._sub = None
         self._payloads = None  # the object store of big payloads, opened on first use
         self._held: dict[int, Msg] = {}  # event id -> this process's delivery of it
-        self._buffer: list[Msg] = []  # delivered to wait_due, handed out by the next claim
+        self._buffer: list[tuple[float, Msg]] = []  # (received at, delivery) for the next claim
         self._fetching = asyncio.Lock()
         self._refresher: asyncio.Task | None = None
         self._depth = 0
@@ -97,7 +99,7 @@ class JetStreamQueue:
             await asyncio.gather(self._refresher, return_exceptions=True)
             self._refresher = None
         buffered, self._buffer = self._buffer, []
-        for msg in buffered:
+        for _, msg in buffered:
             try:
                 await msg.nak()
             except Exception:
@@ -135,7 +137,7 @@ class JetStreamQueue:
             except NotFoundError:
                 self._payloads = await self._js.create_object_store(
                     self._names.async_payloads_bucket, config=api.ObjectStoreConfig(
-                        bucket=self._names.async_payloads_bucket, replicas=self._replicas))
+                        bucket=self._names.async_payloads_bucket, replicas=self._replicas, ttl=PAYLOAD_TTL_S))
         return self._payloads
 
     # -- leases -------------------------------------------------------------------------------------
@@ -144,11 +146,14 @@ class JetStreamQueue:
         wait (`lease_s` given at construction)."""
         if limit <= 0:
             return []
-        msgs, self._buffer = self._buffer[:limit], self._buffer[limit:]
+        fresh_after = time.monotonic() - self._lease_s * STALE_BUFFER
+        msgs = [msg for received, msg in self._buffer if received >= fresh_after]  # stale ones come back anyway
+        self._buffer = []
         if len(msgs) < limit:
             msgs += await self._fetch(limit - len(msgs), CLAIM_WAIT_S)
         if len(msgs) > limit:  # the client hands over everything it had queued
-            self._buffer = msgs[limit:] + self._buffer
+            received = time.monotonic()
+            self._buffer = [(received, msg) for msg in msgs[limit:]]
             msgs = msgs[:limit]
         now = self._clock()
         events = []
@@ -202,7 +207,9 @@ class JetStreamQueue:
         if timeout <= 0.01:
             await asyncio.sleep(max(0.0, timeout))
             return
-        self._buffer += await self._fetch(1, timeout)
+        msgs = await self._fetch(1, timeout)
+        received = time.monotonic()
+        self._buffer += [(received, msg) for msg in msgs]
 
     async def extend(self, event_ids: list[int], lease_s: float) -> None:
         for event_id in event_ids:
