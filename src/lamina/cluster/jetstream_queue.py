@@ -75,6 +75,14 @@ class JetStreamQueue:
             await self._js.add_stream(stream)
         except BadRequestError:  # it exists with another configuration (e.g. replicas): use it as it is
             await self._js.stream_info(self._names.async_stream)
+        await self._configure_consumer()
+        self._sub = await self._js.pull_subscribe_bind(durable=self._names.async_consumer,
+                                                       stream=self._names.async_stream)
+        await self.refresh()
+        self._refresher = asyncio.create_task(self._refresh_forever())
+
+    async def _configure_consumer(self) -> None:
+        """Create the durable consumer, or set its ack wait (the lease, shared by every node) to ours."""
         consumer = api.ConsumerConfig(
             durable_name=self._names.async_consumer, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=self._lease_s,
             max_deliver=-1, max_ack_pending=-1, filter_subject=self._names.async_subjects,
@@ -86,10 +94,6 @@ class JetStreamQueue:
             info = await self._js.consumer_info(self._names.async_stream, self._names.async_consumer)
             log.warning("the async consumer exists with another configuration; using it (ack wait %s s)",
                         info.config.ack_wait)
-        self._sub = await self._js.pull_subscribe_bind(durable=self._names.async_consumer,
-                                                       stream=self._names.async_stream)
-        await self.refresh()
-        self._refresher = asyncio.create_task(self._refresh_forever())
 
     async def close(self) -> None:
         """Stop refreshing and give back what was delivered but not handed out. Held events stay held
@@ -142,10 +146,13 @@ class JetStreamQueue:
 
     # -- leases -------------------------------------------------------------------------------------
     async def claim(self, limit: int, lease_s: float) -> list[QueuedEvent]:
-        """Due events delivered to this process, at most `limit`; the lease is the consumer's ack
-        wait (`lease_s` given at construction)."""
+        """Due events delivered to this process, at most `limit`. The lease is the consumer's ack wait:
+        a `lease_s` other than the current one reconfigures the consumer (for every node) first."""
         if limit <= 0:
             return []
+        if lease_s != self._lease_s:
+            self._lease_s = lease_s
+            await self._configure_consumer()
         fresh_after = time.monotonic() - self._lease_s * STALE_BUFFER
         msgs = [msg for received, msg in self._buffer if received >= fresh_after]  # stale ones come back anyway
         self._buffer = []
