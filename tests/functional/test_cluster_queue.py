@@ -54,12 +54,12 @@ def run(scenario):
     asyncio.run(main())
 
 
-async def claim_until(queue, count, *, limit=10):
+async def claim_until(queue, count, *, limit=10, lease_s=None):
     """Claim (waiting for deliveries) until `count` events arrived or PATIENCE ran out."""
     got = []
     deadline = time.monotonic() + PATIENCE
     while len(got) < count and time.monotonic() < deadline:
-        claimed = await queue.claim(limit, LEASE)
+        claimed = await queue.claim(limit, lease_s or queue._lease_s)
         got += claimed
         if not claimed:
             await queue.wait_due(0.5)
@@ -246,5 +246,20 @@ def test_claim_respects_its_limit(lease_s):
         assert sorted(e.request_id for e in first + rest) == [f"r{n}" for n in range(5)]
         for event in first + rest:
             await queue.ack(event.id)
+
+    run(scenario)
+
+
+def test_a_claim_with_another_lease_sets_the_lease_for_every_node():
+    async def scenario(open_queue):
+        queue = await open_queue(lease_s=60)
+        other = await open_queue(lease_s=60)
+        await enqueue(queue, "r1")
+        [event] = await claim_until(queue, 1, lease_s=LEASE)  # the worker asks for a 1 s lease
+        info = await queue._js.consumer_info(queue._names.async_stream, queue._names.async_consumer)
+        assert info.config.ack_wait == LEASE
+        [again] = await claim_until(other, 1, lease_s=LEASE)  # back long before 60 s
+        assert again.id == event.id
+        await other.ack(again.id)
 
     run(scenario)

@@ -32,6 +32,7 @@ from lamina.errors import ServiceException
 log = logging.getLogger("lamina.cluster.blobs")
 
 REQUEST_TIMEOUT_S = 10.0  # a metadata question (does the bucket hold a digest, how big is it)
+CONNECT_TIMEOUT_S = 5.0  # the first connection (the client keeps reconnecting by itself afterwards)
 MIN_TRANSFER_S = 30.0  # a transfer may take this long plus the time its bytes take at TRANSFER_RATE
 TRANSFER_RATE = 20 << 20  # bytes per second assumed at worst
 CHUNK = 128 << 10  # object store chunk size (well under NATS's default 1 MB max payload)
@@ -69,18 +70,22 @@ class BlobRemote:
     def close(self) -> None:
         if not self._started:
             return
-        self._started = False
         try:
-            self._call(self._close(), REQUEST_TIMEOUT_S, "close the code blob connection")
+            self._call(self._close(), REQUEST_TIMEOUT_S, "close the code blob connection", connected=False)
         except BlobRemoteError as exc:
             log.warning("%s", exc.message)
+        self._started = False
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=REQUEST_TIMEOUT_S)
         if not self._thread.is_alive():
             self._loop.close()
 
     async def _open(self) -> None:
-        self._nc = await connect(self._url, name=f"{self._node_id}-blobs")
+        try:
+            self._nc = await asyncio.wait_for(connect(self._url, name=f"{self._node_id}-blobs"), CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            raise BlobRemoteError(f"Could not connect to NATS for code blobs at {self._url}: no answer within "
+                                  f"{CONNECT_TIMEOUT_S:.0f} s.") from None
         js = self._nc.jetstream()
         try:
             self._store = await js.object_store(self._names.blobs_bucket)
@@ -157,10 +162,13 @@ class BlobRemote:
         except (ObjectNotFoundError, NotFoundError):
             pass
 
-    def _call(self, coro: Coroutine[Any, Any, Any], timeout: float, what: str) -> Any:
+    def _call(self, coro: Coroutine[Any, Any, Any], timeout: float, what: str, *, connected: bool = True) -> Any:
         if not self._started:
             coro.close()
             raise BlobRemoteError(f"Could not {what}: the code blob remote is not started.")
+        if connected and self._nc is not None and not self._nc.is_connected:
+            coro.close()  # fail now rather than leave half an object in the client's reconnect buffer
+            raise BlobRemoteError(f"Could not {what}: NATS is unreachable.")
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result(timeout)

@@ -10,7 +10,9 @@ of the processes consuming it. Mapping the protocol:
 - `ack` acknowledges and waits for the server to confirm it (the work-queue stream then forgets it);
 - `retry_at` publishes the event again with its new counts and due time, then acknowledges the old
   message; a message delivered before it is due is nak'ed with the time left (delayed redelivery).
-Event ids are stream sequence numbers. Payloads too big for one NATS message travel in an object
+Event ids are stream sequence numbers. While the connection is down `enqueue` fails at once (the client
+would otherwise keep the publish and store it after the caller was told it failed); a publish whose
+acknowledgement times out on a live connection may still have been stored (at least once, like AWS). Payloads too big for one NATS message travel in an object
 store bucket beside it. `depth`/`oldest`/`backlog` are answered from stream info cached and refreshed
 in the background (per-subject counts; the oldest event of a function is re-read every couple of
 seconds). Imports lamina.queue.queue, lamina.errors and lamina.cluster.
@@ -41,6 +43,8 @@ CLAIM_WAIT_S = 0.05  # how long a claim waits for messages the server is still s
 ACK_TIMEOUT_S = 5.0
 REFRESH_S = 1.0  # stream counts for depth/backlog
 OLDEST_REFRESH_S = 2.0  # the oldest event of each function
+PAYLOAD_TTL_S = 24 * 3600.0  # big payloads outlive any event (MaximumEventAgeInSeconds is at most 6 h)
+STALE_BUFFER = 0.5  # a delivery kept longer than this share of the lease may be someone else's by now
 
 
 class JetStreamQueue:
@@ -55,7 +59,7 @@ class JetStreamQueue:
         self._sub = None
         self._payloads = None  # the object store of big payloads, opened on first use
         self._held: dict[int, Msg] = {}  # event id -> this process's delivery of it
-        self._buffer: list[Msg] = []  # delivered to wait_due, handed out by the next claim
+        self._buffer: list[tuple[float, Msg]] = []  # (received at, delivery) for the next claim
         self._fetching = asyncio.Lock()
         self._refresher: asyncio.Task | None = None
         self._depth = 0
@@ -73,6 +77,14 @@ class JetStreamQueue:
             await self._js.add_stream(stream)
         except BadRequestError:  # it exists with another configuration (e.g. replicas): use it as it is
             await self._js.stream_info(self._names.async_stream)
+        await self._configure_consumer()
+        self._sub = await self._js.pull_subscribe_bind(durable=self._names.async_consumer,
+                                                       stream=self._names.async_stream)
+        await self.refresh()
+        self._refresher = asyncio.create_task(self._refresh_forever())
+
+    async def _configure_consumer(self) -> None:
+        """Create the durable consumer, or set its ack wait (the lease, shared by every node) to ours."""
         consumer = api.ConsumerConfig(
             durable_name=self._names.async_consumer, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=self._lease_s,
             max_deliver=-1, max_ack_pending=-1, filter_subject=self._names.async_subjects,
@@ -84,10 +96,6 @@ class JetStreamQueue:
             info = await self._js.consumer_info(self._names.async_stream, self._names.async_consumer)
             log.warning("the async consumer exists with another configuration; using it (ack wait %s s)",
                         info.config.ack_wait)
-        self._sub = await self._js.pull_subscribe_bind(durable=self._names.async_consumer,
-                                                       stream=self._names.async_stream)
-        await self.refresh()
-        self._refresher = asyncio.create_task(self._refresh_forever())
 
     async def close(self) -> None:
         """Stop refreshing and give back what was delivered but not handed out. Held events stay held
@@ -97,7 +105,7 @@ class JetStreamQueue:
             await asyncio.gather(self._refresher, return_exceptions=True)
             self._refresher = None
         buffered, self._buffer = self._buffer, []
-        for msg in buffered:
+        for _, msg in buffered:
             try:
                 await msg.nak()
             except Exception:
@@ -111,6 +119,10 @@ class JetStreamQueue:
 
     # -- accepting ----------------------------------------------------------------------------------
     async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes) -> None:
+        if not self._nc.is_connected:
+            # while reconnecting, the client would keep the publish and send it later: an event the
+            # caller was told failed must never be stored behind its back
+            raise ServiceException("The event could not be stored in the cluster's queue: NATS is unreachable.")
         now = self._clock()
         ref = None
         try:
@@ -135,20 +147,26 @@ class JetStreamQueue:
             except NotFoundError:
                 self._payloads = await self._js.create_object_store(
                     self._names.async_payloads_bucket, config=api.ObjectStoreConfig(
-                        bucket=self._names.async_payloads_bucket, replicas=self._replicas))
+                        bucket=self._names.async_payloads_bucket, replicas=self._replicas, ttl=PAYLOAD_TTL_S))
         return self._payloads
 
     # -- leases -------------------------------------------------------------------------------------
     async def claim(self, limit: int, lease_s: float) -> list[QueuedEvent]:
-        """Due events delivered to this process, at most `limit`; the lease is the consumer's ack
-        wait (`lease_s` given at construction)."""
+        """Due events delivered to this process, at most `limit`. The lease is the consumer's ack wait:
+        a `lease_s` other than the current one reconfigures the consumer (for every node) first."""
         if limit <= 0:
             return []
-        msgs, self._buffer = self._buffer[:limit], self._buffer[limit:]
+        if lease_s != self._lease_s:
+            self._lease_s = lease_s
+            await self._configure_consumer()
+        fresh_after = time.monotonic() - self._lease_s * STALE_BUFFER
+        msgs = [msg for received, msg in self._buffer if received >= fresh_after]  # stale ones come back anyway
+        self._buffer = []
         if len(msgs) < limit:
             msgs += await self._fetch(limit - len(msgs), CLAIM_WAIT_S)
         if len(msgs) > limit:  # the client hands over everything it had queued
-            self._buffer = msgs[limit:] + self._buffer
+            received = time.monotonic()
+            self._buffer = [(received, msg) for msg in msgs[limit:]]
             msgs = msgs[:limit]
         now = self._clock()
         events = []
@@ -202,7 +220,9 @@ class JetStreamQueue:
         if timeout <= 0.01:
             await asyncio.sleep(max(0.0, timeout))
             return
-        self._buffer += await self._fetch(1, timeout)
+        msgs = await self._fetch(1, timeout)
+        received = time.monotonic()
+        self._buffer += [(received, msg) for msg in msgs]
 
     async def extend(self, event_ids: list[int], lease_s: float) -> None:
         for event_id in event_ids:
