@@ -449,6 +449,7 @@ class Server:
             await self.engine.close()
             if self.cluster is not None:
                 await self.cluster.close()
+                await self.backend.close()  # the Engine closes it in single-node mode
             self.close()
         if not started:
             sys.exit(1)
