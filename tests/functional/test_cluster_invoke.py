@@ -7,9 +7,11 @@ serves)."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import threading
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -35,6 +37,47 @@ def handler(event, context):
 """
 
 
+# A custom runtime streaming its response (Runtime API streaming mode): a first chunk, a pause, the last
+# one; or `size` bytes as fast as it can.
+BOOTSTRAP = """#!/usr/bin/env python3
+import http.client, json, os, time
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+while True:
+    conn = http.client.HTTPConnection(host, int(port))
+    conn.request("GET", "/2018-06-01/runtime/invocation/next")
+    response = conn.getresponse()
+    event = json.loads(response.read())
+    request_id = response.getheader("Lambda-Runtime-Aws-Request-Id")
+    conn.putrequest("POST", f"/2018-06-01/runtime/invocation/{request_id}/response")
+    conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.putheader("Content-Type", "text/plain")
+    conn.endheaders()
+    def chunk(data):
+        conn.send(b"%x\\r\\n%s\\r\\n" % (len(data), data))
+    if event.get("size"):
+        block = bytes(range(256)) * 256
+        for _ in range(event["size"] // len(block)):
+            chunk(block)
+    else:
+        chunk((json.dumps({"first": int(time.time() * 1000)}) + "\\n").encode())
+        time.sleep(1.5)
+        chunk((json.dumps({"last": int(time.time() * 1000)}) + "\\n").encode())
+    conn.send(b"0\\r\\n\\r\\n")
+    conn.getresponse().read()
+    conn.close()
+"""
+
+
+def _package(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if name == "bootstrap" else 0o644) << 16
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
@@ -48,6 +91,9 @@ def cluster(tmp_path_factory):
             lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
                                 Code={"ZipFile": make_zip({"app.py": HANDLER})}, Timeout=60, MemorySize=128)
             lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        lam.create_function(FunctionName="streamer", Runtime="provided.al2023", Role=ROLE, Handler="x",
+                            Code={"ZipFile": _package({"bootstrap": BOOTSTRAP})}, Timeout=30)
+        lam.get_waiter("function_active_v2").wait(FunctionName="streamer")
         cluster.the_front, cluster.workers = front, workers
         yield cluster
     finally:
@@ -112,6 +158,31 @@ def test_concurrent_invokes_spread_over_both_workers(cluster):
         return len(beats) == 2 and all(count > 0 for count in held) and sum(held) == 6
 
     assert workers and wait_for(both_hold_environments, timeout=10, what="both workers holding sleeper environments")
+
+
+def test_a_streamed_response_arrives_as_the_worker_produces_it(cluster):
+    lam = client_for(cluster.the_front.url)
+    response = lam.invoke_with_response_stream(FunctionName="streamer", Payload=b"{}", LogType="Tail")
+    assert response["StatusCode"] == 200 and response["ExecutedVersion"] == "$LATEST"
+    chunks, arrivals, complete = [], [], None
+    for event in response["EventStream"]:
+        if "PayloadChunk" in event:
+            chunks.append(event["PayloadChunk"]["Payload"])
+            arrivals.append(time.time() * 1000)
+        else:
+            complete = event["InvokeComplete"]
+    lines = [json.loads(line) for line in b"".join(chunks).decode().strip().split("\n")]
+    assert lines[0]["first"] <= arrivals[0] < lines[-1]["last"], (lines, arrivals)
+    assert "ErrorCode" not in complete
+    assert "START RequestId" in base64.b64decode(complete["LogResult"]).decode()
+
+
+def test_a_seven_megabyte_stream_arrives_whole(cluster):
+    lam = client_for(cluster.the_front.url)
+    size = 7 * 1024 * 1024
+    response = lam.invoke_with_response_stream(FunctionName="streamer", Payload=json.dumps({"size": size}).encode())
+    data = b"".join(event["PayloadChunk"]["Payload"] for event in response["EventStream"] if "PayloadChunk" in event)
+    assert len(data) == size and data[:256] == bytes(range(256)) and data[-256:] == bytes(range(256))
 
 
 def test_a_worker_killed_mid_invoke_fails_that_invoke_and_the_survivor_serves(cluster):
