@@ -83,10 +83,11 @@ from lamina.rule_targets import RuleTargets
 from lamina.run_specs import RunSpecs
 from lamina.schedules import MinuteScale, ScheduleClock
 from lamina.store import private_files
+from lamina.store import secrets as shared_secrets
 from lamina.store.aliases import AliasStore
 from lamina.store.blobs import BlobStore
 from lamina.store.code_signing import CodeSigningStore
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import database_url, open_database, sqlite_file
 from lamina.store.event_configs import EventConfigStore
 from lamina.store.function_urls import FunctionUrlStore
 from lamina.store.functions import FunctionStore
@@ -144,9 +145,10 @@ class Server:
 
         # Persistence and what the host can run. With auth the database holds access keys' secrets:
         # owner-readable only.
-        if settings.auth == "sigv4":
-            private_files.restrict(data_dir / "lamina.db")
-        self.database = open_database(settings.database_url or sqlite_url(data_dir))
+        url = database_url(settings)
+        if settings.auth == "sigv4" and (file := sqlite_file(url)) is not None:
+            private_files.restrict(file)
+        self.database = open_database(url)
         self.store = FunctionStore(self.database)
         alias_store = AliasStore(self.database)
         event_config_store = EventConfigStore(self.database)
@@ -156,11 +158,12 @@ class Server:
         # Identities: IAM entities, STS sessions (sealed by the data dir's master key), the administrator.
         auth_on = settings.auth == "sigv4"
         self.iam = Iam(IamStore(self.database), account_id, changed=lambda: self.sts.keys_changed())
-        self.tokens = Tokens(private_files.master_key(data_dir / MASTER_KEY_FILE))
+        self.tokens = Tokens(shared_secrets.master_key(self.database, data_dir / MASTER_KEY_FILE))
         self.sts = Sts(self.iam, self.tokens, account_id, trust_conditions=lambda caller, params, block:
                        self.authorizer.conditions_hold(caller, "sts", "AssumeRole", params, block))
         self.new_admin_key = admin.ensure_admin(self.iam, data_dir / CREDENTIALS_FILE, profile=PROFILE, region=region,
-                                                endpoint=settings.base_url) if auth_on else None
+                                                endpoint=settings.base_url,
+                                                shared=shared_secrets.shared(self.database)) if auth_on else None
 
         # Telemetry and the engine.
         self.metric_store = MetricStore(self.database)

@@ -36,7 +36,7 @@ from lamina.engine.spec import RunSpec
 from lamina.errors import LambdaError, ServiceException
 from lamina.images.store import ImageStore
 from lamina.store.blobs import BlobStore
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import database_url, open_database
 from lamina.store.logs import LogStore
 from lamina.telemetry.logbuffer import LogBuffer
 
@@ -85,7 +85,7 @@ class WorkerNode:
         self.link = link or Link(settings.nats_url or "nats://127.0.0.1:4222", name=f"lamina {self.node_id}")
         self._own_nodes = nodes is None
         self.nodes = nodes or Nodes(self.link, self.names)
-        self.database = open_database(settings.database_url or sqlite_url(data_dir))
+        self.database = open_database(database_url(settings))
         self.log_buffer = LogBuffer(LogStore(self.database).append)
         self.backend = backends.select(settings.sandbox, data_dir / "sandbox", settings.isolation)
         self.file_systems = FileSystems(settings.file_systems, self.backend.name)

@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--file-system", action="append", default=None, metavar="ARN=PATH[:UID:GID]",
                      help="serve an EFS access point ARN (FileSystemConfigs) from a host directory, owned by "
                           "UID:GID (default the sandbox uid); repeatable, adds to $LAMINA_FILE_SYSTEMS")
+    run.add_argument("--database", default=None, metavar="URL",
+                     help="the database holding lamina's state, shared by every node of a cluster: "
+                          "postgresql://user:password@host:5432/name (default $LAMINA_DATABASE_URL, else SQLite "
+                          "in the data dir)")
     run.add_argument("--nats", default=None, metavar="URL",
                      help="cluster mode: run as a front node of the cluster on this NATS server (nats://HOST:4222; "
                           "default $LAMINA_NATS_URL); invocations run on `lamina worker` nodes")

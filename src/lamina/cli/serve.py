@@ -51,7 +51,8 @@ def serve(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir, sandbox=args.sandbox,
                                  isolation=args.isolation, stop_grace=args.stop_grace, auth=args.auth,
-                                 nats_url=getattr(args, "nats", None), with_worker=getattr(args, "with_worker", None))
+                                 database_url=args.database, nats_url=getattr(args, "nats", None),
+                                 with_worker=getattr(args, "with_worker", None))
     if settings.auth not in ("", *AUTH_MODES):
         _say(f"lamina: unknown auth mode {settings.auth!r} (LAMINA_AUTH): use sigv4 or none", "red")
         return 2
@@ -73,7 +74,8 @@ def serve(args: argparse.Namespace) -> int:
             return WorkerNode(settings, link=link, nodes=nodes, node_id=node_id)
     try:
         server = Server(settings, worker=worker)
-    except ValueError as exc:  # a sandbox backend that cannot run here, or isolation below the minimum
+    except ValueError as exc:  # a sandbox backend that cannot run here, isolation below the minimum, or an
+        # unreachable database
         _say(f"lamina: {exc}", "red")
         return 2
     try:

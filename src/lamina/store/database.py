@@ -1,6 +1,13 @@
-"""The metadata database: an SQLAlchemy engine on SQLite (WAL) in the data dir, migrated at start,
-whose transactions take turns on one lock (SQLite has one writer).
+"""The metadata database: an SQLAlchemy engine, migrated at start, on one of two databases.
 
+- SQLite (single node, the default): a file in the data dir in WAL mode, whose transactions take
+  turns on one lock (SQLite has one writer).
+- PostgreSQL (cluster mode, `--database postgresql://...`): psycopg 3 with a pool sized for a
+  server's worker threads; the migrations run under an advisory lock, so nodes starting at once
+  migrate one after the other (the later ones find the schema up to date).
+
+`database_url(settings)` is the URL a server uses; `open_database(url)` opens and migrates it, and
+raises `DatabaseUnavailable` (one line, no traceback) when the server cannot be reached.
 Imports nothing from lamina; the Alembic migrations it runs (store/migrations) import
 lamina.store.schema.
 """
@@ -9,12 +16,25 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The PostgreSQL advisory lock (one bigint key: "lamina" in ASCII) that migrations run under.
+MIGRATION_LOCK = 0x6C616D696E61
+# A PostgreSQL connection pool per process: the event loop's threads, the log, metric and queue
+# writers and the supervisor each hold one for a short transaction at a time.
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+POOL_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 10  # seconds psycopg waits for a PostgreSQL server to answer a new connection
+
+
+class DatabaseUnavailable(ValueError):
+    """The database named by the URL cannot be reached or opened (a one-line reason)."""
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -43,15 +63,58 @@ def _serialise_transactions(engine: sa.Engine) -> None:
     sa.event.listen(engine, "rollback", end)
 
 
+def normalise(url: str) -> str:
+    """`url` with PostgreSQL's plain schemes (postgresql://, postgres://) naming the psycopg 3 driver."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return normalise(url).startswith("sqlite")
+
+
+def shown(url: str) -> str:
+    """`url` fit for a message: without its password."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """create_engine's options for `url`: a checked, bounded pool for PostgreSQL."""
+    if is_sqlite(url):
+        return {}
+    return {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW,
+            "pool_timeout": POOL_TIMEOUT, "pool_recycle": 1800,
+            "connect_args": {"connect_timeout": CONNECT_TIMEOUT, "application_name": "lamina"}}
+
+
 def open_database(url: str) -> sa.Engine:
-    """Create the engine for `url` (e.g. sqlite:////data/lamina.db) and bring its schema up to date."""
-    engine = sa.create_engine(url, future=True)
+    """Create the engine for `url` (sqlite:////data/lamina.db or postgresql://user@host/db) and bring
+    its schema up to date; DatabaseUnavailable when the database cannot be reached."""
+    given, url = url, normalise(url)
+    if not url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise DatabaseUnavailable(f"cannot use the database URL {shown(given)}: lamina keeps its state in SQLite "
+                                  "(sqlite:///path) or PostgreSQL (postgresql://user@host:5432/name)")
+    try:
+        engine = sa.create_engine(url, future=True, **engine_options(url))
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise DatabaseUnavailable(f"cannot use the database URL {shown(given)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         migrate(engine)
         _serialise_transactions(engine)
-    else:
+        return engine
+    try:
         migrate(engine)
+    except sa.exc.OperationalError as exc:  # refused, unknown host or database, bad password, timeout
+        engine.dispose()
+        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+        raise DatabaseUnavailable(f"cannot reach the database {shown(given)}: "
+                                  f"{reason[0] if reason else type(exc).__name__}") from None
     return engine
 
 
@@ -59,9 +122,26 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'lamina.db'}"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names (None for other databases or an in-memory one)."""
+    if not is_sqlite(url):
+        return None
+    database = sa.engine.make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
+def database_url(settings: Any) -> str:
+    """The database a server keeps its state in: `settings.database_url`, else SQLite in the data dir."""
+    return settings.database_url or sqlite_url(Path(settings.data_dir))
+
+
 def migrate(engine: sa.Engine) -> None:
+    """Upgrade to the newest revision in one transaction; on PostgreSQL under an advisory lock held
+    until it commits, so concurrent starts migrate in turn."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -3,7 +3,8 @@
 `append` takes batches of (group, stream, events) and writes them in one transaction, creating
 groups and streams on first use. The rest serves the Logs API: groups and streams with their
 counters, pages of events in (timestamp, id) order, deletion, retention and its expiry. Answers
-with plain dicts and tuples, knows nothing of API errors or tokens. Imports lamina.store.schema only.
+with plain dicts and tuples, knows nothing of API errors or tokens. Imports lamina.store.schema and
+lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -12,18 +13,13 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from lamina.store.dialect import insert_ignore, starts_with
 from lamina.store.schema import INT64_MAX, INT64_MIN, fits, log_events, log_groups, log_streams
 
 DAY_MS = 86_400_000
 # An event row as pages return it: (id, stream, timestamp ms, ingestion ms, message).
 EventRow = tuple[int, str, int, int, str]
-
-
-def _starts_with(column: sa.ColumnElement, prefix: str) -> sa.ColumnElement:
-    """A case-sensitive prefix test (SQLite's LIKE ignores case)."""
-    return sa.func.substr(column, 1, len(prefix)) == prefix
 
 
 class LogStore:
@@ -65,8 +61,8 @@ class LogStore:
         if conn.execute(update).rowcount == 0:
             if not create:
                 return False
-            self._insert_ignore(conn, log_groups, {"name": group, "created_ms": now})
-            self._insert_ignore(conn, log_streams, {"log_group": group, "name": stream, "created_ms": now,
+            insert_ignore(conn, log_groups, {"name": group, "created_ms": now})
+            insert_ignore(conn, log_streams, {"log_group": group, "name": stream, "created_ms": now,
                                                     "stored_bytes": 0})
             conn.execute(update)
         conn.execute(log_events.insert(), [
@@ -74,30 +70,17 @@ class LogStore:
              "message": message} for timestamp, message in events])
         return True
 
-    @staticmethod
-    def _insert_ignore(conn: sa.Connection, table: sa.Table, values: dict) -> bool:
-        """Insert a row unless its key exists; True when it was inserted."""
-        dialect = conn.dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
-            return conn.execute(insert.values(**values).on_conflict_do_nothing()).rowcount == 1
-        keys = [column for column in table.primary_key.columns]
-        if conn.execute(sa.select(*keys).where(*[c == values[c.name] for c in keys])).first() is not None:
-            return False
-        conn.execute(table.insert().values(**values))
-        return True
-
     def create_group(self, group: str, now_ms: int) -> bool:
         """False when the group already exists."""
         with self._engine.begin() as conn:
-            return self._insert_ignore(conn, log_groups, {"name": group, "created_ms": now_ms})
+            return insert_ignore(conn, log_groups, {"name": group, "created_ms": now_ms})
 
     def create_stream(self, group: str, stream: str, now_ms: int) -> bool | None:
         """None when the group does not exist, False when the stream does."""
         with self._engine.begin() as conn:
             if conn.execute(sa.select(log_groups.c.name).where(log_groups.c.name == group)).first() is None:
                 return None
-            return self._insert_ignore(conn, log_streams, {"log_group": group, "name": stream,
+            return insert_ignore(conn, log_streams, {"log_group": group, "name": stream,
                                                            "created_ms": now_ms, "stored_bytes": 0})
 
     def delete_group(self, group: str) -> bool:
@@ -176,7 +159,7 @@ class LogStore:
         """Groups ordered by name, after the name `after`, at most `limit`."""
         query = self._group_query().order_by(log_groups.c.name).limit(limit)
         if prefix:
-            query = query.where(_starts_with(log_groups.c.name, prefix))
+            query = query.where(starts_with(log_groups.c.name, prefix))
         if contains:
             # REPLACE is case-sensitive on SQLite and PostgreSQL alike (LIKE is not on SQLite).
             query = query.where(sa.func.replace(log_groups.c.name, contains, "") != log_groups.c.name)
@@ -207,7 +190,7 @@ class LogStore:
         if limit is not None:
             query = query.limit(limit)
         if prefix:
-            query = query.where(_starts_with(columns.name, prefix))
+            query = query.where(starts_with(columns.name, prefix))
         if names is not None:
             query = query.where(columns.name.in_(names))
         with self._engine.connect() as conn:
@@ -230,7 +213,7 @@ class LogStore:
         if streams is not None:
             query = query.where(c.log_stream.in_(streams))
         if stream_prefix:
-            query = query.where(_starts_with(c.log_stream, stream_prefix))
+            query = query.where(starts_with(c.log_stream, stream_prefix))
         if start is not None:
             query = query.where(c.timestamp_ms >= start)
         if end is not None:

@@ -3,7 +3,8 @@ and lifetime usage per function for the cost report.
 
 `add_minutes` upserts a batch in one transaction, adding to what a (function, minute) row already
 holds (maxima keep the larger value) and to the function's lifetime totals; `expire` deletes old
-minutes (the totals stay). Answers with plain dicts. Imports lamina.store.schema and lamina.model (ALL) only.
+minutes (the totals stay). Answers with plain dicts. Imports lamina.store.schema, lamina.store.dialect
+and lamina.model (ALL) only.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from lamina.model import ALL
+from lamina.store.dialect import insert_for
 from lamina.store.schema import metric_minutes, metric_totals
 
 KEY = ("function", "minute")
@@ -24,15 +25,6 @@ VALUE_COLUMNS = SUM_COLUMNS + MAX_COLUMNS
 TOTALS_FROM = {"requests": "invocations", "errors": "errors", "throttles": "throttles",
                "billed_ms": "billed_ms_sum", "gb_seconds": "gb_seconds",
                "gb_seconds_arm64": "gb_seconds_arm64"}
-
-
-def _insert(conn: sa.Connection, table: sa.Table):
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    raise RuntimeError(f"metrics are stored in SQLite or PostgreSQL, not {dialect}")
 
 
 def _larger(current: sa.ColumnElement, new: sa.ColumnElement) -> sa.ColumnElement:
@@ -85,13 +77,13 @@ class MetricStore:
             total["first_minute"] = min(total["first_minute"], row["minute"])
             total["last_minute"] = max(total["last_minute"], row["minute"])
         with self._engine.begin() as conn:
-            insert = _insert(conn, metric_minutes)
+            insert = insert_for(conn, metric_minutes)
             c, new = metric_minutes.c, insert.excluded
             updates = {name: c[name] + new[name] for name in SUM_COLUMNS}
             updates.update({name: _larger(c[name], new[name]) for name in MAX_COLUMNS})
             conn.execute(insert.on_conflict_do_update(index_elements=list(KEY), set_=updates), minutes)
             if totals:
-                insert = _insert(conn, metric_totals)
+                insert = insert_for(conn, metric_totals)
                 c, new = metric_totals.c, insert.excluded
                 updates = {name: c[name] + new[name] for name in TOTALS_FROM}
                 updates["first_minute"] = _smaller(c.first_minute, new.first_minute)

@@ -2,7 +2,7 @@
 
 Rows in, rows out: what a field means is lamina.control.rules'. `mark_fired` is a compare-and-set
 (the minute is recorded only if it is later than the one stored), so two ticks, or a tick and a
-restart, never both claim one minute. Imports lamina.store.schema only.
+restart, never both claim one minute. Imports lamina.store.schema and lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from lamina.store.dialect import starts_with
 from lamina.store.schema import event_buses, event_rules, event_targets
 
 
@@ -37,11 +38,6 @@ def _rule(row) -> RuleRow:
     return RuleRow(row.bus, row.name, dict(row.config), dict(row.tags), row.schedule_anchor, row.last_fired)
 
 
-def _like_prefix(column, prefix: str):
-    """`column` starts with `prefix` (no LIKE wildcards: names may hold `_`)."""
-    return sa.func.substr(column, 1, len(prefix)) == prefix
-
-
 class RuleStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
@@ -55,7 +51,7 @@ class RuleStore:
     def buses(self, prefix: str = "") -> list[BusRow]:
         query = sa.select(event_buses).order_by(event_buses.c.name)
         if prefix:
-            query = query.where(_like_prefix(event_buses.c.name, prefix))
+            query = query.where(starts_with(event_buses.c.name, prefix))
         with self._engine.connect() as conn:
             return [BusRow(r.name, dict(r.config), dict(r.tags), r.created_at) for r in conn.execute(query)]
 
@@ -88,7 +84,7 @@ class RuleStore:
     def rules(self, bus: str, prefix: str = "") -> list[RuleRow]:
         query = sa.select(event_rules).where(event_rules.c.bus == bus).order_by(event_rules.c.name)
         if prefix:
-            query = query.where(_like_prefix(event_rules.c.name, prefix))
+            query = query.where(starts_with(event_rules.c.name, prefix))
         with self._engine.connect() as conn:
             return [_rule(row) for row in conn.execute(query)]
 

@@ -6,8 +6,29 @@ Imports nothing from lamina.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 metadata = sa.MetaData()
+
+
+# The same columns mean the same on SQLite and PostgreSQL. SQLite never enforces a String's length,
+# compares and orders text byte by byte, and keeps every INTEGER in 64 bits; so on PostgreSQL (in
+# the DDL the migrations emit) a String column is VARCHAR without a length in the "C" collation
+# (byte order, as SQLite's BINARY), and an Integer column is BIGINT.
+@compiles(sa.String, "postgresql")
+def _postgresql_string(type_, compiler, **kw) -> str:
+    if isinstance(kw.get("type_expression"), sa.Column):
+        return 'VARCHAR COLLATE "C"'
+    return "VARCHAR"
+
+
+@compiles(sa.Integer, "postgresql")
+def _postgresql_integer(type_, compiler, **kw) -> str:
+    return "BIGINT"
+
+
+# A row id that counts up by itself: SQLite's INTEGER PRIMARY KEY (its rowid), PostgreSQL's BIGSERIAL.
+RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 # What an integer column holds (SQLite and PostgreSQL BIGINT alike): a value outside it can never be
 # stored, and handing one to the driver raises OverflowError, so queries answer for such values without asking.
@@ -62,7 +83,7 @@ log_streams = sa.Table(
 log_events = sa.Table(
     "log_events",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
     sa.Column("log_group", sa.String(512), nullable=False),
     sa.Column("log_stream", sa.String(512), nullable=False),
     sa.Column("timestamp_ms", sa.BigInteger, nullable=False),
@@ -102,7 +123,7 @@ layer_versions = sa.Table(
 queue_events = sa.Table(
     "queue_events",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
     sa.Column("request_id", sa.String(36), nullable=False),
     sa.Column("function_name", sa.String(64), nullable=False),
     sa.Column("qualifier", sa.String(128), nullable=True),
@@ -244,7 +265,7 @@ event_targets = sa.Table(
 event_deliveries = sa.Table(
     "event_deliveries",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
     sa.Column("rule_arn", sa.String(1600), nullable=False),
     sa.Column("function_arn", sa.String(1600), nullable=False),
     sa.Column("target", sa.JSON, nullable=False),
@@ -362,4 +383,14 @@ test_events = sa.Table(
     sa.Column("name", sa.String(25), primary_key=True),
     sa.Column("event", sa.Text, nullable=False),
     sa.Column("last_modified", sa.Float, nullable=False),
+)
+
+# Secrets every node of a cluster must share (store/secrets.py): the STS master key, the administrator's
+# access key. Used only when the database is not SQLite (a single node keeps them in data-dir files).
+shared_secrets = sa.Table(
+    "shared_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )

@@ -10,14 +10,14 @@ from lamina.errors import ResourceConflictException, ResourceNotFoundException
 from lamina.events import FunctionUrlChanged
 from lamina.model import Alias, Function, FunctionVersion
 from lamina.store.aliases import AliasStore
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.function_urls import FunctionUrlStore
 from lamina.store.functions import FunctionStore
 
 
 @pytest.fixture
-def urls(tmp_path):
-    database = open_database(sqlite_url(tmp_path))
+def urls(db_url):
+    database = open_database(db_url)
     functions, aliases = FunctionStore(database), AliasStore(database)
     version = FunctionVersion(name="f", version="$LATEST", runtime="python3.12", handler="a.b", code_hex="ab" * 32,
                               code_size=1, revision_id="r", last_modified="2024-01-01T00:00:00.000+0000")

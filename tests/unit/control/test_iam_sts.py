@@ -11,7 +11,7 @@ from lamina.control.iam import ROLE, USER, Iam
 from lamina.control.sts import Sts
 from lamina.errors import AuthenticationError, IamError
 from lamina.identity import ASSUMED_ROLE, Caller
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.iam import IamStore
 from lamina.tokens import Tokens
 
@@ -31,10 +31,10 @@ class Clock:
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(db_url):
     clock = Clock()
     sts_box: list[Sts] = []
-    iam = Iam(IamStore(open_database(sqlite_url(tmp_path))), ACCOUNT, changed=lambda: sts_box[0].keys_changed())
+    iam = Iam(IamStore(open_database(db_url)), ACCOUNT, changed=lambda: sts_box[0].keys_changed())
     sts = Sts(iam, Tokens(b"m" * 32), ACCOUNT, clock=clock)
     sts_box.append(sts)
     return iam, sts, clock

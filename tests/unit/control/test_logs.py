@@ -8,7 +8,7 @@ from lamina.control import logs as logs_module
 from lamina.control.logs import Logs, LogsError
 from lamina.engine.spec import LogBatch as Batch
 from lamina.engine.spec import LogEvent as Event
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.logs import DAY_MS, LogStore
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
@@ -19,17 +19,17 @@ S2 = "2024/01/01/[$LATEST]" + "b" * 32
 
 
 @pytest.fixture
-def store(tmp_path):
-    return LogStore(open_database(sqlite_url(tmp_path)))
+def log_store(db_url):
+    return LogStore(open_database(db_url))
 
 
 @pytest.fixture
-def logs(store):
-    return Logs(store, REGION, ACCOUNT, clock=lambda: NOW / 1000)
+def logs(log_store):
+    return Logs(log_store, REGION, ACCOUNT, clock=lambda: NOW / 1000)
 
 
-def add(store: LogStore, group: str, stream: str, *events: tuple[int, str]) -> None:
-    store.append([Batch(group, stream, tuple(Event(t, m) for t, m in events))])
+def add(log_store: LogStore, group: str, stream: str, *events: tuple[int, str]) -> None:
+    log_store.append([Batch(group, stream, tuple(Event(t, m) for t, m in events))])
 
 
 def error_of(call, request) -> tuple[str, str]:
@@ -40,26 +40,26 @@ def error_of(call, request) -> tuple[str, str]:
 
 
 @pytest.fixture
-def orders(store):
+def orders(log_store):
     """Two streams of one function, interleaved in time."""
-    add(store, GROUP, S1, (NOW - 5000, "START RequestId: r1"), (NOW - 3000, "[ERROR] boom"),
+    add(log_store, GROUP, S1, (NOW - 5000, "START RequestId: r1"), (NOW - 3000, "[ERROR] boom"),
         (NOW - 1000, "END RequestId: r1"))
-    add(store, GROUP, S2, (NOW - 4000, "START RequestId: r2"), (NOW - 2000, '{"level": "ERROR", "ms": 7}'))
-    return store
+    add(log_store, GROUP, S2, (NOW - 4000, "START RequestId: r2"), (NOW - 2000, '{"level": "ERROR", "ms": 7}'))
+    return log_store
 
 
 # -- groups ---------------------------------------------------------------------------------------
 
-def test_describe_log_groups_fields_and_filters(logs, store, orders):
-    add(store, "/aws/lambda/Other", "s", (NOW, "x"))
-    add(store, "/custom/app", "s", (NOW, "y"))
+def test_describe_log_groups_fields_and_filters(logs, log_store, orders):
+    add(log_store, "/aws/lambda/Other", "s", (NOW, "x"))
+    add(log_store, "/custom/app", "s", (NOW, "y"))
     groups = logs.describe_log_groups({})["logGroups"]
     assert [g["logGroupName"] for g in groups] == ["/aws/lambda/Other", GROUP, "/custom/app"]
     item = groups[1]
     arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{GROUP}"
     assert item["arn"] == arn + ":*" and item["logGroupArn"] == arn
     assert item["metricFilterCount"] == 0 and item["logGroupClass"] == "STANDARD"
-    assert item["storedBytes"] == sum(len(m) for _, _, m in store.events(GROUP))
+    assert item["storedBytes"] == sum(len(m) for _, _, m in log_store.events(GROUP))
     assert isinstance(item["creationTime"], int) and "retentionInDays" not in item
     assert [g["logGroupName"] for g in logs.describe_log_groups({"logGroupNamePrefix": "/aws/"})["logGroups"]] \
         == ["/aws/lambda/Other", GROUP]
@@ -75,9 +75,9 @@ def test_describe_log_groups_fields_and_filters(logs, store, orders):
         == "InvalidParameterException"
 
 
-def test_describe_log_groups_pages(logs, store):
+def test_describe_log_groups_pages(logs, log_store):
     for name in ("g1", "g2", "g3"):
-        add(store, name, "s", (NOW, "x"))
+        add(log_store, name, "s", (NOW, "x"))
     seen, token = [], None
     while True:
         page = logs.describe_log_groups({"limit": 2, **({"nextToken": token} if token else {})})
@@ -90,26 +90,26 @@ def test_describe_log_groups_pages(logs, store):
         "InvalidParameterException", "The specified nextToken is invalid.")
 
 
-def test_create_and_delete_log_groups(logs, store, orders):
+def test_create_and_delete_log_groups(logs, log_store, orders):
     assert logs.create_log_group({"logGroupName": "/mine"}) == {}
     assert error_of(logs.create_log_group, {"logGroupName": "/mine"}) == (
         "ResourceAlreadyExistsException", "The specified log group already exists")
     assert error_of(logs.create_log_group, {"logGroupName": "/x", "kmsKeyId": "k"})[0] == "InvalidParameterException"
     assert logs.delete_log_group({"logGroupName": GROUP}) == {}
-    assert store.events(GROUP) == []
+    assert log_store.events(GROUP) == []
     assert error_of(logs.delete_log_group, {"logGroupName": GROUP}) == (
         "ResourceNotFoundException", "The specified log group does not exist.")
     assert error_of(logs.describe_log_streams, {"logGroupName": GROUP})[0] == "ResourceNotFoundException"
     # the function's next log lines bring the group back
-    add(store, GROUP, S1, (NOW, "again"))
+    add(log_store, GROUP, S1, (NOW, "again"))
     streams = logs.describe_log_streams({"logGroupName": GROUP})["logStreams"]
     assert [(s["logStreamName"], s["firstEventTimestamp"]) for s in streams] == [(S1, NOW)]
 
 
-def test_retention_policy_and_expiry(logs, store):
-    add(store, GROUP, S1, (NOW - 10 * DAY_MS, "old"), (NOW - 2 * DAY_MS, "recent"), (NOW, "new"))
-    add(store, GROUP, S2, (NOW - 9 * DAY_MS, "only old"))
-    add(store, "/keep", "s", (NOW - 400 * DAY_MS, "ancient"))
+def test_retention_policy_and_expiry(logs, log_store):
+    add(log_store, GROUP, S1, (NOW - 10 * DAY_MS, "old"), (NOW - 2 * DAY_MS, "recent"), (NOW, "new"))
+    add(log_store, GROUP, S2, (NOW - 9 * DAY_MS, "only old"))
+    add(log_store, "/keep", "s", (NOW - 400 * DAY_MS, "ancient"))
     assert error_of(logs.put_retention_policy, {"logGroupName": GROUP, "retentionInDays": 2})[0] \
         == "InvalidParameterException"
     assert error_of(logs.put_retention_policy, {"logGroupName": "/nope", "retentionInDays": 7})[0] \
@@ -117,8 +117,8 @@ def test_retention_policy_and_expiry(logs, store):
     assert logs.put_retention_policy({"logGroupName": GROUP, "retentionInDays": 7}) == {}
     assert logs.describe_log_groups({"logGroupNamePrefix": GROUP})["logGroups"][0]["retentionInDays"] == 7
     assert logs.expire() == 2
-    assert store.events(GROUP) == [(S1, NOW - 2 * DAY_MS, "recent"), (S1, NOW, "new")]
-    assert store.events("/keep") == [("s", NOW - 400 * DAY_MS, "ancient")]
+    assert log_store.events(GROUP) == [(S1, NOW - 2 * DAY_MS, "recent"), (S1, NOW, "new")]
+    assert log_store.events("/keep") == [("s", NOW - 400 * DAY_MS, "ancient")]
     streams = {s["logStreamName"]: s for s in logs.describe_log_streams({"logGroupName": GROUP})["logStreams"]}
     assert streams[S1]["firstEventTimestamp"] == NOW - 2 * DAY_MS
     assert "firstEventTimestamp" not in streams[S2]
@@ -163,7 +163,7 @@ def test_describe_log_streams(logs, orders):
     assert error_of(logs.describe_log_streams, {})[0] == "InvalidParameterException"
 
 
-def test_create_delete_streams_and_put_log_events(logs, store):
+def test_create_delete_streams_and_put_log_events(logs, log_store):
     assert error_of(logs.create_log_stream, {"logGroupName": "/g", "logStreamName": "s"}) == (
         "ResourceNotFoundException", "The specified log group does not exist.")
     logs.create_log_group({"logGroupName": "/g"})
@@ -173,7 +173,7 @@ def test_create_delete_streams_and_put_log_events(logs, store):
     put = {"logGroupName": "/g", "logStreamName": "s"}
     assert logs.put_log_events({**put, "logEvents": [{"timestamp": NOW - 10, "message": "one"},
                                                      {"timestamp": NOW, "message": "two"}]}) == {}
-    assert store.events("/g", "s") == [("s", NOW - 10, "one"), ("s", NOW, "two")]
+    assert log_store.events("/g", "s") == [("s", NOW - 10, "one"), ("s", NOW, "two")]
     stream = logs.describe_log_streams({"logGroupName": "/g"})["logStreams"][0]
     assert (stream["firstEventTimestamp"], stream["lastEventTimestamp"], stream["lastIngestionTime"]) == (
         NOW - 10, NOW, NOW)
@@ -187,7 +187,7 @@ def test_create_delete_streams_and_put_log_events(logs, store):
              {"timestamp": NOW + 3 * 3_600_000, "message": "too new"}]
     assert logs.put_log_events({**put, "logEvents": mixed}) == {
         "rejectedLogEventsInfo": {"tooOldLogEventEndIndex": 0, "tooNewLogEventStartIndex": 2}}
-    assert store.events("/g", "s")[-1] == ("s", NOW + 1, "ok")
+    assert log_store.events("/g", "s")[-1] == ("s", NOW + 1, "ok")
     logs.put_retention_policy({"logGroupName": "/g", "retentionInDays": 1})
     assert logs.put_log_events({**put, "logEvents": [{"timestamp": NOW - 2 * DAY_MS, "message": "x"}]}) == {
         "rejectedLogEventsInfo": {"expiredLogEventEndIndex": 0}}
@@ -195,7 +195,7 @@ def test_create_delete_streams_and_put_log_events(logs, store):
                                           "logEvents": [{"timestamp": NOW, "message": "x"}]}) == (
         "ResourceNotFoundException", "The specified log stream does not exist.")
     assert logs.delete_log_stream(put) == {}
-    assert store.events("/g") == []
+    assert log_store.events("/g") == []
     assert error_of(logs.delete_log_stream, put) == (
         "ResourceNotFoundException", "The specified log stream does not exist.")
     assert error_of(logs.delete_log_stream, {"logGroupName": "/none", "logStreamName": "s"})[1] \
@@ -208,8 +208,8 @@ def messages(response: dict) -> list[str]:
     return [event["message"] for event in response["events"]]
 
 
-def test_get_log_events_pages_with_tokens(logs, store):
-    add(store, GROUP, S1, *[(NOW + i, f"m{i}") for i in range(5)])
+def test_get_log_events_pages_with_tokens(logs, log_store):
+    add(log_store, GROUP, S1, *[(NOW + i, f"m{i}") for i in range(5)])
     base = {"logGroupName": GROUP, "logStreamName": S1}
     newest = logs.get_log_events({**base, "limit": 2})
     assert messages(newest) == ["m3", "m4"]
@@ -223,7 +223,7 @@ def test_get_log_events_pages_with_tokens(logs, store):
     assert messages(end) == [] and end["nextBackwardToken"] == oldest["nextBackwardToken"]
     at_tail = logs.get_log_events({**base, "nextToken": newest["nextForwardToken"]})
     assert messages(at_tail) == [] and at_tail["nextForwardToken"] == newest["nextForwardToken"]
-    add(store, GROUP, S1, (NOW + 10, "m10"))
+    add(log_store, GROUP, S1, (NOW + 10, "m10"))
     fresh = logs.get_log_events({**base, "nextToken": at_tail["nextForwardToken"], "startFromHead": True})
     assert messages(fresh) == ["m10"]
     head = logs.get_log_events({**base, "limit": 3, "startFromHead": True})
@@ -233,12 +233,12 @@ def test_get_log_events_pages_with_tokens(logs, store):
     assert messages(window) == ["m1", "m2"]  # endTime is exclusive
 
 
-def test_get_log_events_errors_and_empty_stream(logs, store):
+def test_get_log_events_errors_and_empty_stream(logs, log_store):
     logs.create_log_group({"logGroupName": "/g"})
     logs.create_log_stream({"logGroupName": "/g", "logStreamName": "s"})
     empty = logs.get_log_events({"logGroupName": "/g", "logStreamName": "s"})
     assert empty["events"] == []
-    add(store, "/g", "s", (NOW, "late"))
+    add(log_store, "/g", "s", (NOW, "late"))
     assert messages(logs.get_log_events({"logGroupName": "/g", "logStreamName": "s",
                                          "nextToken": empty["nextForwardToken"]})) == ["late"]
     assert error_of(logs.get_log_events, {"logGroupName": "/g", "logStreamName": "t"}) == (
@@ -249,9 +249,9 @@ def test_get_log_events_errors_and_empty_stream(logs, store):
         "InvalidParameterException", "The specified nextToken is invalid.")
 
 
-def test_get_log_events_stays_within_one_megabyte(logs, store):
+def test_get_log_events_stays_within_one_megabyte(logs, log_store):
     big = "x" * 400_000
-    add(store, GROUP, S1, *[(NOW + i, big + str(i)) for i in range(4)])
+    add(log_store, GROUP, S1, *[(NOW + i, big + str(i)) for i in range(4)])
     page = logs.get_log_events({"logGroupName": GROUP, "logStreamName": S1})
     assert [event["message"][-1] for event in page["events"]] == ["2", "3"]
 
@@ -311,9 +311,9 @@ def collect(logs: Logs, request: dict) -> tuple[list[str], int]:
             return seen, pages
 
 
-def test_filter_log_events_pages(logs, store, monkeypatch):
-    add(store, GROUP, S1, *[(NOW + i, f"line {i} {'even' if i % 2 == 0 else 'odd'}") for i in range(0, 40, 2)])
-    add(store, GROUP, S2, *[(NOW + i, f"line {i} {'even' if i % 2 == 0 else 'odd'}") for i in range(1, 40, 2)])
+def test_filter_log_events_pages(logs, log_store, monkeypatch):
+    add(log_store, GROUP, S1, *[(NOW + i, f"line {i} {'even' if i % 2 == 0 else 'odd'}") for i in range(0, 40, 2)])
+    add(log_store, GROUP, S2, *[(NOW + i, f"line {i} {'even' if i % 2 == 0 else 'odd'}") for i in range(1, 40, 2)])
     everything = [f"line {i} {'even' if i % 2 == 0 else 'odd'}" for i in range(40)]
     assert collect(logs, {"logGroupName": GROUP, "limit": 7}) == (everything, 6)
     assert collect(logs, {"logGroupName": GROUP, "limit": 5}) == (everything, 8)  # the last page is empty

@@ -8,7 +8,7 @@ import pytest
 from lamina.control.mappings import EventSourceMappings
 from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
 from lamina.events import MappingChanged
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.mappings import MappingStore
 
 QUEUE = "arn:aws:sqs:us-east-1:000000000000:q"
@@ -40,7 +40,7 @@ class Aliases:
 
 
 @pytest.fixture
-def mappings(tmp_path):
+def mappings(db_url):
     published: list = []
     probed: list = []
 
@@ -50,7 +50,7 @@ def mappings(tmp_path):
             raise InvalidParameterValueException("queue gone")
         return {"VisibilityTimeout": 30}
 
-    service = EventSourceMappings(MappingStore(open_database(sqlite_url(tmp_path))), Functions(), Aliases(),
+    service = EventSourceMappings(MappingStore(open_database(db_url)), Functions(), Aliases(),
                                   "us-east-1", "000000000000", publish=published.append, probe=probe)
     service.published, service.probed = published, probed
     return service

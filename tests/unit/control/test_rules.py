@@ -9,7 +9,7 @@ import pytest
 
 from lamina.control.rules import EventsError, Rules
 from lamina.events import RuleChanged
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.rules import RuleStore
 
 FN = "arn:aws:lambda:us-east-1:000000000000:function"
@@ -17,11 +17,11 @@ RULE = "arn:aws:events:us-east-1:000000000000:rule"
 
 
 class Harness:
-    def __init__(self, tmp_path) -> None:
+    def __init__(self, db_url) -> None:
         self.delivered: list = []
         self.published: list = []
         self.minute = 1000
-        self.rules = Rules(RuleStore(open_database(sqlite_url(tmp_path))), "us-east-1", "000000000000",
+        self.rules = Rules(RuleStore(open_database(db_url)), "us-east-1", "000000000000",
                            deliver=self.delivered.extend, now_minute=lambda: self.minute,
                            publish=self.published.append, clock=lambda: 1_772_359_200.0)  # 2026-03-01T10:00Z
 
@@ -35,8 +35,8 @@ class Harness:
 
 
 @pytest.fixture
-def ev(tmp_path):
-    return Harness(tmp_path)
+def ev(db_url):
+    return Harness(db_url)
 
 
 def test_put_describe_list_rules(ev):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lamina.control.usage import Usage, zero_filled
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.metrics import MetricStore
 from lamina.telemetry.metrics import FIELDS, InvocationSample, Metrics
 
@@ -36,8 +36,8 @@ def test_zero_filled_accepts_minutes_stored_as_text():
 
 
 @pytest.fixture
-def usage(tmp_path):
-    engine = open_database(sqlite_url(tmp_path))
+def usage(db_url):
+    engine = open_database(db_url)
     store = MetricStore(engine)
     metrics = Metrics(write_minutes=store.add_minutes, expire=store.expire, flush_interval=3600)
     now = [T0 + 150.0]

@@ -4,7 +4,7 @@ crash (a second instance on the same file). The clock is handed in, so no test s
 import asyncio
 
 from lamina.queue.sql import SqlQueue
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.queue import QueueStore
 
 T0 = 1_000_000.0
@@ -18,8 +18,8 @@ class Clock:
         return self.now
 
 
-def open_queue(tmp_path, clock):
-    return SqlQueue(QueueStore(open_database(sqlite_url(tmp_path))), clock=clock)
+def open_queue(db_url, clock):
+    return SqlQueue(QueueStore(open_database(db_url)), clock=clock)
 
 
 async def started(queue, *request_ids):
@@ -33,10 +33,10 @@ def ids(events):
     return [event.request_id for event in events]
 
 
-def test_a_claimed_event_is_held_until_its_lease_runs_out(tmp_path):
+def test_a_claimed_event_is_held_until_its_lease_runs_out(db_url):
     async def main():
         clock = Clock()
-        queue = await started(open_queue(tmp_path, clock), "a", "b")
+        queue = await started(open_queue(db_url, clock), "a", "b")
         first = await queue.claim(10, lease_s=30)
         again = await queue.claim(10, lease_s=30)
         clock.now = T0 + 29.9
@@ -52,10 +52,10 @@ def test_a_claimed_event_is_held_until_its_lease_runs_out(tmp_path):
     assert ids(after) == ["a", "b"]
 
 
-def test_claim_takes_at_most_limit_earliest_due_first(tmp_path):
+def test_claim_takes_at_most_limit_earliest_due_first(db_url):
     async def main():
         clock = Clock()
-        queue = await started(open_queue(tmp_path, clock), "a")
+        queue = await started(open_queue(db_url, clock), "a")
         clock.now = T0 + 1
         await queue.enqueue(request_id="b", function_name="f", qualifier="7", payload=b"x")
         first = await queue.claim(1, lease_s=30)
@@ -68,10 +68,10 @@ def test_claim_takes_at_most_limit_earliest_due_first(tmp_path):
     assert (b.request_id, b.qualifier, b.payload, b.enqueued_at) == ("b", "7", b"x", T0 + 1)
 
 
-def test_extend_keeps_a_lease_alive_past_its_first_expiry(tmp_path):
+def test_extend_keeps_a_lease_alive_past_its_first_expiry(db_url):
     async def main():
         clock = Clock()
-        queue = await started(open_queue(tmp_path, clock), "a")
+        queue = await started(open_queue(db_url, clock), "a")
         (event,) = await queue.claim(1, lease_s=30)
         clock.now = T0 + 20
         await queue.extend([event.id], lease_s=30)
@@ -85,10 +85,10 @@ def test_extend_keeps_a_lease_alive_past_its_first_expiry(tmp_path):
     assert held == [] and ids(free) == ["a"]
 
 
-def test_ack_removes_for_good(tmp_path):
+def test_ack_removes_for_good(db_url):
     async def main():
         clock = Clock()
-        queue = await started(open_queue(tmp_path, clock), "a", "b")
+        queue = await started(open_queue(db_url, clock), "a", "b")
         a, b = await queue.claim(2, lease_s=30)
         await queue.ack(a.id)
         depth = queue.depth()
@@ -100,10 +100,10 @@ def test_ack_removes_for_good(tmp_path):
     assert depth == 1 and ids(left) == ["b"]
 
 
-def test_retry_at_releases_with_a_new_due_time_and_counts(tmp_path):
+def test_retry_at_releases_with_a_new_due_time_and_counts(db_url):
     async def main():
         clock = Clock()
-        queue = await started(open_queue(tmp_path, clock), "a")
+        queue = await started(open_queue(db_url, clock), "a")
         (event,) = await queue.claim(1, lease_s=30)
         await queue.retry_at(event.id, due_at=T0 + 60, runs=1, throttles=2)
         clock.now = T0 + 59
@@ -118,10 +118,10 @@ def test_retry_at_releases_with_a_new_due_time_and_counts(tmp_path):
     assert (event.due_at, event.runs, event.throttles, event.enqueued_at) == (T0 + 60, 1, 2, T0)
 
 
-def test_release_gives_leased_events_back_at_once(tmp_path):
+def test_release_gives_leased_events_back_at_once(db_url):
     async def main():
         clock = Clock()
-        queue = await started(open_queue(tmp_path, clock), "a", "b")
+        queue = await started(open_queue(db_url, clock), "a", "b")
         a, b = await queue.claim(2, lease_s=30)
         await queue.release([a.id])
         again = await queue.claim(2, lease_s=30)
@@ -130,10 +130,10 @@ def test_release_gives_leased_events_back_at_once(tmp_path):
     assert ids(asyncio.run(main())) == ["a"]
 
 
-def test_depth_and_oldest_count_leased_events_too(tmp_path):
+def test_depth_and_oldest_count_leased_events_too(db_url):
     async def main():
         clock = Clock()
-        queue = await started(open_queue(tmp_path, clock))
+        queue = await started(open_queue(db_url, clock))
         empty = (queue.depth(), queue.oldest())
         await queue.enqueue(request_id="a", function_name="f", qualifier=None, payload=b"{}")
         clock.now = T0 + 5
@@ -145,16 +145,16 @@ def test_depth_and_oldest_count_leased_events_too(tmp_path):
     assert asyncio.run(main()) == ((0, None), (2, T0))
 
 
-def test_a_crash_leaves_leases_that_a_new_instance_honours_until_they_expire(tmp_path):
+def test_a_crash_leaves_leases_that_a_new_instance_honours_until_they_expire(db_url):
     clock = Clock()
 
     async def crash():
-        queue = await started(open_queue(tmp_path, clock), "held", "waiting")
+        queue = await started(open_queue(db_url, clock), "held", "waiting")
         await queue.claim(1, lease_s=30)  # then the process dies: no ack, no release
         queue._db.shutdown(wait=True)
 
     async def after_restart():
-        queue = await started(open_queue(tmp_path, clock))
+        queue = await started(open_queue(db_url, clock))
         clock.now = T0 + 1
         early = await queue.claim(10, lease_s=30)
         clock.now = T0 + 30.5
@@ -168,15 +168,15 @@ def test_a_crash_leaves_leases_that_a_new_instance_honours_until_they_expire(tmp
     assert ids(late) == ["held"]
 
 
-def test_concurrent_enqueues_share_a_commit_and_all_survive(tmp_path):
+def test_concurrent_enqueues_share_a_commit_and_all_survive(db_url):
     async def accept():
-        queue = await started(open_queue(tmp_path, Clock()))
+        queue = await started(open_queue(db_url, Clock()))
         await asyncio.gather(*(queue.enqueue(request_id=f"e{i}", function_name="f", qualifier=None, payload=b"{}")
                                for i in range(300)))
         queue._db.shutdown(wait=True)  # no clean close: what enqueue returned for must be on disk
 
     async def reopen():
-        queue = await started(open_queue(tmp_path, Clock()))
+        queue = await started(open_queue(db_url, Clock()))
         events = await queue.claim(1000, lease_s=30)
         await queue.close()
         return events
@@ -185,9 +185,9 @@ def test_concurrent_enqueues_share_a_commit_and_all_survive(tmp_path):
     assert sorted(ids(asyncio.run(reopen()))) == sorted(f"e{i}" for i in range(300))
 
 
-def test_wait_due_returns_when_an_event_is_enqueued(tmp_path):
+def test_wait_due_returns_when_an_event_is_enqueued(db_url):
     async def main():
-        queue = await started(open_queue(tmp_path, Clock()))
+        queue = await started(open_queue(db_url, Clock()))
         waiter = asyncio.create_task(queue.wait_due(timeout=3600))
         await asyncio.sleep(0)
         await queue.enqueue(request_id="a", function_name="f", qualifier=None, payload=b"{}")
@@ -198,10 +198,10 @@ def test_wait_due_returns_when_an_event_is_enqueued(tmp_path):
     assert ids(asyncio.run(main())) == ["a"]
 
 
-def test_backlog_counts_events_and_the_oldest_per_function(tmp_path):
+def test_backlog_counts_events_and_the_oldest_per_function(db_url):
     async def main():
         clock = Clock()
-        queue = await started(open_queue(tmp_path, clock))
+        queue = await started(open_queue(db_url, clock))
         empty = queue.backlog()
         await queue.enqueue(request_id="a", function_name="f", qualifier=None, payload=b"{}")
         clock.now = T0 + 5

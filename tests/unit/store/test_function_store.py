@@ -3,13 +3,13 @@
 import pytest
 
 from lamina.model import Function, FunctionVersion
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.functions import FunctionStore
 
 
 @pytest.fixture
-def store(tmp_path):
-    return FunctionStore(open_database(sqlite_url(tmp_path)))
+def store(db_url):
+    return FunctionStore(open_database(db_url))
 
 
 def version(name, number="$LATEST", **kw):
@@ -51,9 +51,9 @@ def test_save_delete_usage_and_code_references(store):
     assert store.get("f") is None and store.usage() == (0, 0) and not store.code_in_use("ab" * 32)
 
 
-def test_everything_survives_reopening(tmp_path):
-    FunctionStore(open_database(sqlite_url(tmp_path))).create(Function("kept", version("kept")))
-    again = FunctionStore(open_database(sqlite_url(tmp_path)))  # migrations are a no-op the second time
+def test_everything_survives_reopening(db_url):
+    FunctionStore(open_database(db_url)).create(Function("kept", version("kept")))
+    again = FunctionStore(open_database(db_url))  # migrations are a no-op the second time
     assert again.get("kept").latest.name == "kept"
 
 

@@ -5,21 +5,21 @@ import pytest
 
 from lamina.engine.spec import LogBatch as Batch
 from lamina.engine.spec import LogEvent as Event
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.logs import LogStore
 
 
-def test_append_creates_groups_and_streams_and_keeps_order(tmp_path):
-    logs = LogStore(open_database(sqlite_url(tmp_path)))
+def test_append_creates_groups_and_streams_and_keeps_order(db_url):
+    logs = LogStore(open_database(db_url))
     logs.append([Batch("/aws/lambda/f", "s1", (Event(1, "a"), Event(2, "b"))), Batch("/aws/lambda/f", "s2", (Event(3, "c"),))])
     logs.append([Batch("/aws/lambda/f", "s1", (Event(4, "d"),))])
     assert logs.events("/aws/lambda/f") == [("s1", 1, "a"), ("s1", 2, "b"), ("s2", 3, "c"), ("s1", 4, "d")]
     assert logs.events("/aws/lambda/f", "s2") == [("s2", 3, "c")]
-    assert LogStore(open_database(sqlite_url(tmp_path))).events("/aws/lambda/other") == []
+    assert LogStore(open_database(db_url)).events("/aws/lambda/other") == []
 
 
-def _store_with_events(tmp_path):
-    logs = LogStore(open_database(sqlite_url(tmp_path)))
+def _store_with_events(db_url):
+    logs = LogStore(open_database(db_url))
     logs.append([Batch("/g", "s", (Event(10, "a"), Event(20, "b")))])
     return logs
 
@@ -37,12 +37,12 @@ def _store_with_events(tmp_path):
     ({"before": (-(10**30), 0)}, []),
     ({"after": (-(10**30), 0)}, ["a", "b"]),
 ])
-def test_page_bounds_beyond_64_bits_answer_without_reaching_sqlite(tmp_path, bounds, messages):
-    logs = _store_with_events(tmp_path)
+def test_page_bounds_beyond_64_bits_answer_without_reaching_sqlite(db_url, bounds, messages):
+    logs = _store_with_events(db_url)
     assert [row[4] for row in logs.page("/g", **bounds)] == messages
 
 
-def test_stream_offsets_beyond_64_bits_are_past_the_end(tmp_path):
-    logs = _store_with_events(tmp_path)
+def test_stream_offsets_beyond_64_bits_are_past_the_end(db_url):
+    logs = _store_with_events(db_url)
     assert logs.streams("/g", offset=10**20) == []
     assert [row["name"] for row in logs.streams("/g", offset=0)] == ["s"]

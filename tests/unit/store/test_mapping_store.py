@@ -1,7 +1,7 @@
 """lamina.store.mappings.MappingStore on a real SQLite file."""
 
 from lamina.model import EventSourceMapping
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.mappings import MappingStore
 
 
@@ -12,8 +12,8 @@ def mapping(uuid: str, function: str = "f", arn: str = "arn:aws:sqs:us-east-1:00
                               last_processing_result=None, last_modified=1.5)
 
 
-def test_put_get_list_status_delete(tmp_path):
-    store = MappingStore(open_database(sqlite_url(tmp_path)))
+def test_put_get_list_status_delete(db_url):
+    store = MappingStore(open_database(db_url))
     store.put(mapping("b"))
     store.put(mapping("a", function="g", arn="arn:aws:sqs:us-east-1:000000000000:other"))
     assert store.get("b") == mapping("b")

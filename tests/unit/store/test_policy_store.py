@@ -1,13 +1,13 @@
 """lamina.store.policies on a real SQLite file (migrated by Alembic, 0031 included)."""
 
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.policies import PolicyStore
 
 STATEMENT = {"Sid": "s", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunction", "Resource": "*"}
 
 
-def test_put_get_delete(tmp_path):
-    store = PolicyStore(open_database(sqlite_url(tmp_path)))
+def test_put_get_delete(db_url):
+    store = PolicyStore(open_database(db_url))
     assert store.get(("function", "f", "")) is None
     store.put(("function", "f", ""), [STATEMENT], "r1")
     store.put(("function", "f", "1"), [STATEMENT, {**STATEMENT, "Sid": "t"}], "r2")
@@ -24,6 +24,6 @@ def test_put_get_delete(tmp_path):
     assert store.get(("layer", "f", "1")) == ([STATEMENT], "r3")  # another kind is kept
 
 
-def test_survives_reopening(tmp_path):
-    PolicyStore(open_database(sqlite_url(tmp_path))).put(("function", "g", ""), [STATEMENT], "r1")
-    assert PolicyStore(open_database(sqlite_url(tmp_path))).get(("function", "g", "")) == ([STATEMENT], "r1")
+def test_survives_reopening(db_url):
+    PolicyStore(open_database(db_url)).put(("function", "g", ""), [STATEMENT], "r1")
+    assert PolicyStore(open_database(db_url)).get(("function", "g", "")) == ([STATEMENT], "r1")

@@ -1,6 +1,6 @@
 """lamina.store.queue.QueueStore on a real SQLite file: the lease-aware claim and next claimable time."""
 
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.queue import QueueStore
 
 T0 = 5000.0
@@ -11,8 +11,8 @@ def event(request_id, due_at):
             "enqueued_at": T0, "due_at": due_at}
 
 
-def test_next_claimable_is_the_due_time_or_the_end_of_a_live_lease(tmp_path):
-    store = QueueStore(open_database(sqlite_url(tmp_path)))
+def test_next_claimable_is_the_due_time_or_the_end_of_a_live_lease(db_url):
+    store = QueueStore(open_database(db_url))
     assert store.next_claimable() is None
     store.commit([event("a", T0), event("b", T0 + 100)], [])
     assert store.next_claimable() == T0
@@ -25,8 +25,8 @@ def test_next_claimable_is_the_due_time_or_the_end_of_a_live_lease(tmp_path):
     assert store.next_claimable() == T0
 
 
-def test_claim_skips_future_and_leased_rows_and_commit_removes(tmp_path):
-    store = QueueStore(open_database(sqlite_url(tmp_path)))
+def test_claim_skips_future_and_leased_rows_and_commit_removes(db_url):
+    store = QueueStore(open_database(db_url))
     store.commit([event("a", T0), event("b", T0), event("later", T0 + 10)], [])
     first = store.claim(T0, 10, lease_until=T0 + 30)
     assert [row["request_id"] for row in first] == ["a", "b"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lamina.model import EventSourceMapping
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.mappings import MappingStore
 from lamina.store.stream_checkpoints import Checkpoint, CheckpointStore
 
@@ -14,8 +14,8 @@ def mapping(uuid: str) -> EventSourceMapping:
                               last_processing_result=None, last_modified=0.0)
 
 
-def test_save_load_replace_forget(tmp_path):
-    engine = open_database(sqlite_url(tmp_path))
+def test_save_load_replace_forget(db_url):
+    engine = open_database(db_url)
     for uuid in ("m", "other"):
         MappingStore(engine).put(mapping(uuid))
     store = CheckpointStore(engine)
@@ -24,7 +24,7 @@ def test_save_load_replace_forget(tmp_path):
     store.save("m", Checkpoint("shard-2", sequence_number="42", window={"start": 60, "state": {"n": 1}}))
     store.save("other", Checkpoint("shard-1", finished=True))
     store.save("m", Checkpoint("shard-1", sequence_number="7", position="AT_TIMESTAMP", at_timestamp=12.5))
-    reopened = CheckpointStore(open_database(sqlite_url(tmp_path)))
+    reopened = CheckpointStore(open_database(db_url))
     assert reopened.load("m") == {
         "shard-1": Checkpoint("shard-1", "7", "AT_TIMESTAMP", 12.5),
         "shard-2": Checkpoint("shard-2", "42", window={"start": 60, "state": {"n": 1}}),
@@ -33,8 +33,8 @@ def test_save_load_replace_forget(tmp_path):
     assert reopened.load("m") == {} and reopened.load("other")["shard-1"].finished
 
 
-def test_a_deleted_mappings_checkpoints_are_not_written_again(tmp_path):
-    engine = open_database(sqlite_url(tmp_path))
+def test_a_deleted_mappings_checkpoints_are_not_written_again(db_url):
+    engine = open_database(db_url)
     store = CheckpointStore(engine)
     store.save("gone", Checkpoint("shard-1", sequence_number="1"))
     assert store.load("gone") == {}

@@ -1,11 +1,11 @@
 """lamina.store.test_events on a real SQLite file (the migrated schema)."""
 
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import open_database
 from lamina.store.test_events import TestEventStore
 
 
-def test_put_list_delete(tmp_path):
-    store = TestEventStore(open_database(sqlite_url(tmp_path)))
+def test_put_list_delete(db_url):
+    store = TestEventStore(open_database(db_url))
     store.put("fn", "b", "{}")
     store.put("fn", "a", "[1]")
     store.put("fn", "a", "[2]")  # replaces

@@ -49,7 +49,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "log_events",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+                  autoincrement=True),
         sa.Column("log_group", sa.String(512), nullable=False),
         sa.Column("log_stream", sa.String(512), nullable=False),
         sa.Column("timestamp_ms", sa.BigInteger, nullable=False),

@@ -16,7 +16,8 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "queue_events",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+                  autoincrement=True),
         sa.Column("request_id", sa.String(36), nullable=False),
         sa.Column("function_name", sa.String(64), nullable=False),
         sa.Column("qualifier", sa.String(128), nullable=True),

@@ -16,7 +16,8 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "event_deliveries",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+                  autoincrement=True),
         sa.Column("rule_arn", sa.String(1600), nullable=False),
         sa.Column("function_arn", sa.String(1600), nullable=False),
         sa.Column("target", sa.JSON, nullable=False),

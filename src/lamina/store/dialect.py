@@ -1,0 +1,52 @@
+"""SQL that means the same on SQLite and PostgreSQL.
+
+Inserts that meet an existing row: `insert_ignore` (INSERT ... ON CONFLICT DO NOTHING) and `upsert`
+(ON CONFLICT DO UPDATE). Each is one statement, so two nodes (or threads) writing the same key at
+once never fail on the primary key, as a read-then-insert or a delete-then-insert can on PostgreSQL,
+where writers do not take turns on one lock. `starts_with`: a case-sensitive prefix test (SQLite's
+LIKE ignores case; LIKE also needs its wildcards escaped).
+
+Imports nothing from lamina.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def insert_for(conn: sa.Connection, table: sa.Table):
+    """The dialect's INSERT (which has on_conflict_do_nothing / on_conflict_do_update)."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise RuntimeError(f"lamina stores its state in SQLite or PostgreSQL, not {dialect}")
+
+
+def insert_ignore(conn: sa.Connection, table: sa.Table, values: dict) -> bool:
+    """Insert a row unless its key exists; True when it was inserted. (Told by the row RETURNING gives back:
+    psycopg reports no rowcount for an INSERT.)"""
+    keys = list(table.primary_key.columns)
+    insert = insert_for(conn, table).values(**values).on_conflict_do_nothing().returning(*keys)
+    return conn.execute(insert).first() is not None
+
+
+def upsert(conn: sa.Connection, table: sa.Table, values: dict, keys: Iterable[str] | None = None) -> None:
+    """Insert a row, or set its other columns to `values` when its key (the primary key, or `keys`) exists."""
+    keys = list(keys) if keys is not None else [column.name for column in table.primary_key.columns]
+    insert = insert_for(conn, table).values(**values)
+    changes = {name: insert.excluded[name] for name in values if name not in keys}
+    if not changes:
+        conn.execute(insert.on_conflict_do_nothing(index_elements=keys))
+        return
+    conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=changes))
+
+
+def starts_with(column: sa.ColumnElement, prefix: str) -> sa.ColumnElement:
+    """`column` starts with `prefix`, case-sensitively and without wildcards. The positions are SQL
+    literals: PostgreSQL has substr(text, integer, integer) and lamina's integer binds are 64-bit."""
+    return sa.func.substr(column, sa.literal_column("1"), sa.literal_column(str(int(len(prefix))))) == prefix
