@@ -12,6 +12,12 @@ the event loop the bus is bound to, so while that loop runs subscribers run on i
 order; publishing on the loop, or when no bound loop is running (before start, after stop),
 delivers at once in the publishing thread. A failing subscriber is logged and does not stop the
 others.
+
+Cluster mode relays events between nodes (lamina.cluster.bridge): a subscriber registered with
+`remote=True` (a cache keeper) also receives events other nodes published, through
+`publish_remote`; the others (cascades that write the database) see local events only, so a
+relayed event never does the same write twice. `watch` hands every locally published event to the
+bridge. Single-node mode has no bridge and no remote events.
 """
 
 from __future__ import annotations
@@ -102,17 +108,30 @@ class Bus:
     """Subscribers by event type; `publish` delivers an event to each subscriber of its type."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[type, list[Callable[[Any], None]]] = {}
+        self._subscribers: dict[type, list[tuple[Callable[[Any], None], bool]]] = {}
+        self._watchers: list[Callable[[object], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
-        self._subscribers.setdefault(event_type, []).append(handler)
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None], *, remote: bool = False) -> None:
+        """`handler` receives local events of `event_type`; with `remote`, other nodes' ones too."""
+        self._subscribers.setdefault(event_type, []).append((handler, remote))
+
+    def watch(self, watcher: Callable[[object], None]) -> None:
+        """`watcher` sees every locally published event, after its subscribers (the bridge relays them)."""
+        self._watchers.append(watcher)
 
     def bind(self, loop: asyncio.AbstractEventLoop | None) -> None:
         """Deliver on `loop` from now on (None: deliver in the publishing thread)."""
         self._loop = loop
 
     def publish(self, event: object) -> None:
+        self._dispatch(event, remote=False)
+
+    def publish_remote(self, event: object) -> None:
+        """Deliver an event another node published to the `remote=True` subscribers only."""
+        self._dispatch(event, remote=True)
+
+    def _dispatch(self, event: object, *, remote: bool) -> None:
         loop = self._loop
         if loop is not None and loop.is_running():
             try:
@@ -120,13 +139,21 @@ class Bus:
             except RuntimeError:
                 running = None
             if running is not loop:
-                loop.call_soon_threadsafe(self._deliver, event)
+                loop.call_soon_threadsafe(self._deliver, event, remote)
                 return
-        self._deliver(event)
+        self._deliver(event, remote)
 
-    def _deliver(self, event: object) -> None:
-        for handler in self._subscribers.get(type(event), ()):
+    def _deliver(self, event: object, remote: bool = False) -> None:
+        for handler, wants_remote in self._subscribers.get(type(event), ()):
+            if remote and not wants_remote:
+                continue
             try:
                 handler(event)
             except Exception:
                 log.exception("a subscriber of %s failed", type(event).__name__)
+        if not remote:
+            for watcher in self._watchers:
+                try:
+                    watcher(event)
+                except Exception:
+                    log.exception("a watcher of %s failed", type(event).__name__)

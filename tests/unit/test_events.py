@@ -92,3 +92,29 @@ def test_once_the_bound_loop_has_stopped_a_worker_thread_delivers_itself():
     worker.start()
     worker.join()
     assert seen == [worker.ident]
+
+
+def test_remote_events_reach_only_subscribers_that_asked_for_them_and_no_watcher():
+    bus, seen, watched = Bus(), [], []
+    bus.subscribe(FunctionChanged, lambda e: seen.append(("local-only", e)))
+    bus.subscribe(FunctionChanged, lambda e: seen.append(("cache", e)), remote=True)
+    bus.watch(watched.append)
+    bus.publish_remote(FunctionChanged("from-another-node"))
+    assert seen == [("cache", FunctionChanged("from-another-node"))] and watched == []
+    seen.clear()
+    bus.publish(FunctionChanged("here"))
+    assert seen == [("local-only", FunctionChanged("here")), ("cache", FunctionChanged("here"))]
+    assert watched == [FunctionChanged("here")]
+
+
+def test_a_failing_watcher_is_logged_and_subscribers_still_ran(caplog):
+    bus, seen = Bus(), []
+    bus.subscribe(FunctionChanged, seen.append)
+
+    def broken(event):
+        raise RuntimeError("relay down")
+
+    bus.watch(broken)
+    with caplog.at_level(logging.ERROR, logger="lamina.events"):
+        bus.publish(FunctionChanged("f"))
+    assert seen == [FunctionChanged("f")] and "relay down" in caplog.text

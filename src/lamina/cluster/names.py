@@ -45,6 +45,11 @@ class Names:
     def async_consumer(self) -> str:
         return f"{self.cluster}_async_workers"
 
+    # Async payloads too big for one NATS message travel beside it in an object store bucket.
+    @property
+    def async_payloads_bucket(self) -> str:
+        return f"{self.cluster}_async_payloads"
+
     # Sync invokes: a worker's own subject (it holds warm environments) and the placement queue group.
     def run(self, worker_id: str) -> str:
         return f"{self.cluster}.run.{worker_id}"

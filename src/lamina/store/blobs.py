@@ -4,6 +4,11 @@ Owns the layout under `<data_dir>/blobs`: `zips/<hex[:2]>/<hex>.zip` and `unpack
 unpacks are atomic (temporary name, then rename), so concurrent callers and crashes never see a partial
 zip or tree; a finished tree is flushed with os.sync() before it is renamed into place. From lamina it
 imports only `lamina.errors` and its sibling `lamina.store.archive` (never the engine, control or API).
+
+In cluster mode a `remote` (lamina.cluster.blob_remote, anything with sync `push(sha_hex, path)` and
+`pull(sha_hex, dest) -> bool`) shares the zips between nodes: `put` pushes, and a digest missing
+locally is pulled once by `path`/`read`/`exists`/`unpacked`, then served from disk. `delete` is local
+only (another node may be storing the same digest at that moment).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from lamina.errors import InvalidParameterValueException
 from lamina.store import archive
@@ -31,6 +36,12 @@ STALE_SECONDS = 3600
 _HEX = re.compile(r"[0-9a-f]{64}")
 _STRIPES = 64
 T = TypeVar("T")
+
+
+class Remote(Protocol):
+    def push(self, sha_hex: str, path: Path) -> None: ...
+
+    def pull(self, sha_hex: str, dest: Path) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -45,9 +56,10 @@ class Blob:
 class BlobStore:
     """Zips keyed by digest, and their extracted trees; safe to share between threads."""
 
-    def __init__(self, root: Path, *, max_unzipped: int = archive.MAX_UNZIPPED) -> None:
+    def __init__(self, root: Path, *, max_unzipped: int = archive.MAX_UNZIPPED, remote: Remote | None = None) -> None:
         self.root = Path(root)
         self.max_unzipped = max_unzipped
+        self.remote = remote
         self._zips = self.root / "zips"
         self._unpacked = self.root / "unpacked"
         self._zips.mkdir(parents=True, exist_ok=True)
@@ -59,9 +71,14 @@ class BlobStore:
         """Store `data` (idempotent); the file is fsynced and renamed into place."""
         digest = hashlib.sha256(data).digest()
         blob = Blob(base64.b64encode(digest).decode("ascii"), digest.hex(), len(data))
-        final = self.path(blob.sha256_hex)
-        if _size(final) == blob.size:
-            return blob
+        final = self._zip(blob.sha256_hex)
+        if _size(final) != blob.size:
+            self._write(final, blob, data)
+        if self.remote is not None:
+            self.remote.push(blob.sha256_hex, final)
+        return blob
+
+    def _write(self, final: Path, blob: Blob, data: bytes) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.parent / f".tmp-{blob.sha256_hex}-{secrets.token_hex(6)}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o444)
@@ -75,10 +92,17 @@ class BlobStore:
             tmp.unlink(missing_ok=True)
             raise
         _fsync_dir(final.parent)
-        return blob
 
     def path(self, sha256_hex: str) -> Path:
-        """Where the zip of a digest is (whether or not it exists)."""
+        """Where the zip of a digest is (whether or not it exists; fetched from the remote if it has it)."""
+        final = self._zip(sha256_hex)
+        if self.remote is not None and not final.is_file():
+            with self._lock(sha256_hex):
+                if not final.is_file() and self.remote.pull(sha256_hex, final):
+                    _fsync_dir(final.parent)
+        return final
+
+    def _zip(self, sha256_hex: str) -> Path:
         _checked(sha256_hex)
         return self._zips / sha256_hex[:2] / f"{sha256_hex}.zip"
 
@@ -98,6 +122,8 @@ class BlobStore:
         if dest.is_dir():
             return dest
         source = self.path(sha256_hex)
+        if not source.is_file():
+            raise FileNotFoundError(f"no code blob {sha256_hex}")
         with self._lock(sha256_hex):
             if dest.is_dir():
                 return dest
@@ -122,7 +148,7 @@ class BlobStore:
         """Remove the zip and its unpacked tree; missing pieces are fine."""
         dest = self._unpacked / _checked(sha256_hex)
         with self._lock(sha256_hex):
-            self.path(sha256_hex).unlink(missing_ok=True)
+            self._zip(sha256_hex).unlink(missing_ok=True)
             doomed = self._unpacked / f".del-{sha256_hex}-{secrets.token_hex(6)}"
             try:
                 os.rename(dest, doomed)

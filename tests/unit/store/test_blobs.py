@@ -233,3 +233,52 @@ def test_stale_leftovers_are_swept(tmp_path: Path) -> None:
     BlobStore(root)
     assert not old_tree.exists() and not old_zip.exists()
     assert fresh_tree.exists()
+
+
+class FakeRemote:
+    """A cluster's shared bucket: a dict of digest -> bytes, counting calls."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.pulls: list[str] = []
+
+    def push(self, sha_hex: str, path: Path) -> None:
+        self.objects[sha_hex] = Path(path).read_bytes()
+
+    def pull(self, sha_hex: str, dest: Path) -> bool:
+        self.pulls.append(sha_hex)
+        if sha_hex not in self.objects:
+            return False
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        Path(dest).write_bytes(self.objects[sha_hex])
+        return True
+
+
+def test_put_pushes_to_the_remote_and_another_node_pulls_a_missing_digest_once(tmp_path: Path) -> None:
+    remote = FakeRemote()
+    front = BlobStore(tmp_path / "front", remote=remote)
+    blob = front.put(CODE)
+    assert remote.objects == {blob.sha256_hex: CODE}
+    assert remote.pulls == []  # the writer never asks for what it has
+    worker = BlobStore(tmp_path / "worker", remote=remote)
+    tree = worker.unpacked(blob.sha256_hex)
+    assert (tree / "app.py").read_bytes() == b"def handler(e, c):\n    return 1\n"
+    assert worker.exists(blob.sha256_hex) and worker.read(blob.sha256_hex) == CODE
+    assert remote.pulls == [blob.sha256_hex]  # cached on disk after the first pull
+
+
+def test_a_digest_nobody_has_is_missing_and_asked_for_again_later(tmp_path: Path) -> None:
+    remote = FakeRemote()
+    worker = BlobStore(tmp_path / "worker", remote=remote)
+    missing = hashlib.sha256(b"nothing").hexdigest()
+    assert not worker.exists(missing)
+    with pytest.raises(FileNotFoundError):
+        worker.unpacked(missing)
+    assert remote.pulls == [missing, missing]
+
+
+def test_a_blob_stored_before_cluster_mode_is_pushed_when_put_again(tmp_path: Path) -> None:
+    BlobStore(tmp_path / "front").put(CODE)
+    remote = FakeRemote()
+    BlobStore(tmp_path / "front", remote=remote).put(CODE)
+    assert list(remote.objects.values()) == [CODE]
