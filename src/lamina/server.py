@@ -26,6 +26,7 @@ from lamina.api.signatures import SigV4
 from lamina.api.url_auth import url_authorizer
 from lamina.api.url_lane import UrlServing
 from lamina.authz.authorizer import Authorizer
+from lamina.cluster.blob_remote import BlobRemote
 from lamina.cluster.link import Link
 from lamina.cluster.names import Names
 from lamina.cluster.nodes import Beat, Nodes, base_beat, new_node_id
@@ -142,6 +143,8 @@ class Server:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.bus = bus = events.Bus()
         self.supervisor = Supervisor()
+        # Cluster mode (a NATS server named): this node is one front of several sharing PostgreSQL and NATS.
+        self.cluster = ClusterFront(settings, worker) if settings.nats_url else None
 
         # Persistence and what the host can run. With auth the database holds access keys' secrets:
         # owner-readable only.
@@ -152,7 +155,7 @@ class Server:
         self.store = FunctionStore(self.database)
         alias_store = AliasStore(self.database)
         event_config_store = EventConfigStore(self.database)
-        self.blobs = BlobStore(data_dir / "blobs")
+        self.blobs = BlobStore(data_dir / "blobs", remote=self.cluster.blob_remote if self.cluster else None)
         self.runtimes = Runtimes(settings.runtime_paths)
 
         # Identities: IAM entities, STS sessions (sealed by the data dir's master key), the administrator.
@@ -182,9 +185,7 @@ class Server:
                                   credentials_ttl=settings.execution_credentials_ttl,
                                   file_system_dir=self.file_systems.host_dir, images=self.images,
                                   unpack=not settings.nats_url)  # cluster: workers unpack code by digest
-        self.cluster: ClusterFront | None = None
-        if settings.nats_url:
-            self.cluster = ClusterFront(settings, worker)
+        if self.cluster is not None:
             self.engine: Engine | RemoteEngine = self.cluster.engine
         else:
             self.engine = Engine(
@@ -486,6 +487,7 @@ class ClusterFront:
         self.node_id = new_node_id("front")
         self.link = Link(settings.nats_url or "", name=f"lamina {self.node_id}")
         self.nodes = Nodes(self.link, self.names)
+        self.blob_remote = BlobRemote(settings.nats_url or "", self.names, node_id=self.node_id)
         self.worker = worker(self.link, self.nodes, self.node_id) if worker and settings.with_worker else None
         self.engine = RemoteEngine(self.link, self.names, self.nodes, node_id=self.node_id)
         self.beat = Beat(self.nodes, self.node_id, self.describe)
@@ -500,6 +502,7 @@ class ClusterFront:
         return beat
 
     async def start(self) -> None:
+        await asyncio.to_thread(self.blob_remote.start)
         await self.link.open()
         await self.nodes.start()
         if self.worker is not None:
@@ -512,3 +515,4 @@ class ClusterFront:
             await self.worker.close()
         await self.nodes.close()
         await self.link.close()
+        await asyncio.to_thread(self.blob_remote.close)
