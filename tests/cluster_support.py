@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 
+from lamina.engine import volumes
 from support import free_port
 
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -172,4 +173,5 @@ class Cluster:
                 node.stop()
         with contextlib.suppress(Exception):
             asyncio.run(_delete_nats(self.name))
+        volumes.detach_all(self.tmp)  # what killed nodes left mounted
         drop_database(self.database_name)

@@ -536,6 +536,7 @@ class Server:
                 await asyncio.to_thread(self.admission.close)
             if self.cluster is not None:
                 await self.cluster.close()
+                await self.backend.close()  # the Engine closes it in single-node mode
             self.close()
         if not started:
             sys.exit(1)

@@ -5,8 +5,8 @@ A WorkerNode builds the Engine with its backend, runtime catalog, blob store, im
 systems, and a LogBuffer writing function logs straight to the shared database's LogStore. It
 answers run requests on its own subject (Names.run) and the placement queue group (Names.place),
 hears retire/provision commands (Names.workers_control) and beats into the nodes bucket. Code and
-layers arrive as digests: a missing one is fetched through the blob store (jetstream's remote once
-merged; until then from a live front's code URL). `lamina serve --with-worker` runs one in the front's
+layers arrive as digests: a missing one is fetched once through the blob store's remote (the
+cluster's JetStream object store) and cached in the data dir. `lamina serve --with-worker` runs one in the front's
 process, sharing its NATS link, node id and beat.
 """
 
@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import signal
 import time
-import urllib.request
 from pathlib import Path
 
 from lamina.cluster import wire
+from lamina.cluster.blob_remote import BlobRemote
 from lamina.cluster.link import Link
 from lamina.cluster.localize import Localizer
 from lamina.cluster.names import Names
@@ -36,13 +35,12 @@ from lamina.engine.spec import RunSpec
 from lamina.errors import LambdaError, ServiceException
 from lamina.images.store import ImageStore
 from lamina.store.blobs import BlobStore
-from lamina.store.database import open_database, sqlite_url
+from lamina.store.database import database_url, open_database
 from lamina.store.logs import LogStore
 from lamina.telemetry.logbuffer import LogBuffer
 
 log = logging.getLogger("lamina.worker")
 
-CODE_PATH = "/_lamina/code/{code_hex}.zip"  # a front's code download (lamina.api.app.CODE_PATH)
 PENDING_BYTES = 512 * 1024 * 1024
 SPEC_CACHE = 1024
 
@@ -85,13 +83,14 @@ class WorkerNode:
         self.link = link or Link(settings.nats_url or "nats://127.0.0.1:4222", name=f"lamina {self.node_id}")
         self._own_nodes = nodes is None
         self.nodes = nodes or Nodes(self.link, self.names)
-        self.database = open_database(settings.database_url or sqlite_url(data_dir))
+        self.database = open_database(database_url(settings))
         self.log_buffer = LogBuffer(LogStore(self.database).append)
         self.backend = backends.select(settings.sandbox, data_dir / "sandbox", settings.isolation)
         self.file_systems = FileSystems(settings.file_systems, self.backend.name)
         self.file_systems.prepare()
         self.runtimes = Runtimes(settings.runtime_paths)
-        self.blobs = BlobStore(data_dir / "blobs")
+        self.blob_remote = BlobRemote(settings.nats_url or "", self.names, node_id=self.node_id)
+        self.blobs = BlobStore(data_dir / "blobs", remote=self.blob_remote)
         self.images = ImageStore(data_dir / "images", insecure=frozenset(settings.insecure_registries),
                                  credentials=settings.registry_credentials)
         self.engine = Engine(
@@ -99,7 +98,7 @@ class WorkerNode:
             endpoint_url=settings.base_url, region=settings.region, account_id=settings.account_id,
             scratch_dir=data_dir / "sandboxes", log_sink=self.log_buffer, runtime_site_dir=data_dir / "runtime",
         )
-        self.localizer = Localizer(unpacked=self._unpacked, interpreter=self.runtimes.interpreter,
+        self.localizer = Localizer(unpacked=self.blobs.unpacked, interpreter=self.runtimes.interpreter,
                                    executable=self.runtimes.executable, file_system_dir=self.file_systems.host_dir,
                                    image=self._image)
         self.started = time.time()
@@ -112,26 +111,6 @@ class WorkerNode:
         self._beat = Beat(self.nodes, self.node_id, self.describe) if self._own_nodes else None
 
     # ---- what this worker holds ------------------------------------------------------------------
-
-    def _unpacked(self, digest: str) -> Path:
-        if not self.blobs.exists(digest):
-            self._fetch(digest)
-        return self.blobs.unpacked(digest)
-
-    def _fetch(self, digest: str) -> None:
-        """A code zip this worker lacks, from a live front (until the blob store's remote is merged)."""
-        fronts = [beat["url"] for beat in self.nodes.live() if "front" in beat.get("roles", ()) and beat.get("url")]
-        for url in fronts:
-            try:
-                with urllib.request.urlopen(url + CODE_PATH.format(code_hex=digest), timeout=30) as response:
-                    data = response.read()
-            except OSError as exc:
-                log.warning("fetching code %s from %s failed: %s", digest, url, exc)
-                continue
-            if hashlib.sha256(data).hexdigest() == digest:
-                self.blobs.put(data)
-                return
-        raise FileNotFoundError(f"code {digest} is on no live front")
 
     def _image(self, uri: str, architecture: str) -> tuple[Path, dict]:
         pulled = self.images.pull(uri, architecture)
@@ -154,6 +133,7 @@ class WorkerNode:
     # ---- running -------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await asyncio.to_thread(self.blob_remote.start)
         nc = await self.link.open()
         self.limit = nc.max_payload
         if self._own_nodes:
@@ -273,6 +253,7 @@ class WorkerNode:
             await self.nodes.close()
         if self._own_link:
             await self.link.close()
+        await asyncio.to_thread(self.blob_remote.close)
         self.log_buffer.close()
         self.database.dispose()
 

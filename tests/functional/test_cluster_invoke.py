@@ -1,0 +1,220 @@
+"""Sync invokes through a cluster front to two worker processes over NATS, on PostgreSQL: the Lambda
+behaviour a caller sees (payload, function errors, log tail, 5 MB payloads, streamed responses),
+warm affinity (repeat invokes reuse one environment), concurrent invokes spread over both workers,
+and kill -9 of the worker running an invoke (ServiceException within seconds, then the survivor
+serves)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from cluster_support import Cluster
+from support import ROLE, client_for, make_zip, wait_for
+
+HANDLER = """
+import os, time, uuid
+ENVIRONMENT = uuid.uuid4().hex  # one per execution environment
+
+def handler(event, context):
+    print("event", event.get("n"))
+    if event.get("fail"):
+        raise ValueError("boom")
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    if event.get("echo"):
+        return {"size": len(event["echo"]), "tail": event["echo"][-8:], "environment": ENVIRONMENT}
+    if event.get("big"):
+        return "x" * event["big"]
+    return {"environment": ENVIRONMENT, "n": event.get("n")}
+"""
+
+
+# A custom runtime streaming its response (Runtime API streaming mode): a first chunk, a pause, the last
+# one; or `size` bytes as fast as it can.
+BOOTSTRAP = """#!/usr/bin/env python3
+import http.client, json, os, time
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+while True:
+    conn = http.client.HTTPConnection(host, int(port))
+    conn.request("GET", "/2018-06-01/runtime/invocation/next")
+    response = conn.getresponse()
+    event = json.loads(response.read())
+    request_id = response.getheader("Lambda-Runtime-Aws-Request-Id")
+    conn.putrequest("POST", f"/2018-06-01/runtime/invocation/{request_id}/response")
+    conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.putheader("Content-Type", "text/plain")
+    conn.endheaders()
+    def chunk(data):
+        conn.send(b"%x\\r\\n%s\\r\\n" % (len(data), data))
+    if event.get("size"):
+        block = bytes(range(256)) * 256
+        for _ in range(event["size"] // len(block)):
+            chunk(block)
+    else:
+        chunk((json.dumps({"first": int(time.time() * 1000)}) + "\\n").encode())
+        time.sleep(1.5)
+        chunk((json.dumps({"last": int(time.time() * 1000)}) + "\\n").encode())
+    conn.send(b"0\\r\\n\\r\\n")
+    conn.getresponse().read()
+    conn.close()
+"""
+
+
+def _package(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if name == "bootstrap" else 0o644) << 16
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        front = cluster.front()
+        workers = [cluster.worker(endpoint=front.url), cluster.worker(endpoint=front.url)]
+        cluster.wait_workers(front, 2)
+        lam = client_for(front.url)
+        for name in ("echo", "sleeper"):
+            lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                                Code={"ZipFile": make_zip({"app.py": HANDLER})}, Timeout=60, MemorySize=128)
+            lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        lam.create_function(FunctionName="streamer", Runtime="provided.al2023", Role=ROLE, Handler="x",
+                            Code={"ZipFile": _package({"bootstrap": BOOTSTRAP})}, Timeout=30)
+        lam.get_waiter("function_active_v2").wait(FunctionName="streamer")
+        cluster.the_front, cluster.workers = front, workers
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _invoke(lam, name: str, event: dict, **kwargs) -> tuple[dict, object]:
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(event), **kwargs)
+    return response, json.loads(response["Payload"].read())
+
+
+def test_sync_invoke_answers_payload_error_and_log_tail(cluster):
+    lam = client_for(cluster.the_front.url)
+    response, body = _invoke(lam, "echo", {"n": 7}, LogType="Tail")
+    assert response["StatusCode"] == 200 and "FunctionError" not in response
+    assert body["n"] == 7
+    assert response["ExecutedVersion"] == "$LATEST"
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert "event 7" in tail and "REPORT RequestId:" in tail
+
+    response, body = _invoke(lam, "echo", {"fail": True})
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "ValueError" and body["errorMessage"] == "boom"
+
+
+def test_function_logs_from_workers_reach_the_shared_database(cluster):
+    lam, logs = client_for(cluster.the_front.url), client_for(cluster.the_front.url, "logs")
+    _invoke(lam, "echo", {"n": 4242})
+
+    def found():
+        events = logs.filter_log_events(logGroupName="/aws/lambda/echo", filterPattern='"event 4242"')["events"]
+        return events
+
+    assert wait_for(found, timeout=30, what="the worker's log line in the front's Logs API")
+
+
+def test_five_megabyte_payloads_travel_both_ways(cluster):
+    lam = client_for(cluster.the_front.url)
+    text = "abcdefgh" * (5 * 1024 * 1024 // 8)
+    response, body = _invoke(lam, "echo", {"echo": text})
+    assert "FunctionError" not in response
+    assert body["size"] == len(text) and body["tail"] == text[-8:]
+    response, body = _invoke(lam, "echo", {"big": 5 * 1024 * 1024})
+    assert "FunctionError" not in response and len(body) == 5 * 1024 * 1024
+
+
+def test_repeat_invokes_reuse_one_environment(cluster):
+    lam = client_for(cluster.the_front.url)
+    seen = {_invoke(lam, "echo", {"n": n})[1]["environment"] for n in range(10)}
+    assert len(seen) == 1
+
+
+def test_concurrent_invokes_spread_over_both_workers(cluster):
+    lam = client_for(cluster.the_front.url)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda n: _invoke(lam, "sleeper", {"sleep": 1.5, "n": n}), range(6)))
+    workers = cluster.wait_workers(cluster.the_front, 2)
+
+    def both_hold_environments():
+        beats = cluster.live_workers(cluster.the_front)
+        held = [beat["environments"].get("idleByVersion", {}).get("sleeper:$LATEST", 0) for beat in beats]
+        return len(beats) == 2 and all(count > 0 for count in held) and sum(held) == 6
+
+    assert workers and wait_for(both_hold_environments, timeout=10, what="both workers holding sleeper environments")
+
+
+def test_a_streamed_response_arrives_as_the_worker_produces_it(cluster):
+    lam = client_for(cluster.the_front.url)
+    response = lam.invoke_with_response_stream(FunctionName="streamer", Payload=b"{}", LogType="Tail")
+    assert response["StatusCode"] == 200 and response["ExecutedVersion"] == "$LATEST"
+    chunks, arrivals, complete = [], [], None
+    for event in response["EventStream"]:
+        if "PayloadChunk" in event:
+            chunks.append(event["PayloadChunk"]["Payload"])
+            arrivals.append(time.time() * 1000)
+        else:
+            complete = event["InvokeComplete"]
+    lines = [json.loads(line) for line in b"".join(chunks).decode().strip().split("\n")]
+    assert lines[0]["first"] <= arrivals[0] < lines[-1]["last"], (lines, arrivals)
+    assert "ErrorCode" not in complete
+    assert "START RequestId" in base64.b64decode(complete["LogResult"]).decode()
+
+
+def test_a_seven_megabyte_stream_arrives_whole(cluster):
+    lam = client_for(cluster.the_front.url)
+    size = 7 * 1024 * 1024
+    response = lam.invoke_with_response_stream(FunctionName="streamer", Payload=json.dumps({"size": size}).encode())
+    data = b"".join(event["PayloadChunk"]["Payload"] for event in response["EventStream"] if "PayloadChunk" in event)
+    assert len(data) == size and data[:256] == bytes(range(256)) and data[-256:] == bytes(range(256))
+
+
+def test_a_worker_killed_mid_invoke_fails_that_invoke_and_the_survivor_serves(cluster):
+    front = cluster.the_front
+    lam = client_for(front.url)
+    _invoke(lam, "sleeper", {"n": 0})  # warm somewhere
+    outcome: dict = {}
+
+    def call():
+        started = time.monotonic()
+        try:
+            _invoke(lam, "sleeper", {"sleep": 30})
+            outcome["error"] = None
+        except lam.exceptions.ServiceException as exc:
+            outcome["error"] = exc.response["Error"]["Code"]
+        outcome["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=call)
+    thread.start()
+
+    def busy_worker():
+        beats = cluster.live_workers(front)
+        return next((beat for beat in beats if beat["environments"].get("busy")), None)
+
+    victim_beat = wait_for(busy_worker, timeout=15, what="a worker running the sleeping invoke")
+    victim = next(node for node in cluster.workers if node.pid == victim_beat["pid"])
+    victim.kill()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert outcome["error"] == "ServiceException"
+    assert outcome["seconds"] < 25  # answered by the lapse of the heartbeat, not the function's 30 s
+    for n in range(5):
+        response, body = _invoke(lam, "echo", {"n": n})
+        assert response["StatusCode"] == 200 and body["n"] == n
+    assert len(cluster.wait_workers(front, 1)) == 1
