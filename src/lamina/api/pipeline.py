@@ -130,7 +130,27 @@ def pipeline(authenticate: Authenticate, dispatch, before_body: Callable[[Reques
         scope[VIEW] = view
         scope[CALLER] = caller
         scope[BODY] = data
-        await dispatch(scope, body.replay(data, receive), send)
+        sent = {"start": False, "end": False}
+
+        async def watched(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                sent["start"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                sent["end"] = True
+            await send(message)
+
+        try:
+            await dispatch(scope, body.replay(data, receive), watched)
+        except Exception:
+            # The app's error handler has answered a 500 and re-raised (Starlette does): the answer is
+            # complete, so the connection stays usable (the server would drop it, and the client's next
+            # request on it would fail with a reset). An error before any answer gets the 500 here.
+            if sent["end"]:
+                return None
+            if sent["start"]:
+                raise
+            log.exception("internal error on %s %s", view.method, view.path)
+            return await refusal(view, ServiceException(responses.INTERNAL_MESSAGE), data).send(send)
 
     return lamina
 
