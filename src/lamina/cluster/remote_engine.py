@@ -55,6 +55,7 @@ class _Call:
     warm: bool = False
     memory_mb: int = 0
     sent: float = field(default_factory=time.monotonic)
+    deadline: float | None = None  # monotonic; past it, a lost answer fails the invoke
     assembly: wire.Assembly | None = None
 
 
@@ -103,10 +104,6 @@ class RemoteEngine:
         self._specs[id(spec)] = (spec, data)
         return data
 
-    def _pick(self, key: str, tried: set[str]) -> tuple[str, bool] | None:
-        return placement.choose(self._nodes.workers(), warm=self._warm.get(key, {}), pending_mb=self._pending_mb,
-                                exclude=tried)
-
     async def invoke(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
         if self._closing:
             raise ServiceException("The execution engine is shutting down.")
@@ -114,8 +111,10 @@ class RemoteEngine:
         spec_data = self._spec_data(spec)
         tried: set[str] = set()
         while True:
-            picked = self._pick(key, tried)
-            if picked is None and (tried or self._nodes.workers()):
+            workers = self._nodes.workers()
+            picked = placement.choose(workers, warm=self._warm.get(key, {}), pending_mb=self._pending_mb,
+                                      exclude=tried)
+            if picked is None and (tried or workers):
                 raise ServiceException(NO_WORKER)
             try:
                 return await self._send(spec, spec_data, request, key, picked)
@@ -141,15 +140,11 @@ class RemoteEngine:
             if request.stream is not None and worker is not None:
                 request.stream.attach(lambda: self._control(call, {"k": wire.ABORT, "id": call_id}),
                                       lambda on: self._control(call, {"k": wire.PAUSE, "id": call_id, "on": on}))
+            if spec.debug_port is None:
+                call.deadline = call.sent + spec.timeout_s + 10 + GIVE_UP_MARGIN_S
             for index, message in enumerate(wire.messages(header, request.payload, self._limit, spec_data)):
                 await nc.publish(subject, message, reply=reply if index == 0 else "")
-            if spec.debug_port is not None:
-                return await call.future
-            limit = spec.timeout_s + 10 + GIVE_UP_MARGIN_S
-            try:
-                return await asyncio.wait_for(call.future, limit)
-            except TimeoutError:
-                raise ServiceException(WORKER_LOST) from None
+            return await call.future
         finally:
             self._calls.pop(call_id, None)
             self._settled(call)
@@ -246,11 +241,13 @@ class RemoteEngine:
 
     def check(self, now: float) -> None:
         """Fail the invokes in flight on workers whose heartbeat lapsed (or, placed through the queue
-        group, that no worker took within the lapse)."""
+        group, that no worker took within the lapse), and those whose answer is overdue."""
         for call in list(self._calls.values()):
             if call.future.done():
                 continue
-            if call.worker is None:
+            if call.deadline is not None and now > call.deadline:
+                call.future.set_exception(ServiceException(WORKER_LOST))
+            elif call.worker is None:
                 if now - call.sent > self._lapse:
                     call.future.set_exception(ServiceException(WORKER_LOST))
             elif not self._nodes.alive(call.worker):
