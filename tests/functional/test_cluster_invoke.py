@@ -185,6 +185,25 @@ def test_a_seven_megabyte_stream_arrives_whole(cluster):
     assert len(data) == size and data[:256] == bytes(range(256)) and data[-256:] == bytes(range(256))
 
 
+def test_provisioned_concurrency_is_shared_out_over_the_workers(cluster):
+    lam = client_for(cluster.the_front.url)
+    version = lam.publish_version(FunctionName="echo")["Version"]
+    lam.put_provisioned_concurrency_config(FunctionName="echo", Qualifier=version, ProvisionedConcurrentExecutions=2)
+
+    def ready():
+        config = lam.get_provisioned_concurrency_config(FunctionName="echo", Qualifier=version)
+        return config["Status"] == "READY" and config
+
+    config = wait_for(ready, timeout=60, what="the provisioned concurrency config to be READY")
+    assert config["AvailableProvisionedConcurrentExecutions"] == 2
+    held = [beat["environments"]["provisioned"].get(f"echo:{version}", 0)
+            for beat in cluster.live_workers(cluster.the_front)]
+    assert sorted(held) == [1, 1]
+    response, body = _invoke(lam, "echo", {"n": 1}, Qualifier=version)
+    assert response["ExecutedVersion"] == version and body["n"] == 1
+    lam.delete_provisioned_concurrency_config(FunctionName="echo", Qualifier=version)
+
+
 def test_a_worker_killed_mid_invoke_fails_that_invoke_and_the_survivor_serves(cluster):
     front = cluster.the_front
     lam = client_for(front.url)
@@ -218,3 +237,15 @@ def test_a_worker_killed_mid_invoke_fails_that_invoke_and_the_survivor_serves(cl
         response, body = _invoke(lam, "echo", {"n": n})
         assert response["StatusCode"] == 200 and body["n"] == n
     assert len(cluster.wait_workers(front, 1)) == 1
+
+
+def test_a_front_with_its_own_worker_serves_beside_the_others(cluster):
+    front = cluster.front(with_worker=True)
+    nodes = cluster.health(front)["nodes"]
+    assert ["front", "worker"] in [node["roles"] for node in nodes]
+    workers = cluster.wait_workers(front, 2)  # the survivor of the kill above, and this front's own
+    assert len({beat["pid"] for beat in workers}) == 2
+    lam = client_for(front.url)
+    for n in range(3):
+        response, body = _invoke(lam, "echo", {"n": n})
+        assert response["StatusCode"] == 200 and body["n"] == n
