@@ -204,6 +204,38 @@ def test_provisioned_concurrency_is_shared_out_over_the_workers(cluster):
     lam.delete_provisioned_concurrency_config(FunctionName="echo", Qualifier=version)
 
 
+def _running_worker(cluster):
+    """The worker process whose beat shows an invoke running."""
+    def busy():
+        beats = cluster.live_workers(cluster.the_front)
+        return next((beat for beat in beats if beat["environments"].get("busy")), None)
+
+    beat = wait_for(busy, timeout=15, what="a worker running the sleeping invoke")
+    return next(node for node in cluster.workers if node.pid == beat["pid"])
+
+
+def test_a_stopping_worker_finishes_its_invokes_and_takes_no_new_ones(cluster):
+    front = cluster.the_front
+    lam = client_for(front.url)
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(answer=_invoke(lam, "sleeper", {"sleep": 3, "n": 9})))
+    thread.start()
+    stopping = _running_worker(cluster)
+    stopper = threading.Thread(target=stopping.stop)
+    stopper.start()
+    for n in range(3):  # meanwhile, new invokes go to the other worker
+        response, body = _invoke(lam, "echo", {"n": n})
+        assert response["StatusCode"] == 200 and body["n"] == n
+    thread.join(timeout=30)
+    stopper.join(timeout=30)
+    response, body = outcome["answer"]
+    assert "FunctionError" not in response and body["n"] == 9
+    assert stopping.proc.returncode == 0
+    cluster.workers.remove(stopping)
+    cluster.workers.append(cluster.worker(endpoint=front.url))
+    cluster.wait_workers(front, 2)
+
+
 def test_a_worker_killed_mid_invoke_fails_that_invoke_and_the_survivor_serves(cluster):
     front = cluster.the_front
     lam = client_for(front.url)
@@ -222,12 +254,7 @@ def test_a_worker_killed_mid_invoke_fails_that_invoke_and_the_survivor_serves(cl
     thread = threading.Thread(target=call)
     thread.start()
 
-    def busy_worker():
-        beats = cluster.live_workers(front)
-        return next((beat for beat in beats if beat["environments"].get("busy")), None)
-
-    victim_beat = wait_for(busy_worker, timeout=15, what="a worker running the sleeping invoke")
-    victim = next(node for node in cluster.workers if node.pid == victim_beat["pid"])
+    victim = _running_worker(cluster)
     victim.kill()
     thread.join(timeout=30)
     assert not thread.is_alive()

@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lamina.cluster import placement, wire
@@ -275,14 +276,18 @@ class RemoteEngine:
 
     # ---- environments: retire, provisioned concurrency -----------------------------------------
 
-    def _post(self, header: dict) -> None:
-        """Tell every worker (from any thread)."""
+    def _post(self, header: dict, before: Callable[[], None] | None = None) -> None:
+        """Tell every worker (from any thread), after `before` runs on the loop."""
         loop = self._loop
         if loop is None:
+            if before is not None:
+                before()
             return
         data = json.dumps(header, separators=(",", ":")).encode()
 
         def send() -> None:
+            if before is not None:
+                before()
             loop.create_task(self._publish(self._names.workers_control, data))
 
         if _running_in(loop):
@@ -291,11 +296,16 @@ class RemoteEngine:
             loop.call_soon_threadsafe(send)
 
     def retire(self, function_name: str, version: str | None = None) -> None:
+        """Every worker ends that function's (version's) environments; this front forgets them at once
+        (from any thread: the forgetting happens on the loop)."""
+        self._post({"op": "retire", "function": function_name, "version": version},
+                   lambda: self._forget_warm(function_name, version))
+
+    def _forget_warm(self, function_name: str, version: str | None) -> None:
         prefix = version_key(function_name, version) if version is not None else f"{function_name}:"
         for key in list(self._warm):
             if key == prefix or (version is None and key.startswith(prefix)):
                 self._warm.pop(key, None)
-        self._post({"op": "retire", "function": function_name, "version": version})
 
     def provision(self, targets: dict[tuple[str, str], tuple[RunSpec, int]]) -> None:
         self._targets = dict(targets)
