@@ -143,7 +143,10 @@ class RemoteEngine:
                                       lambda on: self._control(call, {"k": wire.PAUSE, "id": call_id, "on": on}))
             if spec.debug_port is None:
                 call.deadline = call.sent + spec.timeout_s + 10 + GIVE_UP_MARGIN_S
-            for index, message in enumerate(wire.messages(header, request.payload, self._limit, spec_data)):
+            messages = wire.messages(header, request.payload, self._limit, spec_data)
+            if worker is None and len(messages) > 1:  # parts through a queue group could reach several workers
+                raise ServiceException(NO_WORKER)
+            for index, message in enumerate(messages):
                 await nc.publish(subject, message, reply=reply if index == 0 else "")
             return await call.future
         finally:
@@ -216,12 +219,14 @@ class RemoteEngine:
                 whole = call.assembly.add(body)
                 if whole is not None:
                     call.future.set_result(wire.result_from(call.assembly.header, whole))
-        elif kind == wire.BEGIN:
-            if call.stream is not None:
-                call.stream.begin(header.get("ct", "application/octet-stream"), header.get("v", ""))
-        elif kind == wire.DATA:
-            if call.stream is not None:
-                call.stream.write(bytes(body))
+        elif kind in (wire.BEGIN, wire.DATA) and call.stream is not None:
+            try:
+                if kind == wire.BEGIN:
+                    call.stream.begin(header.get("ct", "application/octet-stream"), header.get("v", ""))
+                else:
+                    call.stream.write(bytes(body))
+            except Exception:  # the reader went away: its abort (attach) stops the invoke on the worker
+                log.debug("a streamed response's reader is gone", exc_info=True)
         elif kind == wire.ACK:
             call.worker = header.get("w")
             if call.stream is not None and call.worker:
