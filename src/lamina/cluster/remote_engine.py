@@ -39,6 +39,8 @@ PENDING_BYTES = 512 * 1024 * 1024  # what the reply subscription may hold unread
 NO_WORKER = "No lamina worker node is available to run the function."
 WORKER_LOST = ("The lamina worker node running the invocation stopped responding (its heartbeat lapsed); the "
                "invocation may or may not have run.")
+NATS_AWAY = ("lamina cannot reach the cluster's message service (NATS) right now; the invocation may or may not "
+             "have run. Retry shortly.")
 SHUTTING_DOWN = "The service is shutting down: the invocation was stopped."
 GIVE_UP_MARGIN_S = 60.0  # past the function's timeout (and init), a lost answer fails the invoke
 
@@ -127,6 +129,8 @@ class RemoteEngine:
     async def _send(self, spec: RunSpec, spec_data: bytes, request: InvokeRequest, key: str,
                     picked: tuple[str, bool] | None) -> InvokeResult:
         nc = self._link.nc
+        if not nc.is_connected:
+            raise ServiceException(NATS_AWAY)
         call_id = f"{next(self._ids):x}"
         reply = f"{self._reply}.{call_id}"
         worker, warm = picked if picked is not None else (None, False)
@@ -146,8 +150,11 @@ class RemoteEngine:
             messages = wire.messages(header, request.payload, self._limit, spec_data)
             if worker is None and len(messages) > 1:  # parts through a queue group could reach several workers
                 raise ServiceException(NO_WORKER)
-            for index, message in enumerate(messages):
-                await nc.publish(subject, message, reply=reply if index == 0 else "")
+            try:
+                for index, message in enumerate(messages):
+                    await nc.publish(subject, message, reply=reply if index == 0 else "")
+            except Exception as exc:  # closed, or the reconnect buffer full
+                raise ServiceException(NATS_AWAY) from exc
             return await call.future
         finally:
             self._calls.pop(call_id, None)
@@ -247,11 +254,15 @@ class RemoteEngine:
 
     def check(self, now: float) -> None:
         """Fail the invokes in flight on workers whose heartbeat lapsed (or, placed through the queue
-        group, that no worker took within the lapse), and those whose answer is overdue."""
+        group, that no worker took within the lapse), and those whose answer is overdue; all of them
+        while this front is cut off from NATS (answers published meanwhile are lost)."""
+        connected = self._link.nc.is_connected
         for call in list(self._calls.values()):
             if call.future.done():
                 continue
-            if call.deadline is not None and now > call.deadline:
+            if not connected:
+                call.future.set_exception(ServiceException(NATS_AWAY))
+            elif call.deadline is not None and now > call.deadline:
                 call.future.set_exception(ServiceException(WORKER_LOST))
             elif call.worker is None:
                 if now - call.sent > self._lapse:
