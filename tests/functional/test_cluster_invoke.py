@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from cluster_support import Cluster
+from images_support import RegistryProcess, build_and_push, missing_tools
 from support import ROLE, client_for, make_zip, wait_for
 
 HANDLER = """
@@ -202,6 +203,29 @@ def test_provisioned_concurrency_is_shared_out_over_the_workers(cluster):
     response, body = _invoke(lam, "echo", {"n": 1}, Qualifier=version)
     assert response["ExecutedVersion"] == version and body["n"] == 1
     lam.delete_provisioned_concurrency_config(FunctionName="echo", Qualifier=version)
+
+
+@pytest.fixture(scope="module")
+def image_uri(tmp_path_factory):
+    missing = missing_tools()
+    if missing:
+        pytest.skip(f"container image tests need {', '.join(missing)}")
+    registry = RegistryProcess(tmp_path_factory.mktemp("registry"))
+    try:
+        yield build_and_push(registry, tmp_path_factory.mktemp("images"), "lambda/app", "v1")
+    finally:
+        registry.stop()
+
+
+def test_an_image_function_runs_on_a_worker_that_pulls_it_by_digest(cluster, image_uri):
+    lam = client_for(cluster.the_front.url)
+    lam.create_function(FunctionName="img", Role=ROLE, PackageType="Image", Code={"ImageUri": image_uri}, Timeout=30)
+    lam.get_waiter("function_active_v2").wait(FunctionName="img", WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
+    for _ in range(2):
+        response, payload = _invoke(lam, "img", {"hello": "image"})
+        assert "FunctionError" not in response, payload
+        assert payload["event"] == {"hello": "image"} and payload["function"] == "img"
+        assert payload["from_image"] == "yes"  # the image config's Env, read from the worker's own pull
 
 
 def _running_worker(cluster):
