@@ -582,7 +582,8 @@ class ClusterFront:
         beat = base_beat(self.node_id, roles, self.settings.base_url, self.started)
         if self.worker is not None:
             described = self.worker.describe()
-            beat.update(environments=described["environments"], inFlight=described["inFlight"])
+            beat.update(environments=described["environments"], inFlight=described["inFlight"],
+                        draining=described["draining"])
         return beat
 
     async def start(self) -> None:

@@ -20,6 +20,7 @@ import signal
 import time
 from pathlib import Path
 
+from lamina import stopping
 from lamina.cluster import wire
 from lamina.cluster.blob_remote import BlobRemote
 from lamina.cluster.link import Link
@@ -102,6 +103,7 @@ class WorkerNode:
                                    executable=self.runtimes.executable, file_system_dir=self.file_systems.host_dir,
                                    image=self._image)
         self.started = time.time()
+        self.draining = False
         self.limit = 1024 * 1024
         self._specs: dict[bytes, RunSpec] = {}
         self._assemblies: dict[str, wire.Assembly] = {}
@@ -125,7 +127,7 @@ class WorkerNode:
                 idle[version_key(name, version)] = idle_count
             if ready:
                 provisioned[version_key(name, version)] = ready
-        return {**base_beat(self.node_id, ["worker"], "", self.started),
+        return {**base_beat(self.node_id, ["worker"], "", self.started), "draining": self.draining,
                 "environments": {**stats, "idleByVersion": idle, "provisioned": provisioned,
                                  "backend": self.backend.name},
                 "inFlight": stats["inFlight"]}
@@ -241,14 +243,25 @@ class WorkerNode:
         self.engine.provision(wanted)
 
     async def close(self) -> None:
+        """Stop taking invokes (fronts see `draining` and NATS no subscriber, so they place elsewhere),
+        let those in flight finish within the stop grace (lamina.stopping), still beating so fronts do
+        not fail them, then end the environments and leave the nodes bucket."""
+        self.draining = True
         for sub in self._subs:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
         if self._beat is not None:
-            await self._beat.close()
+            with contextlib.suppress(Exception):
+                await self._beat.once()
+        deadline = time.monotonic() + stopping.drain_seconds(self.settings.stop_grace,
+                                                            self.engine.stats()["environments"])
+        while self.engine.stats()["inFlight"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         await self.engine.close()
-        if self._tasks:
+        if self._tasks:  # the answers of invokes the close stopped
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._beat is not None:
+            await self._beat.close()
         if self._own_nodes:
             await self.nodes.close()
         if self._own_link:

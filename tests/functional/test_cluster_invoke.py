@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from cluster_support import Cluster
+from images_support import RegistryProcess, build_and_push, missing_tools
 from support import ROLE, client_for, make_zip, wait_for
 
 HANDLER = """
@@ -185,6 +186,80 @@ def test_a_seven_megabyte_stream_arrives_whole(cluster):
     assert len(data) == size and data[:256] == bytes(range(256)) and data[-256:] == bytes(range(256))
 
 
+def test_provisioned_concurrency_is_shared_out_over_the_workers(cluster):
+    lam = client_for(cluster.the_front.url)
+    version = lam.publish_version(FunctionName="echo")["Version"]
+    lam.put_provisioned_concurrency_config(FunctionName="echo", Qualifier=version, ProvisionedConcurrentExecutions=2)
+
+    def ready():
+        config = lam.get_provisioned_concurrency_config(FunctionName="echo", Qualifier=version)
+        return config["Status"] == "READY" and config
+
+    config = wait_for(ready, timeout=60, what="the provisioned concurrency config to be READY")
+    assert config["AvailableProvisionedConcurrentExecutions"] == 2
+    held = [beat["environments"]["provisioned"].get(f"echo:{version}", 0)
+            for beat in cluster.live_workers(cluster.the_front)]
+    assert sorted(held) == [1, 1]
+    response, body = _invoke(lam, "echo", {"n": 1}, Qualifier=version)
+    assert response["ExecutedVersion"] == version and body["n"] == 1
+    lam.delete_provisioned_concurrency_config(FunctionName="echo", Qualifier=version)
+
+
+@pytest.fixture(scope="module")
+def image_uri(tmp_path_factory):
+    missing = missing_tools()
+    if missing:
+        pytest.skip(f"container image tests need {', '.join(missing)}")
+    registry = RegistryProcess(tmp_path_factory.mktemp("registry"))
+    try:
+        yield build_and_push(registry, tmp_path_factory.mktemp("images"), "lambda/app", "v1")
+    finally:
+        registry.stop()
+
+
+def test_an_image_function_runs_on_a_worker_that_pulls_it_by_digest(cluster, image_uri):
+    lam = client_for(cluster.the_front.url)
+    lam.create_function(FunctionName="img", Role=ROLE, PackageType="Image", Code={"ImageUri": image_uri}, Timeout=30)
+    lam.get_waiter("function_active_v2").wait(FunctionName="img", WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
+    for _ in range(2):
+        response, payload = _invoke(lam, "img", {"hello": "image"})
+        assert "FunctionError" not in response, payload
+        assert payload["event"] == {"hello": "image"} and payload["function"] == "img"
+        assert payload["from_image"] == "yes"  # the image config's Env, read from the worker's own pull
+
+
+def _running_worker(cluster):
+    """The worker process whose beat shows an invoke running."""
+    def busy():
+        beats = cluster.live_workers(cluster.the_front)
+        return next((beat for beat in beats if beat["environments"].get("busy")), None)
+
+    beat = wait_for(busy, timeout=15, what="a worker running the sleeping invoke")
+    return next(node for node in cluster.workers if node.pid == beat["pid"])
+
+
+def test_a_stopping_worker_finishes_its_invokes_and_takes_no_new_ones(cluster):
+    front = cluster.the_front
+    lam = client_for(front.url)
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(answer=_invoke(lam, "sleeper", {"sleep": 3, "n": 9})))
+    thread.start()
+    stopping = _running_worker(cluster)
+    stopper = threading.Thread(target=stopping.stop)
+    stopper.start()
+    for n in range(3):  # meanwhile, new invokes go to the other worker
+        response, body = _invoke(lam, "echo", {"n": n})
+        assert response["StatusCode"] == 200 and body["n"] == n
+    thread.join(timeout=30)
+    stopper.join(timeout=30)
+    response, body = outcome["answer"]
+    assert "FunctionError" not in response and body["n"] == 9
+    assert stopping.proc.returncode == 0
+    cluster.workers.remove(stopping)
+    cluster.workers.append(cluster.worker(endpoint=front.url))
+    cluster.wait_workers(front, 2)
+
+
 def test_a_worker_killed_mid_invoke_fails_that_invoke_and_the_survivor_serves(cluster):
     front = cluster.the_front
     lam = client_for(front.url)
@@ -203,12 +278,7 @@ def test_a_worker_killed_mid_invoke_fails_that_invoke_and_the_survivor_serves(cl
     thread = threading.Thread(target=call)
     thread.start()
 
-    def busy_worker():
-        beats = cluster.live_workers(front)
-        return next((beat for beat in beats if beat["environments"].get("busy")), None)
-
-    victim_beat = wait_for(busy_worker, timeout=15, what="a worker running the sleeping invoke")
-    victim = next(node for node in cluster.workers if node.pid == victim_beat["pid"])
+    victim = _running_worker(cluster)
     victim.kill()
     thread.join(timeout=30)
     assert not thread.is_alive()
@@ -218,3 +288,15 @@ def test_a_worker_killed_mid_invoke_fails_that_invoke_and_the_survivor_serves(cl
         response, body = _invoke(lam, "echo", {"n": n})
         assert response["StatusCode"] == 200 and body["n"] == n
     assert len(cluster.wait_workers(front, 1)) == 1
+
+
+def test_a_front_with_its_own_worker_serves_beside_the_others(cluster):
+    front = cluster.front(with_worker=True)
+    nodes = cluster.health(front)["nodes"]
+    assert ["front", "worker"] in [node["roles"] for node in nodes]
+    workers = cluster.wait_workers(front, 2)  # the survivor of the kill above, and this front's own
+    assert len({beat["pid"] for beat in workers}) == 2
+    lam = client_for(front.url)
+    for n in range(3):
+        response, body = _invoke(lam, "echo", {"n": n})
+        assert response["StatusCode"] == 200 and body["n"] == n

@@ -48,6 +48,10 @@ def worker(args: argparse.Namespace) -> int:
     if not settings.nats_url:
         _say("lamina worker: give the cluster's NATS server (--nats nats://HOST:4222 or LAMINA_NATS_URL)", "red")
         return 2
+    if not settings.database_url:
+        _say("lamina worker: give the cluster's database (--database postgresql://... or LAMINA_DATABASE_URL): "
+             "function logs are written there", "red")
+        return 2
     try:
         flagged = dict(file_system_entry(item) for item in args.file_system or ())
     except ValueError as exc:

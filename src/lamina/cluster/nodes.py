@@ -140,7 +140,8 @@ class Nodes:
         return sorted(found, key=lambda beat: (beat.get("started", 0), beat.get("id", "")))
 
     def workers(self) -> list[dict]:
-        return [beat for beat in self.live() if "worker" in beat.get("roles", ())]
+        """Live workers that take new invokes (a stopping one says `draining`)."""
+        return [beat for beat in self.live() if "worker" in beat.get("roles", ()) and not beat.get("draining")]
 
     async def close(self) -> None:
         if self._watcher is not None:

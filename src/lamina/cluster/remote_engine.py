@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lamina.cluster import placement, wire
@@ -38,6 +39,8 @@ PENDING_BYTES = 512 * 1024 * 1024  # what the reply subscription may hold unread
 NO_WORKER = "No lamina worker node is available to run the function."
 WORKER_LOST = ("The lamina worker node running the invocation stopped responding (its heartbeat lapsed); the "
                "invocation may or may not have run.")
+NATS_AWAY = ("lamina cannot reach the cluster's message service (NATS) right now; the invocation may or may not "
+             "have run. Retry shortly.")
 SHUTTING_DOWN = "The service is shutting down: the invocation was stopped."
 GIVE_UP_MARGIN_S = 60.0  # past the function's timeout (and init), a lost answer fails the invoke
 
@@ -55,6 +58,7 @@ class _Call:
     warm: bool = False
     memory_mb: int = 0
     sent: float = field(default_factory=time.monotonic)
+    deadline: float | None = None  # monotonic; past it, a lost answer fails the invoke
     assembly: wire.Assembly | None = None
 
 
@@ -103,10 +107,6 @@ class RemoteEngine:
         self._specs[id(spec)] = (spec, data)
         return data
 
-    def _pick(self, key: str, tried: set[str]) -> tuple[str, bool] | None:
-        return placement.choose(self._nodes.workers(), warm=self._warm.get(key, {}), pending_mb=self._pending_mb,
-                                exclude=tried)
-
     async def invoke(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
         if self._closing:
             raise ServiceException("The execution engine is shutting down.")
@@ -114,8 +114,10 @@ class RemoteEngine:
         spec_data = self._spec_data(spec)
         tried: set[str] = set()
         while True:
-            picked = self._pick(key, tried)
-            if picked is None and (tried or self._nodes.workers()):
+            workers = self._nodes.workers()
+            picked = placement.choose(workers, warm=self._warm.get(key, {}), pending_mb=self._pending_mb,
+                                      exclude=tried)
+            if picked is None and (tried or workers):
                 raise ServiceException(NO_WORKER)
             try:
                 return await self._send(spec, spec_data, request, key, picked)
@@ -127,6 +129,8 @@ class RemoteEngine:
     async def _send(self, spec: RunSpec, spec_data: bytes, request: InvokeRequest, key: str,
                     picked: tuple[str, bool] | None) -> InvokeResult:
         nc = self._link.nc
+        if not nc.is_connected:
+            raise ServiceException(NATS_AWAY)
         call_id = f"{next(self._ids):x}"
         reply = f"{self._reply}.{call_id}"
         worker, warm = picked if picked is not None else (None, False)
@@ -141,15 +145,17 @@ class RemoteEngine:
             if request.stream is not None and worker is not None:
                 request.stream.attach(lambda: self._control(call, {"k": wire.ABORT, "id": call_id}),
                                       lambda on: self._control(call, {"k": wire.PAUSE, "id": call_id, "on": on}))
-            for index, message in enumerate(wire.messages(header, request.payload, self._limit, spec_data)):
-                await nc.publish(subject, message, reply=reply if index == 0 else "")
-            if spec.debug_port is not None:
-                return await call.future
-            limit = spec.timeout_s + 10 + GIVE_UP_MARGIN_S
+            if spec.debug_port is None:
+                call.deadline = call.sent + spec.timeout_s + 10 + GIVE_UP_MARGIN_S
+            messages = wire.messages(header, request.payload, self._limit, spec_data)
+            if worker is None and len(messages) > 1:  # parts through a queue group could reach several workers
+                raise ServiceException(NO_WORKER)
             try:
-                return await asyncio.wait_for(call.future, limit)
-            except TimeoutError:
-                raise ServiceException(WORKER_LOST) from None
+                for index, message in enumerate(messages):
+                    await nc.publish(subject, message, reply=reply if index == 0 else "")
+            except Exception as exc:  # closed, or the reconnect buffer full
+                raise ServiceException(NATS_AWAY) from exc
+            return await call.future
         finally:
             self._calls.pop(call_id, None)
             self._settled(call)
@@ -220,12 +226,14 @@ class RemoteEngine:
                 whole = call.assembly.add(body)
                 if whole is not None:
                     call.future.set_result(wire.result_from(call.assembly.header, whole))
-        elif kind == wire.BEGIN:
-            if call.stream is not None:
-                call.stream.begin(header.get("ct", "application/octet-stream"), header.get("v", ""))
-        elif kind == wire.DATA:
-            if call.stream is not None:
-                call.stream.write(bytes(body))
+        elif kind in (wire.BEGIN, wire.DATA) and call.stream is not None:
+            try:
+                if kind == wire.BEGIN:
+                    call.stream.begin(header.get("ct", "application/octet-stream"), header.get("v", ""))
+                else:
+                    call.stream.write(bytes(body))
+            except Exception:  # the reader went away: its abort (attach) stops the invoke on the worker
+                log.debug("a streamed response's reader is gone", exc_info=True)
         elif kind == wire.ACK:
             call.worker = header.get("w")
             if call.stream is not None and call.worker:
@@ -246,11 +254,17 @@ class RemoteEngine:
 
     def check(self, now: float) -> None:
         """Fail the invokes in flight on workers whose heartbeat lapsed (or, placed through the queue
-        group, that no worker took within the lapse)."""
+        group, that no worker took within the lapse), and those whose answer is overdue; all of them
+        while this front is cut off from NATS (answers published meanwhile are lost)."""
+        connected = self._link.nc.is_connected
         for call in list(self._calls.values()):
             if call.future.done():
                 continue
-            if call.worker is None:
+            if not connected:
+                call.future.set_exception(ServiceException(NATS_AWAY))
+            elif call.deadline is not None and now > call.deadline:
+                call.future.set_exception(ServiceException(WORKER_LOST))
+            elif call.worker is None:
                 if now - call.sent > self._lapse:
                     call.future.set_exception(ServiceException(WORKER_LOST))
             elif not self._nodes.alive(call.worker):
@@ -278,14 +292,18 @@ class RemoteEngine:
 
     # ---- environments: retire, provisioned concurrency -----------------------------------------
 
-    def _post(self, header: dict) -> None:
-        """Tell every worker (from any thread)."""
+    def _post(self, header: dict, before: Callable[[], None] | None = None) -> None:
+        """Tell every worker (from any thread), after `before` runs on the loop."""
         loop = self._loop
         if loop is None:
+            if before is not None:
+                before()
             return
         data = json.dumps(header, separators=(",", ":")).encode()
 
         def send() -> None:
+            if before is not None:
+                before()
             loop.create_task(self._publish(self._names.workers_control, data))
 
         if _running_in(loop):
@@ -294,11 +312,16 @@ class RemoteEngine:
             loop.call_soon_threadsafe(send)
 
     def retire(self, function_name: str, version: str | None = None) -> None:
+        """Every worker ends that function's (version's) environments; this front forgets them at once
+        (from any thread: the forgetting happens on the loop)."""
+        self._post({"op": "retire", "function": function_name, "version": version},
+                   lambda: self._forget_warm(function_name, version))
+
+    def _forget_warm(self, function_name: str, version: str | None) -> None:
         prefix = version_key(function_name, version) if version is not None else f"{function_name}:"
         for key in list(self._warm):
             if key == prefix or (version is None and key.startswith(prefix)):
                 self._warm.pop(key, None)
-        self._post({"op": "retire", "function": function_name, "version": version})
 
     def provision(self, targets: dict[tuple[str, str], tuple[RunSpec, int]]) -> None:
         self._targets = dict(targets)

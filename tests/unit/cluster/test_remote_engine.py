@@ -27,6 +27,7 @@ class FakeMsg:
 
 class FakeNats:
     max_payload = 64 * 1024
+    is_connected = True
 
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes, str]] = []
@@ -137,7 +138,7 @@ def test_no_worker_at_all_is_a_service_exception():
     run(scenario())
 
 
-@pytest.mark.parametrize("how", ["lapse", "leave", "halt"])
+@pytest.mark.parametrize("how", ["lapse", "leave", "halt", "nats away"])
 def test_invokes_in_flight_fail_with_service_exception_when_their_worker_goes(how):
     async def scenario():
         nodes = FakeNodes(("a", 1000))
@@ -146,6 +147,9 @@ def test_invokes_in_flight_fail_with_service_exception_when_their_worker_goes(ho
         await _sent(nc, 1)
         if how == "lapse":
             nodes.dead.add("a")
+            engine.check(0.0)
+        elif how == "nats away":
+            nc.is_connected = False
             engine.check(0.0)
         elif how == "leave":
             for listener in nodes.listeners:
@@ -202,6 +206,18 @@ def test_retire_and_provision_go_to_every_worker():
         assert commands[1]["targets"][0]["shares"] == {"a": 2, "b": 1}
         nodes_ready = engine.provisioned_ready("f", "1")
         assert nodes_ready == 0
+        await engine.close()
+
+    run(scenario())
+
+
+def test_an_invoke_while_nats_is_away_is_a_service_exception_at_once():
+    async def scenario():
+        engine, nc = await _engine(FakeNodes(("a", 1000)))
+        nc.is_connected = False
+        with pytest.raises(ServiceException, match="NATS"):
+            await engine.invoke(SPEC, _request())
+        assert nc.runs() == []
         await engine.close()
 
     run(scenario())
