@@ -90,6 +90,25 @@ def test_a_function_created_through_one_front_runs_through_the_other(cluster):
     assert json.loads(out["Payload"].read()) == {"id": 8, "mode": "b"}
 
 
+def test_an_alias_moved_through_one_front_is_followed_by_the_other(cluster):
+    _, (a, b) = cluster
+    lam_a, lam_b = client_for(a.url), client_for(b.url)
+    create(lam_a, "aliased", SLEEPER, Environment={"Variables": {"MODE": "one"}})
+    one = lam_a.publish_version(FunctionName="aliased")["Version"]
+    lam_a.create_alias(FunctionName="aliased", Name="live", FunctionVersion=one)
+    assert json.loads(lam_b.invoke(FunctionName="aliased", Qualifier="live")["Payload"].read())["mode"] == "one"
+    lam_a.update_function_configuration(FunctionName="aliased", Environment={"Variables": {"MODE": "two"}})
+    lam_a.get_waiter("function_updated_v2").wait(FunctionName="aliased")
+    two = lam_a.publish_version(FunctionName="aliased")["Version"]
+    lam_a.update_alias(FunctionName="aliased", Name="live", FunctionVersion=two)
+    out = lam_b.invoke(FunctionName="aliased", Qualifier="live")
+    assert json.loads(out["Payload"].read())["mode"] == "two" and out["ExecutedVersion"] == two
+    lam_a.delete_alias(FunctionName="aliased", Name="live")
+    with pytest.raises(ClientError) as info:
+        lam_b.invoke(FunctionName="aliased", Qualifier="live")
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
 def test_reserved_concurrency_holds_across_both_fronts(cluster):
     _, (a, b) = cluster
     lam_a, lam_b = client_for(a.url), client_for(b.url)

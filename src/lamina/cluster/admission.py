@@ -32,12 +32,15 @@ from lamina.store.concurrency_blocks import BlockStore
 log = logging.getLogger("lamina.cluster.admission")
 
 RESERVED_EXCEEDED = "ReservedFunctionConcurrentInvocationLimitExceeded"
+UNREACHABLE = "lamina could not reach its database to admit the invocation"
 ACCOUNT_POOL = ""  # the pool of functions without reserved concurrency
 MAX_BLOCK = 16
 TTL_S = 15.0  # a block nobody renews for this long is free again
 IDLE_AFTER_S = 1.0  # unused units are given back after this long without a new invocation
 ROUND_S = 0.25  # how often the background thread renews, refills and gives back
 DENIED_S = 0.02  # after a pool said no, misses answer 429 without asking again for this long
+DOWN_S = 2.0  # after the database failed, misses answer ServiceException at once for this long (the loop
+              # must not wait out a connect timeout per invoke); the background rounds keep trying
 
 
 # The block policy (pure).
@@ -92,6 +95,7 @@ class ClusterAdmission:
         self._running: dict[str, int] = {}
         self._lock = threading.Lock()
         self._valid_until = 0.0  # local blocks are trusted until then (renewed in time)
+        self._down_until = 0.0  # the database failed: misses do not ask it until then
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -156,6 +160,8 @@ class ClusterAdmission:
         reason = ACCOUNT_EXCEEDED if pool_name == ACCOUNT_POOL else RESERVED_EXCEEDED
         if pool.in_use >= capacity or now < pool.denied_until:
             raise TooManyRequestsException(reason)
+        if now < self._down_until:
+            raise ServiceException(UNREACHABLE)
         if now > self._valid_until:  # renewals failed: what we hold may have expired; start again
             self._renew(now)
         want = max(1, min(block_size(capacity), capacity - pool.in_use))
@@ -163,7 +169,8 @@ class ClusterAdmission:
             units = self._blocks.take(self._node, pool_name, want, capacity, ttl=self._ttl, now=now)
         except sa.exc.SQLAlchemyError as error:
             log.warning("concurrency blocks: the database is unreachable (%s)", error)
-            raise ServiceException("lamina could not reach its database to admit the invocation") from None
+            self._down_until = self._clock() + DOWN_S
+            raise ServiceException(UNREACHABLE) from None
         if units <= 0:
             pool.denied_until = now + DENIED_S
             raise TooManyRequestsException(reason)
@@ -172,10 +179,11 @@ class ClusterAdmission:
     def _renew(self, now: float) -> None:
         try:
             self._blocks.renew(self._node, ttl=self._ttl, now=now)
+            held = self._blocks.held(self._node, now=now)
         except sa.exc.SQLAlchemyError as error:
             log.warning("concurrency blocks: the database is unreachable (%s)", error)
-            raise ServiceException("lamina could not reach its database to admit the invocation") from None
-        held = self._blocks.held(self._node, now=now)
+            self._down_until = self._clock() + DOWN_S
+            raise ServiceException(UNREACHABLE) from None
         for name, pool in self._pools.items():  # what expired while we could not renew is gone
             pool.held = max(held.get(name, 0), 0)
         self._valid_until = now + self._ttl * 0.6
@@ -188,6 +196,7 @@ class ClusterAdmission:
                 pools = list(self._pools.items())
             self._blocks.renew(self._node, ttl=self._ttl, now=now)
             self._valid_until = max(self._valid_until, now + self._ttl * 0.6)
+            self._down_until = 0.0
             for name, pool in pools:
                 capacity = self._capacity(name)
                 with self._lock:
@@ -208,6 +217,7 @@ class ClusterAdmission:
                         pool.held += units
         except sa.exc.SQLAlchemyError as error:
             log.warning("concurrency blocks: renewing failed (%s)", error)
+            self._down_until = self._clock() + DOWN_S
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="lamina-admission", daemon=True)

@@ -2,6 +2,7 @@
 (SQLite in tmp stands in for PostgreSQL: the same BlockStore code, one writer at a time)."""
 
 import pytest
+import sqlalchemy as sa
 
 from lamina.cluster.admission import (
     ACCOUNT_EXCEEDED,
@@ -12,7 +13,7 @@ from lamina.cluster.admission import (
     to_ask,
     to_keep,
 )
-from lamina.errors import TooManyRequestsException
+from lamina.errors import ServiceException, TooManyRequestsException
 from lamina.store.concurrency_blocks import granted
 from lamina.store.database import open_database
 
@@ -126,3 +127,31 @@ def test_zero_reserved_and_closing_gives_back(fronts):
     a.acquire("r")
     a.acquire("r")
     assert a.held() == {"r": 2} and ACCOUNT_POOL not in a.held()
+
+
+class Unreachable:
+    calls = 0
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            Unreachable.calls += 1
+            raise sa.exc.OperationalError("SELECT 1", {}, OSError("connection refused"))
+        return fail
+
+
+def test_an_unreachable_database_is_a_service_error_and_misses_do_not_wait_on_it(fronts):
+    a, _, clock = fronts
+    token = a.acquire("f")  # a holds a block of the account pool
+    a._blocks = Unreachable()
+    a.round()  # renewing fails
+    a.release("f", token)
+    a.acquire("f")  # units held and still valid: no database needed
+    with pytest.raises(ServiceException):
+        a.acquire("r")  # a miss while the database is down
+    calls = Unreachable.calls
+    with pytest.raises(ServiceException):
+        a.acquire("r")
+    assert Unreachable.calls == calls  # answered at once, without asking the database again
+    clock.now += 20  # the blocks may have expired meanwhile: nothing is admitted from them
+    with pytest.raises(ServiceException):
+        a.acquire("f")
