@@ -30,6 +30,24 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
 # with its administrator key (the role ROLE is created for them), so the suite's conformance tests
 # also check lamina with authentication on.
 TEST_AUTH = os.environ.get("LAMINA_TEST_AUTH", "")
+# LAMINA_TEST_DATABASE=postgresql runs every test server on a throwaway PostgreSQL database of its own
+# (one per data dir, so a restarted server finds its state; dropped when the test run ends), so the
+# suite's conformance tests also check lamina on PostgreSQL (tests/pg_support.py names the server).
+TEST_DATABASE = os.environ.get("LAMINA_TEST_DATABASE", "")
+_DATABASES: dict[Path, str] = {}  # data dir -> its PostgreSQL database URL
+
+
+def _database_for(data_dir: Path) -> str:
+    import atexit
+
+    from pg_support import create_database, drop_database, url_of
+
+    key = Path(data_dir).resolve()
+    if key not in _DATABASES:
+        name = create_database("lamina_pg_srv")
+        atexit.register(drop_database, name)
+        _DATABASES[key] = url_of(name)
+    return _DATABASES[key]
 _KEYS: dict[str, tuple[str, str]] = {}  # server URL -> its administrator key
 LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -115,6 +133,9 @@ class LaminaProcess:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.args = tuple(args)  # more `lamina serve` options, e.g. ("--database", url)
+        if TEST_DATABASE == "postgresql" and "--database" not in self.args and not (env or {}).get(
+                "LAMINA_DATABASE_URL"):
+            self.args += ("--database", _database_for(data_dir))
         self.port = free_port()
         self.env = {**os.environ, **(env or {})}
         if TEST_AUTH:

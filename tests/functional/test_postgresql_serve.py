@@ -9,13 +9,15 @@ administrator key and verify each other's STS session tokens (the shared secrets
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 
 import boto3
 import pytest
 
 from pg_support import throwaway_database
-from support import ROLE, LaminaProcess, client_for, make_zip, wait_for
+from support import ROLE, LaminaProcess, client_for, free_port, make_zip, wait_for
 
 CODE = '''
 import json
@@ -118,3 +120,13 @@ def test_two_servers_started_at_once_on_a_new_database_share_it_and_its_secrets(
             for server in servers:
                 if server.proc is not None:
                     server.stop()
+
+
+def test_an_unreachable_database_stops_serve_with_one_line(tmp_path):
+    url = f"postgresql://postgres:hidden@127.0.0.1:{free_port()}/nowhere"
+    done = subprocess.run([sys.executable, "-m", "lamina.cli", "serve", "--port", str(free_port()), "--data-dir",
+                           str(tmp_path / "data"), "--database", url], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stdout + done.stderr and "hidden" not in done.stdout + done.stderr
+    [line] = [text for text in (done.stdout + done.stderr).splitlines() if text.strip()]
+    assert line.startswith("lamina: cannot reach the database postgresql://postgres:***@127.0.0.1:")

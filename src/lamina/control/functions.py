@@ -404,7 +404,11 @@ class Functions:
             description=latest.description if description is None else description,
             last_update_status="Successful", last_update_status_reason=None, last_update_status_reason_code=None,
         )
-        self._store.publish(version, source_modified=latest.last_modified)
+        if not self._store.publish(version, source_modified=latest.last_modified):  # another node published it
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. An update is in progress for resource: "
+                f"{self.arn(function.name)}"
+            )
         return version
 
     # -- delete -------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""Aliases in the metadata database. Imports lamina.model and lamina.store.schema only."""
+"""Aliases in the metadata database. Imports lamina.model, lamina.store.schema and
+lamina.store.dialect only."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from lamina.model import Alias
+from lamina.store.dialect import insert_ignore
 from lamina.store.schema import aliases
 
 
@@ -27,12 +29,9 @@ class AliasStore:
 
     def create(self, alias: Alias) -> bool:
         with self._engine.begin() as conn:
-            if conn.execute(sa.select(aliases.c.name).where(self._key(alias.function_name, alias.name))).first():
-                return False
-            conn.execute(aliases.insert().values(
+            return insert_ignore(conn, aliases, dict(
                 function_name=alias.function_name, name=alias.name, function_version=alias.function_version,
                 description=alias.description, weights=alias.weights, revision_id=alias.revision_id))
-        return True
 
     def save(self, alias: Alias) -> None:
         with self._engine.begin() as conn:

@@ -1,7 +1,7 @@
 """Code signing in the database: signing profile versions (AWS Signer's side), code signing
 configs and the function → config binding (Lambda's side). Documents are stored as JSON.
 
-Imports lamina.store.schema only.
+Imports lamina.store.schema and lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import time
 
 import sqlalchemy as sa
 
+from lamina.store.dialect import upsert
 from lamina.store.schema import code_signing_configs, function_code_signing, signing_profiles
 
 
@@ -38,11 +39,8 @@ class CodeSigningStore:
 
     # -- code signing configs --------------------------------------------------------------------
     def put_config(self, csc_id: str, doc: dict) -> None:
-        with self._engine.begin() as conn:
-            updated = conn.execute(code_signing_configs.update().where(code_signing_configs.c.id == csc_id)
-                                   .values(doc=doc)).rowcount
-            if not updated:
-                conn.execute(code_signing_configs.insert().values(id=csc_id, doc=doc, created_at=time.time()))
+        with self._engine.begin() as conn:  # created_at stays the first put's
+            upsert(conn, code_signing_configs, dict(id=csc_id, doc=doc, created_at=time.time()), update=["doc"])
 
     def get_config(self, csc_id: str) -> dict | None:
         with self._engine.connect() as conn:
@@ -63,8 +61,7 @@ class CodeSigningStore:
     # -- bindings --------------------------------------------------------------------------------
     def bind(self, function_name: str, csc_id: str) -> None:
         with self._engine.begin() as conn:
-            conn.execute(function_code_signing.delete().where(function_code_signing.c.function_name == function_name))
-            conn.execute(function_code_signing.insert().values(function_name=function_name, csc_id=csc_id))
+            upsert(conn, function_code_signing, dict(function_name=function_name, csc_id=csc_id))
 
     def unbind(self, function_name: str) -> None:
         with self._engine.begin() as conn:

@@ -26,10 +26,13 @@ from alembic.config import Config
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The PostgreSQL advisory lock (one bigint key: "lamina" in ASCII) that migrations run under.
 MIGRATION_LOCK = 0x6C616D696E61
-# A PostgreSQL connection pool per process: the event loop's threads, the log, metric and queue
-# writers and the supervisor each hold one for a short transaction at a time.
-POOL_SIZE = 10
-POOL_OVERFLOW = 20
+# A PostgreSQL connection pool per process: the API's worker threads, the log, metric and queue
+# writers and the supervisor each hold a connection for one short transaction at a time. At most
+# POOL_SIZE + POOL_OVERFLOW per node (PostgreSQL allows 100 by default: several nodes fit); a thread
+# finding none free waits up to POOL_TIMEOUT seconds. Connections are checked before use (a restarted
+# PostgreSQL costs one failed ping, not a failed request) and renewed every half hour.
+POOL_SIZE = 8
+POOL_OVERFLOW = 12
 POOL_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 10  # seconds psycopg waits for a PostgreSQL server to answer a new connection
 

@@ -35,11 +35,14 @@ def insert_ignore(conn: sa.Connection, table: sa.Table, values: dict) -> bool:
     return conn.execute(insert).first() is not None
 
 
-def upsert(conn: sa.Connection, table: sa.Table, values: dict, keys: Iterable[str] | None = None) -> None:
-    """Insert a row, or set its other columns to `values` when its key (the primary key, or `keys`) exists."""
+def upsert(conn: sa.Connection, table: sa.Table, values: dict, keys: Iterable[str] | None = None,
+           update: Iterable[str] | None = None) -> None:
+    """Insert a row, or set its other columns (or those named in `update`) to `values` when its key (the
+    primary key, or `keys`) exists: what deleting and inserting the row again did, in one statement."""
     keys = list(keys) if keys is not None else [column.name for column in table.primary_key.columns]
     insert = insert_for(conn, table).values(**values)
-    changes = {name: insert.excluded[name] for name in values if name not in keys}
+    names = [name for name in values if name not in keys] if update is None else list(update)
+    changes = {name: insert.excluded[name] for name in names}
     if not changes:
         conn.execute(insert.on_conflict_do_nothing(index_elements=keys))
         return

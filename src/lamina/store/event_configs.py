@@ -1,6 +1,6 @@
 """Event invoke configs (per function and qualifier) and reserved concurrency in the database.
 
-Imports lamina.store.schema only.
+Imports lamina.store.schema and lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import time
 
 import sqlalchemy as sa
 
+from lamina.store.dialect import upsert
 from lamina.store.schema import event_invoke_configs, function_concurrency
 
 
@@ -28,9 +29,8 @@ class EventConfigStore:
     def put(self, function_name: str, qualifier: str, config: dict) -> float:
         now = time.time()
         with self._engine.begin() as conn:
-            conn.execute(event_invoke_configs.delete().where(self._key(function_name, qualifier)))
-            conn.execute(event_invoke_configs.insert().values(function_name=function_name, qualifier=qualifier,
-                                                              config=config, last_modified=now))
+            upsert(conn, event_invoke_configs, dict(function_name=function_name, qualifier=qualifier, config=config,
+                                                    last_modified=now))
         return now
 
     def delete(self, function_name: str, qualifier: str | None = None) -> None:
@@ -53,6 +53,7 @@ class EventConfigStore:
 
     def set_reserved(self, function_name: str, reserved: int | None) -> None:
         with self._engine.begin() as conn:
-            conn.execute(function_concurrency.delete().where(function_concurrency.c.function_name == function_name))
-            if reserved is not None:
-                conn.execute(function_concurrency.insert().values(function_name=function_name, reserved=reserved))
+            if reserved is None:
+                conn.execute(function_concurrency.delete().where(function_concurrency.c.function_name == function_name))
+            else:
+                upsert(conn, function_concurrency, dict(function_name=function_name, reserved=reserved))

@@ -1,6 +1,6 @@
 """Function URL configs in the database, by (function, qualifier) and by URL id.
 
-Imports lamina.store.schema and lamina.model only.
+Imports lamina.store.schema, lamina.store.dialect and lamina.model only.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from lamina.model import FunctionUrlConfig
+from lamina.store.dialect import insert_ignore
 from lamina.store.schema import function_urls
 
 
@@ -38,14 +39,10 @@ class FunctionUrlStore:
     def create(self, config: FunctionUrlConfig) -> bool:
         """False when the (function, qualifier) already has one."""
         with self._engine.begin() as conn:
-            if conn.execute(sa.select(function_urls.c.url_id).where(
-                    self._key(config.function_name, config.qualifier))).first():
-                return False
-            conn.execute(function_urls.insert().values(
+            return insert_ignore(conn, function_urls, dict(
                 function_name=config.function_name, qualifier=config.qualifier, url_id=config.url_id,
                 auth_type=config.auth_type, cors=config.cors, invoke_mode=config.invoke_mode,
                 creation_time=config.creation_time, last_modified_time=config.last_modified_time))
-        return True
 
     def save(self, config: FunctionUrlConfig) -> None:
         with self._engine.begin() as conn:

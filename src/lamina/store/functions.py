@@ -1,7 +1,8 @@
 """Functions and their versions in the metadata database.
 
 A repository over `schema.functions` and `schema.versions`; it answers with lamina.model records
-and knows nothing of ARNs or API errors. Imports lamina.model and lamina.store.schema only.
+and knows nothing of ARNs or API errors. Imports lamina.model, lamina.store.schema and
+lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 import sqlalchemy as sa
 
 from lamina.model import LATEST, Function, FunctionVersion
+from lamina.store.dialect import insert_ignore, upsert
 from lamina.store.schema import functions, versions
 
 _SOURCE_MODIFIED = "published_from_modified"  # kept beside a published version's record, not part of it
@@ -28,33 +30,30 @@ class FunctionStore:
     def create(self, function: Function) -> bool:
         """Insert a new function with its $LATEST; False when the name is taken."""
         with self._engine.begin() as conn:
-            exists = conn.execute(sa.select(functions.c.name).where(functions.c.name == function.name)).first()
-            if exists:
+            if not insert_ignore(conn, functions, dict(
+                    name=function.name, tags=function.tags, last_version_number=function.last_version_number,
+                    created_at=time.time())):
                 return False
-            conn.execute(functions.insert().values(
-                name=function.name, tags=function.tags, last_version_number=function.last_version_number,
-                created_at=time.time(),
-            ))
             self._insert_version(conn, function.latest)
         return True
 
     def save_version(self, version: FunctionVersion) -> None:
         """Insert or replace one version's record."""
         with self._engine.begin() as conn:
-            conn.execute(versions.delete().where(
-                (versions.c.function_name == version.name) & (versions.c.version == version.version)
-            ))
-            self._insert_version(conn, version)
+            upsert(conn, versions, self._version_row(version))
 
-    def publish(self, version: FunctionVersion, *, source_modified: str | None = None) -> None:
-        """Store a newly published version and remember its number so it is never reused.
+    def publish(self, version: FunctionVersion, *, source_modified: str | None = None) -> bool:
+        """Store a newly published version and remember its number so it is never reused; False (nothing
+        stored) when that number was taken meanwhile (another node published the function at once).
 
         `source_modified` is the LastModified $LATEST had when it was published: `published_from`
         gives it back, so the caller can tell whether $LATEST changed since."""
         with self._engine.begin() as conn:
-            self._insert_version(conn, version, source_modified)
+            if not insert_ignore(conn, versions, self._version_row(version, source_modified)):
+                return False
             conn.execute(functions.update().where(functions.c.name == version.name)
                          .values(last_version_number=int(version.version)))
+        return True
 
     def set_tags(self, name: str, tags: dict[str, str]) -> None:
         with self._engine.begin() as conn:
@@ -72,14 +71,15 @@ class FunctionStore:
             ))
 
     @staticmethod
-    def _insert_version(conn: sa.Connection, version: FunctionVersion, source_modified: str | None = None) -> None:
+    def _version_row(version: FunctionVersion, source_modified: str | None = None) -> dict:
         config = version.to_dict()
         if source_modified is not None:
             config[_SOURCE_MODIFIED] = source_modified
-        conn.execute(versions.insert().values(
-            function_name=version.name, version=version.version, number=_number(version.version),
-            config=config, code_hex=version.code_hex, code_size=version.code_size,
-        ))
+        return dict(function_name=version.name, version=version.version, number=_number(version.version),
+                    config=config, code_hex=version.code_hex, code_size=version.code_size)
+
+    def _insert_version(self, conn: sa.Connection, version: FunctionVersion) -> None:
+        conn.execute(versions.insert().values(**self._version_row(version)))
 
     # -- reads --------------------------------------------------------------------------------
     def get(self, name: str) -> Function | None:

@@ -1,7 +1,7 @@
 """IAM entities and access keys in the database: roles, users and customer managed policies as one
 JSON document each (keyed by kind and name; a policy by its ARN), access keys as rows.
 
-Imports lamina.store.schema only.
+Imports lamina.store.schema and lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from lamina.store.dialect import insert_ignore
 from lamina.store.schema import iam_access_keys, iam_entities
 
 
@@ -45,9 +46,8 @@ class IamStore:
     def insert(self, kind: str, name: str, data: dict) -> bool:
         """Store a new entity; False when one of that kind and name exists."""
         with self._engine.begin() as conn:
-            if conn.execute(sa.select(iam_entities.c.name).where(self._key(kind, name))).first():
+            if not insert_ignore(conn, iam_entities, dict(kind=kind, name=name, data=data, created_at=time.time())):
                 return False
-            conn.execute(iam_entities.insert().values(kind=kind, name=name, data=data, created_at=time.time()))
         self._written()
         return True
 

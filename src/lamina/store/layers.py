@@ -1,10 +1,12 @@
-"""Layer versions in the metadata database. Imports lamina.model and lamina.store.schema only."""
+"""Layer versions in the metadata database. Imports lamina.model, lamina.store.schema and
+lamina.store.dialect only."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from lamina.model import LayerVersion
+from lamina.store.dialect import insert_for
 from lamina.store.schema import fits, layer_names, layer_versions
 
 
@@ -14,13 +16,11 @@ class LayerStore:
 
     def publish(self, layer: LayerVersion) -> LayerVersion:
         """Store `layer` under the next version number of its name (numbers are never reused)."""
-        with self._engine.begin() as conn:
-            last = conn.execute(sa.select(layer_names.c.last_version).where(layer_names.c.name == layer.name)).scalar()
-            number = (last or 0) + 1
-            if last is None:
-                conn.execute(layer_names.insert().values(name=layer.name, last_version=number))
-            else:
-                conn.execute(layer_names.update().where(layer_names.c.name == layer.name).values(last_version=number))
+        with self._engine.begin() as conn:  # one statement takes the number: nodes publishing at once get two
+            insert = insert_for(conn, layer_names).values(name=layer.name, last_version=1)
+            number = conn.execute(insert.on_conflict_do_update(
+                index_elements=["name"], set_={"last_version": layer_names.c.last_version + 1},
+            ).returning(layer_names.c.last_version)).scalar_one()
             layer.version = number
             conn.execute(layer_versions.insert().values(name=layer.name, version=number, record=layer.to_dict()))
         return layer

@@ -1,6 +1,6 @@
 """Event source mappings in the database: one row per mapping, its configuration as JSON.
 
-Imports lamina.store.schema and lamina.model only.
+Imports lamina.store.schema, lamina.store.dialect and lamina.model only.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from lamina.model import EventSourceMapping
+from lamina.store.dialect import upsert
 from lamina.store.schema import event_source_mappings as table
 
 
@@ -29,8 +30,7 @@ class MappingStore:
                       enabled=mapping.enabled, state=mapping.state, state_reason=mapping.state_reason,
                       last_processing_result=mapping.last_processing_result, last_modified=mapping.last_modified)
         with self._engine.begin() as conn:
-            conn.execute(table.delete().where(table.c.uuid == mapping.uuid))
-            conn.execute(table.insert().values(**values))
+            upsert(conn, table, values)
 
     def get(self, uuid: str) -> EventSourceMapping | None:
         with self._engine.connect() as conn:

@@ -1,13 +1,14 @@
 """Resource-based policies in the metadata database: a function's per qualifier, a layer version's.
 
 A policy is its ordered statement list and a revision id, keyed by (kind, name, qualifier).
-Imports lamina.store.schema only.
+Imports lamina.store.schema and lamina.store.dialect only.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from lamina.store.dialect import upsert
 from lamina.store.schema import resource_policies
 
 Key = tuple[str, str, str]  # (kind, name, qualifier)
@@ -34,10 +35,11 @@ class PolicyStore:
         """Store the policy's statements (none: the policy is gone)."""
         kind, name, qualifier = key
         with self._engine.begin() as conn:
-            conn.execute(resource_policies.delete().where(self._where(key)))
-            if statements:
-                conn.execute(resource_policies.insert().values(kind=kind, name=name, qualifier=qualifier,
-                                                               statements=statements, revision_id=revision_id))
+            if not statements:
+                conn.execute(resource_policies.delete().where(self._where(key)))
+                return
+            upsert(conn, resource_policies, dict(kind=kind, name=name, qualifier=qualifier, statements=statements,
+                                                 revision_id=revision_id))
 
     def delete(self, kind: str, name: str, qualifier: str | None = None) -> None:
         """Every policy of `name` (or of one qualifier of it)."""

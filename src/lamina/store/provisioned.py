@@ -1,9 +1,10 @@
-"""Provisioned concurrency configs in the database. Imports lamina.store.schema only."""
+"""Provisioned concurrency configs in the database. Imports lamina.store.schema and lamina.store.dialect only."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from lamina.store.dialect import upsert
 from lamina.store.schema import provisioned_configs
 
 Row = tuple[str, str, int, str]  # (function, qualifier, requested, last modified)
@@ -18,9 +19,8 @@ class ProvisionedStore:
 
     def put(self, function_name: str, qualifier: str, requested: int, last_modified: str) -> None:
         with self._engine.begin() as conn:
-            conn.execute(provisioned_configs.delete().where(self._key(function_name, qualifier)))
-            conn.execute(provisioned_configs.insert().values(function_name=function_name, qualifier=qualifier,
-                                                             requested=requested, last_modified=last_modified))
+            upsert(conn, provisioned_configs, dict(function_name=function_name, qualifier=qualifier,
+                                                   requested=requested, last_modified=last_modified))
 
     def delete(self, function_name: str, qualifier: str | None = None) -> None:
         where = provisioned_configs.c.function_name == function_name

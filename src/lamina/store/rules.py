@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from lamina.store.dialect import starts_with
+from lamina.store.dialect import insert_ignore, starts_with, upsert
 from lamina.store.schema import event_buses, event_rules, event_targets
 
 
@@ -58,10 +58,7 @@ class RuleStore:
     def create_bus(self, name: str, config: dict, tags: dict) -> bool:
         """False when a bus of that name exists."""
         with self._engine.begin() as conn:
-            if conn.execute(sa.select(event_buses.c.name).where(event_buses.c.name == name)).first():
-                return False
-            conn.execute(event_buses.insert().values(name=name, config=config, tags=tags, created_at=time.time()))
-        return True
+            return insert_ignore(conn, event_buses, dict(name=name, config=config, tags=tags, created_at=time.time()))
 
     def delete_bus(self, name: str) -> None:
         """The bus, its rules and their targets."""
@@ -98,15 +95,13 @@ class RuleStore:
         """Create or replace a rule. Its last fired minute never moves back: a minute the clock
         claimed while the caller held an older copy of the row stays claimed."""
         where = (event_rules.c.bus == row.bus) & (event_rules.c.name == row.name)
-        with self._engine.begin() as conn:
-            stored = conn.execute(sa.select(event_rules.c.last_fired).where(where)).scalar()
+        with self._engine.begin() as conn:  # the row stays locked (PostgreSQL) until the new one is written
+            stored = conn.execute(sa.select(event_rules.c.last_fired).where(where).with_for_update()).scalar()
             last_fired = row.last_fired
             if row.schedule_anchor is not None and stored is not None:
                 last_fired = max(stored, last_fired if last_fired is not None else stored)
-            conn.execute(event_rules.delete().where(where))
-            conn.execute(event_rules.insert().values(
-                bus=row.bus, name=row.name, config=row.config, tags=row.tags, schedule_anchor=row.schedule_anchor,
-                last_fired=last_fired))
+            upsert(conn, event_rules, dict(bus=row.bus, name=row.name, config=row.config, tags=row.tags,
+                                           schedule_anchor=row.schedule_anchor, last_fired=last_fired))
 
     def delete_rule(self, bus: str, name: str) -> None:
         with self._engine.begin() as conn:
@@ -149,9 +144,8 @@ class RuleStore:
                 position = existing.get(target["Id"])
                 if position is None:
                     position, following = following, following + 1
-                conn.execute(event_targets.delete().where(where & (event_targets.c.id == target["Id"])))
-                conn.execute(event_targets.insert().values(bus=bus, rule=rule, id=target["Id"], arn=target["Arn"],
-                                                           config=target, position=position))
+                upsert(conn, event_targets, dict(bus=bus, rule=rule, id=target["Id"], arn=target["Arn"],
+                                                 config=target, position=position))
 
     def remove_targets(self, bus: str, rule: str, ids: list[str]) -> None:
         with self._engine.begin() as conn:

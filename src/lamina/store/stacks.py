@@ -1,9 +1,10 @@
-"""Deployed stacks' state documents in the database. Imports lamina.store.schema only."""
+"""Deployed stacks' state documents in the database. Imports lamina.store.schema and lamina.store.dialect only."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from lamina.store.dialect import upsert
 from lamina.store.schema import stacks
 
 
@@ -13,8 +14,7 @@ class StackStore:
 
     def put(self, name: str, document: str, updated: str) -> None:
         with self._engine.begin() as conn:
-            conn.execute(stacks.delete().where(stacks.c.name == name))
-            conn.execute(stacks.insert().values(name=name, document=document, updated=updated))
+            upsert(conn, stacks, dict(name=name, document=document, updated=updated))
 
     def get(self, name: str) -> tuple[str, str] | None:
         with self._engine.connect() as conn:

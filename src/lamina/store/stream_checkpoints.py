@@ -1,6 +1,6 @@
 """Stream checkpoints in the database: per (mapping, shard), where reading resumes. Written only
 after a batch succeeded (or was given up on), so a restart or a SIGKILL resumes without skipping a
-record; forgotten with their mapping. Imports lamina.store.schema only.
+record; forgotten with their mapping. Imports lamina.store.schema and lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import time
 import sqlalchemy as sa
 
 from lamina.model import Checkpoint
+from lamina.store.dialect import upsert
 from lamina.store.schema import event_source_mappings as mappings
 from lamina.store.schema import stream_checkpoints as table
 
@@ -36,7 +37,7 @@ class CheckpointStore:
                 # leaves nothing behind.
                 exists = conn.execute(sa.select(mappings.c.uuid).where(mappings.c.uuid == mapping_uuid)).first()
                 if exists is not None:
-                    conn.execute(table.insert().values(**values))
+                    upsert(conn, table, values)
 
     def forget(self, mapping_uuid: str) -> None:
         with self._engine.begin() as conn:

@@ -1,6 +1,6 @@
 """Saved test events in the database: (function, name) → the event's JSON text.
 
-Imports lamina.store.schema only.
+Imports lamina.store.schema and lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import time
 
 import sqlalchemy as sa
 
+from lamina.store.dialect import upsert
 from lamina.store.schema import test_events
 
 
@@ -33,11 +34,8 @@ class TestEventStore:
 
     def put(self, function_name: str, name: str, event: str) -> float:
         now = time.time()
-        key = (test_events.c.function_name == function_name) & (test_events.c.name == name)
         with self._engine.begin() as conn:
-            conn.execute(test_events.delete().where(key))
-            conn.execute(test_events.insert().values(function_name=function_name, name=name, event=event,
-                                                     last_modified=now))
+            upsert(conn, test_events, dict(function_name=function_name, name=name, event=event, last_modified=now))
         return now
 
     def delete(self, function_name: str, name: str | None = None) -> bool:
