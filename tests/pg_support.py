@@ -50,3 +50,23 @@ def throwaway_database(prefix: str = "lamina_pg", *, template: str | None = None
         yield url_of(name)
     finally:
         drop_database(name)
+
+
+def empty_tables(url: str) -> None:
+    """Close every other connection to the database at `url`, delete the rows of its tables (all but
+    Alembic's version) and restart its row id sequences: as good as a newly migrated database, much
+    faster than making one (DELETE rather than TRUNCATE: a test leaves few rows, and TRUNCATE makes
+    new files for every table)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        tables = [row[0] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+        sequences = [row[0] for row in conn.execute(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
+        with conn.transaction():
+            conn.execute("SET LOCAL synchronous_commit = off")
+            for table in tables:
+                conn.execute(f'DELETE FROM "{table}"')
+            for sequence in sequences:
+                conn.execute(f'ALTER SEQUENCE "{sequence}" RESTART')

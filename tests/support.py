@@ -112,8 +112,9 @@ def free_port() -> int:
 class LaminaProcess:
     """One `lamina serve` child process; start() waits for /health, stop() sends SIGTERM."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
+        self.args = tuple(args)  # more `lamina serve` options, e.g. ("--database", url)
         self.port = free_port()
         self.env = {**os.environ, **(env or {})}
         if TEST_AUTH:
@@ -130,7 +131,7 @@ class LaminaProcess:
         self._log = open(self.output, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lamina.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--data-dir", str(self.data_dir)],
+             "--data-dir", str(self.data_dir), *self.args],
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
         )
         deadline = time.monotonic() + 30

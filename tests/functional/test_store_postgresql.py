@@ -1,18 +1,18 @@
 """The store unit tests (tests/unit/store, and the queue and control tests that drive a store) once more,
-on PostgreSQL: the same test bodies, with the
-`db_url` fixture naming a throwaway database (`lamina_pg_<hex>`, copied from one migrated template per
-session and dropped after each test) instead of an SQLite file. They live here because unit tests use
-no sockets.
+on PostgreSQL: the same test bodies, with the `db_url` fixture naming a throwaway database
+(`lamina_pg_<hex>`, migrated once, emptied after each test, dropped after the module) instead of an
+SQLite file, and `empty_db_url` a new unmigrated one. They live here because unit tests use no sockets.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 
 import pytest
 
 from lamina.store.database import open_database
-from pg_support import create_database, drop_database, throwaway_database, url_of
+from pg_support import empty_tables, throwaway_database
 
 UNIT_MODULES = tuple(f"unit.store.{name}" for name in (
     "test_function_store", "test_layer_store", "test_log_store", "test_mapping_store", "test_metric_store",
@@ -39,20 +39,19 @@ for _module in UNIT_MODULES:
     _adopt(_module)
 
 
-@pytest.fixture(scope="session")
-def migrated_template():
-    """A database migrated to head once per session, copied by each test's `db_url`."""
-    name = create_database("lamina_pg_tpl")
-    engine = open_database(url_of(name))
-    engine.dispose()
-    yield name
-    drop_database(name)
+@pytest.fixture(scope="module")
+def migrated_database():
+    """One database migrated to head for the module; each test finds it empty."""
+    with throwaway_database() as url:
+        open_database(url).dispose()
+        yield url
 
 
 @pytest.fixture
-def db_url(migrated_template):
-    with throwaway_database(template=migrated_template) as url:
-        yield url
+def db_url(migrated_database):
+    yield migrated_database
+    gc.collect()  # the engines the test opened, with their pooled connections
+    empty_tables(migrated_database)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ lamina.store.schema.
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,30 @@ def _serialise_transactions(engine: sa.Engine) -> None:
     sa.event.listen(engine, "rollback", end)
 
 
+def _nul_safe_strings(dbapi_connection, _record) -> None:
+    """PostgreSQL text cannot hold U+0000, which SQLite stores (a function may print one): on PostgreSQL
+    each NUL in a string sent becomes U+FFFD, the replacement character, instead of failing the write."""
+    text, binary = _nul_safe_dumpers()
+    adapters = dbapi_connection.adapters
+    adapters.register_dumper(str, binary)
+    adapters.register_dumper(str, text)  # registered last: what psycopg picks for a str parameter
+
+
+@functools.cache
+def _nul_safe_dumpers() -> tuple[type, type]:
+    from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
+
+    class NulSafeText(StrDumperUnknown):
+        def dump(self, obj: str):
+            return super().dump(obj.replace("\x00", "\ufffd") if "\x00" in obj else obj)
+
+    class NulSafeBinary(StrBinaryDumper):
+        def dump(self, obj: str):
+            return super().dump(obj.replace("\x00", "\ufffd") if "\x00" in obj else obj)
+
+    return NulSafeText, NulSafeBinary
+
+
 def normalise(url: str) -> str:
     """`url` with PostgreSQL's plain schemes (postgresql://, postgres://) naming the psycopg 3 driver."""
     for scheme in ("postgresql://", "postgres://"):
@@ -108,6 +133,7 @@ def open_database(url: str) -> sa.Engine:
         migrate(engine)
         _serialise_transactions(engine)
         return engine
+    sa.event.listen(engine, "connect", _nul_safe_strings)
     try:
         migrate(engine)
     except sa.exc.OperationalError as exc:  # refused, unknown host or database, bad password, timeout

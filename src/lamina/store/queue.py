@@ -31,11 +31,15 @@ class QueueStore:
 
     def claim(self, now: float, limit: int, lease_until: float) -> list[dict]:
         """Lease up to `limit` rows due at `now` and not leased (or whose lease expired) until
-        `lease_until`, in one statement; earliest due first."""
-        due = (sa.select(_c.id).where(_c.due_at <= now, sa.or_(_c.lease_until.is_(None), _c.lease_until <= now))
-               .order_by(_c.due_at).limit(limit))
+        `lease_until`, in one statement; earliest due first. On PostgreSQL several processes may claim
+        at once: the rows one of them is leasing are locked (FOR UPDATE) and the others skip them
+        (SKIP LOCKED), and the lease is checked again on the row updated, so no row is leased twice."""
+        claimable = (_c.due_at <= now, sa.or_(_c.lease_until.is_(None), _c.lease_until <= now))
+        due = sa.select(_c.id).where(*claimable).order_by(_c.due_at, _c.id).limit(limit)
         with self._engine.begin() as conn:
-            rows = conn.execute(queue_events.update().where(_c.id.in_(due.scalar_subquery()))
+            if conn.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            rows = conn.execute(queue_events.update().where(_c.id.in_(due.scalar_subquery()), *claimable)
                                 .values(lease_until=lease_until).returning(*queue_events.c)).all()
         return sorted((dict(row._mapping) for row in rows), key=lambda row: (row["due_at"], row["id"]))
 

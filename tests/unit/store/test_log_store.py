@@ -46,3 +46,12 @@ def test_stream_offsets_beyond_64_bits_are_past_the_end(db_url):
     logs = _store_with_events(db_url)
     assert logs.streams("/g", offset=10**20) == []
     assert [row["name"] for row in logs.streams("/g", offset=0)] == ["s"]
+
+
+def test_a_message_holding_nul_is_stored(db_url):
+    """SQLite keeps U+0000; PostgreSQL text cannot, so there it becomes U+FFFD rather than failing the batch."""
+    logs = LogStore(open_database(db_url))
+    logs.append([Batch("/aws/lambda/f", "s", [Event(1, "a\x00b"), Event(2, "plain")])])
+    [(_, _, first), (_, _, second)] = logs.events("/aws/lambda/f")
+    assert first in ("a\x00b", "a\ufffdb") and second == "plain"
+    assert logs.stream("/aws/lambda/f", "s")["stored_bytes"] == 8

@@ -36,3 +36,26 @@ def test_claim_skips_future_and_leased_rows_and_commit_removes(db_url):
     assert store.depth() == 2
     (again,) = store.claim(T0 + 20, 10, lease_until=T0 + 50)
     assert (again["request_id"], again["runs"], again["lease_until"]) == ("a", 1, T0 + 50)
+
+
+def test_claims_racing_from_several_connections_never_lease_an_event_twice(db_url):
+    """As nodes of a cluster claim from one PostgreSQL database (on SQLite the claims take turns)."""
+    import threading
+
+    QueueStore(open_database(db_url)).commit([event(f"e{i}", T0) for i in range(60)], [])
+    stores = [QueueStore(open_database(db_url)) for _ in range(4)]
+    claimed: list[list[str]] = [[] for _ in stores]
+    start = threading.Barrier(len(stores))
+
+    def claim(index: int) -> None:
+        start.wait()
+        while rows := stores[index].claim(T0, 3, lease_until=T0 + 30):
+            claimed[index].extend(row["request_id"] for row in rows)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [request_id for ids in claimed for request_id in ids]
+    assert sorted(everything) == sorted(f"e{i}" for i in range(60))  # each exactly once
