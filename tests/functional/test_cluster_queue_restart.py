@@ -1,7 +1,7 @@
 """The async queue across a NATS outage, on a private nats-server this test starts and kills:
-an enqueue during the outage fails with a clear ServiceException (nothing is half accepted), and
+an enqueue during the outage fails at once with a clear ServiceException and is never stored later, and
 once NATS is back the same queue object, reconnected by itself, hands out what was accepted before
-the crash."""
+the crash. The blob remote likewise fails clearly and serves again once reconnected."""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ class PrivateNats:
                 time.sleep(0.05)
 
     def kill(self):
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
 
 def test_the_queue_fails_clearly_while_nats_is_down_and_recovers_what_it_accepted(tmp_path):
@@ -61,9 +62,13 @@ def test_the_queue_fails_clearly_while_nats_is_down_and_recovers_what_it_accepte
         try:
             await queue.enqueue(request_id="before-crash", function_name="f", qualifier=None, payload=b"kept")
             await asyncio.to_thread(server.kill)
+            deadline = time.monotonic() + PATIENCE
+            while nc.is_connected and time.monotonic() < deadline:  # the client notices the crash
+                await asyncio.sleep(0.01)
             with pytest.raises(ServiceException) as caught:
                 await queue.enqueue(request_id="during-outage", function_name="f", qualifier=None, payload=b"x")
-            assert "could not be stored" in caught.value.message
+            assert caught.value.message == ("The event could not be stored in the cluster's queue: "
+                                            "NATS is unreachable.")
             assert await queue.claim(10, 30) == []  # no NATS, nothing to hand out, no exception
             await asyncio.to_thread(server.start)
             got = []
@@ -84,4 +89,36 @@ def test_the_queue_fails_clearly_while_nats_is_down_and_recovers_what_it_accepte
     try:
         asyncio.run(main())
     finally:
+        server.kill()
+
+
+def test_the_blob_remote_fails_clearly_while_nats_is_down_and_recovers(tmp_path):
+    from lamina.cluster.blob_remote import BlobRemote, BlobRemoteError
+    from lamina.store.blobs import BlobStore
+
+    server = PrivateNats(tmp_path / "js").start()
+    remote = BlobRemote(f"nats://127.0.0.1:{server.port}", Names("tjsrestartblobs"))
+    remote.start()
+    try:
+        front = BlobStore(tmp_path / "front", remote=remote)
+        before = front.put(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip
+        server.kill()
+        deadline = time.monotonic() + PATIENCE
+        while remote._nc.is_connected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(BlobRemoteError) as caught:
+            front.put(b"PK\x05\x06" + b"\x00" * 17 + b"\x01")
+        assert caught.value.message.endswith("NATS is unreachable.")
+        server.start()
+        worker = BlobStore(tmp_path / "worker", remote=remote)
+        deadline = time.monotonic() + PATIENCE
+        while True:
+            try:
+                assert worker.exists(before.sha256_hex)
+                break
+            except BlobRemoteError:  # until the client has reconnected
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        remote.close()
         server.kill()

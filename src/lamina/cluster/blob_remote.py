@@ -71,7 +71,7 @@ class BlobRemote:
         if not self._started:
             return
         try:
-            self._call(self._close(), REQUEST_TIMEOUT_S, "close the code blob connection")
+            self._call(self._close(), REQUEST_TIMEOUT_S, "close the code blob connection", connected=False)
         except BlobRemoteError as exc:
             log.warning("%s", exc.message)
         self._started = False
@@ -162,10 +162,13 @@ class BlobRemote:
         except (ObjectNotFoundError, NotFoundError):
             pass
 
-    def _call(self, coro: Coroutine[Any, Any, Any], timeout: float, what: str) -> Any:
+    def _call(self, coro: Coroutine[Any, Any, Any], timeout: float, what: str, *, connected: bool = True) -> Any:
         if not self._started:
             coro.close()
             raise BlobRemoteError(f"Could not {what}: the code blob remote is not started.")
+        if connected and self._nc is not None and not self._nc.is_connected:
+            coro.close()  # fail now rather than leave half an object in the client's reconnect buffer
+            raise BlobRemoteError(f"Could not {what}: NATS is unreachable.")
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result(timeout)

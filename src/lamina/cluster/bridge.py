@@ -68,6 +68,7 @@ class BusBridge:
         self._loop = asyncio.get_running_loop()
         self._outgoing = asyncio.Queue()
         self._subscription = await self._nc.subscribe(self._names.events, cb=self._received)
+        await self._nc.flush()  # the server has the subscription: other nodes' events from now on arrive
         self._sender = asyncio.create_task(self._send())
         if not self._watching:
             self._bus.watch(self._published)

@@ -10,7 +10,9 @@ of the processes consuming it. Mapping the protocol:
 - `ack` acknowledges and waits for the server to confirm it (the work-queue stream then forgets it);
 - `retry_at` publishes the event again with its new counts and due time, then acknowledges the old
   message; a message delivered before it is due is nak'ed with the time left (delayed redelivery).
-Event ids are stream sequence numbers. Payloads too big for one NATS message travel in an object
+Event ids are stream sequence numbers. While the connection is down `enqueue` fails at once (the client
+would otherwise keep the publish and store it after the caller was told it failed); a publish whose
+acknowledgement times out on a live connection may still have been stored (at least once, like AWS). Payloads too big for one NATS message travel in an object
 store bucket beside it. `depth`/`oldest`/`backlog` are answered from stream info cached and refreshed
 in the background (per-subject counts; the oldest event of a function is re-read every couple of
 seconds). Imports lamina.queue.queue, lamina.errors and lamina.cluster.
@@ -117,6 +119,10 @@ class JetStreamQueue:
 
     # -- accepting ----------------------------------------------------------------------------------
     async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes) -> None:
+        if not self._nc.is_connected:
+            # while reconnecting, the client would keep the publish and send it later: an event the
+            # caller was told failed must never be stored behind its back
+            raise ServiceException("The event could not be stored in the cluster's queue: NATS is unreachable.")
         now = self._clock()
         ref = None
         try:
