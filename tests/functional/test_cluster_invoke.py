@@ -161,7 +161,7 @@ def test_concurrent_invokes_spread_over_both_workers(cluster):
     def both_hold_environments():
         beats = cluster.live_workers(cluster.the_front)
         held = [beat["environments"].get("idleByVersion", {}).get("sleeper:$LATEST", 0) for beat in beats]
-        return len(beats) == 2 and all(count > 0 for count in held) and sum(held) == 6
+        return len(beats) == 2 and all(count > 0 for count in held)  # (6 when none finished before another began)
 
     assert workers and wait_for(both_hold_environments, timeout=10, what="both workers holding sleeper environments")
 
