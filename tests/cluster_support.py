@@ -168,10 +168,17 @@ class Cluster:
             time.sleep(0.1)
 
     def close(self) -> None:
-        for node in reversed(self.nodes):
-            with contextlib.suppress(Exception):
-                node.stop()
-        with contextlib.suppress(Exception):
-            asyncio.run(_delete_nats(self.name))
-        volumes.detach_all(self.tmp)  # what killed nodes left mounted
-        drop_database(self.database_name)
+        """Stop every node, then delete the cluster's NATS streams and buckets, unmount what killed nodes
+        left mounted and drop the database (each step even when one before failed)."""
+        try:
+            for node in reversed(self.nodes):
+                with contextlib.suppress(Exception):
+                    node.stop()
+        finally:
+            try:
+                asyncio.run(_delete_nats(self.name))
+            finally:
+                try:
+                    volumes.detach_all(self.tmp)
+                finally:
+                    drop_database(self.database_name)

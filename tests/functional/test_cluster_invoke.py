@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 import threading
 import time
 import zipfile
@@ -56,6 +57,10 @@ while True:
     conn.endheaders()
     def chunk(data):
         conn.send(b"%x\\r\\n%s\\r\\n" % (len(data), data))
+    if event.get("forever"):
+        while True:
+            chunk(b"tick\\n")
+            time.sleep(0.05)
     if event.get("size"):
         block = bytes(range(256)) * 256
         for _ in range(event["size"] // len(block)):
@@ -156,7 +161,7 @@ def test_concurrent_invokes_spread_over_both_workers(cluster):
     def both_hold_environments():
         beats = cluster.live_workers(cluster.the_front)
         held = [beat["environments"].get("idleByVersion", {}).get("sleeper:$LATEST", 0) for beat in beats]
-        return len(beats) == 2 and all(count > 0 for count in held) and sum(held) == 6
+        return len(beats) == 2 and all(count > 0 for count in held)  # (6 when none finished before another began)
 
     assert workers and wait_for(both_hold_environments, timeout=10, what="both workers holding sleeper environments")
 
@@ -203,6 +208,27 @@ def test_provisioned_concurrency_is_shared_out_over_the_workers(cluster):
     response, body = _invoke(lam, "echo", {"n": 1}, Qualifier=version)
     assert response["ExecutedVersion"] == version and body["n"] == 1
     lam.delete_provisioned_concurrency_config(FunctionName="echo", Qualifier=version)
+
+
+def test_a_reader_leaving_mid_stream_stops_the_function_on_its_worker(cluster):
+    front = cluster.the_front
+    body = b'{"forever": true}'
+    sock = socket.create_connection(("127.0.0.1", int(front.url.rsplit(":", 1)[1])), timeout=30)
+    sock.sendall(b"POST /2021-11-15/functions/streamer/response-streaming-invocations HTTP/1.1\r\n"
+                 b"Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    received = b""
+    while b"tick" not in received:
+        received += sock.recv(65536)
+
+    def busy() -> int:
+        return sum(beat["environments"]["busy"] for beat in cluster.live_workers(front))
+
+    wait_for(lambda: busy() >= 1, timeout=10, what="the worker to report the streaming invoke")
+    sock.close()
+    wait_for(lambda: busy() == 0, timeout=20, what="the worker to stop the invoke whose reader left")
+    response = client_for(front.url).invoke_with_response_stream(FunctionName="streamer", Payload=b"{}")
+    assert any("PayloadChunk" in event for event in response["EventStream"])
 
 
 @pytest.fixture(scope="module")

@@ -53,6 +53,9 @@ def serve(args: argparse.Namespace) -> int:
                                  isolation=args.isolation, stop_grace=args.stop_grace, auth=args.auth,
                                  database_url=args.database, nats_url=getattr(args, "nats", None),
                                  with_worker=getattr(args, "with_worker", None))
+    if settings.with_worker and not settings.nats_url:
+        _say("lamina: --with-worker runs a cluster worker beside this front: it needs --nats nats://HOST:4222", "red")
+        return 2
     if settings.auth not in ("", *AUTH_MODES):
         _say(f"lamina: unknown auth mode {settings.auth!r} (LAMINA_AUTH): use sigv4 or none", "red")
         return 2

@@ -21,3 +21,8 @@ def test_a_worker_needs_nats(capsys):
 def test_a_worker_needs_the_shared_database(capsys):
     assert main(["worker", "--nats", "nats://127.0.0.1:4222"]) == 2
     assert "--database" in capsys.readouterr().err
+
+
+def test_serve_with_worker_needs_nats(capsys):
+    assert main(["serve", "--with-worker"]) == 2
+    assert "--nats" in capsys.readouterr().err
