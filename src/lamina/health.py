@@ -30,6 +30,7 @@ class Health:
     mappings: Callable[[], dict] | None = None  # event source mappings: {"byState": {...}, "polling": n}
     runtimes: Callable[[], dict[str, str | None]] = dict  # runtime → why it cannot run here (None: it can)
     nodes: Callable[[], list[dict]] | None = None  # cluster mode: the live nodes' latest beats
+    leases: Callable[[], list[str]] | None = None  # cluster mode: the singleton leases this node holds
 
     def document(self) -> dict:
         count, size = self.usage()
@@ -48,4 +49,5 @@ class Health:
                        **({"eventSourceMappings": self.mappings()} if self.mappings else {})},
             "runtimes": self.runtimes(),
             **({"nodes": self.nodes()} if self.nodes else {}),
+            **({"leases": self.leases()} if self.leases else {}),
         }

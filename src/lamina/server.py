@@ -386,6 +386,7 @@ class Server:
             mappings=lambda: {"byState": self.mappings.counts(), "polling": self.pollers.running()},
             runtimes=lambda: {runtime: self.runtimes.problem(runtime) for runtime in runtime_ids.offered()},
             nodes=self.cluster.nodes.live if self.cluster else None,
+            leases=self.leases.holding if self.leases else None,
         ).document
         signatures = SigV4(account_id, self.sts.credentials, link_valid=self.tokens.link_valid) if auth_on else None
         # Function URLs: with auth, AWS_IAM URLs need a verified signature and lambda:InvokeFunctionUrl,
