@@ -17,6 +17,8 @@ from support import ROLE, client_for, make_zip, wait_for
 
 pytest.importorskip("psycopg")
 
+RELAYED_S = 10.0  # a change through one front reaches the other's caches by the relayed events, well
+                 # before the 30 s re-read that would also pick it up
 MINUTE_S = 2.0  # LAMINA_SCHEDULE_MINUTE_SECONDS: a schedule minute lasts this long
 
 SLEEPER = """
@@ -48,6 +50,15 @@ def cluster(tmp_path_factory):
         yield cluster, fronts
     finally:
         cluster.close()
+
+
+def gone(call) -> bool:
+    """Whether `call` answers ResourceNotFoundException."""
+    try:
+        call()
+    except ClientError as error:
+        return error.response["Error"]["Code"] == "ResourceNotFoundException"
+    return False
 
 
 def create(lam, name: str, code: str, **extra) -> None:
@@ -86,8 +97,8 @@ def test_a_function_created_through_one_front_runs_through_the_other(cluster):
     # A change made through B reaches A's invoke cache (the change events are relayed between fronts).
     client_for(b.url).update_function_configuration(FunctionName="made-on-a", Environment={"Variables": {"MODE": "b"}})
     client_for(b.url).get_waiter("function_updated_v2").wait(FunctionName="made-on-a")
-    out = client_for(a.url).invoke(FunctionName="made-on-a", Payload=json.dumps({"id": 8}))
-    assert json.loads(out["Payload"].read()) == {"id": 8, "mode": "b"}
+    wait_for(lambda: json.loads(client_for(a.url).invoke(FunctionName="made-on-a", Payload=json.dumps({"id": 8}))[
+        "Payload"].read()) == {"id": 8, "mode": "b"}, timeout=RELAYED_S, what="A to run the configuration B made")
 
 
 def test_an_alias_moved_through_one_front_is_followed_by_the_other(cluster):
@@ -101,12 +112,32 @@ def test_an_alias_moved_through_one_front_is_followed_by_the_other(cluster):
     lam_a.get_waiter("function_updated_v2").wait(FunctionName="aliased")
     two = lam_a.publish_version(FunctionName="aliased")["Version"]
     lam_a.update_alias(FunctionName="aliased", Name="live", FunctionVersion=two)
-    out = lam_b.invoke(FunctionName="aliased", Qualifier="live")
-    assert json.loads(out["Payload"].read())["mode"] == "two" and out["ExecutedVersion"] == two
+
+    def runs_two() -> bool:
+        out = lam_b.invoke(FunctionName="aliased", Qualifier="live")
+        return json.loads(out["Payload"].read())["mode"] == "two" and out["ExecutedVersion"] == two
+
+    wait_for(runs_two, timeout=RELAYED_S, what="B to follow the alias A moved")
     lam_a.delete_alias(FunctionName="aliased", Name="live")
-    with pytest.raises(ClientError) as info:
-        lam_b.invoke(FunctionName="aliased", Qualifier="live")
-    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    wait_for(lambda: gone(lambda: lam_b.invoke(FunctionName="aliased", Qualifier="live")), timeout=RELAYED_S,
+             what="B to forget the alias A deleted")
+
+
+def test_a_permission_added_through_one_front_is_in_the_others_policy(cluster):
+    _, (a, b) = cluster
+    lam_a, lam_b = client_for(a.url), client_for(b.url)
+    create(lam_a, "permitted", SLEEPER)
+    with pytest.raises(ClientError):  # B reads (and keeps) the function's policy: none yet
+        lam_b.get_policy(FunctionName="permitted")
+    lam_a.add_permission(FunctionName="permitted", StatementId="events", Action="lambda:InvokeFunction",
+                         Principal="events.amazonaws.com")
+    wait_for(lambda: not gone(lambda: lam_b.get_policy(FunctionName="permitted")), timeout=RELAYED_S,
+             what="B to see the permission A added")
+    policy = json.loads(lam_b.get_policy(FunctionName="permitted")["Policy"])
+    assert [statement["Sid"] for statement in policy["Statement"]] == ["events"]
+    lam_a.remove_permission(FunctionName="permitted", StatementId="events")
+    wait_for(lambda: gone(lambda: lam_b.get_policy(FunctionName="permitted")), timeout=RELAYED_S,
+             what="B to see the permission A removed")
 
 
 def test_reserved_concurrency_holds_across_both_fronts(cluster):
@@ -192,3 +223,4 @@ def test_a_killed_front_leaves_the_other_serving_and_its_events_run(cluster):
     logs = client_for(b.url, "logs")
     wait_for(lambda: set(accepted) <= set(ran_ids(logs, "front-counted")), timeout=120,
              what="every event the killed front accepted to run")
+
