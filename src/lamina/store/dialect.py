@@ -4,7 +4,7 @@ Inserts that meet an existing row: `insert_ignore` (INSERT ... ON CONFLICT DO NO
 (ON CONFLICT DO UPDATE). Each is one statement, so two nodes (or threads) writing the same key at
 once never fail on the primary key, as a read-then-insert or a delete-then-insert can on PostgreSQL,
 where writers do not take turns on one lock. `starts_with`: a case-sensitive prefix test (SQLite's
-LIKE ignores case; LIKE also needs its wildcards escaped).
+LIKE ignores case; LIKE also needs its wildcards escaped). `whole_sum`: an integer column's sum as an int.
 
 Imports nothing from lamina.
 """
@@ -53,3 +53,9 @@ def starts_with(column: sa.ColumnElement, prefix: str) -> sa.ColumnElement:
     """`column` starts with `prefix`, case-sensitively and without wildcards. The positions are SQL
     literals: PostgreSQL has substr(text, integer, integer) and lamina's integer binds are 64-bit."""
     return sa.func.substr(column, sa.literal_column("1"), sa.literal_column(str(int(len(prefix))))) == prefix
+
+
+def whole_sum(column: sa.ColumnElement) -> sa.ColumnElement:
+    """SUM of an integer column, read back as an int: PostgreSQL sums BIGINT as NUMERIC, which psycopg
+    reads as Decimal (JSON cannot carry it)."""
+    return sa.cast(sa.func.sum(column), sa.BigInteger)

@@ -12,7 +12,7 @@ import time
 import sqlalchemy as sa
 
 from lamina.model import LATEST, Function, FunctionVersion
-from lamina.store.dialect import insert_ignore, upsert
+from lamina.store.dialect import insert_ignore, upsert, whole_sum
 from lamina.store.schema import functions, versions
 
 _SOURCE_MODIFIED = "published_from_modified"  # kept beside a published version's record, not part of it
@@ -138,5 +138,5 @@ class FunctionStore:
         """(number of functions, total code size of every stored version)."""
         with self._engine.connect() as conn:
             count = conn.execute(sa.select(sa.func.count()).select_from(functions)).scalar_one()
-            size = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(versions.c.code_size), 0))).scalar_one()
+            size = conn.execute(sa.select(sa.func.coalesce(whole_sum(versions.c.code_size), 0))).scalar_one()
         return int(count), int(size)

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lamina.store.dialect import insert_ignore, starts_with
+from lamina.store.dialect import insert_ignore, starts_with, whole_sum
 from lamina.store.schema import INT64_MAX, INT64_MIN, fits, log_events, log_groups, log_streams
 
 DAY_MS = 86_400_000
@@ -127,7 +127,7 @@ class LogStore:
         mine = (log_events.c.log_group == group) & (log_events.c.log_stream == stream)
         first, last, size = conn.execute(sa.select(
             sa.func.min(log_events.c.timestamp_ms), sa.func.max(log_events.c.timestamp_ms),
-            sa.func.coalesce(sa.func.sum(sa.func.length(log_events.c.message)), 0)).where(mine)).one()
+            sa.func.coalesce(whole_sum(sa.func.length(log_events.c.message)), 0)).where(mine)).one()
         conn.execute(log_streams.update().where(
             (log_streams.c.log_group == group) & (log_streams.c.name == stream)
         ).values(first_event_ms=first, last_event_ms=last, stored_bytes=size))
@@ -143,7 +143,7 @@ class LogStore:
             return [tuple(row) for row in conn.execute(query)]
 
     def _group_query(self) -> sa.Select:
-        stored = (sa.select(sa.func.coalesce(sa.func.sum(log_streams.c.stored_bytes), 0))
+        stored = (sa.select(sa.func.coalesce(whole_sum(log_streams.c.stored_bytes), 0))
                   .where(log_streams.c.log_group == log_groups.c.name).scalar_subquery())
         return sa.select(log_groups.c.name, log_groups.c.created_ms, log_groups.c.retention_days,
                          stored.label("stored_bytes"))

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from lamina.model import ALL
-from lamina.store.dialect import insert_for
+from lamina.store.dialect import insert_for, whole_sum
 from lamina.store.schema import metric_minutes, metric_totals
 
 KEY = ("function", "minute")
@@ -117,7 +117,8 @@ class MetricStore:
             query = sa.select(*metric_totals.columns).order_by(metric_totals.c.function)
         else:
             c = metric_minutes.c
-            sums = [sa.func.sum(c[source]).label(column) for column, source in TOTALS_FROM.items()]
+            sums = [(whole_sum(c[source]) if isinstance(c[source].type, sa.Integer) else sa.func.sum(c[source]))
+                    .label(column) for column, source in TOTALS_FROM.items()]
             query = (sa.select(c.function, *sums, sa.func.min(c.minute).label("first_minute"),
                                sa.func.max(c.minute).label("last_minute"))
                      .where((c.function != ALL) & (c.minute >= since_epoch))

@@ -76,6 +76,8 @@ def test_cost_totals_are_lifetime_sums_without_all(metric_store):
     assert set(recent) == {"f"}
     assert (recent["f"]["requests"], recent["f"]["billed_ms"]) == (1, 100)
     assert recent["f"]["first_minute"] == recent["f"]["last_minute"] == M0 + 600
+    # Counts come back as ints whatever the database (PostgreSQL sums BIGINT as NUMERIC): JSON carries them.
+    assert {type(recent["f"][name]) for name in ("requests", "errors", "throttles", "billed_ms")} == {int}
 
 
 def test_expire_deletes_old_minutes_but_keeps_lifetime_totals(metric_store):
