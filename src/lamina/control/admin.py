@@ -12,6 +12,7 @@ Imports lamina.control.iam, lamina.managed_policies, lamina.store.private_files,
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from lamina import managed_policies
@@ -21,6 +22,8 @@ from lamina.store import private_files
 from lamina.store.secrets import ADMIN_KEY, SecretStore
 
 ADMIN_USER = "admin"
+CLAIM_ATTEMPTS = 40  # how often a front tries to make or find the cluster's key (CLAIM_PAUSE apart when
+CLAIM_PAUSE = 0.25  # the user's two keys are taken)
 ADMIN_POLICY = managed_policies.arn("AdministratorAccess")
 
 
@@ -72,24 +75,45 @@ def _ensure_shared_admin(iam: Iam, path: Path, shared: SecretStore, *, profile: 
                          endpoint: str) -> tuple[str, str] | None:
     made = None
     key = _recorded(iam, shared)
-    if key is None:
+    for attempt in range(CLAIM_ATTEMPTS):
+        if key is not None:
+            break
         _ensure_user(iam)
-        fresh = iam.create_access_key(ADMIN_USER)["AccessKey"]
+        try:
+            fresh = iam.create_access_key(ADMIN_USER)["AccessKey"]
+        except IamError as error:  # two keys already: other fronts' being claimed, or a dead start's
+            if error.code != "LimitExceeded":
+                raise
+            time.sleep(CLAIM_PAUSE)
+            key = _recorded(iam, shared)
+            if key is None and attempt >= CLAIM_ATTEMPTS // 2:  # nobody claims them: stale, remove them
+                for row in iam.store.keys(ADMIN_USER):
+                    _forget(iam, row.access_key_id)
+            continue
         made = (fresh["AccessKeyId"], fresh["SecretAccessKey"])
-        if shared.get(ADMIN_KEY) is None:
-            claimed = shared.add(ADMIN_KEY, json.dumps(made).encode())
-        else:  # recorded, but its key was deleted: this front's replaces it
-            shared.put(ADMIN_KEY, json.dumps(made).encode())
-            claimed = True
+        value = json.dumps(made).encode()
+        stale = shared.get(ADMIN_KEY)
+        if stale is None:
+            shared.add(ADMIN_KEY, value)
+        elif _recorded(iam, shared) is None:  # recorded, but that key was deleted: replace it (once)
+            shared.replace(ADMIN_KEY, stale, value)
         key = _recorded(iam, shared)
-        if not claimed or key != made:  # another front recorded its key first: use that one
-            iam.delete_access_key(ADMIN_USER, made[0])
+        if key != made:  # another front recorded its key first: use that one
+            _forget(iam, made[0])
             made = None
-        if key is None:
-            raise RuntimeError("the administrator's access key recorded in the database could not be read back")
+    if key is None:
+        raise RuntimeError("lamina could not agree on an administrator access key with the other fronts")
     if not path.exists():
         try:
             private_files.write(path, profile_block(profile, key[0], key[1], region, endpoint).encode())
         except FileExistsError:
             pass
     return made
+
+
+def _forget(iam: Iam, access_key_id: str) -> None:
+    try:
+        iam.delete_access_key(ADMIN_USER, access_key_id)
+    except IamError as error:  # already deleted by another front
+        if error.code != "NoSuchEntity":
+            raise

@@ -42,6 +42,12 @@ class SecretStore:
         with self._engine.begin() as conn:
             upsert(conn, shared_secrets, {"name": name, "value": value, "created_at": time.time()})
 
+    def replace(self, name: str, old: bytes, new: bytes) -> bool:
+        """Store `new` under `name` if it still holds `old` (compare and set); whether it did."""
+        with self._engine.begin() as conn:
+            return conn.execute(shared_secrets.update().where(
+                (shared_secrets.c.name == name) & (shared_secrets.c.value == old)).values(value=new)).rowcount == 1
+
     def get_or_add(self, name: str, make: Callable[[], bytes]) -> bytes:
         """The value stored under `name`, storing `make()` first when there is none."""
         value = self.get(name)

@@ -20,6 +20,8 @@ def test_add_keeps_the_first_value_and_put_replaces_it(db_url):
     assert store.get("k") == b"one"
     store.put("k", b"three")
     assert SecretStore(open_database(db_url)).get("k") == b"three"
+    assert store.replace("k", b"one", b"four") is False  # compare and set: it holds "three"
+    assert store.replace("k", b"three", b"four") is True and store.get("k") == b"four"
     assert store.get_or_add("other", lambda: b"made") == b"made"
     assert store.get_or_add("other", lambda: b"not used") == b"made"
 
@@ -63,3 +65,29 @@ def test_a_recorded_key_that_was_deleted_is_replaced(db_url, tmp_path):
     again = admin.ensure_admin(iam, tmp_path / "b", profile="p", region="r", endpoint="e", shared=store)
     assert again is not None and again[0] != key_id
     assert [row.access_key_id for row in iam.store.keys(admin.ADMIN_USER)] == [again[0]]
+
+
+def test_fronts_starting_together_agree_on_one_administrator_key(db_url, tmp_path):
+    """Three fronts at once: the user may hold only two keys, so one front waits for the others' claim."""
+    import threading
+
+    first = open_database(db_url)
+    engines = [first] * 3 if first.dialect.name == "sqlite" else [first] + [open_database(db_url) for _ in range(2)]
+    fronts = [(Iam(IamStore(engine), ACCOUNT), SecretStore(engine), tmp_path / f"front{i}")
+              for i, engine in enumerate(engines)]
+    made: list[object] = [None] * len(fronts)
+    start = threading.Barrier(len(fronts))
+
+    def run(i: int) -> None:
+        iam, store, path = fronts[i]
+        start.wait()
+        made[i] = admin.ensure_admin(iam, path, profile="p", region="r", endpoint="e", shared=store)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(fronts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    [key] = [m for m in made if m is not None]  # printed by exactly one front
+    assert all(f"aws_access_key_id = {key[0]}" in path.read_text() for _, _, path in fronts)
+    assert [row.access_key_id for row in fronts[0][0].store.keys(admin.ADMIN_USER)] == [key[0]]
