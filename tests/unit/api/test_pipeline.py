@@ -164,3 +164,20 @@ def test_a_before_body_step_refuses_unread():
 
     asyncio.run(pipeline(lambda view, body: None, never, refuse)(scope(), unread, send))
     assert messages[0]["status"] == 409
+
+
+def test_an_app_error_after_a_complete_answer_keeps_the_connection_and_one_before_gets_the_500(caplog):
+    async def answered_then_raised(scope, receive, send):  # what Starlette's error handler does
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+        raise RuntimeError("the database is unreachable")
+
+    messages = run(pipeline(lambda view, body: None, answered_then_raised), scope())  # nothing re-raised
+    assert [m["type"] for m in messages] == ["http.response.start", "http.response.body"]
+
+    async def raised(scope, receive, send):
+        raise RuntimeError("bug before answering")
+
+    start, body = run(pipeline(lambda view, body: None, raised), scope())
+    assert (start["status"], dict(start["headers"])[b"x-amzn-errortype"]) == (500, b"ServiceException")
+    assert "bug before answering" in caplog.text
