@@ -79,3 +79,57 @@ def test_access_denied_and_missing():
     with pytest.raises(ImageError) as info:
         Registry(parse(uri), uri, transport=fake(None)[0]).manifest("x86_64")
     assert info.value.code == "ImageDeleted"
+
+
+def test_a_new_scope_asked_for_mid_pull_gets_its_own_token():
+    """The manifest wants more than its first challenge named (two challenges in one request), the
+    layer lives in another repository (a third scope), and tokens are reused per scope."""
+    layer = b"layer bytes" * 1000
+    layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"digest": "sha256:" + hashlib.sha256(CONFIG).hexdigest(), "size": 1},
+                           "layers": [{"digest": layer_digest, "size": len(layer)}]}).encode()
+    manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    tokens: list[str] = []
+
+    def challenge(scope: str, error: str = "") -> httpx.Response:
+        extra = f',error="{error}"' if error else ""
+        return httpx.Response(401, headers={"www-authenticate": f'Bearer realm="https://auth.test/token",'
+                                                                  f'service="reg",scope="{scope}"{extra}'})
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            scopes = request.url.params.get_list("scope")
+            tokens.append(" ".join(scopes))
+            return httpx.Response(200, json={"token": "T:" + " ".join(scopes)})
+        held = (request.headers.get("authorization") or "").removeprefix("Bearer T:")
+        if "/manifests/" in request.url.path:
+            if not held:
+                return challenge("repository:app:pull")
+            if held != "repository:app:pull repository:app:metadata_read":
+                return challenge("repository:app:pull repository:app:metadata_read", "insufficient_scope")
+            return httpx.Response(200, content=manifest,
+                                  headers={"content-type": "application/vnd.oci.image.manifest.v1+json"})
+        if request.url.path.endswith(layer_digest):
+            if held != "repository:base:pull":
+                return challenge("repository:base:pull", "insufficient_scope")
+            return httpx.Response(200, content=layer)
+        return httpx.Response(404)
+
+    registry = _registry(httpx.MockTransport(handle), credentials=None)
+    digest, got = registry.manifest("x86_64")
+    assert digest == manifest_digest
+    assert b"".join(registry.blob_chunks(got["layers"][0])) == layer
+    registry._manifest(manifest_digest)  # back to the manifest's scope: its token is reused
+    assert tokens == ["repository:app:pull", "repository:app:pull repository:app:metadata_read",
+                      "repository:base:pull"]
+
+
+def test_a_layer_that_does_not_match_its_digest_fails():
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"not the layer")
+
+    registry = _registry(httpx.MockTransport(handle), credentials=None)
+    with pytest.raises(ImageError) as info:
+        list(registry.blob_chunks({"digest": "sha256:" + "1" * 64}))
+    assert info.value.code == "InvalidImage" and "does not match its digest" in info.value.message
