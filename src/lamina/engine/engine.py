@@ -334,6 +334,17 @@ class Engine:
                     found.append((env.id, pool_version, sandbox.pid))
         return found
 
+    def image_roots(self) -> set[str]:
+        """The image roots (their directory names: manifest digests) that environments not yet
+        gone run on: none of them may be reclaimed. Safe to call from any thread."""
+        for _ in range(5):  # the loop may change the pools meanwhile: read again
+            try:
+                return {env.spec.image.root.name for pool in list(self._pools.values())
+                        for env in list(pool.environments) if env.spec.image is not None}
+            except RuntimeError:
+                continue
+        return {"*"}  # could not tell: nothing is reclaimed this time
+
     def stats(self) -> dict:
         counts: dict[State, int] = {}
         for pool in self._pools.values():

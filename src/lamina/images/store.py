@@ -30,7 +30,6 @@ from lamina.images import reference as references
 from lamina.images.registry import ImageError, Registry, unsupported
 
 PARALLEL_LAYERS = 3  # layers downloaded at once while an earlier one unpacks
-FRESH = 3600.0  # seconds a new root is kept for the function whose pull made it
 _HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -87,7 +86,7 @@ class ImageStore:
                 config = self.config(digest_hex)
                 if config is None or not self.root(digest_hex).is_dir():
                     config = self._build(registry, manifest, digest_hex, architecture, uri, progress)
-                with self._guard:
+                with self._guard:  # a reclaim that began before this answer keeps the root
                     self._fresh[digest_hex] = time.monotonic()
             return PulledImage(digest_hex, resolved, config, self.root(digest_hex))
         finally:
@@ -165,22 +164,19 @@ class ImageStore:
 
     def reclaim(self, in_use: Callable[[], set[str]], now: Callable[[], float] = time.monotonic) -> list[str]:
         """Remove every root no function uses any more: `in_use()` answers the digests (hex) that
-        functions' versions name or running environments have as their root, and is asked after
-        the candidates are listed, so a root pulled meanwhile is kept; a root pulled in the last
-        FRESH seconds and not yet named by a function (its CreateFunction is still being recorded)
-        is kept too. Answers what was removed."""
+        functions' versions name or running environments have as their root. It is asked after the
+        candidates are listed, and a root that a pull answered after that (a function about to name
+        it) is kept. Answers what was removed."""
+        started = now()
         candidates = self.digests()
         used = set(in_use())
         removed = []
         with self._guard:
-            for digest in used:
-                self._fresh.pop(digest, None)
-            fresh = {d for d, at in self._fresh.items() if now() - at < FRESH}
-            self._fresh = {d: at for d, at in self._fresh.items() if d in fresh}
-        for digest in sorted(candidates - used - fresh):
+            self._fresh = {d: at for d, at in self._fresh.items() if started - at < 3600}
+        for digest in sorted(candidates - used):
             with self._lock(digest):
                 with self._guard:
-                    if digest in self._fresh:  # pulled again meanwhile
+                    if self._fresh.get(digest, float("-inf")) >= started:  # pulled meanwhile
                         continue
                 root = self.root(digest)
                 gone = self._roots / f".gone.{digest}.{uuid.uuid4().hex[:8]}"
