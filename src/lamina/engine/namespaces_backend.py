@@ -98,6 +98,7 @@ class Zygote:
     async def start(self, site_dir: Path | None, runtime_dir: Path) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         paths = [str(runtime_dir.parent / "python")] + ([str(site_dir)] if site_dir else [])
+        paths.append(str(runtime_dir.parent / "rapid"))  # images and custom runtimes: rapid's byte-code
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_LAMINA_ZYGOTE_FD": str(child.fileno()),
                "_LAMINA_PRELOAD_PATHS": ":".join(paths), "_LAMINA_PRELOAD": ",".join(PRELOAD),
                "PYTHONDONTWRITEBYTECODE": "1",
