@@ -143,3 +143,12 @@ def test_chunks_are_checked_against_their_digest():
 def test_an_unknown_media_type_is_refused(tmp_path):
     with pytest.raises(ImageError, match="media type"):
         unpack.apply_layer(io.BytesIO(b""), "application/vnd.oci.image.layer.v1.tar+lz4", str(tmp_path), [10])
+
+
+def test_unknown_member_kinds_are_left_out_and_sparse_files_refused(tmp_path):
+    odd = _layer(("volume", b"V", None), ("after", tarfile.REGTYPE, b"kept")).getvalue()
+    unpack.apply_chunks([odd], TAR, str(tmp_path), [10 ** 9])
+    assert (tmp_path / "after").read_bytes() == b"kept" and not (tmp_path / "volume").exists()
+    sparse = _layer(("holes", tarfile.GNUTYPE_SPARSE, None)).getvalue()
+    with pytest.raises(ImageError, match="sparse"):
+        unpack.apply_chunks([sparse], TAR, str(tmp_path / "s"), [10 ** 9])

@@ -52,6 +52,7 @@ class ImageStore:
         self._roots.mkdir(parents=True, exist_ok=True)
         for leftover in self._roots.glob(".*"):  # a pull or a removal that a stop interrupted
             shutil.rmtree(leftover, ignore_errors=True)
+        shutil.rmtree(directory / "blobs", ignore_errors=True)  # layer blobs earlier versions kept
         self._fresh: dict[str, float] = {}
         self._insecure = insecure
         self._credentials = credentials or {}

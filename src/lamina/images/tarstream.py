@@ -1,7 +1,8 @@
 """Reading a tar stream from an iterator of byte chunks, without copying file contents: each
 member's header (ustar, GNU long names and links, PAX extended headers, local and global) becomes
 a `tarfile.TarInfo`, and its data is handed out as memoryview slices of the chunks it arrived in.
-GNU sparse files and other unknown header kinds are refused. Raises tarfile.TarError on a damaged
+GNU sparse files are refused; members of unknown kinds come with their data, for the caller to
+leave out. Raises tarfile.TarError on a damaged
 stream. Imports nothing from lamina.
 """
 
@@ -174,16 +175,16 @@ def members(reader: Reader) -> Iterator[tuple[tarfile.TarInfo, Body]]:
             else:
                 local_pax.update(_pax(data))
             continue
-        if kind not in _MEMBER_TYPES:
-            raise tarfile.InvalidHeaderError(f"unsupported member type {kind!r}")
+        if kind == tarfile.GNUTYPE_SPARSE:
+            raise tarfile.InvalidHeaderError("sparse files are not supported")
         if long_name is not None:
             info.name = long_name.rstrip("/") if info.isdir() else long_name
         if long_link is not None:
             info.linkname = long_link
         if global_pax or local_pax:
             _apply_pax(info, {**global_pax, **local_pax})
-        if not info.isreg():
-            info.size = 0  # only regular files carry data (as tarfile reads them)
+        if kind in _MEMBER_TYPES and not info.isreg():
+            info.size = 0  # only regular files (and unknown kinds, as tarfile reads them) carry data
         local_pax, long_name, long_link = {}, None, None
         body = Body(reader, info.size)
         yield info, body
