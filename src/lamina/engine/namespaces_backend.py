@@ -40,6 +40,7 @@ log = logging.getLogger("lamina.engine")
 ZYGOTE = Path(__file__).resolve().parent.parent / "runtimes" / "sandbox" / "zygote.py"
 PRELOAD = ("json", "logging", "traceback", "decimal", "threading", "_lamina_channel", "_lamina_context",
            "_lamina_listener", "_lamina_logging", "_lamina_marshal", "boto3")
+PRELOAD += ("http.server",)  # rapid's Runtime API listener (images, custom runtimes)
 SECCOMP_ARCHES = ("x86_64", "aarch64")
 _LENGTH = struct.Struct(">I")
 
