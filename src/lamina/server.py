@@ -313,6 +313,7 @@ class Server:
         self.image_reclaimer = Reclaimer(self.images, named=self._image_digests, live=self.engine.image_roots)
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.image_reclaimer.changed)
+        self.image_reclaimer.changed()  # once at start too: a stop between a delete and its reclaim
         bus.subscribe(events.MappingChanged,  # a deleted mapping's stream checkpoints go with it
                       lambda e: None if self.mappings.find(e.uuid) else checkpoints.forget(e.uuid))
 
