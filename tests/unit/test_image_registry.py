@@ -133,3 +133,23 @@ def test_a_layer_that_does_not_match_its_digest_fails():
     with pytest.raises(ImageError) as info:
         list(registry.blob_chunks({"digest": "sha256:" + "1" * 64}))
     assert info.value.code == "InvalidImage" and "does not match its digest" in info.value.message
+
+
+def test_a_refused_token_is_fetched_again():
+    """A token the registry stops accepting (expired) is not offered again: a fresh one is fetched."""
+    issued = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            issued.append(f"T{len(issued)}")
+            return httpx.Response(200, json={"token": issued[-1]})
+        if request.headers.get("authorization") != f"Bearer {issued[-1] if issued else ''}" or len(issued) < 2 \
+                and "/manifests/" in request.url.path and request.url.path.endswith("again"):
+            return httpx.Response(401, headers={"www-authenticate": 'Bearer realm="https://auth.test/token",'
+                                                                      'service="reg",scope="repository:app:pull"'})
+        return httpx.Response(200, content=MANIFEST, headers={"content-type": "application/vnd.oci.image.manifest.v1+json"})
+
+    registry = _registry(httpx.MockTransport(handle), credentials=None)
+    registry._manifest("v1")
+    registry._manifest("again")  # T0 is refused now: T1 is fetched and accepted
+    assert issued == ["T0", "T1"]

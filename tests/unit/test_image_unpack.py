@@ -152,3 +152,25 @@ def test_unknown_member_kinds_are_left_out_and_sparse_files_refused(tmp_path):
     sparse = _layer(("holes", tarfile.GNUTYPE_SPARSE, None)).getvalue()
     with pytest.raises(ImageError, match="sparse"):
         unpack.apply_chunks([sparse], TAR, str(tmp_path / "s"), [10 ** 9])
+
+
+def test_ahead_hands_over_the_producers_error_and_stops_when_left():
+    def failing():
+        yield b"one"
+        raise ValueError("network gone")
+
+    got = layerstream.ahead(failing())
+    assert next(got) == b"one"
+    with pytest.raises(ValueError, match="network gone"):
+        next(got)
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(1)
+            yield b"x"
+
+    stream = layerstream.ahead(endless(), depth=2)
+    assert next(stream) == b"x"
+    stream.close()  # the producer thread ends (close() joins it) instead of running on
+    assert len(produced) <= 5
