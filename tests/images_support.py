@@ -103,7 +103,7 @@ def _copy(source: str, root: Path) -> None:
 
 def python_rootfs() -> Path:
     """The cached tree: /usr/bin/python3 and its stdlib, the libraries they load, awslambdaric."""
-    key = hashlib.sha256(f"{RIC}:{os.path.realpath(PYTHON)}:v3".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{RIC}:{os.path.realpath(PYTHON)}:v4".encode()).hexdigest()[:12]
     root = CACHE / f"pyimage-{key}"
     if (root / ".complete").exists():
         return root / "rootfs"
@@ -137,6 +137,13 @@ def python_rootfs() -> Path:
             os.symlink(os.path.realpath(loader), target)
     (tree / "etc").mkdir(exist_ok=True)
     (tree / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    # Whole-second modification times, as a Docker build's layers record them (it truncates): umoci
+    # rounds a fractional time up, which would leave every .pyc compiled below stale in the image
+    # (recompiled at each cold start, as its root is read-only).
+    for path in [tree, *tree.rglob("*")]:
+        if not path.is_symlink():
+            stat = path.stat()
+            os.utime(path, (int(stat.st_atime), int(stat.st_mtime)))
     # byte-code, as an image built by `pip install` in a Dockerfile has it (the root is read-only at run time)
     subprocess.run(["chroot", str(tree), f"/usr/bin/{os.path.basename(real_python)}", "-m", "compileall", "-q",
                     f"/usr/lib/{version}", "/usr/lib/python3/dist-packages"], check=False, capture_output=True)
@@ -193,8 +200,44 @@ def tar_layer(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
     return gzip.compress(buffer.getvalue())
 
 
-def push_raw(registry: RegistryProcess, repo: str, tag: str, layers: list[bytes], config: dict) -> str:
-    """Push an image made of gzip `layers` and `config` through the registry's upload API."""
+GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+ZSTD_LAYER = "application/vnd.oci.image.layer.v1.tar+zstd"
+
+
+def copy_image(registry: RegistryProcess, work: Path, source_repo: str, source_tag: str, repo: str, tag: str, *,
+               zstd: bool = False, env: tuple[str, ...] = ()) -> str:
+    """The image build_and_push made (read from its OCI layout under `work`) pushed again: with
+    every layer recompressed as zstd (in pieces, as a streaming encoder writes) when `zstd`, and
+    `env` added to its config (a new digest without a rebuild)."""
+    import zstandard
+
+    layout = work / f"oci-{source_repo.replace('/', '-')}-{source_tag}"
+
+    def blob(digest: str) -> bytes:
+        return (layout / "blobs" / "sha256" / digest.removeprefix("sha256:")).read_bytes()
+
+    index = json.loads((layout / "index.json").read_text())
+    entry = next(m for m in index["manifests"]
+                 if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == source_tag)
+    manifest = json.loads(blob(entry["digest"]))
+    layers: list[bytes | tuple[bytes, str]] = []
+    for layer in manifest["layers"]:
+        if not zstd:
+            layers.append(blob(layer["digest"]))
+            continue
+        plain = gzip.decompress(blob(layer["digest"]))
+        compressor = zstandard.ZstdCompressor(level=3).compressobj()
+        layers.append((b"".join([compressor.compress(plain[i:i + (1 << 20)]) for i in range(0, len(plain), 1 << 20)])
+                       + compressor.flush(), ZSTD_LAYER))
+    config = json.loads(blob(manifest["config"]["digest"]))
+    config.setdefault("config", {}).setdefault("Env", []).extend(env)
+    return push_raw(registry, repo, tag, layers, config)
+
+
+def push_raw(registry: RegistryProcess, repo: str, tag: str, layers: list[bytes | tuple[bytes, str]],
+             config: dict) -> str:
+    """Push an image made of `layers` (gzip, or (bytes, media type)) and `config` through the
+    registry's upload API."""
     base = f"http://{registry.host}/v2/{repo}"
 
     def blob(data: bytes) -> dict:
@@ -211,9 +254,85 @@ def push_raw(registry: RegistryProcess, repo: str, tag: str, layers: list[bytes]
     config_bytes = json.dumps(config).encode()
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(config_bytes)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **blob(layer)}
-                           for layer in layers]}
+                "layers": [{"mediaType": layer[1], **blob(layer[0])} if isinstance(layer, tuple)
+                           else {"mediaType": GZIP_LAYER, **blob(layer)} for layer in layers]}
     put = httpx.put(f"{base}/manifests/{tag}", content=json.dumps(manifest).encode(),
                     headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
     assert put.status_code == 201, put.text
     return f"{registry.host}/{repo}:{tag}"
+
+
+class ScopedFront:
+    """A token-auth front for the registry (Docker's token protocol) that asks for more as a pull
+    goes on: a manifest first challenges for `pull`, then, with that token, for `pull` plus
+    `metadata_read` (insufficient_scope); a blob wants yet another scope. Requests are forwarded
+    to the registry once the token names what is asked. `tokens` lists the scopes tokens were
+    issued for."""
+
+    def __init__(self, registry: RegistryProcess) -> None:
+        import http.server
+        import threading
+
+        self.tokens: list[str] = []
+        front = self
+        upstream = f"http://{registry.host}"
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _challenge(self, scope: str, insufficient: bool) -> None:
+                error = ',error="insufficient_scope"' if insufficient else ""
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", f'Bearer realm="http://{front.host}/token",'
+                                                     f'service="front",scope="{scope}"{error}')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                import urllib.parse
+
+                url = urllib.parse.urlsplit(self.path)
+                if url.path == "/token":
+                    scopes = urllib.parse.parse_qs(url.query).get("scope", [])
+                    front.tokens.append(" ".join(scopes))
+                    body = json.dumps({"token": "T " + " ".join(scopes)}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                parts = url.path.split("/")
+                repo = "/".join(parts[2:-2])
+                held = (self.headers.get("Authorization") or "").removeprefix("Bearer T ")
+                if parts[-2] == "manifests":
+                    if not held:
+                        return self._challenge(f"repository:{repo}:pull", False)
+                    wanted = f"repository:{repo}:pull repository:{repo}:metadata_read"
+                else:
+                    wanted = f"repository:{repo}:pull repository:{repo}:blob_read"
+                if held != wanted:
+                    return self._challenge(wanted, True)
+                with httpx.stream("GET", upstream + self.path, headers={"Accept": self.headers.get("Accept", "*/*")},
+                                  follow_redirects=True) as response:
+                    self.send_response(response.status_code)
+                    for name in ("Content-Type", "Content-Length", "Docker-Content-Digest"):
+                        if name in response.headers:
+                            self.send_header(name, response.headers[name])
+                    self.end_headers()
+                    for chunk in response.iter_raw():
+                        self.wfile.write(chunk)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -71,6 +71,7 @@ from lamina.environments import Environments
 from lamina.health import Health
 from lamina.http_server import HttpServer
 from lamina.identity import ASSUMED_ROLE, Caller
+from lamina.images.reclaim import Reclaimer
 from lamina.images.store import ImageStore
 from lamina.invoke import Invoker
 from lamina.model import LATEST
@@ -120,6 +121,7 @@ from lamina.url_hosts import function_url
 
 ACCESS_RECHECK_MAX = 5.0  # how often (at most) a polling mapping's execution role is checked again
 RULE_RETRY_INTERVAL = 0.5  # how often deliveries waiting for a retry or a dead letter are looked at
+IMAGE_RECLAIM_INTERVAL = 2.0  # seconds between checks while a released image root waits for its environments
 IMAGE_BACKENDS_PROBLEM = ("lamina's {backend} sandbox backend cannot run container image functions (PackageType "
                           "Image): they need the namespaces or bubblewrap backend.")
 
@@ -358,6 +360,11 @@ class Server:
         bus.subscribe(events.ReservedConcurrencyChanged, lambda _: self.admission.set_reserved(reserved()), remote=True)
         bus.subscribe(events.RuleChanged, self.schedule_clock.changed, remote=True)
         bus.subscribe(events.MappingChanged, self.pollers.changed, remote=True)
+        # An image root goes once no function's version names it and no environment runs on it.
+        self.image_reclaimer = Reclaimer(self.images, named=self._image_digests, live=self.engine.image_roots)
+        for kind in (events.FunctionChanged, events.FunctionDeleted):
+            bus.subscribe(kind, self.image_reclaimer.changed)
+        self.image_reclaimer.changed()  # once at start too: a stop between a delete and its reclaim
         bus.subscribe(events.MappingChanged,  # a deleted mapping's stream checkpoints go with it
                       lambda e: None if self.mappings.find(e.uuid) else checkpoints.forget(e.uuid))
 
@@ -371,6 +378,7 @@ class Server:
         self.supervisor.every("sampling the async queue", 5.0, self._sample_queue)
         if self.cluster is not None:  # relayed events are best effort: the caches also re-read on their own
             self.supervisor.every("re-reading cached state", CLUSTER_REREAD_INTERVAL, self._reread)
+        self.supervisor.every("reclaiming unused image roots", IMAGE_RECLAIM_INTERVAL, self.image_reclaimer.run)
         self.supervisor.every("EventBridge schedule clock", scale.tick_interval,
                               self._singleton("schedule-clock", self.schedule_clock.tick))
         self.supervisor.every("EventBridge delivery retries", RULE_RETRY_INTERVAL,
@@ -486,6 +494,13 @@ class Server:
     def _profile_target(self, function_name: str, qualifier: str | None) -> Target:
         _, version = self.functions.get(function_name, qualifier)
         return Target(version.name, version.version, version.runtime or "")
+
+    def _image_digests(self) -> set[str]:
+        """The manifest digests every version of every image function uses; "*" while a pull's
+        result is still to be recorded (a function Pending or an update InProgress)."""
+        images = [version for version in self.store.list_versions() if version.package_type == "Image"]
+        busy = any(version.state == "Pending" or version.last_update_status == "InProgress" for version in images)
+        return {version.code_sha256 for version in images if version.code_sha256} | ({"*"} if busy else set())
 
     def _is_image(self, name: str) -> bool:
         function = self.store.get(name)

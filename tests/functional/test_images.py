@@ -8,11 +8,22 @@ from __future__ import annotations
 import json
 import os
 import tarfile
+import time
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from images_support import RegistryProcess, build_and_push, missing_tools, push_raw, tar_layer
+from images_support import (
+    ZSTD_LAYER,
+    RegistryProcess,
+    ScopedFront,
+    build_and_push,
+    copy_image,
+    missing_tools,
+    push_raw,
+    tar_layer,
+)
 from support import ROLE, LaminaProcess, client_for
 
 CI = os.environ.get("CI") == "true"
@@ -48,15 +59,22 @@ def images(registry, tmp_path_factory):
                                  {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/true"]},
                                   "rootfs": {"type": "layers", "diff_ids": []}})
     uris["missing"] = f"{registry.host}/lambda/app:no-such-tag"
+    uris["zstd"] = copy_image(registry, work, "lambda/app", "v1", "lambda/zstd", "v1", zstd=True)
+    uris["reclaim"] = copy_image(registry, work, "lambda/app", "v1", "lambda/reclaim", "v1", env=("RECLAIM=1",))
+    uris["scoped"] = copy_image(registry, work, "lambda/app", "v1", "lambda/scoped", "v1", env=("SCOPED=1",))
     return uris
 
 
 AP = "arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-0123456789abcdef0"
 
 
+DATA_DIRS: dict[str, object] = {}  # backend → the lamina data dir of the module's server
+
+
 @pytest.fixture(scope="module", params=["namespaces", "bubblewrap"])
 def lam(request, tmp_path_factory, images):
     base = tmp_path_factory.mktemp(f"lamina-images-{request.param}")
+    DATA_DIRS["current"] = base / "data"
     shared = base / "efs"
     shared.mkdir()
     (shared / "seen.txt").write_text("shared")
@@ -184,3 +202,62 @@ def test_process_backend_refuses_images(tmp_path, images):
         assert "namespaces or bubblewrap" in message
     finally:
         server.stop()
+
+
+def test_zstd_layers(lam, images, registry):
+    manifest = httpx.get(f"http://{registry.host}/v2/lambda/zstd/manifests/v1",
+                         headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {ZSTD_LAYER}
+    _create(lam, "img-zstd", images["zstd"])
+    config = _settled(lam, "img-zstd")
+    assert config["State"] == "Active", config
+    payload, response = _invoke(lam, "img-zstd", {"zstd": True})
+    assert "FunctionError" not in response, payload
+    assert payload["event"] == {"zstd": True} and payload["from_image"] == "yes"
+
+
+def _roots() -> set[str]:
+    roots = DATA_DIRS["current"] / "images" / "roots"  # type: ignore[operator]
+    return {path.name for path in roots.iterdir() if path.is_dir() and not path.name.startswith(".")}
+
+
+def _eventually(check, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()
+
+
+def test_deleting_the_last_function_of_an_image_frees_its_root(lam, images):
+    _create(lam, "img-keep", images["reclaim"])
+    digest = _settled(lam, "img-keep")["CodeSha256"]
+    _create(lam, "img-gone", images["reclaim"])
+    assert _settled(lam, "img-gone")["CodeSha256"] == digest
+    _invoke(lam, "img-gone", {})  # an environment runs on the root
+    _invoke(lam, "img-keep", {})
+    assert digest in _roots()
+    lam.delete_function(FunctionName="img-gone")
+    time.sleep(3)  # a reclaim run or more
+    assert digest in _roots()  # img-keep still uses it (and still runs)
+    payload, response = _invoke(lam, "img-keep", {})
+    assert "FunctionError" not in response, payload
+    lam.delete_function(FunctionName="img-keep")
+    assert _eventually(lambda: digest not in _roots()), "the root outlived its last function"
+
+
+def test_a_registry_asking_for_a_new_scope_mid_pull(lam, images, registry):
+    front = ScopedFront(registry)
+    try:
+        uri = images["scoped"].replace(registry.host, front.host)
+        _create(lam, "img-scoped", uri)
+        config = _settled(lam, "img-scoped")
+        assert config["State"] == "Active", config
+        repo = "lambda/scoped"
+        assert f"repository:{repo}:pull repository:{repo}:metadata_read" in front.tokens
+        assert f"repository:{repo}:pull repository:{repo}:blob_read" in front.tokens
+        payload, response = _invoke(lam, "img-scoped", {})
+        assert "FunctionError" not in response, payload
+    finally:
+        front.stop()

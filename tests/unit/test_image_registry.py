@@ -79,3 +79,77 @@ def test_access_denied_and_missing():
     with pytest.raises(ImageError) as info:
         Registry(parse(uri), uri, transport=fake(None)[0]).manifest("x86_64")
     assert info.value.code == "ImageDeleted"
+
+
+def test_a_new_scope_asked_for_mid_pull_gets_its_own_token():
+    """The manifest wants more than its first challenge named (two challenges in one request), the
+    layer lives in another repository (a third scope), and tokens are reused per scope."""
+    layer = b"layer bytes" * 1000
+    layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"digest": "sha256:" + hashlib.sha256(CONFIG).hexdigest(), "size": 1},
+                           "layers": [{"digest": layer_digest, "size": len(layer)}]}).encode()
+    manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    tokens: list[str] = []
+
+    def challenge(scope: str, error: str = "") -> httpx.Response:
+        extra = f',error="{error}"' if error else ""
+        return httpx.Response(401, headers={"www-authenticate": f'Bearer realm="https://auth.test/token",'
+                                                                  f'service="reg",scope="{scope}"{extra}'})
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            scopes = request.url.params.get_list("scope")
+            tokens.append(" ".join(scopes))
+            return httpx.Response(200, json={"token": "T:" + " ".join(scopes)})
+        held = (request.headers.get("authorization") or "").removeprefix("Bearer T:")
+        if "/manifests/" in request.url.path:
+            if not held:
+                return challenge("repository:app:pull")
+            if held != "repository:app:pull repository:app:metadata_read":
+                return challenge("repository:app:pull repository:app:metadata_read", "insufficient_scope")
+            return httpx.Response(200, content=manifest,
+                                  headers={"content-type": "application/vnd.oci.image.manifest.v1+json"})
+        if request.url.path.endswith(layer_digest):
+            if held != "repository:base:pull":
+                return challenge("repository:base:pull", "insufficient_scope")
+            return httpx.Response(200, content=layer)
+        return httpx.Response(404)
+
+    registry = _registry(httpx.MockTransport(handle), credentials=None)
+    digest, got = registry.manifest("x86_64")
+    assert digest == manifest_digest
+    assert b"".join(registry.blob_chunks(got["layers"][0])) == layer
+    registry._manifest(manifest_digest)  # back to the manifest's scope: its token is reused
+    assert tokens == ["repository:app:pull", "repository:app:pull repository:app:metadata_read",
+                      "repository:base:pull"]
+
+
+def test_a_layer_that_does_not_match_its_digest_fails():
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"not the layer")
+
+    registry = _registry(httpx.MockTransport(handle), credentials=None)
+    with pytest.raises(ImageError) as info:
+        list(registry.blob_chunks({"digest": "sha256:" + "1" * 64}))
+    assert info.value.code == "InvalidImage" and "does not match its digest" in info.value.message
+
+
+def test_a_refused_token_is_fetched_again():
+    """A token the registry stops accepting (expired) is not offered again: a fresh one is fetched."""
+    issued = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            issued.append(f"T{len(issued)}")
+            return httpx.Response(200, json={"token": issued[-1]})
+        if request.headers.get("authorization") != f"Bearer {issued[-1] if issued else ''}" or len(issued) < 2 \
+                and "/manifests/" in request.url.path and request.url.path.endswith("again"):
+            return httpx.Response(401, headers={"www-authenticate": 'Bearer realm="https://auth.test/token",'
+                                                                      'service="reg",scope="repository:app:pull"'})
+        return httpx.Response(200, content=MANIFEST, headers={"content-type": "application/vnd.oci.image.manifest.v1+json"})
+
+    registry = _registry(httpx.MockTransport(handle), credentials=None)
+    registry._manifest("v1")
+    registry._manifest("again")  # T0 is refused now: T1 is fetched and accepted
+    assert issued == ["T0", "T1"]

@@ -1,13 +1,15 @@
 """Image references and safe layer unpacking: traversal, links out of the tree, device nodes,
 whiteouts and opaque directories."""
 
+import gzip
 import io
 import os
 import tarfile
 
 import pytest
+import zstandard
 
-from lamina.images import reference, unpack
+from lamina.images import layerstream, reference, unpack
 from lamina.images.registry import ImageError
 
 GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -98,6 +100,77 @@ def test_size_limit(tmp_path):
         unpack.apply_layer(_layer(("big", tarfile.REGTYPE, b"x" * 100)), TAR, str(tmp_path), [10])
 
 
-def test_zstd_is_an_unsupported_media_type(tmp_path):
+ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+
+
+def _compressed(codec: str, data: bytes) -> bytes:
+    if codec == ZSTD:
+        # two frames, written in pieces, as a streaming compressor may
+        compressor = zstandard.ZstdCompressor()
+        return compressor.compress(data[:700]) + compressor.compress(data[700:])
+    if codec == GZ:
+        return gzip.compress(data[:700]) + gzip.compress(data[700:])  # two gzip members
+    return data
+
+
+@pytest.mark.parametrize("codec", [ZSTD, GZ, TAR])
+def test_each_compression_streams_in_small_chunks(tmp_path, codec):
+    big = os.urandom(300_000)
+    blob = _compressed(codec, _layer(("a/long/" + "n" * 150, tarfile.REGTYPE, b"named"),
+                                     ("big", tarfile.REGTYPE, big), ("small", tarfile.REGTYPE, b"s")).getvalue())
+    chunks = (blob[i:i + 997] for i in range(0, len(blob), 997))
+    unpack.apply_chunks(chunks, codec, str(tmp_path), [10 ** 9], threaded=True)
+    assert (tmp_path / "a/long" / ("n" * 150)).read_bytes() == b"named"  # a PAX/GNU long name
+    assert (tmp_path / "big").read_bytes() == big and (tmp_path / "small").read_bytes() == b"s"
+
+
+def test_a_damaged_compressed_layer_is_invalid(tmp_path):
+    blob = zstandard.ZstdCompressor().compress(_layer(("f", tarfile.REGTYPE, b"x" * 5000)).getvalue())
+    for damaged in (blob[:len(blob) // 2], blob[:10] + b"garbage" + blob[17:]):
+        with pytest.raises(ImageError) as info:
+            unpack.apply_chunks([damaged], ZSTD, str(tmp_path), [10 ** 9])
+        assert info.value.code == "InvalidImage"
+    with pytest.raises(ImageError):
+        unpack.apply_chunks([gzip.compress(b"x" * 4096)[:-30]], GZ, str(tmp_path), [10 ** 9])
+
+
+def test_chunks_are_checked_against_their_digest():
+    chunks = layerstream.verified([b"abc", b"def"], "sha256:" + "0" * 64, "img")
+    with pytest.raises(ImageError, match="does not match its digest"):
+        list(chunks)
+
+
+def test_an_unknown_media_type_is_refused(tmp_path):
     with pytest.raises(ImageError, match="media type"):
-        unpack.apply_layer(io.BytesIO(b""), "application/vnd.oci.image.layer.v1.tar+zstd", str(tmp_path), [10])
+        unpack.apply_layer(io.BytesIO(b""), "application/vnd.oci.image.layer.v1.tar+lz4", str(tmp_path), [10])
+
+
+def test_unknown_member_kinds_are_left_out_and_sparse_files_refused(tmp_path):
+    odd = _layer(("volume", b"V", None), ("after", tarfile.REGTYPE, b"kept")).getvalue()
+    unpack.apply_chunks([odd], TAR, str(tmp_path), [10 ** 9])
+    assert (tmp_path / "after").read_bytes() == b"kept" and not (tmp_path / "volume").exists()
+    sparse = _layer(("holes", tarfile.GNUTYPE_SPARSE, None)).getvalue()
+    with pytest.raises(ImageError, match="sparse"):
+        unpack.apply_chunks([sparse], TAR, str(tmp_path / "s"), [10 ** 9])
+
+
+def test_ahead_hands_over_the_producers_error_and_stops_when_left():
+    def failing():
+        yield b"one"
+        raise ValueError("network gone")
+
+    got = layerstream.ahead(failing())
+    assert next(got) == b"one"
+    with pytest.raises(ValueError, match="network gone"):
+        next(got)
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(1)
+            yield b"x"
+
+    stream = layerstream.ahead(endless(), depth=2)
+    assert next(stream) == b"x"
+    stream.close()  # the producer thread ends (close() joins it) instead of running on
+    assert len(produced) <= 5

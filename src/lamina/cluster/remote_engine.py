@@ -347,6 +347,11 @@ class RemoteEngine:
         """Environments run on the workers' hosts: the front samples none (the profiler finds nothing)."""
         return []
 
+    def image_roots(self) -> set[str]:
+        """A front cannot see which image roots the workers' environments run on (and `serve --with-worker`
+        shares its image store with one): "*" tells the reclaimer to remove none."""
+        return {"*"}
+
     def stats(self) -> dict:
         totals = {"environments": 0, "busy": 0, "idle": 0, "starting": 0, "inFlight": 0, "pools": 0}
         backends = set()

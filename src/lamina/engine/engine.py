@@ -340,6 +340,17 @@ class Engine:
         return {key: (pool.counts().get(State.READY, 0), pool.provisioned_count((State.READY, State.BUSY)))
                 for key, pool in list(self._pools.items())}
 
+    def image_roots(self) -> set[str]:
+        """The image roots (their directory names: manifest digests) that environments not yet
+        gone run on: none of them may be reclaimed. Safe to call from any thread."""
+        for _ in range(5):  # the loop may change the pools meanwhile: read again
+            try:
+                return {env.spec.image.root.name for pool in list(self._pools.values())
+                        for env in list(pool.environments) if env.spec.image is not None}
+            except RuntimeError:
+                continue
+        return {"*"}  # could not tell: nothing is reclaimed this time
+
     def stats(self) -> dict:
         counts: dict[State, int] = {}
         for pool in self._pools.values():

@@ -40,6 +40,7 @@ log = logging.getLogger("lamina.engine")
 ZYGOTE = Path(__file__).resolve().parent.parent / "runtimes" / "sandbox" / "zygote.py"
 PRELOAD = ("json", "logging", "traceback", "decimal", "threading", "_lamina_channel", "_lamina_context",
            "_lamina_listener", "_lamina_logging", "_lamina_marshal", "boto3")
+PRELOAD += ("http.server",)  # rapid's Runtime API listener (images, custom runtimes)
 SECCOMP_ARCHES = ("x86_64", "aarch64")
 _LENGTH = struct.Struct(">I")
 
@@ -98,6 +99,7 @@ class Zygote:
     async def start(self, site_dir: Path | None, runtime_dir: Path) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         paths = [str(runtime_dir.parent / "python")] + ([str(site_dir)] if site_dir else [])
+        paths.append(str(runtime_dir.parent / "rapid"))  # images and custom runtimes: rapid's byte-code
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_LAMINA_ZYGOTE_FD": str(child.fileno()),
                "_LAMINA_PRELOAD_PATHS": ":".join(paths), "_LAMINA_PRELOAD": ",".join(PRELOAD),
                "PYTHONDONTWRITEBYTECODE": "1",

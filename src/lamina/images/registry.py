@@ -1,9 +1,10 @@
 """The OCI Distribution (Docker Registry HTTP API v2) client: manifests, image indexes, configs
-and blobs, with bearer-token and basic auth.
+and blobs, with bearer-token and basic auth (a token per scope: a registry may ask for a new scope mid-pull).
 
 Plain HTTP only for loopback registries and hosts named insecure; everything else is HTTPS.
 A manifest list / OCI index picks the entry for linux and the function's architecture (attestation
-entries `unknown/unknown` ignored). Blobs stream to a file and are checked against their digest.
+entries `unknown/unknown` ignored). Blobs stream from the response (one pooled connection per session) and are checked against their
+digest as they pass.
 Failures are `ImageError`s carrying AWS's state reason code (ImageAccessDenied, ImageDeleted,
 InvalidImage). Imports lamina.images.reference only.
 """
@@ -13,11 +14,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import queue
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -52,6 +51,17 @@ def _challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
 
 
+_TLS: list = []
+
+
+def _tls_context():
+    """One verifying TLS context for every registry session (building one reads the CA bundle:
+    tens of milliseconds a pull otherwise)."""
+    if not _TLS:
+        _TLS.append(httpx.create_ssl_context())
+    return _TLS[0]
+
+
 class Registry:
     """One image's registry session (its token is reused for every request of the pull)."""
 
@@ -64,50 +74,77 @@ class Registry:
         self._base = f"{'http' if plain else 'https'}://{reference.registry}/v2/{reference.repository}"
         self._credentials = credentials
         self._authorization: str | None = None
-        self._client = httpx.Client(timeout=timeout, follow_redirects=True, transport=transport)
+        self._tokens: dict[str, str] = {}
+        self._tokens_lock = threading.Lock()
+        self._client = httpx.Client(timeout=timeout, follow_redirects=True, transport=transport,
+                                    verify=_tls_context(), limits=httpx.Limits(max_keepalive_connections=4))
 
     def close(self) -> None:
         self._client.close()
 
     # -- requests ------------------------------------------------------------------------------
-    def _authorise(self, response: httpx.Response) -> bool:
-        scheme, params = _challenge(response.headers.get("www-authenticate", ""))
-        if scheme == "basic" and self._credentials:
+    def _token(self, challenge: str, failed: str | None = None) -> str | None:
+        """The Authorization value that answers `challenge` (a WWW-Authenticate header), fetched
+        once per realm and scope (a blob may need another scope than the manifest)."""
+        scheme, params = _challenge(challenge)
+        if scheme == "basic":
+            if not self._credentials:
+                return None
             user, password = self._credentials
-            self._authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-            return True
-        if scheme == "bearer" and "realm" in params:
-            query = {k: v for k, v in params.items() if k in ("service", "scope")}
-            query.setdefault("scope", f"repository:{self.reference.repository}:pull")
-            auth = httpx.BasicAuth(*self._credentials) if self._credentials else None
+            return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        if scheme != "bearer" or "realm" not in params:
+            return None
+        scopes = (params.get("scope") or f"repository:{self.reference.repository}:pull").split()
+        key = f"{params['realm']} {params.get('service', '')} {' '.join(scopes)}"
+        with self._tokens_lock:
+            if key in self._tokens and self._tokens[key] != failed:  # a refused one (expired) is fetched again
+                return self._tokens[key]
+        query = [("scope", scope) for scope in scopes]
+        if "service" in params:
+            query.insert(0, ("service", params["service"]))
+        auth = httpx.BasicAuth(*self._credentials) if self._credentials else None
+        try:
             token = self._client.get(params["realm"], params=query, auth=auth)
-            if token.status_code != 200:
-                return False
+        except httpx.HTTPError:
+            return None
+        if token.status_code != 200:
+            return None
+        try:
             body = token.json()
-            value = body.get("token") or body.get("access_token")
-            if not value:
-                return False
-            self._authorization = f"Bearer {value}"
-            return True
-        return False
+        except ValueError:
+            return None
+        value = body.get("token") or body.get("access_token")
+        if not value:
+            return None
+        with self._tokens_lock:
+            self._tokens[key] = f"Bearer {value}"
+        return self._tokens[key]
 
     def _send(self, method: str, url: str, headers: dict[str, str], stream: bool = False) -> httpx.Response:
-        for attempt in range(2):
+        """One request, answering the registry's challenges: a 401 whose challenge was not met yet
+        in this request (a first one, or a new scope asked for mid-pull) gets a token for it and
+        one more try."""
+        tried: set[str] = set()
+        authorization = self._authorization
+        while True:
             sent = dict(headers)
-            if self._authorization:
-                sent["Authorization"] = self._authorization
+            if authorization:
+                sent["Authorization"] = authorization
             try:
                 request = self._client.build_request(method, url, headers=sent)
                 response = self._client.send(request, stream=stream)
             except httpx.HTTPError as exc:
                 raise ImageError("ImageAccessDenied", f"Lambda cannot reach the registry of {self.uri}: {exc}") \
                     from exc
-            if response.status_code == 401 and attempt == 0:
-                response.close()
-                if self._authorise(response):
-                    continue
-            return response
-        return response
+            challenge = response.headers.get("www-authenticate", "")
+            if response.status_code != 401 or challenge in tried or len(tried) >= 3:
+                return response
+            tried.add(challenge)
+            response.close()
+            fresh = self._token(challenge, failed=authorization)
+            if fresh is None:
+                return response
+            authorization = self._authorization = fresh
 
     def _check(self, response: httpx.Response, what: str) -> None:
         if response.status_code in (401, 403):
@@ -162,125 +199,34 @@ class Registry:
                                              "digest.")
         return body
 
-    def blob_stream(self, descriptor: dict, path: Path, progress: Callable[[int], None] = lambda n: None) -> BlobStream:
-        """A file-like reader of a blob as it downloads, saving it to `path` (once `finish()` has
-        checked its digest), so a layer can be unpacked while it is still arriving."""
-        digest = descriptor["digest"]
-        if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest or ""):
+    def blob_chunks(self, descriptor: dict, progress: Callable[[int], None] = lambda n: None,
+                    stop: threading.Event | None = None) -> Iterator[bytes]:
+        """A blob's bytes as they arrive on the (reused) connection; the last step checks them
+        against the digest (ImageError InvalidImage). Closing the iterator ends the download."""
+        digest = descriptor.get("digest") or ""
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
             raise unsupported(self.uri)
         response = self._send("GET", f"{self._base}/blobs/{digest}", {}, stream=True)
         try:
             self._check(response, f"layer {digest}")
-        except ImageError:
-            response.close()
-            raise
-        return BlobStream(response, path, digest, self.uri, progress)
-
-    def blob_to(self, descriptor: dict, path: Path, progress: Callable[[int], None] = lambda n: None) -> None:
-        """Download a blob to `path` (atomically), checking its digest."""
-        digest = descriptor["digest"]
-        if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest or ""):
-            raise unsupported(self.uri)
-        partial = path.with_name(path.name + f".{os.getpid()}.part")
-        hasher = hashlib.sha256()
-        response = self._send("GET", f"{self._base}/blobs/{digest}", {}, stream=True)
-        try:
-            self._check(response, f"layer {digest}")
-            with open(partial, "wb") as out:
-                for chunk in response.iter_bytes(1 << 20):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    progress(len(chunk))
+            hasher = hashlib.sha256()
+            for chunk in response.iter_bytes():
+                if stop is not None and stop.is_set():
+                    return
+                hasher.update(chunk)
+                progress(len(chunk))
+                yield chunk
         except httpx.HTTPError as exc:
             raise ImageError("ImageAccessDenied", f"Lambda could not download {digest} of {self.uri}: {exc}") from exc
         finally:
             response.close()
         if "sha256:" + hasher.hexdigest() != digest:
-            partial.unlink(missing_ok=True)
             raise ImageError("InvalidImage", f"The layer {digest} of {self.uri} does not match its digest.")
-        os.replace(partial, path)
 
-
-class BlobStream:
-    """read(n) over a blob's download: a thread receives it (teeing it into a file and a SHA-256)
-    while the caller unpacks what has arrived, so the network and the disk work at once."""
-
-    _END = b""
-
-    def __init__(self, response: httpx.Response, path: Path, digest: str, uri: str,
-                 progress: Callable[[int], None]) -> None:
-        self._response = response
-        self._path = path
-        self._partial = path.with_name(path.name + f".{os.getpid()}.part")
-        self._hasher = hashlib.sha256()
-        self._digest = digest
-        self._uri = uri
-        self._progress = progress
-        self._queue: queue.Queue = queue.Queue(maxsize=64)
-        self._buffer = bytearray()
-        self._done = False
-        self._error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._receive, daemon=True, name="layer-download")
-        self._thread.start()
-
-    def _receive(self) -> None:
-        try:
-            with open(self._partial, "wb") as out:
-                for chunk in self._response.iter_bytes(1 << 20):
-                    if self._stop.is_set():
-                        return
-                    self._hasher.update(chunk)
-                    out.write(chunk)
-                    self._progress(len(chunk))
-                    self._queue.put(chunk)
-        except BaseException as exc:  # noqa: BLE001 - handed to the reader
-            self._error = exc
-        finally:
-            self._queue.put(self._END)
-
-    def _more(self) -> None:
-        chunk = self._queue.get()
-        if chunk is self._END or chunk == self._END:
-            self._done = True
-            if self._error is not None:
-                error, self._error = self._error, None
-                if isinstance(error, ImageError):
-                    raise error
-                raise ImageError("ImageAccessDenied", f"Lambda could not download {self._digest} of {self._uri}: "
-                                                      f"{error}") from error
-            return
-        self._buffer += chunk
-
-    def read(self, size: int = -1) -> bytes:
-        while (size < 0 or len(self._buffer) < size) and not self._done:
-            self._more()
-        if size < 0:
-            size = len(self._buffer)
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
-
-    def finish(self) -> None:
-        """Read what is left, check the digest, keep the blob."""
-        while not self._done:
-            self._more()
-            self._buffer.clear()
-        self._thread.join()
-        self._response.close()
-        if "sha256:" + self._hasher.hexdigest() != self._digest:
-            self._partial.unlink(missing_ok=True)
-            raise ImageError("InvalidImage", f"The layer {self._digest} of {self._uri} does not match its digest.")
-        os.replace(self._partial, self._path)
-
-    def discard(self) -> None:
-        self._stop.set()
-        while not self._done:  # let the thread end (it may be blocked on a full queue)
-            try:
-                self._more()
-            except ImageError:
-                pass
-            self._buffer.clear()
-        self._thread.join()
-        self._response.close()
-        self._partial.unlink(missing_ok=True)
+    def blob_to(self, descriptor: dict, path: Path, progress: Callable[[int], None] = lambda n: None,
+                stop: threading.Event | None = None) -> Path:
+        """Download a blob to `path`, checking its digest (a layer fetched while another unpacks)."""
+        with open(path, "wb") as out:
+            for chunk in self.blob_chunks(descriptor, progress, stop):
+                out.write(chunk)
+        return path

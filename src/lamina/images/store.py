@@ -1,29 +1,36 @@
 """The image store: pulls images and keeps them content-addressed under the data dir.
 
-    images/blobs/<hex>      each layer blob, downloaded once per digest (shared by every image)
     images/roots/<hex>/     the root file system of a manifest digest, unpacked once
     images/roots/<hex>.json what lamina runs from the image config (Env, Entrypoint, Cmd, WorkingDir)
 
-`pull(uri, architecture, progress)` resolves the reference over the OCI Distribution API,
-downloads the layers it lacks, unpacks the root when it is new (into a temporary directory
-renamed into place, so a root is complete or absent) and answers a `PulledImage`.
+`pull(uri, architecture, progress)` resolves the reference over the OCI Distribution API and,
+when the root is new, unpacks it (into a temporary directory renamed into place, so a root is
+complete or absent): the first layer straight from the response, the others downloaded meanwhile
+and unpacked in turn; no blob is kept. `reclaim(in_use)` removes the roots no function uses.
 Imports lamina.images only.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lamina.images import layerstream, unpack
 from lamina.images import reference as references
-from lamina.images import unpack
 from lamina.images.registry import ImageError, Registry, unsupported
+
+PARALLEL_LAYERS = 3  # layers downloaded at once while an earlier one unpacks
+_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -41,10 +48,12 @@ def invalid_reference(uri: str) -> str:
 class ImageStore:
     def __init__(self, directory: Path, *, insecure: frozenset[str] = frozenset(),
                  credentials: dict[str, tuple[str, str]] | None = None) -> None:
-        self._blobs = directory / "blobs"
         self._roots = directory / "roots"
-        self._blobs.mkdir(parents=True, exist_ok=True)
         self._roots.mkdir(parents=True, exist_ok=True)
+        for leftover in self._roots.glob(".*"):  # a pull or a removal that a stop interrupted
+            shutil.rmtree(leftover, ignore_errors=True)
+        shutil.rmtree(directory / "blobs", ignore_errors=True)  # layer blobs earlier versions kept
+        self._fresh: dict[str, float] = {}
         self._insecure = insecure
         self._credentials = credentials or {}
         self._locks: dict[str, threading.Lock] = {}
@@ -78,6 +87,8 @@ class ImageStore:
                 config = self.config(digest_hex)
                 if config is None or not self.root(digest_hex).is_dir():
                     config = self._build(registry, manifest, digest_hex, architecture, uri, progress)
+                with self._guard:  # a reclaim that began before this answer keeps the root
+                    self._fresh[digest_hex] = time.monotonic()
             return PulledImage(digest_hex, resolved, config, self.root(digest_hex))
         finally:
             registry.close()
@@ -103,26 +114,31 @@ class ImageStore:
             fetched[0] += n
 
         staging = Path(tempfile.mkdtemp(prefix=f".{digest_hex}.", dir=self._roots))
+        spool = Path(tempfile.mkdtemp(prefix=f".{digest_hex}.layers.", dir=self._roots))
+        stop = threading.Event()
+        downloads = concurrent.futures.ThreadPoolExecutor(max_workers=PARALLEL_LAYERS, thread_name_prefix="layer")
         try:
+            # the first layer streams from the response into the unpacker; the others download
+            # meanwhile (a few at a time) and are unpacked from there in their turn
+            later = [downloads.submit(registry.blob_to, layer, spool / str(index), count, stop)
+                     for index, layer in enumerate(layers[1:], 1)]
             budget = [unpack.MAX_UNPACKED]
-            for index, layer in enumerate(layers, 1):
-                # each layer is unpacked as it downloads (a blob already here is read from disk)
-                path = self._blobs / layer["digest"].removeprefix("sha256:")
-                progress(f"Pulling and unpacking layer {index} of {len(layers)} "
+            for index, layer in enumerate(layers):
+                progress(f"Pulling and unpacking layer {index + 1} of {len(layers)} "
                          f"({fetched[0] * 100 // max(total, 1)}% of {total} bytes).")
-                with self._lock("blob:" + path.name):
-                    if path.exists():
-                        with open(path, "rb") as blob:
-                            unpack.apply_layer(blob, layer["mediaType"], str(staging), budget, uri)
-                        count(int(layer.get("size") or 0))
-                        continue
-                    stream = registry.blob_stream(layer, path, count)
-                    try:
-                        unpack.apply_layer(stream, layer["mediaType"], str(staging), budget, uri)
-                        stream.finish()
-                    except BaseException:
-                        stream.discard()
-                        raise
+                if index == 0:
+                    chunks = registry.blob_chunks(layer, count, stop)
+                else:
+                    path = later[index - 1].result()
+                    blob = open(path, "rb")  # noqa: SIM115 - closed below
+                    chunks = layerstream.file_chunks(blob)
+                try:
+                    unpack.apply_chunks(chunks, layer["mediaType"], str(staging), budget, uri, threaded=True)
+                finally:
+                    chunks.close()
+                    if index:
+                        blob.close()
+                        path.unlink()
             unpack.add_mount_points(str(staging))
             settings = image_config.get("config") or {}
             config = {"Env": list(settings.get("Env") or []), "Entrypoint": settings.get("Entrypoint"),
@@ -134,5 +150,42 @@ class ImageStore:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        finally:
+            stop.set()
+            downloads.shutdown(wait=True, cancel_futures=True)
+            shutil.rmtree(spool, ignore_errors=True)
         (self._roots / f"{digest_hex}.json").write_text(json.dumps(config))
         return config
+
+    # -- reclaiming ----------------------------------------------------------------------------
+    def digests(self) -> set[str]:
+        """The manifest digests (hex) with a root here."""
+        return {path.name for path in self._roots.iterdir() if not path.name.startswith(".")
+                and path.is_dir() and _HEX.fullmatch(path.name)}
+
+    def reclaim(self, in_use: Callable[[], set[str]], now: Callable[[], float] = time.monotonic) -> list[str]:
+        """Remove every root no function uses any more: `in_use()` answers the digests (hex) that
+        functions' versions name or running environments have as their root. It is asked after the
+        candidates are listed, and a root that a pull answered after that (a function about to name
+        it) is kept. Answers what was removed."""
+        started = now()
+        candidates = self.digests()
+        used = set(in_use())
+        removed = []
+        with self._guard:
+            self._fresh = {d: at for d, at in self._fresh.items() if started - at < 3600}
+        for digest in sorted(candidates - used):
+            with self._lock(digest):
+                with self._guard:
+                    if self._fresh.get(digest, float("-inf")) >= started:  # pulled meanwhile
+                        continue
+                root = self.root(digest)
+                gone = self._roots / f".gone.{digest}.{uuid.uuid4().hex[:8]}"
+                try:
+                    (self._roots / f"{digest}.json").unlink(missing_ok=True)
+                    os.replace(root, gone)  # out of sight at once: a later pull unpacks it anew
+                except OSError:
+                    continue
+                shutil.rmtree(gone, ignore_errors=True)
+                removed.append(digest)
+        return removed

@@ -3,9 +3,10 @@ lands outside the root (`..` components are refused, symlinks met on the way are
 the root as a chroot would), hard links must name a file already in the root, device nodes are
 refused, setuid/setgid bits are dropped, and the uncompressed total is capped (10 GB, AWS's limit).
 OCI whiteouts apply: `.wh.NAME` removes NAME from lower layers, `.wh..wh..opq` empties its
-directory of what lower layers put there. Layers are gzip or plain tar (zstd is refused with
-AWS's unsupported-media-type error). Raises lamina.images.registry.ImageError (InvalidImage).
-Imports lamina.images.registry only.
+directory of what lower layers put there. Layers are gzip, zstd or plain tar, read as a stream
+(lamina.images.layerstream, lamina.images.tarstream): file data goes from the decompressor's
+buffers straight to the new files. Raises lamina.images.registry.ImageError (InvalidImage).
+Imports lamina.images.registry, .layerstream and .tarstream.
 """
 
 from __future__ import annotations
@@ -16,17 +17,15 @@ import posixpath
 import shutil
 import stat
 import tarfile
+import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
+from lamina.images import layerstream, tarstream
 from lamina.images.registry import ImageError
 
 MAX_UNPACKED = 10 * 1024 ** 3  # 10 GB
-LAYER_TYPES = {
-    "application/vnd.oci.image.layer.v1.tar": "r|",
-    "application/vnd.oci.image.layer.v1.tar+gzip": "r|gz",
-    "application/vnd.docker.image.rootfs.diff.tar.gzip": "r|gz",
-    "application/vnd.docker.image.rootfs.diff.tar": "r|",
-}
+LAYER_TYPES = layerstream.LAYER_TYPES
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 _HOPS = 40
@@ -88,33 +87,49 @@ def _remove(path: str) -> None:
 def apply_layer(fileobj, media_type: str, root: str, budget: list[int], uri: str = "") -> None:
     """Apply one layer (`fileobj`, a tar stream of `media_type`) onto `root`; `budget[0]` is the
     number of uncompressed bytes still allowed and is decreased."""
-    mode = LAYER_TYPES.get(media_type)
-    if mode is None:
+    apply_chunks(layerstream.file_chunks(fileobj), media_type, root, budget, uri)
+
+
+def apply_chunks(chunks: Iterable[bytes], media_type: str, root: str, budget: list[int], uri: str = "",
+                 *, threaded: bool = False) -> None:
+    """Apply one layer arriving as compressed `chunks` (a blob download, checked on the way by
+    the caller's iterator) onto `root`. `threaded`: decompress on a second thread. The chunks are
+    read to their end even after the archive's end, so a digest check over them runs."""
+    codec = layerstream.LAYER_TYPES.get(media_type)
+    if codec is None:
         raise ImageError("InvalidImage", f"The image manifest, config or layer media type for the source image "
                                          f"{uri} is not supported.")
+    stream = layerstream.decompressed(chunks, codec)
+    if threaded:
+        stream = layerstream.ahead(stream)
     created: set[str] = set()
+    known: set[str] = set()
     writer = _Writer()
     try:
-        known: set[str] = set()
-        with tarfile.open(fileobj=fileobj, mode=mode, bufsize=1 << 16) as layer:
-            for member in layer:
-                _apply(layer, member, root, created, budget, writer, known)
+        reader = tarstream.Reader(stream)
+        for member, body in tarstream.members(reader):
+            _apply(member, body, root, created, budget, known, writer)
         writer.barrier()
-    except (tarfile.TarError, EOFError, OSError, UnicodeError) as exc:
+        reader.drain()
+    except (tarfile.TarError, EOFError, OSError, UnicodeError, zlib.error) as exc:
         raise _bad(f"A layer of {uri} cannot be unpacked: {exc}") from exc
     finally:
         writer.close()
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
 
 
 class _Writer:
-    """Writes regular files on worker threads while the layer is still being decompressed (file
-    creation is most of an unpack's time); anything that removes or links waits for them first."""
+    """Creates small files on worker threads while the layer is still being read: on a busy disk
+    a file's creation waits for the journal, and several can wait at once. Anything that removes,
+    links or replaces waits for the writes handed out first (`barrier`)."""
 
-    MAX_PENDING = 256 * 1024 * 1024
-    MAX_INLINE = 64 * 1024 * 1024  # larger files are written by the reading thread
+    MAX_PENDING = 64 * 1024 * 1024
+    SMALL = 256 * 1024  # larger files are written by the reading thread as their data arrives
 
     def __init__(self) -> None:
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="unpack")
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="unpack")
         self._pending: dict[str, concurrent.futures.Future] = {}
         self._bytes = 0
 
@@ -124,7 +139,7 @@ class _Writer:
     def submit(self, target: str, data: bytes, perms: int, mtime: float) -> None:
         if target in self._pending or self._bytes + len(data) > self.MAX_PENDING:
             self.barrier()
-        self._pending[target] = self._pool.submit(_write_file, target, data, perms, mtime)
+        self._pending[target] = self._pool.submit(_write_file, target, (data,), perms, mtime)
         self._bytes += len(data)
 
     def barrier(self) -> None:
@@ -144,12 +159,12 @@ def _open_new(target: str, perms: int) -> int:
         return os.open(target, _CREATE, perms)
 
 
-def _write_file(target: str, data: bytes, perms: int, mtime: float) -> None:
+def _write_file(target: str, body: Iterable[memoryview], perms: int, mtime: float) -> None:
     fd = _open_new(target, perms)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        for piece in body:
+            while piece:
+                piece = piece[os.write(fd, piece):]
         if perms & 0o022:  # what the umask took away
             os.fchmod(fd, perms)
         os.utime(fd, (mtime, mtime))  # the layer's times: byte-code caches check their source's
@@ -163,8 +178,8 @@ def _forget(known: set[str], path: str) -> None:
     known.difference_update([d for d in known if d == path or d.startswith(prefix)])
 
 
-def _apply(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, created: set[str], budget: list[int],
-           writer: _Writer, known: set[str]) -> None:
+def _apply(member: tarfile.TarInfo, body: Iterable[memoryview], root: str, created: set[str], budget: list[int],
+           known: set[str], writer: _Writer) -> None:
     parts = member_path(member.name)
     if not parts:
         return
@@ -206,20 +221,10 @@ def _apply(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, created: 
         os.makedirs(target, exist_ok=True)
         os.chmod(target, perms | 0o700 if perms else 0o755)
     elif member.isreg():
-        source = layer.extractfile(member)
-        if member.size <= _Writer.MAX_INLINE:
-            writer.submit(target, source.read(), perms, member.mtime)  # type: ignore[union-attr]
+        if member.size <= _Writer.SMALL:
+            writer.submit(target, b"".join(body), perms, member.mtime)
         else:
-            writer.barrier()
-            fd = _open_new(target, perms)
-            try:
-                while chunk := source.read(1 << 20):  # type: ignore[union-attr]
-                    os.write(fd, chunk)
-                if perms & 0o022:
-                    os.fchmod(fd, perms)
-                os.utime(fd, (member.mtime, member.mtime))
-            finally:
-                os.close(fd)
+            _write_file(target, body, perms, member.mtime)
     elif member.issym():
         link = member.linkname
         if not link.startswith("/") and posixpath.normpath(posixpath.join(*parent_parts, link) if parent_parts

@@ -8,6 +8,7 @@ Runs inside the sandbox; imports only the standard library and its rapid_* sibli
 
 import http.server
 import json
+import socketserver
 
 import rapid_api as api
 import rapid_frames as frames
@@ -133,6 +134,12 @@ class Listener(http.server.ThreadingHTTPServer):
     def __init__(self, supervisor, host="127.0.0.1", port=0):
         self.supervisor = supervisor
         super().__init__((host, port), _Handler)
+
+    def server_bind(self):
+        """HTTPServer's, without its socket.getfqdn(host): a reverse DNS lookup (and the idna
+        codec's import) in an environment that has no resolver, on every cold start."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     @property
     def address(self):

@@ -84,6 +84,7 @@ def _preload(paths, modules, moves=()):
     for path in paths:
         if path in sys.path:
             sys.path.remove(path)
+        _byte_compile(path)
         bootstrap = os.path.join(path, "bootstrap.py")
         if os.path.isfile(bootstrap):
             with open(bootstrap, "rb") as source:
@@ -93,6 +94,23 @@ def _preload(paths, modules, moves=()):
         if "." not in name and any(origin.startswith(path + os.sep) for path in paths if path):
             _PRELOADED.add(name)
     _relocate.code_filenames(moves, host_only=(_HERE,))  # tracebacks inside name /var/lang, /var/runtime
+
+
+def _byte_compile(path):
+    """Byte-code for a runtime directory's own modules, written once here (the directory is
+    read-only inside): rapid imports its siblings in every environment it starts in."""
+    import py_compile
+
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return
+    for name in names:
+        if name.endswith(".py"):
+            try:
+                py_compile.compile(os.path.join(path, name), doraise=True)
+            except (OSError, py_compile.PyCompileError):
+                pass
 
 
 def _purge_shadowed(task_roots):
