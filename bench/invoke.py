@@ -1,7 +1,7 @@
 """Invoke benchmark: warm latency, throughput and cold start of lamina, next to a bare uvicorn
 hello-world measured in the same run with the same client.
 
-Run: .venv/bin/python bench/invoke.py [--warm 2000] [--seconds 10] [--clients 8] [--cold 100] [--backends ...]
+Run: .venv/bin/python bench/invoke.py [--warm 2000] [--seconds 10] [--clients 8] [--cold 100] [--backends ...] [--only-cold]
 Prints one JSON line per figure. Targets (DESIGN.md §10): warm p50 ≤ 0.6 ms; throughput with
 8 clients ≥ 0.5× the bare server's; cold start p50 ≤ 10 ms on the namespaces backend; idle
 environment ≤ 10 MB PSS; SigV4 verification (a second server with --auth sigv4, measured in
@@ -13,9 +13,11 @@ signing. `--only-auth` measures just that comparison.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import io
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -108,16 +110,37 @@ def auth_cost(tmp: str, port: int, args, processes: list) -> None:
          n=len(on), added_p50_ms=round(p50_on - p50_off, 3), target_added_p50_ms=0.1)
 
 
-def cold_starts(port: int, name: str, count: int) -> list[float]:
-    """Each sample: change the configuration (retiring the warm environment), then time one invoke."""
-    samples = []
+def _report_ms(tail: str, field: str) -> float:
+    found = re.search(rf"\t{field}: ([0-9.]+) ms", tail)
+    return float(found.group(1)) if found else 0.0
+
+
+def cold_starts(port: int, name: str, count: int) -> tuple[list[float], dict[str, list[float]]]:
+    """Each sample: change the configuration (retiring the warm environment), then time one invoke
+    (asking for the log tail, whose REPORT line splits it: Init Duration from the start of the
+    environment to its runtime's ready, Duration of the handler's run, and the rest spent in the
+    invoke path around them)."""
+    samples: list[float] = []
+    parts: dict[str, list[float]] = {"init": [], "duration": [], "outside": []}
     for index in range(count):
         lambda_call(port, "PUT", f"/2015-03-31/functions/{name}/configuration", {"Description": f"cold {index}"})
         wait_settled(port, name)
         conn = http.client.HTTPConnection("127.0.0.1", port)
-        samples.append(timed_post(conn, INVOKE_PATH.format(name=name)))
+        start = time.perf_counter()
+        conn.request("POST", INVOKE_PATH.format(name=name), body=b"{}", headers={"X-Amz-Log-Type": "Tail"})
+        response = conn.getresponse()
+        response.read()
+        total = (time.perf_counter() - start) * 1000
+        if response.status != 200:
+            raise RuntimeError(f"status {response.status}")
+        tail = base64.b64decode(response.getheader("X-Amz-Log-Result") or "").decode(errors="replace")
         conn.close()
-    return samples
+        samples.append(total)
+        init, duration = _report_ms(tail, "Init Duration"), _report_ms(tail, "Duration")
+        parts["init"].append(init)
+        parts["duration"].append(duration)
+        parts["outside"].append(total - init - duration)
+    return samples, parts
 
 
 def python_start(runs: int = 20) -> list[float]:
@@ -189,9 +212,12 @@ def cold_start_of(backend: str, tmp: str, args, processes: list) -> None:
     create_function(port, "noop", NOOP, args.runtime)
     create_function(port, "sleeper", SLEEPER, args.runtime)
     cold_starts(port, "noop", 3)  # the zygote (if any) starts once, outside the samples
-    cold = cold_starts(port, "noop", args.cold)
+    cold, parts = cold_starts(port, "noop", args.cold)
     emit(figure="cold_start_invoke_ms", backend=backend, p50=round(statistics.median(cold), 3),
-         p99=round(percentile(cold, 0.99), 3), n=len(cold), target_p50=10 if backend == "namespaces" else None)
+         p99=round(percentile(cold, 0.99), 3), n=len(cold), target_p50=10 if backend == "namespaces" else None,
+         breakdown_p50={part: round(statistics.median(values), 3) for part, values in parts.items()})
+    if args.only_cold:
+        return
     emit(figure="idle_environment_pss_mb", backend=backend, mb=round(idle_memory(port, process.pid, "sleeper", 10), 2),
          environments=10, target_mb=10)
 
@@ -208,11 +234,23 @@ def main() -> int:
     parser.add_argument("--auth-rounds", type=int, default=10,
                         help="alternating rounds of the auth on/off comparison")
     parser.add_argument("--only-auth", action="store_true", help="measure only the cost of SigV4 verification")
+    parser.add_argument("--only-cold", action="store_true",
+                        help="measure only the cold start (with its breakdown) on each of --backends")
     args = parser.parse_args()
+
+    if args.only_cold:
+        with tempfile.TemporaryDirectory() as tmp:
+            processes: list = []
+            try:
+                for backend in args.backends.split(","):
+                    cold_start_of(backend, tmp, args, processes)
+            finally:
+                stop_all(processes)
+        return 0
 
     if args.only_auth:
         with tempfile.TemporaryDirectory() as tmp:
-            processes: list = []
+            processes = []
             try:
                 process, port = start_lamina(os.path.join(tmp, "data"))
                 processes.append(process)
