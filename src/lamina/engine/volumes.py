@@ -168,14 +168,18 @@ class VolumePool:
         with contextlib.suppress(OSError):
             mount_point.rmdir()
 
-    async def acquire(self, size_mb: int) -> Path:
-        """A mounted, empty volume of `size_mb` MB free, writable by the sandbox uid."""
+    async def acquire(self, size_mb: int, replenish: bool = True) -> Path:
+        """A mounted, empty volume of `size_mb` MB free, writable by the sandbox uid; the next one
+        of that size is made in the background now, or (`replenish=False`) when the caller calls
+        `replenish` (after the start it is needed for, which it would slow down)."""
         ready = self._ready.get(size_mb)
         volume = ready.pop() if ready else await asyncio.to_thread(self._make, size_mb)
-        self._replenish(size_mb)
+        if replenish:
+            self.replenish(size_mb)
         return volume
 
-    def _replenish(self, size_mb: int) -> None:
+    def replenish(self, size_mb: int) -> None:
+        """Start making the volumes of `size_mb` MB that the pool keeps ready and lacks."""
         have = len(self._ready.get(size_mb, ())) + self._making.get(size_mb, 0)
         for _ in range(SPARES - have):
             self._making[size_mb] = self._making.get(size_mb, 0) + 1
@@ -226,11 +230,13 @@ def pool_for(work_dir: Path) -> VolumePool | None:
     return VolumePool(Path(work_dir) / "volumes", rootfs.SANDBOX_UID)
 
 
-async def scratch(pool: VolumePool | None, directory: Path, size_mb: int) -> tuple[Path, Callable[[], None]]:
-    """An environment's /tmp and how to give it back: a volume of `size_mb` from `pool`, or
-    without one the plain `directory` (owned by the sandbox uid when lamina may chown)."""
+async def scratch(pool: VolumePool | None, directory: Path, size_mb: int,
+                  replenish: bool = True) -> tuple[Path, Callable[[], None]]:
+    """An environment's /tmp and how to give it back: a volume of `size_mb` from `pool` (the next
+    one made now, or with `replenish=False` when the caller calls `pool.replenish`), or without a
+    pool the plain `directory` (owned by the sandbox uid when lamina may chown)."""
     if pool is not None:
-        volume = await pool.acquire(size_mb)
+        volume = await pool.acquire(size_mb, replenish)
         return volume, lambda: pool.release(volume)
     directory.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
