@@ -63,14 +63,6 @@ class RunSpecs:
         self._file_system_dir = file_system_dir
         self._images = images
 
-    def network(self, name: str) -> bool:
-        function = self._store.get(name)
-        return not function or wants_network(function.tags)
-
-    def debug_port(self, version: FunctionVersion) -> int | None:
-        function = self._store.get(version.name)
-        return debug_port(function.tags if function else {}, version.runtime or "")
-
     def period(self) -> int:
         return int(self._clock() // self._ttl)
 
@@ -101,6 +93,9 @@ class RunSpecs:
 
     def for_version(self, version: FunctionVersion) -> RunSpec:
         credentials, revision = self._role_credentials(version)
+        function = self._store.get(version.name)  # read once: its tags say network and debug port
+        tags = function.tags if function else {}
+        network = not function or wants_network(tags)
         if version.package_type == "Image" and self._images is not None:
             image = self.image_run(version)
             return RunSpec(
@@ -112,7 +107,7 @@ class RunSpecs:
                 ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
                 log_group=version.effective_log_group, log_format=version.log_format,
                 tracing_mode=version.tracing_mode, application_log_level=version.application_log_level,
-                system_log_level=version.system_log_level, network=self.network(version.name),
+                system_log_level=version.system_log_level, network=network,
                 credentials=credentials, file_systems=self._file_systems(version), image=image,
             )
         runtime = version.runtime or ""
@@ -127,8 +122,8 @@ class RunSpecs:
             ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
             log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
             application_log_level=version.application_log_level, system_log_level=version.system_log_level,
-            network=self.network(version.name), credentials=credentials,
-            file_systems=self._file_systems(version), debug_port=self.debug_port(version),
+            network=network, credentials=credentials,
+            file_systems=self._file_systems(version), debug_port=debug_port(tags, runtime),
         )
 
     def _file_systems(self, version: FunctionVersion) -> tuple[FileSystemMount, ...]:

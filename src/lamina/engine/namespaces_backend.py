@@ -98,7 +98,9 @@ class Zygote:
         self._waiting: dict[str, asyncio.Future] = {}
         self._count = 0
         self.sandboxes: dict[int, NamespaceSandbox] = {}
-        self.spare: tuple[str, Group, Shared | None] | None = None  # joined (and built `Shared`) and waiting
+        # joined (its group limited for a size, its root's shared part built) and waiting
+        self.spare: tuple[str, Group, int | None, Shared | None] | None = None
+        self.memory_mb: int | None = None  # the last size started: the next spare's group is limited ahead
         self.shared: Shared | None = None  # what the next spare builds ahead (the last zip job's runtime)
         self._spare_pending = False
 
@@ -240,7 +242,9 @@ class Zygote:
     async def _make_spare(self) -> None:
         ident = self._next_id()
         group = self.backend.hierarchy.create(f"env-{os.getpid()}-{id(self)}-{ident}")
-        shared = self.shared
+        shared, memory_mb = self.shared, self.memory_mb
+        if memory_mb is not None:
+            group.set_limits(memory_mb)
         message = {"op": "spare", "id": ident, "procs": group.procs_files}
         if shared is not None:
             message["shared"] = shared.job
@@ -251,7 +255,7 @@ class Zygote:
         finally:
             self._spare_pending = False
         if reply.get("ok"):
-            self.spare = (ident, group, shared)
+            self.spare = (ident, group, memory_mb, shared)
         else:
             group.remove()
 
@@ -260,8 +264,9 @@ class Zygote:
         that built the shared part of `plan`'s root, the job names that part and its other binds."""
         ident = self._next_id()
         message: dict = {"op": "spawn", "id": ident, "job": job}
+        limited = None
         if self.spare is not None:
-            message["spare"], group, shared = self.spare
+            message["spare"], group, limited, shared = self.spare
             self.spare = None
             rest = rootfs.rest(plan, shared.plan) if shared is not None and plan is not None else None
             if rest is not None:
@@ -270,7 +275,9 @@ class Zygote:
         else:
             group = self.backend.hierarchy.create(f"env-{os.getpid()}-{id(self)}-{ident}")
         message["procs"] = group.procs_files  # joined by a fresh child if the spare is gone
-        group.set_limits(job["memory_mb"])
+        self.memory_mb = job["memory_mb"]
+        if limited != self.memory_mb:
+            group.set_limits(self.memory_mb)
         reply = await self._send(message, fds)  # type: ignore[misc]
         if "pid" not in reply:
             group.remove()

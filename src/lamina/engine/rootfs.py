@@ -20,6 +20,7 @@ lamina.engine.sandbox only.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,10 @@ class Plan:
     image: bool = False  # the first bind is a container image's root (read-only: nothing is created in it)
 
 
+@functools.lru_cache(maxsize=64)
 def interpreter_prefix(interpreter: str) -> str:
-    """The installation an interpreter belongs to (/usr for the system one, else its prefix)."""
+    """The installation an interpreter belongs to (/usr for the system one, else its prefix).
+    Remembered: resolving the links costs a system call per path component on every start."""
     real = Path(os.path.realpath(interpreter))
     prefix = real.parent.parent
     return "/usr" if str(prefix).startswith("/usr") or str(prefix) == "/" else str(prefix)

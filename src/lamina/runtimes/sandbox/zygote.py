@@ -34,6 +34,7 @@ sys.path.insert(0, _HERE)
 
 import _jail  # noqa: E402
 import _relocate  # noqa: E402
+import _seccomp  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 _LENGTH = struct.Struct(">I")
@@ -364,6 +365,7 @@ def main():
     modules = [m for m in os.environ.pop("_LAMINA_PRELOAD", "").split(",") if m]
     moves = [tuple(move) for move in json.loads(os.environ.pop("_LAMINA_MOVES", "[]"))]
     _preload(preload_paths, modules, moves)
+    _seccomp.prepare(os.uname().machine)  # each environment only installs it
     # What is preloaded lives as long as the zygote: moved out of the collector's generations, a
     # collection in an environment never writes to those pages, so forks keep sharing them.
     gc.collect()
