@@ -145,7 +145,7 @@ def _tree(root, part):
 
 def build_shared(part):
     """In a spare's PID 1, ahead of any job: the part of the root every environment of its runtime
-    shares (rootfs.shared: the OS image, /var/lang, /var/runtime, /dev, the host name) at
+    shares (rootfs.shared: the OS image, /var/lang, /var/runtime, /dev, /proc, the host name) at
     part["root"]. The namespace's mounts become slaves, not private ones yet: a /tmp volume the
     host mounts before the job comes still propagates in; `prepare` makes them private."""
     mount(None, "/", None, MS_REC | MS_SLAVE)
@@ -153,6 +153,7 @@ def build_shared(part):
     os.makedirs(root, exist_ok=True)
     _tree(root, part)
     _devices_and_host(root, part)
+    _proc(root)
 
 
 def build_root(job):
@@ -207,9 +208,16 @@ def prepare(job, built=None):
         build_root(job)
         return
     job["root"] = root = part["root"]
+    job["proc"] = True  # mounted with the shared part
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount_binds(root, job["rest"])
     _opt(root, job)
+
+
+def _proc(root):
+    """The PID namespace's /proc (what a network namespace made later shows under /proc/net is
+    that of the process reading it)."""
+    mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def _loopback_up():
@@ -236,7 +244,8 @@ def _drop_privileges(uid, last_cap):
 def finish(job, keep_fds):
     """In PID 1 of the new namespace: finish the root, switch to it, give up every privilege."""
     root = job["root"]
-    mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if not job.get("proc"):
+        _proc(root)
     if not job["network"]:
         _loopback_up()
     os.chdir(root)
