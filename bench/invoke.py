@@ -1,7 +1,7 @@
 """Invoke benchmark: warm latency, throughput and cold start of lamina, next to a bare uvicorn
 hello-world measured in the same run with the same client.
 
-Run: .venv/bin/python bench/invoke.py [--warm 2000] [--seconds 10] [--clients 8] [--cold 100] [--backends ...] [--only-cold]
+Run: .venv/bin/python bench/invoke.py [--warm 2000] [--seconds 10] [--clients 8] [--cold 100] [--backends ...] [--only-cold [--against SRC]]
 Prints one JSON line per figure. Targets (DESIGN.md §10): warm p50 ≤ 0.6 ms; throughput with
 8 clients ≥ 0.5× the bare server's; cold start p50 ≤ 10 ms on the namespaces backend; idle
 environment ≤ 10 MB PSS; SigV4 verification (a second server with --auth sigv4, measured in
@@ -200,6 +200,37 @@ def idle_memory(port: int, server_pid: int, name: str, count: int) -> float:
     return (pss_kb(tree(server_pid)) - before) / count / 1024
 
 
+def _cold_figure(backend: str, cold: list[float], parts: dict[str, list[float]], **extra) -> None:
+    emit(figure="cold_start_invoke_ms", backend=backend, p50=round(statistics.median(cold), 3),
+         p99=round(percentile(cold, 0.99), 3), n=len(cold), target_p50=10 if backend == "namespaces" else None,
+         breakdown_p50={part: round(statistics.median(values), 3) for part, values in parts.items()}, **extra)
+
+
+def cold_start_against(backend: str, tmp: str, args, processes: list) -> None:
+    """Cold starts of this tree and of the tree whose src is `args.against`, measured in alternating
+    samples (the machine's noise hits both alike), with the median of the paired differences."""
+    servers = {}
+    for label, env in (("this", {}), ("against", {"PYTHONPATH": args.against})):
+        process, port = start_lamina(os.path.join(tmp, f"data-{backend}-{label}"), env={"LAMINA_SANDBOX": backend, **env})
+        processes.append(process)
+        create_function(port, "noop", NOOP, args.runtime)
+        cold_starts(port, "noop", 3)
+        servers[label] = port
+    samples: dict[str, tuple[list[float], dict[str, list[float]]]] = {
+        label: ([], {"init": [], "duration": [], "outside": []}) for label in servers}
+    for index in range(args.cold):
+        for label in (("this", "against") if index % 2 else ("against", "this")):
+            cold, parts = cold_starts(servers[label], "noop", 1)
+            samples[label][0].extend(cold)
+            for part, values in parts.items():
+                samples[label][1][part].extend(values)
+    for label, (cold, parts) in samples.items():
+        _cold_figure(backend, cold, parts, tree=label if label == "this" else args.against)
+    paired = [a - b for a, b in zip(samples["this"][0], samples["against"][0], strict=True)]
+    emit(figure="cold_start_paired_difference_ms", backend=backend, median=round(statistics.median(paired), 3),
+         this_faster=sum(d < 0 for d in paired), n=len(paired))
+
+
 def cold_start_of(backend: str, tmp: str, args, processes: list) -> None:
     """Cold start (a new environment to the first response, through the API) and idle memory on
     one sandbox backend, in a server of its own."""
@@ -213,9 +244,7 @@ def cold_start_of(backend: str, tmp: str, args, processes: list) -> None:
     create_function(port, "sleeper", SLEEPER, args.runtime)
     cold_starts(port, "noop", 3)  # the zygote (if any) starts once, outside the samples
     cold, parts = cold_starts(port, "noop", args.cold)
-    emit(figure="cold_start_invoke_ms", backend=backend, p50=round(statistics.median(cold), 3),
-         p99=round(percentile(cold, 0.99), 3), n=len(cold), target_p50=10 if backend == "namespaces" else None,
-         breakdown_p50={part: round(statistics.median(values), 3) for part, values in parts.items()})
+    _cold_figure(backend, cold, parts)
     if args.only_cold:
         return
     emit(figure="idle_environment_pss_mb", backend=backend, mb=round(idle_memory(port, process.pid, "sleeper", 10), 2),
@@ -236,6 +265,9 @@ def main() -> int:
     parser.add_argument("--only-auth", action="store_true", help="measure only the cost of SigV4 verification")
     parser.add_argument("--only-cold", action="store_true",
                         help="measure only the cold start (with its breakdown) on each of --backends")
+    parser.add_argument("--against", metavar="SRC",
+                        help="with --only-cold: also run the lamina whose package is in SRC (another checkout's "
+                             "src directory) and alternate cold-start samples between the two")
     args = parser.parse_args()
 
     if args.only_cold:
@@ -243,7 +275,7 @@ def main() -> int:
             processes: list = []
             try:
                 for backend in args.backends.split(","):
-                    cold_start_of(backend, tmp, args, processes)
+                    (cold_start_against if args.against else cold_start_of)(backend, tmp, args, processes)
             finally:
                 stop_all(processes)
         return 0
