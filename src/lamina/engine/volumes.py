@@ -14,10 +14,13 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import errno
+import fcntl
 import logging
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -29,6 +32,13 @@ log = logging.getLogger("lamina.engine")
 MNT_DETACH = 2
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+LOOP_CTL_GET_FREE = 0x4C82
+LOOP_CONFIGURE = 0x4C0A  # Linux 5.8: attach a file and set its flags in one call
+LO_FLAGS_AUTOCLEAR = 4  # the device lets go of the file when its last user (the mount) goes
+MS_NOSUID, MS_NODEV = 2, 4
+# struct loop_config: fd, block_size, then struct loop_info64 (lo_flags at offset 52 of it), reserved
+_LOOP_CONFIG = struct.Struct("II52xI176x64x")
 
 SPARES = 1  # volumes kept ready per size that was asked for
 OVERHEAD_MB = 13  # ext4's fixed metadata; inode tables take another 1/64
@@ -99,6 +109,37 @@ def _ensure_loop_nodes(spare: int = 4) -> None:
         number += 1
 
 
+def loop_mount(image: Path, mount_point: Path) -> bool:
+    """Mount the ext4 file `image` at `mount_point` (nosuid, nodev) through a free loop device that
+    frees itself when unmounted: what `mount -o loop,nosuid,nodev` does, without starting it (the
+    command costs ~17 ms of CPU per volume, mostly reading every mount of the host). False when
+    this kernel cannot (no LOOP_CONFIGURE): the caller then runs the command."""
+    with open("/dev/loop-control", "rb") as control, open(image, "r+b") as backing:
+        for _ in range(16):  # another process may take the free device first
+            number = fcntl.ioctl(control, LOOP_CTL_GET_FREE)
+            node = f"/dev/loop{number}"
+            if not os.path.exists(node):  # containers often have a static /dev
+                with contextlib.suppress(FileExistsError):
+                    os.mknod(node, 0o660 | stat.S_IFBLK, os.makedev(7, number))
+            device = os.open(node, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                try:
+                    fcntl.ioctl(device, LOOP_CONFIGURE, _LOOP_CONFIG.pack(backing.fileno(), 0, LO_FLAGS_AUTOCLEAR))
+                except OSError as exc:
+                    if exc.errno == errno.EBUSY:
+                        continue
+                    if exc.errno in (errno.EINVAL, errno.ENOTTY):
+                        return False
+                    raise
+                if _libc.mount(node.encode(), os.fsencode(mount_point), b"ext4", MS_NOSUID | MS_NODEV, None) != 0:
+                    code = ctypes.get_errno()
+                    raise OSError(code, f"mount {mount_point}: {os.strerror(code)}")
+                return True
+            finally:
+                os.close(device)  # an unmounted device clears itself once closed (autoclear)
+    raise OSError(errno.EBUSY, "no free loop device")
+
+
 class VolumePool:
     def __init__(self, base_dir: Path, owner: int) -> None:
         self.base = Path(base_dir)
@@ -146,9 +187,10 @@ class VolumePool:
                             "-E", f"nodiscard,lazy_itable_init=1,root_owner={self.owner}:{self.owner}", str(image)],
                            check=True, capture_output=True, timeout=30)
             mount_point.mkdir()
-            _ensure_loop_nodes()
-            subprocess.run(["mount", "-o", "loop,nosuid,nodev", str(image), str(mount_point)],
-                           check=True, capture_output=True, timeout=30)
+            if not loop_mount(image, mount_point):
+                _ensure_loop_nodes()
+                subprocess.run(["mount", "-o", "loop,nosuid,nodev", str(image), str(mount_point)],
+                               check=True, capture_output=True, timeout=30)
         except (OSError, subprocess.SubprocessError) as exc:
             image.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
