@@ -113,7 +113,16 @@ def loop_mount(image: Path, mount_point: Path) -> bool:
     """Mount the ext4 file `image` at `mount_point` (nosuid, nodev) through a free loop device that
     frees itself when unmounted: what `mount -o loop,nosuid,nodev` does, without starting it (the
     command costs ~17 ms of CPU per volume, mostly reading every mount of the host). False when
-    this kernel cannot (no LOOP_CONFIGURE): the caller then runs the command."""
+    it could not (no LOOP_CONFIGURE in this kernel, or any other refusal): the caller then runs the
+    command, which reports what is wrong."""
+    try:
+        return _loop_mount(image, mount_point)
+    except OSError as exc:
+        log.debug("in-process loop mount of %s failed (%s): running mount", image, exc)
+        return False
+
+
+def _loop_mount(image: Path, mount_point: Path) -> bool:
     with open("/dev/loop-control", "rb") as control, open(image, "r+b") as backing:
         for _ in range(16):  # another process may take the free device first
             number = fcntl.ioctl(control, LOOP_CTL_GET_FREE)
