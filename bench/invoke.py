@@ -1,7 +1,7 @@
 """Invoke benchmark: warm latency, throughput and cold start of lamina, next to a bare uvicorn
 hello-world measured in the same run with the same client.
 
-Run: .venv/bin/python bench/invoke.py [--warm 2000] [--seconds 10] [--clients 8] [--cold 100] [--backends ...]
+Run: .venv/bin/python bench/invoke.py [--warm 2000] [--seconds 10] [--clients 8] [--cold 100] [--backends ...] [--only-cold [--against SRC]]
 Prints one JSON line per figure. Targets (DESIGN.md §10): warm p50 ≤ 0.6 ms; throughput with
 8 clients ≥ 0.5× the bare server's; cold start p50 ≤ 10 ms on the namespaces backend; idle
 environment ≤ 10 MB PSS; SigV4 verification (a second server with --auth sigv4, measured in
@@ -13,9 +13,11 @@ signing. `--only-auth` measures just that comparison.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import io
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -108,16 +110,37 @@ def auth_cost(tmp: str, port: int, args, processes: list) -> None:
          n=len(on), added_p50_ms=round(p50_on - p50_off, 3), target_added_p50_ms=0.1)
 
 
-def cold_starts(port: int, name: str, count: int) -> list[float]:
-    """Each sample: change the configuration (retiring the warm environment), then time one invoke."""
-    samples = []
+def _report_ms(tail: str, field: str) -> float:
+    found = re.search(rf"\t{field}: ([0-9.]+) ms", tail)
+    return float(found.group(1)) if found else 0.0
+
+
+def cold_starts(port: int, name: str, count: int) -> tuple[list[float], dict[str, list[float]]]:
+    """Each sample: change the configuration (retiring the warm environment), then time one invoke
+    (asking for the log tail, whose REPORT line splits it: Init Duration from the start of the
+    environment to its runtime's ready, Duration of the handler's run, and the rest spent in the
+    invoke path around them)."""
+    samples: list[float] = []
+    parts: dict[str, list[float]] = {"init": [], "duration": [], "outside": []}
     for index in range(count):
         lambda_call(port, "PUT", f"/2015-03-31/functions/{name}/configuration", {"Description": f"cold {index}"})
         wait_settled(port, name)
         conn = http.client.HTTPConnection("127.0.0.1", port)
-        samples.append(timed_post(conn, INVOKE_PATH.format(name=name)))
+        start = time.perf_counter()
+        conn.request("POST", INVOKE_PATH.format(name=name), body=b"{}", headers={"X-Amz-Log-Type": "Tail"})
+        response = conn.getresponse()
+        response.read()
+        total = (time.perf_counter() - start) * 1000
+        if response.status != 200:
+            raise RuntimeError(f"status {response.status}")
+        tail = base64.b64decode(response.getheader("X-Amz-Log-Result") or "").decode(errors="replace")
         conn.close()
-    return samples
+        samples.append(total)
+        init, duration = _report_ms(tail, "Init Duration"), _report_ms(tail, "Duration")
+        parts["init"].append(init)
+        parts["duration"].append(duration)
+        parts["outside"].append(total - init - duration)
+    return samples, parts
 
 
 def python_start(runs: int = 20) -> list[float]:
@@ -177,6 +200,37 @@ def idle_memory(port: int, server_pid: int, name: str, count: int) -> float:
     return (pss_kb(tree(server_pid)) - before) / count / 1024
 
 
+def _cold_figure(backend: str, cold: list[float], parts: dict[str, list[float]], **extra) -> None:
+    emit(figure="cold_start_invoke_ms", backend=backend, p50=round(statistics.median(cold), 3),
+         p99=round(percentile(cold, 0.99), 3), n=len(cold), target_p50=10 if backend == "namespaces" else None,
+         breakdown_p50={part: round(statistics.median(values), 3) for part, values in parts.items()}, **extra)
+
+
+def cold_start_against(backend: str, tmp: str, args, processes: list) -> None:
+    """Cold starts of this tree and of the tree whose src is `args.against`, measured in alternating
+    samples (the machine's noise hits both alike), with the median of the paired differences."""
+    servers = {}
+    for label, env in (("this", {}), ("against", {"PYTHONPATH": args.against})):
+        process, port = start_lamina(os.path.join(tmp, f"data-{backend}-{label}"), env={"LAMINA_SANDBOX": backend, **env})
+        processes.append(process)
+        create_function(port, "noop", NOOP, args.runtime)
+        cold_starts(port, "noop", 3)
+        servers[label] = port
+    samples: dict[str, tuple[list[float], dict[str, list[float]]]] = {
+        label: ([], {"init": [], "duration": [], "outside": []}) for label in servers}
+    for index in range(args.cold):
+        for label in (("this", "against") if index % 2 else ("against", "this")):
+            cold, parts = cold_starts(servers[label], "noop", 1)
+            samples[label][0].extend(cold)
+            for part, values in parts.items():
+                samples[label][1][part].extend(values)
+    for label, (cold, parts) in samples.items():
+        _cold_figure(backend, cold, parts, tree=label if label == "this" else args.against)
+    paired = [a - b for a, b in zip(samples["this"][0], samples["against"][0], strict=True)]
+    emit(figure="cold_start_paired_difference_ms", backend=backend, median=round(statistics.median(paired), 3),
+         this_faster=sum(d < 0 for d in paired), n=len(paired))
+
+
 def cold_start_of(backend: str, tmp: str, args, processes: list) -> None:
     """Cold start (a new environment to the first response, through the API) and idle memory on
     one sandbox backend, in a server of its own."""
@@ -189,9 +243,10 @@ def cold_start_of(backend: str, tmp: str, args, processes: list) -> None:
     create_function(port, "noop", NOOP, args.runtime)
     create_function(port, "sleeper", SLEEPER, args.runtime)
     cold_starts(port, "noop", 3)  # the zygote (if any) starts once, outside the samples
-    cold = cold_starts(port, "noop", args.cold)
-    emit(figure="cold_start_invoke_ms", backend=backend, p50=round(statistics.median(cold), 3),
-         p99=round(percentile(cold, 0.99), 3), n=len(cold), target_p50=10 if backend == "namespaces" else None)
+    cold, parts = cold_starts(port, "noop", args.cold)
+    _cold_figure(backend, cold, parts)
+    if args.only_cold:
+        return
     emit(figure="idle_environment_pss_mb", backend=backend, mb=round(idle_memory(port, process.pid, "sleeper", 10), 2),
          environments=10, target_mb=10)
 
@@ -208,11 +263,26 @@ def main() -> int:
     parser.add_argument("--auth-rounds", type=int, default=10,
                         help="alternating rounds of the auth on/off comparison")
     parser.add_argument("--only-auth", action="store_true", help="measure only the cost of SigV4 verification")
+    parser.add_argument("--only-cold", action="store_true",
+                        help="measure only the cold start (with its breakdown) on each of --backends")
+    parser.add_argument("--against", metavar="SRC",
+                        help="with --only-cold: also run the lamina whose package is in SRC (another checkout's "
+                             "src directory) and alternate cold-start samples between the two")
     args = parser.parse_args()
+
+    if args.only_cold:
+        with tempfile.TemporaryDirectory() as tmp:
+            processes: list = []
+            try:
+                for backend in args.backends.split(","):
+                    (cold_start_against if args.against else cold_start_of)(backend, tmp, args, processes)
+            finally:
+                stop_all(processes)
+        return 0
 
     if args.only_auth:
         with tempfile.TemporaryDirectory() as tmp:
-            processes: list = []
+            processes = []
             try:
                 process, port = start_lamina(os.path.join(tmp, "data"))
                 processes.append(process)

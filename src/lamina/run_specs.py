@@ -66,14 +66,6 @@ class RunSpecs:
         # layer_dirs stay empty, image None); the worker that runs them makes its own paths.
         self._unpack = unpack
 
-    def network(self, name: str) -> bool:
-        function = self._store.get(name)
-        return not function or wants_network(function.tags)
-
-    def debug_port(self, version: FunctionVersion) -> int | None:
-        function = self._store.get(version.name)
-        return debug_port(function.tags if function else {}, version.runtime or "")
-
     def period(self) -> int:
         return int(self._clock() // self._ttl)
 
@@ -98,6 +90,9 @@ class RunSpecs:
 
     def for_version(self, version: FunctionVersion) -> RunSpec:
         credentials, revision = self._role_credentials(version)
+        function = self._store.get(version.name)  # read once: its tags say network and debug port
+        tags = function.tags if function else {}
+        network = not function or wants_network(tags)
         if version.package_type == "Image" and (self._images is not None or not self._unpack):
             image = self.image_run(version) if self._unpack else None
             return RunSpec(
@@ -109,7 +104,7 @@ class RunSpecs:
                 ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
                 log_group=version.effective_log_group, log_format=version.log_format,
                 tracing_mode=version.tracing_mode, application_log_level=version.application_log_level,
-                system_log_level=version.system_log_level, network=self.network(version.name),
+                system_log_level=version.system_log_level, network=network,
                 credentials=credentials, file_systems=self._file_systems(version), image=image,
                 image_uri=version.resolved_image_uri, image_overrides=dict(version.image_config),
             )
@@ -125,8 +120,8 @@ class RunSpecs:
             ephemeral_mb=version.ephemeral_storage, architecture=version.architectures[0],
             log_group=version.effective_log_group, log_format=version.log_format, tracing_mode=version.tracing_mode,
             application_log_level=version.application_log_level, system_log_level=version.system_log_level,
-            network=self.network(version.name), credentials=credentials,
-            file_systems=self._file_systems(version), debug_port=self.debug_port(version),
+            network=network, credentials=credentials,
+            file_systems=self._file_systems(version), debug_port=debug_port(tags, runtime),
             code_sha256=version.code_hex, layer_sha256s=tuple(layer["CodeHex"] for layer in version.layers),
         )
 

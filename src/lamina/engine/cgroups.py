@@ -86,9 +86,14 @@ class Group:
             return ""
 
     def set_limits(self, memory_mb: int, pids_max: int = PIDS_MAX) -> None:
+        """Set (or change: a spare's group has the last size asked for) the limits for `memory_mb`."""
         memory = str(memory_mb << 20)
         if self.version == 1:
-            self._write("memory", "memory.limit_in_bytes", memory)
+            try:
+                self._write("memory", "memory.limit_in_bytes", memory)
+            except OSError:  # raising it: the memory+swap limit must go up first
+                self._write("memory", "memory.memsw.limit_in_bytes", memory)
+                self._write("memory", "memory.limit_in_bytes", memory)
             self._write("memory", "memory.memsw.limit_in_bytes", memory)  # no swapping past it
             self._write("cpu", "cpu.shares", str(cpu_shares(memory_mb)))
         else:

@@ -231,18 +231,28 @@ class Environment:
         if request.tail:
             self.log.capture()
         if self.state is State.STARTING:
-            failure = await self._initialise(request)
-            if failure is not None:
-                return failure
-            return await self._invoke(request, self.init_ms)
+            try:
+                failure = await self._initialise(request)
+                if failure is not None:
+                    return failure
+                return await self._invoke(request, self.init_ms)
+            finally:
+                self._settled()
         return await self._invoke(request, None)
+
+    def _settled(self) -> None:
+        if self._sandbox is not None:
+            self._backend.settled(self._sandbox)
 
     async def prepare(self) -> bool:
         """Initialise ahead of any event (provisioned concurrency); True once it is ready. The first
         event then reports no Init Duration, as on AWS."""
         if self.state is not State.STARTING:
             return self.state is State.READY
-        failure = await self._initialise(InvokeRequest(request_id="", payload=b"", invoked_arn=""))
+        try:
+            failure = await self._initialise(InvokeRequest(request_id="", payload=b"", invoked_arn=""))
+        finally:
+            self._settled()
         return failure is None and self.state is State.READY
 
     async def _initialise(self, request: InvokeRequest) -> InvokeResult | None:

@@ -5,7 +5,9 @@ function without network, network) namespaces, a root built from `rootfs.plan`, 
 no_new_privs and a seccomp deny list.
 
 The zygote keeps one child per interpreter that already joined a fresh cgroup (joining a v1
-group costs ~15 ms), so a cold start is a message, a fork and the namespace set-up. Owns the
+group costs ~15 ms) and built the part of the root every environment of its runtime shares
+(`rootfs.shared`: the OS image, /var/lang, /var/runtime, /dev), so a cold start is a message and
+the job's own binds (/var/task, /opt, /tmp, file systems) before the pivot. Owns the
 zygote processes and their control sockets, the spares and which zygote reports which
 environment's exit; the handles, their plumbing and the cgroup readings (Runtime.OutOfMemory from
 the OOM counter) are lamina.engine.piped's. Imports lamina.engine only.
@@ -42,6 +44,13 @@ PRELOAD = ("json", "logging", "traceback", "decimal", "threading", "_lamina_chan
            "_lamina_listener", "_lamina_logging", "_lamina_marshal", "boto3")
 PRELOAD += ("http.server",)  # rapid's Runtime API listener (images, custom runtimes)
 SECCOMP_ARCHES = ("x86_64", "aarch64")
+# The next spare (a joined child, a /tmp volume) is made once the environment that took the last
+# one is through its Init and first event (`settled`), so making it does not compete with them for
+# the CPU; at the latest this many seconds after its start (a long Init keeps no spare from being made).
+REPLENISH_AFTER = 0.25
+# Spares kept per zygote: with one, a cold start that comes while the spare the previous one took is
+# still being made (cgroup join, namespaces, shared root: 10-30 ms) forks and joins on its own path.
+SPARES = 2
 _LENGTH = struct.Struct(">I")
 
 
@@ -93,8 +102,11 @@ class Zygote:
         self._waiting: dict[str, asyncio.Future] = {}
         self._count = 0
         self.sandboxes: dict[int, NamespaceSandbox] = {}
-        self.spare: tuple[str, Group] | None = None  # joined and waiting
-        self._spare_pending = False
+        # joined (each group limited for a size, each root's shared part built) and waiting, oldest first
+        self.spares: collections.deque[tuple[str, Group, int | None, Shared | None]] = collections.deque()
+        self.memory_mb: int | None = None  # the last size started: the next spare's group is limited ahead
+        self.shared: Shared | None = None  # what the next spare builds ahead (the last zip job's runtime)
+        self._spares_pending = 0
 
     async def start(self, site_dir: Path | None, runtime_dir: Path) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -227,35 +239,48 @@ class Zygote:
 
     def replenish(self) -> None:
         """Ask for a child that joins a fresh cgroup now, ahead of the next cold start."""
-        if self.spare is not None or self._spare_pending or not self.alive:
-            return
-        self._spare_pending = True
-        self.backend.background.add(self._make_spare())
+        while self.alive and len(self.spares) + self._spares_pending < SPARES:
+            self._spares_pending += 1
+            self.backend.background.add(self._make_spare())
 
     async def _make_spare(self) -> None:
         ident = self._next_id()
         group = self.backend.hierarchy.create(f"env-{os.getpid()}-{id(self)}-{ident}")
+        shared, memory_mb = self.shared, self.memory_mb
+        if memory_mb is not None:
+            group.set_limits(memory_mb)
+        message = {"op": "spare", "id": ident, "procs": group.procs_files}
+        if shared is not None:
+            message["shared"] = shared.job
         try:
-            reply = await self._send({"op": "spare", "id": ident, "procs": group.procs_files})  # type: ignore[misc]
+            reply = await self._send(message)  # type: ignore[misc]
         except OSError:
             reply = {"ok": False}
         finally:
-            self._spare_pending = False
+            self._spares_pending -= 1
         if reply.get("ok"):
-            self.spare = (ident, group)
+            self.spares.append((ident, group, memory_mb, shared))
         else:
             group.remove()
 
-    async def spawn(self, job: dict, fds: tuple[int, int]) -> tuple[int, Group]:
+    async def spawn(self, job: dict, fds: tuple[int, int], plan: rootfs.Plan | None = None) -> tuple[int, Group]:
+        """Start `job` (built from `plan`) in the spare, or in a child forked for it; with a spare
+        that built the shared part of `plan`'s root, the job names that part and its other binds."""
         ident = self._next_id()
         message: dict = {"op": "spawn", "id": ident, "job": job}
-        if self.spare is not None:
-            message["spare"], group = self.spare
-            self.spare = None
+        limited = None
+        if self.spares:
+            message["spare"], group, limited, shared = self.spares.popleft()
+            rest = rootfs.rest(plan, shared.plan) if shared is not None and plan is not None else None
+            if rest is not None:
+                message["job"] = {**job, "shared": shared.job,  # type: ignore[union-attr]
+                                  "rest": [[b.source, b.target, b.writable] for b in rest]}
         else:
             group = self.backend.hierarchy.create(f"env-{os.getpid()}-{id(self)}-{ident}")
         message["procs"] = group.procs_files  # joined by a fresh child if the spare is gone
-        group.set_limits(job["memory_mb"])
+        self.memory_mb = job["memory_mb"]
+        if limited != self.memory_mb:
+            group.set_limits(self.memory_mb)
         reply = await self._send(message, fds)  # type: ignore[misc]
         if "pid" not in reply:
             group.remove()
@@ -265,9 +290,8 @@ class Zygote:
     async def close(self) -> None:
         for sandbox in list(self.sandboxes.values()):
             sandbox.kill()
-        if self.spare is not None:
-            self.spare[1].remove()
-            self.spare = None
+        while self.spares:
+            self.spares.popleft()[1].remove()
         proc = self.proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -277,6 +301,14 @@ class Zygote:
                 proc.kill()
                 await asyncio.to_thread(proc.wait)
         self._lost()  # a spare still being made gets its error reply now
+
+
+@dataclasses.dataclass(frozen=True)
+class Shared:
+    """The part of the root a spare builds ahead: the plan and as the zygote receives it."""
+
+    plan: rootfs.Plan
+    job: dict
 
 
 class NamespacesBackend(SandboxBackend):
@@ -289,9 +321,13 @@ class NamespacesBackend(SandboxBackend):
         self.hierarchy = hierarchy
         self.volumes = volumes
         self._root = Path(work_dir) / "root"  # each environment mounts its own root here
+        self._shared_root = Path(work_dir) / "shared"  # or here, when its spare built the shared part
+        self._shared: dict[tuple[str, str], Shared] = {}
         self._zygotes: dict[str, Zygote] = {}
         self._starting: dict[str, asyncio.Future] = {}
         self.background = Background()
+        # the spares put off until that environment's Init ends: (timer, zygote, /tmp size)
+        self._replenishing: dict[Sandbox, tuple[asyncio.TimerHandle, Zygote, int]] = {}
         self._last_cap = last_cap
         self.not_enforced = []
         if volumes is None:
@@ -324,8 +360,24 @@ class NamespacesBackend(SandboxBackend):
         self._zygotes[interpreter] = zygote
         del self._starting[interpreter]
         future.set_result(zygote)
+        if mounts.image_root is None:
+            zygote.shared = self._shared_part(interpreter, mounts.runtime_dir)
         zygote.replenish()
         return zygote
+
+    def _shared_part(self, interpreter: str, runtime_dir: Path) -> Shared:
+        """The shared part of the roots of `interpreter`'s environments with this runtime image."""
+        key = (interpreter, str(runtime_dir))
+        shared = self._shared.get(key)
+        if shared is None:
+            plan = rootfs.shared(interpreter, str(runtime_dir))
+            self._shared_root.mkdir(parents=True, exist_ok=True)
+            shared = self._shared[key] = Shared(plan, {
+                "root": str(self._shared_root), "binds": [[b.source, b.target, b.writable] for b in plan.binds],
+                "links": [list(link) for link in plan.links], "dirs": list(plan.dirs),
+                "devices": list(rootfs.DEVICES), "hostname": rootfs.HOSTNAME,
+            })
+        return shared
 
     def zygote_lost(self, zygote: Zygote) -> None:
         if self._zygotes.get(zygote.interpreter) is zygote:
@@ -333,7 +385,7 @@ class NamespacesBackend(SandboxBackend):
 
     async def start(self, launch: Launch) -> Sandbox:
         zygote = await self._zygote(os.path.realpath(launch.interpreter), launch.mounts)
-        tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb)
+        tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb, replenish=False)
         self._root.mkdir(parents=True, exist_ok=True)
         mounts = dataclasses.replace(launch.mounts, tmp_dir=tmp)
         plan = rootfs.plan(mounts, launch.interpreter)
@@ -345,9 +397,12 @@ class NamespacesBackend(SandboxBackend):
             "env": launch.env, "cwd": "/" if launch.mounts.image_root else rootfs.TASK_ROOT, "bootstrap": str(launch.bootstrap),
             "memory_mb": launch.memory_mb, "moves": rootfs.moves(plan),
         }
+        if not launch.mounts.image_root:  # the next spare builds what this one's runtime shares
+            zygote.shared = self._shared_part(zygote.interpreter, launch.mounts.runtime_dir)
         with Plumbing() as plumbing:
             plumbing.on_failure(release)
-            pid, group = await zygote.spawn(job, (plumbing.channel_fd, plumbing.output_fd))
+            plumbing.on_failure(lambda: self._replenish(zygote, launch.ephemeral_mb))
+            pid, group = await zygote.spawn(job, (plumbing.channel_fd, plumbing.output_fd), plan)
 
         def cleanup() -> None:
             # The zygote reaped PID 1, so the group is empty and its removal is usually immediate;
@@ -358,10 +413,26 @@ class NamespacesBackend(SandboxBackend):
 
         sandbox = NamespaceSandbox(pid, plumbing, group=group, cleanup=cleanup)
         zygote.sandboxes[pid] = sandbox
-        zygote.replenish()
+        timer = asyncio.get_running_loop().call_later(REPLENISH_AFTER, self.settled, sandbox)
+        self._replenishing[sandbox] = (timer, zygote, launch.ephemeral_mb)
         return sandbox
 
+    def settled(self, sandbox: Sandbox) -> None:
+        entry = self._replenishing.pop(sandbox, None)
+        if entry is not None:
+            timer, zygote, size_mb = entry
+            timer.cancel()
+            self._replenish(zygote, size_mb)
+
+    def _replenish(self, zygote: Zygote, size_mb: int) -> None:
+        zygote.replenish()
+        if self.volumes is not None:
+            self.volumes.replenish(size_mb)
+
     async def close(self) -> None:
+        for timer, _, _ in self._replenishing.values():
+            timer.cancel()
+        self._replenishing.clear()
         for zygote in list(self._zygotes.values()):
             await zygote.close()
         self._zygotes.clear()

@@ -20,6 +20,7 @@ lamina.engine.sandbox only.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,10 @@ class Plan:
     image: bool = False  # the first bind is a container image's root (read-only: nothing is created in it)
 
 
+@functools.lru_cache(maxsize=64)
 def interpreter_prefix(interpreter: str) -> str:
-    """The installation an interpreter belongs to (/usr for the system one, else its prefix)."""
+    """The installation an interpreter belongs to (/usr for the system one, else its prefix).
+    Remembered: resolving the links costs a system call per path component on every start."""
     real = Path(os.path.realpath(interpreter))
     prefix = real.parent.parent
     return "/usr" if str(prefix).startswith("/usr") or str(prefix) == "/" else str(prefix)
@@ -84,11 +87,19 @@ def image_plan(mounts: Mounts, interpreter: str) -> Plan:
     return Plan(binds=tuple(binds), links=(), image=True)
 
 
-def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
-         host_root: str = "/") -> Plan:
-    """The new root for an environment built from `mounts`, run by `interpreter`."""
-    if mounts.image_root is not None:
-        return image_plan(mounts, interpreter)
+def _by_depth(binds: list[Bind]) -> tuple[Bind, ...]:
+    return tuple(sorted(binds, key=lambda bind: bind.target.rstrip("/").count("/")))  # parents before children
+
+
+def shared(interpreter: str, runtime_dir: str, extra_ro: tuple[str, ...] = (), host_root: str = "/") -> Plan:
+    """The part of `plan` every environment of `interpreter` with this runtime image shares: the
+    OS image, /var/lang and /var/runtime (no /var/task, /opt, /tmp or file systems)."""
+    binds, links = _shared(interpreter, runtime_dir, extra_ro, host_root)
+    return Plan(binds=_by_depth(binds), links=tuple(links), dirs=(OPT,))
+
+
+def _shared(interpreter: str, runtime_dir: str, extra_ro: tuple[str, ...],
+            host_root: str) -> tuple[list[Bind], list[tuple[str, str]]]:
     binds: list[Bind] = []
     links: list[tuple[str, str]] = []
     visible: list[str] = []
@@ -111,16 +122,38 @@ def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
     prefix = interpreter_prefix(interpreter) if interpreter else "/usr"
     if prefix != "/usr":
         ro(prefix, LANG)
-    ro(str(mounts.runtime_dir), RUNTIME)
+    ro(runtime_dir, RUNTIME)
     for path in extra_ro:
         ro(path)
+    return binds, links
+
+
+def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
+         host_root: str = "/") -> Plan:
+    """The new root for an environment built from `mounts`, run by `interpreter`."""
+    if mounts.image_root is not None:
+        return image_plan(mounts, interpreter)
+    binds, links = _shared(interpreter, str(mounts.runtime_dir), extra_ro, host_root)
     binds.append(Bind(str(mounts.code_dir), TASK_ROOT))
     binds.append(Bind(str(mounts.tmp_dir), "/tmp", writable=True))
     for host_dir, mount_path in mounts.file_systems:  # EFS access points: shared, read-write
         binds.append(Bind(str(host_dir), mount_path, writable=True))
-    binds.sort(key=lambda bind: bind.target.rstrip("/").count("/"))  # parents before children
-    return Plan(binds=tuple(binds), links=tuple(links),
+    return Plan(binds=_by_depth(binds), links=tuple(links),
                 opt_layers=tuple(str(d) for d in mounts.layer_dirs), dirs=(OPT,))
+
+
+def rest(plan: Plan, part: Plan) -> tuple[Bind, ...] | None:
+    """The binds of `plan` left to make once `part` (a `shared` plan) is built, or None when `plan`
+    cannot start from `part`: it lacks one of part's binds or links, or a bind left would land in
+    one of part's (or the other way round), so building them apart could change the tree."""
+    if plan.image or set(plan.links) != set(part.links) or not set(part.binds) <= set(plan.binds):
+        return None
+    taken = [bind.target for bind in part.binds]
+    left = tuple(bind for bind in plan.binds if bind not in part.binds)
+    for bind in left:
+        if _covered(bind.target, taken) or any(_covered(target, [bind.target]) for target in taken):
+            return None
+    return left
 
 
 def moves(plan: Plan) -> list[tuple[str, str]]:

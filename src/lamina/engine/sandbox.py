@@ -128,6 +128,13 @@ class SandboxBackend(abc.ABC):
     async def start(self, launch: Launch) -> Sandbox:
         """Start the environment; raises OSError when it cannot be started."""
 
+    def settled(self, sandbox: Sandbox) -> None:
+        """The environment `start` returned is through its start: its Init and the event it was
+        started for are done (or failed). The backend may now do the background work its start
+        put off (making the next spare), which would have competed with them for the CPU. Never
+        raises; nothing by default."""
+        return None
+
     async def close(self) -> None:
         """Called once, after the engine stopped every environment. Await the backend's background
         work (clean-ups of ended environments, spares being made) to completion, never cancelling

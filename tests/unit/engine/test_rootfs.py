@@ -124,3 +124,43 @@ def test_layout_inside(tmp_path):
     (prefix / "bin" / "python3").touch()
     custom = rootfs.layout(m, str(prefix / "bin" / "python3"))
     assert custom.bin_dirs == ("/var/lang/bin",) and custom.lib_dirs == ("/var/lang/lib",)
+
+
+def test_the_shared_part_plus_the_rest_is_the_plan(tmp_path):
+    m = mounts(tmp_path, layers=2)
+    plan = rootfs.plan(m, "/usr/bin/python3")
+    part = rootfs.shared("/usr/bin/python3", str(m.runtime_dir))
+    rest = rootfs.rest(plan, part)
+    assert rest is not None
+    assert {b.target for b in rest} == {"/var/task", "/tmp"}
+    assert set(part.binds) | set(rest) == set(plan.binds) and not set(part.binds) & set(rest)
+    assert part.links == plan.links and part.dirs == plan.dirs
+    assert {b.target for b in part.binds} >= {"/usr", "/etc", "/var/runtime"}
+
+
+def _plan(*binds: tuple[str, str], links=()) -> rootfs.Plan:
+    return rootfs.Plan(binds=tuple(rootfs.Bind(source, target) for source, target in binds), links=tuple(links))
+
+
+def test_a_plan_starts_from_the_shared_part_only_when_nothing_overlaps():
+    part = _plan(("/usr", "/usr"), ("/rt", "/var/runtime"), links=[("/bin", "usr/bin")])
+    cases = [  # (plan, what is left to bind or None)
+        (_plan(("/usr", "/usr"), ("/rt", "/var/runtime"), ("/code", "/var/task"), links=[("/bin", "usr/bin")]),
+         ("/var/task",)),
+        (_plan(("/usr", "/usr"), ("/other", "/var/runtime"), ("/code", "/var/task"), links=[("/bin", "usr/bin")]),
+         None),  # another runtime image
+        (_plan(("/usr", "/usr"), ("/rt", "/var/runtime"), ("/code", "/var/task")), None),  # other links
+        (_plan(("/usr", "/usr"), ("/rt", "/var/runtime"), ("/x", "/usr/local"), links=[("/bin", "usr/bin")]),
+         None),  # a bind inside a shared one
+        (_plan(("/usr", "/usr"), ("/rt", "/var/runtime"), ("/x", "/var"), links=[("/bin", "usr/bin")]),
+         None),  # a bind over a shared one
+    ]
+    for plan, left in cases:
+        rest = rootfs.rest(plan, part)
+        assert (None if rest is None else tuple(b.target for b in rest)) == left, plan
+
+
+def test_an_image_plan_never_starts_from_the_shared_part(tmp_path):
+    m = mounts(tmp_path)
+    image = rootfs.Plan(binds=(rootfs.Bind("/img", "/"),), links=(), image=True)
+    assert rootfs.rest(image, rootfs.shared("/usr/bin/python3", str(m.runtime_dir))) is None

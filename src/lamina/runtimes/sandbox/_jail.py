@@ -36,6 +36,7 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
 MNT_DETACH = 2
 
 PR_CAPBSET_DROP = 24
@@ -124,20 +125,47 @@ def _show_elsewhere(source, target):
         _bind(source, target, False)
 
 
-def build_root(job):
-    """In the environment's new mount namespace: a small tmpfs root with every planned bind."""
-    root = job["root"]
-    mount(None, "/", None, MS_REC | MS_PRIVATE)
-    mount("lamina-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    for source, target, writable in job["binds"]:
+def _mount_binds(root, binds):
+    for source, target, writable in binds:
         if not writable and source != target:  # /var/lang, /var/runtime, /var/task
             _show_elsewhere(source, root + target)
         else:
             _bind(source, root + target, writable)
-    for link, points_to in job["links"]:
+
+
+def _tree(root, part):
+    """A small tmpfs root with `part`'s binds, links and directories."""
+    mount("lamina-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    _mount_binds(root, part["binds"])
+    for link, points_to in part["links"]:
         os.symlink(points_to, root + link)
-    for directory in job["dirs"]:
+    for directory in part["dirs"]:
         os.makedirs(root + directory, exist_ok=True)
+
+
+def build_shared(part):
+    """In a spare's PID 1, ahead of any job: the part of the root every environment of its runtime
+    shares (rootfs.shared: the OS image, /var/lang, /var/runtime, /dev, /proc, the host name) at
+    part["root"]. The namespace's mounts become slaves, not private ones yet: a /tmp volume the
+    host mounts before the job comes still propagates in; `prepare` makes them private."""
+    mount(None, "/", None, MS_REC | MS_SLAVE)
+    root = part["root"]
+    os.makedirs(root, exist_ok=True)
+    _tree(root, part)
+    _devices_and_host(root, part)
+    _proc(root)
+
+
+def build_root(job):
+    """In the environment's new mount namespace: a small tmpfs root with every planned bind."""
+    root = job["root"]
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _tree(root, job)
+    _opt(root, job)
+    _devices_and_host(root, job)
+
+
+def _opt(root, job):
     layers = job["opt_layers"]
     if len(layers) == 1:
         _show_elsewhere(layers[0], root + "/opt")
@@ -145,6 +173,9 @@ def build_root(job):
         if not _overlay(list(reversed(layers)), root + "/opt"):
             lower = ":".join(reversed(layers))
             mount("overlay", root + "/opt", "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, f"lowerdir={lower}")
+
+
+def _devices_and_host(root, job):
     dev = root + "/dev"
     os.makedirs(dev, exist_ok=True)
     mount("lamina-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
@@ -165,11 +196,28 @@ def enter():
     return os.fork()
 
 
-def prepare(job):
-    """In PID 1, once its job is known: the network namespace (when it has none) and the root."""
+def prepare(job, built=None):
+    """In PID 1, once its job is known: the network namespace (when it has none) and the root.
+    `built` is the shared part this PID 1 built ahead (`build_shared`), if any: when the job names
+    that same part, only the job's own binds (job["rest"]) and /opt are added to it, and the job's
+    root becomes that part's root; otherwise the whole root is built at job["root"]."""
     if not job["network"]:
         unshare(CLONE_NEWNET)
-    build_root(job)
+    part = job.get("shared")
+    if built is None or part != built:
+        build_root(job)
+        return
+    job["root"] = root = part["root"]
+    job["proc"] = True  # mounted with the shared part
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount_binds(root, job["rest"])
+    _opt(root, job)
+
+
+def _proc(root):
+    """The PID namespace's /proc (what a network namespace made later shows under /proc/net is
+    that of the process reading it)."""
+    mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def _loopback_up():
@@ -196,7 +244,8 @@ def _drop_privileges(uid, last_cap):
 def finish(job, keep_fds):
     """In PID 1 of the new namespace: finish the root, switch to it, give up every privilege."""
     root = job["root"]
-    mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if not job.get("proc"):
+        _proc(root)
     if not job["network"]:
         _loopback_up()
     os.chdir(root)

@@ -82,15 +82,30 @@ def encode(machine):
     return b"".join(struct.pack("HBBI", *i) for i in instructions)
 
 
+_PREPARED = {}  # machine → (buffer, program, prctl), made once (in the zygote, ahead of any fork)
+
+
+def prepare(machine):
+    """The encoded filter and the libc call that installs it, built once per machine (None for an
+    architecture without a list): each environment then only makes the call."""
+    if machine not in _PREPARED:
+        raw = encode(machine)
+        if raw is None:
+            _PREPARED[machine] = None
+        else:
+            buffer = ctypes.create_string_buffer(raw, len(raw))
+            prog = _Program(len(raw) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+            _PREPARED[machine] = (buffer, prog, ctypes.CDLL(None, use_errno=True).prctl)
+    return _PREPARED[machine]
+
+
 def install(machine):
     """Install the filter on this thread (no_new_privs must already be set). False when this
     architecture has no list."""
-    raw = encode(machine)
-    if raw is None:
+    prepared = prepare(machine)
+    if prepared is None:
         return False
-    buffer = ctypes.create_string_buffer(raw, len(raw))
-    prog = _Program(len(raw) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+    _, prog, prctl = prepared
+    if prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "seccomp filter")
     return True

@@ -3,15 +3,17 @@
 It imports what every environment of the runtime needs once (the runtime bootstrap's modules and
 boto3), then forks environments on request from the namespaces backend:
 
-    backend → zygote   {"op": "spare", "id", "procs"}                 fork a child that joins the
+    backend → zygote   {"op": "spare", "id", "procs", "shared"?}      fork a child that joins the
                                                                      cgroups now and waits for a job
+                                                                     (building the shared root part)
                        {"op": "spawn", "id", "spare"?, "procs", "job"} + fds (channel, output)
     zygote → backend   {"op": "spare", "id", "ok"}  {"op": "spawned", "id", "pid"|"error"}
                        {"op": "exit", "pid", "status"}
 
 Messages are a 4-byte length and JSON; descriptors travel as SCM_RIGHTS. A spare is made ahead:
 a child joins the cgroups, enters new namespaces, forks the environment's PID 1 and exits; PID 1
-waits for its job. The zygote is a child subreaper, so it reaps each PID 1 and reports its exit
+says so, builds the part of the root every environment shares (when the request names one) and
+waits for its job, which then adds only its own binds. The zygote is a child subreaper, so it reaps each PID 1 and reports its exit
 with its host pid. Stdlib only; imports nothing from lamina.
 """
 
@@ -32,6 +34,7 @@ sys.path.insert(0, _HERE)
 
 import _jail  # noqa: E402
 import _relocate  # noqa: E402
+import _seccomp  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 _LENGTH = struct.Struct(">I")
@@ -156,9 +159,10 @@ def _run_environment(job, channel_fd, output_fd):
     exec(code, main.__dict__)
 
 
-def _child(control, procs):
+def _child(control, procs, shared=None):
     """A forked child: join the cgroups, enter new namespaces and fork the environment's PID 1,
-    which says so and waits for its job (all ahead of any request); then exit."""
+    which says so, builds the `shared` part of the root (if any) and waits for its job (all ahead
+    of any request); then exit."""
     signal.set_wakeup_fd(-1)
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)
@@ -177,12 +181,19 @@ def _child(control, procs):
     code = 1
     try:
         send(control, {"op": "joined", "pid": _host_pid()})
+        built = None
+        if shared is not None:
+            try:
+                _jail.build_shared(shared)
+                built = shared
+            except Exception:  # the job builds its whole root instead, and reports what fails
+                pass
         job, fds = receive(control)
         if job is None:
             os._exit(0)
         control.close()
         channel_fd, output_fd = fds
-        _jail.prepare(job)
+        _jail.prepare(job, built)
         _run_environment(job, channel_fd, output_fd)
         code = 0
     except SystemExit as exc:
@@ -224,13 +235,13 @@ class Zygote:
         self.selector.register(control, selectors.EVENT_READ, self._on_control)
         self.selector.register(wake_read, selectors.EVENT_READ, self._on_signal)
 
-    def _fork(self, procs):
+    def _fork(self, procs, shared=None):
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid == 0:
             parent.close()
             self.control.close()
-            _child(child, procs)
+            _child(child, procs, shared)
         child.close()
         self.forked.add(pid)
         return pid, parent
@@ -264,7 +275,7 @@ class Zygote:
         self.groups.update(message.get("procs", ()))
         op = message["op"]
         if op == "spare":
-            pid, sock = self._fork(message["procs"])
+            pid, sock = self._fork(message["procs"], message.get("shared"))
             self.pending[sock] = ("spare", message["id"], pid)
             self.selector.register(sock, selectors.EVENT_READ, self._on_child)
         elif op == "spawn":
@@ -372,6 +383,7 @@ def main():
     modules = [m for m in os.environ.pop("_LAMINA_PRELOAD", "").split(",") if m]
     moves = [tuple(move) for move in json.loads(os.environ.pop("_LAMINA_MOVES", "[]"))]
     _preload(preload_paths, modules, moves)
+    _seccomp.prepare(os.uname().machine)  # each environment only installs it
     # What is preloaded lives as long as the zygote: moved out of the collector's generations, a
     # collection in an environment never writes to those pages, so forks keep sharing them.
     gc.collect()
