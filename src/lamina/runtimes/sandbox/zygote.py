@@ -30,6 +30,7 @@ import types
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 
+import _immortal  # noqa: E402
 import _jail  # noqa: E402
 import _relocate  # noqa: E402
 
@@ -355,8 +356,11 @@ def main():
     moves = [tuple(move) for move in json.loads(os.environ.pop("_LAMINA_MOVES", "[]"))]
     _preload(preload_paths, modules, moves)
     # What is preloaded lives as long as the zygote: moved out of the collector's generations, a
-    # collection in an environment never writes to those pages, so forks keep sharing them.
+    # collection in an environment never writes to those pages, and made immortal, references
+    # taken in an environment never write their counts, so forks keep sharing those pages.
     gc.collect()
+    if not os.environ.pop("_LAMINA_MORTAL", ""):
+        _immortal.immortalize()
     gc.freeze()
     send(control, {"op": "ready", "pid": os.getpid()})
     try:
