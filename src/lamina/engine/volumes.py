@@ -3,22 +3,32 @@ EphemeralStorage size, so filling it gives the function ENOSPC and never the hos
 are not charged to the function's memory as a tmpfs would be (DESIGN §4).
 
 A volume is a sparse file formatted ext4 and loop-mounted under the pool's directory, its root
-owned by the sandbox uid. Making one takes ~30 ms, so the pool keeps one ready for each size in
-use; releasing unmounts it and deletes the file in the background. Owns volume files, mounts
-and the spare count. Imports nothing from lamina outside the engine.
+owned by the sandbox uid. Each size is formatted once (mkfs.ext4 into a template image); a volume
+is a sparse copy of its template's few hundred kB of metadata, attached to a loop device with
+LOOP_CONFIGURE and mounted with mount(2): no process is started per volume, and nothing scans
+the host's loop devices or mounts, so making one costs the same with 3,000 mounted as with none
+(`mount -o loop` read every loop device and mount each time). The pool keeps one ready for each
+size in use; releasing unmounts it in the background (the loop device detaches itself, the file
+was unlinked once mounted). Owns volume files, templates, mounts and the spare count. Imports
+nothing from lamina outside the engine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ctypes
 import ctypes.util
+import errno
+import fcntl
 import logging
 import os
 import shutil
 import stat
+import struct
 import subprocess
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -29,8 +39,19 @@ log = logging.getLogger("lamina.engine")
 MNT_DETACH = 2
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+MS_NOSUID = 2
+MS_NODEV = 4
+LOOP_CTL_GET_FREE = 0x4C82
+LOOP_CONFIGURE = 0x4C0A  # Linux ≥ 5.8: file and flags in one call
+LO_FLAGS_AUTOCLEAR = 4  # the device detaches itself once its file system is unmounted
+# struct loop_config: fd, block_size, struct loop_info64 (lo_flags is its 9th field), reserved
+_LOOP_CONFIG = struct.Struct("=II5Q4I64s64s32s2Q64x")
 
 SPARES = 1  # volumes kept ready per size that was asked for
+# Unmounting a volume waits ~25 ms in the kernel (the loop device detaching), mostly asleep: many
+# at once overlap, so ending 3,000 environments takes seconds, not a minute and a half.
+DROP_THREADS = 32
 OVERHEAD_MB = 13  # ext4's fixed metadata; inode tables take another 1/64
 
 
@@ -86,6 +107,73 @@ def available() -> str | None:
     return None
 
 
+def loop_config(fd: int) -> bytes:
+    """LOOP_CONFIGURE's argument: back the device with `fd`, detach it when unmounted."""
+    return _LOOP_CONFIG.pack(fd, 0, 0, 0, 0, 0, 0, 0, 0, 0, LO_FLAGS_AUTOCLEAR, b"", b"", b"", 0, 0)
+
+
+def data_extents(fd: int) -> list[tuple[int, int]]:
+    """(offset, length) of each stretch of a sparse file that holds data."""
+    found, position = [], 0
+    while True:
+        try:
+            start = os.lseek(fd, position, os.SEEK_DATA)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # only a hole is left
+                return found
+            raise
+        position = os.lseek(fd, start, os.SEEK_HOLE)
+        found.append((start, position - start))
+
+
+def _copy_extents(source: int, target: int, extents: list[tuple[int, int]]) -> None:
+    for offset, length in extents:
+        done = 0
+        while done < length:
+            copied = os.copy_file_range(source, target, length - done, offset + done, offset + done)
+            if not copied:
+                raise OSError(errno.EIO, "short copy of a volume template")
+            done += copied
+
+
+def _loop_node(number: int) -> str:
+    """/dev/loopN, made if this container's static /dev lacks it."""
+    path = f"/dev/loop{number}"
+    if not os.path.exists(path):
+        with contextlib.suppress(FileExistsError):
+            os.mknod(path, 0o660 | stat.S_IFBLK, os.makedev(7, number))
+    return path
+
+
+def mount_loop(image: Path, mount_point: Path) -> None:
+    """Attach `image` to a free loop device and mount its ext4 at `mount_point` (nosuid, nodev).
+    Raises OSError (ENOTTY/EINVAL: this kernel has no LOOP_CONFIGURE)."""
+    image_fd = os.open(image, os.O_RDWR | os.O_CLOEXEC)
+    control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        for _ in range(64):  # another attacher may take the free device first: EBUSY, ask again
+            device = _loop_node(fcntl.ioctl(control, LOOP_CTL_GET_FREE))
+            device_fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                try:
+                    fcntl.ioctl(device_fd, LOOP_CONFIGURE, loop_config(image_fd))
+                except OSError as exc:
+                    if exc.errno == errno.EBUSY:
+                        continue
+                    raise
+                # mounted before the last descriptor closes: AUTOCLEAR would detach it at close
+                if _libc.mount(device.encode(), os.fsencode(mount_point), b"ext4", MS_NOSUID | MS_NODEV, None) != 0:
+                    code = ctypes.get_errno()
+                    raise OSError(code, f"mount {device} on {mount_point}: {os.strerror(code)}")
+                return
+            finally:
+                os.close(device_fd)
+        raise OSError(errno.EBUSY, "no free loop device")
+    finally:
+        os.close(control)
+        os.close(image_fd)
+
+
 def _ensure_loop_nodes(spare: int = 4) -> None:
     """Containers often have a static /dev: make sure free loop device nodes exist."""
     existing = sorted(int(name[4:]) for name in os.listdir("/dev") if name.startswith("loop") and name[4:].isdigit())
@@ -105,9 +193,13 @@ class VolumePool:
         self.owner = owner
         self._ready: dict[int, list[Path]] = {}
         self._making: dict[int, int] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Future] = set()
         self._mounted: set[Path] = set()
         self._shared = False
+        self._templates: dict[int, tuple[Path, list[tuple[int, int]]]] = {}
+        self._template_lock = threading.Lock()
+        self._direct = True  # LOOP_CONFIGURE works here (else `mount -o loop` per volume)
+        self._dropper: concurrent.futures.ThreadPoolExecutor | None = None  # made on first release
         self._sweep()
         self._share()
 
@@ -134,21 +226,51 @@ class VolumePool:
         self._shared = True
         subprocess.run(["mount", "--make-shared", str(self.base)], check=True, capture_output=True)
 
+    def _format(self, image: Path, size_mb: int) -> None:
+        with open(image, "wb") as f:
+            f.truncate(image_mb(size_mb) << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-m", "0",
+                        "-E", f"nodiscard,lazy_itable_init=1,root_owner={self.owner}:{self.owner}", str(image)],
+                       check=True, capture_output=True, timeout=30)
+
+    def _template(self, size_mb: int) -> tuple[Path, list[tuple[int, int]]]:
+        """The formatted, never mounted image every volume of `size_mb` is copied from."""
+        with self._template_lock:
+            made = self._templates.get(size_mb)
+            if made is None:
+                image = self.base / f"template-{size_mb}.img"
+                self._format(image, size_mb)
+                with open(image, "rb") as f:
+                    made = self._templates[size_mb] = (image, data_extents(f.fileno()))
+            return made
+
+    def _copy(self, image: Path, size_mb: int) -> None:
+        template, extents = self._template(size_mb)
+        with open(template, "rb") as source, open(image, "wb") as target:
+            target.truncate(image_mb(size_mb) << 20)
+            _copy_extents(source.fileno(), target.fileno(), extents)
+
     def _make(self, size_mb: int) -> Path:
         """Create, format and mount one volume (blocking)."""
         name = uuid.uuid4().hex[:12]
         image = self.base / f"{name}.img"
         mount_point = self.base / name
-        with open(image, "wb") as f:
-            f.truncate(image_mb(size_mb) << 20)
         try:
-            subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-m", "0",
-                            "-E", f"nodiscard,lazy_itable_init=1,root_owner={self.owner}:{self.owner}", str(image)],
-                           check=True, capture_output=True, timeout=30)
             mount_point.mkdir()
-            _ensure_loop_nodes()
-            subprocess.run(["mount", "-o", "loop,nosuid,nodev", str(image), str(mount_point)],
-                           check=True, capture_output=True, timeout=30)
+            if self._direct:
+                try:
+                    self._copy(image, size_mb)
+                    mount_loop(image, mount_point)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTTY, errno.EINVAL):
+                        raise
+                    self._direct = False  # an old kernel: format each volume and let mount(8) attach it
+                    log.info("volumes are mounted with mount(8): %s", exc)
+            if not self._direct:
+                self._format(image, size_mb)
+                _ensure_loop_nodes()
+                subprocess.run(["mount", "-o", "loop,nosuid,nodev", str(image), str(mount_point)],
+                               check=True, capture_output=True, timeout=30)
         except (OSError, subprocess.SubprocessError) as exc:
             image.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
@@ -157,7 +279,7 @@ class VolumePool:
             raise OSError(f"cannot make a {size_mb} MB volume: {exc} {detail.decode(errors='replace')}") from exc
         image.unlink()  # the mount keeps it; nothing to clean up if lamina dies
         with contextlib.suppress(OSError):
-            shutil.rmtree(mount_point / "lost+found")
+            (mount_point / "lost+found").rmdir()  # mkfs leaves it empty
         os.chmod(mount_point, 0o700)
         self._mounted.add(mount_point)
         return mount_point
@@ -200,7 +322,9 @@ class VolumePool:
         except RuntimeError:
             self._drop(volume)
             return
-        task = loop.create_task(asyncio.to_thread(self._drop, volume))
+        if self._dropper is None:
+            self._dropper = concurrent.futures.ThreadPoolExecutor(DROP_THREADS, thread_name_prefix="lamina-volume")
+        task = asyncio.wrap_future(self._dropper.submit(self._drop, volume), loop=loop)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -208,9 +332,17 @@ class VolumePool:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-        for volume in list(self._mounted):
-            await asyncio.to_thread(self._drop, volume)
+        if self._mounted:
+            with concurrent.futures.ThreadPoolExecutor(DROP_THREADS, thread_name_prefix="lamina-volume") as dropper:
+                await asyncio.gather(*(asyncio.wrap_future(dropper.submit(self._drop, volume))
+                                       for volume in list(self._mounted)))
+        if self._dropper is not None:
+            self._dropper.shutdown(wait=False)
+            self._dropper = None
         self._ready.clear()
+        for template, _ in self._templates.values():
+            template.unlink(missing_ok=True)
+        self._templates.clear()
         if self._shared:
             await asyncio.to_thread(detach_all, self.base)
             self._shared = False
