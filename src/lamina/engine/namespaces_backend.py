@@ -68,6 +68,10 @@ def last_capability() -> int:
         return 40
 
 
+def _nothing() -> None:
+    pass
+
+
 class NamespaceSandbox(PipedSandbox):
     """An environment forked by a zygote: PID 1 of its own namespaces. The zygote reaps it and
     reports the exit (`exited`); signals go to PID 1, and killing it ends everything inside."""
@@ -331,7 +335,15 @@ class NamespacesBackend(SandboxBackend):
 
     async def start(self, launch: Launch) -> Sandbox:
         zygote = await self._zygote(os.path.realpath(launch.interpreter), launch.mounts)
-        tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb)
+        # /tmp: a volume mounted nowhere on the host, handed over as a descriptor and attached by
+        # the environment (unmounted by the kernel when both let go: nothing to unmount here, and
+        # no host mount per environment that every new mount namespace would copy); else a volume
+        # mounted under the pool's directory, or a plain directory.
+        tmp_fd = await self.volumes.acquire_detached(launch.ephemeral_mb) if self.volumes is not None else None
+        if tmp_fd is not None:
+            tmp, release = launch.mounts.tmp_dir, _nothing
+        else:
+            tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb)
         self._root.mkdir(parents=True, exist_ok=True)
         mounts = dataclasses.replace(launch.mounts, tmp_dir=tmp)
         plan = rootfs.plan(mounts, launch.interpreter)
@@ -343,9 +355,16 @@ class NamespacesBackend(SandboxBackend):
             "env": launch.env, "cwd": "/" if launch.mounts.image_root else rootfs.TASK_ROOT, "bootstrap": str(launch.bootstrap),
             "memory_mb": launch.memory_mb, "moves": rootfs.moves(plan),
         }
-        with Plumbing() as plumbing:
-            plumbing.on_failure(release)
-            pid, group = await zygote.spawn(job, (plumbing.channel_fd, plumbing.output_fd))
+        if tmp_fd is not None:
+            job["tmp_fd"] = True  # the third descriptor; the zygote names its number
+        try:
+            with Plumbing() as plumbing:
+                plumbing.on_failure(release)
+                fds = (plumbing.channel_fd, plumbing.output_fd) + ((tmp_fd,) if tmp_fd is not None else ())
+                pid, group = await zygote.spawn(job, fds)
+        finally:
+            if tmp_fd is not None:
+                os.close(tmp_fd)  # the environment holds its own
 
         def cleanup() -> None:
             # The zygote reaped PID 1, so the group is empty and its removal is usually immediate;

@@ -45,6 +45,15 @@ MS_NODEV = 4
 LOOP_CTL_GET_FREE = 0x4C82
 LOOP_CONFIGURE = 0x4C0A  # Linux ≥ 5.8: file and flags in one call
 LO_FLAGS_AUTOCLEAR = 4  # the device detaches itself once its file system is unmounted
+# The mount API (Linux ≥ 5.2; the same numbers on every architecture): a volume mounted nowhere,
+# held by a descriptor the environment attaches at its /tmp (lamina.runtimes.sandbox._jail).
+SYS_MOVE_MOUNT, SYS_FSOPEN, SYS_FSCONFIG, SYS_FSMOUNT = 429, 430, 431, 432
+FSOPEN_CLOEXEC = FSMOUNT_CLOEXEC = 1
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+_libc.syscall.restype = ctypes.c_long
 # struct loop_config: fd, block_size, struct loop_info64 (lo_flags is its 9th field), reserved
 _LOOP_CONFIG = struct.Struct("=II5Q4I64s64s32s2Q64x")
 
@@ -145,9 +154,38 @@ def _loop_node(number: int) -> str:
     return path
 
 
-def mount_loop(image: Path, mount_point: Path) -> None:
-    """Attach `image` to a free loop device and mount its ext4 at `mount_point` (nosuid, nodev).
-    Raises OSError (ENOTTY/EINVAL: this kernel has no LOOP_CONFIGURE)."""
+def _syscall(number: int, *args) -> int:
+    result = _libc.syscall(number, *args)
+    if result < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return result
+
+
+def detached_mount(device: str) -> int:
+    """A descriptor of `device`'s ext4 mounted nosuid,nodev in no namespace (fsopen, fsmount):
+    the environment attaches it with move_mount; closing the last holder unmounts it."""
+    context = _syscall(SYS_FSOPEN, b"ext4", ctypes.c_uint(FSOPEN_CLOEXEC))
+    try:
+        _syscall(SYS_FSCONFIG, context, ctypes.c_uint(FSCONFIG_SET_STRING), b"source", device.encode(), 0)
+        _syscall(SYS_FSCONFIG, context, ctypes.c_uint(FSCONFIG_CMD_CREATE), None, None, 0)
+        return _syscall(SYS_FSMOUNT, context, ctypes.c_uint(FSMOUNT_CLOEXEC),
+                        ctypes.c_uint(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV))
+    finally:
+        os.close(context)
+
+
+def _mount_at(mount_point: Path) -> Callable[[str], None]:
+    def mount(device: str) -> None:
+        if _libc.mount(device.encode(), os.fsencode(mount_point), b"ext4", MS_NOSUID | MS_NODEV, None) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"mount {device} on {mount_point}: {os.strerror(code)}")
+    return mount
+
+
+def mount_loop(image: Path, mount: Callable[[str], object]):
+    """Attach `image` to a free loop device and mount it with `mount(device)` (what it returns is
+    returned). Raises OSError (ENOTTY/EINVAL: this kernel has no LOOP_CONFIGURE)."""
     image_fd = os.open(image, os.O_RDWR | os.O_CLOEXEC)
     control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
     try:
@@ -162,10 +200,7 @@ def mount_loop(image: Path, mount_point: Path) -> None:
                         continue
                     raise
                 # mounted before the last descriptor closes: AUTOCLEAR would detach it at close
-                if _libc.mount(device.encode(), os.fsencode(mount_point), b"ext4", MS_NOSUID | MS_NODEV, None) != 0:
-                    code = ctypes.get_errno()
-                    raise OSError(code, f"mount {device} on {mount_point}: {os.strerror(code)}")
-                return
+                return mount(device)
             finally:
                 os.close(device_fd)
         raise OSError(errno.EBUSY, "no free loop device")
@@ -200,6 +235,8 @@ class VolumePool:
         self._template_lock = threading.Lock()
         self._direct = True  # LOOP_CONFIGURE works here (else `mount -o loop` per volume)
         self._dropper: concurrent.futures.ThreadPoolExecutor | None = None  # made on first release
+        self._detachable = True  # the kernel has the mount API (fsopen, fsmount, move_mount)
+        self._ready_detached: dict[int, list[int]] = {}
         self._sweep()
         self._share()
 
@@ -260,7 +297,7 @@ class VolumePool:
             if self._direct:
                 try:
                     self._copy(image, size_mb)
-                    mount_loop(image, mount_point)
+                    mount_loop(image, _mount_at(mount_point))
                 except OSError as exc:
                     if exc.errno not in (errno.ENOTTY, errno.EINVAL):
                         raise
@@ -283,6 +320,64 @@ class VolumePool:
         os.chmod(mount_point, 0o700)
         self._mounted.add(mount_point)
         return mount_point
+
+    def _make_detached(self, size_mb: int) -> int:
+        """One volume as a detached mount's descriptor, its root emptied and private to the
+        sandbox uid (blocking). Raises OSError where the kernel lacks the mount API."""
+        image = self.base / f"{uuid.uuid4().hex[:12]}.img"
+        try:
+            self._copy(image, size_mb)
+            fd = mount_loop(image, detached_mount)
+        finally:
+            image.unlink(missing_ok=True)  # the loop device keeps it
+        try:
+            with contextlib.suppress(OSError):
+                os.rmdir("lost+found", dir_fd=fd)
+            os.chmod(f"/proc/self/fd/{fd}", 0o700)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    async def acquire_detached(self, size_mb: int) -> int | None:
+        """A descriptor of an empty volume of `size_mb` MB free mounted nowhere (the caller owns
+        it: closing it, and the last environment holding it ending, unmount it), or None where
+        this host cannot make one (then `acquire` a mounted one)."""
+        if not self._detachable:
+            return None
+        ready = self._ready_detached.get(size_mb)
+        if ready:
+            fd = ready.pop()
+        else:
+            try:
+                fd = await asyncio.to_thread(self._make_detached, size_mb)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSYS, errno.EPERM, errno.ENOTTY, errno.EINVAL):
+                    raise
+                self._detachable = False
+                log.info("volumes are mounted under %s: %s", self.base, exc)
+                return None
+        self._replenish_detached(size_mb)
+        return fd
+
+    def _replenish_detached(self, size_mb: int) -> None:
+        key = -size_mb  # _making counts detached spares under the negated size
+        have = len(self._ready_detached.get(size_mb, ())) + self._making.get(key, 0)
+        for _ in range(SPARES - have):
+            self._making[key] = self._making.get(key, 0) + 1
+            task = asyncio.get_running_loop().create_task(self._make_detached_spare(size_mb))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _make_detached_spare(self, size_mb: int) -> None:
+        try:
+            fd = await asyncio.to_thread(self._make_detached, size_mb)
+        except OSError as exc:
+            log.warning("%s", exc)
+            return
+        finally:
+            self._making[-size_mb] -= 1
+        self._ready_detached.setdefault(size_mb, []).append(fd)
 
     def _drop(self, mount_point: Path) -> None:
         _detach(str(mount_point))
@@ -340,6 +435,10 @@ class VolumePool:
             self._dropper.shutdown(wait=False)
             self._dropper = None
         self._ready.clear()
+        for fds in self._ready_detached.values():
+            for fd in fds:
+                os.close(fd)
+        self._ready_detached.clear()
         for template, _ in self._templates.values():
             template.unlink(missing_ok=True)
         self._templates.clear()

@@ -45,6 +45,9 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_PDEATHSIG = 1
 
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+SYS_MOVE_MOUNT = 429  # the same on every architecture
+AT_FDCWD = -100
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
@@ -91,6 +94,12 @@ def _bind(source, target, writable, device=False):
     mount(None, target, None, flags)
 
 
+def _attach(mount_fd, target):
+    """Attach a detached mount (fsmount's descriptor) at `target` (move_mount, Linux ≥ 5.2)."""
+    _check(_libc.syscall(SYS_MOVE_MOUNT, mount_fd, b"", AT_FDCWD, _b(target), MOVE_MOUNT_F_EMPTY_PATH),
+           f"move_mount {target}")
+
+
 def _fd_path(path):
     fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     return fd, f"/proc/self/fd/{fd}"
@@ -129,8 +138,13 @@ def build_root(job):
     root = job["root"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("lamina-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    tmp_fd = job.get("tmp_fd")
     for source, target, writable in job["binds"]:
-        if not writable and source != target:  # /var/lang, /var/runtime, /var/task
+        if target == "/tmp" and tmp_fd:  # the volume, mounted nowhere yet: attached here
+            os.makedirs(root + target, exist_ok=True)
+            _attach(tmp_fd, root + target)
+            os.close(tmp_fd)
+        elif not writable and source != target:  # /var/lang, /var/runtime, /var/task
             _show_elsewhere(source, root + target)
         else:
             _bind(source, root + target, writable)

@@ -164,7 +164,9 @@ def _child(control, procs):
         if job is None:
             os._exit(0)
         control.close()
-        channel_fd, output_fd = fds
+        channel_fd, output_fd = fds[:2]
+        if job.get("tmp_fd"):  # /tmp comes as a detached mount: the third descriptor
+            job["tmp_fd"] = fds[2]
         _jail.prepare(job)
         _run_environment(job, channel_fd, output_fd)
         code = 0
