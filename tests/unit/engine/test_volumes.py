@@ -37,7 +37,6 @@ def test_loop_config_backs_the_device_with_the_file_and_detaches_it_when_unmount
 
 
 def test_data_extents_of_a_sparse_file(tmp_path):
-    import os
 
     from lamina.engine.volumes import data_extents
 
