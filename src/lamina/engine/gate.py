@@ -18,7 +18,11 @@ import collections
 import os
 
 SLOTS_PER_CPU = 4
-HOLD_S = 1.0
+# A slot is given back after this long even if its environment is not ready: long enough that
+# inits slowed by contention do not let more in (with 1 s, one of 3,000 still missed its Init
+# timeout on a loaded 2-core host), short enough that a slow init of the function's own costs
+# the others little.
+HOLD_S = 3.0
 
 
 def default_slots(cpus: int | None = None) -> int:
