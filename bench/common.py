@@ -91,10 +91,15 @@ def wait_settled(port: int, name: str) -> None:
 
 
 def start_lamina(data_dir: str, env: dict | None = None) -> tuple[subprocess.Popen, int]:
+    """Start lamina on a free port; its output goes to $LAMINA_BENCH_LOG when set (else nowhere)."""
     port = free_port()
+    log_path = os.environ.get("LAMINA_BENCH_LOG")
+    output = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), "--data-dir", data_dir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+        stdout=output, stderr=output, env={**os.environ, **(env or {})})
+    if log_path:
+        output.close()
     wait_http(f"http://127.0.0.1:{port}/health")
     return process, port
 

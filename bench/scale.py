@@ -28,14 +28,53 @@ from common import create_function, emit, lambda_call, percentile, start_lamina
 SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 1\n"
 
 
-def used_memory_mb() -> float:
-    """The host's used memory (MemTotal − MemAvailable), in MB."""
+BREAKDOWN = ("AnonPages", "Shmem", "Buffers", "SUnreclaim", "SReclaimable", "KernelStack", "PageTables", "Percpu")
+
+
+def meminfo() -> dict[str, int]:
+    """/proc/meminfo in kB."""
     fields = {}
-    with open("/proc/meminfo") as meminfo:
-        for line in meminfo:
+    with open("/proc/meminfo") as lines:
+        for line in lines:
             key, value = line.split(":", 1)
             fields[key] = int(value.split()[0])
+    return fields
+
+
+def used_memory_mb(fields: dict[str, int] | None = None) -> float:
+    """The host's used memory (MemTotal − MemAvailable), in MB."""
+    fields = fields or meminfo()
     return (fields["MemTotal"] - fields["MemAvailable"]) / 1024
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (the zygotes' environments are reparented to them)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as listed:
+                kids = [int(child) for child in listed.read().split()]
+        except OSError:
+            continue
+        found += kids
+        todo += kids
+    return found
+
+
+def pss_kb(pids: list[int]) -> int:
+    """The summed proportional set size of `pids` (shared pages split among their sharers)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total
 
 
 async def invoke(port: int, path: str, body: bytes, deadline: float) -> tuple[str, float]:
@@ -81,7 +120,9 @@ def main() -> None:
         process, port = start_lamina(data_dir, env)
         try:
             create_function(port, "sleeper", SLEEPER, args.runtime, Timeout=args.timeout, MemorySize=128)
-            before = used_memory_mb()
+            before_fields = meminfo()
+            before = used_memory_mb(before_fields)
+            before_pss = pss_kb([process.pid, *descendants(process.pid)])
             started = time.perf_counter()
             # every request must be answered within the function's timeout plus its cold start
             results = asyncio.run(burst(port, args.count, args.sleep, args.timeout + 30))
@@ -97,11 +138,18 @@ def main() -> None:
             stats = lambda_call(port, "GET", "/health").get("counts", {})
             environments = stats.get("environments", 0)
             time.sleep(2)  # let exits, log flushes and page reclaim settle
-            after = used_memory_mb()
+            after_fields = meminfo()
+            after = used_memory_mb(after_fields)
+            pss = pss_kb([process.pid, *descendants(process.pid)]) - before_pss
             emit(figure="warm environments", environments=environments, idle=stats.get("idle"),
                  host_memory_mb=round(after - before, 1),
                  per_environment_mb=round((after - before) / environments, 2) if environments else None,
+                 pss_per_environment_mb=round(pss / 1024 / environments, 2) if environments else None,
                  target_per_environment_mb=3.0)
+            if environments:  # where the host memory went, per environment (kB)
+                emit(figure="memory per environment by kind (kB)",
+                     **{key: round((after_fields.get(key, 0) - before_fields.get(key, 0)) / environments)
+                        for key in BREAKDOWN})
             stop_started = time.perf_counter()
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=120)

@@ -80,6 +80,9 @@ class Settings:
     # invokes in flight run until the reserve for ending environments (lamina.stopping), answers the
     # rest with ServiceException, ends every environment and exits 0.
     stop_grace: float = 10.0
+    # How many execution environments initialise at once (0: four per processor); a burst of cold
+    # starts beyond it waits its turn rather than every environment missing its Init timeout.
+    start_concurrency: int = 0
     # Upper bound of a function's Timeout (the developer guide says 900 s; see reference 2.2).
     max_timeout: int = 900
     # Sandbox backend: "auto", "namespaces", "bubblewrap" or "process".
@@ -191,6 +194,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "concurrency_limit": ("LAMINA_CONCURRENCY_LIMIT", int),
     "idle_timeout": ("LAMINA_IDLE_TIMEOUT", float),
     "stop_grace": ("LAMINA_STOP_GRACE", float),
+    "start_concurrency": ("LAMINA_START_CONCURRENCY", int),
     "max_timeout": ("LAMINA_MAX_TIMEOUT", int),
     "sandbox": ("LAMINA_SANDBOX", str),
     "isolation": ("LAMINA_ISOLATION", str),

@@ -23,6 +23,7 @@ from pathlib import Path
 from lamina import runtime_ids
 from lamina.engine import envvars, policy, report, runtime_site
 from lamina.engine.environment import Environment, Halted
+from lamina.engine.gate import StartGate, default_slots
 from lamina.engine.logstream import LogStream
 from lamina.engine.pool import Pool
 from lamina.engine.sandbox import Launch, Mounts, SandboxBackend
@@ -58,7 +59,9 @@ class Engine:
     def __init__(self, *, backend: SandboxBackend, concurrency_limit: int, idle_timeout: float,
                  endpoint_url: str, region: str, account_id: str, scratch_dir: Path,
                  log_sink: Callable[[LogBatch], None], runtime_site_dir: Path | None = None,
-                 init_timeout: float = 10.0, stop_grace: float = 0.5) -> None:
+                 init_timeout: float = 10.0, stop_grace: float = 0.5, start_concurrency: int = 0) -> None:
+        """`start_concurrency`: how many environments initialise at once (0: lamina.engine.gate's
+        default for this host's processors); the others wait their turn."""
         self.backend = backend
         self._limit = concurrency_limit
         self._idle_timeout = idle_timeout
@@ -71,6 +74,7 @@ class Engine:
         self._site_dir: Path | None = None
         self._init_timeout = init_timeout
         self._grace = stop_grace
+        self._gate = StartGate(start_concurrency or default_slots())
         self._pools: dict[tuple[str, str], Pool] = {}
         self._in_flight = 0
         self._dirty: set[LogStream] = set()
@@ -188,7 +192,8 @@ class Engine:
                         network=spec.network)
         env = Environment(env_id=env_id, spec=spec, generation=pool.generation, backend=self.backend,
                           launch=launch, log_stream=LogStream(group, stream, self._log_sink, self._dirty.add),
-                          region=self._region, init_timeout=self._init_timeout, on_gone=self._gone)
+                          region=self._region, init_timeout=self._init_timeout, on_gone=self._gone,
+                          gate=self._gate)
         env.provisioned = provisioned
         pool.add(env)
         return env
@@ -363,5 +368,6 @@ class Engine:
             "busy": counts.get(State.BUSY, 0),
             "idle": counts.get(State.READY, 0),
             "starting": counts.get(State.STARTING, 0),
+            "waitingToStart": self._gate.waiting,
             "inFlight": self._in_flight,
         }

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from lamina.engine import policy, report
 from lamina.engine import protocol as frames
+from lamina.engine.gate import StartGate, Ticket
 from lamina.engine.logstream import PROCESS, PROGRAM, LogStream
 from lamina.engine.protocol import Channel
 from lamina.engine.sandbox import Launch, Sandbox, SandboxBackend
@@ -49,7 +50,7 @@ class Halted(Exception):
 class Environment:
     def __init__(self, *, env_id: str, spec: RunSpec, generation: int, backend: SandboxBackend,
                  launch: Launch, log_stream: LogStream, region: str, init_timeout: float,
-                 on_gone: Callable[[Environment], None]) -> None:
+                 on_gone: Callable[[Environment], None], gate: StartGate | None = None) -> None:
         self.id = env_id
         self.spec = spec
         self.generation = generation
@@ -63,6 +64,8 @@ class Environment:
         self._region = region
         self._init_timeout = init_timeout
         self._on_gone = on_gone
+        self._gate = gate  # how many environments initialise at once (None: no limit)
+        self._turn: asyncio.Future[Ticket] | None = None  # waiting for a slot of the gate
         self._loop = asyncio.get_running_loop()
         self._sandbox: Sandbox | None = None
         self._channel: Channel | None = None
@@ -210,6 +213,9 @@ class Environment:
         the environment as it stops every one at close); one being initialised is ended now, one
         still being started once it exists."""
         self._halted = True
+        turn = self._turn
+        if turn is not None and not turn.done():  # still waiting for its turn to start: it never will
+            turn.cancel()
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(("halted", None, {}, time.perf_counter()))
@@ -256,6 +262,28 @@ class Environment:
         return failure is None and self.state is State.READY
 
     async def _initialise(self, request: InvokeRequest) -> InvokeResult | None:
+        """Start and initialise it once the gate gives it a slot (the wait is not Init time)."""
+        if self._gate is None:
+            return await self._start_and_initialise(request)
+        turn = self._turn = self._gate.ticket()
+        try:
+            ticket = await turn
+        except asyncio.CancelledError:
+            StartGate.give_up(turn)
+            if not self._halted:
+                raise
+            if self.state in LIVE:
+                self._to(State.STOPPING)
+            self._to(State.GONE)
+            raise Halted from None
+        finally:
+            self._turn = None
+        try:
+            return await self._start_and_initialise(request)
+        finally:
+            ticket.release()
+
+    async def _start_and_initialise(self, request: InvokeRequest) -> InvokeResult | None:
         spec = self.spec
         self._platform_line(self._platform.init_start(
             spec.runtime, self._region, spec.function_name, spec.version,

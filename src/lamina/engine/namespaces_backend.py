@@ -78,6 +78,10 @@ def last_capability() -> int:
         return 40
 
 
+def _nothing() -> None:
+    pass
+
+
 class NamespaceSandbox(PipedSandbox):
     """An environment forked by a zygote: PID 1 of its own namespaces. The zygote reaps it and
     reports the exit (`exited`); signals go to PID 1, and killing it ends everything inside."""
@@ -263,7 +267,7 @@ class Zygote:
         else:
             group.remove()
 
-    async def spawn(self, job: dict, fds: tuple[int, int], plan: rootfs.Plan | None = None) -> tuple[int, Group]:
+    async def spawn(self, job: dict, fds: tuple[int, ...], plan: rootfs.Plan | None = None) -> tuple[int, Group]:
         """Start `job` (built from `plan`) in the spare, or in a child forked for it; with a spare
         that built the shared part of `plan`'s root, the job names that part and its other binds."""
         ident = self._next_id()
@@ -385,7 +389,18 @@ class NamespacesBackend(SandboxBackend):
 
     async def start(self, launch: Launch) -> Sandbox:
         zygote = await self._zygote(os.path.realpath(launch.interpreter), launch.mounts)
-        tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb, replenish=False)
+        # /tmp: a volume mounted nowhere on the host, handed over as a descriptor and attached by
+        # the environment (unmounted by the kernel when both let go: nothing to unmount here, and
+        # no host mount per environment that every new mount namespace would copy); else a volume
+        # mounted under the pool's directory, or a plain directory. The next volume is made once
+        # this environment is through its start (`settled`), which it would slow down.
+        tmp_fd = (await self.volumes.acquire_detached(launch.ephemeral_mb, replenish=False)
+                  if self.volumes is not None else None)
+        if tmp_fd is not None:
+            tmp, release = launch.mounts.tmp_dir, _nothing
+        else:
+            tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb,
+                                                 replenish=False)
         self._root.mkdir(parents=True, exist_ok=True)
         mounts = dataclasses.replace(launch.mounts, tmp_dir=tmp)
         plan = rootfs.plan(mounts, launch.interpreter)
@@ -399,16 +414,23 @@ class NamespacesBackend(SandboxBackend):
         }
         if not launch.mounts.image_root:  # the next spare builds what this one's runtime shares
             zygote.shared = self._shared_part(zygote.interpreter, launch.mounts.runtime_dir)
-        with Plumbing() as plumbing:
-            plumbing.on_failure(release)
-            plumbing.on_failure(lambda: self._replenish(zygote, launch.ephemeral_mb))
-            pid, group = await zygote.spawn(job, (plumbing.channel_fd, plumbing.output_fd), plan)
+        if tmp_fd is not None:
+            job["tmp_fd"] = True  # the third descriptor; the zygote names its number
+        try:
+            with Plumbing() as plumbing:
+                plumbing.on_failure(release)
+                plumbing.on_failure(lambda: self._replenish(zygote, launch.ephemeral_mb))
+                fds = (plumbing.channel_fd, plumbing.output_fd) + ((tmp_fd,) if tmp_fd is not None else ())
+                pid, group = await zygote.spawn(job, fds, plan)
+        finally:
+            if tmp_fd is not None:
+                os.close(tmp_fd)  # the environment holds its own
 
         def cleanup() -> None:
-            # The zygote reaped PID 1, so the group is empty and its removal is usually immediate;
-            # a v1 group can stay busy a moment longer: that wait happens off the event loop.
-            if not group.remove(timeout=0):
-                self.background.add(asyncio.to_thread(group.remove))
+            # The zygote reaped PID 1, so the group is empty; removing it (reading each controller's
+            # cgroup.procs, an rmdir each, a v1 group busy a moment longer) takes ~3 ms, all off the
+            # event loop: thousands ending at once (a stop) keep the loop free for their exits.
+            self.background.add(asyncio.to_thread(group.remove))
             release()
 
         sandbox = NamespaceSandbox(pid, plumbing, group=group, cleanup=cleanup)

@@ -25,3 +25,27 @@ def test_mounts_at_or_under(points, expected):
     text = "\n".join(_line(n, p) for n, p in enumerate(points, 100))
     assert mounts_at_or_under(text, BASE) == expected
     assert mounts_at_or_under(text, BASE + "/") == expected
+
+
+def test_loop_config_backs_the_device_with_the_file_and_detaches_it_when_unmounted():
+    from lamina.engine.volumes import LO_FLAGS_AUTOCLEAR, loop_config
+
+    config = loop_config(7)
+    assert len(config) == 304  # sizeof(struct loop_config)
+    assert int.from_bytes(config[0:4], "little") == 7  # fd
+    assert int.from_bytes(config[8 + 52:8 + 56], "little") == LO_FLAGS_AUTOCLEAR  # info.lo_flags
+
+
+def test_data_extents_of_a_sparse_file(tmp_path):
+
+    from lamina.engine.volumes import data_extents
+
+    path = tmp_path / "sparse"
+    with open(path, "wb") as f:
+        f.truncate(64 << 20)
+        f.seek(32 << 20)
+        f.write(b"x" * 4096)
+        f.flush()
+        extents = data_extents(f.fileno())
+    assert sum(length for _, length in extents) >= 4096
+    assert all(offset <= 32 << 20 < offset + length for offset, length in extents)

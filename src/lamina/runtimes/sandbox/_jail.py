@@ -46,6 +46,9 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_PDEATHSIG = 1
 
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+SYS_MOVE_MOUNT = 429  # the same on every architecture
+AT_FDCWD = -100
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
@@ -92,6 +95,12 @@ def _bind(source, target, writable, device=False):
     mount(None, target, None, flags)
 
 
+def _attach(mount_fd, target):
+    """Attach a detached mount (fsmount's descriptor) at `target` (move_mount, Linux ≥ 5.2)."""
+    _check(_libc.syscall(SYS_MOVE_MOUNT, mount_fd, b"", AT_FDCWD, _b(target), MOVE_MOUNT_F_EMPTY_PATH),
+           f"move_mount {target}")
+
+
 def _fd_path(path):
     fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     return fd, f"/proc/self/fd/{fd}"
@@ -125,18 +134,22 @@ def _show_elsewhere(source, target):
         _bind(source, target, False)
 
 
-def _mount_binds(root, binds):
+def _mount_binds(root, binds, tmp_fd=None):
     for source, target, writable in binds:
-        if not writable and source != target:  # /var/lang, /var/runtime, /var/task
+        if target == "/tmp" and tmp_fd:  # the volume, mounted nowhere yet: attached here
+            os.makedirs(root + target, exist_ok=True)
+            _attach(tmp_fd, root + target)
+            os.close(tmp_fd)
+        elif not writable and source != target:  # /var/lang, /var/runtime, /var/task
             _show_elsewhere(source, root + target)
         else:
             _bind(source, root + target, writable)
 
 
-def _tree(root, part):
+def _tree(root, part, tmp_fd=None):
     """A small tmpfs root with `part`'s binds, links and directories."""
     mount("lamina-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    _mount_binds(root, part["binds"])
+    _mount_binds(root, part["binds"], tmp_fd)
     for link, points_to in part["links"]:
         os.symlink(points_to, root + link)
     for directory in part["dirs"]:
@@ -160,7 +173,7 @@ def build_root(job):
     """In the environment's new mount namespace: a small tmpfs root with every planned bind."""
     root = job["root"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _tree(root, job)
+    _tree(root, job, job.get("tmp_fd"))
     _opt(root, job)
     _devices_and_host(root, job)
 
@@ -210,7 +223,7 @@ def prepare(job, built=None):
     job["root"] = root = part["root"]
     job["proc"] = True  # mounted with the shared part
     mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _mount_binds(root, job["rest"])
+    _mount_binds(root, job["rest"], job.get("tmp_fd"))
     _opt(root, job)
 
 

@@ -32,6 +32,7 @@ import types
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 
+import _immortal  # noqa: E402
 import _jail  # noqa: E402
 import _relocate  # noqa: E402
 import _seccomp  # noqa: E402
@@ -192,7 +193,9 @@ def _child(control, procs, shared=None):
         if job is None:
             os._exit(0)
         control.close()
-        channel_fd, output_fd = fds
+        channel_fd, output_fd = fds[:2]
+        if job.get("tmp_fd"):  # /tmp comes as a detached mount: the third descriptor
+            job["tmp_fd"] = fds[2]
         _jail.prepare(job, built)
         _run_environment(job, channel_fd, output_fd)
         code = 0
@@ -385,8 +388,11 @@ def main():
     _preload(preload_paths, modules, moves)
     _seccomp.prepare(os.uname().machine)  # each environment only installs it
     # What is preloaded lives as long as the zygote: moved out of the collector's generations, a
-    # collection in an environment never writes to those pages, so forks keep sharing them.
+    # collection in an environment never writes to those pages, and made immortal, references
+    # taken in an environment never write their counts, so forks keep sharing those pages.
     gc.collect()
+    if not os.environ.pop("_LAMINA_MORTAL", ""):
+        _immortal.immortalize()
     gc.freeze()
     send(control, {"op": "ready", "pid": os.getpid()})
     try:
