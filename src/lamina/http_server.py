@@ -1,11 +1,11 @@
 """The HTTP server on lamina's one port and its stop within the grace period.
 
 Runs uvicorn over the app, with each response's head held back until its first body part so both
-leave in one write (`OneWriteProtocol`). On the first SIGTERM/SIGINT uvicorn stops accepting at once, and the
-end of the grace for invokes in flight is scheduled `stopping.drain_seconds` later (the grace
+leave in one write (`OneWriteProtocol`, a subclass of uvicorn's httptools protocol). On the first
+SIGTERM/SIGINT uvicorn stops accepting at once, and the end of the grace for invokes in flight is scheduled `stopping.drain_seconds` later (the grace
 minus the reserve for ending every environment); when it comes, `end_of_grace` runs (the server
 gives running async attempts back and answers the invokes still running). Imports
-lamina.stopping only; what the end of the grace does is handed in.
+lamina.stopping only (and uvicorn); what the end of the grace does is handed in.
 """
 
 from __future__ import annotations

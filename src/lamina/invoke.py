@@ -51,6 +51,7 @@ _V4_BITS = 0x4000 << 64 | 0x8000 << 48
 
 
 def new_request_id() -> str:
+    """A request id (a version-4 UUID) from the fast generator."""
     return str(uuid.UUID(int=random.getrandbits(128) & _V4_MASK | _V4_BITS))
 
 
