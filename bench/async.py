@@ -2,7 +2,11 @@
 and end-to-end latency from the 202 to the handler running.
 
 Run: .venv/bin/python bench/async.py [--seconds 10] [--clients 8]
-Prints one JSON line per figure. Target (DESIGN.md §10): ≥ 5,000 events/s accepted on 2 cores.
+Prints one JSON line per figure, and issue 18's "Event (async) acceptance" row next to its
+reference from the same run: a bare uvicorn hello-world answering the same requests from the same
+clients. Targets: accepted Events/s ≥ 0.5× the bare server's requests/s (issue 18), with the events
+also running (the queue's workers run every accepted event meanwhile); ≥ 5,000 events/s on 2 cores
+(DESIGN.md §10).
 """
 
 from __future__ import annotations
@@ -10,30 +14,29 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
 import os
-import signal
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 
-from common import create_function, emit, lambda_call, percentile, start_lamina
+from common import (
+    create_function,
+    emit,
+    lambda_call,
+    percentile,
+    start_lamina,
+    start_reference,
+    stop_all,
+    throughput,
+)
 
 NOOP = "import time\ndef handler(event, context):\n    print('LATENCY', (time.time() - event['t']) * 1000)\n"
 PATH = "/2015-03-31/functions/{name}/invocations"
 
 
-def _client(port: int, seconds: float, out) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    done, deadline = 0, time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        conn.request("POST", PATH.format(name="sink"), body=b'{"t": 0}', headers={"X-Amz-Invocation-Type": "Event"})
-        response = conn.getresponse()
-        response.read()
-        done += response.status == 202
-    out.put(done)
+EVENT = {"X-Amz-Invocation-Type": "Event"}
 
 
 def main() -> int:
@@ -47,6 +50,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
+        reference, ref_port = start_reference(tmp)
         process, port = start_lamina(data)
         try:
             create_function(port, "sink", "def handler(event, context):\n    return None\n", args.runtime)
@@ -54,21 +58,22 @@ def main() -> int:
                 lambda_call(port, "PUT", "/2017-10-31/functions/sink/concurrency",
                             {"ReservedConcurrentExecutions": args.sink_concurrency})
             create_function(port, "timed", NOOP, args.runtime)
-            queue: multiprocessing.Queue = multiprocessing.Queue()
-            workers = [multiprocessing.Process(target=_client, args=(port, args.seconds, queue))
-                       for _ in range(args.clients)]
-            for worker in workers:
-                worker.start()
-            accepted = sum(queue.get() for _ in workers)
-            for worker in workers:
-                worker.join()
-            emit(figure="async_enqueue_rps", clients=args.clients, rps=round(accepted / args.seconds),
-                 accepted=accepted, sink_reserved_concurrency=args.sink_concurrency, target=5000)
+            ref_rps = throughput(ref_port, "/", args.clients, args.seconds, body=b'{"t": 0}', headers=EVENT)
+            emit(figure="reference_throughput_rps", server="uvicorn hello-world", clients=args.clients,
+                 rps=round(ref_rps))
+            rps = throughput(port, PATH.format(name="sink"), args.clients, args.seconds, body=b'{"t": 0}',
+                             headers=EVENT, ok=202)
+            emit(figure="async_enqueue_rps", clients=args.clients, rps=round(rps), accepted=round(rps * args.seconds),
+                 sink_reserved_concurrency=args.sink_concurrency, ratio_to_reference=round(rps / ref_rps, 3),
+                 target_ratio=0.5, target=5000)
+            emit(figure="issue18_row", row=f"Event (async) acceptance, {args.clients} clients, events also running",
+                 lamina=round(rps), reference=round(ref_rps), unit="req/s", ratio=round(rps / ref_rps, 3),
+                 target=">= 0.5x bare")
 
             conn = http.client.HTTPConnection("127.0.0.1", port)
             for _ in range(args.latency_samples):
                 body = json.dumps({"t": time.time()}).encode()
-                conn.request("POST", PATH.format(name="timed"), body=body, headers={"X-Amz-Invocation-Type": "Event"})
+                conn.request("POST", PATH.format(name="timed"), body=body, headers=EVENT)
                 conn.getresponse().read()
                 time.sleep(0.01)
             deadline, samples = time.monotonic() + 60, []
@@ -81,8 +86,7 @@ def main() -> int:
                 emit(figure="async_end_to_end_ms", p50=round(statistics.median(samples), 3),
                      p99=round(percentile(samples, 0.99), 3), n=len(samples))
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+            stop_all([reference, process])
     return 0
 
 

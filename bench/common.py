@@ -47,20 +47,23 @@ def emit(**figure) -> None:
     print(json.dumps(figure), flush=True)
 
 
-def _client(port: int, path: str, seconds: float, out) -> None:
+def _client(port: int, path: str, seconds: float, out, body: bytes, headers: dict, ok: int) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port)
     done, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:
-        conn.request("POST", path, body=b"{}")
+        conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
         response.read()
-        done += response.status == 200
+        done += response.status == ok
     out.put(done)
 
 
-def throughput(port: int, path: str, clients: int, seconds: float) -> float:
+def throughput(port: int, path: str, clients: int, seconds: float, *, body: bytes = b"{}",
+               headers: dict | None = None, ok: int = 200) -> float:
+    """Requests answered with `ok` per second by `clients` processes, each on its own keep-alive connection."""
     queue: multiprocessing.Queue = multiprocessing.Queue()
-    workers = [multiprocessing.Process(target=_client, args=(port, path, seconds, queue)) for _ in range(clients)]
+    workers = [multiprocessing.Process(target=_client, args=(port, path, seconds, queue, body, headers or {}, ok))
+               for _ in range(clients)]
     for worker in workers:
         worker.start()
     total = sum(queue.get() for _ in workers)

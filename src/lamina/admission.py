@@ -26,11 +26,13 @@ class Admission:
     def __init__(self, account_limit: int, reserved: dict[str, int] | None = None) -> None:
         self._limit = account_limit
         self._reserved: dict[str, int] = dict(reserved or {})
+        self._reserved_total = sum(self._reserved.values())  # kept, so an invoke costs the same with any number reserved
         self._running: dict[str, int] = {}
         self._unreserved_running = 0
 
     def set_reserved(self, reserved: dict[str, int]) -> None:
         self._reserved = dict(reserved)
+        self._reserved_total = sum(self._reserved.values())
 
     def reserved(self, function_name: str) -> int | None:
         return self._reserved.get(function_name)
@@ -40,7 +42,7 @@ class Admission:
         reserved = self._reserved.get(function_name)
         reason = decide(reserved=reserved, running=self._running.get(function_name, 0),
                         unreserved_running=self._unreserved_running,
-                        unreserved_pool=self._limit - sum(self._reserved.values()))
+                        unreserved_pool=self._limit - self._reserved_total)
         if reason is not None:
             raise TooManyRequestsException(reason)
         self._running[function_name] = self._running.get(function_name, 0) + 1

@@ -44,6 +44,15 @@ log = logging.getLogger("lamina.invoke")
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
 ASYNC_PAYLOAD_LIMIT = 1_048_576
+NAMES_KEPT = 4096  # parsed (name, qualifier) pairs remembered, so a warm invoke parses no ARN
+# a version-4 UUID from the fast generator (request ids need uniqueness, not secrecy; as function URLs)
+_V4_MASK = ~(0xF000 << 64 | 0xC000 << 48) & (1 << 128) - 1
+_V4_BITS = 0x4000 << 64 | 0x8000 << 48
+
+
+def new_request_id() -> str:
+    """A request id (a version-4 UUID) from the fast generator."""
+    return str(uuid.UUID(int=random.getrandbits(128) & _V4_MASK | _V4_BITS))
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,8 @@ class Invoker:
         self._metrics = metrics
         self._tracing = tracing
         self._cache: dict[tuple[str, str], Target] = {}
+        # what a (FunctionName, Qualifier) pair names: (key, invoked ARN, qualifier); pure, so never stale
+        self._names: dict[tuple[str, str | None], tuple[tuple[str, str], str, str | None]] = {}
 
     def forget(self, function_name: str) -> None:
         """Drop cached targets of a function (its code, configuration or versions changed)."""
@@ -136,14 +147,25 @@ class Invoker:
             self._aliases[(name, qualifier)] = alias
         return self._target(name, pick_version(alias, random.random()))
 
+    def _named(self, function_name: str, qualifier: str | None) -> tuple[tuple[str, str], str, str | None]:
+        """(cache key, invoked ARN, qualifier) of what a call names; raises what a bad name gets."""
+        named = self._names.get((function_name, qualifier))
+        if named is None:
+            ref = arns.parse_function_name(function_name, self._region, self._account_id)
+            merged = arns.merge_qualifier(ref.qualifier, qualifier)
+            named = ((ref.name, merged or LATEST), arns.function_arn(self._region, self._account_id, ref.name, merged),
+                     merged)
+            if len(self._names) >= NAMES_KEPT:
+                self._names.clear()
+            self._names[(function_name, qualifier)] = named
+        return named
+
     async def resolve(self, function_name: str, qualifier: str | None) -> tuple[Target, str, str | None]:
         """The target, the ARN the caller named (reported as invoked_function_arn) and the qualifier."""
-        ref = arns.parse_function_name(function_name, self._region, self._account_id)
-        qualifier = arns.merge_qualifier(ref.qualifier, qualifier)
-        key = (ref.name, qualifier or LATEST)
+        key, invoked_arn, qualifier = self._named(function_name, qualifier)
         alias = self._aliases.get(key)
         if alias is not None:
-            target = self._cache.get((ref.name, pick_version(alias, random.random())))
+            target = self._cache.get((key[0], pick_version(alias, random.random())))
         else:
             target = self._cache.get(key)
         if target is None:
@@ -159,7 +181,6 @@ class Invoker:
                 "The operation cannot be performed at this time. The function is currently in the following "
                 f"state: {state}"
             )
-        invoked_arn = arns.function_arn(self._region, self._account_id, ref.name, qualifier)
         return target, invoked_arn, qualifier
 
     def _trace_header(self, target: Target) -> str | None:
@@ -207,7 +228,7 @@ class Invoker:
         return result
 
     async def invoke(self, call: Invocation) -> Outcome:
-        request_id = call.request_id or str(uuid.uuid4())
+        request_id = call.request_id or new_request_id()
         target, invoked_arn, qualifier = await self.resolve(call.function_name, call.qualifier)
         version = target.version.version
         if call.invocation_type == "DryRun":

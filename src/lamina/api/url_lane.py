@@ -17,7 +17,6 @@ import asyncio
 import logging
 import random
 import time
-import uuid
 from dataclasses import dataclass, replace
 
 from lamina import url_hosts
@@ -32,7 +31,7 @@ from lamina.errors import (
     ResourceNotFoundException,
     TooManyRequestsException,
 )
-from lamina.invoke import SYNC_PAYLOAD_LIMIT, Invocation, Invoker
+from lamina.invoke import SYNC_PAYLOAD_LIMIT, Invocation, Invoker, new_request_id
 from lamina.model import LATEST, FunctionUrlConfig
 
 log = logging.getLogger("lamina.api")
@@ -41,9 +40,6 @@ FORBIDDEN = ("Forbidden. For troubleshooting Function URL authorization issues, 
              "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html")
 TOO_LARGE = f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation"
 _HOST_MARK = b".lambda-url."
-# a version-4 UUID from the fast generator (request ids need uniqueness, not secrecy)
-_V4_MASK = ~(0xF000 << 64 | 0xC000 << 48) & (1 << 128) - 1
-_V4_BITS = 0x4000 << 64 | 0x8000 << 48
 
 
 @dataclass(frozen=True)
@@ -129,7 +125,7 @@ def lane(serving: UrlServing, invoker: Invoker, app):
             return await forbidden().send(send)
         if cors.is_preflight(config.cors, view.method, view.headers):
             return await responses.RawResponse(200, cors.preflight(config.cors, view.headers)).send(send)
-        request_id = str(uuid.UUID(int=random.getrandbits(128) & _V4_MASK | _V4_BITS))
+        request_id = new_request_id()
         epoch_ms = int(time.time() * 1000)
         trace_root = f"Root=1-{epoch_ms // 1000:08x}-{random.getrandbits(96):024x}"
         event = url_event.build(

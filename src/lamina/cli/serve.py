@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import sys
 
 from rich.text import Text
@@ -42,6 +43,18 @@ def _banner(server) -> None:
         console.print(f"    aws_access_key_id = {key_id}", markup=False, soft_wrap=True)
         console.print(f"    aws_secret_access_key = {secret}", markup=False, soft_wrap=True)
     sys.stdout.flush()
+
+
+def event_loop_factory():
+    """uvloop's event loop (what a bare uvicorn serves on) when it is installed, else asyncio's own;
+    LAMINA_EVENT_LOOP=asyncio chooses asyncio's."""
+    if os.environ.get("LAMINA_EVENT_LOOP", "uvloop") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            return None
+        return uvloop.new_event_loop
+    return None
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -82,7 +95,8 @@ def serve(args: argparse.Namespace) -> int:
         _say(f"lamina: {exc}", "red")
         return 2
     try:
-        asyncio.run(server.serve(ready=_banner))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(server.serve(ready=_banner))
     except KeyboardInterrupt:
         pass
     console.print("lamina stopped")

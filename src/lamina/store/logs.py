@@ -20,6 +20,9 @@ from lamina.store.schema import INT64_MAX, INT64_MIN, fits, log_events, log_grou
 DAY_MS = 86_400_000
 # An event row as pages return it: (id, stream, timestamp ms, ingestion ms, message).
 EventRow = tuple[int, str, int, int, str]
+# The events of a write, as SQLite's own executemany takes them (the hot write of every invocation's lines).
+_SQLITE_INSERT = ("INSERT INTO log_events (log_group, log_stream, timestamp_ms, ingestion_ms, message) "
+                  "VALUES (?, ?, ?, ?, ?)")
 
 
 class LogStore:
@@ -65,9 +68,13 @@ class LogStore:
             insert_ignore(conn, log_streams, {"log_group": group, "name": stream, "created_ms": now,
                                                     "stored_bytes": 0})
             conn.execute(update)
-        conn.execute(log_events.insert(), [
-            {"log_group": group, "log_stream": stream, "timestamp_ms": timestamp, "ingestion_ms": now,
-             "message": message} for timestamp, message in events])
+        if conn.dialect.name == "sqlite":  # the driver's executemany: no per-row parameter processing
+            conn.exec_driver_sql(_SQLITE_INSERT, [(group, stream, timestamp, now, message)
+                                                  for timestamp, message in events])
+        else:
+            conn.execute(log_events.insert(), [
+                {"log_group": group, "log_stream": stream, "timestamp_ms": timestamp, "ingestion_ms": now,
+                 "message": message} for timestamp, message in events])
         return True
 
     def create_group(self, group: str, now_ms: int) -> bool:

@@ -14,6 +14,10 @@ from lamina.store.schema import queue_events
 _c = queue_events.c
 # When a row can next be claimed: its due time, or later when a lease still holds it.
 _claimable_at = sa.case((_c.lease_until > _c.due_at, _c.lease_until), else_=_c.due_at)
+# Accepted events as SQLite's own executemany takes them (every Event invoke's row: no per-row
+# parameter processing in the group commit).
+_SQLITE_INSERT = ("INSERT INTO queue_events (request_id, function_name, qualifier, payload, enqueued_at, due_at, "
+                  "runs, throttles, lease_until) VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL)")
 
 
 class QueueStore:
@@ -23,7 +27,11 @@ class QueueStore:
     def commit(self, add: list[dict], remove: list[int]) -> None:
         """Accept `add` and forget the finished `remove` in one transaction (the group commit)."""
         with self._engine.begin() as conn:
-            if add:
+            if add and conn.dialect.name == "sqlite":
+                conn.exec_driver_sql(_SQLITE_INSERT, [
+                    (e["request_id"], e["function_name"], e["qualifier"], e["payload"], e["enqueued_at"], e["due_at"])
+                    for e in add])
+            elif add:
                 conn.execute(queue_events.insert(), [{**event, "runs": 0, "throttles": 0, "lease_until": None}
                                                      for event in add])
             if remove:

@@ -1,7 +1,10 @@
 """Invocation metrics: Prometheus series per function, version and alias, and per-minute rows for graphs.
 
-`Metrics` is fed from the data plane (`invocation`, `throttle`, `concurrency`, `queue`, `dropped`;
-each costs a few dictionary updates under an uncontended lock) and keeps two views:
+`Metrics` is fed from the data plane (`invocation`, `throttle`, `concurrency`, `queue`, `dropped`).
+The three every invoke makes (`invocation`, `throttle`, `concurrency`) cost one deque append on the
+hot path: they are applied to the series and rows in order, in one pass, by whoever reads or
+writes them next (the exposition, `pending`, the flush thread every `flush_interval`, or the caller
+once HOT_LIMIT wait). It keeps two views:
 - Prometheus counters, histograms and gauges in a registry of its own (`prometheus_text`);
 - per-minute rows per function and for "ALL", accumulated in memory and handed to `write_minutes`
   by a background thread every `flush_interval` seconds (the writer upserts, adding to what a
@@ -12,6 +15,7 @@ Imports nothing from lamina but lamina.telemetry and lamina.model (ALL): the wri
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -37,6 +41,8 @@ SUM_FIELDS = ("invocations", "errors", "throttles", "duration_ms_sum", "billed_m
               "gb_seconds_arm64", "cold_starts", "init_ms_sum", "async_dropped")
 MAX_FIELDS = ("duration_ms_max", "concurrency_max", "async_depth_max", "async_age_ms_max", "iterator_age_ms_max")
 FIELDS = SUM_FIELDS + MAX_FIELDS
+HOT_LIMIT = 100_000  # hot-path updates waiting to be applied before the caller applies them itself
+_INVOCATION, _THROTTLE, _CONCURRENCY = 0, 1, 2
 
 prometheus_client.disable_created_metrics()  # no `*_created` series: they only add noise to every scrape
 
@@ -139,6 +145,9 @@ class Metrics:
         self._children: dict[tuple[str, str, str], tuple] = {}
         self._cost_children: dict[tuple[str, str], object] = {}
         self._gauges: dict[str, object] = {}
+        # the hot path's updates, in order, not applied yet (appends and pops are atomic)
+        self._hot: collections.deque[tuple] = collections.deque()
+        self._apply_lock = threading.Lock()
 
     # -- hot path -----------------------------------------------------------------------------
     def _series(self, function: str, version: str, alias: str | None) -> tuple:
@@ -172,6 +181,42 @@ class Metrics:
 
     def invocation(self, sample: InvocationSample) -> None:
         """Count one finished invocation."""
+        self._hot.append((_INVOCATION, sample))
+        if len(self._hot) > HOT_LIMIT:
+            self.apply()
+
+    def throttle(self, function: str, version: str, alias: str | None) -> None:
+        """Count one invocation refused with TooManyRequestsException."""
+        self._hot.append((_THROTTLE, function, version, alias, self._clock()))
+        if len(self._hot) > HOT_LIMIT:
+            self.apply()
+
+    def concurrency(self, function: str, running: int) -> None:
+        """The number of invocations of `function` running now (call it whenever that changes)."""
+        self._hot.append((_CONCURRENCY, function, running, self._clock()))
+        if len(self._hot) > HOT_LIMIT:
+            self.apply()
+
+    def apply(self) -> None:
+        """Apply the hot path's waiting updates to the series and minute rows, in order (any thread)."""
+        hot = self._hot
+        if not hot:
+            return
+        with self._apply_lock:
+            while hot:
+                try:
+                    item = hot.popleft()
+                except IndexError:
+                    return
+                kind = item[0]
+                if kind == _CONCURRENCY:
+                    self._apply_concurrency(*item[1:])
+                elif kind == _INVOCATION:
+                    self._apply_invocation(item[1])
+                else:
+                    self._apply_throttle(*item[1:])
+
+    def _apply_invocation(self, sample: InvocationSample) -> None:
         invocations, errors, _, duration, init = self._series(sample.function, sample.version, sample.alias)
         invocations.inc()
         duration.observe(sample.duration_ms / 1000.0)
@@ -201,15 +246,13 @@ class Metrics:
                     row["cold_starts"] += 1
                     row["init_ms_sum"] += sample.init_ms
 
-    def throttle(self, function: str, version: str, alias: str | None) -> None:
-        """Count one invocation refused with TooManyRequestsException."""
+    def _apply_throttle(self, function: str, version: str, alias: str | None, now: float) -> None:
         self._series(function, version, alias)[2].inc()
         with self._lock:
-            for row in self._rows(function, self._clock()):
+            for row in self._rows(function, now):
                 row["throttles"] += 1
 
-    def concurrency(self, function: str, running: int) -> None:
-        """The number of invocations of `function` running now (call it whenever that changes)."""
+    def _apply_concurrency(self, function: str, running: int, now: float) -> None:
         gauge = self._gauges.get(function)
         if gauge is None:
             gauge = self._gauges[function] = self._concurrent.labels(function)
@@ -221,7 +264,7 @@ class Metrics:
             else:
                 self._running.pop(function, None)
             total = self._running_total
-            self._stamp_concurrency(function, running, total, self._clock())
+            self._stamp_concurrency(function, running, total, now)
         self._account_concurrent.set(total)
 
     def _stamp_concurrency(self, function: str, running: int, total: int, now: float) -> None:
@@ -267,16 +310,19 @@ class Metrics:
     def prometheus_text(self) -> tuple[bytes, str]:
         """The Prometheus exposition of every series: (body, content type)."""
         # Every name here is a classic one, so the body is the 0.0.4 text format every Prometheus reads.
+        self.apply()
         return prometheus_client.generate_latest(self.registry), CONTENT_TYPE
 
     def pending(self) -> list[dict]:
         """Copies of the minute rows not written yet (for tests and diagnostics)."""
+        self.apply()
         with self._lock:
             return [dict(row) for row in self._minutes.values()]
 
     # -- writing ------------------------------------------------------------------------------
     def flush(self) -> None:
         """Write the buffered minute rows now (from any thread); rows that fail to write are kept."""
+        self.apply()
         with self._flush_lock:
             now = self._clock()
             with self._lock:

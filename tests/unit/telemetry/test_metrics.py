@@ -264,3 +264,27 @@ def test_iterator_age_is_kept_per_function_minute_and_mapping(metrics, writer, c
     assert rows[(ALL, T0 + 60)]["iterator_age_ms_max"] == 40.0
     assert samples(metrics)[("lamina_mapping_iterator_age_milliseconds", (("mapping", "uuid-1"),))] == 100.0
     assert samples(metrics)[("lamina_mapping_iterator_age_milliseconds", (("mapping", "uuid-3"),))] == 7.0
+
+
+def test_hot_path_updates_keep_the_time_they_were_made_at(metrics, writer, clock):
+    """invocation/throttle/concurrency are applied later, in order, with the clock of the call."""
+    metrics.concurrency("hello", 2)  # at T0 + 5
+    clock.now = T0 + 65
+    metrics.concurrency("hello", 0)  # the next minute
+    metrics.throttle("hello", "$LATEST", None)
+    clock.now = T0 + 70
+    metrics.flush()
+    rows = writer.rows()
+    assert rows[("hello", T0)]["concurrency_max"] == 2 and rows[("hello", T0)]["throttles"] == 0
+    assert rows[("hello", T0 + 60)]["throttles"] == 1
+    assert samples(metrics)[("lamina_concurrent_executions", (("function", "hello"),))] == 0
+
+
+def test_hot_path_updates_past_the_limit_are_applied_by_the_caller(metrics, monkeypatch):
+    import lamina.telemetry.metrics as module
+
+    monkeypatch.setattr(module, "HOT_LIMIT", 3)
+    for _ in range(4):
+        metrics.invocation(sample())
+    assert not metrics._hot  # applied without a reader or the flush thread
+    assert samples(metrics)[("lamina_invocations_total", labels())] == 4
