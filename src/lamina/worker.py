@@ -144,8 +144,8 @@ class WorkerNode:
         await self.engine.start()
         limits = {"pending_bytes_limit": PENDING_BYTES, "pending_msgs_limit": 1_000_000}
         self._subs = [
-            await nc.subscribe(self.names.run(self.node_id), cb=self._on_run, **limits),
-            await nc.subscribe(self.names.place, queue=self.names.place_group, cb=self._on_run, **limits),
+            await self.link.subscribe(self.names.run(self.node_id), self._on_run, **limits),
+            await self.link.subscribe(self.names.place, self._on_run, queue=self.names.place_group, **limits),
             await nc.subscribe(self.names.workers_control, cb=self._on_control),
         ]
         if self._beat is not None:
@@ -153,7 +153,7 @@ class WorkerNode:
 
     async def publish(self, subject: str, data: bytes) -> None:
         try:
-            await self.link.nc.publish(subject, data)
+            await self.link.publish(subject, data)
         except Exception as exc:
             log.warning("NATS publish to %s failed: %s", subject, exc)
 
@@ -162,15 +162,18 @@ class WorkerNode:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _on_run(self, msg) -> None:
+    def _on_run(self, _subject: str, _reply: str, data: bytes, _headers: dict | None) -> None:
+        """A run request, or a part, abort or pause of one (run in the NATS read loop: the invoke
+        itself is a task of its own)."""
         try:
-            header, spec, body = wire.unpack(msg.data)
+            header, spec, body = wire.unpack(data)
         except ValueError:
             return
         kind, call_id = header.get("k"), header.get("id", "")
         if kind == wire.RUN:
-            if header.get("placed"):
-                await self.publish(header["reply"], wire.pack({"k": wire.ACK, "id": call_id, "w": self.node_id}))
+            if header.get("placed"):  # written before the answer: the task starts (and writes) first
+                self._spawn(self.publish(header["reply"], wire.pack({"k": wire.ACK, "id": call_id,
+                                                                     "w": self.node_id})))
             if "size" in header:
                 self._assemblies[call_id] = wire.Assembly(header, bytes(spec), body)
                 return

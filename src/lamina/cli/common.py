@@ -1,6 +1,7 @@
 """What every `lamina` client command shares: the terminal (rich consoles), lamina's endpoint and
 region, the standard credential chain's keys, SigV4-signed requests to lamina's own endpoints, and
-boto3 clients for the Lambda and Logs APIs."""
+boto3 clients for the Lambda and Logs APIs, and the event loop the long-running nodes (`serve`,
+`worker`) run on."""
 
 from __future__ import annotations
 
@@ -20,6 +21,18 @@ stderr = Console(stderr=True, highlight=False)
 
 DEFAULTS = Settings()  # the one source of defaults, for help texts and the client endpoint
 DEFAULT_ENDPOINT = DEFAULTS.base_url
+
+
+def event_loop_factory():
+    """uvloop's event loop (what a bare uvicorn serves on) when it is installed, else asyncio's own;
+    LAMINA_EVENT_LOOP=asyncio chooses asyncio's."""
+    if os.environ.get("LAMINA_EVENT_LOOP", "uvloop") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            return None
+        return uvloop.new_event_loop
+    return None
 
 
 def _say(message: str, style: str) -> None:

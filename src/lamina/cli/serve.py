@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import dataclasses
 import logging
-import os
 import sys
 
 from rich.text import Text
@@ -16,6 +15,7 @@ from lamina import __version__
 from lamina.cli.common import (
     _say,
     console,
+    event_loop_factory,
 )
 from lamina.config import AUTH_MODES, CREDENTIALS_FILE, Settings, file_system_entry
 
@@ -43,18 +43,6 @@ def _banner(server) -> None:
         console.print(f"    aws_access_key_id = {key_id}", markup=False, soft_wrap=True)
         console.print(f"    aws_secret_access_key = {secret}", markup=False, soft_wrap=True)
     sys.stdout.flush()
-
-
-def event_loop_factory():
-    """uvloop's event loop (what a bare uvicorn serves on) when it is installed, else asyncio's own;
-    LAMINA_EVENT_LOOP=asyncio chooses asyncio's."""
-    if os.environ.get("LAMINA_EVENT_LOOP", "uvloop") != "asyncio":
-        try:
-            import uvloop
-        except ImportError:
-            return None
-        return uvloop.new_event_loop
-    return None
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import sys
 
-from lamina.cli.common import _say, console
+from lamina.cli.common import _say, console, event_loop_factory
 from lamina.config import Settings, file_system_entry
 
 
@@ -70,7 +70,8 @@ def worker(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     try:
-        asyncio.run(node.run(ready=ready))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:  # uvloop, as `lamina serve`
+            runner.run(node.run(ready=ready))
     except KeyboardInterrupt:
         pass
     except OSError as exc:  # NATS not reachable at start

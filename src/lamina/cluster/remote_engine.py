@@ -91,8 +91,8 @@ class RemoteEngine:
         self._loop = asyncio.get_running_loop()
         nc = await self._link.open()
         self._limit = nc.max_payload
-        self._sub = await nc.subscribe(self._reply + ".*", cb=self._on_reply, pending_bytes_limit=PENDING_BYTES,
-                                       pending_msgs_limit=1_000_000)
+        self._sub = await self._link.subscribe(self._reply + ".*", self._on_reply, pending_bytes_limit=PENDING_BYTES,
+                                               pending_msgs_limit=1_000_000)
         self._checker = asyncio.create_task(self._check_forever(), name="lamina-remote-engine-check")
 
     # ---- invoke --------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ class RemoteEngine:
                 raise ServiceException(NO_WORKER)
             try:
                 for index, message in enumerate(messages):
-                    await nc.publish(subject, message, reply=reply if index == 0 else "")
+                    await self._link.publish(subject, message, reply=reply if index == 0 else "")
             except Exception as exc:  # closed, or the reconnect buffer full
                 raise ServiceException(NATS_AWAY) from exc
             return await call.future
@@ -197,23 +197,24 @@ class RemoteEngine:
 
     async def _publish(self, subject: str, data: bytes) -> None:
         try:
-            await self._link.nc.publish(subject, data)
+            await self._link.publish(subject, data)
         except Exception as exc:
             log.warning("NATS publish to %s failed: %s", subject, exc)
 
-    async def _on_reply(self, msg) -> None:
-        call_id = msg.subject.rsplit(".", 1)[-1]
+    def _on_reply(self, subject: str, _reply: str, data: bytes, headers: dict | None) -> None:
+        """An answer on this front's reply subject (run in the NATS read loop: no awaiting here)."""
+        call_id = subject.rsplit(".", 1)[-1]
         call = self._calls.get(call_id)
         if call is None or call.future.done():
             return
-        if not msg.data:
-            if msg.headers and msg.headers.get("Status") == "503":
+        if not data:
+            if headers and headers.get("Status") == "503":
                 call.future.set_exception(_NoResponders())
             return
         try:
-            header, _, body = wire.unpack(msg.data)
+            header, _, body = wire.unpack(data)
         except ValueError:
-            log.warning("an unreadable answer on %s", msg.subject)
+            log.warning("an unreadable answer on %s", subject)
             return
         kind = header.get("k")
         if kind == wire.RESULT:

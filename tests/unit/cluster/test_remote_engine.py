@@ -22,7 +22,7 @@ NAMES = Names("t")
 
 class FakeMsg:
     def __init__(self, subject: str, data: bytes, headers: dict | None = None) -> None:
-        self.subject, self.data, self.headers = subject, data, headers
+        self.subject, self.data, self.headers, self.reply = subject, data, headers, ""
 
 
 class FakeNats:
