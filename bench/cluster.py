@@ -5,8 +5,9 @@ with the same client.
 Run: .venv/bin/python bench/cluster.py [--warm 1000] [--seconds 5] [--clients 8]
 Needs PostgreSQL on 127.0.0.1:5432 (trust, user postgres) and NATS with JetStream on 127.0.0.1:4222
 (LAMINA_TEST_NATS to change). Prints one JSON line per figure; `added_ms` is the cluster p50 minus the
-single-node p50 (DESIGN.md §10: cluster mode adds ≤ 0.5 ms per invoke). On a 2-core machine a second
-worker cannot add CPU: the two-worker figure shows the placement cost, not scaling.
+single-node p50 (DESIGN.md §10: cluster mode adds ≤ 0.5 ms per invoke), both taken in alternating batches
+(a shared machine's load shifts fall on both alike; the single-node figure is printed beside each). On a
+2-core machine a second worker cannot add CPU: the two-worker figure shows the placement cost, not scaling.
 """
 
 from __future__ import annotations
@@ -86,14 +87,23 @@ class ClusterRun:
         _admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
 
-def measure(port: int, name: str, args, **labels) -> None:
+def interleaved(ports: dict[str, int], name: str, count: int, rounds: int = 10) -> dict[str, list[float]]:
+    """Warm invoke samples of each server, taken in alternating batches so that a change in the
+    machine's load (other work on a shared host) falls on every mode alike."""
     path = INVOKE_PATH.format(name=name)
-    warm = sequential(port, path, args.warm)
-    emit(figure="warm_invoke_ms", **labels, p50=round(percentile(warm, 0.5), 3),
-         p99=round(percentile(warm, 0.99), 3), n=len(warm))
-    rps = throughput(port, path, args.clients, args.seconds)
+    samples: dict[str, list[float]] = {label: [] for label in ports}
+    for _ in range(rounds):
+        for label, port in ports.items():
+            samples[label] += sequential(port, path, max(1, count // rounds))
+    return samples
+
+
+def report(samples: list[float], port: int, name: str, args, **labels) -> float:
+    emit(figure="warm_invoke_ms", **labels, p50=round(percentile(samples, 0.5), 3),
+         p99=round(percentile(samples, 0.99), 3), n=len(samples))
+    rps = throughput(port, INVOKE_PATH.format(name=name), args.clients, args.seconds)
     emit(figure="invoke_throughput_rps", **labels, clients=args.clients, rps=round(rps))
-    return percentile(warm, 0.5)
+    return percentile(samples, 0.5)
 
 
 def main() -> int:
@@ -105,24 +115,23 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         single, port = start_lamina(os.path.join(tmp, "single"))
-        try:
-            create_function(port, "noop", NOOP, args.runtime)
-            base = measure(port, "noop", args, mode="single-node")
-        finally:
-            stop_all([single])
         run = ClusterRun(tmp)
         try:
+            create_function(port, "noop", NOOP, args.runtime)
             front = run.front()
             run.worker()
             time.sleep(1.5)  # the front hears the worker's first beat
             create_function(front, "noop", NOOP, args.runtime)
-            p50 = measure(front, "noop", args, mode="cluster", workers=1)
-            emit(figure="cluster_added_ms", workers=1, added_ms=round(p50 - base, 3))
-            run.worker()
-            time.sleep(1.5)
-            p50 = measure(front, "noop", args, mode="cluster", workers=2)
-            emit(figure="cluster_added_ms", workers=2, added_ms=round(p50 - base, 3))
+            for workers in (1, 2):
+                if workers == 2:
+                    run.worker()
+                    time.sleep(1.5)
+                samples = interleaved({"single": port, "cluster": front}, "noop", args.warm)
+                base = report(samples["single"], port, "noop", args, mode="single-node", workers=workers)
+                p50 = report(samples["cluster"], front, "noop", args, mode="cluster", workers=workers)
+                emit(figure="cluster_added_ms", workers=workers, added_ms=round(p50 - base, 3))
         finally:
+            stop_all([single])
             run.close()
     return 0
 
