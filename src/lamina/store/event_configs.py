@@ -1,6 +1,6 @@
 """Event invoke configs (per function and qualifier) and reserved concurrency in the database.
 
-Imports lamina.store.schema and lamina.store.dialect only.
+Imports lamina.store.schema, lamina.store.locks and lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import time
 
 import sqlalchemy as sa
 
+from lamina.store import locks
 from lamina.store.dialect import upsert
 from lamina.store.schema import event_invoke_configs, function_concurrency
 
@@ -16,6 +17,11 @@ from lamina.store.schema import event_invoke_configs, function_concurrency
 class EventConfigStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+
+    def locked(self, function_name: str):
+        """The function's lock (FunctionStore.locked): UpdateFunctionEventInvokeConfig merges into the
+        stored config."""
+        return locks.held(self._engine, "function", function_name)
 
     def _key(self, function_name: str, qualifier: str):
         return (event_invoke_configs.c.function_name == function_name) & (event_invoke_configs.c.qualifier == qualifier)
