@@ -53,6 +53,11 @@ class EventConfigStore:
             return [(row.qualifier, dict(row.config), row.last_modified) for row in rows]
 
     # -- reserved concurrency -----------------------------------------------------------------
+    def concurrency_locked(self):
+        """A context in which reserved and provisioned concurrency change one change at a time, across
+        every process (lamina.store.locks): each is checked against the account's sum before it is stored."""
+        return locks.held(self._engine, "concurrency")
+
     def reserved(self) -> dict[str, int]:
         with self._engine.connect() as conn:
             return {row.function_name: row.reserved for row in conn.execute(sa.select(function_concurrency))}
