@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import gc
 import importlib
+import threading
 
 import pytest
+import sqlalchemy as sa
 
+from lamina.store import locks
 from lamina.store.database import open_database
 from pg_support import empty_tables, throwaway_database
 
@@ -33,3 +36,29 @@ def db_url(migrated_database):
     yield migrated_database
     gc.collect()
     empty_tables(migrated_database)
+
+
+def test_a_named_lock_held_by_one_engine_makes_another_wait_in_postgresql(db_url):
+    """Two engines (as two fronts): the second waits on the advisory lock (PostgreSQL shows it waiting
+    in pg_locks) until the first lets go."""
+    first, second, watcher = open_database(db_url), open_database(db_url), open_database(db_url)
+    order: list[str] = []
+    key = locks.key("function\x1ff")
+    waiting = sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                      "AND ((classid::bigint << 32) | objid::bigint) = :key")
+
+    def other() -> None:
+        with locks.held(second, "function", "f"):
+            order.append("second")
+
+    with locks.held(first, "function", "f"):
+        thread = threading.Thread(target=other)
+        thread.start()
+        with watcher.connect() as conn:
+            while not conn.execute(waiting, {"key": key}).scalar():
+                thread.join(0.05)
+        order.append("first")
+    thread.join()
+    assert order == ["first", "second"]
+    for engine in (first, second, watcher):
+        engine.dispose()
