@@ -99,6 +99,12 @@ class Aliases:
 
     def update(self, params: dict) -> Alias:
         name = self._function_name(params["FunctionName"])
+        with self._store.locked(name):  # a read-modify-write of the alias: one at a time
+            updated = self._update(name, params)
+        self._publish(AliasChanged(name, updated.name))
+        return updated
+
+    def _update(self, name: str, params: dict) -> Alias:
         alias = self._store.get(name, params["Name"])
         if alias is None:  # UpdateAlias words it differently from GetAlias (reference 1.3)
             raise ResourceNotFoundException(f"Alias not found: {self.arn(name, params['Name'])}")
@@ -117,7 +123,6 @@ class Aliases:
                         description=params.get("Description", alias.description) or "", weights=weights,
                         revision_id=str(uuid.uuid4()))
         self._store.save(updated)
-        self._publish(AliasChanged(alias.function_name, alias.name))
         return updated
 
     def delete(self, function_name: str, alias_name: str) -> None:

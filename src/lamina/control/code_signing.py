@@ -107,7 +107,7 @@ class CodeSigning:
         return self._config(arn)
 
     def update(self, params: dict) -> dict:
-        with self._lock:
+        with self._store.locked("config", params["CodeSigningConfigArn"]), self._lock:
             doc = self._config(params["CodeSigningConfigArn"])
             if "Description" in params:
                 doc["Description"] = params["Description"]
@@ -122,7 +122,7 @@ class CodeSigning:
         return doc
 
     def delete(self, arn: str) -> None:
-        with self._lock:
+        with self._store.locked("config", arn), self._lock:
             doc = self._config(arn)
             users = self._store.functions_of(doc["CodeSigningConfigId"], None, 1)
             if users:

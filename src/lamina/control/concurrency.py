@@ -41,13 +41,14 @@ class ReservedConcurrency:
 
     def put(self, function_name: str, reserved: int) -> int:
         name = self._name(function_name)
-        others = sum(value for fn, value in self._store.reserved().items() if fn != name)
-        if self._limit - others - reserved < UNRESERVED_MINIMUM:
-            raise InvalidParameterValueException(
-                "Specified ReservedConcurrentExecutions for function decreases account's "
-                f"UnreservedConcurrentExecution below its minimum value of [{UNRESERVED_MINIMUM}]."
-            )
-        self._store.set_reserved(name, reserved)
+        with self._store.concurrency_locked():  # checked against the others' reservations as stored
+            others = sum(value for fn, value in self._store.reserved().items() if fn != name)
+            if self._limit - others - reserved < UNRESERVED_MINIMUM:
+                raise InvalidParameterValueException(
+                    "Specified ReservedConcurrentExecutions for function decreases account's "
+                    f"UnreservedConcurrentExecution below its minimum value of [{UNRESERVED_MINIMUM}]."
+                )
+            self._store.set_reserved(name, reserved)
         self._publish(ReservedConcurrencyChanged(name))
         return reserved
 

@@ -81,14 +81,15 @@ class EventConfigs:
                  if params.get(k) is not None}
         if not given:
             raise InvalidParameterValueException("You must specify at least one of error handling or destination setting.")
-        config = given
-        if merge:
-            existing = self._store.get(name, qualifier)
-            if existing is None:
-                raise self._missing(name, qualifier)
-            config = {**existing[0], **given}
-        self._check_destinations(name, config)
-        last_modified = self._store.put(name, qualifier, config)
+        with self._store.locked(name):  # an update merges into the stored config: one at a time
+            config = given
+            if merge:
+                existing = self._store.get(name, qualifier)
+                if existing is None:
+                    raise self._missing(name, qualifier)
+                config = {**existing[0], **given}
+            self._check_destinations(name, config)
+            last_modified = self._store.put(name, qualifier, config)
         self._cache.pop((name, qualifier), None)
         self._announce(name)
         return self._record(name, qualifier, config, last_modified)

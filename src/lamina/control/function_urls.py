@@ -103,16 +103,17 @@ class FunctionUrls:
 
     def update(self, params: dict) -> FunctionUrlConfig:
         name, qualifier = self._target(params)
-        config = self._existing(name, qualifier)
-        changes: dict = {"last_modified_time": timestamp()}
-        if params.get("AuthType") is not None:
-            changes["auth_type"] = params["AuthType"]
-        if params.get("Cors") is not None:
-            changes["cors"] = params["Cors"]
-        if params.get("InvokeMode") is not None:
-            changes["invoke_mode"] = params["InvokeMode"]
-        config = replace(config, **changes)
-        self._store.save(config)
+        with self._store.locked(name):  # a read-modify-write of the config: one at a time
+            config = self._existing(name, qualifier)
+            changes: dict = {"last_modified_time": timestamp()}
+            if params.get("AuthType") is not None:
+                changes["auth_type"] = params["AuthType"]
+            if params.get("Cors") is not None:
+                changes["cors"] = params["Cors"]
+            if params.get("InvokeMode") is not None:
+                changes["invoke_mode"] = params["InvokeMode"]
+            config = replace(config, **changes)
+            self._store.save(config)
         self._changed(config)
         return config
 

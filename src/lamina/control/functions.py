@@ -180,7 +180,7 @@ class Functions:
         while True:
             prepared = function.latest
             problem, code, pulled = self._prepare(prepared)
-            with self._lock:
+            with self._store.locked(name), self._lock:
                 function = self._store.get(name)
                 if function is None:
                     return
@@ -271,7 +271,7 @@ class Functions:
 
     def _progress(self, prepared: FunctionVersion, text: str) -> None:
         """Pull progress in StateReason (creating) or LastUpdateStatusReason (updating)."""
-        with self._lock:
+        with self._store.locked(prepared.name), self._lock:
             function = self._store.get(prepared.name)
             if function is None or _source(function.latest) != _source(prepared):
                 return
@@ -329,7 +329,7 @@ class Functions:
     def update_configuration(self, params: dict) -> FunctionVersion:
         configuration.check_supported(params)
         self._check_role(params)
-        with self._lock:
+        with self._store.locked(self.ref(params["FunctionName"]).name), self._lock:
             function = self._updatable(params["FunctionName"], params.get("RevisionId"))
             if "Runtime" in params:
                 configuration.check_runtime(params["Runtime"], updating=True,
@@ -348,7 +348,7 @@ class Functions:
         self._updatable(params["FunctionName"], params.get("RevisionId"))  # its errors come before S3's
         # Outside the lock: reading from S3 may take a while (an image function's update has no zip).
         zip_bytes = None if params.get("ImageUri") else self._zip_from(params)
-        with self._lock:
+        with self._store.locked(self.ref(params["FunctionName"]).name), self._lock:
             function = self._updatable(params["FunctionName"], params.get("RevisionId"))
             if function.latest.package_type == "Image":
                 return self._update_image(function, params)
@@ -367,8 +367,8 @@ class Functions:
 
     # -- publish ------------------------------------------------------------------------------
     def publish(self, params: dict) -> FunctionVersion:
-        with self._lock:
-            ref = self.ref(params["FunctionName"])
+        ref = self.ref(params["FunctionName"])
+        with self._store.locked(ref.name), self._lock:
             function = self._function(ref.name)
             latest = function.latest
             if latest.state == "Pending" or latest.last_update_status == "InProgress":
@@ -413,8 +413,8 @@ class Functions:
 
     # -- delete -------------------------------------------------------------------------------
     def delete(self, function_name: str, qualifier: str | None = None) -> None:
-        with self._lock:
-            ref = self.ref(function_name, qualifier)
+        ref = self.ref(function_name, qualifier)
+        with self._store.locked(ref.name), self._lock:
             function = self._function(ref.name)
             if ref.qualifier == LATEST:
                 raise InvalidParameterValueException(
@@ -449,7 +449,7 @@ class Functions:
     def revise(self, function_name: str, qualifier: str | None, expected: str | None = None) -> str:
         """Give the function, version or alias a new RevisionId (its resource policy changed) and
         return it; with `expected`, only if that is its current one (else PreconditionFailed)."""
-        with self._lock:
+        with self._store.locked(self.ref(function_name).name), self._lock:
             function, version = self.get(function_name, qualifier)
             alias = None
             if qualifier not in (None, LATEST) and not qualifier.isdigit():

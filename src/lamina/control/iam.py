@@ -80,10 +80,11 @@ def _stable_id(prefix: str, seed: str) -> str:
 
 
 def _locked(method):
-    """A change is a read-modify-write of an entity's document: one at a time."""
+    """A change is a read-modify-write of an entity's document: one at a time, in this process and
+    across every front sharing the database (the store's lock is taken first, lamina.store.locks)."""
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
-        with self._lock:
+        with self.store.locked(), self._lock:
             return method(self, *args, **kwargs)
     return locked
 

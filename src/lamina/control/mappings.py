@@ -132,7 +132,7 @@ class EventSourceMappings:
             raise InvalidParameterValueException(problem)
         self._check_source(kind, arn, version.timeout)
         enabled = params.get("Enabled", True) is not False
-        with self._lock:
+        with self._store.locked(), self._lock:
             self._check_duplicate(kind, arn, name, qualifier, None)
             mapping = EventSourceMapping(
                 uuid=str(uuids.uuid4()), function_name=name, qualifier=qualifier, event_source_arn=arn, kind=kind,
@@ -152,7 +152,7 @@ class EventSourceMappings:
         return mapping
 
     def update(self, params: dict) -> EventSourceMapping:
-        with self._lock:
+        with self._store.locked(), self._lock:
             current = self.get(params["UUID"])
             kind, arn = current.kind, current.event_source_arn
             rules.check_members(kind, params)
@@ -181,7 +181,7 @@ class EventSourceMappings:
         return mapping
 
     def delete(self, uuid: str) -> EventSourceMapping:
-        with self._lock:
+        with self._store.locked(), self._lock:
             current = self.get(uuid)
             self._store.delete(uuid)
         log.info("event source mapping %s deleted", uuid)

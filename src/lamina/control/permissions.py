@@ -127,6 +127,14 @@ class Permissions:
             found = self._cache[key] = self._store.get(key)
             return found
 
+    def _current(self, key: Key) -> tuple[list[dict], str] | None:
+        """The policy as stored now (another front may have changed it since it was cached): what a
+        change reads, under the store's lock for `key`."""
+        found = self._store.get(key)
+        with self._lock:
+            self._cache[key] = found
+        return found
+
     def _put(self, key: Key, statements: list[dict], revision: str) -> None:
         with self._lock:
             self._store.put(key, statements, revision)
@@ -152,16 +160,16 @@ class Permissions:
     def add(self, params: dict) -> dict:
         key, resource = self._function_key(params["FunctionName"], params.get("Qualifier"), adding=True)
         statement = function_statement(params, resource)
-        with self._lock:
-            statements = _appended((self._get(key) or ([], ""))[0], statement, params["StatementId"])
+        with self._store.locked(key):
+            statements = _appended((self._current(key) or ([], ""))[0], statement, params["StatementId"])
             revision = self._functions.revise(key[1], key[2] or None, params.get("RevisionId"))
             self._put(key, statements, revision)
         return statement
 
     def remove(self, params: dict) -> None:
         key, _ = self._function_key(params["FunctionName"], params.get("Qualifier"))
-        with self._lock:
-            found = self._get(key)
+        with self._store.locked(key):
+            found = self._current(key)
             if found is None:
                 raise ResourceNotFoundException(NO_POLICY)
             statements = [s for s in found[0] if s.get("Sid") != params["StatementId"]]
@@ -190,8 +198,8 @@ class Permissions:
                                                                            principal)):
             raise InvalidParameterValueException(INVALID_PRINCIPAL)
         statement = layer_statement(params, resource)
-        with self._lock:
-            found = self._get(key)
+        with self._store.locked(key):
+            found = self._current(key)
             statements, current = (found[0], found[1]) if found else ([], "")
             _check_revision(params.get("RevisionId"), current)
             statements = _appended(statements, statement, params["StatementId"])
@@ -201,8 +209,8 @@ class Permissions:
 
     def remove_layer(self, params: dict) -> None:
         key, _ = self._layer_key(params["LayerName"], params["VersionNumber"])
-        with self._lock:
-            found = self._get(key)
+        with self._store.locked(key):
+            found = self._current(key)
             if found is None:
                 raise ResourceNotFoundException(NO_POLICY)
             _check_revision(params.get("RevisionId"), found[1])

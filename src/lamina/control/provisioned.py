@@ -83,6 +83,10 @@ class ProvisionedConcurrency:
     def put(self, params: dict) -> ProvisionedConfig:
         name, qualifier = self._target(params["FunctionName"], params.get("Qualifier"), putting=True)
         requested = params["ProvisionedConcurrentExecutions"]
+        with self._store.locked():  # checked against the account's configs as stored
+            return self._put(name, qualifier, requested)
+
+    def _put(self, name: str, qualifier: str, requested: int) -> ProvisionedConfig:
         reserved = self._reserved(name)
         others = sum(n for fn, q, n, _ in self._store.all(name) if q != qualifier)
         if reserved is not None and others + requested > reserved:

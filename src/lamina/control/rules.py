@@ -117,6 +117,16 @@ def _page(items: list, params: dict, key: Callable) -> tuple[list, dict]:
     return items[:limit], more
 
 
+
+def _changes(method):
+    """A change reads what is stored and writes it back: one at a time across every front
+    (RuleStore.locked)."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._store.locked():
+            return method(self, *args, **kwargs)
+    return locked
+
 class Rules:
     OPERATIONS = {
         "PutRule": "put_rule", "DescribeRule": "describe_rule", "ListRules": "list_rules",
@@ -174,6 +184,7 @@ class Rules:
         return view
 
     # -- rules ----------------------------------------------------------------------------------
+    @_changes
     def put_rule(self, request: dict) -> dict:
         bus = self._bus_name(request)
         schedule, pattern = request.get("ScheduleExpression"), request.get("EventPattern")
@@ -220,6 +231,7 @@ class Rules:
         rows, more = _page(self._store.rules(bus, request.get("NamePrefix") or ""), request, key=lambda r: r.name)
         return {"Rules": [self._rule_view(row) for row in rows], **more}
 
+    @_changes
     def _set_state(self, request: dict, state: str) -> None:
         row = self._rule(request)
         last_fired = row.last_fired
@@ -235,6 +247,7 @@ class Rules:
     def disable_rule(self, request: dict) -> None:
         self._set_state(request, DISABLED)
 
+    @_changes
     def delete_rule(self, request: dict) -> None:
         bus = self._bus_name(request)
         self._existing_bus(bus)
@@ -246,6 +259,7 @@ class Rules:
         self._publish(RuleChanged(bus, request["Name"]))
 
     # -- targets --------------------------------------------------------------------------------
+    @_changes
     def put_targets(self, request: dict) -> dict:
         row = self._rule(request, "Rule")
         for target in request["Targets"]:
@@ -270,6 +284,7 @@ class Rules:
         self._store.put_targets(row.bus, row.name, accepted)
         return {"FailedEntryCount": len(failed), "FailedEntries": failed}
 
+    @_changes
     def remove_targets(self, request: dict) -> dict:
         row = self._rule(request, "Rule")
         existing = {target["Id"] for target in self._store.targets(row.bus, row.name)}
@@ -353,10 +368,12 @@ class Rules:
         else:
             self._store.set_rule_tags(bus, rule, tags)
 
+    @_changes
     def tag_resource(self, request: dict) -> None:
         bus, rule, tags = self._tagged(request["ResourceARN"])
         self._set_tags(bus, rule, {**tags, **{tag["Key"]: tag["Value"] for tag in request["Tags"]}})
 
+    @_changes
     def untag_resource(self, request: dict) -> None:
         bus, rule, tags = self._tagged(request["ResourceARN"])
         self._set_tags(bus, rule, {k: v for k, v in tags.items() if k not in set(request["TagKeys"])})

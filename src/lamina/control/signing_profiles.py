@@ -105,7 +105,7 @@ class SigningProfiles:
         version, reason, effective = params.get("profileVersion"), params.get("reason"), params.get("effectiveTime")
         if not version or not reason or effective is None:
             raise SignerValidation("profileVersion, reason and effectiveTime are required.")
-        with self._lock:
+        with self._store.locked("profile", name), self._lock:
             doc = next((d for d in self._store.profile_versions(name) if d["version"] == version), None)
             if doc is None:
                 raise SignerNotFound(f"Signing profile {name} version {version} not found.")
@@ -117,7 +117,7 @@ class SigningProfiles:
             self._store.save_profile_version(name, version, doc)
 
     def cancel(self, name: str) -> None:
-        with self._lock:
+        with self._store.locked("profile", name), self._lock:
             doc = self._latest(name)
             doc["status"] = "Canceled"
             self._store.save_profile_version(name, doc["version"], doc)

@@ -55,14 +55,18 @@ class Tags:
 
     def tag(self, resource: str, tags: dict[str, str]) -> None:
         function = self._function(resource)
-        merged = {**function.tags, **tags}
-        if len(merged) > MAX_TAGS:
-            raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
-        self._save(function, merged)
+        with self._store.locked(function.name):  # a read-modify-write of the tags: one at a time
+            function = self._function(resource)
+            merged = {**function.tags, **tags}
+            if len(merged) > MAX_TAGS:
+                raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
+            self._save(function, merged)
 
     def untag(self, resource: str, keys: list[str]) -> None:
         function = self._function(resource)
-        self._save(function, {k: v for k, v in function.tags.items() if k not in set(keys)})
+        with self._store.locked(function.name):
+            function = self._function(resource)
+            self._save(function, {k: v for k, v in function.tags.items() if k not in set(keys)})
 
     def _save(self, function, tags: dict[str, str]) -> None:
         self._store.set_tags(function.name, tags)

@@ -1,11 +1,12 @@
-"""Aliases in the metadata database. Imports lamina.model, lamina.store.schema and
-lamina.store.dialect only."""
+"""Aliases in the metadata database. Imports lamina.model, lamina.store.schema,
+lamina.store.locks and lamina.store.dialect only."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from lamina.model import Alias
+from lamina.store import locks
 from lamina.store.dialect import insert_ignore
 from lamina.store.schema import aliases
 
@@ -18,6 +19,10 @@ def _alias(row) -> Alias:
 class AliasStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+
+    def locked(self, function_name: str):
+        """The function's lock (FunctionStore.locked): an alias's update is a read-modify-write."""
+        return locks.held(self._engine, "function", function_name)
 
     def _key(self, function_name: str, name: str):
         return (aliases.c.function_name == function_name) & (aliases.c.name == name)

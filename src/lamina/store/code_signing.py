@@ -1,7 +1,7 @@
 """Code signing in the database: signing profile versions (AWS Signer's side), code signing
 configs and the function → config binding (Lambda's side). Documents are stored as JSON.
 
-Imports lamina.store.schema and lamina.store.dialect only.
+Imports lamina.store.schema, lamina.store.locks and lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import time
 
 import sqlalchemy as sa
 
+from lamina.store import locks
 from lamina.store.dialect import upsert
 from lamina.store.schema import code_signing_configs, function_code_signing, signing_profiles
 
@@ -17,6 +18,11 @@ from lamina.store.schema import code_signing_configs, function_code_signing, sig
 class CodeSigningStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+
+    def locked(self, kind: str, name: str):
+        """A context in which one code signing config ("config", its ARN) or signing profile ("profile",
+        its name) changes one change at a time, across every process (lamina.store.locks)."""
+        return locks.held(self._engine, f"code-signing-{kind}", name)
 
     # -- signing profiles ----------------------------------------------------------------------
     def add_profile_version(self, name: str, version: str, doc: dict) -> None:

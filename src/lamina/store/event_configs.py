@@ -1,6 +1,6 @@
 """Event invoke configs (per function and qualifier) and reserved concurrency in the database.
 
-Imports lamina.store.schema and lamina.store.dialect only.
+Imports lamina.store.schema, lamina.store.locks and lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import time
 
 import sqlalchemy as sa
 
+from lamina.store import locks
 from lamina.store.dialect import upsert
 from lamina.store.schema import event_invoke_configs, function_concurrency
 
@@ -16,6 +17,11 @@ from lamina.store.schema import event_invoke_configs, function_concurrency
 class EventConfigStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+
+    def locked(self, function_name: str):
+        """The function's lock (FunctionStore.locked): UpdateFunctionEventInvokeConfig merges into the
+        stored config."""
+        return locks.held(self._engine, "function", function_name)
 
     def _key(self, function_name: str, qualifier: str):
         return (event_invoke_configs.c.function_name == function_name) & (event_invoke_configs.c.qualifier == qualifier)
@@ -47,6 +53,11 @@ class EventConfigStore:
             return [(row.qualifier, dict(row.config), row.last_modified) for row in rows]
 
     # -- reserved concurrency -----------------------------------------------------------------
+    def concurrency_locked(self):
+        """A context in which reserved and provisioned concurrency change one change at a time, across
+        every process (lamina.store.locks): each is checked against the account's sum before it is stored."""
+        return locks.held(self._engine, "concurrency")
+
     def reserved(self) -> dict[str, int]:
         with self._engine.connect() as conn:
             return {row.function_name: row.reserved for row in conn.execute(sa.select(function_concurrency))}

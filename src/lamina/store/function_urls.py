@@ -1,6 +1,6 @@
 """Function URL configs in the database, by (function, qualifier) and by URL id.
 
-Imports lamina.store.schema, lamina.store.dialect and lamina.model only.
+Imports lamina.store.schema, lamina.store.locks, lamina.store.dialect and lamina.model only.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from lamina.model import FunctionUrlConfig
+from lamina.store import locks
 from lamina.store.dialect import insert_ignore
 from lamina.store.schema import function_urls
 
@@ -22,6 +23,10 @@ def _config(row) -> FunctionUrlConfig:
 class FunctionUrlStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+
+    def locked(self, function_name: str):
+        """The function's lock (FunctionStore.locked): UpdateFunctionUrlConfig is a read-modify-write."""
+        return locks.held(self._engine, "function", function_name)
 
     def _key(self, function_name: str, qualifier: str):
         return (function_urls.c.function_name == function_name) & (function_urls.c.qualifier == qualifier)

@@ -1,8 +1,8 @@
 """Functions and their versions in the metadata database.
 
 A repository over `schema.functions` and `schema.versions`; it answers with lamina.model records
-and knows nothing of ARNs or API errors. Imports lamina.model, lamina.store.schema and
-lamina.store.dialect only.
+and knows nothing of ARNs or API errors. Imports lamina.model, lamina.store.schema,
+lamina.store.locks and lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 import sqlalchemy as sa
 
 from lamina.model import LATEST, Function, FunctionVersion
+from lamina.store import locks
 from lamina.store.dialect import insert_ignore, upsert, whole_sum
 from lamina.store.schema import functions, versions
 
@@ -25,6 +26,11 @@ def _number(version: str) -> int:
 class FunctionStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+
+    def locked(self, name: str):
+        """A context in which this function's records (its versions, tags, aliases, policies, URL and
+        event invoke configs) change one change at a time, across every process (lamina.store.locks)."""
+        return locks.held(self._engine, "function", name)
 
     # -- writes -------------------------------------------------------------------------------
     def create(self, function: Function) -> bool:

@@ -1,7 +1,7 @@
 """IAM entities and access keys in the database: roles, users and customer managed policies as one
 JSON document each (keyed by kind and name; a policy by its ARN), access keys as rows.
 
-Imports lamina.store.schema and lamina.store.dialect only.
+Imports lamina.store.schema, lamina.store.locks and lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from lamina.store import locks
 from lamina.store.dialect import insert_ignore
 from lamina.store.schema import iam_access_keys, iam_entities
 
@@ -31,6 +32,11 @@ class IamStore:
         # Changes after every committed write of an entity: what was read of IAM under one revision
         # (e.g. the authorizer's identity policies) is current while it stays the same.
         self.revision = 0
+
+    def locked(self):
+        """A context in which IAM's entity documents change one change at a time, across every process
+        (lamina.store.locks): each change reads a document, edits it and writes it back."""
+        return locks.held(self._engine, "iam")
 
     def _written(self) -> None:
         self.revision = next(self._writes)

@@ -1,6 +1,6 @@
 """Event source mappings in the database: one row per mapping, its configuration as JSON.
 
-Imports lamina.store.schema, lamina.store.dialect and lamina.model only.
+Imports lamina.store.schema, lamina.store.locks, lamina.store.dialect and lamina.model only.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from lamina.model import EventSourceMapping
+from lamina.store import locks
 from lamina.store.dialect import upsert
 from lamina.store.schema import event_source_mappings as table
 
@@ -23,6 +24,12 @@ def _record(row) -> EventSourceMapping:
 class MappingStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+
+    def locked(self):
+        """A context in which event source mappings are created, updated and deleted one at a time,
+        across every process (lamina.store.locks): an update reads the mapping and writes it whole,
+        and a create checks for a duplicate before it inserts."""
+        return locks.held(self._engine, "event-source-mappings")
 
     def put(self, mapping: EventSourceMapping) -> None:
         values = dict(uuid=mapping.uuid, function_name=mapping.function_name, qualifier=mapping.qualifier,

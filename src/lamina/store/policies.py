@@ -1,13 +1,14 @@
 """Resource-based policies in the metadata database: a function's per qualifier, a layer version's.
 
 A policy is its ordered statement list and a revision id, keyed by (kind, name, qualifier).
-Imports lamina.store.schema and lamina.store.dialect only.
+Imports lamina.store.schema, lamina.store.locks and lamina.store.dialect only.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from lamina.store import locks
 from lamina.store.dialect import upsert
 from lamina.store.schema import resource_policies
 
@@ -18,6 +19,15 @@ Stored = tuple[list[dict], str]  # (statements, revision id)
 class PolicyStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+
+    def locked(self, key: Key):
+        """A context in which the policy at `key` changes one change at a time, across every process
+        (lamina.store.locks). A function's policies share the function's lock (FunctionStore.locked):
+        a change of one gives the function, version or alias a new RevisionId."""
+        kind, name, qualifier = key
+        if kind == "function":
+            return locks.held(self._engine, "function", name)
+        return locks.held(self._engine, kind, name, qualifier)
 
     @staticmethod
     def _where(key: Key):

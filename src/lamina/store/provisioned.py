@@ -1,9 +1,11 @@
-"""Provisioned concurrency configs in the database. Imports lamina.store.schema and lamina.store.dialect only."""
+"""Provisioned concurrency configs in the database. Imports lamina.store.schema, lamina.store.locks and
+lamina.store.dialect only."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from lamina.store import locks
 from lamina.store.dialect import upsert
 from lamina.store.schema import provisioned_configs
 
@@ -13,6 +15,11 @@ Row = tuple[str, str, int, str]  # (function, qualifier, requested, last modifie
 class ProvisionedStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+
+    def locked(self):
+        """The account's concurrency lock (EventConfigStore.concurrency_locked): a config is checked
+        against what every function reserves and provisions before it is stored."""
+        return locks.held(self._engine, "concurrency")
 
     def _key(self, function_name: str, qualifier: str):
         return (provisioned_configs.c.function_name == function_name) & (provisioned_configs.c.qualifier == qualifier)

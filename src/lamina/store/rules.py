@@ -2,7 +2,8 @@
 
 Rows in, rows out: what a field means is lamina.control.rules'. `mark_fired` is a compare-and-set
 (the minute is recorded only if it is later than the one stored), so two ticks, or a tick and a
-restart, never both claim one minute. Imports lamina.store.schema and lamina.store.dialect only.
+restart, never both claim one minute. Imports lamina.store.schema, lamina.store.locks and
+lamina.store.dialect only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from lamina.store import locks
 from lamina.store.dialect import insert_ignore, starts_with, upsert
 from lamina.store.schema import event_buses, event_rules, event_targets
 
@@ -41,6 +43,12 @@ def _rule(row) -> RuleRow:
 class RuleStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+
+    def locked(self):
+        """A context in which rules, their targets and the buses' tags change one change at a time,
+        across every process (lamina.store.locks): PutRule keeps a rule's tags and schedule anchor,
+        PutTargets checks the target count, TagResource merges tags."""
+        return locks.held(self._engine, "event-rules")
 
     # -- buses ----------------------------------------------------------------------------------
     def bus(self, name: str) -> BusRow | None:
