@@ -188,10 +188,13 @@ def layout(mounts: Mounts, interpreter: str) -> Layout:
     )
 
 
-def preload_moves(interpreter: str, python_runtime_dir: str) -> list[tuple[str, str]]:
+def preload_moves(interpreter: str, python_runtime_dir: str, rapid_dir: str | None = None) -> list[tuple[str, str]]:
     """The moves a managed Python environment sees for the interpreter and the Python runtime
-    image: what a zygote that imports from there ahead of any environment translates with."""
+    image (and a custom runtime's environment for rapid's directory): what a zygote that imports
+    from there ahead of any environment translates with."""
     found = [(python_runtime_dir.rstrip("/"), RUNTIME)]
+    if rapid_dir:
+        found.append((rapid_dir.rstrip("/"), RUNTIME))
     prefix = interpreter_prefix(interpreter)
     if prefix != "/usr":
         found.append((prefix, LANG))

@@ -96,6 +96,9 @@ def test_moves_translate_host_paths_to_the_paths_inside(tmp_path):
     assert rootfs.preload_moves(str(prefix / "bin" / "python3.12"), str(m.runtime_dir)) == sorted(
         [(str(prefix), "/var/lang"), (str(m.runtime_dir), "/var/runtime")], key=lambda mv: -len(mv[0]))
     assert rootfs.preload_moves("/usr/bin/python3", "/rt") == [("/rt", "/var/runtime")]
+    # rapid's directory is /var/runtime in a custom runtime's environment
+    assert rootfs.preload_moves("/usr/bin/python3", "/site/python", "/site/rapid") == [
+        ("/site/python", "/var/runtime"), ("/site/rapid", "/var/runtime")]
 
 
 def test_layers_in_order_for_opt(tmp_path):

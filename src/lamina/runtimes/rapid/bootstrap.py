@@ -55,10 +55,14 @@ def main():
     environ.pop("_LAMINA_NODE", None)
     if "_LAMINA_LD_LIBRARY_PATH" in environ:  # rapid's own libraries are not the bootstrap's
         environ["LD_LIBRARY_PATH"] = environ.pop("_LAMINA_LD_LIBRARY_PATH")
-    supervisor = rapid_supervisor.Supervisor(channel, environ, opt_dirs, argv, cwd=image_cwd)
+    listener = None
+
+    def serve():
+        threading.Thread(target=listener.serve_forever, daemon=True, name="runtime-api").start()
+
+    supervisor = rapid_supervisor.Supervisor(channel, environ, opt_dirs, argv, cwd=image_cwd, serve=serve)
     listener = rapid_http.Listener(supervisor)
     environ["AWS_LAMBDA_RUNTIME_API"] = listener.address
-    threading.Thread(target=listener.serve_forever, daemon=True, name="runtime-api").start()
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=supervisor.shutdown, daemon=True).start())
     supervisor.initialise()
     while True:

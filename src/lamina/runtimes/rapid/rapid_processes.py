@@ -57,7 +57,8 @@ def start(argv, env, cwd, output, shielded=False):
 
 class Output:
     """One pipe whose bytes become the function's log (STREAM frames) and, when someone subscribed,
-    telemetry log lines of `category` ("function" or "extension")."""
+    telemetry log lines of `category` ("function" or "extension"). Its reader thread runs from
+    `start()`: the pipe holds what is written before (64 KiB), so the runtime can be started first."""
 
     def __init__(self, channel, telemetry, category):
         self._channel = channel
@@ -68,7 +69,12 @@ class Output:
         os.set_blocking(self._read_fd, False)
         self._lock = threading.Lock()
         self._partial = b""
-        threading.Thread(target=self._pump, daemon=True, name=f"output-{category}").start()
+        self._pumping = False
+
+    def start(self):
+        if not self._pumping:
+            self._pumping = True
+            threading.Thread(target=self._pump, daemon=True, name=f"output-{self._category}").start()
 
     def _pump(self):
         while self._read_fd is not None:

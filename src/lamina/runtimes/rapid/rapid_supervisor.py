@@ -45,8 +45,10 @@ def _hwm_kb(pid):
 
 
 class Supervisor:
-    def __init__(self, channel, environ, opt_dirs, runtime_argv, cwd=None):
+    def __init__(self, channel, environ, opt_dirs, runtime_argv, cwd=None, serve=None):
         self.channel = channel
+        self._serve = serve  # starts the Runtime API listener's thread (its socket listens already)
+        self._serving = False
         self.environ = environ  # what the runtime and extensions get (AWS_LAMBDA_RUNTIME_API included)
         self.opt_dirs = opt_dirs
         self.runtime_argv = runtime_argv  # None: a custom runtime's bootstrap
@@ -81,7 +83,10 @@ class Supervisor:
             "runtimeVersion": env.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_"),
             "functionName": env.get("AWS_LAMBDA_FUNCTION_NAME", ""), "functionVersion": self.version,
             "instanceId": env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")[-32:], "instanceMaxMemory": self.memory_mb})
-        for name, path in processes.find_extensions(self.opt_dirs).items():
+        extensions = processes.find_extensions(self.opt_dirs)
+        if extensions:  # they register through the API before the runtime starts
+            self._start_threads()
+        for name, path in extensions.items():
             try:
                 proc = processes.start([path], env, self.task_root, self.extension_output, shielded=True)
             except OSError as exc:
@@ -100,6 +105,7 @@ class Supervisor:
                                                                    f"extension {crashed[0]} exited before registering"))
         if not self.init_failure:
             self._start_runtime()
+        self._start_threads()
         with self.cv:
             self.cv.wait_for(lambda: self.init_failure or self.runtime_status is not None or (
                 self.state.called_next and self.extensions.ready()))
@@ -117,6 +123,18 @@ class Supervisor:
             os._exit(1)
         self._init_done("success", None)
         self.channel.send(frames.READY, {"rss": self.rss_kb()})
+
+    def _start_threads(self):
+        """The listener's and the output pipes' threads, once: after the runtime's start when no
+        extension needs them earlier. Each start waits for its thread to run, which on a busy
+        host costs a scheduling round each (2-8 ms of a cold start when they came first); the
+        runtime's own start takes far longer than that, and connecting meanwhile just queues."""
+        if not self._serving:
+            self._serving = True
+            if self._serve is not None:
+                self._serve()
+            self.function_output.start()
+            self.extension_output.start()
 
     def _init_done(self, status, error_type):
         phase = {"initializationType": self.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
