@@ -391,8 +391,7 @@ def main():
     # collection in an environment never writes to those pages, and made immortal, references
     # taken in an environment never write their counts, so forks keep sharing those pages.
     gc.collect()
-    if not os.environ.pop("_LAMINA_MORTAL", ""):
-        _immortal.immortalize()
+    _immortal.immortalize()
     gc.freeze()
     send(control, {"op": "ready", "pid": os.getpid()})
     try:
