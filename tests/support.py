@@ -109,12 +109,13 @@ def wait_for(condition, timeout: float = 60.0, what: str = "the condition", inte
         time.sleep(interval)
 
 
-def make_zip(files: dict[str, str | bytes]) -> bytes:
+def make_zip(files: dict[str, str | bytes], executable=lambda name: False) -> bytes:
+    """A deployment package of `files`, the names `executable` picks with mode 0755 (a bootstrap)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
             info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
+            info.external_attr = (0o755 if executable(name) else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, content)
     return buffer.getvalue()

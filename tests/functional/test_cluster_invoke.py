@@ -7,12 +7,10 @@ serves)."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 import socket
 import threading
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -76,13 +74,7 @@ while True:
 
 
 def _package(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.external_attr = (0o755 if name == "bootstrap" else 0o644) << 16
-            archive.writestr(info, content)
-    return buffer.getvalue()
+    return make_zip(files, executable=lambda name: name == "bootstrap")
 
 
 @pytest.fixture(scope="module")

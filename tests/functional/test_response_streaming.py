@@ -7,17 +7,15 @@ answers with its whole response as one chunk; a client that leaves mid-stream le
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import socket
 import subprocess
 import time
-import zipfile
 
 import pytest
 
-from support import ROLE, LaminaProcess, client_for
+from support import ROLE, LaminaProcess, client_for, make_zip
 
 PAUSE_MS = 1500
 
@@ -98,13 +96,7 @@ while True:
 
 
 def package(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.external_attr = (0o755 if name == "bootstrap" else 0o644) << 16
-            archive.writestr(info, content)
-    return buffer.getvalue()
+    return make_zip(files, executable=lambda name: name == "bootstrap")
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,12 @@ receives INVOKE and SHUTDOWN, and its telemetry subscription receives the platfo
 from __future__ import annotations
 
 import base64
-import io
 import json
 import time
-import zipfile
 
 import pytest
 
-from support import ROLE, LaminaProcess, client_for
+from support import ROLE, LaminaProcess, client_for, make_zip
 
 # A custom runtime in Python (the host's python3 is on PATH) that probes the error paths.
 PROBING_BOOTSTRAP = """#!/usr/bin/env python3
@@ -116,13 +114,7 @@ while True:
 
 
 def package(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.external_attr = (0o755 if "bootstrap" in name or "extensions/" in name else 0o644) << 16
-            archive.writestr(info, content)
-    return buffer.getvalue()
+    return make_zip(files, executable=lambda name: "bootstrap" in name or "extensions/" in name)
 
 
 @pytest.fixture(scope="module")
