@@ -20,24 +20,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-import psycopg
-
 from lamina.engine import volumes
-from support import free_port
+from pg_support import create_database, drop_database, url_of
+from support import free_port, stop_process
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 NATS = os.environ.get("LAMINA_TEST_NATS", "nats://127.0.0.1:4222")
-
-
-def create_database(name: str) -> str:
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{PG}/{name}"
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _delete_nats(cluster: str) -> None:
@@ -73,15 +61,7 @@ class Node:
         return self.proc.poll() is None
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
+        return stop_process(self.proc, self._log, sig)
 
     def kill(self) -> None:
         """kill -9 the node (its sandboxes, in their own sessions, are left to the OS)."""
@@ -95,8 +75,8 @@ class Cluster:
         token = secrets.token_hex(4)
         self.tmp = tmp
         self.name = f"twk{token}"
-        self.database_name = f"lamina_wk_{token}"
-        self.database_url = create_database(self.database_name)
+        self.database_name = create_database("lamina_wk")
+        self.database_url = url_of(self.database_name)
         self.sandbox = sandbox
         self.nodes: list[Node] = []
         self.env = {**os.environ, "LAMINA_CLUSTER_NAME": self.name, "LAMINA_DATABASE_URL": self.database_url,

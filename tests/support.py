@@ -190,15 +190,21 @@ class LaminaProcess:
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
+        return stop_process(self.proc, self._log, sig)
+
+
+def stop_process(proc: subprocess.Popen, log, sig: int = signal.SIGTERM) -> int:
+    """Signal a lamina child process (SIGTERM by default), SIGKILL its session if it is still there
+    after 20 s, close its log; its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    log.close()
+    return proc.returncode
 
 
 def client_for(url: str, service: str = "lambda"):

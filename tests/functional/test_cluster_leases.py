@@ -10,10 +10,8 @@ import uuid
 import pytest
 
 from lamina.cluster.leases import Leases
+from pg_support import throwaway_database
 from support import wait_for
-
-psycopg = pytest.importorskip("psycopg")
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 HOLDER = """
 import sys, time
@@ -27,15 +25,8 @@ time.sleep(600)
 
 @pytest.fixture(scope="module")
 def database_url():
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
-    name = f"lamina_integrate_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with throwaway_database("lamina_integrate") as url:
+        yield url
 
 
 def test_one_holder_and_release_on_close(database_url):
