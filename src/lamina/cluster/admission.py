@@ -12,7 +12,7 @@ as in single-node mode (it is part of the function's reserved or unreserved shar
 
 `ClusterAdmission` has lamina.admission.Admission's methods, so the Invoker does not change; the
 block policy (how many to ask for, keep, give back) is pure functions below. Imports
-lamina.errors and lamina.store.concurrency_blocks.
+lamina.admission (its throttle Reason), lamina.errors and lamina.store.concurrency_blocks.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from lamina.admission import RESERVED_EXCEEDED
 from lamina.errors import CONCURRENT_INVOCATION_LIMIT_EXCEEDED as ACCOUNT_EXCEEDED
 from lamina.errors import ServiceException, TooManyRequestsException
 from lamina.store.concurrency_blocks import BlockStore
 
 log = logging.getLogger("lamina.cluster.admission")
 
-RESERVED_EXCEEDED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 UNREACHABLE = "lamina could not reach its database to admit the invocation"
 ACCOUNT_POOL = ""  # the pool of functions without reserved concurrency
 MAX_BLOCK = 16
@@ -87,6 +87,7 @@ class ClusterAdmission:
         self._node = node_id
         self._limit = account_limit
         self._reserved: dict[str, int] = dict(reserved or {})
+        self._reserved_total = sum(self._reserved.values())  # kept, as Admission's: a miss costs the same with any number reserved
         self._ttl = ttl
         self._idle_after = idle_after
         self._round_s = round_s
@@ -104,6 +105,7 @@ class ClusterAdmission:
     def set_reserved(self, reserved: dict[str, int]) -> None:
         with self._lock:
             self._reserved = dict(reserved)
+            self._reserved_total = sum(self._reserved.values())
 
     def reserved(self, function_name: str) -> int | None:
         return self._reserved.get(function_name)
@@ -152,7 +154,7 @@ class ClusterAdmission:
 
     def _capacity(self, pool_name: str) -> int:
         if pool_name == ACCOUNT_POOL:
-            return max(0, self._limit - sum(self._reserved.values()))
+            return max(0, self._limit - self._reserved_total)
         return self._reserved.get(pool_name, 0)
 
     def _take(self, pool_name: str, pool: _Pool, capacity: int, now: float) -> None:
