@@ -11,12 +11,11 @@ lost at once (held() says False; the loss callback runs), even before TCP notice
 never both believe they hold one for longer than that.
 
 `want(name, gained=..., lost=...)` registers a lease; the callbacks run on the lease thread (an
-owner on an event loop hands them over with call_soon_threadsafe). Imports nothing from lamina.
+owner on an event loop hands them over with call_soon_threadsafe). Imports lamina.store.locks (its key hash) only.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -24,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
+
+from lamina.store import locks
 
 log = logging.getLogger("lamina.cluster.leases")
 
@@ -33,9 +34,9 @@ KEY_NAMESPACE = "lamina.lease:"
 
 
 def lease_key(cluster: str, name: str) -> int:
-    """The advisory lock key of lease `name` in `cluster`: a signed 64-bit int from a stable hash."""
-    digest = hashlib.blake2b(f"{KEY_NAMESPACE}{cluster}:{name}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    """The advisory lock key of lease `name` in `cluster` (the store's named-lock hash, under a prefix
+    of its own so no lease shares a key with a control-plane lock)."""
+    return locks.key(f"{KEY_NAMESPACE}{cluster}:{name}")
 
 
 def libpq_url(url: str) -> str:
