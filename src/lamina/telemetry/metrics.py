@@ -181,19 +181,19 @@ class Metrics:
 
     def invocation(self, sample: InvocationSample) -> None:
         """Count one finished invocation."""
-        self._hot.append((_INVOCATION, sample))
-        if len(self._hot) > HOT_LIMIT:
-            self.apply()
+        self._defer((_INVOCATION, sample))
 
     def throttle(self, function: str, version: str, alias: str | None) -> None:
         """Count one invocation refused with TooManyRequestsException."""
-        self._hot.append((_THROTTLE, function, version, alias, self._clock()))
-        if len(self._hot) > HOT_LIMIT:
-            self.apply()
+        self._defer((_THROTTLE, function, version, alias, self._clock()))
 
     def concurrency(self, function: str, running: int) -> None:
         """The number of invocations of `function` running now (call it whenever that changes)."""
-        self._hot.append((_CONCURRENCY, function, running, self._clock()))
+        self._defer((_CONCURRENCY, function, running, self._clock()))
+
+    def _defer(self, update: tuple) -> None:
+        """Queue a hot-path update; past HOT_LIMIT waiting, the caller applies them itself."""
+        self._hot.append(update)
         if len(self._hot) > HOT_LIMIT:
             self.apply()
 
