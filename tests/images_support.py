@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -104,11 +105,29 @@ def _copy(source: str, root: Path) -> None:
 def python_rootfs() -> Path:
     """The cached tree: /usr/bin/python3 and its stdlib, the libraries they load, awslambdaric."""
     key = hashlib.sha256(f"{RIC}:{os.path.realpath(PYTHON)}:v4".encode()).hexdigest()[:12]
-    root = CACHE / f"pyimage-{key}"
-    if (root / ".complete").exists():
-        return root / "rootfs"
-    shutil.rmtree(root, ignore_errors=True)
-    tree = root / "rootfs"
+    final = CACHE / f"pyimage-{key}"
+    if (final / ".complete").exists():
+        return final / "rootfs"
+    # Built in a directory of its own and renamed into place when complete, so test runs that
+    # start together (several checkouts share the cache) never use or delete each other's half-built tree.
+    CACHE.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=f".pyimage-{key}-", dir=CACHE))
+    root.chmod(0o755)
+    try:
+        _build_tree(root / "rootfs")
+        (root / ".complete").write_text("")
+        try:
+            root.rename(final)
+        except OSError:  # another run finished first (use its tree), or an unfinished leftover
+            if not (final / ".complete").exists():
+                shutil.rmtree(final, ignore_errors=True)
+                root.rename(final)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return final / "rootfs"
+
+
+def _build_tree(tree: Path) -> None:
     for directory in ("usr/bin", "usr/lib", "usr/lib64", "usr/sbin"):
         (tree / directory).mkdir(parents=True)
     for link, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"), ("sbin", "usr/sbin")):
@@ -144,11 +163,10 @@ def python_rootfs() -> Path:
         if not path.is_symlink():
             stat = path.stat()
             os.utime(path, (int(stat.st_atime), int(stat.st_mtime)))
-    # byte-code, as an image built by `pip install` in a Dockerfile has it (the root is read-only at run time)
+    # byte-code, as an image built by `pip install` in a Dockerfile and AWS's base images have it (the
+    # root is read-only at run time: without it every cold start would compile the stdlib and awslambdaric)
     subprocess.run(["chroot", str(tree), f"/usr/bin/{os.path.basename(real_python)}", "-m", "compileall", "-q",
-                    f"/usr/lib/{version}", "/usr/lib/python3/dist-packages"], check=False, capture_output=True)
-    (root / ".complete").write_text("")
-    return tree
+                    f"/usr/lib/{version}", "/usr/lib/python3/dist-packages"], check=True, capture_output=True)
 
 
 def build_and_push(registry: RegistryProcess, work: Path, repo: str, tag: str, *, app: str = APP,
