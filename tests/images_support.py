@@ -17,6 +17,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -105,23 +106,31 @@ def _copy(source: str, root: Path) -> None:
 def python_rootfs() -> Path:
     """The cached tree: /usr/bin/python3 and its stdlib, the libraries they load, awslambdaric."""
     key = hashlib.sha256(f"{RIC}:{os.path.realpath(PYTHON)}:v4".encode()).hexdigest()[:12]
-    final = CACHE / f"pyimage-{key}"
+    return cached_tree(CACHE / f"pyimage-{key}", _build_tree)
+
+
+def cached_tree(final: Path, build: Callable[[Path], None]) -> Path:
+    """`final`/rootfs, made by `build(tree)` unless a complete one is there. Built in a directory
+    of its own and renamed into place when complete, so runs that start together (checkouts share
+    the cache) never use or delete each other's half-built tree; the first to finish wins."""
     if (final / ".complete").exists():
         return final / "rootfs"
-    # Built in a directory of its own and renamed into place when complete, so test runs that
-    # start together (several checkouts share the cache) never use or delete each other's half-built tree.
-    CACHE.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix=f".pyimage-{key}-", dir=CACHE))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     root.chmod(0o755)
     try:
-        _build_tree(root / "rootfs")
+        build(root / "rootfs")
         (root / ".complete").write_text("")
-        try:
-            root.rename(final)
-        except OSError:  # another run finished first (use its tree), or an unfinished leftover
-            if not (final / ".complete").exists():
-                shutil.rmtree(final, ignore_errors=True)
+        for attempt in range(2):
+            try:
                 root.rename(final)
+                break
+            except OSError:
+                if (final / ".complete").exists():  # another run finished first: its tree is as good
+                    break
+                if attempt:
+                    raise
+                shutil.rmtree(final, ignore_errors=True)  # an unfinished leftover of an older layout
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return final / "rootfs"
