@@ -190,13 +190,17 @@ class OneWriteProtocol(HttpToolsProtocol):
             cycle.keep_alive = False
         if cycle.disconnected:
             return
+        headers = [*self.server_state.default_headers, *headers]
+        # uvicorn's checks of each name and value (each pattern is one character class, so one
+        # search over them all finds what a search of each would); uvicorn then drops the connection
+        if HEADER_RE.search(b"".join(name for name, _ in headers)) or HEADER_VALUE_RE.search(
+                b"".join(value for _, value in headers)):
+            self.logger.error("Exception in ASGI application\n", exc_info=RuntimeError("Invalid HTTP header."))
+            self.transport.close()
+            return
         content = [STATUS_LINE[status]]
         closes = False
-        for name, value in (*self.server_state.default_headers, *headers):
-            if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):  # uvicorn then drops the connection
-                self.logger.error("Exception in ASGI application\n", exc_info=RuntimeError("Invalid HTTP header."))
-                self.transport.close()
-                return
+        for name, value in headers:
             name = name.lower()
             if name == b"connection" and b"close" in [token.lower().strip() for token in value.split(b",")]:
                 cycle.keep_alive, closes = False, True
