@@ -1,7 +1,9 @@
 """The HTTP server on lamina's one port and its stop within the grace period.
 
 Runs uvicorn over the app, with each response's head held back until its first body part so both
-leave in one write (`OneWriteProtocol`, a subclass of uvicorn's httptools protocol). On the first
+leave in one write (`OneWriteProtocol`, a subclass of uvicorn's httptools protocol). Requests a
+`DirectLane` claims (Invoke, lamina.api.pipeline) skip the ASGI cycle: the protocol collects the
+body, awaits the lane's answer and writes it as uvicorn writes a response. On the first
 SIGTERM/SIGINT uvicorn stops accepting at once, and the end of the grace for invokes in flight is scheduled `stopping.drain_seconds` later (the grace
 minus the reserve for ending every environment); when it comes, `end_of_grace` runs (the server
 gives running async attempts back and answers the invokes still running). Imports

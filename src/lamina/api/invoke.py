@@ -1,7 +1,7 @@
 """The Invoke operation on the wire: headers and body in, status, headers and payload out.
 
 It is the hot path, so it is a plain ASGI handler in front of the router, behind the request
-pipeline: it reads only what Invoke needs from the pipeline's RequestView, hands a typed
+pipeline (and `Direct`, the same answer for the pipeline's direct entry, without ASGI): it reads only what Invoke needs from the pipeline's RequestView, hands a typed
 Invocation (with the pipeline's Caller) to lamina.invoke and writes the response itself (no
 routing, no middleware, no Request/Response objects); errors go through lamina.api.responses.
 The body was read (within Invoke's payload cap) by lamina.api.pipeline; the payload must be strict

@@ -10,6 +10,9 @@ with `--auth sigv4`) and stores view, caller and body in the scope for dispatch 
 is answered in the protocol the request speaks: rest-json, JSON 1.1 (`X-Amz-Target`) or the query
 protocol's XML (IAM/STS at `/`); any other exception is logged and answered as the internal error.
 Function-URL requests (by Host or the /lambda-url/ path) are answered in the URL's error form.
+`Pipeline` is both the ASGI app and the direct entry lamina.http_server uses for Invoke (`claim`
+on the head, `answer` once the body is read): the same view, cap, `before_body` and identity
+steps, then the `Direct` step (lamina.api.invoke.Direct), without an ASGI scope or messages.
 Imports lamina.identity, lamina.errors, lamina.url_hosts and lamina.api (responses, body, query) only.
 """
 
