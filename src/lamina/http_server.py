@@ -1,7 +1,9 @@
 """The HTTP server on lamina's one port and its stop within the grace period.
 
 Runs uvicorn over the app, with each response's head held back until its first body part so both
-leave in one write (`OneWriteProtocol`, a subclass of uvicorn's httptools protocol). On the first
+leave in one write (`OneWriteProtocol`, a subclass of uvicorn's httptools protocol). Requests a
+`DirectLane` claims (Invoke, lamina.api.pipeline) skip the ASGI cycle: the protocol collects the
+body, awaits the lane's answer and writes it as uvicorn writes a response. On the first
 SIGTERM/SIGINT uvicorn stops accepting at once, and the end of the grace for invokes in flight is scheduled `stopping.drain_seconds` later (the grace
 minus the reserve for ending every environment); when it comes, `end_of_grace` runs (the server
 gives running async attempts back and answers the invokes still running). Imports
@@ -11,10 +13,13 @@ lamina.stopping only (and uvicorn); what the end of the grace does is handed in.
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
+import httptools
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE, HttpToolsProtocol
 
 from lamina import stopping
 
@@ -66,12 +71,158 @@ class _HeadHeld:
         return getattr(self._transport, name)
 
 
+class DirectLane(Protocol):
+    """Requests the server answers without an ASGI cycle (lamina.api.pipeline.Pipeline): `claim`
+    decides from the request head (a ticket, else None: the ASGI app gets the request), `answer`
+    gives (status, headers with content-length, body) once the whole body is read."""
+
+    def claim(self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
+              client: tuple[str, int] | None, raw_path: bytes) -> Any: ...
+
+    async def answer(self, ticket: Any, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]: ...
+
+    def abandoned(self, ticket: Any) -> None: ...
+
+
+class _NoEvent:
+    """What uvicorn's callbacks `set()` on a cycle: a direct request has no one waiting on it."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        pass
+
+
+_NO_EVENT = _NoEvent()
+# Heads the direct lane leaves to the ASGI path: uvicorn's proxy-headers middleware rewrites the
+# client from them, and a chunked body is capped while it streams in.
+_DECLINED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"transfer-encoding"})
+
+
+class _DirectCycle:
+    """A request of the direct lane as uvicorn's protocol callbacks see a cycle (body, more_body,
+    response_complete, disconnected, keep_alive, message_event)."""
+
+    __slots__ = ("ticket", "body", "more_body", "response_complete", "disconnected", "keep_alive", "message_event")
+
+    def __init__(self, ticket: Any, keep_alive: bool) -> None:
+        self.ticket = ticket
+        self.body = bytearray()
+        self.more_body = True
+        self.response_complete = False
+        self.disconnected = False
+        self.keep_alive = keep_alive
+        self.message_event = _NO_EVENT
+
+
 class OneWriteProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol whose responses leave in one write (head and body together)."""
+    """uvicorn's httptools protocol whose responses leave in one write (head and body together).
+    With a `direct` lane, the requests it claims skip the ASGI cycle: their body is collected,
+    the lane answers, and the answer is written as uvicorn would write it (default headers,
+    connection: close when the connection does not stay open), in one write."""
+
+    direct: DirectLane | None = None
 
     def _start_asgi_task(self, cycle, app) -> None:
         cycle.transport = _HeadHeld(cycle.transport, cycle, self.loop)
         super()._start_asgi_task(cycle, app)
+
+    def on_headers_complete(self) -> None:
+        lane = self.direct
+        if lane is not None and (self.cycle is None or self.cycle.response_complete):
+            cycle = self._direct_cycle(lane)
+            if cycle is not None:
+                self.cycle = cycle
+                return
+        super().on_headers_complete()
+
+    def _direct_cycle(self, lane: DirectLane) -> _DirectCycle | None:
+        parser = self.parser
+        if (parser.get_method() != b"POST" or self.expect_100_continue or parser.should_upgrade()
+                or self.limit_concurrency is not None):
+            return None
+        for name, _ in self.headers:
+            if name in _DECLINED:
+                return None
+        parsed = httptools.parse_url(self.url)
+        raw_path = parsed.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        ticket = lane.claim("POST", self.root_path + path, parsed.query or b"", self.headers, self.client,
+                            self.root_path.encode("ascii") + raw_path)
+        if ticket is None:
+            return None
+        keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
+        return _DirectCycle(ticket, keep_alive)
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if type(cycle) is _DirectCycle:  # within the cap Content-Length announced: no backpressure needed
+            if not cycle.response_complete:
+                cycle.body += body
+            return
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        cycle = self.cycle
+        if type(cycle) is _DirectCycle:
+            cycle.more_body = False
+            task = self.loop.create_task(self._answer(cycle, self.direct))  # type: ignore[arg-type]
+            task.add_done_callback(self.tasks.discard)
+            self.tasks.add(task)
+            return
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        cycle = self.cycle
+        if type(cycle) is _DirectCycle and cycle.more_body and self.direct is not None:
+            self.direct.abandoned(cycle.ticket)
+        super().connection_lost(exc)
+
+    async def _answer(self, cycle: _DirectCycle, lane: DirectLane) -> None:
+        try:
+            status, headers, body = await lane.answer(cycle.ticket, bytes(cycle.body))
+            cycle.body = bytearray()
+            if self.flow.write_paused and not cycle.disconnected:
+                await self.flow.drain()
+        except BaseException as exc:  # as uvicorn answers an app that raised
+            self.logger.error("Exception in ASGI application\n", exc_info=exc)
+            status, headers, body = 500, _INTERNAL_HEADERS, b"Internal Server Error"
+            cycle.keep_alive = False
+        if cycle.disconnected:
+            return
+        headers = [*self.server_state.default_headers, *headers]
+        # uvicorn's checks of each name and value (each pattern is one character class, so one
+        # search over them all finds what a search of each would); uvicorn then drops the connection
+        if HEADER_RE.search(b"".join(name for name, _ in headers)) or HEADER_VALUE_RE.search(
+                b"".join(value for _, value in headers)):
+            self.logger.error("Exception in ASGI application\n", exc_info=RuntimeError("Invalid HTTP header."))
+            self.transport.close()
+            return
+        content = [STATUS_LINE[status]]
+        closes = False
+        for name, value in headers:
+            name = name.lower()
+            if name == b"connection" and b"close" in [token.lower().strip() for token in value.split(b",")]:
+                cycle.keep_alive, closes = False, True
+            content.extend((name, b": ", value, b"\r\n"))
+        if not cycle.keep_alive and not closes:
+            content.append(b"connection: close\r\n")
+        content.append(b"\r\n")
+        if len(body) < _JOIN_BELOW:
+            content.append(body)
+            self.transport.write(b"".join(content))
+        else:
+            self.transport.writelines((b"".join(content), body))
+        cycle.response_complete = True
+        if not cycle.keep_alive:
+            self.transport.close()
+        self.on_response_complete()
+
+
+_INTERNAL_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21"),
+                     (b"connection", b"close")]
 
 
 class _Uvicorn(uvicorn.Server):
@@ -91,10 +242,12 @@ class _Uvicorn(uvicorn.Server):
 
 class HttpServer:
     def __init__(self, app, *, host: str, port: int, grace_s: float, environments: Callable[[], int],
-                 end_of_grace: Callable[[], Awaitable[None]]) -> None:
+                 end_of_grace: Callable[[], Awaitable[None]], direct: DirectLane | None = None) -> None:
+        protocol = OneWriteProtocol if direct is None else type(
+            "DirectProtocol", (OneWriteProtocol,), {"direct": direct})
         # uvicorn cancels what is still running once the longest drain is over (a backstop: the
         # engine answers them when the drain ends)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, http=OneWriteProtocol,
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, http=protocol,
                                 lifespan="off", timeout_graceful_shutdown=stopping.drain_seconds(grace_s, 0) + 0.5)
         self._server = _Uvicorn(config)
         self._grace_s = grace_s

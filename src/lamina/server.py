@@ -497,7 +497,7 @@ class Server:
                            {name: (held, max(0.0, now - first)) for name, (held, first) in backlog.items()})
 
     async def serve(self, ready: Callable[[Server], None] | None = None) -> None:
-        http = HttpServer(self.app, host=self.settings.host, port=self.settings.port,
+        http = HttpServer(self.app, direct=self.app, host=self.settings.host, port=self.settings.port,
                           grace_s=self.settings.stop_grace, environments=lambda: self.engine.stats()["environments"],
                           end_of_grace=self._end_of_grace)
         loop = asyncio.get_running_loop()

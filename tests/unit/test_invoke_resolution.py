@@ -156,3 +156,13 @@ def test_a_moved_alias_is_read_again_after_its_event(catalog, monkeypatch):
     inv.changed(AliasChanged("f", "live"))
     assert resolve(inv, "f", "live")[0].version.version == "2"
     assert catalog.reads.count(("alias", "f", "live")) == 2
+
+
+def test_request_ids_are_canonical_version_4_uuids():
+    import uuid
+
+    for _ in range(2000):
+        request_id = invoke_module.new_request_id()
+        parsed = uuid.UUID(request_id)
+        assert str(parsed) == request_id
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122

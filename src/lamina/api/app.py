@@ -236,8 +236,10 @@ def create_app(api: Api):
     # A trailing slash or an empty path parameter is an unknown operation, as on AWS, not a 307.
     app.router.redirect_slashes = False
     dispatch = app
+    direct = None
     if api.invoker is not None:
         dispatch = invoke_stream.lane(api.invoker, invoke_api.fast_lane(api.invoker, app, api.authorize))
         if api.url_serving is not None:  # first: any path on a URL's host belongs to the URL
             dispatch = url_lane.lane(api.url_serving, api.invoker, dispatch)
-    return pipeline(api.authenticate, dispatch, api.before_body)
+        direct = invoke_api.Direct(api.invoker, api.authorize)  # Invoke, as fast_lane answers it
+    return pipeline(api.authenticate, dispatch, api.before_body, direct)

@@ -1,7 +1,7 @@
 """The Invoke operation on the wire: headers and body in, status, headers and payload out.
 
 It is the hot path, so it is a plain ASGI handler in front of the router, behind the request
-pipeline: it reads only what Invoke needs from the pipeline's RequestView, hands a typed
+pipeline (and `Direct`, the same answer for the pipeline's direct entry, without ASGI): it reads only what Invoke needs from the pipeline's RequestView, hands a typed
 Invocation (with the pipeline's Caller) to lamina.invoke and writes the response itself (no
 routing, no middleware, no Request/Response objects); errors go through lamina.api.responses.
 The body was read (within Invoke's payload cap) by lamina.api.pipeline; the payload must be strict
@@ -98,6 +98,55 @@ def parse(name: str, query: bytes, headers: Mapping[bytes, bytes], body: bytes,
     )
 
 
+async def respond(invoker: Invoker, authorize: Authorize, name: str, query: bytes, headers: Mapping[bytes, bytes],
+                  body: bytes, caller: Caller | None) -> responses.RawResponse:
+    """The answer to an Invoke of `name` (the path's FunctionName) by `caller`: what both entries
+    to the operation (the ASGI lane and lamina.api.pipeline's direct one) send."""
+    try:
+        call = parse(name, query, headers, body, caller)
+        denial = authorize(call.caller, "lambda", "Invoke",
+                           {"FunctionName": call.function_name, "Qualifier": call.qualifier})
+        if denial is not None:
+            raise AccessDeniedException(denial.message)
+        outcome = await invoker.invoke(call)
+    except LambdaError as error:
+        return responses.rest_json_error(error)
+    except Exception:
+        log.exception("internal error while invoking %s", name)
+        return responses.internal_error()
+    headers_out = [(b"x-amzn-requestid", outcome.request_id.encode())]
+    if outcome.executed_version is not None and outcome.status not in (202, 204):  # not Event, DryRun
+        headers_out.append((b"x-amz-executed-version", outcome.executed_version.encode()))
+    result = outcome.result
+    if result is None:
+        return responses.RawResponse(outcome.status, headers_out)
+    if result.function_error:
+        headers_out.append((b"x-amz-function-error", result.function_error.encode()))
+    if result.log_tail is not None:
+        headers_out.append((b"x-amz-log-result", base64.b64encode(result.log_tail.encode())))
+    headers_out.append((b"content-type", result.content_type.encode()))
+    return responses.RawResponse(200, headers_out, result.payload)
+
+
+class Direct:
+    """Invoke's entry for lamina.api.pipeline's direct lane: `claim` names the function of an
+    Invoke request (None for any other request); `answer` answers it for the pipeline's caller."""
+
+    def __init__(self, invoker: Invoker, authorize: Authorize = allow_all) -> None:
+        self._invoker = invoker
+        self._authorize = authorize
+
+    @staticmethod
+    def claim(method: str, path: str) -> str | None:
+        if method != "POST":
+            return None
+        match = PATH.match(path)
+        return None if match is None else match[1]
+
+    async def answer(self, name: str, view, caller: Caller, body: bytes) -> responses.RawResponse:
+        return await respond(self._invoker, self._authorize, name, view.query, view.headers, body, caller)
+
+
 def fast_lane(invoker: Invoker, app, authorize: Authorize = allow_all):
     """An ASGI app answering Invoke itself and passing every other request to `app`; it runs
     behind lamina.api.pipeline, which put the request's view and caller in the scope, and asks
@@ -109,29 +158,8 @@ def fast_lane(invoker: Invoker, app, authorize: Authorize = allow_all):
         match = PATH.match(scope["path"])
         if match is None:
             return await app(scope, receive, send)
-        try:
-            call = parse(match[1], scope["query_string"], scope[VIEW].headers, scope[BODY], scope[CALLER])
-            denial = authorize(call.caller, "lambda", "Invoke",
-                               {"FunctionName": call.function_name, "Qualifier": call.qualifier})
-            if denial is not None:
-                raise AccessDeniedException(denial.message)
-            outcome = await invoker.invoke(call)
-        except LambdaError as error:
-            return await responses.rest_json_error(error).send(send)
-        except Exception:
-            log.exception("internal error while invoking %s", match[1])
-            return await responses.internal_error().send(send)
-        headers = [(b"x-amzn-requestid", outcome.request_id.encode())]
-        if outcome.executed_version is not None and outcome.status not in (202, 204):  # not Event, DryRun
-            headers.append((b"x-amz-executed-version", outcome.executed_version.encode()))
-        result = outcome.result
-        if result is None:
-            return await responses.RawResponse(outcome.status, headers).send(send)
-        if result.function_error:
-            headers.append((b"x-amz-function-error", result.function_error.encode()))
-        if result.log_tail is not None:
-            headers.append((b"x-amz-log-result", base64.b64encode(result.log_tail.encode())))
-        headers.append((b"content-type", result.content_type.encode()))
-        await responses.RawResponse(200, headers, result.payload).send(send)
+        answer = await respond(invoker, authorize, match[1], scope["query_string"], scope[VIEW].headers,
+                               scope[BODY], scope[CALLER])
+        await answer.send(send)
 
     return lamina

@@ -10,6 +10,9 @@ with `--auth sigv4`) and stores view, caller and body in the scope for dispatch 
 is answered in the protocol the request speaks: rest-json, JSON 1.1 (`X-Amz-Target`) or the query
 protocol's XML (IAM/STS at `/`); any other exception is logged and answered as the internal error.
 Function-URL requests (by Host or the /lambda-url/ path) are answered in the URL's error form.
+`Pipeline` is both the ASGI app and the direct entry lamina.http_server uses for Invoke (`claim`
+on the head, `answer` once the body is read): the same view, cap, `before_body` and identity
+steps, then the `Direct` step (lamina.api.invoke.Direct), without an ASGI scope or messages.
 Imports lamina.identity, lamina.errors, lamina.url_hosts and lamina.api (responses, body, query) only.
 """
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from lamina import url_hosts
 from lamina.api import body, query, responses
@@ -95,12 +98,85 @@ def refusal(view: RequestView, error: LambdaError, data: bytes = b"") -> respons
     return responses.rest_json_error(error)
 
 
-def pipeline(authenticate: Authenticate, dispatch, before_body: Callable[[RequestView], None] | None = None):
+class Direct(Protocol):
+    """A dispatch step the pipeline may hand a request to without ASGI (lamina.api.invoke.Direct):
+    `claim` says from the method and path whether it answers the request (a ticket, else None)."""
+
+    def claim(self, method: str, path: str) -> Any: ...
+
+    async def answer(self, ticket: Any, view: RequestView, caller: Caller, data: bytes) -> responses.RawResponse: ...
+
+
+def pipeline(authenticate: Authenticate, dispatch, before_body: Callable[[RequestView], None] | None = None,
+             direct: Direct | None = None) -> Pipeline:
     """An ASGI app resolving each HTTP request's caller, then handing the request to `dispatch`.
     `before_body` may refuse a request before its body is read (with auth: one that carries no
-    signature at all, so an anonymous client cannot make lamina read a 70 MB upload)."""
+    signature at all, so an anonymous client cannot make lamina read a 70 MB upload). `direct`
+    answers the requests it claims the same way when lamina.http_server hands them over without
+    ASGI (`Pipeline.claim`, `Pipeline.answer`); `dispatch` must route them to the same answer."""
+    return Pipeline(authenticate, dispatch, before_body, direct)
 
-    async def lamina(scope, receive, send) -> None:
+
+class Pipeline:
+    """The pipeline as an ASGI app, and its direct entry for lamina.http_server: a request `claim`
+    accepts (one `direct` answers, with its whole body announced by Content-Length within the
+    route's cap, and not refused by `before_body`) is answered by `answer` once its body is read,
+    after the same identity step, and written by the server without an ASGI scope or messages.
+    Any other request takes the ASGI path (which refuses what the direct entry declined)."""
+
+    def __init__(self, authenticate: Authenticate, dispatch, before_body: Callable[[RequestView], None] | None,
+                 direct: Direct | None) -> None:
+        self._authenticate = authenticate
+        self._dispatch = dispatch
+        self._before_body = before_body
+        self._direct = direct
+
+    def claim(self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
+              client: tuple[str, int] | None, raw_path: bytes) -> tuple[Any, RequestView] | None:
+        """A ticket for `answer` when the request goes the direct way, else None (the ASGI path)."""
+        direct = self._direct
+        if direct is None:
+            return None
+        ticket = direct.claim(method, path)
+        if ticket is None:
+            return None
+        view = RequestView(method, path, query, dict(headers), client[0] if client else None, raw_path)
+        if is_function_url(view):
+            return None
+        size = body.declared_size(view.headers)
+        if size is None or size > body.limit(method, path, view.headers).size:
+            return None
+        if self._before_body is not None:
+            try:
+                self._before_body(view)
+            except Exception:  # refused (or failed): the ASGI path answers it
+                return None
+        return ticket, view
+
+    async def answer(self, claimed: tuple[Any, RequestView], data: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """(status, headers with content-length, body) of a claimed request whose body is `data`."""
+        ticket, view = claimed
+        try:
+            caller = self._authenticate(view, data)
+        except LambdaError as error:
+            return refusal(view, error, data).wire()
+        except Exception:
+            log.exception("internal error resolving the caller of %s %s", view.method, view.path)
+            return refusal(view, ServiceException(responses.INTERNAL_MESSAGE), data).wire()
+        try:
+            answer = await self._direct.answer(ticket, view, caller, data)  # type: ignore[union-attr]
+        except Exception:
+            log.exception("internal error on %s %s", view.method, view.path)
+            answer = refusal(view, ServiceException(responses.INTERNAL_MESSAGE), data)
+        return answer.wire()
+
+    def abandoned(self, claimed: tuple[Any, RequestView]) -> None:
+        """The client of a claimed request left before sending its whole body."""
+        view = claimed[1]
+        log.warning("client left before sending the whole body of %s %s", view.method, view.path)
+
+    async def __call__(self, scope, receive, send) -> None:
+        dispatch = self._dispatch
         if scope["type"] != "http":
             return await dispatch(scope, receive, send)
         view = request_view(scope)
@@ -108,9 +184,9 @@ def pipeline(authenticate: Authenticate, dispatch, before_body: Callable[[Reques
         size = body.declared_size(view.headers)
         if size is not None and size > cap.size:  # refused unread
             return await refusal(view, cap.refusal()).send(send)
-        if before_body is not None:
+        if self._before_body is not None:
             try:
-                before_body(view)
+                self._before_body(view)
             except LambdaError as error:
                 return await refusal(view, error).send(send)
         try:
@@ -121,7 +197,7 @@ def pipeline(authenticate: Authenticate, dispatch, before_body: Callable[[Reques
         except LambdaError as error:
             return await refusal(view, error).send(send)
         try:
-            caller = authenticate(view, data)
+            caller = self._authenticate(view, data)
         except LambdaError as error:
             return await refusal(view, error, data).send(send)
         except Exception:
@@ -151,8 +227,6 @@ def pipeline(authenticate: Authenticate, dispatch, before_body: Callable[[Reques
                 raise
             log.exception("internal error on %s %s", view.method, view.path)
             return await refusal(view, ServiceException(responses.INTERNAL_MESSAGE), data).send(send)
-
-    return lamina
 
 
 def caller_of(scope: dict) -> Caller:

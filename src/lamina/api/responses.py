@@ -31,12 +31,17 @@ class RawResponse:
     headers: list[tuple[bytes, bytes]]
     body: bytes = b""
 
-    async def send(self, send) -> None:
+    def wire(self) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """(status, headers as they go out, body): content-length added unless the status has no body."""
         headers = self.headers
         if self.status not in _NO_BODY_STATUSES:
             headers = [*headers, (b"content-length", str(len(self.body)).encode())]
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": self.body})
+        return self.status, headers, self.body
+
+    async def send(self, send) -> None:
+        status, headers, body = self.wire()
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope, receive, send) -> None:
         await self.send(send)

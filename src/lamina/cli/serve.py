@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import logging
 import sys
 
@@ -18,6 +19,14 @@ from lamina.cli.common import (
     event_loop_factory,
 )
 from lamina.config import AUTH_MODES, CREDENTIALS_FILE, Settings, file_system_entry
+
+
+def _ready(server) -> None:
+    """Once the port listens: everything built at start moves out of the collector's reach (a full
+    collection of that heap is a ~0.2 s pause every ~10,000 invokes, ~20 µs each on average), then
+    the banner."""
+    gc.freeze()
+    _banner(server)
 
 
 def _banner(server) -> None:
@@ -84,7 +93,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(server.serve(ready=_banner))
+            runner.run(server.serve(ready=_ready))
     except KeyboardInterrupt:
         pass
     console.print("lamina stopped")

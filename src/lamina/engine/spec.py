@@ -100,7 +100,7 @@ class ResponseStream(Protocol):
     def attach(self, abort: Callable[[], None], pause: Callable[[bool], None]) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built per invoke: not frozen (a frozen one's init costs µs)
 class InvokeRequest:
     request_id: str
     payload: bytes
@@ -114,7 +114,7 @@ class InvokeRequest:
     stream: ResponseStream | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built per invoke: not frozen (a frozen one's init costs µs)
 class InvokeResult:
     payload: bytes
     executed_version: str
@@ -130,13 +130,13 @@ class InvokeResult:
     disconnected: bool = False  # the stream's reader went away and the invocation was stopped
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built per invoke: not frozen (a frozen one's init costs µs)
 class LogEvent:
     timestamp_ms: int
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built per invoke: not frozen (a frozen one's init costs µs)
 class LogBatch:
     """Log lines of one environment's stream, handed to the log sink off the hot path."""
 

@@ -23,6 +23,12 @@ EventRow = tuple[int, str, int, int, str]
 # The events of a write, as SQLite's own executemany takes them (the hot write of every invocation's lines).
 _SQLITE_INSERT = ("INSERT INTO log_events (log_group, log_stream, timestamp_ms, ingestion_ms, message) "
                   "VALUES (?, ?, ?, ?, ?)")
+# A write's update of its stream's counters, as SQLAlchemy compiles it for SQLite (first/last event
+# times widened, ingestion time, stored bytes).
+_SQLITE_UPDATE = ("UPDATE log_streams SET first_event_ms=CASE WHEN (first_event_ms IS NULL OR first_event_ms > ?) "
+                  "THEN ? ELSE first_event_ms END, last_event_ms=CASE WHEN (last_event_ms IS NULL OR "
+                  "last_event_ms < ?) THEN ? ELSE last_event_ms END, last_ingestion_ms=?, "
+                  "stored_bytes=(stored_bytes + ?) WHERE log_group = ? AND name = ?")
 
 
 class LogStore:
@@ -53,22 +59,27 @@ class LogStore:
         first = min(timestamp for timestamp, _ in events)
         last = max(timestamp for timestamp, _ in events)
         size = sum(len(message) for _, message in events)
-        where = (log_streams.c.log_group == group) & (log_streams.c.name == stream)
-        c = log_streams.c
-        update = log_streams.update().where(where).values(
-            first_event_ms=sa.case((c.first_event_ms.is_(None) | (c.first_event_ms > first), first),
-                                   else_=c.first_event_ms),
-            last_event_ms=sa.case((c.last_event_ms.is_(None) | (c.last_event_ms < last), last),
-                                  else_=c.last_event_ms),
-            last_ingestion_ms=now, stored_bytes=c.stored_bytes + size)
-        if conn.execute(update).rowcount == 0:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # the statement SQLAlchemy compiles below, without building it (~0.2 ms) per stream per write
+            def update() -> int:
+                return conn.exec_driver_sql(_SQLITE_UPDATE, (first, first, last, last, now, size, group, stream)).rowcount
+        else:
+            def update() -> int:
+                c = log_streams.c
+                return conn.execute(log_streams.update().where((c.log_group == group) & (c.name == stream)).values(
+                    first_event_ms=sa.case((c.first_event_ms.is_(None) | (c.first_event_ms > first), first),
+                                           else_=c.first_event_ms),
+                    last_event_ms=sa.case((c.last_event_ms.is_(None) | (c.last_event_ms < last), last),
+                                          else_=c.last_event_ms),
+                    last_ingestion_ms=now, stored_bytes=c.stored_bytes + size)).rowcount
+        if update() == 0:
             if not create:
                 return False
             insert_ignore(conn, log_groups, {"name": group, "created_ms": now})
             insert_ignore(conn, log_streams, {"log_group": group, "name": stream, "created_ms": now,
                                                     "stored_bytes": 0})
-            conn.execute(update)
-        if conn.dialect.name == "sqlite":  # the driver's executemany: no per-row parameter processing
+            update()
+        if sqlite:  # the driver's executemany: no per-row parameter processing
             conn.exec_driver_sql(_SQLITE_INSERT, [(group, stream, timestamp, now, message)
                                                   for timestamp, message in events])
         else:

@@ -57,3 +57,19 @@ def test_a_message_holding_nul_is_stored(db_url):
     assert logs.stream("/aws/lambda/f", "s")["stored_bytes"] == 8
     stored = logs.group("/aws/lambda/f")["stored_bytes"]
     assert stored == 8 and type(stored) is int  # PostgreSQL sums BIGINT as NUMERIC; JSON needs an int
+
+
+def test_a_streams_counters_widen_to_every_write_and_sum_its_bytes(db_url):
+    logs = LogStore(open_database(db_url))
+    logs.append([Batch("/g", "s", (Event(50, "abc"), Event(40, "de")))])
+    first = logs.stream("/g", "s")
+    assert (first["first_event_ms"], first["last_event_ms"], first["stored_bytes"]) == (40, 50, 5)
+    assert first["last_ingestion_ms"] is not None
+    logs.append([Batch("/g", "s", (Event(45, "f"),))])  # inside the range: only the bytes grow
+    assert [logs.stream("/g", "s")[key] for key in ("first_event_ms", "last_event_ms", "stored_bytes")] == [40, 50, 6]
+    assert logs.put("/g", "s", [(10, "gh"), (90, "i")], 1234)  # both ends widen
+    after = logs.stream("/g", "s")
+    assert (after["first_event_ms"], after["last_event_ms"], after["stored_bytes"], after["last_ingestion_ms"]) == (
+        10, 90, 9, 1234)
+    assert not logs.put("/g", "missing", [(1, "x")], 1)  # put writes only into a stream that exists
+    assert logs.stream("/g", "missing") is None

@@ -1,0 +1,150 @@
+"""The HTTP server's direct lane: requests the lane claims skip the ASGI cycle and are answered in
+one write as uvicorn would write them; every other request (and what the lane declines) still
+reaches the ASGI app. uvicorn's real protocol and parser, over an in-memory transport."""
+
+import asyncio
+
+import uvicorn
+from uvicorn.server import ServerState
+
+from lamina.http_server import OneWriteProtocol
+
+INVOKE = b"/2015-03-31/functions/f/invocations"
+
+
+class Transport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def get_extra_info(self, name, default=None):
+        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 9000)}.get(name, default)
+
+    def write(self, data) -> None:
+        self.writes.append(bytes(data))
+
+    def writelines(self, parts) -> None:
+        self.writes.append(b"".join(parts))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class Lane:
+    """Claims POSTs to INVOKE; answers `{"got": <body>}`-like bytes."""
+
+    def __init__(self) -> None:
+        self.claims: list[tuple] = []
+        self.answered: list[bytes] = []
+        self.left: list = []
+
+    def claim(self, method, path, query, headers, client, raw_path):
+        self.claims.append((method, path, query, dict(headers), client, raw_path))
+        return path if path == INVOKE.decode() else None
+
+    async def answer(self, ticket, body):
+        self.answered.append(body)
+        return 200, [(b"x-amzn-requestid", b"r1"), (b"content-type", b"application/json"),
+                     (b"content-length", str(len(body)).encode())], body
+
+    def abandoned(self, ticket) -> None:
+        self.left.append(ticket)
+
+
+async def asgi_app(scope, receive, send):
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 201,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"4")]})
+    await send({"type": "http.response.body", "body": b"asgi"})
+
+
+def serve(data: bytes, lane: Lane, *, close_after: bool = False) -> Transport:
+    async def run() -> Transport:
+        config = uvicorn.Config(asgi_app, log_level="warning", lifespan="off")
+        state = ServerState()
+        state.default_headers = [(b"server", b"test")]
+        protocol_class = type("Direct", (OneWriteProtocol,), {"direct": lane})
+        protocol = protocol_class(config=config, server_state=state, app_state={})
+        transport = Transport()
+        protocol.connection_made(transport)
+        protocol.data_received(data)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        if close_after:
+            protocol.connection_lost(None)
+        if protocol.timeout_keep_alive_task is not None:
+            protocol.timeout_keep_alive_task.cancel()
+        return transport
+
+    return asyncio.run(run())
+
+
+def post(path: bytes, body: bytes, *extra: bytes) -> bytes:
+    return (b"POST " + path + b" HTTP/1.1\r\nHost: h\r\nContent-Length: " + str(len(body)).encode() + b"\r\n"
+            + b"".join(line + b"\r\n" for line in extra) + b"\r\n" + body)
+
+
+def test_a_claimed_request_is_answered_by_the_lane_in_one_write():
+    lane = Lane()
+    transport = serve(post(INVOKE + b"?Qualifier=1", b'{"a":1}', b"X-Amz-Log-Type: Tail"), lane)
+    assert lane.answered == [b'{"a":1}']
+    method, path, query, headers, client, raw_path = lane.claims[0]
+    assert (method, path, query, client, raw_path) == ("POST", INVOKE.decode(), b"Qualifier=1", ("127.0.0.1", 5000),
+                                                       INVOKE)
+    assert headers[b"x-amz-log-type"] == b"Tail"  # names lower-cased, as ASGI gives them
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\nserver: test\r\nx-amzn-requestid: r1\r\n"
+                                b"content-type: application/json\r\ncontent-length: 7\r\n\r\n" + b'{"a":1}']
+    assert not transport.closed
+
+
+def test_requests_the_lane_declines_reach_the_asgi_app():
+    lane = Lane()
+    transport = serve(post(b"/2015-03-31/functions", b"{}"), lane)
+    assert lane.answered == []
+    assert transport.writes[0].endswith(b"asgi") and transport.writes[0].startswith(b"HTTP/1.1 201 ")
+
+
+def test_proxy_headers_a_chunked_body_and_expect_continue_go_the_asgi_way():
+    for extra in (b"X-Forwarded-For: 10.0.0.1", b"Expect: 100-continue"):
+        lane = Lane()
+        transport = serve(post(INVOKE, b"{}", extra), lane)
+        assert lane.claims == [] and lane.answered == []
+        assert transport.writes[-1].endswith(b"asgi")
+    lane = Lane()
+    chunked = b"POST " + INVOKE + b" HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    transport = serve(chunked, lane)
+    assert lane.answered == [] and transport.writes[-1].endswith(b"asgi")
+
+
+def test_connection_close_is_answered_with_it_and_the_connection_closes():
+    lane = Lane()
+    transport = serve(post(INVOKE, b"{}", b"Connection: close"), lane)
+    assert b"\r\nconnection: close\r\n" in transport.writes[0]
+    assert transport.closed
+
+
+def test_a_request_pipelined_behind_a_claimed_one_waits_for_its_answer():
+    lane = Lane()
+    transport = serve(post(INVOKE, b"[1]") + post(INVOKE, b"[2]"), lane)
+    assert lane.answered == [b"[1]"]
+    # uvicorn queues the second until the first is answered, then runs it the ASGI way
+    assert transport.writes[0].endswith(b"[1]") and transport.writes[1].endswith(b"asgi")
+    assert len(transport.writes) == 2
+
+
+def test_a_client_leaving_mid_body_is_reported_and_gets_no_answer():
+    lane = Lane()
+    transport = serve(post(INVOKE, b'{"a":1}')[:-3], lane, close_after=True)
+    assert lane.answered == [] and transport.writes == []
+    assert lane.left == [INVOKE.decode()]
