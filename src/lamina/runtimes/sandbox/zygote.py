@@ -6,15 +6,21 @@ boto3), then forks environments on request from the namespaces backend:
     backend → zygote   {"op": "spare", "id", "procs", "shared"?}      fork a child that joins the
                                                                      cgroups now and waits for a job
                                                                      (building the shared root part)
-                       {"op": "spawn", "id", "spare"?, "procs", "job"} + fds (channel, output)
-    zygote → backend   {"op": "spare", "id", "ok"}  {"op": "spawned", "id", "pid"|"error"}
-                       {"op": "exit", "pid", "status"}
+                       {"op": "claim", "spare", "pid", "running"}     the backend gave a spare its job
+                                                                     (running) or found it dead
+                       {"op": "spawn", "id", "procs", "job"} + fds (channel, output)   no spare: fork
+    zygote → backend   {"op": "spare", "id", "ok", "pid"} + fd (the spare's socket)
+                       {"op": "spawned", "id", "pid"|"error"}  {"op": "exit", "pid", "status"}
+    backend → spare    the job + fds (channel, output, /tmp?), on the spare's socket
 
 Messages are a 4-byte length and JSON; descriptors travel as SCM_RIGHTS. A spare is made ahead:
 a child joins the cgroups, enters new namespaces, forks the environment's PID 1 and exits; PID 1
 says so, builds the part of the root every environment shares (when the request names one) and
-waits for its job, which then adds only its own binds. The zygote is a child subreaper, so it reaps each PID 1 and reports its exit
-with its host pid. Stdlib only; imports nothing from lamina.
+waits for its job, which then adds only its own binds. The backend holds a copy of each spare's
+socket and sends the job straight to PID 1 (one process woken on a cold start, not the zygote
+and then PID 1), then tells the zygote, which from then on reports that PID 1's exit. The zygote
+is a child subreaper, so it reaps each PID 1 and reports its exit with its host pid (a spare that
+died before its claim is reported when the claim comes). Stdlib only; imports nothing from lamina.
 """
 
 import builtins
@@ -281,15 +287,26 @@ class Zygote:
             pid, sock = self._fork(message["procs"], message.get("shared"))
             self.pending[sock] = ("spare", message["id"], pid)
             self.selector.register(sock, selectors.EVENT_READ, self._on_child)
-        elif op == "spawn":
-            spare = self.spares.pop(message.get("spare"), None)
-            # none asked for, or it died: a fresh child joins the job's groups, then takes the job
-            pid, sock = spare if spare is not None else self._fork(message["procs"])
+        elif op == "claim":
+            self._claim(message["spare"], message["pid"], message["running"])
+        elif op == "spawn":  # no spare: a fresh child joins the job's groups, then takes the job
+            pid, sock = self._fork(message["procs"])
             self.pending[sock] = ("spawn", message["id"], pid, message["job"], fds)
-            if spare is not None:
-                self._hand_job(sock)
-            else:
-                self.selector.register(sock, selectors.EVENT_READ, self._on_child)
+            self.selector.register(sock, selectors.EVENT_READ, self._on_child)
+
+    def _claim(self, ident, pid, running):
+        """The backend sent a spare its job (`running`): it is an environment now, whose exit is
+        reported; or it found the spare dead: forget it."""
+        spare = self.spares.pop(ident, None)
+        if spare is not None:
+            spare[1].close()
+        status = self.unclaimed.pop(pid, None)
+        if not running:
+            return
+        if status is not None:
+            send(self.control, {"op": "exit", "pid": pid, "status": status})
+        else:
+            self.environments.add(pid)
 
     def _hand_job(self, sock):
         """Give a waiting PID 1 its job: from here on it is a running environment."""
@@ -323,7 +340,7 @@ class Zygote:
             if kind == "spare":
                 del self.pending[sock]
                 self.spares[ident] = (pid, sock)
-                send(self.control, {"op": "spare", "id": ident, "ok": True})
+                send(self.control, {"op": "spare", "id": ident, "ok": True, "pid": pid}, (sock.fileno(),))
             else:
                 self.pending[sock] = (kind, ident, pid) + entry[3:]
                 self._hand_job(sock)
@@ -360,8 +377,9 @@ class Zygote:
                 self.forked.discard(pid)
                 continue
             dead = [ident for ident, (spare, _) in self.spares.items() if spare == pid]
-            for ident in dead:
+            for ident in dead:  # the backend may be giving it its job now: the claim reports the exit
                 self.spares.pop(ident)[1].close()
+                self.unclaimed[pid] = code
             if dead:
                 continue
             if pid in self.environments:
