@@ -1,10 +1,12 @@
 """Spares of the namespaces backend, with the real zygote and real sandboxes (root only): the
 engine hands a cold start's job straight to a spare's PID 1 (not through the zygote), the zygote
-then reports that environment's exit, and a spare that died while waiting is passed over."""
+then reports that environment's exit, and a spare that died while waiting is passed over; and
+the zygote's preloaded packages give way to copies a function ships itself."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -35,12 +37,13 @@ class Rig:
                              account_id="000000000000", scratch_dir=root / "scratch", log_sink=lambda batch: None,
                              runtime_site_dir=root / "site", stop_grace=0.2)
 
-    def spec(self) -> RunSpec:
+    def spec(self, files: dict[str, str] | None = None) -> RunSpec:
         """A new revision of the function: its first invoke is a cold start."""
         self.revision += 1
         code = self.root / "code" / str(self.revision)
-        code.mkdir(parents=True)
-        (code / "app.py").write_text(HANDLER)
+        for path, text in (files or {"app.py": HANDLER}).items():
+            (code / path).parent.mkdir(parents=True, exist_ok=True)
+            (code / path).write_text(text)
         return RunSpec(function_name="fn", version="$LATEST", revision_id=f"rev-{self.revision}",
                        function_arn="arn:aws:lambda:us-east-1:000000000000:function:fn", runtime=self.runtime,
                        handler="app.handler", code_dir=code, interpreter=self.python, network=False)
@@ -118,6 +121,26 @@ def test_a_spare_that_died_while_waiting_is_passed_over(tmp_path):
             assert env.sandbox.pid not in {spare.pid for spare in spares}
             os.kill(env.sandbox.pid, signal.SIGKILL)
             await _gone(env)
+        finally:
+            await rig.engine.close()
+
+    asyncio.run(scenario())
+
+
+def test_packages_a_function_ships_itself_win_over_the_preloaded_ones(tmp_path):
+    async def scenario():
+        rig = Rig(tmp_path)
+        await rig.engine.start()
+        try:
+            result = await rig.invoke(rig.spec({
+                "app.py": "import jmespath, dateutil, boto3\n\ndef handler(event, context):\n"
+                          "    return [jmespath.MINE, dateutil.MINE, boto3.__file__]\n",
+                "jmespath.py": "MINE = 'module'\n",  # a module and a package of the function's own
+                "dateutil/__init__.py": "MINE = 'package'\n",
+            }))
+            mine, package, boto3 = json.loads(result.payload)
+            assert (mine, package) == ("module", "package")
+            assert boto3.startswith("/var/runtime/")  # one it does not ship stays the runtime's
         finally:
             await rig.engine.close()
 

@@ -123,11 +123,22 @@ def _byte_compile(path):
                 pass
 
 
+def _listed(directory):
+    try:
+        return set(os.listdir(directory))
+    except OSError:
+        return set()
+
+
 def _purge_shadowed(task_roots):
-    """Forget preloaded packages that the function brings itself (its own boto3 wins, as on AWS)."""
+    """Forget preloaded packages that the function brings itself (its own boto3 wins, as on AWS).
+    Each root is listed once and only names it lists are looked at (two stats per preloaded
+    package and root cost ~0.5 ms of each cold start)."""
+    listings = [(root, _listed(root)) for root in task_roots]
     for top in _PRELOADED:
-        if any(os.path.exists(os.path.join(root, top)) or os.path.exists(os.path.join(root, top + ".py"))
-               for root in task_roots):
+        if any((top in names and os.path.exists(os.path.join(root, top)))
+               or (top + ".py" in names and os.path.exists(os.path.join(root, top + ".py")))
+               for root, names in listings):
             for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
                 del sys.modules[name]
 
