@@ -167,8 +167,8 @@ class Zygote:
             if sandbox is not None:
                 sandbox.exited(message["status"])
         elif op in ("spare", "spawned"):
-            if message.get("ok"):  # the spare's socket came with it
-                message["sock"] = socket.socket(fileno=self._fds.popleft())
+            if message.get("ok"):  # the spare's socket came with it (unless we were out of descriptors)
+                message["sock"] = socket.socket(fileno=self._fds.popleft()) if self._fds else None
             future = self._waiting.pop(message["id"], None)
             if future is not None and not future.done():
                 future.set_result(message)
@@ -275,15 +275,21 @@ class Zygote:
         finally:
             self._spares_pending -= 1
         if reply.get("ok"):
-            if self.alive:
-                self.spares.append(Spare(ident, group, memory_mb, shared, reply["pid"], reply["sock"]))
+            sock = reply["sock"]
+            if self.alive and sock is not None:
+                self.spares.append(Spare(ident, group, memory_mb, shared, reply["pid"], sock))
                 return
-            reply["sock"].close()
+            if sock is not None:
+                sock.close()
+            if self.alive:  # a spare we cannot reach: the zygote lets it go (it exits)
+                self._send({"op": "claim", "spare": ident, "pid": reply["pid"], "running": False})
         group.remove()
 
     async def spawn(self, job: dict, fds: tuple[int, ...], plan: rootfs.Plan | None = None) -> tuple[int, Group]:
         """Start `job` (built from `plan`) in a spare, or in a child forked for it; with a spare
         that built the shared part of `plan`'s root, the job names that part and its other binds."""
+        if not self.alive:
+            raise OSError("the zygote is not running")
         self.memory_mb = job["memory_mb"]
         while self.spares:
             spare = self.spares.popleft()
