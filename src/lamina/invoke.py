@@ -2,7 +2,10 @@
 RequestResponse to the engine, Event to the durable queue, DryRun to a check.
 
 Resolution is served from an in-memory cache that the change events of lamina.events keep
-fresh (server subscribes `Invoker.changed`), so the hot path touches no database. Imports
+fresh (server subscribes `Invoker.changed`), so the hot path touches no database. A change
+does not just drop what it invalidates: the names that were invoked are resolved again in the
+background right away, so the first invoke after an update (a cold start already) does not
+also pay the database read and the RunSpec. Imports
 lamina.arn, lamina.admission, lamina.errors, lamina.events, lamina.identity, lamina.model,
 lamina.engine.spec, lamina.control.aliases (pick_version), lamina.queue (Attempt, QueuedEvent)
 and lamina.telemetry (metrics, tracing); never lamina.store. The engine, the function store and
@@ -44,6 +47,8 @@ log = logging.getLogger("lamina.invoke")
 SYNC_PAYLOAD_LIMIT = 6_291_456
 ASYNC_PAYLOAD_LIMIT = 1_048_576
 NAMES_KEPT = 4096  # parsed (name, qualifier) pairs remembered, so a warm invoke parses no ARN
+# (function, qualifier) pairs resolved again in the background when their function changes
+REFRESHED_KEPT = 4096
 # a version-4 UUID from the fast generator (request ids need uniqueness, not secrecy; as function URLs)
 _V4_MASK = ~(0xF000 << 64 | 0xC000 << 48) & (1 << 128) - 1
 _V4_BITS = 0x4000 << 64 | 0x8000 << 48
@@ -109,43 +114,107 @@ class Invoker:
         self._cache: dict[tuple[str, str], Target] = {}
         # what a (FunctionName, Qualifier) pair names: (key, invoked ARN, qualifier); pure, so never stale
         self._names: dict[tuple[str, str | None], tuple[tuple[str, str], str, str | None]] = {}
+        # a resolution read before a change is not cached after it: the stamp it started with must
+        # still be current (the epoch moves for every function, a function's count for its own)
+        self._epoch = 0
+        self._changes: dict[str, int] = {}
+        # qualifiers of each function that were invoked: resolved again as soon as it changes
+        self._invoked: dict[str, set[str]] = {}
+        self._refreshing: set[asyncio.Task] = set()
+        # reads under way: an invoke that misses the cache joins one begun since the last change
+        self._reading: dict[tuple[str, str], tuple[tuple[int, int], asyncio.Future]] = {}
 
     def forget(self, function_name: str) -> None:
         """Drop cached targets of a function (its code, configuration or versions changed)."""
+        self._changes[function_name] = self._changes.get(function_name, 0) + 1
         for cache in (self._cache, self._aliases):
             for key in [key for key in cache if key[0] == function_name]:
                 del cache[key]
 
     def forget_all(self) -> None:
         """Drop every cached target (their specs' execution-role credentials were rotated)."""
+        self._epoch += 1
         self._cache.clear()
         self._aliases.clear()
 
     def changed(self, event: FunctionChanged | FunctionDeleted | AliasChanged) -> None:
-        """The subscriber of the events that change what a name resolves to."""
-        self.forget(event.function)
+        """The subscriber of the events that change what a name resolves to: forget, then resolve
+        the invoked names of the function again in the background (on the event loop; a deleted
+        function's names are forgotten)."""
+        name = event.function
+        self.forget(name)
+        if isinstance(event, FunctionDeleted):
+            self._invoked.pop(name, None)
+            return
+        qualifiers = self._invoked.get(name)
+        if not qualifiers:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on the loop (no server running): the next invoke reads it
+            return
+        for qualifier in list(qualifiers):
+            task = loop.create_task(self._refresh((name, qualifier)))
+            self._refreshing.add(task)
+            task.add_done_callback(self._refreshing.discard)
 
-    def _target(self, name: str, version_id: str) -> Target | None:
+    async def _refresh(self, key: tuple[str, str]) -> None:
+        try:
+            await self._fetch(key)
+        except Exception:  # the invoke that needs it reads it again and reports what fails
+            log.debug("resolving %s:%s ahead failed", *key, exc_info=True)
+
+    def _stamp(self, name: str) -> tuple[int, int]:
+        return self._epoch, self._changes.get(name, 0)
+
+    async def _fetch(self, key: tuple[str, str]) -> Target | None:
+        """Read a target off the loop; cache it (and the alias it went through) unless its function
+        changed meanwhile (the read may predate the change). Joins a read of the same version begun
+        since the last change instead of starting another (not through an alias: each invoke draws
+        its own version of a weighted alias)."""
+        stamp = self._stamp(key[0])
+        reading = self._reading.get(key)
+        if reading is not None and reading[0] == stamp and _alias(key[1]) is None:
+            return (await asyncio.shield(reading[1]))[2]
+        future = asyncio.ensure_future(asyncio.to_thread(self._load, *key))
+        self._reading[key] = (stamp, future)
+        try:
+            alias, version_id, target = await asyncio.shield(future)
+        finally:
+            if self._reading.get(key, (None, None))[1] is future:
+                del self._reading[key]
+        if target is not None and self._stamp(key[0]) == stamp:
+            if alias is not None:
+                self._aliases[key] = alias
+            version = target.version
+            if version.state == "Active" and version.last_update_status != "InProgress":
+                self._cache[(key[0], version_id)] = target  # type: ignore[index]
+        return target
+
+    def _load(self, name: str, qualifier: str) -> tuple[Alias | None, str | None, Target | None]:
+        """(alias gone through, version id, target) of a name; reads the store, writes no cache."""
+        alias = None
+        version_id = qualifier
+        if not (qualifier == LATEST or qualifier.isdigit()):
+            alias = self._aliases.get((name, qualifier)) or self._alias_of(name, qualifier)
+            if alias is None:
+                return None, None, None
+            version_id = pick_version(alias, random.random())
         target = self._cache.get((name, version_id))
         if target is None:
             version = self._lookup(name, version_id)
             if version is None:
-                return None
+                return alias, version_id, None
             target = Target(version, self._spec_for(version) if version.state == "Active" else None)
-            if version.state == "Active" and version.last_update_status != "InProgress":
-                self._cache[(name, version_id)] = target
-        return target
+        return alias, version_id, target
 
-    def _resolve(self, name: str, qualifier: str) -> Target | None:
-        if qualifier == LATEST or qualifier.isdigit():
-            return self._target(name, qualifier)
-        alias = self._aliases.get((name, qualifier))
-        if alias is None:
-            alias = self._alias_of(name, qualifier)
-            if alias is None:
-                return None
-            self._aliases[(name, qualifier)] = alias
-        return self._target(name, pick_version(alias, random.random()))
+    def _note_invoked(self, key: tuple[str, str]) -> None:
+        qualifiers = self._invoked.get(key[0])
+        if qualifiers is None:
+            if len(self._invoked) >= REFRESHED_KEPT:
+                self._invoked.clear()
+            qualifiers = self._invoked[key[0]] = set()
+        qualifiers.add(key[1])
 
     def _named(self, function_name: str, qualifier: str | None) -> tuple[tuple[str, str], str, str | None]:
         """(cache key, invoked ARN, qualifier) of what a call names; raises what a bad name gets."""
@@ -169,7 +238,9 @@ class Invoker:
         else:
             target = self._cache.get(key)
         if target is None:
-            target = await asyncio.to_thread(self._resolve, *key)
+            target = await self._fetch(key)
+            if target is not None:
+                self._note_invoked(key)
         if target is None:
             raise ResourceNotFoundException(
                 f"Function not found: {arns.function_arn(self._region, self._account_id, *key)}"

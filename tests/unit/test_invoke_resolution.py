@@ -166,3 +166,61 @@ def test_request_ids_are_canonical_version_4_uuids():
         parsed = uuid.UUID(request_id)
         assert str(parsed) == request_id
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+def test_a_change_resolves_the_invoked_names_again_ahead_of_the_next_invoke(catalog):
+    async def scenario():
+        inv = invoker(catalog)
+        await inv.resolve("f", None)
+        await inv.resolve("f", "1")
+        catalog.reads.clear()
+        catalog.versions[("f", LATEST)] = active("f", memory_size=512)
+        inv.changed(FunctionChanged("f"))
+        await asyncio.gather(*inv._refreshing)
+        assert sorted(catalog.reads) == sorted([("version", "f", "1"), ("version", "f", LATEST)])
+        catalog.reads.clear()
+        assert (await inv.resolve("f", None))[0].version.memory_size == 512
+        assert catalog.reads == []  # the invoke after the change found it resolved
+        inv.changed(FunctionChanged("g"))  # a function never invoked: nothing is read
+        inv.changed(FunctionDeleted("f"))  # a deleted one's names are not read again, now or later
+        inv.changed(FunctionChanged("f"))
+        await asyncio.gather(*inv._refreshing)
+        assert catalog.reads == []
+
+    asyncio.run(scenario())
+
+
+def test_a_read_begun_before_a_change_is_not_cached_after_it(catalog):
+    import threading
+
+    started, proceed = threading.Event(), threading.Event()
+    lookup = catalog.lookup
+
+    def slow_lookup(name, version):
+        found = lookup(name, version)  # the version as it was before the change
+        started.set()
+        proceed.wait(5)
+        return found
+
+    async def scenario():
+        inv = invoker(catalog)
+        inv._lookup = slow_lookup
+        reading = asyncio.ensure_future(inv.resolve("f", None))
+        await asyncio.to_thread(started.wait, 5)
+        catalog.versions[("f", LATEST)] = active("f", memory_size=512)
+        inv.changed(FunctionChanged("f"))
+        proceed.set()
+        assert (await reading)[0].version.memory_size == 128  # it began before the change
+        inv._lookup = lookup
+        assert (await inv.resolve("f", None))[0].version.memory_size == 512  # but was not kept
+
+    asyncio.run(scenario())
+
+
+def test_misses_of_the_same_version_share_one_read(catalog):
+    async def scenario():
+        inv = invoker(catalog)
+        results = await asyncio.gather(*(inv.resolve("f", None) for _ in range(5)))
+        assert {id(target) for target, _, _ in results} == {id(results[0][0])}
+        assert catalog.reads == [("version", "f", LATEST)]
+
+    asyncio.run(scenario())

@@ -103,6 +103,7 @@ class Zygote:
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self._buffer = b""
+        self._fds: collections.deque[int] = collections.deque()  # received, for the messages that carry one
         self._outbox: collections.deque[tuple[bytes, tuple[int, ...]]] = collections.deque()
         self._writing = False
         self._ready: asyncio.Future | None = None
@@ -110,7 +111,7 @@ class Zygote:
         self._count = 0
         self.sandboxes: dict[int, NamespaceSandbox] = {}
         # joined (each group limited for a size, each root's shared part built) and waiting, oldest first
-        self.spares: collections.deque[tuple[str, Group, int | None, Shared | None]] = collections.deque()
+        self.spares: collections.deque[Spare] = collections.deque()
         self.memory_mb: int | None = None  # the last size started: the next spare's group is limited ahead
         self.shared: Shared | None = None  # what the next spare builds ahead (the last zip job's runtime)
         self._spares_pending = 0
@@ -138,11 +139,12 @@ class Zygote:
 
     def _readable(self) -> None:
         try:
-            data = self.sock.recv(65536)  # type: ignore[union-attr]
+            data, fds, _, _ = socket.recv_fds(self.sock, 65536, 8)  # type: ignore[arg-type]
         except BlockingIOError:
             return
         except OSError:
-            data = b""
+            data, fds = b"", []
+        self._fds.extend(fds)  # they come with the first byte of their message, so before it is parsed
         if not data:
             self._lost()
             return
@@ -165,14 +167,20 @@ class Zygote:
             if sandbox is not None:
                 sandbox.exited(message["status"])
         elif op in ("spare", "spawned"):
+            if message.get("ok"):  # the spare's socket came with it (unless we were out of descriptors)
+                message["sock"] = socket.socket(fileno=self._fds.popleft()) if self._fds else None
             future = self._waiting.pop(message["id"], None)
             if future is not None and not future.done():
                 future.set_result(message)
+            elif "sock" in message:
+                message["sock"].close()
 
     def _lost(self) -> None:
         """The zygote died (or is being closed): its environments cannot be reported any more, so
         end them; requests waiting for a reply get an error reply."""
         self._outbox.clear()
+        while self._fds:
+            os.close(self._fds.popleft())
         if self.sock is not None:
             if self._writing:
                 asyncio.get_running_loop().remove_writer(self.sock.fileno())
@@ -267,29 +275,39 @@ class Zygote:
         finally:
             self._spares_pending -= 1
         if reply.get("ok"):
-            self.spares.append((ident, group, memory_mb, shared))
-        else:
-            group.remove()
+            sock = reply["sock"]
+            if self.alive and sock is not None:
+                self.spares.append(Spare(ident, group, memory_mb, shared, reply["pid"], sock))
+                return
+            if sock is not None:
+                sock.close()
+            if self.alive:  # a spare we cannot reach: the zygote lets it go (it exits)
+                self._send({"op": "claim", "spare": ident, "pid": reply["pid"], "running": False})
+        group.remove()
 
     async def spawn(self, job: dict, fds: tuple[int, ...], plan: rootfs.Plan | None = None) -> tuple[int, Group]:
-        """Start `job` (built from `plan`) in the spare, or in a child forked for it; with a spare
+        """Start `job` (built from `plan`) in a spare, or in a child forked for it; with a spare
         that built the shared part of `plan`'s root, the job names that part and its other binds."""
-        ident = self._next_id()
-        message: dict = {"op": "spawn", "id": ident, "job": job}
-        limited = None
-        if self.spares:
-            message["spare"], group, limited, shared = self.spares.popleft()
-            rest = rootfs.rest(plan, shared.plan) if shared is not None and plan is not None else None
-            if rest is not None:
-                message["job"] = {**job, "shared": shared.job,  # type: ignore[union-attr]
-                                  "rest": [[b.source, b.target, b.writable] for b in rest]}
-        else:
-            group = self.backend.hierarchy.create(f"env-{os.getpid()}-{id(self)}-{ident}")
-        message["procs"] = group.procs_files  # joined by a fresh child if the spare is gone
+        if not self.alive:
+            raise OSError("the zygote is not running")
         self.memory_mb = job["memory_mb"]
-        if limited != self.memory_mb:
-            group.set_limits(self.memory_mb)
-        reply = await self._send(message, fds)  # type: ignore[misc]
+        while self.spares:
+            spare = self.spares.popleft()
+            rest = rootfs.rest(plan, spare.shared.plan) if spare.shared is not None and plan is not None else None
+            given = job if rest is None else {**job, "shared": spare.shared.job,  # type: ignore[union-attr]
+                                                "rest": [[b.source, b.target, b.writable] for b in rest]}
+            if spare.limited != self.memory_mb:
+                spare.group.set_limits(self.memory_mb)
+            running = _hand(spare.sock, given, fds)
+            self._send({"op": "claim", "spare": spare.ident, "pid": spare.pid, "running": running})
+            if running:
+                return spare.pid, spare.group
+            spare.group.remove()  # it died while waiting: the next spare, or a fresh child
+        ident = self._next_id()
+        group = self.backend.hierarchy.create(f"env-{os.getpid()}-{id(self)}-{ident}")
+        group.set_limits(self.memory_mb)
+        reply = await self._send({"op": "spawn", "id": ident, "job": job, "procs": group.procs_files},
+                                 fds)  # type: ignore[misc]
         if "pid" not in reply:
             group.remove()
             raise OSError(f"the environment could not be started: {reply.get('error')}")
@@ -299,7 +317,9 @@ class Zygote:
         for sandbox in list(self.sandboxes.values()):
             sandbox.kill()
         while self.spares:
-            self.spares.popleft()[1].remove()
+            spare = self.spares.popleft()
+            spare.sock.close()
+            spare.group.remove()
         proc = self.proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -309,6 +329,38 @@ class Zygote:
                 proc.kill()
                 await asyncio.to_thread(proc.wait)
         self._lost()  # a spare still being made gets its error reply now
+
+
+def _hand(sock: socket.socket, job: dict, fds: tuple[int, ...]) -> bool:
+    """Send a spare's PID 1 its job and descriptors (as the zygote frames messages) and let go of
+    the socket; False if it is gone. The socket is new and holds nothing else, so a job (a few kB)
+    goes in at once: the write never waits."""
+    data = json.dumps(job, separators=(",", ":")).encode()
+    payload = _LENGTH.pack(len(data)) + data
+    try:
+        sent = socket.send_fds(sock, [payload], list(fds))
+        if sent < len(payload):
+            sock.setblocking(True)
+            sock.settimeout(1.0)
+            sock.sendall(payload[sent:])
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class Spare:
+    """A joined child waiting for its job: its group (limited for `limited` MB), the shared part
+    of the root it built, its PID 1 (host pid) and the engine's copy of its socket."""
+
+    ident: str
+    group: Group
+    limited: int | None
+    shared: Shared | None
+    pid: int
+    sock: socket.socket
 
 
 @dataclasses.dataclass(frozen=True)

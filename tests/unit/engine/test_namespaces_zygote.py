@@ -1,6 +1,8 @@
 """The engine's end of a zygote's control socket never blocks the event loop: under a burst of
 spawns the zygote may itself be blocked writing replies, and a blocking sendall on the loop
-would then never read them (both sides waited for ever: issue 21 item 13's unanswered requests)."""
+would then never read them (both sides waited for ever: issue 21 item 13's unanswered requests).
+And the zygote's side of a spare handed its job by the engine: an exit that came first is reported
+when the claim does."""
 
 from __future__ import annotations
 
@@ -63,3 +65,48 @@ def test_sending_more_than_the_socket_holds_queues_instead_of_blocking_and_keeps
             os.close(read_end)
             os.close(write_end)
     asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+ZYGOTE_CHILD = r'''
+import json, os, socket, struct, sys, time
+sys.path.insert(0, SANDBOX)
+import zygote
+ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+z = zygote.Zygote(ours)
+spare_end, _ = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+z.spares["s1"] = (pid, spare_end)
+deadline = time.monotonic() + 5
+while os.path.exists(f"/proc/{pid}/stat") and time.monotonic() < deadline:  # reaped while a spare: not reported
+    open(f"/proc/{pid}/stat").read().split()[2] == "Z" and z._on_signal(None)
+    time.sleep(0.01)
+theirs.setblocking(False)
+try:
+    early = theirs.recv(100)
+except BlockingIOError:
+    early = b""
+z._claim("s1", pid, True)  # the engine had sent it its job: now its exit is reported
+theirs.setblocking(True)
+theirs.settimeout(5)
+head = theirs.recv(4, socket.MSG_WAITALL)
+body = theirs.recv(struct.unpack(">I", head)[0], socket.MSG_WAITALL)
+print(json.dumps({"early": early.decode(), "message": json.loads(body), "pid": pid,
+                  "spares": list(z.spares), "closed": spare_end.fileno() == -1}))
+'''
+
+
+def test_a_spare_that_died_before_its_claim_is_reported_when_the_claim_comes():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sandbox = Path(__file__).resolve().parents[3] / "src" / "lamina" / "runtimes" / "sandbox"
+    child = ZYGOTE_CHILD.replace("SANDBOX", repr(str(sandbox)))
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["early"] == ""
+    assert seen["message"] == {"op": "exit", "pid": seen["pid"], "status": 7}
+    assert seen["spares"] == [] and seen["closed"]

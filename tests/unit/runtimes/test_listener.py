@@ -33,3 +33,22 @@ def test_it_listens_on_a_loopback_port_and_answers_http_clients():
         raise AssertionError("expected a 404")
     except urllib.error.HTTPError as exc:
         assert exc.code == 404 and json.loads(exc.read())["errorType"] == "NotFound"
+
+
+def test_start_does_not_wait_for_its_thread_and_an_early_caller_waits_in_the_backlog(monkeypatch):
+    import threading
+
+    deferred = []
+    monkeypatch.setattr(listener._thread, "start_new_thread", lambda *call: deferred.append(call))
+    address = listener.start()  # returns although the accepting thread has not run (nor even started)
+    assert len(deferred) == 1
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(
+        urllib.request.urlopen(f"http://{address}/2018-06-01/ping", timeout=5).read()))
+    caller.start()
+    caller.join(0.2)
+    assert caller.is_alive() and not answers  # connected, waiting to be accepted
+    function, args = deferred[0]
+    threading.Thread(target=function, args=args, daemon=True).start()
+    caller.join(5)
+    assert answers == [b"pong"]
