@@ -3,7 +3,9 @@
 AWS does not run a burst of asynchronous events all at once: the consumers of a function's
 queue scale up gradually. Here a function's share starts at INITIAL consumers, doubles while a
 backlog persists and its environments are warm (each current consumer finished an attempt since
-the share last changed), at most once per step interval; it never exceeds the function's ceiling
+the share last changed), at most once per step interval, or, for long-running events, once every
+consumer has been busy for SLOW_STEPS intervals (their environments had that long to initialise); it
+never exceeds the function's ceiling
 (its reserved concurrency, else the account's unreserved pool, and never more than the queue's
 workers). Once fewer than half the consumers are busy and nothing waits, it halves per interval
 back to INITIAL. So a burst starts a few environments, not one per worker, and the events that
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 INITIAL = 2  # consumers a function's share starts with
 STEP_SECONDS = 1.0  # at most one change of a share per this many seconds
+SLOW_STEPS = 5  # a share whose consumers are all still busy grows after this many intervals
 
 
 def ceiling(*, reserved: int | None, unreserved_pool: int, workers: int) -> int:
@@ -40,7 +43,7 @@ def next_limit(*, limit: int, warmed: int, waiting: int, running: int, top: int,
         return top
     if elapsed < interval:
         return limit
-    if waiting > 0 and warmed >= limit and limit < top:
+    if waiting > 0 and limit < top and (warmed >= limit or (running >= limit and elapsed >= interval * SLOW_STEPS)):
         return min(top, limit * 2)
     if waiting == 0 and running <= limit // 2 and limit > INITIAL:
         return max(INITIAL, limit // 2)

@@ -24,8 +24,11 @@ def test_start(top, expected):
 @pytest.mark.parametrize("limit, warmed, waiting, running, top, elapsed, expected", [
     (2, 2, 5, 2, 64, 1.0, 4),  # backlog, every consumer warm, interval over: double
     (2, 2, 5, 2, 64, 0.5, 2),  # too soon
-    (2, 1, 5, 2, 64, 5.0, 2),  # one consumer's environment has not finished an attempt yet
-    (2, 0, 5, 2, 64, 5.0, 2),  # still starting (or throttled): no growth however long
+    (2, 1, 5, 2, 64, 3.0, 2),  # one consumer's environment has not finished an attempt yet
+    (2, 0, 5, 1, 64, 9.0, 2),  # one consumer idle but events wait (throttled, held back): no growth
+    (2, 0, 5, 2, 64, 4.9, 2),  # both consumers still on their first (long) events
+    (2, 0, 5, 2, 64, 5.0, 4),  # ... for 5 intervals: their environments had that long to start
+    (8, 3, 5, 8, 8, 9.0, 8),  # at the ceiling
     (32, 40, 5, 32, 64, 1.0, 64),
     (48, 48, 5, 48, 64, 1.0, 64),  # capped at the ceiling
     (64, 100, 5, 64, 64, 1.0, 64),  # at the ceiling
