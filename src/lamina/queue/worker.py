@@ -33,12 +33,13 @@ RENEW_SECONDS = LEASE_SECONDS / 3
 class _Share:
     """One function's consumers: its ramp state, the events it runs and those waiting for a consumer."""
 
-    __slots__ = ("limit", "since", "warmed", "running", "waiting")
+    __slots__ = ("limit", "since", "warmed", "rate", "running", "waiting")
 
     def __init__(self, limit: int, now: float) -> None:
         self.limit = limit
         self.since = now  # monotonic seconds when `limit` last changed
         self.warmed = 0  # attempts that ran the function since then
+        self.rate = 0.0  # attempts per second at the share before (0 after a shrink)
         self.running = 0
         self.waiting: deque[QueuedEvent] = deque()
 
@@ -128,10 +129,12 @@ class EventQueue:
 
     def _step(self, name: str, share: _Share, now: float) -> None:
         """Apply the ramp to `share`, then start what it lets run."""
+        elapsed = now - share.since
         limit = ramp.next_limit(limit=share.limit, warmed=share.warmed, waiting=len(share.waiting),
-                                running=share.running, top=self._top(name), elapsed=now - share.since,
-                                interval=self._ramp_interval)
+                                running=share.running, top=self._top(name), elapsed=elapsed,
+                                previous_rate=share.rate, interval=self._ramp_interval)
         if limit != share.limit:
+            share.rate = share.warmed / elapsed if limit > share.limit and elapsed > 0 else 0.0
             share.limit, share.since, share.warmed = limit, now, 0
         while share.running < share.limit and share.waiting:
             share.running += 1

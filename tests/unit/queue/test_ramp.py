@@ -21,6 +21,18 @@ def test_start(top, expected):
     assert ramp.start(top) == expected
 
 
+@pytest.mark.parametrize("limit, warmed, waiting, running, top, elapsed, previous_rate, expected", [
+    (4, 100, 5, 4, 64, 1.0, 50.0, 8),  # twice as fast as at the share before: double again
+    (4, 100, 5, 4, 64, 1.0, 90.0, 4),  # barely faster (the CPU is taken): hold
+    (4, 100, 5, 4, 64, 2.0, 45.0, 4),  # 50/s now against 45/s before
+    (4, 120, 5, 4, 64, 2.0, 45.0, 8),  # 60/s
+    (4, 0, 5, 4, 64, 5.0, 90.0, 8),  # long events, all busy for 5 intervals: grows regardless
+])
+def test_next_limit_after_a_doubling(limit, warmed, waiting, running, top, elapsed, previous_rate, expected):
+    assert ramp.next_limit(limit=limit, warmed=warmed, waiting=waiting, running=running, top=top, elapsed=elapsed,
+                           previous_rate=previous_rate) == expected
+
+
 @pytest.mark.parametrize("limit, warmed, waiting, running, top, elapsed, expected", [
     (2, 2, 5, 2, 64, 1.0, 4),  # backlog, every consumer warm, interval over: double
     (2, 2, 5, 2, 64, 0.5, 2),  # too soon
@@ -47,9 +59,25 @@ def test_next_limit(limit, warmed, waiting, running, top, elapsed, expected):
                            elapsed=elapsed) == expected
 
 
-def test_a_steady_backlog_reaches_the_ceiling_in_doublings():
-    limit, steps = ramp.start(64), [ramp.start(64)]
+def test_a_backlog_whose_rate_follows_the_share_reaches_the_ceiling_in_doublings():
+    """Events that wait (not compute): each doubling doubles the rate, up to the ceiling."""
+    limit, rate, steps = ramp.start(64), 0.0, [ramp.start(64)]
     while limit < 64:
-        limit = ramp.next_limit(limit=limit, warmed=limit, waiting=1, running=limit, top=64, elapsed=1.0)
+        finished = limit * 10  # 10 per consumer per second
+        grown = ramp.next_limit(limit=limit, warmed=finished, waiting=1, running=limit, top=64, elapsed=1.0,
+                                previous_rate=rate)
+        limit, rate = grown, finished / 1.0
         steps.append(limit)
     assert steps == [2, 4, 8, 16, 32, 64]
+
+
+def test_a_backlog_bound_by_the_cpu_stops_growing_where_more_consumers_stop_helping():
+    """Events that compute on a host with 2 cores' worth of room: 500/s per consumer up to 2 busy ones."""
+    limit, rate = ramp.start(64), 0.0
+    for _ in range(10):
+        finished = min(limit, 2) * 500
+        grown = ramp.next_limit(limit=limit, warmed=finished, waiting=1, running=limit, top=64, elapsed=1.0,
+                                previous_rate=rate)
+        if grown != limit:
+            limit, rate = grown, finished / 1.0
+    assert limit == 4  # one doubling past the point where it stopped paying off

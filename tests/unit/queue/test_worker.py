@@ -277,8 +277,8 @@ def test_a_backlog_runs_a_few_at_first_then_more_as_the_environments_warm():
             running.add(event.id)
             peaks.append((clock[0], len(running)))
             await asyncio.sleep(0)
+            clock[0] += 0.3 / len(running)  # each takes 0.3 s of the fake clock, overlapping the others running
             running.discard(event.id)
-            clock[0] += 0.3  # each attempt takes 0.3 s of the fake clock
             return attempt(Outcome.SUCCESS)
 
         worker = EventQueue(queue, run=run, config_for=lambda n, q: RetryConfig(), deliver=None, arn_for=None,
