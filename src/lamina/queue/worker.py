@@ -5,8 +5,9 @@ Depends on the `Queue` protocol only (queue/queue.py), not on how events are sto
 claimed event is leased for LEASE_SECONDS and the lease is renewed every RENEW_SECONDS while
 the event runs, so a worker that dies (or whose loop stalls) lets its events be claimed again;
 a clean close releases the leases at once. How many of a function's events run at once ramps up
-under a backlog (queue/ramp.py): claimed events beyond its share wait here, leased, and the claim
-skips a function once as many wait as its share runs. Imports lamina.queue and lamina.model only.
+under a backlog (queue/ramp.py): claimed events beyond its share wait here, leased; a claim takes
+what the shares have room for (and CLAIM_NEW more) and skips a function once as many wait as its
+share runs, so one function's backlog never fills every slot. Imports lamina.queue and lamina.model only.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ log = logging.getLogger("lamina.queue")
 IDLE_POLL_SECONDS = 0.5
 LEASE_SECONDS = 30.0
 RENEW_SECONDS = LEASE_SECONDS / 3
+CLAIM_NEW = 8  # events a claim may take beyond what the known shares have room for
 
 
 class _Share:
@@ -101,8 +103,12 @@ class EventQueue:
                 await self._until_stopped(self._slot_freed.wait())
                 continue
             skip = frozenset(name for name, share in self._shares.items() if len(share.waiting) >= share.limit)
+            # What the shares have room for, and a few for functions with none yet: a claim never fills
+            # every slot with one function's backlog (the claim is earliest first, whoever's it is).
+            want = min(free, CLAIM_NEW + sum(2 * share.limit - len(share.waiting)
+                                             for name, share in self._shares.items() if name not in skip))
             try:
-                claimed = await self._queue.claim(free, LEASE_SECONDS, skip=skip)
+                claimed = await self._queue.claim(want, LEASE_SECONDS, skip=skip)
             except Exception:
                 log.exception("could not read the event queue")
                 claimed = []
@@ -116,7 +122,7 @@ class EventQueue:
                         ramp.start(self._top(event.function_name)), self._monotonic())
                 share.waiting.append(event)
             self._step_all()
-            if claimed and len(claimed) >= free:
+            if claimed and len(claimed) >= want:
                 continue
             self._refill.clear()
             await self._until_stopped(self._idle(skip))

@@ -265,10 +265,11 @@ def test_a_failing_claim_or_wait_is_logged_and_the_worker_carries_on(caplog):
 
 
 def test_a_backlog_runs_a_few_at_first_then_more_as_the_environments_warm():
-    """20 events of one function: 2 run at once at first; each step of the (fake) clock past the interval,
-    with every consumer having finished an attempt, doubles the share, up to the ceiling (here 6)."""
+    """40 events of one function: 2 run at once at first; each step of the (fake) clock past the interval,
+    with every consumer having finished an attempt and events finishing faster, doubles the share, up to
+    the ceiling (here 6)."""
     queue = FakeQueue()
-    for i in range(20):
+    for i in range(40):
         queue.add(f"e{i}")
     clock, running, peaks = [0.0], set(), []
 
@@ -288,6 +289,34 @@ def test_a_backlog_runs_a_few_at_first_then_more_as_the_environments_warm():
             await asyncio.sleep(0)
         await worker.close()
     asyncio.run(main())
-    assert not queue.events and len(peaks) == 20
+    assert not queue.events and len(peaks) == 40
     assert max(n for at, n in peaks if at < 1.0) <= 2
     assert max(n for _, n in peaks) == 6  # grew past the start, never past the reservation
+
+
+def test_a_claim_leaves_slots_for_other_functions_behind_one_functions_backlog():
+    """100 events of "big" ahead of one of "small": the first claim takes only what big's share has
+    room for (and a few more), so small's event is claimed and runs while big's backlog waits."""
+    queue = FakeQueue()
+    for i in range(100):
+        queue.add(f"big{i}", function="big")
+    queue.add("small", function="small")
+    ran, never = [], asyncio.Event()
+
+    async def main():
+        async def run(event):
+            ran.append(event.request_id)
+            if event.function_name == "big":
+                await never.wait()
+            return attempt(Outcome.SUCCESS)
+
+        worker = EventQueue(queue, run=run, config_for=lambda n, q: RetryConfig(), deliver=None, arn_for=None,
+                            clock=lambda: 0.0, monotonic=lambda: 0.0)
+        await worker.start()
+        for _ in range(10_000):
+            if "small" in ran:
+                break
+            await asyncio.sleep(0)
+        await worker.close()
+    asyncio.run(main())
+    assert "small" in ran and len(ran) == 3 and len([c for c in queue.calls if c[0] == "claim"][0][1]) < 64
