@@ -147,8 +147,14 @@ def start_reference(tmp: str) -> tuple[subprocess.Popen, int]:
 
 
 def stop_all(processes: list[subprocess.Popen]) -> None:
-    """SIGTERM every process, then wait for each (lamina stops within its grace)."""
+    """SIGTERM every process, then wait for each (lamina stops within its grace); one still running
+    after 20 s is killed (and reported), so a bench never leaves a server behind."""
     for process in processes:
         process.send_signal(signal.SIGTERM)
     for process in processes:
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            print(f"process {process.pid} did not stop within 20 s of SIGTERM: killed", file=sys.stderr)
+            process.kill()
+            process.wait()

@@ -94,6 +94,9 @@ class Settings:
     # Multiplies every async retry delay and MaximumEventAgeInSeconds (1.0 = AWS's 1 min / 2 min / 1 s…5 min
     # back-off).
     async_backoff_scale: float = 1.0
+    # Most queued events run at once, across functions (0: accepted events wait, none runs); each
+    # function's share ramps up to its concurrency (lamina.queue.ramp).
+    async_workers: int = 64
     # Length of an EventBridge schedule minute in seconds (60 = real time; less runs the schedule clock
     # faster, counted from 2026-01-01T00:00Z, so tests see rate(1 minute) fire every few seconds).
     schedule_minute_seconds: float = 60.0
@@ -202,6 +205,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "metrics_retention_days": ("LAMINA_METRICS_RETENTION_DAYS", float),
     "log_expiry_interval": ("LAMINA_LOG_EXPIRY_INTERVAL", float),
     "async_backoff_scale": ("LAMINA_ASYNC_BACKOFF_SCALE", float),
+    "async_workers": ("LAMINA_ASYNC_WORKERS", int),
     "schedule_minute_seconds": ("LAMINA_SCHEDULE_MINUTE_SECONDS", float),
     "allow_deprecated_runtimes": ("LAMINA_ALLOW_DEPRECATED_RUNTIMES", _flag),
     "public_url": ("LAMINA_PUBLIC_URL", str),

@@ -267,7 +267,8 @@ class Server:
             accepted, run=self.invoker.run_event, config_for=self.event_configs.retry_config,
             deliver=Destinations(region, account_id, accepted.enqueue).deliver,
             arn_for=lambda name, q: self.functions.arn(name, q or LATEST), scale=settings.async_backoff_scale,
-            before_remove=self.log_buffer.stored, on_drop=self.metrics.dropped,
+            before_remove=self.log_buffer.stored, on_drop=self.metrics.dropped, workers=settings.async_workers,
+            ceiling_for=lambda name: (self.admission.reserved(name), self.admission.unreserved_pool()),
         )
 
         # EventBridge: rules deliver to their targets as Event invokes; the schedule clock fires scheduled rules.

@@ -107,6 +107,10 @@ class ClusterAdmission:
             self._reserved = dict(reserved)
             self._reserved_total = sum(self._reserved.values())
 
+    def unreserved_pool(self) -> int:
+        """What the reservations leave of the account limit, shared by functions without one."""
+        return self._limit - self._reserved_total
+
     def reserved(self, function_name: str) -> int | None:
         return self._reserved.get(function_name)
 

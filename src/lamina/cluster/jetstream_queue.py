@@ -151,9 +151,10 @@ class JetStreamQueue:
         return self._payloads
 
     # -- leases -------------------------------------------------------------------------------------
-    async def claim(self, limit: int, lease_s: float) -> list[QueuedEvent]:
+    async def claim(self, limit: int, lease_s: float, *, skip: frozenset[str] = frozenset()) -> list[QueuedEvent]:
         """Due events delivered to this process, at most `limit`. The lease is the consumer's ack wait:
-        a `lease_s` other than the current one reconfigures the consumer (for every node) first."""
+        a `lease_s` other than the current one reconfigures the consumer (for every node) first. `skip`
+        is not applied: the stream hands out events in order, and the worker holds those it cannot run yet."""
         if limit <= 0:
             return []
         if lease_s != self._lease_s:
@@ -213,8 +214,8 @@ class JetStreamQueue:
                                 event.enqueued_at, event.due_at, event.runs, event.throttles)
         return event
 
-    async def wait_due(self, timeout: float) -> None:
-        """Wait for the next delivery (kept for the next claim), at most `timeout` seconds."""
+    async def wait_due(self, timeout: float, *, skip: frozenset[str] = frozenset()) -> None:
+        """Wait for the next delivery (kept for the next claim), at most `timeout` seconds (any function's)."""
         if self._buffer:
             return
         if timeout <= 0.01:

@@ -37,11 +37,14 @@ class Queue(Protocol):
                       payload: bytes) -> None:
         """Return once the event is durably stored (due now)."""
 
-    async def claim(self, limit: int, lease_s: float) -> list[QueuedEvent]:
-        """Up to `limit` due events nobody holds a live lease on, leased for `lease_s` seconds."""
+    async def claim(self, limit: int, lease_s: float, *, skip: frozenset[str] = frozenset()) -> list[QueuedEvent]:
+        """Up to `limit` due events nobody holds a live lease on, leased for `lease_s` seconds; events of
+        the functions in `skip` are left for later where the implementation can (a hint, not a filter
+        the caller may rely on)."""
 
-    async def wait_due(self, timeout: float) -> None:
-        """Return when an event may have become claimable, or after `timeout` seconds."""
+    async def wait_due(self, timeout: float, *, skip: frozenset[str] = frozenset()) -> None:
+        """Return when an event may have become claimable, or after `timeout` seconds; events of the
+        functions in `skip` need not count (as with `claim`)."""
 
     async def extend(self, event_ids: list[int], lease_s: float) -> None:
         """Renew the leases of events still being worked on: they stay held `lease_s` from now."""

@@ -22,11 +22,12 @@ class SqlQueue:
     def __init__(self, store: QueueStore, *, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
-        self._pending: list[tuple[dict, asyncio.Future]] = []  # accepted events to commit
+        self._pending: list[tuple[tuple, asyncio.Future]] = []  # accepted events (store rows) to commit
         self._finished: list[tuple[int, asyncio.Future]] = []  # acknowledged events to forget
         self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lamina-queue")
         self._flush_wanted = asyncio.Event()
         self._changed = asyncio.Event()  # something may have become claimable
+        self._changed_functions: set[str | None] = set()  # whose events, since the last wait (None: any)
         self._flusher: asyncio.Task | None = None
         self._closing = False
 
@@ -42,14 +43,14 @@ class SqlQueue:
         self._flush_wanted.set()
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._in_db(self._store.close)
         self._db.shutdown(wait=True)
 
     # -- group commit -------------------------------------------------------------------------
     async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes) -> None:
         now = self._clock()
         future = asyncio.get_running_loop().create_future()
-        self._pending.append(({"request_id": request_id, "function_name": function_name, "qualifier": qualifier,
-                               "payload": payload, "enqueued_at": now, "due_at": now}, future))
+        self._pending.append(((request_id, function_name, qualifier, payload, now, now), future))
         self._flush_wanted.set()
         await future
 
@@ -80,24 +81,33 @@ class SqlQueue:
                 if not future.done():
                     future.set_result(None)
             if added:
+                self._changed_functions.update(row[1] for row, _ in added)
                 self._changed.set()
 
     # -- leases -------------------------------------------------------------------------------
-    async def claim(self, limit: int, lease_s: float) -> list[QueuedEvent]:
+    async def claim(self, limit: int, lease_s: float, *, skip: frozenset[str] = frozenset()) -> list[QueuedEvent]:
         now = self._clock()
-        rows = await self._in_db(self._store.claim, now, limit, now + lease_s)
+        rows = await self._in_db(self._store.claim, now, limit, now + lease_s, skip)
         return [QueuedEvent(row["id"], row["request_id"], row["function_name"], row["qualifier"], row["payload"],
                             row["enqueued_at"], row["due_at"], row["runs"], row["throttles"]) for row in rows]
 
-    async def wait_due(self, timeout: float) -> None:
+    async def wait_due(self, timeout: float, *, skip: frozenset[str] = frozenset()) -> None:
         self._changed.clear()  # before the read: a commit after it still wakes this wait
-        next_at = await self._in_db(self._store.next_claimable)
+        self._changed_functions.clear()
+        next_at = await self._in_db(self._store.next_claimable, skip)
         if next_at is not None:
             timeout = max(0.0, min(timeout, next_at - self._clock()))
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout=timeout)
-        except TimeoutError:
-            pass
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                return
+            if not self._changed_functions <= skip:  # not only events of skipped functions came in
+                return
+            self._changed.clear()
+            self._changed_functions.clear()
 
     async def extend(self, event_ids: list[int], lease_s: float) -> None:
         if event_ids:
@@ -106,10 +116,12 @@ class SqlQueue:
     async def release(self, event_ids: list[int]) -> None:
         if event_ids:
             await self._in_db(self._store.release, event_ids)
+            self._changed_functions.add(None)
             self._changed.set()
 
     async def retry_at(self, event_id: int, *, due_at: float, runs: int, throttles: int) -> None:
         await self._in_db(self._store.reschedule, event_id, due_at=due_at, runs=runs, throttles=throttles)
+        self._changed_functions.add(None)
         self._changed.set()
 
     def depth(self) -> int:

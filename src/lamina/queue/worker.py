@@ -4,7 +4,10 @@
 Depends on the `Queue` protocol only (queue/queue.py), not on how events are stored. Each
 claimed event is leased for LEASE_SECONDS and the lease is renewed every RENEW_SECONDS while
 the event runs, so a worker that dies (or whose loop stalls) lets its events be claimed again;
-a clean close releases the leases at once. Imports lamina.queue and lamina.model only.
+a clean close releases the leases at once. How many of a function's events run at once ramps up
+under a backlog (queue/ramp.py): claimed events beyond its share wait here, leased; a claim takes
+what the shares have room for (and CLAIM_NEW more) and skips a function once as many wait as its
+share runs, so one function's backlog never fills every slot. Imports lamina.queue and lamina.model only.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from lamina.model import RetryConfig
-from lamina.queue import policy
+from lamina.queue import policy, ramp
 from lamina.queue.attempt import Attempt
 from lamina.queue.queue import Queue, QueuedEvent
 from lamina.queue.record import destination_record
@@ -25,6 +29,21 @@ log = logging.getLogger("lamina.queue")
 IDLE_POLL_SECONDS = 0.5
 LEASE_SECONDS = 30.0
 RENEW_SECONDS = LEASE_SECONDS / 3
+CLAIM_NEW = 8  # events a claim may take beyond what the known shares have room for
+
+
+class _Share:
+    """One function's consumers: its ramp state, the events it runs and those waiting for a consumer."""
+
+    __slots__ = ("limit", "since", "warmed", "rate", "running", "waiting")
+
+    def __init__(self, limit: int, now: float) -> None:
+        self.limit = limit
+        self.since = now  # monotonic seconds when `limit` last changed
+        self.warmed = 0  # attempts that ran the function since then
+        self.rate = 0.0  # attempts per second at the share before (0 after a shrink)
+        self.running = 0
+        self.waiting: deque[QueuedEvent] = deque()
 
 
 class EventQueue:
@@ -35,7 +54,10 @@ class EventQueue:
                  on_drop: Callable[[str], None] | None = None,
                  scale: float = 1.0,
                  workers: int = 64,
-                 clock: Callable[[], float] = time.time) -> None:
+                 ceiling_for: Callable[[str], tuple[int | None, int]] | None = None,
+                 ramp_interval: float = ramp.STEP_SECONDS,
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._queue = queue
         self._run = run
         self._config_for = config_for
@@ -45,10 +67,14 @@ class EventQueue:
         self._on_drop = on_drop
         self._scale = scale
         self._clock = clock
-        self._slots = asyncio.Semaphore(workers)
+        self._monotonic = monotonic
         self._workers = workers
+        self._ceiling_for = ceiling_for  # a function's (reserved concurrency, unreserved pool); None: workers bound
+        self._ramp_interval = ramp_interval
+        self._shares: dict[str, _Share] = {}
         self._in_flight: set[int] = set()  # events this worker holds a lease on
         self._slot_freed = asyncio.Event()
+        self._refill = asyncio.Event()  # a share's waiting events fell below its share: claim more
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._loops: list[asyncio.Task] = []
@@ -76,8 +102,13 @@ class EventQueue:
                 self._slot_freed.clear()
                 await self._until_stopped(self._slot_freed.wait())
                 continue
+            skip = frozenset(name for name, share in self._shares.items() if len(share.waiting) >= share.limit)
+            # What the shares have room for, and a few for functions with none yet: a claim never fills
+            # every slot with one function's backlog (the claim is earliest first, whoever's it is).
+            want = min(free, CLAIM_NEW + sum(2 * share.limit - len(share.waiting)
+                                             for name, share in self._shares.items() if name not in skip))
             try:
-                claimed = await self._queue.claim(free, LEASE_SECONDS)
+                claimed = await self._queue.claim(want, LEASE_SECONDS, skip=skip)
             except Exception:
                 log.exception("could not read the event queue")
                 claimed = []
@@ -85,17 +116,61 @@ class EventQueue:
                 if event.id in self._in_flight:  # its lease ran out while it ran here; the claim renewed it
                     continue
                 self._in_flight.add(event.id)
-                task = asyncio.create_task(self._process(event))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            if claimed and len(claimed) >= free:
+                share = self._shares.get(event.function_name)
+                if share is None:
+                    share = self._shares[event.function_name] = _Share(
+                        ramp.start(self._top(event.function_name)), self._monotonic())
+                share.waiting.append(event)
+            self._step_all()
+            if claimed and len(claimed) >= want:
                 continue
-            await self._until_stopped(self._idle())
+            self._refill.clear()
+            await self._until_stopped(self._idle(skip))
 
-    async def _idle(self) -> None:
-        """Until an event may be due (never spinning while the queue's storage fails)."""
+    def _top(self, function_name: str) -> int:
+        if self._ceiling_for is None:
+            return max(1, self._workers)
+        reserved, unreserved_pool = self._ceiling_for(function_name)
+        return ramp.ceiling(reserved=reserved, unreserved_pool=unreserved_pool, workers=self._workers)
+
+    def _step(self, name: str, share: _Share, now: float) -> None:
+        """Apply the ramp to `share`, then start what it lets run."""
+        elapsed = now - share.since
+        limit = ramp.next_limit(limit=share.limit, warmed=share.warmed, waiting=len(share.waiting),
+                                running=share.running, top=self._top(name), elapsed=elapsed,
+                                previous_rate=share.rate, interval=self._ramp_interval)
+        if limit != share.limit:
+            share.rate = share.warmed / elapsed if limit > share.limit and elapsed > 0 else 0.0
+            share.limit, share.since, share.warmed = limit, now, 0
+        while share.running < share.limit and share.waiting:
+            share.running += 1
+            task = asyncio.create_task(self._process(share, share.waiting.popleft()))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _step_all(self) -> None:
+        """Step every share; forget those idle at their starting size."""
+        now = self._monotonic()
+        for name, share in list(self._shares.items()):
+            self._step(name, share, now)
+            if not share.running and not share.waiting and share.limit <= ramp.INITIAL:
+                del self._shares[name]
+
+    async def _idle(self, skip: frozenset[str]) -> None:
+        """Until an event of a function not in `skip` may be due, or a skipped function's share wants more
+        events (never spinning while the queue's storage fails)."""
         try:
-            await self._queue.wait_due(IDLE_POLL_SECONDS)
+            if not skip:
+                return await self._queue.wait_due(IDLE_POLL_SECONDS)
+            due = asyncio.ensure_future(self._queue.wait_due(IDLE_POLL_SECONDS, skip=skip))
+            refill = asyncio.ensure_future(self._refill.wait())
+            try:
+                await asyncio.wait({due, refill}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                refill.cancel()
+                due.cancel()
+            if due.done() and not due.cancelled():
+                due.result()
         except Exception:
             log.exception("could not read the event queue")
             await asyncio.sleep(IDLE_POLL_SECONDS)
@@ -111,11 +186,10 @@ class EventQueue:
             except Exception:
                 log.exception("could not renew the leases of running events")
 
-    async def _process(self, event: QueuedEvent) -> None:
-        cancelled = False
+    async def _process(self, share: _Share, event: QueuedEvent) -> None:
+        cancelled = ran = False
         try:
-            async with self._slots:
-                await self._attempt(event)
+            ran = await self._attempt(event)
         except asyncio.CancelledError:
             cancelled = True  # close() gives the event back
             raise
@@ -123,11 +197,17 @@ class EventQueue:
             log.exception("event %s of %s could not be processed; it runs again when its lease runs out",
                           event.request_id, event.function_name)
         finally:
+            share.running -= 1
+            share.warmed += ran
             if not cancelled:
                 self._in_flight.discard(event.id)
+                self._step(event.function_name, share, self._monotonic())
+                if len(share.waiting) < share.limit:
+                    self._refill.set()
             self._slot_freed.set()
 
-    async def _attempt(self, event: QueuedEvent) -> None:
+    async def _attempt(self, event: QueuedEvent) -> bool:
+        """Run one attempt of `event` and apply its outcome; True when the function ran."""
         config = self._config_for(event.function_name, event.qualifier)
         step = policy.before_run(runs=event.runs, config=config, enqueued_at=event.enqueued_at, now=self._clock(),
                                  scale=self._scale)
@@ -146,6 +226,7 @@ class EventQueue:
             await self._queue.ack(event.id)
         else:
             await self._finish(event, step, attempt)
+        return attempt is not None and attempt.outcome in policy.RAN
 
     async def _finish(self, event: QueuedEvent, step: policy.Finish, attempt: Attempt | None) -> None:
         if step.condition != policy.SUCCESS and self._on_drop is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +51,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+_TURNS: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
+
+
+def transaction_turn(engine: sa.Engine) -> threading.RLock | None:
+    """The lock an SQLite engine's transactions take turns on (None for PostgreSQL): code that writes
+    through a raw DBAPI connection of the engine holds it for its transaction as well."""
+    return _TURNS.get(engine)
+
+
 def _serialise_transactions(engine: sa.Engine) -> None:
     """SQLite has one writer at a time and makes the others sleep in growing steps (1, 2, 5, 10 ms
     ...) while they wait; lamina's threads instead take turns on a lock, which hands over at once.
     Transactions are short, so readers waiting their turn cost less than writers sleeping."""
-    lock = threading.RLock()
+    lock = _TURNS[engine] = threading.RLock()
 
     def begin(_connection) -> None:
         lock.acquire()

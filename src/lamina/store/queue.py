@@ -2,13 +2,17 @@
 
 Rows are plain mappings; lamina.queue.sql turns them into the queue's records. A row is leased
 while `lease_until` is in the future; a claim takes due rows whose lease is absent or expired.
-Imports lamina.store.schema only.
+On SQLite the group commit goes through one raw DBAPI connection kept by the thread that commits (it
+is every Event invoke's cost: no pool checkout, no SQLAlchemy transaction per commit), taking its
+turn on the engine's transaction lock as every other writer does. Imports lamina.store.schema and
+lamina.store.database.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from lamina.store.database import transaction_turn
 from lamina.store.schema import queue_events
 
 _c = queue_events.c
@@ -18,31 +22,62 @@ _claimable_at = sa.case((_c.lease_until > _c.due_at, _c.lease_until), else_=_c.d
 # parameter processing in the group commit).
 _SQLITE_INSERT = ("INSERT INTO queue_events (request_id, function_name, qualifier, payload, enqueued_at, due_at, "
                   "runs, throttles, lease_until) VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL)")
+_SQLITE_DELETE = "DELETE FROM queue_events WHERE id = ?"
 
 
 class QueueStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._turn = transaction_turn(engine)  # None: not SQLite
+        self._raw = None  # the committing thread's own DBAPI connection (SQLite)
+
+    def close(self) -> None:
+        """Give the group commit's connection back (call from the thread that commits)."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            raw.close()
 
     def commit(self, add: list[dict], remove: list[int]) -> None:
-        """Accept `add` and forget the finished `remove` in one transaction (the group commit)."""
+        """Accept `add` and forget the finished `remove` in one transaction (the group commit); `add`
+        rows are (request_id, function_name, qualifier, payload, enqueued_at, due_at)."""
+        if self._turn is not None:
+            return self._commit_sqlite(add, remove)
         with self._engine.begin() as conn:
-            if add and conn.dialect.name == "sqlite":
-                conn.exec_driver_sql(_SQLITE_INSERT, [
-                    (e["request_id"], e["function_name"], e["qualifier"], e["payload"], e["enqueued_at"], e["due_at"])
-                    for e in add])
-            elif add:
-                conn.execute(queue_events.insert(), [{**event, "runs": 0, "throttles": 0, "lease_until": None}
-                                                     for event in add])
+            if add:
+                conn.execute(queue_events.insert(), [
+                    {"request_id": r, "function_name": f, "qualifier": q, "payload": p, "enqueued_at": e, "due_at": d,
+                     "runs": 0, "throttles": 0, "lease_until": None} for r, f, q, p, e, d in add])
             if remove:
                 conn.execute(queue_events.delete().where(_c.id.in_(remove)))
 
-    def claim(self, now: float, limit: int, lease_until: float) -> list[dict]:
+    def _commit_sqlite(self, add: list[tuple], remove: list[int]) -> None:
+        with self._turn:
+            if self._raw is None:
+                self._raw = self._engine.raw_connection()
+            conn = self._raw.driver_connection
+            try:
+                if add:
+                    conn.executemany(_SQLITE_INSERT, add)
+                if remove:
+                    conn.executemany(_SQLITE_DELETE, [(event_id,) for event_id in remove])
+                conn.commit()
+            except BaseException:
+                try:
+                    conn.rollback()
+                except Exception:  # the connection is broken: the next commit opens another
+                    self._raw, raw = None, self._raw
+                    raw.invalidate()
+                raise
+
+    def claim(self, now: float, limit: int, lease_until: float, skip: frozenset[str] = frozenset()) -> list[dict]:
         """Lease up to `limit` rows due at `now` and not leased (or whose lease expired) until
-        `lease_until`, in one statement; earliest due first. On PostgreSQL several processes may claim
-        at once: the rows one of them is leasing are locked (FOR UPDATE) and the others skip them
-        (SKIP LOCKED), and the lease is checked again on the row updated, so no row is leased twice."""
+        `lease_until`, in one statement; earliest due first; none of the functions in `skip`. On
+        PostgreSQL several processes may claim at once: the rows one of them is leasing are locked (FOR
+        UPDATE) and the others skip them (SKIP LOCKED), and the lease is checked again on the row
+        updated, so no row is leased twice."""
         claimable = (_c.due_at <= now, sa.or_(_c.lease_until.is_(None), _c.lease_until <= now))
+        if skip:
+            claimable += (_c.function_name.not_in(sorted(skip)),)
         due = sa.select(_c.id).where(*claimable).order_by(_c.due_at, _c.id).limit(limit)
         with self._engine.begin() as conn:
             if conn.dialect.name == "postgresql":
@@ -65,10 +100,14 @@ class QueueStore:
             conn.execute(queue_events.update().where(_c.id == event_id).values(
                 due_at=due_at, runs=runs, throttles=throttles, lease_until=None))
 
-    def next_claimable(self) -> float | None:
-        """The earliest time any row can be claimed (due and not held by a live lease)."""
+    def next_claimable(self, skip: frozenset[str] = frozenset()) -> float | None:
+        """The earliest time any row (of a function not in `skip`) can be claimed (due and not held by a
+        live lease)."""
+        query = sa.select(sa.func.min(_claimable_at))
+        if skip:
+            query = query.where(_c.function_name.not_in(sorted(skip)))
         with self._engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.min(_claimable_at))).scalar()
+            return conn.execute(query).scalar()
 
     def oldest(self) -> float | None:
         """When the oldest waiting event was accepted (epoch seconds), or None when none waits."""

@@ -23,9 +23,9 @@ class FakeQueue:
         self.changed = asyncio.Event()
         self.closed = False
 
-    def add(self, request_id, *, enqueued_at=0.0, runs=0, throttles=0):
+    def add(self, request_id, *, enqueued_at=0.0, runs=0, throttles=0, function="f"):
         event_id = len(self.events) + 1 + len(self.calls)
-        self.events[event_id] = QueuedEvent(event_id, request_id, "f", None, b'{"k": 1}', enqueued_at, 0.0, runs,
+        self.events[event_id] = QueuedEvent(event_id, request_id, function, None, b'{"k": 1}', enqueued_at, 0.0, runs,
                                             throttles)
 
     async def start(self):
@@ -38,15 +38,16 @@ class FakeQueue:
         self.add(request_id)
         self.changed.set()
 
-    async def claim(self, limit, lease_s):
-        due = [e for i, e in self.events.items() if i not in self.held and e.due_at <= 0.0][:limit]
+    async def claim(self, limit, lease_s, *, skip=frozenset()):
+        due = [e for i, e in self.events.items()
+               if i not in self.held and e.due_at <= 0.0 and e.function_name not in skip][:limit]
         self.held.update(e.id for e in due)
         if due:
             self.calls.append(("claim", [e.request_id for e in due], lease_s))
         return due
 
-    async def wait_due(self, timeout):
-        if any(i not in self.held and e.due_at <= 0.0 for i, e in self.events.items()):
+    async def wait_due(self, timeout, *, skip=frozenset()):
+        if any(i not in self.held and e.due_at <= 0.0 and e.function_name not in skip for i, e in self.events.items()):
             return await asyncio.sleep(0)
         self.changed.clear()
         await self.changed.wait()
@@ -66,8 +67,8 @@ class FakeQueue:
         event = self.events[event_id]
         self.calls.append(("retry_at", event.request_id, due_at, runs, throttles))
         # due at once in this fake, so a test sees every attempt
-        self.events[event_id] = QueuedEvent(event.id, event.request_id, "f", None, event.payload, event.enqueued_at,
-                                            0.0, runs, throttles)
+        self.events[event_id] = QueuedEvent(event.id, event.request_id, event.function_name, None, event.payload,
+                                            event.enqueued_at, 0.0, runs, throttles)
         self.held.discard(event_id)
         self.changed.set()
 
@@ -215,7 +216,7 @@ def test_running_events_have_their_leases_renewed(monkeypatch):
 def test_never_more_events_in_flight_than_workers(slots):
     queue = FakeQueue()
     for i in range(5):
-        queue.add(f"e{i}")
+        queue.add(f"e{i}", function=f"f{i}")  # one each: every function's share starts with more than one
     running, peak, go = set(), [], asyncio.Event()
 
     async def main():
@@ -244,20 +245,78 @@ def test_a_failing_claim_or_wait_is_logged_and_the_worker_carries_on(caplog):
     class Flaky(FakeQueue):
         failures = {"claim": 1, "wait_due": 1}
 
-        async def claim(self, limit, lease_s):
+        async def claim(self, limit, lease_s, *, skip=frozenset()):
             if self.failures["claim"]:
                 self.failures["claim"] -= 1
                 raise OSError("disk I/O error")
-            return await super().claim(limit, lease_s)
+            return await super().claim(limit, lease_s, skip=skip)
 
-        async def wait_due(self, timeout):
+        async def wait_due(self, timeout, *, skip=frozenset()):
             if self.failures["wait_due"]:
                 self.failures["wait_due"] -= 1
                 raise OSError("disk I/O error")
-            return await super().wait_due(timeout)
+            return await super().wait_due(timeout, skip=skip)
 
     queue = Flaky()
     queue.add("a")
     runs, delivered, dropped = asyncio.run(drive(queue, [Outcome.SUCCESS], RetryConfig()))
     assert runs == ["a"] and ("ack", "a") in queue.calls
     assert caplog.text.count("could not read the event queue") == 2
+
+
+def test_a_backlog_runs_a_few_at_first_then_more_as_the_environments_warm():
+    """40 events of one function: 2 run at once at first; each step of the (fake) clock past the interval,
+    with every consumer having finished an attempt and events finishing faster, doubles the share, up to
+    the ceiling (here 6)."""
+    queue = FakeQueue()
+    for i in range(40):
+        queue.add(f"e{i}")
+    clock, running, peaks = [0.0], set(), []
+
+    async def main():
+        async def run(event):
+            running.add(event.id)
+            peaks.append((clock[0], len(running)))
+            await asyncio.sleep(0)
+            clock[0] += 0.3 / len(running)  # each takes 0.3 s of the fake clock, overlapping the others running
+            running.discard(event.id)
+            return attempt(Outcome.SUCCESS)
+
+        worker = EventQueue(queue, run=run, config_for=lambda n, q: RetryConfig(), deliver=None, arn_for=None,
+                            clock=lambda: 0.0, monotonic=lambda: clock[0], ceiling_for=lambda name: (6, 900))
+        await worker.start()
+        while queue.events or worker._in_flight:
+            await asyncio.sleep(0)
+        await worker.close()
+    asyncio.run(main())
+    assert not queue.events and len(peaks) == 40
+    assert max(n for at, n in peaks if at < 1.0) <= 2
+    assert max(n for _, n in peaks) == 6  # grew past the start, never past the reservation
+
+
+def test_a_claim_leaves_slots_for_other_functions_behind_one_functions_backlog():
+    """100 events of "big" ahead of one of "small": the first claim takes only what big's share has
+    room for (and a few more), so small's event is claimed and runs while big's backlog waits."""
+    queue = FakeQueue()
+    for i in range(100):
+        queue.add(f"big{i}", function="big")
+    queue.add("small", function="small")
+    ran, never = [], asyncio.Event()
+
+    async def main():
+        async def run(event):
+            ran.append(event.request_id)
+            if event.function_name == "big":
+                await never.wait()
+            return attempt(Outcome.SUCCESS)
+
+        worker = EventQueue(queue, run=run, config_for=lambda n, q: RetryConfig(), deliver=None, arn_for=None,
+                            clock=lambda: 0.0, monotonic=lambda: 0.0)
+        await worker.start()
+        for _ in range(10_000):
+            if "small" in ran:
+                break
+            await asyncio.sleep(0)
+        await worker.close()
+    asyncio.run(main())
+    assert "small" in ran and len(ran) == 3 and len([c for c in queue.calls if c[0] == "claim"][0][1]) < 64

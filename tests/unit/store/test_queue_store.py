@@ -6,9 +6,8 @@ from lamina.store.queue import QueueStore
 T0 = 5000.0
 
 
-def event(request_id, due_at):
-    return {"request_id": request_id, "function_name": "f", "qualifier": None, "payload": b"{}",
-            "enqueued_at": T0, "due_at": due_at}
+def event(request_id, due_at, function="f"):
+    return (request_id, function, None, b"{}", T0, due_at)
 
 
 def test_next_claimable_is_the_due_time_or_the_end_of_a_live_lease(db_url):
@@ -36,6 +35,14 @@ def test_claim_skips_future_and_leased_rows_and_commit_removes(db_url):
     assert store.depth() == 2
     (again,) = store.claim(T0 + 20, 10, lease_until=T0 + 50)
     assert (again["request_id"], again["runs"], again["lease_until"]) == ("a", 1, T0 + 50)
+
+
+def test_claim_and_next_claimable_leave_out_the_skipped_functions(db_url):
+    store = QueueStore(open_database(db_url))
+    store.commit([event("a1", T0, "a"), event("b1", T0 + 5, "b"), event("a2", T0, "a")], [])
+    assert store.next_claimable(frozenset({"a"})) == T0 + 5
+    assert store.claim(T0 + 5, 10, T0 + 30, frozenset({"a"}))[0]["request_id"] == "b1"
+    assert [row["request_id"] for row in store.claim(T0 + 5, 10, T0 + 30, frozenset({"b"}))] == ["a1", "a2"]
 
 
 def test_claims_racing_from_several_connections_never_lease_an_event_twice(db_url):
