@@ -17,7 +17,6 @@ import posixpath
 import shutil
 import stat
 import tarfile
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -111,7 +110,7 @@ def apply_chunks(chunks: Iterable[bytes], media_type: str, root: str, budget: li
             _apply(member, body, root, created, budget, known, writer)
         writer.barrier()
         reader.drain()
-    except (tarfile.TarError, EOFError, OSError, UnicodeError, zlib.error) as exc:
+    except (tarfile.TarError, EOFError, OSError, UnicodeError, *layerstream.DAMAGED) as exc:
         raise _bad(f"A layer of {uri} cannot be unpacked: {exc}") from exc
     finally:
         writer.close()
