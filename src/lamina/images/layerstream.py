@@ -16,7 +16,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 
-from lamina.images.registry import ImageError
+from lamina.images.registry import BLOCK, ImageError
 
 try:
     from isal import isal_zlib as _inflate
@@ -34,7 +34,7 @@ LAYER_TYPES = {
     "application/vnd.docker.image.rootfs.diff.tar": PLAIN,
 }
 PIECE = 1 << 20  # the most one step of decompression produces
-_READ = 1 << 18
+_ZSTD_READ = 1 << 18
 
 
 def _bad(message: str) -> ImageError:
@@ -53,7 +53,7 @@ def verified(chunks: Iterable[bytes], digest: str, what: str,
         raise _bad(f"The layer {digest} of {what} does not match its digest.")
 
 
-def file_chunks(fileobj, size: int = _READ) -> Iterator[bytes]:
+def file_chunks(fileobj, size: int = BLOCK) -> Iterator[bytes]:
     while chunk := fileobj.read(size):
         yield chunk
 
@@ -109,7 +109,7 @@ def _unzstd(chunks: Iterable[bytes]) -> Iterator[bytes]:
     import zstandard  # only images with zstd layers pay for the import
 
     source = _ChunkFile(chunks)
-    reader = zstandard.ZstdDecompressor().stream_reader(source, read_size=_READ, read_across_frames=True)
+    reader = zstandard.ZstdDecompressor().stream_reader(source, read_size=_ZSTD_READ, read_across_frames=True)
     produced = 0
     try:
         while out := reader.read(PIECE):
