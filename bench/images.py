@@ -5,7 +5,7 @@ namespaces backend.
 
 Needs docker-registry, umoci and skopeo (Debian packages) and root. Builds the image the way the
 tests do (tests/images_support.py), plus an incompressible filler so it weighs ~100 MB.
-Run: .venv/bin/python bench/images.py [--pulls 3] [--cold 30]
+Run: .venv/bin/python bench/images.py [--pulls 3] [--cold 30] (--cold 0: the pull figure only)
 Prints one JSON line per figure (the pull's also with the CPU time each side used: on a shared,
 busy machine the wall-clock ratio mostly follows it). Targets: pull+unpack ≤ 1.5× skopeo copy; image cold start p50
 ≤ 2× the zip function's.
@@ -141,6 +141,8 @@ def main() -> int:
                  lamina_cpu_ms=round(statistics.median(lamina_cpu)), skopeo_cpu_ms=round(statistics.median(skopeo_cpu)),
                  unpacked_mb=round(unpacked / 2**20, 1),
                  compressed_mb=round(compressed / 2**20, 1), runs=args.pulls)
+        if args.cold <= 0:
+            return 0
 
         process, port = start_lamina(str(work / "lamina"), env={"LAMINA_SANDBOX": "namespaces"})
         processes.append(process)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from lamina.images.reference import parse
-from lamina.images.registry import ImageError, Registry
+from lamina.images.registry import BLOCK, ImageError, Registry, gathered
 
 CONFIG = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
 MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -133,6 +133,33 @@ def test_a_layer_that_does_not_match_its_digest_fails():
     with pytest.raises(ImageError) as info:
         list(registry.blob_chunks({"digest": "sha256:" + "1" * 64}))
     assert info.value.code == "InvalidImage" and "does not match its digest" in info.value.message
+
+
+@pytest.mark.parametrize(("sizes", "size", "expected"), [
+    ([], 4, []),
+    ([1, 1, 1, 1, 1], 2, [2, 2, 1]),
+    ([5, 1, 3], 4, [5, 4]),
+    ([2, 2], 4, [4]),
+    ([1], 4, [1]),
+])
+def test_gathered_joins_chunks_into_pieces_of_at_least_a_size(sizes, size, expected):
+    chunks = [bytes([n]) * k for n, k in enumerate(sizes)]
+    pieces = list(gathered(chunks, size))
+    assert [len(p) for p in pieces] == expected and b"".join(pieces) == b"".join(chunks)
+
+
+def test_a_blob_arrives_in_blocks_and_is_checked_whole():
+    blob = bytes(range(256)) * (3 * BLOCK // 256 + 100)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+
+    def serving(body: bytes):  # in network-sized chunks
+        return httpx.MockTransport(lambda request: httpx.Response(
+            200, content=(body[i:i + 65536] for i in range(0, len(body), 65536))))
+
+    pieces = list(_registry(serving(blob), credentials=None).blob_chunks({"digest": digest}))
+    assert b"".join(pieces) == blob and len(pieces) == 4 and all(len(p) >= BLOCK for p in pieces[:-1])
+    with pytest.raises(ImageError, match="does not match its digest"):
+        list(_registry(serving(blob[:-1] + b"x"), credentials=None).blob_chunks({"digest": digest}))
 
 
 def test_a_refused_token_is_fetched_again():

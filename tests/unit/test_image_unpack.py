@@ -174,3 +174,48 @@ def test_ahead_hands_over_the_producers_error_and_stops_when_left():
     assert next(stream) == b"x"
     stream.close()  # the producer thread ends (close() joins it) instead of running on
     assert len(produced) <= 5
+
+
+def _engines():
+    import zlib
+
+    from isal import isal_zlib
+    return [pytest.param(zlib, id="zlib"), pytest.param(isal_zlib, id="isal")]
+
+
+def test_gzip_is_inflated_by_isal_when_installed():
+    from isal import isal_zlib
+    assert layerstream._inflate is isal_zlib
+
+
+@pytest.mark.parametrize("engine", _engines())
+@pytest.mark.parametrize("size", [1, 4093, 1 << 16, None])
+def test_both_inflaters_unpack_the_same_tree(tmp_path, monkeypatch, engine, size):
+    # a first member larger than one decompression step, ending inside a chunk that holds the
+    # next member (zlib then leaves that member in unconsumed_tail as well as in unused_data),
+    # then NUL padding that may arrive in chunks of its own
+    monkeypatch.setattr(layerstream, "_inflate", engine)
+    big = os.urandom(50_000) * 30  # 1.5 MB, compresses well
+    tar = _layer(("big", tarfile.REGTYPE, big), ("dir/small", tarfile.REGTYPE, b"s"),
+                 ("link", tarfile.SYMTYPE, "dir/small")).getvalue()
+    cut = 1_600_000
+    blob = gzip.compress(tar[:cut]) + gzip.compress(tar[cut:]) + b"\0" * 3000
+    size = size or len(blob)
+    unpack.apply_chunks((blob[i:i + size] for i in range(0, len(blob), size)), GZ, str(tmp_path), [10 ** 9],
+                        threaded=size > 1)
+    assert (tmp_path / "big").read_bytes() == big
+    assert (tmp_path / "dir/small").read_bytes() == b"s" and os.readlink(tmp_path / "link") == "dir/small"
+    assert sorted(os.listdir(tmp_path)) == ["big", "dir", "link"]
+
+
+@pytest.mark.parametrize("engine", _engines())
+@pytest.mark.parametrize("damage", ["header", "checksum", "truncated", "garbage after a member"])
+def test_a_damaged_gzip_layer_is_invalid_with_either_inflater(tmp_path, monkeypatch, engine, damage):
+    monkeypatch.setattr(layerstream, "_inflate", engine)
+    blob = gzip.compress(_layer(("f", tarfile.REGTYPE, os.urandom(5000))).getvalue())
+    damaged = {"header": b"\x1f\x8c" + blob[2:], "checksum": blob[:-8] + bytes(8 - 1) + b"\x01",
+               "truncated": blob[:len(blob) // 2], "garbage after a member": blob + b"\0\0garbage"}[damage]
+    with pytest.raises(ImageError) as info:
+        unpack.apply_chunks([damaged[:1000], damaged[1000:]], GZ, str(tmp_path), [10 ** 9])
+    assert info.value.code == "InvalidImage"
+    assert "cannot be unpacked" in info.value.message or "ends before its end" in info.value.message

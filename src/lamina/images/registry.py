@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -30,6 +30,9 @@ MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
 ACCEPT = ", ".join((*MANIFEST_TYPES, *INDEX_TYPES))
 ARCHITECTURES = {"x86_64": "amd64", "arm64": "arm64"}
 MAX_MANIFEST = 4 * 1024 * 1024
+BLOCK = 1 << 20  # a blob's network chunks (64 KiB) are gathered into pieces this large before they
+# are hashed and handed on: fewer, larger steps for the hash and the decompressor, each of which
+# releases the GIL and must win it back from the thread that writes the files
 
 
 class ImageError(Exception):
@@ -60,6 +63,20 @@ def _tls_context():
     if not _TLS:
         _TLS.append(httpx.create_ssl_context())
     return _TLS[0]
+
+
+def gathered(chunks: Iterable[bytes], size: int = BLOCK) -> Iterator[bytes]:
+    """`chunks` joined into pieces of at least `size` bytes (the last one may be shorter)."""
+    parts: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        parts.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield parts[0] if len(parts) == 1 else b"".join(parts)
+            parts, held = [], 0
+    if held:
+        yield b"".join(parts)
 
 
 class Registry:
@@ -201,8 +218,9 @@ class Registry:
 
     def blob_chunks(self, descriptor: dict, progress: Callable[[int], None] = lambda n: None,
                     stop: threading.Event | None = None) -> Iterator[bytes]:
-        """A blob's bytes as they arrive on the (reused) connection; the last step checks them
-        against the digest (ImageError InvalidImage). Closing the iterator ends the download."""
+        """A blob's bytes as they arrive on the (reused) connection, in pieces of BLOCK bytes;
+        the last step checks them against the digest (ImageError InvalidImage). Closing the
+        iterator ends the download."""
         digest = descriptor.get("digest") or ""
         if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
             raise unsupported(self.uri)
@@ -210,7 +228,7 @@ class Registry:
         try:
             self._check(response, f"layer {digest}")
             hasher = hashlib.sha256()
-            for chunk in response.iter_bytes():
+            for chunk in gathered(response.iter_bytes()):
                 if stop is not None and stop.is_set():
                     return
                 hasher.update(chunk)

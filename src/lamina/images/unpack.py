@@ -11,13 +11,11 @@ Imports lamina.images.registry, .layerstream and .tarstream.
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import posixpath
 import shutil
 import stat
 import tarfile
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -104,51 +102,17 @@ def apply_chunks(chunks: Iterable[bytes], media_type: str, root: str, budget: li
         stream = layerstream.ahead(stream)
     created: set[str] = set()
     known: set[str] = set()
-    writer = _Writer()
     try:
         reader = tarstream.Reader(stream)
         for member, body in tarstream.members(reader):
-            _apply(member, body, root, created, budget, known, writer)
-        writer.barrier()
+            _apply(member, body, root, created, budget, known)
         reader.drain()
-    except (tarfile.TarError, EOFError, OSError, UnicodeError, zlib.error) as exc:
+    except (tarfile.TarError, EOFError, OSError, UnicodeError, *layerstream.DAMAGED) as exc:
         raise _bad(f"A layer of {uri} cannot be unpacked: {exc}") from exc
     finally:
-        writer.close()
         close = getattr(stream, "close", None)
         if close is not None:
             close()
-
-
-class _Writer:
-    """Creates small files on worker threads while the layer is still being read: on a busy disk
-    a file's creation waits for the journal, and several can wait at once. Anything that removes,
-    links or replaces waits for the writes handed out first (`barrier`)."""
-
-    MAX_PENDING = 64 * 1024 * 1024
-    SMALL = 256 * 1024  # larger files are written by the reading thread as their data arrives
-
-    def __init__(self) -> None:
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="unpack")
-        self._pending: dict[str, concurrent.futures.Future] = {}
-        self._bytes = 0
-
-    def pending(self, path: str) -> bool:
-        return path in self._pending
-
-    def submit(self, target: str, data: bytes, perms: int, mtime: float) -> None:
-        if target in self._pending or self._bytes + len(data) > self.MAX_PENDING:
-            self.barrier()
-        self._pending[target] = self._pool.submit(_write_file, target, (data,), perms, mtime)
-        self._bytes += len(data)
-
-    def barrier(self) -> None:
-        pending, self._pending, self._bytes = self._pending, {}, 0
-        for future in pending.values():
-            future.result()
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _open_new(target: str, perms: int) -> int:
@@ -179,7 +143,7 @@ def _forget(known: set[str], path: str) -> None:
 
 
 def _apply(member: tarfile.TarInfo, body: Iterable[memoryview], root: str, created: set[str], budget: list[int],
-           known: set[str], writer: _Writer) -> None:
+           known: set[str]) -> None:
     parts = member_path(member.name)
     if not parts:
         return
@@ -188,8 +152,6 @@ def _apply(member: tarfile.TarInfo, body: Iterable[memoryview], root: str, creat
         raise _bad("The image is larger than 10 GB uncompressed.")
     base = parts[-1]
     parent_parts = parts[:-1]
-    if base == OPAQUE or base.startswith(WHITEOUT) or member.islnk():
-        writer.barrier()
     if base == OPAQUE:
         directory = resolve(root, [*parent_parts, "x"], known)[:-2] if parent_parts else root
         if os.path.isdir(directory):
@@ -211,20 +173,14 @@ def _apply(member: tarfile.TarInfo, body: Iterable[memoryview], root: str, creat
     if parent not in created and not os.path.isdir(parent):
         os.makedirs(parent, mode=0o755, exist_ok=True)
     perms = member.mode & 0o1777  # no setuid / setgid
-    if writer.pending(target) or (not member.isreg() and not member.isdir() and os.path.lexists(target)):
-        writer.barrier()  # replacing something: the writes already handed out come first
     if member.isdir():
         if os.path.lexists(target) and not (os.path.isdir(target) and not os.path.islink(target)):
-            writer.barrier()
             _forget(known, target)
             _remove(target)
         os.makedirs(target, exist_ok=True)
         os.chmod(target, perms | 0o700 if perms else 0o755)
     elif member.isreg():
-        if member.size <= _Writer.SMALL:
-            writer.submit(target, b"".join(body), perms, member.mtime)
-        else:
-            _write_file(target, body, perms, member.mtime)
+        _write_file(target, body, perms, member.mtime)
     elif member.issym():
         link = member.linkname
         if not link.startswith("/") and posixpath.normpath(posixpath.join(*parent_parts, link) if parent_parts
