@@ -25,6 +25,7 @@ import resource
 import signal
 import socket
 import subprocess
+import threading
 from collections.abc import Awaitable, Callable
 
 from lamina.engine.cgroups import Group
@@ -36,6 +37,16 @@ OPEN_FILES = 1024  # Lambda's per-environment file descriptor limit
 RLIMITS = ((resource.RLIMIT_NOFILE, OPEN_FILES), (resource.RLIMIT_CORE, 0))  # (limit, soft = hard)
 _CHUNK = 65536
 _POLL = 0.05  # seconds between exit checks where there is no pidfd
+_chunks = threading.local()
+
+
+def _chunk() -> bytearray:
+    """The buffer output is read into, one per thread (the event loop's): each read is copied out
+    before the next, so the environments share it instead of holding 64 KiB each."""
+    chunk = getattr(_chunks, "chunk", None)
+    if chunk is None:
+        chunk = _chunks.chunk = bytearray(_CHUNK)
+    return chunk
 
 
 def vm_hwm_kb(pid: int) -> int:
@@ -143,7 +154,6 @@ class PipedSandbox(Sandbox):
         self._cleanup = cleanup
         self._peak = 0
         self._oom = False
-        self._chunk = bytearray(_CHUNK)  # read into, never allocated per read
         self._sink: FrameSink | None = None
         self._channel: Channel | None = None
         self._callbacks: list[Callable[[int], None]] = []
@@ -226,9 +236,10 @@ class PipedSandbox(Sandbox):
         return self._channel
 
     def drain_output(self) -> None:
+        chunk = _chunk()
         while self._out is not None:
             try:
-                count = os.readv(self._out, (self._chunk,))
+                count = os.readv(self._out, (chunk,))
             except BlockingIOError:
                 return
             except OSError:
@@ -237,7 +248,7 @@ class PipedSandbox(Sandbox):
                 self._close_output()
                 return
             if self._sink is not None:
-                self._sink.output_received(bytes(self._chunk[:count]))
+                self._sink.output_received(bytes(chunk[:count]))
             if count < _CHUNK:
                 return
 
