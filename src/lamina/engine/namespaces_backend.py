@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -79,10 +80,6 @@ def last_capability() -> int:
         return int(Path("/proc/sys/kernel/cap_last_cap").read_text())
     except (OSError, ValueError):
         return 40
-
-
-def _nothing() -> None:
-    pass
 
 
 class NamespaceSandbox(PipedSandbox):
@@ -398,10 +395,12 @@ class NamespacesBackend(SandboxBackend):
         # no host mount per environment that every new mount namespace would copy); else a volume
         # mounted under the pool's directory, or a plain directory. The next volume is made once
         # this environment is through its start (`settled`), which it would slow down.
-        tmp_fd = (await self.volumes.acquire_detached(launch.ephemeral_mb, replenish=False)
-                  if self.volumes is not None else None)
-        if tmp_fd is not None:
-            tmp, release = launch.mounts.tmp_dir, _nothing
+        detached = (await self.volumes.acquire_detached(launch.ephemeral_mb, replenish=False)
+                    if self.volumes is not None else None)
+        tmp_fd = None
+        if detached is not None:  # its file is deleted once the environment is gone
+            tmp_fd, image = detached
+            tmp, release = launch.mounts.tmp_dir, functools.partial(self.volumes.discard, image)  # type: ignore[union-attr]
         else:
             tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb,
                                                  replenish=False)
