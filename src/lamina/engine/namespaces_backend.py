@@ -143,14 +143,17 @@ class Zygote:
         if not data:
             self._lost()
             return
-        self._buffer += data
-        while len(self._buffer) >= _LENGTH.size:
-            (size,) = _LENGTH.unpack_from(self._buffer)
-            if len(self._buffer) < _LENGTH.size + size:
-                return
-            message = json.loads(self._buffer[_LENGTH.size:_LENGTH.size + size])
-            self._buffer = self._buffer[_LENGTH.size + size:]
+        buffer = self._buffer + data if self._buffer else data
+        offset = 0  # the rest is kept once, not copied after each message (thousands of exits at a stop)
+        while len(buffer) - offset >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(buffer, offset)
+            end = offset + _LENGTH.size + size
+            if len(buffer) < end:
+                break
+            message = json.loads(buffer[offset + _LENGTH.size:end])
+            offset = end
             self._dispatch(message)
+        self._buffer = buffer[offset:]
 
     def _dispatch(self, message: dict) -> None:
         op = message["op"]

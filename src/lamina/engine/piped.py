@@ -140,7 +140,9 @@ class Plumbing:
 class PipedSandbox(Sandbox):
     """The handle of a running environment. The backend reports the exit with `exited(code)`.
 
-    `group`: the environment's cgroup, whose peak and OOM counter are read (and kept at exit);
+    `group`: the environment's cgroup, whose peak and OOM counter are read (and kept at exit,
+    unless lamina ended it: then nothing asks for them, and thousands read at once at a stop, each
+    open of a cgroup file waiting on the removals of others, held up the event loop ~1 ms each);
     `cleanup`: what the backend releases once the tree is gone (cgroup, /tmp volume), run
     before the exit listeners are told. Subclasses say how to signal the tree (`_signal`) and
     whose peak resident memory to read while it runs (`_measured_pid`)."""
@@ -154,6 +156,7 @@ class PipedSandbox(Sandbox):
         self._cleanup = cleanup
         self._peak = 0
         self._oom = False
+        self._ended = False  # lamina signalled it to end
         self._sink: FrameSink | None = None
         self._channel: Channel | None = None
         self._callbacks: list[Callable[[int], None]] = []
@@ -177,7 +180,7 @@ class PipedSandbox(Sandbox):
         backend's clean-up, drain what the tree wrote, tell the listeners. Once only."""
         if self._exited.done():
             return
-        if self._group is not None:
+        if self._group is not None and not self._ended:
             self._peak = max(self._peak, self._group.peak_kb())
             self._oom = self._group.oom_kills() > 0
         cleanup, self._cleanup = self._cleanup, None
@@ -206,10 +209,12 @@ class PipedSandbox(Sandbox):
 
     def terminate(self) -> None:
         if self.returncode is None:
+            self._ended = True
             self._signal(signal.SIGTERM)
 
     def kill(self) -> None:
         if self.returncode is None:
+            self._ended = True
             self._signal(signal.SIGKILL)
 
     def peak_memory_kb(self) -> int:
