@@ -13,14 +13,15 @@ was unlinked once mounted). A detached volume's file stays linked while it is mo
 deleted once its environment is gone, one at a time on a thread of its own: deleting a file frees
 its blocks, which on a host file system mounted with `discard` waits for the disk (~1.5 ms each
 here), and done by the kernel as the environment's last mount goes it held up every exit of a
-stop. What is still to delete when the server stops is left for the next start, which deletes
-it on the same thread, not on its start path. Owns volume files, templates, mounts and the spare
+stop. What is still to delete when the server stops (the templates too) is left for the next
+start, which deletes it on the same thread, not on its start path. Owns volume files, templates, mounts and the spare
 count. Imports nothing from lamina outside the engine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import ctypes
@@ -227,6 +228,41 @@ def _ensure_loop_nodes(spare: int = 4) -> None:
         number += 1
 
 
+class Deleter:
+    """Deletes files in order on a thread of its own, started with the first. Adding one never
+    waits (a stop adds thousands on the event loop); `close` lets the file being deleted finish
+    and leaves the rest (the next start's sweep deletes them)."""
+
+    def __init__(self) -> None:
+        self._queue: collections.deque[Path] = collections.deque()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def add(self, path: Path) -> None:
+        if self._closed:
+            return
+        self._queue.append(path)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="lamina-volume-delete", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            while self._queue and not self._closed:
+                with contextlib.suppress(OSError):
+                    self._queue.popleft().unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 class VolumePool:
     def __init__(self, base_dir: Path, owner: int) -> None:
         self.base = Path(base_dir)
@@ -244,7 +280,7 @@ class VolumePool:
         self._ready_detached: dict[int, list[tuple[int, Path]]] = {}
         # deletes the files of detached volumes once unused, in order; what is queued at close is
         # left to the next start's sweep
-        self._deleter = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lamina-volume-delete")
+        self._deleter = Deleter()
         self._sweep()
         self._share()
 
@@ -258,9 +294,7 @@ class VolumePool:
                 if leftover.is_dir():
                     with contextlib.suppress(OSError):
                         leftover.rmdir()
-                elif leftover.name.startswith("template-"):  # a name this server makes again
-                    leftover.unlink(missing_ok=True)
-                else:  # a volume's file (a unique name): deleted off the start path
+                else:  # volume files and templates (unique names): deleted off the start path
                     self.discard(leftover)
 
     def _share(self) -> None:
@@ -285,7 +319,7 @@ class VolumePool:
         with self._template_lock:
             made = self._templates.get(size_mb)
             if made is None:
-                image = self.base / f"template-{size_mb}.img"
+                image = self.base / f"template-{size_mb}-{uuid.uuid4().hex[:8]}.img"
                 self._format(image, size_mb)
                 with open(image, "rb") as f:
                     made = self._templates[size_mb] = (image, data_extents(f.fileno()))
@@ -354,8 +388,7 @@ class VolumePool:
     def discard(self, image: Path) -> None:
         """Delete a detached volume's file, on the deleting thread: call once nothing mounts it
         any more (its environment is gone, its descriptor closed)."""
-        with contextlib.suppress(RuntimeError):  # closed: the next start's sweep deletes it
-            self._deleter.submit(image.unlink, missing_ok=True)
+        self._deleter.add(image)  # once closed, the next start's sweep deletes it
 
     async def acquire_detached(self, size_mb: int, replenish: bool = True) -> tuple[int, Path] | None:
         """A descriptor of an empty volume of `size_mb` MB free mounted nowhere and its file, or
@@ -472,10 +505,8 @@ class VolumePool:
                 os.close(fd)
                 self.discard(image)
         self._ready_detached.clear()
-        # the file being deleted now is finished; the rest wait for the next start's sweep
-        await asyncio.to_thread(self._deleter.shutdown, wait=True, cancel_futures=True)
-        for template, _ in self._templates.values():
-            template.unlink(missing_ok=True)
+        # the file being deleted now is finished; the rest, templates too, are the next start's
+        await asyncio.to_thread(self._deleter.close)
         self._templates.clear()
         if self._shared:
             await asyncio.to_thread(detach_all, self.base)
