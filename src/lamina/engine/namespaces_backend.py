@@ -34,7 +34,7 @@ from pathlib import Path
 
 from lamina.engine import rootfs, volumes
 from lamina.engine.cgroups import Group, Hierarchy
-from lamina.engine.piped import Background, PipedSandbox, Plumbing
+from lamina.engine.piped import Background, PipedSandbox, Plumbing, Serial
 from lamina.engine.sandbox import Launch, Layout, Mounts, Sandbox, SandboxBackend
 from lamina.engine.volumes import VolumePool
 
@@ -334,6 +334,7 @@ class NamespacesBackend(SandboxBackend):
         self._zygotes: dict[str, Zygote] = {}
         self._starting: dict[str, asyncio.Future] = {}
         self.background = Background()
+        self._removals = Serial("lamina-cgroup-remove")  # the groups of environments that ended
         # the spares put off until that environment's Init ends: (timer, zygote, /tmp size)
         self._replenishing: dict[Sandbox, tuple[asyncio.TimerHandle, Zygote, int]] = {}
         self._last_cap = last_cap
@@ -433,10 +434,15 @@ class NamespacesBackend(SandboxBackend):
                 os.close(tmp_fd)  # the environment holds its own
 
         def cleanup() -> None:
-            # The zygote reaped PID 1, so the group is empty; removing it (reading each controller's
-            # cgroup.procs, an rmdir each, a v1 group busy a moment longer) takes ~3 ms, all off the
-            # event loop: thousands ending at once (a stop) keep the loop free for their exits.
-            self.background.add(asyncio.to_thread(group.remove))
+            # The zygote reaped PID 1, so the group is empty; removing it (an rmdir per controller)
+            # is done off the event loop, in order on one thread: thousands ending at once (a stop)
+            # keep the loop free for their exits. A v1 group busy a moment longer is tried again
+            # after the rest, so it holds none of them up.
+            def remove() -> None:
+                if not group.remove(timeout=0):
+                    self._removals.add(group.remove)
+
+            self._removals.add(remove)
             release()
 
         sandbox = NamespaceSandbox(pid, plumbing, group=group, cleanup=cleanup)
@@ -465,6 +471,7 @@ class NamespacesBackend(SandboxBackend):
             await zygote.close()
         self._zygotes.clear()
         await self.background.finish()
+        await self._removals.finish()
         if self.volumes is not None:
             await self.volumes.close()
         await asyncio.to_thread(self.hierarchy.remove)

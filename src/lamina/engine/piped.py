@@ -10,6 +10,7 @@
 - `Child`: exit detection for a backend whose environment is our direct child (pidfd, polling
   where there is none), the leader's process group killed and the leader reaped on exit;
 - `Background`: work a backend started and must see finished before it closes;
+- `Serial`: blocking calls (cgroup removals) run in order on one thread, without a hand-off each;
 - `children`: a process's children from the kernel's own list.
 
 Imports lamina.engine.sandbox, lamina.engine.protocol and lamina.engine.cgroups only.
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import collections
 import contextlib
+import logging
 import os
 import resource
 import signal
@@ -32,6 +35,7 @@ from lamina.engine.cgroups import Group
 from lamina.engine.protocol import Channel, FrameSink, connect_socket
 from lamina.engine.sandbox import Sandbox
 
+log = logging.getLogger("lamina.engine")
 FD_VARIABLE = "_LAMINA_RUNTIME_FD"  # tells a runtime started as our child which inherited fd is its channel
 OPEN_FILES = 1024  # Lambda's per-environment file descriptor limit
 RLIMITS = ((resource.RLIMIT_NOFILE, OPEN_FILES), (resource.RLIMIT_CORE, 0))  # (limit, soft = hard)
@@ -342,3 +346,44 @@ class Background:
     async def finish(self) -> None:
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+
+class Serial:
+    """Blocking calls run in order on one thread of their own, started with the first. Adding one
+    never waits and costs the event loop no hand-off (asyncio.to_thread's future per call, at a
+    stop thousands of them, took ~0.5 ms of the loop each); `finish` waits for all added so far."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._queue: collections.deque[Callable[[], object]] = collections.deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, call: Callable[[], object]) -> None:
+        self._queue.append(call)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                call = self._queue.popleft()
+                try:
+                    call()
+                except Exception:
+                    log.exception("%s failed", self._name)
+
+    async def finish(self) -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def tell() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self.add(lambda: loop.call_soon_threadsafe(tell))  # runs after everything added before it
+        await done
