@@ -10,7 +10,8 @@
 - `Child`: exit detection for a backend whose environment is our direct child (pidfd, polling
   where there is none), the leader's process group killed and the leader reaped on exit;
 - `Background`: work a backend started and must see finished before it closes;
-- `Serial`: blocking calls (cgroup removals) run in order on one thread, without a hand-off each;
+- `Serial`: blocking calls (removing cgroups, scratch directories) run in order on one thread,
+  without a hand-off each;
 - `children`: a process's children from the kernel's own list.
 
 Imports lamina.engine.sandbox, lamina.engine.protocol and lamina.engine.cgroups only.
