@@ -1,7 +1,9 @@
-"""Stopping the server (issue 21, items 14 and 15): a SIGTERM with 300 invokes in flight ends the
-server within its grace period, answers every request (a result for those that finish in time,
-ServiceException for the rest) and exits 0; after any stop, and after a SIGKILL, a restart on the
-same data dir and a stop, nothing of lamina's is left on the host: no mount, no cgroup, no process.
+"""Stopping the server (issue 21, items 14 and 15; issue 18): a SIGTERM with 300 invokes in flight
+ends the server within its grace period, answers every request (a result for those that finish in
+time, ServiceException for the rest) and exits 0; a SIGTERM with many warm environments ends them
+all and leaves the files of their /tmp volumes to the next start, which deletes them; after any
+stop, and after a SIGKILL, a restart on the same data dir and a stop, nothing of lamina's is left on
+the host: no mount, no cgroup, no process.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from support import ROLE, LaminaProcess, client_for, make_zip
 
 GRACE = 10.0  # the default LAMINA_STOP_GRACE
 IN_FLIGHT = 300
+WARM = 80
 SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep(event['sleep'])\n    return 'slept'\n"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -171,3 +174,47 @@ def test_after_sigkill_a_restart_on_the_same_data_dir_and_a_stop_leave_nothing(t
     assert _cgroups_of([first.proc.pid, second.proc.pid]) == []
     subprocess.run(["rm", "-rf", str(data)], check=True)  # nothing mounted keeps it
     assert not data.exists()
+
+
+def _volume_files(data: Path) -> set[str]:
+    """The files behind /tmp volumes and the per-size templates they are copied from."""
+    return {p.name for p in data.rglob("*.img")}
+
+
+def test_sigterm_with_many_warm_environments_ends_them_and_the_next_start_deletes_their_volume_files(tmp_path):
+    data = tmp_path / "data"
+    first = _start(data)
+    try:
+        _deploy(first, "sleeper")
+        with concurrent.futures.ThreadPoolExecutor(WARM) as pool:
+            # each holds its environment long after the last one started: one environment each
+            running = [pool.submit(_invoke, first.port, "sleeper", 15) for _ in range(WARM)]
+            assert [future.result(timeout=100) for future in running] == [(200, "slept")] * WARM
+        counts = first.health()["counts"]
+        assert counts["idle"] == counts["environments"] >= WARM
+        processes = _descendants(first.proc.pid)
+        # each environment's volume file stays while it runs (deleting it as the environment's
+        # mount went made every exit wait for the disk)
+        assert len(_volume_files(data)) >= WARM
+        first.proc.send_signal(signal.SIGTERM)
+        assert first.proc.wait(timeout=60) == 0
+    finally:
+        first.stop()
+    assert _alive(processes) == []
+    assert _mounts_under(tmp_path) == []
+    assert _cgroups_of([first.proc.pid]) == []
+    left = _volume_files(data)  # what the stop did not delete: the next start does
+    second = _start(data)
+    try:
+        assert _invoke(second.port, "sleeper", 0) == (200, "slept")
+        processes.update(_descendants(second.proc.pid))
+        deadline = time.monotonic() + 60  # a bound on deleting them in the background, not a speed check
+        while left & _volume_files(data) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not left & _volume_files(data)
+    finally:
+        assert second.stop() == 0
+    assert _alive(processes) == []
+    assert _mounts_under(tmp_path) == []
+    assert _cgroups_of([first.proc.pid, second.proc.pid]) == []
+    assert "Traceback" not in first.output.read_text() + second.output.read_text()

@@ -121,12 +121,11 @@ class Group:
         return sorted(found)
 
     def remove(self, timeout: float = 2.0) -> bool:
-        """Kill whatever is left in the group and remove it; False if it could not be removed."""
+        """Kill whatever is left in the group and remove it; False if it could not be removed.
+        An empty group (an environment the zygote reaped) is removed at once; only a busy one
+        has its processes read and killed."""
         deadline = time.monotonic() + timeout
         while True:
-            for pid in self.pids():
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
             removed = True
             for directory in self.dirs.values():
                 try:
@@ -137,6 +136,9 @@ class Group:
                     removed = False
             if removed or time.monotonic() > deadline:
                 return removed
+            for pid in self.pids():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
             time.sleep(0.01)
 
 

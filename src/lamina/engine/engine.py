@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import shutil
@@ -25,6 +26,7 @@ from lamina.engine import envvars, policy, report, runtime_site
 from lamina.engine.environment import Environment, Halted
 from lamina.engine.gate import StartGate, default_slots
 from lamina.engine.logstream import LogStream
+from lamina.engine.piped import Serial
 from lamina.engine.pool import Pool
 from lamina.engine.sandbox import Launch, Mounts, SandboxBackend
 from lamina.engine.spec import InvokeRequest, InvokeResult, LogBatch, RunSpec
@@ -79,6 +81,7 @@ class Engine:
         self._in_flight = 0
         self._dirty: set[LogStream] = set()
         self._tasks: set[asyncio.Task] = set()
+        self._scratch_removals = Serial("lamina-scratch-remove")  # ended environments' scratch dirs
         self._ticker: asyncio.Task | None = None
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -245,7 +248,7 @@ class Engine:
         if pool is not None:
             pool.discard(env)
         scratch = self._scratch / "environments" / env.id
-        self._spawn(asyncio.to_thread(shutil.rmtree, scratch, True))
+        self._scratch_removals.add(functools.partial(shutil.rmtree, scratch, True))
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -321,6 +324,7 @@ class Engine:
         await asyncio.gather(*(env.stop(self._grace) for env in everyone), return_exceptions=True)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._scratch_removals.finish()
         for stream in list(self._dirty):
             stream.flush()
         self._dirty.clear()

@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from lamina.engine import rootfs, volumes
 from lamina.engine.cgroups import Group, Hierarchy
-from lamina.engine.piped import Background, PipedSandbox, Plumbing
+from lamina.engine.piped import Background, PipedSandbox, Plumbing, Serial
 from lamina.engine.sandbox import Launch, Layout, Mounts, Sandbox, SandboxBackend
 from lamina.engine.volumes import VolumePool
 
@@ -79,10 +80,6 @@ def last_capability() -> int:
         return int(Path("/proc/sys/kernel/cap_last_cap").read_text())
     except (OSError, ValueError):
         return 40
-
-
-def _nothing() -> None:
-    pass
 
 
 class NamespaceSandbox(PipedSandbox):
@@ -148,14 +145,17 @@ class Zygote:
         if not data:
             self._lost()
             return
-        self._buffer += data
-        while len(self._buffer) >= _LENGTH.size:
-            (size,) = _LENGTH.unpack_from(self._buffer)
-            if len(self._buffer) < _LENGTH.size + size:
-                return
-            message = json.loads(self._buffer[_LENGTH.size:_LENGTH.size + size])
-            self._buffer = self._buffer[_LENGTH.size + size:]
+        buffer = self._buffer + data if self._buffer else data
+        offset = 0  # the rest is kept once, not copied after each message (thousands of exits at a stop)
+        while len(buffer) - offset >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(buffer, offset)
+            end = offset + _LENGTH.size + size
+            if len(buffer) < end:
+                break
+            message = json.loads(buffer[offset + _LENGTH.size:end])
+            offset = end
             self._dispatch(message)
+        self._buffer = buffer[offset:]
 
     def _dispatch(self, message: dict) -> None:
         op = message["op"]
@@ -386,6 +386,7 @@ class NamespacesBackend(SandboxBackend):
         self._zygotes: dict[str, Zygote] = {}
         self._starting: dict[str, asyncio.Future] = {}
         self.background = Background()
+        self._removals = Serial("lamina-cgroup-remove")  # the groups of environments that ended
         # the spares put off until that environment's Init ends: (timer, zygote, /tmp size)
         self._replenishing: dict[Sandbox, tuple[asyncio.TimerHandle, Zygote, int]] = {}
         self._last_cap = last_cap
@@ -450,10 +451,12 @@ class NamespacesBackend(SandboxBackend):
         # no host mount per environment that every new mount namespace would copy); else a volume
         # mounted under the pool's directory, or a plain directory. The next volume is made once
         # this environment is through its start (`settled`), which it would slow down.
-        tmp_fd = (await self.volumes.acquire_detached(launch.ephemeral_mb, replenish=False)
-                  if self.volumes is not None else None)
-        if tmp_fd is not None:
-            tmp, release = launch.mounts.tmp_dir, _nothing
+        detached = (await self.volumes.acquire_detached(launch.ephemeral_mb, replenish=False)
+                    if self.volumes is not None else None)
+        tmp_fd = None
+        if detached is not None:  # its file is deleted once the environment is gone
+            tmp_fd, image = detached
+            tmp, release = launch.mounts.tmp_dir, functools.partial(self.volumes.discard, image)  # type: ignore[union-attr]
         else:
             tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb,
                                                  replenish=False)
@@ -483,10 +486,15 @@ class NamespacesBackend(SandboxBackend):
                 os.close(tmp_fd)  # the environment holds its own
 
         def cleanup() -> None:
-            # The zygote reaped PID 1, so the group is empty; removing it (reading each controller's
-            # cgroup.procs, an rmdir each, a v1 group busy a moment longer) takes ~3 ms, all off the
-            # event loop: thousands ending at once (a stop) keep the loop free for their exits.
-            self.background.add(asyncio.to_thread(group.remove))
+            # The zygote reaped PID 1, so the group is empty; removing it (an rmdir per controller)
+            # is done off the event loop, in order on one thread: thousands ending at once (a stop)
+            # keep the loop free for their exits. A v1 group busy a moment longer is tried again
+            # after the rest, so it holds none of them up.
+            def remove() -> None:
+                if not group.remove(timeout=0):
+                    self._removals.add(group.remove)
+
+            self._removals.add(remove)
             release()
 
         sandbox = NamespaceSandbox(pid, plumbing, group=group, cleanup=cleanup)
@@ -515,6 +523,7 @@ class NamespacesBackend(SandboxBackend):
             await zygote.close()
         self._zygotes.clear()
         await self.background.finish()
+        await self._removals.finish()
         if self.volumes is not None:
             await self.volumes.close()
         await asyncio.to_thread(self.hierarchy.remove)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -70,8 +71,8 @@ def test_children_are_the_kernels_list_oldest_first():
 
 
 class _Handle(piped.PipedSandbox):
-    def __init__(self, plumbing: piped.Plumbing, events: list[str]) -> None:
-        super().__init__(4242, plumbing, cleanup=lambda: events.append("cleanup"))
+    def __init__(self, plumbing: piped.Plumbing, events: list[str], group=None) -> None:
+        super().__init__(4242, plumbing, group=group, cleanup=lambda: events.append("cleanup"))
         self.signals: list[int] = []
 
     def _signal(self, signum: int) -> None:
@@ -127,3 +128,62 @@ def test_background_work_is_awaited_not_cancelled():
         return sorted(done)
 
     assert asyncio.run(scenario()) == ["cleanup", "spare"]
+
+
+def test_serial_calls_run_in_order_off_the_loop_and_finish_waits_for_them_even_after_a_failure():
+    async def scenario() -> tuple[list[str], set[str]]:
+        done: list[str] = []
+        threads: set[str] = set()
+
+        def call(name: str):
+            def run() -> None:
+                threads.add(threading.current_thread().name)
+                if name == "fails":
+                    raise OSError("busy")
+                done.append(name)
+            return run
+
+        serial = piped.Serial("removals")
+        for name in ("a", "fails", "b", "c"):
+            serial.add(call(name))
+        await serial.finish()
+        return done, threads
+
+    done, threads = asyncio.run(scenario())
+    assert done == ["a", "b", "c"]
+    assert threads == {"removals"}
+
+
+class _Group:
+    """A cgroup whose readings are counted: an OOM kill and a 5 MB peak."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def peak_kb(self) -> int:
+        self.reads += 1
+        return 5120
+
+    def oom_kills(self) -> int:
+        self.reads += 1
+        return 1
+
+
+@pytest.mark.parametrize(("ended_by_lamina", "reads", "oom", "peak"), [
+    (False, 2, True, 5120),  # it ended by itself: why (the OOM counter) and its peak are kept
+    (True, 0, False, 0),  # lamina ended it: nothing asks, so nothing is read at the exit
+])
+def test_the_exit_keeps_the_cgroup_readings_only_of_an_environment_lamina_did_not_end(ended_by_lamina, reads, oom,
+                                                                                       peak):
+    async def scenario() -> tuple[int, bool, int]:
+        with piped.Plumbing() as plumbing:
+            pass
+        group = _Group()
+        handle = _Handle(plumbing, [], group)
+        if ended_by_lamina:
+            handle.kill()
+        handle.exited(-9)
+        handle.close()
+        return group.reads, handle.out_of_memory(), handle.peak_memory_kb()
+
+    assert asyncio.run(scenario()) == (reads, oom, peak)

@@ -1,8 +1,12 @@
 """mounts_at_or_under: which mounts of /proc/self/mountinfo a volume pool unmounts (its own and a
-killed server's), stacked binds and escaped paths included."""
+killed server's), stacked binds and escaped paths included; the Deleter that deletes volume files
+off the event loop and, once closed, leaves them to the next start."""
+
+import time
 
 import pytest
 
+from lamina.engine import volumes
 from lamina.engine.volumes import mounts_at_or_under
 
 BASE = "/data/sandbox/volumes"
@@ -49,3 +53,20 @@ def test_data_extents_of_a_sparse_file(tmp_path):
         extents = data_extents(f.fileno())
     assert sum(length for _, length in extents) >= 4096
     assert all(offset <= 32 << 20 < offset + length for offset, length in extents)
+
+
+def test_the_deleter_deletes_what_it_is_given_and_once_closed_leaves_files_for_the_next_start(tmp_path):
+    deleter = volumes.Deleter()
+    given = [tmp_path / f"{n}.img" for n in range(5)]
+    for path in given:
+        path.write_bytes(b"x")
+        deleter.add(path)
+    deadline = time.monotonic() + 30  # a bound on a thread deleting five files, not a speed check
+    while any(path.exists() for path in given) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(path.exists() for path in given)
+    deleter.close()
+    kept = tmp_path / "after-close.img"
+    kept.write_bytes(b"x")
+    deleter.add(kept)
+    assert kept.exists()
