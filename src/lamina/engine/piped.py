@@ -352,15 +352,19 @@ class Background:
 class Serial:
     """Blocking calls run in order on one thread of their own, started with the first. Adding one
     never waits and costs the event loop no hand-off (asyncio.to_thread's future per call, at a
-    stop thousands of them, took ~0.5 ms of the loop each); `finish` waits for all added so far."""
+    stop thousands of them, took ~0.5 ms of the loop each); `finish` waits for all added so far;
+    `abandon` lets the call running finish and drops the rest (and whatever is added later)."""
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._queue: collections.deque[Callable[[], object]] = collections.deque()
         self._wake = threading.Event()
+        self._abandoned = False
         self._thread: threading.Thread | None = None
 
     def add(self, call: Callable[[], object]) -> None:
+        if self._abandoned:
+            return
         self._queue.append(call)
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
@@ -368,10 +372,10 @@ class Serial:
         self._wake.set()
 
     def _run(self) -> None:
-        while True:
+        while not self._abandoned:
             self._wake.wait()
             self._wake.clear()
-            while self._queue:
+            while self._queue and not self._abandoned:
                 call = self._queue.popleft()
                 try:
                     call()
@@ -388,3 +392,10 @@ class Serial:
 
         self.add(lambda: loop.call_soon_threadsafe(tell))  # runs after everything added before it
         await done
+
+    def abandon(self) -> None:
+        """Stop after the call running now (blocking until it is done); the rest is never run."""
+        self._abandoned = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()

@@ -21,13 +21,13 @@ count. Imports nothing from lamina outside the engine.
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import contextlib
 import ctypes
 import ctypes.util
 import errno
 import fcntl
+import functools
 import logging
 import os
 import shutil
@@ -40,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lamina.engine import rootfs
+from lamina.engine.piped import Serial
 
 log = logging.getLogger("lamina.engine")
 MNT_DETACH = 2
@@ -228,39 +229,9 @@ def _ensure_loop_nodes(spare: int = 4) -> None:
         number += 1
 
 
-class Deleter:
-    """Deletes files in order on a thread of its own, started with the first. Adding one never
-    waits (a stop adds thousands on the event loop); `close` lets the file being deleted finish
-    and leaves the rest (the next start's sweep deletes them)."""
-
-    def __init__(self) -> None:
-        self._queue: collections.deque[Path] = collections.deque()
-        self._wake = threading.Event()
-        self._closed = False
-        self._thread: threading.Thread | None = None
-
-    def add(self, path: Path) -> None:
-        if self._closed:
-            return
-        self._queue.append(path)
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="lamina-volume-delete", daemon=True)
-            self._thread.start()
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._closed:
-            self._wake.wait()
-            self._wake.clear()
-            while self._queue and not self._closed:
-                with contextlib.suppress(OSError):
-                    self._queue.popleft().unlink(missing_ok=True)
-
-    def close(self) -> None:
-        self._closed = True
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
+def _delete(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 class VolumePool:
@@ -280,7 +251,7 @@ class VolumePool:
         self._ready_detached: dict[int, list[tuple[int, Path]]] = {}
         # deletes the files of detached volumes once unused, in order; what is queued at close is
         # left to the next start's sweep
-        self._deleter = Deleter()
+        self._deleter = Serial("lamina-volume-delete")
         self._sweep()
         self._share()
 
@@ -388,7 +359,7 @@ class VolumePool:
     def discard(self, image: Path) -> None:
         """Delete a detached volume's file, on the deleting thread: call once nothing mounts it
         any more (its environment is gone, its descriptor closed)."""
-        self._deleter.add(image)  # once closed, the next start's sweep deletes it
+        self._deleter.add(functools.partial(_delete, image))  # once abandoned, the next start's sweep deletes it
 
     async def acquire_detached(self, size_mb: int, replenish: bool = True) -> tuple[int, Path] | None:
         """A descriptor of an empty volume of `size_mb` MB free mounted nowhere and its file, or
@@ -506,7 +477,7 @@ class VolumePool:
                 self.discard(image)
         self._ready_detached.clear()
         # the file being deleted now is finished; the rest, templates too, are the next start's
-        await asyncio.to_thread(self._deleter.close)
+        await asyncio.to_thread(self._deleter.abandon)
         self._templates.clear()
         if self._shared:
             await asyncio.to_thread(detach_all, self.base)

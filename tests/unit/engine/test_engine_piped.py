@@ -154,6 +154,25 @@ def test_serial_calls_run_in_order_off_the_loop_and_finish_waits_for_them_even_a
     assert threads == {"removals"}
 
 
+def test_serial_once_abandoned_finishes_the_running_call_and_drops_the_rest():
+    started, release = threading.Event(), threading.Event()
+    done: list[str] = []
+
+    def slow() -> None:
+        started.set()
+        release.wait(30)
+        done.append("slow")
+
+    serial = piped.Serial("abandoned")
+    serial.add(slow)
+    serial.add(lambda: done.append("queued"))
+    assert started.wait(30)
+    release.set()
+    serial.abandon()
+    serial.add(lambda: done.append("after"))
+    assert done == ["slow"]
+
+
 class _Group:
     """A cgroup whose readings are counted: an OOM kill and a 5 MB peak."""
 

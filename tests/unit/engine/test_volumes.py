@@ -1,12 +1,12 @@
 """mounts_at_or_under: which mounts of /proc/self/mountinfo a volume pool unmounts (its own and a
-killed server's), stacked binds and escaped paths included; the Deleter that deletes volume files
-off the event loop and, once closed, leaves them to the next start."""
+killed server's), stacked binds and escaped paths included; discarded volume files deleted
+off the event loop."""
 
 import time
 
 import pytest
 
-from lamina.engine import volumes
+from lamina.engine import piped, volumes
 from lamina.engine.volumes import mounts_at_or_under
 
 BASE = "/data/sandbox/volumes"
@@ -55,18 +55,15 @@ def test_data_extents_of_a_sparse_file(tmp_path):
     assert all(offset <= 32 << 20 < offset + length for offset, length in extents)
 
 
-def test_the_deleter_deletes_what_it_is_given_and_once_closed_leaves_files_for_the_next_start(tmp_path):
-    deleter = volumes.Deleter()
+def test_discard_deletes_a_volume_file_on_the_pool_thread(tmp_path):
+    pool = volumes.VolumePool.__new__(volumes.VolumePool)  # only its deleting thread: no mounts
+    pool._deleter = piped.Serial("delete")
     given = [tmp_path / f"{n}.img" for n in range(5)]
     for path in given:
         path.write_bytes(b"x")
-        deleter.add(path)
+        pool.discard(path)
+    pool.discard(tmp_path / "never-there.img")  # a file already gone is no error
     deadline = time.monotonic() + 30  # a bound on a thread deleting five files, not a speed check
     while any(path.exists() for path in given) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not any(path.exists() for path in given)
-    deleter.close()
-    kept = tmp_path / "after-close.img"
-    kept.write_bytes(b"x")
-    deleter.add(kept)
-    assert kept.exists()
