@@ -97,6 +97,24 @@ def printed_json(logs, function: str, prefix: str) -> list[dict]:
             return out
 
 
+def read_response(sock: socket.socket, pending: bytes = b"") -> tuple[bytes, list[tuple[bytes, bytes]], bytes, bytes]:
+    """(status line, header pairs, body, bytes left over) of the next HTTP/1.1 response on a plain
+    socket (read up to its Content-Length, never further)."""
+    while b"\r\n\r\n" not in pending:
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed without a response: {pending!r}"
+        pending += chunk
+    head, _, rest = pending.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    headers = [tuple(line.split(b": ", 1)) for line in lines[1:]]
+    size = int({name.lower(): value for name, value in headers}.get(b"content-length", b"0"))
+    while len(rest) < size:
+        chunk = sock.recv(65536)
+        assert chunk, "the connection closed mid-response"
+        rest += chunk
+    return lines[0], headers, rest[:size], rest[size:]
+
+
 def wait_for(condition, timeout: float = 60.0, what: str = "the condition", interval: float = 0.2):
     """Poll `condition` until it returns something truthy (returned), or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

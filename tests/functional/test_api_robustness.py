@@ -11,7 +11,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ROLE, make_zip
+from support import ROLE, make_zip, read_response
 
 FUNCTIONS = "/2015-03-31/functions"
 LOGS_TARGET = "Logs_20140328."
@@ -153,19 +153,8 @@ def raw_exchange(lamina, head: bytes, body: bytes = b"") -> tuple[bytes, dict]:
     server answers without reading the rest of an oversized body)."""
     with socket.create_connection(("127.0.0.1", lamina.port), timeout=60) as sock:
         sock.sendall(head + body)
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = sock.recv(65536)
-            assert chunk, f"the connection closed without a response: {received!r}"
-            received += chunk
-        response_head, _, rest = received.partition(b"\r\n\r\n")
-        lines = response_head.split(b"\r\n")
-        fields = dict(line.lower().split(b": ", 1) for line in lines[1:])
-        while len(rest) < int(fields[b"content-length"]):
-            chunk = sock.recv(65536)
-            assert chunk, "the connection closed mid-response"
-            rest += chunk
-        return lines[0], json.loads(rest)
+        status, _, body, _ = read_response(sock)
+        return status, json.loads(body)
 
 
 @pytest.mark.parametrize(("method", "path", "target", "message"), [

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from support import ROLE, make_zip
+from support import ROLE, make_zip, read_response
 
 INVOKE = "/2015-03-31/functions/{name}/invocations"
 ASGI = b"X-Forwarded-For: 127.0.0.1\r\n"
@@ -34,23 +34,6 @@ def echo(lam):
                         Code={"ZipFile": make_zip({"app.py": CODE})})
     lam.get_waiter("function_active_v2").wait(FunctionName="direct-echo", WaiterConfig={"Delay": 1})
     return "direct-echo"
-
-
-def read_response(sock: socket.socket, pending: bytes = b"") -> tuple[bytes, list[tuple[bytes, bytes]], bytes, bytes]:
-    """(status line, header pairs, body, bytes left over) of the next response on `sock`."""
-    while b"\r\n\r\n" not in pending:
-        chunk = sock.recv(65536)
-        assert chunk, f"the connection closed without a response: {pending!r}"
-        pending += chunk
-    head, _, rest = pending.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    headers = [tuple(line.split(b": ", 1)) for line in lines[1:]]
-    size = int(dict(headers).get(b"content-length", b"0"))
-    while len(rest) < size:
-        chunk = sock.recv(65536)
-        assert chunk, "the connection closed mid-response"
-        rest += chunk
-    return lines[0], headers, rest[:size], rest[size:]
 
 
 def request(path: str, body: bytes, extra: bytes = b"") -> bytes:
