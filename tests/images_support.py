@@ -105,7 +105,7 @@ def _copy(source: str, root: Path) -> None:
 
 def python_rootfs() -> Path:
     """The cached tree: /usr/bin/python3 and its stdlib, the libraries they load, awslambdaric."""
-    key = hashlib.sha256(f"{RIC}:{os.path.realpath(PYTHON)}:v4".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{RIC}:{os.path.realpath(PYTHON)}:v5".encode()).hexdigest()[:12]
     return cached_tree(CACHE / f"pyimage-{key}", _build_tree)
 
 
