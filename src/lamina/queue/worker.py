@@ -142,7 +142,7 @@ class EventQueue:
         if limit != share.limit:
             share.rate = share.warmed / elapsed if limit > share.limit and elapsed > 0 else 0.0
             share.limit, share.since, share.warmed = limit, now, 0
-        while share.running < share.limit and share.waiting:
+        while share.running < share.limit and share.waiting and not self._stop.is_set():
             share.running += 1
             task = asyncio.create_task(self._process(share, share.waiting.popleft()))
             self._tasks.add(task)
@@ -250,9 +250,11 @@ class EventQueue:
         """Stop claiming, cancel running attempts and give their events back, then close the queue."""
         self._stop.set()
         await asyncio.gather(*self._loops, return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # no attempt starts from here on (`_step`), so this ends with every attempt's task
+        while self._tasks:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._in_flight:
             try:
                 await self._queue.release(sorted(self._in_flight))
