@@ -239,6 +239,16 @@ def _send_events(port: int, numbers: range) -> None:
         conn.close()
 
 
+def _invoke_reporter(port: int, event: dict) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        conn.request("POST", "/2015-03-31/functions/reporter/invocations", body=json.dumps(event))
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        conn.close()
+
+
 def _wait_counts(server: LaminaProcess, enough) -> None:
     deadline = time.monotonic() + 60  # a bound on the queue starting its events, not a speed check
     while not enough(server.health()["counts"]):
@@ -257,8 +267,12 @@ def test_sigterm_during_an_event_burst_stops_within_the_grace_and_loses_no_event
     pids, outputs = [], []
     stops = []  # (what was running at the SIGTERM, seconds until the exit, exit code)
     # what each stop interrupts: the burst's first starts; the first starts after a restart (the
-    # queue runs the rest at once); events running in started environments
-    for interrupt in (lambda c: c["starting"] >= 1, lambda c: c["starting"] >= 1, lambda c: c["busy"] >= 1):
+    # queue runs the rest at once); events running in started environments; those and an invoke
+    # held open, so the stop waits for the end of the drain while the queue's backlog is there
+    rounds = [(lambda c: c["starting"] >= 1, False), (lambda c: c["starting"] >= 1, False),
+              (lambda c: c["busy"] >= 1, False), (lambda c: c["busy"] >= 4, True)]
+    held, holder = None, concurrent.futures.ThreadPoolExecutor(1)
+    for interrupt, hold in rounds:
         server = _start(data)
         pids.append(server.proc.pid)
         outputs.append(server.output)
@@ -271,6 +285,8 @@ def test_sigterm_during_an_event_burst_stops_within_the_grace_and_loses_no_event
                 lam.get_waiter("function_active_v2").wait(FunctionName="reporter")
                 with concurrent.futures.ThreadPoolExecutor(4) as pool:
                     list(pool.map(_send_events, [server.port] * 4, [range(part, BURST, 4) for part in range(4)]))
+            if hold:
+                held = holder.submit(_invoke_reporter, server.port, {"n": -1, "sleep": 240})
             _wait_counts(server, interrupt)
             counts = server.health()["counts"]
             processes.update(_descendants(server.proc.pid))
@@ -288,6 +304,9 @@ def test_sigterm_during_an_event_burst_stops_within_the_grace_and_loses_no_event
         assert _alive(processes) == []
         assert _mounts_under(tmp_path) == []
         assert _cgroups_of(pids) == []
+    assert held is not None and held.result(timeout=30) == (
+        500, {"Type": "Service", "Message": "The service is shutting down: the invocation was stopped."})
+    holder.shutdown()
     last = _start(data)  # what was not finished runs now
     try:
         logs = client_for(last.url, "logs")
