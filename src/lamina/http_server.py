@@ -4,7 +4,8 @@ Runs uvicorn over the app, with each response's head held back until its first b
 leave in one write (`OneWriteProtocol`, a subclass of uvicorn's httptools protocol). Requests a
 `DirectLane` claims (Invoke, lamina.api.pipeline) skip the ASGI cycle: the protocol collects the
 body, awaits the lane's answer and writes it as uvicorn writes a response. On the first
-SIGTERM/SIGINT uvicorn stops accepting at once, and the end of the grace for invokes in flight is scheduled `stopping.drain_seconds` later (the grace
+SIGTERM/SIGINT uvicorn stops accepting at once, `on_stopping` is called (the server's event queue
+starts no more attempts), and the end of the grace for invokes in flight is scheduled `stopping.drain_seconds` later (the grace
 minus the reserve for ending every environment); when it comes, `end_of_grace` runs (the server
 gives running async attempts back and answers the invokes still running). Imports
 lamina.stopping only (and uvicorn); what the end of the grace does is handed in.
@@ -242,7 +243,8 @@ class _Uvicorn(uvicorn.Server):
 
 class HttpServer:
     def __init__(self, app, *, host: str, port: int, grace_s: float, environments: Callable[[], int],
-                 end_of_grace: Callable[[], Awaitable[None]], direct: DirectLane | None = None) -> None:
+                 end_of_grace: Callable[[], Awaitable[None]], direct: DirectLane | None = None,
+                 on_stopping: Callable[[], None] | None = None) -> None:
         protocol = OneWriteProtocol if direct is None else type(
             "DirectProtocol", (OneWriteProtocol,), {"direct": direct})
         # uvicorn cancels what is still running once the longest drain is over (a backstop: the
@@ -253,6 +255,7 @@ class HttpServer:
         self._grace_s = grace_s
         self._environments = environments
         self._end_of_grace = end_of_grace
+        self._on_stopping = on_stopping
         self._timer: asyncio.TimerHandle | None = None
         self._ending: asyncio.Task | None = None
         self._closing = False
@@ -281,6 +284,8 @@ class HttpServer:
         return True
 
     def _stopping(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._on_stopping is not None:
+            self._on_stopping()
         if not self._closing:
             drain = stopping.drain_seconds(self._grace_s, self._environments())
             self._timer = loop.call_later(drain, self._grace_over, loop)

@@ -500,7 +500,7 @@ class Server:
     async def serve(self, ready: Callable[[Server], None] | None = None) -> None:
         http = HttpServer(self.app, direct=self.app, host=self.settings.host, port=self.settings.port,
                           grace_s=self.settings.stop_grace, environments=lambda: self.engine.stats()["environments"],
-                          end_of_grace=self._end_of_grace)
+                          end_of_grace=self._end_of_grace, on_stopping=self.queue.quiesce)
         loop = asyncio.get_running_loop()
         self.bus.bind(loop)
         if self.cluster is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROLE, LaminaProcess, client_for, make_zip
+from support import ROLE, LaminaProcess, client_for, make_zip, printed_json
 
 GRACE = 10.0  # the default LAMINA_STOP_GRACE
 IN_FLIGHT = 300
@@ -218,3 +218,108 @@ def test_sigterm_with_many_warm_environments_ends_them_and_the_next_start_delete
     assert _mounts_under(tmp_path) == []
     assert _cgroups_of([first.proc.pid, second.proc.pid]) == []
     assert "Traceback" not in first.output.read_text() + second.output.read_text()
+
+
+BURST = 200
+REPORTER = ("import json, time\n\ndef handler(event, context):\n    time.sleep(event['sleep'])\n"
+            "    print('DONE ' + json.dumps({'n': event['n']}))\n    return event['n']\n")
+
+
+def _send_events(port: int, numbers: range) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        for n in numbers:
+            conn.request("POST", "/2015-03-31/functions/reporter/invocations",
+                         body=json.dumps({"n": n, "sleep": 0.05 + (n % 10) * 0.05}),
+                         headers={"X-Amz-Invocation-Type": "Event"})
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 202, response.status
+    finally:
+        conn.close()
+
+
+def _invoke_reporter(port: int, event: dict) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        conn.request("POST", "/2015-03-31/functions/reporter/invocations", body=json.dumps(event))
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        conn.close()
+
+
+def _wait_counts(server: LaminaProcess, enough) -> None:
+    deadline = time.monotonic() + 60  # a bound on the queue starting its events, not a speed check
+    while not enough(server.health()["counts"]):
+        assert time.monotonic() < deadline, server.health()["counts"]
+        time.sleep(0.02)
+
+
+def test_sigterm_during_an_event_burst_stops_within_the_grace_and_loses_no_event(tmp_path):
+    """Issue 18: a SIGTERM while the queue runs a burst of Event invokes (environments being
+    started, some running) ends the server within its grace, every time: attempts cut short go
+    back to the queue and run after the next start, and nothing of lamina's is left. (An attempt
+    cancelled while its environment's sandbox was being started left that environment waiting
+    to be started forever, and the stop waited for it.)"""
+    data = tmp_path / "data"
+    processes: dict[int, str] = {}
+    pids, outputs = [], []
+    stops = []  # (what was running at the SIGTERM, seconds until the exit, exit code)
+    # what each stop interrupts: the burst's first starts; the first starts after a restart (the
+    # queue runs the rest at once); events running in started environments; those and an invoke
+    # held open, so the stop waits for the end of the drain while the queue's backlog is there
+    rounds = [(lambda c: c["starting"] >= 1, False), (lambda c: c["starting"] >= 1, False),
+              (lambda c: c["busy"] >= 1, False), (lambda c: c["busy"] >= 4, True)]
+    held, holder = None, concurrent.futures.ThreadPoolExecutor(1)
+    for interrupt, hold in rounds:
+        server = _start(data)
+        pids.append(server.proc.pid)
+        outputs.append(server.output)
+        try:
+            if not stops:
+                lam = client_for(server.url)
+                lam.create_function(FunctionName="reporter", Runtime="python3.12", Role=ROLE,
+                                    Handler="app.handler", Code={"ZipFile": make_zip({"app.py": REPORTER})},
+                                    Timeout=60, MemorySize=128)
+                lam.get_waiter("function_active_v2").wait(FunctionName="reporter")
+                with concurrent.futures.ThreadPoolExecutor(4) as pool:
+                    list(pool.map(_send_events, [server.port] * 4, [range(part, BURST, 4) for part in range(4)]))
+            if hold:
+                held = holder.submit(_invoke_reporter, server.port, {"n": -1, "sleep": 240})
+            _wait_counts(server, interrupt)
+            counts = server.health()["counts"]
+            processes.update(_descendants(server.proc.pid))
+            stopped_at = time.monotonic()
+            server.proc.send_signal(signal.SIGTERM)
+            try:
+                code = server.proc.wait(timeout=GRACE + 20)
+            except subprocess.TimeoutExpired:
+                code = None
+            stops.append((counts, time.monotonic() - stopped_at, code))
+        finally:
+            server.stop(signal.SIGKILL)
+        assert code == 0, f"the server did not exit after SIGTERM (stops: {stops})"
+        assert stops[-1][1] <= GRACE, f"the server took {stops[-1][1]:.1f} s to stop (stops: {stops})"
+        assert _alive(processes) == []
+        assert _mounts_under(tmp_path) == []
+        assert _cgroups_of(pids) == []
+    assert held is not None and held.result(timeout=30) == (
+        500, {"Type": "Service", "Message": "The service is shutting down: the invocation was stopped."})
+    holder.shutdown()
+    last = _start(data)  # what was not finished runs now
+    try:
+        logs = client_for(last.url, "logs")
+        deadline = time.monotonic() + 120  # a bound on running the rest, not a speed check
+        while last.health()["counts"]["queuedEvents"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert last.health()["counts"]["queuedEvents"] == 0
+        done = {record["n"] for record in printed_json(logs, "reporter", "DONE")}
+        processes.update(_descendants(last.proc.pid))
+    finally:
+        assert last.stop() == 0
+    assert sorted(set(range(BURST)) - done) == []
+    assert _alive(processes) == []
+    assert _mounts_under(tmp_path) == []
+    assert _cgroups_of([*pids, last.proc.pid]) == []
+    assert "Traceback" not in "".join(output.read_text() for output in [*outputs, last.output])

@@ -269,12 +269,14 @@ class Environment:
         try:
             ticket = await turn
         except asyncio.CancelledError:
+            # never started: it is gone now (halted, or its caller went away, e.g. the event queue
+            # closing), so nothing waits for it to end
             StartGate.give_up(turn)
-            if not self._halted:
-                raise
             if self.state in LIVE:
                 self._to(State.STOPPING)
             self._to(State.GONE)
+            if not self._halted:
+                raise
             raise Halted from None
         finally:
             self._turn = None
@@ -289,8 +291,17 @@ class Environment:
             spec.runtime, self._region, spec.function_name, spec.version,
             self._launch.env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")))
         started = time.perf_counter()
+        starting = asyncio.ensure_future(self._backend.start(self._launch))
         try:
-            self._sandbox = await self._backend.start(self._launch)
+            # A caller going away (cancelled) does not cancel the start: a half-made sandbox would
+            # be nobody's (its process left running, this environment never gone, so the engine's
+            # close waiting for it forever); the start ends, and what it made is ended then.
+            self._sandbox = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            if self.state in LIVE:
+                self._to(State.STOPPING)
+            starting.add_done_callback(self._started_after_all)
+            raise
         except OSError as exc:
             if self.state is State.STARTING:
                 self._to(State.FAILED)
@@ -345,6 +356,17 @@ class Environment:
         self._exit_lines(request.request_id, status, error_type)
         return self._platform_failure(request, started, at, report.exited(request.request_id, status, error_type),
                                       error_type)
+
+    def _started_after_all(self, starting: asyncio.Future) -> None:
+        """The start its caller stopped waiting for is over: the sandbox it made is killed, and
+        the environment is gone once that exits (at once when the start failed)."""
+        sandbox = None if starting.cancelled() or starting.exception() is not None else starting.result()
+        if sandbox is None:
+            self._to(State.GONE)
+            return
+        self._sandbox = sandbox
+        sandbox.add_exit_callback(self._exited)
+        sandbox.kill()
 
     def _platform_failure(self, request: InvokeRequest, started: float, at: float, body: bytes,
                           error_type: str, status: str = "error") -> InvokeResult:

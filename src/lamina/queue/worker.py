@@ -76,6 +76,7 @@ class EventQueue:
         self._slot_freed = asyncio.Event()
         self._refill = asyncio.Event()  # a share's waiting events fell below its share: claim more
         self._stop = asyncio.Event()
+        self._starting = True  # attempts start; False once the server is stopping (`quiesce`)
         self._tasks: set[asyncio.Task] = set()
         self._loops: list[asyncio.Task] = []
 
@@ -96,7 +97,7 @@ class EventQueue:
             future.cancel()
 
     async def _dispatcher(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.is_set() and self._starting:
             free = self._workers - len(self._in_flight)
             if free <= 0:
                 self._slot_freed.clear()
@@ -142,7 +143,7 @@ class EventQueue:
         if limit != share.limit:
             share.rate = share.warmed / elapsed if limit > share.limit and elapsed > 0 else 0.0
             share.limit, share.since, share.warmed = limit, now, 0
-        while share.running < share.limit and share.waiting:
+        while share.running < share.limit and share.waiting and self._starting:
             share.running += 1
             task = asyncio.create_task(self._process(share, share.waiting.popleft()))
             self._tasks.add(task)
@@ -246,13 +247,23 @@ class EventQueue:
             await self._before_remove()  # e.g. the event's log lines are stored before it leaves the queue
         await self._queue.ack(event.id)
 
+    def quiesce(self) -> None:
+        """The server is stopping: claim nothing more and start no attempt; those running go on
+        (until close). What is not started stays in the queue for the next start, and the stop's
+        reserve for ending environments (counted at the stop signal) is not outgrown by new ones."""
+        self._starting = False
+        self._slot_freed.set()  # the dispatcher, if it waits for a slot, sees it and ends
+
     async def close(self) -> None:
         """Stop claiming, cancel running attempts and give their events back, then close the queue."""
+        self.quiesce()
         self._stop.set()
         await asyncio.gather(*self._loops, return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # no attempt starts from here on (`quiesce`), so this ends with every attempt's task
+        while self._tasks:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._in_flight:
             try:
                 await self._queue.release(sorted(self._in_flight))

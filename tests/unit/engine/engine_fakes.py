@@ -109,7 +109,8 @@ class FakeSandbox(Sandbox):
             return
         self._status = status
         self._exited.set_result(status)
-        self._sink.connection_lost()
+        if self._sink is not None:  # else the environment never connected: it gives up on the channel
+            self._sink.connection_lost()
         for callback in self._callbacks:
             callback(status)
 
@@ -148,9 +149,10 @@ class FakeBackend(SandboxBackend):
     name = "fake"
     not_enforced = ["everything"]
 
-    def __init__(self, script: Script | None = None, ignore_term: bool = False) -> None:
+    def __init__(self, script: Script | None = None, ignore_term: bool = False, start_delay: float = 0.0) -> None:
         self.script = script or Script(on_event=echo)
         self.ignore_term = ignore_term
+        self.start_delay = start_delay  # seconds a start takes (a zygote being started, a spawn)
         self.started: list[FakeSandbox] = []
         self.fail_start: OSError | None = None
 
@@ -159,6 +161,8 @@ class FakeBackend(SandboxBackend):
                       site_dir="/var/runtime", tmp_dir="/tmp")
 
     async def start(self, launch: Launch) -> Sandbox:
+        if self.start_delay:
+            await asyncio.sleep(self.start_delay)
         if self.fail_start is not None:
             raise self.fail_start
         sandbox = FakeSandbox(self, launch)
@@ -174,12 +178,13 @@ class Rig:
 
 
 def make_engine(tmp_path: Path, backend: FakeBackend, *, limit: int = 10, idle_timeout: float = 60.0,
-                init_timeout: float = 10.0) -> Rig:
+                init_timeout: float = 10.0, start_concurrency: int = 0) -> Rig:
     batches: list = []
     engine = Engine(backend=backend, concurrency_limit=limit, idle_timeout=idle_timeout,
                     endpoint_url="http://127.0.0.1:9001", region="us-east-1", account_id="000000000000",
                     scratch_dir=tmp_path / "scratch", log_sink=batches.append,
-                    runtime_site_dir=tmp_path / "site", init_timeout=init_timeout, stop_grace=0.05)
+                    runtime_site_dir=tmp_path / "site", init_timeout=init_timeout, stop_grace=0.05,
+                    start_concurrency=start_concurrency)
     return Rig(engine, backend, batches)
 
 
@@ -200,6 +205,6 @@ def run(rig, scenario):
         await rig.engine.start()
         try:
             return await scenario(rig.engine)
-        finally:
-            await rig.engine.close()
+        finally:  # bounded: a close that never returns (an environment never gone) fails the test
+            await asyncio.wait_for(rig.engine.close(), 30)
     return asyncio.run(main())

@@ -74,3 +74,54 @@ def test_a_result_arriving_after_the_event_was_answered_is_no_protocol_warning(t
     with caplog.at_level(logging.WARNING, logger="lamina.engine"):
         run(rig, scenario)
     assert "unexpected frame" not in caplog.text
+
+
+async def _cancel(task: asyncio.Task) -> None:
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_an_invoke_cancelled_while_its_sandbox_is_started_leaves_nothing_for_the_close_to_wait_for(tmp_path):
+    """Issue 18: the event queue closing cancels the attempts it runs. One cancelled while its
+    environment's sandbox was being started left the environment starting forever (the engine's
+    close waited for it: the server never exited) and the sandbox the start made running. The
+    start goes on; what it made is killed, and the environment is gone."""
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(60)), start_delay=0.2))
+
+    async def scenario(engine):
+        running = asyncio.create_task(engine.invoke(spec(), request("r1")))
+        await _until(lambda: engine.stats()["starting"] == 1)
+        await _cancel(running)
+        await asyncio.wait_for(_until(lambda: engine.stats()["environments"] == 0), 5)
+        assert [sandbox.returncode for sandbox in rig.backend.started] == [-9]
+    run(rig, scenario)
+
+
+def test_an_invoke_cancelled_while_its_start_fails_leaves_nothing_either(tmp_path):
+    backend = FakeBackend(start_delay=0.2)
+    backend.fail_start = OSError("no zygote")
+    rig = make_engine(tmp_path, backend)
+
+    async def scenario(engine):
+        running = asyncio.create_task(engine.invoke(spec(), request("r1")))
+        await _until(lambda: engine.stats()["starting"] == 1)
+        await _cancel(running)
+        await asyncio.wait_for(_until(lambda: engine.stats()["environments"] == 0), 5)
+    run(rig, scenario)
+
+
+def test_an_invoke_cancelled_while_waiting_for_its_turn_to_start_leaves_nothing(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(init="hang")), start_concurrency=1)
+
+    async def scenario(engine):
+        first = asyncio.create_task(engine.invoke(spec(timeout=60), request("r1")))
+        await _until(lambda: len(rig.backend.started) == 1)
+        waiting = asyncio.create_task(engine.invoke(spec(timeout=60), request("r2")))
+        await _until(lambda: engine.stats()["waitingToStart"] == 1)
+        await _cancel(waiting)
+        assert engine.stats()["environments"] == 1  # the first one only
+        engine.halt()
+        with pytest.raises(ServiceException):
+            await first
+    run(rig, scenario)  # its close (waiting for every environment to be gone) returns

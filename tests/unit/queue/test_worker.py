@@ -193,6 +193,76 @@ def test_claims_are_leased_and_close_releases_what_is_still_running():
     assert queue.calls[-1] == ("release", [1]) and queue.closed and 1 in queue.events
 
 
+def test_an_attempt_ending_while_the_queue_closes_starts_no_other_and_close_waits_for_every_attempt():
+    """Issue 18: an attempt that ends on its own as close() cancels it (its run swallowed the
+    cancel) started the next waiting event in a task close() did not wait for; that one ran on
+    after the queue had closed (its retry failing: "cannot schedule new futures after shutdown")."""
+    queue = FakeQueue()
+    for name in ("a", "b", "c"):
+        queue.add(name)
+    started, ran, after_close = asyncio.Event(), [], []
+    closed = False
+
+    async def main():
+        nonlocal closed
+
+        async def run(event):
+            ran.append(event.request_id)
+            if closed:
+                after_close.append(event.request_id)
+            started.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:  # a run that ends with an outcome of its own when cancelled
+                return attempt(Outcome.SYSTEM_ERROR)
+
+        worker = EventQueue(queue, run=run, config_for=lambda n, q: RetryConfig(), deliver=None, arn_for=None,
+                            clock=lambda: 0.0)
+        worker._shares["f"] = workers._Share(1, 0.0)  # one at a time: "b" and "c" wait behind "a"
+        await worker.start()
+        await started.wait()
+        await worker.close()
+        closed = True
+        await asyncio.sleep(0.05)
+        return worker
+    worker = asyncio.run(main())
+    assert ran == ["a"] and after_close == []
+    assert not worker._tasks and queue.closed
+    # "a" was rescheduled by its own outcome; "b" and "c" never ran and are given back
+    assert ("release", [2, 3]) in queue.calls and {2, 3} <= set(queue.events)
+
+
+def test_quiesce_lets_running_attempts_finish_and_starts_no_other():
+    """At the stop signal (issue 18) the queue starts nothing more: attempts started during the
+    drain made environments the stop's reserve (counted at the signal) had no time for."""
+    queue = FakeQueue()
+    for name in ("a", "b", "c"):
+        queue.add(name)
+    ran, go = [], asyncio.Event()
+
+    async def main():
+        async def run(event):
+            ran.append(event.request_id)
+            await go.wait()
+            return attempt(Outcome.SUCCESS)
+
+        worker = EventQueue(queue, run=run, config_for=lambda n, q: RetryConfig(), deliver=None, arn_for=None,
+                            clock=lambda: 0.0)
+        worker._shares["f"] = workers._Share(1, 0.0)  # one at a time: "b" and "c" wait behind "a"
+        await worker.start()
+        while not ran:
+            await asyncio.sleep(0)
+        worker.quiesce()
+        go.set()
+        while ("ack", "a") not in queue.calls:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)
+        await worker.close()
+    asyncio.run(main())
+    assert ran == ["a"]  # it finished; the others were not started
+    assert set(queue.events) == {2, 3} and queue.held == set() and queue.closed
+
+
 def test_running_events_have_their_leases_renewed(monkeypatch):
     monkeypatch.setattr(workers, "RENEW_SECONDS", 0)
     queue = FakeQueue()
