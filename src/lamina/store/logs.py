@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from lamina.store.dialect import insert_ignore, starts_with, whole_sum
 from lamina.store.schema import INT64_MAX, INT64_MIN, fits, log_events, log_groups, log_streams
@@ -23,13 +24,19 @@ EventRow = tuple[int, str, int, int, str]
 # The events of a write, as SQLite's own executemany takes them (the hot write of every invocation's lines).
 _SQLITE_INSERT = ("INSERT INTO log_events (log_group, log_stream, timestamp_ms, ingestion_ms, message) "
                   "VALUES (?, ?, ?, ?, ?)")
-# A write's update of its stream's counters, as SQLAlchemy compiles it for SQLite (first/last event
-# times widened, ingestion time, stored bytes).
-_SQLITE_UPDATE = ("UPDATE log_streams SET first_event_ms=CASE WHEN (first_event_ms IS NULL OR first_event_ms > ?) "
-                  "THEN ? ELSE first_event_ms END, last_event_ms=CASE WHEN (last_event_ms IS NULL OR "
-                  "last_event_ms < ?) THEN ? ELSE last_event_ms END, last_ingestion_ms=?, "
-                  "stored_bytes=(stored_bytes + ?) WHERE log_group = ? AND name = ?")
-
+# A write's update of its stream's counters (first/last event times widened, ingestion time, stored
+# bytes): built once; on SQLite sent as its compiled text through the driver (building and
+# compiling it per stream per write cost ~0.2 ms).
+_s = log_streams.c
+_first, _last = sa.bindparam("first"), sa.bindparam("last")
+_UPDATE_STREAM = log_streams.update().where(
+    (_s.log_group == sa.bindparam("group_name")) & (_s.name == sa.bindparam("stream_name"))).values(
+    first_event_ms=sa.case((_s.first_event_ms.is_(None) | (_s.first_event_ms > _first), _first),
+                           else_=_s.first_event_ms),
+    last_event_ms=sa.case((_s.last_event_ms.is_(None) | (_s.last_event_ms < _last), _last), else_=_s.last_event_ms),
+    last_ingestion_ms=sa.bindparam("now"), stored_bytes=_s.stored_bytes + sa.bindparam("size"))
+_compiled = _UPDATE_STREAM.compile(dialect=sqlite_dialect.dialect())
+_SQLITE_UPDATE, _SQLITE_UPDATE_ORDER = str(_compiled), tuple(_compiled.positiontup or ())
 
 class LogStore:
     def __init__(self, engine: sa.Engine) -> None:
@@ -60,18 +67,13 @@ class LogStore:
         last = max(timestamp for timestamp, _ in events)
         size = sum(len(message) for _, message in events)
         sqlite = conn.dialect.name == "sqlite"
-        if sqlite:  # the statement SQLAlchemy compiles below, without building it (~0.2 ms) per stream per write
-            def update() -> int:
-                return conn.exec_driver_sql(_SQLITE_UPDATE, (first, first, last, last, now, size, group, stream)).rowcount
-        else:
-            def update() -> int:
-                c = log_streams.c
-                return conn.execute(log_streams.update().where((c.log_group == group) & (c.name == stream)).values(
-                    first_event_ms=sa.case((c.first_event_ms.is_(None) | (c.first_event_ms > first), first),
-                                           else_=c.first_event_ms),
-                    last_event_ms=sa.case((c.last_event_ms.is_(None) | (c.last_event_ms < last), last),
-                                          else_=c.last_event_ms),
-                    last_ingestion_ms=now, stored_bytes=c.stored_bytes + size)).rowcount
+        values = {"first": first, "last": last, "now": now, "size": size, "group_name": group, "stream_name": stream}
+
+        def update() -> int:
+            if sqlite:
+                return conn.exec_driver_sql(_SQLITE_UPDATE, tuple(values[name] for name in _SQLITE_UPDATE_ORDER)).rowcount
+            return conn.execute(_UPDATE_STREAM, values).rowcount
+
         if update() == 0:
             if not create:
                 return False
