@@ -33,7 +33,7 @@ import threading
 from collections.abc import Awaitable, Callable
 
 from lamina.engine.cgroups import Group
-from lamina.engine.protocol import Channel, FrameSink, connect_socket
+from lamina.engine.protocol import Channel, FrameSink, connect_socket, read_buffer
 from lamina.engine.sandbox import Sandbox
 
 log = logging.getLogger("lamina.engine")
@@ -42,16 +42,6 @@ OPEN_FILES = 1024  # Lambda's per-environment file descriptor limit
 RLIMITS = ((resource.RLIMIT_NOFILE, OPEN_FILES), (resource.RLIMIT_CORE, 0))  # (limit, soft = hard)
 _CHUNK = 65536
 _POLL = 0.05  # seconds between exit checks where there is no pidfd
-_chunks = threading.local()
-
-
-def _chunk() -> bytearray:
-    """The buffer output is read into, one per thread (the event loop's): each read is copied out
-    before the next, so the environments share it instead of holding 64 KiB each."""
-    chunk = getattr(_chunks, "chunk", None)
-    if chunk is None:
-        chunk = _chunks.chunk = bytearray(_CHUNK)
-    return chunk
 
 
 def vm_hwm_kb(pid: int) -> int:
@@ -246,7 +236,7 @@ class PipedSandbox(Sandbox):
         return self._channel
 
     def drain_output(self) -> None:
-        chunk = _chunk()
+        chunk = read_buffer("output", _CHUNK)
         while self._out is not None:
             try:
                 count = os.readv(self._out, (chunk,))

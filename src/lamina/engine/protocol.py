@@ -148,13 +148,17 @@ class FrameDecoder:
 _reads = threading.local()
 
 
-def read_buffer() -> memoryview:
-    """The read buffer every channel of this thread's event loop shares. A read fills it and the
-    decoder copies what it keeps before the loop's next callback, so one buffer serves thousands
-    of environments (one each held 64 KiB of the server's memory per environment)."""
-    view = getattr(_reads, "view", None)
+def read_buffer(reader: str = "channels", size: int = READ_BUFFER) -> memoryview:
+    """The read buffer that every `reader` of one kind on this thread (the event loop's) shares:
+    each read is copied out of it before the loop's next callback, so one buffer serves thousands
+    of environments (one each held 64 KiB of the server's memory per environment). Each kind has
+    its own, since one kind's reader may run while another's data is still being decoded."""
+    views = getattr(_reads, "views", None)
+    if views is None:
+        views = _reads.views = {}
+    view = views.get(reader)
     if view is None:
-        view = _reads.view = memoryview(bytearray(READ_BUFFER))
+        view = views[reader] = memoryview(bytearray(size))
     return view
 
 
