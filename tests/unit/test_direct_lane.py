@@ -5,39 +5,12 @@ reaches the ASGI app. uvicorn's real protocol and parser, over an in-memory tran
 import asyncio
 
 import uvicorn
+from transport_fakes import Transport
 from uvicorn.server import ServerState
 
 from lamina.http_server import OneWriteProtocol
 
 INVOKE = b"/2015-03-31/functions/f/invocations"
-
-
-class Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def get_extra_info(self, name, default=None):
-        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 9000)}.get(name, default)
-
-    def write(self, data) -> None:
-        self.writes.append(bytes(data))
-
-    def writelines(self, parts) -> None:
-        self.writes.append(b"".join(parts))
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 class Lane:

@@ -3,25 +3,9 @@ both leave in one write; a head no body follows in the same loop turn, or a clos
 
 import asyncio
 
+from transport_fakes import Transport
+
 from lamina.http_server import _HeadHeld
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(bytes(data))
-
-    def writelines(self, parts) -> None:
-        self.writes.append(b"".join(parts))
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
 
 
 class Cycle:
@@ -29,7 +13,7 @@ class Cycle:
 
 
 def held(loop):
-    transport, cycle = FakeTransport(), Cycle()
+    transport, cycle = Transport(), Cycle()
     return transport, cycle, _HeadHeld(transport, cycle, loop)
 
 
