@@ -41,6 +41,18 @@ def meminfo() -> dict[str, int]:
     return fields
 
 
+def slabs() -> dict[str, int]:
+    """Each slab cache's active objects × object size, in bytes (/proc/slabinfo)."""
+    sizes = {}
+    with open("/proc/slabinfo") as lines:
+        for line in lines:
+            if line.startswith(("slabinfo", "#")):
+                continue
+            name, active, _, size = line.split()[:4]
+            sizes[name] = sizes.get(name, 0) + int(active) * int(size)
+    return sizes
+
+
 def used_memory_mb(fields: dict[str, int] | None = None) -> float:
     """The host's used memory (MemTotal − MemAvailable), in MB."""
     fields = fields or meminfo()
@@ -120,7 +132,7 @@ def main() -> None:
         process, port = start_lamina(data_dir, env)
         try:
             create_function(port, "sleeper", SLEEPER, args.runtime, Timeout=args.timeout, MemorySize=128)
-            before_fields = meminfo()
+            before_fields, before_slabs = meminfo(), slabs()
             before = used_memory_mb(before_fields)
             before_pss = pss_kb([process.pid, *descendants(process.pid)])
             started = time.perf_counter()
@@ -138,7 +150,7 @@ def main() -> None:
             stats = lambda_call(port, "GET", "/health").get("counts", {})
             environments = stats.get("environments", 0)
             time.sleep(2)  # let exits, log flushes and page reclaim settle
-            after_fields = meminfo()
+            after_fields, after_slabs = meminfo(), slabs()
             after = used_memory_mb(after_fields)
             pss = pss_kb([process.pid, *descendants(process.pid)]) - before_pss
             emit(figure="warm environments", environments=environments, idle=stats.get("idle"),
@@ -150,6 +162,11 @@ def main() -> None:
                 emit(figure="memory per environment by kind (kB)",
                      **{key: round((after_fields.get(key, 0) - before_fields.get(key, 0)) / environments)
                         for key in BREAKDOWN})
+                grown = {name: (after_slabs.get(name, 0) - before_slabs.get(name, 0)) / environments
+                         for name in after_slabs}
+                top = sorted(grown.items(), key=lambda item: -item[1])[:12]
+                emit(figure="slab caches grown per environment (bytes)",
+                     **{name: round(value) for name, value in top})
             stop_started = time.perf_counter()
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=120)
