@@ -93,9 +93,10 @@ def _by_depth(binds: list[Bind]) -> tuple[Bind, ...]:
 
 def shared(interpreter: str, runtime_dir: str, extra_ro: tuple[str, ...] = (), host_root: str = "/") -> Plan:
     """The part of `plan` every environment of `interpreter` with this runtime image shares: the
-    OS image, /var/lang and /var/runtime (no /var/task, /opt, /tmp or file systems)."""
+    OS image, /var/lang and /var/runtime (no /var/task, /opt, /tmp or file systems), with the
+    mount points of /var/task, /opt and /tmp (a read-only copy of it gets none later)."""
     binds, links = _shared(interpreter, runtime_dir, extra_ro, host_root)
-    return Plan(binds=_by_depth(binds), links=tuple(links), dirs=(OPT,))
+    return Plan(binds=_by_depth(binds), links=tuple(links), dirs=(OPT, TASK_ROOT, "/tmp"))
 
 
 def _shared(interpreter: str, runtime_dir: str, extra_ro: tuple[str, ...],

@@ -156,16 +156,44 @@ def _tree(root, part, tmp_fd=None):
         os.makedirs(root + directory, exist_ok=True)
 
 
-def build_shared(part):
-    """In a spare's PID 1, ahead of any job: the part of the root every environment of its runtime
-    shares (rootfs.shared: the OS image, /var/lang, /var/runtime, /dev, /proc, the host name) at
-    part["root"]. The namespace's mounts become slaves, not private ones yet: a /tmp volume the
-    host mounts before the job comes still propagates in; `prepare` makes them private."""
+def build_part(part, where):
+    """In the zygote's own mount namespace, once per shared part (rootfs.shared): that part's root,
+    /dev and device nodes at `where`, then both file systems made read-only. Every environment's
+    mount namespace is a copy of the zygote's, so each spare finds this tree in its namespace and
+    uses it as its root: its mounts are copies (no superblock each), where a tree built per
+    environment made 4 superblocks per environment (this root, /dev, the /var/lang and
+    /var/runtime overlays), each with a memcg-aware shrinker whose per-cgroup state every
+    environment's cgroup pays for. What an environment adds (its /proc, /var/task, /tmp, /opt, a
+    file system) is mounted over the tree's directories in its own namespace."""
+    os.makedirs(where, exist_ok=True)
+    _tree(where, part)
+    _devices(where, part)
+    mount(None, where + "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+    mount(None, where, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def private_mounts():
+    """The zygote's own mount namespace: a slave of the host's (a volume the host mounts still
+    propagates in), whose mounts (the shared parts) the host never sees and which goes away with
+    the zygote and the last environment that copied it."""
+    unshare(CLONE_NEWNS)
     mount(None, "/", None, MS_REC | MS_SLAVE)
-    root = part["root"]
-    os.makedirs(root, exist_ok=True)
-    _tree(root, part)
-    _devices_and_host(root, part)
+
+
+def build_shared(part, where=None):
+    """In a spare's PID 1, ahead of any job: the part of the root every environment of its runtime
+    shares (rootfs.shared: the OS image, /var/lang, /var/runtime, /dev, /proc, the host name):
+    the zygote's tree at `where` (made by `build_part`) with this PID namespace's /proc, or, with
+    no `where`, the part built here at part["root"]. The namespace's mounts become slaves, not
+    private ones yet: a /tmp volume the host mounts before the job comes still propagates in;
+    `prepare` makes them private."""
+    mount(None, "/", None, MS_REC | MS_SLAVE)
+    root = where or part["root"]
+    if where is None:
+        os.makedirs(root, exist_ok=True)
+        _tree(root, part)
+        _devices(root, part)
+    socket.sethostname(part["hostname"])
     _proc(root)
 
 
@@ -175,7 +203,8 @@ def build_root(job):
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     _tree(root, job, job.get("tmp_fd"))
     _opt(root, job)
-    _devices_and_host(root, job)
+    _devices(root, job)
+    socket.sethostname(job["hostname"])
 
 
 def _opt(root, job):
@@ -188,7 +217,7 @@ def _opt(root, job):
             mount("overlay", root + "/opt", "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, f"lowerdir={lower}")
 
 
-def _devices_and_host(root, job):
+def _devices(root, job):
     dev = root + "/dev"
     os.makedirs(dev, exist_ok=True)
     mount("lamina-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
@@ -199,7 +228,6 @@ def _devices_and_host(root, job):
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{dev}/{name}")
     os.makedirs(root + "/proc", exist_ok=True)
-    socket.sethostname(job["hostname"])
 
 
 def enter():
@@ -209,22 +237,30 @@ def enter():
     return os.fork()
 
 
-def prepare(job, built=None):
+def prepare(job, built=None, where=None):
     """In PID 1, once its job is known: the network namespace (when it has none) and the root.
-    `built` is the shared part this PID 1 built ahead (`build_shared`), if any: when the job names
-    that same part, only the job's own binds (job["rest"]) and /opt are added to it, and the job's
-    root becomes that part's root; otherwise the whole root is built at job["root"]."""
+    `built` is the shared part this PID 1 set up ahead (`build_shared`), if any, at `where` (the
+    zygote's read-only tree) or part["root"]: when the job names that same part, only the job's own
+    binds (job["rest"]) and /opt are added to it, and the job's root becomes that part's root;
+    otherwise (or when a bind of the job's lands where the read-only tree has no mount point)
+    the whole root is built at job["root"]."""
     if not job["network"]:
         unshare(CLONE_NEWNET)
     part = job.get("shared")
-    if built is None or part != built:
+    root = where or (part or {}).get("root")
+    if built is None or part != built or (where and not _mount_points(where, job["rest"])):
         build_root(job)
         return
-    job["root"] = root = part["root"]
+    job["root"] = root
     job["proc"] = True  # mounted with the shared part
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount_binds(root, job["rest"], job.get("tmp_fd"))
     _opt(root, job)
+
+
+def _mount_points(root, binds):
+    """Whether every target of `binds` is already there in `root` (a read-only tree gets none)."""
+    return all(os.path.lexists(root + target) for _, target, _ in binds)
 
 
 def _proc(root):

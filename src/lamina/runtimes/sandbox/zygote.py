@@ -177,10 +177,10 @@ def _run_environment(job, channel_fd, output_fd):
     exec(code, main.__dict__)
 
 
-def _child(control, procs, shared=None):
+def _child(control, procs, shared=None, where=None):
     """A forked child: join the cgroups, enter new namespaces and fork the environment's PID 1,
-    which says so, builds the `shared` part of the root (if any) and waits for its job (all ahead
-    of any request); then exit."""
+    which says so, sets up the `shared` part of the root (if any: the zygote's tree at `where`,
+    else built here) and waits for its job (all ahead of any request); then exit."""
     signal.set_wakeup_fd(-1)
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)
@@ -202,7 +202,7 @@ def _child(control, procs, shared=None):
         built = None
         if shared is not None:
             try:
-                _jail.build_shared(shared)
+                _jail.build_shared(shared, where)
                 built = shared
             except Exception:  # the job builds its whole root instead, and reports what fails
                 pass
@@ -213,7 +213,7 @@ def _child(control, procs, shared=None):
         channel_fd, output_fd = fds[:2]
         if job.get("tmp_fd"):  # /tmp comes as a detached mount: the third descriptor
             job["tmp_fd"] = fds[2]
-        _jail.prepare(job, built)
+        _jail.prepare(job, built, where if built is not None else None)
         _run_environment(job, channel_fd, output_fd)
         code = 0
     except SystemExit as exc:
@@ -236,7 +236,7 @@ def _host_pid():
 
 
 class Zygote:
-    def __init__(self, control):
+    def __init__(self, control, private=False):
         self.control = control
         self.selector = selectors.DefaultSelector()
         self.spares = {}  # spare id → (pid, socket), joined and waiting
@@ -245,6 +245,9 @@ class Zygote:
         self.environments = set()  # host pids of PID 1s
         self.unclaimed = {}  # exit status of PID 1s reaped before their builder named them
         self.groups = set()  # cgroup.procs files of every group a child joined (removed at shutdown)
+        self.private = private  # in a mount namespace of its own: shared parts are built here, once
+        self.parts = {}  # a shared part (as JSON) → where this zygote's namespace has it (None: it has not)
+        self.holders = set()  # the directories a tmpfs holding the parts is mounted on
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
@@ -255,13 +258,34 @@ class Zygote:
         self.selector.register(control, selectors.EVENT_READ, self._on_control)
         self.selector.register(wake_read, selectors.EVENT_READ, self._on_signal)
 
+    def _part(self, shared):
+        """Where this zygote's namespace has the `shared` part of the root, built on first use
+        (each spare's namespace copies it), or None: each spare builds its own."""
+        if shared is None or not self.private:
+            return None
+        key = json.dumps(shared, sort_keys=True)
+        if key not in self.parts:
+            self.parts[key] = None
+            holder = shared["root"]
+            try:
+                if holder not in self.holders:  # seen by no one but this namespace's copies
+                    _jail.mount("lamina-shared", holder, "tmpfs", _jail.MS_NOSUID | _jail.MS_NODEV, "size=64k,mode=700")
+                    self.holders.add(holder)
+                where = os.path.join(holder, str(len(self.parts)))
+                _jail.build_part(shared, where)
+                self.parts[key] = where
+            except OSError:
+                traceback.print_exc()
+        return self.parts[key]
+
     def _fork(self, procs, shared=None):
+        where = self._part(shared)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid == 0:
             parent.close()
             self.control.close()
-            _child(child, procs, shared)
+            _child(child, procs, shared, where)
         child.close()
         self.forked.add(pid)
         return pid, parent
@@ -432,9 +456,14 @@ def main():
     modules = [m for m in os.environ.pop("_LAMINA_PRELOAD", "").split(",") if m]
     moves = [tuple(move) for move in json.loads(os.environ.pop("_LAMINA_MOVES", "[]"))]
     prepare(preload_paths, modules, moves)
+    try:
+        _jail.private_mounts()
+        private = True
+    except OSError:
+        private = False
     send(control, {"op": "ready", "pid": os.getpid()})
     try:
-        Zygote(control).serve()
+        Zygote(control, private).serve()
     except SystemExit:
         pass
 
