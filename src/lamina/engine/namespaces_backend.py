@@ -30,9 +30,10 @@ import socket
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from lamina.engine import rootfs, volumes
+from lamina.engine import overlays, rootfs, volumes
 from lamina.engine.cgroups import Group, Hierarchy
 from lamina.engine.piped import Background, PipedSandbox, Plumbing, Serial
 from lamina.engine.sandbox import Launch, Layout, Mounts, Sandbox, SandboxBackend
@@ -383,6 +384,8 @@ class NamespacesBackend(SandboxBackend):
         self._root = Path(work_dir) / "root"  # each environment mounts its own root here
         self._shared_root = Path(work_dir) / "shared"  # or here, when its spare built the shared part
         self._shared: dict[tuple[str, str], Shared] = {}
+        # each version's /var/task and /opt: one overlay while any of its environments runs
+        self._overlays = overlays.SharedOverlays(Path(work_dir) / "empty")
         self._zygotes: dict[str, Zygote] = {}
         self._starting: dict[str, asyncio.Future] = {}
         self.background = Background()
@@ -475,15 +478,21 @@ class NamespacesBackend(SandboxBackend):
             zygote.shared = self._shared_part(zygote.interpreter, launch.mounts.runtime_dir)
         if tmp_fd is not None:
             job["tmp_fd"] = True  # the third descriptor; the zygote names its number
+        attached = self._shared_overlays(launch.mounts, plan)  # [(path inside, layers, clone)]
+        job["attach"] = [target for target, _, _ in attached]  # the descriptors after /tmp's
+        release = functools.partial(self._release, release, [layers for _, layers, _ in attached])
         try:
             with Plumbing() as plumbing:
                 plumbing.on_failure(release)
                 plumbing.on_failure(lambda: self._replenish(zygote, launch.ephemeral_mb))
                 fds = (plumbing.channel_fd, plumbing.output_fd) + ((tmp_fd,) if tmp_fd is not None else ())
+                fds += tuple(fd for _, _, fd in attached)
                 pid, group = await zygote.spawn(job, fds, plan)
         finally:
             if tmp_fd is not None:
                 os.close(tmp_fd)  # the environment holds its own
+            for _, _, fd in attached:
+                os.close(fd)
 
         def cleanup() -> None:
             # The zygote reaped PID 1, so the group is empty; removing it (an rmdir per controller)
@@ -502,6 +511,24 @@ class NamespacesBackend(SandboxBackend):
         timer = asyncio.get_running_loop().call_later(REPLENISH_AFTER, self.settled, sandbox)
         self._replenishing[sandbox] = (timer, zygote, launch.ephemeral_mb)
         return sandbox
+
+    def _shared_overlays(self, mounts: Mounts, plan: rootfs.Plan) -> list[tuple[str, tuple[str, ...], int]]:
+        """Clones of the overlays this environment shares with the others of its version: its
+        /var/task and its /opt (without one, the environment makes its own, as before)."""
+        if mounts.image_root is not None:
+            return []
+        attached = []
+        for target, layers in ((rootfs.TASK_ROOT, (str(mounts.code_dir),)),
+                               (rootfs.OPT, tuple(reversed(plan.opt_layers)))):
+            fd = self._overlays.acquire(layers) if layers else None
+            if fd is not None:
+                attached.append((target, layers, fd))
+        return attached
+
+    def _release(self, release: Callable[[], None], layers: list[tuple[str, ...]]) -> None:
+        release()
+        for lower_dirs in layers:
+            self._overlays.release(lower_dirs)
 
     def settled(self, sandbox: Sandbox) -> None:
         entry = self._replenishing.pop(sandbox, None)
@@ -522,6 +549,7 @@ class NamespacesBackend(SandboxBackend):
         for zygote in list(self._zygotes.values()):
             await zygote.close()
         self._zygotes.clear()
+        self._overlays.close()
         await self.background.finish()
         await self._removals.finish()
         if self.volumes is not None:

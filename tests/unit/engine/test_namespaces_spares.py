@@ -6,12 +6,14 @@ the zygote's preloaded packages give way to copies a function ships itself."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -143,5 +145,63 @@ def test_packages_a_function_ships_itself_win_over_the_preloaded_ones(tmp_path):
             assert boto3.startswith("/var/runtime/")  # one it does not ship stays the runtime's
         finally:
             await rig.engine.close()
+
+    asyncio.run(scenario())
+
+
+MOUNTS = ("import os, time\n\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n"
+          "    lines = [line.split() for line in open('/proc/self/mountinfo')]\n"
+          "    return {'mounts': {line[4]: line[2] for line in lines}, 'text': [' '.join(line) for line in lines],\n"
+          "            'opt': sorted(os.listdir('/opt')), 'dev': sorted(os.listdir('/dev'))}\n")
+
+
+def _devices(result) -> dict:
+    return json.loads(result.payload)
+
+
+def test_environments_share_their_roots_superblocks_but_not_their_proc_and_tmp(tmp_path):
+    """Two environments of one version at once: the root, /dev, /var/lang and /var/runtime are the
+    zygote's (one superblock each for all), /var/task and /opt the version's, and each has its own
+    /proc and /tmp; mountinfo names no host path. The version's overlays are closed once its last
+    environment is gone, and nothing of it is ever mounted on the host."""
+    async def scenario():
+        rig = Rig(tmp_path)
+        for layer, name in ((tmp_path / "layer1" / "python", "one.py"), (tmp_path / "layer2" / "python", "two.py")):
+            layer.mkdir(parents=True)
+            (layer / name).write_text("")
+        await rig.engine.start()
+        try:
+            await rig.invoke(rig.spec())  # starts the zygote, which then makes spares
+            await rig.spares(2)
+            spec = dataclasses.replace(rig.spec({"app.py": MOUNTS}),
+                                       layer_dirs=(tmp_path / "layer1", tmp_path / "layer2"))
+            results = await asyncio.gather(*(rig.engine.invoke(spec, InvokeRequest(
+                request_id=str(uuid.uuid4()), payload=b'{"sleep": 1}', invoked_arn=spec.function_arn))
+                for _ in range(2)))
+            first, second = (_devices(result) for result in results)
+            for path in ("/", "/dev", "/var/lang", "/var/runtime", "/var/task", "/opt"):
+                assert first["mounts"][path] == second["mounts"][path], path  # one superblock for both
+            for path in ("/proc", "/tmp"):
+                assert first["mounts"][path] != second["mounts"][path], path
+            assert first["opt"] == ["python"] and "null" in first["dev"]
+            for line in first["text"]:
+                assert str(tmp_path) not in line and "/work" not in line, line
+            backend = rig.engine.backend
+            assert len(backend._overlays) == 2  # the version's /var/task and /opt
+            envs = [env for pool in rig.engine._pools.values() for env in pool.environments
+                    if env.live and env.spec.code_dir == spec.code_dir]
+            assert len(envs) == 2
+            for env in envs:
+                os.kill(env.sandbox.pid, signal.SIGKILL)
+                await _gone(env)
+            for _ in range(200):  # the release comes with the environment's cleanup
+                if len(backend._overlays) == 0:
+                    break
+                await asyncio.sleep(0.02)
+            assert len(backend._overlays) == 0
+        finally:
+            await rig.engine.close()
+        host = Path("/proc/self/mountinfo").read_text()
+        assert str(tmp_path) not in host and "lamina-root" not in host and "lamina-shared" not in host
 
     asyncio.run(scenario())

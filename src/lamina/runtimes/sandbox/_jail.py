@@ -5,7 +5,9 @@ cgroups: new mount, PID, IPC and UTS namespaces, then a fork whose child is PID 
 namespace and waits for its job. With the job, `prepare(job)` adds the network namespace (when
 the function has none) and builds the new root from read-only binds (and, for a host directory
 shown at another path, /var/lang, /var/runtime, /var/task, /opt, a read-only overlay whose
-mountinfo names no host path); `finish(job)` mounts /proc,
+mountinfo names no host path: the zygote's for /var/lang and /var/runtime, the version's, made
+by lamina.engine.overlays and given as a detached mount, for /var/task and /opt, else its own);
+`finish(job)` mounts /proc,
 pivot_roots, drops every capability, switches to the unprivileged uid, sets no_new_privs and
 installs the seccomp deny list. Stdlib only; imports nothing from
 lamina (it runs under the function's interpreter).
@@ -134,12 +136,19 @@ def _show_elsewhere(source, target):
         _bind(source, target, False)
 
 
-def _mount_binds(root, binds, tmp_fd=None):
+def _mount_binds(root, binds, tmp_fd=None, attach=None):
+    """`binds` under `root`; /tmp is the volume `tmp_fd` and a path in `attach` the detached
+    mount given for it (an overlay shared with the version's other environments), when given."""
+    attach = attach or {}
     for source, target, writable in binds:
         if target == "/tmp" and tmp_fd:  # the volume, mounted nowhere yet: attached here
             os.makedirs(root + target, exist_ok=True)
             _attach(tmp_fd, root + target)
             os.close(tmp_fd)
+        elif target in attach:
+            os.makedirs(root + target, exist_ok=True)
+            _attach(attach[target], root + target)
+            os.close(attach[target])
         elif not writable and source != target:  # /var/lang, /var/runtime, /var/task
             _show_elsewhere(source, root + target)
         else:
@@ -149,7 +158,7 @@ def _mount_binds(root, binds, tmp_fd=None):
 def _tree(root, part, tmp_fd=None):
     """A small tmpfs root with `part`'s binds, links and directories."""
     mount("lamina-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    _mount_binds(root, part["binds"], tmp_fd)
+    _mount_binds(root, part["binds"], tmp_fd, part.get("attach"))
     for link, points_to in part["links"]:
         os.symlink(points_to, root + link)
     for directory in part["dirs"]:
@@ -209,7 +218,11 @@ def build_root(job):
 
 def _opt(root, job):
     layers = job["opt_layers"]
-    if len(layers) == 1:
+    shared = (job.get("attach") or {}).get("/opt")
+    if shared is not None:  # the version's overlay of its layers
+        _attach(shared, root + "/opt")
+        os.close(shared)
+    elif len(layers) == 1:
         _show_elsewhere(layers[0], root + "/opt")
     elif layers:  # later layers shadow earlier ones: they go first in lowerdir
         if not _overlay(list(reversed(layers)), root + "/opt"):
@@ -254,7 +267,7 @@ def prepare(job, built=None, where=None):
     job["root"] = root
     job["proc"] = True  # mounted with the shared part
     mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _mount_binds(root, job["rest"], job.get("tmp_fd"))
+    _mount_binds(root, job["rest"], job.get("tmp_fd"), job.get("attach"))
     _opt(root, job)
 
 

@@ -11,7 +11,8 @@ boto3), then forks environments on request from the namespaces backend:
                        {"op": "spawn", "id", "procs", "job"} + fds (channel, output)   no spare: fork
     zygote → backend   {"op": "spare", "id", "ok", "pid"} + fd (the spare's socket)
                        {"op": "spawned", "id", "pid"|"error"}  {"op": "exit", "pid", "status"}
-    backend → spare    the job + fds (channel, output, /tmp?), on the spare's socket
+    backend → spare    the job + fds (channel, output, /tmp?, then one per job["attach"]: the
+                       version's shared /var/task and /opt overlays), on the spare's socket
 
 Messages are a 4-byte length and JSON; descriptors travel as SCM_RIGHTS. A spare is made ahead:
 a child joins the cgroups, enters new namespaces, forks the environment's PID 1 and exits; PID 1
@@ -211,8 +212,11 @@ def _child(control, procs, shared=None, where=None):
             os._exit(0)
         control.close()
         channel_fd, output_fd = fds[:2]
+        rest = list(fds[2:])
         if job.get("tmp_fd"):  # /tmp comes as a detached mount: the third descriptor
-            job["tmp_fd"] = fds[2]
+            job["tmp_fd"] = rest.pop(0)
+        # then a clone of each overlay shared with the version's other environments (/var/task, /opt)
+        job["attach"] = dict(zip(job.get("attach", ()), rest, strict=False))
         _jail.prepare(job, built, where if built is not None else None)
         _run_environment(job, channel_fd, output_fd)
         code = 0
