@@ -294,9 +294,7 @@ class Zygote:
         self.memory_mb = job["memory_mb"]
         while self.spares:
             spare = self.spares.popleft()
-            rest = rootfs.rest(plan, spare.shared.plan) if spare.shared is not None and plan is not None else None
-            given = job if rest is None else {**job, "shared": spare.shared.job,  # type: ignore[union-attr]
-                                                "rest": [[b.source, b.target, b.writable] for b in rest]}
+            given = _from_shared(job, plan, spare.shared)
             if spare.limited != self.memory_mb:
                 spare.group.set_limits(self.memory_mb)
             running = _hand(spare.sock, given, fds)
@@ -307,8 +305,10 @@ class Zygote:
         ident = self._next_id()
         group = self.backend.hierarchy.create(f"env-{os.getpid()}-{id(self)}-{ident}")
         group.set_limits(self.memory_mb)
-        reply = await self._send({"op": "spawn", "id": ident, "job": job, "procs": group.procs_files},
-                                 fds)  # type: ignore[misc]
+        # a fresh child starts from the zygote's shared part too (a burst of cold starts takes the
+        # spares at once: most environments are made here)
+        reply = await self._send({"op": "spawn", "id": ident, "job": _from_shared(job, plan, self.shared),
+                                  "procs": group.procs_files}, fds)  # type: ignore[misc]
         if "pid" not in reply:
             group.remove()
             raise OSError(f"the environment could not be started: {reply.get('error')}")
@@ -330,6 +330,15 @@ class Zygote:
                 proc.kill()
                 await asyncio.to_thread(proc.wait)
         self._lost()  # a spare still being made gets its error reply now
+
+
+def _from_shared(job: dict, plan: rootfs.Plan | None, shared: Shared | None) -> dict:
+    """`job` naming the `shared` part it starts from and its binds left to make, when `plan` can
+    start from that part; else `job` itself (its whole root is built)."""
+    rest = rootfs.rest(plan, shared.plan) if shared is not None and plan is not None else None
+    if rest is None:
+        return job
+    return {**job, "shared": shared.job, "rest": [[b.source, b.target, b.writable] for b in rest]}  # type: ignore[union-attr]
 
 
 def _hand(sock: socket.socket, job: dict, fds: tuple[int, ...]) -> bool:

@@ -329,7 +329,7 @@ class Zygote:
         elif op == "claim":
             self._claim(message["spare"], message["pid"], message["running"])
         elif op == "spawn":  # no spare: a fresh child joins the job's groups, then takes the job
-            pid, sock = self._fork(message["procs"])
+            pid, sock = self._fork(message["procs"], message["job"].get("shared"))
             self.pending[sock] = ("spawn", message["id"], pid, message["job"], fds)
             self.selector.register(sock, selectors.EVENT_READ, self._on_child)
 
