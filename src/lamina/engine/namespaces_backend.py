@@ -5,9 +5,13 @@ function without network, network) namespaces, a root built from `rootfs.plan`, 
 no_new_privs and a seccomp deny list.
 
 The zygote keeps one child per interpreter that already joined a fresh cgroup (joining a v1
-group costs ~15 ms) and built the part of the root every environment of its runtime shares
-(`rootfs.shared`: the OS image, /var/lang, /var/runtime, /dev), so a cold start is a message and
-the job's own binds (/var/task, /opt, /tmp, file systems) before the pivot. Owns the
+group costs ~15 ms) and has the part of the root every environment of its runtime shares
+(`rootfs.shared`: the OS image, /var/lang, /var/runtime, /dev; built once in the zygote's mount
+namespace, which every environment's copies), so a cold start is a message and the job's own
+binds (/var/task, /opt, /tmp, file systems) before the pivot. /var/task and /opt are overlays
+made once per version while any of its environments runs (lamina.engine.overlays): each
+superblock costs every memory cgroup per-shrinker state, so an environment mounts only its
+/proc and /tmp (and its IPC namespace's mqueue) as superblocks of its own. Owns the
 zygote processes and their control sockets, the spares and which zygote reports which
 environment's exit; the handles, their plumbing and the cgroup readings (Runtime.OutOfMemory from
 the OOM counter) are lamina.engine.piped's. Imports lamina.engine only.

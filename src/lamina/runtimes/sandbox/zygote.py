@@ -16,8 +16,10 @@ boto3), then forks environments on request from the namespaces backend:
 
 Messages are a 4-byte length and JSON; descriptors travel as SCM_RIGHTS. A spare is made ahead:
 a child joins the cgroups, enters new namespaces, forks the environment's PID 1 and exits; PID 1
-says so, builds the part of the root every environment shares (when the request names one) and
-waits for its job, which then adds only its own binds. The backend holds a copy of each spare's
+says so, sets up the part of the root every environment shares (when the request names one) and
+waits for its job, which then adds only its own binds. That part is built once, read-only, in the
+zygote's own mount namespace (a slave of the host's), which each environment's namespace copies:
+its mounts, not new superblocks (lamina.runtimes.sandbox._jail.build_part). The backend holds a copy of each spare's
 socket and sends the job straight to PID 1 (one process woken on a cold start, not the zygote
 and then PID 1), then tells the zygote, which from then on reports that PID 1's exit. The zygote
 is a child subreaper, so it reaps each PID 1 and reports its exit with its host pid (a spare that
