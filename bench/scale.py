@@ -53,6 +53,31 @@ def slabs() -> dict[str, int]:
     return sizes
 
 
+def empty_cgroup_kb(count: int = 50) -> float | None:
+    """The slab memory one more empty memory cgroup takes (kB): mostly the per-shrinker state
+    sized by the highest shrinker id registered since boot (one per superblock), which every
+    environment's cgroup pays as well, so the per-environment figures depend on what ran before."""
+    v1 = "/sys/fs/cgroup/memory"
+    base = os.path.join(v1 if os.path.isdir(v1) else "/sys/fs/cgroup", f"lamina-bench-probe-{os.getpid()}")
+    try:
+        os.mkdir(base)
+    except OSError:
+        return None
+    try:
+        before = sum(slabs().values())
+        for index in range(count):
+            os.mkdir(f"{base}/{index}")
+        grown = sum(slabs().values()) - before
+        return round(grown / count / 1024, 1)
+    finally:
+        for index in range(count):
+            try:
+                os.rmdir(f"{base}/{index}")
+            except OSError:
+                pass
+        os.rmdir(base)
+
+
 def used_memory_mb(fields: dict[str, int] | None = None) -> float:
     """The host's used memory (MemTotal − MemAvailable), in MB."""
     fields = fields or meminfo()
@@ -132,6 +157,7 @@ def main() -> None:
         process, port = start_lamina(data_dir, env)
         try:
             create_function(port, "sleeper", SLEEPER, args.runtime, Timeout=args.timeout, MemorySize=128)
+            probe_before = empty_cgroup_kb()
             before_fields, before_slabs = meminfo(), slabs()
             before = used_memory_mb(before_fields)
             before_pss = pss_kb([process.pid, *descendants(process.pid)])
@@ -167,6 +193,8 @@ def main() -> None:
                 top = sorted(grown.items(), key=lambda item: -item[1])[:12]
                 emit(figure="slab caches grown per environment (bytes)",
                      **{name: round(value) for name, value in top})
+            emit(figure="slab memory of one more empty memory cgroup (kB)", before=probe_before,
+                 after=empty_cgroup_kb())
             stop_started = time.perf_counter()
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=120)
