@@ -2,9 +2,11 @@
 runtime's process tree spend on one sequential warm Invoke, next to the bare uvicorn hello-world
 measured in the same run.
 
-Run: .venv/bin/python bench/warm_cpu.py [--requests 5000] [--rounds 3] [--against SRC]
+Run: .venv/bin/python bench/warm_cpu.py [--requests 5000] [--rounds 3] [--against SRC] [--floor]
 With --against, a second lamina runs the package in SRC (another checkout's src directory) and
-the rounds alternate between the servers, so the host's load hits each alike.
+the rounds alternate between the servers, so the host's load hits each alike. With --floor, the
+relay of bench/floor.py (the bare server with one hop to a plain worker process) is measured too:
+the CPU any design that runs the function in another process spends at least.
 Reads user and system ticks of every thread (/proc/PID/task/TID/stat) before and after each
 round of sequential requests; CPU time is what a loaded host distorts least (wall time waits for
 the scheduler). Prints one JSON line per round and one with the medians.
@@ -19,6 +21,7 @@ import sys
 import tempfile
 
 from common import create_function, emit, start_lamina, start_reference, stop_all
+from floor import start_relay
 from invoke import INVOKE_PATH, NOOP, sequential, tree
 
 TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
@@ -72,6 +75,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runtime", default="python3.12")
     parser.add_argument("--against", metavar="SRC", help="also measure the lamina whose package is in SRC")
+    parser.add_argument("--floor", action="store_true", help="also measure bench/floor.py's relay")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         processes = []
@@ -87,7 +91,12 @@ def main() -> int:
                 create_function(port, "noop", NOOP, args.runtime)
                 sequential(port, INVOKE_PATH.format(name="noop"), 200)
                 servers[label] = process.pid, port
-            path = INVOKE_PATH.format(name="noop")
+            paths = {label: INVOKE_PATH.format(name="noop") for label in servers}
+            if args.floor:
+                relay, relay_port = start_relay(tmp)
+                processes.append(relay)
+                sequential(relay_port, "/", 200)
+                servers["relay"], paths["relay"] = (relay.pid, relay_port), "/"
             sequential(ref_port, "/", 200)
             rounds: dict[str, list[float]] = {}
             for index in range(args.rounds):
@@ -97,7 +106,7 @@ def main() -> int:
                 rounds.setdefault("reference", []).append(sum(v["total"] for v in figures["reference"].values()))
                 for label, (pid, port) in servers.items():
                     before = snapshot(pid)
-                    sequential(port, path, args.requests)
+                    sequential(port, paths[label], args.requests)
                     figures[label] = per_request(before, snapshot(pid), args.requests + 50)
                     for name, value in figures[label].items():
                         rounds.setdefault(f"{label} {name}", []).append(value["total"])
