@@ -112,10 +112,12 @@ class EventQueue:
                 self._slot_freed.clear()
                 await self._until_stopped(self._slot_freed.wait())
                 continue
-            skip = frozenset(name for name, share in self._shares.items() if len(share.waiting) >= share.limit)
+            allowance = self._allowance  # while the front door holds shares below their size, they claim less
+            skip = frozenset(name for name, share in self._shares.items()
+                             if len(share.waiting) >= min(share.limit, allowance))
             # What the shares have room for, and a few for functions with none yet: a claim never fills
             # every slot with one function's backlog (the claim is earliest first, whoever's it is).
-            want = min(free, CLAIM_NEW + sum(2 * share.limit - len(share.waiting)
+            want = min(free, CLAIM_NEW + sum(2 * min(share.limit, allowance) - len(share.waiting)
                                              for name, share in self._shares.items() if name not in skip))
             try:
                 claimed = await self._queue.claim(want, LEASE_SECONDS, skip=skip)
@@ -237,7 +239,7 @@ class EventQueue:
             if not cancelled:
                 self._in_flight.discard(event.id)
                 self._step(event.function_name, share, self._monotonic())
-                if len(share.waiting) < share.limit:
+                if len(share.waiting) < min(share.limit, self._allowance):
                     self._refill.set()
             self._slot_freed.set()
 
