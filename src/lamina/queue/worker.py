@@ -147,15 +147,16 @@ class EventQueue:
 
     def _step(self, name: str, share: _Share, now: float) -> None:
         """Apply the ramp to `share`, then start what it and the front door's allowance let run."""
-        allowance = self._allowance
-        if allowance < share.limit:
+        allowance, top = self._allowance, self._top(name)
+        if allowance < share.limit <= top:
             # the front door holds the share below its size: the ramp neither grows it nor counts
-            # this time (it measures the share at its own size once the front door lets it run)
+            # this time (it measures the share at its own size once the front door lets it run); a
+            # lowered reservation is still followed at once (below)
             share.since, share.warmed = now, 0
         else:
             elapsed = now - share.since
             limit = ramp.next_limit(limit=share.limit, warmed=share.warmed, waiting=len(share.waiting),
-                                    running=share.running, top=self._top(name), elapsed=elapsed,
+                                    running=share.running, top=top, elapsed=elapsed,
                                     previous_rate=share.rate, interval=self._ramp_interval)
             if limit != share.limit:
                 share.rate = share.warmed / elapsed if limit > share.limit and elapsed > 0 else 0.0

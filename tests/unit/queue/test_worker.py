@@ -469,3 +469,17 @@ def test_without_a_front_door_measure_the_share_runs_in_full():
         await worker.close()
     asyncio.run(main())
     assert peak[0] == 2
+
+
+def test_a_share_the_front_door_holds_is_not_grown_but_follows_a_lowered_reservation_at_once():
+    ceiling = [64]
+    worker = EventQueue(FakeQueue(), run=None, config_for=None, deliver=None, arn_for=None,
+                        ceiling_for=lambda name: (ceiling[0], 900), monotonic=lambda: 0.0)
+    worker._allowance = 1  # a burst is being accepted
+    share = workers._Share(8, 0.0)
+    share.warmed, share.running = 100, 1
+    worker._step("f", share, 10.0)  # warm, long past the interval, but held: no doubling
+    assert share.limit == 8 and share.warmed == 0
+    ceiling[0] = 3  # its reserved concurrency was lowered meanwhile
+    worker._step("f", share, 10.5)
+    assert share.limit == 3
