@@ -123,6 +123,9 @@ class Invoker:
         self._refreshing: set[asyncio.Task] = set()
         # reads under way: an invoke that misses the cache joins one begun since the last change
         self._reading: dict[tuple[str, str], tuple[tuple[int, int], asyncio.Future]] = {}
+        # seconds Event invokes have spent being accepted (from here to their commit), all told: its
+        # growth per second is how many are accepted at once on average (lamina.queue.priority)
+        self.accepting = 0.0
 
     def forget(self, function_name: str) -> None:
         """Drop cached targets of a function (its code, configuration or versions changed)."""
@@ -305,8 +308,12 @@ class Invoker:
         if call.invocation_type == "DryRun":
             return Outcome(204, request_id, executed_version=version)
         if call.invocation_type == "Event":
-            await self._enqueue(request_id=request_id, function_name=target.version.name, qualifier=qualifier,
-                                payload=call.payload)
+            began = time.monotonic()
+            try:
+                await self._enqueue(request_id=request_id, function_name=target.version.name, qualifier=qualifier,
+                                    payload=call.payload)
+            finally:
+                self.accepting += time.monotonic() - began
             return Outcome(202, request_id, executed_version=version)
         request = InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
                                 client_context=call.client_context, tail=call.tail,

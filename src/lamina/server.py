@@ -269,6 +269,7 @@ class Server:
             arn_for=lambda name, q: self.functions.arn(name, q or LATEST), scale=settings.async_backoff_scale,
             before_remove=self.log_buffer.stored, on_drop=self.metrics.dropped, workers=settings.async_workers,
             ceiling_for=lambda name: (self.admission.reserved(name), self.admission.unreserved_pool()),
+            accepting=lambda: self.invoker.accepting,  # accepting a burst comes first (lamina.queue.priority)
         )
 
         # EventBridge: rules deliver to their targets as Event invokes; the schedule clock fires scheduled rules.

@@ -7,7 +7,11 @@ the event runs, so a worker that dies (or whose loop stalls) lets its events be 
 a clean close releases the leases at once. How many of a function's events run at once ramps up
 under a backlog (queue/ramp.py): claimed events beyond its share wait here, leased; a claim takes
 what the shares have room for (and CLAIM_NEW more) and skips a function once as many wait as its
-share runs, so one function's backlog never fills every slot. Imports lamina.queue and lamina.model only.
+share runs, so one function's backlog never fills every slot. While the front door is busy, the
+consumers defer to it (queue/priority.py): given `accepting` (the seconds Event invokes have spent
+being accepted, all told), a tick every priority.TICK_SECONDS measures how many were accepted at
+once and bounds how many attempts each function may run at once (at least priority.FLOOR).
+Imports lamina.queue and lamina.model only.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from lamina.model import RetryConfig
-from lamina.queue import policy, ramp
+from lamina.queue import policy, priority, ramp
 from lamina.queue.attempt import Attempt
 from lamina.queue.queue import Queue, QueuedEvent
 from lamina.queue.record import destination_record
@@ -56,6 +60,7 @@ class EventQueue:
                  workers: int = 64,
                  ceiling_for: Callable[[str], tuple[int | None, int]] | None = None,
                  ramp_interval: float = ramp.STEP_SECONDS,
+                 accepting: Callable[[], float] | None = None,
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._queue = queue
@@ -72,6 +77,8 @@ class EventQueue:
         self._ceiling_for = ceiling_for  # a function's (reserved concurrency, unreserved pool); None: workers bound
         self._ramp_interval = ramp_interval
         self._shares: dict[str, _Share] = {}
+        self._accepting = accepting  # seconds Event invokes spent being accepted, all told; None: no deferring
+        self._allowance = max(priority.FLOOR, workers)  # attempts a function may run at once (priority.py)
         self._in_flight: set[int] = set()  # events this worker holds a lease on
         self._slot_freed = asyncio.Event()
         self._refill = asyncio.Event()  # a share's waiting events fell below its share: claim more
@@ -87,6 +94,8 @@ class EventQueue:
         if waiting:
             log.info("%d accepted events are not finished yet; they run when due and not leased", waiting)
         self._loops = [asyncio.create_task(self._dispatcher()), asyncio.create_task(self._renewer())]
+        if self._accepting is not None:
+            self._loops.append(asyncio.create_task(self._defer_to_front()))
 
     async def _until_stopped(self, awaitable: Awaitable) -> None:
         """Await `awaitable` unless close() comes first."""
@@ -103,10 +112,12 @@ class EventQueue:
                 self._slot_freed.clear()
                 await self._until_stopped(self._slot_freed.wait())
                 continue
-            skip = frozenset(name for name, share in self._shares.items() if len(share.waiting) >= share.limit)
+            allowance = self._allowance  # while the front door holds shares below their size, they claim less
+            skip = frozenset(name for name, share in self._shares.items()
+                             if len(share.waiting) >= min(share.limit, allowance))
             # What the shares have room for, and a few for functions with none yet: a claim never fills
             # every slot with one function's backlog (the claim is earliest first, whoever's it is).
-            want = min(free, CLAIM_NEW + sum(2 * share.limit - len(share.waiting)
+            want = min(free, CLAIM_NEW + sum(2 * min(share.limit, allowance) - len(share.waiting)
                                              for name, share in self._shares.items() if name not in skip))
             try:
                 claimed = await self._queue.claim(want, LEASE_SECONDS, skip=skip)
@@ -135,15 +146,22 @@ class EventQueue:
         return ramp.ceiling(reserved=reserved, unreserved_pool=unreserved_pool, workers=self._workers)
 
     def _step(self, name: str, share: _Share, now: float) -> None:
-        """Apply the ramp to `share`, then start what it lets run."""
-        elapsed = now - share.since
-        limit = ramp.next_limit(limit=share.limit, warmed=share.warmed, waiting=len(share.waiting),
-                                running=share.running, top=self._top(name), elapsed=elapsed,
-                                previous_rate=share.rate, interval=self._ramp_interval)
-        if limit != share.limit:
-            share.rate = share.warmed / elapsed if limit > share.limit and elapsed > 0 else 0.0
-            share.limit, share.since, share.warmed = limit, now, 0
-        while share.running < share.limit and share.waiting and self._starting:
+        """Apply the ramp to `share`, then start what it and the front door's allowance let run."""
+        allowance, top = self._allowance, self._top(name)
+        if allowance < share.limit <= top:
+            # the front door holds the share below its size: the ramp neither grows it nor counts
+            # this time (it measures the share at its own size once the front door lets it run); a
+            # lowered reservation is still followed at once (below)
+            share.since, share.warmed = now, 0
+        else:
+            elapsed = now - share.since
+            limit = ramp.next_limit(limit=share.limit, warmed=share.warmed, waiting=len(share.waiting),
+                                    running=share.running, top=top, elapsed=elapsed,
+                                    previous_rate=share.rate, interval=self._ramp_interval)
+            if limit != share.limit:
+                share.rate = share.warmed / elapsed if limit > share.limit and elapsed > 0 else 0.0
+                share.limit, share.since, share.warmed = limit, now, 0
+        while share.running < share.limit and share.running < allowance and share.waiting and self._starting:
             share.running += 1
             task = asyncio.create_task(self._process(share, share.waiting.popleft()))
             self._tasks.add(task)
@@ -176,6 +194,25 @@ class EventQueue:
             log.exception("could not read the event queue")
             await asyncio.sleep(IDLE_POLL_SECONDS)
 
+    async def _defer_to_front(self) -> None:
+        """Every priority.TICK_SECONDS: how many Event invokes were being accepted at once decides the
+        allowance; a larger one starts the attempts it lets run."""
+        assert self._accepting is not None
+        seen, then = self._accepting(), self._monotonic()
+        while not self._stop.is_set():
+            await self._until_stopped(asyncio.sleep(priority.TICK_SECONDS))
+            total, now = self._accepting(), self._monotonic()
+            accepting = (total - seen) / max(now - then, 1e-3)
+            seen, then = total, now
+            allowance = priority.next_allowance(self._allowance, accepting=accepting, top=self._workers)
+            if allowance == self._allowance:
+                continue
+            grew = allowance > self._allowance
+            self._allowance = allowance
+            if grew:
+                self._step_all()
+                self._refill.set()
+
     async def _renewer(self) -> None:
         """Keep the leases of running events alive."""
         while not self._stop.is_set():
@@ -203,7 +240,7 @@ class EventQueue:
             if not cancelled:
                 self._in_flight.discard(event.id)
                 self._step(event.function_name, share, self._monotonic())
-                if len(share.waiting) < share.limit:
+                if len(share.waiting) < min(share.limit, self._allowance):
                     self._refill.set()
             self._slot_freed.set()
 

@@ -390,3 +390,96 @@ def test_a_claim_leaves_slots_for_other_functions_behind_one_functions_backlog()
         await worker.close()
     asyncio.run(main())
     assert "small" in ran and len(ran) == 3 and len([c for c in queue.calls if c[0] == "claim"][0][1]) < 64
+
+
+def test_while_a_burst_is_accepted_each_function_runs_one_attempt_at_a_time_then_all_run(monkeypatch):
+    """The front door is busy accepting (queue/priority.py): after the first tick each function runs
+    one attempt at a time, not its share of 2; once the burst is over its share runs again, and every
+    event runs exactly once."""
+    monkeypatch.setattr(workers.priority, "TICK_SECONDS", 0.001)
+    queue = FakeQueue()
+    for i in range(30):
+        queue.add(f"a{i}", function="a")
+    for i in range(10):
+        queue.add(f"b{i}", function="b")
+    burst, accepted = [True], [0.0]
+    running = {"a": 0, "b": 0}
+    starts: list[tuple[bool, str, int]] = []  # (during the burst, function, attempts of it running)
+    ran: list[str] = []
+
+    def accepting() -> float:  # seconds spent accepting Event invokes, all told
+        if burst[0]:
+            accepted[0] += 1000.0
+        return accepted[0]
+
+    async def main():
+        first = asyncio.Event()
+
+        async def run(event):
+            running[event.function_name] += 1
+            starts.append((burst[0], event.function_name, running[event.function_name]))
+            ran.append(event.request_id)
+            if len(ran) <= 4:
+                await first.wait()  # the attempts started before the first tick
+            else:
+                await asyncio.sleep(0.001)
+            if len(ran) == 24:
+                burst[0] = False
+            running[event.function_name] -= 1
+            return attempt(Outcome.SUCCESS)
+
+        worker = EventQueue(queue, run=run, config_for=lambda n, q: RetryConfig(), deliver=None, arn_for=None,
+                            clock=lambda: 0.0, monotonic=lambda: 0.0, accepting=accepting)
+        await worker.start()
+        while len(ran) < 4:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)  # ticks: the allowance falls to the floor
+        first.set()
+        while queue.events or worker._in_flight:
+            await asyncio.sleep(0.001)
+        await worker.close()
+    asyncio.run(main())
+    assert sorted(ran) == sorted([f"a{i}" for i in range(30)] + [f"b{i}" for i in range(10)])  # each once
+    assert [c for c in queue.calls if c[0] == "ack"] and not queue.events
+    assert [n for during, _, n in starts[:4]] == [1, 2, 1, 2]  # before the first tick: each share's 2
+    held = [n for during, _, n in starts[4:] if during]
+    assert held and max(held) == 1
+    assert max(n for during, _, n in starts if not during) == 2  # after the burst: the share again
+
+
+def test_without_a_front_door_measure_the_share_runs_in_full():
+    queue = FakeQueue()
+    for i in range(6):
+        queue.add(f"e{i}")
+    peak, running = [0], [0]
+
+    async def main():
+        async def run(event):
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            await asyncio.sleep(0.001)
+            running[0] -= 1
+            return attempt(Outcome.SUCCESS)
+
+        worker = EventQueue(queue, run=run, config_for=lambda n, q: RetryConfig(), deliver=None, arn_for=None,
+                            clock=lambda: 0.0, monotonic=lambda: 0.0)
+        await worker.start()
+        while queue.events or worker._in_flight:
+            await asyncio.sleep(0.001)
+        await worker.close()
+    asyncio.run(main())
+    assert peak[0] == 2
+
+
+def test_a_share_the_front_door_holds_is_not_grown_but_follows_a_lowered_reservation_at_once():
+    ceiling = [64]
+    worker = EventQueue(FakeQueue(), run=None, config_for=None, deliver=None, arn_for=None,
+                        ceiling_for=lambda name: (ceiling[0], 900), monotonic=lambda: 0.0)
+    worker._allowance = 1  # a burst is being accepted
+    share = workers._Share(8, 0.0)
+    share.warmed, share.running = 100, 1
+    worker._step("f", share, 10.0)  # warm, long past the interval, but held: no doubling
+    assert share.limit == 8 and share.warmed == 0
+    ceiling[0] = 3  # its reserved concurrency was lowered meanwhile
+    worker._step("f", share, 10.5)
+    assert share.limit == 3
