@@ -191,8 +191,8 @@ class Environment:
             waiter.set_result(("disconnected", None, {}, time.perf_counter()))
 
     def output_received(self, data: bytes) -> None:
-        if self._pending is not None:  # drains what the tree wrote before its result, then END and REPORT
-            self._settle()
+        # Read from the pipe while the last event's END and REPORT wait (`_pending`): written before
+        # its result, as a rule, so it goes before them (they follow on the loop's next turn).
         self.log.output(data, PROCESS)
 
     def connection_lost(self) -> None:

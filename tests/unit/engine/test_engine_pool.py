@@ -53,12 +53,13 @@ def test_end_and_report_follow_the_answer_in_the_streams_order(tmp_path):
     async def scenario(engine):
         await engine.invoke(spec(), request("r1"))
         assert messages(rig) == []
+        rig.backend.started[0]._sink.output_received(b"read from fd 1 before the loop turned\n")
         await asyncio.sleep(0)
-        assert messages(rig)[-2] == "END RequestId: r1"
+        assert messages(rig)[-3:-1] == ["read from fd 1 before the loop turned\n", "END RequestId: r1"]
         await engine.invoke(spec(), request("r2"))
         await engine.invoke(spec(), request("r3"))  # before the loop turned
         await asyncio.sleep(0)
-        assert [line.split("\t")[0] for line in messages(rig)[4:]] == [
+        assert [line.split("\t")[0] for line in messages(rig)[5:]] == [
             "START RequestId: r2 Version: $LATEST", "END RequestId: r2", "REPORT RequestId: r2",
             "START RequestId: r3 Version: $LATEST", "END RequestId: r3", "REPORT RequestId: r3"]
         tail = await engine.invoke(spec(), request("r4", tail=True))  # the tail has them: written before the answer
