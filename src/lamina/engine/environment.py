@@ -87,6 +87,7 @@ class Environment:
         self._paused = False
         # the log lines of the last event, written after its answer went out (`_settle`)
         self._pending: tuple | None = None
+        self._unstarted: str | None = None  # the event whose START follows its INVOKE frame
 
     def __repr__(self) -> str:
         return f"<Environment {self.id} {self.spec.function_name}:{self.spec.version} {self.state.value}>"
@@ -122,6 +123,8 @@ class Environment:
     def frame_received(self, kind: int, header: dict, payload: bytes | None, size: int) -> None:
         if self._pending is not None:  # output after the last result still follows its END and REPORT
             self._settle()
+        elif self._unstarted is not None:
+            self._write_start()
         if kind == frames.STREAM:
             if payload is not None:
                 self.log.output(payload, PROGRAM)
@@ -193,6 +196,8 @@ class Environment:
     def output_received(self, data: bytes) -> None:
         # Read from the pipe while the last event's END and REPORT wait (`_pending`): written before
         # its result, as a rule, so it goes before them (they follow on the loop's next turn).
+        if self._unstarted is not None:
+            self._write_start()
         self.log.output(data, PROCESS)
 
     def connection_lost(self) -> None:
@@ -409,7 +414,6 @@ class Environment:
         self._to(State.BUSY)
         spec = self.spec
         rid = request.request_id
-        self._platform_line(self._platform.start(rid, spec.version))
         now_ms = int(time.time() * 1000)
         header = (f'{{"id":{_quote(rid)},"arn":{_quote(request.invoked_arn)},'
                   f'"deadline":{now_ms + spec.timeout_s * 1000},'
@@ -425,7 +429,14 @@ class Environment:
         if request.stream is not None:
             request.stream.attach(self._reader_gone, self._pause)
         started = time.perf_counter()
-        self._channel.send(frames.INVOKE, (header + "}").encode(), request.payload or b"{}")  # type: ignore[union-attr]
+        # START is written once the event is on its way, still before anything the runtime sends
+        # (frame_received and output_received write it first if they come sooner)
+        self._unstarted = rid
+        try:
+            self._channel.send(frames.INVOKE, (header + "}").encode(), request.payload or b"{}")  # type: ignore[union-attr]
+        finally:
+            if self._unstarted is not None:
+                self._write_start()
         timer = self._timer(spec.timeout_s, waiter)
         try:
             kind, payload, detail, at = await waiter
@@ -505,6 +516,10 @@ class Environment:
             duration_ms=duration, billed_ms=billed, init_ms=init_ms, max_memory_mb=memory,
             streamed=streamed, disconnected=disconnected,
         )
+
+    def _write_start(self) -> None:
+        rid, self._unstarted = self._unstarted, None
+        self._platform_line(self._platform.start(rid, self.spec.version))  # type: ignore[arg-type]
 
     def _settle(self) -> None:
         """Write the last event's END and REPORT, after what its process tree wrote to fd 1/2 before
