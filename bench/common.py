@@ -20,9 +20,20 @@ ROLE = "arn:aws:iam::000000000000:role/bench"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port: any, or one of $LAMINA_BENCH_PORTS ("FIRST-LAST") when set (a shared host)."""
+    wanted = os.environ.get("LAMINA_BENCH_PORTS")
+    candidates = [0]
+    if wanted:
+        first, last = (int(part) for part in wanted.split("-"))
+        candidates = list(range(first, last + 1))
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError(f"no free port in {wanted}")
 
 
 def wait_http(url: str, timeout: float = 30) -> None:

@@ -85,6 +85,9 @@ class Environment:
         self._began = False
         self._chunks: list[bytes] = []
         self._paused = False
+        # the log lines of the last event, written after its answer went out (`_settle`)
+        self._pending: tuple | None = None
+        self._unstarted: str | None = None  # the event whose START follows its INVOKE frame
 
     def __repr__(self) -> str:
         return f"<Environment {self.id} {self.spec.function_name}:{self.spec.version} {self.state.value}>"
@@ -103,6 +106,8 @@ class Environment:
         return self.state in LIVE
 
     def _to(self, target: State) -> None:
+        if self._pending is not None:
+            self._settle()
         self.state = advance(self.state, target)
         if target is State.GONE:
             if self._sandbox is not None:
@@ -116,6 +121,10 @@ class Environment:
     # ---- what the sandbox delivers -------------------------------------------------------------
 
     def frame_received(self, kind: int, header: dict, payload: bytes | None, size: int) -> None:
+        if self._pending is not None:  # output after the last result still follows its END and REPORT
+            self._settle()
+        elif self._unstarted is not None:
+            self._write_start()
         if kind == frames.STREAM:
             if payload is not None:
                 self.log.output(payload, PROGRAM)
@@ -185,6 +194,10 @@ class Environment:
             waiter.set_result(("disconnected", None, {}, time.perf_counter()))
 
     def output_received(self, data: bytes) -> None:
+        # Read from the pipe while the last event's END and REPORT wait (`_pending`): written before
+        # its result, as a rule, so it goes before them (they follow on the loop's next turn).
+        if self._unstarted is not None:
+            self._write_start()
         self.log.output(data, PROCESS)
 
     def connection_lost(self) -> None:
@@ -234,6 +247,8 @@ class Environment:
 
     async def run(self, request: InvokeRequest) -> InvokeResult:
         """Deliver one event (initialising the environment first if it is new)."""
+        if self._pending is not None:
+            self._settle()
         if request.tail:
             self.log.capture()
         if self.state is State.STARTING:
@@ -399,7 +414,6 @@ class Environment:
         self._to(State.BUSY)
         spec = self.spec
         rid = request.request_id
-        self._platform_line(self._platform.start(rid, spec.version))
         now_ms = int(time.time() * 1000)
         header = (f'{{"id":{_quote(rid)},"arn":{_quote(request.invoked_arn)},'
                   f'"deadline":{now_ms + spec.timeout_s * 1000},'
@@ -415,7 +429,14 @@ class Environment:
         if request.stream is not None:
             request.stream.attach(self._reader_gone, self._pause)
         started = time.perf_counter()
-        self._channel.send(frames.INVOKE, (header + "}").encode(), request.payload or b"{}")  # type: ignore[union-attr]
+        # START is written once the event is on its way, still before anything the runtime sends
+        # (frame_received and output_received write it first if they come sooner)
+        self._unstarted = rid
+        try:
+            self._channel.send(frames.INVOKE, (header + "}").encode(), request.payload or b"{}")  # type: ignore[union-attr]
+        finally:
+            if self._unstarted is not None:
+                self._write_start()
         timer = self._timer(spec.timeout_s, waiter)
         try:
             kind, payload, detail, at = await waiter
@@ -472,16 +493,21 @@ class Environment:
             self._exit_lines(rid, code, error_type)
             payload = report.exited(rid, code, error_type)
             function_error, status = "Unhandled", "error"
-        if self.state is State.BUSY:
-            self._sandbox.drain_output()  # type: ignore[union-attr]
-            self._to(State.READY)
-        self.log.end_of_output()
         billed = policy.billed_ms(duration)
         memory = policy.memory_mb(self._peak_kb)
-        self._platform_line(self._platform.end(rid, duration, status, error_type))
-        self._platform_line(self._platform.report(rid, duration, billed, spec.memory_mb, memory, init_ms, status,
-                                                  error_type))
-        self.log.flush()
+        ending = (rid, duration, billed, memory, init_ms, status, error_type)
+        if self.state is State.BUSY and not request.tail:
+            # The caller's answer needs none of the log lines: they are written right after it went
+            # out (a callback of the next loop turn), or before anything else touches this
+            # environment or its log (its next event, output, a state change), so they keep their order.
+            self._to(State.READY)
+            self._pending = ending
+            self._loop.call_soon(self._settle_later)
+        else:
+            if self.state is State.BUSY:
+                self._sandbox.drain_output()  # type: ignore[union-attr]
+                self._to(State.READY)
+            self._end_lines(ending)
         captured = self.log.captured() if request.tail else None
         return InvokeResult(
             payload=payload, executed_version=spec.version, function_error=function_error,  # type: ignore[arg-type]
@@ -490,6 +516,37 @@ class Environment:
             duration_ms=duration, billed_ms=billed, init_ms=init_ms, max_memory_mb=memory,
             streamed=streamed, disconnected=disconnected,
         )
+
+    def _write_start(self) -> None:
+        rid, self._unstarted = self._unstarted, None
+        self._platform_line(self._platform.start(rid, self.spec.version))  # type: ignore[arg-type]
+
+    def _settle(self) -> None:
+        """Write the last event's END and REPORT, after what its process tree wrote to fd 1/2 before
+        its result (read now: this runs before anything else touches the environment)."""
+        ending, self._pending = self._pending, None
+        if ending is None:
+            return
+        if self._sandbox is not None:
+            self._sandbox.drain_output()
+        self._end_lines(ending)
+
+    def _settle_later(self) -> None:
+        """`_settle` as the callback scheduled when the answer was returned. The loop has polled
+        since the result arrived (a callback scheduled from a callback runs after the loop's next
+        poll), so the output pipe's reader already read what the tree wrote before its result: no
+        read of the pipe here (it would find it empty: one failed read per invoke)."""
+        ending, self._pending = self._pending, None
+        if ending is not None:
+            self._end_lines(ending)
+
+    def _end_lines(self, ending: tuple) -> None:
+        rid, duration, billed, memory, init_ms, status, error_type = ending
+        self.log.end_of_output()
+        self._platform_line(self._platform.end(rid, duration, status, error_type))
+        self._platform_line(self._platform.report(rid, duration, billed, self.spec.memory_mb, memory, init_ms, status,
+                                                  error_type))
+        self.log.flush()
 
     def abandon(self) -> None:
         """End the environment now (its event timed out or its caller went away)."""

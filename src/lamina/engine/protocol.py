@@ -99,8 +99,14 @@ class FrameDecoder:
         self._skipped: tuple[int, dict, int] | None = None
 
     def feed(self, data: bytes | memoryview) -> list[tuple[int, dict, bytes | None, int]]:
-        out: list[tuple[int, dict, bytes | None, int]] = []
         buf = self._buf
+        if not buf and self._frame is None and not self._skip and len(data) >= PREFIX.size:
+            # the usual read on the warm path: exactly one whole frame (a RESULT), nothing held
+            kind, hlen, plen = PREFIX.unpack_from(data)
+            start = PREFIX.size + hlen
+            if len(data) == start + plen and hlen <= MAX_HEADER and plen <= self._limit:
+                return [(kind, decode_header(bytes(data[PREFIX.size:start])), bytes(data[start:]), plen)]
+        out: list[tuple[int, dict, bytes | None, int]] = []
         if self._skip:
             if len(data) < self._skip:
                 self._skip -= len(data)

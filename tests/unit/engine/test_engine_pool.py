@@ -45,6 +45,28 @@ def test_sequential_events_reuse_one_warm_environment(tmp_path):
     assert len(rig.batches) == 2  # one sink call per invocation
 
 
+def test_end_and_report_follow_the_answer_in_the_streams_order(tmp_path):
+    """The answer does not wait for END and REPORT: they reach the sink on the loop's next turn, or
+    before the environment's next event when that comes first; the stream's order is kept."""
+    rig = make_engine(tmp_path, FakeBackend())
+
+    async def scenario(engine):
+        await engine.invoke(spec(), request("r1"))
+        assert messages(rig) == []
+        rig.backend.started[0]._sink.output_received(b"read from fd 1 before the loop turned\n")
+        await asyncio.sleep(0)
+        assert messages(rig)[-3:-1] == ["read from fd 1 before the loop turned\n", "END RequestId: r1"]
+        await engine.invoke(spec(), request("r2"))
+        await engine.invoke(spec(), request("r3"))  # before the loop turned
+        await asyncio.sleep(0)
+        assert [line.split("\t")[0] for line in messages(rig)[5:]] == [
+            "START RequestId: r2 Version: $LATEST", "END RequestId: r2", "REPORT RequestId: r2",
+            "START RequestId: r3 Version: $LATEST", "END RequestId: r3", "REPORT RequestId: r3"]
+        tail = await engine.invoke(spec(), request("r4", tail=True))  # the tail has them: written before the answer
+        assert tail.log_tail.splitlines()[-1].startswith("REPORT RequestId: r4\t")
+    run(rig, scenario)
+
+
 def test_empty_payload_is_sent_as_an_empty_object(tmp_path):
     rig = make_engine(tmp_path, FakeBackend())
 

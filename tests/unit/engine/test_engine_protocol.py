@@ -49,6 +49,20 @@ def test_decoder_reassembles_frames_however_they_are_cut(chunk):
     assert out == [(kind, header, payload, len(payload)) for kind, header, payload in frames]
 
 
+def test_frames_read_one_whole_frame_at_a_time_are_copied_out_of_the_read_buffer():
+    frames = [(protocol.RESULT, {"rss": 2}, b'{"a": 1}'), (protocol.READY, {"rss": 1}, b""),
+              (protocol.ERROR, {"type": "E", "rss": 3}, b"x" * 200), (protocol.RESULT, {"rss": 4}, b"y" * 101)]
+    decoder, buffer, out = protocol.FrameDecoder(limit=100), memoryview(bytearray(4096)), []
+    for kind, header, payload in frames:
+        data = protocol.encode(kind, header, payload)
+        buffer[:len(data)] = data
+        out.extend(decoder.feed(buffer[:len(data)]))
+        buffer[:len(data)] = b"\0" * len(data)  # the shared buffer is reused for the next read
+    assert out == [(protocol.RESULT, {"rss": 2}, b'{"a": 1}', 8), (protocol.READY, {"rss": 1}, b"", 0),
+                   (protocol.ERROR, {"type": "E", "rss": 3}, None, 200), (protocol.RESULT, {"rss": 4}, None, 101)]
+    assert not decoder._buf
+
+
 @pytest.mark.parametrize("chunk", [3, 100, 4096, 1 << 20])
 def test_oversized_payload_is_skipped_not_buffered(chunk):
     decoder = protocol.FrameDecoder(limit=100)
