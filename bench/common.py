@@ -105,9 +105,9 @@ def wait_settled(port: int, name: str) -> None:
 
 
 def start_lamina(data_dir: str, env: dict | None = None) -> tuple[subprocess.Popen, int]:
-    """Start lamina on a free port ($LAMINA_BENCH_PORT when set); its output goes to $LAMINA_BENCH_LOG
-    when set (else nowhere)."""
-    port = int(os.environ.get("LAMINA_BENCH_PORT") or 0) or free_port()
+    """Start lamina on a free port (see `free_port`); its output goes to $LAMINA_BENCH_LOG when set
+    (else nowhere)."""
+    port = free_port()
     log_path = os.environ.get("LAMINA_BENCH_LOG")
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
