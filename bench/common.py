@@ -144,18 +144,24 @@ async def app(scope, receive, send):
 '''
 
 
-def start_reference(tmp: str) -> tuple[subprocess.Popen, int]:
-    """Start the bare uvicorn hello-world in `tmp`; returns the process and its port once it answers."""
+def start_app(tmp: str, module: str, source: str) -> tuple[subprocess.Popen, int]:
+    """Start the ASGI app `source` (module `module`, written to `tmp`) under a bare uvicorn;
+    returns the process and its port once it answers."""
     port = free_port()
-    app_dir = os.path.join(tmp, "ref")
+    app_dir = os.path.join(tmp, module)
     os.makedirs(app_dir)
-    with open(os.path.join(app_dir, "hello.py"), "w") as f:
-        f.write(HELLO_APP)
+    with open(os.path.join(app_dir, f"{module}.py"), "w") as f:
+        f.write(source)
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "hello:app", "--port", str(port), "--log-level", "warning",
+        [sys.executable, "-m", "uvicorn", f"{module}:app", "--port", str(port), "--log-level", "warning",
          "--no-access-log", "--app-dir", app_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{port}/")
     return process, port
+
+
+def start_reference(tmp: str) -> tuple[subprocess.Popen, int]:
+    """Start the bare uvicorn hello-world in `tmp`; returns the process and its port once it answers."""
+    return start_app(tmp, "hello", HELLO_APP)
 
 
 def stop_all(processes: list[subprocess.Popen]) -> None:

@@ -17,14 +17,13 @@ import argparse
 import json
 import os
 import runpy
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-from common import create_function, emit, free_port, wait_http
+from common import create_function, emit, free_port, stop_all, wait_http
 from invoke import INVOKE_PATH, NOOP, sequential
 
 
@@ -122,14 +121,7 @@ def main() -> int:
                      request_to_invoke_sent=figures["before"], result_to_response_written=figures["after"],
                      load=round(os.getloadavg()[0], 1))
         finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_all(processes)
     return 0
 
 

@@ -29,16 +29,7 @@ import subprocess
 import sys
 import tempfile
 
-from common import (
-    create_function,
-    emit,
-    free_port,
-    start_lamina,
-    start_reference,
-    stop_all,
-    throughput,
-    wait_http,
-)
+from common import create_function, emit, start_app, start_lamina, start_reference, stop_all, throughput
 from invoke import INVOKE_PATH, NOOP, rounds_p50
 
 RELAY_APP = r'''
@@ -98,16 +89,7 @@ async def app(scope, receive, send):
 
 def start_relay(tmp: str) -> tuple[subprocess.Popen, int]:
     """The bare server with one hop to a worker process per request: the floor (see the docstring)."""
-    port = free_port()
-    app_dir = os.path.join(tmp, "relay")
-    os.makedirs(app_dir)
-    with open(os.path.join(app_dir, "relay.py"), "w") as f:
-        f.write(RELAY_APP)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "relay:app", "--port", str(port), "--log-level", "warning",
-         "--no-access-log", "--app-dir", app_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_http(f"http://127.0.0.1:{port}/")
-    return process, port
+    return start_app(tmp, "relay", RELAY_APP)
 
 
 def main() -> int:

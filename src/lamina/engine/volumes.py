@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from lamina.engine import rootfs
+from lamina.engine import mount_api, rootfs
 from lamina.engine.piped import Serial
 
 log = logging.getLogger("lamina.engine")
@@ -52,15 +52,6 @@ MS_NODEV = 4
 LOOP_CTL_GET_FREE = 0x4C82
 LOOP_CONFIGURE = 0x4C0A  # Linux ≥ 5.8: file and flags in one call
 LO_FLAGS_AUTOCLEAR = 4  # the device detaches itself once its file system is unmounted
-# The mount API (Linux ≥ 5.2; the same numbers on every architecture): a volume mounted nowhere,
-# held by a descriptor the environment attaches at its /tmp (lamina.runtimes.sandbox._jail).
-SYS_MOVE_MOUNT, SYS_FSOPEN, SYS_FSCONFIG, SYS_FSMOUNT = 429, 430, 431, 432
-FSOPEN_CLOEXEC = FSMOUNT_CLOEXEC = 1
-FSCONFIG_SET_STRING = 1
-FSCONFIG_CMD_CREATE = 6
-MOUNT_ATTR_NOSUID = 0x2
-MOUNT_ATTR_NODEV = 0x4
-_libc.syscall.restype = ctypes.c_long
 # struct loop_config: fd, block_size, struct loop_info64 (lo_flags is its 9th field), reserved
 _LOOP_CONFIG = struct.Struct("=II5Q4I64s64s32s2Q64x")
 
@@ -161,25 +152,10 @@ def _loop_node(number: int) -> str:
     return path
 
 
-def _syscall(number: int, *args) -> int:
-    result = _libc.syscall(number, *args)
-    if result < 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
-    return result
-
-
 def detached_mount(device: str) -> int:
     """A descriptor of `device`'s ext4 mounted nosuid,nodev in no namespace (fsopen, fsmount):
     the environment attaches it with move_mount; closing the last holder unmounts it."""
-    context = _syscall(SYS_FSOPEN, b"ext4", ctypes.c_uint(FSOPEN_CLOEXEC))
-    try:
-        _syscall(SYS_FSCONFIG, context, ctypes.c_uint(FSCONFIG_SET_STRING), b"source", device.encode(), 0)
-        _syscall(SYS_FSCONFIG, context, ctypes.c_uint(FSCONFIG_CMD_CREATE), None, None, 0)
-        return _syscall(SYS_FSMOUNT, context, ctypes.c_uint(FSMOUNT_CLOEXEC),
-                        ctypes.c_uint(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV))
-    finally:
-        os.close(context)
+    return mount_api.detached("ext4", {"source": device}, mount_api.NOSUID | mount_api.NODEV)
 
 
 def _mount_at(mount_point: Path) -> Callable[[str], None]:
