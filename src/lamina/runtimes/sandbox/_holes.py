@@ -25,6 +25,7 @@ import re
 import sys
 import tempfile
 
+_CHUNKS = re.compile(r'<size from="(\d+)" to="(\d+)" total="\d+" count="(\d+)"/>')
 _CLASS = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$")
 _UNUSED = re.compile(r"^(\d+) unused pools \* (\d+) bytes")
 _FREE = re.compile(r"^\s*(\d+) free (?:(\d+)-sized )?(\w+?)s? \* (\d+) bytes each")
@@ -53,6 +54,60 @@ def parse(text):
             if count:
                 lists[(kind, int(items) if items else None)] = count
     return blocks, unused, lists
+
+
+def chunks(text):
+    """From glibc's malloc_info report of the main heap: [(chunk size, free chunks)]."""
+    heap = text.split("</heap>", 1)[0]
+    return [(int(low) - 1, int(count)) for low, _, count in _CHUNKS.findall(heap) if int(count)]
+
+
+TCACHE = (32, 1040, 7)  # glibc's per-thread cache: chunk sizes from 32 to 1040 bytes, 7 of each
+
+
+def _malloc_report(libc):
+    buffer, size = ctypes.c_char_p(), ctypes.c_size_t()
+    stream = libc.open_memstream(ctypes.byref(buffer), ctypes.byref(size))
+    if not stream:
+        raise OSError("open_memstream")
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    text = buffer.value.decode()
+    libc.free(buffer)
+    return text
+
+
+def fill_heap():
+    """The same for glibc malloc (objects larger than obmalloc's blocks: dict tables, long lists,
+    most code objects): its per-thread cache and the main heap's free chunks are taken. Returns
+    the number of chunks taken (0 without glibc)."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        libc.open_memstream.restype = ctypes.c_void_p
+        libc.open_memstream.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]
+        libc.fclose.argtypes = [ctypes.c_void_p]
+        libc.free.argtypes = [ctypes.c_char_p]
+        malloc = libc.malloc
+        malloc.restype = ctypes.c_void_p
+        malloc.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError):
+        return 0
+    low, high, depth = TCACHE
+    taken = 0
+    for size in range(low, high + 1, 16):
+        for _ in range(depth):
+            malloc(size - 8)
+        taken += depth
+    for _ in range(3):  # taking a larger chunk in part leaves its rest free: again
+        found = chunks(_malloc_report(libc))
+        if not found:
+            break
+        for size, count in found:
+            for _ in range(count):
+                malloc(size - 8)
+            taken += count
+    return taken
 
 
 def _stats():
@@ -112,6 +167,6 @@ def fill():
                 for _ in range(count):
                     malloc(size)
                 taken += count
-        return taken
+        return taken + fill_heap()
     except (OSError, AttributeError, ValueError):
         return 0
