@@ -67,3 +67,24 @@ def test_fill_takes_the_free_blocks():
     # what reading the report allocates itself leaves a few holes again: a page's worth per class
     assert free_after < free_before / 5
     assert listed_after < 200
+
+
+MALLOC_INFO = """<malloc version="1">
+<heap nr="0">
+<sizes>
+  <size from="33" to="33" total="66" count="2"/>
+  <size from="1329" to="1329" total="1329" count="1"/>
+  <size from="3953" to="4081" total="0" count="0"/>
+</sizes>
+</heap>
+<heap nr="1">
+<sizes>
+  <size from="49" to="49" total="196" count="4"/>
+</sizes>
+</heap>
+</malloc>
+"""
+
+
+def test_chunks_of_the_main_heap():
+    assert _holes.chunks(MALLOC_INFO) == [(32, 2), (1328, 1)]
