@@ -19,6 +19,7 @@ import ctypes
 import gc
 import sys
 import sysconfig
+import types
 
 _IMMORTAL = 0xFFFFFFFF  # _Py_IMMORTAL_REFCNT on 64-bit CPython 3.12 and 3.13
 
@@ -28,22 +29,32 @@ def supported():
             and sys.maxsize > 2**32 and not sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
+# what a code object refers to (it is not a container the collector traverses)
+_CODE_PARTS = ("co_consts", "co_names", "co_filename", "co_name", "co_qualname", "co_linetable", "co_exceptiontable")
+
+
 def immortalize():
-    """Mark every object the collector tracks, and what those refer to directly (strings,
-    numbers, code, the tuples of constants), as immortal. Returns how many were marked."""
+    """Mark every object the collector tracks, and everything reachable from those (strings,
+    numbers, code and what code refers to, untracked tuples and dicts and what they hold), as
+    immortal. Returns how many were marked. (Marking only what tracked objects refer to
+    directly missed the constants of code objects and the contents of untracked containers,
+    whose counts then copied their pages into each environment.)"""
     if not supported():
         return 0
     refcount = ctypes.c_ssize_t
-    seen = set()
-    tracked = gc.get_objects()
-    for holder in tracked:
-        for obj in (holder, *gc.get_referents(holder)):
-            key = id(obj)
-            if key in seen:
-                continue
-            seen.add(key)
-            cell = refcount.from_address(key)
-            if cell.value & _IMMORTAL != _IMMORTAL:
-                cell.value = _IMMORTAL
-    del tracked
+    todo = gc.get_objects()
+    seen = set(map(id, todo))
+    while todo:
+        obj = todo.pop()
+        cell = refcount.from_address(id(obj))
+        if cell.value & _IMMORTAL != _IMMORTAL:
+            cell.value = _IMMORTAL
+        if type(obj) is types.CodeType:
+            parts = [getattr(obj, name) for name in _CODE_PARTS]
+        else:
+            parts = gc.get_referents(obj)
+        for part in parts:
+            if id(part) not in seen:
+                seen.add(id(part))
+                todo.append(part)
     return len(seen)

@@ -41,6 +41,7 @@ import types
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 
+import _holes  # noqa: E402
 import _immortal  # noqa: E402
 import _jail  # noqa: E402
 import _relocate  # noqa: E402
@@ -450,6 +451,10 @@ def prepare(preload_paths, modules, moves):
     gc.collect()
     if immortal:
         _immortal.immortalize()
+    # An environment's first allocations would land in the free blocks left between those
+    # objects (and in the free lists), copying a shared page for a few bytes each: the zygote
+    # takes them all for itself, so they go to pages of their own.
+    _holes.fill()
     gc.freeze()
 
 
