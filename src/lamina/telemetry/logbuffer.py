@@ -65,7 +65,11 @@ class LogBuffer:
         self._wake.set()
 
     async def stored(self) -> None:
-        """Wait, without holding a thread, until the lines appended so far are stored."""
+        """Wait, without holding a thread, until the lines appended so far are stored, and those
+        of callbacks already scheduled on the loop: an environment writes a finished event's
+        output, END and REPORT on the loop's next turn (after the answer), so the event that just
+        returned has not appended them yet. One turn first lets them come before the mark."""
+        await asyncio.sleep(0)
         loop = asyncio.get_running_loop()
         done = loop.create_future()
         self.after_flush(lambda: loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None)))

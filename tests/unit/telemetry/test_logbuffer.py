@@ -1,0 +1,31 @@
+"""lamina.telemetry.logbuffer.LogBuffer: `stored` marks what it waits for after the lines a callback
+already scheduled on the loop appends (an environment's deferred output, END and REPORT)."""
+
+import asyncio
+import threading
+
+from lamina.telemetry.logbuffer import LogBuffer
+
+
+def test_stored_waits_for_lines_a_scheduled_callback_appends():
+    async def main():
+        buffer = LogBuffer(lambda batches: None, interval=3600)
+        writer_wake, buffer._wake = buffer._wake, threading.Event()  # the writer sleeps on: nothing drains
+        try:
+            buffer("earlier")
+
+            async def event_finished():  # the queue's attempt, in the step its invoke returned in
+                asyncio.get_running_loop().call_soon(buffer, "deferred")  # as the environment's _settle_later
+                await buffer.stored()
+
+            waiting = asyncio.ensure_future(event_finished())
+            for _ in range(3):
+                await asyncio.sleep(0)
+            order = ["mark" if callable(item) else item for item in buffer._pending]
+            waiting.cancel()
+            return order
+        finally:
+            buffer._wake = writer_wake
+            buffer.close()
+
+    assert asyncio.run(main()) == ["earlier", "deferred", "mark"]
