@@ -317,7 +317,7 @@ def test_sigkill_mid_queue_loses_nothing(tmp_path, moto_server, sqs):
             sqs.delete_message_batch(QueueUrl=tally_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
 
-    wait_for(lambda: drain_tally() >= 30, what="some deliveries before the kill")
+    wait_for(lambda: drain_tally() >= 1, what="a delivery before the kill")
     first.stop(signal.SIGKILL)
     assert not queue_empty(sqs, url), "the kill came too late to test anything"
 
