@@ -85,7 +85,7 @@ class Environment:
         self._began = False
         self._chunks: list[bytes] = []
         self._paused = False
-        # the log lines of the last event, written after its answer went out (`_settle`)
+        # the log lines of the last event, written after its answer went out (`_settle`, from a callback of the next loop turn)
         self._pending: tuple | None = None
         self._unstarted: str | None = None  # the event whose START follows its INVOKE frame
 
@@ -502,7 +502,7 @@ class Environment:
             # environment or its log (its next event, output, a state change), so they keep their order.
             self._to(State.READY)
             self._pending = ending
-            self._loop.call_soon(self._settle_later)
+            self._loop.call_soon(self._settle, False)
         else:
             if self.state is State.BUSY:
                 self._sandbox.drain_output()  # type: ignore[union-attr]
@@ -521,24 +521,19 @@ class Environment:
         rid, self._unstarted = self._unstarted, None
         self._platform_line(self._platform.start(rid, self.spec.version))  # type: ignore[arg-type]
 
-    def _settle(self) -> None:
+    def _settle(self, drain: bool = True) -> None:
         """Write the last event's END and REPORT, after what its process tree wrote to fd 1/2 before
-        its result (read now: this runs before anything else touches the environment)."""
+        its result (read now, with `drain`: this runs before anything else touches the environment).
+        The callback scheduled when the answer was returned passes drain=False: the loop has polled
+        since the result arrived (a callback scheduled from a callback runs after the loop's next
+        poll), so the output pipe's reader already read what the tree wrote before its result (a
+        read here would find it empty: one failed read per invoke)."""
         ending, self._pending = self._pending, None
         if ending is None:
             return
-        if self._sandbox is not None:
+        if drain and self._sandbox is not None:
             self._sandbox.drain_output()
         self._end_lines(ending)
-
-    def _settle_later(self) -> None:
-        """`_settle` as the callback scheduled when the answer was returned. The loop has polled
-        since the result arrived (a callback scheduled from a callback runs after the loop's next
-        poll), so the output pipe's reader already read what the tree wrote before its result: no
-        read of the pipe here (it would find it empty: one failed read per invoke)."""
-        ending, self._pending = self._pending, None
-        if ending is not None:
-            self._end_lines(ending)
 
     def _end_lines(self, ending: tuple) -> None:
         rid, duration, billed, memory, init_ms, status, error_type = ending

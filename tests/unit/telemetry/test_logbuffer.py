@@ -15,7 +15,7 @@ def test_stored_waits_for_lines_a_scheduled_callback_appends():
             buffer("earlier")
 
             async def event_finished():  # the queue's attempt, in the step its invoke returned in
-                asyncio.get_running_loop().call_soon(buffer, "deferred")  # as the environment's _settle_later
+                asyncio.get_running_loop().call_soon(buffer, "deferred")  # as the environment's deferred _settle
                 await buffer.stored()
 
             waiting = asyncio.ensure_future(event_finished())
