@@ -249,17 +249,19 @@ class WorkerNode:
     async def close(self) -> None:
         """Stop taking invokes (fronts see `draining` and NATS no subscriber, so they place elsewhere),
         let those in flight finish within the stop grace (lamina.stopping), still beating so fronts do
-        not fail them, then end the environments and leave the nodes bucket."""
+        not fail them, then end the environments and leave the nodes bucket. Those in flight include
+        requests NATS delivered before the unsubscribe reached it: a front that placed one here
+        before it saw `draining` gets its answer, not a lost worker once this one leaves."""
         self.draining = True
-        for sub in self._subs:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
         if self._beat is not None:
             with contextlib.suppress(Exception):
                 await self._beat.once()
         deadline = time.monotonic() + stopping.drain_seconds(self.settings.stop_grace,
                                                             self.engine.stats()["environments"])
-        while self.engine.stats()["inFlight"] and time.monotonic() < deadline:
+        for sub in self._subs:  # a drain, not an unsubscribe: requests NATS sent before it took are run
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sub.drain(), max(0.1, deadline - time.monotonic()))
+        while (self.engine.stats()["inFlight"] or self._tasks) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await self.engine.close()
         if self._tasks:  # the answers of invokes the close stopped
