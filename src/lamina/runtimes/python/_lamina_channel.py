@@ -26,6 +26,28 @@ CHUNK = 8  # a piece of a streamed response (rapid's Runtime API streaming mode)
 _SMALL = 65536
 _STREAM_CHUNK = 1 << 20
 
+_scan = json.JSONDecoder().scan_once  # what json.loads runs, without the Python around it
+
+
+def loads(data):
+    """json.loads(data). A document that is UTF-8 without a BOM and without whitespace around it
+    (every INVOKE header, nearly every event) goes straight to the C scanner: json.loads's wrapper
+    (encoding detection, decode, two whitespace matches) was ~2 us of the ~2.3 us it took per call.
+    Anything else, and every error, is json.loads itself: same values, same exceptions."""
+    if type(data) is bytes or type(data) is str:
+        try:
+            text = data.decode() if type(data) is bytes else data
+            if text[:1] not in _PLAIN_END and text[-1:] not in _PLAIN_END:
+                value, end = _scan(text, 0)
+                if end == len(text):
+                    return value
+        except (StopIteration, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            pass
+    return json.loads(data)
+
+
+_PLAIN_END = frozenset(("", " ", "\t", "\n", "\r", "\ufeff"))  # an empty text, whitespace, a BOM
+
 
 class Channel:
     """Plain reads and writes on the inherited descriptor (the socket module is not needed, and
@@ -69,7 +91,7 @@ class Channel:
         payload = self._rfile.read(payload_len) if payload_len else b""
         if len(head) < header_len or len(payload) < payload_len:
             return None
-        return kind, (json.loads(head) if head else {}), payload
+        return kind, (loads(head) if head else {}), payload
 
 
 class _BinaryWriter(io.RawIOBase):
