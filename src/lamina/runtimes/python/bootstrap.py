@@ -191,11 +191,58 @@ def _setup_sys_path(task_root, opt_dirs):
     sys.path[0:0] = [p for p in front if p not in sys.path]
 
 
+class _TraceVariable:
+    """_X_AMZN_TRACE_ID, set for each invoke as `os.environ[...] = trace_id` sets it (os.environ and
+    the C environment both), but not through glibc's setenv: setenv copies each new value and keeps
+    every copy for the life of the process (a search tree it never frees, so that what getenv
+    returned stays valid), ~144 bytes and a lookup in an ever-growing tree per invoke with a new
+    trace id, enough to end a 128 MB function after ~800,000 warm invokes. putenv takes an entry the
+    caller owns instead: here a bytes object (NUL-terminated in CPython), kept until the next but
+    one value replaced it, so a getenv result from the previous invoke stays valid as well. Only
+    where ctypes is already in memory (the namespaces backend's zygote has it); elsewhere, and for
+    a value putenv cannot take, os.environ's own path."""
+
+    NAME = "_X_AMZN_TRACE_ID"
+
+    def __init__(self):
+        self._putenv = None
+        self._held = [None, None]
+        ctypes = sys.modules.get("ctypes")
+        if ctypes is not None:
+            try:
+                putenv = ctypes.CDLL(None).putenv
+                putenv.argtypes, putenv.restype = (ctypes.c_char_p,), ctypes.c_int
+                self._key = os.environ.encodekey(self.NAME)
+                self._mapping = type(os.environ)
+                self._putenv = putenv
+            except (OSError, AttributeError):
+                pass
+        self._encoding = sys.getfilesystemencoding()
+
+    def set(self, value):
+        environ = os.environ
+        if self._putenv is not None and type(environ) is self._mapping and type(value) is str and "\0" not in value:
+            raw = value.encode(self._encoding, "surrogateescape")  # as os.environ encodes it
+            entry = self._key + b"=" + raw
+            if self._putenv(entry) == 0:
+                environ._data[self._key] = raw
+                self._held = [self._held[1], entry]
+                return
+        environ[self.NAME] = value
+
+    def clear(self):
+        if self.NAME in os.environ:
+            del os.environ[self.NAME]
+
+
 def _update_xray_env_variable(trace_id):
     if trace_id is not None:
-        os.environ["_X_AMZN_TRACE_ID"] = trace_id
-    elif "_X_AMZN_TRACE_ID" in os.environ:
-        del os.environ["_X_AMZN_TRACE_ID"]
+        _TRACE.set(trace_id)
+    else:
+        _TRACE.clear()
+
+
+_TRACE = _TraceVariable()
 
 
 def _wait_for_debugger(port: str) -> None:
