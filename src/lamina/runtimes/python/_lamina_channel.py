@@ -60,9 +60,11 @@ class Channel:
         self._lock = threading.Lock()
 
     def _write(self, data):
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view):]
+        written = os.write(self.fd, data)  # all of it, as a rule: no view to make
+        if written < len(data):
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(self.fd, view):]
 
     def send(self, kind, header=None, payload=b""):
         if isinstance(header, bytes):

@@ -25,10 +25,12 @@ class LambdaContext:
         self.client_context = _from_dict(ClientContext, client_context)
         if self.client_context is not None:
             self.client_context.client = _from_dict(Client, self.client_context.client)
-        self.identity = _from_dict(CognitoIdentity, {})
+        self.identity = identity = CognitoIdentity()
         if cognito_identity is not None:
-            self.identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
-            self.identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
+            identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
+            identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
+        else:
+            identity.cognito_identity_id = identity.cognito_identity_pool_id = None
         self._epoch_deadline_time_in_ms = epoch_deadline_time_in_ms
 
     def get_remaining_time_in_millis(self):
