@@ -28,6 +28,58 @@ const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || process.cwd();
 let currentRequestId;
 let currentInvocation = null;
 
+/*
+ * _X_AMZN_TRACE_ID lives in process.env as the handler sees it, but not in the C environment:
+ * node's process.env setter goes through uv_os_setenv to glibc's setenv, which keeps a copy of
+ * every value it was ever given (~143 bytes per warm invoke, each with a new trace id: a 128 MB
+ * function would be ended by its memory limit after ~800,000 invokes). process.env is replaced
+ * once by a Proxy over node's own env object that holds this one variable in JavaScript: reads,
+ * `in`, Object.keys, JSON.stringify, delete and child processes spawned with the default env see
+ * it as before; every other variable goes to node's object unchanged. Not seen: native getenv()
+ * and worker threads made with the default env (node copies the C environment for those).
+ */
+const TRACE_VARIABLE = "_X_AMZN_TRACE_ID";
+
+function traceVariableEnv(real) {
+  let trace = real[TRACE_VARIABLE];
+  if (trace !== undefined) {
+    delete real[TRACE_VARIABLE];
+  }
+  const descriptor = () => (trace === undefined ? undefined
+    : { value: trace, writable: true, enumerable: true, configurable: true });
+  return new Proxy(real, {
+    get: (target, key) => (key === TRACE_VARIABLE ? trace : Reflect.get(target, key)),
+    set(target, key, value) {
+      if (key !== TRACE_VARIABLE) return Reflect.set(target, key, value);
+      trace = `${value}`;
+      return true;
+    },
+    has: (target, key) => (key === TRACE_VARIABLE ? trace !== undefined : Reflect.has(target, key)),
+    deleteProperty(target, key) {
+      if (key !== TRACE_VARIABLE) return Reflect.deleteProperty(target, key);
+      trace = undefined;
+      return true;
+    },
+    ownKeys(target) {
+      const keys = Reflect.ownKeys(target);
+      if (trace !== undefined) keys.push(TRACE_VARIABLE);
+      return keys;
+    },
+    getOwnPropertyDescriptor: (target, key) => (key === TRACE_VARIABLE ? descriptor()
+      : Reflect.getOwnPropertyDescriptor(target, key)),
+    defineProperty(target, key, attributes) {
+      if (key !== TRACE_VARIABLE) return Reflect.defineProperty(target, key, attributes);
+      if (!("value" in attributes)) {
+        throw new TypeError("'process.env' does not accept an accessor(getter/setter) descriptor");
+      }
+      trace = `${attributes.value}`;
+      return true;
+    },
+  });
+}
+
+process.env = traceVariableEnv(process.env);
+
 // ---- the Runtime API -------------------------------------------------------------------------
 
 function call(method, pathname, body, headers) {
