@@ -40,7 +40,7 @@ from lamina.queue.attempt import Attempt
 from lamina.queue.attempt import Outcome as AttemptOutcome
 from lamina.queue.queue import QueuedEvent
 from lamina.telemetry.metrics import InvocationSample, Metrics
-from lamina.telemetry.tracing import Tracing, xray_trace_header
+from lamina.telemetry.tracing import Tracing, continued_trace_header, xray_trace_header
 
 log = logging.getLogger("lamina.invoke")
 
@@ -80,6 +80,7 @@ class Invocation:
     request_id: str | None = None  # given when the payload already names it (a function URL's event)
     stream: ResponseStream | None = None  # where a streamed response goes as it is produced
     trace_id: str | None = None  # the X-Ray header the request came with (a function URL's), unless tracing makes one
+    caller_trace: str | None = None  # Invoke's X-Amzn-Trace-Id header as sent: continued when well-formed
 
 
 @dataclass(slots=True)  # built per invoke: not frozen (a frozen one's init costs µs)
@@ -264,6 +265,16 @@ class Invoker:
             return None
         return xray_trace_header(True)
 
+    def _invoke_trace(self, target: Target, call: Invocation) -> str | None:
+        """The X-Ray header a synchronous invoke runs with: the caller's trace continued when its
+        X-Amzn-Trace-Id is well-formed, else a new one (a function URL's, or tracing's)."""
+        made = self._trace_header(target)
+        if call.caller_trace is not None:
+            continued = continued_trace_header(call.caller_trace, made is not None)
+            if continued is not None:
+                return continued
+        return made or call.trace_id
+
     async def _execute(self, target: Target, request: InvokeRequest, alias: str | None,
                        queued_at: float | None = None) -> InvokeResult:
         version = target.version
@@ -293,7 +304,8 @@ class Invoker:
                 function=name, version=result.executed_version, alias=alias, duration_ms=result.duration_ms,
                 billed_ms=result.billed_ms, memory_mb=version.memory_size, init_ms=result.init_ms,
                 error=result.function_error is not None, architecture=version.architectures[0]))
-        if request.trace_id is not None and self._tracing is not None:  # spans are built after the answer
+        if (request.trace_id is not None and self._tracing is not None  # spans are built after the answer
+                and version.tracing_mode == "Active"):  # a caller's sampled trace alone records nothing
             asyncio.get_running_loop().call_soon(functools.partial(
                 self._tracing.record, trace_header=request.trace_id, function=name,
                 version=result.executed_version, request_id=request.request_id, started_at=started_at,
@@ -317,7 +329,7 @@ class Invoker:
             return Outcome(202, request_id, executed_version=version)
         request = InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
                                 client_context=call.client_context, tail=call.tail,
-                                trace_id=self._trace_header(target) or call.trace_id, stream=call.stream)
+                                trace_id=self._invoke_trace(target, call), stream=call.stream)
         result = await self._execute(target, request, _alias(qualifier))
         return Outcome(200, request_id, result=result, executed_version=result.executed_version)
 

@@ -186,3 +186,47 @@ def test_a_real_server_traces_active_functions_with_the_trace_id_the_handler_saw
     assert {span.trace_id.hex() for span in spans} == {trace_id}
     names = {span.name for span in spans}
     assert {"traced", "init", "invoke"} <= names
+
+
+def test_an_invoke_continues_the_callers_trace_header(receiver, tmp_path):
+    import json
+
+    from support import ROLE, LaminaProcess, client_for, make_zip
+
+    caller = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8"
+    sent: list[str] = []
+
+    def add_header(request, **_):
+        if sent:
+            request.headers["X-Amzn-Trace-Id"] = sent[-1]
+
+    server = LaminaProcess(tmp_path / "data", env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}).start()
+    try:
+        lam = client_for(server.url)
+        lam.meta.events.register("before-sign.lambda.Invoke", add_header)
+        source = "import os\ndef handler(e, c):\n    return os.environ.get('_X_AMZN_TRACE_ID')\n"
+        for name, mode in (("traced", "Active"), ("untraced", "PassThrough")):
+            lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                                TracingConfig={"Mode": mode}, Code={"ZipFile": make_zip({"app.py": source})})
+            lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+
+        def seen(name: str, header: str) -> str:
+            sent.append(header)
+            return json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+
+        traced = seen("traced", caller)  # no decision from the caller: the Active function samples
+        untraced = seen("untraced", caller + ";Sampled=1")
+        declined = seen("untraced", caller + ";Sampled=0")
+        malformed = seen("traced", "Root=1-5759e988-nothex;Sampled=1")
+    finally:
+        server.stop()  # flushes the exporter
+    root = "Root=1-5759e988-bd862e3fe1be46a994272793;"
+    assert traced.startswith(root) and traced.endswith(";Sampled=1") and "53995c3f42cd8ad8" not in traced
+    assert untraced.startswith(root) and untraced.endswith(";Sampled=1")
+    assert declined.startswith(root) and declined.endswith(";Sampled=0")
+    assert not malformed.startswith("Root=1-5759e988-") and malformed.endswith(";Sampled=1")
+    spans = [span for _, span in receiver.spans()]
+    by_trace = {span.trace_id.hex() for span in spans if span.name == "traced"}
+    assert by_trace == {otel_trace_id(traced), otel_trace_id(malformed)}  # the PassThrough one records nothing
+    root_span = next(span for span in spans if span.name == "traced" and span.trace_id.hex() == otel_trace_id(traced))
+    assert root_span.span_id.hex() == traced.split("Parent=")[1][:16]

@@ -91,10 +91,11 @@ def parse(name: str, query: bytes, headers: Mapping[bytes, bytes], body: bytes,
             raise InvalidRequestContentException(
                 f"Could not parse request body into json: Could not parse payload into json: {exc}") from None
     context = headers.get(b"x-amz-client-context")
+    trace = headers.get(b"x-amzn-trace-id")
     return Invocation(
         function_name=name, qualifier=qualifier, payload=body, invocation_type=invocation_type,
         tail=log_type == "Tail", client_context=_client_context(context.decode("latin-1") if context else None),
-        caller=caller,
+        caller=caller, caller_trace=trace.decode("latin-1") if trace else None,
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -36,6 +37,28 @@ def xray_trace_header(sampled: bool) -> str:
     """A new X-Ray header: `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=1|0`."""
     return (f"Root=1-{int(time.time()):08x}-{random.getrandbits(96):024x};"
             f"Parent={_nonzero(64):016x};Sampled={1 if sampled else 0}")
+
+
+_CALLER_ROOT = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
+
+
+def continued_trace_header(header: str, sampled: bool) -> str | None:
+    """The header of an invoke that came with the caller's X-Amzn-Trace-Id `header`, as Lambda
+    continues it: the caller's Root and sampling decision (`sampled` when the caller made none),
+    this invocation's own new Parent. None when the header has no well-formed Root (Lambda then
+    ignores it and starts a new trace)."""
+    root = decision = None
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "Root":
+            root = value
+        elif key == "Sampled":
+            decision = value
+    if root is None or not _CALLER_ROOT.fullmatch(root) or int(root[2:10] + root[11:], 16) == 0:
+        return None
+    if decision not in ("0", "1"):
+        decision = "1" if sampled else "0"
+    return f"Root={root};Parent={_nonzero(64):016x};Sampled={decision}"
 
 
 def _nonzero(bits: int) -> int:

@@ -11,6 +11,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from lamina.telemetry.tracing import (
     Tracing,
+    continued_trace_header,
     endpoint_from_env,
     otel_trace_id,
     parse_trace_header,
@@ -173,3 +174,28 @@ def test_from_env_builds_an_exporting_tracing_without_touching_the_network():
         assert tracing.enabled and tracing.endpoint == "http://127.0.0.1:9/v1/traces"
     finally:
         tracing.close()
+
+
+@pytest.mark.parametrize(("header", "sampled", "root", "decision"), [
+    (HEADER, False, "1-5759e988-bd862e3fe1be46a994272793", "1"),
+    ("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0", True, "1-5759e988-bd862e3fe1be46a994272793", "0"),
+    ("Root=1-5759e988-bd862e3fe1be46a994272793", True, "1-5759e988-bd862e3fe1be46a994272793", "1"),
+    ("Root=1-5759e988-bd862e3fe1be46a994272793", False, "1-5759e988-bd862e3fe1be46a994272793", "0"),
+    (" Sampled=?; Root=1-5759E988-BD862E3FE1BE46A994272793 ;Self=1-x", False,
+     "1-5759E988-BD862E3FE1BE46A994272793", "0"),
+    ("Root=1-5759e988-bd862e3fe1be46a99427279", True, None, None),  # 23 hex digits
+    ("Root=2-5759e988-bd862e3fe1be46a994272793", True, None, None),
+    ("Root=1-0x59e988-bd862e3fe1be46a994272793", True, None, None),
+    ("Root=1-00000000-000000000000000000000000", True, None, None),
+    ("Parent=53995c3f42cd8ad8;Sampled=1", True, None, None),
+    ("", True, None, None),
+    ("garbage", True, None, None),
+])
+def test_a_callers_header_is_continued_with_its_root_and_decision_and_a_new_parent(header, sampled, root, decision):
+    continued = continued_trace_header(header, sampled)
+    if root is None:
+        assert continued is None
+        return
+    match = re.fullmatch(r"Root=(.+);Parent=([0-9a-f]{16});Sampled=([01])", continued)
+    assert match and match[1] == root and match[3] == decision
+    assert match[2] != "53995c3f42cd8ad8" and int(match[2], 16) != 0
