@@ -265,16 +265,6 @@ class Invoker:
             return None
         return xray_trace_header(True)
 
-    def _invoke_trace(self, target: Target, call: Invocation) -> str | None:
-        """The X-Ray header a synchronous invoke runs with: the caller's trace continued when its
-        X-Amzn-Trace-Id is well-formed, else a new one (a function URL's, or tracing's)."""
-        made = self._trace_header(target)
-        if call.caller_trace is not None:
-            continued = continued_trace_header(call.caller_trace, made is not None)
-            if continued is not None:
-                return continued
-        return made or call.trace_id
-
     async def _execute(self, target: Target, request: InvokeRequest, alias: str | None,
                        queued_at: float | None = None) -> InvokeResult:
         version = target.version
@@ -327,9 +317,12 @@ class Invoker:
             finally:
                 self.accepting += time.monotonic() - began
             return Outcome(202, request_id, executed_version=version)
+        trace = self._trace_header(target)  # tracing's new header, if the function traces actively
+        if call.caller_trace is not None:  # the caller's trace, continued when well-formed (else ignored)
+            trace = continued_trace_header(call.caller_trace, trace is not None) or trace
         request = InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
                                 client_context=call.client_context, tail=call.tail,
-                                trace_id=self._invoke_trace(target, call), stream=call.stream)
+                                trace_id=trace or call.trace_id, stream=call.stream)
         result = await self._execute(target, request, _alias(qualifier))
         return Outcome(200, request_id, result=result, executed_version=result.executed_version)
 

@@ -98,7 +98,8 @@ class _RuntimeApi:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 
 
-def _run(tmp_path: Path, invokes: list[tuple[dict, str | None]], initial: str | None = None) -> list:
+def _run(tmp_path: Path, invokes: list[tuple[dict, str | None]], initial: str | None = None,
+         timeout: float = 60) -> list:
     (tmp_path / "app.js").write_text(HANDLER)
     api = _RuntimeApi(invokes)
     thread = threading.Thread(target=api.server.serve_forever, daemon=True)
@@ -111,7 +112,7 @@ def _run(tmp_path: Path, invokes: list[tuple[dict, str | None]], initial: str | 
     process = subprocess.Popen([NODE, str(BOOTSTRAP)], env=env, cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        assert api.done.wait(60), process.stdout.read1() if process.poll() is not None else "no answer"
+        assert api.done.wait(timeout), process.stdout.read1() if process.poll() is not None else "no answer"
     finally:
         process.kill()
         process.wait()
