@@ -241,8 +241,8 @@ class Metrics:
                     for row in self._rows(item[1], item[4]):
                         row["throttles"] += 1
             self._running_total = total
-        for sample, gbs in invocations:
-            self._observe_invocation(sample, gbs)
+        if invocations:
+            self._observe_invocations(invocations)
         for _, function, version, alias, _ in throttles:
             self._series(function, version, alias)[2].inc()
         if gauges:
@@ -272,20 +272,28 @@ class Metrics:
                 row["init_ms_sum"] += sample.init_ms
         return gbs
 
-    def _observe_invocation(self, sample: InvocationSample, gbs: float) -> None:
-        """Add one invocation to its Prometheus series."""
-        invocations, errors, _, duration, init = self._series(sample.function, sample.version, sample.alias)
-        invocations.inc()
-        duration.observe(sample.duration_ms / 1000.0)
-        if sample.error:
-            errors.inc()
-        if sample.init_ms is not None:
-            init.observe(sample.init_ms / 1000.0)
-        cost_key = (sample.function, sample.architecture)
-        cost = self._cost_children.get(cost_key)
-        if cost is None:
-            cost = self._cost_children[cost_key] = self._gb_seconds.labels(*cost_key)
-        cost.inc(gbs)
+    def _observe_invocations(self, invocations: list[tuple[InvocationSample, float]]) -> None:
+        """Add invocations to their Prometheus series: each duration and cost added, the counts once per series."""
+        counts: dict[tuple, list] = {}  # series -> [invocations, errors]
+        for sample, gbs in invocations:
+            series = self._series(sample.function, sample.version, sample.alias)
+            count = counts.get(series)
+            if count is None:
+                count = counts[series] = [0, 0]
+            count[0] += 1
+            count[1] += sample.error
+            series[3].observe(sample.duration_ms / 1000.0)
+            if sample.init_ms is not None:
+                series[4].observe(sample.init_ms / 1000.0)
+            cost_key = (sample.function, sample.architecture)
+            cost = self._cost_children.get(cost_key)
+            if cost is None:
+                cost = self._cost_children[cost_key] = self._gb_seconds.labels(*cost_key)
+            cost.inc(gbs)  # one by one: a float total must not depend on how the samples were batched
+        for (invocations_, errors, _, _, _), (count, failed) in counts.items():
+            invocations_.inc(count)
+            if failed:
+                errors.inc(failed)
 
     def _stamp_concurrency(self, function: str, running: int, total: int, now: float) -> None:
         mine, everyone = self._rows(function, now)
