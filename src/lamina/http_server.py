@@ -251,8 +251,8 @@ class OneWriteProtocol(HttpToolsProtocol):
         defaults = _defaults(self.server_state.default_headers)
         # uvicorn's checks of each name and value (each pattern is one character class, so one
         # search over them all finds what a search of each would); uvicorn then drops the connection
-        if defaults.invalid or HEADER_RE.search(b"".join(name for name, _ in headers)) or HEADER_VALUE_RE.search(
-                b"".join(value for _, value in headers)):
+        if defaults.invalid or HEADER_RE.search(b"".join([name for name, _ in headers])) or HEADER_VALUE_RE.search(
+                b"".join([value for _, value in headers])):
             self.logger.error("Exception in ASGI application\n", exc_info=RuntimeError("Invalid HTTP header."))
             self.transport.close()
             return

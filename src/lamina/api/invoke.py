@@ -93,7 +93,7 @@ def parse(name: str, query: bytes, headers: Mapping[bytes, bytes], body: bytes,
     context = headers.get(b"x-amz-client-context")
     return Invocation(
         function_name=name, qualifier=qualifier, payload=body, invocation_type=invocation_type,
-        tail=log_type == "Tail", client_context=_client_context(context.decode("latin-1") if context else None),
+        tail=log_type == "Tail", client_context=_client_context(context.decode("latin-1")) if context else None,
         caller=caller,
     )
 

@@ -485,7 +485,8 @@ class Environment:
                 payload = b"".join(self._chunks)
             content_type = self._stream_type
         self._stream, self._chunks = None, []
-        self._pause(False)
+        if self._paused:
+            self._pause(False)
         if kind == "result":
             if detail.get("streamed"):
                 streamed = streamed or self._began
@@ -545,7 +546,10 @@ class Environment:
 
     def _write_start(self) -> None:
         rid, self._unstarted = self._unstarted, None
-        self._platform_line(self._platform.start(rid, self.spec.version))  # type: ignore[arg-type]
+        if self._platform.json:
+            self._platform_line(self._platform.start(rid, self.spec.version))  # type: ignore[arg-type]
+        else:  # Text: formatted by the log writer (JSON lines carry the time they are made at)
+            self.log.platform(report.start, (rid, self.spec.version))
 
     def _settle(self, drain: bool = True) -> None:
         """Write the last event's END and REPORT, after what its process tree wrote to fd 1/2 before
@@ -564,9 +568,14 @@ class Environment:
     def _end_lines(self, ending: tuple) -> None:
         rid, duration, billed, memory, init_ms, status, error_type = ending
         self.log.end_of_output()
-        self._platform_line(self._platform.end(rid, duration, status, error_type))
-        self._platform_line(self._platform.report(rid, duration, billed, self.spec.memory_mb, memory, init_ms, status,
-                                                  error_type))
+        if self._platform.json:
+            self._platform_line(self._platform.end(rid, duration, status, error_type))
+            self._platform_line(self._platform.report(rid, duration, billed, self.spec.memory_mb, memory, init_ms,
+                                                      status, error_type))
+        else:  # Text (as Platform writes it), formatted by the log writer
+            self.log.platform(report.end, (rid,))
+            self.log.platform(report.report, (rid, duration, billed, self.spec.memory_mb, memory, init_ms, status,
+                                              error_type if status == "error" else None))
         self.log.flush()
 
     def abandon(self) -> None:
