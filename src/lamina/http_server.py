@@ -128,6 +128,22 @@ class OneWriteProtocol(HttpToolsProtocol):
         cycle.transport = _HeadHeld(cycle.transport, cycle, self.loop)
         super()._start_asgi_task(cycle, app)
 
+    def on_message_begin(self) -> None:
+        # uvicorn builds the request's ASGI scope here; a request the direct lane takes needs none,
+        # so it is built in on_headers_complete once the request goes the ASGI way
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+        self.scope = None  # type: ignore[assignment]
+
+    def _build_scope(self) -> None:
+        """uvicorn's scope of the request whose head was just parsed (its on_message_begin builds
+        it; what that resets is kept)."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.headers, self.expect_100_continue = url, headers, expect
+        self.scope["headers"] = headers
+
     def on_headers_complete(self) -> None:
         lane = self.direct
         if lane is not None and (self.cycle is None or self.cycle.response_complete):
@@ -135,6 +151,8 @@ class OneWriteProtocol(HttpToolsProtocol):
             if cycle is not None:
                 self.cycle = cycle
                 return
+        if self.scope is None:
+            self._build_scope()
         super().on_headers_complete()
 
     def _direct_cycle(self, lane: DirectLane) -> _DirectCycle | None:
@@ -156,6 +174,40 @@ class OneWriteProtocol(HttpToolsProtocol):
             return None
         keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
         return _DirectCycle(ticket, keep_alive)
+
+    # The keep-alive timeout without a timer per request: uvicorn arms one as each response
+    # completes and cancels it as the next request arrives (an allocation, a libuv timer started,
+    # stopped and closed per request). Here the timer, once armed, stays; when it fires it closes
+    # the connection if it has been idle for the whole timeout, or waits for the rest of it.
+    _idle_since: float | None = None  # loop time the last response completed; None while a request is under way
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._idle_since = None
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._keep_alive_due)
+
+    def _keep_alive_due(self) -> None:
+        self.timeout_keep_alive_task = None
+        idle_since = self._idle_since
+        if idle_since is None:  # a request is under way: its response arms the timer again
+            return
+        left = idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
+        else:
+            self.timeout_keep_alive_handler()
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
@@ -180,6 +232,9 @@ class OneWriteProtocol(HttpToolsProtocol):
         if type(cycle) is _DirectCycle and cycle.more_body and self.direct is not None:
             self.direct.abandoned(cycle.ticket)
         super().connection_lost(exc)
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     async def _answer(self, cycle: _DirectCycle, lane: DirectLane) -> None:
         try:
@@ -193,19 +248,21 @@ class OneWriteProtocol(HttpToolsProtocol):
             cycle.keep_alive = False
         if cycle.disconnected:
             return
-        headers = [*self.server_state.default_headers, *headers]
+        defaults = _defaults(self.server_state.default_headers)
         # uvicorn's checks of each name and value (each pattern is one character class, so one
         # search over them all finds what a search of each would); uvicorn then drops the connection
-        if HEADER_RE.search(b"".join(name for name, _ in headers)) or HEADER_VALUE_RE.search(
-                b"".join(value for _, value in headers)):
+        if defaults.invalid or HEADER_RE.search(b"".join([name for name, _ in headers])) or HEADER_VALUE_RE.search(
+                b"".join([value for _, value in headers])):
             self.logger.error("Exception in ASGI application\n", exc_info=RuntimeError("Invalid HTTP header."))
             self.transport.close()
             return
-        content = [STATUS_LINE[status]]
-        closes = False
+        content = [STATUS_LINE[status], defaults.lines]
+        closes = defaults.closes
+        if closes:
+            cycle.keep_alive = False
         for name, value in headers:
             name = name.lower()
-            if name == b"connection" and b"close" in [token.lower().strip() for token in value.split(b",")]:
+            if name == b"connection" and _closes(value):
                 cycle.keep_alive, closes = False, True
             content.extend((name, b": ", value, b"\r\n"))
         if not cycle.keep_alive and not closes:
@@ -220,6 +277,38 @@ class OneWriteProtocol(HttpToolsProtocol):
         if not cycle.keep_alive:
             self.transport.close()
         self.on_response_complete()
+
+
+def _closes(value: bytes) -> bool:
+    """Whether a Connection header's value asks to close (as uvicorn reads it)."""
+    return b"close" in [token.lower().strip() for token in value.split(b",")]
+
+
+class _Defaults:
+    """uvicorn's default headers (server, date, --header), as one response head writes them:
+    their lines, whether one asks to close the connection, whether one fails uvicorn's checks."""
+
+    __slots__ = ("source", "lines", "closes", "invalid")
+
+    def __init__(self, source: list[tuple[bytes, bytes]]) -> None:
+        self.source = source  # held, so its id is not reused while it is cached
+        self.lines = b"".join(b"%s: %s\r\n" % (name.lower(), value) for name, value in source)
+        self.closes = any(name.lower() == b"connection" and _closes(value) for name, value in source)
+        self.invalid = bool(HEADER_RE.search(b"".join(name for name, _ in source))
+                            or HEADER_VALUE_RE.search(b"".join(value for _, value in source)))
+
+
+_last_defaults = _Defaults([])
+
+
+def _defaults(source: list[tuple[bytes, bytes]]) -> _Defaults:
+    """The default headers' lines, built again only when uvicorn replaces the list (each second,
+    for the date)."""
+    global _last_defaults
+    cached = _last_defaults
+    if cached.source is not source:
+        cached = _last_defaults = _Defaults(source)
+    return cached
 
 
 _INTERNAL_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21"),

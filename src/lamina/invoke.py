@@ -278,7 +278,7 @@ class Invoker:
             raise
         if metrics is not None:
             metrics.concurrency(name, self._admission.running_of(name))
-        started_at = time.time()
+        started_at = time.time() if request.trace_id is not None else 0.0  # (a span's start)
         try:
             result = await self._run(target.spec, request)
         except TooManyRequestsException:

@@ -42,11 +42,12 @@ async def asgi_app(scope, receive, send):
     await send({"type": "http.response.body", "body": b"asgi"})
 
 
-def serve(data: bytes, lane: Lane, *, close_after: bool = False) -> Transport:
+def serve(data: bytes, lane: Lane, *, close_after: bool = False, app=asgi_app,
+          defaults: list[tuple[bytes, bytes]] | None = None) -> Transport:
     async def run() -> Transport:
-        config = uvicorn.Config(asgi_app, log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
         state = ServerState()
-        state.default_headers = [(b"server", b"test")]
+        state.default_headers = [(b"server", b"test")] if defaults is None else defaults
         protocol_class = type("Direct", (OneWriteProtocol,), {"direct": lane})
         protocol = protocol_class(config=config, server_state=state, app_state={})
         transport = Transport()
@@ -121,3 +122,66 @@ def test_a_client_leaving_mid_body_is_reported_and_gets_no_answer():
     transport = serve(post(INVOKE, b'{"a":1}')[:-3], lane, close_after=True)
     assert lane.answered == [] and transport.writes == []
     assert lane.left == [INVOKE.decode()]
+
+
+def test_a_declined_request_gets_uvicorns_whole_scope():
+    # the scope is built once the lane declines (a claimed request needs none)
+    scopes = []
+
+    async def app(scope, receive, send):
+        scopes.append(scope)
+        await asgi_app(scope, receive, send)
+
+    serve(post(b"/2015-03-31/functions?x=1", b"{}", b"X-Test: 1") + post(INVOKE, b"{}")
+          + post(b"/2015-03-31/functions", b"[]"), Lane(), app=app)
+    assert len(scopes) == 3  # the two behind the first are pipelined: uvicorn runs them the ASGI way
+    scope = scopes[0]
+    assert (scope["type"], scope["method"], scope["path"], scope["query_string"], scope["http_version"]) == (
+        "http", "POST", "/2015-03-31/functions", b"x=1", "1.1")
+    assert (b"x-test", b"1") in scope["headers"] and scope["client"] == ("127.0.0.1", 5000)
+    assert scope["asgi"]["version"] == "3.0" and scope["state"] == {}
+    assert scopes[1]["path"] == INVOKE.decode() and scopes[2]["path"] == "/2015-03-31/functions"
+    assert (b"x-test", b"1") not in scopes[2]["headers"] and scopes[2]["query_string"] == b""
+
+
+def test_default_headers_are_written_and_checked_as_uvicorn_does():
+    transport = serve(post(INVOKE, b"{}"), Lane(), defaults=[(b"Server", b"test"), (b"X-Site", b"a")])
+    assert transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\nserver: test\r\nx-site: a\r\nx-amzn-requestid: r1")
+    # a default asking to close closes the connection (written once)
+    transport = serve(post(INVOKE, b"{}"), Lane(), defaults=[(b"Connection", b"Close")])
+    assert transport.writes[0].count(b"onnection:") == 1 and transport.closed
+    # a default uvicorn would refuse drops the connection unanswered
+    transport = serve(post(INVOKE, b"{}"), Lane(), defaults=[(b"x-bad", b"a\r\nb")])
+    assert transport.writes == [] and transport.closed
+
+
+def test_the_keep_alive_timer_closes_only_a_connection_idle_for_the_whole_timeout():
+    async def run() -> None:
+        config = uvicorn.Config(asgi_app, log_level="warning", lifespan="off", timeout_keep_alive=5)
+        state = ServerState()
+        protocol = type("Direct", (OneWriteProtocol,), {"direct": Lane()})(config=config, server_state=state,
+                                                                             app_state={})
+        transport = Transport()
+        protocol.connection_made(transport)
+        protocol.data_received(post(INVOKE, b"{}"))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        armed = protocol.timeout_keep_alive_task
+        assert transport.writes and armed is not None
+        protocol.data_received(post(INVOKE, b"{}"))  # the next request keeps the armed timer
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert len(transport.writes) == 2 and protocol.timeout_keep_alive_task is armed
+        armed.cancel()
+        protocol._keep_alive_due()  # due while idle for less than the timeout: waits for the rest
+        assert not transport.closed and protocol.timeout_keep_alive_task is not None
+        protocol.timeout_keep_alive_task.cancel()
+        protocol._idle_since -= 5
+        protocol._keep_alive_due()
+        assert transport.closed and protocol.timeout_keep_alive_task is None
+        protocol._idle_since = None  # a request under way: nothing to close, nothing armed
+        transport.closed = False
+        protocol._keep_alive_due()
+        assert not transport.closed and protocol.timeout_keep_alive_task is None
+
+    asyncio.run(run())

@@ -94,44 +94,15 @@ def parse(name: str, query: bytes, headers: Mapping[bytes, bytes], body: bytes,
     trace = headers.get(b"x-amzn-trace-id")
     return Invocation(
         function_name=name, qualifier=qualifier, payload=body, invocation_type=invocation_type,
-        tail=log_type == "Tail", client_context=_client_context(context.decode("latin-1") if context else None),
+        tail=log_type == "Tail", client_context=_client_context(context.decode("latin-1")) if context else None,
         caller=caller, caller_trace=trace.decode("latin-1") if trace else None,
     )
 
 
-async def respond(invoker: Invoker, authorize: Authorize, name: str, query: bytes, headers: Mapping[bytes, bytes],
-                  body: bytes, caller: Caller | None) -> responses.RawResponse:
-    """The answer to an Invoke of `name` (the path's FunctionName) by `caller`: what both entries
-    to the operation (the ASGI lane and lamina.api.pipeline's direct one) send."""
-    try:
-        call = parse(name, query, headers, body, caller)
-        denial = authorize(call.caller, "lambda", "Invoke",
-                           {"FunctionName": call.function_name, "Qualifier": call.qualifier})
-        if denial is not None:
-            raise AccessDeniedException(denial.message)
-        outcome = await invoker.invoke(call)
-    except LambdaError as error:
-        return responses.rest_json_error(error)
-    except Exception:
-        log.exception("internal error while invoking %s", name)
-        return responses.internal_error()
-    headers_out = [(b"x-amzn-requestid", outcome.request_id.encode())]
-    if outcome.executed_version is not None and outcome.status not in (202, 204):  # not Event, DryRun
-        headers_out.append((b"x-amz-executed-version", outcome.executed_version.encode()))
-    result = outcome.result
-    if result is None:
-        return responses.RawResponse(outcome.status, headers_out)
-    if result.function_error:
-        headers_out.append((b"x-amz-function-error", result.function_error.encode()))
-    if result.log_tail is not None:
-        headers_out.append((b"x-amz-log-result", base64.b64encode(result.log_tail.encode())))
-    headers_out.append((b"content-type", result.content_type.encode()))
-    return responses.RawResponse(200, headers_out, result.payload)
-
-
 class Direct:
-    """Invoke's entry for lamina.api.pipeline's direct lane: `claim` names the function of an
-    Invoke request (None for any other request); `answer` answers it for the pipeline's caller."""
+    """Invoke's answer, for both entries to the operation: lamina.api.pipeline's direct lane
+    (`claim` names the function of an Invoke request, None for any other request) and the ASGI
+    lane (`fast_lane`). `answer` answers it for the pipeline's caller."""
 
     def __init__(self, invoker: Invoker, authorize: Authorize = allow_all) -> None:
         self._invoker = invoker
@@ -144,14 +115,40 @@ class Direct:
         match = PATH.match(path)
         return None if match is None else match[1]
 
-    async def answer(self, name: str, view, caller: Caller, body: bytes) -> responses.RawResponse:
-        return await respond(self._invoker, self._authorize, name, view.query, view.headers, body, caller)
+    async def answer(self, name: str, view, caller: Caller | None, body: bytes) -> responses.RawResponse:
+        """The answer to an Invoke of `name` (the path's FunctionName) by `caller`, with the
+        request's query and headers from `view` (lamina.api.pipeline's RequestView)."""
+        try:
+            call = parse(name, view.query, view.headers, body, caller)
+            denial = self._authorize(call.caller, "lambda", "Invoke",
+                                     {"FunctionName": call.function_name, "Qualifier": call.qualifier})
+            if denial is not None:
+                raise AccessDeniedException(denial.message)
+            outcome = await self._invoker.invoke(call)
+        except LambdaError as error:
+            return responses.rest_json_error(error)
+        except Exception:
+            log.exception("internal error while invoking %s", name)
+            return responses.internal_error()
+        headers_out = [(b"x-amzn-requestid", outcome.request_id.encode())]
+        if outcome.executed_version is not None and outcome.status not in (202, 204):  # not Event, DryRun
+            headers_out.append((b"x-amz-executed-version", outcome.executed_version.encode()))
+        result = outcome.result
+        if result is None:
+            return responses.RawResponse(outcome.status, headers_out)
+        if result.function_error:
+            headers_out.append((b"x-amz-function-error", result.function_error.encode()))
+        if result.log_tail is not None:
+            headers_out.append((b"x-amz-log-result", base64.b64encode(result.log_tail.encode())))
+        headers_out.append((b"content-type", result.content_type.encode()))
+        return responses.RawResponse(200, headers_out, result.payload)
 
 
 def fast_lane(invoker: Invoker, app, authorize: Authorize = allow_all):
     """An ASGI app answering Invoke itself and passing every other request to `app`; it runs
     behind lamina.api.pipeline, which put the request's view and caller in the scope, and asks
     `authorize` whether the caller may invoke what it names."""
+    direct = Direct(invoker, authorize)
 
     async def lamina(scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -159,8 +156,7 @@ def fast_lane(invoker: Invoker, app, authorize: Authorize = allow_all):
         match = PATH.match(scope["path"])
         if match is None:
             return await app(scope, receive, send)
-        answer = await respond(invoker, authorize, match[1], scope["query_string"], scope[VIEW].headers,
-                               scope[BODY], scope[CALLER])
+        answer = await direct.answer(match[1], scope[VIEW], scope[CALLER], scope[BODY])
         await answer.send(send)
 
     return lamina

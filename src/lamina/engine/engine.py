@@ -103,19 +103,21 @@ class Engine:
         reason = policy.throttle_reason(self._in_flight, self._limit)
         if reason is not None:
             raise TooManyRequestsException(reason)
-        if spec.image is None and not (runtime_ids.runnable(spec.runtime) and _installed(spec)):
-            return self._cannot_run(spec, request)
-        if "\0" in spec.handler and runtime_ids.is_python(spec.runtime):
-            return self._unpassable_handler(spec)
-        if spec.file_systems:
-            self._check_mountable(spec)
+        pool = self._pools.get(spec.pool_key)
+        if pool is None or pool.vetted is not spec:  # the same spec (the invoker's cached one) passed them before
+            if spec.image is None and not (runtime_ids.runnable(spec.runtime) and _installed(spec)):
+                return self._cannot_run(spec, request)
+            if "\0" in spec.handler and runtime_ids.is_python(spec.runtime):
+                return self._unpassable_handler(spec)
+            if spec.file_systems:
+                self._check_mountable(spec)
         self._in_flight += 1
         try:
-            pool = self._pools.get(spec.pool_key)
             if pool is None:
                 pool = self._pools[spec.pool_key] = Pool(spec.pool_key, spec.revision_id)
             elif pool.revision != spec.revision_id:
                 self._stop_all(pool.retire(spec.revision_id))
+            pool.vetted = spec
             env = pool.take()
             if env is None:
                 env = self._create(spec, pool)

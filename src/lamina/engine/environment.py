@@ -88,6 +88,8 @@ class Environment:
         # the log lines of the last event, written after its answer went out (`_settle`, from a callback of the next loop turn)
         self._pending: tuple | None = None
         self._unstarted: str | None = None  # the event whose START follows its INVOKE frame
+        self._deadline = 0.0  # loop time the event in flight times out at
+        self._deadline_timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<Environment {self.id} {self.spec.function_name}:{self.spec.version} {self.state.value}>"
@@ -110,6 +112,9 @@ class Environment:
             self._settle()
         self.state = advance(self.state, target)
         if target is State.GONE:
+            if self._deadline_timer is not None:
+                self._deadline_timer.cancel()
+                self._deadline_timer = None
             if self._sandbox is not None:
                 self._sandbox.close()
             self.log.end_of_output()
@@ -241,6 +246,28 @@ class Environment:
 
     def _expire(self, waiter: asyncio.Future[Outcome]) -> None:
         if not waiter.done():
+            waiter.set_result(("timeout", None, {}, time.perf_counter()))
+
+    def _watch_deadline(self, waiter: asyncio.Future[Outcome]) -> None:
+        """The invocation timeout of the event `waiter` waits for, without a timer per event: a
+        timer armed for an earlier event's deadline (never later than this one's: the timeout is
+        the spec's) stays, and when it fires it times out the event in flight whose deadline has
+        come, or waits until it comes. None while a debugger may hold the function (`debug_port`)."""
+        if self.spec.debug_port is not None:
+            return
+        self._deadline = self._loop.time() + self.spec.timeout_s
+        if self._deadline_timer is None:
+            self._deadline_timer = self._loop.call_later(self.spec.timeout_s, self._deadline_due)
+
+    def _deadline_due(self) -> None:
+        self._deadline_timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done() or self._expect is not _INVOKE_REPLIES:
+            return  # nothing in flight: the next event arms it again
+        left = self._deadline - self._loop.time()
+        if left > 0:  # (at least a millisecond: a loop's clock may move in whole ones)
+            self._deadline_timer = self._loop.call_later(max(left, 0.001), self._deadline_due)
+        else:
             waiter.set_result(("timeout", None, {}, time.perf_counter()))
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -437,14 +464,13 @@ class Environment:
         finally:
             if self._unstarted is not None:
                 self._write_start()
-        timer = self._timer(spec.timeout_s, waiter)
+        self._watch_deadline(waiter)
         try:
             kind, payload, detail, at = await waiter
         except asyncio.CancelledError:
             self.abandon()
             raise
         finally:
-            timer.cancel()
             self._waiter = None
         if kind == "halted":  # back to ready: released while the engine closes, it is stopped (TERM, KILL)
             if self.state is State.BUSY:
@@ -459,7 +485,8 @@ class Environment:
                 payload = b"".join(self._chunks)
             content_type = self._stream_type
         self._stream, self._chunks = None, []
-        self._pause(False)
+        if self._paused:
+            self._pause(False)
         if kind == "result":
             if detail.get("streamed"):
                 streamed = streamed or self._began
@@ -519,7 +546,10 @@ class Environment:
 
     def _write_start(self) -> None:
         rid, self._unstarted = self._unstarted, None
-        self._platform_line(self._platform.start(rid, self.spec.version))  # type: ignore[arg-type]
+        if self._platform.json:
+            self._platform_line(self._platform.start(rid, self.spec.version))  # type: ignore[arg-type]
+        else:  # Text: formatted by the log writer (JSON lines carry the time they are made at)
+            self.log.platform(report.start, (rid, self.spec.version))
 
     def _settle(self, drain: bool = True) -> None:
         """Write the last event's END and REPORT, after what its process tree wrote to fd 1/2 before
@@ -538,9 +568,14 @@ class Environment:
     def _end_lines(self, ending: tuple) -> None:
         rid, duration, billed, memory, init_ms, status, error_type = ending
         self.log.end_of_output()
-        self._platform_line(self._platform.end(rid, duration, status, error_type))
-        self._platform_line(self._platform.report(rid, duration, billed, self.spec.memory_mb, memory, init_ms, status,
-                                                  error_type))
+        if self._platform.json:
+            self._platform_line(self._platform.end(rid, duration, status, error_type))
+            self._platform_line(self._platform.report(rid, duration, billed, self.spec.memory_mb, memory, init_ms,
+                                                      status, error_type))
+        else:  # Text (as Platform writes it), formatted by the log writer
+            self.log.platform(report.end, (rid,))
+            self.log.platform(report.report, (rid, duration, billed, self.spec.memory_mb, memory, init_ms, status,
+                                              error_type if status == "error" else None))
         self.log.flush()
 
     def abandon(self) -> None:

@@ -16,10 +16,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from lamina.engine.spec import LogBatch, LogEvent
+from lamina.engine.spec import LogBatch, LogEvent, PlatformEvent
 
 log = logging.getLogger("lamina.engine")
 
+_platform_event = tuple.__new__  # PlatformEvent.of without its call
 MAX_EVENT_BYTES = 256 * 1024  # CloudWatch's event size: longer unterminated output is cut here
 TAIL_CHARS = 4096  # keep at least this many characters (≥ bytes) of the invocation's log
 LIVE_DELAY = 0.1  # seconds application output may wait before it is handed to the sink
@@ -56,7 +57,7 @@ class LogStream:
         self.stream = stream
         self._sink = sink
         self._on_dirty = on_dirty
-        self._events: list[LogEvent] = []
+        self._events: list[LogEvent | PlatformEvent] = []
         self._partial = (bytearray(), bytearray())
         self._cut = [False, False]  # the source's last event was a cut, not a line end
         self._tail: _Tail | None = None
@@ -69,6 +70,17 @@ class LogStream:
         self._events.append(LogEvent(int((time.time() if now is None else now) * 1000), message))
         if self._tail is not None:
             self._tail.add(message)
+
+    def platform(self, render: Callable[..., str], args: tuple) -> None:
+        """A platform line, `render(*args)`: its text is made by whoever reads it (the log sink's
+        writer), or now when the invocation's tail is being kept. `render` must depend on nothing
+        but its arguments."""
+        if self._tail is not None:
+            self.line(render(*args))
+            return
+        if not self._events and self._on_dirty is not None:
+            self._on_dirty(self)
+        self._events.append(_platform_event(PlatformEvent, (int(time.time() * 1000), render, args)))
 
     def record(self, text: bytes) -> None:
         """A log record the runtime sent whole: one event, as sent (with its trailing newline, as

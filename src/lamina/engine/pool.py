@@ -29,6 +29,9 @@ class Pool:
         self.last_used = 0.0
         self.provisioned = 0  # environments to keep initialised ahead (provisioned concurrency)
         self.provisioned_spec: RunSpec | None = None
+        # the spec whose invokes passed the engine's checks (runtime installed, handler passable,
+        # file systems mountable): they depend on nothing else, so the next invoke of it skips them
+        self.vetted: RunSpec | None = None
 
     def __len__(self) -> int:
         return len(self.environments)

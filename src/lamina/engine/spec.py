@@ -136,10 +136,36 @@ class LogEvent:
     message: str
 
 
+class PlatformEvent(tuple):
+    """A platform line (START, END, REPORT) whose text is made when it is read: by the log sink's
+    writer thread, off the event loop. Read like a LogEvent (`timestamp_ms`, `message`). A tuple
+    (timestamp ms, render, args), made with `PlatformEvent.of` (no Python-level __init__ per line)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def of(timestamp_ms: int, render: Callable[..., str], args: tuple) -> PlatformEvent:
+        return _new_tuple(PlatformEvent, (timestamp_ms, render, args))
+
+    @property
+    def timestamp_ms(self) -> int:
+        return self[0]
+
+    @property
+    def message(self) -> str:
+        return self[1](*self[2])
+
+    def __repr__(self) -> str:
+        return f"PlatformEvent({self[0]}, {self.message!r})"
+
+
+_new_tuple = tuple.__new__
+
+
 @dataclass(slots=True)  # built per invoke: not frozen (a frozen one's init costs µs)
 class LogBatch:
     """Log lines of one environment's stream, handed to the log sink off the hot path."""
 
     group: str
     stream: str
-    events: tuple[LogEvent, ...]
+    events: tuple[LogEvent | PlatformEvent, ...]

@@ -181,7 +181,10 @@ class Metrics:
 
     def invocation(self, sample: InvocationSample) -> None:
         """Count one finished invocation."""
-        self._defer((_INVOCATION, sample))
+        hot = self._hot
+        hot.append((_INVOCATION, sample))
+        if len(hot) > HOT_LIMIT:
+            self.apply()
 
     def throttle(self, function: str, version: str, alias: str | None) -> None:
         """Count one invocation refused with TooManyRequestsException."""
@@ -189,7 +192,10 @@ class Metrics:
 
     def concurrency(self, function: str, running: int) -> None:
         """The number of invocations of `function` running now (call it whenever that changes)."""
-        self._defer((_CONCURRENCY, function, running, self._clock()))
+        hot = self._hot  # `_defer`, inlined: twice per invoke
+        hot.append((_CONCURRENCY, function, running, self._clock()))
+        if len(hot) > HOT_LIMIT:
+            self.apply()
 
     def _defer(self, update: tuple) -> None:
         """Queue a hot-path update; past HOT_LIMIT waiting, the caller applies them itself."""
@@ -198,74 +204,102 @@ class Metrics:
             self.apply()
 
     def apply(self) -> None:
-        """Apply the hot path's waiting updates to the series and minute rows, in order (any thread)."""
+        """Apply the hot path's waiting updates to the series and minute rows, in order (any thread).
+        The minute rows take them one by one, under one hold of the lock; the Prometheus series
+        after it, folded: counters and histograms add up in any order, and a gauge ends at its
+        last value (each concurrency update used to set two gauges under two locks)."""
         hot = self._hot
         if not hot:
             return
         with self._apply_lock:
-            while hot:
+            items = []
+            while True:
                 try:
-                    item = hot.popleft()
+                    items.append(hot.popleft())
                 except IndexError:
-                    return
+                    break
+            if items:
+                self._apply_all(items)
+
+    def _apply_all(self, items: list[tuple]) -> None:
+        invocations: list[tuple[InvocationSample, float]] = []
+        throttles: list[tuple] = []
+        gauges: dict[str, int] = {}
+        with self._lock:
+            running_of = self._running
+            total = self._running_total
+            for item in items:
                 kind = item[0]
                 if kind == _CONCURRENCY:
-                    self._apply_concurrency(*item[1:])
+                    _, function, running, now = item
+                    total += running - running_of.get(function, 0)
+                    if running:
+                        running_of[function] = running
+                    else:
+                        running_of.pop(function, None)
+                    gauges[function] = running
+                    self._stamp_concurrency(function, running, total, now)
                 elif kind == _INVOCATION:
-                    self._apply_invocation(item[1])
+                    sample = item[1]
+                    invocations.append((sample, self._count_invocation(sample)))
                 else:
-                    self._apply_throttle(*item[1:])
+                    throttles.append(item)
+                    for row in self._rows(item[1], item[4]):
+                        row["throttles"] += 1
+            self._running_total = total
+        if invocations:
+            self._observe_invocations(invocations)
+        for _, function, version, alias, _ in throttles:
+            self._series(function, version, alias)[2].inc()
+        if gauges:
+            for function, running in gauges.items():
+                gauge = self._gauges.get(function)
+                if gauge is None:
+                    gauge = self._gauges[function] = self._concurrent.labels(function)
+                gauge.set(running)
+            self._account_concurrent.set(total)
 
-    def _apply_invocation(self, sample: InvocationSample) -> None:
-        invocations, errors, _, duration, init = self._series(sample.function, sample.version, sample.alias)
-        invocations.inc()
-        duration.observe(sample.duration_ms / 1000.0)
-        if sample.error:
-            errors.inc()
-        if sample.init_ms is not None:
-            init.observe(sample.init_ms / 1000.0)
+    def _count_invocation(self, sample: InvocationSample) -> float:
+        """Add one invocation to its minute rows (call with the lock held); its GB-seconds."""
         gbs = gb_seconds(sample.billed_ms, sample.memory_mb)
         arm = sample.architecture == "arm64"
-        cost_key = (sample.function, sample.architecture)
-        cost = self._cost_children.get(cost_key)
-        if cost is None:
-            cost = self._cost_children[cost_key] = self._gb_seconds.labels(*cost_key)
-        cost.inc(gbs)
-        with self._lock:
-            for row in self._rows(sample.function, sample.timestamp):
-                row["invocations"] += 1
-                row["errors"] += sample.error
-                row["duration_ms_sum"] += sample.duration_ms
-                if sample.duration_ms > row["duration_ms_max"]:
-                    row["duration_ms_max"] = sample.duration_ms
-                row["billed_ms_sum"] += sample.billed_ms
-                row["gb_seconds"] += gbs
-                if arm:
-                    row["gb_seconds_arm64"] += gbs
-                if sample.init_ms is not None:
-                    row["cold_starts"] += 1
-                    row["init_ms_sum"] += sample.init_ms
+        for row in self._rows(sample.function, sample.timestamp):
+            row["invocations"] += 1
+            row["errors"] += sample.error
+            row["duration_ms_sum"] += sample.duration_ms
+            if sample.duration_ms > row["duration_ms_max"]:
+                row["duration_ms_max"] = sample.duration_ms
+            row["billed_ms_sum"] += sample.billed_ms
+            row["gb_seconds"] += gbs
+            if arm:
+                row["gb_seconds_arm64"] += gbs
+            if sample.init_ms is not None:
+                row["cold_starts"] += 1
+                row["init_ms_sum"] += sample.init_ms
+        return gbs
 
-    def _apply_throttle(self, function: str, version: str, alias: str | None, now: float) -> None:
-        self._series(function, version, alias)[2].inc()
-        with self._lock:
-            for row in self._rows(function, now):
-                row["throttles"] += 1
-
-    def _apply_concurrency(self, function: str, running: int, now: float) -> None:
-        gauge = self._gauges.get(function)
-        if gauge is None:
-            gauge = self._gauges[function] = self._concurrent.labels(function)
-        gauge.set(running)
-        with self._lock:
-            self._running_total += running - self._running.get(function, 0)
-            if running:
-                self._running[function] = running
-            else:
-                self._running.pop(function, None)
-            total = self._running_total
-            self._stamp_concurrency(function, running, total, now)
-        self._account_concurrent.set(total)
+    def _observe_invocations(self, invocations: list[tuple[InvocationSample, float]]) -> None:
+        """Add invocations to their Prometheus series: each duration and cost added, the counts once per series."""
+        counts: dict[tuple, list] = {}  # series -> [invocations, errors]
+        for sample, gbs in invocations:
+            series = self._series(sample.function, sample.version, sample.alias)
+            count = counts.get(series)
+            if count is None:
+                count = counts[series] = [0, 0]
+            count[0] += 1
+            count[1] += sample.error
+            series[3].observe(sample.duration_ms / 1000.0)
+            if sample.init_ms is not None:
+                series[4].observe(sample.init_ms / 1000.0)
+            cost_key = (sample.function, sample.architecture)
+            cost = self._cost_children.get(cost_key)
+            if cost is None:
+                cost = self._cost_children[cost_key] = self._gb_seconds.labels(*cost_key)
+            cost.inc(gbs)  # one by one: a float total must not depend on how the samples were batched
+        for (invocations_, errors, _, _, _), (count, failed) in counts.items():
+            invocations_.inc(count)
+            if failed:
+                errors.inc(failed)
 
     def _stamp_concurrency(self, function: str, running: int, total: int, now: float) -> None:
         mine, everyone = self._rows(function, now)

@@ -414,3 +414,24 @@ def test_a_provisioned_environment_that_ends_is_replaced(tmp_path):
         await _settle(lambda: engine.provisioned_ready("f", "$LATEST") == 1)
         assert len(rig.backend.started) == 2
     run(rig, scenario)
+
+
+def test_each_event_gets_its_whole_timeout_after_an_earlier_one(tmp_path):
+    """The timer armed for an earlier event's deadline does not time out a later one early: it waits
+    on until the later event's own deadline."""
+    slow = sleepy(0.6)
+
+    def answer(sandbox, header, payload):
+        if payload == b'"slow"':
+            slow(sandbox, header, payload)
+        elif payload != b'"hang"':
+            echo(sandbox, header, payload)
+
+    rig = make_engine(tmp_path, FakeBackend(Script(on_event=answer)))
+
+    async def scenario(engine):
+        first = await engine.invoke(spec(timeout=1), request("r1", b'"slow"'))
+        assert first.function_error is None
+        hung = await engine.invoke(spec(timeout=1), request("r2", b'"hang"'))
+        assert hung.error_type == "Sandbox.Timedout" and hung.duration_ms >= 1000
+    run(rig, scenario)
