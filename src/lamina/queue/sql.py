@@ -4,21 +4,21 @@ Concurrent enqueues and acks share one transaction (group commit): an Event invo
 one commit, not for its own. One thread does all of the queue's database work: SQLite has one
 writer anyway, and the queue never waits behind other users of the default executor. Leases
 live in the table (`lease_until`), so what a dead process held becomes claimable again when
-its leases run out. Scans past a skip list keep their answer (queue/skipscan.py) until an event
+its leases run out. The thread takes all the work pending in one wake-up (queue/worklist.py). Scans past a skip list keep their answer (queue/skipscan.py) until an event
 they may have missed is added, claimed, released or rescheduled; that bookkeeping happens in the
-queue's thread, in the order of the database work. Imports lamina.store.queue, lamina.queue.queue
-and lamina.queue.skipscan.
+queue's thread, in the order of the database work. Imports lamina.store.queue, lamina.queue.queue,
+lamina.queue.skipscan and lamina.queue.worklist.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import time
 from collections.abc import Callable
 
 from lamina.queue.queue import QueuedEvent
 from lamina.queue.skipscan import MISS, SkipScans
+from lamina.queue.worklist import WorkList
 from lamina.store.queue import QueueStore
 
 
@@ -32,7 +32,7 @@ class SqlQueue:
         self._clock = clock
         self._pending: list[tuple[tuple, asyncio.Future]] = []  # accepted events (store rows) to commit
         self._finished: list[tuple[int, asyncio.Future]] = []  # acknowledged events to forget
-        self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lamina-queue")
+        self._db = WorkList("lamina-queue")  # one wake-up of the thread (and of the loop) per batch
         self._flush_wanted = asyncio.Event()
         self._changed = asyncio.Event()  # something may have become claimable
         self._changed_functions: set[str | None] = set()  # whose events, since the last wait (None: any)
@@ -40,9 +40,8 @@ class SqlQueue:
         self._closing = False
         self._scans = SkipScans()  # used in the queue's thread only
 
-    async def _in_db(self, function, *args, **kwargs):
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db, lambda: function(*args, **kwargs))
+    def _in_db(self, function, *args, **kwargs) -> asyncio.Future:
+        return self._db.call(lambda: function(*args, **kwargs))
 
     async def start(self) -> None:
         self._flusher = asyncio.create_task(self._flush())
@@ -53,7 +52,7 @@ class SqlQueue:
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
         await self._in_db(self._store.close)
-        self._db.shutdown(wait=True)
+        self._db.stop()
 
     # -- group commit -------------------------------------------------------------------------
     async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes) -> None:

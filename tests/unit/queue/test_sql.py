@@ -151,7 +151,7 @@ def test_a_crash_leaves_leases_that_a_new_instance_honours_until_they_expire(db_
     async def crash():
         queue = await started(open_queue(db_url, clock), "held", "waiting")
         await queue.claim(1, lease_s=30)  # then the process dies: no ack, no release
-        queue._db.shutdown(wait=True)
+        queue._db.stop()
 
     async def after_restart():
         queue = await started(open_queue(db_url, clock))
@@ -173,7 +173,7 @@ def test_concurrent_enqueues_share_a_commit_and_all_survive(db_url):
         queue = await started(open_queue(db_url, Clock()))
         await asyncio.gather(*(queue.enqueue(request_id=f"e{i}", function_name="f", qualifier=None, payload=b"{}")
                                for i in range(300)))
-        queue._db.shutdown(wait=True)  # no clean close: what enqueue returned for must be on disk
+        queue._db.stop()  # no clean close: what enqueue returned for must be on disk
 
     async def reopen():
         queue = await started(open_queue(db_url, Clock()))
