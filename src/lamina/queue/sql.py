@@ -4,36 +4,44 @@ Concurrent enqueues and acks share one transaction (group commit): an Event invo
 one commit, not for its own. One thread does all of the queue's database work: SQLite has one
 writer anyway, and the queue never waits behind other users of the default executor. Leases
 live in the table (`lease_until`), so what a dead process held becomes claimable again when
-its leases run out. Imports lamina.store.queue and lamina.queue.queue.
+its leases run out. The thread takes all the work pending in one wake-up (queue/worklist.py). Scans past a skip list keep their answer (queue/skipscan.py) until an event
+they may have missed is added, claimed, released or rescheduled; that bookkeeping happens in the
+queue's thread, in the order of the database work. Imports lamina.store.queue, lamina.queue.queue,
+lamina.queue.skipscan and lamina.queue.worklist.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import time
 from collections.abc import Callable
 
 from lamina.queue.queue import QueuedEvent
+from lamina.queue.skipscan import MISS, SkipScans
+from lamina.queue.worklist import WorkList
 from lamina.store.queue import QueueStore
 
 
 class SqlQueue:
-    def __init__(self, store: QueueStore, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: QueueStore, *, clock: Callable[[], float] = time.time,
+                 before_remove: Callable[[], None] | None = None) -> None:
         self._store = store
+        # called in the queue's thread before acknowledged events leave the table (e.g. the log lines
+        # appended so far are stored), so the caller of `ack` need not wait for it first
+        self._before_remove = before_remove
         self._clock = clock
         self._pending: list[tuple[tuple, asyncio.Future]] = []  # accepted events (store rows) to commit
         self._finished: list[tuple[int, asyncio.Future]] = []  # acknowledged events to forget
-        self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lamina-queue")
+        self._db = WorkList("lamina-queue")  # one wake-up of the thread (and of the loop) per batch
         self._flush_wanted = asyncio.Event()
         self._changed = asyncio.Event()  # something may have become claimable
         self._changed_functions: set[str | None] = set()  # whose events, since the last wait (None: any)
         self._flusher: asyncio.Task | None = None
         self._closing = False
+        self._scans = SkipScans()  # used in the queue's thread only
 
-    async def _in_db(self, function, *args, **kwargs):
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db, lambda: function(*args, **kwargs))
+    def _in_db(self, function, *args, **kwargs) -> asyncio.Future:
+        return self._db.call(lambda: function(*args, **kwargs))
 
     async def start(self) -> None:
         self._flusher = asyncio.create_task(self._flush())
@@ -44,7 +52,7 @@ class SqlQueue:
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
         await self._in_db(self._store.close)
-        self._db.shutdown(wait=True)
+        self._db.stop()
 
     # -- group commit -------------------------------------------------------------------------
     async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes) -> None:
@@ -71,7 +79,7 @@ class SqlQueue:
                 continue
             waiting = [future for _, future in added] + [future for _, future in removed]
             try:
-                await self._in_db(self._store.commit, [row for row, _ in added], [i for i, _ in removed])
+                await self._in_db(self._commit, [row for row, _ in added], [i for i, _ in removed])
             except Exception as exc:  # the callers answer with an error; nothing was accepted
                 for future in waiting:
                     if not future.done():
@@ -84,17 +92,51 @@ class SqlQueue:
                 self._changed_functions.update(row[1] for row, _ in added)
                 self._changed.set()
 
+    # -- in the queue's thread ------------------------------------------------------------------
+    def _commit(self, add: list[tuple], remove: list[int]) -> None:
+        if remove and self._before_remove is not None:
+            self._before_remove()
+        try:
+            self._store.commit(add, remove)
+        finally:  # an acknowledged event leaving only makes the next claimable time later
+            if add:
+                self._scans.changed({row[1] for row in add})
+
+    def _claim(self, now: float, limit: int, lease_until: float, skip: frozenset[str]) -> list[dict]:
+        if skip and self._scans.next_at(skip, now) is not MISS:  # none is claimable outside `skip` yet
+            return []
+        rows = self._store.claim(now, limit, lease_until, skip)
+        if rows:
+            self._scans.changed({row["function_name"] for row in rows})
+        return rows
+
+    def _next_claimable(self, skip: frozenset[str]) -> float | None:
+        now = self._clock()
+        if skip:
+            kept = self._scans.next_at(skip, now)
+            if kept is not MISS:
+                return kept
+        next_at = self._store.next_claimable(skip)
+        self._scans.keep(skip, next_at, now)
+        return next_at
+
+    def _changed_any(self, store_call, *args, **kwargs) -> None:
+        try:
+            store_call(*args, **kwargs)
+        finally:
+            self._scans.changed([None])
+
     # -- leases -------------------------------------------------------------------------------
     async def claim(self, limit: int, lease_s: float, *, skip: frozenset[str] = frozenset()) -> list[QueuedEvent]:
         now = self._clock()
-        rows = await self._in_db(self._store.claim, now, limit, now + lease_s, skip)
+        rows = await self._in_db(self._claim, now, limit, now + lease_s, skip)
         return [QueuedEvent(row["id"], row["request_id"], row["function_name"], row["qualifier"], row["payload"],
                             row["enqueued_at"], row["due_at"], row["runs"], row["throttles"]) for row in rows]
 
     async def wait_due(self, timeout: float, *, skip: frozenset[str] = frozenset()) -> None:
         self._changed.clear()  # before the read: a commit after it still wakes this wait
         self._changed_functions.clear()
-        next_at = await self._in_db(self._store.next_claimable, skip)
+        next_at = await self._in_db(self._next_claimable, skip)
         if next_at is not None:
             timeout = max(0.0, min(timeout, next_at - self._clock()))
         loop = asyncio.get_running_loop()
@@ -115,12 +157,13 @@ class SqlQueue:
 
     async def release(self, event_ids: list[int]) -> None:
         if event_ids:
-            await self._in_db(self._store.release, event_ids)
+            await self._in_db(self._changed_any, self._store.release, event_ids)
             self._changed_functions.add(None)
             self._changed.set()
 
     async def retry_at(self, event_id: int, *, due_at: float, runs: int, throttles: int) -> None:
-        await self._in_db(self._store.reschedule, event_id, due_at=due_at, runs=runs, throttles=throttles)
+        await self._in_db(self._changed_any, self._store.reschedule, event_id, due_at=due_at, runs=runs,
+                          throttles=throttles)
         self._changed_functions.add(None)
         self._changed.set()
 

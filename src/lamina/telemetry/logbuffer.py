@@ -1,5 +1,7 @@
 """A buffer between the engine's log lines and the store: appends cost a deque push; a thread
 writes what accumulated in one transaction every `interval` seconds (or sooner when it grows).
+Another thread may write what accumulated itself (`write_now`), e.g. the queue's thread just before
+it forgets acknowledged events, instead of waking the writer and waiting for it.
 
 Imports nothing from lamina: the writer is a callable taking the list of batches.
 """
@@ -25,6 +27,7 @@ class LogBuffer:
         self._pending: collections.deque = collections.deque()
         self._wake = threading.Event()
         self._stopping = False
+        self._draining = threading.Lock()  # one drain at a time: a batch popped is stored before the next drain ends
         self._thread = threading.Thread(target=self._loop, name="lamina-logs", daemon=True)
         self._thread.start()
 
@@ -34,6 +37,15 @@ class LogBuffer:
             self._wake.set()
 
     def _drain(self) -> None:
+        with self._draining:
+            self._drain_locked()
+
+    def write_now(self) -> None:
+        """Store everything appended so far (and what the writer thread is storing) before returning,
+        in the calling thread."""
+        self._drain()
+
+    def _drain_locked(self) -> None:
         batches, waiters = [], []
         while self._pending:
             item = self._pending.popleft()
@@ -63,6 +75,12 @@ class LogBuffer:
         """Call `callback` (from the writer thread) once everything appended so far is written."""
         self._pending.append(callback)
         self._wake.set()
+
+    @staticmethod
+    async def appended() -> None:
+        """Wait until the lines of callbacks already scheduled on the loop are appended (not stored):
+        one turn of the loop, as `stored` takes first; for a caller whose next step calls `write_now`."""
+        await asyncio.sleep(0)
 
     async def stored(self) -> None:
         """Wait, without holding a thread, until the lines appended so far are stored, and those

@@ -151,7 +151,7 @@ def test_a_crash_leaves_leases_that_a_new_instance_honours_until_they_expire(db_
     async def crash():
         queue = await started(open_queue(db_url, clock), "held", "waiting")
         await queue.claim(1, lease_s=30)  # then the process dies: no ack, no release
-        queue._db.shutdown(wait=True)
+        queue._db.stop()
 
     async def after_restart():
         queue = await started(open_queue(db_url, clock))
@@ -173,7 +173,7 @@ def test_concurrent_enqueues_share_a_commit_and_all_survive(db_url):
         queue = await started(open_queue(db_url, Clock()))
         await asyncio.gather(*(queue.enqueue(request_id=f"e{i}", function_name="f", qualifier=None, payload=b"{}")
                                for i in range(300)))
-        queue._db.shutdown(wait=True)  # no clean close: what enqueue returned for must be on disk
+        queue._db.stop()  # no clean close: what enqueue returned for must be on disk
 
     async def reopen():
         queue = await started(open_queue(db_url, Clock()))
@@ -212,3 +212,80 @@ def test_backlog_counts_events_and_the_oldest_per_function(db_url):
         await queue.close()
         return empty, full
     assert asyncio.run(main()) == ({}, {"f": (2, T0), "g": (1, T0 + 5)})
+
+
+def test_a_scan_past_a_skip_list_is_kept_until_an_event_it_may_have_missed_changes(db_url):
+    async def main():
+        clock = Clock()
+        queue = await started(open_queue(db_url, clock), "s1", "s2")  # function "f": the skipped backlog
+        scans = []
+        store_claim, store_next = queue._store.claim, queue._store.next_claimable
+        queue._store.claim = lambda *a: scans.append("claim") or store_claim(*a)
+        queue._store.next_claimable = lambda *a: scans.append("next") or store_next(*a)
+        skip = frozenset({"f"})
+        seen = [await queue.claim(10, 30, skip=skip), await queue._in_db(queue._next_claimable, skip),
+                await queue.claim(10, 30, skip=skip), await queue._in_db(queue._next_claimable, skip)]
+        first = list(scans)
+        await queue.enqueue(request_id="f3", function_name="f", qualifier=None, payload=b"{}")  # skipped: kept
+        seen.append(await queue.claim(10, 30, skip=skip))
+        after_own = list(scans)
+        await queue.enqueue(request_id="g1", function_name="g", qualifier=None, payload=b"{}")  # outside: read again
+        seen.append(ids(await queue.claim(10, 30, skip=skip)))
+        g_claimed = list(scans)
+        await queue._in_db(queue._next_claimable, skip)  # g1 is leased: claimable in 30 s
+        await queue.claim(10, 30, skip=skip)
+        kept_lease = list(scans)
+        clock.now = T0 + 0.99
+        await queue.claim(10, 30, skip=skip)
+        clock.now = T0 + 1.0  # too old
+        await queue.claim(10, 30, skip=skip)
+        aged = list(scans)
+        await queue.close()
+        return seen, first, after_own, g_claimed, kept_lease, aged
+    seen, first, after_own, g_claimed, kept_lease, aged = asyncio.run(main())
+    assert seen == [[], None, [], None, [], ["g1"]]
+    assert first == ["claim", "next"]  # the second claim and read came from the kept answer
+    assert after_own == first
+    assert g_claimed == first + ["claim"]
+    assert kept_lease == g_claimed + ["next"]
+    assert aged == kept_lease + ["claim"]
+
+
+def test_a_kept_scan_is_forgotten_when_its_time_comes_or_an_event_is_rescheduled(db_url):
+    async def main():
+        clock = Clock()
+        queue = await started(open_queue(db_url, clock), "s1")
+        await queue.enqueue(request_id="g1", function_name="g", qualifier=None, payload=b"{}")
+        skip = frozenset({"f"})
+        [g1] = await queue.claim(10, 0.5, skip=skip)  # leased for 0.5 s
+        next_at = await queue._in_db(queue._next_claimable, skip)
+        held = await queue.claim(10, 30, skip=skip)
+        clock.now = T0 + 0.5  # the lease ran out: the kept answer's time has come
+        expired = ids(await queue.claim(10, 0.1, skip=skip))
+        await queue._in_db(queue._next_claimable, skip)  # leased until T0 + 0.6
+        await queue.retry_at(g1.id, due_at=T0, runs=1, throttles=0)  # due at once
+        retried = ids(await queue.claim(10, 30, skip=skip))
+        await queue.close()
+        return next_at, held, expired, retried
+    next_at, held, expired, retried = asyncio.run(main())
+    assert next_at == T0 + 0.5 and held == []
+    assert expired == ["g1"] and retried == ["g1"]
+
+
+def test_before_remove_runs_in_the_queues_thread_before_acknowledged_events_leave(db_url):
+    calls = []
+
+    async def main():
+        clock = Clock()
+        queue = SqlQueue(QueueStore(open_database(db_url)), clock=clock,
+                         before_remove=lambda: calls.append(queue.depth()))
+        await started(queue, "a", "b")
+        [a, b] = await queue.claim(10, 30)
+        accepted_only = list(calls)
+        await queue.ack(a.id)
+        depth = queue.depth()
+        await queue.close()
+        return accepted_only, depth
+    accepted_only, depth = asyncio.run(main())
+    assert accepted_only == []  # accepting alone does not call it
+    assert calls == [2] and depth == 1  # called while "a" was still in the table

@@ -29,3 +29,33 @@ def test_stored_waits_for_lines_a_scheduled_callback_appends():
             buffer.close()
 
     assert asyncio.run(main()) == ["earlier", "deferred", "mark"]
+
+
+def test_write_now_stores_what_was_appended_in_the_calling_thread():
+    written = []
+    buffer = LogBuffer(lambda batches: written.append((threading.current_thread().name, batches)), interval=3600)
+    try:
+        buffer("a")
+        buffer("b")
+        marks = []
+        buffer.after_flush(lambda: marks.append(threading.current_thread().name))
+        buffer.write_now()
+        assert written[0] == (threading.current_thread().name, ["a", "b"])
+        assert marks == [threading.current_thread().name]  # waiters popped with the lines are told too
+    finally:
+        buffer.close()
+
+
+def test_appended_lets_scheduled_callbacks_append_first():
+    async def main():
+        buffer = LogBuffer(lambda batches: None, interval=3600)
+        writer_wake, buffer._wake = buffer._wake, threading.Event()  # the writer sleeps on: nothing drains
+        try:
+            asyncio.get_running_loop().call_soon(buffer, "deferred")
+            await buffer.appended()
+            return list(buffer._pending)
+        finally:
+            buffer._wake = writer_wake
+            buffer.close()
+
+    assert asyncio.run(main()) == ["deferred"]
