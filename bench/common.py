@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import http.client
 import io
@@ -17,6 +18,19 @@ import urllib.request
 import zipfile
 
 ROLE = "arn:aws:iam::000000000000:role/bench"
+
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")  # this tree's package
+
+
+def paired_arguments(rounds: int, requests: int) -> argparse.Namespace:
+    """The arguments of a bench that alternates this tree with another (`--against SRC`)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--against", metavar="SRC", required=True)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--requests", type=int, default=requests)
+    parser.add_argument("--runtime", default="python3.12")
+    return parser.parse_args()
 
 
 def free_port() -> int:

@@ -13,7 +13,6 @@ core or for the runtime does not count). Prints one JSON line per tree (µs per 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import runpy
@@ -23,7 +22,7 @@ import tempfile
 import threading
 import time
 
-from common import create_function, emit, free_port, stop_all, wait_http
+from common import SRC, create_function, emit, free_port, paired_arguments, stop_all, wait_http
 from invoke import INVOKE_PATH, NOOP, sequential
 
 
@@ -83,13 +82,8 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-probed":
         serve_probed(sys.argv[2], sys.argv[3], sys.argv[4:])
         return 0
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--against", metavar="SRC", required=True)
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--runtime", default="python3.12")
-    args = parser.parse_args()
-    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    args = paired_arguments(rounds=6, requests=2000)
+    here = SRC
     path = INVOKE_PATH.format(name="noop")
     with tempfile.TemporaryDirectory() as tmp:
         servers, processes = {}, []

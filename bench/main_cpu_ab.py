@@ -8,13 +8,12 @@ Run: .venv/bin/python bench/main_cpu_ab.py --against SRC [--rounds 12] [--reques
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
 import tempfile
 
-from common import create_function, emit, start_lamina, stop_all
+from common import SRC, create_function, emit, paired_arguments, start_lamina, stop_all
 from invoke import INVOKE_PATH, NOOP, sequential
 
 
@@ -35,13 +34,8 @@ def cpu_ns(pid: int) -> tuple[int, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--against", metavar="SRC", required=True)
-    parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--runtime", default="python3.12")
-    args = parser.parse_args()
-    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    args = paired_arguments(rounds=12, requests=3000)
+    here = SRC
     trees = {"this": here, "against": args.against}
     path = INVOKE_PATH.format(name="noop")
     processes, servers = [], {}
