@@ -32,12 +32,25 @@ from starlette.staticfiles import StaticFiles
 from lamina import blueprints
 from lamina.console import function_pages, packages
 from lamina.console.client import ApiClient, ApiError, Keys
-from lamina.console.forms import FormError, first, form_fields
+from lamina.console.forms import (
+    ROLE_SUFFIX,
+    FormError,
+    first,
+    form_fields,
+    lambda_can_assume,
+    new_role_name,
+    role_suffix,
+)
 from lamina.console.sessions import COOKIE, Sessions
 
 HERE = Path(__file__).parent
 PREFIX = "/console"
-DEFAULT_ROLE = "arn:aws:iam::{account}:role/lambda-basic-execution"
+# "Create a new role with basic Lambda permissions", as the AWS console does it: a role under
+# /service-role/ that Lambda may assume, with the AWS managed policy for writing logs attached.
+SERVICE_ROLE_PATH = "/service-role/"
+BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 ARCHITECTURES = ("x86_64", "arm64")
 SESSION = "lamina.console.session"  # the scope key of the signed-in session
 OPEN_PATHS = (PREFIX + "/signin",)  # pages served without a session
@@ -150,23 +163,56 @@ class Console:
         return await self._create_form(request, {}, None)
 
     async def _create_form(self, request: Request, values: dict, error: str | None) -> Response:
-        health = await self.get(request, "/health")
+        health, (roles, roles_problem) = await asyncio.gather(self.get(request, "/health"), self._lambda_roles(request))
         runtimes = [{"runtime": r, "problem": p} for r, p in health.get("runtimes", {}).items()]
         return self.render("create.html", runtimes=runtimes, architectures=ARCHITECTURES,
                            blueprints=blueprints.all_blueprints(), values=values, error=error,
-                           default_role=DEFAULT_ROLE.format(account=health.get("accountId", "000000000000")),
+                           roles=roles, roles_problem=roles_problem, role_suffix=role_suffix(),
+                           role_path=SERVICE_ROLE_PATH,
                            chosen=request.query_params.get("blueprint", values.get("blueprint", "")),
                            status=400 if error else 200)
+
+    async def _lambda_roles(self, request: Request) -> tuple[list[dict] | None, str | None]:
+        """The account's roles Lambda may assume (ListRoles, every page), by name; (None, why) when
+        the signed-in user may not list roles, so the page asks for an ARN instead."""
+        roles: list[dict] = []
+        marker = None
+        try:
+            while True:
+                page = await self.call(request, "ListRoles", {"MaxItems": 1000, **({"Marker": marker} if marker else {})},
+                                       service="iam")
+                roles += [r for r in page.get("Roles", []) if lambda_can_assume(r.get("AssumeRolePolicyDocument"))]
+                marker = page.get("Marker") if page.get("IsTruncated") else None
+                if not marker:
+                    break
+        except ApiError as error:
+            return None, f"{error.code}: {error.message}"
+        return sorted(roles, key=lambda r: r["RoleName"].lower()), None
 
     async def create(self, request: Request) -> Response:
         fields = form_fields(await request.body())
         values = {k: first(fields, k) for k in ("mode", "name", "runtime", "architecture", "role_mode", "role",
-                                                "blueprint")}
+                                                "existing_role", "role_suffix", "blueprint")}
+        new_role = None
         try:
             params = await self._create_params(request, values)
+            if values["role_mode"] != "existing":
+                await self._check_function_name(request, params["FunctionName"])
+                suffix = values["role_suffix"] if ROLE_SUFFIX.fullmatch(values["role_suffix"]) else role_suffix()
+                name = new_role_name(params["FunctionName"], suffix)
+                # As the signed-in user (iam:CreateRole, iam:AttachRolePolicy): a role Lambda may
+                # assume, under /service-role/, with AWSLambdaBasicExecutionRole attached.
+                created = await self.call(request, "CreateRole", {"RoleName": name, "Path": SERVICE_ROLE_PATH,
+                                                                  "AssumeRolePolicyDocument": LAMBDA_TRUST}, service="iam")
+                new_role = name
+                await self.call(request, "AttachRolePolicy", {"RoleName": name, "PolicyArn": BASIC_EXECUTION_POLICY},
+                                service="iam")
+                params["Role"] = created["Role"]["Arn"]
             await self.call(request, "CreateFunction", params)
         except (ApiError, FormError) as error:
             message = f"{error.code}: {error.message}" if isinstance(error, ApiError) else str(error)
+            if new_role is not None:
+                message += await self._discard_role(request, new_role)
             return await self._create_form(request, values, message)
         if values["mode"] == "blueprint":
             blueprint = blueprints.get(values["blueprint"])
@@ -178,14 +224,38 @@ class Console:
                 pass  # the function exists; a missing default event is not worth failing the create
         return RedirectResponse(f"{PREFIX}/functions/{values['name']}/code", status_code=303)
 
+    async def _check_function_name(self, request: Request, name: str) -> None:
+        """Before a role is made for it: Lambda's own answer to a name it would refuse (its validation
+        error), so a bad name is reported as the function's, not as the role's. A missing function
+        (the usual case) or a user who may not read functions goes on to the create."""
+        try:
+            await self.call(request, "GetFunctionConfiguration", {"FunctionName": name})
+        except ApiError as error:
+            if error.code != "ResourceNotFoundException" and error.status != 403:
+                raise
+
+    async def _discard_role(self, request: Request, name: str) -> str:
+        """The function was not created: the role made for it goes again (detached, deleted), so a
+        failed create leaves nothing behind; what to add to the message about it."""
+        try:
+            attached = await self.call(request, "ListAttachedRolePolicies", {"RoleName": name}, service="iam")
+            for policy in attached.get("AttachedPolicies", []):
+                await self.call(request, "DetachRolePolicy", {"RoleName": name, "PolicyArn": policy["PolicyArn"]},
+                                service="iam")
+            await self.call(request, "DeleteRole", {"RoleName": name}, service="iam")
+        except ApiError as error:
+            return f" The role {name} created for it is left in place ({error.code}: {error.message})."
+        return f" The role {name} created for it was deleted."
+
     async def _create_params(self, request: Request, values: dict) -> dict:
         name = values["name"].strip()
         if not name:
             raise FormError("Give the function a name.")
-        role = values["role"].strip() if values["role_mode"] == "existing" else ""
-        if not role:
-            health = await self.get(request, "/health")
-            role = DEFAULT_ROLE.format(account=health.get("accountId", "000000000000"))
+        role = ""
+        if values["role_mode"] == "existing":
+            role = values["role"].strip() or values["existing_role"].strip()
+            if not role:
+                raise FormError("Choose an existing role or enter its ARN.")
         architecture = values["architecture"] if values["architecture"] in ARCHITECTURES else "x86_64"
         if values["mode"] == "blueprint":
             blueprint = blueprints.get(values["blueprint"])

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import string
 import urllib.parse
+
+ROLE_SUFFIX = re.compile(r"[a-z0-9]{8}")
+_ROLE_ALPHABET = string.ascii_lowercase + string.digits
+_ROLE_NAME_MAX = 64
 
 
 class FormError(ValueError):
@@ -104,3 +110,39 @@ def url_sid(qualifier: str) -> str:
 def rule_sid(rule: str) -> str:
     """The statement id letting EventBridge rule `rule` invoke the function."""
     return _sid(f"lamina-console-rule-{rule}")
+
+
+def role_suffix() -> str:
+    """8 random lowercase alphanumerics: the suffix the AWS console gives the role it creates."""
+    return "".join(secrets.choice(_ROLE_ALPHABET) for _ in range(8))
+
+
+def new_role_name(function_name: str, suffix: str) -> str:
+    """The name the AWS console gives the execution role it creates for a function:
+    `<function-name>-role-<suffix>`; a long function name is cut so the name stays within IAM's 64."""
+    tail = f"-role-{suffix}"
+    return function_name[:_ROLE_NAME_MAX - len(tail)] + tail
+
+
+def lambda_can_assume(document: str | dict | None) -> bool:
+    """Whether a role's trust policy (as IAM answers it: URL-encoded JSON text, or already a dict)
+    allows lambda.amazonaws.com to assume it: the roles the console offers as execution roles."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(urllib.parse.unquote(document))
+        except ValueError:
+            return False
+    if not isinstance(document, dict):
+        return False
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        principal = statement.get("Principal")
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = [services] if isinstance(services, str) else services
+        if "lambda.amazonaws.com" in services and any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
+            return True
+    return False

@@ -2,13 +2,19 @@
 
 import pytest
 
+from lamina import managed_policies
+from lamina.console.app import BASIC_EXECUTION_POLICY, LAMBDA_TRUST
 from lamina.console.forms import (
+    ROLE_SUFFIX,
     FormError,
     form_fields,
     format_pairs,
+    lambda_can_assume,
+    new_role_name,
     parse_int,
     parse_json,
     parse_pairs,
+    role_suffix,
     routing_weights,
     rule_sid,
     schedule_expression,
@@ -105,3 +111,34 @@ def test_schedule_expression_needs_a_positive_rate(minutes):
 ])
 def test_statement_ids_for_triggers(make, text, expected):
     assert make(text) == expected
+
+
+def test_new_role_name_is_the_aws_consoles():
+    suffixes = {role_suffix() for _ in range(50)}
+    assert len(suffixes) > 1 and all(ROLE_SUFFIX.fullmatch(s) for s in suffixes)
+    assert new_role_name("my-function", "ab12cd34") == "my-function-role-ab12cd34"
+    long = new_role_name("f" * 64, "ab12cd34")  # IAM's 64: the function's part is cut, the suffix kept
+    assert len(long) == 64 and long.endswith("-role-ab12cd34")
+
+
+def test_the_console_attaches_a_policy_lamina_serves():
+    assert BASIC_EXECUTION_POLICY == managed_policies.arn("AWSLambdaBasicExecutionRole")
+    assert lambda_can_assume(LAMBDA_TRUST)
+
+
+@pytest.mark.parametrize(("document", "expected"), [
+    ("%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A"
+     "%7B%22Service%22%3A%22lambda.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D", True),
+    ({"Statement": [{"Effect": "Allow", "Principal": {"Service": ["ec2.amazonaws.com", "lambda.amazonaws.com"]},
+                     "Action": ["sts:AssumeRole"]}]}, True),
+    ({"Statement": {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:*"}}, True),
+    ({"Statement": [{"Effect": "Deny", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+     False),
+    ({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+     False),
+    ({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}, False),
+    ("not json", False),
+    (None, False),
+])
+def test_lambda_can_assume(document, expected):
+    assert lambda_can_assume(document) is expected

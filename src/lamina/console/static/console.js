@@ -26,6 +26,20 @@
     document.querySelectorAll(".scratch-only").forEach(function (el) { el.hidden = chosen.value !== "scratch"; });
     document.querySelectorAll(".blueprint-only").forEach(function (el) { el.hidden = chosen.value !== "blueprint"; });
   }
-  document.addEventListener("change", function (e) { if (e.target.name === "mode") createMode(); });
-  document.addEventListener("DOMContentLoaded", createMode);
+  // ... and of the chosen execution role option; the new role's name follows the function's.
+  function roleMode() {
+    var chosen = document.querySelector("input[name=role_mode]:checked");
+    if (!chosen) return;
+    document.querySelectorAll(".role-basic-only").forEach(function (el) { el.hidden = chosen.value !== "basic"; });
+    document.querySelectorAll(".role-existing-only").forEach(function (el) { el.hidden = chosen.value !== "existing"; });
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target.name === "mode") createMode();
+    if (e.target.name === "role_mode") roleMode();
+  });
+  document.addEventListener("input", function (e) {
+    if (e.target.name !== "name" || !e.target.form || !e.target.form.querySelector("[data-role-name]")) return;
+    e.target.form.querySelector("[data-role-name]").textContent = e.target.value.slice(0, 50) || "function-name";
+  });
+  document.addEventListener("DOMContentLoaded", function () { createMode(); roleMode(); });
 })();
