@@ -173,4 +173,20 @@ def test_the_console_creates_functions_as_a_user_who_may_pass_the_role(server, a
         page = console.post("/console/create", data={**form, "name": "console-refused"})
         assert page.status_code == 400
         assert "AccessDeniedException" in page.text and "iam:PassRole on resource: " + world["app-role"] in page.text
+        # Saving the general settings sends the role only when it was changed: passing it is refused,
+        # keeping it asks nothing of iam:PassRole.
+        admin.client("lambda").get_waiter("function_active_v2").wait(FunctionName="from-console",
+                                                                     WaiterConfig={"Delay": 1})
+        general = {"description": "", "memory": "256", "timeout": "10", "ephemeral": "512",
+                   "handler": "lambda_function.lambda_handler", "shown_role": world["app-role"]}
+        changed = console.post("/console/functions/from-console/configuration/general",
+                               data={**general, "role": world["powerful-role"]})
+        problem = httpx.URL(changed.headers["location"]).params["problem"]
+        assert problem == "AccessDeniedException: " + pass_role_denial(world["account"], "console-no-pass",
+                                                                        world["powerful-role"])
+        kept = console.post("/console/functions/from-console/configuration/general",
+                            data={**general, "role": world["app-role"]})
+        assert "flash=Saved+general" in kept.headers["location"]
+    config = admin.client("lambda").get_function_configuration(FunctionName="from-console")
+    assert (config["Role"], config["MemorySize"]) == (world["app-role"], 256)
     assert not exists(admin, "console-refused")
