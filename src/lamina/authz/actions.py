@@ -306,3 +306,37 @@ def target(service: str, operation: str, params: Mapping, *, region: str, accoun
     if service == "signer":
         return Target(action, f"arn:aws:signer:{region}:{account}:/signing-profiles/{params.get('profileName', '')}")
     return Target(action, _events_resource(scope, params, region, account))
+
+
+# -- roles handed to a service ----------------------------------------------------------------
+# A call that hands a role to a service (which assumes it later) also needs iam:PassRole on that
+# role, with iam:PassedToService naming the service and iam:AssociatedResourceArn the resource the
+# role goes with (IAM user guide, "Grant a user permissions to pass a role to an AWS service").
+# Event source mappings take no role (the function's own reads the source); EventBridge's Lambda
+# targets need none to run, but a RoleArn given to PutRule or PutTargets is still passed.
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+EVENTS_SERVICE = "events.amazonaws.com"
+
+
+class PassedRole(NamedTuple):
+    role_arn: str
+    service: str  # iam:PassedToService
+    associated_resource: str  # iam:AssociatedResourceArn
+
+
+def passed_roles(service: str, operation: str, params: Mapping, *, region: str,
+                 account: str) -> tuple[PassedRole, ...]:
+    """The roles a call hands to a service, each once, in the order the call names them."""
+    found: list[tuple[str, str, str]] = []
+    if service == "lambda" and operation in ("CreateFunction", "UpdateFunctionConfiguration"):
+        if params.get("Role"):
+            found.append((str(params["Role"]), LAMBDA_SERVICE, _lambda_resource(FUNCTION, params, region, account)))
+    elif service == "events" and operation in ("PutRule", "PutTargets"):
+        rule = _events_resource(RULE, params, region, account)
+        if operation == "PutRule" and params.get("RoleArn"):
+            found.append((str(params["RoleArn"]), EVENTS_SERVICE, rule))
+        targets = params.get("Targets") if operation == "PutTargets" else None
+        for entry in targets or ():
+            if isinstance(entry, Mapping) and entry.get("RoleArn"):
+                found.append((str(entry["RoleArn"]), EVENTS_SERVICE, rule))
+    return tuple(PassedRole(*entry) for entry in dict.fromkeys(found))

@@ -5,7 +5,10 @@
 aws:SecureTransport, aws:RequestedRegion, aws:PrincipalArn, aws:PrincipalAccount, aws:username,
 aws:userid and the lambda:* keys of the operation), and evaluates the caller's identity policies
 with the resource policy of the ARN addressed; it returns None when allowed, else a `Denial`
-whose message is AWS's text. The account's root (the admin key, and every caller of an
+whose message is AWS's text. A call that hands a role to a service (CreateFunction's Role,
+an EventBridge RoleArn: lamina.authz.actions.passed_roles) also needs iam:PassRole on the role,
+asked after the call's own action, with iam:PassedToService and iam:AssociatedResourceArn set.
+The account's root (the admin key, and every caller of an
 unauthenticated deployment) is allowed everything without evaluation. `may_invoke` answers for a
 service principal (events.amazonaws.com, s3.amazonaws.com), which only a resource policy can allow,
 and `allows_anyone` for an unsigned caller (function URLs with AuthType NONE).
@@ -38,6 +41,7 @@ log = logging.getLogger("lamina.authz")
 CACHED_POLICIES = 2048
 ANONYMOUS = "anonymous"  # the service name of an unsigned principal (never a real service)
 GLOBAL_REGION = "us-east-1"  # IAM and STS sign and answer in us-east-1
+PASS_ROLE = "iam:PassRole"
 
 IdentityPolicies = Callable[[object], Sequence[str | dict]]
 ResourcePolicy = Callable[[str], tuple[str, str | dict] | None]
@@ -213,13 +217,36 @@ class Authorizer:
             reason = "no identity-based policy allows"
             return Denial(target.action, target.resource, reason,
                           denial.message(principal.arn, target.action, target.resource, reason))
-        request = Request(principal, target.action, target.resource, self._account,
-                          self._context(caller, principal, service, operation, params))
-        decision = evaluate(request, self._identity(caller), self._resource(target.resource))
+        context = self._context(caller, principal, service, operation, params)
+        request = Request(principal, target.action, target.resource, self._account, context)
+        identity = self._identity(caller)
+        decision = evaluate(request, identity, self._resource(target.resource))
+        if decision.reason != ALLOWED:
+            return Denial(target.action, target.resource, decision.reason,
+                          denial.message(principal.arn, target.action, target.resource, decision.reason))
+        for passed in actions.passed_roles(service, operation, params, region=self._region, account=self._account):
+            refused = self._pass_role(principal, passed, context, identity)
+            if refused is not None:
+                return refused
+        return None
+
+    def _pass_role(self, principal: Principal, passed: actions.PassedRole, context: Mapping[str, object],
+                   identity: Sequence[Policy]) -> Denial | None:
+        """iam:PassRole on a role the call hands to a service: the caller's identity policies alone
+        decide (a role's trust policy is no resource policy for it), with the request's global keys
+        and iam:PassedToService / iam:AssociatedResourceArn. A role of another account is never
+        passed (no resource policy can allow it)."""
+        keys = {key: value for key, value in context.items() if key.startswith("aws:")}
+        keys["iam:passedtoservice"] = passed.service
+        keys["iam:associatedresourcearn"] = passed.associated_resource
+        fields = passed.role_arn.split(":")
+        role_account = fields[4] if len(fields) > 5 else self._account
+        request = Request(principal, PASS_ROLE, passed.role_arn, role_account, keys)
+        decision = evaluate(request, identity, None)
         if decision.reason == ALLOWED:
             return None
-        return Denial(target.action, target.resource, decision.reason,
-                      denial.message(principal.arn, target.action, target.resource, decision.reason))
+        return Denial(PASS_ROLE, passed.role_arn, decision.reason,
+                      denial.message(principal.arn, PASS_ROLE, passed.role_arn, decision.reason))
 
     def may_invoke(self, service_principal: str, function_arn: str, source_arn: str | None = None,
                    source_account: str | None = None) -> bool:

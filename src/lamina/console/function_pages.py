@@ -362,7 +362,9 @@ class FunctionPages:
                       "Timeout": parse_int(first(fields, "timeout"), "Timeout"),
                       "EphemeralStorage": {"Size": parse_int(first(fields, "ephemeral"), "Ephemeral storage")},
                       "Handler": first(fields, "handler")}
-            if first(fields, "role"):
+            # The role only when changed: sending it is passing it (iam:PassRole), which a user who
+            # may edit the memory need not be allowed.
+            if first(fields, "role") and first(fields, "role") != first(fields, "shown_role"):
                 params["Role"] = first(fields, "role")
             await call(request, "UpdateFunctionConfiguration", params)
         elif section == "environment":
