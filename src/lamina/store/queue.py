@@ -21,7 +21,7 @@ _claimable_at = sa.case((_c.lease_until > _c.due_at, _c.lease_until), else_=_c.d
 # Accepted events as SQLite's own executemany takes them (every Event invoke's row: no per-row
 # parameter processing in the group commit).
 _SQLITE_INSERT = ("INSERT INTO queue_events (request_id, function_name, qualifier, payload, enqueued_at, due_at, "
-                  "runs, throttles, lease_until) VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL)")
+                  "trace, runs, throttles, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, NULL)")
 _SQLITE_DELETE = "DELETE FROM queue_events WHERE id = ?"
 
 
@@ -39,14 +39,14 @@ class QueueStore:
 
     def commit(self, add: list[dict], remove: list[int]) -> None:
         """Accept `add` and forget the finished `remove` in one transaction (the group commit); `add`
-        rows are (request_id, function_name, qualifier, payload, enqueued_at, due_at)."""
+        rows are (request_id, function_name, qualifier, payload, enqueued_at, due_at, trace)."""
         if self._turn is not None:
             return self._commit_sqlite(add, remove)
         with self._engine.begin() as conn:
             if add:
                 conn.execute(queue_events.insert(), [
                     {"request_id": r, "function_name": f, "qualifier": q, "payload": p, "enqueued_at": e, "due_at": d,
-                     "runs": 0, "throttles": 0, "lease_until": None} for r, f, q, p, e, d in add])
+                     "trace": t, "runs": 0, "throttles": 0, "lease_until": None} for r, f, q, p, e, d, t in add])
             if remove:
                 conn.execute(queue_events.delete().where(_c.id.in_(remove)))
 

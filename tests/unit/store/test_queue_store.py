@@ -7,7 +7,7 @@ T0 = 5000.0
 
 
 def event(request_id, due_at, function="f"):
-    return (request_id, function, None, b"{}", T0, due_at)
+    return (request_id, function, None, b"{}", T0, due_at, None)  # (no trace)
 
 
 def test_next_claimable_is_the_due_time_or_the_end_of_a_live_lease(db_url):
