@@ -59,7 +59,9 @@ class SqlQueue:
                       trace: str | None = None) -> None:
         now = self._clock()
         future = asyncio.get_running_loop().create_future()
-        self._pending.append(((request_id, function_name, qualifier, payload, now, now, trace), future))
+        row = ((request_id, function_name, qualifier, payload, now, now) if trace is None  # (store/queue.py)
+               else (request_id, function_name, qualifier, payload, now, now, trace))
+        self._pending.append((row, future))
         self._flush_wanted.set()
         await future
 
