@@ -1,7 +1,8 @@
 """The Alembic migrations and lamina.store.schema describe the same database: a fresh database migrated
-to head compares equal to the metadata the stores query through (tables, columns, types, nullability,
-indexes, unique constraints, foreign keys). A migration that forgets a column, or a schema change
-without its migration, fails here instead of on the first query of a migrated database.
+to head compares equal to the metadata the stores query through (tables, columns, types,
+nullability, server defaults, indexes, unique constraints, foreign keys; Alembic's own version
+table aside). A migration that forgets a column, or a schema change without its migration, fails
+here instead of on the first query of a migrated database.
 
 Runs on SQLite here and on PostgreSQL in tests/functional/test_store_postgresql.py (`empty_db_url`).
 """
@@ -49,7 +50,7 @@ def catalog_casts_as_integer() -> Iterator[None]:
 def differences(connection: sa.Connection) -> list:
     context = MigrationContext.configure(connection, opts={
         "compare_type": True,
-        "compare_server_default": False,  # defaults are Python-side (sa.Column(default=...)), not DDL
+        "compare_server_default": True,
         "include_name": lambda name, kind, parent: not (kind == "table" and name == VERSION_TABLE),
     })
     with catalog_casts_as_integer():
