@@ -40,7 +40,7 @@ from lamina.queue.attempt import Attempt
 from lamina.queue.attempt import Outcome as AttemptOutcome
 from lamina.queue.queue import QueuedEvent
 from lamina.telemetry.metrics import InvocationSample, Metrics
-from lamina.telemetry.tracing import Tracing, continued_trace_header, xray_trace_header
+from lamina.telemetry.tracing import Tracing, continued_trace_header, queued_trace, xray_trace_header
 
 log = logging.getLogger("lamina.invoke")
 
@@ -265,6 +265,17 @@ class Invoker:
             return None
         return xray_trace_header(True)
 
+    def _event_trace(self, call: Invocation, target: Target) -> str | None:
+        """What an Event invoke's trace is while it waits (lamina.telemetry.tracing.queued_trace): the
+        caller's Root and decision when its header is well-formed, else a new Root when the function
+        traces actively; every attempt continues it with its own Parent, so retries share the Root."""
+        if call.caller_trace is not None:
+            trace = queued_trace(call.caller_trace)
+            if trace is not None:
+                return trace
+        new = self._trace_header(target)
+        return None if new is None else queued_trace(new)
+
     async def _execute(self, target: Target, request: InvokeRequest, alias: str | None,
                        queued_at: float | None = None) -> InvokeResult:
         version = target.version
@@ -313,7 +324,7 @@ class Invoker:
             began = time.monotonic()
             try:
                 await self._enqueue(request_id=request_id, function_name=target.version.name, qualifier=qualifier,
-                                    payload=call.payload)
+                                    payload=call.payload, trace=self._event_trace(call, target))
             finally:
                 self.accepting += time.monotonic() - began
             return Outcome(202, request_id, executed_version=version)
@@ -343,8 +354,11 @@ class Invoker:
             return Attempt(AttemptOutcome.SYSTEM_ERROR)
         if self._admission.reserved(event.function_name) == 0:
             return Attempt(AttemptOutcome.ZERO_CONCURRENCY)
+        trace = self._trace_header(target)
+        if event.trace is not None:  # the trace it was accepted with (a caller's, or begun then): kept by retries
+            trace = continued_trace_header(event.trace, trace is not None) or trace
         request = InvokeRequest(request_id=event.request_id, payload=event.payload, invoked_arn=invoked_arn,
-                                trace_id=self._trace_header(target))
+                                trace_id=trace)
         try:
             result = await self._execute(target, request, _alias(qualifier), queued_at=event.enqueued_at)
         except TooManyRequestsException:

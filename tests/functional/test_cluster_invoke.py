@@ -318,3 +318,37 @@ def test_a_front_with_its_own_worker_serves_beside_the_others(cluster):
     for n in range(3):
         response, body = _invoke(lam, "echo", {"n": n})
         assert response["StatusCode"] == 200 and body["n"] == n
+
+
+def test_an_event_invoke_continues_the_callers_trace_through_the_jetstream_queue(cluster):
+    """The trace an Event invoke was accepted with travels in its JetStream message to the worker that
+    runs it: the function sees the caller's Root and decision with a Parent of its own."""
+    from support import printed_json
+
+    lam, logs = client_for(cluster.the_front.url), client_for(cluster.the_front.url, "logs")
+    source = ("import json, os\ndef handler(event, context):\n"
+              "    print('TRACE ' + json.dumps({'tag': event['tag'], 'trace': os.environ.get('_X_AMZN_TRACE_ID')}))\n")
+    lam.create_function(FunctionName="tracer", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": source})}, Timeout=30)
+    lam.get_waiter("function_active_v2").wait(FunctionName="tracer")
+    root = "Root=1-5759e988-bd862e3fe1be46a994272793"
+    sent: list[str] = []
+
+    def add_header(request, **_):
+        request.headers["X-Amzn-Trace-Id"] = sent[-1]
+
+    lam.meta.events.register("before-sign.lambda.Invoke", add_header)
+    for tag, header in (("continued", f"{root};Parent=53995c3f42cd8ad8;Sampled=1"), ("malformed", "Root=1-x")):
+        sent.append(header)
+        assert lam.invoke(FunctionName="tracer", InvocationType="Event",
+                          Payload=json.dumps({"tag": tag}))["StatusCode"] == 202
+
+    def seen() -> dict | None:
+        lines = {line["tag"]: line["trace"] for line in printed_json(logs, "tracer", "TRACE")}
+        return lines if len(lines) == 2 else None
+
+    traces = wait_for(seen, timeout=60, what="both Event invokes on a worker")
+    assert traces["continued"].startswith(root + ";Parent=") and traces["continued"].endswith(";Sampled=1")
+    assert "53995c3f42cd8ad8" not in traces["continued"]
+    # ignored: the function (not traced actively) runs with a new unsampled trace
+    assert not traces["malformed"].startswith(root) and traces["malformed"].endswith(";Sampled=0")

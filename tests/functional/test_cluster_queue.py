@@ -65,8 +65,9 @@ async def claim_until(queue, count, *, limit=10, lease_s=None):
     return got
 
 
-async def enqueue(queue, request_id, function="f", qualifier=None, payload=b"{}"):
-    await queue.enqueue(request_id=request_id, function_name=function, qualifier=qualifier, payload=payload)
+async def enqueue(queue, request_id, function="f", qualifier=None, payload=b"{}", trace=None):
+    await queue.enqueue(request_id=request_id, function_name=function, qualifier=qualifier, payload=payload,
+                        trace=trace)
 
 
 def test_enqueue_claim_ack_and_the_gauges():
@@ -230,6 +231,27 @@ def test_payloads_bigger_than_a_nats_message_travel_beside_it():
         except NotFoundError:
             left = []
         assert left == []  # the finished event's payload went with it
+
+    run(scenario)
+
+
+def test_an_events_trace_travels_with_it_and_its_retries():
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+
+    async def scenario(open_queue):
+        queue = await open_queue(lease_s=30)
+        await enqueue(queue, "traced", trace=trace)
+        await enqueue(queue, "untraced")
+        await enqueue(queue, "big", payload=secrets.token_bytes(1_048_576), trace=trace)  # beside the message
+        first = await claim_until(queue, 3)
+        for event in first:
+            await queue.retry_at(event.id, due_at=time.time(), runs=1, throttles=0)
+        retried = await claim_until(queue, 3)
+        for events in (first, retried):
+            assert {e.request_id: e.trace for e in events} == {"traced": trace, "untraced": None, "big": trace}
+        assert [e.runs for e in retried] == [1, 1, 1]
+        for event in retried:
+            await queue.ack(event.id)
 
     run(scenario)
 

@@ -11,9 +11,14 @@ import urllib.request
 
 import pytest
 
-from support import REGION, ROLE, LaminaProcess, client_for, make_zip, source_env
+from support import REGION, ROLE, LaminaProcess, client_for, make_zip, source_env, wait_for
 
-APP = 'import json\ndef handler(event, context):\n    print("S3EVENT " + json.dumps(event))\n'
+APP = """import json, os
+def handler(event, context):
+    print("S3EVENT " + json.dumps(event))
+    print("S3TRACE " + json.dumps({"key": event["Records"][0]["s3"]["object"]["key"],
+                                   "trace": os.environ.get("_X_AMZN_TRACE_ID")}))
+"""
 
 
 def s3_record(key: str, event_name: str = "ObjectCreated:Put") -> dict:
@@ -42,9 +47,9 @@ def server(tmp_path_factory, moto_server):
     process.stop()
 
 
-def post(server, name: str, body: bytes) -> tuple[int, dict]:
+def post(server, name: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(f"{server.url}/_lamina/s3-events/{name}", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -74,6 +79,28 @@ def test_each_record_invokes_the_function_asynchronously(server):
     events = delivered(server, 2)
     assert sorted(events, key=lambda e: e["Records"][0]["s3"]["object"]["key"]) == [
         {"Records": [first]}, {"Records": [second]}]
+
+
+def test_a_webhooks_trace_header_is_continued_by_each_records_invoke(server):
+    root = "Root=1-5759e988-bd862e3fe1be46a994272793"
+    message = {"Records": [s3_record("traced-1.txt"), s3_record("traced-2.txt")]}
+    status, _ = post(server, "on-upload", json.dumps(message).encode(),
+                     {"X-Amzn-Trace-Id": f"{root};Parent=53995c3f42cd8ad8;Sampled=1"})
+    assert status == 202
+    status, _ = post(server, "on-upload", json.dumps({"Records": [s3_record("untraced.txt")]}).encode(),
+                     {"X-Amzn-Trace-Id": "Root=malformed;Sampled=1"})
+    assert status == 202
+
+    def traces() -> dict | None:
+        seen = {line["key"]: line["trace"] for line in delivered(server, 0, prefix="S3TRACE ")}
+        return seen if {"traced-1.txt", "traced-2.txt", "untraced.txt"} <= seen.keys() else None
+
+    seen = wait_for(traces, timeout=30, what="the three records' invokes")
+    for key in ("traced-1.txt", "traced-2.txt"):
+        assert seen[key].startswith(root + ";Parent=") and seen[key].endswith(";Sampled=1")
+    assert seen["traced-1.txt"] != seen["traced-2.txt"]  # one invoke each, each its own Parent
+    # a malformed header is ignored: the function (not traced actively) runs with a new unsampled trace
+    assert not seen["untraced.txt"].startswith(root) and seen["untraced.txt"].endswith(";Sampled=0")
 
 
 def test_test_events_invoke_nothing_and_bad_bodies_get_errors(server):

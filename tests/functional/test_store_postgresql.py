@@ -17,7 +17,7 @@ from pg_support import empty_tables, throwaway_database
 UNIT_MODULES = tuple(f"unit.store.{name}" for name in (
     "test_function_store", "test_layer_store", "test_log_store", "test_mapping_store", "test_metric_store",
     "test_policy_store", "test_queue_store", "test_stream_checkpoint_store", "test_test_event_store",
-    "test_secret_store", "test_concurrent_writes", "test_small_stores")) + (
+    "test_secret_store", "test_concurrent_writes", "test_small_stores", "test_schema_matches_migrations")) + (
     # The stores the control plane and the async queue drive, through their own unit tests.
     "unit.queue.test_sql", "unit.control.test_rules", "unit.control.test_iam_sts", "unit.control.test_logs",
     "unit.control.test_mappings", "unit.control.test_usage", "unit.control.test_function_url_configs")

@@ -230,3 +230,81 @@ def test_an_invoke_continues_the_callers_trace_header(receiver, tmp_path):
     assert by_trace == {otel_trace_id(traced), otel_trace_id(malformed)}  # the PassThrough one records nothing
     root_span = next(span for span in spans if span.name == "traced" and span.trace_id.hex() == otel_trace_id(traced))
     assert root_span.span_id.hex() == traced.split("Parent=")[1][:16]
+
+
+EVENT_SOURCE = """import json, os
+def handler(event, context):
+    print("TRACE " + json.dumps({"tag": event["tag"], "trace": os.environ.get("_X_AMZN_TRACE_ID")}))
+    if event.get("fail"):
+        raise RuntimeError("fails, to be retried")
+"""
+
+
+def test_an_event_invoke_continues_the_callers_trace_through_the_queue_and_its_retries(receiver, tmp_path):
+    import json
+
+    from support import ROLE, LaminaProcess, client_for, make_zip, printed_json, wait_for
+
+    caller = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8"
+    root = "Root=1-5759e988-bd862e3fe1be46a994272793;"
+    server = LaminaProcess(tmp_path / "data", env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+                                                   "LAMINA_ASYNC_BACKOFF_SCALE": "0.005"}).start()
+    try:
+        lam, logs = client_for(server.url), client_for(server.url, "logs")
+        for name, mode in (("traced", "Active"), ("untraced", "PassThrough")):
+            lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                                TracingConfig={"Mode": mode}, Code={"ZipFile": make_zip({"app.py": EVENT_SOURCE})})
+            lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+            lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
+        sent: list[str | None] = []
+
+        def add_header(request, **_):
+            if sent[-1] is not None:
+                request.headers["X-Amzn-Trace-Id"] = sent[-1]
+
+        lam.meta.events.register("before-sign.lambda.Invoke", add_header)
+
+        def event(name: str, header: str | None, tag: str, fail: bool = False) -> None:
+            sent.append(header)
+            response = lam.invoke(FunctionName=name, InvocationType="Event",
+                                  Payload=json.dumps({"tag": tag, "fail": fail}).encode())
+            assert response["StatusCode"] == 202
+
+        event("traced", caller, "continued", fail=True)  # two attempts
+        event("traced", "Root=1-5759e988-nothex;Sampled=1", "malformed", fail=True)
+        event("traced", None, "own", fail=True)
+        event("untraced", caller + ";Sampled=1", "passed")
+        event("untraced", "Root=1-5759e988", "ignored")
+
+        def seen(name: str, count: int) -> dict[str, list[str]]:
+            def printed() -> list[dict] | None:
+                lines = printed_json(logs, name, "TRACE")
+                return lines if len(lines) >= count else None
+
+            lines = wait_for(printed, timeout=60, what=f"{count} attempts of {name}")
+            by_tag: dict[str, list[str]] = {}
+            for line in lines:
+                by_tag.setdefault(line["tag"], []).append(line["trace"])
+            return by_tag
+
+        traced, untraced = seen("traced", 6), seen("untraced", 2)
+    finally:
+        server.stop()  # flushes the exporter
+    continued = traced["continued"]
+    assert len(continued) == 2 and all(h.startswith(root) and h.endswith(";Sampled=1") for h in continued)
+    assert len({h.split("Parent=")[1] for h in continued}) == 2 and "53995c3f42cd8ad8" not in "".join(continued)
+    for tag in ("malformed", "own"):  # a new trace, begun when the event was accepted: its retry keeps it
+        headers = traced[tag]
+        assert len(headers) == 2 and not headers[0].startswith("Root=1-5759e988-")
+        assert headers[0].split(";")[0] == headers[1].split(";")[0] and headers[0].endswith(";Sampled=1")
+    assert untraced["passed"][0].startswith(root) and untraced["passed"][0].endswith(";Sampled=1")
+    (ignored,) = untraced["ignored"]  # PassThrough, no well-formed caller header: its own unsampled trace
+    assert not ignored.startswith("Root=1-5759e988") and ignored.endswith(";Sampled=0")
+    spans = [span for _, span in receiver.spans()]
+    traces = {span.trace_id.hex() for span in spans if span.name == "traced"}
+    assert traces == {otel_trace_id(traced[tag][0]) for tag in ("continued", "malformed", "own")}
+    continued_spans = [span for span in spans if span.trace_id.hex() == otel_trace_id(continued[0])]
+    names = [span.name for span in continued_spans]
+    assert (names.count("traced"), names.count("queue wait"), names.count("invoke")) == (2, 2, 2)
+    assert {span.span_id.hex() for span in continued_spans if span.name == "traced"} == {
+        h.split("Parent=")[1][:16] for h in continued}

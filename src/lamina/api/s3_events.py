@@ -3,6 +3,7 @@ event message an S3-compatible store's webhook target sends (AWS's format, `{"Re
 one or more records; MinIO adds `EventName` and `Key` beside `Records`, which are dropped) and
 invokes the function asynchronously once per record, with `{"Records": [record]}` as S3 invokes
 Lambda, through the Event path (the durable queue: retries, destinations, 202 only once stored).
+A webhook that sends an `X-Amzn-Trace-Id` header has its trace continued, as an Event invoke's is.
 
 `read_records` is the pure part (what a body holds); the route is thin around it. An
 `s3:TestEvent` message (sent when a notification is configured) invokes nothing, as on AWS.
@@ -105,7 +106,7 @@ def s3_event_routes(invoker: Invoker, permit: Permit = allow_all) -> list[Route]
                 outcome = await invoker.invoke(Invocation(
                     request.path_params["function_name"], request.query_params.get("Qualifier"),
                     json.dumps({"Records": [record]}).encode(), invocation_type="Event",
-                    caller=caller_of(request.scope)))
+                    caller=caller_of(request.scope), caller_trace=request.headers.get("x-amzn-trace-id")))
                 request_ids.append(outcome.request_id)
         except LambdaError as error:
             return responses.rest_json_error(error)

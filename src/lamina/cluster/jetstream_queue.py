@@ -21,6 +21,7 @@ seconds). Imports lamina.queue.queue, lamina.errors and lamina.cluster.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 import time
@@ -118,7 +119,8 @@ class JetStreamQueue:
             self._sub = None
 
     # -- accepting ----------------------------------------------------------------------------------
-    async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes) -> None:
+    async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes,
+                      trace: str | None = None) -> None:
         if not self._nc.is_connected:
             # while reconnecting, the client would keep the publish and send it later: an event the
             # caller was told failed must never be stored behind its back
@@ -131,7 +133,7 @@ class JetStreamQueue:
                 await (await self._payload_store()).put(ref, payload)
                 payload = b""
             headers = qm.headers_for(request_id=request_id, function_name=function_name, qualifier=qualifier,
-                                     enqueued_at=now, due_at=now, runs=0, throttles=0, payload_ref=ref)
+                                     enqueued_at=now, due_at=now, runs=0, throttles=0, payload_ref=ref, trace=trace)
             await self._js.publish(self._subject(function_name), payload, headers=headers)
         except Exception as exc:
             raise ServiceException(f"The event could not be stored in the cluster's queue: {exc or type(exc).__name__}") \
@@ -210,8 +212,7 @@ class JetStreamQueue:
                             event.function_name, ref)
                 await msg.ack()
                 return None
-            event = QueuedEvent(event.id, event.request_id, event.function_name, event.qualifier, payload,
-                                event.enqueued_at, event.due_at, event.runs, event.throttles)
+            event = dataclasses.replace(event, payload=payload)
         return event
 
     async def wait_due(self, timeout: float, *, skip: frozenset[str] = frozenset()) -> None:
@@ -271,7 +272,7 @@ class JetStreamQueue:
         retried = qm.headers_for(request_id=event.request_id, function_name=event.function_name,
                                  qualifier=event.qualifier, enqueued_at=event.enqueued_at, due_at=due_at, runs=runs,
                                  throttles=throttles, payload_ref=headers.get(qm.PAYLOAD_REF),
-                                 msg_id=qm.retry_msg_id(event_id))
+                                 msg_id=qm.retry_msg_id(event_id), trace=event.trace)
         await self._js.publish(subject, data, headers=retried)
         if msg is not None:
             await msg.ack_sync(timeout=ACK_TIMEOUT_S)

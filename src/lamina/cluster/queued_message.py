@@ -22,6 +22,7 @@ DUE_AT = "Lamina-Due-At"
 RUNS = "Lamina-Runs"
 THROTTLES = "Lamina-Throttles"
 PAYLOAD_REF = "Lamina-Payload-Ref"  # the payload is this object of the payloads bucket
+TRACE = "Lamina-Trace"  # the X-Ray trace it was accepted with (QueuedEvent.trace); absent: none
 MSG_ID = "Nats-Msg-Id"  # JetStream drops a second publish with the same id (within its window)
 
 HEADROOM = 8 * 1024  # bytes kept free in a message for headers and protocol
@@ -42,7 +43,8 @@ def inline(payload_size: int, max_payload: int) -> bool:
 
 
 def headers_for(*, request_id: str, function_name: str, qualifier: str | None, enqueued_at: float, due_at: float,
-                runs: int, throttles: int, payload_ref: str | None = None, msg_id: str | None = None) -> dict[str, str]:
+                runs: int, throttles: int, payload_ref: str | None = None, msg_id: str | None = None,
+                trace: str | None = None) -> dict[str, str]:
     headers = {REQUEST_ID: request_id, FUNCTION: function_name, ENQUEUED_AT: repr(float(enqueued_at)),
                DUE_AT: repr(float(due_at)), RUNS: str(int(runs)), THROTTLES: str(int(throttles))}
     if qualifier is not None:
@@ -51,6 +53,8 @@ def headers_for(*, request_id: str, function_name: str, qualifier: str | None, e
         headers[PAYLOAD_REF] = payload_ref
     if msg_id is not None:
         headers[MSG_ID] = msg_id
+    if trace is not None:
+        headers[TRACE] = trace
     return headers
 
 
@@ -62,6 +66,7 @@ def event_from(seq: int, headers: Mapping[str, str] | None, payload: bytes) -> Q
             id=int(seq), request_id=headers[REQUEST_ID], function_name=headers[FUNCTION],
             qualifier=headers.get(QUALIFIER), payload=payload, enqueued_at=float(headers[ENQUEUED_AT]),
             due_at=float(headers[DUE_AT]), runs=int(headers[RUNS]), throttles=int(headers[THROTTLES]),
+            trace=headers.get(TRACE),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"message {seq} is not a lamina async event: {exc}") from exc

@@ -25,6 +25,9 @@ class QueuedEvent:
     due_at: float
     runs: int  # times the function ran it so far
     throttles: int  # attempts that were throttled or hit a system error so far
+    # the X-Ray trace it was accepted with, without a Parent (lamina.telemetry.tracing.queued_trace):
+    # every attempt continues it; None: each attempt is traced on its own, if at all
+    trace: str | None = None
 
 
 class Queue(Protocol):
@@ -34,8 +37,8 @@ class Queue(Protocol):
         """Commit what was accepted or acknowledged, then release resources."""
 
     async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None,
-                      payload: bytes) -> None:
-        """Return once the event is durably stored (due now)."""
+                      payload: bytes, trace: str | None = None) -> None:
+        """Return once the event is durably stored (due now), with its `trace` (kept by every retry)."""
 
     async def claim(self, limit: int, lease_s: float, *, skip: frozenset[str] = frozenset()) -> list[QueuedEvent]:
         """Up to `limit` due events nobody holds a live lease on, leased for `lease_s` seconds; events of

@@ -55,10 +55,13 @@ class SqlQueue:
         self._db.stop()
 
     # -- group commit -------------------------------------------------------------------------
-    async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes) -> None:
+    async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes,
+                      trace: str | None = None) -> None:
         now = self._clock()
         future = asyncio.get_running_loop().create_future()
-        self._pending.append(((request_id, function_name, qualifier, payload, now, now), future))
+        row = ((request_id, function_name, qualifier, payload, now, now) if trace is None  # (store/queue.py)
+               else (request_id, function_name, qualifier, payload, now, now, trace))
+        self._pending.append((row, future))
         self._flush_wanted.set()
         await future
 
@@ -131,7 +134,8 @@ class SqlQueue:
         now = self._clock()
         rows = await self._in_db(self._claim, now, limit, now + lease_s, skip)
         return [QueuedEvent(row["id"], row["request_id"], row["function_name"], row["qualifier"], row["payload"],
-                            row["enqueued_at"], row["due_at"], row["runs"], row["throttles"]) for row in rows]
+                            row["enqueued_at"], row["due_at"], row["runs"], row["throttles"], row["trace"])
+                for row in rows]
 
     async def wait_due(self, timeout: float, *, skip: frozenset[str] = frozenset()) -> None:
         self._changed.clear()  # before the read: a commit after it still wakes this wait

@@ -133,6 +133,8 @@ queue_events = sa.Table(
     sa.Column("runs", sa.Integer, nullable=False, default=0),
     sa.Column("throttles", sa.Integer, nullable=False, default=0),
     sa.Column("lease_until", sa.Float, nullable=True),  # held by a worker until then (None: not leased)
+    # the X-Ray trace it was accepted with, without a Parent (lamina.telemetry.tracing.queued_trace)
+    sa.Column("trace", sa.String(64), nullable=True),
     sa.Index("ix_queue_events_due", "due_at"),
 )
 

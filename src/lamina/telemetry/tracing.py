@@ -1,7 +1,8 @@
 """Traces of functions with `TracingConfig.Mode: Active`: the X-Ray trace header an invoke runs
 with, and OpenTelemetry spans per invocation phase, exported over OTLP/HTTP (protobuf).
 
-Owns: making X-Ray headers (`xray_trace_header`), mapping them to OTel ids, and `Tracing`, which
+Owns: making X-Ray headers (`xray_trace_header`), continuing a caller's (`continued_trace_header`;
+`queued_trace`, what an Event invoke keeps of it in the queue), mapping them to OTel ids, and `Tracing`, which
 turns one finished invocation into spans after the fact (explicit start and end times): an overall
 SERVER span named after the function, with INTERNAL children `queue wait` (Event invokes: from
 acceptance to the start of the attempt), `init` (cold starts) and `invoke` (the handler's
@@ -42,11 +43,8 @@ def xray_trace_header(sampled: bool) -> str:
 _CALLER_ROOT = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
 
 
-def continued_trace_header(header: str, sampled: bool) -> str | None:
-    """The header of an invoke that came with the caller's X-Amzn-Trace-Id `header`, as Lambda
-    continues it: the caller's Root and sampling decision (`sampled` when the caller made none),
-    this invocation's own new Parent. None when the header has no well-formed Root (Lambda then
-    ignores it and starts a new trace)."""
+def _caller_root(header: str) -> tuple[str, str | None] | None:
+    """(Root, Sampled decision or None) of a caller's X-Amzn-Trace-Id; None without a well-formed Root."""
     root = decision = None
     for part in header.split(";"):
         key, _, value = part.strip().partition("=")
@@ -56,9 +54,33 @@ def continued_trace_header(header: str, sampled: bool) -> str | None:
             decision = value
     if root is None or not _CALLER_ROOT.fullmatch(root) or int(root[2:10] + root[11:], 16) == 0:
         return None
-    if decision not in ("0", "1"):
+    return root, decision if decision in ("0", "1") else None
+
+
+def continued_trace_header(header: str, sampled: bool) -> str | None:
+    """The header of an invoke that came with the caller's X-Amzn-Trace-Id `header`, as Lambda
+    continues it: the caller's Root and sampling decision (`sampled` when the caller made none),
+    this invocation's own new Parent. None when the header has no well-formed Root (Lambda then
+    ignores it and starts a new trace)."""
+    caller = _caller_root(header)
+    if caller is None:
+        return None
+    root, decision = caller
+    if decision is None:
         decision = "1" if sampled else "0"
     return f"Root={root};Parent={_nonzero(64):016x};Sampled={decision}"
+
+
+def queued_trace(header: str) -> str | None:
+    """What an Event invoke keeps of the caller's X-Amzn-Trace-Id `header` while it waits in the
+    queue: `Root=...` and the caller's `;Sampled=0|1` if it made a decision (at most 50 characters),
+    which `continued_trace_header` continues at each attempt (same Root, a new Parent). None when
+    the header has no well-formed Root (it is ignored, as for a synchronous invoke)."""
+    caller = _caller_root(header)
+    if caller is None:
+        return None
+    root, decision = caller
+    return f"Root={root}" if decision is None else f"Root={root};Sampled={decision}"
 
 
 def _nonzero(bits: int) -> int:

@@ -43,13 +43,15 @@ def test_inline(size, max_payload, inline):
 
 @pytest.mark.parametrize("qualifier", [None, "live", "7"])
 @pytest.mark.parametrize("ref", [None, "req-1-abcd"])
-def test_headers_round_trip(qualifier, ref):
+@pytest.mark.parametrize("trace", [None, "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"])
+def test_headers_round_trip(qualifier, ref, trace):
     headers = qm.headers_for(request_id="req-1", function_name="f", qualifier=qualifier, enqueued_at=1700000000.123456,
-                             due_at=1700000060.5, runs=2, throttles=1, payload_ref=ref)
+                             due_at=1700000060.5, runs=2, throttles=1, payload_ref=ref, trace=trace)
     assert all(isinstance(v, str) for v in headers.values())
     assert (qm.PAYLOAD_REF in headers) is (ref is not None) and (qm.QUALIFIER in headers) is (qualifier is not None)
+    assert (qm.TRACE in headers) is (trace is not None)
     assert qm.event_from(42, headers, b"body") == QueuedEvent(42, "req-1", "f", qualifier, b"body", 1700000000.123456,
-                                                              1700000060.5, 2, 1)
+                                                              1700000060.5, 2, 1, trace)
 
 
 @pytest.mark.parametrize("headers", [

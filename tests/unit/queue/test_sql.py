@@ -118,6 +118,26 @@ def test_retry_at_releases_with_a_new_due_time_and_counts(db_url):
     assert (event.due_at, event.runs, event.throttles, event.enqueued_at) == (T0 + 60, 1, 2, T0)
 
 
+def test_an_events_trace_is_stored_with_it_and_kept_by_its_retries(db_url):
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+
+    async def main():
+        clock = Clock()
+        queue = await started(open_queue(db_url, clock), "untraced")
+        await queue.enqueue(request_id="traced", function_name="f", qualifier=None, payload=b"{}", trace=trace)
+        first = await queue.claim(2, lease_s=30)
+        for event in first:
+            await queue.retry_at(event.id, due_at=T0 + 60, runs=1, throttles=0)
+        clock.now = T0 + 60
+        retried = await queue.claim(2, lease_s=30)
+        await queue.close()
+        return first, retried
+    first, retried = asyncio.run(main())
+    for events in (first, retried):
+        assert {event.request_id: event.trace for event in events} == {"untraced": None, "traced": trace}
+    assert [event.runs for event in retried] == [1, 1]
+
+
 def test_release_gives_leased_events_back_at_once(db_url):
     async def main():
         clock = Clock()

@@ -34,7 +34,7 @@ class FakeQueue:
     async def close(self):
         self.closed = True
 
-    async def enqueue(self, *, request_id, function_name, qualifier, payload):
+    async def enqueue(self, *, request_id, function_name, qualifier, payload, trace=None):
         self.add(request_id)
         self.changed.set()
 

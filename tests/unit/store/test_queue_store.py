@@ -66,3 +66,11 @@ def test_claims_racing_from_several_connections_never_lease_an_event_twice(db_ur
         thread.join()
     everything = [request_id for ids in claimed for request_id in ids]
     assert sorted(everything) == sorted(f"e{i}" for i in range(60))  # each exactly once
+
+
+def test_rows_with_and_without_a_trace_commit_together(db_url):
+    store = QueueStore(open_database(db_url))
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"
+    store.commit([event("plain", T0), event("traced", T0) + (trace,), event("also-plain", T0)], [])
+    rows = store.claim(T0, 10, T0 + 30)
+    assert {row["request_id"]: row["trace"] for row in rows} == {"plain": None, "traced": trace, "also-plain": None}

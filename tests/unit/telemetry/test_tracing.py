@@ -15,6 +15,7 @@ from lamina.telemetry.tracing import (
     endpoint_from_env,
     otel_trace_id,
     parse_trace_header,
+    queued_trace,
     xray_trace_header,
 )
 
@@ -199,3 +200,25 @@ def test_a_callers_header_is_continued_with_its_root_and_decision_and_a_new_pare
     match = re.fullmatch(r"Root=(.+);Parent=([0-9a-f]{16});Sampled=([01])", continued)
     assert match and match[1] == root and match[3] == decision
     assert match[2] != "53995c3f42cd8ad8" and int(match[2], 16) != 0
+
+
+@pytest.mark.parametrize(("header", "kept"), [
+    (HEADER, "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
+    ("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"),
+    ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8", "Root=1-5759e988-bd862e3fe1be46a994272793"),
+    (" Sampled=?; Root=1-5759E988-BD862E3FE1BE46A994272793 ;Lineage=a:1", "Root=1-5759E988-BD862E3FE1BE46A994272793"),
+    ("Root=1-5759e988-bd862e3fe1be46a99427279", None),  # 23 hex digits
+    ("Root=1-00000000-000000000000000000000000", None),
+    ("Parent=53995c3f42cd8ad8;Sampled=1", None),
+    ("", None),
+])
+def test_what_an_event_keeps_of_a_callers_header_while_queued(header, kept):
+    assert queued_trace(header) == kept
+    if kept is None:
+        return
+    assert len(kept) <= 64  # the queue's column
+    assert queued_trace(kept) == kept
+    for sampled in (True, False):  # each attempt continues it as the caller's header itself would be
+        attempt, direct = continued_trace_header(kept, sampled), continued_trace_header(header, sampled)
+        assert attempt.split(";Parent=")[0] == direct.split(";Parent=")[0]
+        assert attempt.split(";")[2] == direct.split(";")[2]
