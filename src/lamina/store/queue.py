@@ -4,15 +4,21 @@ Rows are plain mappings; lamina.queue.sql turns them into the queue's records. A
 while `lease_until` is in the future; a claim takes due rows whose lease is absent or expired.
 On SQLite the group commit goes through one raw DBAPI connection kept by the thread that commits (it
 is every Event invoke's cost: no pool checkout, no SQLAlchemy transaction per commit), taking its
-turn on the engine's transaction lock as every other writer does. Imports lamina.store.schema and
-lamina.store.database.
+turn on the engine's transaction lock as every other writer does. A commit that forgets finished
+events may first write other rows in its transaction (`write_lines`: their log lines, so an event
+never leaves before its lines are stored, in one transaction instead of two). Imports
+lamina.store.schema, lamina.store.database and lamina.store.dialect.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
 
 from lamina.store.database import transaction_turn
+from lamina.store.dialect import sqlite_insert_rows
 from lamina.store.schema import queue_events
 
 _c = queue_events.c
@@ -21,13 +27,17 @@ _claimable_at = sa.case((_c.lease_until > _c.due_at, _c.lease_until), else_=_c.d
 # Accepted events as SQLite's own executemany takes them (every Event invoke's row: no per-row
 # parameter processing in the group commit).
 _SQLITE_INSERT = ("INSERT INTO queue_events (request_id, function_name, qualifier, payload, enqueued_at, due_at, "
-                  "runs, throttles, lease_until) VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL)")
-_SQLITE_DELETE = "DELETE FROM queue_events WHERE id = ?"
+                  "runs, throttles, lease_until)")
+_SQLITE_ROW = "(?, ?, ?, ?, ?, ?, 0, 0, NULL)"
+_SQLITE_DELETE_MOST = 500  # ids per DELETE (SQLite allows 32,766 variables per statement)
 
 
 class QueueStore:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, write_lines: Callable[[Any, list], None] | None = None) -> None:
         self._engine = engine
+        # writes log batches in the commit's transaction: given SQLite's own DBAPI connection, or
+        # an SQLAlchemy connection on PostgreSQL
+        self._write_lines = write_lines
         self._turn = transaction_turn(engine)  # None: not SQLite
         self._raw = None  # the committing thread's own DBAPI connection (SQLite)
 
@@ -37,12 +47,17 @@ class QueueStore:
         if raw is not None:
             raw.close()
 
-    def commit(self, add: list[dict], remove: list[int]) -> None:
+    def commit(self, add: list[tuple], remove: list[int], lines: list | None = None) -> None:
         """Accept `add` and forget the finished `remove` in one transaction (the group commit); `add`
-        rows are (request_id, function_name, qualifier, payload, enqueued_at, due_at)."""
+        rows are (request_id, function_name, qualifier, payload, enqueued_at, due_at). `lines` (log
+        batches) are written first, in the same transaction, by `write_lines`."""
+        if lines and self._write_lines is None:
+            raise ValueError("this queue store writes no log lines")
         if self._turn is not None:
-            return self._commit_sqlite(add, remove)
+            return self._commit_sqlite(add, remove, lines)
         with self._engine.begin() as conn:
+            if lines:
+                self._write_lines(conn, lines)  # type: ignore[misc]
             if add:
                 conn.execute(queue_events.insert(), [
                     {"request_id": r, "function_name": f, "qualifier": q, "payload": p, "enqueued_at": e, "due_at": d,
@@ -50,16 +65,19 @@ class QueueStore:
             if remove:
                 conn.execute(queue_events.delete().where(_c.id.in_(remove)))
 
-    def _commit_sqlite(self, add: list[tuple], remove: list[int]) -> None:
+    def _commit_sqlite(self, add: list[tuple], remove: list[int], lines: list | None) -> None:
         with self._turn:
             if self._raw is None:
                 self._raw = self._engine.raw_connection()
             conn = self._raw.driver_connection
             try:
+                if lines:
+                    self._write_lines(conn, lines)  # type: ignore[misc]
                 if add:
-                    conn.executemany(_SQLITE_INSERT, add)
-                if remove:
-                    conn.executemany(_SQLITE_DELETE, [(event_id,) for event_id in remove])
+                    sqlite_insert_rows(conn, _SQLITE_INSERT, _SQLITE_ROW, add)
+                for start in range(0, len(remove), _SQLITE_DELETE_MOST):
+                    ids = remove[start:start + _SQLITE_DELETE_MOST]
+                    conn.execute(f"DELETE FROM queue_events WHERE id IN ({', '.join('?' * len(ids))})", ids)
                 conn.commit()
             except BaseException:
                 try:

@@ -66,3 +66,32 @@ def test_claims_racing_from_several_connections_never_lease_an_event_twice(db_ur
         thread.join()
     everything = [request_id for ids in claimed for request_id in ids]
     assert sorted(everything) == sorted(f"e{i}" for i in range(60))  # each exactly once
+
+
+def test_a_commit_of_many_rows_keeps_their_order_and_removes_every_finished_one(db_url):
+    store = QueueStore(open_database(db_url))
+    store.commit([event(f"e{i}", T0) for i in range(203)], [])  # 128 + 64 + 8 + 2 + 1 rows per statement
+    rows = store.claim(T0, 1000, lease_until=T0 + 30)
+    assert [row["request_id"] for row in rows] == [f"e{i}" for i in range(203)]
+    assert [row["id"] for row in rows] == sorted(row["id"] for row in rows)
+    store.commit([event("late", T0)], [row["id"] for row in rows[:-1]])  # 202 ids: one DELETE
+    assert [row["request_id"] for row in store.claim(T0 + 60, 10, lease_until=T0 + 90)] == ["e202", "late"]
+
+
+def test_a_commit_writes_its_lines_first_in_the_same_transaction(db_url):
+    written = []
+
+    def write_lines(conn, lines):
+        written.append(lines)
+        raise OSError("disk full")
+
+    store = QueueStore(open_database(db_url), write_lines=write_lines)
+    store.commit([event("a", T0)], [])
+    (a,) = store.claim(T0, 1, lease_until=T0 + 30)
+    try:
+        store.commit([event("b", T0)], [a["id"]], ["lines"])
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the writer's error propagates")
+    assert written == [["lines"]] and store.depth() == 1  # neither "b" nor the removal of "a"
