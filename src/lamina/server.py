@@ -257,7 +257,8 @@ class Server:
         self.admission.set_reserved(reserved())
         # In cluster mode accepted events are in a JetStream work-queue stream every front consumes.
         accepted = (JetStreamQueue(self.cluster.link.client, self.cluster.names) if self.cluster
-                    else SqlQueue(QueueStore(self.database), before_remove=self.log_buffer.write_now))
+                    else SqlQueue(QueueStore(self.database, write_lines=self.logs.append_on),
+                             drain_lines=self.log_buffer.drain_into))
         self.invoker = Invoker(
             region=region, account_id=account_id, lookup=self.store.get_version, alias_of=alias_store.get,
             spec_for=self.run_specs.for_version, run=self.engine.invoke, admission=self.admission,
@@ -267,8 +268,9 @@ class Server:
             accepted, run=self.invoker.run_event, config_for=self.event_configs.retry_config,
             deliver=Destinations(region, account_id, accepted.enqueue).deliver,
             arn_for=lambda name, q: self.functions.arn(name, q or LATEST), scale=settings.async_backoff_scale,
-            # an event's log lines are stored before it leaves the queue: by the queue's own thread in
-            # single-node mode (one thread hop per acknowledgement, not three)
+            # an event's log lines are stored before it leaves the queue: in single-node mode by the
+            # queue's own thread, in the transaction that removes it (one loop turn here first, for the
+            # lines the environment appends after the answer)
             before_remove=self.log_buffer.stored if self.cluster else self.log_buffer.appended,
             on_drop=self.metrics.dropped, workers=settings.async_workers,
             ceiling_for=lambda name: (self.admission.reserved(name), self.admission.unreserved_pool()),

@@ -6,8 +6,10 @@ writer anyway, and the queue never waits behind other users of the default execu
 live in the table (`lease_until`), so what a dead process held becomes claimable again when
 its leases run out. The thread takes all the work pending in one wake-up (queue/worklist.py). Scans past a skip list keep their answer (queue/skipscan.py) until an event
 they may have missed is added, claimed, released or rescheduled; that bookkeeping happens in the
-queue's thread, in the order of the database work. Imports lamina.store.queue, lamina.queue.queue,
-lamina.queue.skipscan and lamina.queue.worklist.
+queue's thread, in the order of the database work. A commit that forgets acknowledged events stores
+the log lines appended so far in the same transaction first (`drain_lines`), so an event leaves the
+table only with its lines. Imports lamina.store.queue, lamina.queue.queue, lamina.queue.skipscan and
+lamina.queue.worklist.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from lamina.store.queue import QueueStore
 
 class SqlQueue:
     def __init__(self, store: QueueStore, *, clock: Callable[[], float] = time.time,
-                 before_remove: Callable[[], None] | None = None) -> None:
+                 drain_lines: Callable[[Callable[[list], None]], None] | None = None) -> None:
         self._store = store
-        # called in the queue's thread before acknowledged events leave the table (e.g. the log lines
-        # appended so far are stored), so the caller of `ack` need not wait for it first
-        self._before_remove = before_remove
+        # in the queue's thread, before acknowledged events leave the table: hands the log lines
+        # appended so far (lamina.telemetry.logbuffer.LogBuffer.drain_into) to the commit that removes
+        # them, so the caller of `ack` need not wait for its lines to be stored first
+        self._drain_lines = drain_lines
         self._clock = clock
         self._pending: list[tuple[tuple, asyncio.Future]] = []  # accepted events (store rows) to commit
         self._finished: list[tuple[int, asyncio.Future]] = []  # acknowledged events to forget
@@ -97,10 +100,11 @@ class SqlQueue:
 
     # -- in the queue's thread ------------------------------------------------------------------
     def _commit(self, add: list[tuple], remove: list[int]) -> None:
-        if remove and self._before_remove is not None:
-            self._before_remove()
         try:
-            self._store.commit(add, remove)
+            if remove and self._drain_lines is not None:
+                self._drain_lines(lambda lines: self._store.commit(add, remove, lines))
+            else:
+                self._store.commit(add, remove)
         finally:  # an acknowledged event leaving only makes the next claimable time later
             if add:
                 self._scans.changed({row[1] for row in add})

@@ -5,12 +5,14 @@ Inserts that meet an existing row: `insert_ignore` (INSERT ... ON CONFLICT DO NO
 once never fail on the primary key, as a read-then-insert or a delete-then-insert can on PostgreSQL,
 where writers do not take turns on one lock. `starts_with`: a case-sensitive prefix test (SQLite's
 LIKE ignores case; LIKE also needs its wildcards escaped). `whole_sum`: an integer column's sum as an int.
+`sqlite_insert_rows`: many rows through SQLite's own driver in a few multi-row statements.
 
 Imports nothing from lamina.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -59,3 +61,22 @@ def whole_sum(column: sa.ColumnElement) -> sa.ColumnElement:
     """SUM of an integer column, read back as an int: PostgreSQL sums BIGINT as NUMERIC, which psycopg
     reads as Decimal (JSON cannot carry it)."""
     return sa.cast(sa.func.sum(column), sa.BigInteger)
+
+
+_ROWS_PER_STATEMENT = (64, 32, 16, 8, 4, 2, 1)
+_statements: dict[tuple[str, str, int], str] = {}
+
+
+def sqlite_insert_rows(conn, head: str, row: str, rows: list[tuple]) -> None:
+    """Insert `rows` through SQLite's own DBAPI connection (or cursor) as `head` VALUES `row`, `row`,
+    ...: 64 rows per statement, then 32, 16 ... 1 for the rest (seven texts, each prepared once by
+    the driver's statement cache). An executemany is one step per row, and the driver lets go of the
+    GIL for every step: each a hand-over to and back from the event loop's thread while it is busy."""
+    done, left = 0, len(rows)
+    while left:
+        size = next(size for size in _ROWS_PER_STATEMENT if size <= left)
+        statement = _statements.get((head, row, size))
+        if statement is None:
+            statement = _statements[(head, row, size)] = f"{head} VALUES {', '.join([row] * size)}"
+        conn.execute(statement, list(itertools.chain.from_iterable(rows[done:done + size])))
+        done, left = done + size, left - size

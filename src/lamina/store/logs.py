@@ -46,15 +46,21 @@ class LogStore:
     def append(self, batches: list[Any]) -> None:
         """Store every event of `batches` (objects with .group, .stream and .events of
         .timestamp_ms / .message)."""
+        with self._engine.begin() as conn:
+            self.append_on(conn, batches)
+
+    def append_on(self, conn: Any, batches: list[Any]) -> None:
+        """`append` in a transaction the caller holds: on an SQLAlchemy connection, or on SQLite's own
+        DBAPI connection (the queue's group commit, which removes the events these lines are of)."""
         by_stream: dict[tuple[str, str], list[tuple[int, str]]] = {}
         for batch in batches:
             by_stream.setdefault((batch.group, batch.stream), []).extend(
                 (event.timestamp_ms, event.message) for event in batch.events)
         now = int(time.time() * 1000)
-        with self._engine.begin() as conn:
-            for (group, stream), events in by_stream.items():
-                if events:
-                    self._write(conn, group, stream, events, now, create=True)
+        write = self._write if isinstance(conn, sa.Connection) else _write_sqlite
+        for (group, stream), events in by_stream.items():
+            if events:
+                write(conn, group, stream, events, now, create=True)
 
     def put(self, group: str, stream: str, events: list[tuple[int, str]], now_ms: int) -> bool:
         """Store (timestamp ms, message) events in an existing stream; False when it does not exist."""
@@ -245,6 +251,28 @@ class LogStore:
         order = (c.timestamp_ms.desc(), c.id.desc()) if newest_first else (c.timestamp_ms.asc(), c.id.asc())
         with self._engine.connect() as conn:
             return [tuple(row) for row in conn.execute(query.order_by(*order).limit(limit))]
+
+
+_SQLITE_NEW_GROUP = "INSERT INTO log_groups (name, created_ms) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_SQLITE_NEW_STREAM = ("INSERT INTO log_streams (log_group, name, created_ms, stored_bytes) VALUES (?, ?, ?, 0) "
+                      "ON CONFLICT DO NOTHING")
+
+
+def _write_sqlite(conn: Any, group: str, stream: str, events: list[tuple[int, str]], now: int, *,
+                  create: bool) -> bool:
+    """`LogStore._write` through SQLite's own DBAPI connection, in the transaction it holds."""
+    values = {"first": min(timestamp for timestamp, _ in events), "last": max(timestamp for timestamp, _ in events),
+              "now": now, "size": sum(len(message) for _, message in events), "group_name": group,
+              "stream_name": stream}
+    update = tuple(values[name] for name in _SQLITE_UPDATE_ORDER)
+    if conn.execute(_SQLITE_UPDATE, update).rowcount == 0:
+        if not create:
+            return False
+        conn.execute(_SQLITE_NEW_GROUP, (group, now))
+        conn.execute(_SQLITE_NEW_STREAM, (group, stream, now))
+        conn.execute(_SQLITE_UPDATE, update)
+    conn.executemany(_SQLITE_INSERT, [(group, stream, timestamp, now, message) for timestamp, message in events])
+    return True
 
 
 def _window(start: int | None, end: int | None, after: tuple[int, int] | None,

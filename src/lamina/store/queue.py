@@ -4,35 +4,45 @@ Rows are plain mappings; lamina.queue.sql turns them into the queue's records. A
 while `lease_until` is in the future; a claim takes due rows whose lease is absent or expired.
 On SQLite the group commit goes through one raw DBAPI connection kept by the thread that commits (it
 is every Event invoke's cost: no pool checkout, no SQLAlchemy transaction per commit), taking its
-turn on the engine's transaction lock as every other writer does. Imports lamina.store.schema and
-lamina.store.database.
+turn on the engine's transaction lock as every other writer does. A commit that forgets finished
+events may first write other rows in its transaction (`write_lines`: their log lines, so an event
+never leaves before its lines are stored, in one transaction instead of two). Imports
+lamina.store.schema, lamina.store.database and lamina.store.dialect.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
 
 from lamina.store.database import transaction_turn
+from lamina.store.dialect import sqlite_insert_rows
 from lamina.store.schema import queue_events
 
 _c = queue_events.c
 # When a row can next be claimed: its due time, or later when a lease still holds it.
 _claimable_at = sa.case((_c.lease_until > _c.due_at, _c.lease_until), else_=_c.due_at)
-# Accepted events as SQLite's own executemany takes them (every Event invoke's row: no per-row
-# parameter processing in the group commit). A row with a trace binds one parameter more, which costs
-# executemany about 0.45 µs a row even when it is NULL (a third more), so rows without one (the common
-# case) keep the statement without the column.
+# Accepted events as SQLite's own driver takes them (every Event invoke's row: no per-row parameter
+# processing in the group commit), several rows per statement. A row with a trace binds one parameter
+# more, even when it is NULL, so a commit with no traced row (the common case) leaves the column out.
 _SQLITE_INSERT = ("INSERT INTO queue_events (request_id, function_name, qualifier, payload, enqueued_at, due_at, "
-                  "runs, throttles, lease_until) VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL)")
+                  "runs, throttles, lease_until)")
+_SQLITE_ROW = "(?, ?, ?, ?, ?, ?, 0, 0, NULL)"
 _SQLITE_INSERT_TRACED = ("INSERT INTO queue_events (request_id, function_name, qualifier, payload, enqueued_at, "
-                         "due_at, trace, runs, throttles, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, NULL)")
+                         "due_at, trace, runs, throttles, lease_until)")
+_SQLITE_ROW_TRACED = "(?, ?, ?, ?, ?, ?, ?, 0, 0, NULL)"
 _TRACED = 7  # the length of a row that has a trace
-_SQLITE_DELETE = "DELETE FROM queue_events WHERE id = ?"
+_SQLITE_DELETE_MOST = 500  # ids per DELETE (SQLite allows 32,766 variables per statement)
 
 
 class QueueStore:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, write_lines: Callable[[Any, list], None] | None = None) -> None:
         self._engine = engine
+        # writes log batches in the commit's transaction: given SQLite's own DBAPI connection, or
+        # an SQLAlchemy connection on PostgreSQL
+        self._write_lines = write_lines
         self._turn = transaction_turn(engine)  # None: not SQLite
         self._raw = None  # the committing thread's own DBAPI connection (SQLite)
 
@@ -42,13 +52,18 @@ class QueueStore:
         if raw is not None:
             raw.close()
 
-    def commit(self, add: list[dict], remove: list[int]) -> None:
+    def commit(self, add: list[tuple], remove: list[int], lines: list | None = None) -> None:
         """Accept `add` and forget the finished `remove` in one transaction (the group commit); `add`
         rows are (request_id, function_name, qualifier, payload, enqueued_at, due_at), and trace after them
-        when the event has one."""
+        when the event has one. `lines` (log batches) are written first, in the same transaction, by
+        `write_lines`."""
+        if lines and self._write_lines is None:
+            raise ValueError("this queue store writes no log lines")
         if self._turn is not None:
-            return self._commit_sqlite(add, remove)
+            return self._commit_sqlite(add, remove, lines)
         with self._engine.begin() as conn:
+            if lines:
+                self._write_lines(conn, lines)  # type: ignore[misc]
             if add:
                 conn.execute(queue_events.insert(), [
                     {"request_id": r, "function_name": f, "qualifier": q, "payload": p, "enqueued_at": e, "due_at": d,
@@ -57,20 +72,23 @@ class QueueStore:
             if remove:
                 conn.execute(queue_events.delete().where(_c.id.in_(remove)))
 
-    def _commit_sqlite(self, add: list[tuple], remove: list[int]) -> None:
+    def _commit_sqlite(self, add: list[tuple], remove: list[int], lines: list | None) -> None:
         with self._turn:
             if self._raw is None:
                 self._raw = self._engine.raw_connection()
             conn = self._raw.driver_connection
             try:
+                if lines:
+                    self._write_lines(conn, lines)  # type: ignore[misc]
                 if add:
-                    traced = [row for row in add if len(row) == _TRACED]
-                    if traced:
-                        conn.executemany(_SQLITE_INSERT_TRACED, traced)
-                        add = [row for row in add if len(row) != _TRACED]
-                    conn.executemany(_SQLITE_INSERT, add)
-                if remove:
-                    conn.executemany(_SQLITE_DELETE, [(event_id,) for event_id in remove])
+                    if any(len(row) == _TRACED for row in add):  # in their order: the others bind NULL
+                        sqlite_insert_rows(conn, _SQLITE_INSERT_TRACED, _SQLITE_ROW_TRACED,
+                                           [row if len(row) == _TRACED else (*row, None) for row in add])
+                    else:
+                        sqlite_insert_rows(conn, _SQLITE_INSERT, _SQLITE_ROW, add)
+                for start in range(0, len(remove), _SQLITE_DELETE_MOST):
+                    ids = remove[start:start + _SQLITE_DELETE_MOST]
+                    conn.execute(f"DELETE FROM queue_events WHERE id IN ({', '.join('?' * len(ids))})", ids)
                 conn.commit()
             except BaseException:
                 try:

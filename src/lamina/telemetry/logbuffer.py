@@ -1,7 +1,8 @@
 """A buffer between the engine's log lines and the store: appends cost a deque push; a thread
 writes what accumulated in one transaction every `interval` seconds (or sooner when it grows).
-Another thread may write what accumulated itself (`write_now`), e.g. the queue's thread just before
-it forgets acknowledged events, instead of waking the writer and waiting for it.
+Another thread may hand what accumulated to a transaction of its own (`drain_into`: the queue's group
+commit stores the lines of acknowledged events with their removal) instead of waking the writer and
+waiting for it.
 
 Imports nothing from lamina: the writer is a callable taking the list of batches.
 """
@@ -40,16 +41,31 @@ class LogBuffer:
         with self._draining:
             self._drain_locked()
 
-    def write_now(self) -> None:
-        """Store everything appended so far (and what the writer thread is storing) before returning,
-        in the calling thread."""
-        self._drain()
+    def drain_into(self, store: Callable[[list[Any]], None]) -> None:
+        """Store everything appended so far with `store(batches)` (called even with none), in the
+        calling thread, under the drain lock: what the writer thread popped is stored first, and the
+        writer stores nothing meanwhile. Waiters popped with the lines are told once `store` returned.
+        When `store` raises, the lines go back to the front of the buffer (the writer stores them
+        later) and the error propagates."""
+        with self._draining:
+            batches, waiters = self._take()
+            try:
+                store(batches)
+            except BaseException:
+                self._pending.extendleft(reversed(batches + waiters))
+                raise
+            for waiter in waiters:
+                waiter()
 
-    def _drain_locked(self) -> None:
+    def _take(self) -> tuple[list[Any], list[Callable[[], None]]]:
         batches, waiters = [], []
         while self._pending:
             item = self._pending.popleft()
             (waiters if callable(item) else batches).append(item)
+        return batches, waiters
+
+    def _drain_locked(self) -> None:
+        batches, waiters = self._take()
         if batches:
             try:
                 self._write(batches)
@@ -79,7 +95,7 @@ class LogBuffer:
     @staticmethod
     async def appended() -> None:
         """Wait until the lines of callbacks already scheduled on the loop are appended (not stored):
-        one turn of the loop, as `stored` takes first; for a caller whose next step calls `write_now`."""
+        one turn of the loop, as `stored` takes first; for a caller whose next step drains the buffer (`drain_into`)."""
         await asyncio.sleep(0)
 
     async def stored(self) -> None:

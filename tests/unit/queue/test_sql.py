@@ -2,6 +2,7 @@
 crash (a second instance on the same file). The clock is handed in, so no test sleeps."""
 
 import asyncio
+import threading
 
 from lamina.queue.sql import SqlQueue
 from lamina.store.database import open_database
@@ -292,20 +293,74 @@ def test_a_kept_scan_is_forgotten_when_its_time_comes_or_an_event_is_rescheduled
     assert expired == ["g1"] and retried == ["g1"]
 
 
-def test_before_remove_runs_in_the_queues_thread_before_acknowledged_events_leave(db_url):
-    calls = []
+def test_acknowledged_events_leave_in_the_transaction_that_stores_the_log_lines(db_url):
+    from lamina.engine.spec import LogBatch, LogEvent
+    from lamina.store.logs import LogStore
+    from lamina.telemetry.logbuffer import LogBuffer
+
+    database = open_database(db_url)
+    logs = LogStore(database)
+    buffer = LogBuffer(logs.append, interval=3600)  # the writer thread stores nothing on its own
+    seen = []
+
+    def write_lines(conn, batches):
+        seen.append((threading.current_thread().name, len(batches)))
+        logs.append_on(conn, batches)
 
     async def main():
-        clock = Clock()
-        queue = SqlQueue(QueueStore(open_database(db_url)), clock=clock,
-                         before_remove=lambda: calls.append(queue.depth()))
+        queue = SqlQueue(QueueStore(database, write_lines=write_lines), clock=Clock(),
+                         drain_lines=buffer.drain_into)
         await started(queue, "a", "b")
+        accepted_only = list(seen)
         [a, b] = await queue.claim(10, 30)
-        accepted_only = list(calls)
+        buffer(LogBatch("/aws/lambda/f", "s", (LogEvent(1, "START a"), LogEvent(2, "END a"))))
         await queue.ack(a.id)
         depth = queue.depth()
         await queue.close()
         return accepted_only, depth
+
     accepted_only, depth = asyncio.run(main())
-    assert accepted_only == []  # accepting alone does not call it
-    assert calls == [2] and depth == 1  # called while "a" was still in the table
+    buffer.close()
+    assert accepted_only == []  # accepting alone takes no lines
+    assert seen == [("lamina-queue", 1)] and depth == 1
+    assert logs.events("/aws/lambda/f") == [("s", 1, "START a"), ("s", 2, "END a")]
+
+
+def test_a_failed_commit_keeps_both_the_event_and_its_log_lines(db_url):
+    from lamina.engine.spec import LogBatch, LogEvent
+    from lamina.store.logs import LogStore
+    from lamina.telemetry.logbuffer import LogBuffer
+
+    database = open_database(db_url)
+    logs = LogStore(database)
+    buffer = LogBuffer(logs.append, interval=3600)
+    fail = [True]
+
+    def write_lines(conn, batches):
+        logs.append_on(conn, batches)
+        if fail[0]:
+            raise OSError("disk full")  # after the lines were written: the transaction is rolled back
+
+    async def main():
+        queue = SqlQueue(QueueStore(database, write_lines=write_lines), clock=Clock(),
+                         drain_lines=buffer.drain_into)
+        await started(queue, "a")
+        [a] = await queue.claim(10, 30)
+        buffer(LogBatch("/aws/lambda/f", "s", (LogEvent(1, "START a"),)))
+        try:
+            await queue.ack(a.id)
+        except OSError:
+            failed = True
+        else:
+            failed = False
+        stored_then, depth_then = logs.events("/aws/lambda/f"), queue.depth()
+        fail[0] = False
+        await queue.ack(a.id)
+        depth = queue.depth()
+        await queue.close()
+        return failed, stored_then, depth_then, depth
+
+    failed, stored_then, depth_then, depth = asyncio.run(main())
+    buffer.close()
+    assert failed and stored_then == [] and depth_then == 1  # neither the lines nor the removal
+    assert depth == 0 and logs.events("/aws/lambda/f") == [("s", 1, "START a")]  # both, once, on the retry

@@ -73,4 +73,34 @@ def test_rows_with_and_without_a_trace_commit_together(db_url):
     trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"
     store.commit([event("plain", T0), event("traced", T0) + (trace,), event("also-plain", T0)], [])
     rows = store.claim(T0, 10, T0 + 30)
-    assert {row["request_id"]: row["trace"] for row in rows} == {"plain": None, "traced": trace, "also-plain": None}
+    assert [(row["request_id"], row["trace"]) for row in rows] == [
+        ("plain", None), ("traced", trace), ("also-plain", None)]  # in the order they were accepted
+
+
+def test_a_commit_of_many_rows_keeps_their_order_and_removes_every_finished_one(db_url):
+    store = QueueStore(open_database(db_url))
+    store.commit([event(f"e{i}", T0) for i in range(203)], [])  # 128 + 64 + 8 + 2 + 1 rows per statement
+    rows = store.claim(T0, 1000, lease_until=T0 + 30)
+    assert [row["request_id"] for row in rows] == [f"e{i}" for i in range(203)]
+    assert [row["id"] for row in rows] == sorted(row["id"] for row in rows)
+    store.commit([event("late", T0)], [row["id"] for row in rows[:-1]])  # 202 ids: one DELETE
+    assert [row["request_id"] for row in store.claim(T0 + 60, 10, lease_until=T0 + 90)] == ["e202", "late"]
+
+
+def test_a_commit_writes_its_lines_first_in_the_same_transaction(db_url):
+    written = []
+
+    def write_lines(conn, lines):
+        written.append(lines)
+        raise OSError("disk full")
+
+    store = QueueStore(open_database(db_url), write_lines=write_lines)
+    store.commit([event("a", T0)], [])
+    (a,) = store.claim(T0, 1, lease_until=T0 + 30)
+    try:
+        store.commit([event("b", T0)], [a["id"]], ["lines"])
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the writer's error propagates")
+    assert written == [["lines"]] and store.depth() == 1  # neither "b" nor the removal of "a"

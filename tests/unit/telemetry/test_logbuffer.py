@@ -31,19 +31,46 @@ def test_stored_waits_for_lines_a_scheduled_callback_appends():
     assert asyncio.run(main()) == ["earlier", "deferred", "mark"]
 
 
-def test_write_now_stores_what_was_appended_in_the_calling_thread():
+def test_drain_into_hands_what_was_appended_to_the_callers_store_in_its_thread():
+    stored = []
     written = []
-    buffer = LogBuffer(lambda batches: written.append((threading.current_thread().name, batches)), interval=3600)
+    buffer = LogBuffer(written.append, interval=3600)
     try:
         buffer("a")
-        buffer("b")
         marks = []
-        buffer.after_flush(lambda: marks.append(threading.current_thread().name))
-        buffer.write_now()
-        assert written[0] == (threading.current_thread().name, ["a", "b"])
-        assert marks == [threading.current_thread().name]  # waiters popped with the lines are told too
+        buffer.after_flush(lambda: marks.append(("mark", list(stored))))
+        buffer("b")
+        buffer.drain_into(lambda batches: stored.append((threading.current_thread().name, batches)))
+        assert stored == [(threading.current_thread().name, ["a", "b"])]
+        assert marks == [("mark", stored)]  # waiters popped with the lines are told once they are stored
+        buffer.drain_into(stored.append)
+        assert stored[-1] == []  # called with nothing too: the caller's transaction goes on without lines
     finally:
         buffer.close()
+    assert written == []  # the writer thread stored none of them
+
+
+def test_lines_a_failed_drain_could_not_store_go_back_for_the_writer():
+    written = []
+    buffer = LogBuffer(written.extend, interval=3600)
+    buffer("a")
+    marks = []
+    buffer.after_flush(lambda: marks.append("mark"))
+    buffer("b")
+
+    def failing(batches):
+        raise OSError("disk full")
+
+    try:
+        buffer.drain_into(failing)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the store's error propagates")
+    assert marks == []  # nothing was stored: nobody is told it was
+    buffer("c")
+    buffer.close()  # the writer stores what is left, in order
+    assert written == ["a", "b", "c"] and marks == ["mark"]
 
 
 def test_appended_lets_scheduled_callbacks_append_first():
