@@ -17,6 +17,10 @@ _FULL = re.compile(
 _PARTIAL = re.compile(
     r"^(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9-_.]+)(:(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?$"
 )
+_MAPPING = re.compile(
+    r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z]{2}(-gov)?(-iso[a-z]?)?-[a-z]+-\d{1}):"
+    r"(?P<account>\d{12}):event-source-mapping:(?P<uuid>[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})$"
+)
 _SHORT = re.compile(r"^(?P<name>[a-zA-Z0-9-_.]+)(:(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?$")
 
 
@@ -78,3 +82,18 @@ def tagged_function_name(resource: str, region: str, account: str) -> str:
     if match["account"] != account:
         raise ResourceNotFoundException(f"Function not found: {resource}")
     return match["name"]
+
+
+def mapping_arn(region: str, account: str, uuid: str) -> str:
+    return f"arn:aws:lambda:{region}:{account}:event-source-mapping:{uuid}"
+
+
+def tagged_mapping_uuid(resource: str, region: str, account: str) -> str | None:
+    """The event source mapping a Tag* call's Resource ARN names; None when it is no mapping ARN.
+    A mapping of another region or account is not found here (AWS: "Event source mapping not found")."""
+    match = _MAPPING.match(resource)
+    if match is None:
+        return None
+    if match["region"] != region or match["account"] != account:
+        raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
+    return match["uuid"]

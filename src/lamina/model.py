@@ -203,6 +203,7 @@ class EventSourceMapping:
     state_reason: str
     last_processing_result: str | None
     last_modified: float
+    tags: dict[str, str] = field(default_factory=dict)  # TagResource's, on the mapping's ARN
 
 
 @dataclass(frozen=True)

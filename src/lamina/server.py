@@ -230,7 +230,8 @@ class Server:
         self.sources = Sources({"sqs": settings.sqs_endpoint_url, "kinesis": settings.kinesis_endpoint_url,
                                 "dynamodbstreams": settings.dynamodb_streams_endpoint_url},
                                settings.mq_brokers, region)
-        self.mappings = EventSourceMappings(MappingStore(self.database), self.store, alias_store, region, account_id,
+        mapping_store = MappingStore(self.database)
+        self.mappings = EventSourceMappings(mapping_store, self.store, alias_store, region, account_id,
                                             publish=bus.publish, probe=self.sources.probe,
                                             mq_brokers=settings.mq_brokers,
                                             compile_pattern=patterns.compile_pattern,
@@ -241,7 +242,8 @@ class Server:
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
-            provisioned=self.provisioned, tags=Tags(self.store, region, account_id, publish=bus.publish),
+            provisioned=self.provisioned, tags=Tags(self.store, region, account_id, publish=bus.publish,
+                                                      mappings=mapping_store),
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
             code_url=self._code_url,
             permissions=self.permissions, mappings=self.mappings, function_urls=self.function_urls,

@@ -289,6 +289,13 @@ def test_tags_round_trip_and_bump_revision(lam):
     assert (status, code) == (404, "ResourceNotFoundException")
 
 
+def test_create_with_more_than_50_tags_is_refused(lam):
+    status, code, response = error_of(create, lam, "overtagged", Tags={f"k{i}": "v" for i in range(51)})
+    assert (status, code, response["Error"]["Message"]) == (
+        400, "InvalidParameterValueException", "Number of tags exceeds resource tag limit.")
+    assert error_of(lam.get_function, FunctionName="overtagged")[0] == 404
+
+
 def test_a_runtime_lamina_cannot_run_leaves_the_function_failed_with_a_reason(lam):
     create(lam, "javaruntime", Runtime="java21", Handler="example.Handler::handleRequest")
     with pytest.raises(WaiterError):

@@ -202,6 +202,56 @@ def test_stream_mappings_are_validated_and_stored(lam):
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
 
 
+def test_tags_on_a_mapping_round_trip_and_go_with_it(lam, sqs):
+    arn = queue_arn(sqs, "tagged")
+    mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fn", Tags={"team": "core"})
+    resource = mapping["EventSourceMappingArn"]
+    assert resource == f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{mapping['UUID']}"
+    assert "Tags" not in mapping  # AWS's EventSourceMappingConfiguration has no Tags; ListTags has them
+    assert lam.list_tags(Resource=resource)["Tags"] == {"team": "core"}
+    assert lam.tag_resource(Resource=resource, Tags={"stage": "dev", "team": "edge"})[
+        "ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert lam.list_tags(Resource=resource)["Tags"] == {"stage": "dev", "team": "edge"}
+    assert lam.untag_resource(Resource=resource, TagKeys=["team"])["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert lam.list_tags(Resource=resource)["Tags"] == {"stage": "dev"}
+    lam.update_event_source_mapping(UUID=mapping["UUID"], BatchSize=5)  # an update keeps the tags
+    assert lam.list_tags(Resource=resource)["Tags"] == {"stage": "dev"}
+    assert lam.list_tags(Resource=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn")["Tags"] == {}  # not the function's
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    missing = (404, "ResourceNotFoundException", f"Event source mapping not found: {resource}")
+    assert error_of(lam.list_tags, Resource=resource) == missing
+    assert error_of(lam.tag_resource, Resource=resource, Tags={"a": "b"}) == missing
+    assert error_of(lam.untag_resource, Resource=resource, TagKeys=["stage"]) == missing
+    fresh = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fn")  # same queue and function
+    assert lam.list_tags(Resource=fresh["EventSourceMappingArn"])["Tags"] == {}
+    lam.delete_event_source_mapping(UUID=fresh["UUID"])
+
+
+def test_tag_limits_and_unknown_mapping_arns(lam, sqs):
+    arn = queue_arn(sqs, "tag-limits")
+    too_many = {f"k{i}": "v" for i in range(51)}
+    assert error_of(lam.create_event_source_mapping, EventSourceArn=arn, FunctionName="fn", Tags=too_many) == (
+        400, "InvalidParameterValueException", "Number of tags exceeds resource tag limit.")
+    assert lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"] == []  # none was made
+    status, code, message = error_of(lam.create_event_source_mapping, EventSourceArn=arn, FunctionName="fn",
+                                     Tags={"bad#key": "v"})
+    assert (status, code) == (400, "ValidationException") and "at 'tags' failed to satisfy constraint" in message
+    mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fn",
+                                              Tags={f"k{i}": "v" for i in range(50)})
+    resource = mapping["EventSourceMappingArn"]
+    assert error_of(lam.tag_resource, Resource=resource, Tags={"one-more": "v"}) == (
+        400, "InvalidParameterValueException", "Number of tags exceeds resource tag limit.")
+    status, code, message = error_of(lam.tag_resource, Resource=resource, Tags={"k0": "x" * 257})
+    assert (status, code) == (400, "ValidationException") and "at 'tags' failed to satisfy constraint" in message
+    assert lam.list_tags(Resource=resource)["Tags"] == {f"k{i}": "v" for i in range(50)}
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    unknown = f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:00000000-0000-4000-8000-000000000000"
+    assert error_of(lam.list_tags, Resource=unknown) == (
+        404, "ResourceNotFoundException", f"Event source mapping not found: {unknown}")
+    status, code, _ = error_of(lam.list_tags, Resource=f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:nope")
+    assert (status, code) == (400, "ValidationException")  # the model's pattern: no UUID
+
+
 def test_list_filters_and_pages(lam, sqs):
     arns = [queue_arn(sqs, f"page-{i}") for i in range(3)]
     uuids = [lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fn", Enabled=False)["UUID"]
@@ -231,7 +281,8 @@ def test_mappings_survive_a_restart(tmp_path, moto_server, sqs):
         lam.create_function(FunctionName="fn", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                             Code={"ZipFile": CODE})
         lam.get_waiter("function_active_v2").wait(FunctionName="fn")
-        enabled = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fn", BatchSize=7)["UUID"]
+        enabled = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fn", BatchSize=7,
+                                                  Tags={"kept": "yes"})["UUID"]
         disabled = lam.create_event_source_mapping(EventSourceArn=KINESIS_ARN, FunctionName="fn", Enabled=False,
                                                    StartingPosition="LATEST")["UUID"]
         settled(lam, enabled, "Enabled")
@@ -242,6 +293,7 @@ def test_mappings_survive_a_restart(tmp_path, moto_server, sqs):
         lam = client_for(second.url)
         again = settled(lam, enabled, "Enabled")
         assert (again["State"], again["BatchSize"], again["EventSourceArn"]) == ("Enabled", 7, arn)
+        assert lam.list_tags(Resource=again["EventSourceMappingArn"])["Tags"] == {"kept": "yes"}
         assert lam.get_event_source_mapping(UUID=disabled)["State"] == "Disabled"
         assert second.health()["counts"]["eventSourceMappings"] == {"byState": {"Disabled": 1, "Enabled": 1},
                                                                      "polling": 1}

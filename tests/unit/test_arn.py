@@ -54,3 +54,15 @@ def test_builders():
     assert arn.tagged_function_name(f"arn:aws:lambda:{R}:{A}:function:f", R, A) == "f"
     with pytest.raises(InvalidParameterValueException):
         arn.tagged_function_name(f"arn:aws:lambda:{R}:{A}:function:f:1", R, A)
+
+
+def test_tagged_mapping_uuid():
+    uuid = "0f0e0d0c-1b2a-4c3d-8e9f-a0b1c2d3e4f5"
+    assert arn.mapping_arn(R, A, uuid) == f"arn:aws:lambda:{R}:{A}:event-source-mapping:{uuid}"
+    assert arn.tagged_mapping_uuid(arn.mapping_arn(R, A, uuid), R, A) == uuid
+    assert arn.tagged_mapping_uuid(f"arn:aws:lambda:{R}:{A}:function:f", R, A) is None
+    assert arn.tagged_mapping_uuid(f"arn:aws:lambda:{R}:{A}:event-source-mapping:not-a-uuid", R, A) is None
+    for other in (arn.mapping_arn("eu-west-1", A, uuid), arn.mapping_arn(R, "111111111111", uuid)):
+        with pytest.raises(ResourceNotFoundException) as info:
+            arn.tagged_mapping_uuid(other, R, A)
+        assert info.value.message == f"Event source mapping not found: {other}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from lamina import arn as arns
 from lamina.control import code_signing, configuration, package, paging
+from lamina.control.tags import check_count
 from lamina.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -102,6 +103,7 @@ class Functions:
     def create(self, params: dict) -> FunctionVersion:
         configuration.check_supported(params)
         self._check_role(params)
+        check_count(params.get("Tags") or {})
         name = self.ref(params["FunctionName"]).name
         if params.get("PackageType") == "Image":
             return self._create_image(name, params)

@@ -32,7 +32,7 @@ MEMBERS = {SQS: COMMON | {"ScalingConfig"}, KINESIS: COMMON | STREAM_MEMBERS, DY
            MQ: (COMMON - {"FunctionResponseTypes"}) | {"Queues", "SourceAccessConfigurations"}}
 # (partial batch responses of MQ batches are not applied by lamina's RabbitMQ poller: refused, not ignored)
 # Members of the model lamina does not run: refused, never stored and ignored.
-NOT_RUN = ("Tags", "KMSKeyArn", "MetricsConfig", "LoggingConfig", "ProvisionedPollerConfig",
+NOT_RUN = ("KMSKeyArn", "MetricsConfig", "LoggingConfig", "ProvisionedPollerConfig",
            "DocumentDBEventSourceConfig")
 # Kafka-only members (a Kafka mapping is refused before these are looked at).
 KAFKA_MEMBERS = ("Topics", "SelfManagedEventSource", "AmazonManagedKafkaEventSourceConfig",

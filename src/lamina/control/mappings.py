@@ -5,7 +5,8 @@ The checks and defaults are lamina.control.mapping_rules'; facts about the sourc
 source knows (an SQS queue's existence and visibility timeout) come from the `probe` callable the
 server hands in (lamina.pollers.sources), MQ brokers from the configured AMQP URLs. Every change is
 announced as events.MappingChanged. Imports lamina.store, lamina.arn, lamina.errors, lamina.events,
-lamina.model and lamina.control (mapping_rules, paging).
+lamina.model and lamina.control (mapping_rules, paging, source_access, tags). A mapping's Tags
+(Create only; TagResource after) are kept on its row, and go when it is deleted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Collection
 from lamina import arn as arns
 from lamina.control import mapping_rules as rules
 from lamina.control import paging, source_access
+from lamina.control.tags import check_count
 from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
 from lamina.events import MappingChanged
 from lamina.model import LATEST, EventSourceMapping, FunctionVersion
@@ -123,6 +125,8 @@ class EventSourceMappings:
         arn = params.get("EventSourceArn")
         kind = rules.source_kind(arn, params.get("SelfManagedEventSource"))
         rules.check_create(kind, arn, params)
+        tags = dict(params.get("Tags") or {})
+        check_count(tags)
         config = rules.defaults(kind, params)
         rules.check_values(kind, arn, config)
         rules.check_filters(config.get("FilterCriteria"), self._compile_pattern)
@@ -138,7 +142,7 @@ class EventSourceMappings:
                 uuid=str(uuids.uuid4()), function_name=name, qualifier=qualifier, event_source_arn=arn, kind=kind,
                 config=config, enabled=enabled, state=rules.after_user_action("create", False, enabled),
                 state_reason=rules.USER_REASON[kind], last_processing_result=rules.FIRST_RESULT[kind],
-                last_modified=time.time())
+                last_modified=time.time(), tags=tags)
             self._store.put(mapping)
         log.info("event source mapping %s created: %s -> %s (%s)", mapping.uuid, arn, self.function_arn(mapping),
                  mapping.state)
@@ -174,7 +178,7 @@ class EventSourceMappings:
                 uuid=current.uuid, function_name=name, qualifier=qualifier, event_source_arn=arn, kind=kind,
                 config=config, enabled=enabled, state=rules.after_user_action("update", current.enabled, enabled),
                 state_reason=rules.USER_REASON[kind], last_processing_result=current.last_processing_result,
-                last_modified=time.time())
+                last_modified=time.time(), tags=current.tags)
             self._store.put(mapping)
         log.info("event source mapping %s updated (%s)", mapping.uuid, mapping.state)
         self._publish(MappingChanged(mapping.uuid))

@@ -1,9 +1,12 @@
-"""Tags on functions: TagResource, UntagResource, ListTags.
+"""Tags on functions and event source mappings: TagResource, UntagResource, ListTags.
 
 A tag change is a mutation of the function, so it gives $LATEST a new RevisionId (reference 1.3).
 lamina's own control tags (`lamina:network`, `lamina:debug-port`) change how environments start, so
-a change of one announces FunctionChanged (environments are then replaced). Imports lamina.store,
-lamina.arn, lamina.errors and lamina.events only.
+a change of one announces FunctionChanged (environments are then replaced). A mapping's tags (its
+ARN `...:event-source-mapping:UUID`) live on its row and go with it; they change nothing it does.
+The 50-tag limit (`check_count`) holds for both, on create and on TagResource; key and value limits
+are the model's (lamina.api.validation). Imports lamina.store, lamina.arn, lamina.errors and
+lamina.events only.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from lamina import arn as arns
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
 from lamina.events import FunctionChanged
 from lamina.store.functions import FunctionStore
+from lamina.store.mappings import MappingStore
 
 MAX_TAGS = 50
 CONTROL_PREFIX = "lamina:"
+TOO_MANY = "Number of tags exceeds resource tag limit."
 QUALIFIED = "Tags on function aliases and versions are not supported. Please specify a function ARN."
 
 
@@ -31,10 +36,18 @@ def _qualified(resource: str, region: str, account_id: str) -> bool:
         return False
 
 
+def check_count(tags: dict[str, str]) -> None:
+    """A resource holds at most MAX_TAGS tags (AWS's text)."""
+    if len(tags) > MAX_TAGS:
+        raise InvalidParameterValueException(TOO_MANY)
+
+
 class Tags:
     def __init__(self, store: FunctionStore, region: str, account_id: str,
-                 publish: Callable[[object], None] = lambda event: None) -> None:
+                 publish: Callable[[object], None] = lambda event: None,
+                 mappings: MappingStore | None = None) -> None:
         self._store = store
+        self._mappings = mappings
         self._publish = publish
         self._region = region
         self._account_id = account_id
@@ -50,19 +63,41 @@ class Tags:
             )
         return function
 
+    def _mapping_uuid(self, resource: str) -> str | None:
+        """The UUID of the existing mapping `resource` names; None when it names no mapping."""
+        uuid = arns.tagged_mapping_uuid(resource, self._region, self._account_id)
+        if uuid is None or self._mappings is None:
+            return None
+        if self._mappings.get(uuid) is None:
+            raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
+        return uuid
+
     def list(self, resource: str) -> dict[str, str]:
+        uuid = arns.tagged_mapping_uuid(resource, self._region, self._account_id)
+        if uuid is not None and self._mappings is not None:
+            mapping = self._mappings.get(uuid)
+            if mapping is None:
+                raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
+            return dict(mapping.tags)
         return dict(self._function(resource).tags)
 
     def tag(self, resource: str, tags: dict[str, str]) -> None:
+        uuid = self._mapping_uuid(resource)
+        if uuid is not None:
+            self._change_mapping(resource, uuid, lambda current: {**current, **tags})
+            return
         function = self._function(resource)
         with self._store.locked(function.name):  # a read-modify-write of the tags: one at a time
             function = self._function(resource)
             merged = {**function.tags, **tags}
-            if len(merged) > MAX_TAGS:
-                raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
+            check_count(merged)
             self._save(function, merged)
 
     def untag(self, resource: str, keys: list[str]) -> None:
+        uuid = self._mapping_uuid(resource)
+        if uuid is not None:
+            self._change_mapping(resource, uuid, lambda current: {k: v for k, v in current.items() if k not in set(keys)})
+            return
         function = self._function(resource)
         with self._store.locked(function.name):
             function = self._function(resource)
@@ -74,3 +109,15 @@ class Tags:
         control = {k: v for k, v in tags.items() if k.startswith(CONTROL_PREFIX)}
         if control != {k: v for k, v in function.tags.items() if k.startswith(CONTROL_PREFIX)}:
             self._publish(FunctionChanged(function.name))
+
+    def _change_mapping(self, resource: str, uuid: str,
+                        change: Callable[[dict[str, str]], dict[str, str]]) -> None:
+        """A read-modify-write of a mapping's tags, under the lock its create/update/delete take."""
+        assert self._mappings is not None
+        with self._mappings.locked():
+            mapping = self._mappings.get(uuid)
+            if mapping is None:  # deleted meanwhile
+                raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
+            tags = change(dict(mapping.tags))
+            check_count(tags)
+            self._mappings.set_tags(uuid, tags)

@@ -18,7 +18,7 @@ def _record(row) -> EventSourceMapping:
         uuid=row.uuid, function_name=row.function_name, qualifier=row.qualifier,
         event_source_arn=row.event_source_arn, kind=row.kind, config=dict(row.config), enabled=bool(row.enabled),
         state=row.state, state_reason=row.state_reason, last_processing_result=row.last_processing_result,
-        last_modified=row.last_modified)
+        last_modified=row.last_modified, tags=dict(row.tags or {}))
 
 
 class MappingStore:
@@ -35,7 +35,8 @@ class MappingStore:
         values = dict(uuid=mapping.uuid, function_name=mapping.function_name, qualifier=mapping.qualifier,
                       event_source_arn=mapping.event_source_arn, kind=mapping.kind, config=mapping.config,
                       enabled=mapping.enabled, state=mapping.state, state_reason=mapping.state_reason,
-                      last_processing_result=mapping.last_processing_result, last_modified=mapping.last_modified)
+                      last_processing_result=mapping.last_processing_result, last_modified=mapping.last_modified,
+                      tags=mapping.tags)
         with self._engine.begin() as conn:
             upsert(conn, table, values)
 
@@ -60,6 +61,11 @@ class MappingStore:
             return True
         with self._engine.begin() as conn:
             return conn.execute(table.update().where(table.c.uuid == uuid).values(**changes)).rowcount > 0
+
+    def set_tags(self, uuid: str, tags: dict[str, str]) -> bool:
+        """Replace a mapping's tags; False when it is gone."""
+        with self._engine.begin() as conn:
+            return conn.execute(table.update().where(table.c.uuid == uuid).values(tags=tags)).rowcount > 0
 
     def delete(self, uuid: str) -> None:
         with self._engine.begin() as conn:

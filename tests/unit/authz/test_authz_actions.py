@@ -10,6 +10,7 @@ from lamina.authz.evaluate import EXPLICIT_DENY_RESOURCE, NO_IDENTITY_ALLOW
 
 R, A = "us-east-1", "123456789012"
 FN = f"arn:aws:lambda:{R}:{A}:function:f"
+ESM_ARN = f"arn:aws:lambda:{R}:{A}:event-source-mapping:0f0e0d0c-1b2a-4c3d-8e9f-a0b1c2d3e4f5"
 ME = f"arn:aws:iam::{A}:user/alice"
 
 TARGETS = [
@@ -39,6 +40,7 @@ TARGETS = [
      "lambda:PutFunctionEventInvokeConfig", FN),
     ("lambda", "ListTags", {"Resource": FN}, "lambda:ListTags", FN),
     ("lambda", "TagResource", {"Resource": FN}, "lambda:TagResource", FN),
+    ("lambda", "UntagResource", {"Resource": ESM_ARN}, "lambda:UntagResource", ESM_ARN),  # a mapping's tags
     ("lambda", "ListFunctions", {}, "lambda:ListFunctions", "*"),
     ("lambda", "GetAccountSettings", {}, "lambda:GetAccountSettings", "*"),
     ("lambda", "ListLayers", {}, "lambda:ListLayers", "*"),

@@ -55,11 +55,12 @@ class Front:
                                    publish=lambda event: None, defer=lambda work: None)
         self.permissions = Permissions(PolicyStore(engine), self.functions, None)
         self.aliases = Aliases(self.alias_store, self.function_store, REGION, ACCOUNT, publish=lambda event: None)
-        self.tags = Tags(self.function_store, REGION, ACCOUNT)
+        self.mapping_store = MappingStore(engine)
+        self.tags = Tags(self.function_store, REGION, ACCOUNT, mappings=self.mapping_store)
         self.iam = Iam(IamStore(engine), ACCOUNT)
         self.rules = Rules(RuleStore(engine), REGION, ACCOUNT, deliver=lambda events: None,
                            now_minute=lambda: 1000, publish=lambda event: None, clock=lambda: 1_772_359_200.0)
-        self.mappings = EventSourceMappings(MappingStore(engine), self.function_store, self.alias_store, REGION,
+        self.mappings = EventSourceMappings(self.mapping_store, self.function_store, self.alias_store, REGION,
                                             ACCOUNT, publish=lambda event: None,
                                             probe=lambda kind, arn: {"VisibilityTimeout": 30})
         self.reserved = ReservedConcurrency(EventConfigStore(engine), self.function_store, REGION, ACCOUNT,
@@ -224,6 +225,23 @@ def test_concurrent_mapping_creates_of_one_pair_make_one_mapping(fronts):
         assert len([r for r in results if not isinstance(r, Exception)]) == 1
         assert all(isinstance(r, ResourceConflictException) for r in results if isinstance(r, Exception))
         assert len(MappingStore(fronts[0].function_store._engine).list(event_source_arn=queue)) == 1
+
+
+def test_concurrent_tag_changes_and_updates_of_one_mapping_keep_every_change(fronts):
+    """TagResource on a mapping's ARN from several fronts while others update the mapping (which
+    writes its row whole): every tag change and the last update's BatchSize survive."""
+    make_function(fronts[0])
+    mapping = fronts[0].mappings.create({"EventSourceArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:tagged",
+                                         "FunctionName": "f", "Tags": {"old": "x"}})
+    arn = fronts[0].mappings.arn(mapping)
+    calls = [lambda i=i: fronts[i % FRONTS].tags.tag(arn, {f"k{i}": str(i)}) for i in range(8)]
+    calls += [lambda i=i: fronts[i % FRONTS].mappings.update({"UUID": mapping.uuid, "BatchSize": 5})
+              for i in range(4)]
+    calls += [lambda: fronts[1].tags.untag(arn, ["old"])]
+    results = race(calls)
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert fronts[0].tags.list(arn) == {f"k{i}": str(i) for i in range(8)}
+    assert fronts[0].mappings.get(mapping.uuid).config["BatchSize"] == 5
 
 
 def test_concurrent_reserved_concurrency_never_leaves_less_than_the_unreserved_minimum(fronts):

@@ -74,13 +74,21 @@ def test_defaults(kind, arn, params, expected):
     ("mq", MQ, {}, "Required 'queues' parameter is missing."),
     ("mq", MQ, {"Queues": ["q"], "FunctionResponseTypes": ["ReportBatchItemFailures"]},
      "Unsupported FunctionResponseTypes parameter for given event source mapping type."),
-    ("sqs", SQS, {"Tags": {"a": "b"}}, "lamina does not support Tags on event source mappings; leave it out."),
+    ("sqs", SQS, {"KMSKeyArn": "arn:aws:kms:us-east-1:000000000000:key/k"},
+     "lamina does not support KMSKeyArn on event source mappings; leave it out."),
 ])
 def test_refused_configurations(kind, arn, params, text):
     with pytest.raises(InvalidParameterValueException) as info:
         rules.check_create(kind, arn, params)
         rules.check_values(kind, arn, rules.defaults(kind, params))
     assert info.value.message == text
+
+
+def test_tags_are_taken_on_create_of_every_kind():
+    for kind, arn, extra in (("sqs", SQS, {}), ("kinesis", KINESIS, {"StartingPosition": "LATEST"}),
+                             ("dynamodb", DDB, {"StartingPosition": "LATEST"}), ("mq", MQ, {"Queues": ["q"]})):
+        rules.check_create(kind, arn, {"Tags": {"team": "a"}, **extra})
+        assert "Tags" not in rules.defaults(kind, {"Tags": {"team": "a"}, **extra})  # kept apart from the config
 
 
 def test_filter_count_and_compiler():

@@ -1,8 +1,13 @@
-"""lamina.control.tags: which Resource ARNs name a taggable function."""
+"""lamina.control.tags: which Resource ARNs name a taggable function; a mapping's tags."""
 
 import pytest
 
-from lamina.control.tags import _qualified
+from lamina.control.tags import MAX_TAGS, Tags, _qualified, check_count
+from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.model import EventSourceMapping
+from lamina.store.database import open_database
+from lamina.store.functions import FunctionStore
+from lamina.store.mappings import MappingStore
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
 ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f"
@@ -18,3 +23,53 @@ ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f"
 ])
 def test_qualified_arns(resource, qualified):
     assert _qualified(resource, REGION, ACCOUNT) is qualified
+
+
+# -- tags on event source mappings, over a real SQLite file ------------------------------------------
+
+UUID = "0f0e0d0c-1b2a-4c3d-8e9f-a0b1c2d3e4f5"
+MAPPING_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{UUID}"
+
+
+@pytest.fixture
+def tagged(db_url):
+    engine = open_database(db_url)
+    mappings = MappingStore(engine)
+    mappings.put(EventSourceMapping(
+        uuid=UUID, function_name="f", qualifier=None, event_source_arn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:q",
+        kind="sqs", config={"BatchSize": 10}, enabled=True, state="Enabled", state_reason="USER_INITIATED",
+        last_processing_result=None, last_modified=1.0, tags={"a": "1"}))
+    yield Tags(FunctionStore(engine), REGION, ACCOUNT, mappings=mappings), mappings
+    engine.dispose()
+
+
+def test_a_mappings_tags_round_trip_on_its_arn(tagged):
+    tags, mappings = tagged
+    assert tags.list(MAPPING_ARN) == {"a": "1"}
+    tags.tag(MAPPING_ARN, {"b": "2", "a": "3"})
+    assert tags.list(MAPPING_ARN) == {"a": "3", "b": "2"}
+    tags.untag(MAPPING_ARN, ["a", "absent"])
+    assert tags.list(MAPPING_ARN) == {"b": "2"}
+    assert mappings.get(UUID).config == {"BatchSize": 10}  # the tags change nothing else of the mapping
+
+
+def test_a_mapping_holds_at_most_50_tags(tagged):
+    tags, _ = tagged
+    tags.tag(MAPPING_ARN, {f"k{i}": "v" for i in range(MAX_TAGS - 1)})  # with "a": 50
+    with pytest.raises(InvalidParameterValueException) as info:
+        tags.tag(MAPPING_ARN, {"one-more": "v"})
+    assert info.value.message == "Number of tags exceeds resource tag limit."
+    assert len(tags.list(MAPPING_ARN)) == MAX_TAGS
+    with pytest.raises(InvalidParameterValueException):
+        check_count({f"k{i}": "v" for i in range(MAX_TAGS + 1)})
+
+
+def test_an_unknown_or_deleted_mapping_is_not_found(tagged):
+    tags, mappings = tagged
+    unknown = MAPPING_ARN.replace("0f0e0d0c", "aaaaaaaa")
+    mappings.delete(UUID)
+    for resource in (unknown, MAPPING_ARN):
+        for call, args in ((tags.list, ()), (tags.tag, ({"x": "y"},)), (tags.untag, (["x"],))):
+            with pytest.raises(ResourceNotFoundException) as info:
+                call(resource, *args)
+            assert info.value.message == f"Event source mapping not found: {resource}"

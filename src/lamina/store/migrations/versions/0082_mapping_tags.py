@@ -1,0 +1,23 @@
+"""Tags on event source mappings (CreateEventSourceMapping's Tags, TagResource on the mapping's ARN).
+
+Revision ID: 0082
+Revises: 0081
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0082"
+down_revision = "0081"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("event_source_mappings") as batch:
+        batch.add_column(sa.Column("tags", sa.JSON, nullable=False, server_default="{}"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("event_source_mappings") as batch:
+        batch.drop_column("tags")
