@@ -1,14 +1,14 @@
 """Tags on event source mappings (CreateEventSourceMapping's Tags, TagResource on the mapping's ARN).
 
-Revision ID: 0082
-Revises: 0081
+Revision ID: 0083
+Revises: 0082
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0082"
-down_revision = "0081"
+revision = "0083"
+down_revision = "0082"
 branch_labels = None
 depends_on = None
 
