@@ -76,7 +76,8 @@ def main() -> int:
             for label in trees:
                 emit(figure="thread_cpu_us_per_invoke", tree=label if label == "this" else args.against,
                      **{key: round(statistics.median(values), 1) for key, values in figures[label].items()},
-                     logs_rounds=[round(x, 1) for x in figures[label]["logs"]])
+                     logs_rounds=[round(x, 1) for x in figures[label]["logs"]],
+                     main_rounds=[round(x) for x in figures[label]["main"]])
             emit(figure="log_writer_cpu_saved_us_per_invoke", paired_median=round(statistics.median(paired), 1),
                  lower_in=sum(x > 0 for x in paired), rounds=len(paired), load=round(os.getloadavg()[0], 1))
         finally:

@@ -128,3 +128,17 @@ def test_events_stored_before_0083_keep_their_streams_ids_and_counters(empty_db_
     assert [row["name"] for row in logs.streams("/g")] == ["s1", "s2", "s3"]
     assert logs.delete_stream("/h", "s1") and logs.events("/h") == [] and logs.events("/g", "s1")[0][2] == "b"
     engine.dispose()
+
+
+def test_a_write_of_many_events_stores_each_once_in_order(db_url):
+    """SQLite gets a write's rows in INSERTs of up to 64 rows each: 64 + 64 + 8 + 2 + 1 here."""
+    logs = LogStore(open_database(db_url))
+    first = [Event(i, f"a{i}") for i in range(100)]
+    second = [Event(1000 + i, f"b{i}") for i in range(39)]
+    logs.append([Batch("/g", "s1", tuple(first[:50])), Batch("/g", "s2", tuple(second)),
+                 Batch("/g", "s1", tuple(first[50:]))])
+    expected = [("s1", e.timestamp_ms, e.message) for e in first] + [("s2", e.timestamp_ms, e.message) for e in second]
+    assert logs.events("/g") == expected
+    page = logs.page("/g", limit=1000)
+    assert len({row[0] for row in page}) == 139 and [row[4] for row in page] == [m for _, _, m in expected]
+    assert logs.stream("/g", "s2")["stored_bytes"] == sum(len(e.message) for e in second)
