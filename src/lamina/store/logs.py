@@ -10,7 +10,6 @@ lamina.store.dialect only.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -61,37 +60,40 @@ class LogStore:
     def append(self, batches: list[Any]) -> None:
         """Store every event of `batches` (objects with .group, .stream and .events of
         .timestamp_ms / .message)."""
-        by_stream: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        by_stream: dict[tuple[str, str], list[Any]] = {}
         for batch in batches:
             key = (batch.group, batch.stream)
             events = by_stream.get(key)
             if events is None:
-                events = by_stream[key] = []
-            events += [(event.timestamp_ms, event.message) for event in batch.events]
+                by_stream[key] = list(batch.events)
+            else:
+                events += batch.events
         now = int(time.time() * 1000)
         with self._engine.begin() as conn, _driver_cursor(conn) as cursor:
             rows: list = []
             for (group, stream), events in by_stream.items():
                 if events:
-                    stream_id = self._counted(conn, cursor, group, stream, events, now, create=True)
-                    rows += _rows(cursor, group, stream_id, events, now)
+                    timestamps = [event.timestamp_ms for event in events]
+                    messages = [event.message for event in events]
+                    stream_id = self._counted(conn, cursor, group, stream, timestamps, messages, now, create=True)
+                    rows += _rows(cursor, group, stream_id, timestamps, messages, now)
             _insert(conn, cursor, rows)
 
     def put(self, group: str, stream: str, events: list[tuple[int, str]], now_ms: int) -> bool:
         """Store (timestamp ms, message) events in an existing stream; False when it does not exist."""
+        timestamps, messages = (list(column) for column in zip(*events, strict=True))
         with self._engine.begin() as conn, _driver_cursor(conn) as cursor:
-            stream_id = self._counted(conn, cursor, group, stream, events, now_ms, create=False)
+            stream_id = self._counted(conn, cursor, group, stream, timestamps, messages, now_ms, create=False)
             if stream_id is None:
                 return False
-            _insert(conn, cursor, _rows(cursor, group, stream_id, events, now_ms))
+            _insert(conn, cursor, _rows(cursor, group, stream_id, timestamps, messages, now_ms))
             return True
 
-    def _counted(self, conn: sa.Connection, cursor: Any, group: str, stream: str, events: list[tuple[int, str]],
-                 now: int, *, create: bool) -> int | None:
-        """Add `events` to their stream's counters (the stream and its group made first, with
+    def _counted(self, conn: sa.Connection, cursor: Any, group: str, stream: str, timestamps: list[int],
+                 messages: list[str], now: int, *, create: bool) -> int | None:
+        """Add events (their `timestamps` and `messages`) to their stream's counters (the stream and its group made first, with
         `create`); the stream's id, or None when it does not exist. On SQLite the update goes
         through the driver's `cursor` (SQLAlchemy's execution of it cost ~30 µs per stream per write)."""
-        timestamps, messages = zip(*events, strict=True)
         values = {"first": min(timestamps), "last": max(timestamps), "now": now,
                   "size": sum(map(len, messages)), "group_name": group, "stream_name": stream}
 
@@ -290,23 +292,30 @@ def _driver_cursor(conn: sa.Connection) -> Iterator[Any]:
         cursor.close()
 
 
-def _rows(cursor: Any, group: str, stream_id: int, events: list[tuple[int, str]], now: int) -> list:
-    """A stream's events as `_insert` takes them: tuples for SQLite's driver, dicts for SQLAlchemy."""
+def _rows(cursor: Any, group: str, stream_id: int, timestamps: list[int], messages: list[str], now: int) -> list:
+    """A stream's events as `_insert` takes them: for SQLite's driver one flat list of every row's
+    five values in turn (made by slice assignment: no tuple per row), dicts for SQLAlchemy."""
+    count = len(timestamps)
     if cursor is not None:
-        return [(group, stream_id, timestamp, now, message) for timestamp, message in events]
+        flat: list = [group] * (5 * count)
+        flat[1::5] = [stream_id] * count
+        flat[2::5] = timestamps
+        flat[3::5] = [now] * count
+        flat[4::5] = messages
+        return flat
     return [{"log_group": group, "stream_id": stream_id, "timestamp_ms": timestamp, "ingestion_ms": now,
-             "message": message} for timestamp, message in events]
+             "message": message} for timestamp, message in zip(timestamps, messages, strict=True)]
 
 
 def _insert(conn: sa.Connection, cursor: Any, rows: list) -> None:
-    """Insert the rows of a write, all streams' in one statement, in the order given (their ids)."""
+    """Insert the rows of a write (all streams'), in the order given (their ids)."""
     if not rows:
         return
     if cursor is not None:  # through the driver: no per-row parameter processing
-        done, left = 0, len(rows)
+        done, left = 0, len(rows) // 5
         while left:
             size = _SQLITE_ROWS if left >= _SQLITE_ROWS else 1 << (left.bit_length() - 1)
-            cursor.execute(_SQLITE_INSERTS[size], list(itertools.chain.from_iterable(rows[done:done + size])))
+            cursor.execute(_SQLITE_INSERTS[size], rows[5 * done:5 * (done + size)])
             done, left = done + size, left - size
     else:
         conn.execute(log_events.insert(), rows)
