@@ -1,7 +1,8 @@
 """Function logs in the metadata database: log groups, streams and events (CloudWatch Logs' model).
 
 `append` takes batches of (group, stream, events) and writes them in one transaction, creating
-groups and streams on first use. The rest serves the Logs API: groups and streams with their
+groups and streams on first use; an event row names its stream by the stream's id (remembered
+per store after the first write). The rest serves the Logs API: groups and streams with their
 counters, pages of events in (timestamp, id) order, deletion, retention and its expiry. Answers
 with plain dicts and tuples, knows nothing of API errors or tokens. Imports lamina.store.schema and
 lamina.store.dialect only.
@@ -91,9 +92,10 @@ class LogStore:
 
     def _counted(self, conn: sa.Connection, cursor: Any, group: str, stream: str, timestamps: list[int],
                  messages: list[str], now: int, *, create: bool) -> int | None:
-        """Add events (their `timestamps` and `messages`) to their stream's counters (the stream and its group made first, with
-        `create`); the stream's id, or None when it does not exist. On SQLite the update goes
-        through the driver's `cursor` (SQLAlchemy's execution of it cost ~30 µs per stream per write)."""
+        """Add events (their `timestamps` and `messages`) to their stream's counters (the stream and
+        its group made first, with `create`); the stream's id, or None when it does not exist. On
+        SQLite the update goes through the driver's `cursor` (SQLAlchemy's execution of it cost
+        ~30 µs per stream per write)."""
         values = {"first": min(timestamps), "last": max(timestamps), "now": now,
                   "size": sum(map(len, messages)), "group_name": group, "stream_name": stream}
 
