@@ -320,8 +320,8 @@ def test_logs_are_stored_per_environment_stream(functions, lamina):
     rows = []
     while time.monotonic() < deadline:
         with sqlite3.connect(lamina.data_dir / "lamina.db") as db:
-            rows = db.execute("SELECT log_stream, message FROM log_events WHERE log_group = ? ORDER BY id",
-                              ("/aws/lambda/chatty",)).fetchall()
+            rows = db.execute("SELECT s.name, e.message FROM log_events e JOIN log_streams s ON s.id = e.stream_id "
+                              "WHERE e.log_group = ? ORDER BY e.id", ("/aws/lambda/chatty",)).fetchall()
         if any(message.startswith(f"REPORT RequestId: {request_id}") for _, message in rows):
             break
         time.sleep(0.2)
