@@ -36,34 +36,28 @@ class LogBuffer:
         if len(self._pending) >= self._high_water:
             self._wake.set()
 
-    def _drain(self) -> None:
-        with self._draining:
-            self._drain_locked()
-
     def write_now(self) -> None:
         """Store everything appended so far (and what the writer thread is storing) before returning,
-        in the calling thread."""
-        self._drain()
-
-    def _drain_locked(self) -> None:
-        batches, waiters = [], []
-        while self._pending:
-            item = self._pending.popleft()
-            (waiters if callable(item) else batches).append(item)
-        if batches:
-            try:
-                self._write(batches)
-            except Exception:
-                log.exception("could not store %d log batches", len(batches))
-        for waiter in waiters:
-            waiter()
+        in the calling thread (the writer thread's own drain, too); call the flush waiters among it."""
+        with self._draining:
+            batches, waiters = [], []
+            while self._pending:
+                item = self._pending.popleft()
+                (waiters if callable(item) else batches).append(item)
+            if batches:
+                try:
+                    self._write(batches)
+                except Exception:
+                    log.exception("could not store %d log batches", len(batches))
+            for waiter in waiters:
+                waiter()
 
     def _loop(self) -> None:
         while not self._stopping:
             self._wake.wait(self._interval)
             self._wake.clear()
-            self._drain()
-        self._drain()
+            self.write_now()
+        self.write_now()
 
     def flush(self) -> None:
         """Write everything appended so far (from any thread) before returning."""

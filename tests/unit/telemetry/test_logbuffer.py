@@ -15,7 +15,7 @@ def test_stored_waits_for_lines_a_scheduled_callback_appends():
             buffer("earlier")
 
             async def event_finished():  # the queue's attempt, in the step its invoke returned in
-                asyncio.get_running_loop().call_soon(buffer, "deferred")  # as the environment's deferred _settle
+                asyncio.get_running_loop().call_soon(buffer, "deferred")  # as PlatformLines.after_answer's settle
                 await buffer.stored()
 
             waiting = asyncio.ensure_future(event_finished())
@@ -34,6 +34,7 @@ def test_stored_waits_for_lines_a_scheduled_callback_appends():
 def test_write_now_stores_what_was_appended_in_the_calling_thread():
     written = []
     buffer = LogBuffer(lambda batches: written.append((threading.current_thread().name, batches)), interval=3600)
+    writer_wake, buffer._wake = buffer._wake, threading.Event()  # after_flush must not wake the writer first
     try:
         buffer("a")
         buffer("b")
@@ -43,6 +44,7 @@ def test_write_now_stores_what_was_appended_in_the_calling_thread():
         assert written[0] == (threading.current_thread().name, ["a", "b"])
         assert marks == [threading.current_thread().name]  # waiters popped with the lines are told too
     finally:
+        buffer._wake = writer_wake
         buffer.close()
 
 
