@@ -80,7 +80,7 @@ class Environment:
         self._status: int | None = None
         self._eof = False
         self._gone: asyncio.Future[None] = self._loop.create_future()
-        self._lines = PlatformLines(log_stream, spec, self._loop, self._drain_output)
+        self._lines = PlatformLines(log_stream, spec, self._drain_output)
         self._deadline = Deadline(self._loop, spec, self._in_flight)
         # the streamed response of the event in flight
         self._stream: ResponseStream | None = None
@@ -490,9 +490,12 @@ class Environment:
         memory = policy.memory_mb(self._peak_kb)
         ending = (rid, duration, billed, memory, init_ms, status, error_type)
         if self.state is State.BUSY and not request.tail:
-            # The caller's answer needs none of the log lines: they are written after it went out
+            # The caller's answer needs none of the log lines: they are written right after it went
+            # out (a callback of the next loop turn), or before anything else touches this
+            # environment or its log (its next event, output, a state change), so they keep their order.
             self._to(State.READY)
-            lines.after_answer(ending)
+            lines.pending = ending
+            self._loop.call_soon(lines.settle, False)
         else:
             if self.state is State.BUSY:
                 self._sandbox.drain_output()  # type: ignore[union-attr]

@@ -1,19 +1,19 @@
 """The platform's lines in one environment's log stream, in their order around each event:
 INIT_START and INIT_REPORT; START, written once the INVOKE frame is on its way, or before anything
 the runtime sends if that comes sooner (`unstarted`); END and REPORT, deferred until the answer
-went out (`pending`, written by `settle`) or written at once; the timeout and exit lines; START,
-END and REPORT of an invoke whose environment never initialised.
+went out (`pending`, written by `settle`: the environment schedules it for the loop's next turn
+and calls it before anything else touches the environment) or written at once; the timeout and
+exit lines; START, END and REPORT of an invoke whose environment never initialised.
 
 Text START/END/REPORT are handed to the log stream unformatted (its writer thread makes the text);
 JSON lines and the others are made now (`report.Platform`, which also filters JSON by the
-SystemLogLevel). The environment checks `pending` and `unstarted` itself per frame (an attribute
-read, no call) and hands in its loop and `drain`, a callable that reads what the process tree
-wrote to fd 1/2 so far. Imports lamina.engine.{logstream, report, spec}.
+SystemLogLevel). The environment sets and checks `pending` and `unstarted` itself (per frame an
+attribute read, no call) and hands in `drain`, a callable that reads what the process tree wrote
+to fd 1/2 so far. Imports lamina.engine.{logstream, report, spec}.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
@@ -29,11 +29,9 @@ Ending = tuple[str, float, int, int, float | None, str | None, str | None]
 class PlatformLines:
     """The platform lines of one environment (its spec's log format and memory size)."""
 
-    __slots__ = ("pending", "unstarted", "_log", "_platform", "_json", "_version", "_memory_mb", "_loop",
-                 "_drain")
+    __slots__ = ("pending", "unstarted", "_log", "_platform", "_json", "_version", "_memory_mb", "_drain")
 
-    def __init__(self, log: LogStream, spec: RunSpec, loop: asyncio.AbstractEventLoop,
-                 drain: Callable[[], None]) -> None:
+    def __init__(self, log: LogStream, spec: RunSpec, drain: Callable[[], None]) -> None:
         self.pending: Ending | None = None  # the last event's END and REPORT, until `settle` writes them
         self.unstarted: str | None = None  # the event whose START follows its INVOKE frame
         self._log = log
@@ -41,7 +39,6 @@ class PlatformLines:
         self._json = self._platform.json
         self._version = spec.version
         self._memory_mb = spec.memory_mb
-        self._loop = loop
         self._drain = drain
 
     def _line(self, line: str | None) -> None:
@@ -66,20 +63,13 @@ class PlatformLines:
         else:  # Text: formatted by the log writer (JSON lines carry the time they are made at)
             self._log.platform(report.start, (rid, self._version))
 
-    def after_answer(self, ending: Ending) -> None:
-        """END and REPORT once the caller's answer went out (a callback of the next loop turn), or
-        before anything else touches the environment or its log (its next event, output, a state
-        change: they call `settle`), so they keep their order."""
-        self.pending = ending
-        self._loop.call_soon(self.settle, False)
-
     def settle(self, drain: bool = True) -> None:
-        """Write the last event's END and REPORT, after what its process tree wrote to fd 1/2 before
-        its result (read now, with `drain`: this runs before anything else touches the environment).
-        The callback `after_answer` schedules passes drain=False: the loop has polled since the
-        result arrived (a callback scheduled from a callback runs after the loop's next poll), so
-        the output pipe's reader already read what the tree wrote before its result (a read here
-        would find it empty: one failed read per invoke)."""
+        """Write the `pending` END and REPORT, after what the event's process tree wrote to fd 1/2
+        before its result (read now, with `drain`: this runs before anything else touches the
+        environment). The callback scheduled when the answer was returned passes drain=False: the
+        loop has polled since the result arrived (a callback scheduled from a callback runs after
+        the loop's next poll), so the output pipe's reader already read what the tree wrote before
+        its result (a read here would find it empty: one failed read per invoke)."""
         ending, self.pending = self.pending, None
         if ending is None:
             return

@@ -1,7 +1,7 @@
 """The platform lines of one environment's log stream (lamina.engine.platform_lines): which lines
 each log format and SystemLogLevel writes around an event, and their order against the event's
 own output when END and REPORT wait for the answer to go out. A real LogStream and report.Platform;
-the loop only records what is scheduled."""
+`pending` and the scheduled `settle` set as the environment sets them, on a loop that only records."""
 
 from __future__ import annotations
 
@@ -41,8 +41,7 @@ def make(log_format: str = "Text", system_level: str | None = None, drained: byt
             log.output(drained)
 
     loop = Loop()
-    lines = PlatformLines(log, spec(log_format=log_format, system_log_level=system_level, memory_mb=256),
-                          loop, drain)  # type: ignore[arg-type]
+    lines = PlatformLines(log, spec(log_format=log_format, system_log_level=system_level, memory_mb=256), drain)
     return lines, log, batches, loop, drains
 
 
@@ -59,6 +58,12 @@ def kinds(batches) -> list[str]:
         else:
             found.append(message.split()[0] if message.split() else "")
     return found
+
+
+def after_answer(lines: PlatformLines, loop: Loop) -> None:
+    """What the environment does when it returns an answer: END and REPORT wait (drain=False)."""
+    lines.pending = ENDING
+    loop.call_soon(lines.settle, False)
 
 
 def one_event(lines: PlatformLines, log: LogStream, ending=ENDING) -> None:
@@ -105,7 +110,7 @@ def test_text_report_names_the_platforms_errors_only(status, error_type, tail):
 def test_end_and_report_wait_for_the_scheduled_callback_which_does_not_drain():
     lines, log, batches, loop, drains = make(drained=b"late\n")
     one_event_started(lines, log)
-    lines.after_answer(ENDING)
+    after_answer(lines, loop)
     log.flush()
     assert kinds(batches) == ["START", "out"] and lines.pending == ENDING
     loop.run_soon()  # the loop polled since the result: its output pipe was read already
@@ -116,7 +121,7 @@ def test_end_and_report_wait_for_the_scheduled_callback_which_does_not_drain():
 def test_whatever_touches_the_environment_first_settles_after_draining_its_output():
     lines, log, batches, loop, drains = make(drained=b"written before the result\n")
     one_event_started(lines, log)
-    lines.after_answer(ENDING)
+    after_answer(lines, loop)
     lines.settle()  # the next event (or a frame, a state change) before the callback
     assert kinds(batches) == ["START", "out", "written", "END", "REPORT"] and drains == [1]
     loop.run_soon()  # the callback finds nothing left to write
