@@ -1,6 +1,7 @@
-"""One execution environment: its state machine, its sandbox, the frames of its runtime, the event
-in flight, and the platform lines of its log stream (INIT_START, START, END, REPORT, timeouts,
-exits). It turns what happened into an InvokeResult with AWS's error bodies.
+"""One execution environment: its state machine, its sandbox, the frames of its runtime and the
+event in flight. It turns what happened into an InvokeResult with AWS's error bodies; its
+platform log lines are `PlatformLines`' (engine/platform_lines.py), its timeouts `Deadline`'s
+(engine/deadline.py).
 
 One event at a time: the pool never hands a busy environment out. The warm path is one frame
 out, one frame back, a timer, and list appends for the log. Imports lamina.engine.* only.
@@ -18,8 +19,10 @@ from collections.abc import Callable
 
 from lamina.engine import policy, report
 from lamina.engine import protocol as frames
+from lamina.engine.deadline import Deadline
 from lamina.engine.gate import StartGate, Ticket
 from lamina.engine.logstream import PROCESS, PROGRAM, LogStream
+from lamina.engine.platform_lines import PlatformLines
 from lamina.engine.protocol import Channel
 from lamina.engine.sandbox import Launch, Sandbox, SandboxBackend
 from lamina.engine.spec import InvokeRequest, InvokeResult, ResponseStream, RunSpec
@@ -77,7 +80,8 @@ class Environment:
         self._status: int | None = None
         self._eof = False
         self._gone: asyncio.Future[None] = self._loop.create_future()
-        self._platform = report.Platform(spec.log_format, spec.system_log_level)
+        self._lines = PlatformLines(log_stream, spec, self._drain_output)
+        self._deadline = Deadline(self._loop, spec, self._in_flight)
         # the streamed response of the event in flight
         self._stream: ResponseStream | None = None
         self._stream_type = STREAM_TYPE
@@ -85,11 +89,6 @@ class Environment:
         self._began = False
         self._chunks: list[bytes] = []
         self._paused = False
-        # the log lines of the last event, written after its answer went out (`_settle`, from a callback of the next loop turn)
-        self._pending: tuple | None = None
-        self._unstarted: str | None = None  # the event whose START follows its INVOKE frame
-        self._deadline = 0.0  # loop time the event in flight times out at
-        self._deadline_timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<Environment {self.id} {self.spec.function_name}:{self.spec.version} {self.state.value}>"
@@ -98,23 +97,17 @@ class Environment:
     def sandbox(self) -> Sandbox | None:
         return self._sandbox
 
-    def _platform_line(self, line: str | None) -> None:
-        if line is not None:
-            self.log.line(line)
-
     @property
     def live(self) -> bool:
         """Starting, ready or busy: neither ending nor gone."""
         return self.state in LIVE
 
     def _to(self, target: State) -> None:
-        if self._pending is not None:
-            self._settle()
+        if self._lines.pending is not None:
+            self._lines.settle()
         self.state = advance(self.state, target)
         if target is State.GONE:
-            if self._deadline_timer is not None:
-                self._deadline_timer.cancel()
-                self._deadline_timer = None
+            self._deadline.cancel()
             if self._sandbox is not None:
                 self._sandbox.close()
             self.log.end_of_output()
@@ -126,10 +119,11 @@ class Environment:
     # ---- what the sandbox delivers -------------------------------------------------------------
 
     def frame_received(self, kind: int, header: dict, payload: bytes | None, size: int) -> None:
-        if self._pending is not None:  # output after the last result still follows its END and REPORT
-            self._settle()
-        elif self._unstarted is not None:
-            self._write_start()
+        lines = self._lines
+        if lines.pending is not None:  # output after the last result still follows its END and REPORT
+            lines.settle()
+        elif lines.unstarted is not None:
+            lines.write_start()
         if kind == frames.STREAM:
             if payload is not None:
                 self.log.output(payload, PROGRAM)
@@ -193,16 +187,27 @@ class Environment:
             self._paused = paused
             self._channel.pause(paused)
 
-    def _reader_gone(self) -> None:
+    def _in_flight(self) -> asyncio.Future[Outcome] | None:
+        """The waiter of the event being run, unless it was answered (None between events)."""
         waiter = self._waiter
         if waiter is not None and not waiter.done() and self._expect is _INVOKE_REPLIES:
+            return waiter
+        return None
+
+    def _reader_gone(self) -> None:
+        waiter = self._in_flight()
+        if waiter is not None:
             waiter.set_result(("disconnected", None, {}, time.perf_counter()))
 
+    def _drain_output(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.drain_output()
+
     def output_received(self, data: bytes) -> None:
-        # Read from the pipe while the last event's END and REPORT wait (`_pending`): written before
-        # its result, as a rule, so it goes before them (they follow on the loop's next turn).
-        if self._unstarted is not None:
-            self._write_start()
+        # Read from the pipe while the last event's END and REPORT wait (`PlatformLines.pending`):
+        # written before its result, as a rule, so it goes before them (they follow on the loop's next turn).
+        if self._lines.unstarted is not None:
+            self._lines.write_start()
         self.log.output(data, PROCESS)
 
     def connection_lost(self) -> None:
@@ -238,44 +243,12 @@ class Environment:
         if waiter is not None and not waiter.done():
             waiter.set_result(("halted", None, {}, time.perf_counter()))
 
-    def _timer(self, seconds: float, waiter: asyncio.Future[Outcome]) -> asyncio.Handle | asyncio.TimerHandle:
-        """The Init or invocation timeout; none while a debugger may hold the function (`debug_port`)."""
-        if self.spec.debug_port is not None:
-            return self._loop.call_soon(lambda: None)  # a handle to cancel, and no timeout
-        return self._loop.call_later(seconds, self._expire, waiter)
-
-    def _expire(self, waiter: asyncio.Future[Outcome]) -> None:
-        if not waiter.done():
-            waiter.set_result(("timeout", None, {}, time.perf_counter()))
-
-    def _watch_deadline(self, waiter: asyncio.Future[Outcome]) -> None:
-        """The invocation timeout of the event `waiter` waits for, without a timer per event: a
-        timer armed for an earlier event's deadline (never later than this one's: the timeout is
-        the spec's) stays, and when it fires it times out the event in flight whose deadline has
-        come, or waits until it comes. None while a debugger may hold the function (`debug_port`)."""
-        if self.spec.debug_port is not None:
-            return
-        self._deadline = self._loop.time() + self.spec.timeout_s
-        if self._deadline_timer is None:
-            self._deadline_timer = self._loop.call_later(self.spec.timeout_s, self._deadline_due)
-
-    def _deadline_due(self) -> None:
-        self._deadline_timer = None
-        waiter = self._waiter
-        if waiter is None or waiter.done() or self._expect is not _INVOKE_REPLIES:
-            return  # nothing in flight: the next event arms it again
-        left = self._deadline - self._loop.time()
-        if left > 0:  # (at least a millisecond: a loop's clock may move in whole ones)
-            self._deadline_timer = self._loop.call_later(max(left, 0.001), self._deadline_due)
-        else:
-            waiter.set_result(("timeout", None, {}, time.perf_counter()))
-
     # ---- lifecycle ---------------------------------------------------------------------------
 
     async def run(self, request: InvokeRequest) -> InvokeResult:
         """Deliver one event (initialising the environment first if it is new)."""
-        if self._pending is not None:
-            self._settle()
+        if self._lines.pending is not None:
+            self._lines.settle()
         if request.tail:
             self.log.capture()
         if self.state is State.STARTING:
@@ -329,9 +302,8 @@ class Environment:
 
     async def _start_and_initialise(self, request: InvokeRequest) -> InvokeResult | None:
         spec = self.spec
-        self._platform_line(self._platform.init_start(
-            spec.runtime, self._region, spec.function_name, spec.version,
-            self._launch.env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")))
+        self._lines.init_start(spec.runtime, self._region, spec.function_name,
+                               self._launch.env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"))
         started = time.perf_counter()
         starting = asyncio.ensure_future(self._backend.start(self._launch))
         try:
@@ -360,7 +332,7 @@ class Environment:
             raise Halted
         waiter = self._waiter = self._loop.create_future()
         self._expect = _INIT_REPLIES
-        timer = self._timer(self._init_timeout, waiter)
+        timer = self._deadline.init_timer(self._init_timeout, waiter)
         try:
             self._channel = await self._sandbox.connect(self)
             kind, payload, detail, at = await waiter
@@ -368,7 +340,8 @@ class Environment:
             self.abandon()
             raise
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             self._waiter = None
         if kind == "halted":
             self.abandon()
@@ -386,16 +359,16 @@ class Environment:
             self._sandbox.kill()
         if kind == "init_error" and payload is not None:
             error_type = detail.get("type") or "Runtime.Unknown"
-            self._platform_line(self._platform.init_report(self.init_ms, "error", error_type))
+            self._lines.init_report(self.init_ms, "error", error_type)
             return self._platform_failure(request, started, at, payload, error_type)
         if kind == "timeout":
-            self._platform_line(self._platform.init_report(self.init_ms, "timeout"))
+            self._lines.init_report(self.init_ms, "timeout")
             return self._platform_failure(request, started, at, report.timed_out(request.request_id,
                                           spec.timeout_s), "Sandbox.Timedout", status="timeout")
         status = detail.get("status", 1)
         error_type = self._exit_type()
-        self._platform_line(self._platform.init_report(self.init_ms, "error", error_type))
-        self._exit_lines(request.request_id, status, error_type)
+        self._lines.init_report(self.init_ms, "error", error_type)
+        self._lines.exited(request.request_id, status, error_type)
         return self._platform_failure(request, started, at, report.exited(request.request_id, status, error_type),
                                       error_type)
 
@@ -414,28 +387,20 @@ class Environment:
                           error_type: str, status: str = "error") -> InvokeResult:
         """The result of the invoke whose environment could not be initialised, with START, END and
         REPORT logged around the failure (its duration is the failed init's)."""
-        rid = request.request_id
         duration = (at - started) * 1000
-        self._platform_line(self._platform.start(rid, self.spec.version))
-        self._platform_line(self._platform.end(rid, duration, status, error_type))
-        self._platform_line(self._platform.report(rid, duration, policy.billed_ms(duration), self.spec.memory_mb,
-                                                  policy.memory_mb(self._peak_kb), None, status, error_type))
-        self.log.flush()
+        billed, memory = policy.billed_ms(duration), policy.memory_mb(self._peak_kb)
+        self._lines.failed_init(request.request_id, duration, billed, memory, status, error_type)
         captured = self.log.captured()
         return InvokeResult(
             payload=body, executed_version=self.spec.version, function_error="Unhandled", error_type=error_type,
             log_tail=report.tail(captured) if captured is not None else None, duration_ms=duration,
-            billed_ms=policy.billed_ms(duration), init_ms=self.init_ms, max_memory_mb=policy.memory_mb(self._peak_kb),
+            billed_ms=billed, init_ms=self.init_ms, max_memory_mb=memory,
         )
 
     def _exit_type(self) -> str:
         """Why the runtime process is gone: the memory limit, or an exit of its own."""
         oom = self._sandbox is not None and self._sandbox.out_of_memory()
         return "Runtime.OutOfMemory" if oom else "Runtime.ExitError"
-
-    def _exit_lines(self, request_id: str, status: int, error_type: str) -> None:
-        self.log.line(f"RequestId: {request_id} Error: {report.exit_reason(status)}")
-        self.log.line(error_type)
 
     async def _invoke(self, request: InvokeRequest, init_ms: float | None) -> InvokeResult:
         self._to(State.BUSY)
@@ -458,13 +423,14 @@ class Environment:
         started = time.perf_counter()
         # START is written once the event is on its way, still before anything the runtime sends
         # (frame_received and output_received write it first if they come sooner)
-        self._unstarted = rid
+        lines = self._lines
+        lines.unstarted = rid
         try:
             self._channel.send(frames.INVOKE, (header + "}").encode(), request.payload or b"{}")  # type: ignore[union-attr]
         finally:
-            if self._unstarted is not None:
-                self._write_start()
-        self._watch_deadline(waiter)
+            if lines.unstarted is not None:
+                lines.write_start()
+        self._deadline.watch()
         try:
             kind, payload, detail, at = await waiter
         except asyncio.CancelledError:
@@ -510,14 +476,14 @@ class Environment:
         elif kind == "timeout":
             self._peak_kb = max(self._peak_kb, self._sandbox.peak_memory_kb())  # type: ignore[union-attr]
             self.abandon()
-            self.log.line(report.timed_out_line(rid, duration / 1000, time.time()))
+            lines.timed_out(rid, duration / 1000)
             payload = report.timed_out(rid, spec.timeout_s)
             function_error, error_type, status = "Unhandled", "Sandbox.Timedout", "timeout"
         else:
             code = detail["status"]
             self._peak_kb = max(self._peak_kb, self._sandbox.peak_memory_kb())  # type: ignore[union-attr]
             error_type = self._exit_type()
-            self._exit_lines(rid, code, error_type)
+            lines.exited(rid, code, error_type)
             payload = report.exited(rid, code, error_type)
             function_error, status = "Unhandled", "error"
         billed = policy.billed_ms(duration)
@@ -528,13 +494,13 @@ class Environment:
             # out (a callback of the next loop turn), or before anything else touches this
             # environment or its log (its next event, output, a state change), so they keep their order.
             self._to(State.READY)
-            self._pending = ending
-            self._loop.call_soon(self._settle, False)
+            lines.pending = ending
+            self._loop.call_soon(lines.settle, False)
         else:
             if self.state is State.BUSY:
                 self._sandbox.drain_output()  # type: ignore[union-attr]
                 self._to(State.READY)
-            self._end_lines(ending)
+            lines.end(ending)
         captured = self.log.captured() if request.tail else None
         return InvokeResult(
             payload=payload, executed_version=spec.version, function_error=function_error,  # type: ignore[arg-type]
@@ -543,40 +509,6 @@ class Environment:
             duration_ms=duration, billed_ms=billed, init_ms=init_ms, max_memory_mb=memory,
             streamed=streamed, disconnected=disconnected,
         )
-
-    def _write_start(self) -> None:
-        rid, self._unstarted = self._unstarted, None
-        if self._platform.json:
-            self._platform_line(self._platform.start(rid, self.spec.version))  # type: ignore[arg-type]
-        else:  # Text: formatted by the log writer (JSON lines carry the time they are made at)
-            self.log.platform(report.start, (rid, self.spec.version))
-
-    def _settle(self, drain: bool = True) -> None:
-        """Write the last event's END and REPORT, after what its process tree wrote to fd 1/2 before
-        its result (read now, with `drain`: this runs before anything else touches the environment).
-        The callback scheduled when the answer was returned passes drain=False: the loop has polled
-        since the result arrived (a callback scheduled from a callback runs after the loop's next
-        poll), so the output pipe's reader already read what the tree wrote before its result (a
-        read here would find it empty: one failed read per invoke)."""
-        ending, self._pending = self._pending, None
-        if ending is None:
-            return
-        if drain and self._sandbox is not None:
-            self._sandbox.drain_output()
-        self._end_lines(ending)
-
-    def _end_lines(self, ending: tuple) -> None:
-        rid, duration, billed, memory, init_ms, status, error_type = ending
-        self.log.end_of_output()
-        if self._platform.json:
-            self._platform_line(self._platform.end(rid, duration, status, error_type))
-            self._platform_line(self._platform.report(rid, duration, billed, self.spec.memory_mb, memory, init_ms,
-                                                      status, error_type))
-        else:  # Text (as Platform writes it), formatted by the log writer
-            self.log.platform(report.end, (rid,))
-            self.log.platform(report.report, (rid, duration, billed, self.spec.memory_mb, memory, init_ms, status,
-                                              error_type if status == "error" else None))
-        self.log.flush()
 
     def abandon(self) -> None:
         """End the environment now (its event timed out or its caller went away)."""

@@ -37,9 +37,18 @@ class LogBuffer:
         if len(self._pending) >= self._high_water:
             self._wake.set()
 
-    def _drain(self) -> None:
-        with self._draining:
-            self._drain_locked()
+    def write_now(self) -> None:
+        """Store everything appended so far (and what the writer thread is storing) before returning,
+        in the calling thread (the writer thread's own drain, too); lines that fail to store are
+        logged and dropped. Flush waiters among them are told after."""
+        self.drain_into(self._write_or_log)
+
+    def _write_or_log(self, batches: list[Any]) -> None:
+        if batches:
+            try:
+                self._write(batches)
+            except Exception:
+                log.exception("could not store %d log batches", len(batches))
 
     def drain_into(self, store: Callable[[list[Any]], None]) -> None:
         """Store everything appended so far with `store(batches)` (called even with none), in the
@@ -48,7 +57,10 @@ class LogBuffer:
         When `store` raises, the lines go back to the front of the buffer (the writer stores them
         later) and the error propagates."""
         with self._draining:
-            batches, waiters = self._take()
+            batches, waiters = [], []
+            while self._pending:
+                item = self._pending.popleft()
+                (waiters if callable(item) else batches).append(item)
             try:
                 store(batches)
             except BaseException:
@@ -57,29 +69,12 @@ class LogBuffer:
             for waiter in waiters:
                 waiter()
 
-    def _take(self) -> tuple[list[Any], list[Callable[[], None]]]:
-        batches, waiters = [], []
-        while self._pending:
-            item = self._pending.popleft()
-            (waiters if callable(item) else batches).append(item)
-        return batches, waiters
-
-    def _drain_locked(self) -> None:
-        batches, waiters = self._take()
-        if batches:
-            try:
-                self._write(batches)
-            except Exception:
-                log.exception("could not store %d log batches", len(batches))
-        for waiter in waiters:
-            waiter()
-
     def _loop(self) -> None:
         while not self._stopping:
             self._wake.wait(self._interval)
             self._wake.clear()
-            self._drain()
-        self._drain()
+            self.write_now()
+        self.write_now()
 
     def flush(self) -> None:
         """Write everything appended so far (from any thread) before returning."""

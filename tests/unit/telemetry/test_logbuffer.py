@@ -15,7 +15,7 @@ def test_stored_waits_for_lines_a_scheduled_callback_appends():
             buffer("earlier")
 
             async def event_finished():  # the queue's attempt, in the step its invoke returned in
-                asyncio.get_running_loop().call_soon(buffer, "deferred")  # as the environment's deferred _settle
+                asyncio.get_running_loop().call_soon(buffer, "deferred")  # as PlatformLines.after_answer's settle
                 await buffer.stored()
 
             waiting = asyncio.ensure_future(event_finished())
@@ -35,6 +35,7 @@ def test_drain_into_hands_what_was_appended_to_the_callers_store_in_its_thread()
     stored = []
     written = []
     buffer = LogBuffer(written.append, interval=3600)
+    writer_wake, buffer._wake = buffer._wake, threading.Event()  # after_flush must not wake the writer first
     try:
         buffer("a")
         marks = []
@@ -46,6 +47,7 @@ def test_drain_into_hands_what_was_appended_to_the_callers_store_in_its_thread()
         buffer.drain_into(stored.append)
         assert stored[-1] == []  # called with nothing too: the caller's transaction goes on without lines
     finally:
+        buffer._wake = writer_wake
         buffer.close()
     assert written == []  # the writer thread stored none of them
 
@@ -53,6 +55,7 @@ def test_drain_into_hands_what_was_appended_to_the_callers_store_in_its_thread()
 def test_lines_a_failed_drain_could_not_store_go_back_for_the_writer():
     written = []
     buffer = LogBuffer(written.extend, interval=3600)
+    writer_wake, buffer._wake = buffer._wake, threading.Event()  # after_flush must not wake the writer first
     buffer("a")
     marks = []
     buffer.after_flush(lambda: marks.append("mark"))
@@ -69,6 +72,7 @@ def test_lines_a_failed_drain_could_not_store_go_back_for_the_writer():
         raise AssertionError("the store's error propagates")
     assert marks == []  # nothing was stored: nobody is told it was
     buffer("c")
+    buffer._wake = writer_wake
     buffer.close()  # the writer stores what is left, in order
     assert written == ["a", "b", "c"] and marks == ["mark"]
 
