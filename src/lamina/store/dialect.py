@@ -12,7 +12,6 @@ Imports nothing from lamina.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -63,20 +62,22 @@ def whole_sum(column: sa.ColumnElement) -> sa.ColumnElement:
     return sa.cast(sa.func.sum(column), sa.BigInteger)
 
 
-_ROWS_PER_STATEMENT = (64, 32, 16, 8, 4, 2, 1)
+_ROWS_PER_STATEMENT = 64
 _statements: dict[tuple[str, str, int], str] = {}
 
 
-def sqlite_insert_rows(conn, head: str, row: str, rows: list[tuple]) -> None:
-    """Insert `rows` through SQLite's own DBAPI connection (or cursor) as `head` VALUES `row`, `row`,
-    ...: 64 rows per statement, then 32, 16 ... 1 for the rest (seven texts, each prepared once by
-    the driver's statement cache). An executemany is one step per row, and the driver lets go of the
-    GIL for every step: each a hand-over to and back from the event loop's thread while it is busy."""
-    done, left = 0, len(rows)
+def sqlite_insert_rows(conn, head: str, row: str, values: list) -> None:
+    """Insert rows through SQLite's own DBAPI connection (or cursor) as `head` VALUES `row`, `row`,
+    ...; `values` holds every row's values in turn (one flat list; `row` has one `?` per value):
+    64 rows per statement, then 32, 16 ... 1 for the rest (seven texts, each prepared once by the
+    driver's statement cache), in their order. An executemany is one step per row, and the driver
+    lets go of the GIL for every step: each a hand-over to and back from the event loop's thread."""
+    width = row.count("?")
+    done, left = 0, len(values) // width
     while left:
-        size = next(size for size in _ROWS_PER_STATEMENT if size <= left)
+        size = _ROWS_PER_STATEMENT if left >= _ROWS_PER_STATEMENT else 1 << (left.bit_length() - 1)
         statement = _statements.get((head, row, size))
         if statement is None:
             statement = _statements[(head, row, size)] = f"{head} VALUES {', '.join([row] * size)}"
-        conn.execute(statement, list(itertools.chain.from_iterable(rows[done:done + size])))
+        conn.execute(statement, values[width * done:width * (done + size)])
         done, left = done + size, left - size

@@ -18,20 +18,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from lamina.store.dialect import insert_ignore, starts_with, whole_sum
+from lamina.store.dialect import insert_ignore, sqlite_insert_rows, starts_with, whole_sum
 from lamina.store.schema import INT64_MAX, INT64_MIN, fits, log_events, log_groups, log_streams
 
 DAY_MS = 86_400_000
 # An event row as pages return it: (id, stream, timestamp ms, ingestion ms, message).
 EventRow = tuple[int, str, int, int, str]
 # The events of a write on SQLite (the hot write of every invocation's lines): many rows per INSERT
-# (64, then 32, 16 ... 1 for the rest: seven statements, each prepared once by the driver's cache).
-# The driver lets go of the GIL for every step of a statement: an executemany of a row per step
-# handed the GIL to and back from the event loop's thread three times per invocation (the thread
-# switches were ~a fifth of the log writer's CPU); rows of one VALUES list are stored in their order.
-_SQLITE_ROWS = 64
-_SQLITE_INSERTS = {n: "INSERT INTO log_events (log_group, stream_id, timestamp_ms, ingestion_ms, message) VALUES "
-                   + ", ".join(["(?, ?, ?, ?, ?)"] * n) for n in (64, 32, 16, 8, 4, 2, 1)}
+# (`dialect.sqlite_insert_rows`). The driver lets go of the GIL for every step of a statement: an
+# executemany of a row per step handed the GIL to and back from the event loop's thread three times
+# per invocation (the thread switches were ~a fifth of the log writer's CPU).
+_SQLITE_INSERT = "INSERT INTO log_events (log_group, stream_id, timestamp_ms, ingestion_ms, message)"
+_SQLITE_ROW = "(?, ?, ?, ?, ?)"
 # A write's update of its stream's counters (first/last event times widened, ingestion time, stored
 # bytes), by the stream's id and names (an id remembered from an earlier write may since name another
 # stream: SQLite reuses the highest id once its row is deleted). Built once; on SQLite sent as its
@@ -348,11 +346,7 @@ def _insert(conn: sa.Connection | None, cursor: Any, rows: list) -> None:
     if not rows:
         return
     if cursor is not None:  # through the driver: no per-row parameter processing
-        done, left = 0, len(rows) // 5
-        while left:
-            size = _SQLITE_ROWS if left >= _SQLITE_ROWS else 1 << (left.bit_length() - 1)
-            cursor.execute(_SQLITE_INSERTS[size], rows[5 * done:5 * (done + size)])
-            done, left = done + size, left - size
+        sqlite_insert_rows(cursor, _SQLITE_INSERT, _SQLITE_ROW, rows)
     else:
         conn.execute(log_events.insert(), rows)
 

@@ -12,6 +12,7 @@ lamina.store.schema, lamina.store.database and lamina.store.dialect.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -82,10 +83,10 @@ class QueueStore:
                     self._write_lines(conn, lines)  # type: ignore[misc]
                 if add:
                     if any(len(row) == _TRACED for row in add):  # in their order: the others bind NULL
-                        sqlite_insert_rows(conn, _SQLITE_INSERT_TRACED, _SQLITE_ROW_TRACED,
-                                           [row if len(row) == _TRACED else (*row, None) for row in add])
+                        sqlite_insert_rows(conn, _SQLITE_INSERT_TRACED, _SQLITE_ROW_TRACED, [
+                            value for row in add for value in (row if len(row) == _TRACED else (*row, None))])
                     else:
-                        sqlite_insert_rows(conn, _SQLITE_INSERT, _SQLITE_ROW, add)
+                        sqlite_insert_rows(conn, _SQLITE_INSERT, _SQLITE_ROW, list(itertools.chain.from_iterable(add)))
                 for start in range(0, len(remove), _SQLITE_DELETE_MOST):
                     ids = remove[start:start + _SQLITE_DELETE_MOST]
                     conn.execute(f"DELETE FROM queue_events WHERE id IN ({', '.join('?' * len(ids))})", ids)
