@@ -61,7 +61,7 @@ class Deadline:
         if left > 0:  # (at least a millisecond: a loop's clock may move in whole ones)
             self._timer = self._loop.call_later(max(left, 0.001), self._due)
         else:
-            waiter.set_result(("timeout", None, {}, time.perf_counter()))
+            expire(waiter)
 
     def cancel(self) -> None:
         """No more timeouts (the environment is gone)."""
