@@ -53,6 +53,11 @@ LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
+def policy(*statements) -> str:
+    """An IAM policy document (JSON) of `statements`."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
 def keys_for(url: str) -> tuple[str, str]:
     """The access key to sign requests to `url` with (any key when auth is off)."""
     return _KEYS.get(url, ("test", "test"))

@@ -13,10 +13,9 @@ import urllib.request
 
 import pytest
 
+from support import LAMBDA_TRUST as TRUST
 from support import REGION, Keys, LaminaProcess, keys_for, make_zip
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 ECHO = "import json\ndef handler(event, context):\n    return event\n"
 FORBIDDEN = {"Message": "Forbidden. For troubleshooting Function URL authorization issues, see: "
                         "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}

@@ -12,15 +12,10 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from support import REGION, Keys, LaminaProcess, keys_for, make_zip
+from support import LAMBDA_TRUST as TRUST
+from support import REGION, Keys, LaminaProcess, keys_for, make_zip, policy
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 READ_ONLY = "arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess"
-
-
-def policy(*statements) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 

@@ -14,11 +14,10 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from support import LAMBDA_TRUST as TRUST
 from support import REGION, LaminaProcess, keys_for, make_zip, needs_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 pytestmark = needs_chromium
 

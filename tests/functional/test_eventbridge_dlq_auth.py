@@ -10,10 +10,9 @@ import json
 import boto3
 import pytest
 
+from support import LAMBDA_TRUST as TRUST
 from support import REGION, LaminaProcess, client_for, make_zip, source_env, wait_for
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 APP = 'def handler(event, context):\n    print("GOT " + event["detail-type"])\n'
 
 

@@ -13,10 +13,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from support import LAMBDA_TRUST as TRUST
 from support import REGION, LaminaProcess, client_for, make_zip, source_env, wait_for
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 SQS_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
 KINESIS_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole"
 APP = r'''

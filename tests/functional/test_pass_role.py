@@ -6,16 +6,14 @@ likewise to events.amazonaws.com), and a refused call leaves nothing behind."""
 from __future__ import annotations
 
 import contextlib
-import json
 
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from support import Keys, LaminaProcess, keys_for, make_zip
+from support import LAMBDA_TRUST as TRUST
+from support import Keys, LaminaProcess, keys_for, make_zip, policy
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 FULL_ACCESS = "arn:aws:iam::aws:policy/AWSLambda_FullAccess"
 CODE = make_zip({"app.py": "def handler(e, c):\n    return 'hi'\n"})
 # Everything a deployer needs but iam:PassRole.
@@ -23,10 +21,6 @@ DEPLOY = {"Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:UpdateF
                                         "lambda:GetFunction", "lambda:GetFunctionConfiguration",
                                         "lambda:ListFunctions", "events:PutRule", "events:PutTargets"],
           "Resource": "*"}
-
-
-def policy(*statements) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 @pytest.fixture(scope="module")
