@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -190,3 +191,11 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
             print(f"process {process.pid} did not stop within 20 s of SIGTERM: killed", file=sys.stderr)
             process.kill()
             process.wait()
+
+
+def emit_saved(figure: str, this: list[float], against: list[float]) -> None:
+    """What this tree saved against the other, round by round (each pair measured in one round):
+    the paired median, and in how many rounds this tree was lower."""
+    paired = [b - t for t, b in zip(this, against, strict=True)]
+    emit(figure=figure, paired_median=round(statistics.median(paired), 1), lower_in=sum(x > 0 for x in paired),
+         rounds=len(paired), load=round(os.getloadavg()[0], 1))

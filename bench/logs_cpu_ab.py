@@ -14,7 +14,7 @@ import statistics
 import sys
 import tempfile
 
-from common import SRC, create_function, emit, paired_arguments, start_lamina, stop_all
+from common import SRC, create_function, emit, emit_saved, paired_arguments, start_lamina, stop_all
 from invoke import INVOKE_PATH, NOOP, sequential
 
 NAMING = '''
@@ -72,14 +72,12 @@ def main() -> int:
                     after = cpu_ns(pid)
                     for key in figures[label]:
                         figures[label][key].append((after[key] - before[key]) / args.requests / 1000)
-            paired = [b - t for t, b in zip(figures["this"]["logs"], figures["against"]["logs"], strict=True)]
             for label in trees:
                 emit(figure="thread_cpu_us_per_invoke", tree=label if label == "this" else args.against,
                      **{key: round(statistics.median(values), 1) for key, values in figures[label].items()},
                      logs_rounds=[round(x, 1) for x in figures[label]["logs"]],
                      main_rounds=[round(x) for x in figures[label]["main"]])
-            emit(figure="log_writer_cpu_saved_us_per_invoke", paired_median=round(statistics.median(paired), 1),
-                 lower_in=sum(x > 0 for x in paired), rounds=len(paired), load=round(os.getloadavg()[0], 1))
+            emit_saved("log_writer_cpu_saved_us_per_invoke", figures["this"]["logs"], figures["against"]["logs"])
         finally:
             stop_all(processes)
     return 0

@@ -13,7 +13,7 @@ import statistics
 import sys
 import tempfile
 
-from common import SRC, create_function, emit, paired_arguments, start_lamina, stop_all
+from common import SRC, create_function, emit, emit_saved, paired_arguments, start_lamina, stop_all
 from invoke import INVOKE_PATH, NOOP, sequential
 
 
@@ -56,14 +56,12 @@ def main() -> int:
                     after = cpu_ns(pid)
                     figures[label]["main"].append((after[0] - before[0]) / args.requests / 1000)
                     figures[label]["other"].append((after[1] - before[1]) / args.requests / 1000)
-            paired = [b - t for t, b in zip(figures["this"]["main"], figures["against"]["main"], strict=True)]
             for label in trees:
                 emit(figure="thread_cpu_us_per_invoke", tree=label if label == "this" else args.against,
                      main=round(statistics.median(figures[label]["main"]), 1),
                      other=round(statistics.median(figures[label]["other"]), 1),
                      rounds=[round(x) for x in figures[label]["main"]])
-            emit(figure="main_cpu_saved_us_per_invoke", paired_median=round(statistics.median(paired), 1),
-                 lower_in=sum(x > 0 for x in paired), rounds=len(paired), load=round(os.getloadavg()[0], 1))
+            emit_saved("main_cpu_saved_us_per_invoke", figures["this"]["main"], figures["against"]["main"])
         finally:
             stop_all(processes)
     return 0
