@@ -334,7 +334,7 @@ event_source_mappings = sa.Table(
     sa.Column("state_reason", sa.String(1024), nullable=False),
     sa.Column("last_processing_result", sa.String(1024), nullable=True),
     sa.Column("last_modified", sa.Float, nullable=False),
-    sa.Column("tags", sa.JSON, nullable=False, default=dict, server_default="{}"),  # (rows made before 0083 got {})
+    sa.Column("tags", sa.JSON, nullable=False, default=dict),
     sa.Index("ix_event_source_mappings_function", "function_name"),
     sa.Index("ix_event_source_mappings_source", "event_source_arn"),
 )

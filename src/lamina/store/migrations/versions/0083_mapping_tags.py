@@ -14,8 +14,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Existing mappings get no tags ({}); the default is then dropped, as store/schema.py has none
+    # (lamina always writes the column). Two steps: SQLite adds the column in place, then makes
+    # the table anew without the default, copying the rows that now have it.
     with op.batch_alter_table("event_source_mappings") as batch:
         batch.add_column(sa.Column("tags", sa.JSON, nullable=False, server_default="{}"))
+    with op.batch_alter_table("event_source_mappings") as batch:
+        batch.alter_column("tags", existing_type=sa.JSON, existing_nullable=False, server_default=None)
 
 
 def downgrade() -> None:
