@@ -132,7 +132,7 @@ class LogStore:
             if stream_id is None:
                 if not create:
                     return None
-                if conn is None:  # a bare SQLite cursor (the queue's group commit)
+                if cursor is not None:  # SQLite, through its driver as the update
                     cursor.execute(_SQLITE_NEW_GROUP, (group, now))
                     cursor.execute(_SQLITE_NEW_STREAM, (group, stream, now))
                 else:
@@ -306,8 +306,9 @@ class LogStore:
 
 
 def _stream_id(conn: sa.Connection | None, cursor: Any, values: dict) -> int | None:
-    """The id of the stream `values` names (group_name, stream_name), or None."""
-    if conn is None:
+    """The id of the stream `values` names (group_name, stream_name), or None; on SQLite through
+    its driver's `cursor` (the only way with a bare cursor, the queue's group commit)."""
+    if cursor is not None:
         row = cursor.execute(_SQLITE_STREAM_ID, (values["group_name"], values["stream_name"])).fetchone()
         return None if row is None else row[0]
     return conn.execute(_STREAM_ID, values).scalar()
