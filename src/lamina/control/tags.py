@@ -5,8 +5,8 @@ lamina's own control tags (`lamina:network`, `lamina:debug-port`) change how env
 a change of one announces FunctionChanged (environments are then replaced). A mapping's tags (its
 ARN `...:event-source-mapping:UUID`) live on its row and go with it; they change nothing it does.
 The 50-tag limit (`check_count`) holds for both, on create and on TagResource; key and value limits
-are the model's (lamina.api.validation). Imports lamina.store, lamina.arn, lamina.errors and
-lamina.events only.
+are the model's (lamina.api.validation). Imports lamina.store, lamina.model, lamina.arn,
+lamina.errors and lamina.events only.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from lamina import arn as arns
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
 from lamina.events import FunctionChanged
+from lamina.model import EventSourceMapping
 from lamina.store.functions import FunctionStore
 from lamina.store.mappings import MappingStore
 
@@ -63,28 +64,26 @@ class Tags:
             )
         return function
 
-    def _mapping_uuid(self, resource: str) -> str | None:
-        """The UUID of the existing mapping `resource` names; None when it names no mapping."""
+    def _mapping(self, resource: str) -> EventSourceMapping | None:
+        """The existing mapping `resource` names; None when it names no mapping."""
         uuid = arns.tagged_mapping_uuid(resource, self._region, self._account_id)
         if uuid is None or self._mappings is None:
             return None
-        if self._mappings.get(uuid) is None:
+        mapping = self._mappings.get(uuid)
+        if mapping is None:
             raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
-        return uuid
+        return mapping
 
     def list(self, resource: str) -> dict[str, str]:
-        uuid = arns.tagged_mapping_uuid(resource, self._region, self._account_id)
-        if uuid is not None and self._mappings is not None:
-            mapping = self._mappings.get(uuid)
-            if mapping is None:
-                raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
+        mapping = self._mapping(resource)
+        if mapping is not None:
             return dict(mapping.tags)
         return dict(self._function(resource).tags)
 
     def tag(self, resource: str, tags: dict[str, str]) -> None:
-        uuid = self._mapping_uuid(resource)
-        if uuid is not None:
-            self._change_mapping(resource, uuid, lambda current: {**current, **tags})
+        mapping = self._mapping(resource)
+        if mapping is not None:
+            self._change_mapping(resource, mapping.uuid, lambda current: {**current, **tags})
             return
         function = self._function(resource)
         with self._store.locked(function.name):  # a read-modify-write of the tags: one at a time
@@ -94,9 +93,10 @@ class Tags:
             self._save(function, merged)
 
     def untag(self, resource: str, keys: list[str]) -> None:
-        uuid = self._mapping_uuid(resource)
-        if uuid is not None:
-            self._change_mapping(resource, uuid, lambda current: {k: v for k, v in current.items() if k not in set(keys)})
+        mapping = self._mapping(resource)
+        if mapping is not None:
+            self._change_mapping(resource, mapping.uuid,
+                                 lambda current: {k: v for k, v in current.items() if k not in set(keys)})
             return
         function = self._function(resource)
         with self._store.locked(function.name):
