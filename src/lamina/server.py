@@ -221,16 +221,19 @@ class Server:
         )
         self.permissions = Permissions(PolicyStore(self.database), self.functions, self.layers, publish=bus.publish)
         self.logs_api = Logs(self.logs, region, account_id)
+        mapping_store = MappingStore(self.database)
+        self.tags = Tags(self.store, region, account_id, publish=bus.publish, mappings=mapping_store)
         # Authorization: with signed requests, the caller's identity policies (IAM) and the resource
         # policies decide each call; without, every caller is the account's root and all is allowed.
+        # A policy on aws:ResourceTag/<key> has the resource's tags read afresh (self.tags.of) per call.
         self.authorizer = Authorizer(region=region, account_id=account_id, identity_policies=self.sts.identity_policies,
                                      identity_revision=lambda: (self.iam.store.revision, self._iam_epoch),
                                      resource_policy=lambda arn: self.permissions.policy_for(arn)
-                                     or self.sts.trust_policy(arn), enforcing=auth_on)
+                                     or self.sts.trust_policy(arn), enforcing=auth_on,
+                                     resource_tags=self.tags.of)
         self.sources = Sources({"sqs": settings.sqs_endpoint_url, "kinesis": settings.kinesis_endpoint_url,
                                 "dynamodbstreams": settings.dynamodb_streams_endpoint_url},
                                settings.mq_brokers, region)
-        mapping_store = MappingStore(self.database)
         self.mappings = EventSourceMappings(mapping_store, self.store, alias_store, region, account_id,
                                             publish=bus.publish, probe=self.sources.probe,
                                             mq_brokers=settings.mq_brokers,
@@ -242,8 +245,7 @@ class Server:
         control = ControlPlane(
             functions=self.functions, aliases=Aliases(alias_store, self.store, region, account_id, bus.publish),
             layers=self.layers, event_configs=self.event_configs, concurrency=self.concurrency,
-            provisioned=self.provisioned, tags=Tags(self.store, region, account_id, publish=bus.publish,
-                                                      mappings=mapping_store),
+            provisioned=self.provisioned, tags=self.tags,
             account=AccountSettings(self.store, settings.concurrency_limit, reserved), region=region,
             code_url=self._code_url,
             permissions=self.permissions, mappings=self.mappings, function_urls=self.function_urls,

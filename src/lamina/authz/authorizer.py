@@ -3,8 +3,10 @@
 `Authorizer.check(caller, service, operation, params)` maps the call to its action and resource
 (lamina.authz.actions), builds the request context (aws:SourceIp, aws:CurrentTime, aws:EpochTime,
 aws:SecureTransport, aws:RequestedRegion, aws:PrincipalArn, aws:PrincipalAccount, aws:username,
-aws:userid and the lambda:* keys of the operation), and evaluates the caller's identity policies
-with the resource policy of the ARN addressed; it returns None when allowed, else a `Denial`
+aws:userid, the lambda:* keys of the operation and its tag keys: aws:RequestTag/<key>,
+aws:TagKeys and, only when a policy in play references one, aws:ResourceTag/<key>, read afresh
+through `resource_tags` on each such call; lamina.authz.tag_keys), and evaluates the caller's
+identity policies with the resource policy of the ARN addressed; it returns None when allowed, else a `Denial`
 whose message is AWS's text. A call that hands a role to a service (CreateFunction's Role,
 an EventBridge RoleArn: lamina.authz.actions.passed_roles) also needs iam:PassRole on the role,
 asked after the call's own action, with iam:PassedToService and iam:AssociatedResourceArn set.
@@ -16,7 +18,8 @@ and `allows_anyone` for an unsigned caller (function URLs with AuthType NONE).
 Collaborators are callables: `identity_policies(caller)` → the caller's identity policy
 documents (text or dict), `identity_revision()` (optional) → a value that changes whenever any
 identity policy may have changed, so they are read once per revision, `resource_policy(arn)` → (revision, document) of the resource policy of
-a function/alias/version or layer version ARN, or None. Compiled policies are cached, identity
+a function/alias/version or layer version ARN, or None, `resource_tags(arn)` → the current tags of
+a function, event source mapping or code signing config ARN, or None. Compiled policies are cached, identity
 documents by their text and resource policies by (ARN, revision), so a changed policy is always
 evaluated afresh; decisions are never cached. The caller is read by attribute (account_id,
 principal_arn, source_ip, and role_arn / user_name / user_id when authentication sets them).
@@ -33,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lamina.authz import actions, conditions, denial
+from lamina.authz import actions, conditions, denial, tag_keys
 from lamina.authz.document import Policy, PolicyError, Statement, parse_policy
 from lamina.authz.evaluate import ALLOWED, Principal, Request, evaluate
 
@@ -77,13 +80,15 @@ class Authorizer:
     def __init__(self, *, region: str, account_id: str, identity_policies: IdentityPolicies = no_identity_policies,
                  resource_policy: ResourcePolicy = lambda arn: None, clock: Callable[[], float] = time.time,
                  secure_transport: bool = False, enforcing: bool = True,
-                 identity_revision: Callable[[], object] | None = None) -> None:
+                 identity_revision: Callable[[], object] | None = None,
+                 resource_tags: tag_keys.Lookup = lambda arn: None) -> None:
         self._enforcing = enforcing  # False: a deployment without authentication allows everything
         self._region = region
         self._account = account_id
         self._root = f"arn:aws:iam::{account_id}:root"
         self._identity_policies = identity_policies
         self._resource_policy = resource_policy
+        self._resource_tags = resource_tags
         self._clock = clock
         self._secure = "true" if secure_transport else "false"
         self._compiled: dict[object, Policy | None] = {}
@@ -182,6 +187,7 @@ class Authorizer:
             context["aws:principalorgid"] = org
         if service == "lambda":
             context.update(_lambda_keys(operation, params, self._region, self._account))
+            context.update(tag_keys.request_keys(service, operation, params))
         return context
 
     def _principal(self, caller: object) -> Principal:
@@ -218,9 +224,12 @@ class Authorizer:
             return Denial(target.action, target.resource, reason,
                           denial.message(principal.arn, target.action, target.resource, reason))
         context = self._context(caller, principal, service, operation, params)
-        request = Request(principal, target.action, target.resource, self._account, context)
         identity = self._identity(caller)
-        decision = evaluate(request, identity, self._resource(target.resource))
+        resource_policy = self._resource(target.resource)
+        if _references(identity, resource_policy, tag_keys.RESOURCE_TAG):  # else no tag is read
+            context.update(tag_keys.resource_keys(service, operation, params, target.resource, self._resource_tags))
+        request = Request(principal, target.action, target.resource, self._account, context)
+        decision = evaluate(request, identity, resource_policy)
         if decision.reason != ALLOWED:
             return Denial(target.action, target.resource, decision.reason,
                           denial.message(principal.arn, target.action, target.resource, decision.reason))
@@ -234,9 +243,11 @@ class Authorizer:
                    identity: Sequence[Policy]) -> Denial | None:
         """iam:PassRole on a role the call hands to a service: the caller's identity policies alone
         decide (a role's trust policy is no resource policy for it), with the request's global keys
-        and iam:PassedToService / iam:AssociatedResourceArn. A role of another account is never
+        but its tag keys (the call's and the function's tags are not the role's) and
+        iam:PassedToService / iam:AssociatedResourceArn. A role of another account is never
         passed (no resource policy can allow it)."""
-        keys = {key: value for key, value in context.items() if key.startswith("aws:")}
+        keys = {key: value for key, value in context.items()
+                if key.startswith("aws:") and not tag_keys.is_tag_key(key)}
         keys["iam:passedtoservice"] = passed.service
         keys["iam:associatedresourcearn"] = passed.associated_resource
         fields = passed.role_arn.split(":")
@@ -296,6 +307,12 @@ class Authorizer:
         }
         request = Request(principal, action, resource, self._account, context)
         return evaluate(request, self._identity(session), None).allowed
+
+
+def _references(identity: Sequence[Policy], resource_policy: Policy | None, prefix: str) -> bool:
+    """Whether a policy in play references a context key starting with `prefix`."""
+    return any(policy.references(prefix) for policy in identity) or (
+        resource_policy is not None and resource_policy.references(prefix))
 
 
 def _lambda_keys(operation: str, params: Mapping, region: str, account: str) -> dict[str, object]:

@@ -4,7 +4,10 @@
 the MalformedPolicyDocument text IAM answers ("This policy contains invalid Json", "Syntax errors
 in policy.", "Policy statement must contain actions." ...). `kind` adds the checks of one use:
 "identity" (no Principal; Resource required), "resource" (Principal required), "trust" (no
-Resource), "any" (grammar only). Imports lamina.authz.conditions only.
+Resource), "any" (grammar only). A compiled policy knows the request context keys it references
+(`Policy.keys`: its condition keys and the policy variables of its conditions and resources), so a
+key that costs a lookup (aws:ResourceTag/...) is only looked up for a policy that reads it.
+Imports lamina.authz.conditions and lamina.authz.matching only.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.authz import conditions
+from lamina.authz import conditions, matching
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 DEFAULT_VERSION = "2008-10-17"  # a document without Version, as AWS documents it
@@ -61,6 +64,11 @@ class Policy:
     version: str
     statements: tuple[Statement, ...]
     id: str | None = None
+    keys: frozenset[str] = frozenset()  # the context keys (lower-cased) it references: referenced_keys
+
+    def references(self, prefix: str) -> bool:
+        """Whether it references a context key starting with `prefix` (lower-cased)."""
+        return any(key.startswith(prefix) for key in self.keys)
 
     @property
     def variables(self) -> bool:
@@ -150,6 +158,20 @@ def _statement(raw: Any, kind: str) -> Statement:
                      conditions=parsed_conditions)
 
 
+def referenced_keys(statements: tuple[Statement, ...]) -> frozenset[str]:
+    """The context keys (lower-cased) statements read: each condition's key, and the keys the policy
+    variables in condition values and in Resource / NotResource name."""
+    keys: set[str] = set()
+    for statement in statements:
+        for condition in statement.conditions:
+            keys.add(condition.key)
+            for value in condition.values:
+                keys.update(matching.variables(value))
+        for resource in (statement.resources or ()) + (statement.not_resources or ()):
+            keys.update(matching.variables(resource))
+    return frozenset(keys)
+
+
 def parse_policy(text: str | dict, kind: str = "any") -> Policy:
     """The compiled policy of a JSON document (text, or an already-decoded dict)."""
     if kind not in KINDS:
@@ -177,4 +199,4 @@ def parse_policy(text: str | dict, kind: str = "any") -> Policy:
     sids = [s.sid for s in statements if s.sid]
     if len(sids) != len(set(sids)):
         raise PolicyError(SIDS_UNIQUE)
-    return Policy(version=version, statements=statements, id=policy_id)
+    return Policy(version=version, statements=statements, id=policy_id, keys=referenced_keys(statements))

@@ -6,6 +6,7 @@
   two fields: `arn:aws:lambda:*:*:function:f*` matches `...:function:f` and `...:function:f:1`.
 - `substitute(text, context)`: `${aws:username}`, `${aws:username, 'default'}` and the escapes
   `${*}`, `${?}`, `${$}`; None when a variable has no value (the element then matches nothing).
+- `variables(text)`: the (lower-cased) context keys the policy variables of `text` name.
 Imports nothing from lamina.
 """
 
@@ -61,6 +62,14 @@ def _value_of(name: str, context: Mapping[str, object]) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return None if value is None else str(value)
+
+
+def variables(text: str) -> tuple[str, ...]:
+    """The context keys (lower-cased) the policy variables of `text` name; the escapes name none."""
+    if "${" not in text:
+        return ()
+    names = (match[1].partition(",")[0].strip() for match in _VARIABLE.finditer(text))
+    return tuple(name.lower() for name in names if name and name not in _ESCAPES)
 
 
 def substitute(text: str, context: Mapping[str, object]) -> str | None:

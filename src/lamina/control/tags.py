@@ -1,5 +1,6 @@
 """Tags on functions and event source mappings: TagResource, UntagResource, ListTags.
 
+`of(arn)` answers the current tags of an ARN for the authorizer's aws:ResourceTag keys.
 A tag change is a mutation of the function, so it gives $LATEST a new RevisionId (reference 1.3).
 lamina's own control tags (`lamina:network`, `lamina:debug-port`) change how environments start, so
 a change of one announces FunctionChanged (environments are then replaced). A mapping's tags (its
@@ -73,6 +74,21 @@ class Tags:
         if mapping is None:
             raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
         return mapping
+
+    def of(self, resource: str) -> dict[str, str] | None:
+        """The current tags of the function (unqualified ARN) or event source mapping an ARN names;
+        None when it names neither, or nothing that exists. Never raises: the authorizer's
+        aws:ResourceTag keys come from here, asked before the call itself finds out what is wrong."""
+        try:
+            uuid = arns.tagged_mapping_uuid(resource, self._region, self._account_id)
+            if uuid is not None:
+                mapping = self._mappings.get(uuid) if self._mappings is not None else None
+                return None if mapping is None else dict(mapping.tags)
+            if ":function:" not in resource:
+                return None  # a code signing config: lamina keeps no tags on one
+            return self._store.tags(arns.tagged_function_name(resource, self._region, self._account_id))
+        except (InvalidParameterValueException, ResourceNotFoundException):
+            return None
 
     def list(self, resource: str) -> dict[str, str]:
         mapping = self._mapping(resource)

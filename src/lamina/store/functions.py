@@ -99,6 +99,12 @@ class FunctionStore:
         return Function(name=row.name, latest=FunctionVersion.from_dict(latest), tags=dict(row.tags or {}),
                         last_version_number=row.last_version_number)
 
+    def tags(self, name: str) -> dict[str, str] | None:
+        """The function's tags alone (one read of its row); None when there is no such function."""
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(functions.c.tags).where(functions.c.name == name)).first()
+        return None if row is None else dict(row.tags or {})
+
     def get_version(self, name: str, version: str) -> FunctionVersion | None:
         with self._engine.connect() as conn:
             config = conn.execute(sa.select(versions.c.config).where(

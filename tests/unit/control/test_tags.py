@@ -4,7 +4,7 @@ import pytest
 
 from lamina.control.tags import MAX_TAGS, Tags, _qualified, check_count
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
-from lamina.model import EventSourceMapping
+from lamina.model import EventSourceMapping, Function, FunctionVersion
 from lamina.store.database import open_database
 from lamina.store.functions import FunctionStore
 from lamina.store.mappings import MappingStore
@@ -73,3 +73,23 @@ def test_an_unknown_or_deleted_mapping_is_not_found(tagged):
             with pytest.raises(ResourceNotFoundException) as info:
                 call(resource, *args)
             assert info.value.message == f"Event source mapping not found: {resource}"
+
+
+def test_of_answers_the_current_tags_an_arn_names_and_never_raises(tagged):
+    """The authorizer's aws:ResourceTag source: a mapping's or a function's tags, read afresh."""
+    tags, _ = tagged
+    store = tags._store
+    store.create(Function("f", FunctionVersion(name="f", version="$LATEST", runtime="python3.12", handler="a.b",
+                                               code_hex="ab" * 32, code_size=1), tags={"Team": "blue"}))
+    assert tags.of(ARN) == {"Team": "blue"}
+    tags.tag(ARN, {"Team": "red"})
+    assert tags.of(ARN) == {"Team": "red"}
+    assert tags.of(MAPPING_ARN) == {"a": "1"}
+    tags.untag(MAPPING_ARN, ["a"])
+    assert tags.of(MAPPING_ARN) == {}
+    for nothing in (f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:gone",
+                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:00000000-0000-4000-8000-000000000000",
+                    f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:f",  # another region
+                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:code-signing-config:csc-0123456789abcdefg",
+                    f"{ARN}:1", "*"):
+        assert tags.of(nothing) is None
