@@ -71,7 +71,7 @@ class Tags:
             return None
         mapping = self._mappings.get(uuid)
         if mapping is None:
-            raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
+            raise arns.mapping_not_found(resource)
         return mapping
 
     def list(self, resource: str) -> dict[str, str]:
@@ -117,7 +117,7 @@ class Tags:
         with self._mappings.locked():
             mapping = self._mappings.get(uuid)
             if mapping is None:  # deleted meanwhile
-                raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
+                raise arns.mapping_not_found(resource)
             tags = change(dict(mapping.tags))
             check_count(tags)
             self._mappings.set_tags(uuid, tags)
