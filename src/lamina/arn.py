@@ -88,6 +88,11 @@ def mapping_arn(region: str, account: str, uuid: str) -> str:
     return f"arn:aws:lambda:{region}:{account}:event-source-mapping:{uuid}"
 
 
+def mapping_not_found(resource: str) -> ResourceNotFoundException:
+    """AWS's 404 for a mapping that does not exist, naming its ARN (Get/Update/Delete and the Tag* calls)."""
+    return ResourceNotFoundException(f"Event source mapping not found: {resource}")
+
+
 def tagged_mapping_uuid(resource: str, region: str, account: str) -> str | None:
     """The event source mapping a Tag* call's Resource ARN names; None when it is no mapping ARN.
     A mapping of another region or account is not found here (AWS: "Event source mapping not found")."""
@@ -95,5 +100,5 @@ def tagged_mapping_uuid(resource: str, region: str, account: str) -> str | None:
     if match is None:
         return None
     if match["region"] != region or match["account"] != account:
-        raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
+        raise mapping_not_found(resource)
     return match["uuid"]

@@ -248,3 +248,27 @@ def test_triggers_added_and_removed_over_plain_http(http, lam, function):
     except lam.exceptions.ResourceNotFoundException:
         statements = []
     assert "FunctionURLAllowPublicAccess" not in [s["Sid"] for s in statements]
+
+
+def test_triggers_show_each_mappings_tags(http, lam, function):
+    """Configuration → Triggers shows a mapping's tags (ListTags on its ARN) next to it, and follows
+    TagResource/UntagResource; a mapping without tags shows none."""
+    tagged = lam.create_event_source_mapping(
+        EventSourceArn="arn:aws:sqs:us-east-1:000000000000:console-tagged", FunctionName=function, Enabled=False,
+        Tags={"team": "core", "stage": "dev"})
+    plain = lam.create_event_source_mapping(
+        EventSourceArn="arn:aws:sqs:us-east-1:000000000000:console-plain", FunctionName=function, Enabled=False)
+    try:
+        def tags_on_page() -> dict[str, list[str]]:
+            page = http.get(f"/console/functions/{function}/configuration").text
+            assert "Traceback" not in page
+            shown = dict(re.findall(r'aria-label="Tags of mapping ([0-9a-f-]{36})">(.*?)</span>', page))
+            return {uuid: re.findall(r'<code class="tag">([^<]*)</code>', html) for uuid, html in shown.items()}
+
+        assert tags_on_page() == {tagged["UUID"]: ["stage=dev", "team=core"]}  # none shown for the plain one
+        lam.tag_resource(Resource=plain["EventSourceMappingArn"], Tags={"owner": "ana@example"})
+        lam.untag_resource(Resource=tagged["EventSourceMappingArn"], TagKeys=["stage"])
+        assert tags_on_page() == {tagged["UUID"]: ["team=core"], plain["UUID"]: ["owner=ana@example"]}
+    finally:
+        for mapping in (tagged, plain):
+            lam.delete_event_source_mapping(UUID=mapping["UUID"])

@@ -7,9 +7,10 @@ import time
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from support import ACCOUNT, REGION, ROLE, LaminaProcess, client_for, make_zip, source_env
+from support import ACCOUNT, REGION, ROLE, LaminaProcess, client_for, keys_for, make_zip, source_env
 
 CODE = make_zip({"app.py": "def handler(event, context):\n    return None\n"})
 KINESIS_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/orders"
@@ -92,9 +93,30 @@ def test_sqs_mapping_defaults_and_states(lam, sqs):
 
     deleted = lam.delete_event_source_mapping(UUID=uuid)
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 202 and deleted["State"] == "Deleting"
-    assert error_of(lam.get_event_source_mapping, UUID=uuid) == (
-        404, "ResourceNotFoundException", "The resource you requested does not exist.")
-    assert error_of(lam.delete_event_source_mapping, UUID=uuid)[0] == 404
+    gone = (404, "ResourceNotFoundException",
+            f"Event source mapping not found: arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{uuid}")
+    assert error_of(lam.get_event_source_mapping, UUID=uuid) == gone
+    assert error_of(lam.delete_event_source_mapping, UUID=uuid) == gone
+
+
+def test_unknown_and_malformed_uuids(server, lam):
+    """Get, Update and Delete of a UUID no mapping has: 404 naming the mapping's ARN (reference §1);
+    a UUID that is not 36 characters long: the model's length constraint, before any lookup."""
+    unknown = "00000000-0000-4000-8000-000000000000"
+    gone = (404, "ResourceNotFoundException",
+            f"Event source mapping not found: arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{unknown}")
+    assert error_of(lam.get_event_source_mapping, UUID=unknown) == gone
+    assert error_of(lam.update_event_source_mapping, UUID=unknown, BatchSize=5) == gone
+    assert error_of(lam.delete_event_source_mapping, UUID=unknown) == gone
+    key, secret = keys_for(server.url)
+    raw = boto3.client("lambda", endpoint_url=server.url, region_name=REGION, aws_access_key_id=key,
+                       aws_secret_access_key=secret, config=Config(parameter_validation=False,
+                                                                   retries={"max_attempts": 0}))
+    short = "Value 'nope' at 'uUID' failed to satisfy constraint: Member must have length greater than or equal to 36"
+    for call, kwargs in ((raw.get_event_source_mapping, {}), (raw.update_event_source_mapping, {"BatchSize": 5}),
+                         (raw.delete_event_source_mapping, {})):
+        status, code, message = error_of(call, UUID="nope", **kwargs)
+        assert (status, code) == (400, "ValidationException") and short in message, message
 
 
 def test_created_disabled_and_qualified_targets(lam, sqs):

@@ -294,3 +294,68 @@ def test_lifecycle_hooks_are_refused_before_anything_is_deployed(tmp_path, lamin
     out = run("deploy", "--no-confirm", cwd=root, url=lamina.url)
     assert out.returncode == 1 and "does not run CodeDeploy lifecycle hooks" in plain(out.stdout + out.stderr)
     assert not [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("hooks-")]
+
+
+TAGGED = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: {runtime}
+      Role: {role}
+      Tags:
+        team: core
+      PropagateTags: true
+      Events:
+        Orders:
+          Type: SQS
+          Properties:
+            Queue: arn:aws:sqs:us-east-1:000000000000:tagged-generated
+            Enabled: false
+  Declared:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Worker
+      EventSourceArn: arn:aws:sqs:us-east-1:000000000000:tagged-declared
+      Enabled: false
+      Tags:
+{tags}
+"""
+
+
+def test_a_mappings_tags_are_deployed_and_redeployed(tmp_path, lamina, lam):
+    """A declared AWS::Lambda::EventSourceMapping's Tags land on the mapping and follow the template; the
+    mapping SAM generates from a function's SQS event has none (SAM's translator gives it no Tags, even
+    with PropagateTags), while the function itself gets the function's Tags."""
+    root = tmp_path / "tagged"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+
+    def deploy(tags: dict[str, str]) -> None:
+        lines = "\n".join(f"        - Key: {k}\n          Value: '{v}'" for k, v in tags.items())
+        (root / "template.yaml").write_text(TAGGED.format(runtime=RUNTIME, role=ROLE, tags=lines))
+        out = run("deploy", "--no-confirm", cwd=root, url=lamina.url)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+    def tags_of(queue: str) -> dict[str, str]:
+        mapping, = lam.list_event_source_mappings(
+            EventSourceArn=f"arn:aws:sqs:us-east-1:000000000000:{queue}")["EventSourceMappings"]
+        return lam.list_tags(Resource=mapping["EventSourceMappingArn"])["Tags"]
+
+    deploy({"team": "core", "stage": "dev"})
+    assert tags_of("tagged-declared") == {"team": "core", "stage": "dev"}
+    assert tags_of("tagged-generated") == {}
+    worker = next(f["FunctionArn"] for f in lam.list_functions()["Functions"]
+                  if f["FunctionName"].startswith("tagged-Worker-"))
+    assert lam.list_tags(Resource=worker)["Tags"]["team"] == "core"
+    uuid = lam.list_event_source_mappings(
+        EventSourceArn="arn:aws:sqs:us-east-1:000000000000:tagged-declared")["EventSourceMappings"][0]["UUID"]
+
+    deploy({"team": "edge", "owner": "ana"})  # one changed, one gone, one new: the same mapping, retagged
+    assert tags_of("tagged-declared") == {"team": "edge", "owner": "ana"}
+    assert lam.list_event_source_mappings(
+        EventSourceArn="arn:aws:sqs:us-east-1:000000000000:tagged-declared")["EventSourceMappings"][0]["UUID"] == uuid
+    assert run("delete", "--stack", "tagged", "--no-confirm", cwd=root, url=lamina.url).returncode == 0

@@ -322,6 +322,11 @@ class FunctionPages:
             optional("ListTags", {"Resource": arn}, missing={}),
             optional("GetFunctionCodeSigningConfig", {"FunctionName": name}),
         )
+        listed = (mappings.get("EventSourceMappings") or []) if isinstance(mappings, dict) else []
+        listed = [m for m in listed if m.get("EventSourceMappingArn")]
+        # Each mapping's tags (ListTags on its ARN): a dict per UUID, {"error": ...} when refused.
+        mapping_tags = dict(zip((m["UUID"] for m in listed), await asyncio.gather(*(
+            optional("ListTags", {"Resource": m["EventSourceMappingArn"]}, missing={}) for m in listed)), strict=True))
         if isinstance(policy, dict) and "Policy" in policy:
             try:
                 policy["Statements"] = json.loads(policy["Policy"]).get("Statement", [])
@@ -333,7 +338,7 @@ class FunctionPages:
             env_text=format_pairs((config.get("Environment") or {}).get("Variables")),
             tags_text=format_pairs((tags or {}).get("Tags") if isinstance(tags, dict) else {}),
             layers_text="".join(layer["Arn"] + "\n" for layer in config.get("Layers", [])),
-            mappings=mappings, url=url, rules=rules, policy=policy, async_config=async_config,
+            mappings=mappings, mapping_tags=mapping_tags, url=url, rules=rules, policy=policy, async_config=async_config,
             concurrency=concurrency, provisioned=provisioned, signing=signing, group=self._group(config))
 
     async def configure(self, request: Request) -> Response:

@@ -30,7 +30,6 @@ from lamina.store.mappings import MappingStore
 
 log = logging.getLogger("lamina.mappings")
 LIST_CAP = 100
-NOT_FOUND = "The resource you requested does not exist."
 # probe(kind, event source ARN) → facts about the source ({"VisibilityTimeout": 30} for SQS) or None when
 # they cannot be learnt now; raises InvalidParameterValueException when the source does not exist.
 Probe = Callable[[str, str], dict | None]
@@ -57,7 +56,7 @@ class EventSourceMappings:
 
     # -- the API --------------------------------------------------------------------------
     def arn(self, mapping: EventSourceMapping) -> str:
-        return f"arn:aws:lambda:{self._region}:{self._account_id}:event-source-mapping:{mapping.uuid}"
+        return arns.mapping_arn(self._region, self._account_id, mapping.uuid)
 
     def function_arn(self, mapping: EventSourceMapping) -> str:
         return arns.function_arn(self._region, self._account_id, mapping.function_name, mapping.qualifier)
@@ -151,8 +150,8 @@ class EventSourceMappings:
 
     def get(self, uuid: str) -> EventSourceMapping:
         mapping = self._store.get(uuid)
-        if mapping is None:
-            raise ResourceNotFoundException(NOT_FOUND)
+        if mapping is None:  # AWS names the mapping's ARN (reference §1, event source mappings)
+            raise arns.mapping_not_found(arns.mapping_arn(self._region, self._account_id, uuid))
         return mapping
 
     def update(self, params: dict) -> EventSourceMapping:

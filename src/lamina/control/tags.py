@@ -72,7 +72,7 @@ class Tags:
             return None
         mapping = self._mappings.get(uuid)
         if mapping is None:
-            raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
+            raise arns.mapping_not_found(resource)
         return mapping
 
     def of(self, resource: str) -> dict[str, str] | None:
@@ -133,7 +133,7 @@ class Tags:
         with self._mappings.locked():
             mapping = self._mappings.get(uuid)
             if mapping is None:  # deleted meanwhile
-                raise ResourceNotFoundException(f"Event source mapping not found: {resource}")
+                raise arns.mapping_not_found(resource)
             tags = change(dict(mapping.tags))
             check_count(tags)
             self._mappings.set_tags(uuid, tags)

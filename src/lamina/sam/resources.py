@@ -54,6 +54,19 @@ def _tags(tags: Any) -> dict[str, str]:
     return {t["Key"]: str(t["Value"]) for t in tags or []}
 
 
+def _retag(lam, arn: str, before: dict, props: dict) -> None:
+    """Bring the Tags of a function or mapping from the template's `before` to its `props`: keys gone
+    are untagged, the rest (re)tagged; tags the template never named (lamina's own control tags) stay."""
+    old, new = _tags(before.get("Tags")), _tags(props.get("Tags"))
+    if new == old:
+        return
+    stale = set(old) - set(new)
+    if stale:
+        lam.untag_resource(Resource=arn, TagKeys=sorted(stale))
+    if new:
+        lam.tag_resource(Resource=arn, Tags=new)
+
+
 def _only(props: dict, names: tuple[str, ...]) -> dict:
     return {k: props[k] for k in names if k in props}
 
@@ -150,13 +163,7 @@ class Function:
                 FunctionName=name, **{k: (v if v is not None else defaults.get(k)) for k, v in config.items()
                                       if v is not None or k in defaults})
             self._wait(lam, name)
-        if _tags(props.get("Tags")) != _tags(before.get("Tags")):  # (lamina's own control tags are not ours)
-            arn = old.attributes["Arn"]
-            stale = set(_tags(before.get("Tags"))) - set(_tags(props.get("Tags")))
-            if stale:
-                lam.untag_resource(Resource=arn, TagKeys=sorted(stale))
-            if props.get("Tags"):
-                lam.tag_resource(Resource=arn, Tags=_tags(props.get("Tags")))
+        _retag(lam, old.attributes["Arn"], before, props)
         self._concurrency(lam, name, props)
         return self._deployed(lam.get_function_configuration(FunctionName=name)), False
 
@@ -292,19 +299,29 @@ _MAPPING = ("BatchSize", "Enabled", "FilterCriteria", "MaximumBatchingWindowInSe
 
 
 class EventSourceMapping:
+    """AWS::Lambda::EventSourceMapping, its Tags included (CloudFormation's [{Key, Value}] list; a mapping
+    declared in the template carries them; the ones SAM generates from a function's events carry none,
+    PropagateTags or not: the translator's EventSourceMapping has no Tags property)."""
+
     def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
+        tags = _tags(props.get("Tags"))
         out = env.clients("lambda").create_event_source_mapping(
             FunctionName=props["FunctionName"], **_only(props, (*_MAPPING, "EventSourceArn", "StartingPosition",
                                                                 "StartingPositionTimestamp", "Queues", "Topics",
-                                                                "SelfManagedEventSource")))
+                                                                "SelfManagedEventSource")),
+            **({"Tags": tags} if tags else {}))
         return Deployed(out["UUID"], out["UUID"], {"EventSourceMappingArn": out.get("EventSourceMappingArn")})
 
     def update(self, old: Deployed, before: dict, props: dict, env: Env) -> tuple[Deployed, bool]:
         fixed = ("EventSourceArn", "StartingPosition", "StartingPositionTimestamp", "Queues", "Topics")
         if any(props.get(k) != before.get(k) for k in fixed):
             return self.create("", props, env), True
-        env.clients("lambda").update_event_source_mapping(UUID=old.physical_id, FunctionName=props["FunctionName"],
-                                                          **_only(props, _MAPPING))
+        lam = env.clients("lambda")
+        lam.update_event_source_mapping(UUID=old.physical_id, FunctionName=props["FunctionName"],
+                                        **_only(props, _MAPPING))
+        arn = old.attributes.get("EventSourceMappingArn") or \
+            f"arn:aws:lambda:{env.region}:{env.account_id}:event-source-mapping:{old.physical_id}"
+        _retag(lam, arn, before, props)
         return old, False
 
     def delete(self, old: Deployed, env: Env) -> None:

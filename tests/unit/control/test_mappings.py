@@ -91,6 +91,10 @@ def test_update_delete_and_reports(mappings):
     assert (got.state_reason, got.last_processing_result) == ("USER_INITIATED", "OK")
     assert mappings.counts() == {"Enabling": 1}
     assert mappings.delete(created.uuid).state == "Deleting"
-    with pytest.raises(ResourceNotFoundException, match="^The resource you requested does not exist.$"):
-        mappings.get(created.uuid)
+    gone = f"Event source mapping not found: arn:aws:lambda:us-east-1:000000000000:event-source-mapping:{created.uuid}"
+    for call in (lambda: mappings.get(created.uuid), lambda: mappings.delete(created.uuid),
+                 lambda: mappings.update({"UUID": created.uuid, "BatchSize": 2})):
+        with pytest.raises(ResourceNotFoundException) as info:
+            call()
+        assert info.value.message == gone
     assert mappings.settle(created.uuid) is None
