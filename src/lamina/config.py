@@ -17,6 +17,11 @@ def default_data_dir() -> Path:
     return Path(base) / "lamina"
 
 
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lamina"
+
+
 def _paths(text: str) -> dict[str, str]:
     """`python3.12=/opt/py312/bin/python3,python3.13=/usr/bin/python3.13` → {runtime: path}."""
     out: dict[str, str] = {}
@@ -70,6 +75,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 9001
     data_dir: Path = field(default_factory=default_data_dir)
+    # What every lamina of this user may share and rebuild at will: the runtime image (/var/runtime)
+    # with the byte-code each runtime's zygote compiled for it, so a new data dir or a restart does
+    # not compile boto3 again (lamina.engine.runtime_site).
+    cache_dir: Path = field(default_factory=default_cache_dir)
     region: str = "us-east-1"
     account_id: str = "000000000000"
     # Account-level concurrency (GetAccountSettings ConcurrentExecutions).
@@ -192,6 +201,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "host": ("LAMINA_HOST", str),
     "port": ("LAMINA_PORT", int),
     "data_dir": ("LAMINA_DATA_DIR", Path),
+    "cache_dir": ("LAMINA_CACHE_DIR", Path),
     "region": ("LAMINA_REGION", str),
     "account_id": ("LAMINA_ACCOUNT_ID", str),
     "concurrency_limit": ("LAMINA_CONCURRENCY_LIMIT", int),

@@ -183,7 +183,8 @@ class Server:
                 backend=self.backend, concurrency_limit=settings.concurrency_limit,
                 idle_timeout=settings.idle_timeout, endpoint_url=settings.base_url, region=region,
                 account_id=account_id, scratch_dir=data_dir / "sandboxes", log_sink=self.log_buffer,
-                runtime_site_dir=data_dir / "runtime", start_concurrency=settings.start_concurrency,
+                runtime_site_dir=settings.cache_dir / "runtime",
+                runtime_site_fallback=data_dir / "runtime", start_concurrency=settings.start_concurrency,
             )
 
         # The control plane: one object per group of operations, announcing changes on the bus.

@@ -97,8 +97,8 @@ class WorkerNode:
         self.engine = Engine(
             backend=self.backend, concurrency_limit=settings.concurrency_limit, idle_timeout=settings.idle_timeout,
             endpoint_url=settings.base_url, region=settings.region, account_id=settings.account_id,
-            scratch_dir=data_dir / "sandboxes", log_sink=self.log_buffer, runtime_site_dir=data_dir / "runtime",
-            start_concurrency=settings.start_concurrency,
+            scratch_dir=data_dir / "sandboxes", log_sink=self.log_buffer, runtime_site_dir=settings.cache_dir / "runtime",
+            runtime_site_fallback=data_dir / "runtime", start_concurrency=settings.start_concurrency,
         )
         self.localizer = Localizer(unpacked=self.blobs.unpacked, interpreter=self.runtimes.interpreter,
                                    executable=self.runtimes.executable, file_system_dir=self.file_systems.host_dir,

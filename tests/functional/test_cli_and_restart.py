@@ -80,3 +80,38 @@ def test_restart_keeps_every_function(tmp_path):
         assert second.health()["counts"]["functions"] == 2
     finally:
         second.stop()
+
+
+def test_a_new_data_dir_reads_the_runtime_byte_code_the_first_zygote_wrote(tmp_path):
+    """The runtime image (/var/runtime, with boto3) lives in the cache dir, shared by every lamina of
+    the user: the first zygote of an interpreter writes the byte-code of what it preloads there,
+    and a lamina on another data dir (or a restart) reads it instead of compiling boto3 again."""
+    cache = tmp_path / "cache"
+    code = make_zip({"app.py": "import boto3, helper\n\ndef handler(event, context):\n"
+                               "    return {'boto3': boto3.__version__, 'n': helper.N}\n",
+                     "helper.py": "N = 7\n"})
+
+    def invoke_on(data):
+        server = LaminaProcess(data, env={"LAMINA_CACHE_DIR": str(cache)}).start()
+        try:
+            lam = client_for(server.url)
+            lam.create_function(FunctionName="bc", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                                Code={"ZipFile": code})
+            lam.get_waiter("function_active_v2").wait(FunctionName="bc", WaiterConfig={"Delay": 1})
+            answer = json.loads(lam.invoke(FunctionName="bc")["Payload"].read())
+            assert answer["n"] == 7 and answer["boto3"]
+        finally:
+            assert server.stop() == 0
+        assert not (data / "runtime").exists()  # the image is in the cache dir, not the data dir
+
+    invoke_on(tmp_path / "first")
+    [image] = (cache / "runtime").iterdir()
+    written = sorted((image / "python" / "botocore" / "__pycache__").glob("*.cpython-312.pyc"))
+    assert written, "the zygote wrote no byte-code for botocore"
+    stamps = {path: path.stat().st_mtime_ns for path in written}
+    invoke_on(tmp_path / "second")
+    assert [image] == list((cache / "runtime").iterdir())
+    assert {path: path.stat().st_mtime_ns for path in written} == stamps  # read, not compiled again
+    # the environments write none: the function's own modules have no byte-code beside them
+    assert not [p for p in (tmp_path / "first").rglob("helper.cpython-*.pyc")]
+    assert not [p for p in (tmp_path / "second").rglob("helper.cpython-*.pyc")]

@@ -61,9 +61,11 @@ class Engine:
     def __init__(self, *, backend: SandboxBackend, concurrency_limit: int, idle_timeout: float,
                  endpoint_url: str, region: str, account_id: str, scratch_dir: Path,
                  log_sink: Callable[[LogBatch], None], runtime_site_dir: Path | None = None,
+                 runtime_site_fallback: Path | None = None,
                  init_timeout: float = 10.0, stop_grace: float = 0.5, start_concurrency: int = 0) -> None:
         """`start_concurrency`: how many environments initialise at once (0: lamina.engine.gate's
-        default for this host's processors); the others wait their turn."""
+        default for this host's processors); the others wait their turn. The runtime image is
+        kept under `runtime_site_dir`, or `runtime_site_fallback` where that cannot be written."""
         self.backend = backend
         self._limit = concurrency_limit
         self._idle_timeout = idle_timeout
@@ -73,6 +75,7 @@ class Engine:
         self._scratch = Path(scratch_dir)
         self._log_sink = log_sink
         self._site_path = Path(runtime_site_dir) if runtime_site_dir else self._scratch / "runtime-site"
+        self._site_fallback = runtime_site_fallback
         self._site_dir: Path | None = None
         self._init_timeout = init_timeout
         self._grace = stop_grace
@@ -92,7 +95,7 @@ class Engine:
         """Prepare the runtime site directory and start the ticker (log flushing, idle reaper)."""
         self._loop = asyncio.get_running_loop()
         self._scratch.mkdir(parents=True, exist_ok=True)
-        self._site_dir = await asyncio.to_thread(runtime_site.build, self._site_path)
+        self._site_dir = await asyncio.to_thread(runtime_site.build, self._site_path, self._site_fallback)
         self._ticker = asyncio.create_task(self._tick_forever(), name="lamina-engine-ticker")
 
     # ---- the hot path --------------------------------------------------------------------------

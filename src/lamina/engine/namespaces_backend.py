@@ -124,7 +124,6 @@ class Zygote:
         paths.append(str(runtime_dir.parent / "rapid"))  # images and custom runtimes: rapid's byte-code
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_LAMINA_ZYGOTE_FD": str(child.fileno()),
                "_LAMINA_PRELOAD_PATHS": ":".join(paths), "_LAMINA_PRELOAD": ",".join(PRELOAD),
-               "PYTHONDONTWRITEBYTECODE": "1",
                "_LAMINA_MOVES": json.dumps(rootfs.preload_moves(self.interpreter, str(runtime_dir.parent / "python"),
                                                                 str(runtime_dir.parent / "rapid")))}
         try:

@@ -11,7 +11,11 @@ runtime, built once at engine start from lamina's own files:
 Entries are hard links (copies across file systems), never symlinks: a link would point at a
 host path the environment cannot see. An image is named for what it was built from, so a
 restart reuses it; a new one is built aside and renamed into place (a zygote never sees a
-half-built image), and images of other sources are removed.
+half-built image). The directory of images is shared by every lamina of the user (the cache dir,
+`Settings.cache_dir`), and each zygote writes the byte-code of what it preloads (boto3's closure:
+~1 s of compiling per Python version) into the image once, so neither a restart nor a new data
+dir compiles it again. Another lamina may be running on an image of other sources, so images are
+removed only once unused for `STALE_AFTER` (each build marks its image used).
 
 Runs on the server side at engine start; imports nothing from lamina.
 """
@@ -25,6 +29,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -37,6 +42,8 @@ CLOSURE = {
     "boto3": "boto3", "botocore": "botocore", "s3transfer": "s3transfer", "jmespath": "jmespath",
     "dateutil": "python_dateutil", "urllib3": "urllib3", "six": "six",
 }
+STALE_AFTER = 7 * 86400  # an image no lamina built (or reused) for this long is removed
+BUILDING_STALE_AFTER = 3600  # a half-built image this old was left by a lamina that died building it
 RAPID_SHARED = ("_lamina_channel.py",)  # the Python runtime's files rapid imports
 # debugpy, for `lamina dev --debug`: under <image>/python/_lamina_debug, off sys.path (AWS's runtime has no
 # debugpy for functions to import); the runtime adds it only when asked to wait for a debugger.
@@ -121,10 +128,21 @@ def fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def build(site_dir: Path) -> Path:
+def build(site_dir: Path, fallback: Path | None = None) -> Path:
     """The image under `site_dir` for the current sources: reused when one was built from the
-    same sources, else built afresh; other images are removed. Returns its root, which holds
-    `python` and `rapid`."""
+    same sources, else built afresh; images unused for `STALE_AFTER` are removed. Returns its root,
+    which holds `python` and `rapid`. Where `site_dir` cannot be written, the image is built under
+    `fallback` (if given) instead."""
+    try:
+        return _build(site_dir)
+    except OSError as exc:
+        if fallback is None or fallback == site_dir:
+            raise
+        log.warning("cannot keep the runtime image in %s (%s): building it in %s", site_dir, exc, fallback)
+        return _build(fallback)
+
+
+def _build(site_dir: Path) -> Path:
     site_dir.mkdir(parents=True, exist_ok=True)
     image = site_dir / f"image-{fingerprint()}"
     if not image.is_dir():
@@ -135,8 +153,23 @@ def build(site_dir: Path) -> Path:
             building.rename(image)
         except OSError:  # another process built the same image first
             shutil.rmtree(building, ignore_errors=True)
+    os.utime(image)  # used now: not stale
+    now = time.time()
     for old in site_dir.iterdir():
-        if old != image:
+        if old != image and _removable(old, now):
             with contextlib.suppress(OSError):
                 shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
     return image
+
+
+def _removable(entry: Path, now: float) -> bool:
+    """Whether an entry of the images' directory may go: an image unused for `STALE_AFTER`, a
+    half-built one older than `BUILDING_STALE_AFTER`, or anything else (what an older lamina left)."""
+    name = entry.name
+    if not (name.startswith("image-") or name.startswith(".image-")) or entry.is_symlink():
+        return True
+    try:
+        age = now - entry.stat().st_mtime
+    except OSError:
+        return False
+    return age > (BUILDING_STALE_AFTER if name.startswith(".") else STALE_AFTER)

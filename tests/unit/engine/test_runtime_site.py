@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from lamina.engine import runtime_site
 
@@ -30,16 +31,35 @@ def test_the_rapid_image_holds_rapid_its_channel_and_nodes_bootstrap(tmp_path):
     assert not (rapid / "boto3").exists()
 
 
-def test_an_image_is_reused_for_the_same_sources_and_others_are_removed(tmp_path):
+def test_an_image_is_reused_and_only_stale_images_are_removed(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
-    (site / "boto3").symlink_to(tmp_path)  # what an older lamina left (links), removed too
-    (site / "image-0000000000000000").mkdir()  # an image of other sources
+    (site / "boto3").symlink_to(tmp_path)  # what an older lamina left (links), removed
+    fresh = site / "image-0000000000000000"  # another lamina's image, in use: kept
+    fresh.mkdir()
+    stale = site / "image-1111111111111111"  # unused for longer than STALE_AFTER: removed
+    stale.mkdir()
+    old = time.time() - runtime_site.STALE_AFTER - 60
+    os.utime(stale, (old, old))
+    building = site / ".image-2222222222222222-abcd1234"  # a build that died an hour ago
+    building.mkdir()
+    old = time.time() - runtime_site.BUILDING_STALE_AFTER - 60
+    os.utime(building, (old, old))
     first = runtime_site.build(site)
     marker = first / "python" / "kept"
     marker.touch()
+    os.utime(first, (0, 0))
     second = runtime_site.build(site)
     assert first == second and marker.exists()  # not rebuilt
-    assert sorted(site.iterdir()) == [second]
+    assert time.time() - second.stat().st_mtime < 60  # marked used
+    assert sorted(site.iterdir()) == sorted([second, fresh])
     assert tmp_path.is_dir()  # a link's target is never followed
     assert first.name == f"image-{runtime_site.fingerprint()}"
+
+
+def test_an_unwritable_images_directory_falls_back(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    image = runtime_site.build(blocked / "runtime", fallback=tmp_path / "data" / "runtime")
+    assert image.parent == tmp_path / "data" / "runtime"
+    assert (image / "python" / "bootstrap.py").is_file()

@@ -445,6 +445,11 @@ def prepare(preload_paths, modules, moves):
     _seccomp.prepare(os.uname().machine)  # each environment only installs it
     immortal = _immortal.supported()
     _preload(preload_paths, modules, moves)
+    # Until here the zygote writes the byte-code of what it imports beside its source: its own
+    # modules and the runtime image's (boto3's closure: ~1 s of compiling), so the next zygote of
+    # this interpreter (a restart, another data dir: the image is shared) reads it instead. The
+    # environments write none (the image and /var/task are read-only inside, as on AWS).
+    sys.dont_write_bytecode = True
     # What is preloaded lives as long as the zygote: moved out of the collector's generations, a
     # collection in an environment never writes to those pages, and made immortal, references
     # taken in an environment never write their counts, so forks keep sharing those pages.
