@@ -119,14 +119,15 @@ def wait_settled(port: int, name: str) -> None:
     raise RuntimeError(f"{name} did not settle: {config}")
 
 
-def start_lamina(data_dir: str, env: dict | None = None) -> tuple[subprocess.Popen, int]:
-    """Start lamina on a free port (see `free_port`); its output goes to $LAMINA_BENCH_LOG when set
-    (else nowhere)."""
+def start_lamina(data_dir: str, env: dict | None = None, *, args: tuple[str, ...] = (),
+                 log_path: str | None = None) -> tuple[subprocess.Popen, int]:
+    """Start lamina on a free port (see `free_port`) with `args` added to `lamina serve`; its output
+    goes to `log_path`, else $LAMINA_BENCH_LOG when set (else nowhere)."""
     port = free_port()
-    log_path = os.environ.get("LAMINA_BENCH_LOG")
+    log_path = log_path or os.environ.get("LAMINA_BENCH_LOG")
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), "--data-dir", data_dir],
+        [sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), "--data-dir", data_dir, *args],
         stdout=output, stderr=output, env={**os.environ, **(env or {})})
     if log_path:
         output.close()

@@ -34,6 +34,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -117,6 +118,8 @@ class Zygote:
         self.memory_mb: int | None = None  # the last size started: the next spare's group is limited ahead
         self.shared: Shared | None = None  # what the next spare builds ahead (the last zip job's runtime)
         self._spares_pending = 0
+        self._begun = 0.0  # when start() began (monotonic): the first spare's delay is logged from it
+        self.phases: dict[str, float] = {}  # the zygote's start, phase by phase (seconds), once ready
 
     async def start(self, site_dir: Path | None, runtime_dir: Path) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -126,6 +129,7 @@ class Zygote:
                "_LAMINA_PRELOAD_PATHS": ":".join(paths), "_LAMINA_PRELOAD": ",".join(PRELOAD),
                "_LAMINA_MOVES": json.dumps(rootfs.preload_moves(self.interpreter, str(runtime_dir.parent / "python"),
                                                                 str(runtime_dir.parent / "rapid")))}
+        self._begun = time.monotonic()
         try:
             self.proc = subprocess.Popen([self.interpreter, "-s", "-u", str(ZYGOTE)], env=env, pass_fds=(child.fileno(),),
                                          stdin=subprocess.DEVNULL, start_new_session=True)
@@ -165,6 +169,13 @@ class Zygote:
         op = message["op"]
         if op == "ready":
             if self._ready is not None and not self._ready.done():
+                phases = message.get("phases") or {}
+                total = time.monotonic() - self._begun
+                # what the zygote did not time: the interpreter's own start, the socket's hand-off
+                self.phases = {"interpreter": max(0.0, total - sum(phases.values())), **phases, "ready": total}
+                log.info("zygote for %s ready in %.0f ms (%s)", self.interpreter, total * 1000,
+                         ", ".join(f"{name} {seconds * 1000:.0f}" for name, seconds in self.phases.items()
+                                   if name != "ready"))
                 self._ready.set_result(None)
         elif op == "exit":
             sandbox = self.sandboxes.pop(message["pid"], None)
@@ -280,6 +291,10 @@ class Zygote:
             self._spares_pending -= 1
         if reply.get("ok"):
             sock = reply["sock"]
+            if "spare" not in self.phases:
+                self.phases["spare"] = time.monotonic() - self._begun
+                log.info("zygote for %s: first spare %.0f ms after its start", self.interpreter,
+                         self.phases["spare"] * 1000)
             if self.alive and sock is not None:
                 self.spares.append(Spare(ident, group, memory_mb, shared, reply["pid"], sock))
                 return
