@@ -1,6 +1,6 @@
-"""The /health document: status, version, where the data lives, the sandbox backend and what it
-does not enforce, a few counts, and which of the offered runtimes this host can run (the console's
-Create page lists them).
+"""The /health document: status, version, where the data lives, the sandbox backend, what it
+does not enforce and the interpreters whose zygote runs, a few counts, and which of the offered
+runtimes this host can run (the console's Create page lists them).
 
 Built from callables it is handed (the store's usage, the engine's stats, the queue's depth), so it
 imports nothing from lamina but the package version.
@@ -31,6 +31,7 @@ class Health:
     runtimes: Callable[[], dict[str, str | None]] = dict  # runtime → why it cannot run here (None: it can)
     nodes: Callable[[], list[dict]] | None = None  # cluster mode: the live nodes' latest beats
     leases: Callable[[], list[str]] | None = None  # cluster mode: the singleton leases this node holds
+    zygotes: Callable[[], list[str]] = list  # interpreters whose zygote runs (environments fork from it)
 
     def document(self) -> dict:
         count, size = self.usage()
@@ -41,7 +42,7 @@ class Health:
             "endpoint": self.endpoint,
             "region": self.region,
             "accountId": self.account_id,
-            "sandbox": {"backend": self.backend, "notEnforced": list(self.not_enforced())},
+            "sandbox": {"backend": self.backend, "notEnforced": list(self.not_enforced()), "zygotes": self.zygotes()},
             "auth": {"mode": self.auth, **({"warning": self.auth_warning} if self.auth_warning else {})},
             "counts": {"functions": count, "codeBytes": size,
                        **{k: v for k, v in self.engine_stats().items() if k != "backend"},

@@ -81,7 +81,7 @@ from lamina.profiler import Profiler, Target
 from lamina.queue.sql import SqlQueue
 from lamina.queue.worker import EventQueue
 from lamina.rule_targets import RuleTargets
-from lamina.run_specs import RunSpecs
+from lamina.run_specs import IMAGE_RAPID_RUNTIME, RunSpecs
 from lamina.schedules import MinuteScale, ScheduleClock
 from lamina.store import private_files
 from lamina.store import secrets as shared_secrets
@@ -323,6 +323,7 @@ class Server:
         self.environments = Environments(
             retire=self.engine.retire, provision=self.engine.provision, targets=self.provisioned.targets,
             version=self.store.get_version, spec_for=self.run_specs.for_version,
+            prepare_runtime=self._prepare_runtime, versions=self.store.list_versions,
         )
         cascade = Cascade(self.event_configs, self.concurrency, self.provisioned, self.function_urls)
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged):
@@ -348,6 +349,7 @@ class Server:
         bus.subscribe(events.FunctionDeleted, lambda event: test_events.forget(event.function))
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.environments.retire)
+        bus.subscribe(events.FunctionChanged, self.environments.prepare)  # its runtime's zygote starts ahead
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,
                      events.ProvisionedConcurrencyChanged):  # every front shares the same targets out to workers
             bus.subscribe(kind, self.environments.provision, remote=True)
@@ -382,6 +384,7 @@ class Server:
         self.health = Health(
             data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
             not_enforced=lambda: self.backend.not_enforced, usage=self.store.usage, engine_stats=self.engine.stats,
+            zygotes=self.backend.zygotes,
             queued_events=self.queue.depth, region=region, account_id=account_id, auth=settings.auth or "off",
             auth_warning=("lamina serves a non-loopback address without authentication (--auth none): anyone who "
                           "reaches it can run code" if settings.auth == "none" and not settings.loopback else None),
@@ -496,6 +499,12 @@ class Server:
         busy = any(version.state == "Pending" or version.last_update_status == "InProgress" for version in images)
         return {version.code_sha256 for version in images if version.code_sha256} | ({"*"} if busy else set())
 
+    def _prepare_runtime(self, runtime: str, image: bool) -> None:
+        """Have the engine make `runtime` ready ahead (a cluster front runs no environments)."""
+        if isinstance(self.engine, Engine):
+            interpreter = self.runtimes.interpreter(IMAGE_RAPID_RUNTIME if image else runtime)
+            self.engine.prepare_runtime(runtime, interpreter, image=image)
+
     def _is_image(self, name: str) -> bool:
         function = self.store.get(name)
         return function is not None and function.latest.package_type == "Image"
@@ -531,7 +540,7 @@ class Server:
             self.leases.start()
         self.supervisor.start()
         try:
-            started = await http.run(on_started=lambda: ready(self) if ready else None)
+            started = await http.run(on_started=lambda: self._started(ready))
         finally:
             self.supervisor.stop()
             if self.leases is not None:
@@ -550,6 +559,15 @@ class Server:
             self.close()
         if not started:
             sys.exit(1)
+
+    def _started(self, ready: Callable[[Server], None] | None) -> None:
+        """The HTTP server listens. Then the runtimes deployed functions use get their zygotes, in
+        the background (the versions are read and the interpreters probed on the deferred-step
+        thread): the first invoke after a restart need not wait for them, and /health answers
+        as soon as before."""
+        if ready is not None:
+            ready(self)
+        self.supervisor.defer(self.environments.prepare_deployed)
 
     async def _end_of_grace(self) -> None:
         """The stop's grace for invokes in flight is over: running async attempts are given back

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
+
+import pytest
 
 from support import ACCOUNT, REGION, ROLE, LaminaProcess, client_for, make_zip
 
@@ -115,3 +118,44 @@ def test_a_new_data_dir_reads_the_runtime_byte_code_the_first_zygote_wrote(tmp_p
     # the environments write none: the function's own modules have no byte-code beside them
     assert not [p for p in (tmp_path / "first").rglob("helper.cpython-*.pyc")]
     assert not [p for p in (tmp_path / "second").rglob("helper.cpython-*.pyc")]
+
+
+def _zygotes_once(server, predicate, seconds=30.0):
+    """The interpreters /health lists a zygote for, once `predicate` holds for them (else the last seen)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        zygotes = server.health()["sandbox"]["zygotes"]
+        if predicate(zygotes) or time.monotonic() > deadline:
+            return zygotes
+        time.sleep(0.1)
+
+
+def test_the_zygote_of_a_deployed_runtime_starts_ahead_after_a_create_and_a_restart(tmp_path):
+    """No invoke is needed for a runtime's zygote to start: a create starts it, and a restart starts
+    those of the runtimes deployed functions use, and no other, in the background."""
+    data = tmp_path / "data"
+    first = LaminaProcess(data).start()
+    try:
+        if first.health()["sandbox"]["backend"] != "namespaces":
+            pytest.skip("only the namespaces backend keeps zygotes")
+        assert first.health()["sandbox"]["zygotes"] == []  # no function: none started
+        lam = client_for(first.url)
+        lam.create_function(FunctionName="ahead", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                            Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return 'ahead'\n"})})
+        lam.get_waiter("function_active_v2").wait(FunctionName="ahead", WaiterConfig={"Delay": 1})
+        created = _zygotes_once(first, bool)
+        assert len(created) == 1 and created[0].endswith("python3.12"), created
+    finally:
+        assert first.stop() == 0
+    second = LaminaProcess(data).start()
+    try:
+        started = _zygotes_once(second, bool)
+        assert started == created  # without any invoke
+        time.sleep(1.0)  # and no other runtime's
+        assert second.health()["sandbox"]["zygotes"] == created
+        assert second.health()["counts"]["environments"] == 0
+        answer = client_for(second.url).invoke(FunctionName="ahead")
+        assert json.loads(answer["Payload"].read()) == "ahead"
+        assert second.health()["sandbox"]["zygotes"] == created
+    finally:
+        assert second.stop() == 0

@@ -9,11 +9,13 @@ def test_document():
                     not_enforced=lambda: ["memory limit", "network"], usage=lambda: (3, 4096),
                     engine_stats=lambda: {"backend": "process", "environments": 2, "busy": 1},
                     queued_events=lambda: 7, account_id="000000000000", region="us-east-1",
-                    runtimes=lambda: {"python3.12": None, "nodejs22.x": "install node 22"})
+                    runtimes=lambda: {"python3.12": None, "nodejs22.x": "install node 22"},
+                    zygotes=lambda: ["/usr/bin/python3.12"])
     assert health.document() == {
         "status": "ok", "version": __version__, "dataDir": "/data", "endpoint": "http://127.0.0.1:9001",
         "region": "us-east-1", "accountId": "000000000000",
-        "sandbox": {"backend": "process", "notEnforced": ["memory limit", "network"]},
+        "sandbox": {"backend": "process", "notEnforced": ["memory limit", "network"],
+                    "zygotes": ["/usr/bin/python3.12"]},
         "auth": {"mode": "off"},
         "counts": {"functions": 3, "codeBytes": 4096, "environments": 2, "busy": 1, "queuedEvents": 7},
         "runtimes": {"python3.12": None, "nodejs22.x": "install node 22"},

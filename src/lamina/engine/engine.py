@@ -206,6 +206,27 @@ class Engine:
         pool.add(env)
         return env
 
+    # ---- ahead of the first environment ----------------------------------------------------------
+
+    def prepare_runtime(self, runtime: str, interpreter: str | None, *, image: bool = False) -> None:
+        """A function on `runtime` (`image`: a container image function) was created or changed, or
+        is deployed at the server's start: the backend starts, in the background, what the first
+        environment of the runtime would otherwise start on its request path (the namespaces
+        backend: the interpreter's zygote). Nothing for a runtime this host cannot run, nothing
+        before start() or once closing. May be called from any thread; never raises or waits."""
+        if self._closing or self._site_dir is None or not interpreter:
+            return
+        if not image and not runtime_ids.runnable(runtime):
+            return
+        prepare = functools.partial(self.backend.prepare, interpreter,
+                                    self._runtime_image(image or runtime_ids.uses_runtime_api(runtime)))
+        loop = self._loop
+        if loop is not None and not _running_in(loop):
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(prepare)
+        else:
+            prepare()
+
     # ---- provisioned concurrency ---------------------------------------------------------------
 
     def provision(self, targets: dict[tuple[str, str], tuple[RunSpec, int]]) -> None:

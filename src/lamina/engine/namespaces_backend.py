@@ -420,6 +420,7 @@ class NamespacesBackend(SandboxBackend):
         # the spares put off until that environment's Init ends: (timer, zygote, /tmp size)
         self._replenishing: dict[Sandbox, tuple[asyncio.TimerHandle, Zygote, int]] = {}
         self._last_cap = last_cap
+        self._closing = False
         self.not_enforced = []
         if volumes is None:
             self.not_enforced.append("ephemeral storage limit (/tmp is a plain directory)")
@@ -431,7 +432,8 @@ class NamespacesBackend(SandboxBackend):
     def layout(self, mounts: Mounts, interpreter: str) -> Layout:
         return rootfs.layout(mounts, interpreter)
 
-    async def _zygote(self, interpreter: str, mounts: Mounts) -> Zygote:
+    async def _zygote(self, interpreter: str, site_dir: Path | None, runtime_dir: Path, image: bool) -> Zygote:
+        """The zygote of `interpreter`, started now if it is not running (or its start awaited)."""
         zygote = self._zygotes.get(interpreter)
         if zygote is not None and zygote.alive:
             return zygote
@@ -441,7 +443,9 @@ class NamespacesBackend(SandboxBackend):
         future = self._starting[interpreter] = asyncio.get_running_loop().create_future()
         zygote = Zygote(self, interpreter)
         try:
-            await zygote.start(mounts.site_dir, mounts.runtime_dir)
+            await zygote.start(site_dir, runtime_dir)
+            if self._closing:  # started ahead while the backend closed: nothing may outlive close()
+                raise OSError("the sandbox backend is closing")
         except BaseException as exc:
             del self._starting[interpreter]
             future.set_exception(OSError(f"cannot start the zygote for {interpreter}: {exc}"))
@@ -451,10 +455,30 @@ class NamespacesBackend(SandboxBackend):
         self._zygotes[interpreter] = zygote
         del self._starting[interpreter]
         future.set_result(zygote)
-        if mounts.image_root is None:
-            zygote.shared = self._shared_part(interpreter, mounts.runtime_dir)
+        if not image:
+            zygote.shared = self._shared_part(interpreter, runtime_dir)
         zygote.replenish()
         return zygote
+
+    def prepare(self, interpreter: str, runtime_dir: Path) -> None:
+        """Start `interpreter`'s zygote (and its first spares, with the shared part of the root of
+        `runtime_dir`'s environments) in the background, unless it runs or is starting: the first
+        environment then forks at once instead of waiting for its start (~0.4-0.7 s)."""
+        interpreter = os.path.realpath(interpreter)
+        zygote = self._zygotes.get(interpreter)
+        if self._closing or (zygote is not None and zygote.alive) or interpreter in self._starting:
+            return
+        self.background.add(self._prepare(interpreter, runtime_dir))
+
+    async def _prepare(self, interpreter: str, runtime_dir: Path) -> None:
+        try:
+            await self._zygote(interpreter, None, runtime_dir, image=False)
+        except OSError as exc:  # the first environment tries again, and reports what fails
+            if not self._closing:
+                log.warning("%s", exc)
+
+    def zygotes(self) -> list[str]:
+        return sorted(interpreter for interpreter, zygote in self._zygotes.items() if zygote.alive)
 
     def _shared_part(self, interpreter: str, runtime_dir: Path) -> Shared:
         """The shared part of the roots of `interpreter`'s environments with this runtime image."""
@@ -475,7 +499,8 @@ class NamespacesBackend(SandboxBackend):
             del self._zygotes[zygote.interpreter]
 
     async def start(self, launch: Launch) -> Sandbox:
-        zygote = await self._zygote(os.path.realpath(launch.interpreter), launch.mounts)
+        zygote = await self._zygote(os.path.realpath(launch.interpreter), launch.mounts.site_dir,
+                                    launch.mounts.runtime_dir, image=launch.mounts.image_root is not None)
         # /tmp: a volume mounted nowhere on the host, handed over as a descriptor and attached by
         # the environment (unmounted by the kernel when both let go: nothing to unmount here, and
         # no host mount per environment that every new mount namespace would copy); else a volume
@@ -570,6 +595,7 @@ class NamespacesBackend(SandboxBackend):
             self.volumes.replenish(size_mb)
 
     async def close(self) -> None:
+        self._closing = True  # a zygote still starting ahead closes itself once started
         for timer, _, _ in self._replenishing.values():
             timer.cancel()
         self._replenishing.clear()

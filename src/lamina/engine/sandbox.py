@@ -128,6 +128,18 @@ class SandboxBackend(abc.ABC):
     async def start(self, launch: Launch) -> Sandbox:
         """Start the environment; raises OSError when it cannot be started."""
 
+    def prepare(self, interpreter: str, runtime_dir: Path) -> None:
+        """Start, in the background, what the first environment of `interpreter` with the runtime
+        image `runtime_dir` would otherwise start on its request path (the namespaces backend: the
+        interpreter's zygote), because a function on it was created or changed, or is deployed at
+        the server's start. Never raises, never waits; nothing by default."""
+        return None
+
+    def zygotes(self) -> list[str]:
+        """The interpreters whose environments start from a process kept ready for them (a
+        zygote), as /health reports them; none by default."""
+        return []
+
     def settled(self, sandbox: Sandbox) -> None:
         """The environment `start` returned is through its start: its Init and the event it was
         started for are done (or failed). The backend may now do the background work its start
