@@ -415,6 +415,7 @@ class NamespacesBackend(SandboxBackend):
         self._overlays = overlays.SharedOverlays(Path(work_dir) / "empty")
         self._zygotes: dict[str, Zygote] = {}
         self._starting: dict[str, asyncio.Future] = {}
+        self._booting: dict[str, Zygote] = {}  # the zygotes whose start is under way
         self.background = Background()
         self._removals = Serial("lamina-cgroup-remove")  # the groups of environments that ended
         # the spares put off until that environment's Init ends: (timer, zygote, /tmp size)
@@ -441,19 +442,20 @@ class NamespacesBackend(SandboxBackend):
         if starting is not None:
             return await asyncio.shield(starting)
         future = self._starting[interpreter] = asyncio.get_running_loop().create_future()
-        zygote = Zygote(self, interpreter)
+        zygote = self._booting[interpreter] = Zygote(self, interpreter)
         try:
             await zygote.start(site_dir, runtime_dir)
             if self._closing:  # started ahead while the backend closed: nothing may outlive close()
                 raise OSError("the sandbox backend is closing")
         except BaseException as exc:
+            del self._booting[interpreter]
             del self._starting[interpreter]
             future.set_exception(OSError(f"cannot start the zygote for {interpreter}: {exc}"))
             future.exception()
             await zygote.close()
             raise OSError(f"cannot start the zygote for {interpreter}: {exc}") from exc
         self._zygotes[interpreter] = zygote
-        del self._starting[interpreter]
+        del self._starting[interpreter], self._booting[interpreter]
         future.set_result(zygote)
         if not image:
             zygote.shared = self._shared_part(interpreter, runtime_dir)
@@ -595,7 +597,9 @@ class NamespacesBackend(SandboxBackend):
             self.volumes.replenish(size_mb)
 
     async def close(self) -> None:
-        self._closing = True  # a zygote still starting ahead closes itself once started
+        self._closing = True
+        for zygote in list(self._booting.values()):  # a start under way (ahead of any request) ends now
+            await zygote.close()
         for timer, _, _ in self._replenishing.values():
             timer.cancel()
         self._replenishing.clear()

@@ -206,3 +206,44 @@ def test_environments_share_their_roots_superblocks_but_not_their_proc_and_tmp(t
         assert str(tmp_path) not in host and "lamina-root" not in host and "lamina-shared" not in host
 
     asyncio.run(scenario())
+
+
+def test_a_runtime_prepared_ahead_has_its_zygote_and_spares_before_the_first_cold_start(tmp_path):
+    async def scenario():
+        rig = Rig(tmp_path)
+        await rig.engine.start()
+        try:
+            assert rig.engine.backend.zygotes() == []
+            rig.engine.prepare_runtime(rig.runtime, rig.python)
+            rig.engine.prepare_runtime(rig.runtime, rig.python)  # once is enough: one zygote
+            deadline = time.monotonic() + 30
+            while not rig.engine.backend.zygotes():  # started with no request
+                assert time.monotonic() < deadline, "the zygote was not started ahead"
+                await asyncio.sleep(0.02)
+            spares = await rig.spares(1)  # and its spares made
+            assert rig.engine.backend.zygotes() == [os.path.realpath(rig.python)]
+            zygote = rig.zygote()
+            result = await rig.invoke(rig.spec())
+            assert json.loads(result.payload)["pid"] == 1
+            assert rig.zygote() is zygote  # the cold start used it, and a spare made ahead
+            assert rig.environment().sandbox.pid == spares[0].pid
+        finally:
+            await rig.engine.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_close_during_a_start_ahead_ends_that_zygote_at_once(tmp_path):
+    async def scenario():
+        rig = Rig(tmp_path)
+        await rig.engine.start()
+        rig.engine.prepare_runtime(rig.runtime, rig.python)
+        await asyncio.sleep(0.05)  # the zygote runs, and is still importing
+        (booting,) = rig.engine.backend._booting.values()
+        began = time.monotonic()
+        await rig.engine.close()
+        assert time.monotonic() - began < 5
+        assert booting.proc.poll() is not None  # ended, not left running
+        assert rig.engine.backend.zygotes() == []
+
+    asyncio.run(scenario())
