@@ -349,7 +349,10 @@ class Server:
         bus.subscribe(events.FunctionDeleted, lambda event: test_events.forget(event.function))
         for kind in (events.FunctionChanged, events.FunctionDeleted):
             bus.subscribe(kind, self.environments.retire)
-        bus.subscribe(events.FunctionChanged, self.environments.prepare)  # its runtime's zygote starts ahead
+        # its runtime's zygote starts ahead; the version read (and a first probe of the interpreter)
+        # happen on the deferred-step thread, not the loop
+        bus.subscribe(events.FunctionChanged, lambda event: self.supervisor.defer(
+            lambda: self.environments.prepare(event)))
         for kind in (events.FunctionChanged, events.FunctionDeleted, events.AliasChanged,
                      events.ProvisionedConcurrencyChanged):  # every front shares the same targets out to workers
             bus.subscribe(kind, self.environments.provision, remote=True)
