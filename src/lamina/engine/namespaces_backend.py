@@ -11,7 +11,9 @@ namespace, which every environment's copies), so a cold start is a message and t
 binds (/var/task, /opt, /tmp, file systems) before the pivot. /var/task and /opt are overlays
 made once per version while any of its environments runs (lamina.engine.overlays): each
 superblock costs every memory cgroup per-shrinker state, so an environment mounts only its
-/proc and /tmp (and its IPC namespace's mqueue) as superblocks of its own. Owns the
+/proc and /tmp (and its IPC namespace's mqueue) as superblocks of its own. A zygote starts with
+the first environment of its interpreter, or ahead of it (`prepare`: a function on its runtime was
+created or changed, or is deployed at the server's start). Owns the
 zygote processes and their control sockets, the spares and which zygote reports which
 environment's exit; the handles, their plumbing and the cgroup readings (Runtime.OutOfMemory from
 the OOM counter) are lamina.engine.piped's. Imports lamina.engine only.
