@@ -49,7 +49,7 @@ def deploy(admin, name: str, role: str) -> None:
     lam = admin("lambda")
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler", Timeout=3,
                         Code={"ZipFile": make_zip({"app.py": APP})})
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
 
 
 def refused(call, **kwargs) -> tuple[str, str]:
