@@ -29,7 +29,7 @@ def handler(event, context):
 def server(tmp_path_factory, moto_server):
     process = LaminaProcess(tmp_path_factory.mktemp("esm-roles") / "data",
                             env={**source_env(moto_server), "LAMINA_AUTH": "sigv4",
-                                 "LAMINA_MAPPING_BACKOFF_MAX": "1"}).start()
+                                 "LAMINA_MAPPING_BACKOFF_MAX": "1", "LAMINA_SQS_WAIT_SECONDS": "2"}).start()
     yield process
     process.stop()
 
