@@ -11,7 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from support import CHROMIUM, CHROMIUM_ARGS, REGION, LaminaProcess, MotoServer, client_for, keys_for
+from support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REGION,
+    LaminaProcess,
+    MotoServer,
+    client_for,
+    keys_for,
+    quick_lambda_waiters,
+)
+
+
+def pytest_configure(config):
+    """Lambda's waiters poll every 0.1 s in this run (boto3 clients and the aws CLI alike): a function
+    lamina creates is Active within milliseconds, and botocore's one second between polls made each
+    create-and-wait in the suite cost a second."""
+    quick_lambda_waiters()
 
 
 @pytest.fixture(scope="module")

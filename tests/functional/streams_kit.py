@@ -110,12 +110,12 @@ def make_functions(lam, witness: Witness, moto_url: str) -> None:
         lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler=f"app.{name}", Timeout=30,
                             Environment=env, Code={"ZipFile": make_zip({"app.py": APP})})
     for name in ("record", "slow", "poison", "partial", "window", "bigwindow", "sink"):
-        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
 
 
 def new_stream(kinesis, name: str, shards: int = 1) -> str:
     kinesis.create_stream(StreamName=name, ShardCount=shards)
-    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1})
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 180})
     return kinesis.describe_stream(StreamName=name)["StreamDescription"]["StreamARN"]
 
 

@@ -28,7 +28,7 @@ def http(lamina):
 def echo(lam):
     lam.create_function(FunctionName="echo", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": "def handler(event, context):\n    return event\n"})})
-    lam.get_waiter("function_active_v2").wait(FunctionName="echo", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="echo")
     return "echo"
 
 

@@ -48,7 +48,7 @@ def lam(server):
     for name, handler in (("fails", "app.fail"), ("works", "app.ok"), ("sink", "app.record"), ("slow", "app.slow")):
         client.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler=handler, Timeout=10,
                                Code={"ZipFile": make_zip({"app.py": APP})})
-        client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+        client.get_waiter("function_active_v2").wait(FunctionName=name)
     return client
 
 
@@ -189,7 +189,7 @@ def test_accepted_events_survive_sigkill(tmp_path):
     lam = client_for(first.url)
     lam.create_function(FunctionName="count", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    print('RAN', c.aws_request_id)\n"})})
-    lam.get_waiter("function_active_v2").wait(FunctionName="count", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="count")
     accepted: list[str] = []
 
     def send(index: int) -> str | None:
@@ -231,7 +231,7 @@ def test_provisioned_concurrency_initialises_environments_ahead(lam):
                             "import os\n"
                             "def handler(e, c):\n"
                             "    return os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']\n")})})
-    lam.get_waiter("function_active_v2").wait(FunctionName="warm", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="warm")
     version = lam.publish_version(FunctionName="warm")["Version"]
     lam.create_alias(FunctionName="warm", Name="live", FunctionVersion=version)
     with pytest.raises(ClientError) as info:
@@ -272,7 +272,7 @@ def test_provisioned_concurrency_initialises_environments_ahead(lam):
 def test_event_older_than_its_maximum_age_goes_to_on_failure(lam, server):
     lam.create_function(FunctionName="aging", Runtime="python3.12", Role=ROLE, Handler="app.fail", Timeout=10,
                         Code={"ZipFile": make_zip({"app.py": APP})})
-    lam.get_waiter("function_active_v2").wait(FunctionName="aging", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="aging")
     # 60 s of event age, scaled like every delay by LAMINA_ASYNC_BACKOFF_SCALE (0.005 here): the first
     # retry (1 minute later, scaled) would already be past it.
     lam.put_function_event_invoke_config(FunctionName="aging", MaximumRetryAttempts=2, MaximumEventAgeInSeconds=60,

@@ -33,7 +33,7 @@ def test_a_burst_of_events_is_all_accepted_and_every_one_runs_once(tmp_path):
         lam = client_for(server.url)
         lam.create_function(FunctionName="burst", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                             Code={"ZipFile": make_zip({"app.py": APP})})
-        lam.get_waiter("function_active_v2").wait(FunctionName="burst", WaiterConfig={"Delay": 1})
+        lam.get_waiter("function_active_v2").wait(FunctionName="burst")
         address = urlsplit(server.url)
 
         def send(client: int) -> list[tuple[str, int, int]]:

@@ -38,7 +38,7 @@ def test_a_burst_starts_two_consumers_then_more_and_every_event_runs(tmp_path):
         lam = client_for(server.url)
         lam.create_function(FunctionName="spans", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                             Timeout=10, Code={"ZipFile": make_zip({"app.py": APP})})
-        lam.get_waiter("function_active_v2").wait(FunctionName="spans", WaiterConfig={"Delay": 1})
+        lam.get_waiter("function_active_v2").wait(FunctionName="spans")
 
         def send(index: int) -> str:
             response = lam.invoke(FunctionName="spans", InvocationType="Event", Payload=b'{"i": %d}' % index)

@@ -137,7 +137,7 @@ def test_seed_role_commands_and_a_function_with_execution_role_credentials(secur
     lam = client(secured, "lambda")
     lam.create_function(FunctionName="whoami", Runtime="python3.12", Role=role["Arn"], Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": WHOAMI})}, Timeout=30)
-    lam.get_waiter("function_active_v2").wait(FunctionName="whoami", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="whoami")
     response = lam.invoke(FunctionName="whoami")
     result = json.loads(response["Payload"].read())
     assert "FunctionError" not in response, result

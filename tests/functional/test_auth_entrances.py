@@ -51,7 +51,7 @@ def world(admin):
     for name in ("iam-echo", "open-echo", "on-upload"):
         lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
                             Code={"ZipFile": make_zip({"app.py": ECHO})})
-        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
     account = admin.client("sts").get_caller_identity()["Account"]
     iam_url = lam.create_function_url_config(FunctionName="iam-echo", AuthType="AWS_IAM")["FunctionUrl"]
     open_url = lam.create_function_url_config(FunctionName="open-echo", AuthType="NONE")["FunctionUrl"]

@@ -39,7 +39,7 @@ def world(server, admin):
     role = iam.create_role(RoleName="lambda-ex", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
     lam.create_function(FunctionName="target", Runtime="python3.12", Role=role, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return 'hi'\n"})})
-    lam.get_waiter("function_active_v2").wait(FunctionName="target", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="target")
     account = admin.client("sts").get_caller_identity()["Account"]
     return {"account": account, "arn": f"arn:aws:lambda:{REGION}:{account}:function:target"}
 
@@ -190,7 +190,7 @@ def test_execution_role_credentials_are_authorized_by_the_role(admin, world):
     role = iam.create_role(RoleName="chain-role", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
     lam.create_function(FunctionName="chain", Runtime="python3.12", Role=role, Handler="app.handler", Timeout=30,
                         Code={"ZipFile": make_zip({"app.py": CHAIN})})
-    lam.get_waiter("function_active_v2").wait(FunctionName="chain", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="chain")
     first = json.loads(lam.invoke(FunctionName="chain", Payload=b"{}")["Payload"].read())
     assert first == {"code": "AccessDeniedException", "message": (
         f"User: arn:aws:sts::{world['account']}:assumed-role/chain-role/chain is not authorized to perform: "

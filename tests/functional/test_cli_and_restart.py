@@ -66,9 +66,9 @@ def test_restart_keeps_every_function(tmp_path):
         for name in ("keep-a", "keep-b"):
             lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
                                 Code={"ZipFile": make_zip({"app.py": f"NAME = {name!r}\n"})}, Tags={"n": name})
-            lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+            lam.get_waiter("function_active_v2").wait(FunctionName=name)
         lam.update_function_configuration(FunctionName="keep-b", MemorySize=512)
-        lam.get_waiter("function_updated_v2").wait(FunctionName="keep-b", WaiterConfig={"Delay": 1})
+        lam.get_waiter("function_updated_v2").wait(FunctionName="keep-b")
         before = {n: lam.get_function(FunctionName=n) for n in ("keep-a", "keep-b")}
     finally:
         assert first.stop() == 0  # SIGTERM stops it cleanly

@@ -43,7 +43,7 @@ def lam(lamina):
         client.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.record",
                                Code={"ZipFile": make_zip({"app.py": APP})})
     for name in FUNCTIONS:
-        client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+        client.get_waiter("function_active_v2").wait(FunctionName=name)
     client.publish_version(FunctionName="orders")
     client.create_alias(FunctionName="orders", Name="live", FunctionVersion="1")
     return client

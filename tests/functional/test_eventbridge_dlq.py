@@ -80,7 +80,7 @@ def test_a_working_target_beside_a_dead_letter_one_is_invoked(server, sqs):
     lam = client_for(server.url)
     lam.create_function(FunctionName="alive", Runtime="python3.12", Role=ROLE, Handler="app.record",
                         Code={"ZipFile": make_zip({"app.py": APP})})
-    lam.get_waiter("function_active_v2").wait(FunctionName="alive", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="alive")
     events = client_for(server.url, "events")
     url, arn = make_queue(sqs, "rule-dlq-2")
     events.put_rule(Name="both", EventPattern=json.dumps({"source": ["both"]}))

@@ -39,7 +39,7 @@ def test_a_target_without_a_grant_is_dead_lettered_as_no_permissions(admin, moto
     function_arn = lam.create_function(FunctionName="guarded", Runtime="python3.12", Role=role,
                                        Handler="app.handler",
                                        Code={"ZipFile": make_zip({"app.py": APP})})["FunctionArn"]
-    lam.get_waiter("function_active_v2").wait(FunctionName="guarded", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="guarded")
     url = sqs.create_queue(QueueName="guarded-dlq")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     rule_arn = events.put_rule(Name="guarded", EventPattern=json.dumps({"source": ["app"]}))["RuleArn"]

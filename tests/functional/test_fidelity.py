@@ -25,12 +25,12 @@ def code(n: int) -> bytes:
 def fresh(lam, name: str, zip_bytes: bytes | None = None, **extra) -> dict:
     created = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
                                   Code={"ZipFile": zip_bytes or code(1)}, **extra)
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
     return created
 
 
 def settled(lam, name: str) -> dict:
-    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
     return lam.get_function_configuration(FunctionName=name)
 
 
@@ -200,7 +200,7 @@ def test_provisioned_concurrency_is_capped_by_the_unreserved_pool(lam):
 def test_unresolvable_handlers_fail_with_the_runtimes_error_types(lam, name, handler, error_type):
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler=handler,
                         Code={"ZipFile": code(1)})
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
     response = lam.invoke(FunctionName=name, Payload=b"{}")
     body = json.loads(response["Payload"].read())
     assert response["FunctionError"] == "Unhandled"
@@ -233,7 +233,7 @@ def test_publishing_a_layer_leaves_unpacking_to_its_first_function(lam, lamina):
                             "    return len(os.listdir('/opt/python/pkg7'))\n")})},
                         Layers=[layer["LayerVersionArn"]])
     lam.get_waiter("function_active_v2").wait(FunctionName="fid-wide",
-                                              WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+                                              WaiterConfig={"Delay": 0.1, "MaxAttempts": 3000})
     assert json.loads(lam.invoke(FunctionName="fid-wide")["Payload"].read()) == 200
 
 

@@ -56,7 +56,7 @@ def test_create_answers_pending_with_aws_defaults_then_goes_active(lam):
     assert "Environment" not in created and "Layers" not in created
     assert created["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
 
-    lam.get_waiter("function_active_v2").wait(FunctionName="defaults", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="defaults")
     config = lam.get_function_configuration(FunctionName="defaults")
     assert config["State"] == "Active"
     assert "StateReason" not in config
@@ -127,7 +127,7 @@ def test_list_functions_pages_with_markers_and_omits_state(lam):
 
 def test_update_configuration_goes_in_progress_then_successful(lam):
     create(lam, "upd")
-    lam.get_waiter("function_active_v2").wait(FunctionName="upd", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="upd")
     before = lam.get_function_configuration(FunctionName="upd")
     updated = lam.update_function_configuration(
         FunctionName="upd", Timeout=30, MemorySize=256, Description="d", Handler="app.other",
@@ -137,7 +137,7 @@ def test_update_configuration_goes_in_progress_then_successful(lam):
     )
     assert updated["LastUpdateStatus"] == "InProgress"
     assert updated["RevisionId"] != before["RevisionId"]
-    lam.get_waiter("function_updated_v2").wait(FunctionName="upd", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="upd")
     after = lam.get_function_configuration(FunctionName="upd")
     assert after["LastUpdateStatus"] == "Successful"
     assert (after["Timeout"], after["MemorySize"], after["Description"], after["Handler"]) == (30, 256, "d", "app.other")
@@ -154,7 +154,7 @@ def test_update_configuration_goes_in_progress_then_successful(lam):
 
 def test_update_while_in_progress_is_a_conflict(lam):
     create(lam, "busy")
-    lam.get_waiter("function_active_v2").wait(FunctionName="busy", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="busy")
     # Settle steps run one at a time: a package of 20,000 files, which takes seconds to unpack,
     # created first keeps busy's update InProgress long enough for the second update to meet it.
     create(lam, "slow-to-unpack", Code={"ZipFile": make_zip({f"pkg/m{i}.py": "" for i in range(20_000)})})
@@ -163,7 +163,7 @@ def test_update_while_in_progress_is_a_conflict(lam):
     assert (status, code) == (409, "ResourceConflictException")
     assert response["message"] == (
         "The operation cannot be performed at this time. An update is in progress for resource: " + arn("busy"))
-    lam.get_waiter("function_updated_v2").wait(FunctionName="busy", WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="busy", WaiterConfig={"Delay": 0.1, "MaxAttempts": 1200})
     assert lam.get_function_configuration(FunctionName="busy")["Timeout"] == 10
 
 
@@ -235,7 +235,7 @@ def test_bad_zips_are_refused(lam, payload, fragment):
 
 def test_update_code_with_dry_run_and_revision(lam):
     create(lam, "code")
-    lam.get_waiter("function_active_v2").wait(FunctionName="code", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="code")
     new_zip = make_zip({"app.py": "def handler(e, c):\n    return 2\n"})
     digest = base64.b64encode(hashlib.sha256(new_zip).digest()).decode()
     dry = lam.update_function_code(FunctionName="code", ZipFile=new_zip, DryRun=True)
@@ -246,7 +246,7 @@ def test_update_code_with_dry_run_and_revision(lam):
                                        Architectures=["arm64"])
     assert updated["CodeSha256"] == digest and updated["CodeSize"] == len(new_zip)
     assert updated["Architectures"] == ["arm64"]
-    lam.get_waiter("function_updated_v2").wait(FunctionName="code", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="code")
     location = lam.get_function(FunctionName="code")["Code"]["Location"]
     with urllib.request.urlopen(location) as response:
         assert response.read() == new_zip
@@ -299,7 +299,7 @@ def test_create_with_more_than_50_tags_is_refused(lam):
 def test_a_runtime_lamina_cannot_run_leaves_the_function_failed_with_a_reason(lam):
     create(lam, "javaruntime", Runtime="java21", Handler="example.Handler::handleRequest")
     with pytest.raises(WaiterError):
-        lam.get_waiter("function_active_v2").wait(FunctionName="javaruntime", WaiterConfig={"Delay": 1})
+        lam.get_waiter("function_active_v2").wait(FunctionName="javaruntime")
     config = lam.get_function_configuration(FunctionName="javaruntime")
     assert config["State"] == "Failed"
     assert "java21" in config["StateReason"]

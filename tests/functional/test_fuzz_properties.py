@@ -151,7 +151,7 @@ def logs_request(draw) -> tuple[str, bytes]:
 def http(lamina, lam):
     lam.create_function(FunctionName=CANARY, Runtime="python3.12", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": "def handler(event, context):\n    return event\n"})})
-    lam.get_waiter("function_active_v2").wait(FunctionName=CANARY, WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName=CANARY)
     with httpx.Client(base_url=lamina.url, timeout=60) as client:
         yield client
 

@@ -94,7 +94,7 @@ def calls_lamina(event, context):
 def deploy(lam, name: str, handler: str, files: dict | None = None, **extra) -> None:
     lam.create_function(FunctionName=name, Runtime=RUNTIME, Role=ROLE, Handler=handler,
                         Code={"ZipFile": make_zip(files or {"app.py": APP})}, **extra)
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
 
 
 EMPTY = object()
@@ -309,7 +309,7 @@ def test_new_code_retires_old_environments(functions):
     deploy(functions, "changing", "app.handler", {"app.py": "def handler(e, c):\n    return 1\n"})
     assert invoke(functions, "changing", {})[1] == 1
     functions.update_function_code(FunctionName="changing", ZipFile=make_zip({"app.py": "def handler(e, c):\n    return 2\n"}))
-    functions.get_waiter("function_updated_v2").wait(FunctionName="changing", WaiterConfig={"Delay": 1})
+    functions.get_waiter("function_updated_v2").wait(FunctionName="changing")
     assert invoke(functions, "changing", {})[1] == 2
 
 

@@ -32,7 +32,7 @@ REQUEST_ID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 def echo(lam):
     lam.create_function(FunctionName="direct-echo", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": CODE})})
-    lam.get_waiter("function_active_v2").wait(FunctionName="direct-echo", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="direct-echo")
     return "direct-echo"
 
 

@@ -51,7 +51,7 @@ def test_functions_reference_layers_with_aws_errors(lam):
                                   Code={"ZipFile": make_zip({"app.py": "def handler(e, c): return 1\n"})},
                                   Layers=[one])
     assert created["Layers"] == [{"Arn": one, "CodeSize": len(make_zip({"python/one.py": "X = 1\n"}))}]
-    lam.get_waiter("function_active_v2").wait(FunctionName="layered", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="layered")
     with pytest.raises(ClientError) as info:
         lam.update_function_configuration(FunctionName="layered", Layers=[one, two])
     assert info.value.response["message"] == (
@@ -83,13 +83,13 @@ def test_functions_import_from_layers_and_later_layers_shadow_earlier_ones(lam, 
     lam.create_function(FunctionName="uses-layers", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": app})},
                         Layers=[base["LayerVersionArn"], override["LayerVersionArn"], deps["LayerVersionArn"]])
-    lam.get_waiter("function_active_v2").wait(FunctionName="uses-layers", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="uses-layers")
     response = lam.invoke(FunctionName="uses-layers", Payload=b"{}")
     assert "FunctionError" not in response
     assert json.loads(response["Payload"].read()) == {"who": "override", "base": 1, "six": "six"}
     # deleting a layer version keeps the functions that use it running
     lam.delete_layer_version(LayerName="base", VersionNumber=base["Version"])
     lam.update_function_configuration(FunctionName="uses-layers", Description="again")
-    lam.get_waiter("function_updated_v2").wait(FunctionName="uses-layers", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="uses-layers")
     response = lam.invoke(FunctionName="uses-layers", Payload=b"{}")
     assert json.loads(response["Payload"].read())["base"] == 1

@@ -29,7 +29,7 @@ def handler(event, context):
 def server(tmp_path_factory, moto_server):
     process = LaminaProcess(tmp_path_factory.mktemp("esm-roles") / "data",
                             env={**source_env(moto_server), "LAMINA_AUTH": "sigv4",
-                                 "LAMINA_MAPPING_BACKOFF_MAX": "1"}).start()
+                                 "LAMINA_MAPPING_BACKOFF_MAX": "1", "LAMINA_SQS_WAIT_SECONDS": "2"}).start()
     yield process
     process.stop()
 
@@ -49,7 +49,7 @@ def deploy(admin, name: str, role: str) -> None:
     lam = admin("lambda")
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler", Timeout=3,
                         Code={"ZipFile": make_zip({"app.py": APP})})
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
 
 
 def refused(call, **kwargs) -> tuple[str, str]:

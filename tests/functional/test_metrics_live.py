@@ -24,7 +24,7 @@ def sample(text: str, name: str, function: str) -> float:
 def test_metrics_count_invocations_errors_and_throttles(lam, lamina):
     lam.create_function(FunctionName="measured", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": APP})})
-    lam.get_waiter("function_active_v2").wait(FunctionName="measured", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="measured")
     for payload in (b"{}", b"{}", b"{}", b'{"fail": true}'):
         lam.invoke(FunctionName="measured", Payload=payload)
     lam.put_function_concurrency(FunctionName="measured", ReservedConcurrentExecutions=0)

@@ -88,7 +88,7 @@ def lam(server):
     client = client_for(server.url)
     client.create_function(FunctionName="rmq", Runtime="python3.12", Role=ROLE, Handler="app.record", Timeout=5,
                            Code={"ZipFile": make_zip({"app.py": APP})})
-    client.get_waiter("function_active_v2").wait(FunctionName="rmq", WaiterConfig={"Delay": 1})
+    client.get_waiter("function_active_v2").wait(FunctionName="rmq")
     return client
 
 

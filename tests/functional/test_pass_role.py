@@ -92,13 +92,13 @@ def test_pass_role_on_that_role_only(admin, world):
     assert not exists(admin, "escalated")
     # Changing the function's role is passing the new one; other changes pass nothing.
     lam = deployer.client("lambda")
-    lam.get_waiter("function_active_v2").wait(FunctionName="passed", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="passed")
     response = refusal(lam.update_function_configuration, FunctionName="passed", Role=world["powerful-role"])
     assert (response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]) == (403, "AccessDeniedException")
     assert response["Error"]["Message"] == pass_role_denial(world["account"], "pass-app", world["powerful-role"])
     assert lam.get_function_configuration(FunctionName="passed")["Role"] == world["app-role"]
     assert lam.update_function_configuration(FunctionName="passed", MemorySize=256)["MemorySize"] == 256
-    lam.get_waiter("function_updated_v2").wait(FunctionName="passed", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="passed")
     assert lam.update_function_configuration(FunctionName="passed", Role=world["app-role"])["Role"] == \
         world["app-role"]
 
@@ -107,7 +107,7 @@ def test_lambda_full_access_passes_roles_to_lambda(admin, world):
     full = user(admin, "full", attach=(FULL_ACCESS,))
     assert create(full, "full-made", world["powerful-role"])["Role"] == world["powerful-role"]
     lam = full.client("lambda")
-    lam.get_waiter("function_active_v2").wait(FunctionName="full-made", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="full-made")
     assert lam.update_function_configuration(FunctionName="full-made", Role=world["app-role"])["Role"] == \
         world["app-role"]
     # ... and to nobody else: a user who may also put any rule may not hand EventBridge a role.
@@ -169,8 +169,7 @@ def test_the_console_creates_functions_as_a_user_who_may_pass_the_role(server, a
         assert "AccessDeniedException" in page.text and "iam:PassRole on resource: " + world["app-role"] in page.text
         # Saving the general settings sends the role only when it was changed: passing it is refused,
         # keeping it asks nothing of iam:PassRole.
-        admin.client("lambda").get_waiter("function_active_v2").wait(FunctionName="from-console",
-                                                                     WaiterConfig={"Delay": 1})
+        admin.client("lambda").get_waiter("function_active_v2").wait(FunctionName="from-console")
         general = {"description": "", "memory": "256", "timeout": "10", "ephemeral": "512",
                    "handler": "lambda_function.lambda_handler", "shown_role": world["app-role"]}
         changed = console.post("/console/functions/from-console/configuration/general",

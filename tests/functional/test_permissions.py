@@ -17,7 +17,7 @@ LAYER = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer"
 def fresh(lam, name: str) -> None:
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return 1\n"})})
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
 
 
 def error(call, **kwargs):

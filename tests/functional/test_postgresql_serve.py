@@ -31,7 +31,7 @@ def handler(event, context):
 def _create(lam, name: str) -> None:
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler", Timeout=10,
                         Code={"ZipFile": make_zip({"app.py": CODE})})
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
 
 
 def _printed(logs, name: str) -> list[dict]:

@@ -53,12 +53,12 @@ def test_create_and_update_from_s3(lam, s3):
                                   Code={"S3Bucket": "code", "S3Key": "pkg/one.zip"})
     assert created["CodeSha256"] == base64.b64encode(hashlib.sha256(first).digest()).decode()
     assert created["CodeSize"] == len(first)
-    lam.get_waiter("function_active_v2").wait(FunctionName="from-s3", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="from-s3")
     assert invoke(lam, "from-s3") == "first"
 
     updated = lam.update_function_code(FunctionName="from-s3", S3Bucket="code", S3Key="pkg/two.zip")
     assert updated["CodeSha256"] == base64.b64encode(hashlib.sha256(second).digest()).decode()
-    lam.get_waiter("function_updated_v2").wait(FunctionName="from-s3", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="from-s3")
     assert invoke(lam, "from-s3") == "second"
 
 
@@ -69,7 +69,7 @@ def test_s3_object_version_picks_that_version(lam, s3):
     s3.put_object(Bucket="versioned", Key="fn.zip", Body=handler_zip("new"))
     lam.create_function(FunctionName="by-version", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                         Code={"S3Bucket": "versioned", "S3Key": "fn.zip", "S3ObjectVersion": old})
-    lam.get_waiter("function_active_v2").wait(FunctionName="by-version", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="by-version")
     assert invoke(lam, "by-version") == "old"
 
 
@@ -83,7 +83,7 @@ def test_layer_content_from_s3(lam, s3):
                         Layers=[layer["LayerVersionArn"]],
                         Code={"ZipFile": make_zip({"app.py": "import helper\ndef handler(e, c):\n"
                                                               "    return helper.VALUE\n"})})
-    lam.get_waiter("function_active_v2").wait(FunctionName="uses-s3layer", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="uses-s3layer")
     assert invoke(lam, "uses-s3layer") == "from the layer"
 
 

@@ -42,7 +42,7 @@ def server(tmp_path_factory, moto_server):
     client = client_for(process.url)
     client.create_function(FunctionName="on-upload", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                            Code={"ZipFile": make_zip({"app.py": APP})})
-    client.get_waiter("function_active_v2").wait(FunctionName="on-upload", WaiterConfig={"Delay": 1})
+    client.get_waiter("function_active_v2").wait(FunctionName="on-upload")
     yield process
     process.stop()
 

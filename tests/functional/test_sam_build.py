@@ -133,7 +133,7 @@ def test_the_built_package_runs_its_c_extension(lam, built):
     created = lam.create_function(FunctionName="sam-escaper", Runtime=RUNTIME, Handler="app.handler", Role=ROLE,
                                   Code={"ZipFile": data})
     assert created["CodeSha256"] == artifacts["Escaper"]["code_sha256"]
-    lam.get_waiter("function_active_v2").wait(FunctionName="sam-escaper", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="sam-escaper")
     out = lam.invoke(FunctionName="sam-escaper", Payload=json.dumps({"text": "<b>&</b>"}))
     assert "FunctionError" not in out, out["Payload"].read()
     assert json.loads(out["Payload"].read()) == {"escaped": "&lt;b&gt;&amp;&lt;/b&gt;", "native": True}

@@ -83,7 +83,7 @@ def test_a_sample_event_piped_into_invoke(lamina, lam):
     lam.create_function(FunctionName="event-echo", Runtime=RUNTIME, Handler="app.handler", Role=ROLE,
                         Code={"ZipFile": make_zip({"app.py": "def handler(event, context):\n"
                                                              "    return event['Records'][0]['body']\n"})})
-    lam.get_waiter("function_active_v2").wait(FunctionName="event-echo", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="event-echo")
     sample = subprocess.run([sys.executable, "-m", "lamina.cli", "event", "sqs", "--body", "order 7"],
                             capture_output=True, text=True, timeout=60)
     assert sample.returncode == 0 and json.loads(sample.stdout)["Records"][0]["eventSource"] == "aws:sqs"

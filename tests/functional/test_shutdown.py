@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import http.client
+import http.server
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +26,10 @@ from support import ROLE, LaminaProcess, client_for, make_zip, printed_json
 GRACE = 10.0  # the default LAMINA_STOP_GRACE
 IN_FLIGHT = 300
 WARM = 80
-SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep(event['sleep'])\n    return 'slept'\n"
+SLEEPER = ("import time, urllib.request\n\ndef handler(event, context):\n    time.sleep(event['sleep'])\n"
+           "    if event.get('gate'):\n"
+           "        urllib.request.urlopen(f\"http://127.0.0.1:{event['gate']}/\", timeout=200).read()\n"
+           "    return 'slept'\n")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespaces backend (mounts, cgroups) needs root")
@@ -42,10 +47,47 @@ def _deploy(server: LaminaProcess, name: str) -> None:
     lam.get_waiter("function_active_v2").wait(FunctionName=name)
 
 
-def _invoke(port: int, name: str, sleep: float) -> tuple[int, dict]:
+class _Gate:
+    """A loopback HTTP server whose every request waits until `open()`: invokes of SLEEPER given its
+    port ({"gate": port}) hold their environments until then."""
+
+    def __init__(self) -> None:
+        opened = self._opened = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                opened.wait(200)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            request_queue_size = 256  # every environment's request at once
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+
+    def __enter__(self) -> _Gate:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def open(self) -> None:
+        self._opened.set()
+
+    def __exit__(self, *exc) -> None:
+        self._opened.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _invoke(port: int, name: str, sleep: float, gate: int | None = None) -> tuple[int, dict]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     try:
-        conn.request("POST", f"/2015-03-31/functions/{name}/invocations", body=json.dumps({"sleep": sleep}))
+        conn.request("POST", f"/2015-03-31/functions/{name}/invocations",
+                     body=json.dumps({"sleep": sleep, **({"gate": gate} if gate else {})}))
         response = conn.getresponse()
         return response.status, json.loads(response.read() or b"null")
     finally:
@@ -186,9 +228,11 @@ def test_sigterm_with_many_warm_environments_ends_them_and_the_next_start_delete
     first = _start(data)
     try:
         _deploy(first, "sleeper")
-        with concurrent.futures.ThreadPoolExecutor(WARM) as pool:
-            # each holds its environment long after the last one started: one environment each
-            running = [pool.submit(_invoke, first.port, "sleeper", 15) for _ in range(WARM)]
+        with concurrent.futures.ThreadPoolExecutor(WARM) as pool, _Gate() as gate:
+            # each holds its environment until the last one started: one environment each
+            running = [pool.submit(_invoke, first.port, "sleeper", 0, gate.port) for _ in range(WARM)]
+            _wait_busy(first, WARM)
+            gate.open()
             assert [future.result(timeout=100) for future in running] == [(200, "slept")] * WARM
         counts = first.health()["counts"]
         assert counts["idle"] == counts["environments"] >= WARM

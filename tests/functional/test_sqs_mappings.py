@@ -75,7 +75,7 @@ def server(tmp_path_factory, moto_server):
 def deploy(lam, name: str, handler: str, timeout: int = 3) -> None:
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler=handler, Timeout=timeout,
                         Code={"ZipFile": make_zip({"app.py": APP})})
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +303,7 @@ def test_sigkill_mid_queue_loses_nothing(tmp_path, moto_server, sqs):
     lam.create_function(FunctionName="durable", Runtime="python3.12", Role=ROLE, Handler="app.tally", Timeout=5,
                         Code={"ZipFile": make_zip({"app.py": APP})},
                         Environment={"Variables": {"MOTO": moto_server, "TALLY": tally_url}})
-    lam.get_waiter("function_active_v2").wait(FunctionName="durable", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName="durable")
     lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="durable", BatchSize=5)
     tallied: list[str] = []
 

@@ -174,7 +174,7 @@ def test_a_real_server_traces_active_functions_with_the_trace_id_the_handler_saw
         for name, mode in (("traced", "Active"), ("untraced", "PassThrough")):
             lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
                                 TracingConfig={"Mode": mode}, Code={"ZipFile": make_zip({"app.py": source})})
-            lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+            lam.get_waiter("function_active_v2").wait(FunctionName=name)
         header = json.loads(lam.invoke(FunctionName="traced", Payload=b"{}")["Payload"].read())
         lam.invoke(FunctionName="untraced", Payload=b"{}")
     finally:
@@ -208,7 +208,7 @@ def test_an_invoke_continues_the_callers_trace_header(receiver, tmp_path):
         for name, mode in (("traced", "Active"), ("untraced", "PassThrough")):
             lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
                                 TracingConfig={"Mode": mode}, Code={"ZipFile": make_zip({"app.py": source})})
-            lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+            lam.get_waiter("function_active_v2").wait(FunctionName=name)
 
         def seen(name: str, header: str) -> str:
             sent.append(header)
@@ -254,7 +254,7 @@ def test_an_event_invoke_continues_the_callers_trace_through_the_queue_and_its_r
         for name, mode in (("traced", "Active"), ("untraced", "PassThrough")):
             lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
                                 TracingConfig={"Mode": mode}, Code={"ZipFile": make_zip({"app.py": EVENT_SOURCE})})
-            lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+            lam.get_waiter("function_active_v2").wait(FunctionName=name)
             lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
         sent: list[str | None] = []
 

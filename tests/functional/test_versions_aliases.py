@@ -17,7 +17,7 @@ def code(n: int) -> bytes:
 def fresh(lam, name: str) -> None:
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": code(1)})
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
 
 
 def error(call, **kwargs):
@@ -33,7 +33,7 @@ def test_publish_is_idempotent_and_numbers_grow(lam):
     assert v1["Version"] == "1" and v1["FunctionArn"] == f"{ARN}:ver:1" and v1["Description"] == "first"
     assert lam.publish_version(FunctionName="ver")["Version"] == "1"  # nothing changed
     lam.update_function_code(FunctionName="ver", ZipFile=code(2))
-    lam.get_waiter("function_updated_v2").wait(FunctionName="ver", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="ver")
     v2 = lam.publish_version(FunctionName="ver")
     assert v2["Version"] == "2"
     versions = lam.list_versions_by_function(FunctionName="ver")["Versions"]
@@ -55,12 +55,12 @@ def test_publish_preconditions(lam):
 def test_update_code_with_publish_and_version_delete(lam):
     fresh(lam, "pub")
     lam.update_function_code(FunctionName="pub", ZipFile=code(5), Publish=True)
-    lam.get_waiter("function_updated_v2").wait(FunctionName="pub", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="pub")
     assert [v["Version"] for v in lam.list_versions_by_function(FunctionName="pub")["Versions"]] == ["$LATEST", "1"]
     assert lam.delete_function(FunctionName="pub", Qualifier="1")["ResponseMetadata"]["HTTPStatusCode"] == 204
     assert error(lam.get_function, FunctionName="pub", Qualifier="1")["Error"]["Code"] == "ResourceNotFoundException"
     lam.update_function_code(FunctionName="pub", ZipFile=code(6), Publish=True)
-    lam.get_waiter("function_updated_v2").wait(FunctionName="pub", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="pub")
     assert lam.list_versions_by_function(FunctionName="pub")["Versions"][-1]["Version"] == "2"  # never reused
 
 
@@ -68,7 +68,7 @@ def test_alias_lifecycle(lam):
     fresh(lam, "ali")
     lam.publish_version(FunctionName="ali")
     lam.update_function_code(FunctionName="ali", ZipFile=code(2), Publish=True)
-    lam.get_waiter("function_updated_v2").wait(FunctionName="ali", WaiterConfig={"Delay": 1})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="ali")
     created = lam.create_alias(FunctionName="ali", Name="live", FunctionVersion="1")
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert created["AliasArn"] == f"{ARN}:ali:live" and created["Description"] == ""
@@ -110,7 +110,7 @@ def test_routing_rules(lam, version, weights, message):
         fresh(lam, name)
         for n in (2, 3, 4):
             lam.update_function_code(FunctionName=name, ZipFile=code(n), Publish=True)
-            lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+            lam.get_waiter("function_updated_v2").wait(FunctionName=name)
     except ClientError:
         pass  # created by an earlier parameter
     response = error(lam.create_alias, FunctionName=name, Name="x", FunctionVersion=version,
@@ -133,7 +133,7 @@ def test_weighted_alias_splits_traffic_and_reports_the_executed_version(lam):
     reporter = "def handler(event, context):\n    return {'arn': context.invoked_function_arn, 'v': %d}\n"
     for n in (1, 2):
         lam.update_function_code(FunctionName="canary", ZipFile=make_zip({"app.py": reporter % n}), Publish=True)
-        lam.get_waiter("function_updated_v2").wait(FunctionName="canary", WaiterConfig={"Delay": 1})
+        lam.get_waiter("function_updated_v2").wait(FunctionName="canary")
     lam.create_alias(FunctionName="canary", Name="live", FunctionVersion="1",
                      RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
     executed = {"1": 0, "2": 0}
