@@ -100,7 +100,7 @@ def test_a_new_data_dir_reads_the_runtime_byte_code_the_first_zygote_wrote(tmp_p
             lam = client_for(server.url)
             lam.create_function(FunctionName="bc", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                                 Code={"ZipFile": code})
-            lam.get_waiter("function_active_v2").wait(FunctionName="bc", WaiterConfig={"Delay": 1})
+            lam.get_waiter("function_active_v2").wait(FunctionName="bc")
             answer = json.loads(lam.invoke(FunctionName="bc")["Payload"].read())
             assert answer["n"] == 7 and answer["boto3"]
         finally:
@@ -142,7 +142,7 @@ def test_the_zygote_of_a_deployed_runtime_starts_ahead_after_a_create_and_a_rest
         lam = client_for(first.url)
         lam.create_function(FunctionName="ahead", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                             Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return 'ahead'\n"})})
-        lam.get_waiter("function_active_v2").wait(FunctionName="ahead", WaiterConfig={"Delay": 1})
+        lam.get_waiter("function_active_v2").wait(FunctionName="ahead")
         created = _zygotes_once(first, bool)
         assert len(created) == 1 and created[0].endswith("python3.12"), created
     finally:

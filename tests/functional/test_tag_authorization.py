@@ -36,7 +36,7 @@ def world(admin):
     for name, team in (("blue-fn", "blue"), ("red-fn", "red")):
         lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
                             Code={"ZipFile": CODE}, Tags={"team": team})
-        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
     account = admin.client("sts").get_caller_identity()["Account"]
     return {"account": account, "role": role, "arn": f"arn:aws:lambda:{REGION}:{account}:function:"}
 
