@@ -15,6 +15,7 @@ from support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     REGION,
+    Keys,
     LaminaProcess,
     MotoServer,
     client_for,
@@ -81,3 +82,17 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory):
+    """A lamina of the module's own that checks every request's signature (--auth sigv4)."""
+    process = LaminaProcess(tmp_path_factory.mktemp("sigv4") / "data", env={"LAMINA_AUTH": "sigv4"}).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(signed):
+    """The administrator's keys of `signed` (the account's root)."""
+    return Keys(signed.url, *keys_for(signed.url))

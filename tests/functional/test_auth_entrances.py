@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from support import LAMBDA_TRUST as TRUST
-from support import REGION, Keys, LaminaProcess, keys_for, make_zip
+from support import REGION, Keys, make_zip
 
 ECHO = "import json\ndef handler(event, context):\n    return event\n"
 FORBIDDEN = {"Message": "Forbidden. For troubleshooting Function URL authorization issues, see: "
@@ -30,18 +30,6 @@ def fetch(method: str, url: str, body: bytes | None = None, headers: dict | None
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    process = LaminaProcess(tmp_path_factory.mktemp("entrances") / "data", env={"LAMINA_AUTH": "sigv4"}).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(server):
-    return Keys(server.url, *keys_for(server.url))
 
 
 @pytest.fixture(scope="module")
@@ -159,37 +147,37 @@ def test_s3_notifications_need_a_signature_and_the_grant_to_s3(admin, world):
     assert status == 403 and "lambda:InvokeFunction" in json.loads(data)["Message"]
 
 
-def run_cli(server, admin: Keys, tmp_path, *args: str, keys: Keys | None = None) -> subprocess.CompletedProcess:
+def run_cli(signed, admin: Keys, tmp_path, *args: str, keys: Keys | None = None) -> subprocess.CompletedProcess:
     keys = keys or admin
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "none"),
-           "AWS_SHARED_CREDENTIALS_FILE": str(server.data_dir / "credentials"), "AWS_PROFILE": "lamina",
+           "AWS_SHARED_CREDENTIALS_FILE": str(signed.data_dir / "credentials"), "AWS_PROFILE": "lamina",
            "AWS_REGION": REGION}
     if keys is not admin:
         env.update(AWS_ACCESS_KEY_ID=keys.key_id, AWS_SECRET_ACCESS_KEY=keys.secret)
-    return subprocess.run([sys.executable, "-m", "lamina.cli", *args, "--endpoint", server.url],
+    return subprocess.run([sys.executable, "-m", "lamina.cli", *args, "--endpoint", signed.url],
                           capture_output=True, text=True, timeout=120, env=env)
 
 
-def test_cli_calls_are_signed_with_the_standard_credential_chain(server, admin, tmp_path):
+def test_cli_calls_are_signed_with_the_standard_credential_chain(signed, admin, tmp_path):
     admin.client("signer").put_signing_profile(profileName="trusted", platformId="AWSLambda-SHA384-ECDSA")
     path = tmp_path / "code.zip"
     path.write_bytes(make_zip({"app.py": ECHO}))
-    out = run_cli(server, admin, tmp_path, "sign", "--profile", "trusted", str(path))  # the profile's keys
+    out = run_cli(signed, admin, tmp_path, "sign", "--profile", "trusted", str(path))  # the profile's keys
     assert out.returncode == 0, out.stderr
     assert "signed" in out.stdout
-    out = run_cli(server, admin, tmp_path, "cost", "--json")
+    out = run_cli(signed, admin, tmp_path, "cost", "--json")
     assert out.returncode == 0, out.stderr
     assert "functions" in json.loads(out.stdout)
     erin = user(admin, "erin")  # signing with a profile needs signer:StartSigningJob on it
-    out = run_cli(server, admin, tmp_path, "sign", "--profile", "trusted", str(path), keys=erin)
+    out = run_cli(signed, admin, tmp_path, "sign", "--profile", "trusted", str(path), keys=erin)
     assert out.returncode == 1 and "not authorized to perform: signer:StartSigningJob" in out.stdout + out.stderr
     admin.client("iam").put_user_policy(UserName="erin", PolicyName="sign", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "signer:StartSigningJob",
                                                 "Resource": f"arn:aws:signer:{REGION}:*:/signing-profiles/trusted"}]}))
-    out = run_cli(server, admin, tmp_path, "sign", "--profile", "trusted", str(path), keys=erin)
+    out = run_cli(signed, admin, tmp_path, "sign", "--profile", "trusted", str(path), keys=erin)
     assert out.returncode == 0, out.stderr
     wrong = Keys(admin.url, admin.key_id, "not-the-secret")  # environment keys come first in the chain
-    out = run_cli(server, admin, tmp_path, "sign", "--profile", "trusted", str(path), keys=wrong)
+    out = run_cli(signed, admin, tmp_path, "sign", "--profile", "trusted", str(path), keys=wrong)
     assert out.returncode == 1 and "signature we calculated does not match" in out.stdout + out.stderr
 
 

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support import LAMBDA_TRUST as TRUST
-from support import REGION, Keys, LaminaProcess, keys_for, make_zip, policy
+from support import REGION, Keys, make_zip, policy
 
 READ_ONLY = "arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess"
 
@@ -21,19 +21,7 @@ READ_ONLY = "arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    process = LaminaProcess(tmp_path_factory.mktemp("authz") / "data", env={"LAMINA_AUTH": "sigv4"}).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(server):
-    return Keys(server.url, *keys_for(server.url))
-
-
-@pytest.fixture(scope="module")
-def world(server, admin):
+def world(signed, admin):
     """A function made by the admin, and the account id."""
     iam, lam = admin.client("iam"), admin.client("lambda")
     role = iam.create_role(RoleName="lambda-ex", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support import LAMBDA_TRUST as TRUST
-from support import Keys, LaminaProcess, keys_for, make_zip, policy
+from support import Keys, make_zip, policy
 
 FULL_ACCESS = "arn:aws:iam::aws:policy/AWSLambda_FullAccess"
 CODE = make_zip({"app.py": "def handler(e, c):\n    return 'hi'\n"})
@@ -21,18 +21,6 @@ DEPLOY = {"Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:UpdateF
                                         "lambda:GetFunction", "lambda:GetFunctionConfiguration",
                                         "lambda:ListFunctions", "events:PutRule", "events:PutTargets"],
           "Resource": "*"}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    process = LaminaProcess(tmp_path_factory.mktemp("passrole") / "data", env={"LAMINA_AUTH": "sigv4"}).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(server):
-    return Keys(server.url, *keys_for(server.url))
 
 
 @pytest.fixture(scope="module")
@@ -145,10 +133,10 @@ def test_pass_role_for_another_service_does_not_pass_it_to_lambda(admin, world):
     assert events.put_targets(Rule="hourly", Targets=[{"Id": "t", "Arn": function_arn}])["FailedEntryCount"] == 0
 
 
-def test_the_console_creates_functions_as_a_user_who_may_pass_the_role(server, admin, world):
+def test_the_console_creates_functions_as_a_user_who_may_pass_the_role(signed, admin, world):
     @contextlib.contextmanager
     def signed_in(keys: Keys):
-        with httpx.Client(base_url=server.url, timeout=60) as client:
+        with httpx.Client(base_url=signed.url, timeout=60) as client:
             answer = client.post("/console/signin", data={"access_key_id": keys.key_id,
                                                           "secret_access_key": keys.secret})
             assert answer.status_code == 303

@@ -11,21 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support import LAMBDA_TRUST as TRUST
-from support import REGION, Keys, LaminaProcess, keys_for, make_zip, policy
+from support import REGION, Keys, make_zip, policy
 
 CODE = make_zip({"app.py": "def handler(e, c):\n    return 'hi'\n"})
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    process = LaminaProcess(tmp_path_factory.mktemp("abac") / "data", env={"LAMINA_AUTH": "sigv4"}).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(server):
-    return Keys(server.url, *keys_for(server.url))
 
 
 @pytest.fixture(scope="module")
