@@ -8,9 +8,11 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 9001
 PYTEST_ARGS ?=
-# The suite runs on two pytest-xdist workers, each test module wholly on one (its module-scoped
-# servers start once); most of its time is spent waiting, so two workers about halve it on 2 cores.
-PYTEST_WORKERS ?= 2
+# The suite runs in one process by default. `PYTEST_WORKERS=2` runs it on two pytest-xdist workers,
+# each test module wholly on one (its module-scoped servers start once), about twice as fast on 2
+# cores; but two timing-bound tests of test_sqs_mappings failed in one of two clean-clone runs that
+# way (the host's load average reached ~50), so CI stays on one until they are made load-proof.
+PYTEST_WORKERS ?= 0
 #
 # The tests write byte-code (gitignored __pycache__) even where PYTHONDONTWRITEBYTECODE is set: the
 # suite starts hundreds of Python processes (servers, workers, the aws CLI) and collects in each
