@@ -53,7 +53,7 @@ def tally(event, context):
                        aws_access_key_id="test", aws_secret_access_key="test")
     entries = [{"Id": str(i), "MessageBody": r["messageId"]} for i, r in enumerate(event["Records"])]
     sqs.send_message_batch(QueueUrl=os.environ["TALLY"], Entries=entries)
-    time.sleep(0.02)
+    time.sleep(0.2)  # 24 batches on at most 2 environments: the queue takes >= 2.4 s, so the kill comes mid-queue
 '''
 
 
@@ -304,7 +304,8 @@ def test_sigkill_mid_queue_loses_nothing(tmp_path, moto_server, sqs):
                         Code={"ZipFile": make_zip({"app.py": APP})},
                         Environment={"Variables": {"MOTO": moto_server, "TALLY": tally_url}})
     lam.get_waiter("function_active_v2").wait(FunctionName="durable")
-    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="durable", BatchSize=5)
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="durable", BatchSize=5,
+                                    ScalingConfig={"MaximumConcurrency": 2})
     tallied: list[str] = []
 
     def drain_tally() -> int:
