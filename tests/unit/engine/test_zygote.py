@@ -12,7 +12,7 @@ import os
 import socket
 import struct
 
-from lamina.engine.namespaces_backend import Zygote
+from lamina.engine.zygote import Zygote
 
 _LENGTH = struct.Struct(">I")
 
