@@ -8,7 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.errors import (
+    CodeSigningConfigNotFoundException,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+)
 
 _FULL = re.compile(
     r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z]{2}(-gov)?(-iso[a-z]?)?-[a-z]+-\d{1}):"
@@ -20,6 +24,10 @@ _PARTIAL = re.compile(
 _MAPPING = re.compile(
     r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z]{2}(-gov)?(-iso[a-z]?)?-[a-z]+-\d{1}):"
     r"(?P<account>\d{12}):event-source-mapping:(?P<uuid>[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})$"
+)
+_CODE_SIGNING_CONFIG = re.compile(
+    r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z]{2}(-gov)?(-iso[a-z]?)?-[a-z]+-\d{1}):"
+    r"(?P<account>\d{12}):code-signing-config:(?P<id>csc-[a-z0-9]{17})$"
 )
 _SHORT = re.compile(r"^(?P<name>[a-zA-Z0-9-_.]+)(:(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?$")
 
@@ -102,3 +110,26 @@ def tagged_mapping_uuid(resource: str, region: str, account: str) -> str | None:
     if match["region"] != region or match["account"] != account:
         raise mapping_not_found(resource)
     return match["uuid"]
+
+
+def code_signing_config_arn(region: str, account: str, csc_id: str) -> str:
+    return f"arn:aws:lambda:{region}:{account}:code-signing-config:{csc_id}"
+
+
+def code_signing_config_not_found(resource: str) -> CodeSigningConfigNotFoundException:
+    """AWS's 404 for a code signing config named by a call that does not own configs (a function's
+    PutFunctionCodeSigningConfig, CreateFunction, and the Tag* calls), naming its ARN."""
+    return CodeSigningConfigNotFoundException(
+        "The code signing configuration cannot be found. Check that the provided configuration is not deleted: "
+        f"{resource}.")
+
+
+def tagged_code_signing_config_id(resource: str, region: str, account: str) -> str | None:
+    """The code signing config (its csc-... id) a Tag* call's Resource ARN names; None when it is no
+    config ARN. A config of another region or account is not found here."""
+    match = _CODE_SIGNING_CONFIG.match(resource)
+    if match is None:
+        return None
+    if match["region"] != region or match["account"] != account:
+        raise code_signing_config_not_found(resource)
+    return match["id"]

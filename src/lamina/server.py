@@ -223,7 +223,8 @@ class Server:
         self.permissions = Permissions(PolicyStore(self.database), self.functions, self.layers, publish=bus.publish)
         self.logs_api = Logs(self.logs, region, account_id)
         mapping_store = MappingStore(self.database)
-        self.tags = Tags(self.store, region, account_id, publish=bus.publish, mappings=mapping_store)
+        self.tags = Tags(self.store, region, account_id, publish=bus.publish, mappings=mapping_store,
+                         code_signing=code_signing_store)
         # Authorization: with signed requests, the caller's identity policies (IAM) and the resource
         # policies decide each call; without, every caller is the account's root and all is allowed.
         # A policy on aws:ResourceTag/<key> has the resource's tags read afresh (self.tags.of) per call.

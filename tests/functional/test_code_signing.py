@@ -125,6 +125,55 @@ def test_code_signing_config_api(lam, profiles):
         "ResourceNotFoundException", f"The Lambda code signing configuration {arn} can not be found.")
 
 
+def test_tags_on_a_code_signing_config_round_trip_and_go_with_it(lam, profiles):
+    publishers = {"SigningProfileVersionArns": [profiles["trusted"]]}
+    made = lam.create_code_signing_config(AllowedPublishers=publishers, Tags={"team": "core"})
+    arn = made["CodeSigningConfig"]["CodeSigningConfigArn"]
+    assert "Tags" not in made["CodeSigningConfig"]  # the model's CodeSigningConfig has no Tags; ListTags has them
+    got = lam.get_code_signing_config(CodeSigningConfigArn=arn)
+    assert "Tags" not in got and "Tags" not in got["CodeSigningConfig"]
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "core"}
+    assert lam.tag_resource(Resource=arn, Tags={"stage": "dev", "team": "edge"})[
+        "ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert lam.list_tags(Resource=arn)["Tags"] == {"stage": "dev", "team": "edge"}
+    assert lam.untag_resource(Resource=arn, TagKeys=["team"])["ResponseMetadata"]["HTTPStatusCode"] == 204
+    lam.update_code_signing_config(CodeSigningConfigArn=arn, Description="kept")  # an update keeps the tags
+    assert lam.list_tags(Resource=arn)["Tags"] == {"stage": "dev"}
+    lam.delete_code_signing_config(CodeSigningConfigArn=arn)
+    missing = {"Code": "CodeSigningConfigNotFoundException", "Message": (
+        f"The code signing configuration cannot be found. Check that the provided configuration is not deleted: {arn}.")}
+    for call, kwargs in ((lam.list_tags, {}), (lam.tag_resource, {"Tags": {"a": "b"}}),
+                         (lam.untag_resource, {"TagKeys": ["stage"]})):
+        with pytest.raises(ClientError) as info:
+            call(Resource=arn, **kwargs)
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert {k: info.value.response["Error"][k] for k in missing} == missing
+    fresh = lam.create_code_signing_config(AllowedPublishers=publishers)["CodeSigningConfig"]["CodeSigningConfigArn"]
+    assert lam.list_tags(Resource=fresh)["Tags"] == {}
+    lam.delete_code_signing_config(CodeSigningConfigArn=fresh)
+
+
+def test_tag_limits_on_code_signing_configs(lam, profiles):
+    publishers = {"SigningProfileVersionArns": [profiles["trusted"]]}
+    before = len(lam.list_code_signing_configs()["CodeSigningConfigs"])
+    error = error_of(lam.create_code_signing_config, AllowedPublishers=publishers,
+                     Tags={f"k{i}": "v" for i in range(51)})
+    assert (error["Code"], error["Message"]) == ("InvalidParameterValueException",
+                                                 "Number of tags exceeds resource tag limit.")
+    assert len(lam.list_code_signing_configs()["CodeSigningConfigs"]) == before  # none was made
+    error = error_of(lam.create_code_signing_config, AllowedPublishers=publishers, Tags={"bad#key": "v"})
+    assert error["Code"] == "ValidationException" and "at 'tags' failed to satisfy constraint" in error["Message"]
+    arn = lam.create_code_signing_config(AllowedPublishers=publishers, Tags={f"k{i}": "v" for i in range(50)})[
+        "CodeSigningConfig"]["CodeSigningConfigArn"]
+    error = error_of(lam.tag_resource, Resource=arn, Tags={"one-more": "v"})
+    assert (error["Code"], error["Message"]) == ("InvalidParameterValueException",
+                                                 "Number of tags exceeds resource tag limit.")
+    assert lam.list_tags(Resource=arn)["Tags"] == {f"k{i}": "v" for i in range(50)}
+    lam.delete_code_signing_config(CodeSigningConfigArn=arn)
+    error = error_of(lam.list_tags, Resource="arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-nope")
+    assert error["Code"] == "ValidationException"  # the model's pattern: csc- and 17 characters
+
+
 def test_enforce(lamina, lam, signer, profiles, tmp_path):
     csc = config(lam, profiles, "Enforce")
     good = signed(lamina, tmp_path, "trusted")

@@ -1,7 +1,8 @@
 """Attribute-based access control with `--auth sigv4`, through boto3 with keys lamina issued:
 aws:ResourceTag/<key> decides on a function's current tags (a retag applies to the next call),
 aws:RequestTag/<key> on the tags a CreateFunction sets, and aws:TagKeys on the keys TagResource and
-UntagResource name."""
+UntagResource name; a code signing config's tags decide the calls on it, and the tags its
+CreateCodeSigningConfig sets decide that call."""
 
 from __future__ import annotations
 
@@ -112,3 +113,53 @@ def test_tag_keys_limit_which_keys_tag_and_untag_may_name(admin, world):
     assert refusal(lam.untag_resource, Resource=arn, TagKeys=["team"])["Error"]["Code"] == "AccessDeniedException"
     lam.untag_resource(Resource=arn, TagKeys=["owner"])
     assert admin.client("lambda").list_tags(Resource=arn)["Tags"] == {"team": "blue", "cost": "1"}
+
+
+PUBLISHERS = {"SigningProfileVersionArns": [f"arn:aws:signer:{REGION}:000000000000:/signing-profiles/p/v1"]}
+
+
+def test_a_code_signing_configs_tags_decide_the_calls_on_it(admin, world):
+    admin_lam = admin.client("lambda")
+    blue, red = (admin_lam.create_code_signing_config(AllowedPublishers=PUBLISHERS, Tags={"team": team})[
+        "CodeSigningConfig"]["CodeSigningConfigArn"] for team in ("blue", "red"))
+    lam = user(admin, "csc-blue", {
+        "Effect": "Allow", "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}},
+        "Action": ["lambda:GetCodeSigningConfig", "lambda:UpdateCodeSigningConfig", "lambda:ListTags",
+                   "lambda:TagResource", "lambda:DeleteCodeSigningConfig"]}).client("lambda")
+    assert lam.get_code_signing_config(CodeSigningConfigArn=blue)["CodeSigningConfig"]["CodeSigningConfigArn"] == blue
+    lam.update_code_signing_config(CodeSigningConfigArn=blue, Description="mine")
+    assert lam.list_tags(Resource=blue)["Tags"] == {"team": "blue"}
+    response = refusal(lam.get_code_signing_config, CodeSigningConfigArn=red)
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert response["Error"]["Message"] == (
+        f"User: arn:aws:iam::{world['account']}:user/csc-blue is not authorized to perform: "
+        f"lambda:GetCodeSigningConfig on resource: {red} because no identity-based policy allows the "
+        "lambda:GetCodeSigningConfig action")
+    for call, kwargs in ((lam.update_code_signing_config, {"CodeSigningConfigArn": red, "Description": "x"}),
+                         (lam.delete_code_signing_config, {"CodeSigningConfigArn": red}),
+                         (lam.list_tags, {"Resource": red}), (lam.tag_resource, {"Resource": red, "Tags": {"a": "b"}})):
+        assert refusal(call, **kwargs)["Error"]["Code"] == "AccessDeniedException"
+    # Retagging changes the next decision: red becomes the user's, blue stops being so.
+    admin_lam.tag_resource(Resource=red, Tags={"team": "blue"})
+    assert lam.list_tags(Resource=red)["Tags"] == {"team": "blue"}
+    lam.tag_resource(Resource=blue, Tags={"team": "gone"})  # allowed on the tags it had
+    assert refusal(lam.get_code_signing_config, CodeSigningConfigArn=blue)["Error"]["Code"] == "AccessDeniedException"
+    lam.delete_code_signing_config(CodeSigningConfigArn=red)
+    admin_lam.delete_code_signing_config(CodeSigningConfigArn=blue)
+
+
+def test_the_tags_create_code_signing_config_sets_decide_it(admin, world):
+    lam = user(admin, "csc-creator", {"Effect": "Allow", "Action": "lambda:CreateCodeSigningConfig", "Resource": "*",
+                                      "Condition": {"StringEquals": {"aws:RequestTag/env": "dev"},
+                                                    "ForAllValues:StringEquals": {"aws:TagKeys": ["env"]}}}
+               ).client("lambda")
+    for tags in ({}, {"Tags": {"env": "prod"}}, {"Tags": {"env": "dev", "team": "x"}}):
+        response = refusal(lam.create_code_signing_config, AllowedPublishers=PUBLISHERS, **tags)
+        assert response["Error"]["Message"] == (
+            f"User: arn:aws:iam::{world['account']}:user/csc-creator is not authorized to perform: "
+            "lambda:CreateCodeSigningConfig on resource: * because no identity-based policy allows the "
+            "lambda:CreateCodeSigningConfig action")
+    arn = lam.create_code_signing_config(AllowedPublishers=PUBLISHERS, Tags={"env": "dev"})[
+        "CodeSigningConfig"]["CodeSigningConfigArn"]
+    assert admin.client("lambda").list_tags(Resource=arn)["Tags"] == {"env": "dev"}
+    admin.client("lambda").delete_code_signing_config(CodeSigningConfigArn=arn)

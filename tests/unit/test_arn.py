@@ -3,7 +3,11 @@
 import pytest
 
 from lamina import arn
-from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.errors import (
+    CodeSigningConfigNotFoundException,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+)
 
 R, A = "us-east-1", "123456789012"
 
@@ -66,3 +70,16 @@ def test_tagged_mapping_uuid():
         with pytest.raises(ResourceNotFoundException) as info:
             arn.tagged_mapping_uuid(other, R, A)
         assert info.value.message == f"Event source mapping not found: {other}"
+
+
+def test_tagged_code_signing_config_id():
+    csc = f"arn:aws:lambda:{R}:{A}:code-signing-config:csc-0123456789abcdefg"
+    assert arn.tagged_code_signing_config_id(csc, R, A) == "csc-0123456789abcdefg"
+    for other in (f"arn:aws:lambda:{R}:{A}:function:f", f"arn:aws:lambda:{R}:{A}:code-signing-config:csc-short",
+                  f"arn:aws:lambda:{R}:{A}:code-signing-config:csc-0123456789ABCDEFG", "*"):
+        assert arn.tagged_code_signing_config_id(other, R, A) is None
+    for elsewhere in (csc.replace(R, "eu-west-1"), csc.replace(A, "111111111111")):
+        with pytest.raises(CodeSigningConfigNotFoundException) as info:
+            arn.tagged_code_signing_config_id(elsewhere, R, A)
+        assert info.value.message == ("The code signing configuration cannot be found. Check that the provided "
+                                      f"configuration is not deleted: {elsewhere}.")

@@ -6,7 +6,9 @@ or by UpdateFunctionConfiguration) of a function with a config is judged by
 lamina.signature.judge against the config's AllowedPublishers. An integrity failure is always
 refused (InvalidCodeSignatureException); a mismatch, expiry or revocation is refused under
 `Enforce` (CodeVerificationFailedException) and under `Warn` deploys with a warning log line and
-a SignatureValidationErrors count (`warn`). Imports lamina.store, lamina.signature, lamina.model,
+a SignatureValidationErrors count (`warn`). A config's Tags (CreateCodeSigningConfig's, then
+TagResource's through lamina.control.tags) are kept beside it, not in it (AWS shows them only
+through ListTags), and go when it is deleted. Imports lamina.store, lamina.signature, lamina.model,
 lamina.errors, lamina.arn and lamina.control only.
 """
 
@@ -22,8 +24,8 @@ from collections.abc import Callable
 from lamina import arn as arns
 from lamina import signature
 from lamina.control import paging
+from lamina.control.tags import check_count
 from lamina.errors import (
-    CodeSigningConfigNotFoundException,
     CodeVerificationFailedException,
     InvalidCodeSignatureException,
     InvalidParameterValueException,
@@ -73,7 +75,7 @@ class CodeSigning:
 
     # -- naming ------------------------------------------------------------------------------
     def config_arn(self, csc_id: str) -> str:
-        return f"arn:aws:lambda:{self._region}:{self._account_id}:code-signing-config:{csc_id}"
+        return arns.code_signing_config_arn(self._region, self._account_id, csc_id)
 
     def _id_of(self, arn: str) -> str | None:
         csc_id = arn.rsplit(":", 1)[-1]
@@ -91,6 +93,8 @@ class CodeSigning:
 
     # -- configs -----------------------------------------------------------------------------
     def create(self, params: dict) -> dict:
+        tags = dict(params.get("Tags") or {})
+        check_count(tags)
         csc_id = "csc-" + secrets.token_hex(9)[:17]
         doc = {"CodeSigningConfigId": csc_id, "CodeSigningConfigArn": self.config_arn(csc_id),
                "Description": params.get("Description", ""),
@@ -100,7 +104,7 @@ class CodeSigning:
                                        (params.get("CodeSigningPolicies") or {}).get("UntrustedArtifactOnDeployment")
                                        or "Warn"},
                "LastModified": lambda_timestamp()}
-        self._store.put_config(csc_id, doc)
+        self._store.put_config(csc_id, doc, tags)
         return doc
 
     def get(self, arn: str) -> dict:
@@ -147,9 +151,7 @@ class CodeSigning:
         csc_id = self._id_of(arn)
         doc = self._store.get_config(csc_id) if csc_id else None
         if doc is None:
-            raise CodeSigningConfigNotFoundException(
-                "The code signing configuration cannot be found. Check that the provided configuration is not "
-                f"deleted: {arn}.")
+            raise arns.code_signing_config_not_found(arn)
         return doc
 
     def put_function(self, function_name: str, arn: str) -> dict:

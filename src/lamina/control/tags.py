@@ -1,12 +1,15 @@
-"""Tags on functions and event source mappings: TagResource, UntagResource, ListTags.
+"""Tags on functions, event source mappings and code signing configs: TagResource, UntagResource,
+ListTags.
 
 `of(arn)` answers the current tags of an ARN for the authorizer's aws:ResourceTag keys.
 A tag change is a mutation of the function, so it gives $LATEST a new RevisionId (reference 1.3).
 lamina's own control tags (`lamina:network`, `lamina:debug-port`) change how environments start, so
 a change of one announces FunctionChanged (environments are then replaced). A mapping's tags (its
 ARN `...:event-source-mapping:UUID`) live on its row and go with it; they change nothing it does.
-The 50-tag limit (`check_count`) holds for both, on create and on TagResource; key and value limits
-are the model's (lamina.api.validation). Imports lamina.store, lamina.model, lamina.arn,
+So do a code signing config's (`...:code-signing-config:csc-...`; an unknown one is AWS's
+CodeSigningConfigNotFoundException), read and changed under the lock its update and delete take.
+The 50-tag limit (`check_count`) holds for all three, on create and on TagResource; key and value
+limits are the model's (lamina.api.validation). Imports lamina.store, lamina.model, lamina.arn,
 lamina.errors and lamina.events only.
 """
 
@@ -16,9 +19,14 @@ import uuid
 from collections.abc import Callable
 
 from lamina import arn as arns
-from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.errors import (
+    CodeSigningConfigNotFoundException,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+)
 from lamina.events import FunctionChanged
 from lamina.model import EventSourceMapping
+from lamina.store.code_signing import CodeSigningStore
 from lamina.store.functions import FunctionStore
 from lamina.store.mappings import MappingStore
 
@@ -47,9 +55,10 @@ def check_count(tags: dict[str, str]) -> None:
 class Tags:
     def __init__(self, store: FunctionStore, region: str, account_id: str,
                  publish: Callable[[object], None] = lambda event: None,
-                 mappings: MappingStore | None = None) -> None:
+                 mappings: MappingStore | None = None, code_signing: CodeSigningStore | None = None) -> None:
         self._store = store
         self._mappings = mappings
+        self._code_signing = code_signing
         self._publish = publish
         self._region = region
         self._account_id = account_id
@@ -75,28 +84,53 @@ class Tags:
             raise arns.mapping_not_found(resource)
         return mapping
 
+    def _config_id(self, resource: str) -> str | None:
+        """The id of the code signing config `resource` names; None when it names no config. Whether
+        it exists is the caller's to ask (under the config's lock for a change)."""
+        if self._code_signing is None:
+            return None
+        return arns.tagged_code_signing_config_id(resource, self._region, self._account_id)
+
+    def _config_tags(self, resource: str, csc_id: str) -> dict[str, str]:
+        assert self._code_signing is not None
+        tags = self._code_signing.tags_of(csc_id)
+        if tags is None:
+            raise arns.code_signing_config_not_found(resource)
+        return tags
+
     def of(self, resource: str) -> dict[str, str] | None:
-        """The current tags of the function (unqualified ARN) or event source mapping an ARN names;
-        None when it names neither, or nothing that exists. Never raises: the authorizer's
-        aws:ResourceTag keys come from here, asked before the call itself finds out what is wrong."""
+        """The current tags of the function (unqualified ARN), event source mapping or code signing
+        config an ARN names; None when it names none of them, or nothing that exists. Never raises:
+        the authorizer's aws:ResourceTag keys come from here, asked before the call itself finds out
+        what is wrong."""
         try:
             uuid = arns.tagged_mapping_uuid(resource, self._region, self._account_id)
             if uuid is not None:
                 mapping = self._mappings.get(uuid) if self._mappings is not None else None
                 return None if mapping is None else dict(mapping.tags)
+            csc_id = arns.tagged_code_signing_config_id(resource, self._region, self._account_id)
+            if csc_id is not None:
+                return self._code_signing.tags_of(csc_id) if self._code_signing is not None else None
             if ":function:" not in resource:
-                return None  # a code signing config: lamina keeps no tags on one
+                return None
             return self._store.tags(arns.tagged_function_name(resource, self._region, self._account_id))
-        except (InvalidParameterValueException, ResourceNotFoundException):
+        except (InvalidParameterValueException, ResourceNotFoundException, CodeSigningConfigNotFoundException):
             return None
 
     def list(self, resource: str) -> dict[str, str]:
+        csc_id = self._config_id(resource)
+        if csc_id is not None:
+            return self._config_tags(resource, csc_id)
         mapping = self._mapping(resource)
         if mapping is not None:
             return dict(mapping.tags)
         return dict(self._function(resource).tags)
 
     def tag(self, resource: str, tags: dict[str, str]) -> None:
+        csc_id = self._config_id(resource)
+        if csc_id is not None:
+            self._change_config(resource, csc_id, lambda current: {**current, **tags})
+            return
         mapping = self._mapping(resource)
         if mapping is not None:
             self._change_mapping(resource, mapping.uuid, lambda current: {**current, **tags})
@@ -109,6 +143,11 @@ class Tags:
             self._save(function, merged)
 
     def untag(self, resource: str, keys: list[str]) -> None:
+        csc_id = self._config_id(resource)
+        if csc_id is not None:
+            self._change_config(resource, csc_id,
+                                lambda current: {k: v for k, v in current.items() if k not in set(keys)})
+            return
         mapping = self._mapping(resource)
         if mapping is not None:
             self._change_mapping(resource, mapping.uuid,
@@ -137,3 +176,14 @@ class Tags:
             tags = change(dict(mapping.tags))
             check_count(tags)
             self._mappings.set_tags(uuid, tags)
+
+    def _change_config(self, resource: str, csc_id: str,
+                       change: Callable[[dict[str, str]], dict[str, str]]) -> None:
+        """A read-modify-write of a code signing config's tags, under the lock its update/delete take
+        (lamina.control.code_signing locks the config's ARN as lamina writes it)."""
+        assert self._code_signing is not None
+        with self._code_signing.locked("config", arns.code_signing_config_arn(self._region, self._account_id, csc_id)):
+            tags = change(self._config_tags(resource, csc_id))
+            check_count(tags)
+            if not self._code_signing.set_tags(csc_id, tags):
+                raise arns.code_signing_config_not_found(resource)

@@ -1,5 +1,7 @@
 """Code signing in the database: signing profile versions (AWS Signer's side), code signing
-configs and the function → config binding (Lambda's side). Documents are stored as JSON.
+configs and the function → config binding (Lambda's side). Documents are stored as JSON; a
+config's tags sit on its row beside its document (never in it: GetCodeSigningConfig shows none),
+and go with the row.
 
 Imports lamina.store.schema, lamina.store.locks and lamina.store.dialect only.
 """
@@ -44,9 +46,24 @@ class CodeSigningStore:
             return [dict(row.doc) for row in conn.execute(query)]
 
     # -- code signing configs --------------------------------------------------------------------
-    def put_config(self, csc_id: str, doc: dict) -> None:
+    def put_config(self, csc_id: str, doc: dict, tags: dict[str, str] | None = None) -> None:
+        """Create or replace a config's document; `tags` are a new config's (a replace keeps its tags)."""
         with self._engine.begin() as conn:  # created_at stays the first put's
-            upsert(conn, code_signing_configs, dict(id=csc_id, doc=doc, created_at=time.time()), update=["doc"])
+            upsert(conn, code_signing_configs, dict(id=csc_id, doc=doc, created_at=time.time(), tags=tags or {}),
+                   update=["doc"])
+
+    def tags_of(self, csc_id: str) -> dict[str, str] | None:
+        """A config's tags; None when there is no such config."""
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(code_signing_configs.c.tags)
+                               .where(code_signing_configs.c.id == csc_id)).first()
+        return dict(row.tags or {}) if row else None
+
+    def set_tags(self, csc_id: str, tags: dict[str, str]) -> bool:
+        """Replace a config's tags; False when it is gone."""
+        with self._engine.begin() as conn:
+            return conn.execute(code_signing_configs.update().where(code_signing_configs.c.id == csc_id)
+                                .values(tags=tags)).rowcount > 0
 
     def get_config(self, csc_id: str) -> dict | None:
         with self._engine.connect() as conn:

@@ -373,6 +373,7 @@ code_signing_configs = sa.Table(
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("doc", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False, default=dict),  # CreateCodeSigningConfig's / TagResource's
 )
 
 function_code_signing = sa.Table(

@@ -199,6 +199,28 @@ def test_event_source_mapping_and_tag_operations_read_the_addressed_resource():
     assert reason(auth, "TagResource", {"Resource": FN, "Tags": {"owner": "ops"}}) == NO_IDENTITY_ALLOW  # FN's own
 
 
+@pytest.mark.parametrize("operation, params", [
+    ("GetCodeSigningConfig", {"CodeSigningConfigArn": CSC}),
+    ("UpdateCodeSigningConfig", {"CodeSigningConfigArn": CSC, "Description": "d"}),
+    ("DeleteCodeSigningConfig", {"CodeSigningConfigArn": CSC}),
+    ("ListFunctionsByCodeSigningConfig", {"CodeSigningConfigArn": CSC}),
+    ("ListTags", {"Resource": CSC}),
+    ("TagResource", {"Resource": CSC, "Tags": {"x": "y"}}),
+    ("UntagResource", {"Resource": CSC, "TagKeys": ["x"]}),
+])
+def test_code_signing_config_operations_read_the_configs_tags(operation, params):
+    """aws:ResourceTag/<key> on an action on a code signing config is the config's current tags."""
+    tags = Tagged({CSC: {"Owner": "ops"}, FN: {"owner": "dev"}})
+    auth = authorizer(tags, {"Effect": "Allow", "Action": f"lambda:{operation}", "Resource": "*",
+                             "Condition": {"StringEquals": {"aws:ResourceTag/owner": "ops"}}})
+    assert reason(auth, operation, params) is None
+    tags.tags[CSC] = {"owner": "dev"}  # retagged: the next decision sees it
+    assert reason(auth, operation, params) == NO_IDENTITY_ALLOW
+    del tags.tags[CSC]  # deleted (or never made): no tags, so no allow
+    assert reason(auth, operation, params) == NO_IDENTITY_ALLOW
+    assert tags.reads == 3
+
+
 NULL_DENY = {"Effect": "Deny", "Action": "lambda:CreateFunction", "Resource": "*",
              "Condition": {"Null": {"aws:RequestTag/env": "true"}}}
 ALLOW_ALL = {"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}
@@ -229,6 +251,19 @@ ALLOW_ALL = {"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}
     ([{"Effect": "Allow", "Action": "lambda:CreateEventSourceMapping", "Resource": "*",
        "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": "cost-center"}}}],
      "CreateEventSourceMapping", {"FunctionName": "f"}, NO_IDENTITY_ALLOW),
+    # CreateCodeSigningConfig (on `*`) carries its Tags as aws:RequestTag/<key> and aws:TagKeys
+    ([ALLOW_ALL, {"Effect": "Deny", "Action": "lambda:CreateCodeSigningConfig", "Resource": "*",
+                  "Condition": {"Null": {"aws:RequestTag/env": "true"}}}],
+     "CreateCodeSigningConfig", {"AllowedPublishers": {}}, EXPLICIT_DENY_IDENTITY),
+    ([ALLOW_ALL, {"Effect": "Deny", "Action": "lambda:CreateCodeSigningConfig", "Resource": "*",
+                  "Condition": {"Null": {"aws:RequestTag/env": "true"}}}],
+     "CreateCodeSigningConfig", {"AllowedPublishers": {}, "Tags": {"env": "dev"}}, None),
+    ([{"Effect": "Allow", "Action": "lambda:CreateCodeSigningConfig", "Resource": "*",
+       "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["env"]}}}],
+     "CreateCodeSigningConfig", {"AllowedPublishers": {}, "Tags": {"env": "dev", "team": "x"}}, NO_IDENTITY_ALLOW),
+    ([{"Effect": "Allow", "Action": "lambda:CreateCodeSigningConfig", "Resource": "*",
+       "Condition": {"StringEquals": {"aws:RequestTag/env": "dev"}}}],
+     "CreateCodeSigningConfig", {"AllowedPublishers": {}, "Tags": {"env": "dev"}}, None),
     # CreateFunction's resource tags are the tags it creates the function with (Lambda's ABAC example)
     ([{"Effect": "Allow", "Action": "lambda:CreateFunction", "Resource": "*",
        "Condition": {"StringEquals": {"aws:RequestTag/project": "p", "aws:ResourceTag/project": "p"}}}],

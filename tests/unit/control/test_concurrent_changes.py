@@ -15,6 +15,7 @@ import pytest
 
 from lamina import managed_policies
 from lamina.control.aliases import Aliases
+from lamina.control.code_signing import CodeSigning
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.functions import Account, Functions
 from lamina.control.iam import ROLE, Iam
@@ -29,6 +30,7 @@ from lamina.errors import (
 )
 from lamina.model import LATEST, Alias, Function, FunctionVersion
 from lamina.store.aliases import AliasStore
+from lamina.store.code_signing import CodeSigningStore
 from lamina.store.database import open_database
 from lamina.store.event_configs import EventConfigStore
 from lamina.store.functions import FunctionStore
@@ -56,7 +58,11 @@ class Front:
         self.permissions = Permissions(PolicyStore(engine), self.functions, None)
         self.aliases = Aliases(self.alias_store, self.function_store, REGION, ACCOUNT, publish=lambda event: None)
         self.mapping_store = MappingStore(engine)
-        self.tags = Tags(self.function_store, REGION, ACCOUNT, mappings=self.mapping_store)
+        code_signing_store = CodeSigningStore(engine)
+        self.code_signing = CodeSigning(code_signing_store, REGION, ACCOUNT, profile=lambda arn: None,
+                                        function_exists=lambda name: False, read_blob=lambda key: b"")
+        self.tags = Tags(self.function_store, REGION, ACCOUNT, mappings=self.mapping_store,
+                         code_signing=code_signing_store)
         self.iam = Iam(IamStore(engine), ACCOUNT)
         self.rules = Rules(RuleStore(engine), REGION, ACCOUNT, deliver=lambda events: None,
                            now_minute=lambda: 1000, publish=lambda event: None, clock=lambda: 1_772_359_200.0)
@@ -242,6 +248,25 @@ def test_concurrent_tag_changes_and_updates_of_one_mapping_keep_every_change(fro
     assert not [r for r in results if isinstance(r, Exception)]
     assert fronts[0].tags.list(arn) == {f"k{i}": str(i) for i in range(8)}
     assert fronts[0].mappings.get(mapping.uuid).config["BatchSize"] == 5
+
+
+def test_concurrent_tag_changes_and_updates_of_one_code_signing_config_keep_every_change(fronts):
+    """TagResource on a code signing config's ARN from several fronts while others update the config:
+    every tag change and the update's Description survive."""
+    arn = fronts[0].code_signing.create({
+        "AllowedPublishers": {"SigningProfileVersionArns": [f"arn:aws:signer:{REGION}:{ACCOUNT}:/signing-profiles/p/1"]},
+        "Tags": {"old": "x"}})["CodeSigningConfigArn"]
+    for _ in range(ROUNDS):
+        calls = [lambda i=i: fronts[i % FRONTS].tags.tag(arn, {f"k{i}": str(i)}) for i in range(8)]
+        calls += [lambda i=i: fronts[i % FRONTS].code_signing.update({"CodeSigningConfigArn": arn,
+                                                                       "Description": "d"}) for i in range(4)]
+        calls += [lambda: fronts[1].tags.untag(arn, ["old"])]
+        results = race(calls)
+        assert not [r for r in results if isinstance(r, Exception)]
+        assert fronts[0].tags.list(arn) == {f"k{i}": str(i) for i in range(8)}
+        assert fronts[0].code_signing.get(arn)["Description"] == "d"
+        fronts[0].tags.untag(arn, [f"k{i}" for i in range(8)])
+        fronts[0].tags.tag(arn, {"old": "x"})
 
 
 def test_concurrent_reserved_concurrency_never_leaves_less_than_the_unreserved_minimum(fronts):

@@ -1,10 +1,17 @@
-"""lamina.control.tags: which Resource ARNs name a taggable function; a mapping's tags."""
+"""lamina.control.tags: which Resource ARNs name a taggable function; a mapping's and a code signing
+config's tags."""
 
 import pytest
 
+from lamina.control.code_signing import CodeSigning
 from lamina.control.tags import MAX_TAGS, Tags, _qualified, check_count
-from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.errors import (
+    CodeSigningConfigNotFoundException,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+)
 from lamina.model import EventSourceMapping, Function, FunctionVersion
+from lamina.store.code_signing import CodeSigningStore
 from lamina.store.database import open_database
 from lamina.store.functions import FunctionStore
 from lamina.store.mappings import MappingStore
@@ -93,3 +100,82 @@ def test_of_answers_the_current_tags_an_arn_names_and_never_raises(tagged):
                     f"arn:aws:lambda:{REGION}:{ACCOUNT}:code-signing-config:csc-0123456789abcdefg",
                     f"{ARN}:1", "*"):
         assert tags.of(nothing) is None
+
+
+# -- tags on code signing configs, over a real SQLite file -------------------------------------------
+
+PROFILE = f"arn:aws:signer:{REGION}:{ACCOUNT}:/signing-profiles/p/v1"
+
+
+@pytest.fixture
+def configs(db_url):
+    """(Tags, CodeSigning) over one store."""
+    engine = open_database(db_url)
+    store = CodeSigningStore(engine)
+    code_signing = CodeSigning(store, REGION, ACCOUNT, profile=lambda arn: None, function_exists=lambda name: False,
+                               read_blob=lambda key: b"")
+    yield Tags(FunctionStore(engine), REGION, ACCOUNT, code_signing=store), code_signing
+    engine.dispose()
+
+
+def create(code_signing: CodeSigning, **tags: str) -> str:
+    params: dict = {"AllowedPublishers": {"SigningProfileVersionArns": [PROFILE]}}
+    if tags:
+        params["Tags"] = tags
+    return code_signing.create(params)["CodeSigningConfigArn"]
+
+
+def test_a_code_signing_configs_tags_round_trip_on_its_arn(configs):
+    tags, code_signing = configs
+    arn = create(code_signing, team="blue")
+    before = code_signing.get(arn)
+    assert "Tags" not in before  # GetCodeSigningConfig shows none (the model's CodeSigningConfig has no Tags)
+    assert tags.list(arn) == {"team": "blue"} and tags.of(arn) == {"team": "blue"}
+    tags.tag(arn, {"env": "dev", "team": "red"})
+    assert tags.list(arn) == {"team": "red", "env": "dev"}
+    tags.untag(arn, ["team", "absent"])
+    assert tags.list(arn) == {"env": "dev"} and tags.of(arn) == {"env": "dev"}
+    code_signing.update({"CodeSigningConfigArn": arn, "Description": "changed"})  # an update keeps them
+    assert tags.list(arn) == {"env": "dev"}
+    assert code_signing.get(arn) == {**before, "Description": "changed",
+                                     "LastModified": code_signing.get(arn)["LastModified"]}
+    assert tags.list(create(code_signing)) == {}  # created without Tags: none
+
+
+@pytest.mark.parametrize("count, refused", [(MAX_TAGS, False), (MAX_TAGS + 1, True)])
+def test_a_code_signing_config_is_created_with_at_most_50_tags(configs, count, refused):
+    tags, code_signing = configs
+    many = {f"k{i}": "v" for i in range(count)}
+    if not refused:
+        assert len(tags.list(create(code_signing, **many))) == MAX_TAGS
+        return
+    with pytest.raises(InvalidParameterValueException) as info:
+        create(code_signing, **many)
+    assert info.value.message == "Number of tags exceeds resource tag limit."
+    assert code_signing.list({})[0] == []  # nothing was made
+
+
+def test_a_code_signing_config_holds_at_most_50_tags(configs):
+    tags, code_signing = configs
+    arn = create(code_signing, **{f"k{i}": "v" for i in range(MAX_TAGS)})
+    tags.tag(arn, {"k0": "replaced"})  # a key it has: still 50
+    with pytest.raises(InvalidParameterValueException) as info:
+        tags.tag(arn, {"one-more": "v"})
+    assert info.value.message == "Number of tags exceeds resource tag limit."
+    assert len(tags.list(arn)) == MAX_TAGS and tags.list(arn)["k0"] == "replaced"
+
+
+def test_an_unknown_or_deleted_code_signing_config_is_not_found(configs):
+    tags, code_signing = configs
+    arn = create(code_signing, team="blue")
+    unknown = arn[:-3] + "zzz"
+    elsewhere = arn.replace(REGION, "eu-west-1")
+    code_signing.delete(arn)
+    for resource in (unknown, arn, elsewhere):
+        for call, args in ((tags.list, ()), (tags.tag, ({"x": "y"},)), (tags.untag, (["x"],))):
+            with pytest.raises(CodeSigningConfigNotFoundException) as info:
+                call(resource, *args)
+            assert info.value.status == 404
+            assert info.value.message == ("The code signing configuration cannot be found. Check that the "
+                                          f"provided configuration is not deleted: {resource}.")
+        assert tags.of(resource) is None

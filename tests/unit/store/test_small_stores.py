@@ -65,6 +65,22 @@ def test_code_signing_profiles_configs_and_bindings(db_url):
     assert store.config_of("g") is None and store.get_config("csc-c") is None
 
 
+def test_a_code_signing_configs_tags_sit_beside_its_document_and_go_with_it(db_url):
+    store = CodeSigningStore(open_database(db_url))
+    store.put_config("csc-a", {"id": "csc-a"}, {"team": "blue"})
+    store.put_config("csc-b", {"id": "csc-b"})
+    assert store.tags_of("csc-a") == {"team": "blue"} and store.tags_of("csc-b") == {}
+    store.put_config("csc-a", {"id": "csc-a", "changed": True})  # an update keeps the tags
+    assert store.tags_of("csc-a") == {"team": "blue"} and store.get_config("csc-a") == {"id": "csc-a", "changed": True}
+    assert store.set_tags("csc-a", {"team": "red", "env": "dev"}) is True
+    assert store.tags_of("csc-a") == {"team": "red", "env": "dev"}
+    assert store.get_config("csc-a") == {"id": "csc-a", "changed": True}  # never in the document
+    store.delete_config("csc-a")
+    assert store.tags_of("csc-a") is None and store.set_tags("csc-a", {"x": "y"}) is False
+    store.put_config("csc-a", {"id": "csc-a"})  # made anew: none of the old tags
+    assert store.tags_of("csc-a") == {}
+
+
 def test_provisioned_configs_and_event_configs_and_reserved_concurrency(db_url):
     engine = open_database(db_url)
     provisioned = ProvisionedStore(engine)
