@@ -6,13 +6,17 @@ On SQLite the group commit goes through one raw DBAPI connection kept by the thr
 is every Event invoke's cost: no pool checkout, no SQLAlchemy transaction per commit), taking its
 turn on the engine's transaction lock as every other writer does. A commit that forgets finished
 events may first write other rows in its transaction (`write_lines`: their log lines, so an event
-never leaves before its lines are stored, in one transaction instead of two). Imports
-lamina.store.schema, lamina.store.database and lamina.store.dialect.
+never leaves before its lines are stored, in one transaction instead of two). `commit_here`
+accepts events on the caller's own thread (the event loop's) when that needs no waiting: a second
+raw connection that never waits for a lock and never checkpoints the WAL (`checkpoint`, on the
+queue's thread, does). Imports lamina.store.schema, lamina.store.database and lamina.store.dialect.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -46,12 +50,64 @@ class QueueStore:
         self._write_lines = write_lines
         self._turn = transaction_turn(engine)  # None: not SQLite
         self._raw = None  # the committing thread's own DBAPI connection (SQLite)
+        self._here = None  # `commit_here`'s connection (SQLite): out of the pool, its own pragmas
 
     def close(self) -> None:
-        """Give the group commit's connection back (call from the thread that commits)."""
+        """Give the group commit's connections back (call from the thread that commits)."""
         raw, self._raw = self._raw, None
         if raw is not None:
             raw.close()
+        here, self._here = self._here, None
+        if here is not None:
+            here.close()
+
+    def commit_here(self, add: list[tuple]) -> bool:
+        """Accept `add` (rows as `commit` takes them) in one transaction on the calling thread, if
+        that needs no waiting: True once committed. False, with nothing written, on PostgreSQL (a
+        round trip), while another writer of this process holds the turn, or when another process
+        holds the file's write lock: `commit` on the queue's thread then does it."""
+        if self._turn is None or not self._turn.acquire(blocking=False):
+            return False
+        try:
+            conn = self._here
+            if conn is None:
+                conn = self._here = self._open_here()
+            try:
+                _insert_sqlite(conn, add)
+                conn.commit()
+            except BaseException as exc:
+                try:
+                    conn.rollback()
+                except Exception:  # the connection is broken: the next call opens another
+                    self._here = None
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                if isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+                    return False  # another process holds the write lock
+                raise
+            return True
+        finally:
+            self._turn.release()
+
+    def _open_here(self):
+        raw = self._engine.raw_connection()
+        conn = raw.driver_connection
+        raw.detach()  # its pragmas below must not reach the pool's other users
+        conn.execute("PRAGMA busy_timeout=0")  # a lock another process holds: answer at once
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # no page copying and file sync on the caller's thread
+        return conn
+
+    def checkpoint(self) -> None:
+        """Copy what the WAL holds into the database file as far as readers allow (PASSIVE: as
+        SQLite's automatic checkpoint does, waiting for no one); for what `commit_here` wrote, as
+        its connection never does. Call from the thread that commits."""
+        if self._turn is not None:
+            self._thread_connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _thread_connection(self):
+        if self._raw is None:
+            self._raw = self._engine.raw_connection()
+        return self._raw.driver_connection
 
     def commit(self, add: list[tuple], remove: list[int], lines: list | None = None) -> None:
         """Accept `add` and forget the finished `remove` in one transaction (the group commit); `add`
@@ -75,18 +131,12 @@ class QueueStore:
 
     def _commit_sqlite(self, add: list[tuple], remove: list[int], lines: list | None) -> None:
         with self._turn:
-            if self._raw is None:
-                self._raw = self._engine.raw_connection()
-            conn = self._raw.driver_connection
+            conn = self._thread_connection()
             try:
                 if lines:
                     self._write_lines(conn, lines)  # type: ignore[misc]
                 if add:
-                    if any(len(row) == _TRACED for row in add):  # in their order: the others bind NULL
-                        sqlite_insert_rows(conn, _SQLITE_INSERT_TRACED, _SQLITE_ROW_TRACED, [
-                            value for row in add for value in (row if len(row) == _TRACED else (*row, None))])
-                    else:
-                        sqlite_insert_rows(conn, _SQLITE_INSERT, _SQLITE_ROW, list(itertools.chain.from_iterable(add)))
+                    _insert_sqlite(conn, add)
                 for start in range(0, len(remove), _SQLITE_DELETE_MOST):
                     ids = remove[start:start + _SQLITE_DELETE_MOST]
                     conn.execute(f"DELETE FROM queue_events WHERE id IN ({', '.join('?' * len(ids))})", ids)
@@ -154,3 +204,11 @@ class QueueStore:
                  .group_by(_c.function_name))
         with self._engine.connect() as conn:
             return {name: (int(count), float(oldest)) for name, count, oldest in conn.execute(query)}
+
+
+def _insert_sqlite(conn, add: list[tuple]) -> None:
+    if any(len(row) == _TRACED for row in add):  # in their order: the others bind NULL
+        sqlite_insert_rows(conn, _SQLITE_INSERT_TRACED, _SQLITE_ROW_TRACED, [
+            value for row in add for value in (row if len(row) == _TRACED else (*row, None))])
+    else:
+        sqlite_insert_rows(conn, _SQLITE_INSERT, _SQLITE_ROW, list(itertools.chain.from_iterable(add)))

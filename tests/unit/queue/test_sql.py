@@ -4,8 +4,9 @@ crash (a second instance on the same file). The clock is handed in, so no test s
 import asyncio
 import threading
 
+from lamina.queue import sql
 from lamina.queue.sql import SqlQueue
-from lamina.store.database import open_database
+from lamina.store.database import open_database, transaction_turn
 from lamina.store.queue import QueueStore
 
 T0 = 1_000_000.0
@@ -364,3 +365,70 @@ def test_a_failed_commit_keeps_both_the_event_and_its_log_lines(db_url):
     buffer.close()
     assert failed and stored_then == [] and depth_then == 1  # neither the lines nor the removal
     assert depth == 0 and logs.events("/aws/lambda/f") == [("s", 1, "START a")]  # both, once, on the retry
+
+
+class RecordingStore(QueueStore):
+    """The real store, noting on which thread each commit and checkpoint ran."""
+
+    def __init__(self, engine):
+        super().__init__(engine)
+        self.calls = []
+
+    def commit_here(self, add):
+        done = super().commit_here(add)
+        self.calls.append(("commit_here", threading.current_thread().name, len(add), done))
+        return done
+
+    def commit(self, add, remove, lines=None):
+        super().commit(add, remove, lines)
+        self.calls.append(("commit", threading.current_thread().name, len(add), len(remove)))
+
+    def checkpoint(self):
+        super().checkpoint()
+        self.calls.append(("checkpoint", threading.current_thread().name))
+
+
+def test_accepted_events_commit_on_the_loops_thread_and_acks_on_the_queues(db_url, monkeypatch):
+    monkeypatch.setattr(sql, "CHECKPOINT_EVERY", 3)
+    engine = open_database(db_url)
+    store = RecordingStore(engine)
+
+    async def main():
+        queue = SqlQueue(store, clock=Clock())
+        await queue.start()
+        await queue.claim(1, lease_s=30)  # the thread has run once, and sleeps
+        for i in range(3):
+            await queue.enqueue(request_id=f"e{i}", function_name="f", qualifier=None, payload=b"{}")
+        (first, *_) = await queue.claim(10, lease_s=30)
+        await queue.ack(first.id)
+        held, release = threading.Event(), threading.Event()
+
+        def writer():  # another writer's transaction: the loop does not wait for it
+            with transaction_turn(engine):
+                held.set()
+                release.wait()
+
+        other = threading.Thread(target=writer)
+        other.start()
+        held.wait()
+        while not queue._db.run_here(lambda: None)[0]:  # until the thread is done with the ack
+            await asyncio.sleep(0.01)
+        pending = asyncio.ensure_future(queue.enqueue(request_id="late", function_name="f", qualifier=None,
+                                                      payload=b"{}"))
+        await asyncio.sleep(0.1)
+        assert not pending.done()  # the queue's thread waits its turn
+        release.set()
+        await pending
+        other.join()
+        left = await queue.claim(10, lease_s=30)
+        await queue.close()
+        return left
+
+    loop_thread = threading.current_thread().name
+    assert sorted(ids(asyncio.run(main()))) == ["late"]  # e1, e2 are leased by the first claim
+    here = [call for call in store.calls if call[0] == "commit_here"]
+    assert here[:3] == [("commit_here", loop_thread, 1, True)] * 3
+    assert ("checkpoint", "lamina-queue") in store.calls  # after the third commit on the loop's thread
+    assert ("commit", "lamina-queue", 0, 1) in store.calls  # the ack: with its log lines, on the queue's thread
+    assert ("commit_here", loop_thread, 1, False) in store.calls  # refused while the turn was taken
+    assert ("commit", "lamina-queue", 1, 0) in store.calls  # ... so the queue's thread committed it

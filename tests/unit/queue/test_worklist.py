@@ -1,5 +1,6 @@
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -71,3 +72,55 @@ def test_stop_runs_what_was_appended_first():
         return ran
 
     assert asyncio.run(main()) == [1]
+
+
+def test_run_here_runs_in_the_callers_thread_only_while_the_thread_has_nothing():
+    async def main():
+        work = WorkList("test-work")
+        await work.call(lambda: None)  # the thread has started and gone to sleep
+        for _ in range(100):
+            if work.run_here(lambda: None)[0]:
+                break
+            await asyncio.sleep(0.01)
+        here = work.run_here(lambda: threading.current_thread().name)
+
+        gate = threading.Event()
+        busy = work.call(gate.wait)  # the thread is in a call: run_here declines, runs nothing
+        ran = []
+        declined = work.run_here(lambda: ran.append("here"))
+        gate.set()
+        await busy
+        work.stop()
+        return here, declined, ran
+
+    here, declined, ran = asyncio.run(main())
+    assert here == (True, threading.current_thread().name)
+    assert declined == (False, None) and ran == []
+
+
+def test_a_call_made_while_run_here_runs_waits_for_it():
+    async def main():
+        work = WorkList("test-work")
+        await work.call(lambda: None)
+        order = []
+
+        def here():
+            order.append("here: start")
+            later.append(work.call(lambda: order.append("called meanwhile")))
+            time.sleep(0.05)  # the thread, were it woken, would run the call now
+            order.append("here: end")
+            return "done"
+
+        later = []
+        for _ in range(100):
+            ran, answer = work.run_here(here)
+            if ran:
+                break
+            await asyncio.sleep(0.01)
+        await later[0]
+        work.stop()
+        return answer, order
+
+    answer, order = asyncio.run(main())
+    assert answer == "done"
+    assert order == ["here: start", "here: end", "called meanwhile"]

@@ -1,6 +1,11 @@
 """lamina.store.queue.QueueStore on a real SQLite file: the lease-aware claim and next claimable time."""
 
-from lamina.store.database import open_database
+import os
+import sqlite3
+import threading
+import time
+
+from lamina.store.database import open_database, transaction_turn
 from lamina.store.queue import QueueStore
 
 T0 = 5000.0
@@ -104,3 +109,49 @@ def test_a_commit_writes_its_lines_first_in_the_same_transaction(db_url):
     else:
         raise AssertionError("the writer's error propagates")
     assert written == [["lines"]] and store.depth() == 1  # neither "b" nor the removal of "a"
+
+
+def test_commit_here_accepts_on_the_callers_thread_without_waiting_for_any_lock(db_url):
+    engine = open_database(db_url)
+    store = QueueStore(engine)
+    assert store.commit_here([event("a", T0), event("b", T0, function="g")]) is True
+    assert [row["request_id"] for row in QueueStore(open_database(db_url)).claim(T0, 10, T0 + 30)] == ["a", "b"]
+
+    turn = transaction_turn(engine)
+    held, release = threading.Event(), threading.Event()
+
+    def writer():  # another writer of this process in its transaction
+        with turn:
+            held.set()
+            release.wait()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held.wait()
+    started = time.monotonic()
+    assert store.commit_here([event("c", T0)]) is False
+    release.set()
+    thread.join()
+
+    other = sqlite3.connect(db_url.removeprefix("sqlite:///"))  # another process's writer
+    other.execute("BEGIN IMMEDIATE")
+    assert store.commit_here([event("d", T0)]) is False
+    assert time.monotonic() - started < 5  # answered, not waited out (the busy timeout is 10 s)
+    other.rollback()
+    other.close()
+    assert store.depth() == 2  # neither refused commit wrote anything
+    assert store.commit_here([event("e", T0)]) is True
+    assert store.depth() == 3
+    store.close()
+
+
+def test_commit_heres_connection_leaves_the_wal_to_checkpoint(db_url):
+    store = QueueStore(open_database(db_url))
+    for i in range(300):  # well past SQLite's automatic checkpoint of ~1,000 pages, were it on
+        store.commit_here([(f"r{i}", "f", None, b"x" * 4000, T0, T0)])
+    path = db_url.removeprefix("sqlite:///")
+    assert os.path.getsize(path) < 300 * 4000  # the rows are still only in the WAL
+    store.checkpoint()
+    assert os.path.getsize(path) > 300 * 4000  # copied into the database file
+    assert store.depth() == 300
+    store.close()
