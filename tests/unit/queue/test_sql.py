@@ -388,6 +388,13 @@ class RecordingStore(QueueStore):
         self.calls.append(("checkpoint", threading.current_thread().name))
 
 
+async def idle(queue):
+    """Until the queue's thread has handed back its last answer and gone to sleep (it does so just
+    after the answer reaches the loop)."""
+    while not queue._db.run_here(lambda: None)[0]:
+        await asyncio.sleep(0.01)
+
+
 def test_accepted_events_commit_on_the_loops_thread_and_acks_on_the_queues(db_url, monkeypatch):
     monkeypatch.setattr(sql, "CHECKPOINT_EVERY", 3)
     engine = open_database(db_url)
@@ -396,8 +403,9 @@ def test_accepted_events_commit_on_the_loops_thread_and_acks_on_the_queues(db_ur
     async def main():
         queue = SqlQueue(store, clock=Clock())
         await queue.start()
-        await queue.claim(1, lease_s=30)  # the thread has run once, and sleeps
+        await queue.claim(1, lease_s=30)
         for i in range(3):
+            await idle(queue)
             await queue.enqueue(request_id=f"e{i}", function_name="f", qualifier=None, payload=b"{}")
         (first, *_) = await queue.claim(10, lease_s=30)
         await queue.ack(first.id)
@@ -411,8 +419,7 @@ def test_accepted_events_commit_on_the_loops_thread_and_acks_on_the_queues(db_ur
         other = threading.Thread(target=writer)
         other.start()
         held.wait()
-        while not queue._db.run_here(lambda: None)[0]:  # until the thread is done with the ack
-            await asyncio.sleep(0.01)
+        await idle(queue)  # the thread is done with the ack
         pending = asyncio.ensure_future(queue.enqueue(request_id="late", function_name="f", qualifier=None,
                                                       payload=b"{}"))
         await asyncio.sleep(0.1)
