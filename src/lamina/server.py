@@ -504,10 +504,13 @@ class Server:
         return {version.code_sha256 for version in images if version.code_sha256} | ({"*"} if busy else set())
 
     def _prepare_runtime(self, runtime: str, image: bool) -> None:
-        """Have the engine make `runtime` ready ahead (a cluster front runs no environments)."""
+        """Have the engine make `runtime` ready ahead. A cluster front runs no environments: its
+        RemoteEngine tells every worker, each finding the interpreter on its own host."""
         if isinstance(self.engine, Engine):
             interpreter = self.runtimes.interpreter(IMAGE_RAPID_RUNTIME if image else runtime)
             self.engine.prepare_runtime(runtime, interpreter, image=image)
+        else:
+            self.engine.prepare_runtime(runtime, None, image=image)
 
     def _is_image(self, name: str) -> bool:
         function = self.store.get(name)
@@ -568,10 +571,13 @@ class Server:
         """The HTTP server listens. Then the runtimes deployed functions use get their zygotes, in
         the background (the versions are read and the interpreters probed on the deferred-step
         thread): the first invoke after a restart need not wait for them, and /health answers
-        as soon as before."""
+        as soon as before. A cluster front leaves that to the workers: each reads the deployed
+        runtimes from the shared database at its own start (lamina.worker), so a front's restart
+        asks nothing of them."""
         if ready is not None:
             ready(self)
-        self.supervisor.defer(self.environments.prepare_deployed)
+        if self.cluster is None:
+            self.supervisor.defer(self.environments.prepare_deployed)
 
     async def _end_of_grace(self) -> None:
         """The stop's grace for invokes in flight is over: running async attempts are given back

@@ -4,7 +4,10 @@ answering the run requests fronts send over NATS. Built in cluster mode only (do
 A WorkerNode builds the Engine with its backend, runtime catalog, blob store, image store and file
 systems, and a LogBuffer writing function logs straight to the shared database's LogStore. It
 answers run requests on its own subject (Names.run) and the placement queue group (Names.place),
-hears retire/provision commands (Names.workers_control) and beats into the nodes bucket. Code and
+hears retire/provision/prepare commands (Names.workers_control) and beats into the nodes bucket
+(with the interpreters whose zygote runs). A runtime's zygote starts ahead, off the loop's path: when
+a front says a function on it was created or changed ("prepare"), and at the worker's start for the
+runtimes of the versions deployed in the shared database. Code and
 layers arrive as digests: a missing one is fetched once through the blob store's remote (the
 cluster's JetStream object store) and cached in the data dir. `lamina serve --with-worker` runs one in the front's
 process, sharing its NATS link, node id and beat.
@@ -24,7 +27,7 @@ from lamina import stopping
 from lamina.cluster import wire
 from lamina.cluster.blob_remote import BlobRemote
 from lamina.cluster.link import Link
-from lamina.cluster.localize import Localizer
+from lamina.cluster.localize import IMAGE_RAPID_RUNTIME, Localizer
 from lamina.cluster.names import Names
 from lamina.cluster.nodes import Beat, Nodes, base_beat, new_node_id, version_key
 from lamina.config import Settings
@@ -33,10 +36,12 @@ from lamina.engine.catalog import Runtimes
 from lamina.engine.engine import Engine
 from lamina.engine.file_systems import FileSystems
 from lamina.engine.spec import RunSpec
+from lamina.environments import runtimes_in_use
 from lamina.errors import LambdaError, ServiceException
 from lamina.images.store import ImageStore
 from lamina.store.blobs import BlobStore
 from lamina.store.database import database_url, open_database
+from lamina.store.functions import FunctionStore
 from lamina.store.logs import LogStore
 from lamina.telemetry.logbuffer import LogBuffer
 
@@ -44,6 +49,15 @@ log = logging.getLogger("lamina.worker")
 
 PENDING_BYTES = 512 * 1024 * 1024
 SPEC_CACHE = 1024
+
+
+def runtime_to_prepare(command: dict) -> tuple[str, bool] | None:
+    """(runtime, whether it is a container image's) a front's "prepare" command names, or None when
+    it names none this worker could make ready (image functions all share one: ("", True))."""
+    if command.get("image") is True:
+        return "", True
+    runtime = command.get("runtime")
+    return (runtime, False) if isinstance(runtime, str) and runtime else None
 
 
 class _Relay:
@@ -130,7 +144,7 @@ class WorkerNode:
                 provisioned[version_key(name, version)] = ready
         return {**base_beat(self.node_id, ["worker"], "", self.started), "draining": self.draining,
                 "environments": {**stats, "idleByVersion": idle, "provisioned": provisioned,
-                                 "backend": self.backend.name},
+                                 "backend": self.backend.name, "zygotes": self.backend.zygotes()},
                 "inFlight": stats["inFlight"]}
 
     # ---- running -------------------------------------------------------------------------------
@@ -148,6 +162,7 @@ class WorkerNode:
             await self.link.subscribe(self.names.place, self._on_run, queue=self.names.place_group, **limits),
             await nc.subscribe(self.names.workers_control, cb=self._on_control),
         ]
+        self._spawn(self._prepare_deployed())
         if self._beat is not None:
             await self._beat.start()
 
@@ -231,6 +246,31 @@ class WorkerNode:
             self.engine.retire(command["function"], command.get("version"))
         elif command.get("op") == "provision":
             self._spawn(self._provision(command.get("targets") or []))
+        elif command.get("op") == "prepare":
+            runtime = runtime_to_prepare(command)
+            if runtime is not None:
+                self._spawn(self._prepare([runtime]))
+
+    async def _prepare_deployed(self) -> None:
+        """At the start: the runtimes of every version deployed in the shared database are made
+        ready ahead (read off the loop), so this worker's first invoke of each need not start one."""
+        try:
+            versions = await asyncio.to_thread(FunctionStore(self.database).list_versions)
+        except Exception as exc:
+            log.warning("the deployed runtimes could not be read to start their zygotes ahead: %s", exc)
+            return
+        await self._prepare(runtimes_in_use(versions))
+
+    async def _prepare(self, runtimes: list[tuple[str, bool]]) -> None:
+        """Have the engine make each runtime ready ahead (in the background; nothing for one this host
+        cannot run). Finding the interpreter may probe it, so that happens on a thread."""
+        for runtime, image in runtimes:
+            try:
+                interpreter = await asyncio.to_thread(self.runtimes.interpreter,
+                                                      IMAGE_RAPID_RUNTIME if image else runtime)
+                self.engine.prepare_runtime(runtime, interpreter, image=image)
+            except Exception as exc:
+                log.warning("runtime %s could not be made ready ahead: %s", runtime or "(image)", exc)
 
     async def _provision(self, targets: list[dict]) -> None:
         wanted = {}

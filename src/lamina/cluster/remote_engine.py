@@ -8,8 +8,8 @@ front's reply subject: the result (payload in parts above NATS's max payload), s
 bytes forwarded to the request's ResponseStream, or a lamina error. A worker that NATS says has no
 subscription never got the request: it is tried on another. A worker whose heartbeat lapses (or
 that leaves) fails its invokes in flight with ServiceException within the lapse, not the function
-timeout. `retire` and `provision` go to every worker (Names.workers_control); `provisioned_ready`
-and `stats` add up the workers' beats.
+timeout. `retire`, `provision` and `prepare_runtime` go to every worker (Names.workers_control);
+`provisioned_ready` and `stats` add up the workers' beats.
 
 Imports lamina.cluster (names, link, nodes, placement, wire), lamina.engine.spec and lamina.errors.
 """
@@ -323,6 +323,11 @@ class RemoteEngine:
         for key in list(self._warm):
             if key == prefix or (version is None and key.startswith(prefix)):
                 self._warm.pop(key, None)
+
+    def prepare_runtime(self, runtime: str, interpreter: str | None = None, *, image: bool = False) -> None:
+        """Every worker makes `runtime` ready ahead (its zygote starts in the background), finding the
+        interpreter on its own host: `interpreter`, the front's, is not sent. From any thread; never waits."""
+        self._post({"op": "prepare", "runtime": runtime, "image": image})
 
     def provision(self, targets: dict[tuple[str, str], tuple[RunSpec, int]]) -> None:
         self._targets = dict(targets)

@@ -211,6 +211,21 @@ def test_retire_and_provision_go_to_every_worker():
     run(scenario())
 
 
+def test_preparing_a_runtime_tells_every_worker_from_any_thread_without_the_fronts_interpreter():
+    async def scenario():
+        engine, nc = await _engine(FakeNodes(("a", 1000)))
+        engine.prepare_runtime("python3.12", "/front/only/python3.12")
+        await asyncio.to_thread(engine.prepare_runtime, "", None, image=True)  # the deferred-step thread
+        for _ in range(100):  # the thread's post reaches the loop, whose task publishes
+            await asyncio.sleep(0)
+        commands = [json.loads(data) for subject, data, _ in nc.published if subject == NAMES.workers_control]
+        assert commands == [{"op": "prepare", "runtime": "python3.12", "image": False},
+                            {"op": "prepare", "runtime": "", "image": True}]
+        await engine.close()
+
+    run(scenario())
+
+
 def test_an_invoke_while_nats_is_away_is_a_service_exception_at_once():
     async def scenario():
         engine, nc = await _engine(FakeNodes(("a", 1000)))
