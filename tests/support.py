@@ -263,8 +263,9 @@ def client_for(url: str, service: str = "lambda"):
 
 
 class MotoServer:
-    """moto in server mode (`moto_server`, from moto[server]) on a free loopback port: a real SQS,
-    Kinesis and DynamoDB Streams endpoint for the event source mapping tests."""
+    """moto in server mode (moto[server]) on a free loopback port: a real SQS, Kinesis and DynamoDB
+    Streams endpoint for the event source mapping tests, with its SQS queue operations made atomic
+    (tests/moto_sqs.py: moto's own lose FIFO's one-receiver-per-message-group under concurrent receives)."""
 
     def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
@@ -276,9 +277,9 @@ class MotoServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> MotoServer:
-        executable = Path(sys.executable).parent / "moto_server"
         self._log = open(self.output, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([str(executable), "-H", "127.0.0.1", "-p", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("moto_sqs.py")),
+                                      "-H", "127.0.0.1", "-p", str(self.port)],
                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
