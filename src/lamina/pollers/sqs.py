@@ -217,7 +217,13 @@ class SqsPoller:
                 await self._delete(url, dropped)
                 records = [r for r in records if self.keep(r)]
         encoded = [json.dumps(r, separators=(",", ":")) for r in records]
+        groups = [(r["messageId"], r["attributes"].get("MessageGroupId")) for r in records]
+        held: set[str] = set()  # FIFO: what a failure earlier in the batch holds back (it comes back after)
         for part in batches.split_by_size([len(e.encode()) for e in encoded]):
+            if held:
+                part = [i for i in part if records[i]["messageId"] not in held]
+                if not part:
+                    continue
             chunk = [records[i] for i in part]
             payload = ('{"Records":[' + ",".join(encoded[i] for i in part) + "]}").encode()
             ids = [r["messageId"] for r in chunk]
@@ -229,8 +235,8 @@ class SqsPoller:
                 failed, error = set(ids), "System"
                 system_problem = f"PROBLEM: Function call failed: {getattr(exc, 'message', exc)}"
             if self.fifo and failed:
-                failed = batches.hold_back_groups(
-                    [(r["messageId"], r["attributes"].get("MessageGroupId")) for r in chunk], failed)
+                failed = batches.hold_back_groups([groups[i] for i in part], failed)
+                held = batches.hold_back_groups(groups, held | failed)
             done = [r for r in chunk if r["messageId"] not in failed]
             if done:
                 await self._delete(url, done)
