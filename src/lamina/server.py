@@ -10,6 +10,7 @@ the HTTP server and its graceful stop).
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import time
@@ -527,7 +528,7 @@ class Server:
     async def serve(self, ready: Callable[[Server], None] | None = None) -> None:
         http = HttpServer(self.app, direct=self.app, host=self.settings.host, port=self.settings.port,
                           grace_s=self.settings.stop_grace, environments=lambda: self.engine.stats()["environments"],
-                          end_of_grace=self._end_of_grace, on_stopping=self.queue.quiesce)
+                          end_of_grace=self._end_of_grace, on_stopping=self._stopping)
         loop = asyncio.get_running_loop()
         self.bus.bind(loop)
         if self.cluster is not None:
@@ -578,6 +579,15 @@ class Server:
             ready(self)
         if self.cluster is None:
             self.supervisor.defer(self.environments.prepare_deployed)
+
+    def _stopping(self) -> None:
+        """The stop signal came: the queue starts no more attempts, and everything alive now is
+        moved out of the collector's reach. With thousands of environments warm, full collections
+        of their objects took about 40% of the loop's time during the stop, time the kernel's
+        teardown of those environments needs on the same cores; what they leave is freed as it
+        goes (reference counts), a cycle among them when the process exits."""
+        gc.freeze()
+        self.queue.quiesce()
 
     async def _end_of_grace(self) -> None:
         """The stop's grace for invokes in flight is over: running async attempts are given back

@@ -340,13 +340,16 @@ class Engine:
 
     async def close(self) -> None:
         """Answer the invokes still in flight with ServiceException (`halt`), end every environment
-        (SIGTERM, then SIGKILL after the grace) and wait until all are reaped."""
+        (SIGTERM to all of them first, then SIGKILL to each after the grace) and wait until all are
+        reaped."""
         self.halt()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
         everyone = [env for pool in self._pools.values() for env in pool.environments]
+        for env in everyone:  # every signal goes out before any stop waits
+            env.signal_stop(self._grace)
         await asyncio.gather(*(env.stop(self._grace) for env in everyone), return_exceptions=True)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)

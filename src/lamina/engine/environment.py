@@ -76,6 +76,7 @@ class Environment:
         self._expect: frozenset[int] = frozenset()
         self._halted = False
         self._stopping = False  # stop() began
+        self._signalled = False  # SIGTERM (or SIGKILL) went to it from signal_stop() or stop()
         self._peak_kb = 0
         self._status: int | None = None
         self._eof = False
@@ -517,8 +518,25 @@ class Environment:
         if self._sandbox is not None:
             self._sandbox.kill()
 
+    def signal_stop(self, grace: float) -> None:
+        """The first step of `stop`, now and without waiting: STOPPING, and SIGTERM (SIGKILL when
+        `grace` is 0). The engine's close sends every environment's signal this way before any
+        stop waits, so thousands of teardowns all begin at once (one task each took ~0.2 ms of
+        the loop before its signal went: the last ones left 0.6 s after the first at 3,000)."""
+        sandbox = self._sandbox
+        if self.state is State.GONE or self._signalled or sandbox is None:
+            return  # gone, signalled already, or still being started (`stop` waits for it)
+        self._signalled = True
+        if self.state in LIVE:
+            self._to(State.STOPPING)
+        if grace > 0:
+            sandbox.terminate()
+        else:
+            sandbox.kill()
+
     async def stop(self, grace: float) -> None:
-        """End the environment: SIGTERM, SIGKILL after `grace` seconds, until it is gone."""
+        """End the environment: SIGTERM (unless `signal_stop` sent it), SIGKILL `grace` seconds
+        later, until it is gone."""
         if self.state is State.GONE:
             return
         if self._stopping:  # a stop is under way (the engine's close and a release can both ask)
@@ -531,12 +549,15 @@ class Environment:
         if sandbox is None:  # still being started: _initialise kills it once it exists
             await asyncio.shield(self._gone)
             return
+        if not self._signalled:
+            self._signalled = True
+            if grace > 0:
+                sandbox.terminate()
+            else:
+                sandbox.kill()
         if grace > 0:
-            sandbox.terminate()
             try:
                 await asyncio.wait_for(asyncio.shield(self._gone), grace)
             except TimeoutError:
                 sandbox.kill()
-        else:
-            sandbox.kill()
         await asyncio.shield(self._gone)

@@ -284,6 +284,40 @@ def test_idle_environments_are_reaped_after_the_idle_timeout(tmp_path):
     run(rig, scenario)
 
 
+def test_signal_stop_sends_sigterm_at_once_and_stop_then_only_kills_after_the_grace(tmp_path):
+    """The engine's close signals every environment before any stop waits: `signal_stop` sends
+    SIGTERM without awaiting anything; the `stop` that follows sends no second one, and SIGKILL
+    once the grace is over; a second `signal_stop`, or one after the environment is gone, sends
+    nothing."""
+    rig = make_engine(tmp_path, FakeBackend(ignore_term=True))
+
+    async def scenario(engine):
+        await engine.invoke(spec(), request("r1"))
+        env = next(iter(engine._pools[("f", "$LATEST")].environments))
+        sandbox = rig.backend.started[0]
+        env.signal_stop(0.05)
+        env.signal_stop(0.05)
+        assert sandbox.signals == ["TERM"] and env.state is State.STOPPING
+        await env.stop(0.05)
+        assert sandbox.signals == ["TERM", "KILL"] and env.state is State.GONE
+        env.signal_stop(0.05)
+        assert sandbox.signals == ["TERM", "KILL"]
+    run(rig, scenario)
+
+
+def test_signal_stop_without_a_grace_kills_at_once(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend())
+
+    async def scenario(engine):
+        await engine.invoke(spec(), request("r1"))
+        env = next(iter(engine._pools[("f", "$LATEST")].environments))
+        env.signal_stop(0)
+        assert rig.backend.started[0].signals == ["KILL"]
+        await env.stop(0)
+        assert env.state is State.GONE and rig.backend.started[0].signals == ["KILL"]
+    run(rig, scenario)
+
+
 def test_close_ends_everything_with_term_then_kill(tmp_path):
     rig = make_engine(tmp_path, FakeBackend(Script(on_event=sleepy(10)), ignore_term=True))
 
