@@ -51,6 +51,10 @@ class SqlQueue:
         self._flush_wanted = asyncio.Event()
         self._changed = asyncio.Event()  # something may have become claimable
         self._changed_functions: set[str | None] = set()  # whose events, since the last wait (None: any)
+        # the skip list of the wait_due under way (the worker's dispatcher is the one waiter), None
+        # when none is: a change of only those functions does not wake it (a burst of one function's
+        # events, while its share is full, would wake it at every commit for nothing)
+        self._skipping: frozenset[str] | None = None
         self._flusher: asyncio.Task | None = None
         self._closing = False
         self._scans = SkipScans()  # used by the work list's calls only (one at a time, in order)
@@ -110,8 +114,7 @@ class SqlQueue:
                 if not future.done():
                     future.set_result(None)
             if added:
-                self._changed_functions.update(row[1] for row, _ in added)
-                self._changed.set()
+                self._announce({row[1] for row, _ in added})
 
     # -- in the queue's thread ------------------------------------------------------------------
     def _commit(self, add: list[tuple], remove: list[int]) -> None:
@@ -167,23 +170,35 @@ class SqlQueue:
                             row["enqueued_at"], row["due_at"], row["runs"], row["throttles"], row["trace"])
                 for row in rows]
 
+    def _announce(self, functions: set[str | None]) -> None:
+        """Events of `functions` (None: any) may have become claimable: wake the wait_due under way
+        unless it skips them all."""
+        self._changed_functions.update(functions)
+        skipping = self._skipping
+        if skipping is None or not functions <= skipping:
+            self._changed.set()
+
     async def wait_due(self, timeout: float, *, skip: frozenset[str] = frozenset()) -> None:
+        self._skipping = skip
         self._changed.clear()  # before the read: a commit after it still wakes this wait
         self._changed_functions.clear()
-        next_at = await self._in_db(self._next_claimable, skip)
-        if next_at is not None:
-            timeout = max(0.0, min(timeout, next_at - self._clock()))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout=max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                return
-            if not self._changed_functions <= skip:  # not only events of skipped functions came in
-                return
-            self._changed.clear()
-            self._changed_functions.clear()
+        try:
+            next_at = await self._in_db(self._next_claimable, skip)
+            if next_at is not None:
+                timeout = max(0.0, min(timeout, next_at - self._clock()))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while True:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout=max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    return
+                if not self._changed_functions <= skip:  # not only events of skipped functions came in
+                    return
+                self._changed.clear()
+                self._changed_functions.clear()
+        finally:
+            self._skipping = None
 
     async def extend(self, event_ids: list[int], lease_s: float) -> None:
         if event_ids:
@@ -192,14 +207,12 @@ class SqlQueue:
     async def release(self, event_ids: list[int]) -> None:
         if event_ids:
             await self._in_db(self._changed_any, self._store.release, event_ids)
-            self._changed_functions.add(None)
-            self._changed.set()
+            self._announce({None})
 
     async def retry_at(self, event_id: int, *, due_at: float, runs: int, throttles: int) -> None:
         await self._in_db(self._changed_any, self._store.reschedule, event_id, due_at=due_at, runs=runs,
                           throttles=throttles)
-        self._changed_functions.add(None)
-        self._changed.set()
+        self._announce({None})
 
     def depth(self) -> int:
         return self._store.depth()

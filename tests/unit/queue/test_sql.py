@@ -439,3 +439,32 @@ def test_accepted_events_commit_on_the_loops_thread_and_acks_on_the_queues(db_ur
     assert ("commit", "lamina-queue", 0, 1) in store.calls  # the ack: with its log lines, on the queue's thread
     assert ("commit_here", loop_thread, 1, False) in store.calls  # refused while the turn was taken
     assert ("commit", "lamina-queue", 1, 0) in store.calls  # ... so the queue's thread committed it
+
+
+class CountingEvent(asyncio.Event):
+    def __init__(self):
+        super().__init__()
+        self.sets = 0
+
+    def set(self):
+        self.sets += 1
+        super().set()
+
+
+def test_a_wait_is_not_woken_by_events_of_the_functions_it_skips(db_url):
+    async def main():
+        queue = await started(open_queue(db_url, Clock()))
+        queue._changed = CountingEvent()  # what wakes the waiter
+        waiter = asyncio.create_task(queue.wait_due(timeout=3600, skip=frozenset({"busy"})))
+        await asyncio.sleep(0.05)
+        for i in range(3):
+            await queue.enqueue(request_id=f"b{i}", function_name="busy", qualifier=None, payload=b"{}")
+        await asyncio.sleep(0.05)
+        woken = queue._changed.sets  # not once for a skipped function's commits
+        assert not waiter.done()
+        await queue.enqueue(request_id="o", function_name="other", qualifier=None, payload=b"{}")
+        await asyncio.wait_for(waiter, 5)
+        await queue.close()
+        return woken
+
+    assert asyncio.run(main()) == 0
