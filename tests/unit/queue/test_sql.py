@@ -395,7 +395,27 @@ async def idle(queue):
         await asyncio.sleep(0.01)
 
 
+def test_on_postgresql_every_commit_is_the_queues_threads(db_url):
+    store = RecordingStore(open_database(db_url))
+
+    async def main():
+        queue = await started(SqlQueue(store, clock=Clock()), "a", "b")
+        (first, *_) = await queue.claim(10, lease_s=30)
+        await queue.ack(first.id)
+        await queue.close()
+
+    asyncio.run(main())
+    if db_url.startswith("sqlite"):
+        return  # the next test
+    commits = [call for call in store.calls if call[0] != "checkpoint"]
+    assert all(call[0] == "commit" and call[1] == "lamina-queue" or call[-1] is False for call in commits)
+    assert sum(call[2] for call in commits if call[0] == "commit") == 2  # both accepted, on the thread
+    assert ("commit", "lamina-queue", 0, 1) in commits  # and the ack
+
+
 def test_accepted_events_commit_on_the_loops_thread_and_acks_on_the_queues(db_url, monkeypatch):
+    if not db_url.startswith("sqlite"):
+        return  # the test above
     monkeypatch.setattr(sql, "CHECKPOINT_EVERY", 3)
     engine = open_database(db_url)
     store = RecordingStore(engine)
