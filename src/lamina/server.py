@@ -42,6 +42,7 @@ from lamina.control.cascade import Cascade
 from lamina.control.code_signing import CodeSigning
 from lamina.control.concurrency import ReservedConcurrency
 from lamina.control.event_configs import EventConfigs
+from lamina.control.execution_roles import ExecutionRoles
 from lamina.control.function_urls import FunctionUrls
 from lamina.control.functions import Account, Functions
 from lamina.control.iam import Iam
@@ -54,7 +55,7 @@ from lamina.control.provisioned import ProvisionedConcurrency
 from lamina.control.rules import Rules
 from lamina.control.signing_profiles import SigningProfiles
 from lamina.control.stacks import Stacks
-from lamina.control.sts import Sts, role_name_of
+from lamina.control.sts import Sts
 from lamina.control.tags import Tags
 from lamina.control.test_events import TestEvents
 from lamina.control.usage import Usage
@@ -66,7 +67,6 @@ from lamina.engine.file_systems import FileSystems
 from lamina.environments import Environments
 from lamina.health import Health
 from lamina.http_server import HttpServer
-from lamina.identity import ASSUMED_ROLE, Caller
 from lamina.images.reclaim import Reclaimer
 from lamina.images.store import ImageStore
 from lamina.invoke import Invoker
@@ -237,11 +237,12 @@ class Server:
         self.sources = Sources({"sqs": settings.sqs_endpoint_url, "kinesis": settings.kinesis_endpoint_url,
                                 "dynamodbstreams": settings.dynamodb_streams_endpoint_url},
                                settings.mq_brokers, region)
+        roles = ExecutionRoles(self.store, self.authorizer, account_id)
         self.mappings = EventSourceMappings(mapping_store, self.store, alias_store, region, account_id,
                                             publish=bus.publish, probe=self.sources.probe,
                                             mq_brokers=settings.mq_brokers,
                                             compile_pattern=patterns.compile_pattern,
-                                            role_may=self._role_may if auth_on else None)
+                                            role_may=roles.may if auth_on else None)
         self.function_urls = FunctionUrls(
             FunctionUrlStore(self.database), self.store, alias_store, region, account_id,
             url_for=lambda url_id: function_url(settings.base_url, url_id, region), publish=bus.publish)
@@ -300,7 +301,7 @@ class Server:
         # Event source mappings: one poller per enabled mapping, feeding batches through the invoker.
         checkpoints = CheckpointStore(self.database)
         streams = stream_poller(StreamHooks(
-            load=checkpoints.load, save=checkpoints.save, role_of=self._role_of,
+            load=checkpoints.load, save=checkpoints.save, role_of=roles.of,
             function_arn=lambda name, q: self.functions.arn(name, q),
             to_function=Destinations(region, account_id, accepted.enqueue).deliver,
             iterator_age=self.metrics.iterator_age, poll_interval=settings.stream_poll_interval,
@@ -476,22 +477,6 @@ class Server:
         if self.run_specs.rotated():
             self.invoker.forget_all()
             self.environments.provision()
-
-    def _role_may(self, role_arn: str, action: str, resource: str) -> bool:
-        """Whether an execution role's identity policies allow `action` on `resource` (Lambda reading
-        an event source with the function's role)."""
-        name = role_name_of(role_arn, self.settings.account_id)
-        if name is None:
-            return False
-        session = Caller(account_id=self.settings.account_id, kind=ASSUMED_ROLE, role_name=name,
-                         session_name="lamina-event-source",
-                         principal_arn=f"arn:aws:sts::{self.settings.account_id}:assumed-role/{name}/lamina-event-source")
-        return self.authorizer.role_allows(session, action, resource)
-
-    def _role_of(self, name: str, qualifier: str | None) -> str:
-        """The execution role of a mapping's function (its version's, else $LATEST's)."""
-        version = (self.store.get_version(name, qualifier) if qualifier else None) or self.store.get_version(name, LATEST)
-        return version.role if version else ""
 
     def _profile_target(self, function_name: str, qualifier: str | None) -> Target:
         _, version = self.functions.get(function_name, qualifier)
