@@ -6,6 +6,7 @@ Pure functions; imports only lamina.errors.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lamina.errors import (
@@ -104,12 +105,7 @@ def mapping_not_found(resource: str) -> ResourceNotFoundException:
 def tagged_mapping_uuid(resource: str, region: str, account: str) -> str | None:
     """The event source mapping a Tag* call's Resource ARN names; None when it is no mapping ARN.
     A mapping of another region or account is not found here (AWS: "Event source mapping not found")."""
-    match = _MAPPING.match(resource)
-    if match is None:
-        return None
-    if match["region"] != region or match["account"] != account:
-        raise mapping_not_found(resource)
-    return match["uuid"]
+    return _tagged(_MAPPING, resource, region, account, mapping_not_found, "uuid")
 
 
 def code_signing_config_arn(region: str, account: str, csc_id: str) -> str:
@@ -127,9 +123,16 @@ def code_signing_config_not_found(resource: str) -> CodeSigningConfigNotFoundExc
 def tagged_code_signing_config_id(resource: str, region: str, account: str) -> str | None:
     """The code signing config (its csc-... id) a Tag* call's Resource ARN names; None when it is no
     config ARN. A config of another region or account is not found here."""
-    match = _CODE_SIGNING_CONFIG.match(resource)
+    return _tagged(_CODE_SIGNING_CONFIG, resource, region, account, code_signing_config_not_found, "id")
+
+
+def _tagged(pattern: re.Pattern, resource: str, region: str, account: str,
+            not_found: Callable[[str], Exception], group: str) -> str | None:
+    """The `group` of a Tag* call's Resource ARN matching `pattern`; None when it does not match;
+    `not_found(resource)` raised for one of another region or account."""
+    match = pattern.match(resource)
     if match is None:
         return None
     if match["region"] != region or match["account"] != account:
-        raise code_signing_config_not_found(resource)
-    return match["id"]
+        raise not_found(resource)
+    return match[group]
