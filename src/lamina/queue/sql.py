@@ -116,7 +116,7 @@ class SqlQueue:
             if added:
                 self._announce({row[1] for row, _ in added})
 
-    # -- in the queue's thread ------------------------------------------------------------------
+    # -- the queue's database work: in its thread, or on the loop's while the thread is idle ----
     def _commit(self, add: list[tuple], remove: list[int]) -> None:
         try:
             if remove and self._drain_lines is not None:
