@@ -85,10 +85,18 @@ class Leases:
         self._thread.start()
 
     def close(self) -> None:
-        """Stop trying, give every lease back (closing the session frees them) and call `lost`."""
+        """Stop trying, give every lease back and call `lost`. The locks are unlocked before the session
+        closes: PostgreSQL frees a closed session's locks only once its backend has seen the close, so
+        another node trying at once could still find them taken."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self._stale_after + 5)
+        connection = self._connection
+        if connection is not None and not connection.closed:
+            try:
+                connection.execute("SELECT pg_advisory_unlock_all()")
+            except psycopg.Error:
+                pass  # closing the session below frees them all the same, a moment later
         self._drop_connection()
         self._lose_all()
 
