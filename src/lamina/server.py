@@ -517,7 +517,12 @@ class Server:
         loop = asyncio.get_running_loop()
         self.bus.bind(loop)
         if self.cluster is not None:
-            await self.cluster.start()
+            try:
+                await self.cluster.start()
+            except BaseException:  # e.g. NATS unreachable: nothing else started; give back the mounts
+                await self.backend.close()
+                self.close()
+                raise
             if isinstance(self.admission, ClusterAdmission):
                 self.admission.start()
         await self.engine.start()

@@ -318,7 +318,11 @@ class WorkerNode:
 
     async def run(self, ready=None) -> None:
         """Start, serve until SIGTERM or SIGINT, then stop (in-flight invokes answered, environments ended)."""
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:  # e.g. NATS unreachable: give back the sandbox's mounts before failing
+            await self.engine.close()
+            raise
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -17,6 +17,7 @@ from lamina.cluster.names import Names
 NATS_URL = "nats://127.0.0.1:4222"
 LEASE = 1.0
 PATIENCE = 15.0  # bound for waits on redelivery (a failure, not a speed measure)
+SCENARIO_LIMIT = 90.0
 
 
 def run(scenario):
@@ -34,7 +35,8 @@ def run(scenario):
             return queue
 
         try:
-            await scenario(open_queue)
+            # a hang fails here, below pytest's timeout, with the traceback of the await that hung
+            await asyncio.wait_for(scenario(open_queue), SCENARIO_LIMIT)
         finally:
             for queue, nc in opened:
                 if not nc.is_closed:

@@ -35,6 +35,14 @@ def event_loop_factory():
     return None
 
 
+def cluster_start_errors() -> tuple[type[Exception], ...]:
+    """What a node's start raises when its cluster's NATS does not answer (imported only when raised)."""
+    from lamina.cluster.blob_remote import BlobRemoteError
+    from lamina.cluster.connection import NatsUnreachable
+
+    return (NatsUnreachable, BlobRemoteError)
+
+
 def _say(message: str, style: str) -> None:
     """A note on stderr (plain text: brackets in server messages are not markup)."""
     stderr.print(Text(message, style=style), soft_wrap=True)

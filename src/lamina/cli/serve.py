@@ -15,6 +15,7 @@ from rich.text import Text
 from lamina import __version__
 from lamina.cli.common import (
     _say,
+    cluster_start_errors,
     console,
     event_loop_factory,
 )
@@ -96,6 +97,9 @@ def serve(args: argparse.Namespace) -> int:
             runner.run(server.serve(ready=_ready))
     except KeyboardInterrupt:
         pass
+    except cluster_start_errors() as exc:  # the cluster's NATS not reachable at start
+        _say(f"lamina: {getattr(exc, 'message', exc)}", "red")
+        return 1
     console.print("lamina stopped")
     return 0
 

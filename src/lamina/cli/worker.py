@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import sys
 
-from lamina.cli.common import _say, console, event_loop_factory
+from lamina.cli.common import _say, cluster_start_errors, console, event_loop_factory
 from lamina.config import Settings, file_system_entry
 
 
@@ -74,8 +74,8 @@ def worker(args: argparse.Namespace) -> int:
             runner.run(node.run(ready=ready))
     except KeyboardInterrupt:
         pass
-    except OSError as exc:  # NATS not reachable at start
-        _say(f"lamina worker: {exc}", "red")
+    except cluster_start_errors() as exc:  # NATS not reachable at start
+        _say(f"lamina worker: {getattr(exc, 'message', exc)}", "red")
         return 1
     console.print("lamina worker stopped")
     return 0

@@ -25,7 +25,7 @@ from typing import Any
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError, ObjectNotFoundError
 
-from lamina.cluster.connection import connect
+from lamina.cluster.connection import NatsUnreachable, connect
 from lamina.cluster.names import Names
 from lamina.errors import ServiceException
 
@@ -86,6 +86,9 @@ class BlobRemote:
         except TimeoutError:
             raise BlobRemoteError(f"Could not connect to NATS for code blobs at {self._url}: no answer within "
                                   f"{CONNECT_TIMEOUT_S:.0f} s.") from None
+        except NatsUnreachable:
+            raise BlobRemoteError(f"Could not connect to NATS for code blobs at {self._url}: no server answers.") \
+                from None
         js = self._nc.jetstream()
         try:
             self._store = await js.object_store(self._names.blobs_bucket)

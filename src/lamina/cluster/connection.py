@@ -7,15 +7,22 @@ from __future__ import annotations
 import logging
 
 from nats.aio.client import Client
+from nats.errors import NoServersError
 
 log = logging.getLogger("lamina.cluster")
 
+
+class NatsUnreachable(ConnectionError):
+    """No server of the URL answered the first connection."""
+
 RECONNECT_WAIT_S = 0.5
 CONNECT_TIMEOUT_S = 2.0
+FIRST_RETRIES = 3  # a first connection tries each server this many times more before it gives up
 
 
 async def connect(url: str, *, name: str, client: Client | None = None) -> Client:
-    """Connect to `url` (nats://host:port[,nats://...]); raises when no server answers at first. With
+    """Connect to `url` (nats://host:port[,nats://...]); raises NatsUnreachable when no server answers at
+    first (each is tried 1 + FIRST_RETRIES times). With
     `client`, that (not yet connected) client connects, so parts holding it since before can use it."""
 
     async def error(exc: Exception) -> None:
@@ -28,9 +35,16 @@ async def connect(url: str, *, name: str, client: Client | None = None) -> Clien
         log.info("NATS: reconnected to %s", url)
 
     nc = client if client is not None else Client()
-    await nc.connect(
-        servers=[part.strip() for part in url.split(",") if part.strip()], name=name,
-        max_reconnect_attempts=-1, reconnect_time_wait=RECONNECT_WAIT_S, connect_timeout=CONNECT_TIMEOUT_S,
-        error_cb=error, disconnected_cb=disconnected, reconnected_cb=reconnected,
-    )
+    # nats-py's connect retries as often as it would reconnect: with no limit it never returns while
+    # no server answers, so the first connection has a limit of its own, lifted once it is made
+    try:
+        await nc.connect(
+            servers=[part.strip() for part in url.split(",") if part.strip()], name=name,
+            max_reconnect_attempts=FIRST_RETRIES, reconnect_time_wait=RECONNECT_WAIT_S,
+            connect_timeout=CONNECT_TIMEOUT_S, error_cb=error, disconnected_cb=disconnected,
+            reconnected_cb=reconnected,
+        )
+    except NoServersError:
+        raise NatsUnreachable(f"no NATS server answers at {url}") from None
+    nc.options["max_reconnect_attempts"] = -1
     return nc
