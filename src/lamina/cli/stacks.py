@@ -108,7 +108,7 @@ def _deployment(args: argparse.Namespace, stack: str):
     from botocore.config import Config
 
     from lamina.sam.deploy import StackState
-    from lamina.sam.resources import Env
+    from lamina.sam.deployed import Env
 
     endpoint = _endpoint(args)
     try:

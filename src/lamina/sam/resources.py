@@ -2,7 +2,8 @@
 through lamina's public APIs (boto3 clients: lambda, iam, events, logs), as CloudFormation would.
 
 A handler gets the resource's resolved properties and answers a `Deployed`: the physical id, what
-`Ref` gives and the attributes `Fn::GetAtt` reads. `update` changes a resource in place where the
+`Ref` gives and the attributes `Fn::GetAtt` reads (lamina.sam.deployed; a type with a module of its own,
+such as lamina.sam.code_signing_config, is registered here too). `update` changes a resource in place where the
 API allows and says `replaced=True` where CloudFormation replaces it (a new name, a new layer or
 function version); `delete` removes it. Types not listed in `HANDLERS` are not deployed: the
 deploy lists them. Imports nothing from lamina but lamina.sam.
@@ -10,78 +11,17 @@ deploy lists them. Imports nothing from lamina but lamina.sam.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lamina.sam.code_signing_config import CodeSigningConfig
+from lamina.sam.deployed import Deployed, Env, ignore_missing, not_found, only, retag, tags_of
+
 WAIT_S = 300
-
-
-@dataclass
-class Deployed:
-    physical_id: str
-    ref: Any
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Env:
-    """What handlers work with: the clients, the stack's name and the built zips by logical id."""
-
-    clients: Callable[[str], Any]
-    stack: str
-    region: str
-    account_id: str
-    code: Callable[[str], bytes]  # logical id → zip bytes of the local build
-    minute_seconds: float = 60.0  # how long a minute of a gradual alias shift lasts (tests shorten it)
-
-    def name_for(self, logical_id: str, limit: int = 64) -> str:
-        """CloudFormation's generated physical name: stack-LogicalId-SUFFIX (stable per stack and id)."""
-        suffix = hashlib.sha256(f"{self.stack}/{logical_id}".encode()).hexdigest()[:12].upper()
-        head = f"{self.stack}-{logical_id}"[: limit - 13]
-        return f"{head}-{suffix}"
-
-
-def _tags(tags: Any) -> dict[str, str]:
-    if isinstance(tags, dict):
-        return {str(k): str(v) for k, v in tags.items()}
-    return {t["Key"]: str(t["Value"]) for t in tags or []}
-
-
-def _retag(lam, arn: str, before: dict, props: dict) -> None:
-    """Bring the Tags of a function or mapping from the template's `before` to its `props`: keys gone
-    are untagged, the rest (re)tagged; tags the template never named (lamina's own control tags) stay."""
-    old, new = _tags(before.get("Tags")), _tags(props.get("Tags"))
-    if new == old:
-        return
-    stale = set(old) - set(new)
-    if stale:
-        lam.untag_resource(Resource=arn, TagKeys=sorted(stale))
-    if new:
-        lam.tag_resource(Resource=arn, Tags=new)
-
-
-def _only(props: dict, names: tuple[str, ...]) -> dict:
-    return {k: props[k] for k in names if k in props}
-
-
-def _not_found(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in (
-        "ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException")
-
-
-def _ignore_missing(call: Callable[[], Any]) -> None:
-    try:
-        call()
-    except ClientError as error:
-        if not _not_found(error):
-            raise
 
 
 def function_name_and_qualifier(value: str) -> tuple[str, str | None]:
@@ -111,7 +51,7 @@ class Function:
         if "ZipFile" in code:  # CloudFormation's inline code: the text of index.py / index.js
             name = "index.js" if str(props.get("Runtime", "")).startswith("nodejs") else "index.py"
             return {"ZipFile": _zip_of(name, code["ZipFile"])}
-        return _only(code, ("S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri"))
+        return only(code, ("S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri"))
 
     def _wait(self, lam, name: str) -> dict:
         deadline = time.monotonic() + WAIT_S
@@ -131,8 +71,8 @@ class Function:
     def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
         lam = env.clients("lambda")
         name = props.get("FunctionName") or env.name_for(logical_id)
-        arguments = {**_only(props, _FUNCTION_CONFIG), "FunctionName": name, "Code": self._code(props, env),
-                     "Tags": _tags(props.get("Tags")), **_only(props, ("PackageType", "Architectures",
+        arguments = {**only(props, _FUNCTION_CONFIG), "FunctionName": name, "Code": self._code(props, env),
+                     "Tags": tags_of(props.get("Tags")), **only(props, ("PackageType", "Architectures",
                                                                         "CodeSigningConfigArn"))}
         lam.create_function(**arguments)
         config = self._wait(lam, name)
@@ -144,13 +84,14 @@ class Function:
             lam.put_function_concurrency(FunctionName=name,
                                          ReservedConcurrentExecutions=int(props["ReservedConcurrentExecutions"]))
         else:
-            _ignore_missing(lambda: lam.delete_function_concurrency(FunctionName=name))
+            ignore_missing(lambda: lam.delete_function_concurrency(FunctionName=name))
 
     def update(self, old: Deployed, before: dict, props: dict, env: Env) -> tuple[Deployed, bool]:
         lam = env.clients("lambda")
         if props.get("FunctionName", old.physical_id) != old.physical_id:
             return self.create(old.physical_id, props, env), True
         name = old.physical_id
+        self._code_signing(lam, name, before, props)  # first: new code is judged by the template's config
         if props.get("Code") != before.get("Code"):
             lam.update_function_code(FunctionName=name, **self._code(props, env))
             self._wait(lam, name)
@@ -163,12 +104,22 @@ class Function:
                 FunctionName=name, **{k: (v if v is not None else defaults.get(k)) for k, v in config.items()
                                       if v is not None or k in defaults})
             self._wait(lam, name)
-        _retag(lam, old.attributes["Arn"], before, props)
+        retag(lam, old.attributes["Arn"], before, props)
         self._concurrency(lam, name, props)
         return self._deployed(lam.get_function_configuration(FunctionName=name)), False
 
+    def _code_signing(self, lam, name: str, before: dict, props: dict) -> None:
+        """A CodeSigningConfigArn added, changed or removed: the function's binding follows."""
+        arn = props.get("CodeSigningConfigArn")
+        if arn == before.get("CodeSigningConfigArn"):
+            return
+        if arn:
+            lam.put_function_code_signing_config(FunctionName=name, CodeSigningConfigArn=arn)
+        else:
+            lam.delete_function_code_signing_config(FunctionName=name)
+
     def delete(self, old: Deployed, env: Env) -> None:
-        _ignore_missing(lambda: env.clients("lambda").delete_function(FunctionName=old.physical_id))
+        ignore_missing(lambda: env.clients("lambda").delete_function(FunctionName=old.physical_id))
 
 
 def _zip_of(name: str, text: str) -> bytes:
@@ -192,10 +143,10 @@ class LayerVersion:
 
         content = props.get("Content") or {}
         local = local_code(content)
-        body = {"ZipFile": env.code(local)} if local else _only(content, ("S3Bucket", "S3Key", "S3ObjectVersion"))
+        body = {"ZipFile": env.code(local)} if local else only(content, ("S3Bucket", "S3Key", "S3ObjectVersion"))
         out = env.clients("lambda").publish_layer_version(
             LayerName=props.get("LayerName") or env.name_for(logical_id, 140), Content=body,
-            **_only(props, ("Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo")))
+            **only(props, ("Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo")))
         return Deployed(out["LayerVersionArn"], out["LayerVersionArn"], {"LayerVersionArn": out["LayerVersionArn"]})
 
     def update(self, old: Deployed, before: dict, props: dict, env: Env) -> tuple[Deployed, bool]:
@@ -210,7 +161,7 @@ class LayerVersion:
 class Version:
     def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
         out = env.clients("lambda").publish_version(
-            FunctionName=props["FunctionName"], **_only(props, ("Description", "CodeSha256")))
+            FunctionName=props["FunctionName"], **only(props, ("Description", "CodeSha256")))
         self._provisioned(env, props, out["FunctionArn"])
         return Deployed(out["FunctionArn"], out["FunctionArn"],
                         {"Version": out["Version"], "FunctionArn": out["FunctionArn"]})
@@ -228,12 +179,12 @@ class Version:
 
     def delete(self, old: Deployed, env: Env) -> None:
         name, qualifier = function_name_and_qualifier(old.physical_id)
-        _ignore_missing(lambda: env.clients("lambda").delete_function(FunctionName=name, Qualifier=qualifier))
+        ignore_missing(lambda: env.clients("lambda").delete_function(FunctionName=name, Qualifier=qualifier))
 
 
 class Alias:
     def _arguments(self, props: dict) -> dict:
-        arguments = {"FunctionVersion": str(props["FunctionVersion"]), **_only(props, ("Description",))}
+        arguments = {"FunctionVersion": str(props["FunctionVersion"]), **only(props, ("Description",))}
         weights = ((props.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or [])
         arguments["RoutingConfig"] = {"AdditionalVersionWeights": {
             str(w["FunctionVersion"]): float(w["FunctionWeight"]) for w in weights}}
@@ -247,7 +198,7 @@ class Alias:
                 FunctionName=name, Qualifier=alias,
                 ProvisionedConcurrentExecutions=int(config["ProvisionedConcurrentExecutions"]))
         elif before.get("ProvisionedConcurrencyConfig"):
-            _ignore_missing(lambda: lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=alias))
+            ignore_missing(lambda: lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=alias))
 
     def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
         name, _ = function_name_and_qualifier(props["FunctionName"])
@@ -265,7 +216,7 @@ class Alias:
 
     def delete(self, old: Deployed, env: Env) -> None:
         name, alias = function_name_and_qualifier(old.physical_id)
-        _ignore_missing(lambda: env.clients("lambda").delete_alias(FunctionName=name, Name=alias))
+        ignore_missing(lambda: env.clients("lambda").delete_alias(FunctionName=name, Name=alias))
 
 
 # -- Triggers and permissions ------------------------------------------------------------------------------
@@ -275,7 +226,7 @@ class Permission:
     def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
         name, qualifier = function_name_and_qualifier(props["FunctionName"])
         statement = env.name_for(logical_id, 100)
-        extra = _only(props, ("SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID",
+        extra = only(props, ("SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID",
                               "FunctionUrlAuthType", "InvokedViaFunctionUrl"))
         env.clients("lambda").add_permission(
             FunctionName=name, StatementId=statement, Action=props["Action"], Principal=props["Principal"],
@@ -289,7 +240,7 @@ class Permission:
     def delete(self, old: Deployed, env: Env) -> None:
         function, statement = old.physical_id.split("|", 1)
         name, qualifier = function_name_and_qualifier(function)
-        _ignore_missing(lambda: env.clients("lambda").remove_permission(
+        ignore_missing(lambda: env.clients("lambda").remove_permission(
             FunctionName=name, StatementId=statement, **({"Qualifier": qualifier} if qualifier else {})))
 
 
@@ -304,9 +255,9 @@ class EventSourceMapping:
     PropagateTags or not: the translator's EventSourceMapping has no Tags property)."""
 
     def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
-        tags = _tags(props.get("Tags"))
+        tags = tags_of(props.get("Tags"))
         out = env.clients("lambda").create_event_source_mapping(
-            FunctionName=props["FunctionName"], **_only(props, (*_MAPPING, "EventSourceArn", "StartingPosition",
+            FunctionName=props["FunctionName"], **only(props, (*_MAPPING, "EventSourceArn", "StartingPosition",
                                                                 "StartingPositionTimestamp", "Queues", "Topics",
                                                                 "SelfManagedEventSource")),
             **({"Tags": tags} if tags else {}))
@@ -318,14 +269,14 @@ class EventSourceMapping:
             return self.create("", props, env), True
         lam = env.clients("lambda")
         lam.update_event_source_mapping(UUID=old.physical_id, FunctionName=props["FunctionName"],
-                                        **_only(props, _MAPPING))
+                                        **only(props, _MAPPING))
         arn = old.attributes.get("EventSourceMappingArn") or \
             f"arn:aws:lambda:{env.region}:{env.account_id}:event-source-mapping:{old.physical_id}"
-        _retag(lam, arn, before, props)
+        retag(lam, arn, before, props)
         return old, False
 
     def delete(self, old: Deployed, env: Env) -> None:
-        _ignore_missing(lambda: env.clients("lambda").delete_event_source_mapping(UUID=old.physical_id))
+        ignore_missing(lambda: env.clients("lambda").delete_event_source_mapping(UUID=old.physical_id))
 
 
 class Url:
@@ -336,7 +287,7 @@ class Url:
 
     def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
         out = env.clients("lambda").create_function_url_config(
-            **self._target(props), AuthType=props["AuthType"], **_only(props, ("Cors", "InvokeMode")))
+            **self._target(props), AuthType=props["AuthType"], **only(props, ("Cors", "InvokeMode")))
         return Deployed(out["FunctionArn"], out["FunctionArn"],
                         {"FunctionUrl": out["FunctionUrl"], "FunctionArn": out["FunctionArn"]})
 
@@ -345,12 +296,12 @@ class Url:
             return self.create("", props, env), True
         out = env.clients("lambda").update_function_url_config(
             **self._target(props), AuthType=props["AuthType"], Cors=props.get("Cors", {}),
-            **_only(props, ("InvokeMode",)))
+            **only(props, ("InvokeMode",)))
         return Deployed(old.physical_id, old.ref, {"FunctionUrl": out["FunctionUrl"], "FunctionArn": out["FunctionArn"]}), False
 
     def delete(self, old: Deployed, env: Env) -> None:
         name, qualifier = function_name_and_qualifier(old.physical_id)
-        _ignore_missing(lambda: env.clients("lambda").delete_function_url_config(
+        ignore_missing(lambda: env.clients("lambda").delete_function_url_config(
             FunctionName=name, **({"Qualifier": qualifier} if qualifier else {})))
 
 
@@ -358,7 +309,7 @@ class EventInvokeConfig:
     def create(self, logical_id: str, props: dict, env: Env) -> Deployed:
         env.clients("lambda").put_function_event_invoke_config(
             FunctionName=props["FunctionName"], Qualifier=props.get("Qualifier", "$LATEST"),
-            **_only(props, ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")))
+            **only(props, ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")))
         physical = f"{props['FunctionName']}|{props.get('Qualifier', '$LATEST')}"
         return Deployed(physical, physical)
 
@@ -367,7 +318,7 @@ class EventInvokeConfig:
 
     def delete(self, old: Deployed, env: Env) -> None:
         name, qualifier = old.physical_id.split("|", 1)
-        _ignore_missing(lambda: env.clients("lambda").delete_function_event_invoke_config(
+        ignore_missing(lambda: env.clients("lambda").delete_function_event_invoke_config(
             FunctionName=name, Qualifier=qualifier))
 
 
@@ -377,7 +328,7 @@ class Rule:
         bus = props.get("EventBusName", "default")
         pattern = props.get("EventPattern")
         arguments = {"Name": name, "EventBusName": bus, "State": props.get("State", "ENABLED"),
-                     **_only(props, ("ScheduleExpression", "Description"))}
+                     **only(props, ("ScheduleExpression", "Description"))}
         if pattern is not None:
             arguments["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
         arn = events.put_rule(**arguments)["RuleArn"]
@@ -410,7 +361,7 @@ class Rule:
                 events.remove_targets(Rule=name, EventBusName=bus, Ids=ids)
             events.delete_rule(Name=name, EventBusName=bus)
         except ClientError as error:
-            if not _not_found(error):
+            if not not_found(error):
                 raise
 
 
@@ -440,7 +391,7 @@ class LogGroup:
         return old, False
 
     def delete(self, old: Deployed, env: Env) -> None:
-        _ignore_missing(lambda: env.clients("logs").delete_log_group(logGroupName=old.physical_id))
+        ignore_missing(lambda: env.clients("logs").delete_log_group(logGroupName=old.physical_id))
 
 
 # -- AWS::IAM::Role ---------------------------------------------------------------------------------------
@@ -454,12 +405,12 @@ class Role:
         wanted = set(props.get("ManagedPolicyArns") or [])
         had = set(before.get("ManagedPolicyArns") or [])
         for arn in sorted(had - wanted):
-            _ignore_missing(lambda arn=arn: iam.detach_role_policy(RoleName=name, PolicyArn=arn))
+            ignore_missing(lambda arn=arn: iam.detach_role_policy(RoleName=name, PolicyArn=arn))
         for arn in sorted(wanted - had):
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)
         inline = {p["PolicyName"]: p["PolicyDocument"] for p in props.get("Policies") or []}
         for old_name in {p["PolicyName"] for p in before.get("Policies") or []} - set(inline):
-            _ignore_missing(lambda n=old_name: iam.delete_role_policy(RoleName=name, PolicyName=n))
+            ignore_missing(lambda n=old_name: iam.delete_role_policy(RoleName=name, PolicyName=n))
         for policy_name, document in inline.items():
             iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=self._document(document))
 
@@ -467,8 +418,8 @@ class Role:
         iam = env.clients("iam")
         name = props.get("RoleName") or env.name_for(logical_id)
         role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=self._document(props["AssumeRolePolicyDocument"]),
-                               **_only(props, ("Path", "Description", "MaxSessionDuration")),
-                               Tags=[{"Key": k, "Value": v} for k, v in _tags(props.get("Tags")).items()])["Role"]
+                               **only(props, ("Path", "Description", "MaxSessionDuration")),
+                               Tags=[{"Key": k, "Value": v} for k, v in tags_of(props.get("Tags")).items()])["Role"]
         self._policies(iam, name, props, {})
         return Deployed(name, name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
@@ -491,7 +442,7 @@ class Role:
                 iam.delete_role_policy(RoleName=old.physical_id, PolicyName=policy_name)
             iam.delete_role(RoleName=old.physical_id)
         except ClientError as error:
-            if not _not_found(error):
+            if not not_found(error):
                 raise
 
 
@@ -541,6 +492,7 @@ HANDLERS: dict[str, Any] = {
     "AWS::Lambda::EventInvokeConfig": EventInvokeConfig(), "AWS::Events::Rule": Rule(),
     "AWS::Logs::LogGroup": LogGroup(), "AWS::IAM::Role": Role(),
     "AWS::CodeDeploy::Application": CodeDeployApplication(), "AWS::CodeDeploy::DeploymentGroup": DeploymentGroup(),
+    "AWS::Lambda::CodeSigningConfig": CodeSigningConfig(),
 }
 
 
