@@ -32,9 +32,14 @@ TIMED = ("import json, time\n"
          "        print('LATENCY', (now - json.loads(r['body'])['t']) * 1000)\n")
 
 
+MOTO_SQS = Path(__file__).resolve().parents[1] / "tests" / "moto_sqs.py"  # moto with atomic SQS queue operations
+
+
 def start_moto() -> tuple[subprocess.Popen, str]:
+    """The tests' moto server: plain moto_server's unlocked SQS state can hand one message to two
+    receives or put a deleted message back, which would count as records processed twice."""
     port = free_port()
-    process = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+    process = subprocess.Popen([sys.executable, str(MOTO_SQS), "-H", "127.0.0.1", "-p", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/moto-api/")
