@@ -293,6 +293,29 @@ def test_cost_layers_account_server_pages(wide):
     assert "python3.11" in wide.page.locator("body").inner_text()
 
 
+def test_nav_reaches_code_signing_and_mappings(wide, lam):
+    """The nav's Code signing configurations and Event source mappings links: the lists, a mapping's
+    function link back to the function."""
+    mapping = lam.create_event_source_mapping(EventSourceArn="arn:aws:sqs:us-east-1:000000000000:walk-queue",
+                                              FunctionName=FUNCTION, Enabled=False)
+    try:
+        page = wide.goto("/console/functions")
+        page.get_by_role("navigation", name="Console").get_by_role("link", name="Code signing configurations").click()
+        page.wait_for_url("**/console/code-signing-configs")
+        assert page.get_by_role("heading", name="Code signing configurations").is_visible()
+        assert "aws lambda create-code-signing-config" in page.locator("table").inner_text()
+        wide.shot("code-signing-configs")
+        page.get_by_role("navigation", name="Console").get_by_role("link", name="Event source mappings").click()
+        page.wait_for_url("**/console/event-source-mappings")
+        row = page.get_by_role("row").filter(has_text=mapping["UUID"])
+        assert "walk-queue" in row.inner_text() and "Disabled" in row.inner_text()
+        wide.shot("event-source-mappings")
+        row.get_by_role("link", name=FUNCTION, exact=True).click()
+        page.wait_for_url(f"**/console/functions/{FUNCTION}/code")
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
 def test_narrow_viewport(browser, server):
     narrow = Page(browser, server.url, 390)
     try:
@@ -300,7 +323,9 @@ def test_narrow_viewport(browser, server):
                            (f"/console/functions/{FUNCTION}/configuration", "configuration"),
                            (f"/console/functions/{FUNCTION}/monitor", "monitor"), ("/console/create", "create"),
                            (f"/console/functions/{FUNCTION}/code", "code"), (f"/console/functions/{FUNCTION}/logs", "logs"),
-                           (f"/console/functions/{FUNCTION}/aliases", "aliases"), ("/console/server", "server")):
+                           (f"/console/functions/{FUNCTION}/aliases", "aliases"), ("/console/server", "server"),
+                           ("/console/code-signing-configs", "code-signing-configs"),
+                           ("/console/event-source-mappings", "event-source-mappings")):
             page = narrow.goto(path)
             page.wait_for_load_state("networkidle")
             overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")

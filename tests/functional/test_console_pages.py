@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import time
@@ -37,7 +38,8 @@ def function(lam):
 
 
 def test_every_page_renders(http, function):
-    for path in ("/console/functions", "/console/create", "/console/layers", "/console/account", "/console/server",
+    for path in ("/console/functions", "/console/create", "/console/layers", "/console/code-signing-configs",
+                 "/console/event-source-mappings", "/console/account", "/console/server",
                  *(f"/console/functions/{function}/{tab}" for tab in TABS)):
         response = http.get(path)
         assert response.status_code == 200, (path, response.text[:300])
@@ -272,3 +274,97 @@ def test_triggers_show_each_mappings_tags(http, lam, function):
     finally:
         for mapping in (tagged, plain):
             lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def table_rows(page: str) -> list[str]:
+    """The <tr>s of a list page's table body, as HTML."""
+    return re.findall(r"<tr>(.*?)</tr>", page.split("<tbody>")[1].split("</tbody>")[0], re.S)
+
+
+def test_code_signing_configs_page(http, lam, lamina):
+    """Code signing configurations: one row per config (all pages of ListCodeSigningConfigs) with its
+    publishers, policy and the functions using it, linked; escaped; the empty state names the CLI."""
+    path = "/console/code-signing-configs"
+    assert lam.list_code_signing_configs()["CodeSigningConfigs"] == []
+    empty = http.get(path)
+    assert empty.status_code == 200 and "aws lambda create-code-signing-config" in empty.text
+    assert 'href="/console/code-signing-configs"' in empty.text  # in the nav
+
+    signer = client_for(lamina.url, "signer")
+    profile = signer.put_signing_profile(profileName="consolepages", platformId="AWSLambda-SHA384-ECDSA")
+    publishers = {"SigningProfileVersionArns": [profile["profileVersionArn"]]}
+    enforce = lam.create_code_signing_config(Description="orders <b>team</b>", AllowedPublishers=publishers,
+                                             CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Enforce"})
+    warn = lam.create_code_signing_config(AllowedPublishers=publishers,
+                                          CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Warn"})
+    enforce_arn, warn_arn = (c["CodeSigningConfig"]["CodeSigningConfigArn"] for c in (enforce, warn))
+    # more than one page of ListCodeSigningConfigs (50 a page)
+    extra = [lam.create_code_signing_config(AllowedPublishers=publishers)["CodeSigningConfig"]["CodeSigningConfigArn"]
+             for _ in range(50)]
+    code = {"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return e\n"})}
+    # unsigned code may be deployed under Warn; the Enforce config is bound after the code is in place
+    lam.create_function(FunctionName="csc-warned", Runtime="python3.11", Handler="app.handler", Role=ROLE, Code=code,
+                        CodeSigningConfigArn=warn_arn)
+    lam.create_function(FunctionName="csc-enforced", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                        Code=code)
+    lam.put_function_code_signing_config(FunctionName="csc-enforced", CodeSigningConfigArn=enforce_arn)
+    try:
+        page = http.get(path)
+        assert page.status_code == 200 and "Traceback" not in page.text
+        rows = {re.search(r'<span title="([^"]+)">', row)[1]: row for row in table_rows(page.text)}
+        assert set(rows) == {enforce_arn, warn_arn, *extra}
+        assert "(52)" in page.text
+        shown = rows[enforce_arn]
+        assert enforce["CodeSigningConfig"]["CodeSigningConfigId"] in shown
+        assert "orders &lt;b&gt;team&lt;/b&gt;" in shown and "<b>" not in shown
+        assert profile["profileVersionArn"] in shown and "<td>Enforce</td>" in shown
+        assert '<a href="/console/functions/csc-enforced/code">csc-enforced</a>' in shown and "csc-warned" not in shown
+        assert enforce["CodeSigningConfig"]["LastModified"][:19].replace("T", " ") in shown
+        assert "<td>Warn</td>" in rows[warn_arn]
+        assert '<a href="/console/functions/csc-warned/code">csc-warned</a>' in rows[warn_arn]
+        assert "<td>None</td>" in rows[extra[0]]
+    finally:
+        for name in ("csc-warned", "csc-enforced"):
+            lam.delete_function(FunctionName=name)
+        for arn in (enforce_arn, warn_arn, *extra):
+            lam.delete_code_signing_config(CodeSigningConfigArn=arn)
+    assert "aws lambda create-code-signing-config" in http.get(path).text
+
+
+def test_event_source_mappings_page(http, lam, function):
+    """Event source mappings: one row per mapping (all pages of ListEventSourceMappings) with its
+    function linked (qualifier kept), source, state and batch size; the empty state names the CLI."""
+    path = "/console/event-source-mappings"
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+    empty = http.get(path)
+    assert empty.status_code == 200 and "aws lambda create-event-source-mapping" in empty.text
+    assert 'href="/console/event-source-mappings"' in empty.text  # in the nav
+
+    version = lam.publish_version(FunctionName=function)["Version"]
+    lam.create_alias(FunctionName=function, Name="live", FunctionVersion=version)
+    queue = "arn:aws:sqs:us-east-1:000000000000:console-list-{}"
+    # disabled, so nothing polls the queues (there are none); more than one page (100 a page)
+    made = [lam.create_event_source_mapping(EventSourceArn=queue.format(n), FunctionName=function, Enabled=False,
+                                            BatchSize=5)
+            for n in range(100)]
+    aliased = lam.create_event_source_mapping(EventSourceArn=queue.format("aliased"), FunctionName=f"{function}:live",
+                                              Enabled=False)
+    try:
+        page = http.get(path)
+        assert page.status_code == 200 and "Traceback" not in page.text
+        rows = {re.search(r'<td class="arn">([0-9a-f-]{36})</td>', row)[1]: row for row in table_rows(page.text)}
+        assert set(rows) == {m["UUID"] for m in (*made, aliased)}
+        assert "(101)" in page.text
+        first = rows[made[0]["UUID"]]
+        assert f'<a href="/console/functions/{function}/code">{function}</a>' in first
+        assert queue.format(0) in first and "<td>Disabled</td>" in first and "<td>5</td>" in first
+        shown = rows[aliased["UUID"]]
+        assert f'<a href="/console/functions/{function}/code">{function}:live</a>' in shown
+        assert queue.format("aliased") in shown and "<td>10</td>" in shown
+        modified = aliased["LastModified"].astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        assert modified in shown
+    finally:
+        for mapping in (*made, aliased):
+            lam.delete_event_source_mapping(UUID=mapping["UUID"])
+        lam.delete_alias(FunctionName=function, Name="live")
+    assert "aws lambda create-event-source-mapping" in http.get(path).text

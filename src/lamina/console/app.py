@@ -3,7 +3,8 @@
 Every page reads and acts through lamina.console.client.ApiClient, i.e. the same HTTP API a
 script uses (Lambda, CloudWatch Logs, /system, /_lamina/test-events, /health), so whatever the
 console does a script can do too. The routes themselves sit behind lamina's request pipeline like
-every other route. Pages for the function's tabs live in lamina.console.function_pages.
+every other route. Pages for the function's tabs live in lamina.console.function_pages, the lists of
+code signing configurations and event source mappings in lamina.console.resource_pages.
 
 With `--auth sigv4` (`sessions` given) the pipeline lets /console through unsigned and the console
 asks for an access key pair once (/console/signin): the pair is proven by a signed STS
@@ -30,7 +31,7 @@ from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.staticfiles import StaticFiles
 
 from lamina import blueprints
-from lamina.console import function_pages, packages
+from lamina.console import function_pages, packages, resource_pages
 from lamina.console.client import ApiClient, ApiError, Keys
 from lamina.console.forms import (
     ROLE_SUFFIX,
@@ -371,6 +372,7 @@ def console_routes(client: ApiClient, sessions: Sessions | None = None) -> list[
     """The console's routes; with `sessions` (auth on) behind its sign-in."""
     console = Console(client, sessions)
     pages = function_pages.FunctionPages(console)
+    resources = resource_pages.ResourcePages(console)
     routes = [
         Route(PREFIX, console.home, methods=["GET"]),
         Route(PREFIX + "/", console.home, methods=["GET"]),
@@ -380,6 +382,7 @@ def console_routes(client: ApiClient, sessions: Sessions | None = None) -> list[
         Route(PREFIX + "/create", console.create_page, methods=["GET"]),
         Route(PREFIX + "/create", console.create, methods=["POST"]),
         Route(PREFIX + "/layers", console.layers, methods=["GET"]),
+        *resources.routes(PREFIX),
         Route(PREFIX + "/account", console.account, methods=["GET"]),
         Route(PREFIX + "/server", console.server, methods=["GET"]),
         *pages.routes(PREFIX + "/functions/{name}"),
