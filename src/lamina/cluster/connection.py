@@ -11,13 +11,13 @@ from nats.errors import NoServersError
 
 log = logging.getLogger("lamina.cluster")
 
-
-class NatsUnreachable(ConnectionError):
-    """No server of the URL answered the first connection."""
-
 RECONNECT_WAIT_S = 0.5
 CONNECT_TIMEOUT_S = 2.0
 FIRST_RETRIES = 3  # a first connection tries each server this many times more before it gives up
+
+
+class NatsUnreachable(ConnectionError):
+    """No server of the URL answered the first connection."""
 
 
 async def connect(url: str, *, name: str, client: Client | None = None) -> Client:
