@@ -1,6 +1,7 @@
 """A node's connection to NATS: one client per process, reconnecting by itself for as long as the
-node lives (a NATS restart is an outage of cluster traffic, never the end of the node).
-Imports nothing from lamina."""
+node lives (a NATS restart is an outage of cluster traffic, never the end of the node), once it
+has connected: a first connection that no server answers raises NatsUnreachable, so a node started
+without NATS says so and exits. Imports nothing from lamina."""
 
 from __future__ import annotations
 
