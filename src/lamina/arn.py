@@ -98,7 +98,7 @@ def mapping_arn(region: str, account: str, uuid: str) -> str:
 
 
 def mapping_not_found(resource: str) -> ResourceNotFoundException:
-    """AWS's 404 for a mapping that does not exist, naming its ARN (Get/Update/Delete and the Tag* calls)."""
+    """AWS's 404 of the Tag* calls for a mapping ARN that names no mapping (Get/Update/Delete say less)."""
     return ResourceNotFoundException(f"Event source mapping not found: {resource}")
 
 

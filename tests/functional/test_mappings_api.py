@@ -93,18 +93,17 @@ def test_sqs_mapping_defaults_and_states(lam, sqs):
 
     deleted = lam.delete_event_source_mapping(UUID=uuid)
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 202 and deleted["State"] == "Deleting"
-    gone = (404, "ResourceNotFoundException",
-            f"Event source mapping not found: arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{uuid}")
+    gone = (404, "ResourceNotFoundException", "The resource you requested does not exist.")
     assert error_of(lam.get_event_source_mapping, UUID=uuid) == gone
     assert error_of(lam.delete_event_source_mapping, UUID=uuid) == gone
 
 
 def test_unknown_and_malformed_uuids(server, lam):
-    """Get, Update and Delete of a UUID no mapping has: 404 naming the mapping's ARN (reference §1);
+    """Get, Update and Delete of a UUID no mapping has: 404 with the generic text (triggers reference §1.8;
+    only the Tag* calls name the mapping's ARN);
     a UUID that is not 36 characters long: the model's length constraint, before any lookup."""
     unknown = "00000000-0000-4000-8000-000000000000"
-    gone = (404, "ResourceNotFoundException",
-            f"Event source mapping not found: arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{unknown}")
+    gone = (404, "ResourceNotFoundException", "The resource you requested does not exist.")
     assert error_of(lam.get_event_source_mapping, UUID=unknown) == gone
     assert error_of(lam.update_event_source_mapping, UUID=unknown, BatchSize=5) == gone
     assert error_of(lam.delete_event_source_mapping, UUID=unknown) == gone

@@ -30,6 +30,8 @@ from lamina.store.mappings import MappingStore
 
 log = logging.getLogger("lamina.mappings")
 LIST_CAP = 100
+NOT_FOUND = "The resource you requested does not exist."  # Get/Update/Delete of an unknown UUID
+
 # probe(kind, event source ARN) → facts about the source ({"VisibilityTimeout": 30} for SQS) or None when
 # they cannot be learnt now; raises InvalidParameterValueException when the source does not exist.
 Probe = Callable[[str, str], dict | None]
@@ -150,8 +152,8 @@ class EventSourceMappings:
 
     def get(self, uuid: str) -> EventSourceMapping:
         mapping = self._store.get(uuid)
-        if mapping is None:  # AWS names the mapping's ARN (reference §1, event source mappings)
-            raise arns.mapping_not_found(arns.mapping_arn(self._region, self._account_id, uuid))
+        if mapping is None:  # the generic text; only the Tag* calls name the mapping's ARN (triggers reference §1.8)
+            raise ResourceNotFoundException(NOT_FOUND)
         return mapping
 
     def update(self, params: dict) -> EventSourceMapping:
