@@ -49,8 +49,9 @@ RUNTIME_OPERATIONS = frozenset({"CreateFunction", "UpdateFunctionConfiguration"}
 BARE_NAME_MAX = 64
 # Shape name -> (min, max) enforced instead of the model's (developer-guide limits, reference 2.2).
 RANGE_OVERRIDES = {"MemorySize": (128, 10240), "EphemeralStorageSize": (512, 10240)}
-# Enum shapes whose values AWS lists in another order than the model's (triggers-and-permissions 1.8).
-ENUM_ORDER = {"EventSourcePosition": ("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON")}
+# Enum shapes whose values AWS lists in another order than the model's (triggers-and-permissions 1.8, 2.1).
+ENUM_ORDER = {"EventSourcePosition": ("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON"),
+              "InvokeMode": ("RESPONSE_STREAM", "BUFFERED")}
 _TYPES = {
     "string": ((str,), "a string"), "blob": ((str, bytes, bytearray), "a string"),
     "integer": ((int,), "a number"), "long": ((int,), "a number"), "double": ((int, float), "a number"),

@@ -69,6 +69,8 @@ INVALID = [
      one("Loud", "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]")),
     ("Invoke", {"FunctionName": "f", "InvocationType": "Later"}, {},
      one("Later", "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")),
+    ("CreateFunctionUrlConfig", {"FunctionName": "f", "AuthType": "NONE", "InvokeMode": "SOMETIMES"}, {},
+     one("SOMETIMES", "invokeMode", "Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]")),  # AWS's order
     ("CreateAlias", {"FunctionName": "f", "Name": "123", "FunctionVersion": "1"}, {},
      one("123", "name", "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)")),
     ("CreateAlias", {"FunctionName": "f", "Name": "a" * 129, "FunctionVersion": "1"}, {},
