@@ -125,6 +125,19 @@ def test_list_functions_pages_with_markers_and_omits_state(lam):
     assert latest and latest[0]["FunctionArn"] == arn("page-0", "$LATEST")
 
 
+def test_list_functions_master_region_lists_only_edge_replicas(lam):
+    # MasterRegion filters to Lambda@Edge replicas (lamina holds none) and needs FunctionVersion=ALL;
+    # without it AWS answers with this text (observed, aws/aws-cli#2911), MasterArn spelling and all.
+    create(lam, "edge-master")
+    assert lam.list_functions(MasterRegion="us-east-1", FunctionVersion="ALL")["Functions"] == []
+    status, code, response = error_of(lam.list_functions, MasterRegion="eu-west-1")
+    assert (status, code) == (400, "InvalidParameterValueException")
+    assert response["message"] == (
+        "The combination MasterArn=eu-west-1 and FunctionVersion=NULL is not supported. "
+        "Please see our documentation for valid combinations of ListFunctions options.")
+    assert "edge-master" in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+
+
 def test_update_configuration_goes_in_progress_then_successful(lam):
     create(lam, "upd")
     lam.get_waiter("function_active_v2").wait(FunctionName="upd")

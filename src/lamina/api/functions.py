@@ -57,7 +57,7 @@ def get_function_configuration(cp: ControlPlane, call: Call) -> Reply:
 def list_functions(cp: ControlPlane, call: Call) -> Reply:
     every = call.params.get("FunctionVersion")
     items, marker = cp.functions.list(marker=call.params.get("Marker"), max_items=call.params.get("MaxItems"),
-                                      function_version=every)
+                                      function_version=every, master_region=call.params.get("MasterRegion"))
     return 200, wire.listing("Functions", [_config(cp, v, qualified=every == "ALL", list_item=True) for v in items], marker)
 
 

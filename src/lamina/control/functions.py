@@ -222,9 +222,17 @@ class Functions:
         return function, version
 
     def list(self, *, marker: str | None = None, max_items: int | None = None,
-             function_version: str | None = None) -> tuple[list[FunctionVersion], str | None]:
+             function_version: str | None = None,
+             master_region: str | None = None) -> tuple[list[FunctionVersion], str | None]:
         if function_version not in (None, "ALL"):
             raise InvalidParameterValueException("Invalid value for FunctionVersion. Valid value is ALL.")
+        if master_region is not None:  # lists Lambda@Edge replicas only, and lamina holds none
+            if function_version is None:
+                raise InvalidParameterValueException(
+                    f"The combination MasterArn={master_region} and FunctionVersion=NULL is not supported. "
+                    "Please see our documentation for valid combinations of ListFunctions options."
+                )
+            return [], None
         return _store_page(lambda after, limit: self._store.list_versions(
             after=after, limit=limit, latest_only=function_version is None), marker, max_items)
 
