@@ -166,6 +166,9 @@ def _deploy_once(args: argparse.Namespace, path: Path, stack: str, *, confirm: b
         return None
     for logical_id, kind in the_plan.skipped.items():
         console.print(f"[yellow]not deployed[/yellow] {logical_id} ({kind}): lamina does not deploy this type")
+    for logical_id, (kind, needed) in the_plan.blocked.items():
+        console.print(f"[yellow]not deployed[/yellow] {logical_id} ({kind}): it needs {needed}, which lamina "
+                      "does not deploy")
     if not the_plan.changes:
         console.print(f"No changes to deploy: stack [bold]{stack}[/bold] is up to date.")
         return previous or {"resources": {}}

@@ -29,12 +29,33 @@ class Change:
     resource_type: str
 
 
-def order(resources: dict[str, dict]) -> list[str]:
-    """Logical ids, each after every resource it needs (template order among independent ones)."""
+def needing(resources: dict[str, dict], missing: set[str]) -> dict[str, str]:
+    """The resources that cannot be deployed because they refer (Ref, Fn::GetAtt, Fn::Sub), directly
+    or through others, to a resource of `missing` (one lamina does not deploy): logical id → the
+    missing resource it needs. A DependsOn alone does not count: it only orders."""
+    blocked: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for logical_id, resource in resources.items():
+            if logical_id in missing or logical_id in blocked:
+                continue
+            for target in sorted(references(resource.get("Properties") or {})):
+                if target in missing or target in blocked:
+                    blocked[logical_id] = blocked.get(target, target)
+                    changed = True
+                    break
+    return blocked
+
+
+def order(resources: dict[str, dict], absent: frozenset[str] = frozenset()) -> list[str]:
+    """Logical ids, each after every resource it needs (template order among independent ones).
+    A DependsOn naming a resource of `absent` (declared but not deployed) is ignored."""
     needs: dict[str, set[str]] = {}
     for logical_id, resource in resources.items():
         depends = resource.get("DependsOn") or []
         depends = [depends] if isinstance(depends, str) else depends
+        depends = [d for d in depends if d not in absent]
         unknown = [d for d in depends if d not in resources]
         if unknown:
             raise OrderError(f"Resources.{logical_id}.DependsOn: {', '.join(unknown)} is not a resource")

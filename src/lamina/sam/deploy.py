@@ -41,6 +41,7 @@ class Plan:
     changes: list[change_set.Change]
     previous: dict[str, dict]
     retain: set[str] = field(default_factory=set)
+    blocked: dict[str, tuple[str, str]] = field(default_factory=dict)  # logical id → (type, skipped id it needs)
 
 
 class StackState:
@@ -112,8 +113,11 @@ def plan(stack: str, template: dict, parameters: dict[str, Any], previous_docume
             f"{lid} ({kind})" for lid, kind in unsupported.items()))
     active = {lid: r for lid, r in declared.items()
               if lid not in unsupported and conditions.get(r.get("Condition", ""), True)}
+    # e.g. the Permission of a SAM Api/HttpApi event refers to the API Gateway API lamina skips
+    blocked = change_set.needing(active, set(unsupported))
+    active = {lid: r for lid, r in active.items() if lid not in blocked}
     try:
-        ordered = change_set.order(active)
+        ordered = change_set.order(active, frozenset(declared) - set(active))
     except change_set.OrderError as error:
         raise DeployError(str(error)) from None
     previous = (previous_document or {}).get("resources", {})
@@ -124,7 +128,8 @@ def plan(stack: str, template: dict, parameters: dict[str, Any], previous_docume
 
     return Plan(stack, template, parameters, ordered, unsupported,
                 change_set.changes(ordered, active, previous, with_previous), previous,
-                {lid for lid, r in active.items() if r.get("DeletionPolicy") == "Retain"})
+                {lid for lid, r in active.items() if r.get("DeletionPolicy") == "Retain"},
+                {lid: (declared[lid].get("Type", "?"), needed) for lid, needed in blocked.items()})
 
 
 def _context(template: dict, parameters: dict, conditions: dict[str, bool], deployed: dict[str, dict],

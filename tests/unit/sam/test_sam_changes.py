@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lamina.sam.changes import ADD, MODIFY, REMOVE, Change, OrderError, changes, order
+from lamina.sam.changes import ADD, MODIFY, REMOVE, Change, OrderError, changes, needing, order
+from lamina.sam.deploy import plan
 
 RESOURCES = {
     "Alias": {"Type": "AWS::Lambda::Alias", "Properties": {"FunctionName": {"Ref": "Fn"},
@@ -57,3 +58,33 @@ def test_change_set():
 def test_nothing_changed_means_no_changes():
     previous = {lid: entry(r["Type"], {}, i) for i, (lid, r) in enumerate(RESOURCES.items())}
     assert changes(order(RESOURCES), RESOURCES, previous, lambda lid: {}) == []
+
+
+API = {
+    "Api": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {}},
+    "Fn": {"Type": "AWS::Lambda::Function", "Properties": {}},
+    "FnHPermission": {"Type": "AWS::Lambda::Permission", "Properties": {
+        "FunctionName": {"Ref": "Fn"}, "SourceArn": {"Fn::Sub": ["arn:${a}/*", {"a": {"Ref": "Api"}}]}}},
+    "Downstream": {"Type": "AWS::Lambda::Permission", "Properties": {"FunctionName": {"Fn::GetAtt": "FnHPermission.Id"}}},
+    "Ordered": {"Type": "AWS::Lambda::Url", "Properties": {"TargetFunctionArn": {"Ref": "Fn"}}, "DependsOn": "Api"},
+}
+
+
+def test_what_refers_to_a_resource_lamina_does_not_deploy_is_not_deployed_either():
+    assert needing(API, {"Api"}) == {"FnHPermission": "Api", "Downstream": "Api"}
+    assert needing(API, set()) == {}
+
+
+def test_a_depends_on_naming_a_skipped_resource_only_orders():
+    active = {lid: r for lid, r in API.items() if lid in ("Fn", "Ordered")}
+    assert order(active, frozenset({"Api"})) == ["Fn", "Ordered"]
+
+
+def test_a_sam_http_api_event_deploys_its_function_without_the_api():
+    """SAM's HttpApi event makes an API Gateway API (skipped) and a Permission whose SourceArn names it:
+    the plan skips the Permission too instead of failing the deploy on an unresolvable Ref."""
+    the_plan = plan("s", {"Resources": API}, {}, None, strict=False)
+    assert the_plan.skipped == {"Api": "AWS::ApiGatewayV2::Api"}
+    assert the_plan.blocked == {"FnHPermission": ("AWS::Lambda::Permission", "Api"),
+                                "Downstream": ("AWS::Lambda::Permission", "Api")}
+    assert the_plan.ordered == ["Fn", "Ordered"]
