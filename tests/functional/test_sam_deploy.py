@@ -167,6 +167,9 @@ def test_a_failing_step_rolls_the_deploy_back(app, lamina, lam):
     out = run("deploy", "--no-confirm", cwd=app, url=lamina.url)
     assert out.returncode == 1, out.stdout
     assert "rolled back" in " ".join((out.stdout + out.stderr).split())
+    # the step's line keeps Lambda's message whole: its brackets are text, not rich markup
+    failed = plain(out.stdout).split("failed: ", 1)[1].split("; rolling back")[0]
+    assert "Member must satisfy enum value set: [" in failed, failed
     assert lam.get_function_configuration(FunctionName=hello)["MemorySize"] == 256
     assert invoke(lam, hello)["greeting"] == "bonjour"  # the previous code is back
     write_app(app, "bonjour")

@@ -187,7 +187,7 @@ def _deploy_once(args: argparse.Namespace, path: Path, stack: str, *, confirm: b
                                                                 for b in built}),
                    # a DeploymentPreference's minutes (LAMINA_DEPLOY_MINUTE_SECONDS shortens them, for tests)
                    minute_seconds=float(os.environ.get("LAMINA_DEPLOY_MINUTE_SECONDS") or 60))
-    deployer = sam_deploy.Deployer(env, state, lambda line: console.print(f"  {line}"))
+    deployer = sam_deploy.Deployer(env, state, _step_line)
     try:
         with console.status(f"deploying {stack}"):
             document = deployer.apply(the_plan)
@@ -198,6 +198,11 @@ def _deploy_once(args: argparse.Namespace, path: Path, stack: str, *, confirm: b
     for name, value in document.get("outputs", {}).items():
         console.print(f"  {name} = {value}", soft_wrap=True, highlight=False)
     return document
+
+
+def _step_line(line: str) -> None:
+    """A deploy or delete step, plain text: brackets in Lambda's messages are not rich markup."""
+    console.print(Text("  " + line))
 
 
 def deploy(args: argparse.Namespace) -> int:
@@ -330,7 +335,7 @@ def delete(args: argparse.Namespace) -> int:
         raise sam_deploy.DeployError("a delete uploads no code")
 
     deployer = sam_deploy.Deployer(env_type(clients, args.stack, region, account_id, no_code), state,
-                                   lambda line: console.print(f"  {line}"))
+                                   _step_line)
     try:
         retained = deployer.delete(args.stack, document)
     except sam_deploy.DeployError as error:
