@@ -190,7 +190,17 @@ def test_missing_bootstrap_is_an_invalid_entrypoint(server):
     deploy(lam, "noboot", {"README": "no bootstrap here"})
     response, body = invoke(lam, "noboot", {})
     assert response["FunctionError"] == "Unhandled"
-    assert body == {"errorMessage": "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
+    # A platform error: AWS names the invoke's request id (reference 4.6, as observed in the field).
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert body == {"errorMessage": f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
+                                    "[/var/task/bootstrap /opt/bootstrap]",
+                    "errorType": "Runtime.InvalidEntrypoint"}
+    lam.create_function(FunctionName="noexec", Runtime="provided.al2023", Role=ROLE, Handler="anything",
+                        Code={"ZipFile": make_zip({"bootstrap": SIMPLE_BOOTSTRAP})})  # not executable
+    lam.get_waiter("function_active_v2").wait(FunctionName="noexec", WaiterConfig={"Delay": 0.1})
+    response, body = invoke(lam, "noexec", {})
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert body == {"errorMessage": f"RequestId: {request_id} Error: fork/exec /var/task/bootstrap: permission denied",
                     "errorType": "Runtime.InvalidEntrypoint"}
 
 
