@@ -91,10 +91,11 @@ server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 register = urllib.request.Request(BASE + "/2020-01-01/extension/register", method="POST",
                                   data=json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
-                                  headers={"Lambda-Extension-Name": NAME})
+                                  headers={"Lambda-Extension-Name": NAME, "Lambda-Extension-Accept-Feature": "accountId"})
 with urllib.request.urlopen(register) as response:
     identifier = response.headers["Lambda-Extension-Identifier"]
-    print("EXT REGISTERED", NAME, json.loads(response.read())["functionName"], flush=True)
+    registered = json.loads(response.read())
+    print("EXT REGISTERED", NAME, registered["functionName"], registered.get("accountId"), flush=True)
 subscribe = urllib.request.Request(BASE + "/2022-07-01/telemetry", method="PUT", data=json.dumps({
     "schemaVersion": "2022-12-13", "types": ["platform", "function"], "buffering": {"timeoutMs": 25},
     "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{server.server_port}/t"}}).encode(),
@@ -213,7 +214,9 @@ def test_an_extension_in_a_layer_gets_invoke_shutdown_and_telemetry(server):
     assert json.loads(response["Payload"].read()) == {"hello": "world"}
     request_id = response["ResponseMetadata"]["RequestId"]
     tail = base64.b64decode(response["LogResult"]).decode()
-    assert "EXT REGISTERED probe extended" in tail and "EXT SUBSCRIBED 200" in tail
+    account = lam.get_function(FunctionName="extended")["Configuration"]["FunctionArn"].split(":")[4]
+    # it asked for the accountId feature (Lambda-Extension-Accept-Feature), so the answer names it
+    assert f"EXT REGISTERED probe extended {account}" in tail and "EXT SUBSCRIBED 200" in tail
     messages = logs_of(server, "extended", f"EXT TELEMETRY platform.report {request_id}")
     assert any(m.startswith(f"EXT INVOKE {request_id} arn:aws:lambda:") for m in messages)
     for kind in ("platform.initStart", "platform.initRuntimeDone", "platform.initReport",

@@ -45,7 +45,7 @@ def _hwm_kb(pid):
 
 
 class Supervisor:
-    def __init__(self, channel, environ, opt_dirs, runtime_argv, cwd=None, serve=None):
+    def __init__(self, channel, environ, opt_dirs, runtime_argv, cwd=None, serve=None, account=""):
         self.channel = channel
         self._serve = serve  # starts the Runtime API listener's thread (its socket listens already)
         self._serving = False
@@ -59,7 +59,7 @@ class Supervisor:
         self.cv = threading.Condition()
         self.state = api.RuntimeState()
         self.extensions = api.Extensions(environ.get("AWS_LAMBDA_FUNCTION_NAME", ""), self.version,
-                                         environ.get("_HANDLER", ""))
+                                         environ.get("_HANDLER", ""), account)
         self.telemetry = telemetry.Telemetry()
         self.function_output = processes.Output(channel, self.telemetry, "function")
         self.extension_output = processes.Output(channel, self.telemetry, "extension")
@@ -369,7 +369,8 @@ class Supervisor:
 
     def register(self, headers, body):
         with self.cv:
-            status, answer, ext = self.extensions.register(headers.get("Lambda-Extension-Name"), body)
+            status, answer, ext = self.extensions.register(headers.get("Lambda-Extension-Name"), body,
+                                                           headers.get("Lambda-Extension-Accept-Feature"))
             if ext is None:
                 return _json((status, answer))
             self.telemetry.emit("platform.extension", {"name": ext.name, "state": "Ready",
