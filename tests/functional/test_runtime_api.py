@@ -67,6 +67,34 @@ while True:
     urllib.request.urlopen(urllib.request.Request(API + f"/invocation/{rid}/response", data=event, method="POST"))
 """
 
+# A runtime whose HTTP client writes header names in lower case, as hyper (the Rust runtime and
+# extension crates) and Node's clients do: an internal extension registers and polls, then each
+# invoke answers with what the register call got.
+LOWERCASE_HEADERS_BOOTSTRAP = """#!/usr/bin/env python3
+import http.client, json, os, threading
+HOST = os.environ["AWS_LAMBDA_RUNTIME_API"]
+def call(method, path, body=None, headers=None):
+    connection = http.client.HTTPConnection(HOST)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    return response.status, response.getheader("lambda-extension-identifier"), response.read()
+status, identifier, _ = call("POST", "/2020-01-01/extension/register", b'{"events": ["INVOKE"]}',
+                             {"lambda-extension-name": "lowercase"})
+def poll():
+    while True:
+        call("GET", "/2020-01-01/extension/event/next", None, {"lambda-extension-identifier": identifier})
+if identifier:
+    threading.Thread(target=poll, daemon=True).start()
+while True:
+    connection = http.client.HTTPConnection(HOST)
+    connection.request("GET", "/2018-06-01/runtime/invocation/next")
+    response = connection.getresponse()
+    response.read()
+    rid = response.getheader("lambda-runtime-aws-request-id")
+    call("POST", f"/2018-06-01/runtime/invocation/{rid}/response", json.dumps([status, bool(identifier)]).encode(),
+         {"content-type": "application/json"})
+"""
+
 # An external extension: registers for INVOKE and SHUTDOWN, subscribes to platform telemetry on its
 # own listener, and reports what it receives as log lines.
 EXTENSION = """#!/usr/bin/env python3
@@ -173,6 +201,14 @@ def test_error_paths_answer_as_the_reference_says(server):
         "errorMessage": "Exceeded maximum allowed payload size (6291556 bytes).", "errorType": "RequestEntityTooLarge"}]
     _, probes = invoke(lam, "probing", {})
     assert probes["previous_double"] == [400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}]
+
+
+def test_header_names_are_case_insensitive(server):
+    lam = client_for(server.url)
+    deploy(lam, "lowercase", {"bootstrap": LOWERCASE_HEADERS_BOOTSTRAP}, Timeout=5)
+    response, body = invoke(lam, "lowercase", {})
+    assert "FunctionError" not in response
+    assert body == [200, True]  # registered: the name was read from `lambda-extension-name`
 
 
 def test_init_error_is_the_invoke_error(server):
