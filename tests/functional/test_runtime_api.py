@@ -67,6 +67,34 @@ while True:
     urllib.request.urlopen(urllib.request.Request(API + f"/invocation/{rid}/response", data=event, method="POST"))
 """
 
+# A runtime whose HTTP client writes header names in lower case, as hyper (the Rust runtime and
+# extension crates) and Node's clients do: an internal extension registers and polls, then each
+# invoke answers with what the register call got.
+LOWERCASE_HEADERS_BOOTSTRAP = """#!/usr/bin/env python3
+import http.client, json, os, threading
+HOST = os.environ["AWS_LAMBDA_RUNTIME_API"]
+def call(method, path, body=None, headers=None):
+    connection = http.client.HTTPConnection(HOST)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    return response.status, response.getheader("lambda-extension-identifier"), response.read()
+status, identifier, _ = call("POST", "/2020-01-01/extension/register", b'{"events": ["INVOKE"]}',
+                             {"lambda-extension-name": "lowercase"})
+def poll():
+    while True:
+        call("GET", "/2020-01-01/extension/event/next", None, {"lambda-extension-identifier": identifier})
+if identifier:
+    threading.Thread(target=poll, daemon=True).start()
+while True:
+    connection = http.client.HTTPConnection(HOST)
+    connection.request("GET", "/2018-06-01/runtime/invocation/next")
+    response = connection.getresponse()
+    response.read()
+    rid = response.getheader("lambda-runtime-aws-request-id")
+    call("POST", f"/2018-06-01/runtime/invocation/{rid}/response", json.dumps([status, bool(identifier)]).encode(),
+         {"content-type": "application/json"})
+"""
+
 # An external extension: registers for INVOKE and SHUTDOWN, subscribes to platform telemetry on its
 # own listener, and reports what it receives as log lines.
 EXTENSION = """#!/usr/bin/env python3
@@ -91,10 +119,11 @@ server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 register = urllib.request.Request(BASE + "/2020-01-01/extension/register", method="POST",
                                   data=json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
-                                  headers={"Lambda-Extension-Name": NAME})
+                                  headers={"Lambda-Extension-Name": NAME, "Lambda-Extension-Accept-Feature": "accountId"})
 with urllib.request.urlopen(register) as response:
     identifier = response.headers["Lambda-Extension-Identifier"]
-    print("EXT REGISTERED", NAME, json.loads(response.read())["functionName"], flush=True)
+    registered = json.loads(response.read())
+    print("EXT REGISTERED", NAME, registered["functionName"], registered.get("accountId"), flush=True)
 subscribe = urllib.request.Request(BASE + "/2022-07-01/telemetry", method="PUT", data=json.dumps({
     "schemaVersion": "2022-12-13", "types": ["platform", "function"], "buffering": {"timeoutMs": 25},
     "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{server.server_port}/t"}}).encode(),
@@ -174,6 +203,14 @@ def test_error_paths_answer_as_the_reference_says(server):
     assert probes["previous_double"] == [400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}]
 
 
+def test_header_names_are_case_insensitive(server):
+    lam = client_for(server.url)
+    deploy(lam, "lowercase", {"bootstrap": LOWERCASE_HEADERS_BOOTSTRAP}, Timeout=5)
+    response, body = invoke(lam, "lowercase", {})
+    assert "FunctionError" not in response
+    assert body == [200, True]  # registered: the name was read from `lambda-extension-name`
+
+
 def test_init_error_is_the_invoke_error(server):
     lam = client_for(server.url)
     deploy(lam, "initfail", {"bootstrap": INIT_ERROR_BOOTSTRAP})
@@ -190,7 +227,17 @@ def test_missing_bootstrap_is_an_invalid_entrypoint(server):
     deploy(lam, "noboot", {"README": "no bootstrap here"})
     response, body = invoke(lam, "noboot", {})
     assert response["FunctionError"] == "Unhandled"
-    assert body == {"errorMessage": "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
+    # A platform error: AWS names the invoke's request id (reference 4.6, as observed in the field).
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert body == {"errorMessage": f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
+                                    "[/var/task/bootstrap /opt/bootstrap]",
+                    "errorType": "Runtime.InvalidEntrypoint"}
+    lam.create_function(FunctionName="noexec", Runtime="provided.al2023", Role=ROLE, Handler="anything",
+                        Code={"ZipFile": make_zip({"bootstrap": SIMPLE_BOOTSTRAP})})  # not executable
+    lam.get_waiter("function_active_v2").wait(FunctionName="noexec", WaiterConfig={"Delay": 0.1})
+    response, body = invoke(lam, "noexec", {})
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert body == {"errorMessage": f"RequestId: {request_id} Error: fork/exec /var/task/bootstrap: permission denied",
                     "errorType": "Runtime.InvalidEntrypoint"}
 
 
@@ -203,7 +250,9 @@ def test_an_extension_in_a_layer_gets_invoke_shutdown_and_telemetry(server):
     assert json.loads(response["Payload"].read()) == {"hello": "world"}
     request_id = response["ResponseMetadata"]["RequestId"]
     tail = base64.b64decode(response["LogResult"]).decode()
-    assert "EXT REGISTERED probe extended" in tail and "EXT SUBSCRIBED 200" in tail
+    account = lam.get_function(FunctionName="extended")["Configuration"]["FunctionArn"].split(":")[4]
+    # it asked for the accountId feature (Lambda-Extension-Accept-Feature), so the answer names it
+    assert f"EXT REGISTERED probe extended {account}" in tail and "EXT SUBSCRIBED 200" in tail
     messages = logs_of(server, "extended", f"EXT TELEMETRY platform.report {request_id}")
     assert any(m.startswith(f"EXT INVOKE {request_id} arn:aws:lambda:") for m in messages)
     for kind in ("platform.initStart", "platform.initRuntimeDone", "platform.initReport",

@@ -360,6 +360,8 @@ class Environment:
             self._sandbox.kill()
         if kind == "init_error" and payload is not None:
             error_type = detail.get("type") or "Runtime.Unknown"
+            if detail.get("platform") is not None:  # rapid's own finding, worded by the platform
+                payload = report.platform_failure(request.request_id, detail["platform"], error_type)
             self._lines.init_report(self.init_ms, "error", error_type)
             return self._platform_failure(request, started, at, payload, error_type)
         if kind == "timeout":

@@ -20,6 +20,7 @@ from lamina.engine.spec import RunSpec
 OPT_DIRS_VARIABLE = "_LAMINA_OPT_DIRS"  # layer roots, highest precedence first; popped by the runtime
 DEBUG_PORT_VARIABLE = "_LAMINA_DEBUG_PORT"  # lamina dev --debug: the port debugpy listens on; popped by the runtime
 LIBRARY_PATH_VARIABLE = "_LAMINA_LD_LIBRARY_PATH"  # custom runtimes: the bootstrap's LD_LIBRARY_PATH; popped by rapid
+ACCOUNT_VARIABLE = "_LAMINA_ACCOUNT_ID"  # the function's account, for extensions accepting `accountId`; popped by the runtime
 
 # Variables a function may not set (CreateFunction rejects them); they always win.
 RESERVED = frozenset({
@@ -44,6 +45,12 @@ def local_credentials() -> tuple[str, str, str]:
     secret = "".join(_SECRET_ALPHABET[b % 64] for b in noise[16:56])
     token = "IQoJb3JpZ2luX2VjE" + base64.b64encode(noise[56:]).decode()
     return key_id, secret, token
+
+
+def account_of(spec: RunSpec) -> str:
+    """The account of the function (its ARN's fifth field), "" when the ARN has none."""
+    parts = spec.function_arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
 
 
 def is_custom(runtime: str) -> bool:
@@ -102,6 +109,7 @@ def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_
         "LAMBDA_RUNTIME_DIR": layout.runtime_dir,
         "TZ": ":UTC",
         OPT_DIRS_VARIABLE: ":".join(opt),
+        ACCOUNT_VARIABLE: account_of(spec),
     }
     if not managed:
         reserved[LIBRARY_PATH_VARIABLE] = ":".join(libraries)
@@ -144,6 +152,7 @@ def _image_variables(spec: RunSpec, presets: dict[str, str], layout: Layout, *, 
         "AWS_LAMBDA_LOG_GROUP_NAME": log_group, "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
         "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token,
         "LAMBDA_TASK_ROOT": layout.task_root, "LAMBDA_RUNTIME_DIR": layout.runtime_dir, "TZ": ":UTC",
+        ACCOUNT_VARIABLE: account_of(spec),
     }
     user = {key: value for key, value in spec.environment.items() if key not in RESERVED}
     return {**base, **kept, **user, **reserved}

@@ -26,7 +26,7 @@ PREFIX = struct.Struct(">BII")
 INVOKE = 1  # header: id, arn, deadline (epoch ms), trace, cc?, ci?; payload: the event
 # runtime → engine
 READY = 2  # init finished; header: rss (peak RSS, KiB)
-INIT_ERROR = 3  # init failed; header: type, rss; payload: the error body (JSON)
+INIT_ERROR = 3  # init failed; header: type, rss, platform? (a message the engine words with the request id); payload: the error body (JSON)
 RESULT = 4  # header: ct (content type), rss; payload: the response bytes
 ERROR = 5  # the handler failed; header: type, rss; payload: the error body (JSON)
 STREAM = 6  # stdout/stderr bytes; split into log lines by the engine

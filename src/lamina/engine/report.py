@@ -236,7 +236,13 @@ def unpassable_handler(handler: str) -> tuple[str, bytes] | None:
 
 
 def invalid_entrypoint(request_id: str, detail: str) -> bytes:
-    return platform_error(f"RequestId: {request_id} Error: {detail}", "Runtime.InvalidEntrypoint")
+    return platform_failure(request_id, detail, "Runtime.InvalidEntrypoint")
+
+
+def platform_failure(request_id: str, detail: str, error_type: str) -> bytes:
+    """The body of a failure the platform found (no bootstrap, an extension that cannot start):
+    `RequestId: <id> Error: <detail>`, as AWS words Runtime.InvalidEntrypoint and its kin."""
+    return platform_error(f"RequestId: {request_id} Error: {detail}", error_type)
 
 
 def tail(lines: list[str]) -> str:

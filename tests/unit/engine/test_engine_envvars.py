@@ -56,6 +56,7 @@ def test_lambdas_variables_inside_an_isolated_layout():
         "LAMBDA_RUNTIME_DIR": "/var/runtime",
         "TZ": ":UTC",
         "_LAMINA_OPT_DIRS": "/opt",
+        "_LAMINA_ACCOUNT_ID": "000000000000",  # the ARN's account, for the Extensions API's accountId
     }
 
 

@@ -77,6 +77,19 @@ def test_extension_registry():
     assert registry.register("late", b"{}")[1]["errorType"] == "Extension.RegistrationClosed"
 
 
+@pytest.mark.parametrize("account, accept, expected", [
+    ("123456789012", "accountId", "123456789012"),
+    ("123456789012", "other, accountId", "123456789012"),  # a comma-separated list
+    ("123456789012", None, None),  # only when asked for
+    ("123456789012", "accountIds", None),
+    ("", "accountId", None),  # no account known
+])
+def test_register_names_the_account_when_accepted(account, accept, expected):
+    registry = api.Extensions("fn", "$LATEST", "app.handler", account)
+    status, body, _ = registry.register("probe", b'{"events": ["INVOKE"]}', accept)
+    assert status == 200 and body.get("accountId") == expected
+
+
 def test_subscription_checks():
     good = {"schemaVersion": "2022-12-13", "types": ["platform"],
             "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:8080/t"}}

@@ -123,13 +123,15 @@ class Extension:
 class Extensions:
     """Registrations and event queues of the Extensions API."""
 
-    def __init__(self, function_name, version, handler):
+    def __init__(self, function_name, version, handler, account=""):
         self.info = {"functionName": function_name, "functionVersion": version, "handler": handler}
+        self.account = account
         self.by_id = {}
         self.closed = False
 
-    def register(self, name, body):
-        """(status, body, extension or None)."""
+    def register(self, name, body, accept_feature=None):
+        """(status, body, extension or None); the body names the account when the extension accepts
+        the `accountId` feature (Lambda-Extension-Accept-Feature, a comma-separated list)."""
         if not name:
             return (*error(403, "Extension.InvalidExtensionName", "Empty extension name"), None)
         if self.closed:
@@ -149,7 +151,10 @@ class Extensions:
             return (*error(403, "Extension.AlreadyRegistered", f"Extension {name} is already registered"), None)
         extension = Extension(name, tuple(events))
         self.by_id[extension.id] = extension
-        return 200, dict(self.info), extension
+        answer = dict(self.info)
+        if self.account and "accountId" in (f.strip() for f in (accept_feature or "").split(",")):
+            answer["accountId"] = self.account
+        return 200, answer, extension
 
     def lookup(self, identifier):
         """(extension, None) or (None, error reply)."""

@@ -17,6 +17,11 @@ _LIMITED = frozenset({"response", "error"})
 _OTHER_LIMIT = 1 << 20
 
 
+def canonical(name):
+    """A header name in its canonical form: each dash-separated word capitalised."""
+    return "-".join(word.capitalize() for word in name.split("-"))
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in separate writes
@@ -91,7 +96,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         body = self._read_body(frames.MAX_RESPONSE if endpoint in _LIMITED else _OTHER_LIMIT)
         supervisor = self.server.supervisor
-        headers = {key: self.headers.get(key) for key in self.headers}
+        # HTTP header names are case-insensitive (hyper, Node send them in lower case): canonical
+        # names (Go's form, `Lambda-Extension-Name`) are what the supervisor looks up
+        headers = {canonical(key): self.headers.get(key) for key in self.headers}
         if endpoint is None:
             status, reply_headers, reply = 404, {"Content-Type": "application/json"}, json.dumps(
                 {"errorMessage": f"Unknown endpoint {self.command} {self.path}", "errorType": "NotFound"}).encode()

@@ -45,7 +45,7 @@ def _hwm_kb(pid):
 
 
 class Supervisor:
-    def __init__(self, channel, environ, opt_dirs, runtime_argv, cwd=None, serve=None):
+    def __init__(self, channel, environ, opt_dirs, runtime_argv, cwd=None, serve=None, account=""):
         self.channel = channel
         self._serve = serve  # starts the Runtime API listener's thread (its socket listens already)
         self._serving = False
@@ -59,7 +59,7 @@ class Supervisor:
         self.cv = threading.Condition()
         self.state = api.RuntimeState()
         self.extensions = api.Extensions(environ.get("AWS_LAMBDA_FUNCTION_NAME", ""), self.version,
-                                         environ.get("_HANDLER", ""))
+                                         environ.get("_HANDLER", ""), account)
         self.telemetry = telemetry.Telemetry()
         self.function_output = processes.Output(channel, self.telemetry, "function")
         self.extension_output = processes.Output(channel, self.telemetry, "extension")
@@ -67,6 +67,7 @@ class Supervisor:
         self.runtime = None
         self.runtime_status = None
         self.init_failure = None  # (error type, body)
+        self.platform_failure = None  # the message of an init failure rapid itself found
         self.init_ms = None
         self.pending = None  # the INVOKE frame the runtime has not fetched yet
         self.invoke = None  # the invoke in flight: id, started, status, produced
@@ -118,7 +119,10 @@ class Supervisor:
         if failure is not None:
             error_type, body = failure
             self._init_done("failure", error_type)
-            self.channel.send(frames.INIT_ERROR, {"type": error_type, "rss": self.rss_kb()}, body)
+            header = {"type": error_type, "rss": self.rss_kb()}
+            if self.platform_failure is not None:
+                header["platform"] = self.platform_failure
+            self.channel.send(frames.INIT_ERROR, header, body)
             self.telemetry.close(0.2)
             os._exit(1)
         self._init_done("success", None)
@@ -152,8 +156,12 @@ class Supervisor:
         return json.dumps({"errorMessage": message, "errorType": error_type}, separators=(",", ":")).encode()
 
     def _fail(self, error_type, message):
+        """A failure of rapid's own (the platform's, not the runtime's): the engine words its body
+        `RequestId: <id> Error: <message>`, as AWS does, once it knows the invoke."""
         with self.cv:
-            self.init_failure = self.init_failure or (error_type, self._body(error_type, message))
+            if not self.init_failure:
+                self.init_failure = (error_type, self._body(error_type, message))
+                self.platform_failure = message
             self.cv.notify_all()
 
     def _start_runtime(self):
@@ -361,7 +369,8 @@ class Supervisor:
 
     def register(self, headers, body):
         with self.cv:
-            status, answer, ext = self.extensions.register(headers.get("Lambda-Extension-Name"), body)
+            status, answer, ext = self.extensions.register(headers.get("Lambda-Extension-Name"), body,
+                                                           headers.get("Lambda-Extension-Accept-Feature"))
             if ext is None:
                 return _json((status, answer))
             self.telemetry.emit("platform.extension", {"name": ext.name, "state": "Ready",
