@@ -42,6 +42,9 @@ CodeStorageExceededException = _error("CodeStorageExceededException", 400, "mess
 PolicyLengthExceededException = _error("PolicyLengthExceededException", 400, "message")
 AccessDeniedException = _error("AccessDeniedException", 403, "Message")
 ResourceNotFoundException = _error("ResourceNotFoundException", 404, "Message")
+# AWS's text of a ResourceNotFoundException that names nothing (an unknown layer version, policy statement,
+# URL config, mapping UUID, code package)
+NOT_FOUND = "The resource you requested does not exist."
 UnknownOperationException = _error("UnknownOperationException", 404, "message")
 ProvisionedConcurrencyConfigNotFoundException = _error("ProvisionedConcurrencyConfigNotFoundException", 404, "message")
 ResourceConflictException = _error("ResourceConflictException", 409, "message")

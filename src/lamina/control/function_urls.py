@@ -18,7 +18,7 @@ from dataclasses import replace
 from lamina import arn as arns
 from lamina import url_hosts
 from lamina.control import paging
-from lamina.errors import ResourceConflictException, ResourceNotFoundException
+from lamina.errors import NOT_FOUND, ResourceConflictException, ResourceNotFoundException
 from lamina.events import FunctionUrlChanged
 from lamina.model import LATEST, FunctionUrlConfig
 from lamina.store.aliases import AliasStore
@@ -26,7 +26,6 @@ from lamina.store.function_urls import FunctionUrlStore
 from lamina.store.functions import FunctionStore
 
 NO_FUNCTION = "Function does not exist"
-NO_CONFIG = "The resource you requested does not exist."
 _MISSING = object()
 
 
@@ -65,7 +64,7 @@ class FunctionUrls:
     def _existing(self, name: str, qualifier: str) -> FunctionUrlConfig:
         config = self._store.get(name, qualifier)
         if config is None:
-            raise ResourceNotFoundException(NO_CONFIG)
+            raise ResourceNotFoundException(NOT_FOUND)
         return config
 
     def _changed(self, config: FunctionUrlConfig) -> None:

@@ -23,6 +23,7 @@ from lamina import arn as arns
 from lamina.control import code_signing, configuration, package, paging
 from lamina.control.tags import check_count
 from lamina.errors import (
+    NOT_FOUND,
     InvalidParameterValueException,
     PreconditionFailedException,
     ResourceConflictException,
@@ -482,7 +483,7 @@ class Functions:
     def code(self, code_hex: str) -> bytes:
         """A stored package (function code or layer content) by its digest: Code.Location's target."""
         if not self._blobs.exists(code_hex):
-            raise ResourceNotFoundException("The resource you requested does not exist.")
+            raise ResourceNotFoundException(NOT_FOUND)
         return self._blobs.read(code_hex)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from lamina import arn as arns
 from lamina.control import package, paging
-from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.errors import NOT_FOUND, InvalidParameterValueException, ResourceNotFoundException
 from lamina.model import LayerVersion
 from lamina.store import archive
 from lamina.store.blobs import BlobStore
@@ -23,7 +23,6 @@ _VERSION_ARN = re.compile(
     r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:(?P<name>[a-zA-Z0-9-_]+):"
     r"(?P<version>[0-9]+)$"
 )
-NOT_FOUND = "The resource you requested does not exist."
 
 
 class Layers:

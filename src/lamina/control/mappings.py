@@ -21,7 +21,12 @@ from lamina import arn as arns
 from lamina.control import mapping_rules as rules
 from lamina.control import paging, source_access
 from lamina.control.tags import check_count
-from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
+from lamina.errors import (
+    NOT_FOUND,
+    InvalidParameterValueException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
 from lamina.events import MappingChanged
 from lamina.model import LATEST, EventSourceMapping, FunctionVersion
 from lamina.store.aliases import AliasStore
@@ -30,7 +35,6 @@ from lamina.store.mappings import MappingStore
 
 log = logging.getLogger("lamina.mappings")
 LIST_CAP = 100
-NOT_FOUND = "The resource you requested does not exist."  # Get/Update/Delete of an unknown UUID
 
 # probe(kind, event source ARN) → facts about the source ({"VisibilityTimeout": 30} for SQS) or None when
 # they cannot be learnt now; raises InvalidParameterValueException when the source does not exist.

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from lamina.control.functions import Functions
 from lamina.control.layers import Layers
 from lamina.errors import (
+    NOT_FOUND,
     InvalidParameterValueException,
     PolicyLengthExceededException,
     PreconditionFailedException,
@@ -35,7 +36,6 @@ from lamina.store.policies import Key, PolicyStore
 
 POLICY_SIZE_LIMIT = 20480  # bytes per qualifier
 CACHED_POLICIES = 8192  # policies (or their absence) kept in memory
-NOT_FOUND = "The resource you requested does not exist."
 NO_POLICY = "No policy is associated with the given resource."
 INVALID_PRINCIPAL = "The provided principal was invalid. Please check the principal and try again."
 _ACCOUNT = re.compile(r"^\d{12}$")
