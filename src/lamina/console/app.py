@@ -111,15 +111,24 @@ class Console:
     async def send(self, request: Request, method: str, path: str, document=None):
         return await self.api.send(method, path, document, **self.who(request))
 
-    async def all_functions(self, request: Request) -> list[dict]:
-        functions: list[dict] = []
+    async def every(self, request: Request, operation: str, key: str, params: dict | None = None, *,
+                    optional: bool = False) -> list[dict] | None:
+        """Every item (under `key`) of a Marker/NextMarker list operation; with `optional`, None when this
+        server lacks the operation."""
+        fetch = self.available if optional else self.call
+        items: list[dict] = []
         marker = None
         while True:
-            page = await self.call(request, "ListFunctions", {"Marker": marker} if marker else {})
-            functions += page.get("Functions", [])
+            page = await fetch(request, operation, {**(params or {}), **({"Marker": marker} if marker else {})})
+            if page is None:
+                return None
+            items += page.get(key, [])
             marker = page.get("NextMarker")
             if not marker:
-                return functions
+                return items
+
+    async def all_functions(self, request: Request) -> list[dict]:
+        return await self.every(request, "ListFunctions", "Functions") or []
 
     # -- pages ---------------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """The list pages of the account's resources that are not one function's: code signing
 configurations and event source mappings (the AWS console's "Additional resources"), read-only.
 
-Each page reads every page of its List operation (Marker/NextMarker) through the Console's
-ApiClient, as the signed-in user, and shapes the answers into rows with the pure functions below
+Each page reads every page of its List operation (Marker/NextMarker, `Console.every`) through the
+Console's ApiClient, as the signed-in user, and shapes the answers into rows with the pure functions below
 (table-tested). Imports lamina.console only.
 """
 
@@ -68,30 +68,17 @@ class ResourcePages:
         return [Route(prefix + "/code-signing-configs", self.code_signing_configs, methods=["GET"]),
                 Route(prefix + "/event-source-mappings", self.event_source_mappings, methods=["GET"])]
 
-    async def _every(self, request: Request, operation: str, key: str, params: dict | None = None) -> list[dict] | None:
-        """Every item of a Marker/NextMarker list; None when this server lacks the operation."""
-        items: list[dict] = []
-        marker = None
-        while True:
-            page = await self.c.available(request, operation, {**(params or {}), **({"Marker": marker} if marker else {})})
-            if page is None:
-                return None
-            items += page.get(key, [])
-            marker = page.get("NextMarker")
-            if not marker:
-                return items
-
     async def _users(self, request: Request, config_arn: str) -> list[tuple[str, str]] | str:
         """The functions a config is attached to as (name, label), or the API's refusal as text."""
         try:
-            arns = await self._every(request, "ListFunctionsByCodeSigningConfig", "FunctionArns",
-                                     {"CodeSigningConfigArn": config_arn})
+            arns = await self.c.every(request, "ListFunctionsByCodeSigningConfig", "FunctionArns",
+                                      {"CodeSigningConfigArn": config_arn}, optional=True)
         except ApiError as error:
             return f"{error.code}: {error.message}"
         return sorted(function_of(arn) for arn in arns or [])
 
     async def code_signing_configs(self, request: Request) -> Response:
-        configs = await self._every(request, "ListCodeSigningConfigs", "CodeSigningConfigs")
+        configs = await self.c.every(request, "ListCodeSigningConfigs", "CodeSigningConfigs", optional=True)
         users = await asyncio.gather(*(self._users(request, c["CodeSigningConfigArn"]) for c in configs or []))
         rows = [{"id": c["CodeSigningConfigId"], "arn": c["CodeSigningConfigArn"], "description": c.get("Description", ""),
                  "publishers": (c.get("AllowedPublishers") or {}).get("SigningProfileVersionArns", []),
@@ -101,7 +88,7 @@ class ResourcePages:
         return self.c.render("code_signing_configs.html", rows=rows, available=configs is not None)
 
     async def event_source_mappings(self, request: Request) -> Response:
-        mappings = await self._every(request, "ListEventSourceMappings", "EventSourceMappings")
+        mappings = await self.c.every(request, "ListEventSourceMappings", "EventSourceMappings", optional=True)
         rows = []
         for m in mappings or []:
             name, label = function_of(m.get("FunctionArn", ""))
