@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -167,6 +168,17 @@ def make_zip(files: dict[str, str | bytes], executable=lambda name: False) -> by
             archive.writestr(info, content)
     return buffer.getvalue()
 
+
+
+def lamina_cli(*args: str, url: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """`lamina <args> --endpoint <url>` as a child process, its output captured as text."""
+    return subprocess.run([sys.executable, "-m", "lamina.cli", *args, "--endpoint", url], capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
+
+
+def plain_output(text: str) -> str:
+    """CLI output with rich's table borders and line breaks reduced to single spaces."""
+    return " ".join(re.sub(r"[\u2500-\u257f]", " ", text).split())
 
 
 def free_port() -> int:

@@ -5,7 +5,6 @@ an SQS event, a schedule, execution roles SAM generates; every trigger delivers;
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import urllib.request
 from urllib.parse import urlsplit
@@ -13,7 +12,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from support import REGION, LaminaProcess, MotoServer, client_for, source_env, wait_for
+from support import REGION, LaminaProcess, MotoServer, client_for, lamina_cli, source_env, wait_for
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 TEMPLATE = f"""\
@@ -106,8 +105,7 @@ def stack(tmp_path_factory):
 
 
 def cli(*args, cwd, url):
-    return subprocess.run([sys.executable, "-m", "lamina.cli", *args, "--endpoint", url], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+    return lamina_cli(*args, url=url, cwd=cwd, timeout=600)
 
 
 def logged(lamina, function_name: str, needle: str) -> list[str]:

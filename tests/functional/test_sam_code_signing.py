@@ -5,14 +5,12 @@ it, removed with the stack after its functions, and a config still used refused 
 
 from __future__ import annotations
 
-import re
-import subprocess
 import sys
 
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ROLE, client_for
+from support import ROLE, client_for, lamina_cli, plain_output
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -54,13 +52,7 @@ Outputs:
 
 
 def run(*args, cwd, url):
-    return subprocess.run([sys.executable, "-m", "lamina.cli", *args, "--endpoint", url], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-
-
-def flat(text: str) -> str:
-    """The output with rich's table borders and line breaks reduced to single spaces."""
-    return " ".join(re.sub(r"[\u2500-\u257f]", " ", text).split())
+    return lamina_cli(*args, url=url, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +77,7 @@ def deploy(root, lamina, profile, *, description, policy, team, bound, stack="si
         sam_binding=binding))
     out = run("deploy", "--no-confirm", "--stack", stack, cwd=root, url=lamina.url)
     assert out.returncode == 0, out.stdout + out.stderr
-    return flat(out.stdout + out.stderr)
+    return plain_output(out.stdout + out.stderr)
 
 
 def functions(lam, stack="signed"):
@@ -157,7 +149,7 @@ def test_a_config_still_used_is_not_deleted(tmp_path, lamina, lam, profile):
     body = "  BySam:\n" + rest.split("  ByAttribute:\n", 1)[0]
     (root / "template.yaml").write_text(head.split("  Signing:\n")[0] + body)
     out = run("deploy", "--no-confirm", "--stack", "pinned", cwd=root, url=lamina.url)
-    text = flat(out.stdout + out.stderr)
+    text = plain_output(out.stdout + out.stderr)
     assert out.returncode == 0, text
     function_arn = lam.get_function_configuration(FunctionName=functions(lam, "pinned")["BySam"])["FunctionArn"]
     assert (f"could not delete Signing: ResourceConflictException: The code signing configuration {arn} cannot be "

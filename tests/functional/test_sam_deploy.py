@@ -4,13 +4,12 @@ only, rolled back when a step fails, and removed without leftovers."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 
 import pytest
 
-from support import ROLE
+from support import ROLE, lamina_cli, plain_output
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -87,14 +86,8 @@ def write_app(root, greeting):
     (root / "shared" / "helpers.py").write_text("VALUE = 'from the layer'\n")
 
 
-def plain(text: str) -> str:
-    """The output with rich's table borders and line breaks reduced to single spaces."""
-    return " ".join(re.sub(r"[\u2500-\u257f]", " ", text).split())
-
-
 def run(*args, cwd, url):
-    return subprocess.run([sys.executable, "-m", "lamina.cli", *args, "--endpoint", url], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return lamina_cli(*args, url=url, cwd=cwd)
 
 
 def stack_functions(lam):
@@ -120,7 +113,7 @@ def invoke(lam, name, qualifier=None):
 def test_deploy_creates_the_stack(app, lamina, lam):
     out = run("deploy", "--no-confirm", cwd=app, url=lamina.url)
     assert out.returncode == 0, out.stdout + out.stderr
-    text = plain(out.stdout)
+    text = plain_output(out.stdout)
     assert "not deployed Topic (AWS::SNS::Topic)" in text
     assert "Stack app deployed." in text
     names = stack_functions(lam)
@@ -151,7 +144,7 @@ def test_a_code_and_config_edit_applies_only_the_diff(app, lamina, lam):
     (app / "template.yaml").write_text(template("bonjour", memory=256))
     out = run("deploy", "--no-confirm", cwd=app, url=lamina.url)
     assert out.returncode == 0, out.stdout + out.stderr
-    text = plain(out.stdout)
+    text = plain_output(out.stdout)
     assert "Modify Hello AWS::Lambda::Function" in text
     assert "Second" not in text.split("Changes to stack app")[1].split("deployed")[0]  # untouched
     hello = next(n for n in stack_functions(lam) if n.startswith("app-Hello-"))
@@ -168,7 +161,7 @@ def test_a_failing_step_rolls_the_deploy_back(app, lamina, lam):
     assert out.returncode == 1, out.stdout
     assert "rolled back" in " ".join((out.stdout + out.stderr).split())
     # the step's line keeps Lambda's message whole: its brackets are text, not rich markup
-    failed = plain(out.stdout).split("failed: ", 1)[1].split("; rolling back")[0]
+    failed = plain_output(out.stdout).split("failed: ", 1)[1].split("; rolling back")[0]
     assert "Member must satisfy enum value set: [" in failed, failed
     assert lam.get_function_configuration(FunctionName=hello)["MemorySize"] == 256
     assert invoke(lam, hello)["greeting"] == "bonjour"  # the previous code is back
@@ -180,7 +173,7 @@ def test_removing_a_function_from_the_template_removes_it(app, lamina, lam):
     (app / "template.yaml").write_text(template("bonjour", memory=256, with_second=False))
     out = run("deploy", "--no-confirm", cwd=app, url=lamina.url)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "Remove Second AWS::Lambda::Function" in plain(out.stdout)
+    assert "Remove Second AWS::Lambda::Function" in plain_output(out.stdout)
     assert [n for n in stack_functions(lam) if n.startswith("app-Second-")] == []
 
 
@@ -295,7 +288,7 @@ def test_lifecycle_hooks_are_refused_before_anything_is_deployed(tmp_path, lamin
     (root / "template.yaml").write_text(GRADUAL.format(runtime=RUNTIME, role=ROLE) + (
         "        Hooks:\n          PreTraffic: !Ref Shifty\n"))
     out = run("deploy", "--no-confirm", cwd=root, url=lamina.url)
-    assert out.returncode == 1 and "does not run CodeDeploy lifecycle hooks" in plain(out.stdout + out.stderr)
+    assert out.returncode == 1 and "does not run CodeDeploy lifecycle hooks" in plain_output(out.stdout + out.stderr)
     assert not [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("hooks-")]
 
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from support import ROLE, wait_for
+from support import ROLE, lamina_cli, wait_for
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 TEMPLATE = f"""\
@@ -28,8 +28,7 @@ APP = "def handler(event, context):\n    print('greeting', event.get('who'))\n  
 
 
 def cli(*args, url, **kwargs):
-    return subprocess.run([sys.executable, "-m", "lamina.cli", *args, "--endpoint", url], capture_output=True,
-                          text=True, timeout=120, **kwargs)
+    return lamina_cli(*args, url=url, timeout=120, **kwargs)
 
 
 def test_dev_redeploys_a_saved_edit_and_streams_logs(tmp_path, lamina, lam):
