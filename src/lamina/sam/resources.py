@@ -73,7 +73,7 @@ class Function:
         name = props.get("FunctionName") or env.name_for(logical_id)
         arguments = {**only(props, _FUNCTION_CONFIG), "FunctionName": name, "Code": self._code(props, env),
                      "Tags": tags_of(props.get("Tags")), **only(props, ("PackageType", "Architectures",
-                                                                        "CodeSigningConfigArn"))}
+                                                                       "CodeSigningConfigArn"))}
         lam.create_function(**arguments)
         config = self._wait(lam, name)
         self._concurrency(lam, name, props)
@@ -227,7 +227,7 @@ class Permission:
         name, qualifier = function_name_and_qualifier(props["FunctionName"])
         statement = env.name_for(logical_id, 100)
         extra = only(props, ("SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID",
-                              "FunctionUrlAuthType", "InvokedViaFunctionUrl"))
+                             "FunctionUrlAuthType", "InvokedViaFunctionUrl"))
         env.clients("lambda").add_permission(
             FunctionName=name, StatementId=statement, Action=props["Action"], Principal=props["Principal"],
             **({"Qualifier": qualifier} if qualifier else {}), **extra)
@@ -258,8 +258,8 @@ class EventSourceMapping:
         tags = tags_of(props.get("Tags"))
         out = env.clients("lambda").create_event_source_mapping(
             FunctionName=props["FunctionName"], **only(props, (*_MAPPING, "EventSourceArn", "StartingPosition",
-                                                                "StartingPositionTimestamp", "Queues", "Topics",
-                                                                "SelfManagedEventSource")),
+                                                               "StartingPositionTimestamp", "Queues", "Topics",
+                                                               "SelfManagedEventSource")),
             **({"Tags": tags} if tags else {}))
         return Deployed(out["UUID"], out["UUID"], {"EventSourceMappingArn": out.get("EventSourceMappingArn")})
 
