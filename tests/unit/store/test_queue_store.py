@@ -50,6 +50,26 @@ def test_claim_and_next_claimable_leave_out_the_skipped_functions(db_url):
     assert [row["request_id"] for row in store.claim(T0 + 5, 10, T0 + 30, frozenset({"b"}))] == ["a1", "a2"]
 
 
+def test_a_claimed_row_holds_every_column_as_committed(db_url):
+    store = QueueStore(open_database(db_url))
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+    store.commit([("rid", "fn", "live", b"\x00{\"k\": 1}", T0 - 1.5, T0, trace)], [])
+    (row,) = store.claim(T0, 5, lease_until=T0 + 30.25)
+    assert isinstance(row["id"], int)
+    assert {key: value for key, value in row.items() if key != "id"} == {
+        "request_id": "rid", "function_name": "fn", "qualifier": "live", "payload": b"\x00{\"k\": 1}",
+        "enqueued_at": T0 - 1.5, "due_at": T0, "runs": 0, "throttles": 0, "lease_until": T0 + 30.25, "trace": trace}
+    assert store.claim(T0, 5, lease_until=T0 + 30) == []  # leased
+
+
+def test_a_claim_skips_every_function_of_a_longer_skip_list(db_url):
+    store = QueueStore(open_database(db_url))
+    store.commit([event(f"{name}1", T0, name) for name in "abcde"], [])
+    rows = store.claim(T0, 10, T0 + 30, frozenset({"a", "c", "d"}))
+    assert [row["request_id"] for row in rows] == ["b1", "e1"]
+    assert [row["request_id"] for row in store.claim(T0, 10, T0 + 30, frozenset({"a"}))] == ["c1", "d1"]
+
+
 def test_claims_racing_from_several_connections_never_lease_an_event_twice(db_url):
     """As nodes of a cluster claim from one PostgreSQL database (on SQLite the claims take turns)."""
     import threading
