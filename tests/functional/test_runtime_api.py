@@ -376,3 +376,22 @@ def test_an_extension_on_the_logs_api_receives_the_2020_08_15_events(server):
              for e in events]
     assert order.index(("platform.start", first)) < order.index(("function", f"handling {first}")) \
         < order.index(("platform.end", first)) < order.index(("platform.report", first))
+
+
+EXITING_BOOTSTRAP = """#!/usr/bin/env python3
+import os, urllib.request
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+urllib.request.urlopen(API + "/invocation/next").read()
+os._exit(3)
+"""
+
+
+def test_a_runtime_gone_mid_invoke_with_a_logs_subscriber_is_an_exit_error(server):
+    # rapid tells its Logs API subscriber (platform.fault) before it exits with the runtime's status
+    lam = client_for(server.url)
+    layer = lam.publish_layer_version(LayerName="logs-extension-exit", Content={"ZipFile": package(
+        {"extensions/logsprobe": LOGS_EXTENSION})})
+    deploy(lam, "logsexit", {"bootstrap": EXITING_BOOTSTRAP}, Layers=[layer["LayerVersionArn"]])
+    response, body = invoke(lam, "logsexit", {})
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"

@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src" / "lamina" / "runtimes" / "rapid"))
 
 import rapid_logs as logs  # noqa: E402
+import rapid_supervisor  # noqa: E402
 import rapid_telemetry as telemetry  # noqa: E402
 
 T = "2026-12-06T19:49:38.123Z"
@@ -70,7 +71,7 @@ def test_logs_view(kind, record, schema, expected):
 
 @pytest.mark.parametrize(("kind", "shown"), [
     ("platform.start", True), ("platform.report", True), ("platform.telemetrySubscription", True),
-    ("function", True), ("platform.logsSubscription", False),
+    ("function", True), ("platform.logsSubscription", False), ("platform.fault", False),
 ])
 def test_the_telemetry_view_keeps_its_events_and_leaves_the_logs_api_ones(kind, shown):
     item = event(kind, {"name": "x"})
@@ -173,3 +174,25 @@ def test_a_logs_subscriber_receives_the_logs_view_over_tcp():
         ("platform.end", {"requestId": RID}),
         ("platform.report", {"requestId": RID, "metrics": METRICS}),
     ]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.emitted: list = []
+
+    def emit(self, kind, record):
+        self.emitted.append((kind, record))
+
+
+@pytest.mark.parametrize(("invoke", "expected"), [
+    (None, []),  # between invokes (or during Init)
+    ({"id": RID, "status": None}, [("platform.fault", f"RequestId: {RID} Process exited before completing request")]),
+    ({"id": RID, "status": "success"}, []),  # it answered, then exited
+])
+def test_a_runtime_gone_in_the_middle_of_an_invoke_is_a_platform_fault(invoke, expected):
+    import threading
+
+    made = object.__new__(rapid_supervisor.Supervisor)
+    made.cv, made.invoke, made.telemetry = threading.Condition(), invoke, Recorder()
+    made._fault()
+    assert made.telemetry.emitted == expected

@@ -7,7 +7,8 @@ the Telemetry API's (`rapid_telemetry`); only what a subscriber receives differs
   platform.report {requestId, metrics {durationMs, billedDurationMs, memorySizeMB,
   maxMemoryUsedMB, initDurationMs?}}; platform.runtimeDone → {requestId, status} (2021-03-18
   only; status success | failure | timeout); platform.extension → {name, state, events};
-  platform.logsSubscription, platform.logsDropped, platform.fault as they are;
+  platform.logsSubscription, platform.logsDropped and platform.fault (a string: rapid emits it
+  when the runtime exits in the middle of an invoke) as they are;
 - `function` / `extension` records are the log line as a string;
 - the Telemetry API's own events (platform.init*, platform.telemetrySubscription, …) are not
   shown: a subscriber that decodes into a closed set of types would reject the whole batch.
@@ -22,6 +23,7 @@ DEFAULT_SCHEMA = "2020-08-15"
 LIMITS = {"maxItems": (1000, 10000, 10000), "maxBytes": (262144, 1048576, 262144), "timeoutMs": (25, 30000, 1000)}
 INVALID = "Logs.ValidationError"
 SUBSCRIBED = "platform.logsSubscription"
+OWN = frozenset({SUBSCRIBED, "platform.fault"})  # emitted for this API only: the Telemetry API has no such events
 _METRICS = ("durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB", "initDurationMs")
 _STATUS = {"success": "success", "timeout": "timeout"}  # error (the function's) and failure: failure
 

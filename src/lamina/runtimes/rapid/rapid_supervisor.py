@@ -207,11 +207,19 @@ class Supervisor:
     def exit_with(self, status):
         """The runtime is gone: so is the environment, with the same status."""
         self._drain()
+        self._fault()
         self.telemetry.close(0.2)
         if status < 0:
             signal.signal(-status, signal.SIG_DFL)
             os.kill(os.getpid(), -status)
         os._exit(status)
+
+    def _fault(self):
+        """platform.fault (a Logs API event) when the runtime went in the middle of an invoke."""
+        with self.cv:
+            invoke = self.invoke
+        if invoke is not None and invoke["status"] is None:
+            self.telemetry.emit("platform.fault", f"RequestId: {invoke['id']} Process exited before completing request")
 
     def _drain(self):
         self.function_output.drain()

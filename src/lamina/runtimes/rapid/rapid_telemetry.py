@@ -19,7 +19,6 @@ import rapid_logs as logs
 
 SCHEMAS = ("2022-07-01", "2022-12-13", "2025-01-29")
 TYPES = ("platform", "function", "extension")
-LOGS_ONLY = frozenset({logs.SUBSCRIBED})  # the Logs API's own events, not the Telemetry API's
 _BACKLOG = 1000  # events kept for extensions that subscribe during Init
 _LOCAL_NAMES = ("sandbox.localdomain", "sandbox", "localhost")
 
@@ -36,7 +35,7 @@ class Api:
 
 
 def _as_telemetry(event, schema):
-    return () if event["type"] in LOGS_ONLY else (event,)
+    return () if event["type"] in logs.OWN else (event,)
 
 
 TELEMETRY = Api("Telemetry", SCHEMAS, None,
