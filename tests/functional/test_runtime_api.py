@@ -153,7 +153,7 @@ BASE = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
 NAME = os.path.basename(sys.argv[0])
 
 class Listener(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
+    def do_PUT(self):  # it asked for PUT (destination.method), as the Logs API allows
         for event in json.loads(self.rfile.read(int(self.headers["Content-Length"]))):
             print("LOGSAPI", json.dumps(event), flush=True)
         self.send_response(200)
@@ -180,7 +180,8 @@ with urllib.request.urlopen(register) as response:
     identifier = response.headers["Lambda-Extension-Identifier"]
 subscription = {"schemaVersion": "2021-03-18", "types": ["platform", "function"],
                 "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
-                "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{server.server_port}/logs"}}
+                "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{server.server_port}/logs",
+                                "method": "PUT", "encoding": "JSON"}}
 print("LOGSAPI-SUBSCRIBE", json.dumps(call("/2020-08-15/logs", subscription, identifier)), flush=True)
 print("LOGSAPI-AGAIN", json.dumps(call("/2020-08-15/logs", subscription, identifier)), flush=True)
 print("LOGSAPI-TELEMETRY", json.dumps(call("/2022-07-01/telemetry", {**subscription, "schemaVersion": "2022-12-13"},

@@ -86,7 +86,7 @@ def test_a_logs_subscription_takes_the_logs_api_defaults():
     settings, problem = telemetry.parse_subscription(json.dumps(GOOD).encode(), telemetry.LOGS)
     assert problem is None
     assert settings["api"] is telemetry.LOGS and settings["schema"] == "2020-08-15"  # schemaVersion is optional
-    assert settings["target"] == ("HTTP", "127.0.0.1", 8080, "/lambda_logs")
+    assert settings["target"] == ("HTTP", "127.0.0.1", 8080, "/lambda_logs") and settings["method"] == "POST"
     assert (settings["maxItems"], settings["maxBytes"], settings["timeoutMs"]) == (10000, 262144, 1000)
 
 
@@ -98,6 +98,9 @@ def test_a_logs_subscription_takes_the_logs_api_defaults():
     ({"types": []}, False),
     ({"types": ["platform.start"]}, False),
     ({"destination": {"protocol": "TCP", "port": 9999}}, True),
+    ({"destination": {**GOOD["destination"], "method": "PUT", "encoding": "JSON"}}, True),  # aws-samples' Go client
+    ({"destination": {**GOOD["destination"], "method": "", "encoding": ""}}, True),
+    ({"destination": {**GOOD["destination"], "method": "GET"}}, False),
     ({"destination": {"protocol": "HTTPS", "URI": "https://sandbox.localdomain:1/"}}, False),
     ({"destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain/no-port"}}, False),
     ({"buffering": {"maxItems": 1000, "maxBytes": 1048576, "timeoutMs": 25}}, True),

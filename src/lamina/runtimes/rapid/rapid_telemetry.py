@@ -72,8 +72,11 @@ def parse_subscription(body, api=TELEMETRY):
             return None, _bad("destination.URI must be http://host:port/path")
         host = "127.0.0.1" if uri.hostname in _LOCAL_NAMES else uri.hostname
         target = ("HTTP", host, uri.port, uri.path or "/")
+        method = destination.get("method") or "POST"  # the Logs API lets a listener take PUT
+        if method not in ("POST", "PUT"):
+            return None, _bad("destination.method must be POST or PUT")
     elif destination.get("protocol") == "TCP" and isinstance(destination.get("port"), int):
-        target = ("TCP", "127.0.0.1", destination["port"], None)
+        target, method = ("TCP", "127.0.0.1", destination["port"], None), None
     else:
         return None, _bad("destination.protocol must be HTTP or TCP")
     types = request.get("types")
@@ -88,7 +91,7 @@ def parse_subscription(body, api=TELEMETRY):
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             return None, _bad(f"buffering.{key} must be between {low} and {high}")
         limits[key] = value
-    return {"api": api, "schema": schema, "target": target, "types": tuple(types), **limits}, None
+    return {"api": api, "schema": schema, "target": target, "method": method, "types": tuple(types), **limits}, None
 
 
 def subscribing(subscribed, name, api):
@@ -143,7 +146,8 @@ class Subscription(threading.Thread):
             if kind == "HTTP":
                 body = ("[" + ",".join(batch) + "]").encode()
                 connection = http.client.HTTPConnection(host, port, timeout=5)
-                connection.request("POST", path, body, {"Content-Type": "application/json"})
+                connection.request(self.settings.get("method") or "POST", path, body,
+                                   {"Content-Type": "application/json"})
                 connection.getresponse().read()
                 connection.close()
             else:
