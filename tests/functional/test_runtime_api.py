@@ -1,6 +1,7 @@
-"""The Runtime, Extensions and Telemetry APIs (rapid) through a real `lamina serve` and boto3: the
-protocol's error paths answer as the reference says, and an extension in a layer registers,
-receives INVOKE and SHUTDOWN, and its telemetry subscription receives the platform events."""
+"""The Runtime, Extensions, Telemetry and Logs APIs (rapid) through a real `lamina serve` and boto3:
+the protocol's error paths answer as the reference says, and an extension in a layer registers,
+receives INVOKE and SHUTDOWN, and its telemetry (or legacy Logs API) subscription receives the
+platform events."""
 
 from __future__ import annotations
 
@@ -142,6 +143,64 @@ while True:
 """
 
 
+# An external extension on the legacy Logs API: subscribes during Init (twice: it is idempotent),
+# then tries the Telemetry API too (refused: one API per extension) and, at its first INVOKE, the
+# Logs API again (refused: subscriptions close with Init). Every event it receives is printed as
+# one JSON line, so the test reads their shapes back from the function's log.
+LOGS_EXTENSION = """#!/usr/bin/env python3
+import http.server, json, os, sys, threading, urllib.error, urllib.request
+BASE = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+NAME = os.path.basename(sys.argv[0])
+
+class Listener(http.server.BaseHTTPRequestHandler):
+    def do_PUT(self):  # it asked for PUT (destination.method), as the Logs API allows
+        for event in json.loads(self.rfile.read(int(self.headers["Content-Length"]))):
+            print("LOGSAPI", json.dumps(event), flush=True)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+
+def call(path, body, identifier):
+    request = urllib.request.Request(BASE + path, method="PUT", data=json.dumps(body).encode(),
+                                     headers={"Lambda-Extension-Identifier": identifier})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+register = urllib.request.Request(BASE + "/2020-01-01/extension/register", method="POST",
+                                  data=json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
+                                  headers={"Lambda-Extension-Name": NAME})
+with urllib.request.urlopen(register) as response:
+    identifier = response.headers["Lambda-Extension-Identifier"]
+subscription = {"schemaVersion": "2021-03-18", "types": ["platform", "function"],
+                "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
+                "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{server.server_port}/logs",
+                                "method": "PUT", "encoding": "JSON"}}
+print("LOGSAPI-SUBSCRIBE", json.dumps(call("/2020-08-15/logs", subscription, identifier)), flush=True)
+print("LOGSAPI-AGAIN", json.dumps(call("/2020-08-15/logs", subscription, identifier)), flush=True)
+print("LOGSAPI-TELEMETRY", json.dumps(call("/2022-07-01/telemetry", {**subscription, "schemaVersion": "2022-12-13"},
+                                           identifier)), flush=True)
+print("LOGSAPI-UNKNOWN", json.dumps(call("/2020-08-15/logs", subscription, "00000000-0000-4000-8000-000000000000")),
+      flush=True)
+late = None
+while True:
+    nxt = urllib.request.Request(BASE + "/2020-01-01/extension/event/next",
+                                 headers={"Lambda-Extension-Identifier": identifier})
+    with urllib.request.urlopen(nxt) as response:
+        event = json.loads(response.read())
+    if event["eventType"] == "SHUTDOWN":
+        sys.exit(0)
+    if late is None:
+        late = call("/2020-08-15/logs", subscription, identifier)
+        print("LOGSAPI-LATE", json.dumps(late), flush=True)
+"""
+
 def package(files: dict[str, str]) -> bytes:
     return make_zip(files, executable=lambda name: "bootstrap" in name or "extensions/" in name)
 
@@ -263,3 +322,77 @@ def test_an_extension_in_a_layer_gets_invoke_shutdown_and_telemetry(server):
     assert "EXT TELEMETRY function \n" in messages  # the runtime's "handling" line
     messages = logs_of(server, "extended", "EXT SHUTDOWN spindown")  # reaped after LAMINA_IDLE_TIMEOUT
     assert "EXT SHUTDOWN spindown\n" in messages
+
+
+def test_an_extension_on_the_logs_api_receives_the_2020_08_15_events(server):
+    lam = client_for(server.url)
+    layer = lam.publish_layer_version(LayerName="logs-extension", Content={"ZipFile": package(
+        {"extensions/logsprobe": LOGS_EXTENSION})})
+    deploy(lam, "logsapi", {"bootstrap": SIMPLE_BOOTSTRAP}, Layers=[layer["LayerVersionArn"]], MemorySize=256)
+    request_ids = []
+    for _ in range(2):
+        response = lam.invoke(FunctionName="logsapi", Payload=b'{"hello": "logs"}')
+        assert json.loads(response["Payload"].read()) == {"hello": "logs"}
+        request_ids.append(response["ResponseMetadata"]["RequestId"])
+    first, second = request_ids
+    messages = logs_of(server, "logsapi", f'"type": "platform.report", "record": {{"requestId": "{second}"')
+
+    def replies(prefix):
+        return [json.loads(m.split(" ", 1)[1]) for m in messages if m.startswith(prefix + " ")]
+
+    assert replies("LOGSAPI-SUBSCRIBE") == [[200, "OK"]]
+    assert replies("LOGSAPI-AGAIN") == [[200, "OK"]]  # idempotent
+    assert replies("LOGSAPI-TELEMETRY") == [[400, {
+        "errorMessage": "Extension logsprobe is already subscribed to the Logs API", "errorType": "ValidationError"}]]
+    assert replies("LOGSAPI-UNKNOWN") == [[403, {
+        "errorMessage": "Unknown extension 00000000-0000-4000-8000-000000000000",
+        "errorType": "Extension.UnknownExtensionIdentifier"}]]
+    assert replies("LOGSAPI-LATE") == [[403, {
+        "errorMessage": "Logs API subscription is closed already", "errorType": "Logs.SubscriptionClosed"}]]
+    events = replies("LOGSAPI")
+    assert all(set(event) == {"time", "type", "record"} and event["time"].endswith("Z") for event in events)
+
+    def of(kind, request_id=None):
+        return [e["record"] for e in events
+                if e["type"] == kind and (request_id is None or e["record"]["requestId"] == request_id)]
+
+    # one subscription (the second subscribe added none), announced in the Logs API's own event
+    assert of("platform.logsSubscription") == [{"name": "logsprobe", "state": "Subscribed",
+                                                "types": ["platform", "function"]}]
+    assert of("platform.extension") == [{"name": "logsprobe", "state": "Ready", "events": ["INVOKE", "SHUTDOWN"]}]
+    assert not {"platform.initStart", "platform.initRuntimeDone", "platform.initReport",
+                "platform.telemetrySubscription"} & {e["type"] for e in events}
+    for request_id in request_ids:
+        assert of("platform.start", request_id) == [{"requestId": request_id, "version": "$LATEST"}]
+        assert of("platform.runtimeDone", request_id) == [{"requestId": request_id, "status": "success"}]
+        assert of("platform.end", request_id) == [{"requestId": request_id}]
+        [report] = of("platform.report", request_id)
+        assert set(report) == {"requestId", "metrics"}
+        metrics = report["metrics"]
+        assert metrics["memorySizeMB"] == 256 and metrics["billedDurationMs"] >= metrics["durationMs"] > 0
+        assert 0 < metrics["maxMemoryUsedMB"] <= 256
+        assert ("initDurationMs" in metrics) == (request_id == first)  # a cold start's report only
+    assert f"handling {first}" in of("function") and f"handling {second}" in of("function")
+    order = [(e["type"], e["record"].get("requestId") if isinstance(e["record"], dict) else e["record"])
+             for e in events]
+    assert order.index(("platform.start", first)) < order.index(("function", f"handling {first}")) \
+        < order.index(("platform.end", first)) < order.index(("platform.report", first))
+
+
+EXITING_BOOTSTRAP = """#!/usr/bin/env python3
+import os, urllib.request
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+urllib.request.urlopen(API + "/invocation/next").read()
+os._exit(3)
+"""
+
+
+def test_a_runtime_gone_mid_invoke_with_a_logs_subscriber_is_an_exit_error(server):
+    # rapid tells its Logs API subscriber (platform.fault) before it exits with the runtime's status
+    lam = client_for(server.url)
+    layer = lam.publish_layer_version(LayerName="logs-extension-exit", Content={"ZipFile": package(
+        {"extensions/logsprobe": LOGS_EXTENSION})})
+    deploy(lam, "logsexit", {"bootstrap": EXITING_BOOTSTRAP}, Layers=[layer["LayerVersionArn"]])
+    response, body = invoke(lam, "logsexit", {})
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"

@@ -32,8 +32,8 @@ PRELOAD = ("json", "logging", "traceback", "decimal", "threading", "_lamina_chan
            "_lamina_listener", "_lamina_logging", "_lamina_marshal", "boto3")
 # rapid (images, custom runtimes): its Runtime API listener and its own modules, which each of
 # its environments imported afresh (5-7 ms of an image function's cold start)
-PRELOAD += ("http.server", "rapid_frames", "rapid_api", "rapid_http", "rapid_processes", "rapid_telemetry",
-            "rapid_supervisor")
+PRELOAD += ("http.server", "rapid_frames", "rapid_api", "rapid_http", "rapid_processes", "rapid_logs",
+            "rapid_telemetry", "rapid_supervisor")
 # Spares kept per zygote: with one, a cold start that comes while the spare the previous one took is
 # still being made (cgroup join, namespaces, shared root: 10-30 ms) forks and joins on its own path.
 SPARES = 2

@@ -1,4 +1,4 @@
-"""The loopback HTTP listener that serves the Runtime, Extensions and Telemetry APIs: reads a
+"""The loopback HTTP listener that serves the Runtime, Extensions, Telemetry and Logs APIs: reads a
 request (Content-Length or chunked; bodies over the response limit are read and dropped), asks
 the Supervisor, writes its (status, headers, body). HTTP/1.1 with keep-alive; one thread per
 connection, so a blocking `next` holds only its own connection.
@@ -114,11 +114,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             status, reply_headers, reply = supervisor.event_next(headers)
         elif endpoint in ("extension_init_error", "extension_exit_error"):
             status, reply_headers, reply = supervisor.extension_error(endpoint, headers, body)
-        elif endpoint == "telemetry":
-            status, reply_headers, reply = supervisor.subscribe(headers, body)
-        elif endpoint == "logs":
-            status, reply_headers, reply = 202, {"Content-Type": "application/json"}, json.dumps(
-                {"errorMessage": "Logs API is not supported", "errorType": "Logs.NotSupported"}).encode()
+        elif endpoint in ("telemetry", "logs"):
+            status, reply_headers, reply = supervisor.subscribe(endpoint, headers, body)
         else:  # ping
             status, reply_headers, reply = 200, {"Content-Type": "text/plain"}, b"pong"
         self._reply(status, reply_headers, reply)

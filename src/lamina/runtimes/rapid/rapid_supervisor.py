@@ -207,11 +207,19 @@ class Supervisor:
     def exit_with(self, status):
         """The runtime is gone: so is the environment, with the same status."""
         self._drain()
+        self._fault()
         self.telemetry.close(0.2)
         if status < 0:
             signal.signal(-status, signal.SIG_DFL)
             os.kill(os.getpid(), -status)
         os._exit(status)
+
+    def _fault(self):
+        """platform.fault (a Logs API event) when the runtime went in the middle of an invoke."""
+        with self.cv:
+            invoke = self.invoke
+        if invoke is not None and invoke["status"] is None:
+            self.telemetry.emit("platform.fault", f"RequestId: {invoke['id']} Process exited before completing request")
 
     def _drain(self):
         self.function_output.drain()
@@ -365,7 +373,7 @@ class Supervisor:
         self.telemetry.emit("platform.report", record)
         self.cv.notify_all()
 
-    # ---- Extensions and Telemetry APIs -----------------------------------------------------------
+    # ---- Extensions, Telemetry and Logs APIs ------------------------------------------------------
 
     def register(self, headers, body):
         with self.cv:
@@ -409,15 +417,23 @@ class Supervisor:
             self.cv.notify_all()
         return _json(api.ACCEPTED)
 
-    def subscribe(self, headers, body):
+    def subscribe(self, endpoint, headers, body):
+        """PUT /2022-07-01/telemetry or /2020-08-15/logs (`endpoint` "telemetry" or "logs"): a
+        registered extension, during Init, through one of the two APIs (reference 5.3)."""
+        through = telemetry.APIS[endpoint]
         with self.cv:
             ext, problem = self.extensions.lookup(headers.get("Lambda-Extension-Identifier"))
+            closed = self.init_ms is not None
         if problem:
             return _json(problem)
-        settings, problem = telemetry.parse_subscription(body)
+        if closed:  # Lambda takes subscriptions during Init only
+            return _json(api.error(403, f"{through.name}.SubscriptionClosed",
+                                   f"{through.name} API subscription is closed already"))
+        settings, problem = telemetry.parse_subscription(body, through)
+        if problem is None:
+            problem = self.telemetry.subscribe(ext.name, settings)
         if problem:
             return _json(problem)
-        self.telemetry.subscribe(ext.name, settings)
         return 200, _JSON, b'"OK"'
 
     # ---- Shutdown ------------------------------------------------------------------------------
