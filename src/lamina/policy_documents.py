@@ -18,6 +18,7 @@ SYNTAX = "Syntax errors in policy."
 _ACCOUNT = re.compile(r"\d{12}")
 _AWS_PRINCIPAL = re.compile(
     r"arn:aws:(?:iam::(?:\d{12}|aws):(?:root|user/.+|role/.+|federated-user/.+)|sts::\d{12}:assumed-role/.+/.+)")
+_OWN_ENTITY = re.compile(r"arn:aws:iam::(?P<account>\d{12}):(?P<kind>user|role)/(?:.*/)?(?P<name>[^/]+)")
 _SERVICE = re.compile(r"[a-z0-9.-]+\.amazonaws\.com(?:\.cn)?|[a-z0-9.-]+\.amazon\.com")
 
 
@@ -99,6 +100,22 @@ def trust_policy(text: str) -> dict:
             raise Malformed("Missing required field Principal")
         _check_principal(statement.get("Principal", statement.get("NotPrincipal")))
     return document
+
+
+def entities_named(document: dict, account_id: str) -> list[tuple[str, str, str]]:
+    """The users and roles of `account_id` a trust policy names by ARN as AWS principals: (kind
+    "user" or "role", name, the ARN as written). IAM refuses a policy naming one that does not
+    exist (`Invalid principal in policy`); an account, `*` or another account's entity it cannot
+    check here."""
+    named = []
+    for statement in statements(document):
+        principal = statement.get("Principal", statement.get("NotPrincipal"))
+        values = principal.get("AWS", []) if isinstance(principal, dict) else []
+        for value in values if isinstance(values, list) else [values]:
+            match = _OWN_ENTITY.fullmatch(value)
+            if match is not None and match["account"] == account_id:
+                named.append((match["kind"], match["name"], value))
+    return named
 
 
 def _check_principal(principal: object) -> None:

@@ -97,6 +97,23 @@ def test_trust_policies(document, aws, service, trusted):
     assert principals.trusts(document, aws, service) is trusted
 
 
+@pytest.mark.parametrize(("principal", "named"), [
+    ({"AWS": f"arn:aws:iam::{ACCOUNT}:user/bob"}, [("user", "bob", f"arn:aws:iam::{ACCOUNT}:user/bob")]),
+    ({"AWS": [f"arn:aws:iam::{ACCOUNT}:role/svc/ops", ACCOUNT, "*"]},
+     [("role", "ops", f"arn:aws:iam::{ACCOUNT}:role/svc/ops")]),
+    ({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, []),
+    ({"AWS": "arn:aws:iam::111122223333:user/bob"}, []),  # another account's: not checked here
+    ({"AWS": f"arn:aws:sts::{ACCOUNT}:assumed-role/ops/s"}, []),
+    ({"Service": "lambda.amazonaws.com"}, []),
+    ("*", []),
+])
+def test_the_users_and_roles_a_trust_policy_names(principal, named):
+    document = trust({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"})
+    assert policy_documents.entities_named(document, ACCOUNT) == named
+    not_principal = trust({"Effect": "Deny", "NotPrincipal": principal, "Action": "sts:AssumeRole"})
+    assert policy_documents.entities_named(not_principal, ACCOUNT) == named
+
+
 def test_tokens_round_trip_and_refuse_forgeries():
     tokens = Tokens(b"k" * 32)
     key_id, secret, token, session = tokens.mint(ACCOUNT, "ops", "AROAEXAMPLE", "alice", 1_900_000_000)

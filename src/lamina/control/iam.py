@@ -23,7 +23,7 @@ from collections.abc import Callable
 from lamina import managed_policies
 from lamina.authz.document import PolicyError, parse_policy
 from lamina.errors import IamError
-from lamina.policy_documents import Malformed, identity_policy, trust_policy
+from lamina.policy_documents import Malformed, entities_named, identity_policy, trust_policy
 from lamina.store.iam import IamStore
 from lamina.tokens import random_id
 
@@ -60,17 +60,20 @@ def _page(items: list, params: dict, key: str) -> dict:
     return out
 
 
-def _document(text: str, parse: Callable[[str], dict], limit: int, kind: str) -> str:
+def _document(text: str, parse: Callable[[str], dict], limit: int, kind: str,
+              check: Callable[[dict], None] | None = None) -> str:
     if len(text) > limit:
         raise IamError("LimitExceeded", f"Cannot exceed quota for {kind}: {limit}", 409)
     try:
-        parse(text)
+        document = parse(text)
         # What the policy evaluator must read, it must be able to read (unknown condition operators ...).
         parse_policy(text, "trust" if parse is trust_policy else "identity")
     except Malformed as error:
         raise IamError("MalformedPolicyDocument", error.message) from None
     except PolicyError as error:
         raise IamError("MalformedPolicyDocument", error.reason) from None
+    if check is not None:
+        check(document)
     return text
 
 
@@ -130,7 +133,7 @@ class Iam:
     def create_role(self, params: dict) -> dict:
         name, path = params["RoleName"], params.get("Path", "/")
         document = _document(params["AssumeRolePolicyDocument"], trust_policy, TRUST_POLICY_LIMIT,
-                             "ACLSizePerRole")
+                             "ACLSizePerRole", self._principals_exist)
         duration = params.get("MaxSessionDuration", 3600)
         if not 3600 <= duration <= 43200:
             raise IamError("ValidationError", f"1 validation error detected: Value '{duration}' at "
@@ -142,6 +145,14 @@ class Iam:
         if not self.store.insert(ROLE, name, data):
             raise IamError("EntityAlreadyExists", f"Role with name {name} already exists.", 409)
         return {"Role": self._role_shape(data)}
+
+    def _principals_exist(self, document: dict) -> None:
+        """IAM checks that the users and roles of its own account a trust policy names exist (a role
+        cannot name itself before it is made)."""
+        for kind, name, written in entities_named(document, self.account_id):
+            data = self.store.get(USER if kind == "user" else ROLE, name)
+            if data is None or data["Arn"] != written:
+                raise IamError("MalformedPolicyDocument", f'Invalid principal in policy: "AWS":"{written}"')
 
     def get_role(self, params: dict) -> dict:
         shape = self._role_shape(self._entity(ROLE, params["RoleName"]))
@@ -172,7 +183,7 @@ class Iam:
     def update_assume_role_policy(self, params: dict) -> dict:
         data = self._entity(ROLE, params["RoleName"])
         data["AssumeRolePolicyDocument"] = _document(params["PolicyDocument"], trust_policy, TRUST_POLICY_LIMIT,
-                                                     "ACLSizePerRole")
+                                                     "ACLSizePerRole", self._principals_exist)
         self.store.put(ROLE, params["RoleName"], data)
         return {}
 

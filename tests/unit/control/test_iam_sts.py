@@ -71,6 +71,31 @@ def test_roles_and_their_errors(world):
     assert [r["RoleName"] for r in iam.list_roles({})["Roles"]] == ["p"]
 
 
+def test_a_trust_policy_may_name_only_users_and_roles_that_exist(world):
+    iam, _, _ = world
+
+    def trusting(*arns: str) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": list(arns)}, "Action": "sts:AssumeRole"}]})
+
+    invalid = ("MalformedPolicyDocument", 400, f'Invalid principal in policy: "AWS":"arn:aws:iam::{ACCOUNT}:user/bob"')
+    assert error(lambda: iam.create_role({"RoleName": "r", "AssumeRolePolicyDocument": trusting(
+        ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/bob")})) == invalid
+    assert error(lambda: iam.create_role({"RoleName": "self", "AssumeRolePolicyDocument": trusting(
+        f"arn:aws:iam::{ACCOUNT}:role/self")}))[2] == (
+        f'Invalid principal in policy: "AWS":"arn:aws:iam::{ACCOUNT}:role/self"')  # not made yet
+    iam.create_user({"UserName": "bob", "Path": "/team/"})
+    assert error(lambda: iam.create_role({"RoleName": "r", "AssumeRolePolicyDocument": trusting(
+        f"arn:aws:iam::{ACCOUNT}:user/bob")}))[2] == (  # bob's ARN has his path
+        f'Invalid principal in policy: "AWS":"arn:aws:iam::{ACCOUNT}:user/bob"')
+    iam.create_role({"RoleName": "r", "AssumeRolePolicyDocument": trusting(
+        f"arn:aws:iam::{ACCOUNT}:user/team/bob", "arn:aws:iam::111122223333:user/someone-else")})
+    iam.update_assume_role_policy({"RoleName": "r", "PolicyDocument": trusting(f"arn:aws:iam::{ACCOUNT}:role/r")})
+    assert error(lambda: iam.update_assume_role_policy({"RoleName": "r", "PolicyDocument": trusting(
+        f"arn:aws:iam::{ACCOUNT}:role/gone")}))[2] == (
+        f'Invalid principal in policy: "AWS":"arn:aws:iam::{ACCOUNT}:role/gone"')
+
+
 def test_attachments_and_their_limits(world):
     iam, _, _ = world
     iam.create_role({"RoleName": "r", "AssumeRolePolicyDocument": LAMBDA_TRUST})
