@@ -129,7 +129,7 @@ def test_get_with_query_and_cookies_builds_the_exact_event(lamina, urls):
                     "x-forwarded-proto": "http"},
         "queryStringParameters": {"multi": "foo,/bar", "empty": ""},
         "requestContext": {
-            "accountId": "anonymous", "apiId": ident, "domainName": f"{ident}.lambda-url.{REGION}.localhost",
+            "accountId": "anonymous", "apiId": ident, "authentication": None, "domainName": f"{ident}.lambda-url.{REGION}.localhost",
             "domainPrefix": ident,
             "http": {"method": "GET", "path": "/items/a%2Fb", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
                      "userAgent": "tester/1"},

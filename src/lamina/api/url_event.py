@@ -10,7 +10,8 @@ builds it for function URLs (reference 2.2, 2.3). Pure; imports nothing from lam
 - body: absent when empty; text types pass as-is, everything else (a missing Content-Type too) is
   base64 with isBase64Encoded true;
 - requestContext: accountId `anonymous` for AuthType NONE (the IAM caller's account for AWS_IAM,
-  with `authorizer.iam`), apiId and domainPrefix = the URL id, routeKey and stage `$default`.
+  with `authorizer.iam`), apiId and domainPrefix = the URL id, routeKey and stage `$default`,
+  `authentication` null (it carries an mTLS client certificate, which a function URL never has).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def build(*, method: str, raw_path: str, raw_query: str, headers: Iterable[tuple
     query = _query(raw_query)
     if query is not None:
         event["queryStringParameters"] = query
-    context: dict = {"accountId": account_id, "apiId": url_id}
+    context: dict = {"accountId": account_id, "apiId": url_id, "authentication": None}  # mTLS only: never here
     if authorizer is not None:
         context["authorizer"] = {"iam": authorizer}
     context.update({

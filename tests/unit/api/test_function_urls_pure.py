@@ -66,6 +66,7 @@ def test_request_context_and_iam_authorizer():
     context = event()["requestContext"]
     assert context["time"] == "12/Mar/2020:19:03:58 +0000" and context["timeEpoch"] == 1_584_039_838_000
     assert context["accountId"] == "anonymous" and "authorizer" not in context
+    assert "authentication" in context and context["authentication"] is None
     iam = {"accessKey": "AKID", "accountId": "000000000000"}
     signed = event(authorizer=iam, account_id="000000000000")["requestContext"]
     assert signed["authorizer"] == {"iam": iam} and signed["accountId"] == "000000000000"
