@@ -36,7 +36,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lamina.engine import overlays, rootfs, volumes
+from lamina.engine import hosts, overlays, rootfs, volumes
 from lamina.engine.cgroups import Hierarchy
 from lamina.engine.piped import Background, PipedSandbox, Plumbing, Serial
 from lamina.engine.sandbox import Launch, Layout, Mounts, Sandbox, SandboxBackend
@@ -96,6 +96,8 @@ class NamespacesBackend(SandboxBackend):
         self.volumes = volumes
         self._root = Path(work_dir) / "root"  # each environment mounts its own root here
         self._shared_root = Path(work_dir) / "shared"  # or here, when its spare built the shared part
+        # /etc/hosts inside, written once; each zygote shows it from a tmpfs copy of its own
+        self.hosts = hosts.prepare(Path(work_dir) / "etc")
         self._shared: dict[tuple[str, str], Shared] = {}
         # each version's /var/task and /opt: one overlay while any of its environments runs
         self._overlays = overlays.SharedOverlays(Path(work_dir) / "empty")
@@ -173,7 +175,7 @@ class NamespacesBackend(SandboxBackend):
         key = (interpreter, str(runtime_dir))
         shared = self._shared.get(key)
         if shared is None:
-            plan = rootfs.shared(interpreter, str(runtime_dir))
+            plan = rootfs.shared(interpreter, str(runtime_dir), hosts=self.hosts)
             self._shared_root.mkdir(parents=True, exist_ok=True)
             shared = self._shared[key] = Shared(plan, {
                 "root": str(self._shared_root), "binds": [[b.source, b.target, b.writable] for b in plan.binds],
@@ -205,7 +207,7 @@ class NamespacesBackend(SandboxBackend):
                                                  replenish=False)
         self._root.mkdir(parents=True, exist_ok=True)
         mounts = dataclasses.replace(launch.mounts, tmp_dir=tmp)
-        plan = rootfs.plan(mounts, launch.interpreter)
+        plan = rootfs.plan(mounts, launch.interpreter, hosts=self.hosts)
         job = {
             "root": str(self._root), "binds": [[b.source, b.target, b.writable] for b in plan.binds],
             "links": [list(link) for link in plan.links], "dirs": list(plan.dirs),
