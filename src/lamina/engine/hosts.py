@@ -9,8 +9,9 @@ backends show this file at /etc/hosts over the host's (the rest of the host's /e
 `sandbox`, `sandbox.localdomain` and `localhost` are the environment's loopback, 127.0.0.1, the
 address rapid delivers to. The file is written once per work directory and bound (namespaces:
 copied once into a tmpfs of the zygote's mount namespace, so no host path shows in mountinfo);
-no environment writes anything. A container image keeps its own /etc (AWS does not replace an
-image's /etc/hosts: an image without one has none on Lambda either). Imports nothing from lamina.
+no environment writes anything. A container image keeps its own /etc/hosts (Lambda does not replace
+it), to which lamina.images.unpack adds the same names once, when the image is unpacked. Imports
+nothing from lamina.
 """
 
 from __future__ import annotations
