@@ -2,8 +2,9 @@
 a real `lamina serve` and boto3: on Lambda they resolve to the environment's loopback, so a function
 or an extension can listen on them (AWS's Go Logs API sample listens on `sandbox:PORT`, its Python
 Telemetry sample on `sandbox.localdomain:PORT`) and the Telemetry API delivers to
-`http://sandbox.localdomain:PORT/`. Checked for managed Python, a custom runtime
-(provided.al2023, the OS's python3) and an external extension in a layer, on the isolating
+`http://sandbox.localdomain:PORT/`. Checked for managed Python, managed Node (where the host has a
+node), a custom runtime (provided.al2023, the OS's python3) and an external extension in a layer
+(container images: test_images.py), on the isolating
 backends (one that cannot start here is skipped with the server's reason, except under CI); the
 process backend says in its notEnforced list that it cannot show them."""
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -108,6 +111,44 @@ while True:
             sys.exit(0)
 '''
 
+# The same probe in Node (dns.lookup goes through the C library's resolver, as getaddrinfo does).
+NODE_HANDLER = r"""
+const dns = require("dns").promises;
+const net = require("net");
+async function probe(name) {
+  try {
+    const { address } = await dns.lookup(name, { family: 4 });
+    const server = net.createServer((socket) => socket.end("hello " + name));
+    await new Promise((resolve, reject) => server.once("error", reject).listen(0, name, resolve));
+    const { address: bound, port } = server.address();
+    const answer = await new Promise((resolve, reject) => {
+      const client = net.connect(port, name);
+      let data = "";
+      client.on("data", (chunk) => { data += chunk; }).on("end", () => resolve(data)).on("error", reject);
+    });
+    server.close();
+    return { address, bound, answer };
+  } catch (error) {
+    return { error: String(error) };
+  }
+}
+exports.handler = async (event) => {
+  const names = {};
+  for (const name of event.names) names[name] = await probe(name);
+  return { names, hostname: require("os").hostname() };
+};
+"""
+
+
+def node_runtime() -> str | None:
+    """The nodejsNN.x runtime the host's node runs, or None without a node."""
+    node = shutil.which("node")
+    if node is None:
+        return None
+    major = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip().lstrip("v").split(".")[0]
+    return f"nodejs{major}.x"
+
+
 ECHO_BOOTSTRAP = """#!/usr/bin/env python3
 import os, urllib.request
 API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
@@ -146,7 +187,12 @@ def env(request, tmp_path_factory):
     lam.create_function(FunctionName="extended", Runtime="provided.al2023", Role=ROLE, Handler="x",
                         Code={"ZipFile": _package({"bootstrap": ECHO_BOOTSTRAP})}, Timeout=30,
                         Layers=[layer["LayerVersionArn"]])
-    for name in ("managed", "custom", "extended"):
+    functions = ["managed", "custom", "extended"]
+    if node_runtime():
+        lam.create_function(FunctionName="node", Runtime=node_runtime(), Role=ROLE, Handler="index.handler",
+                            Code={"ZipFile": make_zip({"index.js": NODE_HANDLER})}, Timeout=30)
+        functions.append("node")
+    for name in functions:
         lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
     yield server, lam
     server.stop()
@@ -173,9 +219,13 @@ def _invoke(lam, name: str, event: dict, **extra) -> tuple[dict, dict]:
     return payload, response
 
 
-@pytest.mark.parametrize("function", ["managed", "custom"])
+@pytest.mark.parametrize("function", ["managed", "custom", "node"])
 def test_a_function_listens_on_and_connects_to_the_sandbox_names(env, function):
     _, lam = env
+    if function == "node" and not node_runtime():
+        if CI:
+            pytest.fail("CI installs nodejs")
+        pytest.skip("no node on this host")
     seen, _ = _invoke(lam, function, {"names": list(NAMES)})
     for name in NAMES:
         assert seen["names"][name] == {"address": "127.0.0.1", "bound": "127.0.0.1", "answer": f"hello {name}"}, \
