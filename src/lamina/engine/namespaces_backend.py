@@ -8,7 +8,9 @@ The zygote of its interpreter (lamina.engine.zygote) keeps children that already
 cgroup (joining a v1 group costs ~15 ms) and have the part of the root every environment of its
 runtime shares (`rootfs.shared`: the OS image, /var/lang, /var/runtime, /dev; built once in the
 zygote's mount namespace, which every environment's copies), so a cold start is a message and the
-job's own binds (/var/task, /opt, /tmp, file systems) before the pivot. /var/task and /opt are
+job's own binds (/var/task, /opt, /tmp, file systems) before the pivot. The shared part includes
+/etc/hosts (lamina.engine.hosts, written once under the work directory; each zygote binds it from
+a tmpfs copy in its own mount namespace, so no host path of it shows). /var/task and /opt are
 overlays made once per version while any of its environments runs (lamina.engine.overlays): each
 superblock costs every memory cgroup per-shrinker state, so an environment mounts only its
 /proc and /tmp (and its IPC namespace's mqueue) as superblocks of its own. A zygote starts with
