@@ -59,10 +59,28 @@ def images(registry, tmp_path_factory):
                                  {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/true"]},
                                   "rootfs": {"type": "layers", "diff_ids": []}})
     uris["missing"] = f"{registry.host}/lambda/app:no-such-tag"
+    uris["names"] = build_and_push(registry, work, "lambda/names", "v1", app=NAMES_APP,
+                                   extra={"/etc/hosts": b"10.9.8.7 db.internal\n"})
     uris["zstd"] = copy_image(registry, work, "lambda/app", "v1", "lambda/zstd", "v1", zstd=True)
     uris["reclaim"] = copy_image(registry, work, "lambda/app", "v1", "lambda/reclaim", "v1", env=("RECLAIM=1",))
     uris["scoped"] = copy_image(registry, work, "lambda/app", "v1", "lambda/scoped", "v1", env=("SCOPED=1",))
     return uris
+
+
+# Resolves the environment's names, listens on `sandbox` and connects to it by name, and reads the
+# image's own /etc/hosts.
+NAMES_APP = '''
+import socket
+def handler(event, context):
+    seen = {name: socket.gethostbyname(name) for name in ("sandbox", "sandbox.localdomain", "localhost",
+                                                          "db.internal")}
+    listener = socket.create_server(("sandbox", 0))
+    with socket.create_connection(("sandbox.localdomain", listener.getsockname()[1]), timeout=5):
+        connection, _ = listener.accept()
+        connection.close()
+    listener.close()
+    return {"resolved": seen, "hosts": open("/etc/hosts").read()}
+'''
 
 
 AP = "arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-0123456789abcdef0"
@@ -261,3 +279,13 @@ def test_a_registry_asking_for_a_new_scope_mid_pull(lam, images, registry):
         assert "FunctionError" not in response, payload
     finally:
         front.stop()
+
+
+def test_an_image_keeps_its_own_etc_hosts_and_resolves_the_sandbox_names(lam, images):
+    _create(lam, "img-names", images["names"])
+    assert _settled(lam, "img-names")["State"] == "Active"
+    payload, response = _invoke(lam, "img-names", {})
+    assert "FunctionError" not in response, payload
+    assert payload["resolved"] == {"sandbox": "127.0.0.1", "sandbox.localdomain": "127.0.0.1",
+                                   "localhost": "127.0.0.1", "db.internal": "10.9.8.7"}
+    assert payload["hosts"].startswith("10.9.8.7 db.internal\n")  # the image's own line, kept

@@ -219,3 +219,40 @@ def test_a_damaged_gzip_layer_is_invalid_with_either_inflater(tmp_path, monkeypa
         unpack.apply_chunks([damaged[:1000], damaged[1000:]], GZ, str(tmp_path), [10 ** 9])
     assert info.value.code == "InvalidImage"
     assert "cannot be unpacked" in info.value.message or "ends before its end" in info.value.message
+
+
+def test_the_environments_names_are_added_to_the_images_own_hosts_file(tmp_path):
+    from lamina.engine import hosts
+
+    assert unpack.HOST_NAMES == hosts.NAMES and unpack.LOOPBACK == hosts.LOOPBACK  # as zip functions see them
+    own = "127.0.0.1 localhost\n10.1.2.3 db.internal  # the image's own\n"
+    cases = [  # (the image's /etc/hosts or None, what the unpacked root has)
+        (own, own + "127.0.0.1\tlocalhost.localdomain sandbox sandbox.localdomain\n"),
+        ("127.0.0.1 localhost", "127.0.0.1 localhost\n127.0.0.1\tlocalhost.localdomain sandbox sandbox.localdomain\n"),
+        ("127.0.0.1 localhost localhost.localdomain sandbox sandbox.localdomain\n",
+         "127.0.0.1 localhost localhost.localdomain sandbox sandbox.localdomain\n"),  # left as it is
+        ("# 127.0.0.1 sandbox\n", "# 127.0.0.1 sandbox\n127.0.0.1\t" + " ".join(hosts.NAMES) + "\n"),
+        (None, "127.0.0.1\t" + " ".join(hosts.NAMES) + "\n"),  # an image without one
+    ]
+    for i, (text, want) in enumerate(cases):
+        root = tmp_path / str(i)
+        (root / "etc").mkdir(parents=True)
+        if text is not None:
+            (root / "etc" / "hosts").write_text(text)
+        unpack.add_host_names(str(root))
+        assert (root / "etc" / "hosts").read_text() == want, text
+        assert sorted(os.listdir(root / "etc")) == ["hosts"]
+
+
+def test_a_symlinked_hosts_file_or_etc_is_left_alone(tmp_path):
+    outside = tmp_path / "outside"
+    outside.write_text("127.0.0.1 localhost\n")
+    root = tmp_path / "link"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "hosts").symlink_to(outside)
+    unpack.add_host_names(str(root))
+    other = tmp_path / "etc-link"
+    other.mkdir()
+    (other / "etc").symlink_to(tmp_path / "elsewhere")
+    unpack.add_host_names(str(other))
+    assert outside.read_text() == "127.0.0.1 localhost\n" and not (tmp_path / "elsewhere").exists()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lamina.engine import volumes
+from lamina.engine import hosts, volumes
 from lamina.engine.cgroups import Hierarchy
 from lamina.engine.process_backend import ProcessBackend
 from lamina.engine.sandbox import SandboxBackend
@@ -47,7 +47,8 @@ def _make(name: str, work_dir: Path) -> SandboxBackend:
 
         facts = bubblewrap_backend.host()
         hierarchy = Hierarchy.detect() if facts["root"] else None
-        return bubblewrap_backend.BubblewrapBackend(hierarchy=hierarchy, volumes=volumes.pool_for(work_dir), **facts)
+        return bubblewrap_backend.BubblewrapBackend(hierarchy=hierarchy, volumes=volumes.pool_for(work_dir),
+                                                    hosts=hosts.prepare(work_dir / "etc"), **facts)
     return ProcessBackend()
 
 

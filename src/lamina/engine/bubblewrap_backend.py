@@ -260,7 +260,8 @@ def _child_setup(procs: list[str], stage_root: str | None, stages: Mapping[str, 
     staging binds in a private mount namespace, then the uid drop. Only os calls and prepared
     ctypes functions (the parent has threads)."""
     procs_b = [p.encode() for p in procs]
-    binds = [(source.encode(), target.encode()) for source, target in stages.items()]
+    # (source, target, is a directory): a file (the hosts file) is bound onto an empty file
+    binds = [(source.encode(), target.encode(), os.path.isdir(source)) for source, target in stages.items()]
     root_b = stage_root.encode() if stage_root else None
 
     def setup() -> None:
@@ -277,8 +278,11 @@ def _child_setup(procs: list[str], stage_root: str | None, stages: Mapping[str, 
             libc.check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
             libc.check(libc.mount(b"tmpfs", root_b, b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=0755,size=64k"),
                        "staging tmpfs")
-            for source, target in binds:
-                os.mkdir(target, 0o755)
+            for source, target, directory in binds:
+                if directory:
+                    os.mkdir(target, 0o755)
+                else:
+                    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
                 libc.check(libc.mount(source, target, None, MS_BIND | MS_REC, None), "staging bind")
         if uid is not None:
             os.setgroups([])
@@ -358,12 +362,14 @@ class BubblewrapBackend(SandboxBackend):
     name = "bubblewrap"
 
     def __init__(self, *, bwrap: str, root: bool, hierarchy: Hierarchy | None, volumes: VolumePool | None,
-                 overlay: bool, seccomp: bytes | None) -> None:
+                 overlay: bool, seccomp: bytes | None, hosts: str | None = None) -> None:
         """Everything it depends on is handed in (by lamina.engine.backends, from `host()`): the
         bwrap executable, whether lamina is root, the cgroup hierarchy (None: no limits), the /tmp
-        volume pool (None: plain directories), whether bwrap can overlay /opt, and the seccomp
-        program (None: no list for this machine)."""
+        volume pool (None: plain directories), whether bwrap can overlay /opt, the seccomp
+        program (None: no list for this machine) and the file shown at /etc/hosts
+        (lamina.engine.hosts; None: the host's)."""
         self.bwrap = bwrap
+        self.hosts = hosts
         self.root = root
         self.overlay = overlay
         self.seccomp = seccomp
@@ -406,7 +412,7 @@ class BubblewrapBackend(SandboxBackend):
     async def start(self, launch: Launch) -> Sandbox:
         tmp, release = await volumes.scratch(self.volumes, launch.mounts.tmp_dir, launch.ephemeral_mb)
         mounts = dataclasses.replace(launch.mounts, tmp_dir=tmp)
-        plan = rootfs.plan(mounts, launch.interpreter)
+        plan = rootfs.plan(mounts, launch.interpreter, hosts=self.hosts)
         stages = self._stages([*(b.source for b in plan.binds), *plan.opt_layers])
         group: Group | None = None
         filter_r: int | None = None

@@ -8,7 +8,9 @@ The zygote of its interpreter (lamina.engine.zygote) keeps children that already
 cgroup (joining a v1 group costs ~15 ms) and have the part of the root every environment of its
 runtime shares (`rootfs.shared`: the OS image, /var/lang, /var/runtime, /dev; built once in the
 zygote's mount namespace, which every environment's copies), so a cold start is a message and the
-job's own binds (/var/task, /opt, /tmp, file systems) before the pivot. /var/task and /opt are
+job's own binds (/var/task, /opt, /tmp, file systems) before the pivot. The shared part includes
+/etc/hosts (lamina.engine.hosts, written once under the work directory; each zygote binds it from
+a tmpfs copy in its own mount namespace, so no host path of it shows). /var/task and /opt are
 overlays made once per version while any of its environments runs (lamina.engine.overlays): each
 superblock costs every memory cgroup per-shrinker state, so an environment mounts only its
 /proc and /tmp (and its IPC namespace's mqueue) as superblocks of its own. A zygote starts with
@@ -36,7 +38,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lamina.engine import overlays, rootfs, volumes
+from lamina.engine import hosts, overlays, rootfs, volumes
 from lamina.engine.cgroups import Hierarchy
 from lamina.engine.piped import Background, PipedSandbox, Plumbing, Serial
 from lamina.engine.sandbox import Launch, Layout, Mounts, Sandbox, SandboxBackend
@@ -96,6 +98,8 @@ class NamespacesBackend(SandboxBackend):
         self.volumes = volumes
         self._root = Path(work_dir) / "root"  # each environment mounts its own root here
         self._shared_root = Path(work_dir) / "shared"  # or here, when its spare built the shared part
+        # /etc/hosts inside, written once; each zygote shows it from a tmpfs copy of its own
+        self.hosts = hosts.prepare(Path(work_dir) / "etc")
         self._shared: dict[tuple[str, str], Shared] = {}
         # each version's /var/task and /opt: one overlay while any of its environments runs
         self._overlays = overlays.SharedOverlays(Path(work_dir) / "empty")
@@ -173,7 +177,7 @@ class NamespacesBackend(SandboxBackend):
         key = (interpreter, str(runtime_dir))
         shared = self._shared.get(key)
         if shared is None:
-            plan = rootfs.shared(interpreter, str(runtime_dir))
+            plan = rootfs.shared(interpreter, str(runtime_dir), hosts=self.hosts)
             self._shared_root.mkdir(parents=True, exist_ok=True)
             shared = self._shared[key] = Shared(plan, {
                 "root": str(self._shared_root), "binds": [[b.source, b.target, b.writable] for b in plan.binds],
@@ -205,7 +209,7 @@ class NamespacesBackend(SandboxBackend):
                                                  replenish=False)
         self._root.mkdir(parents=True, exist_ok=True)
         mounts = dataclasses.replace(launch.mounts, tmp_dir=tmp)
-        plan = rootfs.plan(mounts, launch.interpreter)
+        plan = rootfs.plan(mounts, launch.interpreter, hosts=self.hosts)
         job = {
             "root": str(self._root), "binds": [[b.source, b.target, b.writable] for b in plan.binds],
             "links": [list(link) for link in plan.links], "dirs": list(plan.dirs),

@@ -6,7 +6,10 @@ Nor does it show AWS's layout (issue 21, item 9): without a mount namespace noth
 at /var/task, /var/runtime or /var/lang, so a function sees host paths: LAMBDA_TASK_ROOT is the
 unpacked code's directory, LAMBDA_RUNTIME_DIR and PYTHONPATH the runtime image in the data dir,
 sys.executable and PATH's first entry the host interpreter's, and the whole host file system is
-listable. Only the variables' names and the PATH order match AWS's.
+listable. Only the variables' names and the PATH order match AWS's. Nor can it show Lambda's
+/etc/hosts (lamina.engine.hosts): names resolve as on the host, where `sandbox` and
+`sandbox.localdomain` usually do not, so an extension that listens on them fails to start here;
+`not_enforced` says so.
 
 Owns spawning the runtime as a child with its rlimits; the socketpair, output pipe, exit
 detection, signalling the process group and peak-memory readings are lamina.engine.piped's.
@@ -56,6 +59,9 @@ class ProcessBackend(SandboxBackend):
         "network isolation",
         "unprivileged uid, capability drop and seccomp (functions run as lamina's own user)",
         "cpu share",
+        "Lambda's /etc/hosts (the host's is used: `sandbox` and `sandbox.localdomain` resolve only where the "
+        "host resolves them, so an extension cannot listen on them; the Telemetry and Logs APIs still deliver "
+        "to them at 127.0.0.1)",
     ]
 
     def layout(self, mounts: Mounts, interpreter: str) -> Layout:

@@ -3,6 +3,7 @@ where, and whether writable. Both isolating backends (namespaces, bubblewrap) bu
 root from the same plan, so a function sees the same tree whichever isolates it:
 
     /usr /etc (and the host's /bin /lib /lib64 /sbin links)   read-only: the OS image
+    /etc/hosts                                                read-only: lamina.engine.hosts's file
     /var/lang                                                 read-only: the interpreter's prefix
     /var/runtime                                              read-only: the runtime image
     /var/task                                                 read-only: the deployment package
@@ -36,6 +37,7 @@ SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 SANDBOX_UID = 993  # the unprivileged user functions run as (AWS: sbx_user1051)
 HOSTNAME = "169.254.100.1"  # Lambda environments have a link-local address as host name
+HOSTS = "/etc/hosts"  # over the host's: what the environment's names resolve to (lamina.engine.hosts)
 
 
 @dataclass(frozen=True)
@@ -91,16 +93,18 @@ def _by_depth(binds: list[Bind]) -> tuple[Bind, ...]:
     return tuple(sorted(binds, key=lambda bind: bind.target.rstrip("/").count("/")))  # parents before children
 
 
-def shared(interpreter: str, runtime_dir: str, extra_ro: tuple[str, ...] = (), host_root: str = "/") -> Plan:
+def shared(interpreter: str, runtime_dir: str, extra_ro: tuple[str, ...] = (), host_root: str = "/",
+           hosts: str | None = None) -> Plan:
     """The part of `plan` every environment of `interpreter` with this runtime image shares: the
-    OS image, /var/lang and /var/runtime (no /var/task, /opt, /tmp or file systems), with the
-    mount points of /var/task, /opt and /tmp (a read-only copy of it gets none later)."""
-    binds, links = _shared(interpreter, runtime_dir, extra_ro, host_root)
+    OS image (with `hosts` at /etc/hosts), /var/lang and /var/runtime (no /var/task, /opt, /tmp or
+    file systems), with the mount points of /var/task, /opt and /tmp (a read-only copy of it gets
+    none later)."""
+    binds, links = _shared(interpreter, runtime_dir, extra_ro, host_root, hosts)
     return Plan(binds=_by_depth(binds), links=tuple(links), dirs=(OPT, TASK_ROOT, "/tmp"))
 
 
 def _shared(interpreter: str, runtime_dir: str, extra_ro: tuple[str, ...],
-            host_root: str) -> tuple[list[Bind], list[tuple[str, str]]]:
+            host_root: str, hosts: str | None = None) -> tuple[list[Bind], list[tuple[str, str]]]:
     binds: list[Bind] = []
     links: list[tuple[str, str]] = []
     visible: list[str] = []
@@ -114,6 +118,8 @@ def _shared(interpreter: str, runtime_dir: str, extra_ro: tuple[str, ...],
 
     for directory in SYSTEM_DIRS:
         ro(directory)
+    if hosts and os.path.exists(os.path.join(host_root, HOSTS.lstrip("/"))):  # bound over the host's
+        binds.append(Bind(hosts, HOSTS))
     for link in SYSTEM_LINKS:
         host = os.path.join(host_root, link.lstrip("/"))
         if os.path.islink(host):
@@ -130,11 +136,12 @@ def _shared(interpreter: str, runtime_dir: str, extra_ro: tuple[str, ...],
 
 
 def plan(mounts: Mounts, interpreter: str, extra_ro: tuple[str, ...] = (),
-         host_root: str = "/") -> Plan:
-    """The new root for an environment built from `mounts`, run by `interpreter`."""
+         host_root: str = "/", hosts: str | None = None) -> Plan:
+    """The new root for an environment built from `mounts`, run by `interpreter`, with the file
+    `hosts` (lamina.engine.hosts) at /etc/hosts; a container image keeps its own."""
     if mounts.image_root is not None:
         return image_plan(mounts, interpreter)
-    binds, links = _shared(interpreter, str(mounts.runtime_dir), extra_ro, host_root)
+    binds, links = _shared(interpreter, str(mounts.runtime_dir), extra_ro, host_root, hosts)
     binds.append(Bind(str(mounts.code_dir), TASK_ROOT))
     binds.append(Bind(str(mounts.tmp_dir), "/tmp", writable=True))
     for host_dir, mount_path in mounts.file_systems:  # EFS access points: shared, read-write
@@ -161,7 +168,7 @@ def moves(plan: Plan) -> list[tuple[str, str]]:
     """(host path, path inside) of every read-only bind shown elsewhere than at its host path,
     longest host path first, for translating paths learnt on the host."""
     found = [(b.source.rstrip("/") or "/", b.target) for b in plan.binds
-             if b.source != b.target and not b.writable and b.target != "/"]  # an image root needs none
+             if b.source != b.target and not b.writable and b.target not in ("/", HOSTS)]  # an image root needs none
     return sorted(found, key=lambda move: len(move[0]), reverse=True)
 
 

@@ -46,6 +46,7 @@ class Owner(Protocol):
 
     hierarchy: Hierarchy
     background: Background
+    hosts: str | None  # the file every environment sees at /etc/hosts (lamina.engine.hosts)
 
     def zygote_lost(self, zygote: Zygote) -> None: ...
 
@@ -82,6 +83,8 @@ class Zygote:
                "_LAMINA_PRELOAD_PATHS": ":".join(paths), "_LAMINA_PRELOAD": ",".join(PRELOAD),
                "_LAMINA_MOVES": json.dumps(rootfs.preload_moves(self.interpreter, str(runtime_dir.parent / "python"),
                                                                 str(runtime_dir.parent / "rapid")))}
+        if getattr(self.backend, "hosts", None):  # copied into a tmpfs of the zygote's namespace
+            env["_LAMINA_HOSTS"] = str(self.backend.hosts)
         self._begun = time.monotonic()
         try:
             self.proc = subprocess.Popen([self.interpreter, "-s", "-u", str(ZYGOTE)], env=env, pass_fds=(child.fileno(),),

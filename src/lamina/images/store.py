@@ -140,6 +140,7 @@ class ImageStore:
                         blob.close()
                         path.unlink()
             unpack.add_mount_points(str(staging))
+            unpack.add_host_names(str(staging))
             settings = image_config.get("config") or {}
             config = {"Env": list(settings.get("Env") or []), "Entrypoint": settings.get("Entrypoint"),
                       "Cmd": settings.get("Cmd"), "WorkingDir": settings.get("WorkingDir") or ""}

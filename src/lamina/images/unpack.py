@@ -215,6 +215,54 @@ def add_mount_points(root: str) -> None:
     os.chmod(root, 0o755)
 
 
+# What lamina.engine.hosts shows zip functions at /etc/hosts: on Lambda these names are the
+# environment's loopback in an image function too (its extensions listen on them).
+LOOPBACK = "127.0.0.1"
+HOST_NAMES = ("localhost", "localhost.localdomain", "sandbox", "sandbox.localdomain")
+
+
+def with_names(text: str) -> str:
+    """A hosts file's `text` with a line for those of HOST_NAMES it does not map to LOOPBACK
+    (unchanged when it maps them all)."""
+    known: set[str] = set()
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2 and fields[0] == LOOPBACK:
+            known.update(fields[1:])
+    missing = [name for name in HOST_NAMES if name not in known]
+    if not missing:
+        return text
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + f"{LOOPBACK}\t{' '.join(missing)}\n"
+
+
+def add_host_names(root: str) -> None:
+    """The image's own /etc/hosts kept (Lambda does not replace it), with the environment's names
+    added once here, at unpack, rather than bound over it at each start; written when the image
+    has none (its resolver would not find them otherwise). A symlinked /etc or /etc/hosts is left
+    as it is: nothing is written outside the root."""
+    etc = os.path.join(root, "etc")
+    hosts = os.path.join(etc, "hosts")
+    if os.path.islink(etc) or (os.path.lexists(etc) and not os.path.isdir(etc)):
+        return
+    text = ""
+    if os.path.lexists(hosts):
+        if not stat.S_ISREG(os.lstat(hosts).st_mode):
+            return
+        with open(hosts, encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+    updated = with_names(text)
+    if updated == text:
+        return
+    os.makedirs(etc, mode=0o755, exist_ok=True)
+    partial = os.path.join(etc, ".hosts.lamina")
+    with open(partial, "w", encoding="utf-8", errors="surrogateescape") as f:
+        f.write(updated)
+    os.chmod(partial, 0o644)
+    os.replace(partial, hosts)  # a new file: another hard link to the old one keeps its text
+
+
 def unpack(layers: list[tuple[Path, str]], root: str, uri: str = "") -> None:
     """Apply (blob path, media type) layers in order onto the empty directory `root`."""
     budget = [MAX_UNPACKED]
@@ -222,3 +270,4 @@ def unpack(layers: list[tuple[Path, str]], root: str, uri: str = "") -> None:
         with open(path, "rb") as blob:
             apply_layer(blob, media_type, root, budget, uri)
     add_mount_points(root)
+    add_host_names(root)

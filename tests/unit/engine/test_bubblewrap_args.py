@@ -118,3 +118,11 @@ def _stat(modes: dict[str, tuple[int, int, int]]):
 ])
 def test_searchable(modes, reachable):
     assert bw.searchable("/root/code", 993, _stat(modes)) is reachable
+
+
+def test_the_hosts_file_is_bound_read_only_over_the_hosts_etc_hosts():
+    plan = Plan(binds=(Bind("/etc", "/etc"), Bind("/data/sandbox/etc/hosts", "/etc/hosts")), links=())
+    binds = pairs(bw.command(plan, ARGV, network=True), "--ro-bind")
+    assert binds.index(("/etc", "/etc")) < binds.index(("/data/sandbox/etc/hosts", "/etc/hosts"))
+    staged = pairs(bw.command(plan, ARGV, network=True, stages={"/data/sandbox/etc/hosts": "/stage/0"}), "--ro-bind")
+    assert ("/stage/0", "/etc/hosts") in staged  # under a directory the sandbox uid cannot search

@@ -169,3 +169,34 @@ def test_an_image_plan_never_starts_from_the_shared_part(tmp_path):
     m = mounts(tmp_path)
     image = rootfs.Plan(binds=(rootfs.Bind("/img", "/"),), links=(), image=True)
     assert rootfs.rest(image, rootfs.shared("/usr/bin/python3", str(m.runtime_dir))) is None
+
+
+def test_the_hosts_file_is_bound_over_the_hosts_etc_hosts_in_the_plan_and_its_shared_part(tmp_path):
+    m = mounts(tmp_path)
+    host = tmp_path / "host"
+    (host / "etc").mkdir(parents=True)
+    (host / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
+    hosts = str(tmp_path / "work" / "etc" / "hosts")
+    plan = rootfs.plan(m, "/usr/bin/python3", host_root=str(host), hosts=hosts)
+    part = rootfs.shared("/usr/bin/python3", str(m.runtime_dir), host_root=str(host), hosts=hosts)
+    bind = rootfs.Bind(hosts, "/etc/hosts")
+    assert bind in plan.binds and bind in part.binds
+    targets = [b.target for b in plan.binds]
+    assert targets.index("/etc") < targets.index("/etc/hosts")  # mounted over the host's /etc
+    assert {b.target for b in rootfs.rest(plan, part)} == {"/var/task", "/tmp"}  # built once, with the part
+    assert not any(target == "/etc/hosts" for _, target in rootfs.moves(plan))  # no path to translate
+    assert bind not in rootfs.plan(m, "/usr/bin/python3", host_root=str(host)).binds  # none handed in
+
+
+def test_no_hosts_bind_where_the_host_has_no_etc_hosts_to_mount_over(tmp_path):
+    (tmp_path / "host" / "etc").mkdir(parents=True)
+    plan = rootfs.plan(mounts(tmp_path), "/usr/bin/python3", host_root=str(tmp_path / "host"), hosts="/w/etc/hosts")
+    assert "/etc/hosts" not in {b.target for b in plan.binds}
+
+
+def test_a_container_image_keeps_its_own_etc_hosts(tmp_path):
+    m = mounts(tmp_path)
+    image = Mounts(code_dir=m.code_dir, layer_dirs=(), runtime_dir=m.runtime_dir, site_dir=None,
+                   tmp_dir=m.tmp_dir, image_root=tmp_path / "image")
+    plan = rootfs.plan(image, "/usr/bin/python3", hosts="/w/etc/hosts")
+    assert "/etc/hosts" not in {b.target for b in plan.binds}

@@ -189,6 +189,21 @@ def private_mounts():
     mount(None, "/", None, MS_REC | MS_SLAVE)
 
 
+def private_copy(path):
+    """In the zygote's own mount namespace, once: `path` (a small file lamina wrote, e.g. the
+    environments' /etc/hosts) replaced by a read-only copy on a tmpfs over its directory, so an
+    environment that binds it shows `/hosts` on that tmpfs in its mountinfo, not a host path. Every
+    environment's namespace copies this mount (no superblock, no write per environment)."""
+    with open(path, "rb") as f:
+        content = f.read()
+    directory, name = os.path.split(path)
+    mount("lamina-etc", directory, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=755")
+    with open(os.path.join(directory, name), "wb") as f:
+        f.write(content)
+    os.chmod(os.path.join(directory, name), 0o644)
+    mount(None, directory, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
 def build_shared(part, where=None):
     """In a spare's PID 1, ahead of any job: the part of the root every environment of its runtime
     shares (rootfs.shared: the OS image, /var/lang, /var/runtime, /dev, /proc, the host name):

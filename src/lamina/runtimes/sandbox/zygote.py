@@ -491,11 +491,17 @@ def main():
     modules = [m for m in os.environ.pop("_LAMINA_PRELOAD", "").split(",") if m]
     moves = [tuple(move) for move in json.loads(os.environ.pop("_LAMINA_MOVES", "[]"))]
     phases = prepare(preload_paths, modules, moves)
+    hosts = os.environ.pop("_LAMINA_HOSTS", "")
     try:
         _jail.private_mounts()
         private = True
     except OSError:
         private = False
+    if private and hosts:
+        try:
+            _jail.private_copy(hosts)
+        except OSError:  # the environments bind the host's file: its path shows in their mountinfo
+            traceback.print_exc()
     send(control, {"op": "ready", "pid": os.getpid(), "phases": {k: round(v, 4) for k, v in phases.items()}})
     try:
         Zygote(control, private).serve()
