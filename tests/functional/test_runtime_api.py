@@ -218,8 +218,10 @@ def test_init_error_is_the_invoke_error(server):
     assert response["FunctionError"] == "Unhandled"
     assert body == {"errorMessage": "no config", "errorType": "Custom.ConfigMissing", "stackTrace": []}
     tail = base64.b64decode(response["LogResult"]).decode()
-    assert "posting init error" in tail
+    # it posts it twice: the failed Init is retried inside the invoke (suppressed init), which fails too
+    assert tail.count("posting init error") == 2
     assert "Phase: init\tStatus: error\tError Type: Custom.ConfigMissing" in tail
+    assert "Phase: invoke\tStatus: error\tError Type: Custom.ConfigMissing\nSTART RequestId: " in tail
 
 
 def test_missing_bootstrap_is_an_invalid_entrypoint(server):
