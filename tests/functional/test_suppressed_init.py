@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from support import ROLE, client_for, make_zip
+from support import ROLE, LaminaProcess, client_for, make_zip
 
 # a module whose Init fails only the first time it runs: the counter says which run this is
 FIRST_TIME_FAILS = """import os, urllib.request
@@ -235,3 +235,23 @@ def test_an_init_past_10_seconds_is_retried_under_the_function_timeout(lamina, c
     assert 10000 <= first < 11000 and 2000 <= retried < 3000
     timed_out = [m for m in messages if f"{request_id} Task timed out after 2.0" in m]
     assert len(timed_out) == 1
+
+
+@pytest.mark.parametrize("backend", ["bubblewrap", "process"])
+def test_every_sandbox_backend_retries_in_a_fresh_process(tmp_path, counter, backend):
+    server = LaminaProcess(tmp_path / "data", env={"LAMINA_SANDBOX": backend})
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.skip(f"the {backend} backend cannot run here: {str(exc).strip().splitlines()[-1]}")
+    try:
+        lam = client_for(server.url)
+        name = f"si-{backend}"
+        deploy(lam, name, {"app.py": FIRST_TIME_FAILS}, counter, Timeout=5)
+        for _ in range(2):  # the retry's environment stays warm
+            response = lam.invoke(FunctionName=name, Payload=b"{}")
+            assert "FunctionError" not in response
+            assert json.loads(response["Payload"].read())["run"] == 2
+        assert Counter.counts[name] == 2
+    finally:
+        server.stop()

@@ -356,8 +356,7 @@ class Environment:
             if self._halted:
                 raise Halted
             return self._platform_failure(request, started, at, body, error_type, status)
-        launch = dataclasses.replace(self._launch, env={**self._launch.env, envvars.INIT_PHASE_VARIABLE: "invoke"})
-        booted = await self._boot(request, launch, spec.timeout_s)  # the event's clock starts now
+        booted = await self._boot(request, self._retry_launch(), spec.timeout_s)  # the event's clock starts now
         if isinstance(booted, InvokeResult):
             return booted
         kind, payload, detail, started, at = booted
@@ -479,6 +478,14 @@ class Environment:
         self._status, self._eof, self._peak_kb = None, False, 0
         self._keep = False  # a retry that fails too ends the environment
         return True
+
+    def _retry_launch(self) -> Launch:
+        """The launch of the retried Init: told its phase, and named apart from the failed tree's (whose
+        clean-up, in the background, removes its cgroup and its /tmp by name)."""
+        launch = self._launch
+        return dataclasses.replace(
+            launch, env_id=launch.env_id + "-retry", env={**launch.env, envvars.INIT_PHASE_VARIABLE: "invoke"},
+            mounts=dataclasses.replace(launch.mounts, tmp_dir=launch.mounts.tmp_dir.with_name("tmp-retry")))
 
     def _retry_failed(self, request: InvokeRequest, kind: str, payload: bytes | None, detail: dict,
                       started: float, at: float) -> InvokeResult:

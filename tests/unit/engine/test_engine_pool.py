@@ -195,6 +195,10 @@ def test_a_failed_init_is_retried_inside_the_event_and_its_second_failure_is_the
         assert len(rig.backend.started) == 4 and all(s.closed for s in rig.backend.started)
         # the retry runs in a fresh process tree, told its phase (for rapid's Telemetry API events)
         assert [s.launch.env.get("_LAMINA_INIT_PHASE") for s in rig.backend.started] == [None, "invoke"] * 2
+        # named apart from the failed tree, whose clean-up removes its cgroup and /tmp by name
+        first, retried = rig.backend.started[:2]
+        assert retried.launch.env_id != first.launch.env_id
+        assert retried.launch.mounts.tmp_dir != first.launch.mounts.tmp_dir
         assert engine.stats()["environments"] == 0
     run(rig, scenario)
 
