@@ -5,6 +5,7 @@ backends with the image as the read-only root and awslambdaric speaking to lamin
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tarfile
@@ -176,6 +177,18 @@ def test_image_config_overrides(lam, images):
     payload, response = _invoke(lam, "img-config", {})
     assert "FunctionError" not in response, payload
     assert payload["cwd"] == "/tmp"
+
+
+def test_an_image_whose_init_fails_retries_it_inside_the_invoke(lam, images):
+    _create(lam, "img-noinit", images["v1"], ImageConfig={"Command": ["missing.handler"]})
+    assert _settled(lam, "img-noinit")["State"] == "Active"
+    response = lam.invoke(FunctionName="img-noinit", Payload=b"{}", LogType="Tail")
+    error = json.loads(response["Payload"].read())
+    assert response["FunctionError"] == "Unhandled" and error["errorType"] == "Runtime.ImportModuleError", error
+    reports = [line.split("\t")[1:] for line in base64.b64decode(response["LogResult"]).decode().splitlines()
+               if line.startswith("INIT_REPORT")]
+    assert reports == [["Phase: init", "Status: error", "Error Type: Runtime.ImportModuleError"],
+                       ["Phase: invoke", "Status: error", "Error Type: Runtime.ImportModuleError"]]
 
 
 def _error(call, **kwargs) -> tuple[str, str]:

@@ -252,7 +252,7 @@ def test_big_payload_round_trips(functions):
 def test_init_errors(functions, handler, files, error_type, message):
     name = "init-" + error_type.split(".")[1].lower()
     deploy(functions, name, handler, files)
-    for _ in range(2):  # the environment is discarded and init is tried again
+    for _ in range(2):  # retried inside the invoke, it fails again: the environment is discarded
         response, body = invoke(functions, name, {})
         assert response["FunctionError"] == "Unhandled"
         assert body["errorType"] == error_type

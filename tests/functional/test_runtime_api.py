@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 
 import pytest
@@ -277,20 +278,33 @@ def test_init_error_is_the_invoke_error(server):
     assert response["FunctionError"] == "Unhandled"
     assert body == {"errorMessage": "no config", "errorType": "Custom.ConfigMissing", "stackTrace": []}
     tail = base64.b64decode(response["LogResult"]).decode()
-    assert "posting init error" in tail
+    # it posts it twice: the failed Init is retried inside the invoke (suppressed init), which fails too
+    assert tail.count("posting init error") == 2
     assert "Phase: init\tStatus: error\tError Type: Custom.ConfigMissing" in tail
+    assert "Phase: invoke\tStatus: error\tError Type: Custom.ConfigMissing\nSTART RequestId: " in tail
 
 
 def test_missing_bootstrap_is_an_invalid_entrypoint(server):
     lam = client_for(server.url)
     deploy(lam, "noboot", {"README": "no bootstrap here"})
-    response, body = invoke(lam, "noboot", {})
+    response, body = invoke(lam, "noboot", {}, LogType="Tail")
     assert response["FunctionError"] == "Unhandled"
     # A platform error: AWS names the invoke's request id (reference 4.6, as observed in the field).
     request_id = response["ResponseMetadata"]["RequestId"]
     assert body == {"errorMessage": f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
                                     "[/var/task/bootstrap /opt/bootstrap]",
                     "errorType": "Runtime.InvalidEntrypoint"}
+    # retried inside the invoke (suppressed init); the retry's failure names the invoke after its START
+    lines = [re.sub(r"Duration: [\d.]+ ms", "Duration: N ms", line)
+             for line in base64.b64decode(response["LogResult"]).decode().splitlines()]
+    assert lines[1:6] == [
+        "INIT_REPORT Init Duration: N ms\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint",
+        "INIT_REPORT Init Duration: N ms\tPhase: invoke\tStatus: error\tError Type: Runtime.InvalidEntrypoint",
+        f"START RequestId: {request_id} Version: $LATEST",
+        f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
+        "Runtime.InvalidEntrypoint"]
+    assert lines[6] == f"END RequestId: {request_id}"
+    assert lines[7].endswith("\tStatus: error\tError Type: Runtime.InvalidEntrypoint")
     lam.create_function(FunctionName="noexec", Runtime="provided.al2023", Role=ROLE, Handler="anything",
                         Code={"ZipFile": make_zip({"bootstrap": SIMPLE_BOOTSTRAP})})  # not executable
     lam.get_waiter("function_active_v2").wait(FunctionName="noexec", WaiterConfig={"Delay": 0.1})

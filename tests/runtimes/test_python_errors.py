@@ -119,6 +119,9 @@ def test_init_errors_are_reported_by_every_invoke_until_fixed(kit, handler, file
             assert isinstance(body["stackTrace"], list)
             assert "INIT_REPORT Init Duration: " in result.log_tail
             assert f"Phase: init\tStatus: error\tError Type: {error_type}" in result.log_tail
+            # tried again inside the event (suppressed init): the same failure, then the event's lines
+            retried = f"Phase: invoke\tStatus: error\tError Type: {error_type}\nSTART RequestId: req-{attempt} "
+            assert retried in result.log_tail
             assert f"[ERROR] {error_type}: " in result.log_tail
             assert "LAMBDA_WARNING: Unhandled exception." in result.log_tail
             assert f"END RequestId: req-{attempt}" in result.log_tail

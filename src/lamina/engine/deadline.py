@@ -42,15 +42,18 @@ class Deadline:
             return None
         return self._loop.call_later(seconds, expire, waiter)
 
-    def watch(self) -> None:
+    def watch(self, left: float | None = None) -> None:
         """The invocation timeout of the event just sent, without a timer per event: a timer armed
         for an earlier event's deadline (never later than this one's: the timeout is the spec's)
         stays, and when it fires it times out the event in flight whose deadline has come, or waits
-        until it comes."""
+        until it comes. `left`: the seconds the event has left when part of its timeout went to a
+        retried Init (suppressed init: the first event of its environment, so no earlier timer)."""
         if self.enforced:
-            self._at = self._loop.time() + self._timeout
+            if left is None:
+                left = self._timeout
+            self._at = self._loop.time() + left
             if self._timer is None:
-                self._timer = self._loop.call_later(self._timeout, self._due)
+                self._timer = self._loop.call_later(left, self._due)
 
     def _due(self) -> None:
         self._timer = None

@@ -5,11 +5,20 @@ platform log lines are `PlatformLines`' (engine/platform_lines.py), its timeouts
 
 One event at a time: the pool never hands a busy environment out. The warm path is one frame
 out, one frame back, a timer, and list appends for the log. Imports lamina.engine.* only.
+
+An on-demand Init that fails (an error, the runtime exiting, the Init timeout) is tried again
+inside the event it was started for, as AWS does ("suppressed init"): its INIT_REPORT says
+`Phase: init`, the failed process tree is ended, and a fresh one initialises under the function
+timeout, its INIT_REPORT saying `Phase: invoke`. The environment stays STARTING meanwhile and keeps
+its id, log stream and scratch directory; the event's clock starts with the retry, so its Duration
+includes the retried Init and REPORT has no Init Duration. A retry that succeeds runs the event
+with what is left of the timeout, and the environment stays warm.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import random
@@ -17,7 +26,7 @@ import signal
 import time
 from collections.abc import Callable
 
-from lamina.engine import policy, report
+from lamina.engine import envvars, policy, report
 from lamina.engine import protocol as frames
 from lamina.engine.deadline import Deadline
 from lamina.engine.gate import StartGate, Ticket
@@ -80,6 +89,10 @@ class Environment:
         self._peak_kb = 0
         self._status: int | None = None
         self._eof = False
+        self._eof_timer: asyncio.TimerHandle | None = None
+        self._keep = False  # a failed Init will be retried: its tree ending does not end the environment
+        self._replaced: asyncio.Future[None] | None = None  # a failed Init's tree is ending, for its retry
+        self._retried: float | None = None  # when the event's retried Init began (it succeeded), until run
         self._gone: asyncio.Future[None] = self._loop.create_future()
         self._lines = PlatformLines(log_stream, spec, self._drain_output)
         self._deadline = Deadline(self._loop, spec, self._in_flight)
@@ -218,19 +231,25 @@ class Environment:
     def _exited(self, status: int) -> None:
         self._status = status
         if not self._eof:
-            self._loop.call_later(_EOF_GRACE, self.connection_lost)
+            self._eof_timer = self._loop.call_later(_EOF_GRACE, self.connection_lost)
         self._check_gone()
 
     def _check_gone(self) -> None:
-        """The tree is gone once it was reaped and the channel drained (in either order)."""
+        """The tree is gone once it was reaped and the channel drained (in either order). The tree
+        of an Init that will be retried (`_keep`) ends alone: the environment lives on, unless it
+        was stopped or halted meanwhile; `_replaced` learns either way."""
         if self._status is None or not self._eof or self.state is State.GONE:
             return
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(("exit", None, {"status": self._status}, time.perf_counter()))
-        if self.state in LIVE:
-            self._to(State.FAILED)
-        self._to(State.GONE)
+        if not (self._keep and self.state is State.STARTING and not self._halted):
+            if self.state in LIVE:
+                self._to(State.FAILED)
+            self._to(State.GONE)
+        replaced = self._replaced
+        if replaced is not None and not replaced.done():
+            replaced.set_result(None)
 
     def halt(self) -> None:
         """The server is stopping: the event being run ends now with Halted (the engine then stops
@@ -257,6 +276,9 @@ class Environment:
                 failure = await self._initialise(request)
                 if failure is not None:
                     return failure
+                retried, self._retried = self._retried, None
+                if retried is not None:  # its Init was retried inside it: Duration counts from the retry
+                    return await self._invoke(request, None, retried)
                 return await self._invoke(request, self.init_ms)
             finally:
                 self._settled()
@@ -303,10 +325,54 @@ class Environment:
 
     async def _start_and_initialise(self, request: InvokeRequest) -> InvokeResult | None:
         spec = self.spec
-        self._lines.init_start(spec.runtime, self._region, spec.function_name,
-                               self._launch.env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"))
+        initialization_type = self._launch.env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        self._lines.init_start(spec.runtime, self._region, spec.function_name, initialization_type)
+        retry = self._keep = policy.retries_init(initialization_type, bool(request.request_id))
+        try:
+            booted = await self._boot(request, self._launch, self._init_timeout)
+        except BaseException:
+            self._let_go()
+            raise
+        if isinstance(booted, InvokeResult):
+            self._let_go()
+            return booted
+        kind, payload, detail, started, at = booted
+        self.init_ms = (at - started) * 1000
+        if kind == "ready":
+            self._let_go()
+            return None
+        status, reported, body, error_type = self._failure(request.request_id, kind, payload, detail)
+        if self.state is not State.STARTING or not retry:
+            self._let_go()
+            self._ended()
+            self._lines.init_report(self.init_ms, status, reported)
+            if kind == "exit" or (kind == "init_error" and payload is None):
+                self._lines.exited(request.request_id, detail.get("status", 1), error_type)
+            return self._platform_failure(request, started, at, body, error_type, status)
+        # Suppressed init: tried again inside this event, in a fresh process tree.
+        self._drain_output()  # what the failed Init wrote goes before its INIT_REPORT
+        self._lines.init_report(self.init_ms, status, reported)
+        if not await self._replace():  # stopped meanwhile: the first failure is the answer
+            if self._halted:
+                raise Halted
+            return self._platform_failure(request, started, at, body, error_type, status)
+        booted = await self._boot(request, self._retry_launch(), spec.timeout_s)  # the event's clock starts now
+        if isinstance(booted, InvokeResult):
+            return booted
+        kind, payload, detail, started, at = booted
+        self.init_ms = (at - started) * 1000
+        if kind == "ready":
+            self._retried = started
+            return None
+        return self._retry_failed(request, kind, payload, detail, started, at)
+
+    async def _boot(self, request: InvokeRequest, launch: Launch,
+                    timeout: float) -> tuple[str, bytes | None, dict, float, float] | InvokeResult:
+        """Start a process tree and wait for its Init (at most `timeout` seconds): READY once it is
+        (then the environment is READY), or what ended it as (kind, payload, detail, started, at);
+        an InvokeResult when the tree could not be started at all."""
         started = time.perf_counter()
-        starting = asyncio.ensure_future(self._backend.start(self._launch))
+        starting = asyncio.ensure_future(self._backend.start(launch))
         try:
             # A caller going away (cancelled) does not cancel the start: a half-made sandbox would
             # be nobody's (its process left running, this environment never gone, so the engine's
@@ -321,7 +387,7 @@ class Environment:
             if self.state is State.STARTING:
                 self._to(State.FAILED)
             self._to(State.GONE)
-            detail = f"fork/exec {self._launch.interpreter}: {exc.strerror or exc}".lower()
+            detail = f"fork/exec {launch.interpreter}: {exc.strerror or exc}".lower()
             return self._platform_failure(request, started, time.perf_counter(),
                                           report.invalid_entrypoint(request.request_id, detail),
                                           "Runtime.InvalidEntrypoint")
@@ -333,7 +399,7 @@ class Environment:
             raise Halted
         waiter = self._waiter = self._loop.create_future()
         self._expect = _INIT_REPLIES
-        timer = self._deadline.init_timer(self._init_timeout, waiter)
+        timer = self._deadline.init_timer(timeout, waiter)
         try:
             self._channel = await self._sandbox.connect(self)
             kind, payload, detail, at = await waiter
@@ -347,33 +413,106 @@ class Environment:
         if kind == "halted":
             self.abandon()
             raise Halted
-        self.init_ms = (at - started) * 1000
         if kind == "ready":
             if self.state is State.STARTING:
                 self._to(State.READY)
-                return None
+                return kind, payload, detail, started, at
             kind, detail = "exit", {"status": -signal.SIGKILL}  # stopped during init
-        if self.state is State.STARTING:
-            self._to(State.FAILED)
         if self._status is None:
             self._peak_kb = max(self._peak_kb, self._sandbox.peak_memory_kb())
             self._sandbox.kill()
+        return kind, payload, detail, started, at
+
+    def _let_go(self) -> None:
+        """No retry after all (or it is under way): a tree that ended meanwhile ends the environment."""
+        self._keep = False
+        self._check_gone()
+
+    def _ended(self) -> None:
+        """A failed Init that is not tried again: the environment fails (gone once its tree is)."""
+        if self.state is State.STARTING:
+            self._to(State.FAILED)
+
+    def _failure(self, request_id: str, kind: str, payload: bytes | None,
+                 detail: dict) -> tuple[str, str | None, bytes, str]:
+        """What a failed Init reports: (status, the Error Type of its INIT_REPORT, the invoke's
+        error body, the invoke's error type)."""
         if kind == "init_error" and payload is not None:
             error_type = detail.get("type") or "Runtime.Unknown"
             if detail.get("platform") is not None:  # rapid's own finding, worded by the platform
-                payload = report.platform_failure(request.request_id, detail["platform"], error_type)
-            self._lines.init_report(self.init_ms, "error", error_type)
-            return self._platform_failure(request, started, at, payload, error_type)
+                payload = report.platform_failure(request_id, detail["platform"], error_type)
+            return "error", error_type, payload, error_type
         if kind == "timeout":
-            self._lines.init_report(self.init_ms, "timeout")
-            return self._platform_failure(request, started, at, report.timed_out(request.request_id,
-                                          spec.timeout_s), "Sandbox.Timedout", status="timeout")
-        status = detail.get("status", 1)
+            return "timeout", None, report.timed_out(request_id, self.spec.timeout_s), "Sandbox.Timedout"
         error_type = self._exit_type()
-        self._lines.init_report(self.init_ms, "error", error_type)
-        self._lines.exited(request.request_id, status, error_type)
-        return self._platform_failure(request, started, at, report.exited(request.request_id, status, error_type),
-                                      error_type)
+        return "error", error_type, report.exited(request_id, detail.get("status", 1), error_type), error_type
+
+    async def _replace(self) -> bool:
+        """Wait until the failed Init's process tree (killed) is gone, keeping the environment for
+        the retry: True once it can start another; False when it was stopped or halted meanwhile
+        (then it is gone too)."""
+        sandbox = self._sandbox
+        replaced = self._replaced = self._loop.create_future()
+        self._check_gone()  # it may be gone already
+        try:
+            await replaced
+        except asyncio.CancelledError:
+            self.abandon()
+            self._let_go()
+            raise
+        finally:
+            self._replaced = None
+        if self.state is not State.STARTING or self._halted:
+            if self.state in LIVE:
+                self._to(State.STOPPING)
+            if self.state is not State.GONE:
+                self._to(State.GONE)
+            return False
+        if self._eof_timer is not None:
+            self._eof_timer.cancel()
+            self._eof_timer = None
+        if sandbox is not None:
+            self._backend.settled(sandbox)
+            sandbox.close()
+        self._sandbox = self._channel = None
+        self._status, self._eof, self._peak_kb = None, False, 0
+        self._keep = False  # a retry that fails too ends the environment
+        return True
+
+    def _retry_launch(self) -> Launch:
+        """The launch of the retried Init: told its phase, and named apart from the failed tree's (whose
+        clean-up, in the background, removes its cgroup and its /tmp by name)."""
+        launch = self._launch
+        return dataclasses.replace(
+            launch, env_id=launch.env_id + "-retry", env={**launch.env, envvars.INIT_PHASE_VARIABLE: "invoke"},
+            mounts=dataclasses.replace(launch.mounts, tmp_dir=launch.mounts.tmp_dir.with_name("tmp-retry")))
+
+    def _retry_failed(self, request: InvokeRequest, kind: str, payload: bytes | None, detail: dict,
+                      started: float, at: float) -> InvokeResult:
+        """The invoke whose retried Init failed too: INIT_REPORT (`Phase: invoke`), then START, the
+        timeout or failure lines, END and REPORT, as AWS logs them; its duration is the retry's."""
+        self._ended()
+        rid = request.request_id
+        status, reported, body, error_type = self._failure(rid, kind, payload, detail)
+        duration = (at - started) * 1000
+        lines = self._lines
+        lines.init_report(duration, status, reported, "invoke")
+        lines.unstarted = rid
+        lines.write_start()
+        if kind == "timeout":
+            lines.timed_out(rid, duration / 1000)
+        elif kind == "exit" or payload is None:
+            lines.exited(rid, detail.get("status", 1), error_type)
+        elif detail.get("platform") is not None:
+            lines.failure(rid, detail["platform"], error_type)
+        billed, memory = policy.billed_ms(duration), policy.memory_mb(self._peak_kb)
+        lines.end((rid, duration, billed, memory, None, status, error_type))
+        captured = self.log.captured()
+        return InvokeResult(
+            payload=body, executed_version=self.spec.version, function_error="Unhandled", error_type=error_type,
+            log_tail=report.tail(captured) if captured is not None else None, duration_ms=duration,
+            billed_ms=billed, init_ms=None, max_memory_mb=memory,
+        )
 
     def _started_after_all(self, starting: asyncio.Future) -> None:
         """The start its caller stopped waiting for is over: the sandbox it made is killed, and
@@ -405,13 +544,17 @@ class Environment:
         oom = self._sandbox is not None and self._sandbox.out_of_memory()
         return "Runtime.OutOfMemory" if oom else "Runtime.ExitError"
 
-    async def _invoke(self, request: InvokeRequest, init_ms: float | None) -> InvokeResult:
+    async def _invoke(self, request: InvokeRequest, init_ms: float | None,
+                      retried: float | None = None) -> InvokeResult:
+        """Deliver the event; `retried`: when its Init, retried inside it, began (the event's
+        clock started then: its timeout and Duration count from there)."""
         self._to(State.BUSY)
         spec = self.spec
         rid = request.request_id
         now_ms = int(time.time() * 1000)
+        left = None if retried is None else policy.event_left(spec.timeout_s, time.perf_counter() - retried)
         header = (f'{{"id":{_quote(rid)},"arn":{_quote(request.invoked_arn)},'
-                  f'"deadline":{now_ms + spec.timeout_s * 1000},'
+                  f'"deadline":{now_ms + (spec.timeout_s * 1000 if left is None else int(left * 1000))},'
                   f'"trace":{_quote(request.trace_id or _new_trace_id(now_ms))}')
         if request.client_context:
             header += ',"cc":' + _quote(request.client_context)
@@ -423,7 +566,7 @@ class Environment:
             request.stream, STREAM_TYPE, 0, False, [])
         if request.stream is not None:
             request.stream.attach(self._reader_gone, self._pause)
-        started = time.perf_counter()
+        started = time.perf_counter() if retried is None else retried
         # START is written once the event is on its way, still before anything the runtime sends
         # (frame_received and output_received write it first if they come sooner)
         lines = self._lines
@@ -433,7 +576,7 @@ class Environment:
         finally:
             if lines.unstarted is not None:
                 lines.write_start()
-        self._deadline.watch()
+        self._deadline.watch(left)
         try:
             kind, payload, detail, at = await waiter
         except asyncio.CancelledError:

@@ -20,6 +20,9 @@ from lamina.engine.spec import RunSpec
 OPT_DIRS_VARIABLE = "_LAMINA_OPT_DIRS"  # layer roots, highest precedence first; popped by the runtime
 DEBUG_PORT_VARIABLE = "_LAMINA_DEBUG_PORT"  # lamina dev --debug: the port debugpy listens on; popped by the runtime
 LIBRARY_PATH_VARIABLE = "_LAMINA_LD_LIBRARY_PATH"  # custom runtimes: the bootstrap's LD_LIBRARY_PATH; popped by rapid
+# "invoke" in the environment of an Init retried inside its event (suppressed init): rapid's Telemetry
+# API events say that phase; popped by the runtime
+INIT_PHASE_VARIABLE = "_LAMINA_INIT_PHASE"
 ACCOUNT_VARIABLE = "_LAMINA_ACCOUNT_ID"  # the function's account, for extensions accepting `accountId`; popped by the runtime
 
 # Variables a function may not set (CreateFunction rejects them); they always win.

@@ -50,8 +50,9 @@ class PlatformLines:
     def init_start(self, runtime: str, region: str, function_name: str, initialization_type: str) -> None:
         self._line(self._platform.init_start(runtime, region, function_name, self._version, initialization_type))
 
-    def init_report(self, init_ms: float, status: str, error_type: str | None = None) -> None:
-        self._line(self._platform.init_report(init_ms, status, error_type))
+    def init_report(self, init_ms: float, status: str, error_type: str | None = None, phase: str = "init") -> None:
+        """INIT_REPORT of a failed Init: `phase` "invoke" for the one retried inside the event."""
+        self._line(self._platform.init_report(init_ms, status, error_type, phase))
 
     # ---- around each event --------------------------------------------------------------------
 
@@ -97,7 +98,11 @@ class PlatformLines:
 
     def exited(self, request_id: str, status: int, error_type: str) -> None:
         """Why the runtime process is gone (its exit status or signal), then the error type."""
-        self._log.line(f"RequestId: {request_id} Error: {report.exit_reason(status)}")
+        self.failure(request_id, report.exit_reason(status), error_type)
+
+    def failure(self, request_id: str, message: str, error_type: str) -> None:
+        """A failure the platform found, `RequestId: <id> Error: <message>`, then the error type."""
+        self._log.line(f"RequestId: {request_id} Error: {message}")
         self._log.line(error_type)
 
     def failed_init(self, request_id: str, duration: float, billed: int, memory: int, status: str,

@@ -1,7 +1,8 @@
 """Pool policy as pure functions: admission (throttling), which warm environment serves an event
 (or that a new one must start), what happens to an environment when its event is done, which
 idle environments the reaper ends, how many provisioned environments to start and which stop
-counting as provisioned, and billing rounding.
+counting as provisioned, whether a failed Init is tried again inside its event (suppressed init)
+and with how much time, and billing rounding.
 
 No I/O, no clocks, no asyncio: callers pass `now` and plain values, so every rule has a table
 test. Imports lamina.errors only (the throttle Reason).
@@ -100,6 +101,21 @@ def provisioned_to_demote(environments: Sequence[Provisioned], target: int, gene
     given). Demoted ones become ordinary environments, reaped when idle; none is stopped here."""
     counted = [i for i, env in enumerate(environments) if env.provisioned and env.live and env.generation == generation]
     return counted[max(0, target):]
+
+
+def retries_init(initialization_type: str, for_event: bool) -> bool:
+    """Whether an Init that failed (an error, the runtime exiting, the Init timeout) is tried again
+    inside the event it was started for, in a fresh process (AWS's "suppressed init", logged as
+    `Phase: invoke`). Only an on-demand environment started for an event: a provisioned one
+    initialised ahead has no event to retry in (its failure is final; another one replaces it)."""
+    return for_event and initialization_type == "on-demand"
+
+
+def event_left(timeout_s: float, spent_s: float) -> float:
+    """Seconds of the function timeout an event has left after `spent_s` of it went to its retried
+    Init (the event's clock starts with the retry: the failed Init before it was the Init phase's,
+    bounded by the Init timeout); never negative."""
+    return max(0.0, timeout_s - spent_s)
 
 
 def billed_ms(duration_ms: float) -> int:

@@ -42,8 +42,9 @@ def init_start(runtime: str, region: str) -> str:
             f"Runtime Version ARN: {runtime_version_arn(region, runtime)}")
 
 
-def init_report(init_ms: float, status: str, error_type: str | None = None) -> str:
-    line = f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: {status}"
+def init_report(init_ms: float, status: str, error_type: str | None = None, phase: str = "init") -> str:
+    """`phase` is "init", or "invoke" for an Init retried inside the first event (suppressed init)."""
+    line = f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: {status}"
     return line + (f"\tError Type: {error_type}" if error_type else "")
 
 
@@ -82,8 +83,8 @@ def json_init_start(runtime: str, region: str, function_name: str, version: str,
 
 
 def json_init_report(init_ms: float, status: str, error_type: str | None = None,
-                     initialization_type: str = "on-demand", now: float | None = None) -> str:
-    record: dict = {"initializationType": initialization_type, "phase": "init", "status": status}
+                     initialization_type: str = "on-demand", now: float | None = None, phase: str = "init") -> str:
+    record: dict = {"initializationType": initialization_type, "phase": phase, "status": status}
     if error_type:
         record["errorType"] = error_type
     record["metrics"] = {"durationMs": round(init_ms, 2)}
@@ -140,10 +141,11 @@ class Platform:
             return init_start(runtime, region)
         return json_init_start(runtime, region, function_name, version, initialization_type) if self._info else None
 
-    def init_report(self, init_ms: float, status: str, error_type: str | None = None) -> str | None:
+    def init_report(self, init_ms: float, status: str, error_type: str | None = None,
+                    phase: str = "init") -> str | None:
         if not self.json:
-            return init_report(init_ms, status, error_type)
-        return json_init_report(init_ms, status, error_type) if self._info else None
+            return init_report(init_ms, status, error_type, phase)
+        return json_init_report(init_ms, status, error_type, phase=phase) if self._info else None
 
     def start(self, request_id: str, version: str) -> str | None:
         if not self.json:

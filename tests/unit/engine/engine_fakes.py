@@ -23,11 +23,14 @@ _pids = itertools.count(1000)
 
 @dataclass
 class Script:
-    """init: "ready" | "init_error" | "crash" | "hang". on_event(sandbox, header, payload) answers events."""
+    """init: "ready" | "init_error" | "crash" | "hang". on_event(sandbox, header, payload) answers events.
+    retry_init: how an Init retried inside its event goes (suppressed init), when not as `init`."""
 
     init: str = "ready"
     init_delay: float = 0.0
     on_event: Callable[[FakeSandbox, dict, bytes], None] | None = None
+    retry_init: str | None = None
+    retry_delay: float = 0.0
 
 
 def echo(sandbox: FakeSandbox, header: dict, payload: bytes) -> None:
@@ -77,14 +80,17 @@ class FakeSandbox(Sandbox):
     async def connect(self, sink):
         self._sink = sink
         script = self.script
-        if script.init == "ready":
-            self.later(script.init_delay, protocol.READY, {"rss": 1024}, b"")
-        elif script.init == "init_error":
+        init, delay = script.init, script.init_delay
+        if self.launch.env.get("_LAMINA_INIT_PHASE") == "invoke" and script.retry_init is not None:
+            init, delay = script.retry_init, script.retry_delay
+        if init == "ready":
+            self.later(delay, protocol.READY, {"rss": 1024}, b"")
+        elif init == "init_error":
             body = json.dumps({"errorMessage": "boom", "errorType": "Runtime.ImportModuleError",
                                "requestId": "", "stackTrace": []}).encode()
-            self._loop.call_later(script.init_delay, self._init_error, body)
-        elif script.init == "crash":
-            self._loop.call_later(script.init_delay, self.exit, 1)
+            self._loop.call_later(delay, self._init_error, body)
+        elif init == "crash":
+            self._loop.call_later(delay, self.exit, 1)
         return FakeChannel(self)
 
     def _init_error(self, body: bytes) -> None:

@@ -125,3 +125,32 @@ def test_an_invoke_cancelled_while_waiting_for_its_turn_to_start_leaves_nothing(
         with pytest.raises(ServiceException):
             await first
     run(rig, scenario)  # its close (waiting for every environment to be gone) returns
+
+
+def test_halt_answers_an_invoke_whose_init_is_being_retried(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(init="init_error", retry_init="hang")))
+
+    async def scenario(engine):
+        starting = asyncio.create_task(engine.invoke(spec(timeout=60), request("r1")))
+        await _until(lambda: len(rig.backend.started) == 2)  # the failed Init's tree, then the retry's
+        assert engine.stats()["starting"] == 1
+        engine.halt()
+        with pytest.raises(ServiceException, match="shutting down"):
+            await starting
+        await _until(lambda: engine.stats()["environments"] == 0)
+        assert all(sandbox.returncode is not None for sandbox in rig.backend.started)
+    run(rig, scenario)
+
+
+def test_an_invoke_given_up_during_its_retried_init_ends_the_environment(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(init="crash", retry_init="hang")))
+
+    async def scenario(engine):
+        starting = asyncio.create_task(engine.invoke(spec(timeout=60), request("r1")))
+        await _until(lambda: len(rig.backend.started) == 2)
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+        await _until(lambda: engine.stats()["environments"] == 0)
+        assert rig.backend.started[1].signals == ["KILL"]
+    run(rig, scenario)

@@ -152,6 +152,23 @@ def test_an_init_that_failed_gets_start_end_and_report_with_its_status():
         "Max Memory Used: 40 MB\tStatus: timeout"]
 
 
+def test_a_retried_init_that_failed_too_reports_phase_invoke_and_its_event_lines():
+    lines, _, batches, _, _ = make()
+    lines.init_report(12.5, "error", "Runtime.InvalidEntrypoint", "invoke")
+    lines.unstarted = "r1"
+    lines.write_start()
+    lines.failure("r1", "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
+                  "Runtime.InvalidEntrypoint")
+    lines.end(("r1", 12.5, 13, 2, None, "error", "Runtime.InvalidEntrypoint"))
+    assert messages(batches) == [
+        "INIT_REPORT Init Duration: 12.50 ms\tPhase: invoke\tStatus: error\tError Type: Runtime.InvalidEntrypoint",
+        "START RequestId: r1 Version: $LATEST",
+        "RequestId: r1 Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
+        "Runtime.InvalidEntrypoint", "END RequestId: r1",
+        "REPORT RequestId: r1\tDuration: 12.50 ms\tBilled Duration: 13 ms\tMemory Size: 256 MB\t"
+        "Max Memory Used: 2 MB\tStatus: error\tError Type: Runtime.InvalidEntrypoint"]
+
+
 def test_exit_and_timeout_lines():
     lines, log, batches, _, _ = make()
     lines.exited("r1", -9, "Runtime.OutOfMemory")

@@ -97,6 +97,28 @@ def test_provisioned_to_demote(environments, target, generation, demoted):
     assert policy.provisioned_to_demote(environments, target, generation) == demoted
 
 
+@pytest.mark.parametrize(("initialization_type", "for_event", "retried"), [
+    ("on-demand", True, True),  # started for an event: its failed Init is tried again inside it
+    ("on-demand", False, False),  # no event to retry in
+    ("provisioned-concurrency", False, False),  # initialised ahead: its failure is final
+    ("provisioned-concurrency", True, False),
+    ("snap-start", True, False),
+])
+def test_retries_init(initialization_type, for_event, retried):
+    assert policy.retries_init(initialization_type, for_event) is retried
+
+
+@pytest.mark.parametrize(("timeout", "spent", "left"), [
+    (3, 0.0, 3.0),  # the retry starts the event's clock: all of it
+    (3, 0.5, 2.5),  # the handler gets what the retried Init left
+    (3, 3.0, 0.0),
+    (3, 4.2, 0.0),  # never negative
+    (900, 10.0, 890.0),
+])
+def test_event_left(timeout, spent, left):
+    assert policy.event_left(timeout, spent) == pytest.approx(left)
+
+
 @pytest.mark.parametrize(("duration", "billed"), [(0.0, 1), (0.01, 1), (1.0, 1), (1.01, 2), (170.19, 171), (3000.0, 3000)])
 def test_billed_ms(duration, billed):
     assert policy.billed_ms(duration) == billed

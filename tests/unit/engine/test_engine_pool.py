@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from dataclasses import replace
 
@@ -161,20 +162,72 @@ def test_retire_stops_idle_environments_now_and_busy_ones_when_released(tmp_path
     run(rig, scenario)
 
 
-def test_init_error_discards_the_environment_and_the_next_event_retries_init(tmp_path):
+def _platform(tail: str) -> list[str]:
+    """The tail's lines with their measured numbers written N and INIT_START without its ARN."""
+    lines = []
+    for line in tail.splitlines():
+        line = re.sub(r"(Duration|Memory Used): [\d.]+ ", r"\1: N ", line)
+        lines.append(line.split("\tRuntime Version ARN")[0])
+    return lines
+
+
+def test_a_failed_init_is_retried_inside_the_event_and_its_second_failure_is_the_answer(tmp_path):
     rig = make_engine(tmp_path, FakeBackend(Script(init="init_error", on_event=echo)))
 
     async def scenario(engine):
-        for attempt in range(2):
+        for attempt in range(2):  # the environment is discarded: the next event starts (and retries) again
             result = await engine.invoke(spec(), request(f"r{attempt}", tail=True))
             assert result.function_error == "Unhandled" and result.error_type == "Runtime.ImportModuleError"
             assert json.loads(result.payload)["requestId"] == ""
-            assert "INIT_REPORT Init Duration: " in result.log_tail
-            assert "Phase: init\tStatus: error\tError Type: Runtime.ImportModuleError" in result.log_tail
-            assert result.log_tail.splitlines()[-1].endswith("Status: error\tError Type: Runtime.ImportModuleError")
+            assert _platform(result.log_tail) == [
+                "INIT_START Runtime Version: python:3.12.v1",
+                "[ERROR] Runtime.ImportModuleError: boom",
+                "INIT_REPORT Init Duration: N ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError",
+                "[ERROR] Runtime.ImportModuleError: boom",
+                "INIT_REPORT Init Duration: N ms\tPhase: invoke\tStatus: error\tError Type: Runtime.ImportModuleError",
+                f"START RequestId: r{attempt} Version: $LATEST",
+                f"END RequestId: r{attempt}",
+                f"REPORT RequestId: r{attempt}\tDuration: N ms\tBilled Duration: N ms\tMemory Size: 128 MB\t"
+                "Max Memory Used: N MB\tStatus: error\tError Type: Runtime.ImportModuleError",  # no Init Duration
+            ]
+            assert result.init_ms is None
             await asyncio.sleep(0)
-        assert len(rig.backend.started) == 2 and all(s.closed for s in rig.backend.started)
+        assert len(rig.backend.started) == 4 and all(s.closed for s in rig.backend.started)
+        # the retry runs in a fresh process tree, told its phase (for rapid's Telemetry API events)
+        assert [s.launch.env.get("_LAMINA_INIT_PHASE") for s in rig.backend.started] == [None, "invoke"] * 2
+        # named apart from the failed tree, whose clean-up removes its cgroup and /tmp by name
+        first, retried = rig.backend.started[:2]
+        assert retried.launch.env_id != first.launch.env_id
+        assert retried.launch.mounts.tmp_dir != first.launch.mounts.tmp_dir
         assert engine.stats()["environments"] == 0
+    run(rig, scenario)
+
+
+def test_a_retried_init_that_succeeds_runs_the_event_and_the_environment_stays_warm(tmp_path):
+    script = Script(init="init_error", retry_init="ready", retry_delay=0.2, on_event=echo)
+    rig = make_engine(tmp_path, FakeBackend(script))
+
+    async def scenario(engine):
+        result = await engine.invoke(spec(timeout=3), request("r", tail=True))
+        assert result.function_error is None and result.payload == b'{"a": 1}'
+        assert _platform(result.log_tail) == [
+            "INIT_START Runtime Version: python:3.12.v1",
+            "[ERROR] Runtime.ImportModuleError: boom",
+            "INIT_REPORT Init Duration: N ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError",
+            "START RequestId: r Version: $LATEST", "END RequestId: r",
+            "REPORT RequestId: r\tDuration: N ms\tBilled Duration: N ms\tMemory Size: 128 MB\tMax Memory Used: N MB",
+        ]
+        assert result.init_ms is None
+        assert result.duration_ms >= 200  # the event's clock started with the retried Init
+        first, retried = rig.backend.started
+        assert first.closed and not retried.closed
+        # the event has what the retried Init left of its 3 s: its deadline is ~2.8 s away, not 3 s
+        header = next(h for kind, h, _ in retried.sent if kind == protocol.INVOKE)
+        assert header["deadline"] - time.time() * 1000 < 2850
+        again = await engine.invoke(spec(timeout=3), request("r2", tail=True))  # warm: no new tree
+        assert again.function_error is None and len(rig.backend.started) == 2
+        assert "INIT_" not in again.log_tail
+        assert engine.stats()["environments"] == 1
     run(rig, scenario)
 
 
@@ -182,22 +235,57 @@ def test_runtime_dying_during_init_is_an_exit_error(tmp_path):
     rig = make_engine(tmp_path, FakeBackend(Script(init="crash")))
 
     async def scenario(engine):
-        result = await engine.invoke(spec(), request("r"))
+        result = await engine.invoke(spec(), request("r", tail=True))
         assert json.loads(result.payload) == {"errorMessage": "RequestId: r Error: Runtime exited with error: exit status 1",
                                               "errorType": "Runtime.ExitError"}
+        # the exit lines name the event: they follow its START (the retried Init's exit, as on AWS)
+        assert _platform(result.log_tail)[1:] == [
+            "INIT_REPORT Init Duration: N ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError",
+            "INIT_REPORT Init Duration: N ms\tPhase: invoke\tStatus: error\tError Type: Runtime.ExitError",
+            "START RequestId: r Version: $LATEST",
+            "RequestId: r Error: Runtime exited with error: exit status 1", "Runtime.ExitError",
+            "END RequestId: r",
+            "REPORT RequestId: r\tDuration: N ms\tBilled Duration: N ms\tMemory Size: 128 MB\tMax Memory Used: N MB"
+            "\tStatus: error\tError Type: Runtime.ExitError",
+        ]
+        assert len(rig.backend.started) == 2 and engine.stats()["environments"] == 0
+    run(rig, scenario)
+
+
+def test_an_init_past_the_init_timeout_is_retried_under_the_function_timeout(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(init="hang")), init_timeout=0.05)
+
+    async def scenario(engine):
+        began = time.monotonic()
+        result = await engine.invoke(spec(timeout=1), request("r", tail=True))
+        assert 1.0 <= time.monotonic() - began < 2.0  # 0.05 s of Init, then the 1 s function timeout
+        assert result.error_type == "Sandbox.Timedout"
+        assert json.loads(result.payload)["errorMessage"] == "RequestId: r Error: Task timed out after 1.00 seconds"
+        lines = _platform(result.log_tail)
+        assert lines[1:4] == ["INIT_REPORT Init Duration: N ms\tPhase: init\tStatus: timeout",
+                              "INIT_REPORT Init Duration: N ms\tPhase: invoke\tStatus: timeout",
+                              "START RequestId: r Version: $LATEST"]
+        assert " r Task timed out after 1.0" in lines[4]  # the retried Init's time, counted in the event's
+        assert lines[5:] == ["END RequestId: r", "REPORT RequestId: r\tDuration: N ms\tBilled Duration: N ms\t"
+                             "Memory Size: 128 MB\tMax Memory Used: N MB\tStatus: timeout"]
+        assert result.duration_ms >= 1000
+        await asyncio.sleep(0.01)
+        assert [s.signals for s in rig.backend.started] == [["KILL"], ["KILL"]]
         assert engine.stats()["environments"] == 0
     run(rig, scenario)
 
 
-def test_init_that_never_finishes_is_cut_at_the_init_timeout(tmp_path):
-    rig = make_engine(tmp_path, FakeBackend(Script(init="hang")), init_timeout=0.05)
+def test_a_provisioned_environment_whose_init_fails_is_not_retried(tmp_path):
+    rig = make_engine(tmp_path, FakeBackend(Script(init="init_error")))
 
     async def scenario(engine):
-        result = await engine.invoke(spec(), request("r", tail=True))
-        assert result.error_type == "Sandbox.Timedout"
-        assert "INIT_REPORT Init Duration: " in result.log_tail and "Status: timeout" in result.log_tail
-        await asyncio.sleep(0.01)
-        assert rig.backend.started[0].signals == ["KILL"] and engine.stats()["environments"] == 0
+        version = spec(version="1")
+        engine.provision({version.pool_key: (version, 1)})
+        await _settle(lambda: len(rig.backend.started) >= 1)
+        await asyncio.sleep(0.05)
+        assert rig.backend.started[0].launch.env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "provisioned-concurrency"
+        assert all(s.launch.env.get("_LAMINA_INIT_PHASE") is None for s in rig.backend.started)
+        engine.provision({})
     run(rig, scenario)
 
 

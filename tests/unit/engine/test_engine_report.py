@@ -49,6 +49,8 @@ def test_start_end_and_init_report_lines():
     assert report.init_report(10007.333, "timeout") == "INIT_REPORT Init Duration: 10007.33 ms\tPhase: init\tStatus: timeout"
     assert report.init_report(5, "error", "Runtime.ImportModuleError") == (
         "INIT_REPORT Init Duration: 5.00 ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError")
+    assert report.init_report(80.494, "error", "Runtime.ImportModuleError", "invoke") == (  # suppressed init
+        "INIT_REPORT Init Duration: 80.49 ms\tPhase: invoke\tStatus: error\tError Type: Runtime.ImportModuleError")
     assert report.timed_out_line("r", 3.0312, NOW) == "2024-02-21T13:12:33.933Z r Task timed out after 3.03 seconds"
 
 
@@ -104,6 +106,9 @@ def test_json_platform_lines():
     init = json.loads(report.json_init_report(10.5, "error", "Runtime.ImportModuleError", now=NOW))["record"]
     assert init == {"initializationType": "on-demand", "phase": "init", "status": "error",
                     "errorType": "Runtime.ImportModuleError", "metrics": {"durationMs": 10.5}}
+    retried = json.loads(report.Platform("JSON").init_report(2000.0, "timeout", phase="invoke"))["record"]
+    assert retried == {"initializationType": "on-demand", "phase": "invoke", "status": "timeout",
+                       "metrics": {"durationMs": 2000.0}}
 
 
 @pytest.mark.parametrize(("system_level", "kinds"), [

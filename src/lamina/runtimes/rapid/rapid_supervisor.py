@@ -45,8 +45,9 @@ def _hwm_kb(pid):
 
 
 class Supervisor:
-    def __init__(self, channel, environ, opt_dirs, runtime_argv, cwd=None, serve=None, account=""):
+    def __init__(self, channel, environ, opt_dirs, runtime_argv, cwd=None, serve=None, account="", phase="init"):
         self.channel = channel
+        self.phase = phase  # "invoke": this Init is one retried inside its event (suppressed init)
         self._serve = serve  # starts the Runtime API listener's thread (its socket listens already)
         self._serving = False
         self.environ = environ  # what the runtime and extensions get (AWS_LAMBDA_RUNTIME_API included)
@@ -80,7 +81,7 @@ class Supervisor:
         """Start the extensions, then the runtime; READY or INIT_ERROR to the engine."""
         env = self.environ
         self.telemetry.emit("platform.initStart", {
-            "initializationType": env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"), "phase": "init",
+            "initializationType": env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"), "phase": self.phase,
             "runtimeVersion": env.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_"),
             "functionName": env.get("AWS_LAMBDA_FUNCTION_NAME", ""), "functionVersion": self.version,
             "instanceId": env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")[-32:], "instanceMaxMemory": self.memory_mb})
@@ -142,7 +143,7 @@ class Supervisor:
 
     def _init_done(self, status, error_type):
         phase = {"initializationType": self.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
-                 "phase": "init", "status": status}
+                 "phase": self.phase, "status": status}
         if error_type:
             phase["errorType"] = error_type
         self.telemetry.emit("platform.initRuntimeDone", dict(phase))
