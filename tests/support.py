@@ -25,6 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                     reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
 # LAMINA_TEST_AUTH=sigv4 runs every test server with --auth sigv4 and signs the test clients' requests
@@ -264,6 +265,33 @@ def stop_process(proc: subprocess.Popen, log, sig: int = signal.SIGTERM) -> int:
             proc.wait()
     log.close()
     return proc.returncode
+
+
+def server_or_skip(backend: str, data_dir: Path) -> LaminaProcess:
+    """A started `lamina serve` on sandbox backend `backend`; skipped (never on CI) where that
+    backend cannot run."""
+    server = LaminaProcess(data_dir, env={"LAMINA_SANDBOX": backend, "LAMINA_IDLE_TIMEOUT": "60"})
+    try:
+        return server.start()
+    except RuntimeError as exc:
+        if CI:
+            raise
+        pytest.skip(f"lamina serve refuses LAMINA_SANDBOX={backend} here: {str(exc).strip().splitlines()[-1]}")
+
+
+def logs_of(server: LaminaProcess, name: str, needle: str, timeout: float = 10.0) -> list[str]:
+    """The messages of function `name`'s log group once one holds `needle` (or `timeout` passed)."""
+    logs = client_for(server.url, "logs")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:  # the group appears with the first flush
+            events = []
+        messages = [event["message"] for event in events]
+        if any(needle in message for message in messages) or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.2)
 
 
 def client_for(url: str, service: str = "lambda"):

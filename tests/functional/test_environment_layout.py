@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from support import ROLE, LaminaProcess, client_for, make_zip
+from support import ROLE, LaminaProcess, client_for, make_zip, server_or_skip
 
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = str(Path(__file__).resolve().parents[2])
 VERSION = "3.12"  # a runtime lamina supports; the host's interpreter for it is found as the server does
 AWS_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
@@ -90,16 +89,6 @@ def handler(event, context):
 '''
 
 
-def _server_or_skip(backend: str, data_dir: Path) -> LaminaProcess:
-    server = LaminaProcess(data_dir, env={"LAMINA_SANDBOX": backend, "LAMINA_IDLE_TIMEOUT": "60"})
-    try:
-        return server.start()
-    except RuntimeError as exc:
-        if CI:
-            raise
-        pytest.skip(f"lamina serve refuses LAMINA_SANDBOX={backend} here: {str(exc).strip().splitlines()[-1]}")
-
-
 def _zip_with_executable(files: dict[str, str], executable: str) -> bytes:
     import io
     import zipfile
@@ -116,7 +105,7 @@ def _zip_with_executable(files: dict[str, str], executable: str) -> bytes:
 def env(request, tmp_path_factory):
     """(server, client) with `inspect` (managed Python), `custom` (provided.al2023) and `printer`."""
     backend = request.param
-    server = _server_or_skip(backend, tmp_path_factory.mktemp(f"layout-{backend}") / "data")
+    server = server_or_skip(backend, tmp_path_factory.mktemp(f"layout-{backend}") / "data")
     lam = client_for(server.url)
     lam.create_function(FunctionName="inspect", Runtime=f"python{VERSION}", Role=ROLE,
                         Handler="app.handler", Code={"ZipFile": make_zip({"app.py": INSPECT})}, Timeout=30)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from support import ROLE, LaminaProcess, client_for, make_zip
+from support import ROLE, LaminaProcess, client_for, logs_of, make_zip
 
 # A custom runtime in Python (the host's python3 is on PATH) that probes the error paths.
 PROBING_BOOTSTRAP = """#!/usr/bin/env python3
@@ -222,20 +222,6 @@ def deploy(lam, name: str, files: dict[str, str], **extra) -> None:
 def invoke(lam, name: str, payload: dict, **extra):
     response = lam.invoke(FunctionName=name, Payload=json.dumps(payload).encode(), **extra)
     return response, json.loads(response["Payload"].read())
-
-
-def logs_of(server, name: str, needle: str, timeout: float = 10.0) -> list[str]:
-    logs = client_for(server.url, "logs")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
-        except logs.exceptions.ResourceNotFoundException:  # the group appears with the first flush
-            events = []
-        messages = [event["message"] for event in events]
-        if any(needle in message for message in messages) or time.monotonic() > deadline:
-            return messages
-        time.sleep(0.2)
 
 
 def test_error_paths_answer_as_the_reference_says(server):

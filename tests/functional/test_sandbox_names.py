@@ -11,17 +11,13 @@ process backend says in its notEnforced list that it cannot show them."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
-from support import ROLE, LaminaProcess, client_for, make_zip
+from support import CI, ROLE, LaminaProcess, client_for, logs_of, make_zip, server_or_skip
 
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 VERSION = "3.12"
 NAMES = ("sandbox", "sandbox.localdomain", "localhost")
 
@@ -159,16 +155,6 @@ while True:
 """
 
 
-def _server_or_skip(backend: str, data_dir: Path) -> LaminaProcess:
-    server = LaminaProcess(data_dir, env={"LAMINA_SANDBOX": backend, "LAMINA_IDLE_TIMEOUT": "60"})
-    try:
-        return server.start()
-    except RuntimeError as exc:
-        if CI:
-            raise
-        pytest.skip(f"lamina serve refuses LAMINA_SANDBOX={backend} here: {str(exc).strip().splitlines()[-1]}")
-
-
 def _package(files: dict[str, str]) -> bytes:
     return make_zip(files, executable=lambda name: name == "bootstrap" or name.startswith("extensions/"))
 
@@ -176,7 +162,7 @@ def _package(files: dict[str, str]) -> bytes:
 @pytest.fixture(scope="module", params=["namespaces", "bubblewrap"])
 def env(request, tmp_path_factory):
     backend = request.param
-    server = _server_or_skip(backend, tmp_path_factory.mktemp(f"names-{backend}") / "data")
+    server = server_or_skip(backend, tmp_path_factory.mktemp(f"names-{backend}") / "data")
     lam = client_for(server.url)
     lam.create_function(FunctionName="managed", Runtime=f"python{VERSION}", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": HANDLER})}, Timeout=30)
@@ -196,20 +182,6 @@ def env(request, tmp_path_factory):
         lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
     yield server, lam
     server.stop()
-
-
-def logs_of(server: LaminaProcess, name: str, needle: str, timeout: float = 10.0) -> list[str]:
-    logs = client_for(server.url, "logs")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
-        except logs.exceptions.ResourceNotFoundException:  # the group appears with the first flush
-            events = []
-        messages = [event["message"] for event in events]
-        if any(needle in message for message in messages) or time.monotonic() > deadline:
-            return messages
-        time.sleep(0.2)
 
 
 def _invoke(lam, name: str, event: dict, **extra) -> tuple[dict, dict]:
