@@ -25,10 +25,11 @@ def iso_timestamp(now: float) -> str:
 
 
 def runtime_version(runtime: str) -> str:
-    """`python3.12` → `python:3.12.v1`."""
-    for prefix in ("python", "nodejs", "ruby", "java", "dotnet"):
+    """`python3.12` → `python:3.12.v1`, `nodejs22.x` → `nodejs:22.v1`, `provided.al2023` →
+    `provided:al2023.v1` (as AWS writes them, with lamina's runtime build as v1)."""
+    for prefix in ("python", "nodejs", "ruby", "java", "dotnet", "provided."):
         if runtime.startswith(prefix) and runtime[len(prefix):]:
-            return f"{prefix}:{runtime[len(prefix):]}.v1"
+            return f"{prefix.rstrip('.')}:{runtime[len(prefix):].removesuffix('.x')}.v1"
     return f"{runtime}.v1"
 
 

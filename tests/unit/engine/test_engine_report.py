@@ -13,6 +13,14 @@ from lamina.engine import report
 NOW = calendar.timegm((2024, 2, 21, 13, 12, 33)) + 0.9335
 
 
+@pytest.mark.parametrize(("runtime", "version"), [
+    ("python3.12", "python:3.12.v1"), ("nodejs22.x", "nodejs:22.v1"), ("provided.al2023", "provided:al2023.v1"),
+    ("provided.al2", "provided:al2.v1"), ("provided", "provided.v1"),
+])
+def test_runtime_versions_as_init_start_names_them(runtime, version):
+    assert report.runtime_version(runtime) == version
+
+
 def test_stream_name_and_timestamps():
     assert report.stream_name("$LATEST", "a" * 32, NOW) == "2024/02/21/[$LATEST]" + "a" * 32
     assert report.stream_name("7", "b" * 32, NOW) == "2024/02/21/[7]" + "b" * 32
