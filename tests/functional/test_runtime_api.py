@@ -109,7 +109,7 @@ class Listener(http.server.BaseHTTPRequestHandler):
         events = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         for event in events:
             record = event["record"]
-            detail = record.get("requestId", "") if isinstance(record, dict) else ""
+            detail = record.get("requestId", record.get("runtimeVersion", "")) if isinstance(record, dict) else ""
             print(f"EXT TELEMETRY {event['type']} {detail}", flush=True)
         self.send_response(200)
         self.send_header("Content-Length", "0")
@@ -317,6 +317,7 @@ def test_an_extension_in_a_layer_gets_invoke_shutdown_and_telemetry(server):
     for kind in ("platform.initStart", "platform.initRuntimeDone", "platform.initReport",
                  "platform.extension", "platform.telemetrySubscription"):
         assert any(m.startswith(f"EXT TELEMETRY {kind}") for m in messages), kind
+    assert "EXT TELEMETRY platform.initStart provided:al2023.v1\n" in messages  # as INIT_START names it
     for kind in ("platform.start", "platform.runtimeDone", "platform.report"):
         assert f"EXT TELEMETRY {kind} {request_id}\n" in messages, kind  # printed lines keep their newline
     assert "EXT TELEMETRY function \n" in messages  # the runtime's "handling" line

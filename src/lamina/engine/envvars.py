@@ -14,6 +14,7 @@ import base64
 import secrets
 import string
 
+from lamina.engine import report
 from lamina.engine.sandbox import Layout
 from lamina.engine.spec import RunSpec
 
@@ -23,6 +24,8 @@ LIBRARY_PATH_VARIABLE = "_LAMINA_LD_LIBRARY_PATH"  # custom runtimes: the bootst
 # "invoke" in the environment of an Init retried inside its event (suppressed init): rapid's Telemetry
 # API events say that phase; popped by the runtime
 INIT_PHASE_VARIABLE = "_LAMINA_INIT_PHASE"
+# INIT_START's runtime version and its ARN, tab-separated, for rapid's Telemetry API initStart; popped by the runtime
+RUNTIME_VERSION_VARIABLE = "_LAMINA_RUNTIME_VERSION"
 ACCOUNT_VARIABLE = "_LAMINA_ACCOUNT_ID"  # the function's account, for extensions accepting `accountId`; popped by the runtime
 
 # Variables a function may not set (CreateFunction rejects them); they always win.
@@ -113,6 +116,7 @@ def build(spec: RunSpec, layout: Layout, *, region: str, endpoint_url: str, log_
         "TZ": ":UTC",
         OPT_DIRS_VARIABLE: ":".join(opt),
         ACCOUNT_VARIABLE: account_of(spec),
+        RUNTIME_VERSION_VARIABLE: f"{report.runtime_version(spec.runtime)}\t{report.runtime_version_arn(region, spec.runtime)}",
     }
     if not managed:
         reserved[LIBRARY_PATH_VARIABLE] = ":".join(libraries)

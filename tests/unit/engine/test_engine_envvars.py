@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.engine import envvars
+from lamina.engine import envvars, report
 from lamina.engine.sandbox import Layout
 from lamina.engine.spec import RunSpec
 
@@ -57,6 +57,8 @@ def test_lambdas_variables_inside_an_isolated_layout():
         "TZ": ":UTC",
         "_LAMINA_OPT_DIRS": "/opt",
         "_LAMINA_ACCOUNT_ID": "000000000000",  # the ARN's account, for the Extensions API's accountId
+        # INIT_START's runtime version and ARN, for the Telemetry API's initStart (rapid)
+        "_LAMINA_RUNTIME_VERSION": f"python:3.12.v1\t{report.runtime_version_arn('eu-west-1', 'python3.12')}",
     }
 
 

@@ -277,6 +277,7 @@ def main():
     opt_dirs = [d for d in os.environ.pop("_LAMINA_OPT_DIRS", "").split(":") if d]
     os.environ.pop("_LAMINA_ACCOUNT_ID", None)  # rapid's (the Extensions API's accountId), not the function's
     os.environ.pop("_LAMINA_INIT_PHASE", None)  # rapid's (its Telemetry API events' phase), not the function's
+    os.environ.pop("_LAMINA_RUNTIME_VERSION", None)  # rapid's (its Telemetry API initStart), not the function's
     sys.stdout = channel.LogWriter(link, 1)
     sys.stderr = channel.LogWriter(link, 2)
     log_sink = channel.LogSink(link)

@@ -46,6 +46,8 @@ def main():
     opt_dirs = [d for d in environ.pop("_LAMINA_OPT_DIRS", "").split(":") if d]
     account = environ.pop("_LAMINA_ACCOUNT_ID", "")  # the Extensions API's accountId
     phase = environ.pop("_LAMINA_INIT_PHASE", "") or "init"  # "invoke": an Init retried inside its event
+    # INIT_START's runtime version and its ARN (none for an image), for the Telemetry API's initStart
+    runtime_version = tuple(environ.pop("_LAMINA_RUNTIME_VERSION", "").split("\t", 1)) if "_LAMINA_RUNTIME_VERSION" in environ else None
     runtime = environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_")
     argv = _runtime_argv(runtime, environ, opt_dirs)
     for name in environ.pop("_LAMINA_RAPID_ONLY", "").split(","):  # rapid's own (PYTHONHOME in an image)
@@ -63,7 +65,8 @@ def main():
         threading.Thread(target=listener.serve_forever, daemon=True, name="runtime-api").start()
 
     supervisor = rapid_supervisor.Supervisor(channel, environ, opt_dirs, argv, cwd=image_cwd, serve=serve,
-                                             account=account, phase=phase)
+                                             account=account, phase=phase,
+                                             runtime_version=runtime_version)
     listener = rapid_http.Listener(supervisor)
     environ["AWS_LAMBDA_RUNTIME_API"] = listener.address
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=supervisor.shutdown, daemon=True).start())

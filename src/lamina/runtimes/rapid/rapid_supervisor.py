@@ -45,8 +45,10 @@ def _hwm_kb(pid):
 
 
 class Supervisor:
-    def __init__(self, channel, environ, opt_dirs, runtime_argv, cwd=None, serve=None, account="", phase="init"):
+    def __init__(self, channel, environ, opt_dirs, runtime_argv, cwd=None, serve=None, account="", phase="init",
+                 runtime_version=None):
         self.channel = channel
+        self.runtime_version = runtime_version  # (as INIT_START names it, its ARN); None: an image's (no runtime)
         self.phase = phase  # "invoke": this Init is one retried inside its event (suppressed init)
         self._serve = serve  # starts the Runtime API listener's thread (its socket listens already)
         self._serving = False
@@ -80,11 +82,13 @@ class Supervisor:
     def initialise(self):
         """Start the extensions, then the runtime; READY or INIT_ERROR to the engine."""
         env = self.environ
-        self.telemetry.emit("platform.initStart", {
-            "initializationType": env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"), "phase": self.phase,
-            "runtimeVersion": env.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_"),
-            "functionName": env.get("AWS_LAMBDA_FUNCTION_NAME", ""), "functionVersion": self.version,
-            "instanceId": env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")[-32:], "instanceMaxMemory": self.memory_mb})
+        record = {"initializationType": env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"), "phase": self.phase}
+        if self.runtime_version is not None and len(self.runtime_version) == 2:
+            record["runtimeVersion"], record["runtimeVersionArn"] = self.runtime_version
+        record.update({"functionName": env.get("AWS_LAMBDA_FUNCTION_NAME", ""), "functionVersion": self.version,
+                       "instanceId": env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")[-32:],
+                       "instanceMaxMemory": self.memory_mb})
+        self.telemetry.emit("platform.initStart", record)
         extensions = processes.find_extensions(self.opt_dirs)
         if extensions:  # they register through the API before the runtime starts
             self._start_threads()
