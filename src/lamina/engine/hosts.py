@@ -10,8 +10,9 @@ backends show this file at /etc/hosts over the host's (the rest of the host's /e
 address rapid delivers to. The file is written once per work directory and bound (namespaces:
 copied once into a tmpfs of the zygote's mount namespace, so no host path shows in mountinfo);
 no environment writes anything. A container image keeps its own /etc/hosts (Lambda does not replace
-it), to which lamina.images.unpack adds the same names once, when the image is unpacked. Imports
-nothing from lamina.
+it), to which lamina.images.unpack adds the same names once, when the image is unpacked: the names
+and their address are that module's, so both kinds of function see the same. Imports
+lamina.images.unpack only.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-NAMES = ("localhost", "localhost.localdomain", "sandbox", "sandbox.localdomain")
-LOOPBACK = "127.0.0.1"
+from lamina.images.unpack import HOST_NAMES as NAMES
+from lamina.images.unpack import LOOPBACK
+
 CONTENT = f"{LOOPBACK}\t{' '.join(NAMES)}\n"
 TARGET = "/etc/hosts"
 

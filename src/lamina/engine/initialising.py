@@ -256,12 +256,7 @@ class Initialising:
             lines.failure(rid, detail["platform"], error_type)
         billed, memory = policy.billed_ms(duration), policy.memory_mb(self._peak_kb)
         lines.end((rid, duration, billed, memory, None, status, error_type))
-        captured = self.log.captured()
-        return InvokeResult(
-            payload=body, executed_version=self.spec.version, function_error="Unhandled", error_type=error_type,
-            log_tail=report.tail(captured) if captured is not None else None, duration_ms=duration,
-            billed_ms=billed, init_ms=None, max_memory_mb=memory,
-        )
+        return self._unhandled(body, error_type, duration, billed, memory, None)
 
     def _started_after_all(self, starting: asyncio.Future) -> None:
         """The start its caller stopped waiting for is over: the sandbox it made is killed, and
@@ -281,11 +276,17 @@ class Initialising:
         duration = (at - started) * 1000
         billed, memory = policy.billed_ms(duration), policy.memory_mb(self._peak_kb)
         self._lines.failed_init(request.request_id, duration, billed, memory, status, error_type)
+        return self._unhandled(body, error_type, duration, billed, memory, self.init_ms)
+
+    def _unhandled(self, body: bytes, error_type: str, duration: float, billed: int, memory: int,
+                   init_ms: float | None) -> InvokeResult:
+        """The Unhandled result of an invoke whose environment could not be initialised, once its
+        lines are written (a Tail invoke gets them)."""
         captured = self.log.captured()
         return InvokeResult(
             payload=body, executed_version=self.spec.version, function_error="Unhandled", error_type=error_type,
             log_tail=report.tail(captured) if captured is not None else None, duration_ms=duration,
-            billed_ms=billed, init_ms=self.init_ms, max_memory_mb=memory,
+            billed_ms=billed, init_ms=init_ms, max_memory_mb=memory,
         )
 
     def _exit_type(self) -> str:

@@ -4,9 +4,10 @@
         └──────┴───────┴──→ failed ──→ gone
 
 `starting`: process started, runtime initialising (an on-demand Init that failed stays here while
-its retry inside the event, in a fresh process, initialises: AWS's suppressed init). `ready`: idle, may take an event. `busy`: one
-event in flight. `stopping`: being ended on purpose (reaped, retired, timed out, closing).
-`failed`: ended by itself (init error, crash). `gone`: process reaped, nothing left.
+its retry inside the event, in a fresh process, initialises: AWS's suppressed init). `ready`:
+idle, may take an event. `busy`: one event in flight. `stopping`: being ended on purpose (reaped,
+retired, timed out, closing). `failed`: ended by itself (init error, crash). `gone`: process
+reaped, nothing left.
 Imports nothing from lamina.
 """
 

@@ -215,8 +215,8 @@ def add_mount_points(root: str) -> None:
     os.chmod(root, 0o755)
 
 
-# What lamina.engine.hosts shows zip functions at /etc/hosts: on Lambda these names are the
-# environment's loopback in an image function too (its extensions listen on them).
+# The names every environment resolves to its loopback, as on Lambda (extensions listen on them):
+# lamina.engine.hosts shows them to zip functions at /etc/hosts, `add_host_names` adds them to an image's.
 LOOPBACK = "127.0.0.1"
 HOST_NAMES = ("localhost", "localhost.localdomain", "sandbox", "sandbox.localdomain")
 

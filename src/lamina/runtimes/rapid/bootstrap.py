@@ -47,7 +47,7 @@ def main():
     account = environ.pop("_LAMINA_ACCOUNT_ID", "")  # the Extensions API's accountId
     phase = environ.pop("_LAMINA_INIT_PHASE", "") or "init"  # "invoke": an Init retried inside its event
     # INIT_START's runtime version and its ARN (none for an image), for the Telemetry API's initStart
-    runtime_version = tuple(environ.pop("_LAMINA_RUNTIME_VERSION", "").split("\t", 1)) if "_LAMINA_RUNTIME_VERSION" in environ else None
+    version, _, version_arn = environ.pop("_LAMINA_RUNTIME_VERSION", "").partition("\t")
     runtime = environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_")
     argv = _runtime_argv(runtime, environ, opt_dirs)
     for name in environ.pop("_LAMINA_RAPID_ONLY", "").split(","):  # rapid's own (PYTHONHOME in an image)
@@ -66,7 +66,7 @@ def main():
 
     supervisor = rapid_supervisor.Supervisor(channel, environ, opt_dirs, argv, cwd=image_cwd, serve=serve,
                                              account=account, phase=phase,
-                                             runtime_version=runtime_version)
+                                             runtime_version=(version, version_arn) if version else None)
     listener = rapid_http.Listener(supervisor)
     environ["AWS_LAMBDA_RUNTIME_API"] = listener.address
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=supervisor.shutdown, daemon=True).start())

@@ -83,7 +83,7 @@ class Supervisor:
         """Start the extensions, then the runtime; READY or INIT_ERROR to the engine."""
         env = self.environ
         record = {"initializationType": env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"), "phase": self.phase}
-        if self.runtime_version is not None and len(self.runtime_version) == 2:
+        if self.runtime_version is not None:
             record["runtimeVersion"], record["runtimeVersionArn"] = self.runtime_version
         record.update({"functionName": env.get("AWS_LAMBDA_FUNCTION_NAME", ""), "functionVersion": self.version,
                        "instanceId": env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")[-32:],
