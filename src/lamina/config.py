@@ -117,6 +117,10 @@ class Settings:
     allow_deprecated_runtimes: bool = False
     # The public base URL the service is reached at (for Code.Location and AWS_ENDPOINT_URL).
     public_url: str | None = None
+    # The warm lane: a RequestResponse Invoke whose function has an idle warm environment runs
+    # without a coroutine per layer ("The warm lane" in docs/architecture.md). Off: every
+    # invoke takes the layered path (what the warm lane must answer alike; its tests run both).
+    warm_lane: bool = True
     # Authentication: "sigv4" (every request signed by a key lamina issued), "none" (explicitly
     # unauthenticated, allowed on a non-loopback address with a warning) or "" (not chosen:
     # unauthenticated, loopback addresses only).
@@ -237,6 +241,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], object]]] = {
     "nats_url": ("LAMINA_NATS_URL", str),
     "cluster_name": ("LAMINA_CLUSTER_NAME", str),
     "with_worker": ("LAMINA_WITH_WORKER", _flag),
+    "warm_lane": ("LAMINA_WARM_LANE", _flag),
 }
 
 AUTH_MODES = ("sigv4", "none")

@@ -14,6 +14,7 @@ lamina.stopping only (and uvicorn); what the end of the grace does is handed in.
 from __future__ import annotations
 
 import asyncio
+import functools
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -75,12 +76,17 @@ class _HeadHeld:
 class DirectLane(Protocol):
     """Requests the server answers without an ASGI cycle (lamina.api.pipeline.Pipeline): `claim`
     decides from the request head (a ticket, else None: the ASGI app gets the request), `answer`
-    gives (status, headers with content-length, body) once the whole body is read."""
+    gives (status, headers with content-length, body) once the whole body is read; `answer_now`
+    may take the request without a coroutine instead (False: it did not, `answer` then), and hands
+    that answer to `respond` later, from the loop."""
 
     def claim(self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
               client: tuple[str, int] | None, raw_path: bytes) -> Any: ...
 
     async def answer(self, ticket: Any, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]: ...
+
+    def answer_now(self, ticket: Any, body: bytes,
+                   respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], None]) -> bool: ...
 
     def abandoned(self, ticket: Any) -> None: ...
 
@@ -221,7 +227,12 @@ class OneWriteProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if type(cycle) is _DirectCycle:
             cycle.more_body = False
-            task = self.loop.create_task(self._answer(cycle, self.direct))  # type: ignore[arg-type]
+            lane = self.direct
+            if not self.flow.write_paused and lane.answer_now(  # type: ignore[union-attr]
+                    cycle.ticket, bytes(cycle.body), functools.partial(self._answered, cycle)):
+                cycle.body = bytearray()
+                return
+            task = self.loop.create_task(self._answer(cycle, lane))  # type: ignore[arg-type]
             task.add_done_callback(self.tasks.discard)
             self.tasks.add(task)
             return
@@ -246,9 +257,34 @@ class OneWriteProtocol(HttpToolsProtocol):
             self.logger.error("Exception in ASGI application\n", exc_info=exc)
             status, headers, body = 500, _INTERNAL_HEADERS, b"Internal Server Error"
             cycle.keep_alive = False
+        self._write(cycle, status, headers, body)
+
+    def _answered(self, cycle: _DirectCycle, answer: tuple[int, list[tuple[bytes, bytes]], bytes]) -> None:
+        """The lane's answer to a request `answer_now` took."""
+        self._write(cycle, *answer)
+
+    def _write(self, cycle: _DirectCycle, status: int, headers: list[tuple[bytes, bytes]] | bytes, body: bytes) -> None:
+        """A direct request's answer, written as uvicorn writes a response (unless its client left).
+        `headers` may be rendered already (`name: value` lines, lower-case names, values the lane
+        made and checked, content-length included)."""
         if cycle.disconnected:
             return
         defaults = _defaults(self.server_state.default_headers)
+        if type(headers) is bytes and not defaults.invalid:
+            if defaults.closes:
+                cycle.keep_alive = False
+                close = b""
+            else:
+                close = b"" if cycle.keep_alive else b"connection: close\r\n"
+            if len(body) < _JOIN_BELOW:
+                self.transport.write(b"%s%s%s%s\r\n%s" % (STATUS_LINE[status], defaults.lines, headers, close, body))
+            else:
+                self.transport.writelines(
+                    (b"%s%s%s%s\r\n" % (STATUS_LINE[status], defaults.lines, headers, close), body))
+            self._written(cycle)
+            return
+        if type(headers) is bytes:  # (uvicorn's default headers failed its checks: the generic path says so)
+            headers = [tuple(line.split(b": ", 1)) for line in headers.split(b"\r\n") if line]  # type: ignore[misc]
         # uvicorn's checks of each name and value (each pattern is one character class, so one
         # search over them all finds what a search of each would); uvicorn then drops the connection
         if defaults.invalid or HEADER_RE.search(b"".join([name for name, _ in headers])) or HEADER_VALUE_RE.search(
@@ -273,6 +309,9 @@ class OneWriteProtocol(HttpToolsProtocol):
             self.transport.write(b"".join(content))
         else:
             self.transport.writelines((b"".join(content), body))
+        self._written(cycle)
+
+    def _written(self, cycle: _DirectCycle) -> None:
         cycle.response_complete = True
         if not cycle.keep_alive:
             self.transport.close()

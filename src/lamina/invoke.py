@@ -100,7 +100,10 @@ class Invoker:
                  admission: Admission,
                  enqueue: Callable[..., Awaitable[None]],
                  metrics: Metrics | None = None,
-                 tracing: Tracing | None = None) -> None:
+                 tracing: Tracing | None = None,
+                 run_warm: Callable[[RunSpec, InvokeRequest, Callable], bool] | None = None) -> None:
+        """`run_warm`: the engine's `run` without a coroutine for an idle warm environment
+        (lamina.engine.Engine.run_warm), for `invoke_warm`; None: every invoke takes `invoke`."""
         self._region = region
         self._account_id = account_id
         self._lookup = lookup
@@ -108,6 +111,7 @@ class Invoker:
         self._aliases: dict[tuple[str, str], Alias] = {}
         self._spec_for = spec_for
         self._run = run
+        self._run_warm = run_warm
         self._admission = admission
         self._enqueue = enqueue
         self._metrics = metrics
@@ -300,8 +304,15 @@ class Invoker:
             self._admission.release(name, token)
             if metrics is not None:
                 metrics.concurrency(name, self._admission.running_of(name))
-        if metrics is not None:
-            metrics.invocation(InvocationSample(
+        self._count(version, alias, request, result, started_at, queued_at)
+        return result
+
+    def _count(self, version: FunctionVersion, alias: str | None, request: InvokeRequest, result: InvokeResult,
+               started_at: float, queued_at: float | None = None) -> None:
+        """An invocation that ran, in the metrics and (after the answer) its trace's spans."""
+        name = version.name
+        if self._metrics is not None:
+            self._metrics.invocation(InvocationSample(
                 function=name, version=result.executed_version, alias=alias, duration_ms=result.duration_ms,
                 billed_ms=result.billed_ms, memory_mb=version.memory_size, init_ms=result.init_ms,
                 error=result.function_error is not None, architecture=version.architectures[0]))
@@ -312,7 +323,6 @@ class Invoker:
                 version=result.executed_version, request_id=request.request_id, started_at=started_at,
                 duration_ms=result.duration_ms, init_ms=result.init_ms, queued_at=queued_at,
                 error_type=result.error_type, function_error=result.function_error is not None))
-        return result
 
     async def invoke(self, call: Invocation) -> Outcome:
         request_id = call.request_id or new_request_id()
@@ -328,14 +338,71 @@ class Invoker:
             finally:
                 self.accepting += time.monotonic() - began
             return Outcome(202, request_id, executed_version=version)
+        request = self._request(call, request_id, target, invoked_arn)
+        result = await self._execute(target, request, _alias(qualifier))
+        return Outcome(200, request_id, result=result, executed_version=result.executed_version)
+
+    def _request(self, call: Invocation, request_id: str, target: Target, invoked_arn: str) -> InvokeRequest:
+        """What the engine gets of a RequestResponse call."""
         trace = self._trace_header(target)  # tracing's new header, if the function traces actively
         if call.caller_trace is not None:  # the caller's trace, continued when well-formed (else ignored)
             trace = continued_trace_header(call.caller_trace, trace is not None) or trace
-        request = InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
-                                client_context=call.client_context, tail=call.tail,
-                                trace_id=trace or call.trace_id, stream=call.stream)
-        result = await self._execute(target, request, _alias(qualifier))
-        return Outcome(200, request_id, result=result, executed_version=result.executed_version)
+        return InvokeRequest(request_id=request_id, payload=call.payload, invoked_arn=invoked_arn,
+                             client_context=call.client_context, tail=call.tail,
+                             trace_id=trace or call.trace_id, stream=call.stream)
+
+    def invoke_warm(self, call: Invocation, done: Callable[[Outcome | None, BaseException | None], None]) -> bool:
+        """`invoke` of a RequestResponse call without a coroutine when its target is cached and an
+        environment of it is warm (the warm lane, docs/architecture.md): the event is sent now and
+        `done(outcome, error)` called from the loop once it ended, with what `invoke` would return
+        or raise. False, with nothing done (no count, no event), for any other call: `invoke`
+        takes it then. Raises what `invoke` would raise of the name before it sends anything."""
+        run_warm = self._run_warm
+        if run_warm is None or call.invocation_type != "RequestResponse" or call.stream is not None:
+            return False
+        key, invoked_arn, qualifier = self._named(call.function_name, call.qualifier)
+        alias = self._aliases.get(key)
+        target = self._cache.get(key if alias is None else (key[0], pick_version(alias, random.random())))
+        if target is None:
+            return False
+        version = target.version
+        if version.state != "Active" or version.last_update_status == "InProgress":
+            return False
+        name = version.name
+        try:
+            token = self._admission.acquire(name)
+        except TooManyRequestsException:  # `invoke` counts the throttle and answers it
+            return False
+        request = self._request(call, call.request_id or new_request_id(), target, invoked_arn)
+        started_at = time.time() if request.trace_id is not None else 0.0
+        try:
+            sent = run_warm(target.spec, request, functools.partial(
+                self._warm_done, version, _alias(qualifier), request, token, started_at, done))
+        except BaseException:
+            self._admission.release(name, token)
+            raise
+        if not sent:
+            self._admission.release(name, token)
+            return False
+        if self._metrics is not None:
+            self._metrics.concurrency(name, self._admission.running_of(name))
+        return True
+
+    def _warm_done(self, version: FunctionVersion, alias: str | None, request: InvokeRequest, token: bool,
+                   started_at: float, done: Callable[[Outcome | None, BaseException | None], None],
+                   result: InvokeResult | None, error: BaseException | None) -> None:
+        """The end of `_execute` and `invoke`, for `invoke_warm`: the answer goes out before the
+        metrics are counted (the caller's next invoke is admitted as soon as it can arrive)."""
+        name = version.name
+        self._admission.release(name, token)
+        if result is None:
+            done(None, error)
+        else:
+            done(Outcome(200, request.request_id, result=result, executed_version=result.executed_version), None)
+        if self._metrics is not None:
+            self._metrics.concurrency(name, self._admission.running_of(name))
+        if result is not None:
+            self._count(version, alias, request, result, started_at)
 
     async def deliver(self, function_name: str, qualifier: str | None, payload: bytes) -> tuple[str | None, bytes]:
         """A batch from an event source mapping, invoked synchronously: (function error or None,

@@ -271,6 +271,7 @@ class Server:
             region=region, account_id=account_id, lookup=self.store.get_version, alias_of=alias_store.get,
             spec_for=self.run_specs.for_version, run=self.engine.invoke, admission=self.admission,
             enqueue=accepted.enqueue, metrics=self.metrics, tracing=self.tracing,
+            run_warm=self.engine.run_warm if isinstance(self.engine, Engine) and settings.warm_lane else None,
         )
         self.queue = EventQueue(
             accepted, run=self.invoker.run_event, config_for=self.event_configs.retry_config,

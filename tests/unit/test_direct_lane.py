@@ -33,6 +33,31 @@ class Lane:
     def abandoned(self, ticket) -> None:
         self.left.append(ticket)
 
+    def answer_now(self, ticket, body, respond) -> bool:
+        return False
+
+
+class NowLane(Lane):
+    """Takes every claimed request at once (`answer_now`) and answers it a loop turn later, with
+    the head rendered as `name: value` lines (`rendered`) or as pairs."""
+
+    def __init__(self, rendered: bool = True) -> None:
+        super().__init__()
+        self.rendered = rendered
+        self.taken: list[bytes] = []
+        self.respond = None
+
+    def answer_now(self, ticket, body, respond) -> bool:
+        self.taken.append(body)
+        self.respond = respond
+        if self.rendered:
+            head = b"x-amzn-requestid: r1\r\ncontent-type: application/json\r\ncontent-length: %d\r\n" % len(body)
+        else:
+            head = [(b"x-amzn-requestid", b"r1"), (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())]
+        asyncio.get_running_loop().call_soon(respond, (200, head, body))
+        return True
+
 
 async def asgi_app(scope, receive, send):
     while (await receive()).get("more_body"):
@@ -185,3 +210,52 @@ def test_the_keep_alive_timer_closes_only_a_connection_idle_for_the_whole_timeou
         assert not transport.closed and protocol.timeout_keep_alive_task is None
 
     asyncio.run(run())
+
+
+def test_a_request_the_lane_takes_at_once_is_answered_later_in_one_write():
+    lane = NowLane()
+    transport = serve(post(INVOKE, b'{"a":1}'), lane)
+    assert lane.taken == [b'{"a":1}'] and lane.answered == []  # no coroutine answered it
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\nserver: test\r\nx-amzn-requestid: r1\r\n"
+                                b"content-type: application/json\r\ncontent-length: 7\r\n\r\n" + b'{"a":1}']
+    assert not transport.closed
+
+
+def test_a_rendered_head_goes_out_as_the_same_head_as_pairs_would():
+    cases = [(b"", None), (b"Connection: close", None), (b"", [(b"Connection", b"Close")]),
+             (b"", [(b"Server", b"test"), (b"X-Site", b"a")])]
+    for extra, defaults in cases:
+        rendered = serve(post(INVOKE, b"[1]", *([extra] if extra else [])), NowLane(), defaults=defaults)
+        pairs = serve(post(INVOKE, b"[1]", *([extra] if extra else [])), NowLane(rendered=False), defaults=defaults)
+        assert rendered.writes == pairs.writes and rendered.closed == pairs.closed
+        assert len(rendered.writes) == 1
+
+
+def test_a_rendered_head_with_a_default_uvicorn_refuses_drops_the_connection():
+    transport = serve(post(INVOKE, b"{}"), NowLane(), defaults=[(b"x-bad", b"a\r\nb")])
+    assert transport.writes == [] and transport.closed
+
+
+def test_a_large_body_after_a_rendered_head_goes_out_whole():
+    body = b"[" + b"1," * 40000 + b"1]"  # past the size that is joined to the head (written beside it)
+    transport = serve(post(INVOKE, body), NowLane())
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\nserver: test\r\nx-amzn-requestid: r1\r\n"
+                                b"content-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body) + body]
+
+
+def test_a_client_gone_before_the_answer_now_gets_nothing():
+    async def run() -> Transport:
+        config = uvicorn.Config(asgi_app, log_level="warning", lifespan="off")
+        lane = NowLane()
+        lane.answer_now = lambda ticket, body, respond: setattr(lane, "respond", respond) or True  # answered later
+        protocol = type("Direct", (OneWriteProtocol,), {"direct": lane})(config=config, server_state=ServerState(),
+                                                                          app_state={})
+        transport = Transport()
+        protocol.connection_made(transport)
+        protocol.data_received(post(INVOKE, b"{}"))
+        protocol.connection_lost(None)
+        lane.respond((200, b"content-length: 2\r\n", b"{}"))
+        assert lane.left == []  # the whole body was read: not abandoned, just gone
+        return transport
+
+    assert asyncio.run(run()).writes == []

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl
 
 from lamina.api import json_body, responses, validation
@@ -31,7 +32,7 @@ from lamina.errors import (
     LambdaError,
 )
 from lamina.identity import Caller
-from lamina.invoke import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT, Invocation, Invoker
+from lamina.invoke import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT, Invocation, Invoker, Outcome
 
 log = logging.getLogger("lamina.api")
 
@@ -130,18 +131,71 @@ class Direct:
         except Exception:
             log.exception("internal error while invoking %s", name)
             return responses.internal_error()
-        headers_out = [(b"x-amzn-requestid", outcome.request_id.encode())]
-        if outcome.executed_version is not None and outcome.status not in (202, 204):  # not Event, DryRun
-            headers_out.append((b"x-amz-executed-version", outcome.executed_version.encode()))
-        result = outcome.result
-        if result is None:
-            return responses.RawResponse(outcome.status, headers_out)
-        if result.function_error:
-            headers_out.append((b"x-amz-function-error", result.function_error.encode()))
-        if result.log_tail is not None:
-            headers_out.append((b"x-amz-log-result", base64.b64encode(result.log_tail.encode())))
-        headers_out.append((b"content-type", result.content_type.encode()))
-        return responses.RawResponse(200, headers_out, result.payload)
+        return _response(outcome)
+
+    def answer_now(self, name: str, view, caller: Caller | None, body: bytes,
+                   respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], None]) -> bool:
+        """`answer` without a coroutine when the call is a RequestResponse invoke whose environment
+        is warm (lamina.invoke.Invoker.invoke_warm): the event is sent now, and `respond` gets the
+        answer's (status, headers, body) from the loop once it ended. False, with nothing done,
+        for every other request (one `answer` refuses included): `answer` takes it then."""
+        try:
+            call = parse(name, view.query, view.headers, body, caller)
+            if call.invocation_type != "RequestResponse":
+                return False
+            denial = self._authorize(call.caller, "lambda", "Invoke",
+                                     {"FunctionName": call.function_name, "Qualifier": call.qualifier})
+            return denial is None and self._invoker.invoke_warm(call, functools.partial(_answered, respond, name))
+        except Exception:  # nothing was sent: `answer` answers what it raised
+            return False
+
+
+def _answered(respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], None], name: str,
+              outcome: Outcome | None, error: BaseException | None) -> None:
+    """`answer`'s answer, from what `Invoker.invoke_warm` came to: the usual one (JSON, no log
+    tail) as the header lines `_response` would give, rendered at once."""
+    try:
+        if outcome is not None:
+            result = outcome.result
+            if (result is not None and result.content_type == "application/json" and result.log_tail is None
+                    and result.function_error in _SAFE_FUNCTION_ERRORS):
+                answer = (200, _OK % (outcome.request_id.encode(), outcome.executed_version.encode(),  # type: ignore[union-attr]
+                                      _SAFE_FUNCTION_ERRORS[result.function_error], len(result.payload)), result.payload)
+            else:
+                answer = _response(outcome).wire()
+        elif isinstance(error, LambdaError):
+            answer = responses.rest_json_error(error).wire()
+        else:
+            raise error  # type: ignore[misc]
+    except Exception as fault:
+        log.error("internal error while invoking %s", name, exc_info=fault)
+        answer = responses.internal_error().wire()
+    respond(answer)
+
+
+# `_response`'s header lines of a JSON result without a log tail, as `http_server` writes a
+# rendered head: request id (a UUID), executed version ($LATEST or a number), the function error
+# line of a failed one, content type and length
+_OK = (b"x-amzn-requestid: %s\r\nx-amz-executed-version: %s\r\n%scontent-type: application/json\r\n"
+       b"content-length: %d\r\n")
+_SAFE_FUNCTION_ERRORS = {None: b"", "Unhandled": b"x-amz-function-error: Unhandled\r\n",
+                         "Handled": b"x-amz-function-error: Handled\r\n"}
+
+
+def _response(outcome: Outcome) -> responses.RawResponse:
+    """Invoke's answer to a call that ran (or was accepted or checked)."""
+    headers_out = [(b"x-amzn-requestid", outcome.request_id.encode())]
+    if outcome.executed_version is not None and outcome.status not in (202, 204):  # not Event, DryRun
+        headers_out.append((b"x-amz-executed-version", outcome.executed_version.encode()))
+    result = outcome.result
+    if result is None:
+        return responses.RawResponse(outcome.status, headers_out)
+    if result.function_error:
+        headers_out.append((b"x-amz-function-error", result.function_error.encode()))
+    if result.log_tail is not None:
+        headers_out.append((b"x-amz-log-result", base64.b64encode(result.log_tail.encode())))
+    headers_out.append((b"content-type", result.content_type.encode()))
+    return responses.RawResponse(200, headers_out, result.payload)
 
 
 def fast_lane(invoker: Invoker, app, authorize: Authorize = allow_all):

@@ -26,6 +26,7 @@ def _non_numeric(token: str) -> object:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_non_numeric)
+_SCAN = _DECODER.scan_once
 
 
 def decode(body: bytes) -> object:
@@ -36,17 +37,35 @@ def decode(body: bytes) -> object:
         raise Malformed(f"Invalid UTF-8 byte 0x{body[exc.start]:02x} at offset {exc.start}") from None
     if text.startswith("\ufeff"):
         raise Malformed("Unexpected byte-order mark (U+FEFF) at offset 0")
+    # One JSON value with no whitespace around it (nearly every body) goes straight to the C
+    # scanner that `JSONDecoder.decode` runs after its two whitespace matches; anything else, and
+    # every error, goes through `_strict`, which words the error.
+    value = end = None
+    if text[:1] not in _BLANK and text[-1:] not in _BLANK:
+        try:
+            value, end = _SCAN(text, 0)
+        except (StopIteration, ValueError, RecursionError):
+            pass
+    if end != len(text):
+        value = _strict(text)
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(value)
+    return value
+
+
+_BLANK = frozenset(("", " ", "\t", "\n", "\r"))  # an empty text, or JSON's whitespace at either end
+
+
+def _strict(text: str) -> object:
+    """`JSONDecoder.decode` with its errors worded as Malformed."""
     try:
-        value = _DECODER.decode(text)
+        return _DECODER.decode(text)
     except RecursionError:
         raise Malformed("Maximum nesting depth exceeded") from None
     except Malformed:
         raise
     except ValueError as exc:  # JSONDecodeError, and integers longer than Python converts
         raise Malformed(str(exc)) from None
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
-        _refuse_lone_surrogates(value)
-    return value
 
 
 def _refuse_lone_surrogates(value: object) -> None:

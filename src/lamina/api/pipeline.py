@@ -106,6 +106,9 @@ class Direct(Protocol):
 
     async def answer(self, ticket: Any, view: RequestView, caller: Caller, data: bytes) -> responses.RawResponse: ...
 
+    def answer_now(self, ticket: Any, view: RequestView, caller: Caller, data: bytes,
+                   respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], None]) -> bool: ...
+
 
 def pipeline(authenticate: Authenticate, dispatch, before_body: Callable[[RequestView], None] | None = None,
              direct: Direct | None = None) -> Pipeline:
@@ -169,6 +172,19 @@ class Pipeline:
             log.exception("internal error on %s %s", view.method, view.path)
             answer = refusal(view, ServiceException(responses.INTERNAL_MESSAGE), data)
         return answer.wire()
+
+    def answer_now(self, claimed: tuple[Any, RequestView], data: bytes,
+                   respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], None]) -> bool:
+        """`answer` without a coroutine, when the direct step can take the request at once after
+        the same identity step (lamina.api.invoke.Direct.answer_now: a warm invoke): `respond`
+        gets (status, headers with content-length, body) from the loop later. False, with nothing
+        done, otherwise (a caller the step refuses included): `answer` takes the request then."""
+        ticket, view = claimed
+        try:
+            caller = self._authenticate(view, data)
+        except Exception:
+            return False
+        return self._direct.answer_now(ticket, view, caller, data, respond)  # type: ignore[union-attr]
 
     def abandoned(self, claimed: tuple[Any, RequestView]) -> None:
         """The client of a claimed request left before sending its whole body."""

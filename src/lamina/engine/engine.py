@@ -57,6 +57,9 @@ def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
+_HALTED = "The service is shutting down: the invocation was stopped."
+
+
 class Engine:
     def __init__(self, *, backend: SandboxBackend, concurrency_limit: int, idle_timeout: float,
                  endpoint_url: str, region: str, account_id: str, scratch_dir: Path,
@@ -82,6 +85,7 @@ class Engine:
         self._gate = StartGate(start_concurrency or default_slots())
         self._pools: dict[tuple[str, str], Pool] = {}
         self._in_flight = 0
+        self._warm_runs = 0  # invokes `run_warm` took (the warm lane), for /health
         self._dirty: set[LogStream] = set()
         self._tasks: set[asyncio.Task] = set()
         self._scratch_removals = Serial("lamina-scratch-remove")  # ended environments' scratch dirs
@@ -127,13 +131,51 @@ class Engine:
             try:
                 return await env.run(request)
             except Halted:
-                raise ServiceException("The service is shutting down: the invocation was stopped.") from None
+                raise ServiceException(_HALTED) from None
             finally:
                 retired = pool.release(env, time.monotonic(), self._closing)
                 if retired is not None:
                     self._stop_all([retired])
         finally:
             self._in_flight -= 1
+
+    def run_warm(self, spec: RunSpec, request: InvokeRequest,
+                 done: Callable[[InvokeResult | None, BaseException | None], None]) -> bool:
+        """`invoke` without a coroutine when an idle environment of `spec` is warm (the warm lane,
+        docs/architecture.md): the event is sent now and `done(result, error)` called once it
+        ended, with what `invoke` would return or raise. False, with nothing done, when the invoke
+        is not that plain case (no warm environment, a spec not yet vetted or of another revision,
+        the limit reached, the engine closing): `invoke` then takes it."""
+        pool = self._pools.get(spec.pool_key)
+        if (pool is None or pool.vetted is not spec or pool.revision != spec.revision_id or self._closing
+                or policy.throttle_reason(self._in_flight, self._limit) is not None):
+            return False
+        env = pool.take()
+        if env is None:
+            return False
+        self._in_flight += 1
+        self._warm_runs += 1
+        try:
+            env.run_warm(request, functools.partial(self._warm_done, pool, env, done))
+        except BaseException:
+            self._warm_done(pool, env, None, None, None)
+            raise
+        return True
+
+    def _warm_done(self, pool: Pool, env: Environment,
+                   done: Callable[[InvokeResult | None, BaseException | None], None] | None,
+                   result: InvokeResult | None, error: BaseException | None) -> None:
+        """The end of `invoke`'s try, for `run_warm`: the environment back to its pool, the error
+        `invoke` would raise."""
+        retired = pool.release(env, time.monotonic(), self._closing)
+        if retired is not None:
+            self._stop_all([retired])
+        self._in_flight -= 1
+        if done is None:
+            return
+        if isinstance(error, Halted):
+            error = ServiceException(_HALTED)
+        done(result, error)
 
     def _check_mountable(self, spec: RunSpec) -> None:
         """AWS answers an invoke whose file system cannot be mounted with EFSMountFailureException:
@@ -403,4 +445,5 @@ class Engine:
             "starting": counts.get(State.STARTING, 0),
             "waitingToStart": self._gate.waiting,
             "inFlight": self._in_flight,
+            "warmLaneInvokes": self._warm_runs,
         }

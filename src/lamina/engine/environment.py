@@ -4,7 +4,8 @@ platform log lines are `PlatformLines`' (engine/platform_lines.py), its timeouts
 (engine/deadline.py).
 
 One event at a time: the pool never hands a busy environment out. The warm path is one frame
-out, one frame back, a timer, and list appends for the log. Its Init (and a failed Init tried
+out, one frame back, a timer, and list appends for the log; `run_warm` runs it without a
+coroutine (the warm lane), with the same two halves as `run` (`_send`, `_concluded`). Its Init (and a failed Init tried
 again inside its event, AWS's suppressed init) is `Initialising`'s (engine/initialising.py), its
 base class. Imports lamina.engine.* only.
 """
@@ -45,6 +46,33 @@ Outcome = tuple[str, bytes | None, dict, float]
 _INVOKE_REPLIES = frozenset({frames.RESULT, frames.ERROR})
 STREAM_TYPE = "application/octet-stream"  # a stream's content type when the runtime names none
 _EOF_GRACE = 1.0  # seconds to wait for the channel to close after the process is gone
+
+
+class _Reply:
+    """The waiter of a `run_warm` event, in place of a future: a RESULT frame's outcome is handed on
+    at once (`answer`); any other outcome (an error frame, the timeout, the process gone, a halt)
+    a loop turn later, as a future's callback would be."""
+
+    __slots__ = ("_env", "request", "then", "started", "_set")
+
+    def __init__(self, env: Environment, request: InvokeRequest,
+                 done: Callable[[InvokeResult | None, BaseException | None], None]) -> None:
+        self._env = env
+        self.request = request
+        self.then = done
+        self.started = 0.0
+        self._set = False
+
+    def done(self) -> bool:
+        return self._set
+
+    def set_result(self, outcome: Outcome) -> None:
+        self._set = True
+        self._env._loop.call_soon(self._env._warm_ended, self, outcome)
+
+    def answer(self, outcome: Outcome) -> None:
+        self._set = True
+        self._env._warm_ended(self, outcome)
 
 
 class Environment(Initialising):
@@ -150,7 +178,10 @@ class Environment(Initialising):
         if payload is None:
             waiter.set_result(("too_large", None, {"size": size}, now))
         elif kind == frames.RESULT:
-            waiter.set_result(("result", payload, header, now))
+            if type(waiter) is _Reply:  # the warm lane's: the answer goes out now, not a loop turn later
+                waiter.answer(("result", payload, header, now))
+            else:
+                waiter.set_result(("result", payload, header, now))
         elif kind == frames.ERROR:
             waiter.set_result(("error", payload, header, now))
         elif kind == frames.READY:
@@ -280,6 +311,42 @@ class Environment(Initialising):
                       retried: float | None = None) -> InvokeResult:
         """Deliver the event; `retried`: when its Init, retried inside it, began (the event's
         clock started then: its timeout and Duration count from there)."""
+        waiter, started = self._send(request, retried)
+        try:
+            outcome = await waiter
+        except asyncio.CancelledError:
+            self.abandon()
+            raise
+        finally:
+            self._waiter = None
+        return self._concluded(request, outcome, started, init_ms)
+
+    def run_warm(self, request: InvokeRequest, done: Callable[[InvokeResult | None, BaseException | None], None]) -> None:
+        """`run` for a READY environment without a coroutine (the warm lane, docs/architecture.md):
+        the event is sent now, and `done(result, None)` (or `done(None, Halted())`) is called from
+        the loop once it ended, as `run` would return (or raise) then."""
+        if self._lines.pending is not None:
+            self._lines.settle()
+        if request.tail:
+            self.log.capture()
+        self._send(request, None, _Reply(self, request, done))
+
+    def _warm_ended(self, reply: _Reply, outcome: Outcome) -> None:
+        """The end of `run_warm`'s event (its `_Reply` has the outcome)."""
+        self._waiter = None
+        try:
+            result = self._concluded(reply.request, outcome, reply.started, None)
+        except Exception as error:  # Halted; anything else is a fault the caller hears of, as `run` raises it
+            if not isinstance(error, Halted):
+                log.exception("%r: ending an event failed", self)
+            reply.then(None, error)
+            return
+        reply.then(result, None)
+
+    def _send(self, request: InvokeRequest, retried: float | None,
+              reply: _Reply | None = None) -> tuple[asyncio.Future[Outcome] | _Reply, float]:
+        """The event on its way: BUSY, the INVOKE frame, START, its deadline watched. (Its waiter
+        — `reply` when given, else a future —, when its clock started.)"""
         self._to(State.BUSY)
         spec = self.spec
         rid = request.request_id
@@ -292,7 +359,7 @@ class Environment(Initialising):
             header += ',"cc":' + _quote(request.client_context)
         if request.cognito_identity:
             header += ',"ci":' + _quote(request.cognito_identity)
-        waiter = self._waiter = self._loop.create_future()
+        waiter = self._waiter = self._loop.create_future() if reply is None else reply  # type: ignore[assignment]
         self._expect = _INVOKE_REPLIES
         self._stream, self._stream_type, self._streamed, self._began, self._chunks = (
             request.stream, STREAM_TYPE, 0, False, [])
@@ -309,13 +376,18 @@ class Environment(Initialising):
             if lines.unstarted is not None:
                 lines.write_start()
         self._deadline.watch(left)
-        try:
-            kind, payload, detail, at = await waiter
-        except asyncio.CancelledError:
-            self.abandon()
-            raise
-        finally:
-            self._waiter = None
+        if reply is not None:
+            reply.started = started
+        return waiter, started
+
+    def _concluded(self, request: InvokeRequest, outcome: Outcome, started: float, init_ms: float | None) -> InvokeResult:
+        """What the event came to, once its waiter has the outcome: READY again (its END and
+        REPORT written, or pending until the answer went out), and the result; Halted when the
+        server stopped it."""
+        kind, payload, detail, at = outcome
+        spec = self.spec
+        rid = request.request_id
+        lines = self._lines
         if kind == "halted":  # back to ready: released while the engine closes, it is stopped (TERM, KILL)
             if self.state is State.BUSY:
                 self._to(State.READY)

@@ -38,3 +38,25 @@ def test_everything_else_is_malformed(body, detail):
     with pytest.raises(Malformed) as info:
         decode(body)
     assert detail in str(info.value)
+
+
+_TEXTS = ["{}", "[]", "0", "-1.5e3", '"x"', "true", "null", '{"a":{"b":[1,{"c":null}]}}', " {}", "{} ", "\t[1]\n",
+          "\r\n7", "{}x", "{} {}", "[1,]", "01", '"unterminated', "[1", "nan", "NaN", "-Infinity", "Infinity",
+          "[NaN]", '{"a": Infinity}', "", " ", "\n", "1" * 5000, "[" * 3000 + "]" * 3000, "[" * 100_000, "\u00a0{}"]
+
+
+@pytest.mark.parametrize("text", _TEXTS)
+def test_the_scanner_shortcut_answers_as_the_strict_decoder(text):
+    """decode takes the C scanner directly for a value without whitespace around it: every text
+    gets the same value, or the same Malformed, as the whole decoder gives."""
+    from lamina.api.json_body import _strict
+
+    try:
+        expected: object = ("value", _strict(text))
+    except Malformed as error:
+        expected = ("malformed", str(error))
+    try:
+        got: object = ("value", decode(text.encode()))
+    except Malformed as error:
+        got = ("malformed", str(error))
+    assert got == expected

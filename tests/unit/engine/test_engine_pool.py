@@ -35,7 +35,7 @@ def test_sequential_events_reuse_one_warm_environment(tmp_path):
         assert [h["id"] for h in invokes] == ["r1", "r2"]
         assert invokes[0]["arn"].endswith(":function:f") and invokes[0]["deadline"] > time.time() * 1000
         assert engine.stats() == {"backend": "fake", "pools": 1, "environments": 1, "busy": 0, "idle": 1,
-                                  "starting": 0, "waitingToStart": 0, "inFlight": 0}
+                                  "starting": 0, "waitingToStart": 0, "inFlight": 0, "warmLaneInvokes": 0}
     run(rig, scenario)
     lines = messages(rig)
     assert lines[0].startswith("INIT_START Runtime Version: python:3.12.v1\t")
