@@ -355,7 +355,7 @@ class Invoker:
         """`invoke` of a RequestResponse call without a coroutine when its target is cached and an
         environment of it is warm (the warm lane, docs/architecture.md): the event is sent now and
         `done(outcome, error)` called from the loop once it ended, with what `invoke` would return
-        or raise. False, with nothing done (no count, no event), for any other call: `invoke`
+        or raise. False for any other call, with no admission count left and nothing sent: `invoke`
         takes it then. Raises what `invoke` would raise of the name before it sends anything."""
         run_warm = self._run_warm
         if run_warm is None or call.invocation_type != "RequestResponse" or call.stream is not None:
@@ -373,20 +373,21 @@ class Invoker:
             token = self._admission.acquire(name)
         except TooManyRequestsException:  # `invoke` counts the throttle and answers it
             return False
-        request = self._request(call, call.request_id or new_request_id(), target, invoked_arn)
-        started_at = time.time() if request.trace_id is not None else 0.0
+        metrics = self._metrics
+        sent = False
         try:
+            if metrics is not None:  # (`_execute` samples it here too, so a declined call's sample is its own)
+                metrics.concurrency(name, self._admission.running_of(name))
+            request = self._request(call, call.request_id or new_request_id(), target, invoked_arn)
+            started_at = time.time() if request.trace_id is not None else 0.0
             sent = run_warm(target.spec, request, functools.partial(
                 self._warm_done, version, _alias(qualifier), request, token, started_at, done))
-        except BaseException:
-            self._admission.release(name, token)
-            raise
-        if not sent:
-            self._admission.release(name, token)
-            return False
-        if self._metrics is not None:
-            self._metrics.concurrency(name, self._admission.running_of(name))
-        return True
+        finally:
+            if not sent:  # nothing runs: nothing stays counted (and nothing can fail once it runs)
+                self._admission.release(name, token)
+                if metrics is not None:
+                    metrics.concurrency(name, self._admission.running_of(name))
+        return sent
 
     def _warm_done(self, version: FunctionVersion, alias: str | None, request: InvokeRequest, token: bool,
                    started_at: float, done: Callable[[Outcome | None, BaseException | None], None],
