@@ -5,9 +5,9 @@ platform log lines are `PlatformLines`' (engine/platform_lines.py), its timeouts
 
 One event at a time: the pool never hands a busy environment out. The warm path is one frame
 out, one frame back, a timer, and list appends for the log; `run_warm` runs it without a
-coroutine (the warm lane), with the same two halves as `run` (`_send`, `_concluded`). Its Init (and a failed Init tried
-again inside its event, AWS's suppressed init) is `Initialising`'s (engine/initialising.py), its
-base class. Imports lamina.engine.* only.
+coroutine (the warm lane), with the same two halves as `run` (`_send`, `_concluded`). Its Init
+(and a failed Init tried again inside its event, AWS's suppressed init) is `Initialising`'s
+(engine/initialising.py), its base class. Imports lamina.engine.* only.
 """
 
 from __future__ import annotations
