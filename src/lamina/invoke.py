@@ -351,6 +351,11 @@ class Invoker:
                              client_context=call.client_context, tail=call.tail,
                              trace_id=trace or call.trace_id, stream=call.stream)
 
+    @property
+    def warm_lane(self) -> bool:
+        """Whether `invoke_warm` can take anything (the engine runs warm invokes at once)."""
+        return self._run_warm is not None
+
     def invoke_warm(self, call: Invocation, done: Callable[[Outcome | None, BaseException | None], None]) -> bool:
         """`invoke` of a RequestResponse call without a coroutine when its target is cached and an
         environment of it is warm (the warm lane, docs/architecture.md): the event is sent now and

@@ -133,6 +133,12 @@ class Direct:
             return responses.internal_error()
         return _response(outcome)
 
+    def may_answer_now(self, name: str, view) -> bool:
+        """Whether `answer_now` may take the request (the invoker runs warm invokes at once, and
+        this one is RequestResponse): else the pipeline asks nothing more of it."""
+        return self._invoker.warm_lane and view.headers.get(b"x-amz-invocation-type",
+                                                            b"RequestResponse") == b"RequestResponse"
+
     def answer_now(self, name: str, view, caller: Caller | None, body: bytes,
                    respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], None]) -> bool:
         """`answer` without a coroutine when the call is a RequestResponse invoke whose environment

@@ -106,8 +106,22 @@ class Direct(Protocol):
 
     async def answer(self, ticket: Any, view: RequestView, caller: Caller, data: bytes) -> responses.RawResponse: ...
 
+    def may_answer_now(self, ticket: Any, view: RequestView) -> bool: ...
+
     def answer_now(self, ticket: Any, view: RequestView, caller: Caller, data: bytes,
                    respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], None]) -> bool: ...
+
+
+class Claimed:
+    """A request the direct entry claimed: the direct step's ticket, the request's view, and its
+    caller once `Pipeline.answer_now` resolved it."""
+
+    __slots__ = ("ticket", "view", "caller")
+
+    def __init__(self, ticket: Any, view: RequestView) -> None:
+        self.ticket = ticket
+        self.view = view
+        self.caller: Caller | None = None
 
 
 def pipeline(authenticate: Authenticate, dispatch, before_body: Callable[[RequestView], None] | None = None,
@@ -135,7 +149,7 @@ class Pipeline:
         self._direct = direct
 
     def claim(self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
-              client: tuple[str, int] | None, raw_path: bytes) -> tuple[Any, RequestView] | None:
+              client: tuple[str, int] | None, raw_path: bytes) -> Claimed | None:
         """A ticket for `answer` when the request goes the direct way, else None (the ASGI path)."""
         direct = self._direct
         if direct is None:
@@ -154,13 +168,14 @@ class Pipeline:
                 self._before_body(view)
             except Exception:  # refused (or failed): the ASGI path answers it
                 return None
-        return ticket, view
+        return Claimed(ticket, view)
 
-    async def answer(self, claimed: tuple[Any, RequestView], data: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    async def answer(self, claimed: Claimed, data: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """(status, headers with content-length, body) of a claimed request whose body is `data`."""
-        ticket, view = claimed
+        ticket, view, caller = claimed.ticket, claimed.view, claimed.caller
         try:
-            caller = self._authenticate(view, data)
+            if caller is None:  # (else `answer_now` resolved it, and then declined the request)
+                caller = self._authenticate(view, data)
         except LambdaError as error:
             return refusal(view, error, data).wire()
         except Exception:
@@ -173,22 +188,26 @@ class Pipeline:
             answer = refusal(view, ServiceException(responses.INTERNAL_MESSAGE), data)
         return answer.wire()
 
-    def answer_now(self, claimed: tuple[Any, RequestView], data: bytes,
+    def answer_now(self, claimed: Claimed, data: bytes,
                    respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], None]) -> bool:
         """`answer` without a coroutine, when the direct step can take the request at once after
         the same identity step (lamina.api.invoke.Direct.answer_now: a warm invoke): `respond`
         gets (status, headers with content-length, body) from the loop later. False, with nothing
-        done, otherwise (a caller the step refuses included): `answer` takes the request then."""
-        ticket, view = claimed
+        done, otherwise (a caller the step refuses included): `answer` takes the request then,
+        with the caller resolved here (so a signature is verified once)."""
+        ticket, view = claimed.ticket, claimed.view
+        direct = self._direct
+        if not direct.may_answer_now(ticket, view):  # type: ignore[union-attr]
+            return False
         try:
-            caller = self._authenticate(view, data)
+            caller = claimed.caller = self._authenticate(view, data)
         except Exception:
             return False
-        return self._direct.answer_now(ticket, view, caller, data, respond)  # type: ignore[union-attr]
+        return direct.answer_now(ticket, view, caller, data, respond)  # type: ignore[union-attr]
 
-    def abandoned(self, claimed: tuple[Any, RequestView]) -> None:
+    def abandoned(self, claimed: Claimed) -> None:
         """The client of a claimed request left before sending its whole body."""
-        view = claimed[1]
+        view = claimed.view
         log.warning("client left before sending the whole body of %s %s", view.method, view.path)
 
     async def __call__(self, scope, receive, send) -> None:

@@ -181,3 +181,67 @@ def test_an_app_error_after_a_complete_answer_keeps_the_connection_and_one_befor
     start, body = run(pipeline(lambda view, body: None, raised), scope())
     assert (start["status"], dict(start["headers"])[b"x-amzn-errortype"]) == (500, b"ServiceException")
     assert "bug before answering" in caplog.text
+
+
+class NowDirect:
+    """A direct step that takes RequestResponse requests at once when `takes` says so."""
+
+    def __init__(self, takes: bool) -> None:
+        self.takes = takes
+        self.callers: list = []
+
+    @staticmethod
+    def claim(method, path):
+        return "f" if path.endswith("/invocations") else None
+
+    def may_answer_now(self, ticket, view) -> bool:
+        return view.headers.get(b"x-amz-invocation-type", b"RequestResponse") == b"RequestResponse"
+
+    def answer_now(self, ticket, view, caller, data, respond) -> bool:
+        self.callers.append(("now", caller))
+        return self.takes
+
+    async def answer(self, ticket, view, caller, data):
+        from lamina.api.responses import RawResponse
+
+        self.callers.append(("answer", caller))
+        return RawResponse(200, [], b"{}")
+
+
+def claimed_of(entry, invocation_type: bytes = b"RequestResponse"):
+    headers = [(b"content-length", b"2"), (b"x-amz-invocation-type", invocation_type)]
+    return entry.claim("POST", "/2015-03-31/functions/f/invocations", b"", headers, ("10.1.2.3", 5), b"")
+
+
+def test_a_request_the_direct_step_takes_at_once_is_authenticated_once():
+    resolved = []
+    caller = Caller("000000000000", "arn:aws:iam::000000000000:root")
+
+    def authenticate(view, body):
+        resolved.append(body)
+        return caller
+
+    async def dispatch(request_scope, receive, send):  # pragma: no cover - the direct entry answers
+        raise AssertionError
+
+    # taken at once: one identity step
+    direct = NowDirect(takes=True)
+    entry = pipeline(authenticate, dispatch, direct=direct)
+    assert entry.answer_now(claimed_of(entry), b"{}", lambda answer: None)
+    assert resolved == [b"{}"] and direct.callers == [("now", caller)]
+    # declined after the identity step: `answer` reuses that caller instead of verifying again
+    resolved.clear()
+    direct = NowDirect(takes=False)
+    entry = pipeline(authenticate, dispatch, direct=direct)
+    claimed = claimed_of(entry)
+    assert not entry.answer_now(claimed, b"{}", lambda answer: None)
+    assert asyncio.run(entry.answer(claimed, b"{}"))[0] == 200
+    assert resolved == [b"{}"] and direct.callers == [("now", caller), ("answer", caller)]
+    # one the step would never take (Event): no identity step until `answer`
+    resolved.clear()
+    direct = NowDirect(takes=True)
+    entry = pipeline(authenticate, dispatch, direct=direct)
+    claimed = claimed_of(entry, b"Event")
+    assert not entry.answer_now(claimed, b"{}", lambda answer: None) and resolved == [] and direct.callers == []
+    asyncio.run(entry.answer(claimed, b"{}"))
+    assert resolved == [b"{}"] and direct.callers == [("answer", caller)]
