@@ -117,7 +117,8 @@ def test_init_error(kit, flavor):
         spec = k.function(dict(flavor.files), "missing.handler", runtime=flavor.runtime, executable=flavor.executable)
         flavor.write(spec.code_dir)
         result = await k.invoke(spec, request_id="req-init")
-        assert (result.function_error, result.error_type) == ("Unhandled", "Runtime.ImportModuleError"), k.messages()
+        assert (result.function_error, result.error_type) == ("Unhandled", "Runtime.ImportModuleError"), (
+            "\n".join(k.messages()))  # a string: shown whole, where a list's repr is cut short
         body = json.loads(result.payload)
         assert body["errorType"] == "Runtime.ImportModuleError" and "missing" in body["errorMessage"]
         # tried again inside the event in a fresh process (suppressed init), which fails the same way
