@@ -266,49 +266,38 @@ class OneWriteProtocol(HttpToolsProtocol):
     def _write(self, cycle: _DirectCycle, status: int, headers: list[tuple[bytes, bytes]] | bytes, body: bytes) -> None:
         """A direct request's answer, written as uvicorn writes a response (unless its client left).
         `headers` may be rendered already (`name: value` lines, lower-case names, values the lane
-        made and checked, content-length included)."""
+        made and checked, content-length included, none asking to close)."""
         if cycle.disconnected:
             return
         defaults = _defaults(self.server_state.default_headers)
-        if type(headers) is bytes and not defaults.invalid:
-            if defaults.closes:
-                cycle.keep_alive = False
-                close = b""
-            else:
-                close = b"" if cycle.keep_alive else b"connection: close\r\n"
-            if len(body) < _JOIN_BELOW:
-                self.transport.write(b"%s%s%s%s\r\n%s" % (STATUS_LINE[status], defaults.lines, headers, close, body))
-            else:
-                self.transport.writelines(
-                    (b"%s%s%s%s\r\n" % (STATUS_LINE[status], defaults.lines, headers, close), body))
-            self._written(cycle)
-            return
-        if type(headers) is bytes:  # (uvicorn's default headers failed its checks: the generic path says so)
-            headers = [tuple(line.split(b": ", 1)) for line in headers.split(b"\r\n") if line]  # type: ignore[misc]
+        rendered = type(headers) is bytes
         # uvicorn's checks of each name and value (each pattern is one character class, so one
         # search over them all finds what a search of each would); uvicorn then drops the connection
-        if defaults.invalid or HEADER_RE.search(b"".join([name for name, _ in headers])) or HEADER_VALUE_RE.search(
-                b"".join([value for _, value in headers])):
+        if defaults.invalid or not rendered and (
+                HEADER_RE.search(b"".join([name for name, _ in headers]))
+                or HEADER_VALUE_RE.search(b"".join([value for _, value in headers]))):
             self.logger.error("Exception in ASGI application\n", exc_info=RuntimeError("Invalid HTTP header."))
             self.transport.close()
             return
-        content = [STATUS_LINE[status], defaults.lines]
         closes = defaults.closes
+        if rendered:
+            lines = headers
+        else:
+            content = []
+            for name, value in headers:
+                name = name.lower()
+                if name == b"connection" and _closes(value):
+                    closes = True
+                content.extend((name, b": ", value, b"\r\n"))
+            lines = b"".join(content)
         if closes:
             cycle.keep_alive = False
-        for name, value in headers:
-            name = name.lower()
-            if name == b"connection" and _closes(value):
-                cycle.keep_alive, closes = False, True
-            content.extend((name, b": ", value, b"\r\n"))
-        if not cycle.keep_alive and not closes:
-            content.append(b"connection: close\r\n")
-        content.append(b"\r\n")
+        elif not cycle.keep_alive:
+            lines += b"connection: close\r\n"
         if len(body) < _JOIN_BELOW:
-            content.append(body)
-            self.transport.write(b"".join(content))
+            self.transport.write(b"%s%s%s\r\n%s" % (STATUS_LINE[status], defaults.lines, lines, body))
         else:
-            self.transport.writelines((b"".join(content), body))
+            self.transport.writelines((b"%s%s%s\r\n" % (STATUS_LINE[status], defaults.lines, lines), body))
         self._written(cycle)
 
     def _written(self, cycle: _DirectCycle) -> None:
