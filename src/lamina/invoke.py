@@ -237,14 +237,16 @@ class Invoker:
             self._names[(function_name, qualifier)] = named
         return named
 
+    def _cached(self, key: tuple[str, str]) -> Target | None:
+        """The cached target of a (function, qualifier) key: through a cached alias, the version it
+        draws for this invoke (weighted routing). Cached targets are Active and not being updated."""
+        alias = self._aliases.get(key)
+        return self._cache.get(key if alias is None else (key[0], pick_version(alias, random.random())))
+
     async def resolve(self, function_name: str, qualifier: str | None) -> tuple[Target, str, str | None]:
         """The target, the ARN the caller named (reported as invoked_function_arn) and the qualifier."""
         key, invoked_arn, qualifier = self._named(function_name, qualifier)
-        alias = self._aliases.get(key)
-        if alias is not None:
-            target = self._cache.get((key[0], pick_version(alias, random.random())))
-        else:
-            target = self._cache.get(key)
+        target = self._cached(key)
         if target is None:
             target = await self._fetch(key)
             if target is not None:
@@ -301,11 +303,15 @@ class Invoker:
                 metrics.throttle(name, version.version, alias)
             raise
         finally:
-            self._admission.release(name, token)
-            if metrics is not None:
-                metrics.concurrency(name, self._admission.running_of(name))
+            self._release(name, token)
         self._count(version, alias, request, result, started_at, queued_at)
         return result
+
+    def _release(self, name: str, token: bool) -> None:
+        """An admitted invocation of `name` is over (or never ran): uncounted, and the concurrency sampled."""
+        self._admission.release(name, token)
+        if self._metrics is not None:
+            self._metrics.concurrency(name, self._admission.running_of(name))
 
     def _count(self, version: FunctionVersion, alias: str | None, request: InvokeRequest, result: InvokeResult,
                started_at: float, queued_at: float | None = None) -> None:
@@ -366,8 +372,7 @@ class Invoker:
         if run_warm is None or call.invocation_type != "RequestResponse" or call.stream is not None:
             return False
         key, invoked_arn, qualifier = self._named(call.function_name, call.qualifier)
-        alias = self._aliases.get(key)
-        target = self._cache.get(key if alias is None else (key[0], pick_version(alias, random.random())))
+        target = self._cached(key)
         if target is None:
             return False
         version = target.version
@@ -389,9 +394,7 @@ class Invoker:
                 self._warm_done, version, _alias(qualifier), request, token, started_at, done))
         finally:
             if not sent:  # nothing runs: nothing stays counted (and nothing can fail once it runs)
-                self._admission.release(name, token)
-                if metrics is not None:
-                    metrics.concurrency(name, self._admission.running_of(name))
+                self._release(name, token)
         return sent
 
     def _warm_done(self, version: FunctionVersion, alias: str | None, request: InvokeRequest, token: bool,

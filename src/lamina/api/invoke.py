@@ -120,12 +120,7 @@ class Direct:
         """The answer to an Invoke of `name` (the path's FunctionName) by `caller`, with the
         request's query and headers from `view` (lamina.api.pipeline's RequestView)."""
         try:
-            call = parse(name, view.query, view.headers, body, caller)
-            denial = self._authorize(call.caller, "lambda", "Invoke",
-                                     {"FunctionName": call.function_name, "Qualifier": call.qualifier})
-            if denial is not None:
-                raise AccessDeniedException(denial.message)
-            outcome = await self._invoker.invoke(call)
+            outcome = await self._invoker.invoke(self._call(name, view, caller, body))
         except LambdaError as error:
             return responses.rest_json_error(error)
         except Exception:
@@ -146,14 +141,19 @@ class Direct:
         answer's (status, headers, body) from the loop once it ended. False, with nothing done,
         for every other request (one `answer` refuses included): `answer` takes it then."""
         try:
-            call = parse(name, view.query, view.headers, body, caller)
-            if call.invocation_type != "RequestResponse":
-                return False
-            denial = self._authorize(call.caller, "lambda", "Invoke",
-                                     {"FunctionName": call.function_name, "Qualifier": call.qualifier})
-            return denial is None and self._invoker.invoke_warm(call, functools.partial(_answered, respond, name))
+            call = self._call(name, view, caller, body)
+            return self._invoker.invoke_warm(call, functools.partial(_answered, respond, name))
         except Exception:  # nothing was sent: `answer` answers what it raised
             return False
+
+    def _call(self, name: str, view, caller: Caller | None, body: bytes) -> Invocation:
+        """The Invoke `view` and `body` make, once `caller` may make it (AccessDeniedException if not)."""
+        call = parse(name, view.query, view.headers, body, caller)
+        denial = self._authorize(call.caller, "lambda", "Invoke",
+                                 {"FunctionName": call.function_name, "Qualifier": call.qualifier})
+        if denial is not None:
+            raise AccessDeniedException(denial.message)
+        return call
 
 
 def _answered(respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], None], name: str,
