@@ -72,6 +72,7 @@ class Supervisor:
         self.init_failure = None  # (error type, body)
         self.platform_failure = None  # the message of an init failure rapid itself found
         self.init_ms = None
+        self.initialised = False  # READY went out: from then on the runtime's exit ends rapid (its watcher)
         self.pending = None  # the INVOKE frame the runtime has not fetched yet
         self.invoke = None  # the invoke in flight: id, started, status, produced
         self.shutting_down = False
@@ -132,6 +133,11 @@ class Supervisor:
             os._exit(1)
         self._init_done("success", None)
         self.channel.send(frames.READY, {"rss": self.rss_kb()})
+        with self.cv:  # a runtime gone before this ends rapid now (its watcher left it to Init)
+            self.initialised = True
+            status = self.runtime_status
+        if status is not None and not self.shutting_down:
+            self.exit_with(status)
 
     def _start_threads(self):
         """The listener's and the output pipes' threads, once: after the runtime's start when no
@@ -192,12 +198,15 @@ class Supervisor:
         threading.Thread(target=self._watch_runtime, daemon=True).start()
 
     def _watch_runtime(self):
+        """The runtime's exit ends rapid once Init is done. Until READY went out, Init ends it
+        instead: after the INIT_ERROR frame of a runtime that posted init/error and exited at once,
+        or after READY (a runtime gone meanwhile); one thread ends rapid, never both."""
         status = self.runtime.wait()
         with self.cv:
             self.runtime_status = status
             self.cv.notify_all()
-            during_init = self.init_ms is None
-        if not during_init and not self.shutting_down:
+            initialised = self.initialised
+        if initialised and not self.shutting_down:
             self.exit_with(status)
 
     def _watch_extension(self, name, proc):
