@@ -118,8 +118,9 @@ class Settings:
     # The public base URL the service is reached at (for Code.Location and AWS_ENDPOINT_URL).
     public_url: str | None = None
     # The warm lane: a RequestResponse Invoke whose function has an idle warm environment runs
-    # without a coroutine per layer ("The warm lane" in docs/architecture.md). Off: every
-    # invoke takes the layered path (what the warm lane must answer alike; its tests run both).
+    # without a coroutine per layer, and an Event Invoke of a known function is accepted the same
+    # way ("The warm lane" in docs/architecture.md). Off: every invoke takes the layered path
+    # (what the lane must answer alike; its tests run both).
     warm_lane: bool = True
     # Authentication: "sigv4" (every request signed by a key lamina issued), "none" (explicitly
     # unauthenticated, allowed on a non-loopback address with a warning) or "" (not chosen:

@@ -23,6 +23,7 @@ class Health:
     usage: Callable[[], tuple[int, int]]  # (functions, code bytes)
     engine_stats: Callable[[], dict]
     queued_events: Callable[[], int]
+    lane_accepts: Callable[[], int] = lambda: 0  # Event invokes accepted without a coroutine (the lane)
     region: str = ""
     account_id: str = ""
     auth: str = "off"  # "sigv4", "none" (explicitly unauthenticated) or "off" (unauthenticated on loopback)
@@ -46,7 +47,7 @@ class Health:
             "auth": {"mode": self.auth, **({"warning": self.auth_warning} if self.auth_warning else {})},
             "counts": {"functions": count, "codeBytes": size,
                        **{k: v for k, v in self.engine_stats().items() if k != "backend"},
-                       "queuedEvents": self.queued_events(),
+                       "queuedEvents": self.queued_events(), "eventLaneAccepts": self.lane_accepts(),
                        **({"eventSourceMappings": self.mappings()} if self.mappings else {})},
             "runtimes": self.runtimes(),
             **({"nodes": self.nodes()} if self.nodes else {}),

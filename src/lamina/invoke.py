@@ -101,9 +101,12 @@ class Invoker:
                  enqueue: Callable[..., Awaitable[None]],
                  metrics: Metrics | None = None,
                  tracing: Tracing | None = None,
-                 run_warm: Callable[[RunSpec, InvokeRequest, Callable], bool] | None = None) -> None:
+                 run_warm: Callable[[RunSpec, InvokeRequest, Callable], bool] | None = None,
+                 accept_now: Callable[..., None] | None = None) -> None:
         """`run_warm`: the engine's `run` without a coroutine for an idle warm environment
-        (lamina.engine.Engine.run_warm), for `invoke_warm`; None: every invoke takes `invoke`."""
+        (lamina.engine.Engine.run_warm), for `invoke_warm`; `accept_now`: `enqueue` without a
+        coroutine (lamina.queue.sql.SqlQueue.accept_now), for `accept_event`. None: every invoke
+        takes `invoke`."""
         self._region = region
         self._account_id = account_id
         self._lookup = lookup
@@ -112,6 +115,8 @@ class Invoker:
         self._spec_for = spec_for
         self._run = run
         self._run_warm = run_warm
+        self._accept_now = accept_now
+        self.accepted_now = 0  # Event invokes `accept_event` took (/health: eventLaneAccepts)
         self._admission = admission
         self._enqueue = enqueue
         self._metrics = metrics
@@ -361,6 +366,43 @@ class Invoker:
     def warm_lane(self) -> bool:
         """Whether `invoke_warm` can take anything (the engine runs warm invokes at once)."""
         return self._run_warm is not None
+
+    @property
+    def event_lane(self) -> bool:
+        """Whether `accept_event` can take anything (the queue accepts events at once)."""
+        return self._accept_now is not None
+
+    def accept_event(self, call: Invocation, done: Callable[[Outcome | None, BaseException | None], None]) -> bool:
+        """`invoke` of an Event call without a coroutine when its target is cached (the lane,
+        docs/architecture.md): the event joins the queue's next group commit now, and
+        `done(outcome, error)` is called from the loop once it was committed (or not), with what
+        `invoke` would return or raise. False for any other call, with nothing enqueued: `invoke`
+        takes it then. Raises what `invoke` would raise of the name before it enqueues anything."""
+        accept_now = self._accept_now
+        if accept_now is None or call.invocation_type != "Event":
+            return False
+        key, _, qualifier = self._named(call.function_name, call.qualifier)
+        target = self._cached(key)
+        if target is None:
+            return False
+        version = target.version
+        if version.state != "Active" or version.last_update_status == "InProgress":
+            return False
+        outcome = Outcome(202, call.request_id or new_request_id(), executed_version=version.version)
+        accept_now(request_id=outcome.request_id, function_name=version.name, qualifier=qualifier,
+                   payload=call.payload, trace=self._event_trace(call, target),
+                   done=functools.partial(self._event_accepted, time.monotonic(), outcome, done))
+        self.accepted_now += 1
+        return True
+
+    def _event_accepted(self, began: float, outcome: Outcome,
+                        done: Callable[[Outcome | None, BaseException | None], None], error: BaseException | None) -> None:
+        """The end of `invoke`'s Event branch, for `accept_event`."""
+        self.accepting += time.monotonic() - began
+        if error is None:
+            done(outcome, None)
+        else:
+            done(None, error)
 
     def invoke_warm(self, call: Invocation, done: Callable[[Outcome | None, BaseException | None], None]) -> bool:
         """`invoke` of a RequestResponse call without a coroutine when its target is cached and an

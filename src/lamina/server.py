@@ -272,6 +272,7 @@ class Server:
             spec_for=self.run_specs.for_version, run=self.engine.invoke, admission=self.admission,
             enqueue=accepted.enqueue, metrics=self.metrics, tracing=self.tracing,
             run_warm=self.engine.run_warm if isinstance(self.engine, Engine) and settings.warm_lane else None,
+            accept_now=accepted.accept_now if isinstance(accepted, SqlQueue) and settings.warm_lane else None,
         )
         self.queue = EventQueue(
             accepted, run=self.invoker.run_event, config_for=self.event_configs.retry_config,
@@ -392,7 +393,7 @@ class Server:
             data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
             not_enforced=lambda: self.backend.not_enforced, usage=self.store.usage, engine_stats=self.engine.stats,
             zygotes=self.backend.zygotes,
-            queued_events=self.queue.depth, region=region, account_id=account_id, auth=settings.auth or "off",
+            queued_events=self.queue.depth, lane_accepts=lambda: self.invoker.accepted_now, region=region, account_id=account_id, auth=settings.auth or "off",
             auth_warning=("lamina serves a non-loopback address without authentication (--auth none): anyone who "
                           "reaches it can run code" if settings.auth == "none" and not settings.loopback else None),
             mappings=lambda: {"byState": self.mappings.counts(), "polling": self.pollers.running()},

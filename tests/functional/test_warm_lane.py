@@ -3,7 +3,8 @@ the warm lane (the default) and one with LAMINA_WARM_LANE=0, get the same warm i
 function over raw HTTP: status, every header (request ids and dates aside), the payload, the tail
 of the log and the log group's lines must be the same. The outcomes cover a result, a handled
 error, a timeout, a process that exits, a response too large, a client context, Tail, a qualifier
-and an alias, and what is refused before anything runs (bad JSON, a throttle)."""
+and an alias, and what is refused before anything runs (bad JSON, a throttle). Event invokes,
+which the lane accepts at once, are answered alike too, and every event it accepted runs."""
 
 from __future__ import annotations
 
@@ -174,3 +175,45 @@ def test_sequential_warm_invokes_reuse_one_environment(servers):
         time.sleep(0.2)
     assert len(events) == 30
     assert len({event["logStreamName"] for event in events}) == 1  # one environment served them all
+
+
+@pytest.mark.parametrize(("body", "headers", "function", "qualifier"), [
+    (b'{"mode": "echo"}', None, "w", None),
+    (b'{"mode": "echo"}', None, "w", "1"),
+    (b'{"mode": "echo"}', None, "w", "live"),
+    (b'{"mode": "echo"}', {"X-Amz-Log-Type": "Tail"}, "w", None),
+    (b'  {"mode": "echo"}\n', None, "w", None),
+    (b'{"mode": ', None, "w", None),
+    (b'"' + b"x" * 1_048_600 + b'"', None, "w", None),  # over an Event's 1 MB
+    (b'{"mode": "echo"}', None, "w", "9"),  # no such version
+    (b'{"mode": "echo"}', None, "nowhere", None),
+], ids=["event", "version", "alias", "tail", "whitespace", "bad json", "too large", "no version", "no function"])
+def test_an_event_invoke_is_answered_alike_with_and_without_the_lane(servers, body, headers, function, qualifier):
+    headers = {"X-Amz-Invocation-Type": "Event", **(headers or {})}
+    if function == "w":  # its target cached (a RequestResponse invoke of the same qualifier first)
+        for server in servers:
+            assert call(server, path(function, qualifier), b'{"mode": "echo"}')[0] in (200, 404)
+    with_lane, without = both(servers, path(function, qualifier), body, headers, warm_first=False)
+    assert with_lane == without
+    assert with_lane[0] in (202, 400, 404, 413)
+
+
+def test_events_accepted_by_the_lane_run(servers):
+    on, off = servers
+    counts = []
+    for server in servers:
+        assert call(server, path("w"), b'{"mode": "echo"}')[0] == 200  # the target is cached
+        taken = server.health()["counts"]["eventLaneAccepts"]
+        for n in range(10):
+            status, headers, body = call(server, path("w"), json.dumps({"mode": "print", "n": 300 + n}).encode(),
+                                         {"X-Amz-Invocation-Type": "Event"})
+            assert (status, body) == (202, b"")
+        counts.append(server.health()["counts"]["eventLaneAccepts"] - taken)
+        deadline = time.monotonic() + 30
+        while True:
+            printed = {m.strip() for m in logs_of(server, "w", "printed 30") if m.startswith("printed 30")}
+            if len(printed) == 10 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert printed == {f"printed {300 + n}" for n in range(10)}  # every accepted event ran, once
+    assert counts == [10, 0]  # LAMINA_WARM_LANE=0: none

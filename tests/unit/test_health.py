@@ -8,7 +8,7 @@ def test_document():
     health = Health(data_dir="/data", endpoint="http://127.0.0.1:9001", backend="process",
                     not_enforced=lambda: ["memory limit", "network"], usage=lambda: (3, 4096),
                     engine_stats=lambda: {"backend": "process", "environments": 2, "busy": 1},
-                    queued_events=lambda: 7, account_id="000000000000", region="us-east-1",
+                    queued_events=lambda: 7, lane_accepts=lambda: 5, account_id="000000000000", region="us-east-1",
                     runtimes=lambda: {"python3.12": None, "nodejs22.x": "install node 22"},
                     zygotes=lambda: ["/usr/bin/python3.12"])
     assert health.document() == {
@@ -17,7 +17,8 @@ def test_document():
         "sandbox": {"backend": "process", "notEnforced": ["memory limit", "network"],
                     "zygotes": ["/usr/bin/python3.12"]},
         "auth": {"mode": "off"},
-        "counts": {"functions": 3, "codeBytes": 4096, "environments": 2, "busy": 1, "queuedEvents": 7},
+        "counts": {"functions": 3, "codeBytes": 4096, "environments": 2, "busy": 1, "queuedEvents": 7,
+                   "eventLaneAccepts": 5},
         "runtimes": {"python3.12": None, "nodejs22.x": "install node 22"},
     }
 

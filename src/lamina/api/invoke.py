@@ -129,20 +129,27 @@ class Direct:
         return _response(outcome)
 
     def may_answer_now(self, name: str, view) -> bool:
-        """Whether `answer_now` may take the request (the invoker runs warm invokes at once, and
-        this one is RequestResponse): else the pipeline asks nothing more of it."""
-        return self._invoker.warm_lane and view.headers.get(b"x-amz-invocation-type",
-                                                            b"RequestResponse") == b"RequestResponse"
+        """Whether `answer_now` may take the request (a RequestResponse invoke while the invoker
+        runs warm invokes at once, an Event invoke while it accepts events at once): else the
+        pipeline asks nothing more of it."""
+        kind = view.headers.get(b"x-amz-invocation-type", b"RequestResponse")
+        if kind == b"RequestResponse":
+            return self._invoker.warm_lane
+        return kind == b"Event" and self._invoker.event_lane
 
     def answer_now(self, name: str, view, caller: Caller | None, body: bytes,
                    respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], None]) -> bool:
         """`answer` without a coroutine when the call is a RequestResponse invoke whose environment
-        is warm (lamina.invoke.Invoker.invoke_warm): the event is sent now, and `respond` gets the
-        answer's (status, headers, body) from the loop once it ended. False, with nothing done,
-        for every other request (one `answer` refuses included): `answer` takes it then."""
+        is warm (lamina.invoke.Invoker.invoke_warm: the event is sent now) or an Event invoke of a
+        known function (Invoker.accept_event: the event joins the next group commit), and
+        `respond` gets the answer's (status, headers, body) from the loop once it ended or was
+        accepted. False, with nothing done, for every other request (one `answer` refuses
+        included): `answer` takes it then."""
         try:
             call = self._call(name, view, caller, body)
-            return self._invoker.invoke_warm(call, functools.partial(_answered, respond, name))
+            invoker = self._invoker
+            take = invoker.invoke_warm if call.invocation_type == "RequestResponse" else invoker.accept_event
+            return take(call, functools.partial(_answered, respond, name))
         except Exception:  # nothing was sent: `answer` answers what it raised
             return False
 
@@ -163,7 +170,9 @@ def _answered(respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], 
     try:
         if outcome is not None:
             result = outcome.result
-            if (result is not None and result.content_type == "application/json" and result.log_tail is None
+            if result is None and outcome.status == 202:  # an Event invoke accepted
+                answer = (202, _ACCEPTED % outcome.request_id.encode(), b"")
+            elif (result is not None and result.content_type == "application/json" and result.log_tail is None
                     and result.function_error in _SAFE_FUNCTION_ERRORS):
                 answer = (200, _OK % (outcome.request_id.encode(), outcome.executed_version.encode(),  # type: ignore[union-attr]
                                       _SAFE_FUNCTION_ERRORS[result.function_error], len(result.payload)), result.payload)
@@ -184,6 +193,7 @@ def _answered(respond: Callable[[tuple[int, list[tuple[bytes, bytes]], bytes]], 
 # line of a failed one, content type and length
 _OK = (b"x-amzn-requestid: %s\r\nx-amz-executed-version: %s\r\n%scontent-type: application/json\r\n"
        b"content-length: %d\r\n")
+_ACCEPTED = b"x-amzn-requestid: %s\r\ncontent-length: 0\r\n"
 _SAFE_FUNCTION_ERRORS = {None: b"", "Unhandled": b"x-amz-function-error: Unhandled\r\n",
                          "Handled": b"x-amz-function-error: Handled\r\n"}
 

@@ -31,6 +31,33 @@ from lamina.store.queue import QueueStore
 
 log = logging.getLogger("lamina.queue")
 
+
+class _Accepted:
+    """An `accept_now` event's waiter in the group commit, in place of a future: its caller is told
+    as the commit's outcome is handed out, not a loop turn later."""
+
+    __slots__ = ("_then", "_done")
+
+    def __init__(self, then: Callable[[BaseException | None], None]) -> None:
+        self._then = then
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, _: None) -> None:
+        self._tell(None)
+
+    def set_exception(self, error: BaseException) -> None:
+        self._tell(error)
+
+    def _tell(self, error: BaseException | None) -> None:
+        self._done = True
+        try:
+            self._then(error)
+        except Exception:  # one caller's fault must not stop the commit's other waiters (or the flusher)
+            log.exception("answering an accepted event failed")
+
 # Commits of accepted events made on the loop's thread between two checkpoints of SQLite's WAL on the
 # queue's thread (its own automatic checkpoint comes after ~1,000 pages; such a commit writes a few).
 CHECKPOINT_EVERY = 200
@@ -45,7 +72,7 @@ class SqlQueue:
         # them, so the caller of `ack` need not wait for its lines to be stored first
         self._drain_lines = drain_lines
         self._clock = clock
-        self._pending: list[tuple[tuple, asyncio.Future]] = []  # accepted events (store rows) to commit
+        self._pending: list[tuple[tuple, asyncio.Future | _Accepted]] = []  # accepted events (store rows) to commit
         self._finished: list[tuple[int, asyncio.Future]] = []  # acknowledged events to forget
         self._db = WorkList("lamina-queue")  # one wake-up of the thread (and of the loop) per batch
         self._flush_wanted = asyncio.Event()
@@ -77,13 +104,24 @@ class SqlQueue:
     # -- group commit -------------------------------------------------------------------------
     async def enqueue(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes,
                       trace: str | None = None) -> None:
-        now = self._clock()
         future = asyncio.get_running_loop().create_future()
+        self._add(request_id, function_name, qualifier, payload, trace, future)
+        await future
+
+    def accept_now(self, *, request_id: str, function_name: str, qualifier: str | None, payload: bytes,
+                   trace: str | None, done: Callable[[BaseException | None], None]) -> None:
+        """`enqueue` without a coroutine (the lane, docs/architecture.md): the event joins the next
+        group commit, and `done(None)` (or `done(error)`, nothing accepted) is called from the loop
+        once that commit is over, where `enqueue` would return (or raise)."""
+        self._add(request_id, function_name, qualifier, payload, trace, _Accepted(done))
+
+    def _add(self, request_id: str, function_name: str, qualifier: str | None, payload: bytes,
+             trace: str | None, waiter: asyncio.Future | _Accepted) -> None:
+        now = self._clock()
         row = ((request_id, function_name, qualifier, payload, now, now) if trace is None  # (store/queue.py)
                else (request_id, function_name, qualifier, payload, now, now, trace))
-        self._pending.append((row, future))
+        self._pending.append((row, waiter))
         self._flush_wanted.set()
-        await future
 
     async def ack(self, event_id: int) -> None:
         future = asyncio.get_running_loop().create_future()

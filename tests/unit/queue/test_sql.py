@@ -2,6 +2,7 @@
 crash (a second instance on the same file). The clock is handed in, so no test sleeps."""
 
 import asyncio
+import functools
 import threading
 
 from lamina.queue import sql
@@ -205,6 +206,80 @@ def test_concurrent_enqueues_share_a_commit_and_all_survive(db_url):
 
     asyncio.run(accept())
     assert sorted(ids(asyncio.run(reopen()))) == sorted(f"e{i}" for i in range(300))
+
+
+def test_events_accepted_at_once_are_told_once_each_after_their_commit(db_url):
+    told: list[tuple[str, BaseException | None]] = []
+
+    async def accept():
+        queue = await started(open_queue(db_url, Clock()))
+        everyone = asyncio.get_running_loop().create_future()
+
+        def done(request_id, error):
+            told.append((request_id, error))
+            if len(told) == 300 and not everyone.done():
+                everyone.set_result(None)
+
+        for i in range(300):
+            if i % 3:
+                queue.accept_now(request_id=f"e{i}", function_name="f", qualifier=None, payload=b"{}", trace=None,
+                                 done=functools.partial(done, f"e{i}"))
+            else:  # a coroutine's enqueue shares the commits
+                asyncio.ensure_future(queue.enqueue(request_id=f"e{i}", function_name="f", qualifier=None,
+                                                    payload=b"{}")).add_done_callback(
+                    lambda task, i=i: done(f"e{i}", task.exception()))
+            if i % 50 == 0:
+                await asyncio.sleep(0)  # several commits
+        await everyone
+        queue._db.stop()  # no clean close: what each was told of must be on disk
+
+    async def reopen():
+        queue = await started(open_queue(db_url, Clock()))
+        events = await queue.claim(1000, lease_s=30)
+        await queue.close()
+        return events
+
+    asyncio.run(accept())
+    assert sorted(told) == sorted((f"e{i}", None) for i in range(300))
+    assert sorted(ids(asyncio.run(reopen()))) == sorted(f"e{i}" for i in range(300))
+
+
+def test_a_failed_commit_tells_each_event_accepted_at_once_and_the_queue_goes_on(db_url):
+    class FailingStore(QueueStore):
+        fail = True
+
+        def commit_here(self, add):
+            if self.fail:
+                raise OSError("disk full")
+            return super().commit_here(add)
+
+    store = FailingStore(open_database(db_url))
+    told: list = []
+
+    def done(request_id, error):
+        told.append((request_id, type(error).__name__ if error else None))
+        if request_id == "a":
+            raise RuntimeError("the caller's own fault")  # logged; the others are still told
+
+    async def main():
+        queue = await started(SqlQueue(store, clock=Clock()))
+        for request_id in ("a", "b"):
+            queue.accept_now(request_id=request_id, function_name="f", qualifier=None, payload=b"{}", trace=None,
+                             done=functools.partial(done, request_id))
+        while len(told) < 2:
+            await asyncio.sleep(0.01)
+        store.fail = False
+        queue.accept_now(request_id="c", function_name="f", qualifier=None, payload=b"{}", trace=None,
+                         done=functools.partial(done, "c"))
+        while len(told) < 3:
+            await asyncio.sleep(0.01)
+        events = await queue.claim(10, lease_s=30)
+        await queue.close()
+        return events
+
+    events = asyncio.run(main())
+    assert told == [("a", "OSError"), ("b", "OSError"), ("c", None)]
+    assert ids(events) == ["c"]  # nothing of the failed commit was accepted
 
 
 def test_wait_due_returns_when_an_event_is_enqueued(db_url):
