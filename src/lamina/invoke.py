@@ -372,6 +372,19 @@ class Invoker:
         """Whether `accept_event` can take anything (the queue accepts events at once)."""
         return self._accept_now is not None
 
+    def _runnable(self, call: Invocation) -> tuple[Target, str, str | None] | None:
+        """For the lane: the cached target of what `call` names when it may run now (Active, no
+        update under way), with the invoked ARN and the qualifier; None when `invoke` must decide.
+        Raises what `invoke` would raise of the name."""
+        key, invoked_arn, qualifier = self._named(call.function_name, call.qualifier)
+        target = self._cached(key)
+        if target is None:
+            return None
+        version = target.version
+        if version.state != "Active" or version.last_update_status == "InProgress":
+            return None
+        return target, invoked_arn, qualifier
+
     def accept_event(self, call: Invocation, done: Callable[[Outcome | None, BaseException | None], None]) -> bool:
         """`invoke` of an Event call without a coroutine when its target is cached (the lane,
         docs/architecture.md): the event joins the queue's next group commit now, and
@@ -381,13 +394,11 @@ class Invoker:
         accept_now = self._accept_now
         if accept_now is None or call.invocation_type != "Event":
             return False
-        key, _, qualifier = self._named(call.function_name, call.qualifier)
-        target = self._cached(key)
-        if target is None:
+        ready = self._runnable(call)
+        if ready is None:
             return False
+        target, _, qualifier = ready
         version = target.version
-        if version.state != "Active" or version.last_update_status == "InProgress":
-            return False
         outcome = Outcome(202, call.request_id or new_request_id(), executed_version=version.version)
         accept_now(request_id=outcome.request_id, function_name=version.name, qualifier=qualifier,
                    payload=call.payload, trace=self._event_trace(call, target),
@@ -413,13 +424,11 @@ class Invoker:
         run_warm = self._run_warm
         if run_warm is None or call.invocation_type != "RequestResponse" or call.stream is not None:
             return False
-        key, invoked_arn, qualifier = self._named(call.function_name, call.qualifier)
-        target = self._cached(key)
-        if target is None:
+        ready = self._runnable(call)
+        if ready is None:
             return False
+        target, invoked_arn, qualifier = ready
         version = target.version
-        if version.state != "Active" or version.last_update_status == "InProgress":
-            return False
         name = version.name
         try:
             token = self._admission.acquire(name)

@@ -6,29 +6,16 @@ the engine heard "exit status 1" (Runtime.ExitError) on a loaded host."""
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from rapid_fakes import RAPID, Channel
 
-RAPID = Path(__file__).resolve().parents[3] / "src" / "lamina" / "runtimes" / "rapid"
-sys.path.insert(0, str(RAPID))
+assert RAPID.is_dir()  # rapid's modules import from here on (rapid_fakes put its directory on sys.path)
 
 import rapid_frames as frames  # noqa: E402
 import rapid_supervisor  # noqa: E402
-
-
-class Channel:
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    def send(self, kind, header=None, payload=b""):
-        self.sent.append(kind)
-
-    def stream(self, data):
-        pass
 
 
 class ExitingRuntime:
@@ -57,7 +44,7 @@ def exits(monkeypatch):
     ended = threading.Event()
 
     def record(status):
-        seen.append((threading.current_thread().name, status, list(channel.sent)))
+        seen.append((threading.current_thread().name, status, channel.kinds))
         if threading.current_thread() is threading.main_thread():
             raise SystemExit(status)
         ended.wait()

@@ -5,26 +5,14 @@ first, since extensions register through the API before the runtime starts."""
 
 from __future__ import annotations
 
-import sys
 import threading
-from pathlib import Path
 
-RAPID = Path(__file__).resolve().parents[3] / "src" / "lamina" / "runtimes" / "rapid"
-sys.path.insert(0, str(RAPID))
+from rapid_fakes import RAPID, Channel
+
+assert RAPID.is_dir()  # rapid's modules import from here on (rapid_fakes put its directory on sys.path)
 
 import rapid_frames as frames  # noqa: E402
 import rapid_supervisor  # noqa: E402
-
-
-class Channel:
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    def send(self, kind, header=None, payload=b""):
-        self.sent.append(kind)
-
-    def stream(self, data):
-        pass
 
 
 class Runtime:
@@ -57,7 +45,7 @@ def test_the_runtime_starts_before_the_threads_without_extensions(monkeypatch, t
     monkeypatch.setattr(rapid_supervisor.processes, "start", start)
     supervisor.initialise()
     assert order == ["runtime", "serve"]
-    assert frames.READY in supervisor.channel.sent
+    assert frames.READY in supervisor.channel.kinds
     assert supervisor.function_output._pumping and supervisor.extension_output._pumping
 
 
@@ -83,4 +71,4 @@ def test_extensions_find_the_api_served_before_they_start(monkeypatch, tmp_path)
     monkeypatch.setattr(rapid_supervisor.processes, "start", start)
     supervisor.initialise()
     assert order == ["serve", "extension", "runtime"]
-    assert frames.READY in supervisor.channel.sent
+    assert frames.READY in supervisor.channel.kinds

@@ -7,25 +7,16 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import sys
 import threading
-from pathlib import Path
 
-RAPID = Path(__file__).resolve().parents[3] / "src" / "lamina" / "runtimes" / "rapid"
-sys.path.insert(0, str(RAPID))
+from rapid_fakes import RAPID, Channel
+
+assert RAPID.is_dir()  # rapid's modules import from here on (rapid_fakes put its directory on sys.path)
 
 import rapid_api  # noqa: E402
 import rapid_frames as frames  # noqa: E402
 import rapid_http  # noqa: E402
 import rapid_supervisor  # noqa: E402
-
-
-class Channel:
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    def send(self, kind, header=None, payload=b""):
-        self.sent.append((kind, header, payload))
 
 
 class Output:
