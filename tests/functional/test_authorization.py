@@ -214,3 +214,21 @@ def test_trust_policy_conditions_are_evaluated(admin, world):
     response = denied(sts.assume_role, RoleArn=far, RoleSessionName="ss")
     assert response["Error"]["Code"] == "AccessDenied"
     assert response["Error"]["Message"] == f"User: {me} is not authorized to perform: sts:AssumeRole on resource: {far}"
+
+
+def test_an_event_invoke_is_authorized_as_a_synchronous_one(signed, admin, world):
+    """An Event invoke of a cached target is accepted at once (the lane), after the same identity
+    and authorization steps as every other request."""
+    assert admin.client("lambda").invoke(FunctionName="target", Payload=b"{}")["StatusCode"] == 200  # cached now
+    taken = signed.health()["counts"]["eventLaneAccepts"]
+    reader = user(admin, "event-reader", attach=(READ_ONLY,))
+    response = denied(reader.client("lambda").invoke, FunctionName="target", InvocationType="Event", Payload=b"{}")
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert response["Error"]["Message"] == (
+        f"User: arn:aws:iam::{world['account']}:user/event-reader is not authorized to perform: "
+        f"lambda:InvokeFunction on resource: {world['arn']} because no identity-based policy allows the "
+        "lambda:InvokeFunction action")
+    caller = user(admin, "event-invoker", attach=("arn:aws:iam::aws:policy/service-role/AWSLambdaRole",))
+    accepted = caller.client("lambda").invoke(FunctionName="target", InvocationType="Event", Payload=b"{}")
+    assert accepted["StatusCode"] == 202
+    assert signed.health()["counts"]["eventLaneAccepts"] == taken + 1  # the denied one was not accepted
