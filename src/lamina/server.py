@@ -393,7 +393,8 @@ class Server:
             data_dir=str(settings.data_dir), endpoint=settings.base_url, backend=self.backend.name,
             not_enforced=lambda: self.backend.not_enforced, usage=self.store.usage, engine_stats=self.engine.stats,
             zygotes=self.backend.zygotes,
-            queued_events=self.queue.depth, lane_accepts=lambda: self.invoker.accepted_now, region=region, account_id=account_id, auth=settings.auth or "off",
+            queued_events=self.queue.depth, lane_accepts=lambda: self.invoker.accepted_now,
+            region=region, account_id=account_id, auth=settings.auth or "off",
             auth_warning=("lamina serves a non-loopback address without authentication (--auth none): anyone who "
                           "reaches it can run code" if settings.auth == "none" and not settings.loopback else None),
             mappings=lambda: {"byState": self.mappings.counts(), "polling": self.pollers.running()},

@@ -12,7 +12,8 @@ cores), and the clients' requests waited for both; the thread checkpoints what t
 they may have missed is added, claimed, released or rescheduled; that bookkeeping happens in the
 queue's thread, in the order of the database work. A commit that forgets acknowledged events stores
 the log lines appended so far in the same transaction first (`drain_lines`), so an event leaves the
-table only with its lines. Imports lamina.store.queue, lamina.queue.queue, lamina.queue.skipscan and
+table only with its lines. `accept_now` is `enqueue` for a caller without a coroutine (the lane of
+lamina.api.invoke): its waiter is a callback object in place of a future. Imports lamina.store.queue, lamina.queue.queue, lamina.queue.skipscan and
 lamina.queue.worklist.
 """
 
@@ -30,6 +31,10 @@ from lamina.queue.worklist import WorkList
 from lamina.store.queue import QueueStore
 
 log = logging.getLogger("lamina.queue")
+
+# Commits of accepted events made on the loop's thread between two checkpoints of SQLite's WAL on the
+# queue's thread (its own automatic checkpoint comes after ~1,000 pages; such a commit writes a few).
+CHECKPOINT_EVERY = 200
 
 
 class _Accepted:
@@ -57,10 +62,6 @@ class _Accepted:
             self._then(error)
         except Exception:  # one caller's fault must not stop the commit's other waiters (or the flusher)
             log.exception("answering an accepted event failed")
-
-# Commits of accepted events made on the loop's thread between two checkpoints of SQLite's WAL on the
-# queue's thread (its own automatic checkpoint comes after ~1,000 pages; such a commit writes a few).
-CHECKPOINT_EVERY = 200
 
 
 class SqlQueue:
